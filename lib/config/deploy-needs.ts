@@ -1,0 +1,74 @@
+/**
+ * What the deployed stack needs from the mirror and the model bucket, in one table: the images
+ * and charts by name, per partition and runtime type, and the model folders the runtimes read.
+ * The validator checks environment files against it; the deploy stage reads the same names.
+ */
+import type { Partition } from '../aws/partition';
+import type { RuntimeType } from './types';
+
+/** Images every runtime of a type needs, by mirror name. */
+export const RUNTIME_IMAGES: Readonly<Record<RuntimeType, readonly string[]>> = {
+  sdwebui: ['sdwebui', 'queue-agent'],
+  comfyui: ['comfyui', 'queue-agent'],
+};
+
+/**
+ * Images the cluster's own charts run. In aws-cn they must come from the environment's ECR
+ * (ARCHITECTURE.md, "Partitions"); EKS add-ons come from AWS's regional registries and are not listed.
+ */
+export const CLUSTER_IMAGES: readonly string[] = [
+  'karpenter',
+  'keda',
+  'keda-metrics-apiserver',
+  'keda-admission-webhooks',
+  'mountpoint-s3-csi-driver',
+  'csi-node-driver-registrar',
+  'csi-livenessprobe',
+  'aws-xray-daemon',
+];
+
+/** Charts the deploy installs, by mirror name. */
+export const CLUSTER_CHARTS: readonly string[] = ['sd-on-eks', 'karpenter', 'keda'];
+
+/** Image names the deploy needs for a set of runtime types in a partition. */
+export function requiredImages(partition: Partition, runtimeTypes: readonly RuntimeType[]): string[] {
+  const names = new Set<string>();
+  for (const t of runtimeTypes) for (const n of RUNTIME_IMAGES[t] ?? []) names.add(n);
+  if (partition === 'aws-cn') for (const n of CLUSTER_IMAGES) names.add(n);
+  return [...names];
+}
+
+/** Chart names the deploy needs from the mirror in a partition (global regions may pull charts publicly). */
+export function requiredCharts(partition: Partition, needsRuntimeChart: boolean): string[] {
+  if (partition !== 'aws-cn') return [];
+  return CLUSTER_CHARTS.filter((c) => c !== 'sd-on-eks' || needsRuntimeChart);
+}
+
+/** Top folders of the model bucket that the runtimes read (SD WebUI and ComfyUI layouts). */
+export const MODEL_FOLDERS: readonly string[] = [
+  'Stable-diffusion',
+  'Lora',
+  'LyCORIS',
+  'VAE',
+  'VAE-approx',
+  'ControlNet',
+  'embeddings',
+  'hypernetworks',
+  'ESRGAN',
+  'RealESRGAN',
+  'GFPGAN',
+  'Codeformer',
+  'clip',
+  'clip_vision',
+  'unet',
+  'diffusion_models',
+  'text_encoders',
+  'upscale_models',
+  'checkpoints',
+  'loras',
+  'vae',
+  'controlnet',
+];
+
+/** The folder that holds checkpoints named by `modelFilename`. */
+export const CHECKPOINT_FOLDER = 'Stable-diffusion';

@@ -1,0 +1,68 @@
+/**
+ * The catalogue of validation rules: one stable id per rule (`SDP` + 3 digits), its default
+ * severity, a title and the fix hint printed with every finding. Ids are never reused.
+ * docs/rules.md lists them; a test keeps the two in step.
+ */
+import type { Severity } from './diagnostics';
+
+/** One rule of the catalogue. */
+export interface RuleInfo {
+  readonly severity: Severity;
+  readonly title: string;
+  readonly hint: string;
+}
+
+/** Every rule, by id. */
+export const RULES = {
+  SDP001: { severity: 'error', title: 'YAML syntax', hint: 'fix the YAML at this position (indentation, quoting, a missing colon)' },
+  SDP002: { severity: 'error', title: 'duplicate key', hint: 'remove or rename one of the two keys; YAML keeps only one and the other is lost' },
+  SDP003: { severity: 'error', title: 'alias expansion limit', hint: 'write the values out instead of nesting aliases; environment files need no more than a few aliases' },
+  SDP004: { severity: 'error', title: 'root is not a mapping', hint: 'an environment file is a mapping: start with `environment:` and the other top-level keys' },
+  SDP005: { severity: 'error', title: 'file too large', hint: 'environment files are small; split out or remove the large content' },
+  SDP006: { severity: 'error', title: 'not text', hint: 'save the file as UTF-8 text; binary content cannot be an environment file' },
+  SDP010: { severity: 'error', title: 'unknown key', hint: 'remove the key or correct its spelling; see docs/configuration.md for the keys allowed here' },
+  SDP011: { severity: 'error', title: 'missing key', hint: 'add the key; see docs/configuration.md' },
+  SDP012: { severity: 'error', title: 'wrong type', hint: 'write a value of the expected type (quote account ids and versions so YAML keeps them as strings)' },
+  SDP013: { severity: 'error', title: 'value not allowed', hint: 'use one of the allowed values' },
+  SDP014: { severity: 'error', title: 'invalid value', hint: 'correct the value to the expected form' },
+  SDP020: { severity: 'error', title: 'environment name differs from file name', hint: 'set environment.name to the file name, or rename the file' },
+  SDP021: { severity: 'error', title: 'branch shared by two environments', hint: 'give each environment its own branch, such as env/<name>' },
+  SDP022: { severity: 'error', title: 'unknown region', hint: 'use a region name such as us-east-1 or cn-northwest-1' },
+  SDP030: { severity: 'error', title: 'ARN partition differs from the region\'s', hint: 'use arn:aws: in global regions and arn:aws-cn: in cn-north-1 and cn-northwest-1' },
+  SDP031: { severity: 'error', title: 'malformed bucket ARN', hint: 'write arn:<partition>:s3:::<bucket>, with a real bucket name (3-63 lowercase letters, digits, dots, hyphens)' },
+  SDP032: { severity: 'error', title: 'ARN account differs from environment.account', hint: 'use this environment\'s account id, or correct environment.account' },
+  SDP033: { severity: 'error', title: 'malformed ARN', hint: 'write arn:<partition>:<service>:<region>:<account>:<resource>' },
+  SDP040: { severity: 'error', title: 'ECR host region', hint: 'write the full region in the ECR host, such as 123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn' },
+  SDP041: { severity: 'error', title: 'ECR host suffix', hint: 'ECR hosts end in .amazonaws.com in global regions and .amazonaws.com.cn in China' },
+  SDP042: { severity: 'error', title: 'ECR host account', hint: 'deploy-time images must come from this environment\'s account\'s ECR; mirror them there' },
+  SDP043: { severity: 'error', title: 'public host at deploy time in China', hint: 'AWS China cannot pull from public registries or hubs at deploy time: mirror it (mirror.images / mirror.charts / models.files) and refer to the mirrored copy, or leave the reference out so the pipeline pins the mirror' },
+  SDP044: { severity: 'error', title: 'chart repository', hint: 'point chartRepository at this environment\'s ECR (oci://<account>.dkr.ecr.<region>.<suffix>/...) or an http(s) host you run, or leave it out to use the mirrored sd-on-eks chart' },
+  SDP045: { severity: 'warning', title: 'image not pinned by digest', hint: 'leave the image out so the pipeline pins the mirrored digest, or write digest: sha256:...' },
+  SDP050: { severity: 'error', title: 'instance type not offered in the region', hint: 'choose an instance type listed in config/regions/<region>.yaml (in China: g4dn instead of g5)' },
+  SDP051: { severity: 'warning', title: 'no region facts', hint: 'add config/regions/<region>.yaml with the instance families and services the region offers' },
+  SDP052: { severity: 'error', title: 'no capacity type enabled', hint: 'set capacityType.onDemand or capacityType.spot to true' },
+  SDP053: { severity: 'warning', title: 'service not offered in the region', hint: 'use pipeline.engine: github-actions where CodePipeline or CodeConnections is not offered' },
+  SDP060: { severity: 'error', title: 'gp3 IOPS out of range', hint: 'gp3 volumes take 3000 to 16000 IOPS' },
+  SDP061: { severity: 'error', title: 'gp3 throughput out of range', hint: 'gp3 throughput is 125 to 1000 MiB/s and at most IOPS / 4' },
+  SDP062: { severity: 'error', title: 'volume size is not a Kubernetes quantity', hint: 'write a quantity with a binary unit, such as 80Gi' },
+  SDP063: { severity: 'error', title: 'malformed snapshot id', hint: 'a snapshot id is snap- followed by 8 or 17 hex digits; or leave it out and set snapshot.enabled so the pipeline supplies it' },
+  SDP064: { severity: 'warning', title: 'snapshot id written while the pipeline bakes one', hint: 'remove snapshotID: with snapshot.enabled the pipeline supplies the baked snapshot' },
+  SDP070: { severity: 'error', title: 'scaling minimum above maximum', hint: 'make minReplicaCount at most maxReplicaCount' },
+  SDP071: { severity: 'error', title: 'burst limit below rate limit', hint: 'make APIGW.throttle.burstLimit at least rateLimit' },
+  SDP072: { severity: 'error', title: 'runtime name', hint: 'runtime names are unique DNS-1123 labels: lowercase letters, digits and -, at most 63, starting and ending with a letter or digit' },
+  SDP073: { severity: 'error', title: 'namespace name', hint: 'namespaces are DNS-1123 labels: lowercase letters, digits and -, at most 63' },
+  SDP075: { severity: 'error', title: 'stack name', hint: 'a CloudFormation stack name starts with a letter and has only letters, digits and -, at most 128' },
+  SDP076: { severity: 'error', title: 'node group sizes', hint: 'keep minSize <= desiredSize <= maxSize' },
+  SDP080: { severity: 'error', title: 'model file not synced', hint: 'add the file to models.files with target Stable-diffusion/<modelFilename>, or set dynamicModel: true' },
+  SDP081: { severity: 'error', title: 'image needed by the deploy is not mirrored', hint: 'add it to mirror.images with this name' },
+  SDP082: { severity: 'warning', title: 'unknown model folder', hint: 'use a folder the runtimes read: Stable-diffusion/, Lora/, VAE/, ControlNet/, embeddings/, ...' },
+  SDP083: { severity: 'error', title: 'chart needed by the deploy is not mirrored', hint: 'add it to mirror.charts with this name' },
+  SDP084: { severity: 'error', title: 'duplicate name', hint: 'names and targets must be unique within their list' },
+  SDP085: { severity: 'error', title: 'image reference not in the mirror set', hint: 'refer to a repository listed in mirror.images, or leave the image out so the pipeline pins the mirrored digest' },
+  SDP086: { severity: 'error', title: 'malformed reference', hint: 'write host/repository[:tag|@sha256:digest]; charts may start with oci://' },
+  SDP087: { severity: 'error', title: 'model source', hint: 'write hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a path' },
+  SDP999: { severity: 'error', title: 'internal error', hint: 'this is a bug in sdpipe; run with --debug and report it' },
+} as const satisfies Record<string, RuleInfo>;
+
+/** A rule id. */
+export type RuleId = keyof typeof RULES;
