@@ -1,0 +1,11 @@
+/**
+ * The list of `sdpipe` commands. Each module only declares its options with commander and
+ * loads its implementation lazily inside the action, so `sdpipe validate` loads no AWS SDK
+ * and no aws-cdk-lib. Add a command by adding its registrar here.
+ */
+import type { Register } from '../cli';
+import { register as validate } from './validate';
+import { register as plan } from './plan';
+
+/** Every command registrar, in `--help` order. */
+export const COMMANDS: readonly Register[] = [validate, plan];

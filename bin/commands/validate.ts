@@ -1,0 +1,25 @@
+/** `sdpipe validate [FILE…] [--all] [--env NAME]`: check environment files. */
+import type { Command } from 'commander';
+import { action, formatOption } from '../cli';
+import type { OutputFormat } from '../cli';
+
+/** Register `validate`. */
+export function register(program: Command): void {
+  program
+    .command('validate')
+    .description('check environment files: YAML, schema and partition-aware rules (no AWS access)')
+    .argument('[files...]', 'environment files; default: every file in config/environments/')
+    .option('--all', 'validate every file in config/environments/ (the default without files)')
+    .option('--env <name...>', 'environment names or paths (config/environments/<name>.yaml)')
+    .addOption(formatOption())
+    .addHelpText('after', '\nExit codes: 0 valid (warnings allowed), 1 errors found, 2 usage or unreadable file.')
+    .action(action(async (files: string[], opts: { all?: boolean; env?: string[]; format: OutputFormat }) => {
+      const { listEnvironmentFiles, resolveEnvironmentPath } = await import('../../lib/config/load');
+      const { renderReports, validateFiles } = await import('../../lib/config/report');
+      const paths = [...files.map((f) => resolveEnvironmentPath(f.includes('/') || /\.ya?ml$/.test(f) ? f : `./${f}`)), ...(opts.env ?? []).map((e) => resolveEnvironmentPath(e))];
+      const targets = opts.all || paths.length === 0 ? [...new Set([...listEnvironmentFiles(), ...paths])] : paths;
+      const reports = validateFiles(targets);
+      process.stdout.write(renderReports(reports, opts.format));
+      return reports.every((r) => r.valid) ? 0 : 1;
+    }));
+}

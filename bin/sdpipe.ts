@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * `sdpipe`: the command-line entry. Every step of the pipeline is a subcommand; see
+ * `sdpipe --help` and the README's CLI reference.
+ */
+import { Command, CommanderError } from 'commander';
+import { COMMANDS } from './commands';
+import { ExitCode } from '../lib/errors';
+import { packageRoot } from '../lib/paths';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Build the commander program (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command('sdpipe')
+    .description('GitOps delivery of Stable Diffusion on EKS to global AWS regions and AWS China')
+    .version((JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version)
+    .option('--debug', 'print stack traces of internal errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  program.commands.forEach(function exitOverride(c: Command) {
+    c.exitOverride();
+    c.commands.forEach(exitOverride);
+  });
+  return program;
+}
+
+/** Run the CLI with `argv` (as `process.argv`). */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; every other parse failure is a usage error.
+      process.exitCode = err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+      return;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv);
+}

@@ -1,0 +1,153 @@
+/**
+ * The plan of an environment: what each pipeline stage will act on, derived from a valid
+ * environment file alone (no AWS access). `npm start` prints it for every environment and
+ * writes out/plan.md.
+ */
+import { ecrHost, partitionOf } from '../aws/partition';
+import type { Partition } from '../aws/partition';
+import type { EnvironmentConfig, PipelineEngine } from '../config/types';
+
+/** One image or chart copy. */
+export interface PlannedCopy {
+  readonly name: string;
+  readonly source: string;
+  /** `<registry>/<repository>` in the environment's ECR. */
+  readonly target: string;
+  readonly platforms: string;
+}
+
+/** One model file sync. */
+export interface PlannedModel {
+  readonly source: string;
+  /** `s3://<bucket>/<key>`. */
+  readonly target: string;
+  readonly sha256: string;
+}
+
+/** What the pipeline of one environment will do. */
+export interface EnvironmentPlan {
+  readonly environment: string;
+  readonly file: string;
+  readonly partition: Partition;
+  readonly account: string;
+  readonly region: string;
+  readonly branch: string;
+  readonly engine: PipelineEngine;
+  readonly runner?: readonly string[];
+  readonly registry: string;
+  readonly images: readonly PlannedCopy[];
+  readonly charts: readonly PlannedCopy[];
+  readonly models: readonly PlannedModel[];
+  readonly snapshot: { readonly enabled: boolean; readonly kubernetesVersion?: string; readonly volumeSize: number; readonly instanceType: string };
+  readonly approval: 'manual' | 'auto';
+  readonly stackName: string;
+  readonly runtimes: ReadonlyArray<{ readonly name: string; readonly type: string; readonly namespace: string; readonly instanceTypes: readonly string[] }>;
+}
+
+/** The default engine of a partition: CodePipeline in aws, GitHub Actions in aws-cn. */
+export function defaultEngine(partition: Partition): PipelineEngine {
+  return partition === 'aws-cn' ? 'github-actions' : 'codepipeline';
+}
+
+/** The bucket name of an `arn:<partition>:s3:::<bucket>` ARN. */
+export function bucketOfArn(arn: string): string {
+  return arn.split(':').slice(5).join(':');
+}
+
+/** Build the plan of a valid environment. */
+export function buildPlan(config: EnvironmentConfig, file: string): EnvironmentPlan {
+  const env = config.environment;
+  const partition = partitionOf(env.region);
+  const registry = ecrHost(env.account, env.region);
+  const copy = (e: { name: string; source: string; repository: string; platforms?: readonly string[] | 'all' }): PlannedCopy => ({
+    name: e.name,
+    source: e.source,
+    target: `${registry}/${e.repository}`,
+    platforms: e.platforms === undefined ? 'all' : e.platforms === 'all' ? 'all' : e.platforms.join(', '),
+  });
+  const bucket = bucketOfArn(config.modelBucketArn);
+  return {
+    environment: env.name,
+    file,
+    partition,
+    account: env.account,
+    region: env.region,
+    branch: env.branch,
+    engine: config.pipeline?.engine ?? defaultEngine(partition),
+    runner: config.pipeline?.runner,
+    registry,
+    images: (config.mirror?.images ?? []).map(copy),
+    charts: (config.mirror?.charts ?? []).map((c) => ({ ...copy(c), platforms: '-' })),
+    models: (config.models?.files ?? []).map((f) => ({ source: f.source, target: `s3://${bucket}/${f.target}`, sha256: f.sha256 })),
+    snapshot: {
+      enabled: config.snapshot?.enabled === true,
+      kubernetesVersion: config.snapshot?.kubernetesVersion,
+      volumeSize: config.snapshot?.volumeSize ?? 80,
+      instanceType: config.snapshot?.instanceType ?? 'm5.large',
+    },
+    approval: env.approval ?? 'manual',
+    stackName: config.stackName,
+    runtimes: config.modelsRuntime.map((r) => ({
+      name: r.name,
+      type: r.type,
+      namespace: r.namespace ?? 'default',
+      instanceTypes: r.extraValues?.karpenter?.provisioner?.instanceType ?? [],
+    })),
+  };
+}
+
+/** The stages the pipeline runs, in order, for a plan. */
+export function plannedStages(plan: EnvironmentPlan): string[] {
+  const stages = ['Validate'];
+  if (plan.images.length || plan.charts.length) stages.push('Mirror');
+  if (plan.models.length) stages.push('Models');
+  if (plan.snapshot.enabled) stages.push('Snapshot');
+  if (plan.approval === 'manual') stages.push('Approve');
+  stages.push('Deploy');
+  return stages;
+}
+
+/** Render one plan as plain text for a terminal. */
+export function renderPlanText(plan: EnvironmentPlan): string {
+  const lines: string[] = [];
+  lines.push(`${plan.environment} (${plan.file})`);
+  lines.push(`  partition ${plan.partition}, account ${plan.account}, region ${plan.region}, branch ${plan.branch}`);
+  lines.push(`  engine ${plan.engine}${plan.runner ? ` on [${plan.runner.join(', ')}]` : ''}; stages: ${plannedStages(plan).join(' → ')}`);
+  lines.push(`  mirror ${plan.images.length} image(s), ${plan.charts.length} chart(s) into ${plan.registry}:`);
+  for (const c of [...plan.images, ...plan.charts]) lines.push(`    ${c.name}: ${c.source} → ${c.target}${c.platforms !== '-' ? ` [${c.platforms}]` : ''}`);
+  lines.push(`  models ${plan.models.length}:`);
+  for (const m of plan.models) lines.push(`    ${m.source} → ${m.target} (sha256 ${m.sha256.slice(0, 12)}…)`);
+  lines.push(plan.snapshot.enabled
+    ? `  snapshot: bake or reuse (Kubernetes ${plan.snapshot.kubernetesVersion ?? 'default'}, ${plan.snapshot.volumeSize} GiB, ${plan.snapshot.instanceType})`
+    : '  snapshot: disabled');
+  lines.push(`  approval: ${plan.approval === 'manual' ? 'manual gate before deploy' : 'none (auto)'}`);
+  lines.push(`  deploy: stack ${plan.stackName}; runtimes ${plan.runtimes.map((r) => `${r.name} (${r.type}, ns ${r.namespace}, ${r.instanceTypes.join('/') || 'default types'})`).join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function mdEscape(s: string): string {
+  return s.replace(/\|/g, '\\|');
+}
+
+/** Render one plan as a Markdown section. */
+export function renderPlanMarkdown(plan: EnvironmentPlan): string {
+  const out: string[] = [];
+  out.push(`## ${plan.environment}`, '');
+  out.push('| | |', '| --- | --- |');
+  out.push(`| file | \`${plan.file}\` |`);
+  out.push(`| partition / account / region | ${plan.partition} / ${plan.account} / ${plan.region} |`);
+  out.push(`| branch | \`${plan.branch}\` |`);
+  out.push(`| engine | ${plan.engine}${plan.runner ? ` (runner: ${plan.runner.join(', ')})` : ''} |`);
+  out.push(`| stages | ${plannedStages(plan).join(' → ')} |`);
+  out.push(`| approval | ${plan.approval} |`);
+  out.push(`| snapshot | ${plan.snapshot.enabled ? `bake or reuse: Kubernetes ${plan.snapshot.kubernetesVersion ?? 'default'}, ${plan.snapshot.volumeSize} GiB` : 'disabled'} |`);
+  out.push(`| stack | ${plan.stackName} |`, '');
+  out.push('### Mirror', '', '| name | source | target | platforms |', '| --- | --- | --- | --- |');
+  for (const c of [...plan.images, ...plan.charts]) out.push(`| ${c.name} | \`${mdEscape(c.source)}\` | \`${mdEscape(c.target)}\` | ${c.platforms} |`);
+  out.push('', '### Models', '', '| source | target | sha256 |', '| --- | --- | --- |');
+  for (const m of plan.models) out.push(`| \`${mdEscape(m.source)}\` | \`${mdEscape(m.target)}\` | \`${m.sha256}\` |`);
+  out.push('', '### Runtimes', '', '| name | type | namespace | GPU instance types |', '| --- | --- | --- | --- |');
+  for (const r of plan.runtimes) out.push(`| ${r.name} | ${r.type} | ${r.namespace} | ${r.instanceTypes.join(', ') || '(default)'} |`);
+  out.push('');
+  return out.join('\n');
+}
