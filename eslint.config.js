@@ -3,7 +3,7 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'out/**', 'actions/*/dist/**', 'cdk.out/**', 'coverage/**'] },
+  { ignores: ['lib/config/generated/**', 'node_modules/**', 'dist/**', 'out/**', 'actions/*/dist/**', 'cdk.out/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,7 +3,6 @@
  * with ajv's errors turned into positioned diagnostics: unknown keys with "did you mean",
  * missing keys, wrong types, values outside an enum with the closest allowed value.
  */
-import Ajv2020 from 'ajv/dist/2020';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
 import schema from '../../config/schema/environment.schema.json';
@@ -11,7 +10,6 @@ import type { Diagnostic } from './diagnostics';
 import { diag, formatPath } from './yaml-source';
 import type { ValuePath, YamlSource } from './yaml-source';
 
-let compiled: ValidateFunction | undefined;
 
 /** The environment file's JSON Schema. */
 export const ENVIRONMENT_SCHEMA = schema;
@@ -27,13 +25,13 @@ const MOVED: ReadonlyArray<readonly [from: string, to: string, why: string]> = [
   ['extraValues.nodeTemplate', 'extraValues.karpenter.nodeTemplate', 'node class settings live under karpenter'],
 ];
 
-/** The compiled validator (compiled once per process). */
+/**
+ * The schema validator: ajv (draft 2020-12, strict, all errors, verbose), precompiled into
+ * lib/config/generated/ by scripts/build-schema-validator.js so that start-up compiles nothing.
+ */
 export function schemaValidator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv2020({ strict: true, allErrors: true, verbose: true, allowUnionTypes: true });
-    compiled = ajv.compile(schema);
-  }
-  return compiled;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./generated/environment-validator') as ValidateFunction;
 }
 
 /**
