@@ -6,6 +6,7 @@
 import type { Register } from '../cli';
 import { register as validate } from './validate';
 import { register as plan } from './plan';
+import { register as review } from './review';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, plan];
+export const COMMANDS: readonly Register[] = [validate, plan, review];

@@ -1,0 +1,65 @@
+/**
+ * A tree of environment files to review: read from a folder or from a git ref, without
+ * checking anything out.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UsageError } from '../errors';
+import { ENVIRONMENTS_DIR } from '../config/load';
+
+/** One environment file of a tree. */
+export interface TreeFile {
+  /** Environment name (file name without .yaml). */
+  readonly name: string;
+  /** Path as shown in reports (`config/environments/<name>.yaml`). */
+  readonly file: string;
+  readonly bytes: Buffer;
+}
+
+/** Where a tree came from and its files by environment name. */
+export interface EnvironmentTree {
+  /** The folder or `git:<ref>`. */
+  readonly origin: string;
+  readonly files: ReadonlyMap<string, TreeFile>;
+}
+
+const ENV_FILE = /\.ya?ml$/;
+
+/**
+ * Read a tree: `spec` is a folder (a repository root holding config/environments/, or the
+ * environments folder itself) or a git ref of the repository at `root`.
+ */
+export function loadTree(spec: string, root: string = process.cwd()): EnvironmentTree {
+  const dir = path.resolve(root, spec);
+  if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) {
+    const envDir = fs.existsSync(path.join(dir, ENVIRONMENTS_DIR)) ? path.join(dir, ENVIRONMENTS_DIR) : dir;
+    const files = new Map<string, TreeFile>();
+    for (const f of fs.readdirSync(envDir).filter((n) => ENV_FILE.test(n)).sort()) {
+      const name = f.replace(ENV_FILE, '');
+      files.set(name, { name, file: path.join(ENVIRONMENTS_DIR, f), bytes: fs.readFileSync(path.join(envDir, f)) });
+    }
+    return { origin: dir, files };
+  }
+  return loadGitTree(spec, root);
+}
+
+function git(root: string, args: string[]): Buffer {
+  return execFileSync('git', ['-C', root, ...args], { maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function loadGitTree(ref: string, root: string): EnvironmentTree {
+  try {
+    git(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  } catch {
+    throw new UsageError(`"${ref}" is neither a folder nor a git ref of ${root}`, 'pass a folder holding config/environments/, or a branch, tag or commit (fetch it first in a shallow clone)');
+  }
+  const listing = git(root, ['ls-tree', '--name-only', `${ref}:${ENVIRONMENTS_DIR}`]);
+  const files = new Map<string, TreeFile>();
+  for (const f of listing.toString('utf8').split('\n').filter((n) => ENV_FILE.test(n)).sort()) {
+    const name = f.replace(ENV_FILE, '');
+    const file = path.posix.join(ENVIRONMENTS_DIR, f);
+    files.set(name, { name, file, bytes: git(root, ['show', `${ref}:${file}`]) });
+  }
+  return { origin: `git:${ref}`, files };
+}

@@ -1,0 +1,140 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { classify, diffValues, loadTree, renderJson, renderMarkdown, reviewTrees, GITHUB_COMMENT_LIMIT, COMMENT_MARKER, IMPACT_RULES } from '../../../lib/review';
+import { runCli } from '../cli/run-cli';
+import { ROOT } from '../config/helpers';
+
+const FIX = path.join(ROOT, 'test', 'fixtures', 'review');
+const cases = fs.readdirSync(FIX).sort();
+
+interface Expected {
+  description: string;
+  environments: Record<string, { status: string; valid: boolean; stages: string[]; keys: string[]; rules?: string[] }>;
+}
+
+describe.each(cases)('review fixture %s', (name) => {
+  const expected = JSON.parse(fs.readFileSync(path.join(FIX, name, 'expected.json'), 'utf8')) as Expected;
+  const review = reviewTrees(loadTree(path.join(FIX, name, 'base')), loadTree(path.join(FIX, name, 'head')));
+
+  it('classifies each environment and lists its key diff', () => {
+    const got = Object.fromEntries(review.environments.map((e) => [e.name, {
+      status: e.status,
+      valid: e.valid,
+      stages: e.stages,
+      keys: e.changes.map((c) => c.key),
+      ...(expected.environments[e.name]?.rules ? { rules: [...new Set(e.diagnostics.map((d) => d.rule))] } : {}),
+    }]));
+    expect(got).toEqual(expected.environments);
+  });
+
+  it('renders Markdown that names the stages and fits a comment', () => {
+    const md = renderMarkdown(review, { limit: GITHUB_COMMENT_LIMIT });
+    expect(md.startsWith(COMMENT_MARKER)).toBe(true);
+    expect(md.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    const touched = review.environments.filter((e) => e.status !== 'unchanged');
+    if (touched.length === 0) expect(md).toContain('No environment changes');
+    for (const e of touched) expect(md).toContain(`| ${e.name} | ${e.status} |`);
+  });
+
+  it('renders JSON with a stages list per environment', () => {
+    const json = JSON.parse(renderJson(review));
+    for (const e of json.environments) {
+      expect(e.stages).toEqual(expected.environments[e.name].stages);
+      for (const s of e.stages) expect(['mirror', 'models', 'snapshot', 'deploy']).toContain(s);
+    }
+  });
+});
+
+describe('review details', () => {
+  const load = (c: string) => reviewTrees(loadTree(path.join(FIX, c, 'base')), loadTree(path.join(FIX, c, 'head')));
+
+  it('marks the diagnostics on lines the change touches', () => {
+    const env = load('invalid-head').environments[0];
+    const g5 = env.diagnostics.find((d) => d.rule === 'SDP050');
+    expect(g5).toMatchObject({ onChangedLine: true, severity: 'error' });
+    expect(renderMarkdown(load('invalid-head'))).toContain('✏️ ❌ `config/environments/prod-cn.yaml:');
+  });
+
+  it('says why: a tag bump names the rebake, a region change the self-mutation', () => {
+    expect(renderMarkdown(load('image-tag-bump'))).toContain('an image changes: copy it, rebake the image cache, redeploy pinned to the new digest: `mirror.images[sdwebui].source`');
+    const region = load('region-change').environments[0];
+    expect(region.impact.pipeline).toBe(true);
+    expect(renderMarkdown(load('region-change'))).toContain('SelfMutate → Mirror → Models → Snapshot → Deploy');
+  });
+
+  it('draws the Mermaid graph with the approval gate for manual environments', () => {
+    expect(renderMarkdown(load('image-tag-bump'))).toContain('validate[Validate] --> mirror[Mirror] --> snapshot[Snapshot] --> approve{{Approve}} --> deploy[Deploy]');
+    expect(renderMarkdown(load('scaling-change'))).toContain('validate[Validate] --> deploy[Deploy]');
+  });
+
+  it('truncates a very large report within the limit, with a note', () => {
+    const devBytes = fs.readFileSync(path.join(FIX, 'scaling-change', 'base', 'config', 'environments', 'dev.yaml'));
+    const baseFiles = new Map<string, { name: string; file: string; bytes: Buffer }>();
+    for (let i = 0; i < 6; i++) baseFiles.set(`dev${i}`, { name: `dev${i}`, file: `config/environments/dev${i}.yaml`, bytes: devBytes });
+    const base = { origin: 'base', files: baseFiles };
+    const bigBytes = Buffer.from(fs.readFileSync(path.join(FIX, 'scaling-change', 'head', 'config', 'environments', 'dev.yaml'), 'utf8')
+      .replace('modelsRuntime:\n', `modelsRuntime:\n${Array.from({ length: 400 }, (_, i) => `  - name: rt${i}\n    type: comfyui\n    namespace: ns${i}\n`).join('')}`));
+    const files = new Map<string, { name: string; file: string; bytes: Buffer }>();
+    for (let i = 0; i < 6; i++) files.set(`dev${i}`, { name: `dev${i}`, file: `config/environments/dev${i}.yaml`, bytes: bigBytes });
+    const review = reviewTrees(base, { origin: 'big', files });
+    const full = renderMarkdown(review);
+    expect(full.length).toBeGreaterThan(GITHUB_COMMENT_LIMIT);
+    const md = renderMarkdown(review, { limit: GITHUB_COMMENT_LIMIT });
+    expect(md.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(md).toContain('**Report truncated**');
+    expect(md.startsWith(COMMENT_MARKER)).toBe(true);
+  });
+
+  it('compares named lists by name: inserting an entry is one addition', () => {
+    const a = { modelsRuntime: [{ name: 'a', type: 'sdwebui' }, { name: 'b', type: 'comfyui' }] };
+    const b = { modelsRuntime: [{ name: 'new', type: 'comfyui' }, ...a.modelsRuntime] };
+    expect(diffValues(a, b).map((c) => `${c.kind} ${c.key}`)).toEqual(['added modelsRuntime[new]']);
+  });
+
+  it('every impact rule is reachable (none is shadowed by an earlier one)', () => {
+    const samples: Record<string, string> = {};
+    for (const r of IMPACT_RULES) {
+      const src = r.pattern.source.replace(/^\^/, '').replace(/\$$/, '').replace(/\\\./g, '.').replace(/\(\\\[\\\*\\\]\)\?/g, '[*]').replace(/\\\[\\\*\\\]/g, '[*]')
+        .replace(/\(([^|)]+)\|[^)]*\)/g, '$1').replace(/\((\.|\|)\$?\)/g, '.x').replace(/\(\.\|\$\)/g, '').replace(/[?$()]/g, '');
+      samples[src] = src;
+      const impact = classify([{ kind: 'changed', path: src.split('.'), key: src }]);
+      expect({ key: src, why: impact.reasons[0].why }).toEqual({ key: src, why: r.why });
+    }
+  });
+});
+
+describe('sdpipe review (git refs)', () => {
+  let repo: string;
+  beforeAll(() => {
+    repo = fs.mkdtempSync(path.join(os.tmpdir(), 'sdpipe-review-'));
+    const g = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { stdio: 'pipe' });
+    g('init', '-q', '-b', 'main');
+    g('config', 'user.email', 't@example.com');
+    g('config', 'user.name', 't');
+    fs.mkdirSync(path.join(repo, 'config', 'environments'), { recursive: true });
+    const dev = fs.readFileSync(path.join(FIX, 'scaling-change', 'base', 'config', 'environments', 'dev.yaml'), 'utf8');
+    fs.writeFileSync(path.join(repo, 'config', 'environments', 'dev.yaml'), dev);
+    g('add', '.');
+    g('commit', '-qm', 'base');
+    fs.writeFileSync(path.join(repo, 'config', 'environments', 'dev.yaml'), dev.replace('burstLimit: 20', 'burstLimit: 2'));
+    g('commit', '-qam', 'head');
+  });
+  afterAll(() => fs.rmSync(repo, { recursive: true, force: true }));
+
+  it('reviews HEAD~1..HEAD as JSON and exits 1 for an invalid head', async () => {
+    const r = await runCli(['review', '--base', 'HEAD~1', '--head', 'HEAD', '--format', 'json'], repo);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.base).toBe('git:HEAD~1');
+    expect(out.environments[0]).toMatchObject({ name: 'dev', status: 'changed', valid: false, stages: [] });
+    expect(out.environments[0].diagnostics[0]).toMatchObject({ rule: 'SDP071', onChangedLine: true });
+  });
+
+  it('exits 2 naming an unknown ref', async () => {
+    const r = await runCli(['review', '--base', 'no-such-ref', '--head', 'HEAD'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('"no-such-ref" is neither a folder nor a git ref');
+  });
+});
