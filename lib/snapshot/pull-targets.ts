@@ -1,0 +1,189 @@
+/**
+ * What the bake pulls, read from the mirror step's `out/<env>/images.lock.json` (shape in
+ * ARCHITECTURE.md), and the cache key it is reused by: sha256 over the sorted image digests,
+ * the architecture list and the volume size. Every image is pulled from the environment's
+ * own ECR by digest, so the reference is checked here, strictly, before it goes near a shell.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { ecrHost } from '../aws/partition';
+import { UsageError } from '../errors';
+
+/** A CPU architecture the bake caches images for (Bottlerocket and EC2 spelling). */
+export type Architecture = 'x86_64' | 'arm64';
+
+/** The fields of one `images.lock.json` image entry that the bake reads. */
+export interface LockedImage {
+  /** Name from the environment file. */
+  readonly name: string;
+  /** `<ecr-host>/<repository>:<tag>` (or with `@<digest>`). */
+  readonly target: string;
+  /** `sha256:<64 hex>` of the manifest (or index) pushed to the target. */
+  readonly digest: string;
+  /** Platforms copied out of an index (`linux/amd64`); empty for a single-manifest image. */
+  readonly platforms: readonly string[];
+}
+
+/** The parts of `images.lock.json` the bake reads. */
+export interface SnapshotImagesLock {
+  /** Lock format version; only 1 is known. */
+  readonly version: 1;
+  /** Environment the lock was written for. */
+  readonly environment: string;
+  /** Mirrored images (charts are not pulled into the cache). */
+  readonly images: readonly LockedImage[];
+}
+
+/** One image pull the bake performs. */
+export interface PullTarget {
+  /** Name from the environment file. */
+  readonly name: string;
+  /** ECR registry host (`<acct>.dkr.ecr.<region>.amazonaws.com[.cn]`). */
+  readonly registry: string;
+  /** Repository inside the registry. */
+  readonly repository: string;
+  /** `sha256:<64 hex>`. */
+  readonly digest: string;
+  /** `<registry>/<repository>@<digest>`: what is pulled, and what deploy pins. */
+  readonly reference: string;
+  /**
+   * Platforms to pull (`linux/amd64`); empty means a single-manifest image, pulled as the one
+   * platform it is (`--all-platforms`).
+   */
+  readonly platforms: readonly string[];
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+/** `linux/amd64`-style platform of an architecture. */
+export function platformOf(arch: Architecture): string {
+  return arch === 'x86_64' ? 'linux/amd64' : 'linux/arm64';
+}
+
+/** Default path of the lock: `<outDir>/<env>/images.lock.json`. */
+export function defaultLockPath(outDir: string, environment: string): string {
+  return `${outDir.replace(/\/+$/, '')}/${environment}/images.lock.json`;
+}
+
+/**
+ * Read and check `images.lock.json` (version 1, every image with a name, target and digest).
+ * @throws UsageError (exit 2) when the file is missing, not JSON, or malformed
+ */
+export function readSnapshotLock(file: string): SnapshotImagesLock {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read the images lock ${file}`, 'run `sdpipe mirror --env <name>` first (it writes out/<env>/images.lock.json), or pass --lock <path>');
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file} is not JSON: ${(err as Error).message}`, 'delete it and run `sdpipe mirror` again');
+  }
+  return parseSnapshotLock(doc, file);
+}
+
+/**
+ * Check a parsed lock document.
+ * @param source the file name, for messages
+ * @throws UsageError naming the file and the entry at fault
+ */
+export function parseSnapshotLock(doc: unknown, source: string): SnapshotImagesLock {
+  const bad = (what: string): never => {
+    throw new UsageError(`${source}: ${what}`, 'run `sdpipe mirror --env <name>` again to rewrite the lock; do not edit it by hand');
+  };
+  if (!doc || typeof doc !== 'object') bad('not a JSON object');
+  const d = doc as Record<string, unknown>;
+  if (d.version !== 1) bad(`version must be 1, got ${JSON.stringify(d.version)}`);
+  if (typeof d.environment !== 'string' || !d.environment) bad('"environment" is missing');
+  if (!Array.isArray(d.images)) bad('"images" must be an array');
+  const images = (d.images as unknown[]).map((raw, i): LockedImage => {
+    const e = (raw ?? {}) as Record<string, unknown>;
+    const where = `images[${i}]${typeof e.name === 'string' ? ` (${e.name})` : ''}`;
+    if (typeof e.name !== 'string' || !e.name) bad(`${where}: "name" is missing`);
+    if (typeof e.target !== 'string' || !e.target) bad(`${where}: "target" is missing`);
+    if (typeof e.digest !== 'string' || !DIGEST.test(e.digest)) bad(`${where}: "digest" must be sha256:<64 lowercase hex>, got ${JSON.stringify(e.digest)}`);
+    const platforms = e.platforms === undefined ? [] : e.platforms;
+    if (!Array.isArray(platforms) || platforms.some((p) => typeof p !== 'string')) bad(`${where}: "platforms" must be an array of strings`);
+    return { name: e.name as string, target: e.target as string, digest: e.digest as string, platforms: platforms as string[] };
+  });
+  return { version: 1, environment: d.environment as string, images };
+}
+
+/** Split `<host>/<repository>[:tag][@digest]` into host and repository. */
+function splitTarget(target: string): { registry: string; repository: string } {
+  const at = target.indexOf('@');
+  const base = at >= 0 ? target.slice(0, at) : target;
+  const slash = base.indexOf('/');
+  if (slash <= 0) return { registry: '', repository: base };
+  const colon = base.lastIndexOf(':');
+  const withoutTag = colon > slash ? base.slice(0, colon) : base;
+  return { registry: withoutTag.slice(0, slash), repository: withoutTag.slice(slash + 1) };
+}
+
+/** Options of {@link pullTargets}. */
+export interface PullTargetsOptions {
+  /** The environment's account (owner of the registry). */
+  readonly account: string;
+  /** The environment's region (the registry's region and partition). */
+  readonly region: string;
+  /** Architectures to cache. */
+  readonly architectures: readonly Architecture[];
+  /** Called for an image that has no platform among the architectures (it is not pulled). */
+  readonly onSkip?: (image: LockedImage, reason: string) => void;
+}
+
+/**
+ * The pulls for a lock: one per image, by digest, from the environment's ECR, restricted to
+ * the platforms of `architectures`. Duplicated references are pulled once.
+ * @throws UsageError when an image lives in another registry or its repository is malformed
+ */
+export function pullTargets(lock: SnapshotImagesLock, options: PullTargetsOptions): PullTarget[] {
+  const host = ecrHost(options.account, options.region);
+  const wanted = options.architectures.map(platformOf);
+  const seen = new Set<string>();
+  const out: PullTarget[] = [];
+  for (const image of lock.images) {
+    const { registry, repository } = splitTarget(image.target);
+    if (registry.toLowerCase() !== host) {
+      throw new UsageError(
+        `images lock entry ${image.name}: target ${image.target} is not in this environment's registry ${host}`,
+        'the bake pulls only from the environment\'s own ECR (its credentials are the only ones it has); run `sdpipe mirror` for this environment and use its lock',
+      );
+    }
+    if (!REPOSITORY.test(repository)) {
+      throw new UsageError(`images lock entry ${image.name}: repository "${repository}" is not a valid repository name`, 'run `sdpipe mirror` again to rewrite the lock');
+    }
+    let platforms: string[] = [];
+    if (image.platforms.length > 0) {
+      platforms = wanted.filter((w) => image.platforms.some((p) => p === w || p.startsWith(`${w}/`)));
+      if (platforms.length === 0) {
+        options.onSkip?.(image, `it has platforms ${image.platforms.join(', ')} and none of ${wanted.join(', ')}`);
+        continue;
+      }
+    }
+    const reference = `${registry.toLowerCase()}/${repository}@${image.digest}`;
+    if (seen.has(reference)) continue;
+    seen.add(reference);
+    out.push({ name: image.name, registry: registry.toLowerCase(), repository, digest: image.digest, reference, platforms });
+  }
+  return out;
+}
+
+/**
+ * The cache key a snapshot is reused by (the value of its `sdpipe:images-digest` tag): the
+ * sha256, in hex, of a canonical JSON of the sorted distinct image digests, the sorted
+ * architectures and the volume size in GiB. The same digests give the same key in any order.
+ */
+export function imagesDigest(digests: readonly string[], architectures: readonly Architecture[], volumeSizeGiB: number): string {
+  const canonical = JSON.stringify({
+    v: 1,
+    digests: [...new Set(digests)].sort(),
+    architectures: [...new Set(architectures)].sort(),
+    volumeSize: volumeSizeGiB,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
