@@ -11,4 +11,4 @@ import { register as snapshot } from './snapshot';
 import { register as synth } from './synth';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, plan, review, snapshot];
+export const COMMANDS: readonly Register[] = [validate, plan, review, snapshot, synth];

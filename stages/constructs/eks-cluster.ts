@@ -1,0 +1,101 @@
+/**
+ * The EKS cluster (aws-eks-v2): Kubernetes version from the environment, access entries (API
+ * authentication mode), control-plane logging, the managed EKS add-ons (VPC CNI, CoreDNS,
+ * kube-proxy, which come from AWS's own regional registries), and a managed node group for
+ * system components sized by `clusterComponents`.
+ */
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+
+/** Size and type of the system node group. */
+export interface SystemNodes {
+  /** Instance type (`m5.large`). */
+  readonly instanceType: string;
+  readonly minSize: number;
+  readonly maxSize: number;
+  readonly desiredSize: number;
+}
+
+/** Properties of {@link EksCluster}. */
+export interface EksClusterProps {
+  /** The VPC. */
+  readonly vpc: ec2.IVpc;
+  /** Cluster name. */
+  readonly clusterName: string;
+  /** Kubernetes version (`1.33`). */
+  readonly kubernetesVersion: string;
+  /** Lambda layer holding `kubectl` and `helm` for the kubectl provider. */
+  readonly kubectlLayer: lambda.ILayerVersion;
+  /** The system node group. */
+  readonly systemNodes: SystemNodes;
+  /** IAM principal ARNs given cluster-admin access entries. @default none (only the deploying role) */
+  readonly adminPrincipalArns?: readonly string[];
+}
+
+/** True for Graviton instance families (`m6g`, `c7gn`, `t4g`). */
+export function isArmInstanceType(instanceType: string): boolean {
+  const family = instanceType.split('.')[0];
+  return /^[a-z]+\d+g[a-z]*$/.test(family);
+}
+
+/** The EKS cluster, its add-ons and its system node group. */
+export class EksCluster extends Construct {
+  /** The cluster. */
+  readonly cluster: eks.Cluster;
+  /** The system node group. */
+  readonly systemNodegroup: eks.Nodegroup;
+
+  constructor(scope: Construct, id: string, props: EksClusterProps) {
+    super(scope, id);
+    this.cluster = new eks.Cluster(this, 'Cluster', {
+      clusterName: props.clusterName,
+      version: eks.KubernetesVersion.of(props.kubernetesVersion),
+      vpc: props.vpc,
+      defaultCapacity: 0,
+      defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
+      endpointAccess: eks.EndpointAccess.PUBLIC_AND_PRIVATE,
+      clusterLogging: [
+        eks.ClusterLoggingTypes.API,
+        eks.ClusterLoggingTypes.AUDIT,
+        eks.ClusterLoggingTypes.AUTHENTICATOR,
+        eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
+        eks.ClusterLoggingTypes.SCHEDULER,
+      ],
+      kubectlProviderOptions: { kubectlLayer: props.kubectlLayer },
+    });
+
+    for (const [cid, addonName] of [['VpcCni', 'vpc-cni'], ['CoreDns', 'coredns'], ['KubeProxy', 'kube-proxy']] as const) {
+      new eks.Addon(this, cid, { cluster: this.cluster, addonName, preserveOnDelete: false });
+    }
+
+    const nodeRole = new iam.Role(this, 'SystemNodeRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      managedPolicies: [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKSWorkerNodePolicy'),
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKS_CNI_Policy'),
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEC2ContainerRegistryReadOnly'),
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'),
+      ],
+    });
+    const n = props.systemNodes;
+    this.systemNodegroup = this.cluster.addNodegroupCapacity('System', {
+      instanceTypes: [new ec2.InstanceType(n.instanceType)],
+      amiType: isArmInstanceType(n.instanceType) ? eks.NodegroupAmiType.AL2023_ARM_64_STANDARD : eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
+      minSize: n.minSize,
+      maxSize: n.maxSize,
+      desiredSize: n.desiredSize,
+      subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      labels: { 'sdpipe.io/node-role': 'system' },
+      nodeRole,
+    });
+
+    (props.adminPrincipalArns ?? []).forEach((arn, i) => {
+      this.cluster.grantAccess(`Admin${i}`, arn, [
+        eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', { accessScopeType: eks.AccessScopeType.CLUSTER }),
+      ]);
+    });
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * Karpenter (v1 APIs): the controller's IAM role (IRSA), the node role and its access entry, the
+ * interruption queue with its EventBridge rules, the Helm release from the environment's ECR
+ * with the controller image pinned by digest, and per runtime an EC2NodeClass and a NodePool.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { KarpenterValues } from '../../lib/config/types';
+import type { ChartSource } from '../chart-sources';
+import type { PinnedImage } from '../deploy-parameters';
+import { addManifest } from './manifest';
+
+/** Namespace Karpenter runs in. */
+export const KARPENTER_NAMESPACE = 'kube-system';
+
+/** Properties of {@link Karpenter}. */
+export interface KarpenterProps {
+  /** The cluster. */
+  readonly cluster: eks.Cluster;
+  /** The cluster's name as a literal (IAM condition keys and discovery tags cannot hold tokens). */
+  readonly clusterName: string;
+  /** Chart source. */
+  readonly chart: ChartSource;
+  /** Controller image pinned by digest. @default the chart's default image (global regions only) */
+  readonly controllerImage?: PinnedImage;
+  /** Controller replicas. @default 2 */
+  readonly replicas?: number;
+}
+
+/** Settings of one runtime's GPU nodes. */
+export interface RuntimeNodesOptions {
+  /** Runtime name; NodePool and EC2NodeClass are named `<runtime>-gpu`. */
+  readonly runtime: string;
+  /** The runtime's `extraValues.karpenter`. */
+  readonly settings?: KarpenterValues;
+  /** Snapshot id for the data volume (a deploy-time token, or a literal from the file). @default none */
+  readonly snapshotId?: string;
+  /** Tags for the instances. @default none */
+  readonly tags?: Record<string, string>;
+}
+
+/** Karpenter controller, its AWS resources, and NodePools. */
+export class Karpenter extends Construct {
+  /** Role of the nodes Karpenter launches. */
+  readonly nodeRole: iam.Role;
+  /** Interruption queue. */
+  readonly interruptionQueue: sqs.Queue;
+  /** The Helm release. */
+  readonly release: eks.HelmChart;
+  private readonly cluster: eks.Cluster;
+  private readonly clusterName: string;
+
+  constructor(scope: Construct, id: string, props: KarpenterProps) {
+    super(scope, id);
+    const cluster = props.cluster;
+    this.cluster = cluster;
+    this.clusterName = props.clusterName;
+    const stack = Stack.of(this);
+
+    this.nodeRole = new iam.Role(this, 'NodeRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      managedPolicies: [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKSWorkerNodePolicy'),
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKS_CNI_Policy'),
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEC2ContainerRegistryReadOnly'),
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'),
+      ],
+    });
+    new eks.AccessEntry(this, 'NodeAccess', {
+      cluster,
+      principal: this.nodeRole.roleArn,
+      accessEntryType: eks.AccessEntryType.EC2_LINUX,
+      accessPolicies: [],
+    });
+
+    this.interruptionQueue = new sqs.Queue(this, 'InterruptionQueue', {
+      retentionPeriod: Duration.minutes(5),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const rules: Array<[string, events.EventPattern]> = [
+      ['ScheduledChange', { source: ['aws.health'], detailType: ['AWS Health Event'] }],
+      ['SpotInterruption', { source: ['aws.ec2'], detailType: ['EC2 Spot Instance Interruption Warning'] }],
+      ['Rebalance', { source: ['aws.ec2'], detailType: ['EC2 Instance Rebalance Recommendation'] }],
+      ['InstanceStateChange', { source: ['aws.ec2'], detailType: ['EC2 Instance State-change Notification'] }],
+    ];
+    for (const [rid, eventPattern] of rules) {
+      new events.Rule(this, `${rid}Rule`, { eventPattern, targets: [new targets.SqsQueue(this.interruptionQueue)] });
+    }
+
+    const sa = new eks.ServiceAccount(this, 'ControllerServiceAccount', { cluster: cluster, name: 'karpenter', namespace: KARPENTER_NAMESPACE });
+    this.grantController(sa.role, stack);
+
+    const image = props.controllerImage;
+    this.release = new eks.HelmChart(this, 'Release', { cluster: cluster,
+      chart: props.chart.chart,
+      repository: props.chart.repository,
+      version: props.chart.version,
+      release: 'karpenter',
+      namespace: KARPENTER_NAMESPACE,
+      wait: true,
+      values: {
+        settings: {
+          clusterName: cluster.clusterName,
+          clusterEndpoint: cluster.clusterEndpoint,
+          interruptionQueue: this.interruptionQueue.queueName,
+        },
+        serviceAccount: { create: false, name: sa.serviceAccountName },
+        replicas: props.replicas ?? 2,
+        dnsPolicy: 'Default',
+        ...(image ? { controller: { image: { repository: image.fullRepository, tag: image.tag, digest: image.digest } } } : {}),
+        ...(props.chart.digest ? { podAnnotations: { 'sdpipe.io/chart-digest': props.chart.digest } } : {}),
+      },
+    });
+    this.release.node.addDependency(sa);
+  }
+
+  private grantController(role: iam.IRole, stack: Stack): void {
+    const clusterName = this.clusterName;
+    const ec2Arn = (resource: string) => stack.formatArn({ service: 'ec2', resource, resourceName: '*' });
+    const tagged = { [`aws:RequestTag/kubernetes.io/cluster/${clusterName}`]: 'owned', 'aws:RequestTag/topology.kubernetes.io/region': stack.region };
+    const policy = new iam.Policy(this, 'ControllerPolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'AllowScopedEC2InstanceAccessActions',
+          actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
+          resources: [
+            stack.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: '*' }),
+            stack.formatArn({ service: 'ec2', account: '', resource: 'snapshot', resourceName: '*' }),
+            ec2Arn('security-group'),
+            ec2Arn('subnet'),
+            ec2Arn('capacity-reservation'),
+          ],
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowScopedEC2LaunchTemplateAccessActions',
+          actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
+          resources: [ec2Arn('launch-template')],
+          conditions: {
+            StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' },
+            StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowScopedEC2InstanceActionsWithTags',
+          actions: ['ec2:RunInstances', 'ec2:CreateFleet', 'ec2:CreateLaunchTemplate'],
+          resources: ['fleet', 'instance', 'volume', 'network-interface', 'launch-template', 'spot-instances-request'].map((r) => ec2Arn(r)),
+          conditions: {
+            StringEquals: tagged,
+            StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowScopedResourceCreationTagging',
+          actions: ['ec2:CreateTags'],
+          resources: ['fleet', 'instance', 'volume', 'network-interface', 'launch-template', 'spot-instances-request'].map((r) => ec2Arn(r)),
+          conditions: {
+            StringEquals: { ...tagged, 'ec2:CreateAction': ['RunInstances', 'CreateFleet', 'CreateLaunchTemplate'] },
+            StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowScopedResourceTagging',
+          actions: ['ec2:CreateTags'],
+          resources: [ec2Arn('instance')],
+          conditions: {
+            StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' },
+            StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
+            StringEqualsIfExists: { 'aws:RequestTag/eks:eks-cluster-name': clusterName },
+            'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks:eks-cluster-name', 'karpenter.sh/nodeclaim', 'Name'] },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowScopedDeletion',
+          actions: ['ec2:TerminateInstances', 'ec2:DeleteLaunchTemplate'],
+          resources: [ec2Arn('instance'), ec2Arn('launch-template')],
+          conditions: {
+            StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' },
+            StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowRegionalReadActions',
+          actions: [
+            'ec2:DescribeAvailabilityZones', 'ec2:DescribeCapacityReservations', 'ec2:DescribeImages', 'ec2:DescribeInstances',
+            'ec2:DescribeInstanceTypeOfferings', 'ec2:DescribeInstanceTypes', 'ec2:DescribeLaunchTemplates',
+            'ec2:DescribeSecurityGroups', 'ec2:DescribeSpotPriceHistory', 'ec2:DescribeSubnets',
+          ],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:RequestedRegion': stack.region } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowSSMReadActions',
+          actions: ['ssm:GetParameter'],
+          resources: [stack.formatArn({ service: 'ssm', account: '', resource: 'parameter', resourceName: 'aws/service/*' })],
+        }),
+        new iam.PolicyStatement({ sid: 'AllowPricingReadActions', actions: ['pricing:GetProducts'], resources: ['*'] }),
+        new iam.PolicyStatement({
+          sid: 'AllowInterruptionQueueActions',
+          actions: ['sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
+          resources: [this.interruptionQueue.queueArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowPassingInstanceRole',
+          actions: ['iam:PassRole'],
+          resources: [this.nodeRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': ['ec2.amazonaws.com', `ec2.${stack.urlSuffix}`] } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowScopedInstanceProfileActions',
+          actions: ['iam:TagInstanceProfile', 'iam:AddRoleToInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile'],
+          resources: [stack.formatArn({ service: 'iam', region: '', resource: 'instance-profile', resourceName: '*' })],
+          conditions: {
+            StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned', 'aws:ResourceTag/topology.kubernetes.io/region': stack.region },
+            StringLike: { 'aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass': '*' },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowInstanceProfileCreation',
+          actions: ['iam:CreateInstanceProfile', 'iam:TagInstanceProfile'],
+          resources: [stack.formatArn({ service: 'iam', region: '', resource: 'instance-profile', resourceName: '*' })],
+          conditions: {
+            StringEquals: tagged,
+            StringLike: { 'aws:RequestTag/karpenter.k8s.aws/ec2nodeclass': '*' },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowInstanceProfileReadActions',
+          actions: ['iam:GetInstanceProfile', 'iam:ListInstanceProfiles'],
+          resources: ['*'],
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowAPIServerEndpointDiscovery',
+          actions: ['eks:DescribeCluster'],
+          resources: [this.cluster.clusterArn],
+        }),
+      ],
+    });
+    role.attachInlinePolicy(policy);
+  }
+
+  /**
+   * An EC2NodeClass and a NodePool for one runtime's GPU nodes: Bottlerocket by default, the data
+   * volume from the image-cache snapshot, taints that only the runtime's pods tolerate.
+   */
+  addRuntimeNodes(options: RuntimeNodesOptions): eks.KubernetesManifest {
+    const s = options.settings ?? {};
+    const template = s.nodeTemplate ?? {};
+    const prov = s.provisioner ?? {};
+    const amiFamily = template.amiFamily ?? 'Bottlerocket';
+    const name = `${options.runtime}-gpu`;
+    const data = template.dataVolume ?? {};
+    const os = template.osVolume ?? {};
+    const ebs = (v: typeof data, size: string, snapshotId?: string) => ({
+      volumeSize: v.volumeSize ?? size,
+      volumeType: v.volumeType ?? 'gp3',
+      ...(v.iops !== undefined ? { iops: v.iops } : {}),
+      ...(v.throughput !== undefined ? { throughput: v.throughput } : {}),
+      deleteOnTermination: v.deleteOnTermination ?? true,
+      encrypted: true,
+      ...(snapshotId ? { snapshotID: snapshotId } : {}),
+    });
+    const blockDeviceMappings = amiFamily === 'Bottlerocket'
+      ? [
+        { deviceName: '/dev/xvda', ebs: ebs(os, '4Gi') },
+        { deviceName: '/dev/xvdb', ebs: ebs(data, '80Gi', options.snapshotId) },
+      ]
+      : [{ deviceName: '/dev/xvda', ebs: ebs(data, '80Gi') }];
+    const capacity = prov.capacityType ?? {};
+    const capacityTypes = [...(capacity.spot !== false ? ['spot'] : []), ...(capacity.onDemand !== false ? ['on-demand'] : [])];
+    const requirements: Array<Record<string, unknown>> = [{ key: 'karpenter.sh/capacity-type', operator: 'In', values: capacityTypes }];
+    if (prov.instanceType?.length) requirements.push({ key: 'node.kubernetes.io/instance-type', operator: 'In', values: [...prov.instanceType] });
+
+    const nodeClass = {
+      apiVersion: 'karpenter.k8s.aws/v1',
+      kind: 'EC2NodeClass',
+      metadata: { name },
+      spec: {
+        amiFamily,
+        amiSelectorTerms: [{ alias: amiFamily === 'Bottlerocket' ? 'bottlerocket@latest' : 'al2023@latest' }],
+        role: this.nodeRole.roleName,
+        subnetSelectorTerms: [{ tags: { 'karpenter.sh/discovery': this.clusterName } }],
+        securityGroupSelectorTerms: [{ id: this.cluster.clusterSecurityGroupId }],
+        blockDeviceMappings,
+        tags: { 'sdpipe.io/runtime': options.runtime, ...options.tags },
+      },
+    };
+    const nodePool = {
+      apiVersion: 'karpenter.sh/v1',
+      kind: 'NodePool',
+      metadata: { name },
+      spec: {
+        template: {
+          metadata: { labels: { 'sdpipe.io/runtime': options.runtime } },
+          spec: {
+            nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name },
+            requirements,
+            taints: [
+              { key: 'nvidia.com/gpu', effect: 'NoSchedule' },
+              { key: 'runtime', value: options.runtime, effect: 'NoSchedule' },
+            ],
+            expireAfter: prov.disruption?.expireAfter ?? '720h',
+          },
+        },
+        disruption: {
+          consolidationPolicy: prov.consolidation === false ? 'WhenEmpty' : 'WhenEmptyOrUnderutilized',
+          consolidateAfter: prov.disruption?.consolidateAfter ?? '30s',
+        },
+        limits: prov.limits ?? { 'nvidia.com/gpu': 100 },
+      },
+    };
+    const manifest = addManifest(this, this.cluster, `${options.runtime}Nodes`, nodeClass, nodePool);
+    manifest.node.addDependency(this.release);
+    return manifest;
+  }
+}

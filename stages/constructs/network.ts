@@ -1,0 +1,41 @@
+/**
+ * The network of the data plane: a VPC with public and private subnets in two zones, one NAT
+ * gateway by default, an S3 gateway endpoint (model and output traffic stays off the NAT), flow
+ * logs, and the subnet tag Karpenter discovers subnets by.
+ */
+import { Tags } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/** Properties of {@link Network}. */
+export interface NetworkProps {
+  /** Number of NAT gateways. @default 1 */
+  readonly natGateways?: number;
+  /** Cluster name written to the private subnets' `karpenter.sh/discovery` tag. */
+  readonly clusterName: string;
+  /** Days to keep VPC flow logs. @default logs.RetentionDays.ONE_MONTH */
+  readonly flowLogRetention?: logs.RetentionDays;
+}
+
+/** VPC, NAT, S3 gateway endpoint and flow logs. */
+export class Network extends Construct {
+  /** The VPC. */
+  readonly vpc: ec2.Vpc;
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr('10.0.0.0/16'),
+      natGateways: props.natGateways ?? 1,
+      subnetConfiguration: [
+        { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 18 },
+      ],
+      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+    });
+    const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', { retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH });
+    this.vpc.addFlowLog('FlowLog', { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup) });
+    for (const subnet of this.vpc.privateSubnets) Tags.of(subnet).add('karpenter.sh/discovery', props.clusterName);
+  }
+}

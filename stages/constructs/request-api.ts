@@ -1,0 +1,146 @@
+/**
+ * The request API (ARCHITECTURE.md, "The request API"): API Gateway REST `POST /v1alpha2` with
+ * an API key and a usage plan whose throttle comes from `APIGW`, in front of the TypeScript
+ * request Lambda, with X-Ray tracing as in the original solution. The Lambda is bundled with
+ * esbuild in-process at synth time: no Docker, no network.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AssetHashType, CfnOutput, DockerImage, Duration, Stack } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { SdpipeError } from '../../lib/errors';
+
+/** Defaults of the original solution's `APIGW` section. */
+export const API_DEFAULTS = { stageName: 'prod', rateLimit: 10, burstLimit: 2 } as const;
+
+/** Properties of {@link RequestApi}. */
+export interface RequestApiProps {
+  /** Topic the handler publishes tasks to. */
+  readonly inputTopic: sns.ITopic;
+  /** Bucket the runtimes write results to (named in each answer). */
+  readonly outputBucket: s3.IBucket;
+  /** Deployed runtimes, name → type (the handler rejects others). */
+  readonly runtimes: Readonly<Record<string, string>>;
+  /** API stage name. @default prod */
+  readonly stageName?: string;
+  /** Usage plan steady-state requests per second. @default 10 */
+  readonly rateLimit?: number;
+  /** Usage plan burst. @default 2 */
+  readonly burstLimit?: number;
+}
+
+/** Directory and entry file of the handler source (TypeScript in the repository, JavaScript in dist/). */
+export function handlerEntry(): string {
+  const dir = path.join(__dirname, '..', 'lambda', 'request-handler');
+  for (const f of ['index.ts', 'index.js']) {
+    const file = path.join(dir, f);
+    if (fs.existsSync(file)) return file;
+  }
+  throw new SdpipeError(`request handler source not found under ${dir}`, { hint: 'run from the repository or a full build (npm run build)' });
+}
+
+/** Bundle the handler with esbuild into `outDir/index.js` (synchronous, in-process). */
+export function bundleHandler(outDir: string, entry: string = handlerEntry()): void {
+  let esbuild: typeof import('esbuild');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    esbuild = require('esbuild') as typeof import('esbuild');
+  } catch (err) {
+    throw new SdpipeError('esbuild is not installed; the request Lambda is bundled with it at synth time', { cause: err, hint: 'run npm ci (esbuild is a devDependency)' });
+  }
+  esbuild.buildSync({
+    entryPoints: [entry],
+    outfile: path.join(outDir, 'index.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+}
+
+/** API Gateway, API key, usage plan and the request Lambda. */
+export class RequestApi extends Construct {
+  /** The REST API. */
+  readonly api: apigw.RestApi;
+  /** The request Lambda. */
+  readonly handler: lambda.Function;
+  /** The default API key. */
+  readonly apiKey: apigw.ApiKey;
+  /** The usage plan. */
+  readonly usagePlan: apigw.UsagePlan;
+
+  constructor(scope: Construct, id: string, props: RequestApiProps) {
+    super(scope, id);
+    const entry = handlerEntry();
+    this.handler = new lambda.Function(this, 'Handler', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(path.dirname(entry), {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          image: DockerImage.fromRegistry('sdpipe-bundles-locally'),
+          local: { tryBundle: (outputDir: string) => (bundleHandler(outputDir, entry), true) },
+        },
+      }),
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        INPUT_TOPIC_ARN: props.inputTopic.topicArn,
+        OUTPUT_BUCKET: props.outputBucket.bucketName,
+        RUNTIMES: JSON.stringify(props.runtimes),
+      },
+    });
+    props.inputTopic.grantPublish(this.handler);
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: `${Stack.of(this).stackName}-requests`,
+      description: 'Stable Diffusion on EKS request API (sdpipe)',
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      cloudWatchRole: true,
+      defaultMethodOptions: { apiKeyRequired: true },
+      deployOptions: {
+        stageName: props.stageName ?? API_DEFAULTS.stageName,
+        tracingEnabled: true,
+        metricsEnabled: true,
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+      },
+    });
+    this.api.root.addResource('v1alpha2').addMethod('POST', new apigw.LambdaIntegration(this.handler), { apiKeyRequired: true });
+
+    this.apiKey = new apigw.ApiKey(this, 'ApiKey', { description: 'Default API key (sdpipe)', enabled: true });
+    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+      name: `${Stack.of(this).stackName}-default`,
+      apiStages: [{ stage: this.api.deploymentStage }],
+      throttle: { rateLimit: props.rateLimit ?? API_DEFAULTS.rateLimit, burstLimit: props.burstLimit ?? API_DEFAULTS.burstLimit },
+    });
+    this.usagePlan.addApiKey(this.apiKey);
+  }
+
+  /** Stack outputs: the endpoint and the command that prints the API key. */
+  addOutputs(scope: Construct): void {
+    // The RestApi's own endpoint output, under the original solution's fixed name.
+    const endpoint = this.api.node.tryFindChild('Endpoint');
+    if (endpoint instanceof CfnOutput) {
+      endpoint.overrideLogicalId('FrontApiEndpoint');
+      endpoint.description = 'Request API endpoint (POST <endpoint>v1alpha2 with x-api-key)';
+    } else {
+      new CfnOutput(scope, 'FrontApiEndpoint', { value: this.api.url, description: 'Request API endpoint (POST <endpoint>v1alpha2 with x-api-key)' });
+    }
+    new CfnOutput(scope, 'GetAPIKeyCommand', {
+      value: `aws apigateway get-api-key --api-key ${this.apiKey.keyId} --include-value --query value --output text --region ${Stack.of(this).region}`,
+      description: 'Command that prints the API key (send it as x-api-key)',
+    });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Validation of a `POST /v1alpha2` request body (ARCHITECTURE.md, "The request API"): size limit,
+ * JSON shape, and every field problem named at once. Pure functions: no AWS SDK.
+ */
+
+/** Largest accepted request body, in bytes (1 MiB). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Task types each runtime type accepts. */
+export const TASK_TYPES: Readonly<Record<string, readonly string[]>> = {
+  sdwebui: ['text-to-image', 'image-to-image', 'extra-single-image'],
+  comfyui: ['pipeline'],
+};
+
+/** Letters, digits, `-` and `_`: the shape of `id` and `runtime`. */
+const NAME = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** The metadata of a valid task. */
+export interface TaskMetadata {
+  readonly id: string;
+  readonly runtime: string;
+  readonly tasktype: string;
+  readonly prefix: string;
+  readonly context?: unknown;
+}
+
+/** A valid request body. */
+export interface TaskRequest {
+  readonly task: {
+    readonly metadata: TaskMetadata;
+    readonly content: Record<string, unknown>;
+  };
+}
+
+/** The outcome of {@link validateRequest}. */
+export type ValidationOutcome =
+  | { readonly ok: true; readonly request: TaskRequest }
+  | { readonly ok: false; readonly status: 400 | 413; readonly message: string; readonly errors: readonly string[] };
+
+/** Options of {@link validateRequest}. */
+export interface ValidateOptions {
+  /** Runtimes deployed, by name → type; an unknown runtime is an error. @default any runtime name is accepted */
+  readonly runtimes?: Readonly<Record<string, string>>;
+  /** Body size limit in bytes. @default MAX_BODY_BYTES */
+  readonly maxBytes?: number;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkPrefix(prefix: unknown, errors: string[]): void {
+  if (typeof prefix !== 'string') {
+    errors.push(`task.metadata.prefix must be a string (an S3 key prefix such as "output"), got ${describe(prefix)}`);
+    return;
+  }
+  if (prefix.length === 0 || prefix.length > 512) errors.push('task.metadata.prefix must be 1 to 512 characters long');
+  if (prefix.startsWith('/') || prefix.endsWith('/')) errors.push('task.metadata.prefix must not start or end with "/"');
+  if (prefix.split('/').some((s) => s === '..' || s === '.' || s === '')) errors.push('task.metadata.prefix must not contain empty, "." or ".." segments');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(prefix)) errors.push('task.metadata.prefix must not contain control characters');
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  return `a ${typeof v}`;
+}
+
+/**
+ * Check a raw request body. A body over the limit answers 413; anything else wrong answers 400
+ * with every problem found, not only the first.
+ * @param body the body as API Gateway passes it
+ * @param isBase64Encoded whether API Gateway base64-encoded the body
+ */
+export function validateRequest(body: string | null | undefined, isBase64Encoded = false, options: ValidateOptions = {}): ValidationOutcome {
+  const maxBytes = options.maxBytes ?? MAX_BODY_BYTES;
+  const raw = body ?? '';
+  const bytes = isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > maxBytes) {
+    return { ok: false, status: 413, message: `the request body is ${bytes.length} bytes; the limit is ${maxBytes} bytes (1 MiB)`, errors: [`body larger than ${maxBytes} bytes`] };
+  }
+  if (bytes.length === 0) return { ok: false, status: 400, message: 'invalid request', errors: ['the body is empty; send {"task": {"metadata": {...}, "content": {...}}}'] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    return { ok: false, status: 400, message: 'invalid request', errors: [`the body is not valid JSON: ${(err as Error).message}`] };
+  }
+  const errors: string[] = [];
+  if (!isObject(parsed)) return { ok: false, status: 400, message: 'invalid request', errors: [`the body must be a JSON object with a "task" key, got ${describe(parsed)}`] };
+  const task = parsed.task;
+  if (!isObject(task)) return { ok: false, status: 400, message: 'invalid request', errors: [`task must be an object with "metadata" and "content", got ${describe(task)}`] };
+  const metadata = task.metadata;
+  if (!isObject(metadata)) {
+    errors.push(`task.metadata must be an object with id, runtime, tasktype and prefix, got ${describe(metadata)}`);
+  } else {
+    const { id, runtime, tasktype, prefix } = metadata;
+    if (typeof id !== 'string' || !NAME.test(id)) errors.push(`task.metadata.id must be 1 to 128 letters, digits, "-" or "_", got ${describe(id)}`);
+    let runtimeType: string | undefined;
+    if (typeof runtime !== 'string' || !NAME.test(runtime)) {
+      errors.push(`task.metadata.runtime must be 1 to 128 letters, digits, "-" or "_", got ${describe(runtime)}`);
+    } else if (options.runtimes) {
+      runtimeType = options.runtimes[runtime];
+      if (runtimeType === undefined) errors.push(`task.metadata.runtime "${runtime}" is not deployed here; deployed runtimes: ${Object.keys(options.runtimes).join(', ') || '(none)'}`);
+    }
+    const allowed = runtimeType ? TASK_TYPES[runtimeType] ?? [] : [...new Set(Object.values(TASK_TYPES).flat())];
+    if (typeof tasktype !== 'string' || !allowed.includes(tasktype)) {
+      errors.push(`task.metadata.tasktype must be one of ${allowed.join(', ')}${runtimeType ? ` for a ${runtimeType} runtime` : ''}, got ${describe(tasktype)}`);
+    }
+    checkPrefix(prefix, errors);
+  }
+  if (!isObject(task.content)) errors.push(`task.content must be an object (passed to the runtime untouched), got ${describe(task.content)}`);
+  if (errors.length) return { ok: false, status: 400, message: 'invalid request', errors };
+  return { ok: true, request: parsed as unknown as TaskRequest };
+}
+
+/** Where the runtime writes a task's results: `s3://<bucket>/<prefix>/<id>`. */
+export function outputLocation(bucket: string, metadata: Pick<TaskMetadata, 'prefix' | 'id'>): string {
+  return `s3://${bucket}/${metadata.prefix}/${metadata.id}`;
+}

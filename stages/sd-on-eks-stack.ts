@@ -1,0 +1,226 @@
+/**
+ * The Stable Diffusion on EKS data plane of one environment, component for component as in the
+ * original solution: VPC, EKS cluster, Karpenter, KEDA, model access (Mountpoint for S3),
+ * messaging, the request API, the output bucket and one Helm release per runtime. Every image
+ * and chart comes from the environment's ECR, pinned by the digests the Mirror step published;
+ * nothing is looked up at synth time.
+ */
+import { KubectlV33Layer } from '@aws-cdk/lambda-layer-kubectl-v33';
+import { Aspects, CfnOutput, Fn, Stack, Tags } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { parseArn, partitionOf } from '../lib/aws/partition';
+import type { Partition } from '../lib/aws/partition';
+import { instanceOffer, regionFacts } from '../lib/config/regions';
+import type { EnvironmentConfig } from '../lib/config/types';
+import { SdpipeError } from '../lib/errors';
+import { chartSource, optionalImage } from './chart-sources';
+import { ChinaImageSourceAspect } from './china-image-aspect';
+import { EksCluster } from './constructs/eks-cluster';
+import { Karpenter } from './constructs/karpenter';
+import { Keda } from './constructs/keda';
+import { Messaging } from './constructs/messaging';
+import { Network } from './constructs/network';
+import { OutputBucket } from './constructs/output-bucket';
+import { RequestApi } from './constructs/request-api';
+import { MountpointS3CsiDriver } from './constructs/s3-csi-driver';
+import { SdRuntime } from './constructs/sd-runtime';
+import { XRayDaemon } from './constructs/xray-daemon';
+import { DeployParameters } from './deploy-parameters';
+import { acknowledgeNagFindings } from './nag-acknowledgements';
+import { addManifest } from './constructs/manifest';
+
+/** Defaults of the original solution's `clusterComponents`. */
+export const CLUSTER_DEFAULTS = { kubernetesVersion: '1.33', instanceType: 'm5.large', minSize: 2, maxSize: 2, desiredSize: 2 } as const;
+
+/** Properties of {@link SdOnEksStack}. */
+export interface SdOnEksStackProps extends StackProps {
+  /** The validated environment (from lib/config's `loadValidEnvironment`). */
+  readonly config: EnvironmentConfig;
+  /**
+   * The kubectl/helm Lambda layer of the kubectl provider.
+   * @default - `KubectlV33Layer` from @aws-cdk/lambda-layer-kubectl-v33, shipped as an asset of the cloud assembly
+   *   (so China needs no download at deploy time)
+   */
+  readonly kubectlLayer?: (scope: Construct) => lambda.ILayerVersion;
+  /** IAM principal ARNs given cluster-admin access entries. @default none */
+  readonly adminPrincipalArns?: readonly string[];
+}
+
+/** The bucket name of an S3 bucket ARN, whatever its partition. */
+export function bucketNameOfArn(arn: string): string {
+  const parts = parseArn(arn);
+  if (!parts || parts.service !== 's3' || !parts.resource || parts.resource.includes('/')) {
+    throw new SdpipeError(`modelBucketArn "${arn}" is not an S3 bucket ARN`, { hint: 'write arn:<partition>:s3:::<bucket-name>' });
+  }
+  return parts.resource;
+}
+
+/** The EKS GPU stack of one environment. */
+export class SdOnEksStack extends Stack {
+  /** The environment. */
+  readonly config: EnvironmentConfig;
+  /** Partition of the environment's region (`aws` or `aws-cn`), known at synth time. */
+  readonly sdpipePartition: Partition;
+  /** Deploy-time parameters (mirrored digests, snapshot id). */
+  readonly deployParameters: DeployParameters;
+  /** The cluster. */
+  readonly cluster: eks.Cluster;
+  /** Runtimes by name. */
+  readonly runtimes: ReadonlyMap<string, SdRuntime>;
+
+  constructor(scope: Construct, id: string, props: SdOnEksStackProps) {
+    const config = props.config;
+    const env = config.environment;
+    super(scope, id, {
+      ...props,
+      stackName: props.stackName ?? config.stackName,
+      env: props.env ?? { account: env.account, region: env.region },
+      description: props.description ?? `Stable Diffusion on EKS data plane of environment ${env.name} (sdpipe)`,
+    });
+    this.config = config;
+    const partition = partitionOf(env.region);
+    this.sdpipePartition = partition;
+    const cc = { ...CLUSTER_DEFAULTS, ...config.clusterComponents };
+    checkInstanceOffered(env.region, cc.instanceType);
+    const clusterName = config.stackName;
+
+    const params = new DeployParameters(this, 'DeployParameters', { config });
+    this.deployParameters = params;
+    const network = new Network(this, 'Network', { clusterName });
+    const kubectlLayer = props.kubectlLayer
+      ? props.kubectlLayer(this)
+      : new KubectlV33Layer(this, 'KubectlLayer');
+    const eksCluster = new EksCluster(this, 'Eks', {
+      vpc: network.vpc,
+      clusterName,
+      kubernetesVersion: cc.kubernetesVersion,
+      kubectlLayer,
+      systemNodes: { instanceType: cc.instanceType, minSize: cc.minSize, maxSize: cc.maxSize, desiredSize: cc.desiredSize },
+      adminPrincipalArns: props.adminPrincipalArns,
+    });
+    const cluster = eksCluster.cluster;
+    this.cluster = cluster;
+
+    const modelBucket = s3.Bucket.fromBucketName(this, 'ModelBucket', bucketNameOfArn(config.modelBucketArn));
+    const output = new OutputBucket(this, 'Output');
+    const messaging = new Messaging(this, 'Messaging');
+
+    const karpenter = new Karpenter(this, 'Karpenter', {
+      cluster,
+      clusterName,
+      chart: chartSource(params, 'karpenter', partition),
+      controllerImage: optionalImage(params, 'karpenter', partition),
+      replicas: Math.min(2, Math.max(1, cc.desiredSize)),
+    });
+    karpenter.release.node.addDependency(eksCluster.systemNodegroup);
+    const keda = new Keda(this, 'Keda', {
+      cluster,
+      chart: chartSource(params, 'keda', partition),
+      images: {
+        operator: optionalImage(params, 'keda', partition),
+        metricsApiServer: optionalImage(params, 'keda-metrics-apiserver', partition),
+        webhooks: optionalImage(params, 'keda-admission-webhooks', partition),
+      },
+    });
+    keda.release.node.addDependency(eksCluster.systemNodegroup);
+    const csiDriver = new MountpointS3CsiDriver(this, 'ModelAccess', {
+      cluster,
+      modelBucket,
+      images: {
+        driver: optionalImage(params, 'mountpoint-s3-csi-driver', partition) ?? PUBLIC_IMAGES['mountpoint-s3-csi-driver'],
+        nodeDriverRegistrar: optionalImage(params, 'csi-node-driver-registrar', partition) ?? PUBLIC_IMAGES['csi-node-driver-registrar'],
+        livenessProbe: optionalImage(params, 'csi-livenessprobe', partition) ?? PUBLIC_IMAGES['csi-livenessprobe'],
+      },
+    });
+    const xrayDaemon = new XRayDaemon(this, 'XRay', {
+      cluster,
+      image: optionalImage(params, 'aws-xray-daemon', partition) ?? PUBLIC_IMAGES['aws-xray-daemon'],
+    });
+
+    const snapshotId = config.snapshot?.enabled ? params.snapshotId() : undefined;
+    const runtimeChart = chartSource(params, 'sd-on-eks', partition);
+    const namespaces = new Map<string, eks.KubernetesManifest>();
+    const runtimes = new Map<string, SdRuntime>();
+    for (const rt of config.modelsRuntime) {
+      const ns = rt.namespace ?? 'default';
+      if (ns !== 'default' && !namespaces.has(ns)) {
+        namespaces.set(ns, addManifest(this, cluster, `Namespace-${ns}`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }));
+      }
+      runtimes.set(rt.name, new SdRuntime(this, `Runtime-${rt.name}`, {
+        runtime: rt,
+        cluster,
+        chart: rt.chartRepository ? userChart(rt.chartRepository, rt.chartVersion ?? runtimeChart.version) : { ...runtimeChart, version: rt.chartVersion ?? runtimeChart.version },
+        inferenceImage: optionalImage(params, rt.type, partition),
+        queueAgentImage: optionalImage(params, 'queue-agent', partition),
+        messaging,
+        outputBucket: output.bucket,
+        modelBucket,
+        csiDriver,
+        karpenter,
+        keda,
+        snapshotId: snapshotId ?? rt.extraValues?.karpenter?.nodeTemplate?.dataVolume?.snapshotID,
+        namespaceManifest: namespaces.get(ns),
+        dependsOn: [xrayDaemon.manifest],
+      }));
+    }
+    this.runtimes = runtimes;
+
+    const api = new RequestApi(this, 'RequestApi', {
+      inputTopic: messaging.inputTopic,
+      outputBucket: output.bucket,
+      runtimes: Object.fromEntries(config.modelsRuntime.map((r) => [r.name, r.type])),
+      stageName: config.APIGW?.stageName,
+      rateLimit: config.APIGW?.throttle?.rateLimit,
+      burstLimit: config.APIGW?.throttle?.burstLimit,
+    });
+
+    api.addOutputs(this);
+    new CfnOutput(this, 'ClusterName', { value: cluster.clusterName, description: 'EKS cluster name' });
+    new CfnOutput(this, 'ConfigCommand', {
+      value: `aws eks update-kubeconfig --name ${cluster.clusterName} --region ${this.region}`,
+      description: 'Command that writes a kubeconfig for the cluster',
+    });
+    new CfnOutput(this, 'OutputS3Bucket', { value: output.bucket.bucketName, description: 'Bucket of generated images' });
+    new CfnOutput(this, 'InputTopicArn', { value: messaging.inputTopic.topicArn, description: 'Topic of incoming tasks' });
+    new CfnOutput(this, 'OutputTopicArn', { value: messaging.outputTopic.topicArn, description: 'Topic of results and failures' });
+
+    Tags.of(this).add('sdpipe:env', env.name);
+    if (partition === 'aws-cn') Aspects.of(this).add(new ChinaImageSourceAspect({ account: env.account, region: env.region, partition }));
+    acknowledgeNagFindings(this);
+  }
+
+  /** Two zones, named at deploy time: no availability-zone lookup at synth. */
+  override get availabilityZones(): string[] {
+    return [Fn.select(0, Fn.getAzs()), Fn.select(1, Fn.getAzs())];
+  }
+}
+
+/** Public images used in global regions when an environment does not mirror them (as of 2026-11). */
+export const PUBLIC_IMAGES: Readonly<Record<string, string>> = {
+  'mountpoint-s3-csi-driver': 'public.ecr.aws/mountpoint-s3-csi-driver/aws-mountpoint-s3-csi-driver:v1.15.0',
+  'csi-node-driver-registrar': 'public.ecr.aws/eks-distro/kubernetes-csi/node-driver-registrar:v2.13.0-eks-1-33-5',
+  'csi-livenessprobe': 'public.ecr.aws/eks-distro/kubernetes-csi/livenessprobe:v2.15.0-eks-1-33-5',
+  'aws-xray-daemon': 'public.ecr.aws/xray/aws-xray-daemon:3.3.14',
+};
+
+/** A user-given runtime chart repository (`oci://host/path/chart` or an `https://` Helm repository). */
+function userChart(repository: string, version: string): { repository: string; chart: string; version: string } {
+  if (repository.startsWith('oci://')) return { repository, chart: repository.slice(repository.lastIndexOf('/') + 1), version };
+  return { repository, chart: 'sd-on-eks', version };
+}
+
+/** Refuse a system node instance type the region's facts say is not offered. */
+function checkInstanceOffered(region: string, instanceType: string): void {
+  const facts = regionFacts(region);
+  if (!facts) return;
+  const offer = instanceOffer(facts, instanceType);
+  if (offer === 'not-offered' || offer === 'unknown-family') {
+    throw new SdpipeError(`clusterComponents.instanceType ${instanceType} is not offered in ${region} (config/regions/${region}.yaml, as of ${facts.asOf})`, {
+      hint: `pick one of the families listed there: ${facts.instanceFamilies.join(', ')}`,
+    });
+  }
+}

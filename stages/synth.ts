@@ -1,0 +1,188 @@
+/**
+ * Synthesizing environments without the CDK CLI: one SdOnEksStage per environment file into a
+ * cloud assembly, a resource summary per stack, and the checks that must fail a synth (error
+ * annotations such as the China image rule, and the aws-cn template scan). Used by `bin/app.ts`
+ * (the CDK app entry) and by `sdpipe synth`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import type * as cxapi from 'aws-cdk-lib/cx-api';
+import { partitionOf } from '../lib/aws/partition';
+import { listEnvironmentFiles, loadValidEnvironment } from '../lib/config/load';
+import { SdpipeError } from '../lib/errors';
+import { SdOnEksStage } from './sd-on-eks-stage';
+import { scanTemplate } from './template-scan';
+import type { ScanFinding } from './template-scan';
+
+/** Options of {@link buildApp}. */
+export interface BuildAppOptions {
+  /** Environment names or paths. @default the app context `env` (comma-separated), else every file in config/environments/ */
+  readonly envs?: readonly string[];
+  /** Project root. @default process.cwd() */
+  readonly root?: string;
+  /** Cloud assembly directory. @default CDK_OUTDIR, else a temporary directory (CDK's default) */
+  readonly outdir?: string;
+  /** Run CDK's built-in CloudFormation template validation. @default true */
+  readonly validation?: boolean;
+  /** Add cdk-nag's AwsSolutions checks as a validation plugin (cdk-nag must be installed). @default the app context `sdpipe:nag` */
+  readonly nag?: boolean;
+}
+
+/** An app with one stage per environment. */
+export interface BuiltApp {
+  readonly app: App;
+  readonly stages: readonly SdOnEksStage[];
+}
+
+/** Environment names or paths asked for in the context value `env` (`-c env=dev,prod-cn`). */
+function contextEnvs(app: App): string[] | undefined {
+  const v = app.node.tryGetContext('env') as unknown;
+  if (typeof v !== 'string' || !v.trim()) return undefined;
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Build the CDK app: validate each environment file (lib/config) and add its stage. */
+export async function buildApp(options: BuildAppOptions = {}): Promise<BuiltApp> {
+  const root = options.root ?? process.cwd();
+  const app = new App({
+    ...(options.outdir ? { outdir: options.outdir } : {}),
+    ...(options.validation === false ? { builtinCloudFormationValidation: false } : {}),
+  });
+  const envs = options.envs?.length ? options.envs : contextEnvs(app) ?? listEnvironmentFiles(root);
+  const stages: SdOnEksStage[] = [];
+  for (const e of envs) {
+    const { config } = await loadValidEnvironment(e, { root });
+    stages.push(new SdOnEksStage(app, config.environment.name, { config }));
+  }
+  const nag = options.nag ?? ['true', true].includes(app.node.tryGetContext('sdpipe:nag') as string | boolean);
+  if (nag) {
+    let cdkNag: typeof import('cdk-nag');
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cdkNag = require('cdk-nag') as typeof import('cdk-nag');
+    } catch (err) {
+      throw new SdpipeError('cdk-nag is not installed', { cause: err, hint: 'run npm ci (cdk-nag is a devDependency), or synthesize without --nag' });
+    }
+    Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app));
+  }
+  return { app, stages };
+}
+
+/**
+ * Synthesize an app. A failed validation plugin (cdk-nag, CDK's template validation as errors)
+ * becomes an SdpipeError (exit 1) that points at the report.
+ */
+export function synthesize(app: App): cxapi.CloudAssembly {
+  try {
+    return app.synth();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/^Validation failed/.test(message)) {
+      throw new SdpipeError(message, { cause: err, hint: 'fix the findings printed above, or acknowledge them one by one with a reason (stages/nag-acknowledgements.ts)' });
+    }
+    throw err;
+  }
+}
+
+/** What one synthesized stack holds. */
+export interface StackSummary {
+  readonly environment: string;
+  readonly stackName: string;
+  readonly artifactId: string;
+  readonly account: string;
+  readonly region: string;
+  readonly partition: string;
+  /** Template path relative to the assembly root. */
+  readonly template: string;
+  readonly resources: number;
+  /** Resource count by CloudFormation type, sorted by type. */
+  readonly byType: Readonly<Record<string, number>>;
+  /** SSM parameters read at deploy time. */
+  readonly deployParameters: readonly string[];
+  readonly outputs: readonly string[];
+  /** Error annotations (the China image rule, CDK validation errors). */
+  readonly errors: readonly string[];
+  /** aws-cn template scan findings (empty in aws). */
+  readonly scan: readonly ScanFinding[];
+}
+
+/** Summarize the stacks of a synthesized app's stages. */
+export function summarize(assembly: cxapi.CloudAssembly, stages: readonly SdOnEksStage[]): StackSummary[] {
+  const out: StackSummary[] = [];
+  for (const stage of stages) {
+    const nested = assembly.getNestedAssembly(stage.artifactId);
+    for (const artifact of nested.stacks) {
+      const template = artifact.template as { Resources?: Record<string, { Type: string }>; Parameters?: Record<string, { Type?: string; Default?: string }>; Outputs?: Record<string, unknown> };
+      const byType: Record<string, number> = {};
+      for (const r of Object.values(template.Resources ?? {})) byType[r.Type] = (byType[r.Type] ?? 0) + 1;
+      const partition = partitionOf(stage.stack.region);
+      const errors = artifact.messages.filter((m) => m.level === 'error').map((m) => `${m.id}: ${String(m.entry.data)}`);
+      out.push({
+        environment: stage.stack.config.environment.name,
+        stackName: artifact.stackName,
+        artifactId: artifact.id,
+        account: stage.stack.account,
+        region: stage.stack.region,
+        partition,
+        template: path.relative(assembly.directory, artifact.templateFullPath),
+        resources: Object.keys(template.Resources ?? {}).length,
+        byType: Object.fromEntries(Object.entries(byType).sort(([a], [b]) => a.localeCompare(b))),
+        deployParameters: Object.values(template.Parameters ?? {}).filter((p) => p.Type?.startsWith('AWS::SSM::Parameter::Value')).map((p) => String(p.Default)).sort(),
+        outputs: Object.keys(template.Outputs ?? {}).sort(),
+        errors,
+        scan: partition === 'aws-cn' ? scanTemplate(template) : [],
+      });
+    }
+  }
+  return out;
+}
+
+/** Render the summaries as a Markdown section for the plan report. */
+export function renderSummaryMarkdown(summaries: readonly StackSummary[], assemblyDir: string): string {
+  const lines = ['## Synthesized stacks', '', `Cloud assembly: \`${assemblyDir}\``, '',
+    '| environment | stack | partition / account / region | resources | deploy-time parameters | outputs | problems |',
+    '| --- | --- | --- | --- | --- | --- | --- |'];
+  for (const s of summaries) {
+    const problems = s.errors.length + s.scan.length;
+    lines.push(`| ${s.environment} | ${s.stackName} | ${s.partition} / ${s.account} / ${s.region} | ${s.resources} | ${s.deployParameters.length} | ${s.outputs.join(', ')} | ${problems || 'none'} |`);
+  }
+  for (const s of summaries) {
+    lines.push('', `### ${s.environment}: ${s.stackName}`, '', `Template: \`${s.template}\``, '', '| resource type | count |', '| --- | --- |');
+    for (const [t, n] of Object.entries(s.byType)) lines.push(`| ${t} | ${n} |`);
+    lines.push('', 'Read at deploy time from SSM:', '', ...s.deployParameters.map((p) => `- \`${p}\``));
+    for (const e of s.errors) lines.push('', `- error: ${e.replace(/\|/g, '\\|')}`);
+    for (const f of s.scan) lines.push('', `- ${f.rule}: ${f.resource} ${f.at}: \`${f.literal.slice(0, 200)}\``);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Render the summaries as text for a terminal. */
+export function renderSummaryText(summaries: readonly StackSummary[]): string {
+  const lines: string[] = [];
+  for (const s of summaries) {
+    const top = Object.entries(s.byType).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([t, n]) => `${t.replace(/^AWS::|^Custom::/, '')} ${n}`).join(', ');
+    lines.push(`${s.environment}: stack ${s.stackName} (${s.partition}, ${s.region}) ${s.resources} resources; ${s.deployParameters.length} SSM parameters read at deploy time; template ${s.template}`);
+    lines.push(`  ${top}, …`);
+    for (const e of s.errors) lines.push(`  error: ${e}`);
+    for (const f of s.scan) lines.push(`  ${f.rule}: ${f.resource} ${f.at}: ${f.literal.slice(0, 160)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const BEGIN = '<!-- sdpipe synth: begin -->';
+const END = '<!-- sdpipe synth: end -->';
+
+/** Put a synth section into a Markdown report: replaces an earlier one, else appends. */
+export function withSynthSection(report: string, section: string): string {
+  const block = `${BEGIN}\n${section.trimEnd()}\n${END}\n`;
+  const a = report.indexOf(BEGIN);
+  const b = report.indexOf(END);
+  if (a >= 0 && b > a) return `${report.slice(0, a)}${block}${report.slice(b + END.length).replace(/^\n/, '')}`;
+  return `${report.trimEnd()}\n\n${block}`;
+}
+
+/** Read a file, or empty when it does not exist. */
+export function readIfExists(file: string): string {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+}

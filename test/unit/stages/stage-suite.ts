@@ -1,0 +1,226 @@
+/**
+ * The template assertions every environment's stage must pass; stage.test.ts runs them for
+ * `dev` (aws) and stage.cn.test.ts for `prod-cn` (aws-cn).
+ */
+import { Match } from 'aws-cdk-lib/assertions';
+import { ecrHost } from '../../../lib/aws/partition';
+import { findReferences } from '../../../stages/image-references';
+import { helmReleases, k8sObject, kubernetesObjects, synth } from './support';
+import type { Synthesized } from './support';
+
+/** What differs between environments. */
+export interface StageExpectations {
+  readonly environment: string;
+  readonly partition: 'aws' | 'aws-cn';
+  readonly region: string;
+  readonly stackName: string;
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly stageName: string;
+  readonly nodePoolInstanceTypes: readonly string[];
+  readonly maxReplicaCount: number;
+  readonly systemNodes: { readonly minSize: number; readonly maxSize: number; readonly desiredSize: number };
+}
+
+/** The digest placeholder of a mirrored image (see stages/image-references.ts). */
+export function digestOf(env: string, name: string): string {
+  return `<digest:/sdpipe/${env}/images/${name}>`;
+}
+
+/** Run the suite for one environment. */
+export function stageSuite(x: StageExpectations): void {
+  describe(`the EKS GPU stage of ${x.environment} (${x.partition})`, () => {
+    let s: Synthesized;
+    const registry = ecrHost('123456789012', x.region);
+    beforeAll(async () => {
+      s = await synth(x.environment);
+    });
+    afterAll(() => s?.cleanup());
+
+    it('synthesizes one stack named after stackName, in the environment account and region', () => {
+      expect(s.stack.stackName).toBe(x.stackName);
+      expect(s.stack.account).toBe('123456789012');
+      expect(s.stack.region).toBe(x.region);
+      expect(s.stack.sdpipePartition).toBe(x.partition);
+    });
+
+    it('has every component of the original solution, counted', () => {
+      const t = s.template;
+      t.resourceCountIs('AWS::EC2::VPC', 1);
+      t.resourceCountIs('AWS::EC2::NatGateway', 1);
+      t.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
+      t.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.anyValue() });
+      t.resourceCountIs('AWS::EKS::Cluster', 1);
+      t.resourceCountIs('AWS::EKS::Nodegroup', 1);
+      t.resourceCountIs('AWS::EKS::Addon', 3);
+      t.resourceCountIs('AWS::SNS::Topic', 2);
+      t.resourceCountIs('AWS::SQS::Queue', 3); // runtime queue, dead-letter queue, Karpenter interruption queue
+      t.resourceCountIs('AWS::Events::Rule', 4);
+      t.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+      t.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+      t.resourceCountIs('AWS::ApiGateway::UsagePlan', 1);
+      t.resourceCountIs('AWS::S3::Bucket', 2); // output and its access logs
+      t.resourceCountIs('Custom::AWSCDK-EKS-HelmChart', 3); // karpenter, keda, one runtime
+      t.resourceCountIs('AWS::IAM::OIDCProvider', 1);
+      expect(Object.keys(s.json.Resources).length).toBe(115);
+    });
+
+    it('takes the cluster version and system node group from clusterComponents', () => {
+      s.template.hasResourceProperties('AWS::EKS::Cluster', { Version: '1.33', Name: x.stackName });
+      s.template.hasResourceProperties('AWS::EKS::Nodegroup', {
+        InstanceTypes: ['m5.large'],
+        AmiType: 'AL2023_x86_64_STANDARD',
+        ScalingConfig: { MinSize: x.systemNodes.minSize, MaxSize: x.systemNodes.maxSize, DesiredSize: x.systemNodes.desiredSize },
+      });
+      s.template.hasResourceProperties('AWS::EKS::Cluster', { Logging: { ClusterLogging: { EnabledTypes: Match.arrayWith([{ Type: 'api' }, { Type: 'audit' }]) } } });
+    });
+
+    it('throttles the usage plan with the APIGW values and needs an API key', () => {
+      s.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: x.throttle.rateLimit, BurstLimit: x.throttle.burstLimit } });
+      s.template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: x.stageName, TracingEnabled: true });
+      s.template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', ApiKeyRequired: true });
+      s.template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'v1alpha2' });
+      s.template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs22.x',
+        TracingConfig: { Mode: 'Active' },
+        Environment: { Variables: { RUNTIMES: JSON.stringify({ sdruntime: 'sdwebui' }), INPUT_TOPIC_ARN: Match.anyValue(), OUTPUT_BUCKET: Match.anyValue() } },
+      });
+    });
+
+    it('routes tasks with the solution filter policy: runtime name, or the sdwebui model checkpoint', () => {
+      s.template.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'sqs',
+        FilterPolicyScope: 'MessageAttributes',
+        FilterPolicy: { $or: [{ sd_model_checkpoint: ['v1-5-pruned-emaonly.safetensors'] }, { runtime: ['sdruntime'] }] },
+      });
+      s.template.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: { maxReceiveCount: 3, deadLetterTargetArn: Match.anyValue() } });
+    });
+
+    it('keeps the output bucket encrypted, TLS-only and private', () => {
+      s.template.hasResourceProperties('AWS::S3::Bucket', {
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'output/' }),
+      });
+      s.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      });
+    });
+
+    it('gives each runtime a NodePool with the environment instance types and an EC2NodeClass on the snapshot', () => {
+      const pool = k8sObject(s, 'NodePool', 'sdruntime-gpu');
+      expect(pool.apiVersion).toBe('karpenter.sh/v1');
+      const tmpl = (pool.spec.template as { spec: { requirements: Array<{ key: string; values: string[] }>; taints: unknown[] } }).spec;
+      expect(tmpl.requirements).toEqual([
+        { key: 'karpenter.sh/capacity-type', operator: 'In', values: ['spot', 'on-demand'] },
+        { key: 'node.kubernetes.io/instance-type', operator: 'In', values: [...x.nodePoolInstanceTypes] },
+      ]);
+      expect(tmpl.taints).toContainEqual({ key: 'runtime', value: 'sdruntime', effect: 'NoSchedule' });
+      const nodeClass = k8sObject(s, 'EC2NodeClass', 'sdruntime-gpu');
+      expect(nodeClass.spec).toMatchObject({ amiFamily: 'Bottlerocket', amiSelectorTerms: [{ alias: 'bottlerocket@latest' }] });
+      const data = (nodeClass.spec.blockDeviceMappings as Array<{ deviceName: string; ebs: Record<string, unknown> }>).find((b) => b.deviceName === '/dev/xvdb');
+      expect(data?.ebs).toEqual({
+        volumeSize: '80Gi', volumeType: 'gp3', iops: 4000, throughput: 1000, deleteOnTermination: true, encrypted: true,
+        snapshotID: `<ssm:/sdpipe/${x.environment}/snapshot-id>`,
+      });
+    });
+
+    it('scales each runtime with a KEDA ScaledObject on its SQS queue length', () => {
+      const so = k8sObject(s, 'ScaledObject', 'sdruntime-queue-scaler');
+      expect(so.metadata).toMatchObject({ name: 'sdruntime-queue-scaler', namespace: 'sdruntime' });
+      expect(so.spec).toMatchObject({
+        scaleTargetRef: { name: 'sdruntime-inference-api' },
+        minReplicaCount: 0,
+        maxReplicaCount: x.maxReplicaCount,
+        cooldownPeriod: 300,
+        triggers: [{ type: 'aws-sqs-queue', authenticationRef: { name: 'sdruntime-keda-aws' }, metadata: { queueLength: '10', awsRegion: x.region, queueURL: expect.stringMatching(/^<ref:MessagingsdruntimeQueue/) } }],
+      });
+      expect(k8sObject(s, 'TriggerAuthentication', 'sdruntime-keda-aws').spec).toEqual({ podIdentity: { provider: 'aws', identityOwner: 'keda' } });
+    });
+
+    it('mounts the model bucket read-only through the Mountpoint S3 CSI driver', () => {
+      const pv = k8sObject(s, 'PersistentVolume', 'sdruntime-s3-model-storage-pv');
+      expect(pv.spec).toMatchObject({
+        accessModes: ['ReadOnlyMany'],
+        csi: { driver: 's3.csi.aws.com', readOnly: true, volumeAttributes: { bucketName: `sdoneks-models-123456789012-${x.region}` } },
+      });
+      expect((pv.spec.mountOptions as string[])).toContain('read-only');
+    });
+
+    it('reads every image and chart from the environment ECR, pinned by the digest parameter', () => {
+      const refs = findReferences(s.stack, x.partition);
+      const images = refs.filter((r) => r.kind === 'image').map((r) => `${r.constructPath.replace(/^.*?SdOnEks\//, '')} ${r.at} = ${r.reference}`).sort();
+      const env = x.environment;
+      expect(images).toEqual([
+        `Karpenter/Release controller.image = ${registry}/karpenter/controller:1.6.3@${digestOf(env, 'karpenter')}`,
+        `Keda/Release image.keda = ${registry}/kedacore/keda:2.17.2@${digestOf(env, 'keda')}`,
+        `Keda/Release image.metricsApiServer = ${registry}/kedacore/keda-metrics-apiserver:2.17.2@${digestOf(env, 'keda-metrics-apiserver')}`,
+        `Keda/Release image.webhooks = ${registry}/kedacore/keda-admission-webhooks:2.17.2@${digestOf(env, 'keda-admission-webhooks')}`,
+        `ModelAccess/Driver [3].spec.template.spec.containers[0].image = ${registry}/mountpoint-s3-csi-driver/aws-mountpoint-s3-csi-driver@${digestOf(env, 'mountpoint-s3-csi-driver')}`,
+        `ModelAccess/Driver [3].spec.template.spec.containers[1].image = ${registry}/eks-distro/kubernetes-csi/node-driver-registrar@${digestOf(env, 'csi-node-driver-registrar')}`,
+        `ModelAccess/Driver [3].spec.template.spec.containers[2].image = ${registry}/eks-distro/kubernetes-csi/livenessprobe@${digestOf(env, 'csi-livenessprobe')}`,
+        `ModelAccess/Driver [3].spec.template.spec.initContainers[0].image = ${registry}/mountpoint-s3-csi-driver/aws-mountpoint-s3-csi-driver@${digestOf(env, 'mountpoint-s3-csi-driver')}`,
+        `Runtime-sdruntime/sdruntimeRelease runtime.inferenceApi.image = ${registry}/sd-on-eks/sdwebui:latest@${digestOf(env, 'sdwebui')}`,
+        `Runtime-sdruntime/sdruntimeRelease runtime.queueAgent.image = ${registry}/sd-on-eks/queue-agent:latest@${digestOf(env, 'queue-agent')}`,
+        `XRay/DaemonSet [0].spec.template.spec.containers[0].image = ${registry}/xray/aws-xray-daemon@${digestOf(env, 'aws-xray-daemon')}`,
+      ].sort());
+      const charts = refs.filter((r) => r.kind === 'chart').map((r) => r.reference).sort();
+      expect(charts).toEqual([
+        `oci://${registry}/charts/karpenter:1.6.3`,
+        `oci://${registry}/charts/keda:2.17.2`,
+        `oci://${registry}/sd-on-eks/charts/sd-on-eks:1.2.0`,
+      ]);
+    });
+
+    it('reads the mirror digests and the snapshot id at deploy time, through SSM parameters', () => {
+      const params = Object.values((s.template.toJSON() as { Parameters: Record<string, { Type: string; Default?: string }> }).Parameters)
+        .filter((p) => p.Type === 'AWS::SSM::Parameter::Value<String>' && !p.Default?.startsWith('/cdk-bootstrap/')).map((p) => p.Default).sort();
+      const env = x.environment;
+      expect(params).toEqual([
+        ...['karpenter', 'keda', 'sd-on-eks'].map((c) => `/sdpipe/${env}/charts/${c}`),
+        ...['aws-xray-daemon', 'csi-livenessprobe', 'csi-node-driver-registrar', 'karpenter', 'keda', 'keda-admission-webhooks', 'keda-metrics-apiserver', 'mountpoint-s3-csi-driver', 'queue-agent', 'sdwebui'].map((i) => `/sdpipe/${env}/images/${i}`),
+        `/sdpipe/${env}/snapshot-id`,
+      ].sort());
+    });
+
+    it('ships the kubectl/helm layer as an asset of the cloud assembly (nothing to download at deploy time)', () => {
+      s.template.hasResourceProperties('AWS::Lambda::LayerVersion', { Description: Match.stringLikeRegexp('kubectl') });
+    });
+
+    it('asks for no context lookups (cdk synth needs no AWS access)', () => {
+      const missing = s.app.synth().manifest.missing ?? [];
+      expect(missing).toEqual([]);
+    });
+
+    it('generates the runtime values over extraValues, generated fields winning', () => {
+      const rt = helmReleases(s).get('sdruntime')!;
+      expect(rt.props).toMatchObject({ Namespace: 'sdruntime', Chart: 'sd-on-eks', Version: '1.2.0' });
+      expect(rt.values).toMatchObject({
+        fullnameOverride: 'sdruntime',
+        karpenter: { enabled: false },
+        global: { awsRegion: x.region, stackName: x.stackName },
+        runtime: {
+          type: 'sdwebui',
+          serviceAccountName: 'sdruntime-sa',
+          inferenceApi: { modelFilename: 'v1-5-pruned-emaonly.safetensors' },
+          queueAgent: { dynamicModel: false, XRay: { enabled: false }, sqsQueueUrl: expect.stringMatching(/^<ref:/), snsTopicArn: expect.stringMatching(/^<ref:/), s3Bucket: expect.stringMatching(/^<ref:/) },
+          persistence: { enabled: true, existingClaim: 'sdruntime-s3-model-storage-pvc' },
+          scaling: { enabled: false, queueLength: 10, maxReplicaCount: x.maxReplicaCount },
+        },
+      });
+      const karpenter = helmReleases(s).get('karpenter')!;
+      expect(karpenter.values).toMatchObject({ serviceAccount: { create: false, name: 'karpenter' }, settings: { clusterName: expect.stringMatching(/^<ref:/) } });
+    });
+
+    it('applies namespaces before the objects in them', () => {
+      const kinds = kubernetesObjects(s).map((o) => `${o.kind}/${o.metadata.name}`);
+      expect(kinds).toEqual(expect.arrayContaining(['Namespace/keda', 'Namespace/sdruntime', 'DaemonSet/s3-csi-node', 'DaemonSet/xray-daemon', 'CSIDriver/s3.csi.aws.com']));
+    });
+
+    it('outputs the API endpoint, the API key command, the cluster name and the kubeconfig command', () => {
+      const outputs = s.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+      expect(Object.keys(outputs).sort()).toEqual(['ClusterName', 'ConfigCommand', 'FrontApiEndpoint', 'GetAPIKeyCommand', 'InputTopicArn', 'OutputS3Bucket', 'OutputTopicArn']);
+      expect(JSON.stringify(outputs.ConfigCommand.Value)).toContain('aws eks update-kubeconfig --name ');
+      expect(JSON.stringify(outputs.GetAPIKeyCommand.Value)).toContain('aws apigateway get-api-key --api-key ');
+    });
+  });
+}
