@@ -5,12 +5,14 @@
  * (the CDK app entry) and by `sdpipe synth`.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import type * as cxapi from 'aws-cdk-lib/cx-api';
 import { partitionOf } from '../lib/aws/partition';
 import { listEnvironmentFiles, loadValidEnvironment } from '../lib/config/load';
 import { SdpipeError } from '../lib/errors';
+import type { EnvironmentConfig } from '../lib/config/types';
 import { SdOnEksStage } from './sd-on-eks-stage';
 import { scanTemplate } from './template-scan';
 import type { ScanFinding } from './template-scan';
@@ -185,4 +187,19 @@ export function withSynthSection(report: string, section: string): string {
 /** Read a file, or empty when it does not exist. */
 export function readIfExists(file: string): string {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+}
+
+/**
+ * Synthesize the stack template of one validated environment, in memory (a temporary assembly
+ * folder, CDK's template validation off): what `sdpipe review --templates` diffs.
+ */
+export function synthTemplate(config: EnvironmentConfig): Record<string, unknown> {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdpipe-review-synth-'));
+  try {
+    const app = new App({ outdir, builtinCloudFormationValidation: false });
+    const stage = new SdOnEksStage(app, config.environment.name, { config });
+    return stage.synth().stacks[0].template as Record<string, unknown>;
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
 }

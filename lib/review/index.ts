@@ -7,3 +7,4 @@ export * from './diff';
 export * from './impact';
 export * from './review';
 export * from './render';
+export type { StackDiff, ResourceChange, Template } from './template-diff';

@@ -3,6 +3,7 @@
  * a Mermaid graph of the stages that will run), kept within GitHub's comment limit, and JSON.
  */
 import type { EnvironmentReview, Review } from './review';
+import type { StackDiff } from './template-diff';
 import { STAGE_ORDER } from './impact';
 
 /** GitHub's limit on a comment body, in characters. */
@@ -73,6 +74,7 @@ function section(env: EnvironmentReview): string {
     for (const c of env.changes) out.push(`| \`${c.key}\` | ${c.kind} | ${cell(c.old)} | ${cell(c.new)} |`);
     out.push('', '</details>', '');
   }
+  if (env.stackDiff) out.push(renderStackDiff(env.stackDiff));
   if (env.valid && (env.stages.length || env.impact.pipeline)) out.push(mermaidGraph(env), '');
   return out.join('\n');
 }
@@ -124,6 +126,31 @@ export function renderJson(review: Review): string {
       reasons: e.impact.reasons,
       changes: e.changes,
       diagnostics: e.diagnostics,
+      ...(e.stackDiff ? { stackDiff: e.stackDiff } : {}),
     })),
   }, null, 2)}\n`;
+}
+
+function table(rows: readonly (readonly string[])[]): string[] {
+  if (rows.length === 0) return [];
+  const esc = (s: string) => String(s).replace(/\|/g, '\\|').replace(/\n/g, '<br>');
+  return [`| ${rows[0].map(esc).join(' | ')} |`, `| ${rows[0].map(() => '---').join(' | ')} |`, ...rows.slice(1).map((r) => `| ${r.map(esc).join(' | ')} |`)];
+}
+
+/** Markdown for one stack's diff, collapsed in `<details>`; IAM and security groups called out. */
+export function renderStackDiff(d: StackDiff): string {
+  const counts = new Map<string, number>();
+  for (const r of d.resources) counts.set(r.impact, (counts.get(r.impact) ?? 0) + 1);
+  const summary = d.resources.length ? [...counts].map(([k, n]) => `${n} ${k}`).join(', ') : 'no resource changes';
+  const out = [`<details><summary>CloudFormation <code>${d.stack}</code>: ${summary}${d.securityChanges ? ' — ⚠️ IAM or security group changes' : ''}</summary>`, ''];
+  if (d.resources.length) {
+    out.push('| resource | type | change |', '| --- | --- | --- |');
+    for (const r of d.resources) out.push(`| \`${r.logicalId}\` | ${r.type} | ${r.impact === 'replace' || r.impact === 'destroy' ? `**${r.impact}**` : r.impact} |`);
+    out.push('');
+  }
+  if (d.iam.length) out.push('**IAM statement changes**', '', ...table(d.iam), '');
+  if (d.managedPolicies.length) out.push('**Managed policy changes**', '', ...table(d.managedPolicies), '');
+  if (d.securityGroups.length) out.push('**Security group changes**', '', ...table(d.securityGroups), '');
+  out.push('</details>', '');
+  return out.join('\n');
 }

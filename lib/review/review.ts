@@ -13,6 +13,7 @@ import { diffValues, toValuePath } from './diff';
 import type { KeyChange } from './diff';
 import { classify } from './impact';
 import type { Impact, Stage } from './impact';
+import type { StackDiff } from './template-diff';
 import type { EnvironmentTree } from './tree';
 
 /** What happened to one environment. */
@@ -37,6 +38,8 @@ export interface EnvironmentReview {
   readonly approval: boolean;
   /** The head's region and partition, for the summary. */
   readonly region?: string;
+  /** The CloudFormation diff of the environment's stack, when templates were synthesized. */
+  readonly stackDiff?: StackDiff;
 }
 
 /** The review of a whole change. */
@@ -93,4 +96,9 @@ export function reviewTrees(base: EnvironmentTree, head: EnvironmentTree): Revie
     };
   });
   return { base: base.origin, head: head.origin, environments };
+}
+
+/** A review with each environment's stack diff attached (by environment name). */
+export function withStackDiffs(review: Review, diffs: ReadonlyMap<string, StackDiff>): Review {
+  return { ...review, environments: review.environments.map((e) => (diffs.has(e.name) ? { ...e, stackDiff: diffs.get(e.name) } : e)) };
 }

@@ -46,7 +46,9 @@ export function diffTemplates(stack: string, base: Template | undefined, head: T
   const resources: ResourceChange[] = [];
   d.resources.forEachDifference((logicalId, change) => {
     if (!change.isDifferent) return;
-    resources.push({ logicalId, type: change.resourceType ?? '?', impact: IMPACT[change.changeImpact] ?? String(change.changeImpact) });
+    // A property change that CloudFormation's spec does not classify (custom resources) is an update.
+    const impact = change.changeImpact === ResourceImpact.NO_CHANGE ? 'update' : IMPACT[change.changeImpact] ?? String(change.changeImpact);
+    resources.push({ logicalId, type: change.resourceType ?? '?', impact });
   });
   const iam = d.iamChanges.hasChanges ? d.iamChanges.summarizeStatements() : [];
   const managedPolicies = d.iamChanges.hasChanges ? d.iamChanges.summarizeManagedPolicies() : [];
@@ -59,28 +61,4 @@ export function diffTemplates(stack: string, base: Template | undefined, head: T
     securityGroups: securityGroups.length > 1 ? securityGroups : [],
     securityChanges: iam.length > 1 || managedPolicies.length > 1 || securityGroups.length > 1,
   };
-}
-
-function table(rows: readonly (readonly string[])[]): string[] {
-  if (rows.length === 0) return [];
-  const esc = (s: string) => String(s).replace(/\|/g, '\\|').replace(/\n/g, '<br>');
-  return [`| ${rows[0].map(esc).join(' | ')} |`, `| ${rows[0].map(() => '---').join(' | ')} |`, ...rows.slice(1).map((r) => `| ${r.map(esc).join(' | ')} |`)];
-}
-
-/** Markdown for one stack's diff, collapsed in `<details>`; IAM and security groups called out. */
-export function renderStackDiff(d: StackDiff): string {
-  const counts = new Map<string, number>();
-  for (const r of d.resources) counts.set(r.impact, (counts.get(r.impact) ?? 0) + 1);
-  const summary = d.resources.length ? [...counts].map(([k, n]) => `${n} ${k}`).join(', ') : 'no resource changes';
-  const out = [`<details><summary>CloudFormation <code>${d.stack}</code>: ${summary}${d.securityChanges ? ' — ⚠️ IAM or security group changes' : ''}</summary>`, ''];
-  if (d.resources.length) {
-    out.push('| resource | type | change |', '| --- | --- | --- |');
-    for (const r of d.resources) out.push(`| \`${r.logicalId}\` | ${r.type} | ${r.impact === 'replace' || r.impact === 'destroy' ? `**${r.impact}**` : r.impact} |`);
-    out.push('');
-  }
-  if (d.iam.length) out.push('**IAM statement changes**', '', ...table(d.iam), '');
-  if (d.managedPolicies.length) out.push('**Managed policy changes**', '', ...table(d.managedPolicies), '');
-  if (d.securityGroups.length) out.push('**Security group changes**', '', ...table(d.securityGroups), '');
-  out.push('</details>', '');
-  return out.join('\n');
 }

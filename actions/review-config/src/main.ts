@@ -7,7 +7,9 @@ import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { UsageError } from '../../../lib/errors';
 import { writeFileAtomic } from '../../../lib/fs-atomic';
-import { COMMENT_MARKER, GITHUB_COMMENT_LIMIT, loadTree, renderMarkdown, reviewTrees } from '../../../lib/review';
+import * as fs from 'node:fs';
+import { COMMENT_MARKER, GITHUB_COMMENT_LIMIT, loadTree, renderMarkdown, reviewTrees, withStackDiffs } from '../../../lib/review';
+import type { StackDiff } from '../../../lib/review';
 import { annotate } from '../../common/annotate';
 import { boolInput, fail } from '../../common/inputs';
 
@@ -34,7 +36,12 @@ export async function run(): Promise<void> {
     const base = core.getInput('base') || github.context.payload.pull_request?.base?.sha;
     if (!base) throw new UsageError('no base ref: set the base input, or run on a pull_request event');
     const head = core.getInput('head') || 'HEAD';
-    const review = reviewTrees(loadTree(base, root), loadTree(head, root));
+    let review = reviewTrees(loadTree(base, root), loadTree(head, root));
+    const reviewJson = core.getInput('review-json');
+    if (reviewJson) {
+      const parsed = JSON.parse(fs.readFileSync(path.resolve(root, reviewJson), 'utf8')) as { environments?: Array<{ name: string; stackDiff?: StackDiff }> };
+      review = withStackDiffs(review, new Map((parsed.environments ?? []).filter((e) => e.stackDiff).map((e) => [e.name, e.stackDiff!])));
+    }
     const changed = review.environments.filter((e) => e.status !== 'unchanged');
     annotate(changed.flatMap((e) => e.diagnostics.filter((d) => d.onChangedLine)));
 

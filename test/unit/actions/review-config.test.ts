@@ -92,3 +92,20 @@ describe('review-config action', () => {
     fs.rmSync(out, { recursive: true, force: true });
   });
 });
+
+describe('review-config action with review-json', () => {
+  beforeEach(() => {
+    jest.resetAllMocks();
+    gh.context.payload = { pull_request: { number: 7, base: { sha: 'abc' } } };
+  });
+
+  it('adds the stack diffs from the JSON of sdpipe review --templates', async () => {
+    const { out, summary } = setup('scaling-change', { comment: 'false' });
+    const json = path.join(out, 'review.json');
+    fs.writeFileSync(json, JSON.stringify({ environments: [{ name: 'dev', stackDiff: { stack: 'sdoneks-dev', resources: [{ logicalId: 'Scaled', type: 'Custom::AWSCDK-EKS-KubernetesResource', impact: 'update' }], iam: [], managedPolicies: [], securityGroups: [], securityChanges: false } }] }));
+    mocked.getInput.mockImplementation(((orig) => (n: string) => (n === 'review-json' ? json : orig(n)))(mocked.getInput.getMockImplementation()!));
+    await run();
+    expect(summary.addRaw).toHaveBeenCalledWith(expect.stringContaining('CloudFormation <code>sdoneks-dev</code>: 1 update'));
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+});

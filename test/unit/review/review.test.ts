@@ -138,3 +138,19 @@ describe('sdpipe review (git refs)', () => {
     expect(r.stderr).toContain('"no-such-ref" is neither a folder nor a git ref');
   });
 });
+
+describe('sdpipe review --templates', () => {
+  it('adds the CloudFormation diff of the changed stack, synthesized offline', async () => {
+    const base = path.join(FIX, 'scaling-change', 'base');
+    const head = path.join(FIX, 'scaling-change', 'head');
+    const r = await runCli(['review', '--base', base, '--head', head, '--templates', '--format', 'json'], ROOT);
+    expect(r.code).toBe(0);
+    const env = JSON.parse(r.stdout).environments[0];
+    expect(env.stackDiff.stack).toBe('sdoneks-dev');
+    expect(env.stackDiff.resources.length).toBeGreaterThan(0);
+    expect(env.stackDiff.resources.every((c: { impact: string }) => c.impact === 'update')).toBe(true);
+    expect(env.stackDiff.securityChanges).toBe(false);
+    const md = await runCli(['review', '--base', base, '--head', head, '--templates'], ROOT);
+    expect(md.stdout).toContain('<details><summary>CloudFormation <code>sdoneks-dev</code>:');
+  });
+});

@@ -1,4 +1,5 @@
-import { diffTemplates, renderStackDiff } from '../../../lib/review/template-diff';
+import { diffTemplates } from '../../../lib/review/template-diff';
+import { renderStackDiff } from '../../../lib/review/render';
 
 const role = { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: { Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] } } };
 
