@@ -14,18 +14,11 @@
 import { Fn, Stack } from 'aws-cdk-lib';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { mirrorParameterName, snapshotParameterName } from '../lib/aws/parameters';
 import { SdpipeError } from '../lib/errors';
 import type { EnvironmentConfig, MirrorEntry } from '../lib/config/types';
 
-/** SSM parameter name of a mirrored image or chart (the Mirror step writes it). */
-export function mirrorParameterName(environment: string, kind: 'images' | 'charts', name: string): string {
-  return `/sdpipe/${environment}/${kind}/${name}`;
-}
-
-/** SSM parameter name of the image-cache snapshot id (the Snapshot step writes it). */
-export function snapshotParameterName(environment: string): string {
-  return `/sdpipe/${environment}/snapshot-id`;
-}
+export { mirrorParameterName, snapshotParameterName } from '../lib/aws/parameters';
 
 /** The tag of a source reference (`host/repo:1.2.3`, `oci://host/repo:1.2.3`), or undefined for a digest-only or untagged source. */
 export function sourceTag(source: string): string | undefined {

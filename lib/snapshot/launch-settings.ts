@@ -6,6 +6,7 @@
  * subnet; no security group means the VPC's default group).
  */
 import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { bakeParameterNames } from '../aws/parameters';
 import { parseArn, partitionOf } from '../aws/partition';
 import { SdpipeError, UsageError } from '../errors';
 import { errorText } from './ssm-command';
@@ -34,11 +35,7 @@ export interface ResolvedLaunchSettings {
 
 /** The SSM parameter names of the launch settings of an environment. */
 export function launchParameterNames(environment: string): Readonly<Record<'instanceProfile' | 'subnetId' | 'securityGroupIds', string>> {
-  return {
-    instanceProfile: `/sdpipe/${environment}/bake/instance-profile`,
-    subnetId: `/sdpipe/${environment}/bake/subnet-id`,
-    securityGroupIds: `/sdpipe/${environment}/bake/security-group-ids`,
-  };
+  return bakeParameterNames(environment);
 }
 
 const SUBNET = /^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;

@@ -4,6 +4,7 @@
  * `out/<env>/snapshot.json` and, when asked, publish the id to `/sdpipe/<env>/snapshot-id`.
  */
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { snapshotParameterName } from '../aws/parameters';
 import { SdpipeError } from '../errors';
 import { type BakeSnapshotOptions, type BakeSnapshotResult, bakeSnapshot } from './bake';
 import { createSnapshotClients, type SnapshotClients } from './clients';
@@ -39,7 +40,7 @@ export interface SnapshotStageResult {
 
 /** The SSM parameter the snapshot id is published to. */
 export function snapshotIdParameter(environment: string): string {
-  return `/sdpipe/${environment}/snapshot-id`;
+  return snapshotParameterName(environment);
 }
 
 /**

@@ -1,0 +1,204 @@
+/**
+ * `sdpipe mirror --env NAME`: copy the environment's images and charts into its ECR and write
+ * `out/<env>/images.lock.json` (and, with `--publish`, the SSM parameters).
+ * `sdpipe mirror copy SRC DST`: copy one reference, like `skopeo copy`.
+ */
+import { appendFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { action, formatOption } from '../cli';
+import type { OutputFormat } from '../cli';
+
+/** Options shared by `mirror` and `mirror copy`, as commander parses them. */
+export interface MirrorCliOptions {
+  readonly env?: string;
+  readonly dryRun?: boolean;
+  readonly publish?: boolean;
+  readonly concurrency: number;
+  readonly chunkSize: number;
+  readonly stallTimeout: number;
+  readonly registryEndpoint?: string;
+  readonly insecureRegistry: string[];
+  readonly createRepositories?: boolean;
+  readonly skipCreateRepositories?: boolean;
+  readonly out: string;
+  readonly format: OutputFormat;
+}
+
+/** Options of `mirror copy`. */
+export interface MirrorCopyCliOptions {
+  readonly platform?: string[];
+  readonly srcCreds?: string;
+  readonly destCreds?: string;
+}
+
+/** Where a command writes. */
+export interface MirrorIo {
+  readonly stdout?: NodeJS.WritableStream;
+  readonly stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+async function logging(opts: MirrorCliOptions, stderr: NodeJS.WritableStream & { isTTY?: boolean }) {
+  const { createProgress, silentProgress } = await import('../../lib/transfer/progress');
+  const progress = opts.format === 'json' && !stderr.isTTY ? silentProgress : createProgress({ stream: stderr });
+  return {
+    progress,
+    onEvent: (e: { kind: string; digest: string; message: string }) => stderr.write(`${e.kind} ${e.digest.slice(0, 19)}: ${e.message}\n`),
+    onRetry: (what: string, err: unknown, attempt: number, delayMs: number) =>
+      stderr.write(`retry ${attempt}: ${what}: ${err instanceof Error ? err.message : String(err)}; again in ${(delayMs / 1000).toFixed(1)} s\n`),
+  };
+}
+
+function appendStepSummary(env: NodeJS.ProcessEnv, markdown: string, stderr: NodeJS.WritableStream): void {
+  if (!env.GITHUB_STEP_SUMMARY) return;
+  try {
+    appendFileSync(env.GITHUB_STEP_SUMMARY, markdown);
+  } catch (err) {
+    stderr.write(`sdpipe: warning: cannot append to GITHUB_STEP_SUMMARY: ${(err as Error).message}\n`);
+  }
+}
+
+/** Run `mirror --env` (the action body; exported for tests). Returns the exit code. */
+export async function runMirror(opts: MirrorCliOptions, io: MirrorIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  const { UsageError } = await import('../../lib/errors');
+  if (!opts.env) throw new UsageError('sdpipe mirror needs --env <name|path>', 'give --env, or use `sdpipe mirror copy SRC DST` for one reference');
+  if (opts.createRepositories && opts.skipCreateRepositories) {
+    throw new UsageError('--create-repositories and --skip-create-repositories contradict each other', 'give at most one of them');
+  }
+  const { loadValidEnvironment } = await import('../../lib/config/load');
+  const { mirrorEnvironment, mirrorExitCode } = await import('../../lib/oci/mirror');
+  const report = await import('../../lib/oci/mirror-report');
+  const { config } = await loadValidEnvironment(opts.env);
+  const log = await logging(opts, stderr);
+  let result;
+  try {
+    result = await mirrorEnvironment({
+      config,
+      outDir: opts.out,
+      dryRun: opts.dryRun,
+      publish: opts.publish,
+      concurrency: opts.concurrency,
+      chunkSize: opts.chunkSize * 1024 * 1024,
+      stallTimeoutMs: opts.stallTimeout * 1000,
+      registryEndpoint: opts.registryEndpoint,
+      insecureRegistries: opts.insecureRegistry,
+      createRepositories: opts.createRepositories ? true : opts.skipCreateRepositories ? false : undefined,
+      env,
+      progress: log.progress,
+      onEvent: log.onEvent,
+      retry: { onRetry: log.onRetry },
+      log: (line) => stderr.write(`${line}\n`),
+    });
+  } finally {
+    log.progress.close();
+  }
+  if (opts.format === 'json') stdout.write(report.formatMirrorJson(result));
+  else if (opts.format === 'github') stdout.write(report.formatMirrorGithub(result) + report.formatMirrorText(result));
+  else stdout.write(report.formatMirrorText(result));
+  appendStepSummary(env, report.formatMirrorMarkdown(result), stderr);
+  if (result.lockFile) stderr.write(`wrote ${result.lockFile}\n`);
+  else if (!result.dryRun) stderr.write('no lock file written: some entries failed\n');
+  return mirrorExitCode(result);
+}
+
+/** Run `mirror copy` (the action body; exported for tests). Returns the exit code. */
+export async function runMirrorCopy(source: string, destination: string, opts: MirrorCliOptions & MirrorCopyCliOptions, io: MirrorIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  const { copyReference } = await import('../../lib/oci/copy-reference');
+  const { parseCredentials } = await import('../../lib/oci/credentials');
+  const report = await import('../../lib/oci/mirror-report');
+  const { renderSummaryMarkdown } = await import('../../lib/oci/summary');
+  const srcCreds = opts.srcCreds ?? env.SDPIPE_SRC_CREDS;
+  const destCreds = opts.destCreds ?? env.SDPIPE_DEST_CREDS;
+  const log = await logging(opts, stderr);
+  let result;
+  try {
+    result = await copyReference({
+      source,
+      destination,
+      platforms: opts.platform && opts.platform.length > 0 && !opts.platform.includes('all') ? opts.platform : 'all',
+      dryRun: opts.dryRun,
+      sourceCredentials: srcCreds ? parseCredentials(srcCreds, '--src-creds') : undefined,
+      destinationCredentials: destCreds ? parseCredentials(destCreds, '--dest-creds') : undefined,
+      insecureRegistries: opts.insecureRegistry,
+      env,
+      concurrency: opts.concurrency,
+      chunkSize: opts.chunkSize * 1024 * 1024,
+      stallTimeoutMs: opts.stallTimeout * 1000,
+      progress: log.progress,
+      onEvent: log.onEvent,
+      retry: { onRetry: log.onRetry },
+    });
+  } finally {
+    log.progress.close();
+  }
+  if (opts.format === 'json') stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else if (opts.format === 'github') stdout.write(`::notice title=mirror copy::${report.escapeWorkflowMessage(`${result.target}@${result.digest}`)}\n${report.formatCopyText(result)}`);
+  else stdout.write(report.formatCopyText(result));
+  appendStepSummary(env, renderSummaryMarkdown([report.copyRow(result)], result.durationMs, 'sdpipe mirror copy'), stderr);
+  return 0;
+}
+
+const EXIT_CODES =
+  '\nExit codes: 0 everything mirrored, 1 an entry failed on its own terms (missing platform, tag refused),\n' +
+  '2 usage or unreadable input, 3 a transfer failed after its retries (run again: copied blobs are skipped).';
+
+/** Register `mirror` and its subcommand `copy`. */
+export function register(program: Command): void {
+  const mirror = program
+    .command('mirror')
+    .description("copy the environment's images and Helm charts into its ECR, resumably, and pin them by digest in out/<env>/images.lock.json")
+    .option('--env <name|path>', 'environment name (config/environments/<name>.yaml) or path to an environment file')
+    .option('--dry-run', 'print what would move (bytes to copy, bytes already present); write nothing')
+    .option('--publish', 'write the SSM parameters /sdpipe/<env>/images/<name> and /sdpipe/<env>/charts/<name>')
+    .option('--concurrency <n>', 'blobs copied at the same time', intOption('--concurrency', 1, 64), 4)
+    .option('--chunk-size <MiB>', 'upload chunk size in MiB (at least 5, ECR\'s minimum part); a broken connection costs at most one chunk', intOption('--chunk-size', 5, 512), 16)
+    .option('--stall-timeout <seconds>', 'a connection that moves no byte for this long is dropped and resumed', intOption('--stall-timeout', 1), 60)
+    .option('--registry-endpoint <host:port>', "reach the environment's ECR host at this endpoint instead (tests, local registries); Basic credentials from SDPIPE_REGISTRY_USERNAME/SDPIPE_REGISTRY_PASSWORD; no AWS call is made")
+    .option('--insecure-registry <host>', 'reach this registry over plain HTTP (loopback hosts always are); repeatable', collect, [])
+    .option('--create-repositories', 'create missing ECR repositories even with an endpoint override')
+    .option('--skip-create-repositories', 'do not create or update ECR repositories')
+    .option('--out <dir>', 'folder of lock files (writes <dir>/<env>/images.lock.json)', 'out')
+    .addOption(formatOption())
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText(
+      'after',
+      `${EXIT_CODES}\nSDPIPE_REGISTRY_OVERRIDE=<registry-host>=<host:port>[,...] points any registry host at another endpoint.`,
+    )
+    .action(action(async (opts: MirrorCliOptions) => runMirror(opts)));
+
+  mirror
+    .command('copy')
+    .description('copy one image, index or chart from SRC to DST (host[:port]/repository[:tag|@digest], optionally oci://)')
+    .argument('<src>', 'source reference')
+    .argument('<dst>', 'destination reference (host[:port]/repository[:tag]); without a tag, the source tag')
+    .option('--platform <os/arch>', 'keep only this platform of an index (repeatable or comma-separated; one: its manifest is pushed under the tag); default all', collect, [])
+    .option('--src-creds <user:password>', 'credentials for the source registry (or SDPIPE_SRC_CREDS)')
+    .option('--dest-creds <user:password>', 'credentials for the destination registry (or SDPIPE_DEST_CREDS)')
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', '\nThe options of `sdpipe mirror` (--dry-run, --concurrency, --chunk-size, --format, ...) apply too.' + EXIT_CODES)
+    .action(
+      action(async (src: string, dst: string, local: MirrorCopyCliOptions, cmd: Command) =>
+        runMirrorCopy(src, dst, { ...(cmd.parent!.opts() as MirrorCliOptions), ...local }),
+      ),
+    );
+}

@@ -1,0 +1,314 @@
+/**
+ * The mirror step of an environment: every `mirror.images[]` and `mirror.charts[]` entry is
+ * copied into the environment's private ECR (`<account>.dkr.ecr.<region>.<suffix>`, built from
+ * the environment's account and region, never typed by hand), repositories are created when
+ * missing, and the result is recorded in `out/<env>/images.lock.json` and, when asked, in SSM
+ * parameters for the deploy stage.
+ *
+ * Endpoint override: `registryEndpoint` (CLI `--registry-endpoint`) or the environment
+ * variable `SDPIPE_REGISTRY_OVERRIDE=<ecr-host>=<host:port>` points the environment's ECR host
+ * at another registry (a local one in tests and the benchmark). Then the registry is reached
+ * with the Basic credentials of `SDPIPE_REGISTRY_USERNAME` / `SDPIPE_REGISTRY_PASSWORD` (or
+ * none), no AWS call is made for authorization, and repositories are not created unless
+ * `createRepositories` is set. Lock entries and SSM values still name the ECR host.
+ */
+import type { ECRClient } from '@aws-sdk/client-ecr';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { Dispatcher } from 'undici';
+import { ecrHost } from '../aws/partition';
+import type { EnsureRepositoryResult } from '../aws/ecr';
+import type { EnvironmentConfig, MirrorEntry } from '../config/types';
+import { ExitCode, SdpipeError } from '../errors';
+import type { ProgressReporter } from '../transfer/progress';
+import type { BlobEvent } from './blob-upload';
+import { CopyEngine, type CopyResult } from './copy';
+import {
+  chainCredentials,
+  credentialsForHost,
+  dockerConfigCredentials,
+  ecrCredentials,
+  staticCredentials,
+  type CredentialProvider,
+} from './credentials';
+import { parseRegistryOverrides, registryOrigin, REGISTRY_OVERRIDE_ENV } from './endpoints';
+import { mapLimit } from './limiter';
+import { writeImagesLock, type ImagesLock, type LockEntry } from './lock-file';
+import type { PublishedParameter } from './publish';
+import { parseReference } from './reference';
+import type { RetryPolicy } from './registry-client';
+import { RegistryPool } from './registry-pool';
+import type { SummaryRow } from './summary';
+
+/** Environment variables holding the Basic credentials of an overridden registry endpoint. */
+export const REGISTRY_USERNAME_ENV = 'SDPIPE_REGISTRY_USERNAME';
+/** See {@link REGISTRY_USERNAME_ENV}. */
+export const REGISTRY_PASSWORD_ENV = 'SDPIPE_REGISTRY_PASSWORD';
+
+/** Options of {@link mirrorEnvironment}. */
+export interface MirrorEnvironmentOptions {
+  /** The environment (from `loadValidEnvironment`). */
+  readonly config: EnvironmentConfig;
+  /** Folder the lock goes under (`<outDir>/<env>/images.lock.json`). @default out */
+  readonly outDir?: string;
+  /** Report what would move; write nothing (no repository, no blob, no lock, no parameter). @default false */
+  readonly dryRun?: boolean;
+  /** Write the SSM parameters after a successful mirror. @default false */
+  readonly publish?: boolean;
+  /** Blobs in flight at once, across all images. @default 4 */
+  readonly concurrency?: number;
+  /** Images and charts copied at once. @default 4 */
+  readonly imageConcurrency?: number;
+  /** Upload chunk size, in bytes. @default 16 MiB */
+  readonly chunkSize?: number;
+  /** Smallest chunk size accepted; tests lower it. @default 5 MiB */
+  readonly minChunkSize?: number;
+  /** Endpoint (`host:port` or URL) that the environment's ECR host is reached at. @default - the ECR host itself, or SDPIPE_REGISTRY_OVERRIDE */
+  readonly registryEndpoint?: string;
+  /** Environment variables (overrides, override credentials, Docker config). @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Hosts reached over plain HTTP although not loopback. @default - none */
+  readonly insecureRegistries?: readonly string[];
+  /** Create missing ECR repositories. @default true, or false when the ECR host is overridden */
+  readonly createRepositories?: boolean;
+  /** ECR control-plane client. @default - created for the environment's region */
+  readonly ecr?: ECRClient;
+  /** SSM client for `publish`. @default - created for the environment's region */
+  readonly ssm?: SSMClient;
+  /** Credentials of source registries. @default - ECR for private ECR hosts, then ~/.docker/config.json */
+  readonly sourceCredentials?: CredentialProvider;
+  /** Credentials of the destination. @default - ECR GetAuthorizationToken, or the override's variables */
+  readonly destinationCredentials?: CredentialProvider;
+  /** Per-blob progress. @default - none */
+  readonly progress?: ProgressReporter;
+  /** Recoveries (resumes, retries, restarts). @default - none */
+  readonly onEvent?: (event: BlobEvent) => void;
+  /** Every secret obtained (tokens, ECR passwords), to mask it in logs. @default - none */
+  readonly onSecret?: (secret: string) => void;
+  /** Informational lines (repositories created, parameters written). @default - none */
+  readonly log?: (line: string) => void;
+  /** Retry policy of registry calls (injectable sleep). @default - see RetryPolicy */
+  readonly retry?: RetryPolicy;
+  /** No byte moved for this long aborts a request and resumes, in ms. @default 60000 */
+  readonly stallTimeoutMs?: number;
+  /** Failures in a row without progress before a step gives up. @default 6 */
+  readonly attempts?: number;
+  /** HTTP connection pool. @default - an own one, closed at the end */
+  readonly dispatcher?: Dispatcher;
+}
+
+/** The outcome of one entry. */
+export interface MirrorItem {
+  readonly kind: 'image' | 'chart';
+  readonly entry: MirrorEntry;
+  /** Set when the copy succeeded. */
+  readonly result?: CopyResult;
+  /** Set when it failed. */
+  readonly error?: unknown;
+}
+
+/** What {@link mirrorEnvironment} did. */
+export interface MirrorReport {
+  readonly environment: string;
+  /** The environment's ECR host. */
+  readonly registry: string;
+  /** Origin the ECR host was reached at. */
+  readonly endpoint: string;
+  readonly dryRun: boolean;
+  readonly items: readonly MirrorItem[];
+  /** The lock (also in a dry run, with the digests that would be pushed); absent when an entry failed. */
+  readonly lock?: ImagesLock;
+  /** Path of the lock written; absent in a dry run or after a failure. */
+  readonly lockFile?: string;
+  /** Repositories created or updated. */
+  readonly repositories: readonly { readonly repository: string; readonly result: EnsureRepositoryResult }[];
+  /** SSM parameters written (with `publish`). */
+  readonly published: readonly PublishedParameter[];
+  /** Wall time, in ms. */
+  readonly durationMs: number;
+}
+
+/** The exit code of a report: 0, 3 when a transfer failed after its retries, else the failures' own code. */
+export function mirrorExitCode(report: MirrorReport): number {
+  let code: number = ExitCode.OK;
+  for (const item of report.items) {
+    if (!item.error) continue;
+    const c = item.error instanceof SdpipeError ? item.error.exitCode : ExitCode.FAILED;
+    code = Math.max(code, c);
+  }
+  return code;
+}
+
+/** Summary rows of a report. */
+export function summaryRows(report: MirrorReport): SummaryRow[] {
+  return report.items.map((item) => {
+    const r = item.result;
+    return {
+      name: `${item.kind === 'chart' ? 'chart ' : ''}${item.entry.name}`,
+      result: !r ? 'failed' : r.upToDate ? 'up to date' : r.dryRun ? 'would copy' : 'copied',
+      target: r?.target ?? item.entry.repository,
+      digest: r?.digest,
+      copied: r?.blobs.copied ?? 0,
+      mounted: r?.blobs.mounted ?? 0,
+      skipped: r?.blobs.skipped ?? 0,
+      bytesCopied: r?.bytesCopied ?? 0,
+      bytesSkipped: r?.bytesSkipped ?? 0,
+      durationMs: r?.durationMs ?? 0,
+    };
+  });
+}
+
+function lockEntry(entry: MirrorEntry, r: CopyResult): LockEntry {
+  return {
+    name: entry.name,
+    source: entry.source,
+    sourceDigest: r.sourceDigest,
+    target: r.target,
+    digest: r.digest,
+    mediaType: r.mediaType,
+    platforms: [...r.platforms],
+    bytesCopied: r.bytesCopied,
+    bytesSkipped: r.bytesSkipped,
+  };
+}
+
+/**
+ * Mirror an environment's images and charts into its ECR. Entries are copied in parallel; an
+ * entry that fails does not stop the others (whatever they copied is skipped on the next
+ * run), but then no lock is written and nothing is published: see {@link mirrorExitCode}.
+ * @throws UsageError for a malformed source reference or option
+ * @throws SdpipeError when a repository cannot be created or a parameter cannot be written
+ */
+export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Promise<MirrorReport> {
+  const started = Date.now();
+  const { config } = options;
+  const env = options.env ?? process.env;
+  const environment = config.environment.name;
+  const region = config.environment.region;
+  const registry = ecrHost(config.environment.account, region);
+  const log = options.log ?? (() => {});
+
+  const overrides = parseRegistryOverrides(env[REGISTRY_OVERRIDE_ENV]);
+  if (options.registryEndpoint) overrides.set(registry, options.registryEndpoint);
+  const overridden = overrides.has(registry);
+  const endpoints = { overrides, insecureRegistries: options.insecureRegistries };
+
+  const entries = [
+    ...(config.mirror?.images ?? []).map((entry) => ({ kind: 'image' as const, entry })),
+    ...(config.mirror?.charts ?? []).map((entry) => ({ kind: 'chart' as const, entry })),
+  ];
+  const planned = entries.map(({ kind, entry }) => {
+    const source = parseReference(entry.source);
+    const target = parseReference(`${registry}/${entry.repository}`, null);
+    return { kind, entry, source, target: { ...target, ...(source.tag ? { tag: source.tag } : {}) } };
+  });
+
+  let destinationCredentials = options.destinationCredentials;
+  if (!destinationCredentials) {
+    const username = env[REGISTRY_USERNAME_ENV];
+    destinationCredentials = overridden
+      ? credentialsForHost(registry, staticCredentials(username ? { username, password: env[REGISTRY_PASSWORD_ENV] ?? '' } : undefined))
+      : ecrCredentials({ onSecret: options.onSecret });
+  }
+  const sourceCredentials = options.sourceCredentials ?? chainCredentials(ecrCredentials({ onSecret: options.onSecret }), dockerConfigCredentials(env));
+  const pool = new RegistryPool({
+    endpoints,
+    sourceCredentials,
+    destinationCredentials,
+    stallTimeoutMs: options.stallTimeoutMs,
+    retry: options.retry,
+    onSecret: options.onSecret,
+    dispatcher: options.dispatcher,
+    env,
+  });
+
+  try {
+    const repositories: { repository: string; result: EnsureRepositoryResult }[] = [];
+    if (!options.dryRun && (options.createRepositories ?? !overridden)) {
+      const { ensureRepository } = await import('../aws/ecr');
+      let ecr = options.ecr;
+      if (!ecr) {
+        const { createEcrClient } = await import('../aws/clients');
+        ecr = createEcrClient({ region });
+      }
+      const unique = new Map<string, MirrorEntry>();
+      for (const { entry } of entries) if (!unique.has(entry.repository)) unique.set(entry.repository, entry);
+      const made = await mapLimit([...unique.values()], 4, (entry) =>
+        ensureRepository(ecr!, {
+          repositoryName: entry.repository,
+          environment,
+          registryId: config.environment.account,
+          tagMutability: entry.tagMutability ?? 'IMMUTABLE',
+        }),
+      );
+      [...unique.keys()].forEach((repository, i) => {
+        const m = made[i];
+        if (m.status === 'rejected') throw m.reason;
+        repositories.push({ repository, result: m.value });
+        if (m.value.action !== 'unchanged') log(`repository ${repository}: ${m.value.action}${m.value.changes.length ? ` (${m.value.changes.join(', ')})` : ''}`);
+        for (const w of m.value.warnings) log(`warning: ${w}`);
+      });
+    }
+
+    const engine = new CopyEngine({
+      chunkSize: options.chunkSize,
+      minChunkSize: options.minChunkSize,
+      concurrency: options.concurrency,
+      attempts: options.attempts,
+      progress: options.progress,
+      onEvent: options.onEvent,
+    });
+    const dest = pool.destination(registry);
+    const settled = await mapLimit(planned, options.imageConcurrency ?? 4, (p) =>
+      engine.copy(pool.source(p.source.registry), dest, {
+        source: p.source,
+        target: p.target,
+        platforms: p.kind === 'chart' ? 'all' : (p.entry.platforms ?? 'all'),
+        kind: p.kind,
+        dryRun: options.dryRun,
+      }),
+    );
+    const items: MirrorItem[] = planned.map((p, i) => {
+      const s = settled[i];
+      return s.status === 'fulfilled' ? { kind: p.kind, entry: p.entry, result: s.value } : { kind: p.kind, entry: p.entry, error: s.reason };
+    });
+
+    let lock: ImagesLock | undefined;
+    let lockFile: string | undefined;
+    let published: PublishedParameter[] = [];
+    if (items.every((i) => i.result)) {
+      lock = {
+        version: 1,
+        environment,
+        images: items.filter((i) => i.kind === 'image').map((i) => lockEntry(i.entry, i.result!)),
+        charts: items.filter((i) => i.kind === 'chart').map((i) => lockEntry(i.entry, i.result!)),
+      };
+      if (!options.dryRun) {
+        lockFile = await writeImagesLock(options.outDir ?? 'out', lock);
+        if (options.publish) {
+          const { publishLock } = await import('./publish');
+          let ssm = options.ssm;
+          if (!ssm) {
+            const { createSsmClient } = await import('../aws/clients');
+            ssm = createSsmClient({ region });
+          }
+          published = await publishLock(ssm, lock);
+          for (const p of published) if (p.changed) log(`parameter ${p.name} = ${p.value}`);
+        }
+      }
+    }
+    return {
+      environment,
+      registry,
+      endpoint: registryOrigin(registry, endpoints),
+      dryRun: options.dryRun ?? false,
+      items,
+      lock,
+      lockFile,
+      repositories,
+      published,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await pool.close();
+  }
+}

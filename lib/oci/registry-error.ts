@@ -1,0 +1,103 @@
+/**
+ * The one structured error of the registry client: an HTTP status (or none, for a network
+ * failure), the registry's error code, the registry, and whether trying again may help. The
+ * retry classifier used by every registry operation lives here too.
+ */
+import type { RetryDecision } from '../transfer/retry';
+import { parseRetryAfter } from '../transfer/retry';
+
+/** Options of {@link RegistryError}. */
+export interface RegistryErrorOptions {
+  /** HTTP status of the answer. @default - none (the request got no answer) */
+  readonly status?: number;
+  /** First error code of the registry's JSON error body (`BLOB_UPLOAD_UNKNOWN`, `DENIED`, ...). @default - none */
+  readonly code?: string;
+  /** Wait the registry asked for (`Retry-After`), in ms. @default - none */
+  readonly retryAfterMs?: number;
+  /** Whether another attempt may help. @default true for network errors, 408, 429 and 5xx */
+  readonly temporary?: boolean;
+  /** The underlying error. @default - none */
+  readonly cause?: unknown;
+}
+
+/** A failed registry request. */
+export class RegistryError extends Error {
+  /** HTTP status, or undefined when the request got no answer. */
+  readonly status?: number;
+  /** The registry's error code, when it sent one. */
+  readonly code?: string;
+  /** Registry host the request went to. */
+  readonly registry: string;
+  /** Wait the registry asked for, in ms. */
+  readonly retryAfterMs?: number;
+  /** Whether another attempt may help. */
+  readonly temporary: boolean;
+
+  constructor(registry: string, message: string, options: RegistryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RegistryError';
+    this.registry = registry;
+    this.status = options.status;
+    this.code = options.code;
+    this.retryAfterMs = options.retryAfterMs;
+    this.temporary = options.temporary ?? (options.status === undefined || isTemporaryStatus(options.status));
+  }
+}
+
+/** Statuses worth retrying: 408, 425, 429 and 5xx other than 501 and 505. */
+export function isTemporaryStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** True for errors of the network or of undici (resets, timeouts, closed sockets). */
+export function isNetworkError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('UND_ERR') || NETWORK_CODES.has(code));
+}
+
+/** Build a RegistryError from an error answer, reading the status, error code and Retry-After. */
+export function errorFromResponse(
+  registry: string,
+  what: string,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+): RegistryError {
+  let code: string | undefined;
+  let detail = '';
+  try {
+    const doc = JSON.parse(body) as { errors?: { code?: string; message?: string }[] };
+    const first = doc.errors?.[0];
+    if (first) {
+      code = first.code;
+      detail = `${first.code ?? ''}${first.message ? `: ${first.message}` : ''}`;
+    }
+  } catch {
+    detail = body.trim().slice(0, 200);
+  }
+  const retryAfter = headers['retry-after'];
+  const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+  return new RegistryError(registry, `${what}: ${registry} answered ${status}${detail ? ` (${detail})` : ''}`, { status, code, retryAfterMs });
+}
+
+/** Retry classifier for registry operations: temporary registry errors and network errors retry. */
+export function classifyRegistryError(err: unknown): RetryDecision {
+  if (err instanceof RegistryError) return { retryable: err.temporary, retryAfterMs: err.retryAfterMs };
+  if ((err as { retryable?: unknown } | null)?.retryable === true) return { retryable: true };
+  return { retryable: isNetworkError(err) };
+}
+
+/** A short description of an error for messages (`ECONNRESET: socket hang up`). */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    const cause = err.cause instanceof Error && err.cause.message !== err.message ? ` (${err.cause.message})` : '';
+    return `${typeof code === 'string' && !err.message.includes(code) ? `${code}: ` : ''}${err.message}${cause}`;
+  }
+  return String(err);
+}
