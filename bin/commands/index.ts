@@ -7,9 +7,10 @@ import type { Register } from '../cli';
 import { register as validate } from './validate';
 import { register as plan } from './plan';
 import { register as review } from './review';
+import { register as models } from './models';
 import { register as mirror } from './mirror';
 import { register as snapshot } from './snapshot';
 import { register as synth } from './synth';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, plan, review, mirror, snapshot, synth];
+export const COMMANDS: readonly Register[] = [validate, plan, review, models, mirror, snapshot, synth];

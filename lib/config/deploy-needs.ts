@@ -44,8 +44,12 @@ export function requiredCharts(partition: Partition, needsRuntimeChart: boolean)
   return CLUSTER_CHARTS.filter((c) => c !== 'sd-on-eks' || needsRuntimeChart);
 }
 
-/** Top folders of the model bucket that the runtimes read (SD WebUI and ComfyUI layouts). */
+/**
+ * Top folders of the model bucket that the runtimes read (SD WebUI's names first, then ComfyUI's).
+ * A model target outside them draws a validation warning (the runtime would not find the file).
+ */
 export const MODEL_FOLDERS: readonly string[] = [
+  // Stable Diffusion WebUI (models/<folder>, plus embeddings/)
   'Stable-diffusion',
   'Lora',
   'LyCORIS',
@@ -58,17 +62,40 @@ export const MODEL_FOLDERS: readonly string[] = [
   'RealESRGAN',
   'GFPGAN',
   'Codeformer',
+  'SwinIR',
+  'LDSR',
+  'BLIP',
+  'deepbooru',
+  'karlo',
+  // ComfyUI (models/<folder>)
+  'checkpoints',
+  'loras',
+  'vae',
+  'controlnet',
   'clip',
   'clip_vision',
   'unet',
   'diffusion_models',
   'text_encoders',
   'upscale_models',
-  'checkpoints',
-  'loras',
-  'vae',
-  'controlnet',
+  'style_models',
+  'gligen',
+  'photomaker',
+  'diffusers',
+  'vae_approx',
 ];
+
+/** The top folder of a target key (`Stable-diffusion` for `Stable-diffusion/v1-5.safetensors`), or undefined for a key without one. */
+export function topFolderOf(target: string): string | undefined {
+  const i = target.indexOf('/');
+  return i > 0 ? target.slice(0, i) : undefined;
+}
+
+/** True when the target key lies under one of {@link MODEL_FOLDERS}. */
+export function isKnownModelFolder(target: string): boolean {
+  const top = topFolderOf(target);
+  return top !== undefined && MODEL_FOLDERS.includes(top);
+}
 
 /** The folder that holds checkpoints named by `modelFilename`. */
 export const CHECKPOINT_FOLDER = 'Stable-diffusion';

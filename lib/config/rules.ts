@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ecrHost, isPublicHost, KNOWN_REGIONS, parseArn, parseEcrHost, partitionOf, REGION_PATTERN, dnsSuffixOf } from '../aws/partition';
 import type { Partition } from '../aws/partition';
 import type { Diagnostic, Severity } from './diagnostics';
-import { CHECKPOINT_FOLDER, MODEL_FOLDERS, requiredCharts, requiredImages } from './deploy-needs';
+import { CHECKPOINT_FOLDER, isKnownModelFolder, MODEL_FOLDERS, requiredCharts, requiredImages } from './deploy-needs';
 import { hostOf, isValidBucketName, parseImageRef, parseModelSource } from './references';
 import { instanceOffer, regionFacts } from './regions';
 import type { RegionFacts } from './regions';
@@ -471,7 +471,7 @@ function modelRules(ctx: RuleContext): void {
     if (targets.has(target)) ctx.report('SDP084', ['models', 'files', j, 'target'], `target "${target}" is used twice (also models.files[${targets.get(target)}])`);
     targets.set(target, j);
     const top = target.split('/')[0];
-    if (!target.includes('/') || !MODEL_FOLDERS.includes(top)) {
+    if (!isKnownModelFolder(target)) {
       ctx.report('SDP082', ['models', 'files', j, 'target'], `"${target}" is not under a folder the runtimes read${target.includes('/') ? ` ("${top}/")` : ''}`, {
         hint: `put it under one of: ${MODEL_FOLDERS.slice(0, 6).join('/, ')}/ ...`,
       });

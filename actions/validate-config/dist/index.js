@@ -30292,6 +30292,7 @@ function requiredCharts(partition, needsRuntimeChart) {
   return CLUSTER_CHARTS.filter((c) => c !== "sd-on-eks" || needsRuntimeChart);
 }
 var MODEL_FOLDERS = [
+  // Stable Diffusion WebUI (models/<folder>, plus embeddings/)
   "Stable-diffusion",
   "Lora",
   "LyCORIS",
@@ -30304,17 +30305,36 @@ var MODEL_FOLDERS = [
   "RealESRGAN",
   "GFPGAN",
   "Codeformer",
+  "SwinIR",
+  "LDSR",
+  "BLIP",
+  "deepbooru",
+  "karlo",
+  // ComfyUI (models/<folder>)
+  "checkpoints",
+  "loras",
+  "vae",
+  "controlnet",
   "clip",
   "clip_vision",
   "unet",
   "diffusion_models",
   "text_encoders",
   "upscale_models",
-  "checkpoints",
-  "loras",
-  "vae",
-  "controlnet"
+  "style_models",
+  "gligen",
+  "photomaker",
+  "diffusers",
+  "vae_approx"
 ];
+function topFolderOf(target) {
+  const i = target.indexOf("/");
+  return i > 0 ? target.slice(0, i) : void 0;
+}
+function isKnownModelFolder(target) {
+  const top = topFolderOf(target);
+  return top !== void 0 && MODEL_FOLDERS.includes(top);
+}
 var CHECKPOINT_FOLDER = "Stable-diffusion";
 
 // lib/config/references.ts
@@ -31225,7 +31245,7 @@ function modelRules(ctx) {
     if (targets.has(target)) ctx.report("SDP084", ["models", "files", j, "target"], `target "${target}" is used twice (also models.files[${targets.get(target)}])`);
     targets.set(target, j);
     const top = target.split("/")[0];
-    if (!target.includes("/") || !MODEL_FOLDERS.includes(top)) {
+    if (!isKnownModelFolder(target)) {
       ctx.report("SDP082", ["models", "files", j, "target"], `"${target}" is not under a folder the runtimes read${target.includes("/") ? ` ("${top}/")` : ""}`, {
         hint: `put it under one of: ${MODEL_FOLDERS.slice(0, 6).join("/, ")}/ ...`
       });

@@ -1,0 +1,59 @@
+/**
+ * The sync-models action: inputs → `syncModels` → lock file and outputs. The hub token is
+ * masked before anything else happens; any failure ends in `core.setFailed`, never a stack trace.
+ */
+import * as path from 'node:path';
+import * as core from '@actions/core';
+import { loadValidEnvironment } from '../../../lib/config/load';
+import { buildModelsLock, modelsLockPath, writeModelsLock } from '../../../lib/models/models-lock';
+import { syncModels } from '../../../lib/models/sync-models';
+import { countResults, formatSyncMarkdown, formatSyncText } from '../../../lib/models/sync-report';
+import { createProgress } from '../../../lib/transfer/progress';
+import { boolInput, fail, intInput } from '../../common/inputs';
+
+/** Run the action. */
+export async function run(): Promise<void> {
+  try {
+    const hfToken = core.getInput('hf-token') || process.env.HF_TOKEN || undefined;
+    if (hfToken) core.setSecret(hfToken);
+    const root = path.resolve(core.getInput('working-directory') || '.');
+    const environment = core.getInput('environment', { required: true });
+    const options = {
+      dryRun: boolInput('dry-run'),
+      concurrency: intInput('concurrency', 1, 4),
+      partSizeMiB: intInput('part-size', 5, 16),
+      abortStaleAfterHours: intInput('abort-stale-after', 0, 168),
+      stallTimeoutSeconds: intInput('stall-timeout', 1, 60),
+      partChecksums: boolInput('part-checksums', true),
+    };
+    const { config } = await loadValidEnvironment(environment, { root });
+    const progress = createProgress({ stream: process.stdout, tty: false });
+    let result;
+    try {
+      result = await syncModels({ config, ...options, hfToken, baseDir: root, progress, onWarning: (m) => core.warning(m) });
+    } finally {
+      progress.close();
+    }
+    core.info(formatSyncText(result));
+    if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(formatSyncMarkdown(result)).write();
+
+    let lockFile = '';
+    if (!result.dryRun && result.exitCode === 0) {
+      lockFile = modelsLockPath(path.resolve(root, core.getInput('out-dir') || 'out'), result.environment);
+      await writeModelsLock(lockFile, buildModelsLock(result.environment, result.bucket, result.files));
+    }
+    const counts = countResults(result);
+    core.setOutput('lock-file', lockFile);
+    core.setOutput('copied', String(result.dryRun ? counts.wouldCopy : counts.copied));
+    core.setOutput('present', String(counts.present));
+    core.setOutput('failed', String(counts.failed));
+    core.setOutput('bytes-transferred', String(counts.bytes));
+    core.setOutput('exit-code', String(result.exitCode));
+    if (result.exitCode !== 0) {
+      const failed = result.files.filter((f) => f.error).map((f) => `${f.target}: ${f.error!.message}${f.error!.hint ? `\nhint: ${f.error!.hint}` : ''}`);
+      core.setFailed(`models sync failed (exit code ${result.exitCode}) for ${failed.length} file${failed.length === 1 ? '' : 's'}:\n${failed.join('\n')}`);
+    }
+  } catch (err) {
+    fail(err);
+  }
+}

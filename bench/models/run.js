@@ -1,0 +1,257 @@
+#!/usr/bin/env node
+// bench/models: `sdpipe models sync` against the ways an operator moves a model file into S3 today,
+// side by side in one run against the same s3rver (each in its own process, measured with GNU time).
+//
+// Content: one pseudo-random (incompressible) file, 2 GiB by default, served by a local HTTP
+// server with Range support (its own process). Contenders, each writing its own key:
+//   sdpipe        node dist/bin/sdpipe.js models sync (download piped into a multipart upload,
+//                 whole-file sha256 on the way, per-part CRC32)
+//   verified      curl -o FILE URL && sha256sum -c && aws s3 cp FILE s3://…   (the careful two-step)
+//   bare          curl -o FILE URL && aws s3 cp FILE s3://…                     (no checksum)
+//   lib-storage   a plain @aws-sdk/lib-storage Upload of the local file: the server's own ceiling
+//                 (s3rver rewrites the whole object on CompleteMultipartUpload, for everyone)
+//   re-run        sdpipe again, the object already present (one HEAD)
+// Prints wall time, peak RSS and the ratios the issue sets as targets:
+//   cold ≥ 1.3× faster than verified; within 1.15× of lib-storage; re-run ≤ 0.5 s; peak RSS ≤ 300 MiB.
+//
+// The cold contenders run interleaved for --rounds rounds (the machine may be shared and noisy); medians are compared.
+//
+// Usage: node bench/models/run.js [--size-mib 2048] [--rounds 3] [--part-size 16] [--concurrency 4] [--keep]
+// Needs: npm run build (dist/bin/sdpipe.js), curl, awscli, GNU time (apt-get install -y curl awscli time).
+// Disk: about 3 × the file size in the temporary folder while it runs; everything is deleted at the end.
+'use strict';
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const YAML = require('yaml');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'dist', 'bin', 'sdpipe.js');
+const TIME = '/usr/bin/time';
+const MiB = 1024 * 1024;
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const SIZE = Number(arg('--size-mib', '2048')) * MiB;
+const PART_MIB = Number(arg('--part-size', '16'));
+const CONCURRENCY = Number(arg('--concurrency', '4'));
+const ROUNDS = Number(arg('--rounds', '3'));
+const KEEP = process.argv.includes('--keep');
+const BUCKET = 'sdpipe-bench-models';
+
+function which(cmd) {
+  for (const dir of (process.env.PATH || '').split(':')) {
+    const p = path.join(dir, cmd);
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+const CURL = which('curl');
+const AWS = which('aws');
+for (const [what, ok] of [['dist/bin/sdpipe.js (run npm run build)', fs.existsSync(CLI)], ['GNU time (apt-get install time)', fs.existsSync(TIME)], ['curl (apt-get install curl)', CURL], ['aws (apt-get install awscli)', AWS], ['sha256sum', which('sha256sum')]]) {
+  if (!ok) {
+    console.error(`bench/models: ${what} is missing`);
+    process.exit(2);
+  }
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sdpipe-bench-models-'));
+const children = new Set();
+function cleanup() {
+  for (const c of children) c.kill('SIGKILL');
+  if (!KEEP) fs.rmSync(work, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Start a long-running node helper; resolves when it prints READY. */
+function startHelper(name, script, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.add(child);
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d.toString();
+      if (out.includes('READY')) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`${name} exited ${code}`)));
+  });
+}
+
+/** Run a command under GNU time; resolves with wall seconds and peak RSS (MiB). */
+function timed(label, argv, env = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(TIME, ['-f', 'MAXRSS %M CPU %U %S', ...argv], { cwd: work, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d.toString()));
+    child.stderr.on('data', (d) => (stderr += d.toString()));
+    child.on('close', (code) => {
+      children.delete(child);
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      const rss = Number(/MAXRSS (\d+)/.exec(stderr)?.[1] ?? 0) / 1024;
+      const cpu = /CPU ([\d.]+) ([\d.]+)/.exec(stderr);
+      const cpuSecs = cpu ? Number(cpu[1]) + Number(cpu[2]) : 0;
+      if (code !== 0) return reject(new Error(`${label} exited ${code}\n${stdout}\n${stderr}`));
+      resolve({ label, secs, rss, cpuSecs, stdout, stderr });
+    });
+  });
+}
+
+async function main() {
+  const free = Number(/\s(\d+)\s+\d+%/.exec(require('node:child_process').execSync(`df -k --output=avail,pcent ${work}`).toString())?.[1] ?? 0) * 1024;
+  if (free && free < 4 * SIZE) throw new Error(`bench/models: ${work} has ${(free / 2 ** 30).toFixed(1)} GiB free, needs about ${((4 * SIZE) / 2 ** 30).toFixed(1)} GiB`);
+
+  // The source file, incompressible, hashed as it is written.
+  const file = path.join(work, 'model.safetensors');
+  const hash = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'w');
+  for (let left = SIZE; left > 0; ) {
+    const block = crypto.randomBytes(Math.min(left, 16 * MiB));
+    hash.update(block);
+    fs.writeSync(fd, block);
+    left -= block.length;
+  }
+  fs.closeSync(fd);
+  const sha256 = hash.digest('hex');
+
+  // s3rver and the HTTP file server, each in its own process.
+  const s3Port = await freePort();
+  const s3Dir = path.join(work, 's3rver');
+  fs.mkdirSync(s3Dir);
+  await startHelper(
+    's3rver',
+    `const S3rver = require('s3rver');
+     new S3rver({ address: '127.0.0.1', port: ${s3Port}, silent: true, directory: ${JSON.stringify(s3Dir)}, vhostBuckets: false, configureBuckets: [{ name: ${JSON.stringify(BUCKET)} }] })
+       .run().then(() => console.log('READY'));`,
+  );
+  const httpPort = await freePort();
+  await startHelper(
+    'http',
+    `const fs = require('fs'); const http = require('http'); const file = ${JSON.stringify(file)}; const size = fs.statSync(file).size;
+     http.createServer((req, res) => {
+       let start = 0, end = size - 1, status = 200; const h = { 'accept-ranges': 'bytes', etag: '"bench"', 'content-type': 'application/octet-stream' };
+       const m = /^bytes=(\\d+)-(\\d*)$/.exec(req.headers.range || '');
+       if (m) { start = Number(m[1]); end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1; status = 206; h['content-range'] = 'bytes ' + start + '-' + end + '/' + size; }
+       h['content-length'] = end - start + 1; res.writeHead(status, h);
+       if (req.method === 'HEAD') return res.end();
+       fs.createReadStream(file, { start, end, highWaterMark: 1024 * 1024 }).pipe(res);
+     }).listen(${httpPort}, '127.0.0.1', () => console.log('READY'));`,
+  );
+  const url = `http://127.0.0.1:${httpPort}/model.safetensors`;
+  const endpoint = `http://127.0.0.1:${s3Port}`;
+  const awsEnv = {
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-west-2',
+    AWS_DEFAULT_REGION: 'us-west-2',
+    AWS_ENDPOINT_URL_S3: endpoint,
+    // s3rver stores aws-chunked trailing-checksum uploads verbatim; checksums only when asked.
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required',
+  };
+
+  // An environment file: the repository's dev.yaml with this file as its one model.
+  const doc = YAML.parse(fs.readFileSync(path.join(ROOT, 'config/environments/dev.yaml'), 'utf8'));
+  doc.environment.name = 'bench';
+  doc.environment.branch = 'env/bench';
+  doc.models = { files: [{ source: url, target: 'Stable-diffusion/sdpipe.safetensors', sha256 }] };
+  doc.modelBucketArn = `arn:aws:s3:::${BUCKET}`;
+  for (const r of doc.modelsRuntime) {
+    delete r.modelFilename;
+    r.dynamicModel = true;
+  }
+  const envFile = path.join(work, 'bench.yaml');
+  fs.writeFileSync(envFile, YAML.stringify(doc));
+
+  const { S3Client, DeleteObjectCommand, HeadObjectCommand } = require('@aws-sdk/client-s3');
+  const s3 = new S3Client({ endpoint, forcePathStyle: true, region: 'us-west-2', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const head = (key) => s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+  const drop = (key) => s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key })).catch(() => undefined);
+
+  const libStorage = path.join(work, 'lib-storage.js');
+  fs.writeFileSync(
+    libStorage,
+    `const fs = require('fs'); const { S3Client } = require(${JSON.stringify(require.resolve('@aws-sdk/client-s3'))}); const { Upload } = require(${JSON.stringify(require.resolve('@aws-sdk/lib-storage'))});
+     const client = new S3Client({ region: 'us-west-2', forcePathStyle: true });
+     new Upload({ client, params: { Bucket: ${JSON.stringify(BUCKET)}, Key: 'lib-storage/model.safetensors', Body: fs.createReadStream(${JSON.stringify(file)}, { highWaterMark: 1024 * 1024 }) }, partSize: ${PART_MIB} * 1024 * 1024, queueSize: ${CONCURRENCY} })
+       .done().then(() => client.destroy(), (e) => { console.error(e); process.exit(1); });`,
+  );
+  const dl = path.join(work, 'download.safetensors');
+  const sdpipeArgv = [process.execPath, '--no-warnings', CLI, 'models', 'sync', '--env', envFile, '--part-size', String(PART_MIB), '--concurrency', String(CONCURRENCY), '--abort-stale-after', '0', '--out', path.join(work, 'out')];
+  const contenders = [
+    ['lib-storage', () => timed('lib-storage', [process.execPath, '--no-warnings', libStorage], awsEnv), 'lib-storage/model.safetensors'],
+    ['sdpipe', () => timed('sdpipe', sdpipeArgv, { ...awsEnv, CI: 'true' }), 'Stable-diffusion/sdpipe.safetensors'],
+    [
+      'verified',
+      () =>
+        timed('verified', ['bash', '-c', `set -e; curl -sSf -o ${dl} ${url}; echo "${sha256}  ${dl}" | sha256sum -c --quiet; aws s3 cp --only-show-errors ${dl} s3://${BUCKET}/verified/model.safetensors --endpoint-url ${endpoint}; rm -f ${dl}`], awsEnv),
+      'verified/model.safetensors',
+    ],
+    ['bare', () => timed('bare', ['bash', '-c', `set -e; curl -sSf -o ${dl} ${url}; aws s3 cp --only-show-errors ${dl} s3://${BUCKET}/bare/model.safetensors --endpoint-url ${endpoint}; rm -f ${dl}`], awsEnv), 'bare/model.safetensors'],
+  ];
+
+  const samples = Object.fromEntries(contenders.map(([name]) => [name, []]));
+  console.log(`bench/models: ${(SIZE / MiB).toFixed(0)} MiB file, part size ${PART_MIB} MiB, concurrency ${CONCURRENCY}, ${ROUNDS} rounds, s3rver on loopback, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, run, key] of contenders) {
+      await drop(key);
+      const r = await run();
+      const h = await head(key);
+      if (h.ContentLength !== SIZE) throw new Error(`${name}: object is ${h.ContentLength} bytes, expected ${SIZE}`);
+      samples[name].push(r);
+      console.log(`  round ${round} ${name.padEnd(12)} ${r.secs.toFixed(2).padStart(7)} s  ${(SIZE / MiB / r.secs).toFixed(0).padStart(5)} MiB/s  peak RSS ${r.rss.toFixed(0).padStart(4)} MiB  CPU ${r.cpuSecs.toFixed(1)} s`);
+      if (name !== 'sdpipe') await drop(key); // keep the disk small; sdpipe's object stays for the re-run
+    }
+  }
+  const median = (rs) => [...rs].sort((a, b) => a.secs - b.secs)[Math.floor(rs.length / 2)];
+  const results = Object.fromEntries(Object.entries(samples).map(([name, rs]) => [name, { ...median(rs), rss: Math.max(...rs.map((r) => r.rss)) }]));
+  console.log('');
+  for (const [name, r] of Object.entries(results)) {
+    console.log(`  median ${name.padEnd(12)} ${r.secs.toFixed(2).padStart(7)} s  ${(SIZE / MiB / r.secs).toFixed(0).padStart(5)} MiB/s  peak RSS ${r.rss.toFixed(0).padStart(4)} MiB`);
+  }
+  const sd = (await head('Stable-diffusion/sdpipe.safetensors')).Metadata?.sha256;
+  if (sd !== sha256) throw new Error(`sdpipe's object carries sha256 ${sd}, expected ${sha256}`);
+  const reruns = [];
+  for (let i = 0; i < 3; i++) reruns.push(await timed('re-run', sdpipeArgv, { ...awsEnv, CI: 'true' }));
+  reruns.sort((a, b) => a.secs - b.secs);
+  const rerun = reruns[1];
+  if (!/present/.test(rerun.stdout)) throw new Error(`re-run did not find the object present:\n${rerun.stdout}`);
+  console.log(`  ${'re-run'.padEnd(19)} ${rerun.secs.toFixed(2).padStart(7)} s  (median of 3; object present, one HEAD)  peak RSS ${rerun.rss.toFixed(0)} MiB`);
+  await drop('Stable-diffusion/sdpipe.safetensors');
+  s3.destroy();
+
+  const t = (n) => results[n].secs;
+  const line = (label, value, target, ok) => console.log(`${label.padEnd(44)} ${value.padStart(8)}   target ${target.padEnd(8)} ${ok ? 'met' : 'MISSED'}`);
+  console.log('');
+  line('cold: verified two-step / sdpipe (× faster)', (t('verified') / t('sdpipe')).toFixed(2), '≥ 1.30', t('verified') / t('sdpipe') >= 1.3);
+  line('cold: sdpipe / lib-storage ceiling (×)', (t('sdpipe') / t('lib-storage')).toFixed(2), '≤ 1.15', t('sdpipe') / t('lib-storage') <= 1.15);
+  line('cold: bare two-step / sdpipe (× faster)', (t('bare') / t('sdpipe')).toFixed(2), '(info)', true);
+  line('re-run, already present (s)', rerun.secs.toFixed(3), '≤ 0.5', rerun.secs <= 0.5);
+  line('peak RSS of sdpipe (MiB)', results.sdpipe.rss.toFixed(0), '≤ 300', results.sdpipe.rss <= 300);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err.message);
+    process.exit(1);
+  },
+);

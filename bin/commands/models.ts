@@ -1,0 +1,103 @@
+/** `sdpipe models sync --env NAME`: copy the environment's model files into its model bucket. */
+import { InvalidArgumentError, type Command } from 'commander';
+import { action, formatOption } from '../cli';
+import type { OutputFormat } from '../cli';
+
+/** Options of `sdpipe models sync`, as commander parses them. */
+export interface ModelsSyncCliOptions {
+  readonly env: string;
+  readonly dryRun?: boolean;
+  readonly concurrency: number;
+  readonly partSize: number;
+  readonly abortStaleAfter: number;
+  readonly stallTimeout: number;
+  readonly partChecksums: boolean;
+  readonly out: string;
+  readonly format: OutputFormat;
+}
+
+function intOption(name: string, min: number): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+    return n;
+  };
+}
+
+/** Run `models sync` (the action body; exported for tests). Returns the exit code. */
+export async function runModelsSync(opts: ModelsSyncCliOptions, io: { stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream & { isTTY?: boolean } } = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const { loadValidEnvironment } = await import('../../lib/config/load');
+  const { syncModels } = await import('../../lib/models/sync-models');
+  const { buildModelsLock, modelsLockPath, writeModelsLock } = await import('../../lib/models/models-lock');
+  const report = await import('../../lib/models/sync-report');
+  const { createProgress } = await import('../../lib/transfer/progress');
+  const fs = await import('node:fs');
+
+  const { config } = await loadValidEnvironment(opts.env);
+  const progress = createProgress({ stream: stderr });
+  const warn = (message: string): void => {
+    if (opts.format === 'github') stdout.write(`::warning title=models sync::${message.replace(/%/g, '%25').replace(/\n/g, '%0A')}\n`);
+    else stderr.write(`sdpipe: warning: ${message}\n`);
+  };
+  let result;
+  try {
+    result = await syncModels({
+      config,
+      dryRun: opts.dryRun,
+      concurrency: opts.concurrency,
+      partSizeMiB: opts.partSize,
+      abortStaleAfterHours: opts.abortStaleAfter,
+      stallTimeoutSeconds: opts.stallTimeout,
+      partChecksums: opts.partChecksums,
+      progress,
+      onWarning: warn,
+    });
+  } finally {
+    progress.close();
+  }
+
+  if (opts.format === 'json') stdout.write(report.formatSyncJson(result));
+  else if (opts.format === 'github') stdout.write(report.formatSyncGithub(result) + report.formatSyncText(result));
+  else stdout.write(report.formatSyncText(result));
+  if (process.env.GITHUB_STEP_SUMMARY) {
+    try {
+      fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, report.formatSyncMarkdown(result));
+    } catch (err) {
+      warn(`cannot append to GITHUB_STEP_SUMMARY: ${(err as Error).message}`);
+    }
+  }
+  if (!result.dryRun && result.exitCode === 0) {
+    const lockFile = modelsLockPath(opts.out, result.environment);
+    await writeModelsLock(lockFile, buildModelsLock(result.environment, result.bucket, result.files));
+    stderr.write(`wrote ${lockFile}\n`);
+  } else if (!result.dryRun) {
+    stderr.write(`${modelsLockPath(opts.out, result.environment)} not written: some files are not in place\n`);
+  }
+  return result.exitCode;
+}
+
+/** Register `models` and its subcommand `sync`. */
+export function register(program: Command): void {
+  const models = program.command('models').description("model files in the environment's S3 bucket");
+  models
+    .command('sync')
+    .description('stream the environment\'s model files (hf://, https://, s3://, file://) into its model bucket, verified against the pinned sha256 and resumable')
+    .requiredOption('--env <name|path>', 'environment name (config/environments/<name>.yaml) or path to an environment file')
+    .option('--dry-run', 'say which files would be copied, skipped or aborted; write nothing')
+    .option('--concurrency <n>', 'parts uploaded at the same time, per file', intOption('--concurrency', 1), 4)
+    .option('--part-size <MiB>', 'multipart part size in MiB (at least 5; raised for files over 10,000 parts)', intOption('--part-size', 5), 16)
+    .option('--abort-stale-after <hours>', 'abort unfinished uploads idle for longer than this (0: never)', intOption('--abort-stale-after', 0), 168)
+    .option('--stall-timeout <seconds>', 'a source that sends nothing for this long is re-opened where it stopped', intOption('--stall-timeout', 1), 60)
+    .option('--no-part-checksums', 'do not ask S3 to check a CRC32 of each part (for S3-compatible servers without checksums)')
+    .option('--out <dir>', 'folder of lock files (writes <dir>/<env>/models.lock.json)', 'out')
+    .addOption(formatOption())
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 every file in place, 1 a file is not the pinned one (sha256 mismatch, missing source),\n' +
+        '2 usage or unreadable input, 3 a transfer failed after its retries (run again: it resumes).\n' +
+        'HF_TOKEN is sent to the hub for gated repositories; AWS_ENDPOINT_URL_S3 points at an S3-compatible endpoint.',
+    )
+    .action(action(async (opts: ModelsSyncCliOptions) => runModelsSync(opts)));
+}

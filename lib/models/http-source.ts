@@ -1,0 +1,191 @@
+/**
+ * An http(s) model source read with undici: follows redirects by hand (so that the hub's
+ * `X-Linked-Etag` / `X-Linked-Size` on the resolve URL's redirect are seen, and credentials are
+ * only sent to the first host), resumes with `Range: bytes=<offset>-` and checks the answer's
+ * `Content-Range`.
+ */
+import type { Readable } from 'node:stream';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { parseRetryAfter } from '../transfer/retry';
+import { ShortReadError, SourceStatusError, type ByteSource, type SourceBody, type SourceProbe } from './byte-source';
+
+/** Options of {@link HttpByteSource}. */
+export interface HttpByteSourceOptions {
+  /** Name used in messages (no secrets). @default the URL without its query */
+  readonly label?: string;
+  /** undici dispatcher. @default a new keep-alive Agent (or a proxy agent when HTTP(S)_PROXY is set), closed by close() */
+  readonly dispatcher?: Dispatcher;
+  /** Extra headers sent to the first host only, never across a redirect to another origin (`Authorization`). @default none */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Redirects followed per request. @default 10 */
+  readonly maxRedirects?: number;
+  /** Time allowed for the response head, in ms. @default 60000 */
+  readonly headersTimeoutMs?: number;
+  /** Read buffer of a body stream, in bytes. @default 1 MiB */
+  readonly highWaterMark?: number;
+  /** Environment read for proxy settings. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A parsed `Content-Range: bytes a-b/total` header. */
+export interface ContentRange {
+  readonly start: number;
+  readonly end: number;
+  /** Undefined for `*`. */
+  readonly total?: number;
+}
+
+/** Parse `Content-Range: bytes <start>-<end>/<total|*>`; undefined when malformed. */
+export function parseContentRange(value: string | undefined): ContentRange | undefined {
+  if (!value) return undefined;
+  const m = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(value.trim());
+  if (!m) return undefined;
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  const total = m[3] === '*' ? undefined : Number(m[3]);
+  if (end < start || (total !== undefined && end >= total)) return undefined;
+  return { start, end, total };
+}
+
+/** An ETag value without weak prefix and quotes. */
+export function unquoteEtag(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  return value.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function toNumber(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
+  return Number(value);
+}
+
+/** Create the default dispatcher: keep-alive, honouring HTTP(S)_PROXY / NO_PROXY when set. */
+export function createHttpDispatcher(env: NodeJS.ProcessEnv = process.env): Dispatcher {
+  const proxied = env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy;
+  const options = { connect: { timeout: 30_000 }, keepAliveTimeout: 10_000 };
+  return proxied ? new EnvHttpProxyAgent(options) : new Agent(options);
+}
+
+interface Followed {
+  readonly res: Dispatcher.ResponseData;
+  readonly url: URL;
+  readonly linkedEtag?: string;
+  readonly linkedSize?: number;
+}
+
+/** A model file behind an http(s) URL, readable from any offset. */
+export class HttpByteSource implements ByteSource {
+  /** How the source is named in messages. */
+  readonly label: string;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+
+  constructor(
+    /** The URL as configured (a hub resolve URL, a download URL). */
+    readonly url: string,
+    private readonly options: HttpByteSourceOptions = {},
+  ) {
+    const u = new URL(url);
+    this.label = options.label ?? `${u.origin}${u.pathname}`;
+    this.ownsDispatcher = !options.dispatcher;
+    this.dispatcher = options.dispatcher ?? createHttpDispatcher(options.env);
+  }
+
+  private async follow(method: 'GET' | 'HEAD', extra: Record<string, string>, signal?: AbortSignal): Promise<Followed> {
+    const first = new URL(this.url);
+    let current = first;
+    let linkedEtag: string | undefined;
+    let linkedSize: number | undefined;
+    const max = this.options.maxRedirects ?? 10;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { 'user-agent': 'sdpipe', 'accept-encoding': 'identity', ...extra };
+      if (current.origin === first.origin) Object.assign(headers, this.options.headers ?? {});
+      const res = await this.dispatcher.request({
+        origin: current.origin,
+        path: `${current.pathname}${current.search}`,
+        method,
+        headers,
+        signal,
+        headersTimeout: this.options.headersTimeoutMs ?? 60_000,
+        bodyTimeout: 0,
+        highWaterMark: this.options.highWaterMark ?? 1024 * 1024,
+      });
+      const h = res.headers as Record<string, string | string[] | undefined>;
+      linkedEtag ??= unquoteEtag(header(h, 'x-linked-etag'));
+      linkedSize ??= toNumber(header(h, 'x-linked-size'));
+      const location = header(h, 'location');
+      if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && location) {
+        await res.body.dump().catch(() => undefined);
+        if (hop >= max) throw new SourceStatusError(`${this.label}: more than ${max} redirects`, res.statusCode);
+        current = new URL(location, current);
+        if (current.protocol !== 'https:' && current.protocol !== 'http:') {
+          throw new SourceStatusError(`${this.label}: redirect to unsupported URL scheme ${current.protocol}`, res.statusCode);
+        }
+        continue;
+      }
+      return { res, url: current, linkedEtag, linkedSize };
+    }
+  }
+
+  private async failure(method: string, f: Followed): Promise<SourceStatusError> {
+    // The hub says what is wrong in X-Error-Message; other servers in the body.
+    let text = header(f.res.headers as Record<string, string | string[] | undefined>, 'x-error-message') ?? '';
+    try {
+      const body = (await f.res.body.text()).slice(0, 200).replace(/\s+/g, ' ').trim();
+      if (!text) text = body;
+    } catch {
+      // the body is only decoration
+    }
+    const retryAfter = parseRetryAfter(header(f.res.headers as Record<string, string | string[] | undefined>, 'retry-after'));
+    const where = f.url.origin === new URL(this.url).origin ? this.label : `${this.label} (redirected to ${f.url.origin}${f.url.pathname})`;
+    return new SourceStatusError(`${method} ${where} answered HTTP ${f.res.statusCode}${text ? `: ${text}` : ''}`, f.res.statusCode, retryAfter);
+  }
+
+  /**
+   * HEAD the URL, following redirects. Returns the size, the ETag, and the sha256 the hub claims
+   * (`X-Linked-Etag` when it is 64 hex digits; `X-Linked-Size` takes precedence for the size).
+   */
+  async probe(signal?: AbortSignal): Promise<SourceProbe> {
+    const f = await this.follow('HEAD', {}, signal);
+    const h = f.res.headers as Record<string, string | string[] | undefined>;
+    const sha256 = f.linkedEtag && /^[0-9a-f]{64}$/i.test(f.linkedEtag) ? f.linkedEtag.toLowerCase() : undefined;
+    if (f.res.statusCode >= 200 && f.res.statusCode < 300) {
+      await f.res.body.dump().catch(() => undefined);
+      return { size: f.linkedSize ?? toNumber(header(h, 'content-length')), sha256, tag: unquoteEtag(header(h, 'etag')) };
+    }
+    // Some CDNs refuse HEAD on signed URLs: what the hub said before the redirect is enough.
+    if ((f.res.statusCode === 403 || f.res.statusCode === 405) && (f.linkedSize !== undefined || sha256)) {
+      await f.res.body.dump().catch(() => undefined);
+      return { size: f.linkedSize, sha256 };
+    }
+    throw await this.failure('HEAD', f);
+  }
+
+  /** GET the URL from `offset` (`Range: bytes=<offset>-`), following redirects. */
+  async open(offset: number, signal?: AbortSignal): Promise<SourceBody> {
+    const f = await this.follow('GET', offset > 0 ? { range: `bytes=${offset}-` } : {}, signal);
+    const h = f.res.headers as Record<string, string | string[] | undefined>;
+    const tag = unquoteEtag(header(h, 'etag'));
+    if (f.res.statusCode === 200) {
+      return { start: 0, size: toNumber(header(h, 'content-length')), tag, body: f.res.body as unknown as Readable };
+    }
+    if (f.res.statusCode === 206) {
+      const range = parseContentRange(header(h, 'content-range'));
+      if (!range) {
+        f.res.body.destroy();
+        throw new ShortReadError(`${this.label}: 206 answer without a valid Content-Range (got "${header(h, 'content-range') ?? ''}")`);
+      }
+      return { start: range.start, size: range.total, tag, body: f.res.body as unknown as Readable };
+    }
+    throw await this.failure('GET', f);
+  }
+
+  /** Close the dispatcher if this source created it. */
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * An S3 object read with ranged GETs: the source of a streamed copy when a server-side copy
+ * is not possible (another partition), and of the verify pass before a server-side copy.
+ * Also the S3 error classification every S3 call of lib/models retries with.
+ */
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { s3ErrorCode, s3HttpStatus } from '../aws/s3';
+import { parseRetryAfter, type RetryDecision } from '../transfer/retry';
+import { SourceChangedError, type ByteSource, type SourceBody, type SourceProbe } from './byte-source';
+import { unquoteEtag } from './http-source';
+
+const RETRYABLE_CODES = new Set([
+  'SlowDown', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable', 'Throttling',
+  'ThrottlingException', 'TimeoutError', 'RequestTimeoutException', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED',
+]);
+
+/**
+ * Classify an S3 SDK error for {@link retry}: network errors (no HTTP status), 408, 429, 5xx and
+ * S3's throttling codes are retryable, with `Retry-After` when the answer carried one; 501 and
+ * other 4xx answers (AccessDenied, NoSuchUpload, InvalidPart ...) are not.
+ */
+export function classifyS3Error(err: unknown): RetryDecision {
+  if ((err as { name?: unknown })?.name === 'AbortError') return { retryable: false };
+  const status = s3HttpStatus(err);
+  const headers = (err as { $response?: { headers?: Record<string, string> } })?.$response?.headers;
+  const retryAfterMs = parseRetryAfter(headers?.['retry-after']);
+  const code = s3ErrorCode(err);
+  if (code && RETRYABLE_CODES.has(code)) return { retryable: true, retryAfterMs };
+  if (code === 'NotImplemented' || status === 501) return { retryable: false };
+  if (status === undefined) return { retryable: true };
+  return { retryable: status === 408 || status === 429 || status >= 500, retryAfterMs };
+}
+
+/** Where an S3 object is. */
+export interface S3ObjectRef {
+  readonly bucket: string;
+  readonly key: string;
+  /** A specific version. @default the current one */
+  readonly versionId?: string;
+}
+
+/** An S3 object as a {@link ByteSource}. */
+export class S3ByteSource implements ByteSource {
+  /** `s3://bucket/key`. */
+  readonly label: string;
+  private etag?: string;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly ref: S3ObjectRef,
+  ) {
+    this.label = `s3://${ref.bucket}/${ref.key}${ref.versionId ? `?versionId=${ref.versionId}` : ''}`;
+  }
+
+  /** HEAD the object: size, ETag and its `sha256` metadata if any. */
+  async probe(signal?: AbortSignal): Promise<SourceProbe> {
+    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.ref.bucket, Key: this.ref.key, VersionId: this.ref.versionId }), { abortSignal: signal });
+    const sha = head.Metadata?.sha256?.toLowerCase();
+    this.etag ??= unquoteEtag(head.ETag);
+    return { size: head.ContentLength, tag: unquoteEtag(head.ETag), sha256: sha && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined };
+  }
+
+  /** A ranged GET from `offset`, pinned to the ETag first seen. */
+  async open(offset: number, signal?: AbortSignal): Promise<SourceBody> {
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.ref.bucket,
+          Key: this.ref.key,
+          VersionId: this.ref.versionId,
+          Range: offset > 0 ? `bytes=${offset}-` : undefined,
+          IfMatch: this.etag ? `"${this.etag}"` : undefined,
+        }),
+        { abortSignal: signal },
+      );
+      const tag = unquoteEtag(res.ETag);
+      this.etag ??= tag;
+      let size = res.ContentLength;
+      let start = 0;
+      const m = res.ContentRange ? /^bytes (\d+)-\d+\/(\d+)$/.exec(res.ContentRange) : null;
+      if (m) {
+        start = Number(m[1]);
+        size = Number(m[2]);
+      }
+      return { start, size, tag, body: res.Body as Readable };
+    } catch (err) {
+      if (s3ErrorCode(err) === 'PreconditionFailed' || s3HttpStatus(err) === 412) {
+        throw new SourceChangedError(`${this.label} changed while it was being read (ETag is no longer ${this.etag})`);
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import { runCli } from '../cli/run-cli';
+
+describe('sdpipe models sync (option parsing)', () => {
+  it('documents its options and exit codes', async () => {
+    const res = await runCli(['models', 'sync', '--help']);
+    expect(res.code).toBe(0);
+    for (const opt of ['--env', '--dry-run', '--concurrency', '--part-size', '--abort-stale-after', '--stall-timeout', '--out', '--format']) expect(res.stdout).toContain(opt);
+    expect(res.stdout).toMatch(/Exit codes: 0 .* 1 .*\n2 usage .* 3 a transfer failed/);
+  });
+
+  it.each([
+    [['--concurrency', '0'], /--concurrency must be an integer ≥ 1/],
+    [['--part-size', '4'], /--part-size must be an integer ≥ 5/],
+    [['--stall-timeout', 'x'], /--stall-timeout must be an integer ≥ 1/],
+    [['--format', 'xml'], /Allowed choices are text, json, github/],
+  ])('refuses %j with exit 2', async (args, message) => {
+    const res = await runCli(['models', 'sync', '--env', 'dev', ...(args as string[])]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(message as RegExp);
+  });
+
+  it('needs --env', async () => {
+    const res = await runCli(['models', 'sync']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/required option '--env <name\|path>'/);
+  });
+
+  it('exits 2 without a stack trace for an environment that does not exist', async () => {
+    const res = await runCli(['models', 'sync', '--env', 'no-such-env']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^sdpipe: error: /);
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+  });
+});
