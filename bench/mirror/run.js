@@ -18,11 +18,11 @@
 // Usage: node bench/mirror/run.js [--scale 0.25] [--keep]   (needs npm run build, docker-registry, skopeo)
 'use strict';
 const { Buffer } = require('node:buffer');
+const { arg, freePort } = require('../common');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { clearTimeout, setTimeout } = require('node:timers');
@@ -35,10 +35,6 @@ const REGISTRY = process.env.SDPIPE_REGISTRY_BINARY || '/usr/bin/docker-registry
 const SKOPEO = process.env.SKOPEO || '/usr/bin/skopeo';
 const TIME = '/usr/bin/time';
 const MiB = 1024 * 1024;
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const SCALE = Number(arg('--scale', '1'));
 const KEEP = process.argv.includes('--keep');
 const RESET_EVERY = 64 * MiB;
@@ -61,16 +57,6 @@ function cleanup() {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRegistry(name) {
   const dir = path.join(work, name);

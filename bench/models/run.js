@@ -21,9 +21,9 @@
 // Disk: about 3 × the file size in the temporary folder while it runs; everything is deleted at the end.
 'use strict';
 const { spawn } = require('node:child_process');
+const { arg, freePort } = require('../common');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const YAML = require('yaml');
@@ -32,10 +32,6 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'bin', 'sdpipe.js');
 const TIME = '/usr/bin/time';
 const MiB = 1024 * 1024;
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const SIZE = Number(arg('--size-mib', '2048')) * MiB;
 const PART_MIB = Number(arg('--part-size', '16'));
 const CONCURRENCY = Number(arg('--concurrency', '4'));
@@ -68,16 +64,6 @@ function cleanup() {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Start a long-running node helper; resolves when it prints READY. */
 function startHelper(name, script, env = {}) {
