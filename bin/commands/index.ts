@@ -11,6 +11,7 @@ import { register as models } from './models';
 import { register as mirror } from './mirror';
 import { register as snapshot } from './snapshot';
 import { register as synth } from './synth';
+import { register as pipeline } from './pipeline';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, plan, review, models, mirror, snapshot, synth];
+export const COMMANDS: readonly Register[] = [validate, plan, review, models, mirror, snapshot, synth, pipeline];

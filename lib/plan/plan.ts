@@ -33,6 +33,8 @@ export interface EnvironmentPlan {
   readonly region: string;
   readonly branch: string;
   readonly engine: PipelineEngine;
+  /** Source of a codepipeline engine pipeline (`s3`: deploy.yml uploads to its bucket; `codeconnections`). */
+  readonly source?: 's3' | 'codeconnections';
   readonly runner?: readonly string[];
   readonly registry: string;
   readonly images: readonly PlannedCopy[];
@@ -66,6 +68,7 @@ export function buildPlan(config: EnvironmentConfig, file: string): EnvironmentP
     platforms: e.platforms === undefined ? 'all' : e.platforms === 'all' ? 'all' : e.platforms.join(', '),
   });
   const bucket = bucketOfArn(config.modelBucketArn);
+  const engine = config.pipeline?.engine ?? defaultEngine(partition);
   return {
     environment: env.name,
     file,
@@ -73,7 +76,8 @@ export function buildPlan(config: EnvironmentConfig, file: string): EnvironmentP
     account: env.account,
     region: env.region,
     branch: env.branch,
-    engine: config.pipeline?.engine ?? defaultEngine(partition),
+    engine,
+    ...(engine === 'codepipeline' ? { source: config.pipeline?.source?.type ?? 's3' } : {}),
     runner: config.pipeline?.runner,
     registry,
     images: (config.mirror?.images ?? []).map(copy),
@@ -125,6 +129,50 @@ export function renderPlanText(plan: EnvironmentPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Text of a Mermaid node label: quotes and angle brackets as entities. */
+function mermaidText(s: string): string {
+  return s.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+}
+
+/**
+ * The stage graph of an environment's pipeline as a Mermaid flowchart: the engine's own stages
+ * (source, synth, self-mutation or the workflow check) and then {@link plannedStages}, in order.
+ */
+export function renderStageGraphMermaid(plan: EnvironmentPlan): string {
+  const gh = plan.engine === 'github-actions';
+  const nodes: Array<[id: string, label: string, shape?: 'gate']> = [
+    ['source', gh ? `Source: push to ${plan.branch}` : `Source: ${plan.source === 'codeconnections' ? `CodeConnections, ${plan.branch}` : `S3 source.zip from ${plan.branch}`}`],
+    ['synth', gh ? 'Synth + workflow drift check' : 'Synth'],
+    ['mutate', gh ? 'Self-mutation: stale workflow → regenerate PR' : 'SelfMutate: update the pipeline'],
+  ];
+  for (const stage of plannedStages(plan)) {
+    switch (stage) {
+      case 'Validate':
+        nodes.push(['validate', 'Validate: file + live checks']);
+        break;
+      case 'Mirror':
+        nodes.push(['mirror', `Mirror: ${plan.images.length} images, ${plan.charts.length} charts → ECR`]);
+        break;
+      case 'Models':
+        nodes.push(['models', `Models: ${plan.models.length} file(s) → S3`]);
+        break;
+      case 'Snapshot':
+        nodes.push(['snapshot', `Snapshot: EBS image cache, ${plan.snapshot.volumeSize} GiB`]);
+        break;
+      case 'Approve':
+        nodes.push(['approve', gh ? `Approve: GitHub environment ${plan.environment}` : 'Approve: manual approval', 'gate']);
+        break;
+      case 'Deploy':
+        nodes.push(['deploy', `Deploy: stack ${plan.stackName} (${plan.region})`]);
+        break;
+    }
+  }
+  const lines = [`flowchart LR`, `  %% ${plan.environment}: ${plan.engine}${plan.runner ? ` on ${plan.runner.join(', ')}` : ''}`];
+  for (const [id, label, shape] of nodes) lines.push(shape === 'gate' ? `  ${id}{"${mermaidText(label)}"}` : `  ${id}["${mermaidText(label)}"]`);
+  lines.push(`  ${nodes.map(([id]) => id).join(' --> ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
 function mdEscape(s: string): string {
   return s.replace(/\|/g, '\\|');
 }
@@ -142,6 +190,7 @@ export function renderPlanMarkdown(plan: EnvironmentPlan): string {
   out.push(`| approval | ${plan.approval} |`);
   out.push(`| snapshot | ${plan.snapshot.enabled ? `bake or reuse: Kubernetes ${plan.snapshot.kubernetesVersion ?? 'default'}, ${plan.snapshot.volumeSize} GiB` : 'disabled'} |`);
   out.push(`| stack | ${plan.stackName} |`, '');
+  out.push('### Stage graph', '', '```mermaid', renderStageGraphMermaid(plan).trimEnd(), '```', '');
   out.push('### Mirror', '', '| name | source | target | platforms |', '| --- | --- | --- | --- |');
   for (const c of [...plan.images, ...plan.charts]) out.push(`| ${c.name} | \`${mdEscape(c.source)}\` | \`${mdEscape(c.target)}\` | ${c.platforms} |`);
   out.push('', '### Models', '', '| source | target | sha256 |', '| --- | --- | --- |');

@@ -49314,6 +49314,7 @@ var RULES = {
   SDP051: { severity: "warning", title: "no region facts", hint: "add config/regions/<region>.yaml with the instance families and services the region offers" },
   SDP052: { severity: "error", title: "no capacity type enabled", hint: "set capacityType.onDemand or capacityType.spot to true" },
   SDP053: { severity: "warning", title: "service not offered in the region", hint: "use pipeline.engine: github-actions where CodePipeline or CodeConnections is not offered" },
+  SDP054: { severity: "error", title: "Bottlerocket AMI parameter not found (validate --live)", hint: "use a Kubernetes version that Bottlerocket publishes in this region (aws ssm get-parameters-by-path --path /aws/service/bottlerocket/), or wait until it does" },
   SDP060: { severity: "error", title: "gp3 IOPS out of range", hint: "gp3 volumes take 3000 to 16000 IOPS" },
   SDP061: { severity: "error", title: "gp3 throughput out of range", hint: "gp3 throughput is 125 to 1000 MiB/s and at most IOPS / 4" },
   SDP062: { severity: "error", title: "volume size is not a Kubernetes quantity", hint: "write a quantity with a binary unit, such as 80Gi" },

@@ -1,0 +1,113 @@
+/**
+ * `sdpipe pipeline generate [--env NAME…] [--check]` and `sdpipe pipeline synth --env NAME`:
+ * the pipeline of each environment (pipeline/). Options only; the implementation (aws-cdk-lib,
+ * cdk-pipelines-github) loads inside the actions.
+ */
+import type { Command } from 'commander';
+import { action } from '../cli';
+
+/** Options of `sdpipe pipeline generate`. */
+export interface PipelineGenerateCliOptions {
+  readonly env?: string[];
+  readonly check?: boolean;
+}
+
+/** Options of `sdpipe pipeline synth`. */
+export interface PipelineSynthCliOptions {
+  readonly env: string;
+  readonly out: string;
+  readonly checkWorkflow?: boolean;
+  readonly validation: boolean;
+}
+
+/** Streams and root a command uses (tests pass their own). */
+export interface PipelineCommandIo {
+  readonly stdout?: NodeJS.WritableStream;
+  readonly stderr?: NodeJS.WritableStream;
+  /** Project root. @default process.cwd() */
+  readonly root?: string;
+}
+
+/** Run `pipeline generate` (exported for tests). Returns the exit code. */
+export async function runPipelineGenerate(opts: PipelineGenerateCliOptions, io: PipelineCommandIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const root = io.root ?? process.cwd();
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { generateWorkflows } = await import('../../pipeline/app');
+  const { compareWorkflows, writeWorkflows } = await import('../../pipeline/workflow-files');
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdpipe-generate-'));
+  try {
+    const generated = await generateWorkflows({ envs: opts.env, root, outdir });
+    const statuses = compareWorkflows(root, generated, !opts.env?.length);
+    const drift = statuses.filter((s) => s.status !== 'current');
+    if (opts.check) {
+      for (const s of statuses) stdout.write(`${s.status === 'current' ? 'ok   ' : 'STALE'} ${s.path} (${s.status})\n`);
+      for (const s of drift) stdout.write(`\n${s.diff}`);
+      if (drift.length) {
+        stderr.write(`sdpipe: ${drift.length} generated workflow(s) differ from their source; run \`npx sdpipe pipeline generate\` and commit the result\n`);
+        return 1;
+      }
+      if (!statuses.length) stdout.write('no environment uses the github-actions engine\n');
+      return 0;
+    }
+    const changed = writeWorkflows(root, generated, statuses);
+    for (const s of statuses) stdout.write(`${changed.includes(s.path) ? (s.status === 'orphan' ? 'removed' : 'wrote  ') : 'current'} ${s.path}\n`);
+    if (!statuses.length) stdout.write('no environment uses the github-actions engine\n');
+    return 0;
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+/** Run `pipeline synth` (exported for tests). Returns the exit code. */
+export async function runPipelineSynth(opts: PipelineSynthCliOptions, io: PipelineCommandIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const root = io.root ?? process.cwd();
+  const { buildPipelineApp } = await import('../../pipeline/app');
+  const { compareWorkflows } = await import('../../pipeline/workflow-files');
+  const { synthesize } = await import('../../stages/synth');
+  const built = await buildPipelineApp({ envs: [opts.env], root, outdir: opts.out, validation: opts.validation });
+  let code = 0;
+  if (opts.checkWorkflow) {
+    const statuses = compareWorkflows(root, built.workflows.map((w) => w.generated), false);
+    for (const s of statuses.filter((x) => x.status !== 'current')) {
+      stderr.write(`sdpipe: ${s.path} is ${s.status}: the committed workflow is not what the source generates, so nothing deploys from it.\n` +
+        'Merge the pull request that regenerates it (opened on the environment branch), or run `npx sdpipe pipeline generate` and commit.\n');
+      stdout.write(s.diff);
+      code = 1;
+    }
+    if (code) return code;
+  }
+  const assembly = synthesize(built.app);
+  const errors = assembly.stacksRecursively.flatMap((s) => s.messages.filter((m) => m.level === 'error').map((m) => `${m.id}: ${String(m.entry.data)}`));
+  for (const e of errors) stderr.write(`error at ${e}\n`);
+  for (const s of assembly.stacksRecursively) stdout.write(`${s.id}: stack ${s.stackName} (${s.environment.account}/${s.environment.region})\n`);
+  for (const w of built.workflows) stdout.write(`${w.generated.path}: ${Object.keys(w.generated.workflow.jobs).length} jobs\n`);
+  stdout.write(`cloud assembly in ${opts.out}\n`);
+  return errors.length ? 1 : 0;
+}
+
+/** Register `pipeline` and its subcommands. */
+export function register(program: Command): void {
+  const pipeline = program.command('pipeline').description('the delivery pipeline of each environment (CodePipeline, or a generated GitHub Actions workflow)');
+  pipeline
+    .command('generate')
+    .description('write .github/workflows/deploy-<env>.yml for every github-actions environment (or, with --check, fail with the diff when a committed one is stale)')
+    .option('--env <name...>', 'environment names or paths (default: every environment; generated files of gone environments are removed too)')
+    .option('--check', 'write nothing; print each stale file\'s unified diff and exit 1 if any differs')
+    .addHelpText('after', '\nExit codes: 0 written or current, 1 stale (--check) or invalid environment, 2 usage.')
+    .action(action(async (opts: PipelineGenerateCliOptions) => runPipelineGenerate(opts)));
+  pipeline
+    .command('synth')
+    .description("synthesize one environment's pipeline app into a cloud assembly: the pipeline's Synth step runs this")
+    .requiredOption('--env <name|path>', 'environment name (config/environments/<name>.yaml) or path to an environment file')
+    .option('--out <dir>', 'cloud assembly directory', 'cdk.out')
+    .option('--check-workflow', 'first fail (exit 1, with the diff) when the committed workflow of a github-actions environment is stale')
+    .option('--no-validation', "skip CDK's built-in CloudFormation template validation")
+    .addHelpText('after', '\nExit codes: 0 synthesized, 1 stale workflow, invalid environment or error annotations, 2 usage.')
+    .action(action(async (opts: PipelineSynthCliOptions) => runPipelineSynth(opts)));
+}

@@ -1,0 +1,150 @@
+/**
+ * Live checks of an environment (`sdpipe validate --live`, the pipeline's Validate step): what
+ * the offline region facts (config/regions/) can only approximate, asked of the environment's own
+ * account and region. Every instance type the file names is offered there
+ * (EC2 DescribeInstanceTypeOfferings), and the public Bottlerocket AMI parameters the GPU nodes
+ * and the snapshot bake resolve exist for the Kubernetes versions it names (SSM GetParameter).
+ * Findings are diagnostics at the value's position, like the offline rules'.
+ *
+ * The AWS SDK is loaded only when no clients are given (plain `sdpipe validate` never loads it).
+ */
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { SdpipeError } from '../errors';
+import type { Diagnostic } from './diagnostics';
+import { sortDiagnostics } from './diagnostics';
+import { RULES } from './rules-catalog';
+import type { EnvironmentConfig } from './types';
+import type { ValuePath, YamlSource } from './yaml-source';
+
+
+/** Defaults the deploy stage uses when the file leaves them out (stages/constructs/eks-cluster.ts CLUSTER_DEFAULTS, lib/snapshot). */
+export const LIVE_DEFAULTS = { kubernetesVersion: '1.33', clusterInstanceType: 'm5.large', bakeInstanceType: 'm5.large' } as const;
+
+/** The AWS clients of the live checks, in the environment's region. */
+export interface LiveClients {
+  readonly ec2: EC2Client;
+  readonly ssm: SSMClient;
+}
+
+/** An instance type named by the file, and where. */
+interface NamedValue {
+  readonly value: string;
+  readonly path: ValuePath;
+}
+
+/** Instance types the environment will launch, each with the path that names it (or its section when defaulted). */
+export function instanceTypesOf(config: EnvironmentConfig): NamedValue[] {
+  const out: NamedValue[] = [];
+  out.push({ value: config.clusterComponents?.instanceType ?? LIVE_DEFAULTS.clusterInstanceType, path: ['clusterComponents', 'instanceType'] });
+  config.modelsRuntime.forEach((r, i) => {
+    (r.extraValues?.karpenter?.provisioner?.instanceType ?? []).forEach((t, j) => {
+      out.push({ value: t, path: ['modelsRuntime', i, 'extraValues', 'karpenter', 'provisioner', 'instanceType', j] });
+    });
+  });
+  if (config.snapshot?.enabled) out.push({ value: config.snapshot.instanceType ?? LIVE_DEFAULTS.bakeInstanceType, path: ['snapshot', 'instanceType'] });
+  return out;
+}
+
+function isArm(instanceType: string): boolean {
+  return /^[a-z]+\d+g[a-z]*$/.test(instanceType.split('.')[0]);
+}
+
+/** The public Bottlerocket AMI parameters the environment relies on, each with the path of the version that picks it. */
+export function bottlerocketParametersOf(config: EnvironmentConfig): NamedValue[] {
+  const out = new Map<string, NamedValue>();
+  const clusterVersion = config.clusterComponents?.kubernetesVersion ?? LIVE_DEFAULTS.kubernetesVersion;
+  for (const r of config.modelsRuntime) {
+    if ((r.extraValues?.karpenter?.nodeTemplate?.amiFamily ?? 'Bottlerocket') !== 'Bottlerocket') continue;
+    const types = r.extraValues?.karpenter?.provisioner?.instanceType ?? [];
+    const arches = new Set(types.length ? types.map((t) => (isArm(t) ? 'arm64' : 'x86_64')) : ['x86_64']);
+    for (const arch of arches) {
+      const name = `/aws/service/bottlerocket/aws-k8s-${clusterVersion}-nvidia/${arch}/latest/image_id`;
+      out.set(name, { value: name, path: ['clusterComponents', 'kubernetesVersion'] });
+    }
+  }
+  if (config.snapshot?.enabled) {
+    const version = config.snapshot.kubernetesVersion ?? clusterVersion;
+    for (const arch of config.snapshot.architectures ?? ['x86_64']) {
+      const name = `/aws/service/bottlerocket/aws-k8s-${version}/${arch}/latest/image_id`;
+      out.set(name, { value: name, path: config.snapshot.kubernetesVersion ? ['snapshot', 'kubernetesVersion'] : ['clusterComponents', 'kubernetesVersion'] });
+    }
+  }
+  return [...out.values()];
+}
+
+function errorName(err: unknown): string {
+  return (err as { name?: string })?.name ?? '';
+}
+
+function describe(err: unknown): string {
+  return `${errorName(err) || 'Error'}: ${(err as Error)?.message ?? String(err)}`;
+}
+
+/** Create the live checks' clients for a region (loads the AWS SDK). */
+export async function createLiveClients(region: string): Promise<LiveClients> {
+  const [{ EC2Client }, { SSMClient }] = await Promise.all([import('@aws-sdk/client-ec2'), import('@aws-sdk/client-ssm')]);
+  const common = { region, maxAttempts: 5, customUserAgent: 'sdpipe' };
+  return { ec2: new EC2Client(common), ssm: new SSMClient(common) };
+}
+
+/**
+ * Run the live checks of a valid environment.
+ * @throws SdpipeError (exit 1) when AWS cannot be asked (no credentials, access denied, no network), naming the call and the permission
+ */
+export async function checkLive(config: EnvironmentConfig, source: YamlSource, clients: LiveClients): Promise<Diagnostic[]> {
+  const { DescribeInstanceTypeOfferingsCommand } = await import('@aws-sdk/client-ec2');
+  const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
+  const region = config.environment.region;
+  const diags: Diagnostic[] = [];
+  const at = (path: ValuePath) => source.positionOf(path);
+
+  const types = instanceTypesOf(config);
+  const wanted = [...new Set(types.map((t) => t.value))].sort();
+  const offered = new Set<string>();
+  try {
+    let token: string | undefined;
+    do {
+      const out = await clients.ec2.send(new DescribeInstanceTypeOfferingsCommand({
+        LocationType: 'region',
+        Filters: [{ Name: 'instance-type', Values: wanted }],
+        NextToken: token,
+      }));
+      for (const o of out.InstanceTypeOfferings ?? []) if (o.InstanceType) offered.add(o.InstanceType);
+      token = out.NextToken;
+    } while (token);
+  } catch (err) {
+    throw new SdpipeError(`live check: EC2 DescribeInstanceTypeOfferings in ${region} failed (${describe(err)})`, {
+      hint: 'run with credentials for the environment\'s account that allow ec2:DescribeInstanceTypeOfferings, or validate without --live',
+      cause: err,
+    });
+  }
+  for (const t of types) {
+    if (offered.has(t.value)) continue;
+    diags.push({
+      file: source.file, ...at(t.path), rule: 'SDP050', severity: 'error',
+      message: `${t.value} is not offered in ${region} (live check: EC2 DescribeInstanceTypeOfferings)`,
+      hint: RULES.SDP050.hint, path: t.path.join('.'),
+    });
+  }
+
+  for (const p of bottlerocketParametersOf(config)) {
+    try {
+      await clients.ssm.send(new GetParameterCommand({ Name: p.value }));
+    } catch (err) {
+      if (errorName(err) === 'ParameterNotFound') {
+        diags.push({
+          file: source.file, ...at(p.path), rule: 'SDP054', severity: 'error',
+          message: `the Bottlerocket AMI parameter ${p.value} does not exist in ${region} (live check: SSM GetParameter)`,
+          hint: RULES.SDP054.hint, path: p.path.join('.'),
+        });
+        continue;
+      }
+      throw new SdpipeError(`live check: SSM GetParameter ${p.value} in ${region} failed (${describe(err)})`, {
+        hint: 'run with credentials that allow ssm:GetParameter on arn:<partition>:ssm:<region>::parameter/aws/service/bottlerocket/*, or validate without --live',
+        cause: err,
+      });
+    }
+  }
+  return sortDiagnostics(diags);
+}

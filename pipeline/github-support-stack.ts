@@ -1,0 +1,74 @@
+/**
+ * The support stack of a github-actions environment, deployed once by hand (see the README's
+ * "Bootstrap"): the account's GitHub OIDC provider with the partition's audience
+ * (`sts.amazonaws.com.cn` in aws-cn), and the roles the generated workflow assumes, each trusted
+ * only for this repository's environment branch (`repo:<owner>/<repo>:ref:refs/heads/env/<name>`):
+ * `sdpipe-deploy-<env>` (asset publishing and the deploy: the CDK bootstrap roles only) and one
+ * `sdpipe-<step>-<env>` per step, with the statements of pipeline/step-policies.ts. Also the
+ * snapshot bake instance's role and instance profile.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../lib/config/types';
+import { SdpipeError } from '../lib/errors';
+import { buildBlueprint, sessionSeconds } from './blueprint';
+import type { PipelineBlueprint } from './blueprint';
+import { deployRoleName, githubSubjects } from './names';
+import type { StepId } from './names';
+import { deployStatements } from './step-policies';
+import { BakeInstanceProfile, createStepRole, GitHubOidc } from './support';
+
+/** Properties of {@link GitHubSupportStack}. */
+export interface GitHubSupportStackProps extends StackProps {
+  /** The validated environment (engine `github-actions`). */
+  readonly config: EnvironmentConfig;
+  /** The GitHub repository (`owner/repo`) whose workflow may assume the roles. */
+  readonly repository: string;
+  /** Create the account's GitHub OIDC provider (false: import the existing one). @default true */
+  readonly createOidcProvider?: boolean;
+}
+
+/** The support stack of a github-actions environment. */
+export class GitHubSupportStack extends Stack {
+  /** The blueprint whose steps get roles. */
+  readonly blueprint: PipelineBlueprint;
+  /** The OIDC provider (created or imported). */
+  readonly oidc: GitHubOidc;
+  /** `sdpipe-deploy-<env>`: asset publishing and the deploy. */
+  readonly deployRole: iam.Role;
+  /** The role of each step. */
+  readonly stepRoles: Readonly<Partial<Record<StepId, iam.Role>>>;
+
+  constructor(scope: Construct, id: string, props: GitHubSupportStackProps) {
+    const env = props.config.environment;
+    super(scope, id, { ...props, env: props.env ?? { account: env.account, region: env.region } });
+    const config = props.config;
+    this.blueprint = buildBlueprint(config);
+    if (this.blueprint.engine !== 'github-actions') {
+      throw new SdpipeError(`environment ${env.name} uses the ${this.blueprint.engine} engine; its pipeline stack holds its roles`, { hint: 'deploy the pipeline stack instead' });
+    }
+    this.oidc = new GitHubOidc(this, 'GitHubOidc', { createProvider: props.createOidcProvider });
+    const principal = this.oidc.principal(githubSubjects(props.repository, config));
+    this.deployRole = new iam.Role(this, 'DeployRole', {
+      roleName: deployRoleName(env.name),
+      description: `sdpipe ${env.name}: asset publishing and deploy jobs of the generated workflow (CDK bootstrap roles only)`,
+      assumedBy: principal,
+      inlinePolicies: { Deploy: new iam.PolicyDocument({ statements: deployStatements(this) }) },
+    });
+    const bake = config.snapshot?.enabled ? new BakeInstanceProfile(this, 'BakeInstance', { config }) : undefined;
+    const stepRoles: Partial<Record<StepId, iam.Role>> = {};
+    for (const step of this.blueprint.steps) {
+      stepRoles[step.id] = createStepRole(this, `${step.id}Role`, {
+        config,
+        step: step.id,
+        roleName: step.roleName,
+        assumedBy: principal,
+        bakeInstanceRoleArn: bake?.role.roleArn ?? '',
+        maxSessionDuration: Duration.seconds(sessionSeconds(step.timeoutMinutes)),
+      });
+    }
+    this.stepRoles = stepRoles;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Names shared by the pipeline engines, the support resources, the deploy workflow and the
+ * docs: stack ids, IAM role names, SSM parameter names and the generated workflow's path.
+ * Pure strings: no CDK.
+ */
+import type { EnvironmentConfig } from '../lib/config/types';
+
+/** The steps of the blueprint that run a sdpipe command (Approve and Deploy are the engines' own). */
+export type StepId = 'Validate' | 'Mirror' | 'Models' | 'Snapshot';
+
+/** Id (and CloudFormation name) of the CodePipeline engine's pipeline stack of an environment. */
+export function pipelineStackId(environment: string): string {
+  return `sdpipe-${environment}-pipeline`;
+}
+
+/** Id (and CloudFormation name) of the support stack of a github-actions environment. */
+export function supportStackId(environment: string): string {
+  return `sdpipe-${environment}-support`;
+}
+
+/** Construct id of the GitHub Actions engine's workflow of an environment. */
+export function workflowId(environment: string): string {
+  return `sdpipe-${environment}-workflow`;
+}
+
+/** Name of the CodePipeline pipeline of an environment. */
+export function pipelineName(environment: string): string {
+  return `sdpipe-${environment}`;
+}
+
+/**
+ * Name of the role that deploys: assumed through GitHub OIDC by `deploy.yml` (codepipeline engine,
+ * s3 source: upload the source, follow the pipeline) or by the generated workflow's asset and
+ * deploy jobs (github-actions engine: the CDK bootstrap roles only).
+ */
+export function deployRoleName(environment: string): string {
+  return `sdpipe-deploy-${environment}`;
+}
+
+/** Name of the role of one step (`sdpipe-mirror-prod-cn`). */
+export function stepRoleName(step: StepId, environment: string): string {
+  return `sdpipe-${step.toLowerCase()}-${environment}`;
+}
+
+/** Name of the role (and instance profile) of the snapshot bake instance. */
+export function bakeInstanceRoleName(environment: string): string {
+  return `sdpipe-bake-instance-${environment}`;
+}
+
+/** SSM parameters the support resources publish. */
+export function pipelineParameterNames(environment: string): { readonly sourceBucket: string; readonly pipelineName: string; readonly bakeInstanceProfile: string } {
+  return {
+    sourceBucket: `/sdpipe/${environment}/pipeline/source-bucket`,
+    pipelineName: `/sdpipe/${environment}/pipeline/name`,
+    bakeInstanceProfile: `/sdpipe/${environment}/bake/instance-profile`,
+  };
+}
+
+/** The object key the deploy workflow uploads to the source bucket (scripts/follow-pipeline.sh). */
+export const SOURCE_OBJECT_KEY = 'source.zip';
+
+/** Repository-relative path of the generated workflow of a github-actions environment. */
+export function workflowPath(environment: string): string {
+  return `.github/workflows/deploy-${environment}.yml`;
+}
+
+/** Name of the generated workflow (shown in the Actions tab). */
+export function workflowName(environment: string): string {
+  return `deploy-${environment}`;
+}
+
+/** The cloud assembly folder the Synth step writes and the deploy jobs read. */
+export const ASSEMBLY_DIR = 'cdk.out';
+
+/** The folder the steps write their lock files to (`out/<env>/images.lock.json`, …). */
+export const OUT_DIR = 'out';
+
+/** The GitHub Actions OIDC issuer host. */
+export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+
+/** The `sub` claims a role trusts: pushes to the environment's branch of this repository. */
+export function githubSubjects(repository: string, config: EnvironmentConfig, options: { readonly environmentJobs?: boolean } = {}): string[] {
+  const subjects = [`repo:${repository}:ref:refs/heads/${config.environment.branch}`];
+  if (options.environmentJobs) subjects.push(`repo:${repository}:environment:${config.environment.name}`);
+  return subjects;
+}
