@@ -100,7 +100,7 @@ export class CodePipelineStack extends Stack {
     }
 
     const bake = config.snapshot?.enabled ? new BakeInstanceProfile(this, 'BakeInstance', { config }) : undefined;
-    const codebuildPrincipal = new iam.ServicePrincipal('codebuild.amazonaws.com');
+    const codebuildPrincipal = new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('codebuild'));
     const stepRoles: Partial<Record<StepId, iam.Role>> = {};
     for (const step of bp.steps) {
       stepRoles[step.id] = createStepRole(this, `${step.id}Role`, {

@@ -87,7 +87,7 @@ export class BakeInstanceProfile extends Construct {
     this.role = new iam.Role(this, 'Role', {
       roleName: name,
       description: `sdpipe ${env}: the snapshot bake instance (SSM agent only)`,
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      assumedBy: new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('ec2')),
       managedPolicies: bakeInstanceManagedPolicies(props.config.environment.region).map((a) =>
         iam.ManagedPolicy.fromAwsManagedPolicyName(a.slice(a.lastIndexOf('/') + 1))),
     });

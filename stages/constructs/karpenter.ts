@@ -63,7 +63,7 @@ export class Karpenter extends Construct {
     const stack = Stack.of(this);
 
     this.nodeRole = new iam.Role(this, 'NodeRole', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      assumedBy: new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('ec2')),
       managedPolicies: [
         iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKSWorkerNodePolicy'),
         iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKS_CNI_Policy'),
@@ -209,7 +209,7 @@ export class Karpenter extends Construct {
           sid: 'AllowPassingInstanceRole',
           actions: ['iam:PassRole'],
           resources: [this.nodeRole.roleArn],
-          conditions: { StringEquals: { 'iam:PassedToService': ['ec2.amazonaws.com', `ec2.${stack.urlSuffix}`] } },
+          conditions: { StringEquals: { 'iam:PassedToService': [iam.ServicePrincipal.servicePrincipalName('ec2'), `ec2.${stack.urlSuffix}`] } },
         }),
         new iam.PolicyStatement({
           sid: 'AllowScopedInstanceProfileActions',

@@ -68,7 +68,7 @@ export class Messaging extends Construct {
     const doc = new iam.PolicyDocument({
       statements: [new iam.PolicyStatement({
         sid: 'SNSAccess',
-        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+        principals: [new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('sns'))],
         actions: ['xray:PutTraceSegments', 'xray:GetSamplingRules', 'xray:GetSamplingTargets'],
         resources: ['*'],
         conditions: {
@@ -101,7 +101,7 @@ export class Messaging extends Construct {
         filterPolicy: runtimeFilterPolicy(options),
       });
       queue.addToResourcePolicy(new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+        principals: [new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('sns'))],
         actions: ['sqs:SendMessage'],
         resources: [queue.queueArn],
         conditions: { ArnEquals: { 'aws:SourceArn': this.inputTopic.topicArn } },
