@@ -17,13 +17,7 @@ describe('models sync through faults', () => {
   afterAll(async () => {
     await stand.stop();
   });
-  beforeEach(() => {
-    stand.hfProxy.clearFaults();
-    stand.s3Proxy.clearFaults();
-    stand.hfProxy.resetStats();
-    stand.s3Proxy.resetStats();
-    stand.hf.requests.length = 0;
-  });
+  beforeEach(() => stand.reset());
 
   async function expectLanded(key: string, sha: string): Promise<void> {
     const obj = await getObject(stand, key);

@@ -66,10 +66,7 @@ describe(`the original piped upload vs sdpipe when the source connection breaks 
   afterAll(async () => {
     await stand.stop();
   });
-  beforeEach(() => {
-    stand.hfProxy.clearFaults();
-    stand.hfProxy.resetStats();
-  });
+  beforeEach(() => stand.reset());
 
   it('the pipe lands a truncated object and reports success', async () => {
     const f = publish(stand, 'piped.safetensors', 20);

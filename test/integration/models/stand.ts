@@ -38,6 +38,8 @@ export interface Stand {
   client(): S3Client;
   /** An environment with these model files and the stand's hub and bucket. */
   config(files: ModelFile[], region?: string): EnvironmentConfig;
+  /** Clear both proxies' faults and counters and the hub's request log (before each test). */
+  reset(): void;
   /** Stop everything and restore process.env. */
   stop(): Promise<void>;
 }
@@ -58,6 +60,13 @@ export async function startStand(): Promise<Stand> {
   const admin = s3.client();
   const clients: S3Client[] = [];
   return {
+    reset() {
+      for (const proxy of [hfProxy, s3Proxy]) {
+        proxy.clearFaults();
+        proxy.resetStats();
+      }
+      hf.requests.length = 0;
+    },
     s3,
     hf,
     s3Proxy,

@@ -17,12 +17,7 @@ describe('models sync against s3rver and a hub stand-in', () => {
   afterAll(async () => {
     await stand.stop();
   });
-  beforeEach(() => {
-    stand.hfProxy.clearFaults();
-    stand.s3Proxy.clearFaults();
-    stand.hfProxy.resetStats();
-    stand.s3Proxy.resetStats();
-  });
+  beforeEach(() => stand.reset());
 
   it('streams a 21 MiB file (5 parts) from hf:// into the bucket, verified, then skips it on a re-run after one HEAD', async () => {
     const f = publish(stand, 'v1-5-pruned-emaonly.safetensors', 21, 12_345);
