@@ -4,18 +4,12 @@
  */
 import * as path from 'node:path';
 import * as core from '@actions/core';
+import { boolInput } from '../../common/inputs';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { SdpipeError } from '../../../lib/errors';
 import { splitIds } from '../../../lib/snapshot/launch-settings';
 import { formatBakeEvent, formatStageText } from '../../../lib/snapshot/report';
 import { runSnapshotStage } from '../../../lib/snapshot/stage';
-
-function boolInput(name: string): boolean {
-  const raw = (core.getInput(name) || 'false').trim().toLowerCase();
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  throw new SdpipeError(`input ${name} must be true or false, got "${raw}"`, { exitCode: 2 });
-}
 
 function minutesInput(name: string, fallback: number): number {
   const raw = (core.getInput(name) || '').trim();

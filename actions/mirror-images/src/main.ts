@@ -4,26 +4,13 @@
  */
 import * as path from 'node:path';
 import * as core from '@actions/core';
+import { boolInput, intInput } from '../../common/inputs';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { SdpipeError } from '../../../lib/errors';
 import { pinnedReference } from '../../../lib/oci/lock-file';
 import { mirrorEnvironment, mirrorExitCode } from '../../../lib/oci/mirror';
 import { formatMirrorMarkdown, formatMirrorText } from '../../../lib/oci/mirror-report';
 import { createProgress } from '../../../lib/transfer/progress';
-
-function intInput(name: string, min: number): number {
-  const raw = core.getInput(name) || '';
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new SdpipeError(`input ${name} must be an integer ≥ ${min}, got "${raw}"`, { exitCode: 2 });
-  return n;
-}
-
-function boolInput(name: string): boolean {
-  const raw = (core.getInput(name) || 'false').trim().toLowerCase();
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  throw new SdpipeError(`input ${name} must be true or false, got "${raw}"`, { exitCode: 2 });
-}
 
 /** Run the action. */
 export async function run(): Promise<void> {
