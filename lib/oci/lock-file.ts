@@ -7,28 +7,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors';
 import { writeFileAtomic } from '../fs-atomic';
+import type { CopyResult } from './copy';
 
-/** One mirrored image or chart. */
-export interface LockEntry {
-  /** Name from the environment file. */
-  readonly name: string;
-  /** Source reference as written in the environment file. */
-  readonly source: string;
-  /** Digest the source reference resolved to (an index's digest for an index). */
-  readonly sourceDigest: string;
-  /** Destination reference: `<ecr-host>/<repository>:<tag>`. */
-  readonly target: string;
-  /** Digest of the manifest pushed under the tag; deploy pins this. */
-  readonly digest: string;
-  /** Media type of that manifest. */
-  readonly mediaType: string;
-  /** Platforms copied out of an index; empty for a single-manifest source. */
-  readonly platforms: readonly string[];
-  /** Size of the blobs this run uploaded. */
-  readonly bytesCopied: number;
-  /** Size of the blobs already present or mounted. */
-  readonly bytesSkipped: number;
-}
+/**
+ * One mirrored image or chart: its name in the environment file and what its copy resolved and
+ * pushed (the source as written, the digest it resolved to, the target and the pushed digest that
+ * deploy pins, the media type, the platforms kept, and the bytes uploaded or skipped).
+ */
+export type LockEntry = { readonly name: string } & Pick<CopyResult, 'source' | 'sourceDigest' | 'target' | 'digest' | 'mediaType' | 'platforms' | 'bytesCopied' | 'bytesSkipped'>;
 
 /** The lock file. */
 export interface ImagesLock {
