@@ -5,8 +5,8 @@
  * system components sized by `clusterComponents`.
  */
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { workerNodeRole } from './node-role';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 
@@ -71,15 +71,7 @@ export class EksCluster extends Construct {
       new eks.Addon(this, cid, { cluster: this.cluster, addonName, preserveOnDelete: false });
     }
 
-    const nodeRole = new iam.Role(this, 'SystemNodeRole', {
-      assumedBy: new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('ec2')),
-      managedPolicies: [
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKSWorkerNodePolicy'),
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKS_CNI_Policy'),
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEC2ContainerRegistryReadOnly'),
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'),
-      ],
-    });
+    const nodeRole = workerNodeRole(this, 'SystemNodeRole');
     const n = props.systemNodes;
     this.systemNodegroup = this.cluster.addNodegroupCapacity('System', {
       instanceTypes: [new ec2.InstanceType(n.instanceType)],

@@ -4,6 +4,7 @@
  * with the controller image pinned by digest, and per runtime an EC2NodeClass and a NodePool.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
+import { workerNodeRole } from './node-role';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -62,15 +63,7 @@ export class Karpenter extends Construct {
     this.clusterName = props.clusterName;
     const stack = Stack.of(this);
 
-    this.nodeRole = new iam.Role(this, 'NodeRole', {
-      assumedBy: new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('ec2')),
-      managedPolicies: [
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKSWorkerNodePolicy'),
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKS_CNI_Policy'),
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEC2ContainerRegistryReadOnly'),
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'),
-      ],
-    });
+    this.nodeRole = workerNodeRole(this, 'NodeRole');
     new eks.AccessEntry(this, 'NodeAccess', {
       cluster,
       principal: this.nodeRole.roleArn,
