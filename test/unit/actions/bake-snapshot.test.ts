@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as core from '@actions/core';
+import { mockInputs } from './support';
 import { run } from '../../../actions/bake-snapshot/src/main';
 import { ROOT } from '../config/helpers';
 import type { FakeAws } from '../snapshot/fake-aws';
@@ -18,14 +19,6 @@ const REGION = 'us-west-2';
 
 let fake: FakeAws | undefined;
 let root: string;
-
-function inputs(values: Record<string, string>) {
-  mockedCore.getInput.mockImplementation((name: string, opts?: core.InputOptions) => {
-    const v = values[name] ?? '';
-    if (opts?.required && !v) throw new Error(`Input required and not supplied: ${name}`);
-    return v;
-  });
-}
 
 function outputs(): Record<string, string> {
   return Object.fromEntries(mockedCore.setOutput.mock.calls.map(([k, v]) => [k, String(v)]));
@@ -54,7 +47,7 @@ test('bakes, masks the ECR password before any pull, sets snapshot-id and reused
   mockedCore.setSecret.mockImplementation(() => {
     sendsBeforeMask = f.sentScripts.filter((s) => s.some((l) => l.includes('images pull'))).length;
   });
-  inputs({ environment: 'dev', 'working-directory': root, lock: 'locks/dev.json', publish: 'true', 'instance-profile': 'action-profile', 'security-group-ids': 'sg-0aaaaaaaaaaaaaaa1, sg-0bbbbbbbbbbbbbbb1' });
+  mockInputs({ environment: 'dev', 'working-directory': root, lock: 'locks/dev.json', publish: 'true', 'instance-profile': 'action-profile', 'security-group-ids': 'sg-0aaaaaaaaaaaaaaa1, sg-0bbbbbbbbbbbbbbb1' });
   await run();
   expect(mockedCore.setFailed).not.toHaveBeenCalled();
   expect(mockedCore.setSecret).toHaveBeenCalledWith(f.password);
@@ -75,7 +68,7 @@ test('bakes, masks the ECR password before any pull, sets snapshot-id and reused
   expect(logged).not.toContain(f.password);
 
   jest.resetAllMocks();
-  inputs({ environment: 'dev', 'working-directory': root, lock: 'locks/dev.json' });
+  mockInputs({ environment: 'dev', 'working-directory': root, lock: 'locks/dev.json' });
   await run();
   expect(outputs()).toMatchObject({ reused: 'true', 'snapshot-id': out['snapshot-id'] });
   expect(mockedCore.setFailed).not.toHaveBeenCalled();
@@ -85,7 +78,7 @@ test('a failed bake ends in setFailed with the step, the command output and the 
   const f = fake as FakeAws;
   // Stopping kubelet is not retried (a failed pull would be, after a real backoff sleep).
   f.commandFailures.push({ match: /stop kubelet/, times: 1, stderr: 'apiclient: admin container is not running' });
-  inputs({ environment: 'dev', 'working-directory': root, lock: 'locks/dev.json', 'instance-profile': 'p' });
+  mockInputs({ environment: 'dev', 'working-directory': root, lock: 'locks/dev.json', 'instance-profile': 'p' });
   await run();
   expect(mockedCore.setFailed).toHaveBeenCalledTimes(1);
   const message = String(mockedCore.setFailed.mock.calls[0][0]);
@@ -100,7 +93,7 @@ test('a failed bake ends in setFailed with the step, the command output and the 
 test('a disabled stage succeeds with enabled=false and an empty snapshot-id', async () => {
   const file = path.join(root, 'config', 'environments', 'dev.yaml');
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^snapshot:\n {2}enabled: true$/m, 'snapshot:\n  enabled: false'));
-  inputs({ environment: 'dev', 'working-directory': root });
+  mockInputs({ environment: 'dev', 'working-directory': root });
   await run();
   expect(mockedCore.setFailed).not.toHaveBeenCalled();
   expect(outputs()).toMatchObject({ enabled: 'false', 'snapshot-id': '', reused: 'false' });
@@ -108,15 +101,15 @@ test('a disabled stage succeeds with enabled=false and an empty snapshot-id', as
 });
 
 test('bad inputs end in setFailed before any AWS call', async () => {
-  inputs({ environment: 'dev', 'working-directory': root, force: 'yes' });
+  mockInputs({ environment: 'dev', 'working-directory': root, force: 'yes' });
   await run();
   expect(mockedCore.setFailed).toHaveBeenCalledWith(expect.stringMatching(/input force must be true or false/));
   jest.mocked(mockedCore.setFailed).mockClear();
-  inputs({ environment: 'dev', 'working-directory': root, 'pull-timeout': '-1' });
+  mockInputs({ environment: 'dev', 'working-directory': root, 'pull-timeout': '-1' });
   await run();
   expect(mockedCore.setFailed).toHaveBeenCalledWith(expect.stringMatching(/input pull-timeout must be a positive number/));
   jest.mocked(mockedCore.setFailed).mockClear();
-  inputs({});
+  mockInputs({});
   await run();
   expect(mockedCore.setFailed).toHaveBeenCalledWith(expect.stringMatching(/environment/));
   expect(fake?.calls).toEqual([]);

@@ -3,6 +3,7 @@
  * are masked as they appear, and `setFailed` is called on failure only.
  */
 import * as core from '@actions/core';
+import { mockInputs } from './support';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { SdpipeError, TransferError } from '../../../lib/errors';
 import { mirrorEnvironment, type MirrorReport } from '../../../lib/oci/mirror';
@@ -20,14 +21,6 @@ const mockedMirror = jest.mocked(mirrorEnvironment);
 const D = `sha256:${'f'.repeat(64)}`;
 const HOST = '123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn';
 const CONFIG = { environment: { name: 'prod-cn', account: '123456789012', region: 'cn-northwest-1', branch: 'env/prod-cn' } };
-
-function inputs(values: Record<string, string>) {
-  mockedCore.getInput.mockImplementation((name: string, opts?: core.InputOptions) => {
-    const v = values[name] ?? '';
-    if (opts?.required && !v) throw new Error(`Input required and not supplied: ${name}`);
-    return v;
-  });
-}
 
 function report(extra: Partial<MirrorReport> = {}): MirrorReport {
   const entry = { name: 'sdwebui', source: 'public.ecr.aws/x/sdwebui:latest', repository: 'sd-on-eks/sdwebui' };
@@ -74,7 +67,7 @@ beforeEach(() => {
 });
 
 test('passes the inputs, sets the outputs, masks secrets as they appear, does not fail', async () => {
-  inputs({ environment: 'prod-cn', 'working-directory': '/repo', publish: 'true', 'dry-run': 'false', concurrency: '6', 'chunk-size': '8', 'stall-timeout': '30', 'create-repositories': 'auto', 'out-dir': 'out', 'insecure-registries': 'a.lan, b.lan' });
+  mockInputs({ environment: 'prod-cn', 'working-directory': '/repo', publish: 'true', 'dry-run': 'false', concurrency: '6', 'chunk-size': '8', 'stall-timeout': '30', 'create-repositories': 'auto', 'out-dir': 'out', 'insecure-registries': 'a.lan, b.lan' });
   mockedMirror.mockImplementation(async (options) => {
     options.onSecret?.('ecr-password');
     return report();
@@ -92,7 +85,7 @@ test('passes the inputs, sets the outputs, masks secrets as they appear, does no
 });
 
 test('an entry that failed sets the action failed, naming it', async () => {
-  inputs({ environment: 'prod-cn', concurrency: '4', 'chunk-size': '16', 'stall-timeout': '60' });
+  mockInputs({ environment: 'prod-cn', concurrency: '4', 'chunk-size': '16', 'stall-timeout': '60' });
   const failed = report({ lock: undefined, lockFile: undefined });
   mockedMirror.mockResolvedValue({ ...failed, items: [{ ...failed.items[0], result: undefined, error: new TransferError('copying blob sha256:abc failed after 6 attempts') }] });
   await run();
@@ -102,19 +95,19 @@ test('an entry that failed sets the action failed, naming it', async () => {
 });
 
 test('bad inputs and thrown errors end in setFailed with the hint', async () => {
-  inputs({ environment: 'prod-cn', concurrency: 'many', 'chunk-size': '16', 'stall-timeout': '60' });
+  mockInputs({ environment: 'prod-cn', concurrency: 'many', 'chunk-size': '16', 'stall-timeout': '60' });
   await run();
   expect(mockedCore.setFailed).toHaveBeenCalledWith(expect.stringMatching(/input concurrency must be an integer/));
   expect(mockedMirror).not.toHaveBeenCalled();
 
   jest.mocked(mockedCore.setFailed).mockClear();
-  inputs({ environment: 'prod-cn', concurrency: '4', 'chunk-size': '16', 'stall-timeout': '60' });
+  mockInputs({ environment: 'prod-cn', concurrency: '4', 'chunk-size': '16', 'stall-timeout': '60' });
   mockedMirror.mockRejectedValue(new SdpipeError('creating for ECR repository x failed', { hint: 'the role needs ecr:CreateRepository' }));
   await run();
   expect(mockedCore.setFailed).toHaveBeenCalledWith('creating for ECR repository x failed\nhint: the role needs ecr:CreateRepository');
 
   jest.mocked(mockedCore.setFailed).mockClear();
-  inputs({});
+  mockInputs({});
   await run();
   expect(mockedCore.setFailed).toHaveBeenCalledWith(expect.stringMatching(/environment/));
 });

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import * as core from '@actions/core';
+import { mockInputs } from './support';
 import { run } from '../../../actions/sync-models/src/main';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { SdpipeError, UsageError } from '../../../lib/errors';
@@ -24,14 +25,6 @@ const mockedLoad = jest.mocked(loadValidEnvironment);
 const mockedWrite = jest.mocked(writeModelsLock);
 const SHA = 'a'.repeat(64);
 const CONFIG = { environment: { name: 'prod-cn', account: '123456789012', region: 'cn-northwest-1', branch: 'env/prod-cn' } };
-
-function inputs(values: Record<string, string>) {
-  mockedCore.getInput.mockImplementation((name: string, opts?: core.InputOptions) => {
-    const v = values[name] ?? '';
-    if (opts?.required && !v) throw new Error(`Input required and not supplied: ${name}`);
-    return v;
-  });
-}
 
 function result(over: Partial<SyncModelsResult> = {}): SyncModelsResult {
   return {
@@ -65,7 +58,7 @@ describe('sync-models action', () => {
   });
 
   it('passes the inputs to syncModels, writes the lock file and sets the outputs', async () => {
-    inputs({ environment: 'prod-cn', 'working-directory': '/repo', concurrency: '8', 'part-size': '32', 'abort-stale-after': '0', 'stall-timeout': '30', 'part-checksums': 'false', 'out-dir': 'build' });
+    mockInputs({ environment: 'prod-cn', 'working-directory': '/repo', concurrency: '8', 'part-size': '32', 'abort-stale-after': '0', 'stall-timeout': '30', 'part-checksums': 'false', 'out-dir': 'build' });
     mockedSync.mockResolvedValue(result());
     await run();
     expect(mockedLoad).toHaveBeenCalledWith('prod-cn', { root: '/repo' });
@@ -79,14 +72,14 @@ describe('sync-models action', () => {
   });
 
   it('uses the defaults for empty inputs', async () => {
-    inputs({ environment: 'dev' });
+    mockInputs({ environment: 'dev' });
     mockedSync.mockResolvedValue(result());
     await run();
     expect(mockedSync).toHaveBeenCalledWith(expect.objectContaining({ dryRun: false, concurrency: 4, partSizeMiB: 16, abortStaleAfterHours: 168, stallTimeoutSeconds: 60, partChecksums: true }));
   });
 
   it('masks the hub token before loading anything, and passes it on', async () => {
-    inputs({ environment: 'prod-cn', 'hf-token': 'hf_secret' });
+    mockInputs({ environment: 'prod-cn', 'hf-token': 'hf_secret' });
     mockedSync.mockResolvedValue(result());
     await run();
     expect(mockedCore.setSecret).toHaveBeenCalledWith('hf_secret');
@@ -96,14 +89,14 @@ describe('sync-models action', () => {
 
   it('masks HF_TOKEN from the environment too', async () => {
     process.env.HF_TOKEN = 'hf_env';
-    inputs({ environment: 'prod-cn' });
+    mockInputs({ environment: 'prod-cn' });
     mockedSync.mockResolvedValue(result());
     await run();
     expect(mockedCore.setSecret).toHaveBeenCalledWith('hf_env');
   });
 
   it('writes no lock file in a dry run', async () => {
-    inputs({ environment: 'prod-cn', 'dry-run': 'true' });
+    mockInputs({ environment: 'prod-cn', 'dry-run': 'true' });
     mockedSync.mockResolvedValue(result({ dryRun: true, files: [{ ...result().files[0], status: 'would-copy' }] }));
     await run();
     expect(mockedWrite).not.toHaveBeenCalled();
@@ -112,7 +105,7 @@ describe('sync-models action', () => {
   });
 
   it('fails (no lock) when a file is not in place, naming it and the hint', async () => {
-    inputs({ environment: 'prod-cn' });
+    mockInputs({ environment: 'prod-cn' });
     const failed = { ...result().files[0], status: 'failed' as const, error: { message: 'x has sha256 b…, pins a…', hint: 'check the source', exitCode: 1 } };
     mockedSync.mockResolvedValue(result({ exitCode: 1, files: [failed] }));
     await run();
@@ -123,13 +116,13 @@ describe('sync-models action', () => {
   });
 
   it('turns a bad input or an invalid environment into setFailed without a stack trace', async () => {
-    inputs({ environment: 'prod-cn', concurrency: '0' });
+    mockInputs({ environment: 'prod-cn', concurrency: '0' });
     await run();
     expect(mockedCore.setFailed).toHaveBeenCalledWith('input concurrency must be an integer ≥ 1, got "0"');
     expect(mockedSync).not.toHaveBeenCalled();
 
     mockedCore.setFailed.mockClear();
-    inputs({ environment: 'nope' });
+    mockInputs({ environment: 'nope' });
     mockedLoad.mockRejectedValue(new UsageError('no environment file nope.yaml', 'create config/environments/nope.yaml'));
     await run();
     expect(mockedCore.setFailed).toHaveBeenCalledWith('no environment file nope.yaml\nhint: create config/environments/nope.yaml');
