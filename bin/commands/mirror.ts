@@ -126,6 +126,7 @@ export async function runMirrorCopy(source: string, destination: string, opts: M
   const { copyReference } = await import('../../lib/oci/copy-reference');
   const { parseCredentials } = await import('../../lib/oci/credentials');
   const report = await import('../../lib/oci/mirror-report');
+  const { escapeData } = await import('../../lib/workflow-commands');
   const { renderSummaryMarkdown } = await import('../../lib/oci/summary');
   const srcCreds = opts.srcCreds ?? env.SDPIPE_SRC_CREDS;
   const destCreds = opts.destCreds ?? env.SDPIPE_DEST_CREDS;
@@ -152,7 +153,7 @@ export async function runMirrorCopy(source: string, destination: string, opts: M
     log.progress.close();
   }
   if (opts.format === 'json') stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else if (opts.format === 'github') stdout.write(`::notice title=mirror copy::${report.escapeWorkflowMessage(`${result.target}@${result.digest}`)}\n${report.formatCopyText(result)}`);
+  else if (opts.format === 'github') stdout.write(`::notice title=mirror copy::${escapeData(`${result.target}@${result.digest}`)}\n${report.formatCopyText(result)}`);
   else stdout.write(report.formatCopyText(result));
   appendStepSummary(env, renderSummaryMarkdown([report.copyRow(result)], result.durationMs, 'sdpipe mirror copy'), stderr);
   return 0;

@@ -34,11 +34,12 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: { stdout?: N
   const report = await import('../../lib/models/sync-report');
   const { createProgress } = await import('../../lib/transfer/progress');
   const fs = await import('node:fs');
+  const { escapeData } = await import('../../lib/workflow-commands');
 
   const { config } = await loadValidEnvironment(opts.env);
   const progress = createProgress({ stream: stderr });
   const warn = (message: string): void => {
-    if (opts.format === 'github') stdout.write(`::warning title=models sync::${message.replace(/%/g, '%25').replace(/\n/g, '%0A')}\n`);
+    if (opts.format === 'github') stdout.write(`::warning title=models sync::${escapeData(message)}\n`);
     else stderr.write(`sdpipe: warning: ${message}\n`);
   };
   let result;

@@ -2,6 +2,7 @@
  * Diagnostics: findings about a file, each with a position, a stable rule id, a severity,
  * a message and a hint; plus the three output formats (text, json, github).
  */
+import { escapeData, escapeProperty } from '../workflow-commands';
 
 /** Severity of a finding. */
 export type Severity = 'error' | 'warning';
@@ -48,14 +49,6 @@ export function formatText(diags: readonly Diagnostic[]): string {
   return diags
     .map((d) => `${d.file}:${d.line}:${d.column}: ${d.severity} ${d.rule}: ${d.message}\n    hint: ${d.hint}\n`)
     .join('');
-}
-
-function escapeData(s: string): string {
-  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-
-function escapeProperty(s: string): string {
-  return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
 /** GitHub workflow commands: `::error file=…,line=…,col=…,title=SDPnnn::message`. */

@@ -6,6 +6,7 @@
 import { formatBytes } from '../transfer/progress';
 import type { ModelSyncResult } from './sync-model-file';
 import type { SyncModelsResult } from './sync-models';
+import { escapeData, escapeProperty } from '../workflow-commands';
 
 function statusText(r: ModelSyncResult): string {
   switch (r.status) {
@@ -89,14 +90,6 @@ export function formatSyncMarkdown(result: SyncModelsResult): string {
     for (const f of failed) out += `- **${mdCell(f.target)}**: ${mdCell(f.error!.message)}${f.error!.hint ? ` _(${mdCell(f.error!.hint)})_` : ''}\n`;
   }
   return `${out}\n`;
-}
-
-function escapeData(s: string): string {
-  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-
-function escapeProperty(s: string): string {
-  return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
 /**

@@ -8,6 +8,7 @@ import type { CopyResult } from './copy';
 import { mirrorExitCode, summaryRows, type MirrorReport } from './mirror';
 import { RegistryError, describeError } from './registry-error';
 import { renderSummaryMarkdown, renderSummaryText, type SummaryRow } from './summary';
+import { escapeData, escapeProperty } from '../workflow-commands';
 
 function errorText(err: unknown): { message: string; hint?: string } {
   if (err instanceof SdpipeError) return { message: err.message, hint: err.hint };
@@ -21,15 +22,6 @@ function errorText(err: unknown): { message: string; hint?: string } {
     return { message: err.message, hint };
   }
   return { message: describeError(err) };
-}
-
-/** GitHub workflow-command escaping of a message. */
-export function escapeWorkflowMessage(s: string): string {
-  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-
-function escapeProperty(s: string): string {
-  return escapeWorkflowMessage(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
 /** Text: the summary table, then one line per failure with its hint. */
@@ -82,10 +74,10 @@ export function formatMirrorGithub(report: MirrorReport): string {
     if (item.result) {
       const r = item.result;
       const what = r.upToDate ? 'up to date' : r.dryRun ? `would copy ${formatBytes(r.bytesCopied)}` : `copied ${formatBytes(r.bytesCopied)}, skipped ${formatBytes(r.bytesSkipped)}`;
-      out += `::notice title=${title}::${escapeWorkflowMessage(`${r.target}@${r.digest}: ${what}`)}\n`;
+      out += `::notice title=${title}::${escapeData(`${r.target}@${r.digest}: ${what}`)}\n`;
     } else {
       const e = errorText(item.error);
-      out += `::error title=${title}::${escapeWorkflowMessage(`${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`)}\n`;
+      out += `::error title=${title}::${escapeData(`${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`)}\n`;
     }
   }
   return out;

@@ -130,19 +130,19 @@ var require_command = __commonJS({
                 } else {
                   cmdStr += ",";
                 }
-                cmdStr += `${key}=${escapeProperty(val)}`;
+                cmdStr += `${key}=${escapeProperty2(val)}`;
               }
             }
           }
         }
-        cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
+        cmdStr += `${CMD_STRING}${escapeData2(this.message)}`;
         return cmdStr;
       }
     };
-    function escapeData(s) {
+    function escapeData2(s) {
       return (0, utils_1.toCommandValue)(s).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
     }
-    function escapeProperty(s) {
+    function escapeProperty2(s) {
       return (0, utils_1.toCommandValue)(s).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/:/g, "%3A").replace(/,/g, "%2C");
     }
   }

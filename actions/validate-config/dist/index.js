@@ -30140,6 +30140,14 @@ var UsageError = class extends SdpipeError {
   }
 };
 
+// lib/workflow-commands.ts
+function escapeData(s) {
+  return s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+}
+function escapeProperty(s) {
+  return escapeData(s).replace(/:/g, "%3A").replace(/,/g, "%2C");
+}
+
 // lib/config/diagnostics.ts
 function sortDiagnostics(diags) {
   return [...diags].sort(
@@ -30159,12 +30167,6 @@ function formatText(diags) {
   return diags.map((d) => `${d.file}:${d.line}:${d.column}: ${d.severity} ${d.rule}: ${d.message}
     hint: ${d.hint}
 `).join("");
-}
-function escapeData(s) {
-  return s.replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
-}
-function escapeProperty(s) {
-  return escapeData(s).replace(/:/g, "%3A").replace(/,/g, "%2C");
 }
 function formatGithub(diags) {
   return diags.map((d) => {
