@@ -5,7 +5,8 @@
  * `Content-Range`.
  */
 import type { Readable } from 'node:stream';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { createAgent, httpRequest } from '../transfer/http';
 import { parseRetryAfter } from '../transfer/retry';
 import { ShortReadError, SourceStatusError, type ByteSource, type SourceBody, type SourceProbe } from './byte-source';
 
@@ -65,9 +66,7 @@ function toNumber(value: string | undefined): number | undefined {
 
 /** Create the default dispatcher: keep-alive, honouring HTTP(S)_PROXY / NO_PROXY when set. */
 export function createHttpDispatcher(env: NodeJS.ProcessEnv = process.env): Dispatcher {
-  const proxied = env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy;
-  const options = { connect: { timeout: 30_000 }, keepAliveTimeout: 10_000 };
-  return proxied ? new EnvHttpProxyAgent(options) : new Agent(options);
+  return createAgent({ connect: { timeout: 30_000 }, keepAliveTimeout: 10_000 }, env);
 }
 
 interface Followed {
@@ -104,9 +103,7 @@ export class HttpByteSource implements ByteSource {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': 'sdpipe', 'accept-encoding': 'identity', ...extra };
       if (current.origin === first.origin) Object.assign(headers, this.options.headers ?? {});
-      const res = await this.dispatcher.request({
-        origin: current.origin,
-        path: `${current.pathname}${current.search}`,
+      const res = await httpRequest(this.dispatcher, current, {
         method,
         headers,
         signal,

@@ -127,8 +127,9 @@ export async function syncModels(options: SyncModelsOptions): Promise<SyncModels
   const stallTimeoutMs = (options.stallTimeoutSeconds ?? 60) * 1000;
   const ownsClient = !options.client;
   const client = options.client ?? createS3Client({ region, maxAttempts: 1, socketTimeoutMs: stallTimeoutMs });
-  const ownsDispatcher = !options.dispatcher;
-  const dispatcher = options.dispatcher ?? createHttpDispatcher();
+  // Created on first use: a run where every file is present loads no HTTP client at all.
+  let ownDispatcher: Dispatcher | undefined;
+  const dispatcher = (): Dispatcher => options.dispatcher ?? (ownDispatcher ??= createHttpDispatcher());
   const sourceClients = new Map<string, S3Client>();
   const sourceClient =
     options.sourceClient ??
@@ -178,7 +179,9 @@ export async function syncModels(options: SyncModelsOptions): Promise<SyncModels
             concurrency: options.concurrency ?? 4,
             dryRun: options.dryRun ?? false,
             partChecksums: options.partChecksums,
-            dispatcher,
+            get dispatcher() {
+              return dispatcher();
+            },
             hfToken: options.hfToken ?? process.env.HF_TOKEN,
             stallTimeoutMs,
             retry: options.retry,
@@ -209,6 +212,6 @@ export async function syncModels(options: SyncModelsOptions): Promise<SyncModels
   } finally {
     if (ownsClient) client.destroy();
     for (const c of sourceClients.values()) c.destroy();
-    if (ownsDispatcher) await dispatcher.close();
+    await ownDispatcher?.close();
   }
 }

@@ -7,7 +7,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { CredentialProvider, RegistryCredentials } from './credentials';
-import { httpRequest } from './http';
+import { httpRequest } from '../transfer/http';
 import { RegistryError, errorFromResponse } from './registry-error';
 
 /** A parsed `WWW-Authenticate` challenge. */

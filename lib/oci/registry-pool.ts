@@ -6,7 +6,7 @@
 import type { Dispatcher } from 'undici';
 import type { CredentialProvider } from './credentials';
 import { anonymous } from './credentials';
-import { createAgent } from './http';
+import { createAgent } from '../transfer/http';
 import { registryOrigin, type EndpointOptions } from './endpoints';
 import { RegistryClient, type RetryPolicy } from './registry-client';
 

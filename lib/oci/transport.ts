@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import { Authorizer } from './auth';
 import type { CredentialProvider } from './credentials';
 import { anonymous } from './credentials';
-import { httpRequest } from './http';
+import { httpRequest } from '../transfer/http';
 
 /** Options of {@link RegistryTransport}. */
 export interface TransportOptions {

@@ -2,8 +2,8 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createAgent, httpRequest, proxyConfigured } from '../../../lib/oci/http';
-import { startFakeRegistry, type FakeRegistry } from './fake-registry';
+import { createAgent, httpRequest, proxyConfigured } from '../../../lib/transfer/http';
+import { startFakeRegistry, type FakeRegistry } from '../oci/fake-registry';
 
 let reg: FakeRegistry;
 let proxy: http.Server;
