@@ -35,7 +35,8 @@ async function bundle(dir) {
     logLevel: 'error',
     absWorkingDir: ROOT,
     // aws-cdk-lib must never reach an action bundle (lib/ knows nothing of CDK).
-    external: ['aws-cdk-lib', 'constructs'],
+    // koffi is a native addon: a bundle cannot carry it, so bundled actions hash with hash-wasm instead.
+    external: ['aws-cdk-lib', 'constructs', 'koffi'],
   });
   return HEADER + result.outputFiles[0].text;
 }

@@ -35,7 +35,9 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: { stdout?: N
   const { createProgress } = await import('../../lib/transfer/progress');
   const fs = await import('node:fs');
   const { escapeData } = await import('../../lib/workflow-commands');
+  const { hashingModeFromEnv } = await import('../../lib/models/part-hasher');
 
+  hashingModeFromEnv(); // a bad SDPIPE_SHA256_HASHER is a usage error before anything starts
   const { config } = await loadValidEnvironment(opts.env);
   const progress = createProgress({ stream: stderr });
   const warn = (message: string): void => {

@@ -1,19 +1,25 @@
 /**
  * The whole-file sha256 of a streamed upload, fed one part at a time and able to say its saved
- * state after each part. By default it runs hash-wasm in a worker thread, reading the part
- * buffers in place (SharedArrayBuffer), so that hashing, the only CPU-heavy step, overlaps the
- * network work of the main thread; where a worker cannot load hash-wasm (a single-file bundle)
- * it hashes in the calling thread instead. Both give the same digest and the same states.
+ * state after each part. Hashing is the only CPU-heavy step, so it runs off the main thread:
+ * - `native`: OpenSSL's SHA-256 (openssl-sha256.ts) on koffi's worker threads, states in the
+ *   portable form. The default wherever its self-test passes.
+ * - `worker`: hash-wasm in a worker thread, reading the part buffers in place (SharedArrayBuffer).
+ * - `inline`: hash-wasm in the calling thread, where a worker cannot load it (a single-file bundle).
+ * hash-wasm states are hash-wasm's own; a run resumes only from a state its hasher can load
+ * (any hasher can start from the portable empty state), else it gets a HashStateError.
  */
 import { Worker } from 'node:worker_threads';
-import { HashStateError, ResumableSha256 } from './resumable-sha256';
+import { UsageError } from '../errors';
+import { OpenSslSha256 } from './openssl-sha256';
+import { ResumableSha256 } from './resumable-sha256';
+import { HashStateError, isEmptySha256State, isPortableSha256State } from './sha256-state';
 
 /** A sequential part hasher. */
 export interface PartHasher {
   /** True when part buffers must be backed by a SharedArrayBuffer (the worker reads them in place). */
   readonly shared: boolean;
   /** Which implementation runs. */
-  readonly mode: 'worker' | 'inline';
+  readonly mode: 'native' | 'worker' | 'inline';
   /**
    * Hash the next part and resolve with the state after it. Calls are hashed in call order; the
    * buffer must stay unchanged until the promise settles.
@@ -25,15 +31,47 @@ export interface PartHasher {
   close(): Promise<void>;
 }
 
-/** How to hash. `auto`: a worker when it can start, else inline. */
-export type HashingMode = 'auto' | 'worker' | 'inline';
+/**
+ * How to hash. `auto`: native when it works here, else as `wasm`. `wasm`: a hash-wasm worker when it
+ * can start, else inline. `native`, `worker`, `inline`: that one or an error.
+ */
+export type HashingMode = 'auto' | 'native' | 'wasm' | 'worker' | 'inline';
 
 /** Options of {@link createPartHasher}. */
 export interface PartHasherOptions {
   /** A state saved by an earlier run. @default - empty */
   readonly state?: string;
-  /** Where to hash. @default auto */
+  /** Where to hash. @default - {@link HASHER_ENV}, else auto */
   readonly mode?: HashingMode;
+}
+
+class NativePartHasher implements PartHasher {
+  readonly shared = false;
+  readonly mode = 'native' as const;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  constructor(private readonly hasher: OpenSslSha256) {}
+  private enqueue<T>(step: () => T | Promise<T>): Promise<T> {
+    const next = this.queue.then(() => {
+      if (this.closed) throw new Error('sha256 hasher closed');
+      return step();
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+  update(data: Buffer): Promise<string> {
+    return this.enqueue(async () => {
+      await this.hasher.update(data);
+      return this.hasher.save();
+    });
+  }
+  digest(): Promise<string> {
+    return this.enqueue(() => this.hasher.digest());
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue;
+  }
 }
 
 class InlinePartHasher implements PartHasher {
@@ -179,17 +217,48 @@ function resolveHashWasm(): string | undefined {
   }
 }
 
+/** The environment variable that picks the hasher when the caller does not: `openssl`, `hash-wasm` or `auto`. */
+export const HASHER_ENV = 'SDPIPE_SHA256_HASHER';
+
+/**
+ * The hashing mode {@link HASHER_ENV} asks for (`auto` when unset).
+ * @throws UsageError when it names no hasher
+ */
+export function hashingModeFromEnv(): HashingMode {
+  const v = (process.env[HASHER_ENV] ?? '').trim().toLowerCase();
+  if (v === '' || v === 'auto') return 'auto';
+  if (v === 'openssl') return 'native';
+  if (v === 'hash-wasm') return 'wasm';
+  throw new UsageError(`${HASHER_ENV}=${process.env[HASHER_ENV]} is not a hasher`, 'set it to openssl, hash-wasm or auto, or unset it');
+}
+
 /**
  * Create a part hasher, resumed from `state` when given.
  * @throws HashStateError when `state` cannot be loaded
  */
 export async function createPartHasher(options: PartHasherOptions = {}): Promise<PartHasher> {
-  const mode = options.mode ?? 'auto';
+  const mode = options.mode ?? hashingModeFromEnv();
+  const state = options.state;
+  const portable = state !== undefined && isPortableSha256State(state);
+  const hashWasmCan = state === undefined || !portable || isEmptySha256State(state);
+  if (mode === 'native' || (mode === 'auto' && (state === undefined || portable))) {
+    try {
+      return new NativePartHasher(await OpenSslSha256.create(state));
+    } catch (err) {
+      if (err instanceof HashStateError) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      if (mode === 'native') throw new Error(`cannot hash with OpenSSL here: ${why}`, { cause: err });
+      if (!hashWasmCan) throw new HashStateError(`cannot resume the sha256 state: the OpenSSL hasher that saved it is not available here (${why})`, { cause: err });
+    }
+  }
+  if (!hashWasmCan) throw new HashStateError('cannot resume the sha256 state: it was saved by the OpenSSL hasher; hash-wasm cannot load it');
+  // hash-wasm from here on; the portable empty state is simply a fresh start.
+  const wasmState = state !== undefined && portable && isEmptySha256State(state) ? undefined : state;
   if (mode !== 'inline') {
     const hashWasm = resolveHashWasm();
     if (hashWasm) {
       try {
-        return await WorkerPartHasher.start(hashWasm, options.state);
+        return await WorkerPartHasher.start(hashWasm, wasmState);
       } catch (err) {
         if (err instanceof HashStateError || mode === 'worker') throw err;
       }
@@ -197,5 +266,5 @@ export async function createPartHasher(options: PartHasherOptions = {}): Promise
       throw new Error('cannot hash in a worker: hash-wasm is not resolvable from here');
     }
   }
-  return new InlinePartHasher(await ResumableSha256.create(options.state));
+  return new InlinePartHasher(await ResumableSha256.create(state));
 }

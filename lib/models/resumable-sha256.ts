@@ -2,17 +2,14 @@
  * A SHA-256 hasher whose internal state can be saved and loaded again (hash-wasm's
  * `save()`/`load()`), so that the whole-file digest survives a process that is killed
  * half-way through a file: the state after the last uploaded part goes into the upload's
- * state record, and the next run carries on from it.
+ * state record, and the next run carries on from it. This is the fallback where the much
+ * faster OpenSSL hasher (openssl-sha256.ts) cannot load; its states are hash-wasm's own
+ * (base64), and it also starts from the portable empty state.
  */
 import { createSHA256, type IHasher } from 'hash-wasm';
+import { HashStateError, isEmptySha256State, isPortableSha256State } from './sha256-state';
 
-/** Thrown when a saved hasher state cannot be loaded (corrupt, or saved by another hash-wasm build). */
-export class HashStateError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'HashStateError';
-  }
-}
+export { HashStateError } from './sha256-state';
 
 /** An incremental SHA-256 with a serializable state. */
 export class ResumableSha256 {
@@ -23,7 +20,10 @@ export class ResumableSha256 {
   static async create(state?: string): Promise<ResumableSha256> {
     const hasher = await createSHA256();
     hasher.init();
-    if (state !== undefined) {
+    if (state !== undefined && isPortableSha256State(state)) {
+      // The portable form comes from the OpenSSL hasher; hash-wasm can only start from its empty state.
+      if (!isEmptySha256State(state)) throw new HashStateError('cannot resume the sha256 state: it was saved by the OpenSSL hasher, which is not available here');
+    } else if (state !== undefined) {
       try {
         hasher.load(Buffer.from(state, 'base64'));
       } catch (err) {

@@ -10,7 +10,7 @@ import { retry } from '../transfer/retry';
 import type { ByteSource } from './byte-source';
 import { createPartHasher, type HashingMode } from './part-hasher';
 import { readResumable, type TransferRetryOptions } from './resumable-reader';
-import { ResumableSha256 } from './resumable-sha256';
+import { EMPTY_SHA256_STATE } from './sha256-state';
 import { classifyS3Error } from './s3-source';
 
 /** A part that is in the multipart upload. */
@@ -29,7 +29,7 @@ export interface UploadedPart {
 export interface UploadCheckpoint {
   /** Bytes in parts 1..n. */
   readonly completedBytes: number;
-  /** {@link ResumableSha256} state after those bytes. */
+  /** sha256 state after those bytes (see part-hasher.ts: portable, or hash-wasm's own). */
   readonly hashState: string;
   /** Parts 1..n, in order. */
   readonly parts: readonly UploadedPart[];
@@ -124,7 +124,7 @@ export async function streamToMultipartUpload(options: StreamingUploadOptions): 
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   const resume = options.resumeFrom;
-  let contiguousHash = resume?.hashState ?? (await ResumableSha256.create()).save();
+  let contiguousHash = resume?.hashState ?? EMPTY_SHA256_STATE;
   const hasher = await createPartHasher({ state: resume?.hashState, mode: options.hashing }); // closed in the finally below
   const completed = new Map<number, UploadedPart>();
   for (const p of resume?.parts ?? []) completed.set(p.partNumber, p);

@@ -27,7 +27,8 @@ import { hashSource } from './hash-source';
 import { HttpByteSource } from './http-source';
 import { redactSource, type ModelSource } from './model-source';
 import { rootCause, type TransferRetryOptions } from './resumable-reader';
-import { HashStateError, ResumableSha256 } from './resumable-sha256';
+import { createPartHasher } from './part-hasher';
+import { EMPTY_SHA256_STATE, HashStateError, parseSha256State } from './sha256-state';
 import { serverSideCopy } from './s3-copy';
 import { classifyS3Error, S3ByteSource } from './s3-source';
 import { choosePartSize, streamToMultipartUpload, type UploadCheckpoint } from './streaming-upload';
@@ -308,10 +309,12 @@ async function resumable(record: UploadStateRecord, file: ModelFile, probe: Sour
   if (record.sourceTag !== undefined && probe.tag !== undefined && record.sourceTag !== probe.tag) return 'the source changed (ETag)';
   if (record.size !== undefined && record.completedBytes > record.size) return 'the record is inconsistent';
   if (record.parts.length > 0 && record.parts.slice(0, -1).some((p) => p.size !== record.partSize)) return 'the record is inconsistent';
+  const portable = parseSha256State(record.hashState);
+  if (portable && portable.bytes !== record.completedBytes) return 'the record is inconsistent (sha256 state and parts disagree)';
   try {
-    await ResumableSha256.create(record.hashState);
+    await (await createPartHasher({ state: record.hashState })).close();
   } catch (err) {
-    if (err instanceof HashStateError) return 'its sha256 state cannot be loaded';
+    if (err instanceof HashStateError) return `its sha256 state cannot be loaded here (${err.message})`;
     throw err;
   }
   const open = await uploadStillOpen(ctx, record);
@@ -378,7 +381,6 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
       ).catch((err) => {
         throw new TransferError(`cannot start an upload to s3://${ctx.bucket}/${key}: ${describe(err)}`, { hint: 'check the credentials and the bucket policy', cause: err });
       });
-      const hasher = await ResumableSha256.create();
       const at = new Date(now()).toISOString();
       record = {
         version: 1,
@@ -394,7 +396,7 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
         createdAt: at,
         updatedAt: at,
         completedBytes: 0,
-        hashState: hasher.save(),
+        hashState: EMPTY_SHA256_STATE,
         parts: [],
       };
       await writeUploadState(store, record);

@@ -48,7 +48,7 @@ export interface UploadStateRecord {
   readonly updatedAt: string;
   /** Bytes in the parts below. */
   readonly completedBytes: number;
-  /** sha256 state after those bytes (hash-wasm, base64). */
+  /** sha256 state after those bytes: portable `sha256/v1:…` (OpenSSL hasher) or hash-wasm's own (base64). */
   readonly hashState: string;
   /** Parts 1..n. */
   readonly parts: readonly UploadedPart[];

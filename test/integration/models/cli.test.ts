@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { buildSync } from 'esbuild';
 import { parse, stringify } from 'yaml';
 import { parseUploadState, uploadStateKey } from '../../../lib/models/upload-state';
+import { parseSha256State } from '../../../lib/models/sha256-state';
 import type { ModelFile } from '../../../lib/config/types';
 import { BUCKET, exists, getObject, MIB, PART_MIB, publish, sha256, startStand, type Stand } from './stand';
 
@@ -154,6 +155,8 @@ describe('sdpipe models sync (CLI in a child process)', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     first.child.kill('SIGKILL');
+    // the OpenSSL hasher saved the state, in the portable form, after exactly the recorded parts
+    expect(parseSha256State(record!.hashState)?.bytes).toBe(record!.completedBytes);
     const killed = await first.done;
     expect(killed.signal).toBe('SIGKILL');
     expect(await exists(stand, key)).toBe(false);

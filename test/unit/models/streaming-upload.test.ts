@@ -22,7 +22,7 @@ describe('choosePartSize', () => {
   });
 });
 
-describe.each(['worker', 'inline'] as const)('streamToMultipartUpload (sha256 %s)', (hashing) => {
+describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload (sha256 %s)', (hashing) => {
   const partSize = 256 * 1024; // the fake S3 has no part floor; the engine does not care
   const data = bytes(5 * partSize + 777, 7);
   const streamToMultipartUpload = (o: Parameters<typeof stream>[0]) => stream({ hashing, ...o });
