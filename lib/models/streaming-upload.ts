@@ -3,7 +3,8 @@
  * parallel to an S3 multipart upload while the whole-file sha256 is computed on the way.
  * Memory is bounded by (concurrency + 1) part buffers, whatever the file size. After each part
  * that extends the uploaded prefix, a checkpoint (parts so far + hasher state) is handed to the
- * caller, who keeps it next to the upload so that a killed process can carry on.
+ * caller, who keeps it next to the upload so that a killed process can carry on (at most one save
+ * per `checkpointIntervalMs`, so that a fast transfer does not spend its time writing records).
  */
 import { UploadPartCommand, type ChecksumAlgorithm, type S3Client } from '@aws-sdk/client-s3';
 import { retry } from '../transfer/retry';
@@ -59,8 +60,17 @@ export interface StreamingUploadOptions {
   readonly expectedTag?: string;
   /** Per-part checksum S3 checks on arrival (the upload must have been created with it). @default - none */
   readonly checksumAlgorithm?: ChecksumAlgorithm;
-  /** Receives checkpoints, one at a time, the latest state each time (calls are coalesced). */
+  /**
+   * Receives checkpoints, one at a time, the latest state each time (calls are coalesced): the first
+   * at once, then at most one per `checkpointIntervalMs`, and the last state when the transfer ends
+   * or fails.
+   */
   readonly onCheckpoint?: (checkpoint: UploadCheckpoint) => Promise<void>;
+  /**
+   * Least time between the starts of two checkpoint saves, in ms. A killed process loses at most the
+   * parts uploaded in this long (they are sent again). @default 2000
+   */
+  readonly checkpointIntervalMs?: number;
   /** A checkpoint could not be kept; the transfer goes on. @default - ignored */
   readonly onCheckpointError?: (err: unknown) => void;
   /** New source bytes read (re-reads not counted). */
@@ -153,9 +163,26 @@ export async function streamToMultipartUpload(options: StreamingUploadOptions): 
     controller.abort(err);
   };
 
-  // Checkpoints: one save at a time, the latest state each time.
+  // Checkpoints: one save at a time, the latest state each time, at most one per interval until flushed.
+  const interval = Math.max(0, options.checkpointIntervalMs ?? 2000);
   let saving: Promise<void> | undefined;
   let dirty = false;
+  let lastSaveAt = -Infinity;
+  let flushed = false;
+  let wake: (() => void) | undefined;
+  const pause = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  /** Save the latest state now, and every later one at once (the transfer is ending). */
+  const flushSaves = (): void => {
+    flushed = true;
+    wake?.();
+  };
   const snapshot = (): UploadCheckpoint => {
     const parts: UploadedPart[] = [];
     for (let n = 1; n <= contiguous; n++) parts.push(completed.get(n)!);
@@ -163,6 +190,10 @@ export async function streamToMultipartUpload(options: StreamingUploadOptions): 
   };
   const drainSaves = async (): Promise<void> => {
     while (dirty) {
+      const wait = lastSaveAt + interval - Date.now();
+      if (wait > 0 && !flushed) await pause(wait);
+      wake = undefined;
+      lastSaveAt = Date.now();
       dirty = false;
       try {
         await options.onCheckpoint!(snapshot());
@@ -282,6 +313,7 @@ export async function streamToMultipartUpload(options: StreamingUploadOptions): 
     if (fill > 0 || nextPart === 1) await dispatch();
     await Promise.all(inflight);
     checkFailure();
+    flushSaves();
     while (saving) await saving;
     if (contiguous !== nextPart - 1) throw new Error(`internal: parts 1..${nextPart - 1} dispatched but only 1..${contiguous} completed`);
     return {
@@ -295,6 +327,7 @@ export async function streamToMultipartUpload(options: StreamingUploadOptions): 
   } catch (err) {
     fail(err);
     await Promise.allSettled(inflight);
+    flushSaves();
     while (saving) await saving;
     checkFailure();
     throw err;

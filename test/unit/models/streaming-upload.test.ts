@@ -144,6 +144,44 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
     expect(res.parts).toEqual(last.parts);
   });
 
+  it('saves the first checkpoint at once, then at most one per interval, and the last state at the end', async () => {
+    const s3 = new FakeS3();
+    const uploadId = await newUpload(s3);
+    const saved: UploadCheckpoint[] = [];
+    const res = await streamToMultipartUpload({
+      client: s3.client,
+      bucket: s3.bucket,
+      key: 'k',
+      uploadId,
+      source: new MemorySource(data),
+      partSize,
+      concurrency: 1,
+      retry: noSleep,
+      checkpointIntervalMs: 60_000,
+      onCheckpoint: async (cp) => void saved.push(cp),
+    });
+    expect(saved).toHaveLength(2);
+    expect(saved[0].parts.length).toBeLessThan(6);
+    expect(saved[1].parts).toEqual(res.parts);
+    // with no interval, every part that extends the prefix is saved (coalesced while a save runs)
+    const every: UploadCheckpoint[] = [];
+    const uploadId2 = await newUpload(s3, 'k2');
+    await streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k2', uploadId: uploadId2, source: new MemorySource(data), partSize, concurrency: 1, retry: noSleep, checkpointIntervalMs: 0, onCheckpoint: async (cp) => void every.push(cp) });
+    expect(every.map((cp) => cp.parts.length)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('saves the last state at once when the transfer fails, whatever the interval', async () => {
+    const s3 = new FakeS3();
+    const uploadId = await newUpload(s3);
+    const saved: UploadCheckpoint[] = [];
+    const source = new MemorySource(data, Array.from({ length: 20 }, (_, i) => ({ kind: 'cut' as const, afterBytes: i === 0 ? 4 * partSize + 10 : 0 })));
+    // (without the flush on failure the last save would wait 60 s, past the test's timeout)
+    await expect(
+      streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source, partSize, concurrency: 1, retry: { ...noSleep, attempts: 2 }, checkpointIntervalMs: 60_000, onCheckpoint: async (cp) => void saved.push(cp) }),
+    ).rejects.toThrow();
+    expect(saved[saved.length - 1].parts).toHaveLength(4);
+  });
+
   it('resumes from a checkpoint: reads only the rest and still gets the whole-file sha256', async () => {
     const s3 = new FakeS3();
     const uploadId = await newUpload(s3);
