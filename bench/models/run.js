@@ -16,7 +16,8 @@
 //
 // The cold contenders run interleaved for --rounds rounds (the machine may be shared and noisy); medians are compared.
 //
-// Usage: node bench/models/run.js [--size-mib 2048] [--rounds 3] [--part-size 16] [--concurrency 4] [--keep]
+// Usage: node bench/models/run.js [--size-mib 2048] [--rounds 3] [--part-size 16] [--concurrency 4] [--only a,b] [--keep]
+// (environment knobs for profiling: see README.md)
 // Needs: npm run build (dist/bin/sdpipe.js), curl, awscli, GNU time (apt-get install -y curl awscli time).
 // Disk: about 3 × the file size in the temporary folder while it runs; everything is deleted at the end.
 'use strict';
@@ -79,6 +80,16 @@ function startHelper(name, script, env = {}) {
   });
 }
 
+/** CPU seconds (user + system) a running process has used so far, from /proc (Linux). */
+function procCpu(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
 /** Run a command under GNU time; resolves with wall seconds and peak RSS (MiB). */
 function timed(label, argv, env = {}) {
   return new Promise((resolve, reject) => {
@@ -94,9 +105,11 @@ function timed(label, argv, env = {}) {
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
       const rss = Number(/MAXRSS (\d+)/.exec(stderr)?.[1] ?? 0) / 1024;
       const cpu = /CPU ([\d.]+) ([\d.]+)/.exec(stderr);
-      const cpuSecs = cpu ? Number(cpu[1]) + Number(cpu[2]) : 0;
+      const userSecs = cpu ? Number(cpu[1]) : 0;
+      const sysSecs = cpu ? Number(cpu[2]) : 0;
+      const cpuSecs = userSecs + sysSecs;
       if (code !== 0) return reject(new Error(`${label} exited ${code}\n${stdout}\n${stderr}`));
-      resolve({ label, secs, rss, cpuSecs, stdout, stderr });
+      resolve({ label, secs, rss, cpuSecs, userSecs, sysSecs, stdout, stderr });
     });
   });
 }
@@ -122,14 +135,14 @@ async function main() {
   const s3Port = await freePort();
   const s3Dir = path.join(work, 's3rver');
   fs.mkdirSync(s3Dir);
-  await startHelper(
+  const s3rver = await startHelper(
     's3rver',
     `const S3rver = require('s3rver');
      new S3rver({ address: '127.0.0.1', port: ${s3Port}, silent: true, directory: ${JSON.stringify(s3Dir)}, vhostBuckets: false, configureBuckets: [{ name: ${JSON.stringify(BUCKET)} }] })
        .run().then(() => console.log('READY'));`,
   );
   const httpPort = await freePort();
-  await startHelper(
+  const httpServer = await startHelper(
     'http',
     `const fs = require('fs'); const http = require('http'); const file = ${JSON.stringify(file)}; const size = fs.statSync(file).size;
      http.createServer((req, res) => {
@@ -181,7 +194,7 @@ async function main() {
        .done().then(() => client.destroy(), (e) => { console.error(e); process.exit(1); });`,
   );
   const dl = path.join(work, 'download.safetensors');
-  const sdpipeArgv = [process.execPath, '--no-warnings', CLI, 'models', 'sync', '--env', envFile, '--part-size', String(PART_MIB), '--concurrency', String(CONCURRENCY), '--abort-stale-after', '0', '--out', path.join(work, 'out')];
+  const sdpipeArgv = [process.execPath, '--no-warnings', ...(process.env.BENCH_SDPIPE_NODE_ARGS ? process.env.BENCH_SDPIPE_NODE_ARGS.split(' ') : []), CLI, 'models', 'sync', '--env', envFile, '--part-size', String(PART_MIB), '--concurrency', String(CONCURRENCY), '--abort-stale-after', '0', '--out', path.join(work, 'out'), ...(process.env.BENCH_SDPIPE_ARGS ? process.env.BENCH_SDPIPE_ARGS.split(' ') : [])];
   const contenders = [
     ['lib-storage', () => timed('lib-storage', [process.execPath, '--no-warnings', libStorage], awsEnv), 'lib-storage/model.safetensors'],
     ['sdpipe', () => timed('sdpipe', sdpipeArgv, { ...awsEnv, CI: 'true' }), 'Stable-diffusion/sdpipe.safetensors'],
@@ -194,16 +207,25 @@ async function main() {
     ['bare', () => timed('bare', ['bash', '-c', `set -e; curl -sSf -o ${dl} ${url}; aws s3 cp --only-show-errors ${dl} s3://${BUCKET}/bare/model.safetensors --endpoint-url ${endpoint}; rm -f ${dl}`], awsEnv), 'bare/model.safetensors'],
   ];
 
+  const only = arg('--only', '');
+  if (only) {
+    const keep = only.split(',');
+    for (const name of keep) if (!contenders.some(([n]) => n === name)) throw new Error(`bench/models: --only ${name}: no such contender (${contenders.map(([n]) => n).join(', ')})`);
+    contenders.splice(0, contenders.length, ...contenders.filter(([n]) => keep.includes(n)));
+  }
   const samples = Object.fromEntries(contenders.map(([name]) => [name, []]));
   console.log(`bench/models: ${(SIZE / MiB).toFixed(0)} MiB file, part size ${PART_MIB} MiB, concurrency ${CONCURRENCY}, ${ROUNDS} rounds, s3rver on loopback, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [name, run, key] of contenders) {
       await drop(key);
+      const before = [procCpu(s3rver.pid), procCpu(httpServer.pid)];
       const r = await run();
+      const [s3Cpu, httpCpu] = [procCpu(s3rver.pid) - before[0], procCpu(httpServer.pid) - before[1]];
       const h = await head(key);
       if (h.ContentLength !== SIZE) throw new Error(`${name}: object is ${h.ContentLength} bytes, expected ${SIZE}`);
       samples[name].push(r);
-      console.log(`  round ${round} ${name.padEnd(12)} ${r.secs.toFixed(2).padStart(7)} s  ${(SIZE / MiB / r.secs).toFixed(0).padStart(5)} MiB/s  peak RSS ${r.rss.toFixed(0).padStart(4)} MiB  CPU ${r.cpuSecs.toFixed(1)} s`);
+      if (process.env.BENCH_SHOW_STDERR) process.stderr.write(r.stderr);
+      console.log(`  round ${round} ${name.padEnd(12)} ${r.secs.toFixed(2).padStart(7)} s  ${(SIZE / MiB / r.secs).toFixed(0).padStart(5)} MiB/s  peak RSS ${r.rss.toFixed(0).padStart(4)} MiB  CPU ${r.cpuSecs.toFixed(1)} s (user ${r.userSecs.toFixed(1)}, sys ${r.sysSecs.toFixed(1)}; s3rver ${s3Cpu.toFixed(1)}, http server ${httpCpu.toFixed(1)})`);
       if (name !== 'sdpipe') await drop(key); // keep the disk small; sdpipe's object stays for the re-run
     }
   }
@@ -213,6 +235,7 @@ async function main() {
   for (const [name, r] of Object.entries(results)) {
     console.log(`  median ${name.padEnd(12)} ${r.secs.toFixed(2).padStart(7)} s  ${(SIZE / MiB / r.secs).toFixed(0).padStart(5)} MiB/s  peak RSS ${r.rss.toFixed(0).padStart(4)} MiB`);
   }
+  if (!results.sdpipe) return;
   const sd = (await head('Stable-diffusion/sdpipe.safetensors')).Metadata?.sha256;
   if (sd !== sha256) throw new Error(`sdpipe's object carries sha256 ${sd}, expected ${sha256}`);
   const reruns = [];
@@ -224,8 +247,8 @@ async function main() {
   await drop('Stable-diffusion/sdpipe.safetensors');
   s3.destroy();
 
-  const t = (n) => results[n].secs;
-  const line = (label, value, target, ok) => console.log(`${label.padEnd(44)} ${value.padStart(8)}   target ${target.padEnd(8)} ${ok ? 'met' : 'MISSED'}`);
+  const t = (n) => results[n]?.secs ?? NaN;
+  const line = (label, value, target, ok) => value.includes('NaN') || console.log(`${label.padEnd(44)} ${value.padStart(8)}   target ${target.padEnd(8)} ${ok ? 'met' : 'MISSED'}`);
   console.log('');
   line('cold: verified two-step / sdpipe (× faster)', (t('verified') / t('sdpipe')).toFixed(2), '≥ 1.30', t('verified') / t('sdpipe') >= 1.3);
   line('cold: sdpipe / lib-storage ceiling (×)', (t('sdpipe') / t('lib-storage')).toFixed(2), '≤ 1.15', t('sdpipe') / t('lib-storage') <= 1.15);
