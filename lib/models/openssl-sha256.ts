@@ -126,6 +126,8 @@ export class OpenSslSha256 {
 
   private finished = false;
   private busy = false;
+  /** The bytes of the running async update, held so that they stay reachable (read by nothing). */
+  protected inFlight?: Uint8Array;
 
   private constructor(
     private readonly binding: Binding,
@@ -148,9 +150,11 @@ export class OpenSslSha256 {
     this.check('update()');
     if (data.length === 0) return Promise.resolve();
     this.busy = true;
+    this.inFlight = data; // koffi passes a raw pointer: keep the bytes reachable until the call returns
     return new Promise<void>((resolve, reject) => {
       this.binding.update.async(this.ctx, data, data.length, (err) => {
         this.busy = false;
+        this.inFlight = undefined;
         if (err) reject(err instanceof Error ? err : new Error(String(err)));
         else resolve();
       });
