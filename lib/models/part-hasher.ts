@@ -4,11 +4,14 @@
  * - `native`: OpenSSL's SHA-256 (openssl-sha256.ts) on koffi's worker threads, states in the
  *   portable form. The default wherever its self-test passes.
  * - `worker`: hash-wasm in a worker thread, reading the part buffers in place (SharedArrayBuffer).
- * - `inline`: hash-wasm in the calling thread, where a worker cannot load it (a single-file bundle).
+ * - `inline`: hash-wasm in the calling thread, where no worker can start.
+ * A single-file bundle (the GitHub Actions) cannot load hash-wasm from disk in a worker; it starts
+ * its workers from its own file instead (see {@link hashInWorkersFrom}).
  * hash-wasm states are hash-wasm's own; a run resumes only from a state its hasher can load
  * (any hasher can start from the portable empty state), else it gets a HashStateError.
  */
-import { Worker } from 'node:worker_threads';
+import { isMainThread, Worker, workerData } from 'node:worker_threads';
+import { createSHA256 } from 'hash-wasm';
 import { UsageError } from '../errors';
 import { OpenSslSha256 } from './openssl-sha256';
 import { ResumableSha256 } from './resumable-sha256';
@@ -88,10 +91,9 @@ class InlinePartHasher implements PartHasher {
   async close(): Promise<void> {}
 }
 
-// The worker: hash-wasm loaded from the path the main thread resolved, parts read in place.
-const WORKER_SOURCE = `
+// The worker's loop, given hash-wasm's createSHA256: parts read in place, the state after each.
+const WORKER_LOOP = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { createSHA256 } = require(workerData.hashWasm);
 createSHA256().then((h) => {
   h.init();
   if (workerData.state) {
@@ -113,6 +115,33 @@ createSHA256().then((h) => {
   parentPort.postMessage({ ready: true });
 }, (e) => parentPort.postMessage({ fatal: String(e && e.message || e) }));
 `;
+
+// A worker from source text, loading hash-wasm from the path the main thread resolved.
+const WORKER_SOURCE = `const createSHA256 = require(require('node:worker_threads').workerData.hashWasm).createSHA256;\n${WORKER_LOOP}`;
+
+/** The workerData key that marks a worker started by {@link hashInWorkersFrom}'s script. */
+export const SELF_WORKER_FLAG = 'sdpipeSha256Worker';
+let selfScript: string | undefined;
+
+/**
+ * For single-file bundles (the GitHub Actions), where a worker cannot load hash-wasm from disk:
+ * hash in workers that run `script` (the bundle itself) instead. The bundle's entry must call
+ * {@link runHashWorkerIfAsked} first and do nothing else when it returns true.
+ */
+export function hashInWorkersFrom(script: string): void {
+  selfScript = script;
+}
+
+/**
+ * In a worker started by {@link hashInWorkersFrom}, serve as the hashing worker and return true;
+ * anywhere else return false at once.
+ */
+export function runHashWorkerIfAsked(): boolean {
+  if (isMainThread || !(workerData as Record<string, unknown> | null)?.[SELF_WORKER_FLAG]) return false;
+  // The same loop as the source-text worker, with the hash-wasm bundled here.
+  new Function('require', 'createSHA256', WORKER_LOOP)(require, createSHA256);
+  return true;
+}
 
 interface Reply {
   readonly id?: number;
@@ -149,9 +178,15 @@ class WorkerPartHasher implements PartHasher {
     worker.on('exit', (code) => breakAll(new Error(`sha256 worker exited (${code})`)));
   }
 
-  /** Start a worker; rejects when it cannot (hash-wasm not resolvable, workers unavailable). */
-  static async start(hashWasm: string, state?: string): Promise<WorkerPartHasher> {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { hashWasm, state } });
+  /**
+   * Start a worker that loads hash-wasm from `from.hashWasm`, or runs `from.script` (see
+   * {@link hashInWorkersFrom}); rejects when it cannot.
+   */
+  static async start(from: { hashWasm: string } | { script: string }, state?: string): Promise<WorkerPartHasher> {
+    const worker =
+      'hashWasm' in from
+        ? new Worker(WORKER_SOURCE, { eval: true, workerData: { hashWasm: from.hashWasm, state } })
+        : new Worker(from.script, { workerData: { [SELF_WORKER_FLAG]: true, state } });
     try {
       await new Promise<void>((resolve, reject) => {
         const onMessage = (m: Reply) => {
@@ -256,9 +291,10 @@ export async function createPartHasher(options: PartHasherOptions = {}): Promise
   const wasmState = state !== undefined && portable && isEmptySha256State(state) ? undefined : state;
   if (mode !== 'inline') {
     const hashWasm = resolveHashWasm();
-    if (hashWasm) {
+    const from = hashWasm ? { hashWasm } : selfScript ? { script: selfScript } : undefined;
+    if (from) {
       try {
-        return await WorkerPartHasher.start(hashWasm, wasmState);
+        return await WorkerPartHasher.start(from, wasmState);
       } catch (err) {
         if (err instanceof HashStateError || mode === 'worker') throw err;
       }
