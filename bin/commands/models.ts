@@ -100,7 +100,8 @@ export function register(program: Command): void {
       'after',
       '\nExit codes: 0 every file in place, 1 a file is not the pinned one (sha256 mismatch, missing source),\n' +
         '2 usage or unreadable input, 3 a transfer failed after its retries (run again: it resumes).\n' +
-        'HF_TOKEN is sent to the hub for gated repositories; AWS_ENDPOINT_URL_S3 points at an S3-compatible endpoint.',
+        'HF_TOKEN is sent to the hub for gated repositories; AWS_ENDPOINT_URL_S3 points at an S3-compatible endpoint;\n' +
+        'SDPIPE_SHA256_HASHER=openssl|hash-wasm|auto picks the sha256 implementation (default auto: OpenSSL where it loads).',
     )
     .action(action(async (opts: ModelsSyncCliOptions) => runModelsSync(opts)));
 }

@@ -6,6 +6,7 @@ describe('sdpipe models sync (option parsing)', () => {
     expect(res.code).toBe(0);
     for (const opt of ['--env', '--dry-run', '--concurrency', '--part-size', '--abort-stale-after', '--stall-timeout', '--out', '--format']) expect(res.stdout).toContain(opt);
     expect(res.stdout).toMatch(/Exit codes: 0 .* 1 .*\n2 usage .* 3 a transfer failed/);
+    expect(res.stdout).toMatch(/SDPIPE_SHA256_HASHER=openssl\|hash-wasm\|auto/);
   });
 
   it.each([
@@ -23,6 +24,20 @@ describe('sdpipe models sync (option parsing)', () => {
     const res = await runCli(['models', 'sync']);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/required option '--env <name\|path>'/);
+  });
+
+  it('exits 2 before anything starts when SDPIPE_SHA256_HASHER names no hasher', async () => {
+    const saved = process.env.SDPIPE_SHA256_HASHER;
+    process.env.SDPIPE_SHA256_HASHER = 'md5';
+    try {
+      const res = await runCli(['models', 'sync', '--env', 'dev']);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(/SDPIPE_SHA256_HASHER=md5 is not a hasher\n\s+hint: set it to openssl, hash-wasm or auto/);
+      expect(res.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      if (saved === undefined) delete process.env.SDPIPE_SHA256_HASHER;
+      else process.env.SDPIPE_SHA256_HASHER = saved;
+    }
   });
 
   it('exits 2 without a stack trace for an environment that does not exist', async () => {

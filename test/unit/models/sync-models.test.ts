@@ -116,6 +116,44 @@ describe('syncModels (fake S3, local files)', () => {
     expect(s3.objects.has(uploadStateKey(target))).toBe(false);
   });
 
+  it('resumes a hash-wasm upload with hash-wasm, and restarts an OpenSSL one where only hash-wasm may run', async () => {
+    const target = 'Stable-diffusion/r.safetensors';
+    const failPart2 = (name: string, input: Record<string, unknown>) => {
+      if (name === 'UploadPart' && (input.PartNumber as number) >= 2) throw s3Error('InternalError', 500);
+    };
+    const saved = process.env.SDPIPE_SHA256_HASHER;
+    try {
+      // 1. hash-wasm saves its own state; the next run (OpenSSL by default) resumes it with hash-wasm
+      process.env.SDPIPE_SHA256_HASHER = 'hash-wasm';
+      s3.hook = failPart2;
+      await run(env([{ source: file, target, sha256: good }]), { concurrency: 1, retry: { ...noSleep, attempts: 1 } });
+      expect(JSON.parse(s3.objects.get(uploadStateKey(target))!.body.toString()).hashState).not.toMatch(/^sha256\/v1:/);
+      delete process.env.SDPIPE_SHA256_HASHER;
+      s3.hook = undefined;
+      const resumed = await run(env([{ source: file, target, sha256: good }]));
+      expect(resumed.files[0]).toMatchObject({ status: 'copied', resumedAt: 5 * MIB });
+      expect(s3.objects.get(target)!.body.equals(data)).toBe(true);
+
+      // 2. OpenSSL saves a portable state; a run limited to hash-wasm cannot load it: it restarts, and says why
+      s3.objects.delete(target);
+      s3.hook = failPart2;
+      await run(env([{ source: file, target, sha256: good }]), { concurrency: 1, retry: { ...noSleep, attempts: 1 } });
+      const rec = JSON.parse(s3.objects.get(uploadStateKey(target))!.body.toString());
+      expect(rec.hashState).toMatch(/^sha256\/v1:/);
+      process.env.SDPIPE_SHA256_HASHER = 'hash-wasm';
+      s3.hook = undefined;
+      const warnings: string[] = [];
+      const restarted = await run(env([{ source: file, target, sha256: good }]), { onWarning: (w) => warnings.push(w) });
+      expect(restarted.files[0]).toMatchObject({ status: 'copied', resumedAt: 0 });
+      expect(warnings.join()).toMatch(/not resuming .* sha256 state cannot be loaded here .*OpenSSL/);
+      expect(s3.uploads.has(rec.uploadId)).toBe(false);
+      expect(s3.objects.get(target)!.body.equals(data)).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.SDPIPE_SHA256_HASHER;
+      else process.env.SDPIPE_SHA256_HASHER = saved;
+    }
+  });
+
   it('does not resume an upload made for another pinned sha256: aborts it and starts afresh', async () => {
     const target = 'Stable-diffusion/r.safetensors';
     s3.hook = (name, input) => {
