@@ -13,7 +13,7 @@
 import { isMainThread, Worker, workerData } from 'node:worker_threads';
 import { createSHA256 } from 'hash-wasm';
 import { UsageError } from '../errors';
-import { OpenSslSha256 } from './openssl-sha256';
+import { OpenSslSha256, openSslSha256Unavailable } from './openssl-sha256';
 import { ResumableSha256 } from './resumable-sha256';
 import { HashStateError, isEmptySha256State, isPortableSha256State } from './sha256-state';
 
@@ -267,34 +267,58 @@ export function hashingModeFromEnv(): HashingMode {
   throw new UsageError(`${HASHER_ENV}=${process.env[HASHER_ENV]} is not a hasher`, 'set it to openssl, hash-wasm or auto, or unset it');
 }
 
+/** The hasher that will load a state: OpenSSL, or hash-wasm (`state` undefined: start empty). */
+type HasherChoice = { readonly kind: 'native' | 'wasm'; readonly state?: string };
+
+/**
+ * Pick the hasher for `mode` that can load `state`; the one place that decides.
+ * @throws HashStateError when no hasher allowed here can load `state`
+ */
+async function chooseHasher(mode: HashingMode, state?: string): Promise<HasherChoice> {
+  const portable = state !== undefined && isPortableSha256State(state);
+  const fresh = state === undefined || (portable && isEmptySha256State(state));
+  let unavailable: string | undefined;
+  if (mode === 'native' || (mode === 'auto' && (state === undefined || portable))) {
+    unavailable = await openSslSha256Unavailable();
+    if (unavailable === undefined) return { kind: 'native', state };
+    if (mode === 'native') throw new Error(`cannot hash with OpenSSL here: ${unavailable}`);
+  }
+  if (portable && !fresh) {
+    throw new HashStateError(
+      unavailable !== undefined
+        ? `cannot resume the sha256 state: the OpenSSL hasher that saved it is not available here (${unavailable})`
+        : 'cannot resume the sha256 state: it was saved by the OpenSSL hasher; hash-wasm cannot load it',
+    );
+  }
+  // hash-wasm from here on; the portable empty state is simply a fresh start.
+  return { kind: 'wasm', state: fresh ? undefined : state };
+}
+
+/**
+ * Check, without starting a worker, that a saved state can be resumed here (by the hasher
+ * {@link createPartHasher} would pick).
+ * @throws HashStateError when it cannot
+ */
+export async function checkHashState(state: string): Promise<void> {
+  const choice = await chooseHasher(hashingModeFromEnv(), state);
+  if (choice.kind === 'native') await OpenSslSha256.create(choice.state);
+  else await ResumableSha256.create(choice.state);
+}
+
 /**
  * Create a part hasher, resumed from `state` when given.
  * @throws HashStateError when `state` cannot be loaded
  */
 export async function createPartHasher(options: PartHasherOptions = {}): Promise<PartHasher> {
   const mode = options.mode ?? hashingModeFromEnv();
-  const state = options.state;
-  const portable = state !== undefined && isPortableSha256State(state);
-  const hashWasmCan = state === undefined || !portable || isEmptySha256State(state);
-  if (mode === 'native' || (mode === 'auto' && (state === undefined || portable))) {
-    try {
-      return new NativePartHasher(await OpenSslSha256.create(state));
-    } catch (err) {
-      if (err instanceof HashStateError) throw err;
-      const why = err instanceof Error ? err.message : String(err);
-      if (mode === 'native') throw new Error(`cannot hash with OpenSSL here: ${why}`, { cause: err });
-      if (!hashWasmCan) throw new HashStateError(`cannot resume the sha256 state: the OpenSSL hasher that saved it is not available here (${why})`, { cause: err });
-    }
-  }
-  if (!hashWasmCan) throw new HashStateError('cannot resume the sha256 state: it was saved by the OpenSSL hasher; hash-wasm cannot load it');
-  // hash-wasm from here on; the portable empty state is simply a fresh start.
-  const wasmState = state !== undefined && portable && isEmptySha256State(state) ? undefined : state;
+  const choice = await chooseHasher(mode, options.state);
+  if (choice.kind === 'native') return new NativePartHasher(await OpenSslSha256.create(choice.state));
   if (mode !== 'inline') {
     const hashWasm = resolveHashWasm();
     const from = hashWasm ? { hashWasm } : selfScript ? { script: selfScript } : undefined;
     if (from) {
       try {
-        return await WorkerPartHasher.start(from, wasmState);
+        return await WorkerPartHasher.start(from, choice.state);
       } catch (err) {
         if (err instanceof HashStateError || mode === 'worker') throw err;
       }
@@ -302,5 +326,5 @@ export async function createPartHasher(options: PartHasherOptions = {}): Promise
       throw new Error('cannot hash in a worker: hash-wasm is not resolvable from here');
     }
   }
-  return new InlinePartHasher(await ResumableSha256.create(state));
+  return new InlinePartHasher(await ResumableSha256.create(choice.state));
 }

@@ -4,10 +4,10 @@
  * half-way through a file: the state after the last uploaded part goes into the upload's
  * state record, and the next run carries on from it. This is the fallback where the much
  * faster OpenSSL hasher (openssl-sha256.ts) cannot load; its states are hash-wasm's own
- * (base64), and it also starts from the portable empty state.
+ * (base64). part-hasher.ts decides which hasher loads a state.
  */
 import { createSHA256, type IHasher } from 'hash-wasm';
-import { HashStateError, isEmptySha256State, isPortableSha256State } from './sha256-state';
+import { HashStateError } from './sha256-state';
 
 export { HashStateError } from './sha256-state';
 
@@ -20,10 +20,7 @@ export class ResumableSha256 {
   static async create(state?: string): Promise<ResumableSha256> {
     const hasher = await createSHA256();
     hasher.init();
-    if (state !== undefined && isPortableSha256State(state)) {
-      // The portable form comes from the OpenSSL hasher; hash-wasm can only start from its empty state.
-      if (!isEmptySha256State(state)) throw new HashStateError('cannot resume the sha256 state: it was saved by the OpenSSL hasher, which is not available here');
-    } else if (state !== undefined) {
+    if (state !== undefined) {
       try {
         hasher.load(Buffer.from(state, 'base64'));
       } catch (err) {

@@ -27,7 +27,7 @@ import { hashSource } from './hash-source';
 import { HttpByteSource } from './http-source';
 import { redactSource, type ModelSource } from './model-source';
 import { rootCause, type TransferRetryOptions } from './resumable-reader';
-import { createPartHasher } from './part-hasher';
+import { checkHashState } from './part-hasher';
 import { EMPTY_SHA256_STATE, HashStateError, parseSha256State } from './sha256-state';
 import { serverSideCopy } from './s3-copy';
 import { classifyS3Error, S3ByteSource } from './s3-source';
@@ -312,7 +312,7 @@ async function resumable(record: UploadStateRecord, file: ModelFile, probe: Sour
   const portable = parseSha256State(record.hashState);
   if (portable && portable.bytes !== record.completedBytes) return 'the record is inconsistent (sha256 state and parts disagree)';
   try {
-    await (await createPartHasher({ state: record.hashState })).close();
+    await checkHashState(record.hashState);
   } catch (err) {
     if (err instanceof HashStateError) return `its sha256 state cannot be loaded here (${err.message})`;
     throw err;
