@@ -26,6 +26,9 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
   const partSize = 256 * 1024; // the fake S3 has no part floor; the engine does not care
   const data = bytes(5 * partSize + 777, 7);
   const streamToMultipartUpload = (o: Parameters<typeof stream>[0]) => stream({ hashing, ...o });
+  /** The usual options (key `k`, the whole of `data`, retries without sleeping); `over` changes any. */
+  const upload = (s3: FakeS3, uploadId: string, over: Partial<Parameters<typeof stream>[0]> = {}) =>
+    streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source: new MemorySource(data), partSize, retry: noSleep, ...over });
 
   it('cuts the source into parts, uploads them and returns the whole-file sha256', async () => {
     const s3 = new FakeS3();
@@ -51,7 +54,7 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
     const from = jest.spyOn(Buffer, 'from');
     try {
       const big = bytes(20 * partSize, 3);
-      const res = await streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source: new MemorySource(big), partSize, concurrency: 2, retry: noSleep });
+      const res = await upload(s3, uploadId, { source: new MemorySource(big), concurrency: 2 });
       expect(res.sha256).toBe(sha256(big));
       expect(s3.maxInFlightParts).toBe(2);
       const partBuffers =
@@ -69,7 +72,7 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
   it('asks for per-part CRC32 checksums and keeps what S3 returns', async () => {
     const s3 = new FakeS3();
     const uploadId = await newUpload(s3, 'k', 'CRC32');
-    const res = await streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source: new MemorySource(data), partSize, checksumAlgorithm: 'CRC32', retry: noSleep });
+    const res = await upload(s3, uploadId, { checksumAlgorithm: 'CRC32' });
     expect(res.parts[0].checksumCRC32).toBe('crc-1');
     const first = s3.mock.calls().find((c) => (c.args[0].input as { PartNumber?: number }).PartNumber === 1)!;
     expect((first.args[0].input as { ChecksumAlgorithm?: string }).ChecksumAlgorithm).toBe('CRC32');
@@ -82,7 +85,7 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
     s3.hook = (name, input) => {
       if (name === 'UploadPart' && input.PartNumber === 3 && failures-- > 0) throw s3Error('InternalError', 500);
     };
-    const res = await streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source: new MemorySource(data), partSize, retry: noSleep });
+    const res = await upload(s3, uploadId);
     expect(res.sha256).toBe(sha256(data));
     expect(s3.calls.filter((c) => c.name === 'UploadPart' && c.partNumber === 3)).toHaveLength(3);
   });
@@ -105,7 +108,7 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
       { kind: 'ignoreRange', cutAfterBytes: 3 * partSize + 10 },
       { kind: 'cut', afterBytes: 10 },
     ]);
-    const res = await streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source, partSize, stallTimeoutMs: 30, retry: noSleep });
+    const res = await upload(s3, uploadId, { source, stallTimeoutMs: 30 });
     expect(res.sha256).toBe(sha256(data));
     const up = s3.uploads.get(uploadId)!;
     expect(Buffer.concat([1, 2, 3, 4, 5, 6].map((n) => up.parts.get(n)!)).equals(data)).toBe(true);
@@ -117,15 +120,8 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
     const saved: UploadCheckpoint[] = [];
     let saving = 0;
     let overlap = false;
-    const res = await streamToMultipartUpload({
-      client: s3.client,
-      bucket: s3.bucket,
-      key: 'k',
-      uploadId,
-      source: new MemorySource(data),
-      partSize,
+    const res = await upload(s3, uploadId, {
       concurrency: 4,
-      retry: noSleep,
       onCheckpoint: async (cp) => {
         if (saving++ > 0) overlap = true;
         await new Promise((r) => setTimeout(r, 2));
@@ -148,15 +144,8 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
     const s3 = new FakeS3();
     const uploadId = await newUpload(s3);
     const saved: UploadCheckpoint[] = [];
-    const res = await streamToMultipartUpload({
-      client: s3.client,
-      bucket: s3.bucket,
-      key: 'k',
-      uploadId,
-      source: new MemorySource(data),
-      partSize,
+    const res = await upload(s3, uploadId, {
       concurrency: 1,
-      retry: noSleep,
       checkpointIntervalMs: 60_000,
       onCheckpoint: async (cp) => void saved.push(cp),
     });
@@ -177,7 +166,7 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
     const source = new MemorySource(data, Array.from({ length: 20 }, (_, i) => ({ kind: 'cut' as const, afterBytes: i === 0 ? 4 * partSize + 10 : 0 })));
     // (without the flush on failure the last save would wait 60 s, past the test's timeout)
     await expect(
-      streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source, partSize, concurrency: 1, retry: { ...noSleep, attempts: 2 }, checkpointIntervalMs: 60_000, onCheckpoint: async (cp) => void saved.push(cp) }),
+      upload(s3, uploadId, { source, concurrency: 1, retry: { ...noSleep, attempts: 2 }, checkpointIntervalMs: 60_000, onCheckpoint: async (cp) => void saved.push(cp) }),
     ).rejects.toThrow();
     expect(saved[saved.length - 1].parts).toHaveLength(4);
   });
@@ -196,7 +185,7 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
       open: (o: number) => (first && o === 0 ? ((first = false), cut3.open(o)) : dying.open(o)),
     };
     await expect(
-      streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source, partSize, concurrency: 1, retry: { ...noSleep, attempts: 2 }, onCheckpoint: async (cp) => void saved.push(cp) }),
+      upload(s3, uploadId, { source, concurrency: 1, retry: { ...noSleep, attempts: 2 }, onCheckpoint: async (cp) => void saved.push(cp) }),
     ).rejects.toThrow();
     const cp = saved[saved.length - 1];
     expect(cp.parts).toHaveLength(3);
@@ -204,7 +193,7 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
 
     // Second run: a fresh source, resumed at the checkpoint.
     const fresh = new MemorySource(data);
-    const res = await streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source: fresh, partSize, resumeFrom: cp, retry: noSleep });
+    const res = await upload(s3, uploadId, { source: fresh, resumeFrom: cp });
     expect(fresh.opens).toEqual([3 * partSize]);
     expect(fresh.bytesServed).toBe(data.length - 3 * partSize);
     expect(res.sha256).toBe(sha256(data));
@@ -217,9 +206,9 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
     const s3 = new FakeS3();
     const uploadId = await newUpload(s3);
     let cp: UploadCheckpoint | undefined;
-    await streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source: new MemorySource(data), partSize, retry: noSleep, onCheckpoint: async (c) => void (cp = c) });
+    await upload(s3, uploadId, { onCheckpoint: async (c) => void (cp = c) });
     const again = new MemorySource(data);
-    const res = await streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source: again, partSize, resumeFrom: cp, expectedSize: data.length, retry: noSleep });
+    const res = await upload(s3, uploadId, { source: again, resumeFrom: cp, expectedSize: data.length });
     expect(again.opens).toEqual([]);
     expect(res.sha256).toBe(sha256(data));
   });
@@ -227,7 +216,7 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
   it('uploads one empty part for an empty file', async () => {
     const s3 = new FakeS3();
     const uploadId = await newUpload(s3);
-    const res = await streamToMultipartUpload({ client: s3.client, bucket: s3.bucket, key: 'k', uploadId, source: new MemorySource(Buffer.alloc(0)), partSize, retry: noSleep });
+    const res = await upload(s3, uploadId, { source: new MemorySource(Buffer.alloc(0)) });
     expect(res.sha256).toBe(sha256(Buffer.alloc(0)));
     expect(res.parts).toEqual([expect.objectContaining({ partNumber: 1, size: 0 })]);
   });
@@ -236,14 +225,7 @@ describe.each(['native', 'worker', 'inline'] as const)('streamToMultipartUpload 
     const s3 = new FakeS3();
     const uploadId = await newUpload(s3);
     const errors: unknown[] = [];
-    const res = await streamToMultipartUpload({
-      client: s3.client,
-      bucket: s3.bucket,
-      key: 'k',
-      uploadId,
-      source: new MemorySource(data),
-      partSize,
-      retry: noSleep,
+    const res = await upload(s3, uploadId, {
       onCheckpoint: async () => {
         throw new Error('disk full');
       },
