@@ -146,7 +146,8 @@ describe('sdpipe models sync (CLI in a child process)', () => {
     let record: ReturnType<typeof parseUploadState>;
     const deadline = Date.now() + 90_000; // generous: the machine may be loaded
     for (;;) {
-      const obj = await getObject(stand, uploadStateKey(key));
+      // s3rver rewrites an object in place, so a read that races the next record write can be cut short: try again
+      const obj = await getObject(stand, uploadStateKey(key)).catch(() => undefined);
       record = obj ? parseUploadState(obj.data.toString('utf8')) : undefined;
       if (record && record.parts.length >= 2) break;
       if (Date.now() > deadline || first.child.exitCode !== null) {
