@@ -15,7 +15,9 @@ import { buildApp, synthesize } from '../stages/synth';
 
 /** Build the app the context asks for. */
 async function build(): Promise<App> {
-  const probe = new App();
+  // Only reads the context. `autoSynth: false`: under the CDK CLI (CDK_OUTDIR set) an App synthesizes itself at
+  // process exit by default, and this empty probe would then overwrite the real assembly's manifest with no stacks.
+  const probe = new App({ autoSynth: false });
   if (probe.node.tryGetContext('sdpipe:app') === 'stages') return (await buildApp()).app;
   const { buildPipelineApp } = await import('../pipeline/app');
   return (await buildPipelineApp({ outdir: probe.outdir })).app;
