@@ -3,6 +3,10 @@
  * `X-Linked-Etag` / `X-Linked-Size` on the resolve URL's redirect are seen, and credentials are
  * only sent to the first host), resumes with `Range: bytes=<offset>-` and checks the answer's
  * `Content-Range`.
+ *
+ * A hub source can be pinned to a commit: the first answer that carries `X-Repo-Commit` fixes the
+ * commit, and every later request (the GET, each Range resume, each retry) goes to the URL that
+ * names that commit, so a branch that moves during the sync cannot mix revisions.
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -26,7 +30,18 @@ export interface HttpByteSourceOptions {
   readonly highWaterMark?: number;
   /** Environment read for proxy settings. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Pin a moving revision. Called once, with the 40-hex `X-Repo-Commit` of the first answer that
+   * carries one (on the hub: the resolve URL's answer, before the CDN redirect); returns the URL
+   * every later request uses (the resolve URL with the commit in place of the branch), or
+   * undefined to keep the configured URL (a revision that already is a commit).
+   * @default - no pinning (the commit is still recorded in {@link HttpByteSource.commit})
+   */
+  readonly pinCommit?: (commit: string) => string | undefined;
 }
+
+/** A git commit id as the hub writes it (huggingface_hub `REGEX_COMMIT_HASH`). */
+const COMMIT_RE = /^[0-9a-f]{40}$/;
 
 /** A parsed `Content-Range: bytes a-b/total` header. */
 export interface ContentRange {
@@ -54,6 +69,29 @@ export function unquoteEtag(value: string | undefined): string | undefined {
   return value.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
 
+/**
+ * The wait, in ms, that a `RateLimit` header (IETF draft-ietf-httpapi-ratelimit-headers-09, which
+ * the Hugging Face hub sends with its 429 answers: `"api";r=0;t=55`) asks for: the `t=` (seconds
+ * until the window resets) of the exhausted quota (`r=0`), or the largest `t=` when none says
+ * `r=0`; undefined when the header is absent or has no `t=`.
+ * Sources: https://huggingface.co/docs/hub/rate-limits, huggingface/huggingface_hub#3553.
+ */
+export function parseRateLimitReset(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const items = value.split(',').map((item) => {
+    const params = new Map<string, string>();
+    for (const part of item.split(';').slice(1)) {
+      const eq = part.indexOf('=');
+      if (eq > 0) params.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    }
+    return params;
+  });
+  const waits = (list: Map<string, string>[]) => list.map((p) => p.get('t')).filter((t): t is string => t !== undefined && /^\d+$/.test(t)).map(Number);
+  const exhausted = waits(items.filter((p) => p.get('r') === '0'));
+  const all = exhausted.length > 0 ? exhausted : waits(items);
+  return all.length > 0 ? Math.max(...all) * 1000 : undefined;
+}
+
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -74,6 +112,7 @@ interface Followed {
   readonly url: URL;
   readonly linkedEtag?: string;
   readonly linkedSize?: number;
+  readonly repoCommit?: string;
 }
 
 /** A model file behind an http(s) URL, readable from any offset. */
@@ -82,6 +121,8 @@ export class HttpByteSource implements ByteSource {
   readonly label: string;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
+  private current: URL;
+  private pinnedCommit?: string;
 
   constructor(
     /** The URL as configured (a hub resolve URL, a download URL). */
@@ -92,13 +133,49 @@ export class HttpByteSource implements ByteSource {
     this.label = options.label ?? `${u.origin}${u.pathname}`;
     this.ownsDispatcher = !options.dispatcher;
     this.dispatcher = options.dispatcher ?? createHttpDispatcher(options.env);
+    this.current = u;
+  }
+
+  /**
+   * The commit the source is pinned to: the first `X-Repo-Commit` seen (40 hex), or the one given
+   * to {@link HttpByteSource.pin}; undefined while none was seen (a server that does not send it).
+   */
+  get commit(): string | undefined {
+    return this.pinnedCommit;
+  }
+
+  /** The URL requests go to now: the configured one, or the commit URL once pinned. */
+  get requestUrl(): string {
+    return this.current.href;
+  }
+
+  /**
+   * Pin the source to `commit` (40 hex) before or instead of the first answer (an upload resumed
+   * from an earlier run reads the commit that run read).
+   * @throws Error when `commit` is not 40 lowercase hex digits
+   */
+  pin(commit: string): void {
+    if (!COMMIT_RE.test(commit)) throw new Error(`${this.label}: "${commit}" is not a 40-hex commit`);
+    this.pinnedCommit = commit;
+    const pinned = this.options.pinCommit?.(commit);
+    this.current = pinned ? new URL(pinned) : new URL(this.url);
+  }
+
+  /**
+   * Take the commit of an answer: the first one pins the source. Later ones are not compared: a
+   * pinned URL names its commit, and an unpinned one (an https:// URL of a hub branch) may see the
+   * branch move to a commit with the same file, which the size and ETag checks let through.
+   */
+  private notice(repoCommit: string | undefined): void {
+    if (this.pinnedCommit === undefined && repoCommit !== undefined && COMMIT_RE.test(repoCommit)) this.pin(repoCommit);
   }
 
   private async follow(method: 'GET' | 'HEAD', extra: Record<string, string>, signal?: AbortSignal): Promise<Followed> {
-    const first = new URL(this.url);
+    const first = this.current;
     let current = first;
     let linkedEtag: string | undefined;
     let linkedSize: number | undefined;
+    let repoCommit: string | undefined;
     const max = this.options.maxRedirects ?? 10;
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': 'sdpipe', 'accept-encoding': 'identity', ...extra };
@@ -114,6 +191,7 @@ export class HttpByteSource implements ByteSource {
       const h = res.headers as Record<string, string | string[] | undefined>;
       linkedEtag ??= unquoteEtag(header(h, 'x-linked-etag'));
       linkedSize ??= toNumber(header(h, 'x-linked-size'));
+      repoCommit ??= header(h, 'x-repo-commit')?.trim().toLowerCase();
       const location = header(h, 'location');
       if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && location) {
         await res.body.dump().catch(() => undefined);
@@ -124,7 +202,7 @@ export class HttpByteSource implements ByteSource {
         }
         continue;
       }
-      return { res, url: current, linkedEtag, linkedSize };
+      return { res, url: current, linkedEtag, linkedSize, repoCommit };
     }
   }
 
@@ -137,7 +215,9 @@ export class HttpByteSource implements ByteSource {
     } catch {
       // the body is only decoration
     }
-    const retryAfter = parseRetryAfter(header(f.res.headers as Record<string, string | string[] | undefined>, 'retry-after'));
+    const h = f.res.headers as Record<string, string | string[] | undefined>;
+    // A 429 from the hub says when its window resets in RateLimit, not always in Retry-After.
+    const retryAfter = parseRetryAfter(header(h, 'retry-after')) ?? (f.res.statusCode === 429 ? parseRateLimitReset(header(h, 'ratelimit')) : undefined);
     const where = f.url.origin === new URL(this.url).origin ? this.label : `${this.label} (redirected to ${f.url.origin}${f.url.pathname})`;
     return new SourceStatusError(`${method} ${where} answered HTTP ${f.res.statusCode}${text ? `: ${text}` : ''}`, f.res.statusCode, retryAfter);
   }
@@ -149,6 +229,8 @@ export class HttpByteSource implements ByteSource {
   async probe(signal?: AbortSignal): Promise<SourceProbe> {
     const f = await this.follow('HEAD', {}, signal);
     const h = f.res.headers as Record<string, string | string[] | undefined>;
+    // The hub's answer pins the commit, also when the CDN behind it refuses HEAD (below).
+    this.notice(f.repoCommit);
     const sha256 = f.linkedEtag && /^[0-9a-f]{64}$/i.test(f.linkedEtag) ? f.linkedEtag.toLowerCase() : undefined;
     if (f.res.statusCode >= 200 && f.res.statusCode < 300) {
       await f.res.body.dump().catch(() => undefined);
@@ -166,6 +248,7 @@ export class HttpByteSource implements ByteSource {
   async open(offset: number, signal?: AbortSignal): Promise<SourceBody> {
     const f = await this.follow('GET', offset > 0 ? { range: `bytes=${offset}-` } : {}, signal);
     const h = f.res.headers as Record<string, string | string[] | undefined>;
+    if (f.res.statusCode < 400) this.notice(f.repoCommit);
     const tag = unquoteEtag(header(h, 'etag'));
     if (f.res.statusCode === 200) {
       return { start: 0, size: toNumber(header(h, 'content-length')), tag, body: f.res.body as unknown as Readable };

@@ -82,6 +82,21 @@ export function hfResolveUrl(endpoint: string, repo: string, revision: string, f
   return `${base}/${encodePath(repo)}/resolve/${encodeURIComponent(revision)}/${encodePath(filePath)}`;
 }
 
+/** Whether a revision is a full commit id (40 hex digits), which pins itself. */
+export function isHfCommit(revision: string): boolean {
+  return /^[0-9a-f]{40}$/.test(revision);
+}
+
+/**
+ * The resolve URL of `source` at `commit` instead of its revision: the URL a sync pinned to the
+ * `X-Repo-Commit` of its first HEAD reads from. The endpoint (and its path prefix) is kept.
+ */
+export function hfCommitUrl(source: HfSource, commit: string): string {
+  const tail = `/resolve/${encodeURIComponent(source.revision)}/${encodePath(source.path)}`;
+  if (!source.url.endsWith(tail)) throw new Error(`${source.url} is not a resolve URL of revision ${source.revision}`);
+  return `${source.url.slice(0, -tail.length)}/resolve/${encodeURIComponent(commit)}/${encodePath(source.path)}`;
+}
+
 function parseHf(raw: string, endpoint: string): HfSource {
   const rest = raw.slice('hf://'.length);
   const at = rest.lastIndexOf('@');

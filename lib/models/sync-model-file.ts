@@ -25,7 +25,7 @@ import { classifySourceError, SourceChangedError, SourceStatusError, type ByteSo
 import { FileByteSource } from './file-source';
 import { hashSource } from './hash-source';
 import { HttpByteSource } from './http-source';
-import { redactSource, type ModelSource } from './model-source';
+import { hfCommitUrl, isHfCommit, redactSource, type ModelSource } from './model-source';
 import { rootCause, type TransferRetryOptions } from './resumable-reader';
 import { checkHashState } from './part-hasher';
 import { EMPTY_SHA256_STATE, HashStateError, parseSha256State } from './sha256-state';
@@ -70,6 +70,12 @@ export interface ModelSyncResult {
   readonly versionId?: string;
   /** ETag of the object. */
   readonly etag?: string;
+  /**
+   * The hub commit the bytes were read from (hf:// sources): the `X-Repo-Commit` of the first HEAD,
+   * which every later request of the transfer names; for a present object, its `source-commit`
+   * metadata. Undefined for other sources and for a hub that does not send `X-Repo-Commit`.
+   */
+  readonly commit?: string;
   /** Offset this run resumed an earlier upload at (0 when it started afresh). */
   readonly resumedAt?: number;
   /** Bytes received from the source in this run. */
@@ -121,6 +127,22 @@ export interface ModelSyncContext {
 }
 
 const MIB = 1024 * 1024;
+
+/** User metadata (`x-amz-meta-source-commit`) with the hub commit an object was read from. */
+export const SOURCE_COMMIT_METADATA = 'source-commit';
+
+/** The commit a valid `source-commit` metadata value names, else undefined. */
+function commitFromMetadata(metadata: Record<string, string> | undefined): string | undefined {
+  const v = metadata?.[SOURCE_COMMIT_METADATA]?.toLowerCase();
+  return v !== undefined && isHfCommit(v) ? v : undefined;
+}
+
+/** The commit an hf:// transfer reads: the one the source pinned, else a revision that is itself a commit. */
+function commitOf(source: ModelSource, byteSource: ByteSource): string | undefined {
+  if (source.kind !== 'hf') return undefined;
+  const seen = byteSource instanceof HttpByteSource ? byteSource.commit : undefined;
+  return seen ?? (isHfCommit(source.revision) ? source.revision : undefined);
+}
 
 function describe(err: unknown): string {
   const e = rootCause(err);
@@ -199,7 +221,16 @@ function makeByteSource(source: ModelSource, ctx: ModelSyncContext): ByteSource 
   switch (source.kind) {
     case 'hf': {
       const headers: Record<string, string> = ctx.hfToken ? { authorization: `Bearer ${ctx.hfToken}` } : {};
-      return new HttpByteSource(source.url, { dispatcher: ctx.dispatcher, headers, label: `${source.url}` });
+      // Pin the commit of the first answer (X-Repo-Commit) for every later request, as
+      // huggingface_hub does (file_download.py, _get_metadata_or_catch_error: "ensure we download the
+      // exact atomic version even if it changed between the HEAD and the GET"). A revision that is
+      // already a commit keeps its URL.
+      return new HttpByteSource(source.url, {
+        dispatcher: ctx.dispatcher,
+        headers,
+        label: `${source.url}`,
+        pinCommit: (commit) => (isHfCommit(source.revision) ? undefined : hfCommitUrl(source, commit)),
+      });
     }
     case 'https':
       return new HttpByteSource(source.url, { dispatcher: ctx.dispatcher, label: redactSource(source.url) });
@@ -227,7 +258,8 @@ export async function syncModelFile(file: ModelFile, source: ModelSource, ctx: M
   const pinned = file.sha256.toLowerCase();
   const head = await headTarget(ctx, file.target);
   if (head && head.Metadata?.sha256?.toLowerCase() === pinned) {
-    return { ...base(file, started, now), status: 'present', size: head.ContentLength, versionId: head.VersionId, etag: head.ETag };
+    const commit = source.kind === 'hf' ? commitFromMetadata(head.Metadata) : undefined;
+    return { ...base(file, started, now), status: 'present', size: head.ContentLength, versionId: head.VersionId, etag: head.ETag, ...(commit ? { commit } : {}) };
   }
   const sameRegionPartition = source.kind === 's3' && !source.profile && partitionOf(source.region ?? ctx.region) === ctx.partition;
   if (source.kind === 's3' && sameRegionPartition) return copyFromS3(file, source, ctx, started);
@@ -344,7 +376,8 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
         hint: 'pin the revision that has the file you want, or update models.files[].sha256 if the new file is intended',
       });
     }
-    if (ctx.dryRun) return { ...base(file, started, now), status: 'would-copy', method: 'stream', size: probe.size };
+    const probedCommit = commitOf(source, byteSource);
+    if (ctx.dryRun) return { ...base(file, started, now), status: 'would-copy', method: 'stream', size: probe.size, ...(probedCommit ? { commit: probedCommit } : {}) };
 
     // Carry on with an earlier run's upload when it is the same transfer.
     let record: UploadStateRecord | undefined;
@@ -362,6 +395,11 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
       }
     }
 
+    // An upload resumed from an earlier run reads the commit that run read (the file is the same:
+    // size and ETag were compared above), so the object's source-commit metadata stays true.
+    if (record?.commit && byteSource instanceof HttpByteSource && record.commit !== byteSource.commit) byteSource.pin(record.commit);
+    const commit = record ? record.commit : commitOf(source, byteSource);
+
     const checksumAlgorithm = (record ? record.checksumAlgorithm : ctx.partChecksums !== false ? 'CRC32' : undefined) as 'CRC32' | undefined;
     if (!record) {
       const partSize = choosePartSize(ctx.partSize, probe.size);
@@ -371,7 +409,7 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
             new CreateMultipartUploadCommand({
               Bucket: ctx.bucket,
               Key: key,
-              Metadata: { sha256: pinned },
+              Metadata: { sha256: pinned, ...(commit ? { [SOURCE_COMMIT_METADATA]: commit } : {}) },
               ContentType: 'application/octet-stream',
               ChecksumAlgorithm: checksumAlgorithm,
             }),
@@ -391,6 +429,7 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
         sha256: pinned,
         ...(probe.size !== undefined ? { size: probe.size } : {}),
         ...(probe.tag !== undefined ? { sourceTag: probe.tag } : {}),
+        ...(commit ? { commit } : {}),
         partSize,
         ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
         createdAt: at,
@@ -498,6 +537,7 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
       versionId: completed.VersionId,
       etag: completed.ETag,
       resumedAt: streamed.resumedAt,
+      ...(commit ? { commit } : {}),
       bytesRead: streamed.bytesReceived,
       bytesUploaded: streamed.bytesUploaded,
     };

@@ -38,6 +38,8 @@ export interface UploadStateRecord {
   readonly size?: number;
   /** Version tag (ETag) of the source when the upload started. */
   readonly sourceTag?: string;
+  /** The hub commit the upload reads (hf:// sources whose hub sent `X-Repo-Commit`); a resume reads it too. */
+  readonly commit?: string;
   /** Part size of the upload. */
   readonly partSize: number;
   /** Per-part checksum algorithm the upload was created with. */
@@ -73,7 +75,8 @@ export function parseUploadState(text: string): UploadStateRecord | undefined {
   if (typeof v !== 'object' || v === null || v.version !== 1) return undefined;
   const ok =
     isStr(v.key) && isStr(v.uploadId) && v.uploadId !== '' && isStr(v.source) && isStr(v.sourceDigest) && isStr(v.sha256) &&
-    (v.size === undefined || isNum(v.size)) && (v.sourceTag === undefined || isStr(v.sourceTag)) && isNum(v.partSize) && v.partSize > 0 &&
+    (v.size === undefined || isNum(v.size)) && (v.sourceTag === undefined || isStr(v.sourceTag)) &&
+    (v.commit === undefined || (isStr(v.commit) && /^[0-9a-f]{40}$/.test(v.commit))) && isNum(v.partSize) && v.partSize > 0 &&
     (v.checksumAlgorithm === undefined || v.checksumAlgorithm === 'CRC32') && isStr(v.createdAt) && isStr(v.updatedAt) &&
     isNum(v.completedBytes) && isStr(v.hashState) && Array.isArray(v.parts);
   if (!ok) return undefined;

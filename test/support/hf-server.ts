@@ -3,6 +3,11 @@
  * answers 302 to `/cdn/<sha256>` with `X-Linked-Size`, `X-Linked-Etag`, `X-Repo-Commit` and `ETag`
  * (like an LFS file on the hub); `/cdn/<sha256>` serves the bytes with Range support, streaming
  * files from disk.
+ *
+ * Revisions work like the hub's: files belong to a commit (40 hex), a branch points at a commit,
+ * and `<revision>` in a resolve URL may be either; `X-Repo-Commit` names the commit the answer
+ * came from. {@link HfServer.moveBranch} re-points a branch (a push to `main`), and
+ * {@link HfServer.onRequest} lets a test do that between two requests of one sync.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -17,6 +22,11 @@ export interface HfFileOptions {
   readonly linkedSize?: number;
   /** The content's sha256 (hex) if already known, to skip hashing a large file. @default - computed */
   readonly sha256?: string;
+  /**
+   * Answer resolve URLs of this file without `X-Repo-Commit` (a mirror that does not pass it on).
+   * @default false
+   */
+  readonly noRepoCommit?: boolean;
 }
 
 /** One request seen by the server. */
@@ -47,10 +57,26 @@ export interface HfServer {
   readonly host: string;
   /** Stop the server (destroys every connection). */
   stop(): Promise<void>;
-  /** Publish a file at `<repo>@<revision>/<path>`; returns the real sha256 (hex) and size. */
+  /**
+   * Publish a file at `<repo>@<revision>/<path>`; returns the real sha256 (hex) and size. A 40-hex
+   * `revision` is a commit; any other is a branch, whose commit is the one it points at (after
+   * {@link HfServer.moveBranch}) or, for a new branch, sha1 of `<repo>@<revision>`.
+   */
   addFile(repo: string, revision: string, path: string, content: Buffer | { readonly file: string }, options?: HfFileOptions): { sha256: string; size: number };
   /** Every request seen, in order. */
   readonly requests: HfRequest[];
+  /**
+   * Point `branch` of `repo` at `commit` (40 hex, published with {@link HfServer.addFile} under that
+   * commit): later resolve URLs of the branch answer from that commit.
+   */
+  moveBranch(repo: string, branch: string, commit: string): void;
+  /** The commit `revision` (branch or commit) of `repo` resolves to now. */
+  commitOf(repo: string, revision: string): string;
+  /**
+   * Called with each request after it is logged and before it is answered (to move a branch between
+   * two requests). Set to undefined to stop. @default undefined
+   */
+  onRequest?: (request: HfRequest) => void;
 }
 
 interface Entry {
@@ -60,6 +86,7 @@ interface Entry {
   readonly linkedEtag: string;
   readonly linkedSize: number;
   readonly commit: string;
+  readonly noRepoCommit: boolean;
 }
 
 function sha256File(file: string): string {
@@ -100,14 +127,23 @@ function parseRange(header: string, size: number): { start: number; end: number 
 
 /** Start the HF stand-in on a free 127.0.0.1 port. */
 export async function startHfServer(options: HfServerOptions = {}): Promise<HfServer> {
+  /** `<repo>@<commit>/<path>` → file. */
   const files = new Map<string, Entry>();
+  /** `<repo>@<branch>` → commit. */
+  const branches = new Map<string, string>();
   const cdn = new Map<string, Entry>();
   const requests: HfRequest[] = [];
+  const isCommit = (revision: string): boolean => /^[0-9a-f]{40}$/.test(revision);
+  const commitOf = (repo: string, revision: string): string =>
+    isCommit(revision) ? revision : (branches.get(`${repo}@${revision}`) ?? createHash('sha1').update(`${repo}@${revision}`).digest('hex'));
 
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
-    requests.push({ method, url, range: req.headers.range, authorization: req.headers.authorization });
+    const request: HfRequest = { method, url, range: req.headers.range, authorization: req.headers.authorization };
+    requests.push(request);
+    // `handle` is assigned below, before the server can receive a request.
+    handle.onRequest?.(request);
     const notFound = (code: string, message: string) => {
       res.writeHead(404, { 'content-type': 'application/json', 'x-error-code': code, 'x-error-message': message });
       res.end(method === 'HEAD' ? undefined : JSON.stringify({ error: message }));
@@ -125,14 +161,15 @@ export async function startHfServer(options: HfServerOptions = {}): Promise<HfSe
         res.end(method === 'HEAD' ? undefined : JSON.stringify({ error: 'Invalid credentials in Authorization header' }));
         return;
       }
-      const entry = files.get(`${resolve[1]}@${resolve[2]}/${resolve[3]}`);
+      const commit = commitOf(resolve[1], resolve[2]);
+      const entry = files.get(`${resolve[1]}@${commit}/${resolve[3]}`);
       if (!entry) return notFound('EntryNotFound', `${resolve[3]} does not exist on "${resolve[2]}" of ${resolve[1]}`);
       const cdnPath = `/cdn/${entry.linkedEtag}`;
       res.writeHead(302, {
         location: options.relativeLocation ? cdnPath : `http://${req.headers.host}${cdnPath}`,
         'x-linked-size': String(entry.linkedSize),
         'x-linked-etag': `"${entry.linkedEtag}"`,
-        'x-repo-commit': entry.commit,
+        ...(entry.noRepoCommit ? {} : { 'x-repo-commit': commit }),
         etag: `"${entry.linkedEtag}"`,
         'content-length': '0',
       });
@@ -178,7 +215,7 @@ export async function startHfServer(options: HfServerOptions = {}): Promise<HfSe
 
   const listening = await listenLoopback(server);
   const host = `127.0.0.1:${listening.port}`;
-  return {
+  const handle: HfServer = {
     url: `http://${host}`,
     host,
     requests,
@@ -187,7 +224,8 @@ export async function startHfServer(options: HfServerOptions = {}): Promise<HfSe
       if (!/^[^/]+\/[^/]+$/.test(repo)) throw new Error(`hf-server: repo must be <org>/<name>, got ${repo}`);
       const size = Buffer.isBuffer(content) ? content.length : fs.statSync(content.file).size;
       const sha256 = fileOptions.sha256 ?? (Buffer.isBuffer(content) ? createHash('sha256').update(content).digest('hex') : sha256File(content.file));
-      const commit = /^[0-9a-f]{40}$/.test(revision) ? revision : createHash('sha1').update(`${repo}@${revision}`).digest('hex');
+      const commit = commitOf(repo, revision);
+      if (!isCommit(revision)) branches.set(`${repo}@${revision}`, commit);
       const entry: Entry = {
         content,
         size,
@@ -195,10 +233,18 @@ export async function startHfServer(options: HfServerOptions = {}): Promise<HfSe
         linkedEtag: fileOptions.linkedEtag ?? sha256,
         linkedSize: fileOptions.linkedSize ?? size,
         commit,
+        noRepoCommit: fileOptions.noRepoCommit ?? false,
       };
-      files.set(`${repo}@${revision}/${path}`, entry);
+      files.set(`${repo}@${commit}/${path}`, entry);
       cdn.set(entry.linkedEtag, entry);
       return { sha256, size };
     },
+    moveBranch(repo, branch, commit) {
+      if (!isCommit(commit)) throw new Error(`hf-server: moveBranch needs a 40-hex commit, got ${commit}`);
+      if (isCommit(branch)) throw new Error(`hf-server: ${branch} is a commit, not a branch`);
+      branches.set(`${repo}@${branch}`, commit);
+    },
+    commitOf,
   };
+  return handle;
 }

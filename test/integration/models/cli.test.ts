@@ -108,7 +108,7 @@ describe('sdpipe models sync (CLI in a child process)', () => {
       version: 1,
       environment: 'clienv',
       bucket: BUCKET,
-      models: [{ target: 'Stable-diffusion/cli.safetensors', source: f.source, sha256: f.sha256, size: f.data.length, versionId: null, etag: expect.any(String) }],
+      models: [{ target: 'Stable-diffusion/cli.safetensors', source: f.source, sha256: f.sha256, size: f.data.length, versionId: null, etag: expect.any(String), commit: stand.hf.commitOf('sdpipe-test/models', 'main') }],
     });
     expect(fs.readFileSync(summary, 'utf8')).toMatch(/### Models: clienv[\s\S]*\| copied \| `Stable-diffusion\/cli.safetensors`/);
     expect(sha256((await getObject(stand, 'Stable-diffusion/cli.safetensors'))!.data)).toBe(f.sha256);

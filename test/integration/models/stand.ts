@@ -38,7 +38,7 @@ export interface Stand {
   client(): S3Client;
   /** An environment with these model files and the stand's hub and bucket. */
   config(files: ModelFile[], region?: string): EnvironmentConfig;
-  /** Clear both proxies' faults and counters and the hub's request log (before each test). */
+  /** Clear both proxies' faults and counters, the hub's request log and its onRequest hook (before each test). */
   reset(): void;
   /** Stop everything and restore process.env. */
   stop(): Promise<void>;
@@ -66,6 +66,7 @@ export async function startStand(): Promise<Stand> {
         proxy.resetStats();
       }
       hf.requests.length = 0;
+      hf.onRequest = undefined;
     },
     s3,
     hf,

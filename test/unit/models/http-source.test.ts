@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpByteSource, parseContentRange, unquoteEtag } from '../../../lib/models/http-source';
+import { HttpByteSource, parseContentRange, parseRateLimitReset, unquoteEtag } from '../../../lib/models/http-source';
 import { ShortReadError, SourceStatusError } from '../../../lib/models/byte-source';
 import { bytes } from './memory-source';
 
@@ -38,6 +38,10 @@ describe('HttpByteSource', () => {
   let hub: { url: string; close: () => Promise<void> };
   let cdn: { url: string; close: () => Promise<void> };
   let mode: 'range' | 'ignore-range' | 'bad-range' = 'range';
+  /** The commit the hub says `main` is at (`X-Repo-Commit`), or undefined to send none. */
+  let mainCommit: string | undefined;
+  const C1 = '1'.repeat(40);
+  const C2 = '2'.repeat(40);
 
   beforeAll(async () => {
     cdn = await listen((req, res) => {
@@ -62,11 +66,22 @@ describe('HttpByteSource', () => {
         res.writeHead(302, { location: '/loop' });
         return res.end();
       }
+      if (req.url === '/limited') {
+        // the hub's 429: RateLimit (IETF draft 09) instead of Retry-After (https://huggingface.co/docs/hub/rate-limits)
+        res.writeHead(429, { ratelimit: '"resolvers";r=0;t=55', 'ratelimit-policy': '"fixed window";"resolvers";q=3000;w=300' }); // the quota q is illustrative
+        return res.end('rate limited');
+      }
       if (req.url === '/gated' && req.headers.authorization !== 'Bearer t0ken') {
         res.writeHead(401, { 'x-error-message': 'Access to model o/r is restricted' });
         return res.end();
       }
-      res.writeHead(302, { location: `${cdn.url}/blob`, 'x-linked-etag': `"${'AB'.repeat(32)}"`, 'x-linked-size': String(data.length) });
+      const commit = /\/resolve\/([0-9a-f]{40})\//.exec(req.url!)?.[1] ?? mainCommit;
+      res.writeHead(302, {
+        location: `${cdn.url}/blob`,
+        'x-linked-etag': `"${'AB'.repeat(32)}"`,
+        'x-linked-size': String(data.length),
+        ...(commit ? { 'x-repo-commit': commit } : {}),
+      });
       res.end();
     });
   });
@@ -77,6 +92,7 @@ describe('HttpByteSource', () => {
   beforeEach(() => {
     seen.length = 0;
     mode = 'range';
+    mainCommit = undefined;
   });
 
   it('probes through the redirect, taking the hub claims, and sends credentials to the first host only', async () => {
@@ -118,6 +134,68 @@ describe('HttpByteSource', () => {
     }
   });
 
+  it('pins the X-Repo-Commit of the first answer: every later request names that commit', async () => {
+    mainCommit = C1;
+    const pinCommit = jest.fn((c: string) => `${hub.url}/o/r/resolve/${c}/m.bin`);
+    const src = new HttpByteSource(`${hub.url}/o/r/resolve/main/m.bin`, { pinCommit });
+    try {
+      expect(src.commit).toBeUndefined();
+      await src.probe();
+      expect(src.commit).toBe(C1);
+      expect(src.requestUrl).toBe(`${hub.url}/o/r/resolve/${C1}/m.bin`);
+      mainCommit = C2; // the branch moves
+      (await src.open(0)).body.destroy();
+      (await src.open(100)).body.destroy();
+      expect(seen.filter((s) => s.server === 'hub').map((s) => `${s.method} ${s.url}`)).toEqual([
+        'HEAD /o/r/resolve/main/m.bin',
+        `GET /o/r/resolve/${C1}/m.bin`,
+        `GET /o/r/resolve/${C1}/m.bin`,
+      ]);
+      expect(pinCommit).toHaveBeenCalledTimes(1);
+      expect(src.commit).toBe(C1);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('keeps the configured URL when no X-Repo-Commit comes, and records the commit without pinCommit', async () => {
+    const plain = new HttpByteSource(`${hub.url}/o/r/resolve/main/m.bin`, { pinCommit: () => 'http://never.invalid/' });
+    mainCommit = C1;
+    const unpinned = new HttpByteSource(`${hub.url}/o/r/resolve/main/m.bin`);
+    try {
+      mainCommit = undefined;
+      await plain.probe();
+      (await plain.open(0)).body.destroy();
+      expect(plain.commit).toBeUndefined();
+      expect(seen.filter((s) => s.server === 'hub').map((s) => s.url)).toEqual(['/o/r/resolve/main/m.bin', '/o/r/resolve/main/m.bin']);
+      mainCommit = C1;
+      await unpinned.probe();
+      expect(unpinned.commit).toBe(C1);
+      expect(unpinned.requestUrl).toBe(`${hub.url}/o/r/resolve/main/m.bin`);
+    } finally {
+      await plain.close();
+      await unpinned.close();
+    }
+  });
+
+  it('keeps the first commit of an unpinned URL when the branch moves (size and ETag decide), and pin() takes only 40 hex', async () => {
+    mainCommit = C1;
+    const src = new HttpByteSource(`${hub.url}/o/r/resolve/main/m.bin`);
+    try {
+      await src.probe();
+      mainCommit = C2;
+      const body = await src.open(0);
+      expect(body).toMatchObject({ start: 0, size: data.length, tag: 'v1' });
+      body.body.destroy();
+      expect(src.commit).toBe(C1);
+      expect(() => src.pin('main')).toThrow(/not a 40-hex commit/);
+      src.pin(C2);
+      expect(src.commit).toBe(C2);
+    } finally {
+      await src.close();
+    }
+  });
+
   it('turns error answers into SourceStatusError with the server message', async () => {
     const src = new HttpByteSource(`${cdn.url}/missing`);
     const gated = new HttpByteSource(`${hub.url}/gated`);
@@ -128,6 +206,9 @@ describe('HttpByteSource', () => {
       expect(e).toMatchObject({ status: 404, message: expect.stringContaining('answered HTTP 404: no such object') });
       await expect(gated.probe()).rejects.toMatchObject({ status: 401, message: expect.stringContaining('restricted') });
       await expect(loop.open(0)).rejects.toThrow(/more than 3 redirects/);
+      const limited = new HttpByteSource(`${hub.url}/limited`);
+      await expect(limited.probe()).rejects.toMatchObject({ status: 429, retryAfterMs: 55_000 });
+      await limited.close();
     } finally {
       await src.close();
       await gated.close();
@@ -144,6 +225,14 @@ describe('header parsing', () => {
     expect(parseContentRange('bytes 5-10/10')).toBeUndefined();
     expect(parseContentRange(undefined)).toBeUndefined();
   });
+  it('reads the wait of a RateLimit header (the exhausted quota first)', () => {
+    expect(parseRateLimitReset('"api";r=0;t=55')).toBe(55_000);
+    expect(parseRateLimitReset('"api";r=10;t=200, "resolvers";r=0;t=30')).toBe(30_000);
+    expect(parseRateLimitReset('"api";r=10;t=200')).toBe(200_000);
+    expect(parseRateLimitReset('"api";r=0')).toBeUndefined();
+    expect(parseRateLimitReset(undefined)).toBeUndefined();
+  });
+
   it('unquotes ETags', () => {
     expect(unquoteEtag('W/"abc"')).toBe('abc');
     expect(unquoteEtag('"abc"')).toBe('abc');

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { hfResolveUrl, parseModelSource, redactSource } from '../../../lib/models/model-source';
+import { hfCommitUrl, hfResolveUrl, isHfCommit, parseModelSource, redactSource, type HfSource } from '../../../lib/models/model-source';
 import { isKnownModelFolder, MODEL_FOLDERS, topFolderOf } from '../../../lib/models/model-folders';
 import { UsageError } from '../../../lib/errors';
 
@@ -9,6 +9,16 @@ describe('parseModelSource', () => {
     expect(s).toMatchObject({ kind: 'hf', repo: 'stable-diffusion-v1-5/stable-diffusion-v1-5', path: 'v1-5-pruned-emaonly.safetensors', revision: 'main' });
     expect(s.kind === 'hf' && s.url).toBe('https://hf-mirror.example/stable-diffusion-v1-5/stable-diffusion-v1-5/resolve/main/v1-5-pruned-emaonly.safetensors');
     expect(hfResolveUrl('http://127.0.0.1:9/hub', 'o/r', 'refs/pr/1', 'a b/c#d.bin')).toBe('http://127.0.0.1:9/hub/o/r/resolve/refs%2Fpr%2F1/a%20b/c%23d.bin');
+  });
+
+  it('builds the commit URL of an hf:// source (the URL a pinned sync reads), keeping the endpoint prefix', () => {
+    const c = 'f'.repeat(40);
+    const src = parseModelSource('hf://o/r/a b/c#d.bin@refs/pr/1', { endpoint: 'http://127.0.0.1:9/hub/' }) as HfSource;
+    expect(hfCommitUrl(src, c)).toBe(`http://127.0.0.1:9/hub/o/r/resolve/${c}/a%20b/c%23d.bin`);
+    expect(isHfCommit(c)).toBe(true);
+    expect(isHfCommit('main')).toBe(false);
+    expect(isHfCommit('F'.repeat(40))).toBe(false);
+    expect(() => hfCommitUrl({ ...src, url: 'http://x/o/r/blob/main/a' }, c)).toThrow(/not a resolve URL/);
   });
 
   it('defaults hf:// to huggingface.co and revision main, and takes the last @ as the revision', () => {

@@ -1,14 +1,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildModelsLock, modelsLockPath, writeModelsLock } from '../../../lib/models/models-lock';
+import { buildModelsLock, modelsLockPath, parseModelsLock, readModelsLock, writeModelsLock } from '../../../lib/models/models-lock';
+import { UsageError } from '../../../lib/errors';
 import type { ModelSyncResult } from '../../../lib/models/sync-model-file';
 import type { SyncModelsResult } from '../../../lib/models/sync-models';
 import { countResults, formatSyncGithub, formatSyncJson, formatSyncMarkdown, formatSyncText } from '../../../lib/models/sync-report';
 
 const A = 'a'.repeat(64);
 const files: ModelSyncResult[] = [
-  { source: 'hf://o/r/v1-5.safetensors@main', target: 'Stable-diffusion/v1-5.safetensors', sha256: A, status: 'copied', method: 'stream', size: 4 * 1024 ** 3, versionId: '3HL4kqtJlcpXroDTDmJ', etag: '"e-1"', bytesRead: 2 * 1024 ** 3, bytesUploaded: 2 * 1024 ** 3, resumedAt: 2 * 1024 ** 3, durationMs: 10_000 },
+  { source: 'hf://o/r/v1-5.safetensors@main', target: 'Stable-diffusion/v1-5.safetensors', sha256: A, status: 'copied', method: 'stream', size: 4 * 1024 ** 3, versionId: '3HL4kqtJlcpXroDTDmJ', etag: '"e-1"', commit: 'c'.repeat(40), bytesRead: 2 * 1024 ** 3, bytesUploaded: 2 * 1024 ** 3, resumedAt: 2 * 1024 ** 3, durationMs: 10_000 },
   { source: 's3://in/x.bin', target: 'Lora/x.safetensors', sha256: A, status: 'present', size: 100, versionId: 'null', bytesRead: 0, bytesUploaded: 0, durationMs: 3 },
   { source: 'https://cdn.example/y?…', target: 'VAE/y.safetensors', sha256: A, status: 'failed', bytesRead: 0, bytesUploaded: 0, durationMs: 3, error: { message: 'y: sha256 mismatch | bad', hint: 'check it, please', exitCode: 1 } },
 ];
@@ -60,10 +61,45 @@ describe('models.lock.json', () => {
       environment: 'prod-cn',
       bucket: 'models',
       models: [
-        { target: 'Stable-diffusion/v1-5.safetensors', source: 'hf://o/r/v1-5.safetensors@main', sha256: A, size: 4 * 1024 ** 3, versionId: '3HL4kqtJlcpXroDTDmJ', etag: '"e-1"' },
-        { target: 'Lora/x.safetensors', source: 's3://in/x.bin', sha256: A, size: 100, versionId: null, etag: null },
+        { target: 'Stable-diffusion/v1-5.safetensors', source: 'hf://o/r/v1-5.safetensors@main', sha256: A, size: 4 * 1024 ** 3, versionId: '3HL4kqtJlcpXroDTDmJ', etag: '"e-1"', commit: 'c'.repeat(40) },
+        { target: 'Lora/x.safetensors', source: 's3://in/x.bin', sha256: A, size: 100, versionId: null, etag: null, commit: null },
       ],
     });
+  });
+
+  it('reads back what it writes, and reads a version-1 file written before commit existed as commit null', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdpipe-lock-'));
+    try {
+      const file = modelsLockPath(dir, 'prod-cn');
+      const lock = buildModelsLock('prod-cn', 'models', files);
+      await writeModelsLock(file, lock);
+      expect(await readModelsLock(file)).toEqual(lock);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const old = { version: 1, environment: 'e', bucket: 'b', models: [{ target: 't', source: 'hf://o/r/f@main', sha256: A, size: 1, versionId: null, etag: '"x"' }] };
+    expect(parseModelsLock(JSON.stringify(old)).models[0]).toEqual({ ...old.models[0], commit: null });
+  });
+
+  it('refuses what is not a version-1 lock, naming the file and the problem (exit 2)', () => {
+    const entry = { target: 't', source: 's', sha256: A, size: 1, versionId: null, etag: null, commit: null };
+    const cases: [string, RegExp][] = [
+      ['{', /x\.json is not a models lock file: invalid JSON/],
+      [JSON.stringify({ version: 2, environment: 'e', bucket: 'b', models: [] }), /version 2 \(this sdpipe reads version 1\)/],
+      [JSON.stringify({ version: 1, environment: 'e', models: [] }), /environment, bucket or models missing/],
+      [JSON.stringify({ version: 1, environment: 'e', bucket: 'b', models: [{ ...entry, commit: 'main' }] }), /models\[0\] is malformed/],
+    ];
+    for (const [text, message] of cases) {
+      let err: unknown;
+      try {
+        parseModelsLock(text, 'x.json');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as UsageError).exitCode).toBe(2);
+      expect((err as Error).message).toMatch(message);
+    }
   });
 
   it('is written atomically under <out>/<env>/, replacing the old one and leaving no temporary file', async () => {

@@ -59,6 +59,9 @@ describe('upload state records', () => {
     expect(parseUploadState(JSON.stringify({ ...record(), completedBytes: 25 }))).toBeUndefined();
     expect(parseUploadState(JSON.stringify({ ...record(), parts: [{ partNumber: 2, etag: 'x', size: 20 }] }))).toBeUndefined();
     expect(parseUploadState(JSON.stringify({ ...record(), uploadId: '' }))).toBeUndefined();
+    // the hub commit an hf:// upload reads: 40 hex, or absent (records written before it existed)
+    expect(parseUploadState(JSON.stringify(record({ commit: 'd'.repeat(40) })))).toEqual(record({ commit: 'd'.repeat(40) }));
+    expect(parseUploadState(JSON.stringify(record({ commit: 'main' })))).toBeUndefined();
   });
 
   it('an unreadable record reads as invalid', async () => {
