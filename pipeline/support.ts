@@ -75,7 +75,11 @@ export interface BakeInstanceProfileProps {
 
 /** The role and instance profile of the snapshot bake instance, published to SSM for `sdpipe snapshot bake`. */
 export class BakeInstanceProfile extends Construct {
-  /** The instance's role (SSM agent only; the pulls use the runner's ECR token). */
+  /**
+   * The instance's role: AmazonSSMManagedInstanceCore and AmazonEC2ContainerRegistryReadOnly
+   * (lib/snapshot/policy.ts `bakeInstanceManagedPolicies`): Bottlerocket pulls the control
+   * container that runs the SSM agent from ECR, and the instance pulls the images with this role.
+   */
   readonly role: iam.Role;
   /** The instance profile's name. */
   readonly profileName: string;
@@ -86,7 +90,7 @@ export class BakeInstanceProfile extends Construct {
     const name = bakeInstanceRoleName(env);
     this.role = new iam.Role(this, 'Role', {
       roleName: name,
-      description: `sdpipe ${env}: the snapshot bake instance (SSM agent only)`,
+      description: `sdpipe ${env}: the snapshot bake instance (SSM agent, ECR read)`,
       assumedBy: new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('ec2')),
       managedPolicies: bakeInstanceManagedPolicies(props.config.environment.region).map((a) =>
         iam.ManagedPolicy.fromAwsManagedPolicyName(a.slice(a.lastIndexOf('/') + 1))),

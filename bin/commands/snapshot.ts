@@ -160,7 +160,7 @@ export function register(program: Command): void {
         'With snapshot.enabled false the stage skips (exit 0) and writes {"enabled": false} to <out>/<env>/snapshot.json.\n' +
         'Exit codes: 0 baked, reused or skipped; 1 the bake failed (what it launched has been removed); 2 usage,\n' +
         'a missing or malformed lock or settings; 3 an image pull failed after its retries.\n' +
-        'AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL_ECR are honoured. See docs/snapshot.md.',
+        'AWS_ENDPOINT_URL_EC2 and AWS_ENDPOINT_URL_SSM are honoured. See docs/snapshot.md.',
     )
     .action(action(async (opts: SnapshotBakeCliOptions) => runSnapshotBake(opts)));
   snapshot

@@ -1,9 +1,11 @@
 /**
- * The image-cache snapshot bake: reuse a completed snapshot of the same image digests, or launch
- * one Bottlerocket instance, pull every image by digest onto its data volume through SSM, stop
- * it, snapshot the data volume and terminate it. Whatever fails, the instance and any unfinished
- * snapshot are removed before the error is thrown, and only a finished snapshot carries the
- * reuse tag. Clients, clock and sleep are injected, so tests run every wait in no time.
+ * The image-cache snapshot bake: reuse a completed snapshot of the same image digests, Bottlerocket
+ * release and containerd major version, or launch one Bottlerocket instance, pull every image by
+ * digest and platform onto its data volume through SSM (with ECR credentials the instance obtains
+ * from its own role: no token travels through SSM), check that containerd holds each image
+ * unpacked, stop it, snapshot the data volume and terminate it. Whatever fails, the instance and
+ * any unfinished snapshot are removed before the error is thrown, and only a finished snapshot
+ * carries the reuse tag. Clients, clock and sleep are injected, so tests run every wait in no time.
  */
 import {
   CreateSnapshotCommand,
@@ -20,31 +22,45 @@ import {
   type Instance,
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
-import { GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { DescribeInstanceInformationCommand, GetParameterCommand } from '@aws-sdk/client-ssm';
 import { partitionFacts, partitionOf } from '../aws/partition';
 import type { EnvironmentConfig } from '../config/types';
 import { SdpipeError, TransferError, UsageError } from '../errors';
 import { realSleep, retry, RetriesExhaustedError, type Sleep } from '../transfer/retry';
-import { amiParameterName, BAKE_USER_DATA, DATA_DEVICE, listImagesCommands, pullCommands, stopKubeletCommands } from './bottlerocket';
+import {
+  amiParameterName,
+  amiVersionParameterName,
+  BAKE_USER_DATA,
+  checkCredentialsCommands,
+  checkImagesCommands,
+  containerdMajor,
+  CREDENTIALS_OK,
+  DATA_DEVICE,
+  ECR_CREDENTIAL_PROVIDER,
+  expectedContainerdMajor,
+  parseImageCheck,
+  pullCommands,
+  stopKubeletCommands,
+  VERIFY_END,
+} from './bottlerocket';
 import type { SnapshotClients } from './clients';
 import { findReusableSnapshot } from './find-snapshot';
 import { type LaunchSettings, type ResolvedLaunchSettings, resolveLaunchSettings } from './launch-settings';
-import { type Architecture, imagesDigest, type PullTarget, pullTargets, type SnapshotImagesLock } from './pull-targets';
+import { type Architecture, imagesDigest, platformOf, type PullTarget, pullTargets, type SnapshotImagesLock } from './pull-targets';
 import { errorText, redact, runShellCommand, SsmCommandError } from './ssm-command';
-import { ARCHITECTURES_TAG, BAKE_TAG, ENV_TAG, IMAGES_DIGEST_TAG, KUBERNETES_VERSION_TAG, type Tag } from './tags';
+import { ARCHITECTURES_TAG, BAKE_TAG, BOTTLEROCKET_VERSION_TAG, CONTAINERD_MAJOR_TAG, ENV_TAG, IMAGES_DIGEST_TAG, KUBERNETES_VERSION_TAG, type Tag } from './tags';
 import { CancelledError, type Clock, formatDuration, systemClock, throwIfAborted, waitFor } from './wait';
 
 /** The steps of a bake, in order. */
 export const BAKE_STEPS = [
-  { id: 'lookup', title: 'look for a reusable snapshot' },
   { id: 'ami', title: 'resolve the Bottlerocket AMI' },
+  { id: 'lookup', title: 'look for a reusable snapshot' },
   { id: 'launch', title: 'launch the bake instance' },
   { id: 'ssm', title: 'wait for the SSM agent' },
   { id: 'kubelet', title: 'stop kubelet' },
-  { id: 'credentials', title: 'get ECR credentials' },
+  { id: 'credentials', title: 'get ECR credentials on the instance' },
   { id: 'pull', title: 'pull images by digest' },
-  { id: 'verify', title: 'verify the image store' },
+  { id: 'verify', title: 'verify the images are unpacked' },
   { id: 'stop', title: 'stop the instance' },
   { id: 'snapshot', title: 'snapshot the data volume' },
   { id: 'terminate', title: 'terminate the instance' },
@@ -120,6 +136,11 @@ export interface BakeSnapshotOptions {
   readonly pollIntervalMs?: number;
   /** Attempts per image pull (a failed `ctr pull` is run again). @default 3 */
   readonly pullAttempts?: number;
+  /**
+   * Attempts of the first `apiclient exec admin` (stop kubelet), which fails while the admin
+   * container is still starting; 10 s apart. @default 6
+   */
+  readonly adminExecAttempts?: number;
   /** Clock. @default systemClock */
   readonly clock?: Clock;
   /** Sleep. @default realSleep */
@@ -128,8 +149,6 @@ export interface BakeSnapshotOptions {
   readonly runId?: string;
   /** Receives every step, progress line and warning. */
   readonly onEvent?: (event: BakeEvent) => void;
-  /** Receives each secret (the ECR password) the moment it exists, to mask it. */
-  readonly onSecret?: (secret: string) => void;
   /** Cancels the bake; what it launched is cleaned up before the promise rejects. */
   readonly signal?: AbortSignal;
 }
@@ -158,6 +177,10 @@ export interface BakeSnapshotResult {
   readonly volumeSize: number;
   /** Kubernetes version of the Bottlerocket AMI. */
   readonly kubernetesVersion: string;
+  /** Bottlerocket release of the AMI (`1.44.0-1f2e3d4c`; the AMI id when SSM publishes no version): part of the reuse key. */
+  readonly bottlerocketVersion: string;
+  /** containerd major version (`2`): part of the reuse key; measured on the instance when baked. */
+  readonly containerdMajor: string;
   /** AMI baked with (bake and dry run). */
   readonly amiId?: string;
   /** Instance launched (bake only). */
@@ -293,12 +316,13 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
   const sleep = options.sleep ?? realSleep;
   const interval = options.pollIntervalMs ?? 5000;
   const timeouts: BakeTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-  const { ec2, ssm, ecr } = options.clients;
+  const { ec2, ssm } = options.clients;
   const { name: environment, region, account } = options.config.environment;
   const settings = snapshotSettings(options.config);
   const started = clock.now();
   const elapsed = () => clock.now() - started;
   const emit = (e: Omit<BakeEvent, 'elapsedMs'>) => options.onEvent?.({ ...e, elapsedMs: elapsed() });
+  // No secret passes through sdpipe any more; kept so that any output is still scrubbed if one ever does.
   const secrets: string[] = [];
 
   if (options.lock.environment !== environment) {
@@ -318,18 +342,8 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
     settings.architectures,
     settings.volumeSize,
   );
-  const base = {
-    environment,
-    imagesDigest: key,
-    images,
-    architectures: settings.architectures,
-    volumeSize: settings.volumeSize,
-    kubernetesVersion: settings.kubernetesVersion,
-    dryRun: options.dryRun ?? false,
-  };
-
   // Steps, with timing.
-  let current: BakeStep = 'lookup';
+  let current: BakeStep = 'ami';
   let stepStarted = started;
   const total = BAKE_STEPS.length;
   const begin = (step: BakeStep) => {
@@ -345,18 +359,10 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
   };
   const progress = (message: string) => emit({ type: 'progress', step: current, message });
 
-  // 1. Reuse.
-  begin('lookup');
-  const existing = await findReusableSnapshot(ec2, environment, key);
-  if (existing?.SnapshotId && !options.force) {
-    done(`reusing ${existing.SnapshotId} (images digest ${key.slice(0, 12)}…)`);
-    return { ...base, snapshotId: existing.SnapshotId, snapshotArn: snapshotArn(region, existing.SnapshotId), reused: true, wouldBake: false, durationMs: elapsed() };
-  }
-  done(existing?.SnapshotId ? `${existing.SnapshotId} matches, but --force bakes anew` : `none for images digest ${key.slice(0, 12)}…`);
-
-  // 2. AMI (read-only; also in a dry run).
+  // 1. AMI and its release (read-only; also in a dry run): part of the reuse key.
   begin('ami');
   const instanceArch = await instanceArchitecture(ec2, settings.instanceType, region);
+  const hostPlatform = platformOf(instanceArch);
   const parameter = amiParameterName(settings.kubernetesVersion, instanceArch);
   let amiId: string;
   try {
@@ -372,7 +378,30 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
     throw awsError(`reading the SSM parameter ${parameter}`, err, 'check the AWS credentials and region; the role needs ssm:GetParameter on the public Bottlerocket parameters');
   }
   if (!/^ami-[0-9a-f]+$/.test(amiId)) throw new SdpipeError(`the SSM parameter ${parameter} holds "${amiId}", not an AMI id`, { hint: 'check the Kubernetes version and the region' });
-  done(`${amiId} (${parameter})`);
+  const bottlerocketVersion = await amiVersion(ssm, settings.kubernetesVersion, instanceArch, amiId, (m) => emit({ type: 'warning', message: m }));
+  const expectedMajor = expectedContainerdMajor(settings.kubernetesVersion);
+  done(`${amiId} (${parameter}), Bottlerocket ${bottlerocketVersion}, containerd ${expectedMajor}.x expected`);
+
+  const base = {
+    environment,
+    imagesDigest: key,
+    images,
+    architectures: settings.architectures,
+    volumeSize: settings.volumeSize,
+    kubernetesVersion: settings.kubernetesVersion,
+    bottlerocketVersion,
+    containerdMajor: expectedMajor,
+    dryRun: options.dryRun ?? false,
+  };
+
+  // 2. Reuse: same images, same Bottlerocket release, same containerd major version.
+  begin('lookup');
+  const existing = await findReusableSnapshot(ec2, environment, key, { bottlerocketVersion, containerdMajor: expectedMajor });
+  if (existing?.SnapshotId && !options.force) {
+    done(`reusing ${existing.SnapshotId} (images digest ${key.slice(0, 12)}…, Bottlerocket ${bottlerocketVersion})`);
+    return { ...base, snapshotId: existing.SnapshotId, snapshotArn: snapshotArn(region, existing.SnapshotId), reused: true, wouldBake: false, amiId, durationMs: elapsed() };
+  }
+  done(existing?.SnapshotId ? `${existing.SnapshotId} matches, but --force bakes anew` : `none for images digest ${key.slice(0, 12)}… with Bottlerocket ${bottlerocketVersion} and containerd ${expectedMajor}`);
 
   const launch = await resolveLaunchSettings(ssm, { environment, account, region, given: options.launch });
   const runId = options.runId ?? newRunId(clock.now());
@@ -438,7 +467,7 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
       sleep,
       signal: options.signal,
       hint:
-        'the instance needs a route to the ssm, ssmmessages and ec2messages endpoints (NAT gateway or VPC interface endpoints) and an instance profile whose role has AmazonSSMManagedInstanceCore',
+        'most likely the instance role cannot read ECR: Bottlerocket pulls its control container, which runs the SSM agent, from ECR, so the role needs AmazonEC2ContainerRegistryReadOnly as well as AmazonSSMManagedInstanceCore (`sdpipe snapshot policy` prints them); otherwise the instance needs a route to the ssm, ssmmessages, ec2messages, ecr.api, ecr.dkr and s3 endpoints (NAT gateway or VPC endpoints)',
       check: async () => {
         let ping: string | undefined;
         try {
@@ -456,14 +485,45 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
       runShellCommand(ssm, { instanceId: id, commands, what, timeoutMs, intervalMs: interval, secrets, hint, clock, sleep, signal: options.signal });
 
     begin('kubelet');
-    await shell('stopping kubelet', stopKubeletCommands(), timeouts.command, 'the AMI must be Bottlerocket with the admin container enabled (user data); see the command output above');
-    done('stopped');
+    // The first `apiclient exec admin`: the admin container may still be starting (assumption; see
+    // test/unit/snapshot/fake-aws.ts), so a failure is retried, 10 s apart, a bounded number of times.
+    const adminAttempts = options.adminExecAttempts ?? 6;
+    let kubelet;
+    try {
+      kubelet = await retry(
+        () => shell('stopping kubelet', stopKubeletCommands(), timeouts.command, 'the AMI must be Bottlerocket with the admin container enabled (user data); see the command output above'),
+        {
+          attempts: adminAttempts,
+          sleep,
+          signal: options.signal,
+          classify: (err) => ({ retryable: err instanceof SsmCommandError && err.status === 'Failed', retryAfterMs: 10_000 }),
+          onRetry: (err, attempt, delayMs) =>
+            emit({ type: 'warning', message: `stopping kubelet failed (attempt ${attempt} of ${adminAttempts}; the admin container may still be starting), again in ${formatDuration(delayMs)}: ${reason(err)}` }),
+        },
+      );
+    } catch (err) {
+      if (err instanceof RetriesExhaustedError) throw err.cause;
+      throw err;
+    }
+    const measuredMajor = containerdMajor(kubelet.stdout);
+    if (!measuredMajor) emit({ type: 'warning', message: `could not read containerd's version on ${id}; the snapshot is tagged with the expected ${expectedMajor}` });
+    else if (measuredMajor !== expectedMajor) {
+      emit({ type: 'warning', message: `containerd on ${id} is ${measuredMajor}.x, not the ${expectedMajor}.x expected for Kubernetes ${settings.kubernetesVersion}; the snapshot is tagged ${measuredMajor} and will not be found by later lookups until sdpipe's expectation is corrected` });
+    }
+    const containerd = measuredMajor ?? expectedMajor;
+    done(`stopped; containerd ${containerd}.x`);
 
     begin('credentials');
-    const password = await ecrPassword(ecr, account, region);
-    secrets.push(password);
-    options.onSecret?.(password);
-    done(`token for ${images[0].registry}`);
+    const creds = await shell(
+      'getting ECR credentials on the instance',
+      checkCredentialsCommands(images[0].reference),
+      timeouts.command,
+      `the instance role needs ECR read (AmazonEC2ContainerRegistryReadOnly, or ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer); the instance runs ${ECR_CREDENTIAL_PROVIDER} with that role; see the command output above`,
+    );
+    if (!creds.stdout.includes(CREDENTIALS_OK)) {
+      throw new SdpipeError(`the instance ${id} obtained no ECR credentials for ${images[0].registry}`, { hint: 'see the command output; the instance role needs AmazonEC2ContainerRegistryReadOnly' });
+    }
+    done(`the instance role obtains credentials for ${images[0].registry}`);
 
     begin('pull');
     const attempts = options.pullAttempts ?? 3;
@@ -475,7 +535,7 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
           () =>
             shell(
               `pulling ${image.name}`,
-              pullCommands(image, password),
+              pullCommands(image, hostPlatform),
               timeouts.pull,
               `check that ${image.reference} exists, that the instance reaches ${image.registry} (NAT or the ecr.api, ecr.dkr and s3 VPC endpoints) and that its role may pull (AmazonEC2ContainerRegistryReadOnly)`,
             ),
@@ -498,20 +558,40 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
         }
         throw err;
       }
-      progress(`[${i + 1}/${images.length}] ${image.reference} ${image.platforms.length > 0 ? image.platforms.join(',') : 'single manifest'} (${formatDuration(clock.now() - t0)})`);
+      progress(`[${i + 1}/${images.length}] ${image.reference} ${image.platforms.length > 0 ? image.platforms.join(',') : `single manifest as ${hostPlatform}`} (${formatDuration(clock.now() - t0)})`);
     }
     done(`${images.length} image(s)`);
 
     begin('verify');
-    const listed = await shell('listing images', listImagesCommands(), timeouts.command, 'see the command output above');
-    const names = new Set(listed.stdout.split(/\r?\n/).map((l) => l.trim()).filter(Boolean));
-    const missing = images.filter((img) => !names.has(img.reference));
-    if (missing.length > 0) {
-      throw new SdpipeError(`after the pulls, containerd on ${id} lacks ${missing.map((m) => m.reference).join(', ')}`, {
-        hint: 'the pull reported success but the image is not in the k8s.io namespace; check the Bottlerocket version and run again',
+    // containerd's own check: listed is not enough, each image must be complete and unpacked into the
+    // snapshotter, or kubelet pulls it again on every GPU node. `ctr images check` judges the host's
+    // platform only, so an image pulled solely for another architecture can only be checked as present.
+    const checked = await shell('checking the images', checkImagesCommands(), timeouts.command, 'see the command output above');
+    if (!checked.stdout.includes(VERIFY_END)) {
+      throw new SdpipeError(`the image check on ${id} printed more than SSM returns (the first 24,000 characters), so it cannot be verified`, {
+        hint: 'cache fewer images per environment, or split them across environments; SSM GetCommandInvocation returns at most 24,000 characters of output',
       });
     }
-    done(`${images.length} image(s) present`);
+    const report = new Map(parseImageCheck(checked.stdout).map((c) => [c.reference, c]));
+    const problems: string[] = [];
+    let foreignOnly = 0;
+    for (const img of images) {
+      const c = report.get(img.reference);
+      const forHost = img.platforms.length === 0 || img.platforms.includes(hostPlatform);
+      if (!c) problems.push(`${img.reference}: not in containerd's k8s.io namespace`);
+      else if (!forHost) foreignOnly++;
+      else if (!c.status.startsWith('complete')) problems.push(`${img.reference}: ${c.status}`);
+      else if (!c.unpacked) problems.push(`${img.reference}: not unpacked`);
+    }
+    if (problems.length > 0) {
+      throw new SdpipeError(`after the pulls, containerd on ${id} does not hold every image ready to run:\n  ${problems.join('\n  ')}`, {
+        hint: 'a pull reported success but left the image incomplete or not unpacked (a pull must name --platform on containerd 2.x); check the Bottlerocket version and run again',
+      });
+    }
+    if (foreignOnly > 0) {
+      emit({ type: 'warning', message: `${foreignOnly} image(s) pulled only for another architecture than ${hostPlatform}: present, but whether they are unpacked cannot be checked from this instance` });
+    }
+    done(`${images.length} image(s) complete and unpacked`);
 
     begin('stop');
     try {
@@ -537,7 +617,7 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
     done('stopped');
 
     begin('snapshot');
-    const description = `sdpipe image cache of ${environment}: ${images.length} image(s), ${settings.architectures.join('+')}, Bottlerocket k8s ${settings.kubernetesVersion}, images digest ${key.slice(0, 16)}`.slice(0, 255);
+    const description = `sdpipe image cache of ${environment}: ${images.length} image(s), ${settings.architectures.join('+')}, Bottlerocket ${bottlerocketVersion} k8s ${settings.kubernetesVersion}, containerd ${containerd}, images digest ${key.slice(0, 16)}`.slice(0, 255);
     try {
       const out = await ec2.send(
         new CreateSnapshotCommand({
@@ -552,6 +632,8 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
                 { Key: BAKE_TAG, Value: runId },
                 { Key: ARCHITECTURES_TAG, Value: settings.architectures.join(',') },
                 { Key: KUBERNETES_VERSION_TAG, Value: settings.kubernetesVersion },
+                { Key: BOTTLEROCKET_VERSION_TAG, Value: bottlerocketVersion },
+                { Key: CONTAINERD_MAJOR_TAG, Value: containerd },
               ],
             },
           ],
@@ -610,13 +692,19 @@ export async function bakeSnapshot(options: BakeSnapshotOptions): Promise<BakeSn
       emit({ type: 'warning', message: `could not remove the ${BAKE_TAG} tag from ${snap} (${errorText(err)}); the janitor keeps finished snapshots and removes that tag itself` });
     }
     done(`${snap} tagged ${IMAGES_DIGEST_TAG}=${key.slice(0, 12)}…`);
-    return { ...base, snapshotId: snap, snapshotArn: snapshotArn(region, snap), reused: false, wouldBake: false, amiId, instanceId: id, runId, durationMs: elapsed() };
+    return { ...base, containerdMajor: containerd, snapshotId: snap, snapshotArn: snapshotArn(region, snap), reused: false, wouldBake: false, amiId, instanceId: id, runId, durationMs: elapsed() };
   } catch (err) {
     const report = await cleanup(ec2, instanceId, finalized ? undefined : snapshotId);
     for (const line of report.done) emit({ type: 'cleanup', message: line });
     for (const line of report.leftovers) emit({ type: 'cleanup', message: `LEFT OVER: ${line}` });
     throw failure(err, current, report, environment, secrets);
   }
+}
+
+/** The first line of a failed command's stderr, else of the error's message. */
+function reason(err: unknown): string {
+  const stderr = err instanceof SsmCommandError ? err.stderr.trim() : '';
+  return stderr ? stderr.split('\n')[0] : firstLine(err);
 }
 
 function firstLine(err: unknown): string {
@@ -664,18 +752,23 @@ async function instanceArchitecture(ec2: SnapshotClients['ec2'], instanceType: s
   throw new UsageError(`instance type ${instanceType} (snapshot.instanceType) is neither x86_64 nor arm64 in ${region}`, 'pick an instance type such as m5.large or m7g.large');
 }
 
-async function ecrPassword(ecr: SnapshotClients['ecr'], account: string, region: string): Promise<string> {
-  let token: string | undefined;
+/**
+ * The Bottlerocket release of the AMI, from the public `image_version` parameter next to
+ * `image_id` (EKS user guide, "Retrieve recommended Bottlerocket AMI IDs": sub-parameters of
+ * /aws/service/bottlerocket/...). When it cannot be read, the AMI id stands in for it: it changes
+ * with every release too.
+ */
+async function amiVersion(ssm: SnapshotClients['ssm'], kubernetesVersion: string, arch: Architecture, amiId: string, warn: (message: string) => void): Promise<string> {
+  const name = amiVersionParameterName(kubernetesVersion, arch);
   try {
-    const out = await ecr.send(new GetAuthorizationTokenCommand({ registryIds: [account] }));
-    token = out.authorizationData?.[0]?.authorizationToken;
+    const value = (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value?.trim();
+    if (value && /^[0-9A-Za-z._+-]{1,128}$/.test(value)) return value;
+    warn(`the SSM parameter ${name} holds no usable version; the AMI id ${amiId} keys the snapshot instead`);
   } catch (err) {
-    throw awsError(`ecr GetAuthorizationToken for account ${account} in ${region}`, err, 'the role running sdpipe needs ecr:GetAuthorizationToken');
+    if (errName(err) !== 'ParameterNotFound') throw awsError(`reading the SSM parameter ${name}`, err, 'the role needs ssm:GetParameter on the public Bottlerocket parameters');
+    warn(`the SSM parameter ${name} does not exist; the AMI id ${amiId} keys the snapshot instead`);
   }
-  const decoded = token ? Buffer.from(token, 'base64').toString('utf8') : '';
-  const i = decoded.indexOf(':');
-  if (i <= 0 || i === decoded.length - 1) throw new SdpipeError('ECR answered GetAuthorizationToken without a usable token', { hint: 'run the bake again' });
-  return decoded.slice(i + 1);
+  return amiId;
 }
 
 /** Terminate the instance and delete the unfinished snapshot; never throws. */

@@ -1,21 +1,18 @@
 /**
- * The AWS clients the snapshot bake uses (EC2, SSM, ECR), built for the environment's region.
+ * The AWS clients the snapshot bake uses (EC2, SSM), built for the environment's region. ECR is
+ * not among them: the bake instance obtains its own ECR credentials with its role.
  * No endpoint is written here: the SDK picks the partition's endpoints from the region and
- * honours `AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_ECR` and
- * `AWS_ENDPOINT_URL` by itself.
+ * honours `AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL_SSM` and `AWS_ENDPOINT_URL` by itself.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { ECRClient } from '@aws-sdk/client-ecr';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
 /** The clients of one bake, all in the environment's region. */
 export interface SnapshotClients {
   /** EC2: instances, volumes, snapshots. */
   readonly ec2: EC2Client;
-  /** SSM: the AMI parameter, Run Command, the published snapshot id. */
+  /** SSM: the AMI parameters, Run Command, the published snapshot id. */
   readonly ssm: SSMClient;
-  /** ECR: the authorization token for the pulls. */
-  readonly ecr: ECRClient;
 }
 
 /** Options of {@link createSnapshotClients}. */
@@ -26,8 +23,8 @@ export interface SnapshotClientsOptions {
   readonly maxAttempts?: number;
 }
 
-/** Create the EC2, SSM and ECR clients for a region. */
+/** Create the EC2 and SSM clients for a region. */
 export function createSnapshotClients(options: SnapshotClientsOptions): SnapshotClients {
   const common = { region: options.region, maxAttempts: options.maxAttempts ?? 8, customUserAgent: 'sdpipe' };
-  return { ec2: new EC2Client(common), ssm: new SSMClient(common), ecr: new ECRClient(common) };
+  return { ec2: new EC2Client(common), ssm: new SSMClient(common) };
 }

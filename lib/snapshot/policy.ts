@@ -101,14 +101,6 @@ export function bakeRunnerPolicy(scope: PolicyScope): PolicyDocument {
         Condition: { StringLike: { [`ssm:resourceTag/${BAKE_TAG}`]: '*' } },
       },
       { Sid: 'FollowCommands', Effect: 'Allow', Action: ['ssm:GetCommandInvocation', 'ssm:CancelCommand'], Resource: '*' },
-      { Sid: 'EcrToken', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
-      {
-        // The token carries this role's identity: the pulls on the instance are authorized as this role.
-        Sid: 'PullMirroredImages',
-        Effect: 'Allow',
-        Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
-        Resource: `arn:${p}:ecr:${r}:${a}:repository/*`,
-      },
     ],
   };
 }
@@ -121,7 +113,15 @@ export function bakeInstanceTrustPolicy(region: string): PolicyDocument {
   };
 }
 
-/** ARNs of the managed policies the bake instance's role needs (SSM agent only: pulls use the runner's token). */
+/**
+ * ARNs of the managed policies the bake instance's role needs, in the region's partition:
+ * AmazonSSMManagedInstanceCore for the SSM agent, and AmazonEC2ContainerRegistryReadOnly because
+ * Bottlerocket pulls its control container (which runs the agent) and admin container from ECR
+ * (bottlerocket-os/bottlerocket#851, #1139; the upstream bake template grants both:
+ * aws-samples/bottlerocket-images-cache ebs-snapshot-instance.yaml, ManagedPolicyArns), and
+ * because the instance pulls the images with its own role (no token is sent to it).
+ */
 export function bakeInstanceManagedPolicies(region: string): string[] {
-  return [`arn:${partitionOf(region)}:iam::aws:policy/AmazonSSMManagedInstanceCore`];
+  const p = partitionOf(region);
+  return [`arn:${p}:iam::aws:policy/AmazonSSMManagedInstanceCore`, `arn:${p}:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly`];
 }

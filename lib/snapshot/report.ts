@@ -64,6 +64,8 @@ export function formatStageJson(r: SnapshotStageResult): string {
             architectures: b.architectures,
             volumeSize: b.volumeSize,
             kubernetesVersion: b.kubernetesVersion,
+            bottlerocketVersion: b.bottlerocketVersion,
+            containerdMajor: b.containerdMajor,
             amiId: b.amiId ?? null,
             instanceId: b.instanceId ?? null,
             runId: b.runId ?? null,

@@ -27,6 +27,10 @@ export interface EnabledSnapshotRecord {
   /** GiB. */
   readonly volumeSize: number;
   readonly kubernetesVersion: string;
+  /** Bottlerocket release baked with (part of the reuse key). */
+  readonly bottlerocketVersion: string;
+  /** containerd major version baked with (part of the reuse key). */
+  readonly containerdMajor: string;
   /** The images the snapshot holds, by digest. */
   readonly images: readonly { readonly name: string; readonly reference: string }[];
 }
@@ -60,6 +64,8 @@ export function recordOf(result: BakeSnapshotResult): EnabledSnapshotRecord {
     architectures: result.architectures,
     volumeSize: result.volumeSize,
     kubernetesVersion: result.kubernetesVersion,
+    bottlerocketVersion: result.bottlerocketVersion,
+    containerdMajor: result.containerdMajor,
     images: result.images.map((i) => ({ name: i.name, reference: i.reference })),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The tags the bake writes and reads. A snapshot is reusable only when it is completed and
- * carries `sdpipe:env` and `sdpipe:images-digest`; the bake adds the digest tag only after the
+ * carries `sdpipe:env`, `sdpipe:images-digest`, `sdpipe:bottlerocket-version` and
+ * `sdpipe:containerd-major` matching this bake (snapshots from before these tags are not reused); the bake adds the digest tag only after the
  * snapshot completed and the instance is gone. Everything a bake creates carries
  * `sdpipe:bake=<run id>` until it is finished, which is what the janitor looks for.
  */
@@ -15,6 +16,10 @@ export const BAKE_TAG = 'sdpipe:bake';
 export const ARCHITECTURES_TAG = 'sdpipe:architectures';
 /** Kubernetes version of the AMI baked with (informational). */
 export const KUBERNETES_VERSION_TAG = 'sdpipe:kubernetes-version';
+/** Bottlerocket release of the AMI baked with (`1.44.0-1f2e3d4c`); part of the reuse key. */
+export const BOTTLEROCKET_VERSION_TAG = 'sdpipe:bottlerocket-version';
+/** containerd major version on the bake instance (`2`); part of the reuse key (containerd 2 stores images differently). */
+export const CONTAINERD_MAJOR_TAG = 'sdpipe:containerd-major';
 
 /** An EC2 tag. */
 export interface Tag {

@@ -43,7 +43,6 @@ export async function run(): Promise<void> {
         pull: minutesInput('pull-timeout', 30),
         snapshot: minutesInput('snapshot-timeout', 120),
       },
-      onSecret: (secret) => core.setSecret(secret),
       onEvent: (e) => (e.type === 'warning' ? core.warning(e.message) : core.info(formatBakeEvent(e))),
     });
     core.info(formatStageText(result));

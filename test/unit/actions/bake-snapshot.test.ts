@@ -1,7 +1,7 @@
 /**
  * The bake-snapshot action glue, end to end over the stateful EC2/SSM/ECR fakes: inputs reach
- * the stage, the ECR password is masked the moment it exists, outputs are set, `setFailed` is
- * called on failure only.
+ * the stage, no ECR token passes through the action (the instance obtains its own), outputs are
+ * set, `setFailed` is called on failure only.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -33,6 +33,8 @@ beforeEach(() => {
   fs.mkdirSync(path.join(root, 'locks'), { recursive: true });
   fs.writeFileSync(path.join(root, 'locks', 'dev.json'), JSON.stringify({ ...lock, charts: [] }));
   fake = fakeFor(REGION, lock);
+  // The profiles the tests pass as inputs, with the role sdpipe creates (the one behind sdpipe-bake).
+  for (const name of ['action-profile', 'p']) fake.addInstanceProfile(name, fake.instanceProfiles.get('sdpipe-bake')!);
   Object.assign(fake.delays, { running: 0, ssmOnline: 0, command: 0, pull: 0, stopping: 0, terminating: 0, snapshot: 0 });
 });
 afterEach(() => {
@@ -41,17 +43,13 @@ afterEach(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-test('bakes, masks the ECR password before any pull, sets snapshot-id and reused, does not fail', async () => {
+test('bakes without any ECR token passing through the action, sets snapshot-id and reused, does not fail', async () => {
   const f = fake as FakeAws;
-  let sendsBeforeMask = -1;
-  mockedCore.setSecret.mockImplementation(() => {
-    sendsBeforeMask = f.sentScripts.filter((s) => s.some((l) => l.includes('images pull'))).length;
-  });
   mockInputs({ environment: 'dev', 'working-directory': root, lock: 'locks/dev.json', publish: 'true', 'instance-profile': 'action-profile', 'security-group-ids': 'sg-0aaaaaaaaaaaaaaa1, sg-0bbbbbbbbbbbbbbb1' });
   await run();
   expect(mockedCore.setFailed).not.toHaveBeenCalled();
-  expect(mockedCore.setSecret).toHaveBeenCalledWith(f.password);
-  expect(sendsBeforeMask).toBe(0);
+  expect(f.count('GetAuthorizationToken')).toBe(0);
+  expect(JSON.stringify(f.sentScripts)).not.toContain(f.instancePassword);
   const out = outputs();
   expect(out['snapshot-id']).toMatch(/^snap-/);
   expect(out.reused).toBe('false');
@@ -76,15 +74,15 @@ test('bakes, masks the ECR password before any pull, sets snapshot-id and reused
 
 test('a failed bake ends in setFailed with the step, the command output and the hint; no snapshot-id', async () => {
   const f = fake as FakeAws;
-  // Stopping kubelet is not retried (a failed pull would be, after a real backoff sleep).
-  f.commandFailures.push({ match: /stop kubelet/, times: 1, stderr: 'apiclient: admin container is not running' });
+  // Getting credentials on the instance is not retried (stopping kubelet and pulls would be, after a real sleep).
+  f.commandFailures.push({ match: /ecr-credential-provider/, times: 1, stderr: 'ecr-credential-provider: AccessDeniedException: not authorized to perform: ecr:GetAuthorizationToken' });
   mockInputs({ environment: 'dev', 'working-directory': root, lock: 'locks/dev.json', 'instance-profile': 'p' });
   await run();
   expect(mockedCore.setFailed).toHaveBeenCalledTimes(1);
   const message = String(mockedCore.setFailed.mock.calls[0][0]);
-  expect(message).toMatch(/failed at step 5\/12 \(stop kubelet\)/);
-  expect(message).toContain('--- stderr ---\napiclient: admin container is not running');
-  expect(message).toMatch(/\nhint: the AMI must be Bottlerocket with the admin container enabled/);
+  expect(message).toMatch(/failed at step 6\/12 \(get ECR credentials on the instance\)/);
+  expect(message).toContain('--- stderr ---\necr-credential-provider: AccessDeniedException');
+  expect(message).toMatch(/\nhint: the instance role needs ECR read \(AmazonEC2ContainerRegistryReadOnly/);
   expect(message).not.toContain(f.password);
   expect(outputs()['snapshot-id']).toBeUndefined();
   expect(f.liveInstances()).toEqual([]);

@@ -83,6 +83,13 @@ export function describeSupportStack(load: () => Promise<EnvironmentConfig>, exp
     template.hasResourceProperties('AWS::SSM::Parameter', { Name: `/sdpipe/${config.environment.name}/bake/instance-profile` });
   });
 
+  it('gives the bake instance role SSM core and ECR read (Bottlerocket pulls its control container from ECR), partition-free', () => {
+    const bake = role(`sdpipe-bake-instance-${config.environment.name}`);
+    const arns = (bake.Properties.ManagedPolicyArns as unknown[]).map((a) => flat(a));
+    expect(arns.sort()).toEqual(['AmazonEC2ContainerRegistryReadOnly', 'AmazonSSMManagedInstanceCore'].map((n) => `arn:<AWS::Partition>:iam::aws:policy/${n}`));
+    expect(bake.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service).toEqual(expect.stringMatching(/^ec2\./));
+  });
+
   it('writes no literal partition or endpoint suffix', () => {
     expect(JSON.stringify(json).match(/arn:aws(-cn)?:[^"]*/g) ?? []).toEqual([]);
     if (expected.partition === 'aws-cn') {

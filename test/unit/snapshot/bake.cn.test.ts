@@ -25,7 +25,7 @@ describe('bakeSnapshot in aws-cn', () => {
     const clients = createSnapshotClients({ region: REGION });
     expect(await clients.ec2.config.region()).toBe(REGION);
     expect(await clients.ssm.config.region()).toBe(REGION);
-    expect(await clients.ecr.config.region()).toBe(REGION);
+    expect(Object.keys(clients).sort()).toEqual(['ec2', 'ssm']); // no ECR client: the instance gets its own credentials
 
     const result = await bakeSnapshot({ config, lock, clients, clock: fake.clock, sleep: fake.sleep, runId: 'cn-run' });
     expect(fake.calls).toContain('GetParameter');
@@ -36,7 +36,11 @@ describe('bakeSnapshot in aws-cn', () => {
     expect(inst.input.IamInstanceProfile).toEqual({ Arn: `arn:aws-cn:iam::${ACCOUNT}:instance-profile/sdpipe-bake` });
     const pulls = fake.sentScripts.flat().filter((l) => l.includes(' images pull '));
     expect(pulls).toHaveLength(3);
-    for (const l of pulls) expect(l).toMatch(/'123456789012\.dkr\.ecr\.cn-northwest-1\.amazonaws\.com\.cn\/sd-on-eks\/[a-z-]+@sha256:[0-9a-f]{64}' > \/dev\/null$/);
+    for (const l of pulls) expect(l).toMatch(/--platform linux\/amd64 --user "AWS:\$\{SDPIPE_ECR_PASSWORD\}" '123456789012\.dkr\.ecr\.cn-northwest-1\.amazonaws\.com\.cn\/sd-on-eks\/[a-z-]+@sha256:[0-9a-f]{64}' > \/dev\/null$/);
+    // The credential request names the China registry; the image check and the reuse tags are the same as in aws.
+    expect(fake.sentScripts.flat().filter((l) => l.includes('ecr-credential-provider')).every((l) => l.includes('.amazonaws.com.cn/'))).toBe(true);
+    expect(fake.snapshots.get(result.snapshotId as string)?.unpacked).toEqual(expect.arrayContaining(refsOf(REGION, lock)));
+    expect(fake.snapshots.get(result.snapshotId as string)?.flags).toEqual([]);
     expect(fake.snapshots.get(result.snapshotId as string)?.images).toEqual(expect.arrayContaining(refsOf(REGION, lock)));
     expect(fake.snapshots.get(result.snapshotId as string)?.tags.get(IMAGES_DIGEST_TAG)).toBe(result.imagesDigest);
     expect(result.images.every((i) => i.registry.endsWith('.amazonaws.com.cn'))).toBe(true);
@@ -96,5 +100,6 @@ describe('bakeSnapshot in aws-cn', () => {
     expect(policy).toContain('arn:aws-cn:ssm:cn-northwest-1::parameter/aws/service/bottlerocket/*');
     expect(policy).toContain('"ec2.amazonaws.com.cn"');
     expect(policy).toContain('arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore');
+    expect(policy).toContain('arn:aws-cn:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly');
   });
 });

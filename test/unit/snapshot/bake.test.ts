@@ -61,12 +61,17 @@ describe('bakeSnapshot: first bake', () => {
     expect(snap?.description).toContain('sdpipe image cache of dev: 3 image(s)');
 
     // Order of the work, and no step skipped.
-    const order = ['RunInstances', 'SendCommand(stopping kubelet)', 'GetAuthorizationToken', 'SendCommand(pulling sdwebui)', 'SendCommand(listing images)', 'StopInstances', 'CreateSnapshot', 'TerminateInstances', 'CreateTags', 'DeleteTags'];
+    const order = ['GetParameter', 'DescribeSnapshots', 'RunInstances', 'SendCommand(stopping kubelet)', 'SendCommand(getting ECR credentials on the instance)', 'SendCommand(pulling sdwebui)', 'SendCommand(checking the images)', 'StopInstances', 'CreateSnapshot', 'TerminateInstances', 'CreateTags', 'DeleteTags'];
     const positions = order.map((op) => fake?.calls.indexOf(op) ?? -1);
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     // The reuse tag is written only after the snapshot completed and the instance was terminated.
     expect(fake.calls.lastIndexOf('DescribeSnapshots')).toBeLessThan(fake.calls.indexOf('CreateTags'));
+    // The snapshot was taken of a stopped instance (EC2 flags nothing), and records the generation.
+    expect(snap?.flags).toEqual([]);
+    expect(snap?.tags.get('sdpipe:bottlerocket-version')).toBe('1.44.0-1f2e3d4c');
+    expect(snap?.tags.get('sdpipe:containerd-major')).toBe('2');
+    expect(result).toMatchObject({ bottlerocketVersion: '1.44.0-1f2e3d4c', containerdMajor: '2' });
 
     // Every step printed, in order, with elapsed times.
     const done = events.filter((e) => e.type === 'done').map((e) => e.step);
@@ -75,15 +80,15 @@ describe('bakeSnapshot: first bake', () => {
     expect(result.durationMs).toBeGreaterThan(DEFAULT_TIMEOUTS.command); // fake time went by
   });
 
-  it('never lets the ECR password out: masked through onSecret, absent from events and the result', async () => {
+  it('never handles an ECR password: the instance gets its own, which stays in a shell variable on the instance', async () => {
     const lock = lockFor(REGION, DEFAULT_IMAGES);
     fake = fakeFor(REGION, lock);
     const events: BakeEvent[] = [];
-    const secrets: string[] = [];
-    const result = await bake(fake, { config: envConfig(), lock, onSecret: (s) => secrets.push(s) }, events);
-    expect(secrets).toEqual([fake.password]);
-    expect(JSON.stringify(events)).not.toContain('secret');
-    expect(JSON.stringify(result)).not.toContain('secret');
+    const result = await bake(fake, { config: envConfig(), lock }, events);
+    expect(fake.count('GetAuthorizationToken')).toBe(0);
+    const pulls = fake.sentScripts.flat().filter((l) => l.includes(' images pull '));
+    expect(pulls.every((l) => l.includes('--user "AWS:${SDPIPE_ECR_PASSWORD}"'))).toBe(true);
+    expect(JSON.stringify([events, result, fake.sentScripts])).not.toMatch(/secret/);
   });
 });
 
@@ -108,14 +113,15 @@ describe('bakeSnapshot: pulls name digests, never tags', () => {
     expect(pulls.some((l) => l.includes('linux/arm64'))).toBe(false);
   });
 
-  it('pulls each architecture of snapshot.architectures, and --all-platforms for a single-manifest image', async () => {
+  it('pulls each architecture of snapshot.architectures, and a single-manifest image as the instance\'s platform (never --all-platforms)', async () => {
     const lock = lockFor(REGION, [{ name: 'multi', platforms: ['linux/amd64', 'linux/arm64/v8'] }, { name: 'single', platforms: [] }, { name: 'armonly', platforms: ['linux/arm64'] }]);
     fake = fakeFor(REGION, lock);
     const config = envConfig({ snapshot: { enabled: true, kubernetesVersion: '1.33', architectures: ['x86_64', 'arm64'] } });
     await bake(fake, { config, lock });
-    const script = (name: string) => fake?.sentScripts.find((s) => s.some((l) => l.includes(`sd-on-eks/${name}@`))) ?? [];
+    const script = (name: string) => fake?.sentScripts.find((s) => s.some((l) => l.includes(' images pull ') && l.includes(`sd-on-eks/${name}@`))) ?? [];
     expect(script('multi').filter((l) => l.includes('images pull')).map((l) => /--platform (\S+)/.exec(l)?.[1])).toEqual(['linux/amd64', 'linux/arm64']);
-    expect(script('single').filter((l) => l.includes('images pull')).every((l) => l.includes('--all-platforms'))).toBe(true);
+    expect(script('single').filter((l) => l.includes('images pull')).map((l) => /--platform (\S+)/.exec(l)?.[1])).toEqual(['linux/amd64']);
+    expect(fake.sentScripts.flat().some((l) => l.includes('--all-platforms'))).toBe(false);
     expect(script('armonly').filter((l) => l.includes('images pull')).map((l) => /--platform (\S+)/.exec(l)?.[1])).toEqual(['linux/arm64']);
   });
 
@@ -310,7 +316,7 @@ describe('bakeSnapshot: a failure injected at every call cleans up', () => {
   it('lists what it could not remove and points at the janitor', async () => {
     const lock = lockFor(REGION, DEFAULT_IMAGES);
     fake = fakeFor(REGION, lock);
-    fake.commandFailures.push({ match: /systemctl stop kubelet/, times: 1, stderr: 'admin container not running' });
+    fake.commandFailures.push({ match: /ecr-credential-provider/, times: 1, stderr: 'AccessDeniedException' });
     fake.failOps.set('TerminateInstances', { times: 5, error: awsError('RequestLimitExceeded', 'slow down') });
     const err = (await bake(fake, { config: envConfig(), lock }).catch((e: unknown) => e)) as BakeFailedError;
     expect(err.cleanup.leftovers).toEqual([expect.stringMatching(/^instance i-\S+: RequestLimitExceeded: slow down$/)]);
@@ -320,11 +326,11 @@ describe('bakeSnapshot: a failure injected at every call cleans up', () => {
 });
 
 describe('bakeSnapshot: SSM commands that fail', () => {
-  it('shows the failed command\'s exit code, stderr and stdout (stop kubelet)', async () => {
+  it('shows the failed command\'s exit code, stderr and stdout (stop kubelet, after its retries)', async () => {
     const lock = lockFor(REGION, DEFAULT_IMAGES);
     fake = fakeFor(REGION, lock);
-    fake.commandFailures.push({ match: /systemctl stop kubelet/, times: 1, stderr: 'Failed to exec: admin container is not enabled', exitCode: 2 });
-    const err = (await bake(fake, { config: envConfig(), lock }).catch((e: unknown) => e)) as BakeFailedError;
+    fake.commandFailures.push({ match: /systemctl stop kubelet/, times: 3, stderr: 'Failed to exec: admin container is not enabled', exitCode: 2 });
+    const err = (await bake(fake, { config: envConfig(), lock, adminExecAttempts: 3 }).catch((e: unknown) => e)) as BakeFailedError;
     expect(err.step).toBe('kubelet');
     expect(err.message).toMatch(/stopping kubelet on i-\S+: SSM command Failed \(exit code 2\)/);
     expect(err.message).toContain('--- stderr ---\nFailed to exec: admin container is not enabled');
@@ -357,13 +363,16 @@ describe('bakeSnapshot: SSM commands that fail', () => {
     expectCleanAfterFailure(fake);
   });
 
-  it('replaces the password by *** in any output that echoes it', async () => {
+  it('a role that cannot read ECR fails at the credentials step with a hint naming ECR read', async () => {
     const lock = lockFor(REGION, DEFAULT_IMAGES);
     fake = fakeFor(REGION, lock);
-    fake.commandFailures.push({ match: /images pull/, times: 1, stderr: `level=error msg="auth AWS:${"eyJwYXlsb2FkIjoi+/secret'pw=="} rejected"` });
-    const err = (await bake(fake, { config: envConfig(), lock, pullAttempts: 1 }).catch((e: unknown) => e)) as BakeFailedError;
-    expect(err.message).toContain('auth AWS:*** rejected');
-    expect(err.message).not.toContain('secret');
+    fake.commandFailures.push({ match: /ecr-credential-provider/, times: 1, stderr: 'ecr-credential-provider: AccessDeniedException: not authorized to perform: ecr:GetAuthorizationToken' });
+    const err = (await bake(fake, { config: envConfig(), lock }).catch((e: unknown) => e)) as BakeFailedError;
+    expect(err.step).toBe('credentials');
+    expect(err.message).toContain('AccessDeniedException');
+    expect(err.hint).toMatch(/ECR read \(AmazonEC2ContainerRegistryReadOnly/);
+    expect(fake.count('SendCommand(pulling sdwebui)')).toBe(0);
+    expectCleanAfterFailure(fake);
   });
 
   it('fails when an image is missing from containerd after the pulls', async () => {
@@ -381,7 +390,7 @@ describe('bakeSnapshot: SSM commands that fail', () => {
       },
     }).catch((e: unknown) => e);
     expect((err as BakeFailedError).step).toBe('verify');
-    expect((err as Error).message).toContain(`lacks ${refsOf(REGION, lock)[2]}`);
+    expect((err as Error).message).toContain(`${refsOf(REGION, lock)[2]}: not in containerd's k8s.io namespace`);
     expectCleanAfterFailure(fake);
   });
 });
@@ -389,7 +398,8 @@ describe('bakeSnapshot: SSM commands that fail', () => {
 describe('bakeSnapshot: timeouts', () => {
   const cases: { name: string; step: string; arm: (f: FakeAws) => void; what: RegExp; hint: RegExp }[] = [
     { name: 'instance never running', step: 'launch', arm: (f) => (f.delays.running = Number.POSITIVE_INFINITY), what: /waiting for instance i-\S+ to be running \(last state: pending\)/, hint: /capacity/ },
-    { name: 'SSM never online', step: 'ssm', arm: (f) => (f.ssmNeverOnline = true), what: /waiting for instance i-\S+ to be Online in SSM \(last state: not registered\)/, hint: /ssmmessages.*AmazonSSMManagedInstanceCore/ },
+    // The likely cause is the role (ECR read for the control container), named first; the endpoints come after.
+    { name: 'SSM never online', step: 'ssm', arm: (f) => (f.ssmNeverOnline = true), what: /waiting for instance i-\S+ to be Online in SSM \(last state: not registered\)/, hint: /^most likely the instance role cannot read ECR.*AmazonEC2ContainerRegistryReadOnly/ },
     { name: 'kubelet command hangs', step: 'kubelet', arm: (f) => (f.hangCommands = /stop kubelet/), what: /waiting for SSM command cmd-\S+ \(stopping kubelet\) on i-\S+ to finish \(last state: InProgress\)/, hint: /admin container/ },
     { name: 'pull hangs', step: 'pull', arm: (f) => (f.hangCommands = /images pull/), what: /\(pulling sdwebui\) on i-\S+ to finish/, hint: /ecr\.dkr/ },
     { name: 'stop hangs', step: 'stop', arm: (f) => (f.stopHangs = true), what: /waiting for instance i-\S+ to be stopped \(last state: stopping\)/, hint: /EC2 console/ },
@@ -510,5 +520,114 @@ describe('bakeSnapshot: cancelled during a pull\'s backoff', () => {
     expect(err).toBeInstanceOf(BakeFailedError);
     expect(err.message).toMatch(/cancelled while pulling sdwebui/);
     expectCleanAfterFailure(fake);
+  });
+});
+
+describe('bakeSnapshot: the image check and the admin container', () => {
+  it('fails when an image is listed but not unpacked (as after --all-platforms on containerd 2.x)', async () => {
+    const lock = lockFor(REGION, DEFAULT_IMAGES);
+    fake = fakeFor(REGION, lock);
+    const ref = refsOf(REGION, lock)[1];
+    const err = await bake(fake, {
+      config: envConfig(),
+      lock,
+      onEvent: (e) => {
+        if (e.type === 'start' && e.step === 'verify') [...(fake?.volumes.values() ?? [])].find((v) => v.images.has(ref))?.unpacked.delete(ref);
+      },
+    }).catch((e: unknown) => e);
+    expect((err as BakeFailedError).step).toBe('verify');
+    expect((err as Error).message).toContain(`${ref}: not unpacked`);
+    expect((err as BakeFailedError).hint).toMatch(/--platform/);
+    expectCleanAfterFailure(fake);
+  });
+
+  it('fails, naming the SSM limit, when the check prints more than SSM returns (24,000 characters)', async () => {
+    const lock = lockFor(REGION, DEFAULT_IMAGES);
+    fake = fakeFor(REGION, lock);
+    const err = await bake(fake, {
+      config: envConfig(),
+      lock,
+      onEvent: (e) => {
+        if (e.type === 'start' && e.step === 'verify') {
+          const data = [...(fake?.volumes.values() ?? [])].find((v) => v.images.size > 1);
+          for (let i = 0; i < 200; i++) data?.images.add(`${hostOf(REGION)}/other/image-${i}@sha256:${'a'.repeat(64)}`);
+        }
+      },
+    }).catch((e: unknown) => e);
+    expect((err as BakeFailedError).step).toBe('verify');
+    expect((err as Error).message).toMatch(/more than SSM returns \(the first 24,000 characters\)/);
+  });
+
+  it('retries the first admin exec while the admin container starts, then goes on', async () => {
+    const lock = lockFor(REGION, DEFAULT_IMAGES);
+    fake = fakeFor(REGION, lock);
+    fake.delays.adminReady = 25_000;
+    const events: BakeEvent[] = [];
+    const result = await bake(fake, { config: envConfig(), lock }, events);
+    expect(result.snapshotId).toMatch(/^snap-/);
+    const retries = events.filter((e) => e.type === 'warning' && e.message.startsWith('stopping kubelet failed'));
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    expect(retries[0].message).toContain('admin container is not running');
+    expect(fake.count('SendCommand(stopping kubelet)')).toBe(retries.length + 1);
+  });
+
+  it('gives up on the first admin exec after its attempts', async () => {
+    const lock = lockFor(REGION, DEFAULT_IMAGES);
+    fake = fakeFor(REGION, lock);
+    fake.delays.adminReady = Number.POSITIVE_INFINITY;
+    const err = (await bake(fake, { config: envConfig(), lock, adminExecAttempts: 4 }).catch((e: unknown) => e)) as BakeFailedError;
+    expect(err.step).toBe('kubelet');
+    expect(err.message).toContain('admin container is not running');
+    expect(fake.count('SendCommand(stopping kubelet)')).toBe(4);
+    expectCleanAfterFailure(fake);
+  });
+});
+
+describe('bakeSnapshot: the reuse key covers the Bottlerocket release and the containerd major version', () => {
+  it('bakes again for a new Bottlerocket release, and reuses within one', async () => {
+    const lock = lockFor(REGION, DEFAULT_IMAGES);
+    fake = fakeFor(REGION, lock);
+    const first = await bake(fake, { config: envConfig(), lock });
+    fake.parameters.set('/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version', '1.45.0-aabbccdd');
+    const second = await bake(fake, { config: envConfig(), lock, runId: 'test-run-2' });
+    expect(second.reused).toBe(false);
+    expect(second.snapshotId).not.toBe(first.snapshotId);
+    expect(second.imagesDigest).toBe(first.imagesDigest);
+    const third = await bake(fake, { config: envConfig(), lock, runId: 'test-run-3' });
+    expect(third).toMatchObject({ reused: true, snapshotId: second.snapshotId, bottlerocketVersion: '1.45.0-aabbccdd' });
+  });
+
+  it('does not reuse a snapshot without the generation tags (baked before they existed), nor one of another containerd major', async () => {
+    const lock = lockFor(REGION, DEFAULT_IMAGES);
+    fake = fakeFor(REGION, lock);
+    const first = await bake(fake, { config: envConfig(), lock });
+    const snap = fake.snapshots.get(first.snapshotId as string);
+    snap?.tags.delete('sdpipe:bottlerocket-version');
+    snap?.tags.delete('sdpipe:containerd-major');
+    expect((await bake(fake, { config: envConfig(), lock, dryRun: true })).wouldBake).toBe(true);
+    snap?.tags.set('sdpipe:bottlerocket-version', '1.44.0-1f2e3d4c');
+    snap?.tags.set('sdpipe:containerd-major', '1');
+    expect((await bake(fake, { config: envConfig(), lock, dryRun: true })).wouldBake).toBe(true);
+    snap?.tags.set('sdpipe:containerd-major', '2');
+    expect((await bake(fake, { config: envConfig(), lock, dryRun: true })).reused).toBe(true);
+  });
+
+  it('tags what containerd reports on the instance, and warns when it differs from the expected major', async () => {
+    const lock = lockFor(REGION, DEFAULT_IMAGES);
+    fake = fakeFor(REGION, lock);
+    fake.containerdVersion = 'v1.7.27';
+    const events: BakeEvent[] = [];
+    const result = await bake(fake, { config: envConfig(), lock }, events);
+    expect(result.containerdMajor).toBe('1');
+    expect(fake.snapshots.get(result.snapshotId as string)?.tags.get('sdpipe:containerd-major')).toBe('1');
+    expect(events.some((e) => e.type === 'warning' && /containerd on i-\S+ is 1\.x, not the 2\.x expected/.test(e.message))).toBe(true);
+  });
+
+  it('keys by the AMI id when SSM publishes no image_version', async () => {
+    const lock = lockFor(REGION, DEFAULT_IMAGES);
+    fake = fakeFor(REGION, lock);
+    fake.parameters.delete('/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version');
+    const result = await bake(fake, { config: envConfig(), lock, dryRun: true });
+    expect(result.bottlerocketVersion).toBe('ami-0123456789abcdef0');
   });
 });

@@ -28,6 +28,7 @@ function instantFake() {
   fs.mkdirSync(path.join(root, 'out', 'dev'), { recursive: true });
   fs.writeFileSync(path.join(root, 'out', 'dev', 'images.lock.json'), JSON.stringify({ ...lock, charts: [] }));
   const f = fakeFor(REGION, lock);
+  f.addInstanceProfile('cli-profile', f.instanceProfiles.get('sdpipe-bake')!);
   Object.assign(f.delays, { running: 0, ssmOnline: 0, command: 0, pull: 0, stopping: 0, terminating: 0, snapshot: 0 });
   return f;
 }
@@ -38,7 +39,8 @@ describe('sdpipe snapshot bake', () => {
     const r = await runCli(['snapshot', 'bake', '--env', 'dev', '--publish'], root);
     expect(r.stderr).not.toContain('error');
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^\[ 1\/12\] look for a reusable snapshot … \(\+\d+ms\)$/m);
+    expect(r.stderr).toMatch(/^\[ 1\/12\] resolve the Bottlerocket AMI … \(\+\d+ms\)$/m);
+    expect(r.stderr).toMatch(/^\[ 2\/12\] look for a reusable snapshot … \(\+\d+ms\)$/m);
     expect(r.stderr).toMatch(/^\[12\/12\] mark the snapshot reusable: snap-\S+ tagged sdpipe:images-digest=[0-9a-f]{12}… \(\d+ms, \+\d+(ms|s)\)$/m);
     expect(r.stdout).toMatch(/^snapshot snap-\S+ baked in \S+ for dev \(images digest [0-9a-f]{64}\)$/m);
     const record = JSON.parse(fs.readFileSync(path.join(root, 'out', 'dev', 'snapshot.json'), 'utf8'));
@@ -68,11 +70,12 @@ describe('sdpipe snapshot bake', () => {
 
   it('exits 1 after a failed bake, naming the step and the cleanup, with no stack trace', async () => {
     fake = instantFake();
-    fake.commandFailures.push({ match: /stop kubelet/, times: 1, stderr: 'admin container disabled' });
+    // Not retried (stopping kubelet would be, after a real 10 s sleep).
+    fake.commandFailures.push({ match: /ecr-credential-provider/, times: 1, stderr: 'ecr-credential-provider: AccessDeniedException' });
     const r = await runCli(['snapshot', 'bake', '--env', 'dev'], root);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/sdpipe: error: snapshot bake of dev failed at step 5\/12 \(stop kubelet\)/);
-    expect(r.stderr).toContain('admin container disabled');
+    expect(r.stderr).toMatch(/sdpipe: error: snapshot bake of dev failed at step 6\/12 \(get ECR credentials on the instance\)/);
+    expect(r.stderr).toContain('ecr-credential-provider: AccessDeniedException');
     expect(r.stderr).toMatch(/cleanup: terminated instance i-/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(fake.liveInstances()).toEqual([]);
@@ -125,6 +128,7 @@ describe('sdpipe snapshot janitor and policy', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.runnerPolicy.Statement.map((s: { Sid: string }) => s.Sid)).toContain('RunOnBakeInstance');
-    expect(out.instanceRole.managedPolicyArns).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore']);
+    expect(out.instanceRole.managedPolicyArns).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore', 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly']);
+    expect(out.runnerPolicy.Statement.map((s: { Sid: string }) => s.Sid)).not.toContain('EcrToken');
   });
 });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { register } from '../../../bin/commands/snapshot';
-import { bakeInstanceTrustPolicy, bakeRunnerPolicy } from '../../../lib/snapshot/policy';
+import { bakeInstanceManagedPolicies, bakeInstanceTrustPolicy, bakeRunnerPolicy } from '../../../lib/snapshot/policy';
 import { ROOT } from '../config/helpers';
 
 const doc = fs.readFileSync(path.join(ROOT, 'docs', 'snapshot.md'), 'utf8');
@@ -13,6 +13,13 @@ describe('docs/snapshot.md', () => {
     const blocks = [...doc.matchAll(/```json\n([\s\S]*?)\n```/g)].map((m) => m[1]);
     expect(blocks).toContain(JSON.stringify(bakeRunnerPolicy({ environment: 'dev', account: '111122223333', region: 'us-west-2' }), null, 2));
     expect(blocks).toContain(JSON.stringify(bakeInstanceTrustPolicy('us-west-2'), null, 2));
+  });
+
+  it('names every managed policy of the bake instance role, and keeps the real service behaviour table', () => {
+    for (const arn of bakeInstanceManagedPolicies('us-west-2')) expect(doc).toContain(arn.replace('arn:aws:', 'arn:<partition>:'));
+    const table = doc.slice(doc.indexOf('## Real service behaviour'));
+    expect(table).toMatch(/\| behaviour \| source \| how sdpipe handles it \|/);
+    for (const topic of ['ECR', 'InvalidInstanceId', 'CreateSnapshot', '24,000', '--all-platforms', 'images check']) expect(table).toContain(topic);
   });
 
   it('documents every flag of snapshot bake and janitor', () => {

@@ -7,6 +7,36 @@
  * store, checks the ECR password and that the pulled reference exists in the fake registry.
  * Any call can be made to fail (by position in the call trace, or by operation), commands can
  * fail or hang on demand.
+ *
+ * Behaviours of the real services the fake encodes, each with its source (docs/snapshot.md,
+ * "Real service behaviour", keeps the same list):
+ * - An instance comes Online in SSM only when its instance profile's role can read ECR as well as
+ *   run the SSM agent: Bottlerocket pulls its control container (which runs the agent) and its
+ *   admin container from ECR (bottlerocket-os/bottlerocket#851: "the policy needed to access ECR
+ *   is AmazonEC2ContainerRegistryReadOnly"; #1139: no Session Manager until that policy was
+ *   attached; the Bottlerocket README, "Exploration"). See {@link FakeAws.hasEcrRead}.
+ * - SendCommand to an instance that is not registered (not Online) fails with InvalidInstanceId
+ *   (SSM API reference, SendCommand errors: "the instance isn't in a valid state ... the SSM Agent
+ *   isn't running or isn't registered", https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html).
+ * - CreateSnapshot of a volume attached to a running instance succeeds but is flagged: EC2 docs
+ *   say to stop the instance (or unmount) for a consistent snapshot of a non-root volume
+ *   (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-creating-snapshot.html). See
+ *   {@link FakeSnapshot.flags}.
+ * - GetCommandInvocation returns at most the first 24,000 characters of standard output and 8,000
+ *   of standard error (API_GetCommandInvocation.html, StandardOutputContent / StandardErrorContent).
+ * - `ctr images pull --all-platforms` fetches but does not unpack (containerd v2.0.x, transfer
+ *   service: cmd/ctr/commands/images/pull.go at v2.0.5 fb4c30d, lines 122-135, adds an unpack
+ *   only per `--platform`; "TODO: Support unpack for all platforms"; containerd#11086, #11228).
+ *   `ctr images check` reports completeness and UNPACKED for the host's default platform only
+ *   (cmd/ctr/commands/images/images.go at v2.0.5, checkCommand: `images.Check(..., platforms.Default())`
+ *   and `image.IsUnpacked`).
+ * - The admin container may not be ready for `apiclient exec` right after the instance is Online
+ *   (assumption: host containers start independently of the SSM agent in the control container;
+ *   no public source gives the delay).
+ * - ECR credentials on the instance come from the instance role through the kubelet's
+ *   ecr-credential-provider (Kubernetes kubelet credential provider API,
+ *   https://kubernetes.io/docs/tasks/administer-cluster/kubelet-credential-provider/; the
+ *   binary's path on Bottlerocket is an assumption, see lib/snapshot/bottlerocket.ts).
  */
 import {
   CreateSnapshotCommand,
@@ -53,6 +83,17 @@ export interface FakeInstance {
   readonly volumes: { device: string; id: string }[];
   kubeletStopped: boolean;
   stateReason?: string;
+  /** `linux/amd64` or `linux/arm64`: the platform `ctr` defaults to on this instance. */
+  readonly platform: string;
+}
+
+/** The IAM role behind a fake instance profile. */
+export interface FakeRole {
+  readonly roleName: string;
+  /** Managed policy ARNs attached to the role. */
+  readonly managedPolicyArns: readonly string[];
+  /** Actions granted by inline policies (on `*`). @default [] */
+  readonly actions?: readonly string[];
 }
 
 /** A fake EBS volume. */
@@ -64,6 +105,10 @@ export interface FakeVolume {
   readonly sizeGiB: number;
   /** Image references in containerd's store on this volume (data volume only). */
   readonly images: Set<string>;
+  /** Per reference, the platforms whose layers were unpacked into the snapshotter. */
+  readonly unpacked: Map<string, Set<string>>;
+  /** Per reference, the platforms whose content was fetched. */
+  readonly fetched: Map<string, Set<string>>;
 }
 
 /** A fake EBS snapshot. */
@@ -76,6 +121,10 @@ export interface FakeSnapshot {
   readonly tags: Tags;
   /** Image references the snapshot holds. */
   readonly images: readonly string[];
+  /** References unpacked (for any platform) in the snapshot. */
+  readonly unpacked: readonly string[];
+  /** What the real service would warn about: `volume attached to a running instance` (see the file comment). */
+  readonly flags: readonly string[];
   deleted: boolean;
 }
 
@@ -102,6 +151,8 @@ export interface FakeDelays {
   stopping: number;
   terminating: number;
   snapshot: number;
+  /** Online in SSM → the admin container accepts `apiclient exec`. */
+  adminReady: number;
 }
 
 /** A command failure armed by the test: the next `times` commands whose script matches fail. */
@@ -124,7 +175,17 @@ export interface FakeAwsOptions {
   readonly parameters?: Record<string, string>;
 }
 
-const DEFAULT_DELAYS: FakeDelays = { running: 20_000, ssmOnline: 45_000, command: 3_000, pull: 60_000, stopping: 30_000, terminating: 30_000, snapshot: 300_000 };
+const DEFAULT_DELAYS: FakeDelays = { running: 20_000, ssmOnline: 45_000, command: 3_000, pull: 60_000, stopping: 30_000, terminating: 30_000, snapshot: 300_000, adminReady: 0 };
+
+/** The actions a pull from ECR needs (the content of AmazonEC2ContainerRegistryReadOnly that matters here). */
+export const ECR_PULL_ACTIONS = ['ecr:GetAuthorizationToken', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'];
+
+/** SSM's limits on GetCommandInvocation's output (API_GetCommandInvocation.html). */
+export const SSM_STDOUT_LIMIT = 24_000;
+export const SSM_STDERR_LIMIT = 8_000;
+
+/** The kubelet credential provider on Bottlerocket (path: assumption, see lib/snapshot/bottlerocket.ts). */
+const PROVIDER = '/usr/libexec/kubernetes/kubelet/plugins/ecr-credential-provider';
 
 /** An AWS-like error. */
 export function awsError(name: string, message = name): Error {
@@ -139,8 +200,11 @@ function tagList(tags: Tags): { Key: string; Value: string }[] {
   return [...tags].map(([Key, Value]) => ({ Key, Value }));
 }
 
-/** Split a shell line into words (single quotes and `'\''` understood); stops at a redirect. */
-export function shellWords(line: string): string[] {
+/**
+ * Split a shell line into words (single quotes, `'\''`, and double quotes with `${NAME}` taken
+ * from `vars`, are understood); stops at a redirect.
+ */
+export function shellWords(line: string, vars: ReadonlyMap<string, string> = new Map()): string[] {
   const words: string[] = [];
   let cur = '';
   let inWord = false;
@@ -150,6 +214,12 @@ export function shellWords(line: string): string[] {
       const end = line.indexOf("'", i + 1);
       if (end < 0) throw new Error(`unterminated quote in ${line}`);
       cur += line.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (c === '"') {
+      const end = line.indexOf('"', i + 1);
+      if (end < 0) throw new Error(`unterminated double quote in ${line}`);
+      cur += line.slice(i + 1, end).replace(/\$\{(\w+)\}/g, (_m, n: string) => vars.get(n) ?? '');
       inWord = true;
       i = end;
     } else if (c === '\\' && i + 1 < line.length) {
@@ -203,8 +273,14 @@ export class FakeAws {
   stopHangs = false;
   /** Instance architecture per instance type. */
   readonly instanceTypes: Record<string, string[]> = { 'm5.large': ['x86_64'], 'm7g.large': ['arm64'], 'c5.xlarge': ['x86_64'] };
-  /** The ECR password the fake issues (with a quote, a slash and a plus, to exercise quoting). */
+  /** The ECR password GetAuthorizationToken issues to the caller (with a quote, a slash and a plus, to exercise quoting). */
   readonly password = "eyJwYXlsb2FkIjoi+/secret'pw==";
+  /** The ECR password the instance's credential provider obtains with the instance role. */
+  readonly instancePassword = 'eyJpbnN0YW5jZSI6+/instance-secret==';
+  /** Instance profiles by name, with their role. */
+  readonly instanceProfiles = new Map<string, FakeRole>();
+  /** What `ctr version` reports on the instances. */
+  containerdVersion = 'v2.0.5';
   private seq = 0;
   private readonly mocks: { restore(): void }[] = [];
   readonly account: string;
@@ -216,6 +292,41 @@ export class FakeAws {
     this.delays = { ...DEFAULT_DELAYS, ...options.delays };
     this.registry = new Set(options.registry ?? []);
     for (const [k, v] of Object.entries(options.parameters ?? {})) this.parameters.set(k, v);
+  }
+
+  /** Add an instance profile whose role has these managed policies (ARNs) and inline actions. */
+  addInstanceProfile(name: string, role: FakeRole): this {
+    this.instanceProfiles.set(name, role);
+    return this;
+  }
+
+  /** The role of an instance, from its profile (by name, or the name at the end of the ARN). */
+  roleOf(inst: FakeInstance): FakeRole | undefined {
+    const p = inst.input.IamInstanceProfile;
+    const name = p?.Name ?? p?.Arn?.slice(p.Arn.lastIndexOf('/') + 1);
+    return name ? this.instanceProfiles.get(name) : undefined;
+  }
+
+  /**
+   * True when the role may pull from ECR: AmazonEC2ContainerRegistryReadOnly (any partition) or
+   * the three pull actions inline. Without it Bottlerocket cannot pull its control container, so
+   * the SSM agent never starts (bottlerocket-os/bottlerocket#851, #1139).
+   */
+  hasEcrRead(inst: FakeInstance): boolean {
+    const role = this.roleOf(inst);
+    if (!role) return false;
+    if (role.managedPolicyArns.some((a) => /^arn:aws(-cn|-us-gov)?:iam::aws:policy\/AmazonEC2ContainerRegistryReadOnly$/.test(a))) return true;
+    return ECR_PULL_ACTIONS.every((a) => role.actions?.includes(a));
+  }
+
+  /** True when the role lets the SSM agent register (AmazonSSMManagedInstanceCore). */
+  hasSsmCore(inst: FakeInstance): boolean {
+    return this.roleOf(inst)?.managedPolicyArns.some((a) => /^arn:aws(-cn|-us-gov)?:iam::aws:policy\/AmazonSSMManagedInstanceCore$/.test(a)) ?? false;
+  }
+
+  /** Online in SSM: running long enough, and a role with which the control container and its agent can start. */
+  isOnline(inst: FakeInstance): boolean {
+    return !this.ssmNeverOnline && inst.state === 'running' && this.now - inst.changedAt >= this.delays.ssmOnline && this.hasSsmCore(inst) && this.hasEcrRead(inst);
   }
 
   /** The fake clock. */
@@ -292,8 +403,9 @@ export class FakeAws {
         const id = i.Filters?.find((f) => f.Key === 'InstanceIds')?.Values?.[0] ?? '';
         const inst = this.instances.get(id);
         if (!inst || this.ssmNeverOnline) return { InstanceInformationList: [] };
-        const online = inst.state === 'running' && this.now - inst.changedAt >= this.delays.ssmOnline;
-        if (!online && inst.state !== 'running' && inst.state !== 'pending') return { InstanceInformationList: [{ InstanceId: id, PingStatus: 'ConnectionLost' }] };
+        const online = this.isOnline(inst);
+        const registered = this.hasSsmCore(inst) && this.hasEcrRead(inst);
+        if (!online && registered && inst.state !== 'running' && inst.state !== 'pending') return { InstanceInformationList: [{ InstanceId: id, PingStatus: 'ConnectionLost' }] };
         return { InstanceInformationList: online ? [{ InstanceId: id, PingStatus: 'Online' }] : [] };
       }),
     );
@@ -370,6 +482,9 @@ export class FakeAws {
 
   private runInstances(input: RunInstancesCommandInput): unknown {
     if (!input.ImageId || ![...this.parameters.values()].includes(input.ImageId)) throw awsError('InvalidAMIID.NotFound', `The image id '[${input.ImageId}]' does not exist`);
+    const profile = input.IamInstanceProfile?.Name ?? input.IamInstanceProfile?.Arn?.slice(input.IamInstanceProfile.Arn.lastIndexOf('/') + 1) ?? '';
+    // EC2 checks the profile exists (RunInstances, InvalidParameterValue for an unknown iamInstanceProfile.name).
+    if (!this.instanceProfiles.has(profile)) throw awsError('InvalidParameterValue', `Value (${profile}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name`);
     if (input.DryRun) throw awsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     const id = this.nextId('i');
     const tags: Tags = new Map((input.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
@@ -377,8 +492,20 @@ export class FakeAws {
     const root = this.nextId('vol');
     const data = this.nextId('vol');
     const size = input.BlockDeviceMappings?.find((b) => b.DeviceName === '/dev/xvdb')?.Ebs?.VolumeSize ?? 20;
-    this.volumes.set(root, { id: root, state: 'in-use', createdAt: this.now, tags: new Map(volTags), sizeGiB: 2, images: new Set() });
-    this.volumes.set(data, { id: data, state: 'in-use', createdAt: this.now, tags: new Map(volTags), sizeGiB: size, images: new Set(['localhost/kubernetes/pause:0.1.0']) });
+    const arch = this.instanceTypes[String(input.InstanceType)]?.[0] ?? 'x86_64';
+    const platform = arch === 'arm64' ? 'linux/arm64' : 'linux/amd64';
+    const pause = 'localhost/kubernetes/pause:0.1.0';
+    this.volumes.set(root, { id: root, state: 'in-use', createdAt: this.now, tags: new Map(volTags), sizeGiB: 2, images: new Set(), unpacked: new Map(), fetched: new Map() });
+    this.volumes.set(data, {
+      id: data,
+      state: 'in-use',
+      createdAt: this.now,
+      tags: new Map(volTags),
+      sizeGiB: size,
+      images: new Set([pause]),
+      unpacked: new Map([[pause, new Set([platform])]]),
+      fetched: new Map([[pause, new Set([platform])]]),
+    });
     const inst: FakeInstance = {
       id,
       state: 'pending',
@@ -391,6 +518,7 @@ export class FakeAws {
         { device: '/dev/xvdb', id: data },
       ],
       kubeletStopped: false,
+      platform,
     };
     this.instances.set(id, inst);
     return { Instances: [this.instanceView(inst)] };
@@ -466,7 +594,11 @@ export class FakeAws {
     if (!vol || vol.state === 'deleted') throw awsError('InvalidVolume.NotFound');
     const id = this.nextId('snap');
     const tags: Tags = new Map((input.TagSpecifications?.find((t) => t.ResourceType === 'snapshot')?.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-    this.snapshots.set(id, { id, state: 'pending', startedAt: this.now, volumeId: vol.id, description: input.Description ?? '', tags, images: [...vol.images], deleted: false });
+    // EC2 snapshots a volume in use, but only a stopped instance gives a consistent one (ebs-creating-snapshot.html).
+    const owner = [...this.instances.values()].find((i) => i.volumes.some((v) => v.id === vol.id));
+    const flags = owner && owner.state !== 'stopped' && owner.state !== 'terminated' ? [`volume attached to a ${owner.state} instance`] : [];
+    const unpacked = [...vol.unpacked].filter(([, p]) => p.size > 0).map(([r]) => r);
+    this.snapshots.set(id, { id, state: 'pending', startedAt: this.now, volumeId: vol.id, description: input.Description ?? '', tags, images: [...vol.images], unpacked, flags, deleted: false });
     return { SnapshotId: id, State: 'pending' };
   }
 
@@ -525,7 +657,8 @@ export class FakeAws {
     if (input.DocumentName !== 'AWS-RunShellScript') throw awsError('InvalidDocument', `document ${input.DocumentName}`);
     const instanceId = input.InstanceIds?.[0] ?? '';
     const inst = this.instances.get(instanceId);
-    if (!inst || inst.state !== 'running') throw awsError('InvalidInstanceId', `Instances [[${instanceId}]] not in a valid state for account`);
+    // SSM refuses instances whose agent is not registered and online (API_SendCommand.html, InvalidInstanceId).
+    if (!inst || !this.isOnline(inst)) throw awsError('InvalidInstanceId', `Instances [[${instanceId}]] not in a valid state for account ${this.account}`);
     const id = `cmd-${hex(++this.seq, 8)}`;
     const commands = input.Parameters?.commands ?? [];
     this.sentScripts.push(commands);
@@ -564,10 +697,12 @@ export class FakeAws {
   private execute(c: FakeCommand): void {
     const inst = this.instances.get(c.instanceId);
     const data = inst && this.volumes.get(inst.volumes.find((v) => v.device === '/dev/xvdb')?.id ?? '');
+    const out: string[] = [];
     const fail = (stderr: string, code = 1) => {
       c.status = 'Failed';
       c.stderr = stderr;
       c.responseCode = code;
+      c.stdout = out.join('\n') + (out.length ? '\n' : '');
     };
     if (!inst || inst.state !== 'running' || !data) return fail('instance is not running', -1);
     const script = c.commands.join('\n');
@@ -576,11 +711,39 @@ export class FakeAws {
       armed.times--;
       return fail(armed.stderr, armed.exitCode ?? 1);
     }
-    const out: string[] = [];
+    // The admin container starts after the agent is online (assumption, see the file comment).
+    const adminUp = this.now - inst.changedAt >= this.delays.ssmOnline + this.delays.adminReady;
+    const vars = new Map<string, string>();
     for (const line of c.commands) {
-      if (line === 'set -e') continue;
-      const w = shellWords(line);
+      if (line === 'set -e' || line === 'set -o pipefail') continue;
+      const cred = /^SDPIPE_ECR_PASSWORD="\$\(apiclient exec admin sh -c '(.*)' \| jq -r '\.auth\[\]\.password'\)"$/.exec(line);
+      if (cred) {
+        if (!adminUp) return fail('Failed to exec: admin container is not running', 1);
+        const inner = /^printf %s "(.*)" \| sheltie (\S+)$/.exec(cred[1]);
+        if (!inner || inner[2] !== PROVIDER) return fail(`sh: unexpected credential command: ${cred[1]}`, 127);
+        let request: { apiVersion?: string; kind?: string; image?: string };
+        try {
+          request = JSON.parse(inner[1].replace(/\\"/g, '"')) as typeof request;
+        } catch {
+          return fail(`ecr-credential-provider: error decoding request: ${inner[1]}`, 1);
+        }
+        if (request.kind !== 'CredentialProviderRequest' || request.apiVersion !== 'credentialprovider.kubelet.k8s.io/v1') return fail('ecr-credential-provider: unexpected request kind or apiVersion', 1);
+        if (!request.image?.startsWith(`${this.account}.dkr.ecr.${this.region}.`)) return fail(`ecr-credential-provider: image ${request.image} is not in this account's ECR`, 1);
+        if (!this.hasEcrRead(inst)) return fail('ecr-credential-provider: AccessDeniedException: not authorized to perform: ecr:GetAuthorizationToken', 1);
+        vars.set('SDPIPE_ECR_PASSWORD', this.instancePassword);
+        continue;
+      }
+      const w = shellWords(line, vars);
+      if (w[0] === 'test' && w[1] === '-n') {
+        if (!w[2]) return fail('', 1);
+        continue;
+      }
+      if (w[0] === 'echo') {
+        out.push(w.slice(1).join(' '));
+        continue;
+      }
       if (w.slice(0, 4).join(' ') !== 'apiclient exec admin sheltie') return fail(`sh: ${w[0]}: not run on the host`, 127);
+      if (!adminUp) return fail('Failed to exec: admin container is not running', 1);
       const host = w.slice(4);
       if (host.join(' ') === 'systemctl stop kubelet') {
         inst.kubeletStopped = true;
@@ -590,20 +753,47 @@ export class FakeAws {
         out.push(inst.kubeletStopped ? 'inactive' : 'active');
         continue;
       }
+      if (host[0] === 'ctr' && host[1] === '-a' && host[2] === '/run/containerd/containerd.sock' && host[3] === 'version') {
+        out.push('Client:', `  Version:  ${this.containerdVersion}`, '  Go version: go1.23.8', '', 'Server:', `  Version:  ${this.containerdVersion}`, '  UUID: 0c3e6b3a-0000-0000-0000-000000000000');
+        continue;
+      }
       if (host[0] === 'ctr' && host[1] === '-a' && host[2] === '/run/containerd/containerd.sock' && host[3] === '-n' && host[4] === 'k8s.io') {
         const args = host.slice(5);
         if (args[0] === 'images' && args[1] === 'ls' && args[2] === '-q') {
           out.push(...data.images);
           continue;
         }
+        if (args[0] === 'images' && args[1] === 'check' && args.length === 2) {
+          // Completeness and UNPACKED for the host's default platform only (checkCommand, containerd v2.0.5).
+          out.push('REF TYPE DIGEST STATUS SIZE UNPACKED');
+          for (const ref of data.images) {
+            const digest = /@(sha256:[0-9a-f]{64})$/.exec(ref)?.[1] ?? `sha256:${'0'.repeat(64)}`;
+            const fetched = data.fetched.get(ref)?.has(inst.platform) ?? false;
+            const unpacked = data.unpacked.get(ref)?.has(inst.platform) ?? false;
+            out.push(`${ref} application/vnd.oci.image.index.v1+json ${digest} ${fetched ? 'complete (7/7)' : 'incomplete (2/7)'} 1.2 GiB/1.2 GiB ${unpacked}`);
+          }
+          continue;
+        }
         if (args[0] === 'images' && args[1] === 'pull') {
           const userAt = args.indexOf('--user');
           const user = userAt >= 0 ? args[userAt + 1] : '';
           const ref = args[args.length - 1];
-          if (user !== `AWS:${this.password}`) return fail(`ctr: failed to resolve reference "${ref}": unexpected status from HEAD request: 401 Unauthorized`);
+          if (user !== `AWS:${this.password}` && user !== `AWS:${this.instancePassword}`) return fail(`ctr: failed to resolve reference "${ref}": unexpected status from HEAD request: 401 Unauthorized`);
           if (!this.registry.has(ref)) return fail(`ctr: failed to resolve reference "${ref}": ${ref}: not found`);
           if (!args.includes('--label') || !args.includes('io.cri-containerd.image=managed')) return fail('image not labelled for CRI');
+          const platforms = args.flatMap((a, i) => (args[i - 1] === '--platform' ? [a] : []));
+          const all = args.includes('--all-platforms');
+          if (all && platforms.length > 0) return fail('ctr: cannot specify both --platform and --all-platforms');
+          // Without a flag ctr pulls and unpacks the default platform; --all-platforms fetches everything and unpacks nothing (pull.go, v2.0.5).
+          const fetchedNow = all ? ['linux/amd64', 'linux/arm64'] : platforms.length > 0 ? platforms : [inst.platform];
+          const unpackedNow = all ? [] : fetchedNow;
           data.images.add(ref);
+          const f = data.fetched.get(ref) ?? new Set<string>();
+          for (const p of fetchedNow) f.add(p);
+          data.fetched.set(ref, f);
+          const u = data.unpacked.get(ref) ?? new Set<string>();
+          for (const p of unpackedNow) u.add(p);
+          data.unpacked.set(ref, u);
           continue;
         }
       }
@@ -617,7 +807,15 @@ export class FakeAws {
   private getInvocation(id: string): unknown {
     const c = this.commands.get(id);
     if (!c) throw awsError('InvocationDoesNotExist');
-    return { CommandId: id, InstanceId: c.instanceId, Status: c.status, ResponseCode: c.responseCode, StandardOutputContent: c.stdout, StandardErrorContent: c.stderr };
+    // GetCommandInvocation returns the first 24,000 / 8,000 characters (API_GetCommandInvocation.html).
+    return {
+      CommandId: id,
+      InstanceId: c.instanceId,
+      Status: c.status,
+      ResponseCode: c.responseCode,
+      StandardOutputContent: c.stdout.slice(0, SSM_STDOUT_LIMIT),
+      StandardErrorContent: c.stderr.slice(0, SSM_STDERR_LIMIT),
+    };
   }
 
   // ---- helpers for assertions ----

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { EnvironmentConfig } from '../../../lib/config/types';
 import { type BakeEvent, type BakeSnapshotOptions, bakeSnapshot } from '../../../lib/snapshot/bake';
 import { createSnapshotClients } from '../../../lib/snapshot/clients';
+import { bakeInstanceManagedPolicies } from '../../../lib/snapshot/policy';
 import type { SnapshotImagesLock } from '../../../lib/snapshot/pull-targets';
 import { FakeAws } from './fake-aws';
 
@@ -60,9 +61,20 @@ export function amiParameter(version: string, arch: string): string {
   return `/aws/service/bottlerocket/aws-k8s-${version}/${arch}/latest/image_id`;
 }
 
-/** A fake with the registry holding the lock's references, the AMI parameters and the launch settings in SSM. */
+/** The AMI version parameter next to {@link amiParameter}. */
+export function amiVersionParameter(version: string, arch: string): string {
+  return `/aws/service/bottlerocket/aws-k8s-${version}/${arch}/latest/image_version`;
+}
+
+/**
+ * A fake with the registry holding the lock's references, the AMI parameters and the launch
+ * settings in SSM, and the instance profiles `sdpipe-bake` and `my-profile` whose role has the
+ * managed policies sdpipe prints and creates for the bake instance (`bakeInstanceManagedPolicies`),
+ * so that the fake judges sdpipe's own role.
+ */
 export function fakeFor(region: string, lock: SnapshotImagesLock, extra: { parameters?: Record<string, string>; environment?: string } = {}): FakeAws {
   const env = extra.environment ?? 'dev';
+  const role = { roleName: `sdpipe-bake-instance-${env}`, managedPolicyArns: bakeInstanceManagedPolicies(region) };
   return new FakeAws({
     account: ACCOUNT,
     region,
@@ -70,12 +82,17 @@ export function fakeFor(region: string, lock: SnapshotImagesLock, extra: { param
     parameters: {
       [amiParameter('1.33', 'x86_64')]: region.startsWith('cn-') ? 'ami-0c0ffee00000000c1' : 'ami-0123456789abcdef0',
       [amiParameter('1.33', 'arm64')]: 'ami-0aaaaaaaaaaaaaaa1',
+      [amiVersionParameter('1.33', 'x86_64')]: '1.44.0-1f2e3d4c',
+      [amiVersionParameter('1.33', 'arm64')]: '1.44.0-1f2e3d4c',
       [`/sdpipe/${env}/bake/instance-profile`]: 'sdpipe-bake',
       [`/sdpipe/${env}/bake/subnet-id`]: 'subnet-0123456789abcdef0',
       [`/sdpipe/${env}/bake/security-group-ids`]: 'sg-0123456789abcdef0',
       ...extra.parameters,
     },
-  }).install();
+  })
+    .addInstanceProfile('sdpipe-bake', role)
+    .addInstanceProfile('my-profile', role)
+    .install();
 }
 
 /** Run a bake against the fake, collecting events. */

@@ -33,9 +33,9 @@ async function withLeftovers(): Promise<FakeAws> {
   const finished = await bake(f, { config: envConfig(), lock, runId: 'run-c', force: true });
   expect(f.snapshots.get(finished.snapshotId as string)?.tags.get(BAKE_TAG)).toBe('run-c');
   // 4. A detached volume of a bake (as after a crash between detach and delete).
-  f.volumes.set('vol-0ddddddddddddddd1', { id: 'vol-0ddddddddddddddd1', state: 'available', createdAt: f.now, tags: new Map([[BAKE_TAG, 'run-d'], [ENV_TAG, 'dev']]), sizeGiB: 80, images: new Set() });
+  f.volumes.set('vol-0ddddddddddddddd1', { id: 'vol-0ddddddddddddddd1', state: 'available', createdAt: f.now, tags: new Map([[BAKE_TAG, 'run-d'], [ENV_TAG, 'dev']]), sizeGiB: 80, images: new Set(), unpacked: new Map(), fetched: new Map() });
   // 5. Another environment's leftover.
-  f.volumes.set('vol-0eeeeeeeeeeeeeee1', { id: 'vol-0eeeeeeeeeeeeeee1', state: 'available', createdAt: f.now, tags: new Map([[BAKE_TAG, 'run-p'], [ENV_TAG, 'prod']]), sizeGiB: 80, images: new Set() });
+  f.volumes.set('vol-0eeeeeeeeeeeeeee1', { id: 'vol-0eeeeeeeeeeeeeee1', state: 'available', createdAt: f.now, tags: new Map([[BAKE_TAG, 'run-p'], [ENV_TAG, 'prod']]), sizeGiB: 80, images: new Set(), unpacked: new Map(), fetched: new Map() });
   return f;
 }
 
