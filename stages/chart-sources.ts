@@ -19,11 +19,20 @@ export interface ChartSource {
   readonly digest?: string;
 }
 
-/** Public chart sources used in global regions when an environment does not mirror a chart (as of 2026-11). */
+/**
+ * Public chart sources used in global regions when an environment does not mirror a chart (as of 2026-12):
+ * - karpenter: the OCI chart the original solution installs (guidance v1.2.0, lib/addons/karpenter.ts);
+ * - keda: the kedacore Helm repository (kedacore/charts README);
+ * - sd-on-eks: the OCI chart the original solution installs (guidance v1.2.0, lib/runtime/sdRuntime.ts, `defaultProps`);
+ * - mountpoint-s3-csi-driver: published only to the GitHub Pages Helm repository by chart-releaser
+ *   (awslabs/mountpoint-s3-csi-driver v1.15.0, .github/workflows/release.yaml and docs/INSTALL.md;
+ *   no OCI copy, awslabs/mountpoint-s3-csi-driver#681), so the Mirror step cannot copy it.
+ */
 export const PUBLIC_CHARTS: Readonly<Record<string, ChartSource>> = {
   karpenter: { repository: 'oci://public.ecr.aws/karpenter/karpenter', chart: 'karpenter', version: '1.6.3' },
   keda: { repository: 'https://kedacore.github.io/charts', chart: 'keda', version: '2.17.2' },
-  'sd-on-eks': { repository: 'https://aws-samples.github.io/stable-diffusion-on-eks/charts', chart: 'sd-on-eks', version: '1.1.0' },
+  'sd-on-eks': { repository: 'oci://public.ecr.aws/bingjiao/charts/sd-on-eks', chart: 'sd-on-eks', version: '1.2.0' },
+  'mountpoint-s3-csi-driver': { repository: 'https://awslabs.github.io/mountpoint-s3-csi-driver', chart: 'aws-mountpoint-s3-csi-driver', version: '1.15.0' },
 };
 
 /**

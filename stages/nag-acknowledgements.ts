@@ -112,7 +112,6 @@ export function acknowledgeNagFindings(stack: Stack): void {
 
   acknowledgeWildcards(must(stack, 'Karpenter/ControllerPolicy'), REASONS.karpenter);
   acknowledge(must(stack, 'Karpenter/InterruptionQueue'), 'AwsSolutions-SQS3', REASONS.interruptionQueue);
-  acknowledgeWildcards(must(stack, 'XRay/WriteTraces'), REASONS.xray);
   acknowledgeWildcards(must(stack, 'ModelAccess/ReadModels'), REASONS.modelRead);
 
   acknowledgeManagedPolicies(must(stack, 'RequestApi/Handler/ServiceRole'), REASONS.lambdaLogs);
@@ -128,5 +127,7 @@ export function acknowledgeNagFindings(stack: Stack): void {
     const sa = c.node.children.find((k) => k.node.id.endsWith('ServiceAccount'));
     const policy = sa ? find(stack, `${c.node.id}/${sa.node.id}/Role/DefaultPolicy`) : undefined;
     if (policy) acknowledgeWildcards(policy, `${REASONS.modelRead} ${REASONS.outputWrite}`);
+    const traces = find(stack, `${c.node.id}/WriteTraces`);
+    if (traces) acknowledgeWildcards(traces, REASONS.xray);
   }
 }

@@ -28,7 +28,6 @@ import { OutputBucket } from './constructs/output-bucket';
 import { RequestApi } from './constructs/request-api';
 import { MountpointS3CsiDriver } from './constructs/s3-csi-driver';
 import { SdRuntime } from './constructs/sd-runtime';
-import { XRayDaemon } from './constructs/xray-daemon';
 import { DeployParameters } from './deploy-parameters';
 import { acknowledgeNagFindings } from './nag-acknowledgements';
 import { addManifest } from './constructs/manifest';
@@ -86,11 +85,14 @@ export class SdOnEksStack extends Stack {
     this.sdpipePartition = partition;
     const cc = { ...CLUSTER_DEFAULTS, ...config.clusterComponents };
     checkInstanceOffered(env.region, cc.instanceType);
-    const clusterName = config.stackName;
+    // The runtime chart's EC2NodeClass finds subnets by `aws:cloudformation:stack-name` and
+    // security groups by `aws:eks:cluster-name`, both compared with `global.stackName`: the
+    // cluster is named after the stack, and the chart gets that same name.
+    const clusterName = this.stackName;
 
     const params = new DeployParameters(this, 'DeployParameters', { config });
     this.deployParameters = params;
-    const network = new Network(this, 'Network', { clusterName });
+    const network = new Network(this, 'Network');
     const kubectlLayer = props.kubectlLayer
       ? props.kubectlLayer(this)
       : new KubectlV33Layer(this, 'KubectlLayer');
@@ -130,18 +132,18 @@ export class SdOnEksStack extends Stack {
     const csiDriver = new MountpointS3CsiDriver(this, 'ModelAccess', {
       cluster,
       modelBucket,
+      chart: chartSource(params, 'mountpoint-s3-csi-driver', partition),
       images: {
-        driver: optionalImage(params, 'mountpoint-s3-csi-driver', partition) ?? PUBLIC_IMAGES['mountpoint-s3-csi-driver'],
-        nodeDriverRegistrar: optionalImage(params, 'csi-node-driver-registrar', partition) ?? PUBLIC_IMAGES['csi-node-driver-registrar'],
-        livenessProbe: optionalImage(params, 'csi-livenessprobe', partition) ?? PUBLIC_IMAGES['csi-livenessprobe'],
+        driver: optionalImage(params, 'mountpoint-s3-csi-driver', partition),
+        nodeDriverRegistrar: optionalImage(params, 'csi-node-driver-registrar', partition),
+        livenessProbe: optionalImage(params, 'csi-livenessprobe', partition),
       },
     });
-    const xrayDaemon = new XRayDaemon(this, 'XRay', {
-      cluster,
-      image: optionalImage(params, 'aws-xray-daemon', partition) ?? PUBLIC_IMAGES['aws-xray-daemon'],
-    });
+    csiDriver.release.node.addDependency(eksCluster.systemNodegroup);
 
     const snapshotId = config.snapshot?.enabled ? params.snapshotId() : undefined;
+    const snapshotSize = config.snapshot?.enabled && config.snapshot.volumeSize ? `${config.snapshot.volumeSize}Gi` : undefined;
+    const xrayImage = optionalImage(params, 'aws-xray-daemon', partition);
     const runtimeChart = chartSource(params, 'sd-on-eks', partition);
     const namespaces = new Map<string, eks.KubernetesManifest>();
     const runtimes = new Map<string, SdRuntime>();
@@ -156,6 +158,7 @@ export class SdOnEksStack extends Stack {
         chart: rt.chartRepository ? userChart(rt.chartRepository, rt.chartVersion ?? runtimeChart.version) : { ...runtimeChart, version: rt.chartVersion ?? runtimeChart.version },
         inferenceImage: optionalImage(params, rt.type, partition),
         queueAgentImage: optionalImage(params, 'queue-agent', partition),
+        xrayImage,
         messaging,
         outputBucket: output.bucket,
         modelBucket,
@@ -163,8 +166,8 @@ export class SdOnEksStack extends Stack {
         karpenter,
         keda,
         snapshotId: snapshotId ?? rt.extraValues?.karpenter?.nodeTemplate?.dataVolume?.snapshotID,
+        dataVolumeSize: snapshotSize,
         namespaceManifest: namespaces.get(ns),
-        dependsOn: [xrayDaemon.manifest],
       }));
     }
     this.runtimes = runtimes;
@@ -198,14 +201,6 @@ export class SdOnEksStack extends Stack {
     return [Fn.select(0, Fn.getAzs()), Fn.select(1, Fn.getAzs())];
   }
 }
-
-/** Public images used in global regions when an environment does not mirror them (as of 2026-11). */
-export const PUBLIC_IMAGES: Readonly<Record<string, string>> = {
-  'mountpoint-s3-csi-driver': 'public.ecr.aws/mountpoint-s3-csi-driver/aws-mountpoint-s3-csi-driver:v1.15.0',
-  'csi-node-driver-registrar': 'public.ecr.aws/eks-distro/kubernetes-csi/node-driver-registrar:v2.13.0-eks-1-33-5',
-  'csi-livenessprobe': 'public.ecr.aws/eks-distro/kubernetes-csi/livenessprobe:v2.15.0-eks-1-33-5',
-  'aws-xray-daemon': 'public.ecr.aws/xray/aws-xray-daemon:3.3.14',
-};
 
 /** A user-given runtime chart repository (`oci://host/path/chart` or an `https://` Helm repository). */
 function userChart(repository: string, version: string): { repository: string; chart: string; version: string } {

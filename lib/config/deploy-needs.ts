@@ -15,6 +15,9 @@ export const RUNTIME_IMAGES: Readonly<Record<RuntimeType, readonly string[]>> = 
 /**
  * Images the cluster's own charts run. In aws-cn they must come from the environment's ECR
  * (ARCHITECTURE.md, "Partitions"); EKS add-ons come from AWS's regional registries and are not listed.
+ * Karpenter's controller; KEDA's operator, metrics server and webhooks; the Mountpoint S3 CSI
+ * driver chart's driver (also its `install-mountpoint` init container), node-driver-registrar and
+ * liveness probe; and the X-Ray daemon, the sidecar every sd-on-eks runtime pod runs.
  */
 export const CLUSTER_IMAGES: readonly string[] = [
   'karpenter',
@@ -27,8 +30,12 @@ export const CLUSTER_IMAGES: readonly string[] = [
   'aws-xray-daemon',
 ];
 
-/** Charts the deploy installs, by mirror name. */
-export const CLUSTER_CHARTS: readonly string[] = ['sd-on-eks', 'karpenter', 'keda'];
+/**
+ * Charts the deploy installs, by mirror name. The Mountpoint S3 CSI driver's chart is published
+ * only to an https Helm repository (docs/stages.md, "Gaps"): in aws-cn it must be mirrored from
+ * an OCI copy the operator pushes.
+ */
+export const CLUSTER_CHARTS: readonly string[] = ['sd-on-eks', 'karpenter', 'keda', 'mountpoint-s3-csi-driver'];
 
 /** Image names the deploy needs for a set of runtime types in a partition. */
 export function requiredImages(partition: Partition, runtimeTypes: readonly RuntimeType[]): string[] {

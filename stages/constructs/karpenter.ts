@@ -1,7 +1,9 @@
 /**
  * Karpenter (v1 APIs): the controller's IAM role (IRSA), the node role and its access entry, the
- * interruption queue with its EventBridge rules, the Helm release from the environment's ECR
- * with the controller image pinned by digest, and per runtime an EC2NodeClass and a NodePool.
+ * interruption queue with its EventBridge rules, and the Helm release from the environment's ECR
+ * with the controller image pinned by digest. Each runtime's EC2NodeClass and NodePool come from
+ * the sd-on-eks chart (templates/nodeclass.yaml, nodepool.yaml), driven by the values
+ * `runtimeValues()` builds from {@link Karpenter.nodeRole} (docs/stages.md, "The runtime chart contract").
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import { workerNodeRole } from './node-role';
@@ -11,10 +13,8 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { KarpenterValues } from '../../lib/config/types';
 import type { ChartSource } from '../chart-sources';
 import type { PinnedImage } from '../deploy-parameters';
-import { addManifest } from './manifest';
 
 /** Namespace Karpenter runs in. */
 export const KARPENTER_NAMESPACE = 'kube-system';
@@ -33,21 +33,12 @@ export interface KarpenterProps {
   readonly replicas?: number;
 }
 
-/** Settings of one runtime's GPU nodes. */
-export interface RuntimeNodesOptions {
-  /** Runtime name; NodePool and EC2NodeClass are named `<runtime>-gpu`. */
-  readonly runtime: string;
-  /** The runtime's `extraValues.karpenter`. */
-  readonly settings?: KarpenterValues;
-  /** Snapshot id for the data volume (a deploy-time token, or a literal from the file). @default none */
-  readonly snapshotId?: string;
-  /** Tags for the instances. @default none */
-  readonly tags?: Record<string, string>;
-}
-
-/** Karpenter controller, its AWS resources, and NodePools. */
+/** Karpenter controller and its AWS resources (node role with its access entry, interruption queue). */
 export class Karpenter extends Construct {
-  /** Role of the nodes Karpenter launches. */
+  /**
+   * Role of the nodes Karpenter launches; it has the EC2_LINUX access entry. The runtime chart's
+   * EC2NodeClass names it (`karpenter.nodeTemplate.iamRole`, rendered as `spec.role`).
+   */
   readonly nodeRole: iam.Role;
   /** Interruption queue. */
   readonly interruptionQueue: sqs.Queue;
@@ -235,80 +226,5 @@ export class Karpenter extends Construct {
       ],
     });
     role.attachInlinePolicy(policy);
-  }
-
-  /**
-   * An EC2NodeClass and a NodePool for one runtime's GPU nodes: Bottlerocket by default, the data
-   * volume from the image-cache snapshot, taints that only the runtime's pods tolerate.
-   */
-  addRuntimeNodes(options: RuntimeNodesOptions): eks.KubernetesManifest {
-    const s = options.settings ?? {};
-    const template = s.nodeTemplate ?? {};
-    const prov = s.provisioner ?? {};
-    const amiFamily = template.amiFamily ?? 'Bottlerocket';
-    const name = `${options.runtime}-gpu`;
-    const data = template.dataVolume ?? {};
-    const os = template.osVolume ?? {};
-    const ebs = (v: typeof data, size: string, snapshotId?: string) => ({
-      volumeSize: v.volumeSize ?? size,
-      volumeType: v.volumeType ?? 'gp3',
-      ...(v.iops !== undefined ? { iops: v.iops } : {}),
-      ...(v.throughput !== undefined ? { throughput: v.throughput } : {}),
-      deleteOnTermination: v.deleteOnTermination ?? true,
-      encrypted: true,
-      ...(snapshotId ? { snapshotID: snapshotId } : {}),
-    });
-    const blockDeviceMappings = amiFamily === 'Bottlerocket'
-      ? [
-        { deviceName: '/dev/xvda', ebs: ebs(os, '4Gi') },
-        { deviceName: '/dev/xvdb', ebs: ebs(data, '80Gi', options.snapshotId) },
-      ]
-      : [{ deviceName: '/dev/xvda', ebs: ebs(data, '80Gi') }];
-    const capacity = prov.capacityType ?? {};
-    const capacityTypes = [...(capacity.spot !== false ? ['spot'] : []), ...(capacity.onDemand !== false ? ['on-demand'] : [])];
-    const requirements: Array<Record<string, unknown>> = [{ key: 'karpenter.sh/capacity-type', operator: 'In', values: capacityTypes }];
-    if (prov.instanceType?.length) requirements.push({ key: 'node.kubernetes.io/instance-type', operator: 'In', values: [...prov.instanceType] });
-
-    const nodeClass = {
-      apiVersion: 'karpenter.k8s.aws/v1',
-      kind: 'EC2NodeClass',
-      metadata: { name },
-      spec: {
-        amiFamily,
-        amiSelectorTerms: [{ alias: amiFamily === 'Bottlerocket' ? 'bottlerocket@latest' : 'al2023@latest' }],
-        role: this.nodeRole.roleName,
-        subnetSelectorTerms: [{ tags: { 'karpenter.sh/discovery': this.clusterName } }],
-        securityGroupSelectorTerms: [{ id: this.cluster.clusterSecurityGroupId }],
-        blockDeviceMappings,
-        tags: { 'sdpipe.io/runtime': options.runtime, ...options.tags },
-      },
-    };
-    const nodePool = {
-      apiVersion: 'karpenter.sh/v1',
-      kind: 'NodePool',
-      metadata: { name },
-      spec: {
-        template: {
-          metadata: { labels: { 'sdpipe.io/runtime': options.runtime } },
-          spec: {
-            nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name },
-            requirements,
-            taints: [
-              { key: 'nvidia.com/gpu', effect: 'NoSchedule' },
-              { key: 'runtime', value: options.runtime, effect: 'NoSchedule' },
-            ],
-            expireAfter: prov.disruption?.expireAfter ?? '720h',
-          },
-        },
-        disruption: {
-          consolidationPolicy: prov.consolidation === false ? 'WhenEmpty' : 'WhenEmptyOrUnderutilized',
-          consolidateAfter: prov.disruption?.consolidateAfter ?? '30s',
-        },
-        limits: prov.limits ?? { 'nvidia.com/gpu': 100 },
-      },
-    };
-    const manifest = addManifest(this, this.cluster, `${options.runtime}Nodes`, nodeClass, nodePool);
-    manifest.node.addDependency(this.release);
-    return manifest;
   }
 }

@@ -74,9 +74,12 @@ export class Keda extends Construct {
       namespace: KEDA_NAMESPACE,
       wait: true,
       values: {
+        // KEDA 2.17.2 names service accounts per component (values.yaml `serviceAccount.operator`);
+        // the top-level `serviceAccount.name` is deprecated (templates/NOTES.txt warns) and only a
+        // fallback. `create` stays false at both levels: templates/manager/serviceaccount.yaml reads
+        // `(.Values.serviceAccount.operator).create | default .Values.serviceAccount.create`.
         serviceAccount: {
           create: false,
-          name: this.operatorServiceAccount.serviceAccountName,
           operator: { create: false, name: this.operatorServiceAccount.serviceAccountName },
         },
         ...(anyImage ? { image: Object.fromEntries(Object.entries(image).filter(([, v]) => v !== undefined)) } : {}),

@@ -1,25 +1,31 @@
 /**
- * Model access: the Mountpoint for Amazon S3 CSI driver (v1, node DaemonSet) with its three images
- * (driver, node-driver-registrar, liveness probe) pinned by digest, a service account (IRSA) that
- * may only read the model bucket, and a helper that makes a read-only PersistentVolume and claim
- * over the bucket for a runtime.
+ * Model access: the Mountpoint for Amazon S3 CSI driver, installed from its own Helm chart
+ * (awslabs/mountpoint-s3-csi-driver, charts/aws-mountpoint-s3-csi-driver 1.15.0) with every image
+ * it runs (driver, its `install-mountpoint` init container, node-driver-registrar, liveness probe)
+ * pinned by digest, an IRSA role that may only read the model bucket (given to the chart's node
+ * service account through its annotation), and a helper that makes a read-only PersistentVolume
+ * and claim over the bucket for a runtime.
  *
- * No Helm chart: the environment mirrors only the sd-on-eks, Karpenter and KEDA charts, so the
- * stage renders the driver's objects itself. They follow the driver's v1 node DaemonSet; re-check
- * them when the mirrored driver version changes.
+ * The chart, not hand-written manifests: it sets what the driver needs on Bottlerocket and
+ * other SELinux-enforcing hosts (`MOUNT_S3_PATH` pointing at the installer's
+ * /opt/mountpoint-s3-csi/bin/, the `super_t` SELinux options; templates/node.yaml at v1.15.0),
+ * and follows the driver when its version changes.
  */
-import { Stack } from 'aws-cdk-lib';
+import { CfnJson, Stack } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { ChartSource } from '../chart-sources';
 import type { PinnedImage } from '../deploy-parameters';
 import { addManifest } from './manifest';
 
 /** Name of the CSI driver. */
 export const S3_CSI_DRIVER = 's3.csi.aws.com';
-const NS = 'kube-system';
-const SA = 's3-csi-driver-sa';
+/** Namespace of the driver's release. */
+export const S3_CSI_NAMESPACE = 'kube-system';
+/** The chart's node service account (values.yaml `node.serviceAccount.name`, v1.15.0). */
+export const S3_CSI_NODE_SERVICE_ACCOUNT = 's3-csi-driver-sa';
 
 /** Properties of {@link MountpointS3CsiDriver}. */
 export interface MountpointS3CsiDriverProps {
@@ -27,11 +33,16 @@ export interface MountpointS3CsiDriverProps {
   readonly cluster: eks.Cluster;
   /** The model bucket, mounted read-only. */
   readonly modelBucket: s3.IBucket;
-  /** Images pinned by digest. */
-  readonly images: {
-    readonly driver: PinnedImage | string;
-    readonly nodeDriverRegistrar: PinnedImage | string;
-    readonly livenessProbe: PinnedImage | string;
+  /** Chart source (mirrored, or the public Helm repository in global regions). */
+  readonly chart: ChartSource;
+  /**
+   * Images pinned by digest; each one left out keeps the chart's default image (global regions only).
+   * @default the chart's default images
+   */
+  readonly images?: {
+    readonly driver?: PinnedImage;
+    readonly nodeDriverRegistrar?: PinnedImage;
+    readonly livenessProbe?: PinnedImage;
   };
 }
 
@@ -45,14 +56,36 @@ export interface ModelVolumeOptions {
   readonly dependsOn?: readonly Construct[];
 }
 
-function ref(i: PinnedImage | string): string {
-  return typeof i === 'string' ? i : i.reference;
+/**
+ * The values of the driver chart (aws-mountpoint-s3-csi-driver 1.15.0, values.yaml and
+ * templates/node.yaml): images as `repository` + `tag` (the templates print `repository:tag`, so
+ * `<tag>@sha256:…` pins the digest), the node service account with its IRSA annotation, and every
+ * taint tolerated so the driver also runs on the runtimes' tainted GPU nodes.
+ */
+export function csiDriverValues(opts: { roleArn: string; images?: MountpointS3CsiDriverProps['images'] }): Record<string, unknown> {
+  const pinned = (i: PinnedImage) => ({ repository: i.fullRepository, tag: i.tagAndDigest });
+  const images = opts.images ?? {};
+  const sidecars: Record<string, unknown> = {};
+  if (images.nodeDriverRegistrar) sidecars.nodeDriverRegistrar = { image: pinned(images.nodeDriverRegistrar) };
+  if (images.livenessProbe) sidecars.livenessProbe = { image: pinned(images.livenessProbe) };
+  return {
+    ...(images.driver ? { image: pinned(images.driver) } : {}),
+    ...(Object.keys(sidecars).length ? { sidecars } : {}),
+    node: {
+      serviceAccount: { create: true, name: S3_CSI_NODE_SERVICE_ACCOUNT, annotations: { 'eks.amazonaws.com/role-arn': opts.roleArn } },
+      // The GPU nodes carry NoSchedule taints (nvidia.com/gpu, runtime) that the chart's default
+      // tolerations (CriticalAddonsOnly, NoExecute) do not cover.
+      tolerateAllTaints: true,
+    },
+  };
 }
 
 /** The Mountpoint for S3 CSI driver and read-only model volumes. */
 export class MountpointS3CsiDriver extends Construct {
-  /** The driver's objects. */
-  readonly driver: eks.KubernetesManifest;
+  /** The driver's Helm release. */
+  readonly release: eks.HelmChart;
+  /** The IRSA role of the driver's node service account (reads the model bucket). */
+  readonly role: iam.Role;
   private readonly cluster: eks.Cluster;
   private readonly bucket: s3.IBucket;
 
@@ -60,107 +93,37 @@ export class MountpointS3CsiDriver extends Construct {
     super(scope, id);
     this.cluster = props.cluster;
     this.bucket = props.modelBucket;
-    const sa = new eks.ServiceAccount(this, 'DriverServiceAccount', { cluster: props.cluster, name: SA, namespace: NS });
-    sa.role.attachInlinePolicy(new iam.Policy(this, 'ReadModels', {
+    // IRSA trust exactly as aws-eks-v2's ServiceAccount builds it, but the chart creates the
+    // service account itself and takes the role through `node.serviceAccount.annotations`.
+    const issuer = props.cluster.openIdConnectProvider.openIdConnectProviderIssuer;
+    const conditions = new CfnJson(this, 'DriverTrustConditions', {
+      value: {
+        [`${issuer}:aud`]: 'sts.amazonaws.com',
+        [`${issuer}:sub`]: `system:serviceaccount:${S3_CSI_NAMESPACE}:${S3_CSI_NODE_SERVICE_ACCOUNT}`,
+      },
+    });
+    this.role = new iam.Role(this, 'DriverRole', {
+      assumedBy: new iam.OpenIdConnectPrincipal(props.cluster.openIdConnectProvider).withConditions({ StringEquals: conditions }),
+      description: 'Mountpoint for Amazon S3 CSI driver node (IRSA): read the model bucket',
+    });
+    this.role.attachInlinePolicy(new iam.Policy(this, 'ReadModels', {
       statements: [
         new iam.PolicyStatement({ sid: 'MountpointListModels', actions: ['s3:ListBucket'], resources: [props.modelBucket.bucketArn] }),
         new iam.PolicyStatement({ sid: 'MountpointReadModels', actions: ['s3:GetObject'], resources: [props.modelBucket.arnForObjects('*')] }),
       ],
     }));
-    const region = Stack.of(this).region;
-    const hostPath = (name: string, path: string, type: string) => ({ name, hostPath: { path, type } });
-    this.driver = addManifest(this, props.cluster, 'Driver',
-      {
-        apiVersion: 'storage.k8s.io/v1',
-        kind: 'CSIDriver',
-        metadata: { name: S3_CSI_DRIVER },
-        spec: { attachRequired: false, podInfoOnMount: true, fsGroupPolicy: 'None', volumeLifecycleModes: ['Persistent'] },
-      },
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRole',
-        metadata: { name: 's3-csi-driver-cluster-role' },
-        rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get'] }],
-      },
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRoleBinding',
-        metadata: { name: 'mountpoint-s3-csi-node-binding' },
-        subjects: [{ kind: 'ServiceAccount', name: SA, namespace: NS }],
-        roleRef: { kind: 'ClusterRole', name: 's3-csi-driver-cluster-role', apiGroup: 'rbac.authorization.k8s.io' },
-      },
-      {
-        apiVersion: 'apps/v1',
-        kind: 'DaemonSet',
-        metadata: { name: 's3-csi-node', namespace: NS, labels: { app: 's3-csi-node' } },
-        spec: {
-          selector: { matchLabels: { app: 's3-csi-node' } },
-          updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } },
-          template: {
-            metadata: { labels: { app: 's3-csi-node' } },
-            spec: {
-              serviceAccountName: SA,
-              priorityClassName: 'system-node-critical',
-              nodeSelector: { 'kubernetes.io/os': 'linux' },
-              tolerations: [{ operator: 'Exists' }],
-              initContainers: [{
-                name: 'install-mountpoint',
-                image: ref(props.images.driver),
-                command: ['/bin/install-mp'],
-                env: [{ name: 'MOUNTPOINT_INSTALL_DIR', value: '/target' }],
-                volumeMounts: [{ name: 'mp-install', mountPath: '/target' }],
-              }],
-              containers: [
-                {
-                  name: 's3-plugin',
-                  image: ref(props.images.driver),
-                  args: ['--endpoint=$(CSI_ENDPOINT)', '--logtostderr', '--v=4'],
-                  env: [
-                    { name: 'CSI_ENDPOINT', value: 'unix:/csi/csi.sock' },
-                    { name: 'PTMX_PATH', value: '/host/dev/ptmx' },
-                    { name: 'AWS_REGION', value: region },
-                    { name: 'CSI_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-                  ],
-                  securityContext: { privileged: true },
-                  volumeMounts: [
-                    { name: 'kubelet-dir', mountPath: '/var/lib/kubelet', mountPropagation: 'Bidirectional' },
-                    { name: 'plugin-dir', mountPath: '/csi' },
-                    { name: 'systemd-bus', mountPath: '/run/systemd' },
-                    { name: 'host-dev', mountPath: '/host/dev' },
-                  ],
-                  ports: [{ name: 'healthz', containerPort: 9810, protocol: 'TCP' }],
-                  livenessProbe: { httpGet: { path: '/healthz', port: 'healthz' }, initialDelaySeconds: 10, timeoutSeconds: 3, periodSeconds: 2, failureThreshold: 5 },
-                },
-                {
-                  name: 'node-driver-registrar',
-                  image: ref(props.images.nodeDriverRegistrar),
-                  args: ['--csi-address=$(ADDRESS)', '--kubelet-registration-path=$(DRIVER_REG_SOCK_PATH)', '--v=2'],
-                  env: [
-                    { name: 'ADDRESS', value: '/csi/csi.sock' },
-                    { name: 'DRIVER_REG_SOCK_PATH', value: `/var/lib/kubelet/plugins/${S3_CSI_DRIVER}/csi.sock` },
-                  ],
-                  volumeMounts: [{ name: 'plugin-dir', mountPath: '/csi' }, { name: 'registration-dir', mountPath: '/registration' }],
-                },
-                {
-                  name: 'liveness-probe',
-                  image: ref(props.images.livenessProbe),
-                  args: ['--csi-address=/csi/csi.sock', '--health-port=9810'],
-                  volumeMounts: [{ name: 'plugin-dir', mountPath: '/csi' }],
-                },
-              ],
-              volumes: [
-                hostPath('kubelet-dir', '/var/lib/kubelet', 'Directory'),
-                hostPath('plugin-dir', `/var/lib/kubelet/plugins/${S3_CSI_DRIVER}/`, 'DirectoryOrCreate'),
-                hostPath('registration-dir', '/var/lib/kubelet/plugins_registry/', 'Directory'),
-                hostPath('systemd-bus', '/run/systemd', 'Directory'),
-                hostPath('host-dev', '/dev/', 'Directory'),
-                hostPath('mp-install', '/opt/mountpoint-s3-csi/bin/', 'DirectoryOrCreate'),
-              ],
-            },
-          },
-        },
-      });
-    this.driver.node.addDependency(sa);
+    this.release = new eks.HelmChart(this, 'Release', {
+      cluster: props.cluster,
+      chart: props.chart.chart,
+      repository: props.chart.repository,
+      version: props.chart.version,
+      release: 'aws-mountpoint-s3-csi-driver',
+      namespace: S3_CSI_NAMESPACE,
+      wait: true,
+      // The chart has no pod-annotation value, so its mirrored digest is not recorded on the pods (docs/stages.md, Gaps).
+      values: csiDriverValues({ roleArn: this.role.roleArn, images: props.images }),
+    });
+    this.release.node.addDependency(this.role);
   }
 
   /** A read-only PersistentVolume over the model bucket and a claim on it in the runtime's namespace. */
@@ -188,7 +151,7 @@ export class MountpointS3CsiDriver extends Construct {
         metadata: { name: claimName, namespace: options.namespace },
         spec: { accessModes: ['ReadOnlyMany'], storageClassName: '', volumeName: pv, resources: { requests: { storage: '2Ti' } } },
       });
-    manifest.node.addDependency(this.driver);
+    manifest.node.addDependency(this.release);
     for (const d of options.dependsOn ?? []) manifest.node.addDependency(d);
     return { manifest, claimName };
   }

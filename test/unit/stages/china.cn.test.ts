@@ -48,7 +48,7 @@ describe('every synthesized aws-cn template', () => {
   it('routes a dynamic-model or ComfyUI runtime by the runtime attribute alone', () => {
     const s = synthesized[1];
     for (const name of ['sd-dynamic', 'comfy']) s.template.hasResourceProperties('AWS::SNS::Subscription', { FilterPolicy: { runtime: [name] } });
-    s.template.resourceCountIs('Custom::AWSCDK-EKS-HelmChart', 4);
+    s.template.resourceCountIs('Custom::AWSCDK-EKS-HelmChart', 5); // karpenter, keda, CSI driver, two runtimes
   });
 });
 
@@ -114,6 +114,27 @@ describe('an aws-cn stage', () => {
     expect(caught).toBeInstanceOf(SdpipeError);
     expect((caught as SdpipeError).message).toContain('image "keda-metrics-apiserver" is not mirrored');
     expect((caught as SdpipeError).hint).toContain('mirror.images');
+  });
+
+  it('refuses a GPU instance type the region does not offer, naming the runtime and the types it offers', async () => {
+    const c = await loadConfig('prod-cn');
+    const rt = c.modelsRuntime[0];
+    const g5 = { ...c, modelsRuntime: [{ ...rt, extraValues: { ...rt.extraValues, karpenter: { provisioner: { instanceType: ['g5.xlarge'] } } } }] };
+    let caught: unknown;
+    try {
+      buildStage(g5);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(SdpipeError);
+    expect((caught as SdpipeError).message).toContain('modelsRuntime "sdruntime": karpenter.provisioner.instanceType g5.xlarge is not a GPU instance type offered in cn-northwest-1');
+    expect((caught as SdpipeError).hint).toContain('g4dn.xlarge');
+  });
+
+  it('refuses to build when the CSI driver chart is not mirrored (it has no public source China can reach)', async () => {
+    const c = await loadConfig('prod-cn');
+    const noCsi = { ...c, mirror: { ...c.mirror, charts: (c.mirror?.charts ?? []).filter((i) => i.name !== 'mountpoint-s3-csi-driver') } };
+    expect(() => buildStage(noCsi)).toThrow(/chart "mountpoint-s3-csi-driver" is not mirrored/);
   });
 
   it('refuses a system node instance type the region does not offer', async () => {

@@ -2,6 +2,7 @@
  * The template assertions every environment's stage must pass; stage.test.ts runs them for
  * `dev` (aws) and stage.cn.test.ts for `prod-cn` (aws-cn).
  */
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ecrHost } from '../../../lib/aws/partition';
 import { findReferences } from '../../../stages/image-references';
@@ -17,6 +18,8 @@ export interface StageExpectations {
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   readonly stageName: string;
   readonly nodePoolInstanceTypes: readonly string[];
+  /** The CSI driver chart as the Helm handler gets it (mirrored in China, the public https repository otherwise). */
+  readonly csiChart: string;
   readonly maxReplicaCount: number;
   readonly systemNodes: { readonly minSize: number; readonly maxSize: number; readonly desiredSize: number };
 }
@@ -59,9 +62,12 @@ export function stageSuite(x: StageExpectations): void {
       t.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
       t.resourceCountIs('AWS::ApiGateway::UsagePlan', 1);
       t.resourceCountIs('AWS::S3::Bucket', 2); // output and its access logs
-      t.resourceCountIs('Custom::AWSCDK-EKS-HelmChart', 3); // karpenter, keda, one runtime
+      t.resourceCountIs('Custom::AWSCDK-EKS-HelmChart', 4); // karpenter, keda, Mountpoint S3 CSI driver, one runtime
       t.resourceCountIs('AWS::IAM::OIDCProvider', 1);
-      expect(Object.keys(s.json.Resources).length).toBe(115);
+      // 115 before the charts took over: no X-Ray DaemonSet (manifest, service account, role, policy), no
+      // stage-made NodePool/EC2NodeClass manifest, no CSI manifest or service-account manifest; plus the
+      // CSI release and each runtime's X-Ray write policy.
+      expect(Object.keys(s.json.Resources).length).toBe(109);
     });
 
     it('takes the cluster version and system node group from clusterComponents', () => {
@@ -106,22 +112,43 @@ export function stageSuite(x: StageExpectations): void {
       });
     });
 
-    it('gives each runtime a NodePool with the environment instance types and an EC2NodeClass on the snapshot', () => {
-      const pool = k8sObject(s, 'NodePool', 'sdruntime-gpu');
-      expect(pool.apiVersion).toBe('karpenter.sh/v1');
-      const tmpl = (pool.spec.template as { spec: { requirements: Array<{ key: string; values: string[] }>; taints: unknown[] } }).spec;
-      expect(tmpl.requirements).toEqual([
-        { key: 'karpenter.sh/capacity-type', operator: 'In', values: ['spot', 'on-demand'] },
-        { key: 'node.kubernetes.io/instance-type', operator: 'In', values: [...x.nodePoolInstanceTypes] },
-      ]);
-      expect(tmpl.taints).toContainEqual({ key: 'runtime', value: 'sdruntime', effect: 'NoSchedule' });
-      const nodeClass = k8sObject(s, 'EC2NodeClass', 'sdruntime-gpu');
-      expect(nodeClass.spec).toMatchObject({ amiFamily: 'Bottlerocket', amiSelectorTerms: [{ alias: 'bottlerocket@latest' }] });
-      const data = (nodeClass.spec.blockDeviceMappings as Array<{ deviceName: string; ebs: Record<string, unknown> }>).find((b) => b.deviceName === '/dev/xvdb');
-      expect(data?.ebs).toEqual({
-        volumeSize: '80Gi', volumeType: 'gp3', iops: 4000, throughput: 1000, deleteOnTermination: true, encrypted: true,
-        snapshotID: `<ssm:/sdpipe/${x.environment}/snapshot-id>`,
+    it("drives the runtime chart's own EC2NodeClass and NodePool: node role name, instance types, snapshot, volumes", () => {
+      const rt = helmReleases(s).get('sdruntime')!;
+      const nodeRole = s.stack.node.findChild('Karpenter').node.findChild('NodeRole') as iam.Role;
+      const roleLogicalId = s.stack.resolve((nodeRole.node.defaultChild as iam.CfnRole).logicalId) as string;
+      expect(rt.values.karpenter).toEqual({
+        provisioner: {
+          labels: { 'sdpipe.io/runtime': 'sdruntime' },
+          instanceType: [...x.nodePoolInstanceTypes],
+          capacityType: { onDemand: true, spot: true },
+        },
+        nodeTemplate: {
+          // the NAME of the role with the EC2_LINUX access entry (EC2NodeClass spec.role)
+          iamRole: `<ref:${roleLogicalId}>`,
+          amiFamily: 'Bottlerocket',
+          // the snapshot's data volume must hold containerd's state: no RAID0 bind, no SOCI userData
+          instanceStorePolicy: '',
+          userData: '',
+          osVolume: { volumeSize: '10Gi', volumeType: 'gp3', deleteOnTermination: true, iops: 3000, throughput: 125 },
+          dataVolume: {
+            volumeSize: '80Gi', volumeType: 'gp3', iops: 4000, throughput: 1000, deleteOnTermination: true,
+            snapshotID: `<ssm:/sdpipe/${x.environment}/snapshot-id>`,
+          },
+        },
       });
+      s.template.hasResourceProperties('AWS::EKS::AccessEntry', { PrincipalArn: { 'Fn::GetAtt': [roleLogicalId, 'Arn'] }, Type: 'EC2_LINUX' });
+    });
+
+    it('renders no NodePool, EC2NodeClass, X-Ray or CSI DaemonSet of its own (the charts own them)', () => {
+      const kinds = kubernetesObjects(s).map((o) => o.kind);
+      for (const kind of ['NodePool', 'EC2NodeClass', 'DaemonSet', 'CSIDriver']) expect(kinds).not.toContain(kind);
+    });
+
+    it("names the cluster after the stack and leaves the private subnets the tags the chart's NodeClass selects", () => {
+      s.template.hasResourceProperties('AWS::EKS::Cluster', { Name: x.stackName });
+      const subnets = s.template.findResources('AWS::EC2::Subnet', { Properties: { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-type', Value: 'Private' }]) } });
+      expect(Object.keys(subnets)).toHaveLength(2);
+      expect(JSON.stringify(s.json)).not.toContain('karpenter.sh/discovery');
     });
 
     it('scales each runtime with a KEDA ScaledObject on its SQS queue length', () => {
@@ -146,6 +173,26 @@ export function stageSuite(x: StageExpectations): void {
       expect((pv.spec.mountOptions as string[])).toContain('read-only');
     });
 
+    it('installs the Mountpoint S3 CSI driver from its chart, IRSA through the node service-account annotation, tolerating the GPU taints', () => {
+      const csi = helmReleases(s).get('aws-mountpoint-s3-csi-driver')!;
+      expect(csi.props).toMatchObject({ Namespace: 'kube-system', Chart: 'aws-mountpoint-s3-csi-driver', Version: '1.15.0' });
+      expect(csi.values.node).toEqual({
+        serviceAccount: { create: true, name: 's3-csi-driver-sa', annotations: { 'eks.amazonaws.com/role-arn': expect.stringMatching(/^<getatt:ModelAccessDriverRole[0-9A-F]+\.Arn>$/) } },
+        tolerateAllTaints: true,
+      });
+      s.template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: { Statement: [Match.objectLike({ Sid: 'MountpointListModels', Action: 's3:ListBucket' }), Match.objectLike({ Sid: 'MountpointReadModels', Action: 's3:GetObject' })] },
+        Roles: [{ Ref: Match.stringLikeRegexp('^ModelAccessDriverRole') }],
+      });
+    });
+
+    it("lets each runtime's service account write X-Ray traces for the chart's sidecar", () => {
+      s.template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: { Statement: [{ Sid: 'XRayDaemonWrite', Effect: 'Allow', Resource: '*', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:GetSamplingStatisticSummaries'] }] },
+        Roles: [{ Ref: Match.stringLikeRegexp('^RuntimesdruntimesdruntimeServiceAccountRole') }],
+      });
+    });
+
     it('reads every image and chart from the environment ECR, pinned by the digest parameter', () => {
       const refs = findReferences(s.stack, x.partition);
       const images = refs.filter((r) => r.kind === 'image').map((r) => `${r.constructPath.replace(/^.*?SdOnEks\//, '')} ${r.at} = ${r.reference}`).sort();
@@ -155,20 +202,20 @@ export function stageSuite(x: StageExpectations): void {
         `Keda/Release image.keda = ${registry}/kedacore/keda:2.17.2@${digestOf(env, 'keda')}`,
         `Keda/Release image.metricsApiServer = ${registry}/kedacore/keda-metrics-apiserver:2.17.2@${digestOf(env, 'keda-metrics-apiserver')}`,
         `Keda/Release image.webhooks = ${registry}/kedacore/keda-admission-webhooks:2.17.2@${digestOf(env, 'keda-admission-webhooks')}`,
-        `ModelAccess/Driver [3].spec.template.spec.containers[0].image = ${registry}/mountpoint-s3-csi-driver/aws-mountpoint-s3-csi-driver@${digestOf(env, 'mountpoint-s3-csi-driver')}`,
-        `ModelAccess/Driver [3].spec.template.spec.containers[1].image = ${registry}/eks-distro/kubernetes-csi/node-driver-registrar@${digestOf(env, 'csi-node-driver-registrar')}`,
-        `ModelAccess/Driver [3].spec.template.spec.containers[2].image = ${registry}/eks-distro/kubernetes-csi/livenessprobe@${digestOf(env, 'csi-livenessprobe')}`,
-        `ModelAccess/Driver [3].spec.template.spec.initContainers[0].image = ${registry}/mountpoint-s3-csi-driver/aws-mountpoint-s3-csi-driver@${digestOf(env, 'mountpoint-s3-csi-driver')}`,
+        `ModelAccess/Release image = ${registry}/mountpoint-s3-csi-driver/aws-mountpoint-s3-csi-driver:v1.15.0@${digestOf(env, 'mountpoint-s3-csi-driver')}`,
+        `ModelAccess/Release sidecars.livenessProbe.image = ${registry}/eks-distro/kubernetes-csi/livenessprobe:v2.15.0-eks-1-33-5@${digestOf(env, 'csi-livenessprobe')}`,
+        `ModelAccess/Release sidecars.nodeDriverRegistrar.image = ${registry}/eks-distro/kubernetes-csi/node-driver-registrar:v2.13.0-eks-1-33-5@${digestOf(env, 'csi-node-driver-registrar')}`,
         `Runtime-sdruntime/sdruntimeRelease runtime.inferenceApi.image = ${registry}/sd-on-eks/sdwebui:latest@${digestOf(env, 'sdwebui')}`,
         `Runtime-sdruntime/sdruntimeRelease runtime.queueAgent.image = ${registry}/sd-on-eks/queue-agent:latest@${digestOf(env, 'queue-agent')}`,
-        `XRay/DaemonSet [0].spec.template.spec.containers[0].image = ${registry}/xray/aws-xray-daemon@${digestOf(env, 'aws-xray-daemon')}`,
+        `Runtime-sdruntime/sdruntimeRelease runtime.queueAgent.xray.daemon.image = ${registry}/xray/aws-xray-daemon:3.3.14@${digestOf(env, 'aws-xray-daemon')}`,
       ].sort());
       const charts = refs.filter((r) => r.kind === 'chart').map((r) => r.reference).sort();
       expect(charts).toEqual([
         `oci://${registry}/charts/karpenter:1.6.3`,
         `oci://${registry}/charts/keda:2.17.2`,
         `oci://${registry}/sd-on-eks/charts/sd-on-eks:1.2.0`,
-      ]);
+        x.csiChart.replace('<registry>', registry),
+      ].sort());
     });
 
     it('reads the mirror digests and the snapshot id at deploy time, through SSM parameters', () => {
@@ -176,7 +223,7 @@ export function stageSuite(x: StageExpectations): void {
         .filter((p) => p.Type === 'AWS::SSM::Parameter::Value<String>' && !p.Default?.startsWith('/cdk-bootstrap/')).map((p) => p.Default).sort();
       const env = x.environment;
       expect(params).toEqual([
-        ...['karpenter', 'keda', 'sd-on-eks'].map((c) => `/sdpipe/${env}/charts/${c}`),
+        ...['karpenter', 'keda', 'sd-on-eks', ...(x.csiChart.startsWith('oci://') ? ['mountpoint-s3-csi-driver'] : [])].map((c) => `/sdpipe/${env}/charts/${c}`),
         ...['aws-xray-daemon', 'csi-livenessprobe', 'csi-node-driver-registrar', 'karpenter', 'keda', 'keda-admission-webhooks', 'keda-metrics-apiserver', 'mountpoint-s3-csi-driver', 'queue-agent', 'sdwebui'].map((i) => `/sdpipe/${env}/images/${i}`),
         `/sdpipe/${env}/snapshot-id`,
       ].sort());
@@ -196,24 +243,29 @@ export function stageSuite(x: StageExpectations): void {
       expect(rt.props).toMatchObject({ Namespace: 'sdruntime', Chart: 'sd-on-eks', Version: '1.2.0' });
       expect(rt.values).toMatchObject({
         fullnameOverride: 'sdruntime',
-        karpenter: { enabled: false },
-        global: { awsRegion: x.region, stackName: x.stackName },
+        global: { awsRegion: x.region, stackName: x.stackName, runtime: 'sdruntime' },
         runtime: {
           type: 'sdwebui',
           serviceAccountName: 'sdruntime-sa',
           inferenceApi: { modelFilename: 'v1-5-pruned-emaonly.safetensors' },
-          queueAgent: { dynamicModel: false, XRay: { enabled: false }, sqsQueueUrl: expect.stringMatching(/^<ref:/), snsTopicArn: expect.stringMatching(/^<ref:/), s3Bucket: expect.stringMatching(/^<ref:/) },
-          persistence: { enabled: true, existingClaim: 'sdruntime-s3-model-storage-pvc' },
+          queueAgent: {
+            dynamicModel: false,
+            xray: { enabled: true, daemon: { image: { repository: `${registry}/xray/aws-xray-daemon`, tag: `3.3.14@${digestOf(x.environment, 'aws-xray-daemon')}` } } },
+            sqsQueueUrl: expect.stringMatching(/^<ref:/), snsTopicArn: expect.stringMatching(/^<ref:/), s3Bucket: expect.stringMatching(/^<ref:/),
+          },
+          persistence: { enabled: true, existingClaim: 'sdruntime-s3-model-storage-pvc', s3: { enabled: false } },
           scaling: { enabled: false, queueLength: 10, maxReplicaCount: x.maxReplicaCount },
         },
       });
+      expect(rt.values).not.toHaveProperty('runtime.queueAgent.XRay');
+      expect(rt.values).not.toHaveProperty('runtime.queueAgent.extraEnv');
       const karpenter = helmReleases(s).get('karpenter')!;
       expect(karpenter.values).toMatchObject({ serviceAccount: { create: false, name: 'karpenter' }, settings: { clusterName: expect.stringMatching(/^<ref:/) } });
     });
 
     it('applies namespaces before the objects in them', () => {
       const kinds = kubernetesObjects(s).map((o) => `${o.kind}/${o.metadata.name}`);
-      expect(kinds).toEqual(expect.arrayContaining(['Namespace/keda', 'Namespace/sdruntime', 'DaemonSet/s3-csi-node', 'DaemonSet/xray-daemon', 'CSIDriver/s3.csi.aws.com']));
+      expect(kinds).toEqual(expect.arrayContaining(['Namespace/keda', 'Namespace/sdruntime', 'PersistentVolume/sdruntime-s3-model-storage-pv', 'PersistentVolumeClaim/sdruntime-s3-model-storage-pvc']));
     });
 
     it('outputs the API endpoint, the API key command, the cluster name and the kubeconfig command', () => {

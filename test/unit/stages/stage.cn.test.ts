@@ -9,6 +9,7 @@ stageSuite({
   throttle: { rateLimit: 30, burstLimit: 50 },
   stageName: 'prod',
   nodePoolInstanceTypes: ['g4dn.xlarge', 'g4dn.2xlarge'],
+  csiChart: 'oci://<registry>/charts/aws-mountpoint-s3-csi-driver:1.15.0',
   maxReplicaCount: 5,
   systemNodes: { minSize: 2, maxSize: 3, desiredSize: 2 },
 });
