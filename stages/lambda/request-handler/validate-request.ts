@@ -15,6 +15,14 @@ export const TASK_TYPES: Readonly<Record<string, readonly string[]>> = {
 /** Letters, digits, `-` and `_`: the shape of `id` and `runtime`. */
 const NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
+/**
+ * Longest task id. The queue agent keeps only the first 64 characters (`str(metadata["id"])[:64]`
+ * in process_message, guidance v1.2.0 src/backend/queue_agent/src/main.py) and writes results under
+ * `<prefix>/<those 64>`, so a longer id would make the answered `output_location` wrong.
+ */
+export const MAX_ID_LENGTH = 64;
+const ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_ID_LENGTH}}$`);
+
 /** The metadata of a valid task. */
 export interface TaskMetadata {
   readonly id: string;
@@ -34,7 +42,15 @@ export interface TaskRequest {
 
 /** The outcome of {@link validateRequest}. */
 export type ValidationOutcome =
-  | { readonly ok: true; readonly request: TaskRequest }
+  | {
+      readonly ok: true;
+      readonly request: TaskRequest;
+      /**
+       * The JSON text of `task`, cut from the body as sent with only the whitespace between tokens
+       * removed: numbers keep every digit (a ComfyUI seed above 2^53 survives), keys their order.
+       */
+      readonly taskJson: string;
+    }
   | { readonly ok: false; readonly status: 400 | 413; readonly message: string; readonly errors: readonly string[] };
 
 /** Options of {@link validateRequest}. */
@@ -98,7 +114,7 @@ export function validateRequest(body: string | null | undefined, isBase64Encoded
     errors.push(`task.metadata must be an object with id, runtime, tasktype and prefix, got ${describe(metadata)}`);
   } else {
     const { id, runtime, tasktype, prefix } = metadata;
-    if (typeof id !== 'string' || !NAME.test(id)) errors.push(`task.metadata.id must be 1 to 128 letters, digits, "-" or "_", got ${describe(id)}`);
+    if (typeof id !== 'string' || !ID.test(id)) errors.push(`task.metadata.id must be 1 to ${MAX_ID_LENGTH} letters, digits, "-" or "_" (the queue agent cuts longer ids), got ${describe(id)}`);
     let runtimeType: string | undefined;
     if (typeof runtime !== 'string' || !NAME.test(runtime)) {
       errors.push(`task.metadata.runtime must be 1 to 128 letters, digits, "-" or "_", got ${describe(runtime)}`);
@@ -114,7 +130,88 @@ export function validateRequest(body: string | null | undefined, isBase64Encoded
   }
   if (!isObject(task.content)) errors.push(`task.content must be an object (passed to the runtime untouched), got ${describe(task.content)}`);
   if (errors.length) return { ok: false, status: 400, message: 'invalid request', errors };
-  return { ok: true, request: parsed as unknown as TaskRequest };
+  return { ok: true, request: parsed as unknown as TaskRequest, taskJson: compactJson(memberText(bytes.toString('utf8'), 'task')) };
+}
+
+const WS = new Set([' ', '\t', '\n', '\r']);
+
+/** Index just past the JSON string token starting at `i` (a `"`). */
+function skipString(text: string, i: number): number {
+  let j = i + 1;
+  while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+  return j + 1;
+}
+
+/** Index just past the JSON value starting at `i`. */
+function skipValue(text: string, i: number): number {
+  const c = text[i];
+  if (c === '"') return skipString(text, i);
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    let j = i;
+    while (j < text.length) {
+      const d = text[j];
+      if (d === '"') {
+        j = skipString(text, j);
+        continue;
+      }
+      if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') depth--;
+      j++;
+      if (depth === 0) return j;
+    }
+    return j;
+  }
+  let j = i;
+  while (j < text.length && !WS.has(text[j]) && text[j] !== ',' && text[j] !== '}' && text[j] !== ']') j++;
+  return j;
+}
+
+function skipWs(text: string, i: number): number {
+  while (i < text.length && WS.has(text[i])) i++;
+  return i;
+}
+
+/**
+ * The source text of member `key` of the JSON object `text` (the last one when the key repeats, as
+ * `JSON.parse` and Python's `json.loads` both keep the last). `text` must already have parsed.
+ */
+export function memberText(text: string, key: string): string {
+  let found: string | undefined;
+  let i = skipWs(text, 0) + 1; // past '{'
+  for (;;) {
+    i = skipWs(text, i);
+    if (text[i] !== '"') break; // '}' of an object with no (more) members
+    const keyEnd = skipString(text, i);
+    const name = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = skipWs(text, keyEnd) + 1; // past ':'
+    const start = skipWs(text, i);
+    i = skipValue(text, start);
+    if (name === key) found = text.slice(start, i);
+    i = skipWs(text, i);
+    if (text[i] !== ',') break;
+    i++;
+  }
+  if (found === undefined) throw new Error(`no member "${key}" in the JSON object`);
+  return found;
+}
+
+/** JSON text without the whitespace between tokens; strings and numbers are kept byte for byte. */
+export function compactJson(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"') {
+      const end = skipString(text, i);
+      out += text.slice(i, end);
+      i = end;
+    } else {
+      if (!WS.has(c)) out += c;
+      i++;
+    }
+  }
+  return out;
 }
 
 /** Where the runtime writes a task's results: `s3://<bucket>/<prefix>/<id>`. */

@@ -32,9 +32,10 @@ const NOT_RUN: Record<string, string> = {
   'npm start': 'builds dist/ and plans and synthesizes every environment (minutes); CI runs it as its own job',
   'npm test': 'runs the whole suite, this test included (it would recurse)',
   'npm config set registry https://registry.npmmirror.com/': "changes the user's npm configuration (~/.npmrc); the registry is not reachable here",
-  'npx aws-cdk@2 bootstrap aws://123456789012/cn-northwest-1': 'needs AWS: CloudFormation in the China account',
-  'npx aws-cdk@2 bootstrap aws://123456789012/us-west-2 aws://123456789012/us-east-1': 'needs AWS: CloudFormation in the global account',
-  'npx aws-cdk@2 deploy sdpipe-prod-cn-support': 'needs AWS: deploys the OIDC provider and roles in the China account',
+  'npx cdk ls': 'builds dist/ and synthesizes every environment (minutes); test/contracts/cdk-cli.test.ts runs it and checks the stack names the guides use',
+  'npx cdk bootstrap aws://123456789012/cn-northwest-1': 'needs AWS: CloudFormation in the China account',
+  'npx cdk bootstrap aws://123456789012/us-west-2 aws://123456789012/us-east-1': 'needs AWS: CloudFormation in the global account',
+  'npx cdk deploy sdpipe-prod-cn-support': 'needs AWS: deploys the OIDC provider and roles in the China account',
 };
 
 /** Exit codes documented in prose rather than by a `# exit N` comment (the README's examples). */

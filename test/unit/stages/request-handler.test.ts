@@ -1,8 +1,8 @@
 /** The request Lambda: size limit, validation naming every problem, SNS publish with the runtime attribute. */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createHandler, handler } from '../../../stages/lambda/request-handler';
-import { MAX_BODY_BYTES, outputLocation, validateRequest } from '../../../stages/lambda/request-handler/validate-request';
+import { createHandler, handler, MAX_SNS_MESSAGE_BYTES } from '../../../stages/lambda/request-handler';
+import { compactJson, MAX_BODY_BYTES, MAX_ID_LENGTH, memberText, outputLocation, validateRequest } from '../../../stages/lambda/request-handler/validate-request';
 
 const task = (over: Record<string, unknown> = {}, content: unknown = { prompt: 'a cat' }) => ({
   task: { metadata: { id: 'job-1', runtime: 'sdruntime', tasktype: 'text-to-image', prefix: 'output', ...over }, content },
@@ -45,6 +45,12 @@ describe('validateRequest', () => {
     ]);
   });
 
+  it('accepts ids up to the 64 characters the queue agent keeps, and names the limit above', () => {
+    expect(validateRequest(JSON.stringify(task({ id: 'a'.repeat(MAX_ID_LENGTH) }))).ok).toBe(true);
+    const r = validateRequest(JSON.stringify(task({ id: 'a'.repeat(MAX_ID_LENGTH + 1) })));
+    expect(r.ok || r.errors).toEqual([expect.stringContaining('task.metadata.id must be 1 to 64 letters, digits, "-" or "_" (the queue agent cuts longer ids)')]);
+  });
+
   it('checks the runtime is deployed and the task type fits its kind', () => {
     const runtimes = { sdruntime: 'sdwebui', comfy: 'comfyui' };
     const unknown = validateRequest(JSON.stringify(task({ runtime: 'other' })), false, { runtimes });
@@ -66,6 +72,22 @@ describe('validateRequest', () => {
     expect(r.ok || r.errors.join(' ')).toContain(why);
   });
 
+  it('keeps the task as sent: every digit of a number, the last of repeated keys, no whitespace', () => {
+    const body = '{ "other": {"task": 1},\n  "task" : {"metadata": {"id": "x"}},\n  "task": { "metadata" : {"id": "job-1", "runtime": "sdruntime", "tasktype": "pipeline", "prefix": "out put"},\n "content": {"3": {"inputs": {"seed": 18446744073709551615, "cfg": 8.0, "s": "a \\" b , } ]"}}}}\n}';
+    const r = validateRequest(body);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.taskJson).toBe('{"metadata":{"id":"job-1","runtime":"sdruntime","tasktype":"pipeline","prefix":"out put"},"content":{"3":{"inputs":{"seed":18446744073709551615,"cfg":8.0,"s":"a \\" b , } ]"}}}}');
+    expect(JSON.parse(r.taskJson)).toEqual((JSON.parse(body) as { task: unknown }).task);
+  });
+
+  it('cuts members of every JSON value kind', () => {
+    const text = '{"a":"s","b":-1.5e3,"c":true,"d":null,"e":[1,{"x":"]"}],"f":{}}';
+    expect(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => memberText(text, k))).toEqual(['"s"', '-1.5e3', 'true', 'null', '[1,{"x":"]"}]', '{}']);
+    expect(() => memberText('{}', 'task')).toThrow('no member "task"');
+    expect(compactJson(' [ 1 , "a b" ]\t')).toBe('[1,"a b"]');
+  });
+
   it('builds the output location from bucket, prefix and id', () => {
     expect(outputLocation('out-bucket', { prefix: 'a/b', id: 'job-1' })).toBe('s3://out-bucket/a/b/job-1');
   });
@@ -76,18 +98,43 @@ describe('the request handler', () => {
   beforeEach(() => sns.reset());
   const h = () => createHandler({ sns: new SNSClient({ region: 'cn-northwest-1' }), topicArn: 'arn:aws-cn:sns:cn-northwest-1:123456789012:input', outputBucket: 'out-bucket', runtimes: { sdruntime: 'sdwebui' } });
 
-  it('publishes the task with the runtime attribute and answers 200 with the output location', async () => {
+  it('publishes the inner task (metadata and content, as the original input function) with the runtime attribute, and answers 200', async () => {
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
-    const res = await h()({ body: JSON.stringify(task()), isBase64Encoded: false });
+    const res = await h()({ body: JSON.stringify(task(), null, 2), isBase64Encoded: false });
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ id: 'job-1', runtime: 'sdruntime', output_location: 's3://out-bucket/output/job-1' });
     const calls = sns.commandCalls(PublishCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0].args[0].input).toEqual({
       TopicArn: 'arn:aws-cn:sns:cn-northwest-1:123456789012:input',
-      Message: JSON.stringify(task()),
+      Message: JSON.stringify(task().task),
       MessageAttributes: { runtime: { DataType: 'String', StringValue: 'sdruntime' } },
     });
+    // The queue agent reads ['metadata'] and ['content'] of the message, not ['task'].
+    expect(Object.keys(JSON.parse(calls[0].args[0].input.Message!) as object)).toEqual(['metadata', 'content']);
+  });
+
+  it('publishes a base64-encoded body the same way', async () => {
+    sns.on(PublishCommand).resolves({});
+    const res = await h()({ body: Buffer.from(JSON.stringify(task())).toString('base64'), isBase64Encoded: true });
+    expect(res.statusCode).toBe(200);
+    expect(sns.commandCalls(PublishCommand)[0].args[0].input.Message).toBe(JSON.stringify(task().task));
+  });
+
+  it('answers 413 without publishing when the task is over what SNS accepts, and publishes at exactly the limit', async () => {
+    sns.on(PublishCommand).resolves({});
+    const attribute = Buffer.byteLength('runtimeStringsdruntime');
+    const sized = (bytes: number) => {
+      const base = JSON.stringify(task({}, { pad: '' }).task).length + attribute;
+      return JSON.stringify(task({}, { pad: 'x'.repeat(bytes - base) }));
+    };
+    const over = await h()({ body: sized(MAX_SNS_MESSAGE_BYTES + 1), isBase64Encoded: false });
+    expect(over.statusCode).toBe(413);
+    expect(JSON.parse(over.body).message).toBe(`task job-1 is ${MAX_SNS_MESSAGE_BYTES + 1} bytes as an SNS message (task and attribute); SNS accepts at most 262144 bytes (256 KiB)`);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
+    const at = await h()({ body: sized(MAX_SNS_MESSAGE_BYTES), isBase64Encoded: false });
+    expect(at.statusCode).toBe(200);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
   });
 
   it('publishes nothing for an invalid request', async () => {
