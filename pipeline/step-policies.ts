@@ -9,8 +9,9 @@
 import { Aws, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { parseArn } from '../lib/aws/partition';
+import { parseArn, partitionOf } from '../lib/aws/partition';
 import type { EnvironmentConfig } from '../lib/config/types';
+import { parseModelSource, type S3Source } from '../lib/models/model-source';
 import { UPLOAD_STATE_PREFIX } from '../lib/models/upload-state';
 import { bucketOfArn } from '../lib/plan/plan';
 import { bakeRunnerPolicy } from '../lib/snapshot/policy';
@@ -103,15 +104,54 @@ export function modelsStatements(config: EnvironmentConfig): iam.PolicyStatement
     }),
     new iam.PolicyStatement({ sid: 'ListModelBucket', actions: ['s3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [bucketArn] }),
   );
-  const sources = (config.models?.files ?? []).map((f) => f.source).filter((s) => s.startsWith('s3://')).map((s) => s.slice('s3://'.length)).sort();
+  const sources = s3SourcesReadByRole(config);
   if (sources.length) {
+    // HeadObject (with ChecksumMode), ranged GetObject and the copy source of CopyObject /
+    // UploadPartCopy all need s3:GetObject on the object; with a versionId they need
+    // s3:GetObjectVersion (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions").
     statements.push(new iam.PolicyStatement({
       sid: 'ReadS3Sources',
-      actions: ['s3:GetObject', 's3:GetObjectVersion'],
-      resources: [...new Set(sources)].map((s) => `arn:${Aws.PARTITION}:s3:::${s}`),
+      actions: ['s3:GetObject'],
+      resources: [...new Set(sources.map((s) => s3ObjectArn(s.bucket, s.key)))].sort(),
     }));
+    const versioned = sources.filter((s) => s.versionId !== undefined);
+    if (versioned.length) {
+      statements.push(new iam.PolicyStatement({
+        sid: 'ReadS3SourceVersions',
+        actions: ['s3:GetObjectVersion'],
+        resources: [...new Set(versioned.map((s) => s3ObjectArn(s.bucket, s.key)))].sort(),
+      }));
+    }
   }
   return statements;
+}
+
+/**
+ * The `s3://` sources the Models role itself reads, parsed with the model-source parser (so that
+ * `?versionId=…&region=…` never reaches an ARN). Sources read with a named profile, or in a region
+ * of another partition, are read with other credentials and need no statement here. An S3 ARN has
+ * no region, so a source bucket in another region of the partition is named the same way.
+ */
+export function s3SourcesReadByRole(config: EnvironmentConfig): S3Source[] {
+  const home = partitionOf(config.environment.region);
+  const out: S3Source[] = [];
+  for (const f of config.models?.files ?? []) {
+    if (!f.source.trim().toLowerCase().startsWith('s3://')) continue;
+    const source = parseModelSource(f.source);
+    if (source.kind !== 's3' || source.profile || (source.region && partitionOf(source.region) !== home)) continue;
+    out.push(source);
+  }
+  return out;
+}
+
+/**
+ * The ARN of an S3 object, partition-free. `*`, `?` and `$` in the key are written as IAM's
+ * `${*}`, `${?}` and `${$}` so that they match themselves instead of acting as wildcards
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html, "Special characters").
+ */
+export function s3ObjectArn(bucket: string, key: string): string {
+  const escaped = key.replace(/[*?$]/g, (c) => '$' + '{' + c + '}');
+  return `arn:${Aws.PARTITION}:s3:::${bucket}/${escaped}`;
 }
 
 /** Rebuild an ARN of lib/snapshot/policy.ts with `Aws.PARTITION` instead of the literal partition. */
@@ -147,16 +187,31 @@ export function snapshotStatements(scope: Construct, config: EnvironmentConfig, 
   });
 }
 
-/** ARNs of the CDK bootstrap roles (default qualifier) that the deploy may assume: deploy and file publishing. */
-export function bootstrapRoleArns(scope: Construct): string[] {
+/** A CDK bootstrap role of the default qualifier. */
+export type BootstrapRole = 'deploy-role' | 'file-publishing-role' | 'image-publishing-role';
+
+/** ARNs of CDK bootstrap roles (default qualifier), by kind: `cdk-<qualifier>-<kind>-<account>-<region>`. */
+export function bootstrapRoleArns(scope: Construct, kinds: readonly BootstrapRole[] = ['deploy-role', 'file-publishing-role', 'image-publishing-role']): string[] {
   const stack = Stack.of(scope);
   const q = DefaultStackSynthesizer.DEFAULT_QUALIFIER;
-  return ['deploy-role', 'file-publishing-role', 'image-publishing-role'].map((r) => `arn:${Aws.PARTITION}:iam::${stack.account}:role/cdk-${q}-${r}-${stack.account}-${stack.region}`);
+  return kinds.map((r) => `arn:${Aws.PARTITION}:iam::${stack.account}:role/cdk-${q}-${r}-${stack.account}-${stack.region}`);
 }
 
-/** Statements of the deploy (github-actions engine): assume the CDK bootstrap roles, nothing else. */
+/**
+ * Statements of the deploy (github-actions engine): assume the CDK bootstrap deploy role, nothing
+ * else. The deploy job runs only in the approval environment; it publishes nothing.
+ */
 export function deployStatements(scope: Construct): iam.PolicyStatement[] {
-  return [new iam.PolicyStatement({ sid: 'AssumeCdkBootstrapRoles', actions: ['sts:AssumeRole'], resources: bootstrapRoleArns(scope) })];
+  return [new iam.PolicyStatement({ sid: 'AssumeCdkDeployRole', actions: ['sts:AssumeRole'], resources: bootstrapRoleArns(scope, ['deploy-role']) })];
+}
+
+/**
+ * Statements of asset publishing (github-actions engine): assume the CDK bootstrap file and image
+ * publishing roles, nothing else (cdk-assets assumes the role named in the asset manifest). It can
+ * write the bootstrap assets bucket and repository, never deploy.
+ */
+export function assetsStatements(scope: Construct): iam.PolicyStatement[] {
+  return [new iam.PolicyStatement({ sid: 'AssumeCdkPublishingRoles', actions: ['sts:AssumeRole'], resources: bootstrapRoleArns(scope, ['file-publishing-role', 'image-publishing-role']) })];
 }
 
 /** The statements of a step. */

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { action, formatOption } from '../cli';
 import type { OutputFormat } from '../cli';
+import { checkSyncOptions, MAX_CONCURRENCY, MAX_PART_SIZE_MIB, MEMORY_BUDGET_MIB, MIN_PART_SIZE_MIB, parseDecimalInt } from '../../lib/models/sync-options';
 
 /** Options of `sdpipe models sync`, as commander parses them. */
 export interface ModelsSyncCliOptions {
@@ -16,10 +17,12 @@ export interface ModelsSyncCliOptions {
   readonly format: OutputFormat;
 }
 
-function intOption(name: string, min: number): (value: string) => number {
+function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+    const n = parseDecimalInt(value);
+    if (n === undefined || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, got "${value}"`);
+    }
     return n;
   };
 }
@@ -38,6 +41,7 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: { stdout?: N
   const { hashingModeFromEnv } = await import('../../lib/models/part-hasher');
 
   hashingModeFromEnv(); // a bad SDPIPE_SHA256_HASHER is a usage error before anything starts
+  checkSyncOptions({ concurrency: opts.concurrency, partSizeMiB: opts.partSize }); // and so is a memory budget overrun
   const { config } = await loadValidEnvironment(opts.env);
   const progress = createProgress({ stream: stderr });
   const warn = (message: string): void => {
@@ -89,8 +93,13 @@ export function register(program: Command): void {
     .description('stream the environment\'s model files (hf://, https://, s3://, file://) into its model bucket, verified against the pinned sha256 and resumable')
     .requiredOption('--env <name|path>', 'environment name (config/environments/<name>.yaml) or path to an environment file')
     .option('--dry-run', 'say which files would be copied, skipped or aborted; write nothing')
-    .option('--concurrency <n>', 'parts uploaded at the same time, per file', intOption('--concurrency', 1), 4)
-    .option('--part-size <MiB>', 'multipart part size in MiB (at least 5; raised for files over 10,000 parts)', intOption('--part-size', 5), 16)
+    .option('--concurrency <n>', `parts uploaded at the same time, per file (1 to ${MAX_CONCURRENCY})`, intOption('--concurrency', 1, MAX_CONCURRENCY), 4)
+    .option(
+      '--part-size <MiB>',
+      `multipart part size in MiB (${MIN_PART_SIZE_MIB} to ${MAX_PART_SIZE_MIB}; raised for files over 10,000 parts; (concurrency + 1) × part size at most ${MEMORY_BUDGET_MIB})`,
+      intOption('--part-size', MIN_PART_SIZE_MIB, MAX_PART_SIZE_MIB),
+      16,
+    )
     .option('--abort-stale-after <hours>', 'abort unfinished uploads idle for longer than this (0: never)', intOption('--abort-stale-after', 0), 168)
     .option('--stall-timeout <seconds>', 'a source that sends nothing for this long is re-opened where it stopped', intOption('--stall-timeout', 1), 60)
     .option('--no-part-checksums', 'do not ask S3 to check a CRC32 of each part (for S3-compatible servers without checksums)')

@@ -26,8 +26,14 @@ export interface SourceBody {
 export interface SourceProbe {
   /** Size in bytes, when known. */
   readonly size?: number;
-  /** A sha256 the source itself claims (the hub's `X-Linked-Etag`, an S3 object's `sha256` metadata). */
+  /**
+   * A sha256 of the file the source gives: a claim (the hub's `X-Linked-Etag`) or, with
+   * {@link checksum}, S3's own full-object SHA-256 checksum of the bytes. Never an S3 object's
+   * `sha256` metadata, which anyone who can write the object can set.
+   */
   readonly sha256?: string;
+  /** True when {@link sha256} is S3's full-object checksum, computed by S3 from the bytes. @default false */
+  readonly checksum?: boolean;
   /** Version tag (ETag), when known. */
   readonly tag?: string;
 }

@@ -17,5 +17,6 @@ export * from './abort-stale-uploads';
 export * from './s3-copy';
 export * from './sync-model-file';
 export * from './sync-models';
+export * from './sync-options';
 export * from './models-lock';
 export * from './sync-report';

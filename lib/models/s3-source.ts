@@ -1,6 +1,7 @@
 /**
  * An S3 object read with ranged GETs: the source of a streamed copy when a server-side copy
- * is not possible (another partition), and of the verify pass before a server-side copy.
+ * is not possible (another partition), and of the verify pass before a server-side copy when S3
+ * keeps no full-object SHA-256 checksum of it.
  * Also the S3 error classification every S3 call of lib/models retries with.
  */
 import type { Readable } from 'node:stream';
@@ -32,6 +33,20 @@ export function classifyS3Error(err: unknown): RetryDecision {
   return { retryable: status === 408 || status === 429 || status >= 500, retryAfterMs };
 }
 
+/**
+ * The sha256 (hex) of a whole object from its `ChecksumSHA256` (base64), or undefined unless S3
+ * says the checksum is `FULL_OBJECT`. A `COMPOSITE` checksum of a multipart upload is a checksum of
+ * the parts' checksums (written `<base64>-<parts>`), not the file's sha256 ("Checking object
+ * integrity in Amazon S3", https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html,
+ * "Using part-level checksums for multipart uploads"); an answer without a checksum type (an
+ * S3-compatible server) is not trusted either.
+ */
+export function fullObjectSha256(checksumSha256: string | undefined, checksumType: string | undefined): string | undefined {
+  if (checksumType !== 'FULL_OBJECT' || !checksumSha256 || !/^[A-Za-z0-9+/]{43}=$/.test(checksumSha256)) return undefined;
+  const bytes = Buffer.from(checksumSha256, 'base64');
+  return bytes.length === 32 ? bytes.toString('hex') : undefined;
+}
+
 /** Where an S3 object is. */
 export interface S3ObjectRef {
   readonly bucket: string;
@@ -53,12 +68,19 @@ export class S3ByteSource implements ByteSource {
     this.label = `s3://${ref.bucket}/${ref.key}${ref.versionId ? `?versionId=${ref.versionId}` : ''}`;
   }
 
-  /** HEAD the object: size, ETag and its `sha256` metadata if any. */
+  /**
+   * HEAD the object with `ChecksumMode: ENABLED`: size, ETag and, when S3 keeps a full-object
+   * SHA-256 checksum of it, that checksum as the object's sha256. Its `sha256` metadata is ignored:
+   * anyone who can write the object sets it, and it says nothing about the bytes.
+   */
   async probe(signal?: AbortSignal): Promise<SourceProbe> {
-    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.ref.bucket, Key: this.ref.key, VersionId: this.ref.versionId }), { abortSignal: signal });
-    const sha = head.Metadata?.sha256?.toLowerCase();
+    const head = await this.client.send(
+      new HeadObjectCommand({ Bucket: this.ref.bucket, Key: this.ref.key, VersionId: this.ref.versionId, ChecksumMode: 'ENABLED' }),
+      { abortSignal: signal },
+    );
     this.etag ??= unquoteEtag(head.ETag);
-    return { size: head.ContentLength, tag: unquoteEtag(head.ETag), sha256: sha && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined };
+    const sha256 = fullObjectSha256(head.ChecksumSHA256, head.ChecksumType);
+    return { size: head.ContentLength, tag: unquoteEtag(head.ETag), ...(sha256 ? { sha256, checksum: true } : {}) };
   }
 
   /** A ranged GET from `offset`, pinned to the ETag first seen. */

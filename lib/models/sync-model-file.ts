@@ -32,6 +32,7 @@ import { EMPTY_SHA256_STATE, HashStateError, parseSha256State } from './sha256-s
 import { serverSideCopy } from './s3-copy';
 import { classifyS3Error, S3ByteSource } from './s3-source';
 import { choosePartSize, streamToMultipartUpload, type UploadCheckpoint } from './streaming-upload';
+import { concurrencyWithinBudget } from './sync-options';
 import {
   deleteUploadState,
   readUploadState,
@@ -277,15 +278,20 @@ async function copyFromS3(file: ModelFile, source: Extract<ModelSource, { kind: 
   } catch (err) {
     throw sourceFailure(src.label, err);
   }
-  if (probe.sha256 && probe.sha256 !== pinned) {
-    throw new SdpipeError(`${src.label} carries sha256 ${probe.sha256} (object metadata), but the environment pins ${pinned} for ${file.target}`, {
+  // Verified by content only: S3's full-object SHA-256 checksum (computed by S3 from the bytes)
+  // when it keeps one, else the bytes read and hashed here. The object's `sha256` metadata is never
+  // trusted: anyone who can write the object can set it (issue 14, item 7).
+  const checksum = probe.checksum ? probe.sha256 : undefined;
+  if (checksum && checksum !== pinned) {
+    throw new SdpipeError(`${src.label} has sha256 ${checksum} (S3's full-object SHA-256 checksum), but the environment pins ${pinned}; nothing was written to s3://${ctx.bucket}/${file.target}`, {
       hint: 'point the source at the pinned file, or update models.files[].sha256 if the new file is intended',
     });
   }
   if (ctx.dryRun) return { ...base(file, started, now), status: 'would-copy', method: 'server-side-copy', size: probe.size };
   let bytesRead = 0;
-  if (!probe.sha256) {
-    // The source does not say what it is: read it once to verify, then copy server-side.
+  if (!checksum) {
+    // S3 keeps no full-object SHA-256 of the source: read it once to verify, then copy server-side
+    // pinned to the ETag that was read (x-amz-copy-source-if-match).
     ctx.progress.start(file.target, `verify ${src.label}`, probe.size);
     let verified;
     try {
@@ -333,9 +339,25 @@ async function copyFromS3(file: ModelFile, source: Extract<ModelSource, { kind: 
   }
 }
 
+/** The upload id an unreadable state record still names (to abort its upload), if any. */
+function uploadIdOf(text: string, key: string): string | undefined {
+  try {
+    const v = JSON.parse(text) as { uploadId?: unknown; key?: unknown };
+    return typeof v?.uploadId === 'string' && v.uploadId !== '' && (v.key === undefined || v.key === key) ? v.uploadId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Decide whether an earlier run's upload can be carried on; say why not otherwise. */
 async function resumable(record: UploadStateRecord, file: ModelFile, probe: SourceProbe, ctx: ModelSyncContext): Promise<string | undefined> {
   if (record.sha256 !== file.sha256.toLowerCase()) return 'the pinned sha256 changed';
+  // A record saved by a run with other options (or an out-of-range --part-size, which S3 refuses
+  // part after part) is replaced rather than resumed: every run after it would fail the same way.
+  const wanted = choosePartSize(ctx.partSize, probe.size ?? record.size);
+  if (record.partSize !== wanted) {
+    return `its part size (${(record.partSize / MIB).toFixed(0)} MiB) is not this run's (${(wanted / MIB).toFixed(0)} MiB)`;
+  }
   if (record.sourceDigest !== sourceDigest(file.source)) return 'the source changed';
   if (record.size !== undefined && probe.size !== undefined && record.size !== probe.size) return `the source is now ${probe.size} bytes, was ${record.size}`;
   if (record.sourceTag !== undefined && probe.tag !== undefined && record.sourceTag !== probe.tag) return 'the source changed (ETag)';
@@ -371,7 +393,7 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
       if (!tolerated) throw sourceFailure(byteSource.label, err);
     }
     if (probe.sha256 && probe.sha256 !== pinned) {
-      const via = source.kind === 'hf' ? 'the hub says (X-Linked-Etag)' : 'the source says';
+      const via = source.kind === 'hf' ? 'the hub says (X-Linked-Etag)' : probe.checksum ? "S3's full-object SHA-256 checksum says" : 'the source says';
       throw new SdpipeError(`${byteSource.label}: ${via} sha256 ${probe.sha256}${probe.size !== undefined ? ` (${probe.size} bytes)` : ''}, but the environment pins ${pinned} for ${key}`, {
         hint: 'pin the revision that has the file you want, or update models.files[].sha256 if the new file is intended',
       });
@@ -383,7 +405,9 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
     let record: UploadStateRecord | undefined;
     const found = await readUploadState(store, key);
     if (found.kind === 'invalid') {
-      ctx.onWarning?.(`ignoring an unreadable state record for ${key}; starting the upload afresh`);
+      const staleId = uploadIdOf(found.text, key);
+      ctx.onWarning?.(`ignoring an unreadable state record for ${key}${staleId ? ` (upload ${staleId}, aborted)` : ''}; starting the upload afresh`);
+      if (staleId) await abortUpload(ctx, key, staleId);
       await deleteUploadState(store, key);
     } else if (found.kind === 'found') {
       const why = await resumable(found.record, file, probe, ctx);
@@ -454,7 +478,9 @@ async function streamFile(file: ModelFile, source: ModelSource, ctx: ModelSyncCo
         uploadId: base0.uploadId,
         source: byteSource,
         partSize: base0.partSize,
-        concurrency: ctx.concurrency,
+        // (concurrency + 1) part buffers stay within the memory budget even where the part size
+        // was raised for a file of more than 10,000 parts
+        concurrency: concurrencyWithinBudget(ctx.concurrency, base0.partSize),
         resumeFrom,
         expectedSize: probe.size ?? base0.size,
         checksumAlgorithm,

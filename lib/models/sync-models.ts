@@ -7,6 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Dispatcher } from 'undici';
 import { createS3Client, parseBucketArn } from '../aws/s3';
 import { partitionOf } from '../aws/partition';
+import { checkModelKey } from '../config/model-key';
 import type { EnvironmentConfig, ModelFile } from '../config/types';
 import { ExitCode, SdpipeError, UsageError } from '../errors';
 import { silentProgress, type ProgressReporter } from '../transfer/progress';
@@ -16,6 +17,7 @@ import { parseModelSource, redactSource, type ModelSource } from './model-source
 import type { TransferRetryOptions } from './resumable-reader';
 import { MIN_PART_SIZE } from './streaming-upload';
 import { syncModelFile, type ModelSyncResult } from './sync-model-file';
+import { checkSyncOptions } from './sync-options';
 
 const MIB = 1024 * 1024;
 
@@ -25,9 +27,9 @@ export interface SyncModelsOptions {
   readonly config: EnvironmentConfig;
   /** Only report what would be copied, skipped and aborted; write nothing. @default false */
   readonly dryRun?: boolean;
-  /** Parts uploaded at the same time, per file. @default 4 */
+  /** Parts uploaded at the same time, per file: 1 to 64, see lib/models/sync-options.ts. @default 4 */
   readonly concurrency?: number;
-  /** Part size in MiB (raised when a file would need more than 10,000 parts). @default 16 */
+  /** Part size in MiB, 5 to 5120 and within the memory budget (raised when a file would need more than 10,000 parts). @default 16 */
   readonly partSizeMiB?: number;
   /** Abort sdpipe's multipart uploads idle for longer than this, in hours; 0 turns it off. @default 168 (7 days) */
   readonly abortStaleAfterHours?: number;
@@ -89,8 +91,12 @@ export function modelBucketOf(config: EnvironmentConfig): { bucket: string; part
   return parsed;
 }
 
-/** Parse every source and check the targets before any transfer (usage errors stop the run early). */
-export function planModelFiles(config: EnvironmentConfig, baseDir?: string): { file: ModelFile; source: ModelSource }[] {
+/**
+ * Parse every source and check the targets before any transfer (usage errors stop the run early).
+ * Targets follow the key rule `validate` applies (lib/config/model-key.ts): a key that breaks it is
+ * a usage error; a key outside the runtimes' folders is passed to `onUnknownFolder` (a warning).
+ */
+export function planModelFiles(config: EnvironmentConfig, baseDir?: string, onUnknownFolder?: (message: string) => void): { file: ModelFile; source: ModelSource }[] {
   const files = config.models?.files ?? [];
   const seen = new Map<string, number>();
   return files.map((file, i) => {
@@ -99,10 +105,10 @@ export function planModelFiles(config: EnvironmentConfig, baseDir?: string): { f
       throw new UsageError(`${where}.sha256 "${file.sha256}" is not 64 hex digits`, 'pin the file with its sha256 (sha256sum <file>)');
     }
     const target = file.target ?? '';
-    if (target === '' || target.startsWith('/') || target.endsWith('/') || target.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-      throw new UsageError(`${where}.target "${target}" is not a valid key`, 'write a key such as Stable-diffusion/model.safetensors');
-    }
-    if (target.startsWith('.sdpipe/')) throw new UsageError(`${where}.target "${target}" lies under .sdpipe/, which sdpipe keeps for itself`, 'choose another key');
+    // The rule validate applies too (SDP089 / SDP082): what validate accepts, sync accepts.
+    const key = checkModelKey(target);
+    if (key.error) throw new UsageError(`${where}.target ${JSON.stringify(target.length > 80 ? `${target.slice(0, 60)}…` : target)} ${key.error}`, key.hint);
+    if (key.unknownFolder) onUnknownFolder?.(`${where}.target "${target}" is not under a folder the runtimes read (SDP082): it is copied, but no runtime will find it`);
     const dup = seen.get(target);
     if (dup !== undefined) throw new UsageError(`${where}.target "${target}" is also the target of models.files[${dup}]`, 'give each file its own target key');
     seen.set(target, i);
@@ -120,9 +126,10 @@ export function planModelFiles(config: EnvironmentConfig, baseDir?: string): { f
 /** Sync every model file of an environment into its model bucket. */
 export async function syncModels(options: SyncModelsOptions): Promise<SyncModelsResult> {
   const { config } = options;
+  checkSyncOptions({ concurrency: options.concurrency, partSizeMiB: options.partSizeMiB });
   const region = config.environment.region;
   const { bucket, partition } = modelBucketOf(config);
-  const plan = planModelFiles(config, options.baseDir);
+  const plan = planModelFiles(config, options.baseDir, options.onWarning);
   const partSize = Math.max(MIN_PART_SIZE, Math.round((options.partSizeMiB ?? 16) * MIB));
   const stallTimeoutMs = (options.stallTimeoutSeconds ?? 60) * 1000;
   const ownsClient = !options.client;

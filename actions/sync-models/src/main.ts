@@ -7,6 +7,7 @@ import * as core from '@actions/core';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { buildModelsLock, modelsLockPath, writeModelsLock } from '../../../lib/models/models-lock';
 import { syncModels } from '../../../lib/models/sync-models';
+import { checkSyncOptions } from '../../../lib/models/sync-options';
 import { countResults, formatSyncMarkdown, formatSyncText } from '../../../lib/models/sync-report';
 import { createProgress } from '../../../lib/transfer/progress';
 import { boolInput, fail, intInput } from '../../common/inputs';
@@ -26,6 +27,7 @@ export async function run(): Promise<void> {
       stallTimeoutSeconds: intInput('stall-timeout', 1, 60),
       partChecksums: boolInput('part-checksums', true),
     };
+    checkSyncOptions(options, { concurrency: 'input concurrency', partSize: 'input part-size' });
     const { config } = await loadValidEnvironment(environment, { root });
     const progress = createProgress({ stream: process.stdout, tty: false });
     let result;

@@ -130,7 +130,10 @@ describe('sdpipe models sync (CLI in a child process)', () => {
 
     const usage = await run(['models', 'sync', '--env', file, '--concurrency', '0']);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/--concurrency must be an integer/);
+    expect(usage.stderr).toMatch(/--concurrency must be a whole number from 1 to 64/);
+    const partSize = await run(['models', 'sync', '--env', file, '--part-size', '6000']);
+    expect(partSize.code).toBe(2);
+    expect(partSize.stderr).toMatch(/--part-size must be a whole number from 5 to 5120, got "6000"/);
     const missing = await run(['models', 'sync', '--env', 'no-such-environment']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).not.toMatch(/\n\s+at /);

@@ -115,6 +115,18 @@ describe('sync-models action', () => {
     expect(mockedCore.setFailed.mock.calls[0][0]).toMatch(/exit code 1\) for 1 file:\nStable-diffusion\/a.safetensors: x has sha256 .*\nhint: check the source/);
   });
 
+  it.each([
+    [{ 'part-size': '6000' }, /^input part-size 6000 must be a whole number of MiB from 5 to 5120/],
+    [{ concurrency: '1000000000' }, /^input concurrency 1000000000 must be a whole number from 1 to 64/],
+    [{ concurrency: '32', 'part-size': '64' }, /over the budget of 2048 MiB\nhint: lower input concurrency or input part-size/],
+  ])('refuses %j before the environment is read (issue 14, item 5)', async (inputs, message) => {
+    mockInputs({ environment: 'prod-cn', ...inputs });
+    await run();
+    expect(mockedCore.setFailed).toHaveBeenCalledWith(expect.stringMatching(message));
+    expect(mockedLoad).not.toHaveBeenCalled();
+    expect(mockedSync).not.toHaveBeenCalled();
+  });
+
   it('turns a bad input or an invalid environment into setFailed without a stack trace', async () => {
     mockInputs({ environment: 'prod-cn', concurrency: '0' });
     await run();

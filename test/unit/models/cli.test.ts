@@ -10,9 +10,13 @@ describe('sdpipe models sync (option parsing)', () => {
   });
 
   it.each([
-    [['--concurrency', '0'], /--concurrency must be an integer ≥ 1/],
-    [['--part-size', '4'], /--part-size must be an integer ≥ 5/],
-    [['--stall-timeout', 'x'], /--stall-timeout must be an integer ≥ 1/],
+    [['--concurrency', '0'], /--concurrency must be a whole number from 1 to 64/],
+    [['--concurrency', '65'], /--concurrency must be a whole number from 1 to 64/],
+    [['--part-size', '4'], /--part-size must be a whole number from 5 to 5120/],
+    [['--part-size', '5121'], /--part-size must be a whole number from 5 to 5120/],
+    [['--stall-timeout', 'x'], /--stall-timeout must be a whole number ≥ 1/],
+    [['--stall-timeout', '1e3'], /--stall-timeout must be a whole number ≥ 1/],
+    [['--concurrency', '32', '--part-size', '64'], /needs 2112 MiB .*over the budget of 2048 MiB/],
     [['--format', 'xml'], /Allowed choices are text, json, github/],
   ])('refuses %j with exit 2', async (args, message) => {
     const res = await runCli(['models', 'sync', '--env', 'dev', ...(args as string[])]);

@@ -37,6 +37,18 @@ interface FakeObject {
   metadata: Record<string, string>;
   etag: string;
   lastModified: Date;
+  /** The object's SHA-256 checksum as S3 keeps it (base64, `-N` for a composite one) and its type. */
+  checksum?: FakeChecksum;
+}
+
+/**
+ * A stored SHA-256 checksum. S3 returns `ChecksumSHA256` and `ChecksumType` on HeadObject only when
+ * asked with `ChecksumMode: ENABLED`
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, "x-amz-checksum-mode").
+ */
+export interface FakeChecksum {
+  readonly sha256: string;
+  readonly type: 'FULL_OBJECT' | 'COMPOSITE';
 }
 
 interface FakeUpload {
@@ -79,7 +91,8 @@ export class FakeS3 {
     on(HeadObjectCommand, 'HeadObject', (i) => {
       const o = this.objects.get(i.Key as string);
       if (!o) throw s3Error('NotFound', 404);
-      return { ContentLength: o.body.length, Metadata: o.metadata, ETag: o.etag, VersionId: undefined };
+      const checksum = i.ChecksumMode === 'ENABLED' && o.checksum ? { ChecksumSHA256: o.checksum.sha256, ChecksumType: o.checksum.type } : {};
+      return { ContentLength: o.body.length, Metadata: o.metadata, ETag: o.etag, VersionId: undefined, ...checksum };
     });
     on(GetObjectCommand, 'GetObject', (i) => {
       const o = this.objects.get(i.Key as string);
@@ -177,8 +190,8 @@ export class FakeS3 {
   }
 
   /** Store an object. */
-  put(key: string, body: Buffer, metadata: Record<string, string> = {}): void {
-    this.objects.set(key, { body, metadata, etag: `"${createHash('md5').update(body).digest('hex')}"`, lastModified: new Date() });
+  put(key: string, body: Buffer, metadata: Record<string, string> = {}, checksum?: FakeChecksum): void {
+    this.objects.set(key, { body, metadata, etag: `"${createHash('md5').update(body).digest('hex')}"`, lastModified: new Date(), ...(checksum ? { checksum } : {}) });
   }
 
   /** Names of the calls made, in order. */

@@ -209,9 +209,10 @@ describe('syncModels (fake S3, local files)', () => {
     expect(res.exitCode).toBe(2);
   });
 
-  it('copies an S3 source of the same partition server-side: trusted by its sha256 metadata, or verified by reading it', async () => {
-    s3.put('incoming/a.bin', data, { sha256: good });
-    s3.put('incoming/b.bin', data);
+  it('copies an S3 source of the same partition server-side: verified by S3\'s full-object SHA-256 checksum, or by reading it (never by its metadata)', async () => {
+    const b64 = Buffer.from(good, 'hex').toString('base64');
+    s3.put('incoming/a.bin', data, {}, { sha256: b64, type: 'FULL_OBJECT' });
+    s3.put('incoming/b.bin', data, { sha256: good });
     const res = await run(
       env([
         { source: `s3://${s3.bucket}/incoming/a.bin`, target: 'ControlNet/a.bin', sha256: good },
@@ -228,9 +229,9 @@ describe('syncModels (fake S3, local files)', () => {
     expect(s3.objects.get('ControlNet/b.bin')!.metadata).toEqual({ sha256: good });
   });
 
-  it('never copies an S3 source whose bytes or metadata are not the pinned file', async () => {
-    s3.put('incoming/a.bin', data, { sha256: 'e'.repeat(64) });
-    s3.put('incoming/b.bin', data);
+  it('never copies an S3 source whose bytes or checksum are not the pinned file', async () => {
+    s3.put('incoming/a.bin', data, { sha256: good }, { sha256: Buffer.from('e'.repeat(64), 'hex').toString('base64'), type: 'FULL_OBJECT' });
+    s3.put('incoming/b.bin', data, { sha256: 'f'.repeat(64) });
     const res = await run(
       env([
         { source: `s3://${s3.bucket}/incoming/a.bin`, target: 'ControlNet/a.bin', sha256: good },
@@ -238,8 +239,8 @@ describe('syncModels (fake S3, local files)', () => {
       ]),
     );
     expect(res.files.map((f) => f.status)).toEqual(['failed', 'failed']);
-    expect(res.files[0].error!.message).toMatch(/carries sha256 e{64}/);
-    expect(res.files[1].error!.message).toMatch(/nothing was written/);
+    expect(res.files[0].error!.message).toMatch(/has sha256 e{64} \(S3's full-object SHA-256 checksum\)/);
+    expect(res.files[1].error!.message).toMatch(new RegExp(`has sha256 ${good}.*nothing was written`));
     expect(s3.names()).not.toContain('CopyObject');
   });
 
@@ -253,9 +254,9 @@ describe('planModelFiles / modelBucketOf', () => {
   const sha = 'a'.repeat(64);
   it.each([
     [[{ source: 'x', target: 'a/b', sha256: 'xyz' }], /models.files\[0\].sha256/],
-    [[{ source: 'x', target: '/a', sha256: sha }], /not a valid key/],
-    [[{ source: 'x', target: 'a/../b', sha256: sha }], /not a valid key/],
-    [[{ source: 'x', target: '.sdpipe/uploads/x', sha256: sha }], /keeps for itself/],
+    [[{ source: 'x', target: '/a', sha256: sha }], /target "\/a" starts with \//],
+    [[{ source: 'x', target: 'a/../b', sha256: sha }], /has a \.\. segment/],
+    [[{ source: 'x', target: '.sdpipe/uploads/x', sha256: sha }], /lies under \.sdpipe\/, which sdpipe keeps/],
     [[{ source: 'x', target: 'a/b', sha256: sha }, { source: 'y', target: 'a/b', sha256: sha }], /also the target of models.files\[0\]/],
   ])('rejects %j', (files, message) => {
     expect(() => planModelFiles(env(files as ModelFile[]))).toThrow(message as RegExp);
