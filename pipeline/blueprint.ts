@@ -77,6 +77,15 @@ export function sessionSeconds(timeoutMinutes: number): number {
   return Math.min(12 * 3600, Math.max(3600, timeoutMinutes * 60));
 }
 
+/**
+ * A value as one shell word: unchanged when it holds only characters no shell treats specially,
+ * else single-quoted (a `'` inside written as `'\''`). Every config value interpolated into a
+ * step's command goes through it, so a hostile value can never add a command.
+ */
+export function shellArg(value: string): string {
+  return /^[A-Za-z0-9@%+=:,./_-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
 /** Where the Snapshot step finds the Mirror step's output. */
 export const MIRROR_LOCKS_DIR = 'locks/mirror';
 
@@ -84,6 +93,7 @@ export const MIRROR_LOCKS_DIR = 'locks/mirror';
 export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
   const env = config.environment;
   const name = env.name;
+  const arg = shellArg(name);
   const engine = engineOf(config);
   const plan = buildPlan(config, `config/environments/${name}.yaml`);
   const stages = plannedStages(plan);
@@ -93,7 +103,7 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
     Validate: {
       id: 'Validate',
       title: 'check the environment file, with live checks of instance type offerings and the Bottlerocket AMI parameter',
-      commands: [`npx sdpipe validate --env ${name} --live`],
+      commands: [`npx sdpipe validate --env ${arg} --live`],
       lockFiles: [],
       inputs: [],
       timeoutMinutes: 15,
@@ -103,7 +113,7 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
     Mirror: {
       id: 'Mirror',
       title: "copy the images and charts into the environment's ECR and publish their digests to SSM",
-      commands: [`npx sdpipe mirror --env ${name} --publish --out ${OUT_DIR}`],
+      commands: [`npx sdpipe mirror --env ${arg} --publish --out ${OUT_DIR}`],
       outputDirectory: OUT_DIR,
       lockFiles: [lock('images.lock.json')],
       inputs: [],
@@ -114,7 +124,7 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
     Models: {
       id: 'Models',
       title: "copy the model files into the model bucket, checked against their pinned sha256",
-      commands: [`npx sdpipe models sync --env ${name} --out ${OUT_DIR}`],
+      commands: [`npx sdpipe models sync --env ${arg} --out ${OUT_DIR}`],
       outputDirectory: OUT_DIR,
       lockFiles: [lock('models.lock.json')],
       inputs: [],
@@ -126,7 +136,7 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
       id: 'Snapshot',
       title: 'bake (or reuse) the image-cache EBS snapshot of the mirrored digests and publish its id to SSM',
       commands: [
-        `npx sdpipe snapshot bake --env ${name} --publish --out ${OUT_DIR}${stages.includes('Mirror') ? ` --lock ${MIRROR_LOCKS_DIR}/${name}/images.lock.json` : ''}`,
+        `npx sdpipe snapshot bake --env ${arg} --publish --out ${OUT_DIR}${stages.includes('Mirror') ? ` --lock ${shellArg(`${MIRROR_LOCKS_DIR}/${name}/images.lock.json`)}` : ''}`,
       ],
       outputDirectory: OUT_DIR,
       lockFiles: [lock('snapshot.json')],
@@ -137,7 +147,7 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
     },
   };
   const steps = stages.filter((s): s is StepId => s in all).map((s) => all[s]);
-  const synthCommand = `npx sdpipe pipeline synth --env ${name} --out ${ASSEMBLY_DIR}${engine === 'github-actions' ? ' --check-workflow' : ''}`;
+  const synthCommand = `npx sdpipe pipeline synth --env ${arg} --out ${ASSEMBLY_DIR}${engine === 'github-actions' ? ' --check-workflow' : ''}`;
   return {
     environment: name,
     partition: partitionOf(env.region),

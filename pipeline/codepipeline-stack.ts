@@ -27,7 +27,7 @@ import type { EnvironmentConfig } from '../lib/config/types';
 import { SdpipeError } from '../lib/errors';
 import { buildBlueprint } from './blueprint';
 import type { PipelineBlueprint } from './blueprint';
-import { ASSEMBLY_DIR, deployRoleName, githubSubjects, pipelineName, pipelineParameterNames, SOURCE_OBJECT_KEY } from './names';
+import { approvalEnvironmentName, ASSEMBLY_DIR, deployRoleName, githubEnvironmentSubject, pipelineName, pipelineParameterNames, SOURCE_OBJECT_KEY } from './names';
 import type { StepId } from './names';
 import { BakeInstanceProfile, createStepRole, GitHubOidc } from './support';
 
@@ -100,7 +100,14 @@ export class CodePipelineStack extends Stack {
     }
 
     const bake = config.snapshot?.enabled ? new BakeInstanceProfile(this, 'BakeInstance', { config }) : undefined;
-    const codebuildPrincipal = new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('codebuild'));
+    // Step roles: CodeBuild only, for this account's projects (cross-service confused deputy prevention,
+    // https://docs.aws.amazon.com/codebuild/latest/userguide/cross-service-confused-deputy-prevention.html).
+    const codebuildPrincipal = new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('codebuild'), {
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': this.account },
+        ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'codebuild', resource: 'project', resourceName: '*' }) },
+      },
+    });
     const stepRoles: Partial<Record<StepId, iam.Role>> = {};
     for (const step of bp.steps) {
       stepRoles[step.id] = createStepRole(this, `${step.id}Role`, {
@@ -187,11 +194,12 @@ export class CodePipelineStack extends Stack {
         });
       }
       const oidc = new GitHubOidc(this, 'GitHubOidc', { createProvider: props.createOidcProvider });
-      // deploy.yml's job runs in the GitHub environment named after this one: its token's sub is the environment's.
+      // deploy.yml's job runs in the GitHub environment named after this one: its token's sub is the
+      // environment's, and only that sub is trusted (never the branch's).
       this.deployRole = new iam.Role(this, 'DeployRole', {
         roleName: deployRoleName(env.name),
         description: `sdpipe ${env.name}: deploy.yml uploads the source and follows the pipeline`,
-        assumedBy: oidc.principal(githubSubjects(props.repository, config, { environmentJobs: true })),
+        assumedBy: oidc.principal([githubEnvironmentSubject(props.repository, approvalEnvironmentName(env.name))]),
         inlinePolicies: {
           UploadSourceFollowPipeline: new iam.PolicyDocument({
             statements: [

@@ -2,10 +2,16 @@
  * The support stack of a github-actions environment, deployed once by hand (see the README's
  * "Bootstrap"): the account's GitHub OIDC provider with the partition's audience
  * (`sts.amazonaws.com.cn` in aws-cn), and the roles the generated workflow assumes, each trusted
- * only for this repository's environment branch (`repo:<owner>/<repo>:ref:refs/heads/env/<name>`):
- * `sdpipe-deploy-<env>` (asset publishing and the deploy: the CDK bootstrap roles only) and one
- * `sdpipe-<step>-<env>` per step, with the statements of pipeline/step-policies.ts. Also the
- * snapshot bake instance's role and instance profile.
+ * only for one GitHub environment of this repository (`repo:<owner>/<repo>:environment:<name>`),
+ * never for a branch:
+ *
+ * - `sdpipe-deploy-<env>` (the CDK bootstrap deploy role only) trusts the approval environment
+ *   `<env>`, whose required reviewers gate the deploy job: AWS refuses the role to any other job;
+ * - `sdpipe-assets-<env>` (the CDK file and image publishing roles only) and one
+ *   `sdpipe-<step>-<env>` per step (pipeline/step-policies.ts) trust `<env>-prepare`, the
+ *   environment of the jobs before the approval.
+ *
+ * Also the snapshot bake instance's role and instance profile.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
@@ -15,9 +21,9 @@ import type { EnvironmentConfig } from '../lib/config/types';
 import { SdpipeError } from '../lib/errors';
 import { buildBlueprint, sessionSeconds } from './blueprint';
 import type { PipelineBlueprint } from './blueprint';
-import { deployRoleName, githubSubjects } from './names';
+import { approvalEnvironmentName, assetsRoleName, deployRoleName, githubEnvironmentSubject, prepareEnvironmentName } from './names';
 import type { StepId } from './names';
-import { deployStatements } from './step-policies';
+import { assetsStatements, deployStatements } from './step-policies';
 import { BakeInstanceProfile, createStepRole, GitHubOidc } from './support';
 
 /** Properties of {@link GitHubSupportStack}. */
@@ -36,8 +42,10 @@ export class GitHubSupportStack extends Stack {
   readonly blueprint: PipelineBlueprint;
   /** The OIDC provider (created or imported). */
   readonly oidc: GitHubOidc;
-  /** `sdpipe-deploy-<env>`: asset publishing and the deploy. */
+  /** `sdpipe-deploy-<env>`: the deploy job, in the approval environment. */
   readonly deployRole: iam.Role;
+  /** `sdpipe-assets-<env>`: the asset-publishing jobs, in the prepare environment. */
+  readonly assetsRole: iam.Role;
   /** The role of each step. */
   readonly stepRoles: Readonly<Partial<Record<StepId, iam.Role>>>;
 
@@ -50,12 +58,19 @@ export class GitHubSupportStack extends Stack {
       throw new SdpipeError(`environment ${env.name} uses the ${this.blueprint.engine} engine; its pipeline stack holds its roles`, { hint: 'deploy the pipeline stack instead' });
     }
     this.oidc = new GitHubOidc(this, 'GitHubOidc', { createProvider: props.createOidcProvider });
-    const principal = this.oidc.principal(githubSubjects(props.repository, config));
+    const approval = this.oidc.principal([githubEnvironmentSubject(props.repository, approvalEnvironmentName(env.name))]);
+    const principal = this.oidc.principal([githubEnvironmentSubject(props.repository, prepareEnvironmentName(env.name))]);
     this.deployRole = new iam.Role(this, 'DeployRole', {
       roleName: deployRoleName(env.name),
-      description: `sdpipe ${env.name}: asset publishing and deploy jobs of the generated workflow (CDK bootstrap roles only)`,
-      assumedBy: principal,
+      description: `sdpipe ${env.name}: the deploy job of the generated workflow, in GitHub environment ${approvalEnvironmentName(env.name)} (CDK bootstrap deploy role only)`,
+      assumedBy: approval,
       inlinePolicies: { Deploy: new iam.PolicyDocument({ statements: deployStatements(this) }) },
+    });
+    this.assetsRole = new iam.Role(this, 'AssetsRole', {
+      roleName: assetsRoleName(env.name),
+      description: `sdpipe ${env.name}: the asset-publishing jobs of the generated workflow, in GitHub environment ${prepareEnvironmentName(env.name)} (CDK publishing roles only)`,
+      assumedBy: principal,
+      inlinePolicies: { PublishAssets: new iam.PolicyDocument({ statements: assetsStatements(this) }) },
     });
     const bake = config.snapshot?.enabled ? new BakeInstanceProfile(this, 'BakeInstance', { config }) : undefined;
     const stepRoles: Partial<Record<StepId, iam.Role>> = {};

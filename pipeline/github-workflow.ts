@@ -2,14 +2,19 @@
  * The GitHub Actions engine: the blueprint (pipeline/blueprint.ts) rendered with
  * cdk-pipelines-github's `GitHubWorkflow` as `.github/workflows/deploy-<env>.yml`, running on the
  * environment's runner labels. Jobs: Synth (which also fails when the committed workflow is stale)
- * → Validate → Mirror → Models → Snapshot → Approve (a job in the GitHub environment named after
- * the sdpipe environment, whose required reviewers are the manual gate) → asset publishing →
- * Deploy. Each job assumes its own role through GitHub OIDC with the partition's audience.
+ * → Validate → Mirror → Models → Snapshot, and asset publishing, all in the GitHub environment
+ * `<env>-prepare` → Deploy, in the GitHub environment `<env>` whose required reviewers are the
+ * manual gate. Each job assumes its own role through GitHub OIDC with the partition's audience;
+ * the roles trust the environment's `sub` (pipeline/github-support-stack.ts), so AWS itself refuses
+ * the deploy role to any job that did not pass the reviewers.
  *
  * The library renders typed jobs; before writing, they are post-processed as objects (never as
  * text): every action pinned by commit, checkouts without persisted credentials, top-level
- * `permissions: {}`, runner labels, timeouts, the npm registry, and the CloudFormation deploy step
- * replaced by pipeline/deploy-stack-script.ts.
+ * `permissions: {}`, runner labels, timeouts, the npm registry, asset publishing with the
+ * lockfile's cdk-assets and its own role, and the CloudFormation deploy step replaced by
+ * pipeline/deploy-stack-script.ts. No config value may carry a workflow expression: the config is
+ * checked first (lib/config/workflow-values.ts, rule SDP090) and every `${{ }}` of the output must
+ * be one sdpipe writes ({@link checkExpressions}).
  */
 import * as path from 'node:path';
 import type { App, Stage } from 'aws-cdk-lib';
@@ -20,13 +25,14 @@ import { Construct } from 'constructs';
 import { parse } from 'yaml';
 import { partitionFacts } from '../lib/aws/partition';
 import type { EnvironmentConfig } from '../lib/config/types';
+import { workflowValueProblems } from '../lib/config/workflow-values';
 import { SdpipeError } from '../lib/errors';
 import { pinnedUses, pinOf } from './action-pins';
 import { buildBlueprint, sessionSeconds } from './blueprint';
 import type { BlueprintStep, PipelineBlueprint } from './blueprint';
 import { DEPLOY_STACK_SCRIPT } from './deploy-stack-script';
 import { GitHubOidcCredentials, oidcCredentialStep } from './github-credentials';
-import { ASSEMBLY_DIR, deployRoleName, workflowId, workflowName, workflowPath } from './names';
+import { approvalEnvironmentName, ASSEMBLY_DIR, assetsRoleName, deployRoleName, prepareEnvironmentName, workflowId, workflowName, workflowPath } from './names';
 import type { StepId } from './names';
 import { generatedHeader, renderWorkflowYaml } from './workflow-render';
 
@@ -100,7 +106,6 @@ export interface GitHubEngine {
 const SYNTH_JOB_TIMEOUT = 30;
 const ASSETS_JOB_TIMEOUT = 30;
 const DEPLOY_JOB_TIMEOUT = 180;
-const APPROVE_JOB_TIMEOUT = 10;
 
 /** The command that regenerates the committed workflows. */
 export const GENERATE_COMMAND = 'npx sdpipe pipeline generate';
@@ -134,7 +139,9 @@ function jobStepsOf(bp: PipelineBlueprint, step: BlueprintStep): JobStep[] {
   for (const input of step.inputs) {
     steps.push({ name: `Download the ${input.from} output`, uses: pinnedUses('actions/download-artifact'), with: { name: artifactName(bp, input.from), path: input.directory } });
   }
-  steps.push({ name: step.id, run: step.commands.join('\n') });
+  // Secrets go to the one step that needs them, not to the job: the install step's package scripts never see them.
+  const secrets = Object.fromEntries(Object.entries(step.secrets).map(([k, secret]) => [k, `\${{ secrets.${secret} }}`]));
+  steps.push({ name: step.id, run: step.commands.join('\n'), ...(Object.keys(secrets).length ? { env: secrets } : {}) });
   if (step.outputDirectory) {
     steps.push({
       name: `Keep ${step.lockFiles.join(', ')}`,
@@ -162,6 +169,35 @@ function isDeployJob(job: WorkflowJob): boolean {
   return (job.steps ?? []).some((s) => s.id === 'Deploy' && typeof s.uses === 'string' && s.uses.startsWith('aws-actions/aws-cloudformation-github-deploy@'));
 }
 
+/**
+ * The steps of an asset-publishing job. The library's job downloads the assembly, runs
+ * `npm install --no-save cdk-assets@<version>` (a package outside the lockfile, installed right
+ * before the job takes AWS credentials) and publishes with `npx cdk-assets`. Here the job checks
+ * out the repository and runs the install commands (`npm ci`: cdk-assets is a devDependency, so
+ * it comes from package-lock.json with its integrity hashes), then downloads the assembly (after
+ * the checkout, which would clean it away), assumes the asset role and publishes. `npx` must not
+ * fetch a missing package: `npm_config_yes=false` is npm exec's `--no`
+ * (https://docs.npmjs.com/cli/v10/commands/npm-exec: "--no … will refuse to install").
+ */
+function assetJobSteps(steps: readonly WorkflowStep[], bp: PipelineBlueprint): WorkflowStep[] {
+  const out: WorkflowStep[] = [
+    { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false } },
+    ...(setupNodeSteps() as WorkflowStep[]),
+    { name: 'Install', run: bp.install.join('\n') },
+  ];
+  for (const s of steps) {
+    if (typeof s.run === 'string' && /\bnpm (install|i|add)\b/.test(s.run)) continue;
+    if (typeof s.uses === 'string' && s.uses.startsWith('aws-actions/configure-aws-credentials') && s.with?.['role-chaining'] !== true) {
+      out.push({ ...s, name: `Assume ${assetsRoleName(bp.environment)} through GitHub OIDC`, with: { ...s.with, 'role-to-assume': roleArn(bp, assetsRoleName(bp.environment)) } });
+    } else if (s.id === 'Publish') {
+      out.push({ ...s, env: { ...(s.env ?? {}), npm_config_yes: 'false' } });
+    } else {
+      out.push(s);
+    }
+  }
+  return out;
+}
+
 /** Post-process the library's jobs (objects, not text). Exported for tests. */
 export function postProcess(raw: Record<string, unknown>, bp: PipelineBlueprint): WorkflowDocument {
   const rawJobs = (raw.jobs ?? {}) as Record<string, WorkflowJob>;
@@ -170,7 +206,8 @@ export function postProcess(raw: Record<string, unknown>, bp: PipelineBlueprint)
   const jobs: Record<string, WorkflowJob> = {};
   for (const [id, job] of Object.entries(rawJobs)) {
     const deploy = isDeployJob(job);
-    const steps = (job.steps ?? []).map((s): WorkflowStep => {
+    const isAssets = id.startsWith('Assets-');
+    const pinned = (job.steps ?? []).map((s): WorkflowStep => {
       if (deploy && s.id === 'Deploy') {
         const w = (s.with ?? {}) as Record<string, unknown>;
         return {
@@ -196,17 +233,21 @@ export function postProcess(raw: Record<string, unknown>, bp: PipelineBlueprint)
       }
       return { ...s, uses };
     });
+    const steps = isAssets ? assetJobSteps(pinned, bp) : pinned;
     const isSynth = job.name === 'Synthesize';
-    const isAssets = id.startsWith('Assets-');
-    let timeout = stepTimeouts.get(String(job.name)) ?? (isSynth ? SYNTH_JOB_TIMEOUT : isAssets ? ASSETS_JOB_TIMEOUT : deploy ? DEPLOY_JOB_TIMEOUT : undefined);
-    if (job.name === 'Approve') timeout = APPROVE_JOB_TIMEOUT;
+    const isStep = stepTimeouts.has(String(job.name));
+    const timeout = stepTimeouts.get(String(job.name)) ?? (isSynth ? SYNTH_JOB_TIMEOUT : isAssets ? ASSETS_JOB_TIMEOUT : deploy ? DEPLOY_JOB_TIMEOUT : undefined);
     const env = isSynth || isAssets ? { ...bp.buildEnv, ...(job.env ?? {}) } : job.env;
     const permissions = isSynth ? { contents: 'read' } : job.permissions;
-    const { env: _e, permissions: _p, steps: _s, 'runs-on': _r, needs, name, ...rest } = job;
+    // Every job that takes AWS credentials runs in a GitHub environment, whose name is its token's sub:
+    // the deploy in the approval environment, the rest in the prepare environment.
+    const environment = deploy ? approvalEnvironmentName(bp.environment) : isAssets || isStep ? prepareEnvironmentName(bp.environment) : undefined;
+    const { env: _e, permissions: _p, steps: _s, 'runs-on': _r, environment: _env, needs, name, ...rest } = job;
     jobs[id] = {
       name: deploy ? 'Deploy' : name,
       ...(needs && needs.length ? { needs: [...new Set(needs)] } : {}),
       ...rest,
+      ...(environment ? { environment } : {}),
       ...(permissions ? { permissions } : {}),
       'runs-on': runsOn,
       ...(timeout !== undefined ? { 'timeout-minutes': timeout } : {}),
@@ -223,6 +264,27 @@ export function postProcess(raw: Record<string, unknown>, bp: PipelineBlueprint)
   };
 }
 
+/** The expressions sdpipe writes into a workflow; anything else came from somewhere it should not have. */
+const GENERATED_EXPRESSIONS: readonly RegExp[] = [
+  /^\$\{\{ fromJSON\('\[("[^"'\\{}$]*",?)+\]'\) \}\}$/, // runner labels (runsOnOf), labels checked by SDP090
+  /^\$\{\{ secrets\.[A-Z][A-Z0-9_]* \}\}$/, // a step's secret (blueprint `secrets`)
+  /^\$\{\{ steps\.Publish\.outputs\.asset-hash \}\}$/, // cdk-pipelines-github's asset job output
+  /^\$\{\{ needs\.Assets-[A-Za-z0-9]+\.outputs\.asset-hash \}\}$/, // ... read by the deploy job's template URL
+];
+
+/**
+ * Every `${{ … }}` in a generated workflow's text, checked against the expressions sdpipe writes.
+ * Throws when one is not (a config value or a library change smuggled an expression in).
+ */
+export function checkExpressions(text: string, where: string): void {
+  for (const m of text.matchAll(/\$\{\{[\s\S]*?\}\}/g)) {
+    if (GENERATED_EXPRESSIONS.some((re) => re.test(m[0]))) continue;
+    throw new SdpipeError(`the workflow generated for ${where} holds the expression ${JSON.stringify(m[0].slice(0, 120))}, which sdpipe does not write`, {
+      hint: 'a config value carries a workflow expression: run `npx sdpipe validate` (rule SDP090) and remove it',
+    });
+  }
+}
+
 /**
  * Add an environment's workflow and stage to an app and build it. The library writes its copy of
  * the workflow inside the app's output folder (never into the repository); {@link GitHubEngine.generated}
@@ -235,6 +297,12 @@ export function addGitHubWorkflow(app: App, options: GitHubWorkflowOptions): Git
   if (bp.engine !== 'github-actions') {
     throw new SdpipeError(`environment ${env} uses the ${bp.engine} engine, not github-actions`, { hint: 'build its CodePipeline stack instead (pipeline/codepipeline-stack.ts)' });
   }
+  const problems = workflowValueProblems(config);
+  if (problems.length) {
+    throw new SdpipeError(`environment ${env}: ${problems.map((p) => `${p.key} ${p.problem}`).join('; ')}; no workflow is generated from it`, {
+      hint: 'run `npx sdpipe validate` (rule SDP090): config values are data, never workflow expressions',
+    });
+  }
   const audience = partitionFacts(bp.partition).oidcAudience;
   // GitHubWorkflow checks the committed file itself when GITHUB_WORKFLOW names it; sdpipe's own check replaces that.
   const scope = new Construct(app, workflowId(env));
@@ -246,7 +314,6 @@ export function addGitHubWorkflow(app: App, options: GitHubWorkflowOptions): Git
     concurrency: { group: workflowName(env), cancelInProgress: false },
     awsCreds: new GitHubOidcCredentials({ roleArn: roleArn(bp, deployRoleName(env)), audience }),
     publishAssetsAuthRegion: bp.region,
-    cdkAssetsVersion: '4',
     preBuildSteps: setupNodeSteps(),
     synth: new pipelines.ShellStep('Synth', {
       installCommands: [...bp.install],
@@ -257,16 +324,12 @@ export function addGitHubWorkflow(app: App, options: GitHubWorkflowOptions): Git
   });
   const pre: pipelines.Step[] = bp.steps.map((step) => new GitHubActionStep(step.id, {
     jobSteps: jobStepsOf(bp, step),
-    env: { ...bp.buildEnv, ...Object.fromEntries(Object.entries(step.secrets).map(([k, secret]) => [k, `\${{ secrets.${secret} }}`])) },
+    env: { ...bp.buildEnv },
     permissions: { contents: JobPermission.READ, idToken: JobPermission.WRITE },
   }));
-  if (bp.approval) {
-    pre.push(new GitHubActionStep('Approve', {
-      jobSteps: [{ name: 'Approved', run: `echo "::notice::the ${env} environment's reviewers approved the deploy of ${config.stackName}"` }],
-      permissions: {},
-      githubEnvironment: env,
-    }));
-  }
+  // The manual gate (bp.approval) is the deploy job's own environment (postProcess): its required
+  // reviewers approve that job, and only that job's token can assume the deploy role. A separate
+  // Approve job without credentials gated nothing AWS enforces.
   pipelines.Step.sequence(pre);
   const stage = options.stage(app, env, config);
   workflow.addStageWithGitHubOptions(stage, {
@@ -284,5 +347,6 @@ export function addGitHubWorkflow(app: App, options: GitHubWorkflowOptions): Git
   }
   const doc = postProcess(parse(workflow.workflowFile.toYaml()) as Record<string, unknown>, bp);
   const text = renderWorkflowYaml(doc as unknown as Record<string, unknown>, generatedHeader(`${GENERATE_COMMAND} --env ${env}`, `config/environments/${env}.yaml, pipeline/, stages/`));
+  checkExpressions(text, env);
   return { blueprint: bp, workflow, stage, generated: { environment: env, path: workflowPath(env), workflow: doc, text } };
 }

@@ -3,7 +3,6 @@
  * docs: stack ids, IAM role names, SSM parameter names and the generated workflow's path.
  * Pure strings: no CDK.
  */
-import type { EnvironmentConfig } from '../lib/config/types';
 
 /** The steps of the blueprint that run a sdpipe command (Approve and Deploy are the engines' own). */
 export type StepId = 'Validate' | 'Mirror' | 'Models' | 'Snapshot';
@@ -30,8 +29,8 @@ export function pipelineName(environment: string): string {
 
 /**
  * Name of the role that deploys: assumed through GitHub OIDC by `deploy.yml` (codepipeline engine,
- * s3 source: upload the source, follow the pipeline) or by the generated workflow's asset and
- * deploy jobs (github-actions engine: the CDK bootstrap roles only).
+ * s3 source: upload the source, follow the pipeline) or by the generated workflow's deploy job
+ * (github-actions engine: the CDK bootstrap deploy role only), in the approval environment.
  */
 export function deployRoleName(environment: string): string {
   return `sdpipe-deploy-${environment}`;
@@ -78,9 +77,38 @@ export const OUT_DIR = 'out';
 /** The GitHub Actions OIDC issuer host. */
 export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
 
-/** The `sub` claims a role trusts: pushes to the environment's branch of this repository. */
-export function githubSubjects(repository: string, config: EnvironmentConfig, options: { readonly environmentJobs?: boolean } = {}): string[] {
-  const subjects = [`repo:${repository}:ref:refs/heads/${config.environment.branch}`];
-  if (options.environmentJobs) subjects.push(`repo:${repository}:environment:${config.environment.name}`);
-  return subjects;
+/**
+ * The GitHub environment the deploy job runs in: the sdpipe environment's name (`prod-cn`). With
+ * `environment.approval: manual` it carries the required reviewers, so a job in it starts only
+ * after a reviewer approves; only roles that deploy trust it.
+ */
+export function approvalEnvironmentName(environment: string): string {
+  return environment;
+}
+
+/**
+ * The GitHub environment of the jobs before the approval (Validate, Mirror, Models, Snapshot and
+ * asset publishing): `<env>-prepare`, with no reviewers and its deployment branch restricted to
+ * the environment's branch. Their roles trust it, never the approval environment.
+ */
+export function prepareEnvironmentName(environment: string): string {
+  return `${environment}-prepare`;
+}
+
+/** Name of the role the generated workflow's asset-publishing jobs assume (CDK file and image publishing roles only). */
+export function assetsRoleName(environment: string): string {
+  return `sdpipe-assets-${environment}`;
+}
+
+/**
+ * The OIDC `sub` claim of a job of this repository that runs in a GitHub environment:
+ * `repo:<owner>/<repo>:environment:<name>`. GitHub issues it to every job that references an
+ * environment, whatever the branch ("Example subject claims",
+ * https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#example-subject-claims);
+ * the environment's protection rules (reviewers, deployment branches) decide which jobs get it.
+ * Roles never trust a branch `sub` (`ref:refs/heads/...`): any job on that branch gets one,
+ * whatever the workflow file says.
+ */
+export function githubEnvironmentSubject(repository: string, githubEnvironment: string): string {
+  return `repo:${repository}:environment:${githubEnvironment}`;
 }

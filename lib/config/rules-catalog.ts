@@ -62,6 +62,9 @@ export const RULES = {
   SDP085: { severity: 'error', title: 'image reference not in the mirror set', hint: 'refer to a repository listed in mirror.images, or leave the image out so the pipeline pins the mirrored digest' },
   SDP086: { severity: 'error', title: 'malformed reference', hint: 'write host/repository[:tag|@sha256:digest]; charts may start with oci://' },
   SDP087: { severity: 'error', title: 'model source', hint: 'write hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a path' },
+  SDP088: { severity: 'error', title: 'data volume smaller than the image-cache snapshot', hint: 'EC2 cannot create a volume smaller than its snapshot: raise dataVolume.volumeSize to at least snapshot.volumeSize GiB, or lower snapshot.volumeSize' },
+  SDP089: { severity: 'error', title: 'model target is not a valid key', hint: 'write a key such as Stable-diffusion/model.safetensors: at most 1024 bytes of UTF-8, single / between folders, no . or .. segment, not under .sdpipe/' },
+  SDP090: { severity: 'error', title: 'value that reaches a workflow holds an expression or control character', hint: 'config values are data: remove ${{ }}, line breaks and control characters from names, branches, runner labels and registry URLs' },
   SDP999: { severity: 'error', title: 'internal error', hint: 'this is a bug in sdpipe; run with --debug and report it' },
 } as const satisfies Record<string, RuleInfo>;
 

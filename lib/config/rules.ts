@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import { ecrHost, isPublicHost, KNOWN_REGIONS, parseArn, parseEcrHost, partitionOf, REGION_PATTERN, dnsSuffixOf } from '../aws/partition';
 import type { Partition } from '../aws/partition';
 import type { Diagnostic, Severity } from './diagnostics';
-import { CHECKPOINT_FOLDER, isKnownModelFolder, MODEL_FOLDERS, requiredCharts, requiredImages } from './deploy-needs';
+import { CHECKPOINT_FOLDER, MODEL_FOLDERS, requiredCharts, requiredImages } from './deploy-needs';
+import { checkModelKey } from './model-key';
+import { workflowValueProblems } from './workflow-values';
 import { hostOf, isValidBucketName, parseImageRef, parseModelSource } from './references';
 import { instanceOffer, regionFacts } from './regions';
 import type { RegionFacts } from './regions';
@@ -471,7 +473,11 @@ function modelRules(ctx: RuleContext): void {
     if (targets.has(target)) ctx.report('SDP084', ['models', 'files', j, 'target'], `target "${target}" is used twice (also models.files[${targets.get(target)}])`);
     targets.set(target, j);
     const top = target.split('/')[0];
-    if (!isKnownModelFolder(target)) {
+    const key = checkModelKey(target);
+    if (key.error) {
+      const shown = target.length > 80 ? `${target.slice(0, 60)}…` : target;
+      ctx.report('SDP089', ['models', 'files', j, 'target'], `target ${JSON.stringify(shown)} ${key.error}`, { hint: key.hint });
+    } else if (key.unknownFolder) {
       ctx.report('SDP082', ['models', 'files', j, 'target'], `"${target}" is not under a folder the runtimes read${target.includes('/') ? ` ("${top}/")` : ''}`, {
         hint: `put it under one of: ${MODEL_FOLDERS.slice(0, 6).join('/, ')}/ ...`,
       });
@@ -535,6 +541,52 @@ function mirrorCoverageRules(ctx: RuleContext): void {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// the image-cache snapshot against the nodes' data volumes
+
+/** Bytes of a Kubernetes quantity such as `80Gi` or `100G` (the forms SDP062 accepts), else undefined. */
+function quantityBytes(q: string): number | undefined {
+  const m = /^([1-9][0-9]*)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(q);
+  if (!m) return undefined;
+  const unit: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
+  return Number(m[1]) * unit[m[2] ?? ''];
+}
+
+/**
+ * SDP088: with `snapshot.enabled`, every Bottlerocket runtime's data volume must be at least
+ * `snapshot.volumeSize` GiB (default 80, lib/snapshot/bake.ts `snapshotSettings`), or EC2 refuses to
+ * create it from the snapshot (EC2 API reference, CreateVolume `Size`: "you can specify a volume size
+ * that is equal to or larger than the snapshot size"; EbsBlockDevice `VolumeSize` for RunInstances).
+ * The data volume's size is Karpenter's: the quantity rounded up to whole GiB (karpenter-provider-aws
+ * v1.6.3, pkg/providers/launchtemplate/launchtemplate.go `volumeSize`); unset, it is the stage's
+ * default 80Gi (stages/constructs/sd-runtime.ts, `dataVolumeSize`).
+ */
+function snapshotSizeRules(ctx: RuleContext): void {
+  const snapshot = obj(ctx.root.snapshot);
+  if (snapshot?.enabled !== true) return;
+  const written = num(snapshot.volumeSize);
+  const snapshotGiB = written ?? 80;
+  for (const [rt, i] of runtimes(ctx)) {
+    const tmpl = obj(obj(obj(rt.extraValues)?.karpenter)?.nodeTemplate);
+    if ((str(tmpl?.amiFamily) ?? 'Bottlerocket') !== 'Bottlerocket') continue;
+    const dataVolume = obj(tmpl?.dataVolume);
+    const size = dataVolume?.volumeSize;
+    const bytes = size === undefined ? 80 * 2 ** 30 : typeof size === 'string' ? quantityBytes(size) : undefined;
+    if (bytes === undefined) continue; // not a quantity: SDP062 reports it
+    const gib = Math.ceil(bytes / 2 ** 30);
+    if (gib >= snapshotGiB) continue;
+    const name = str(rt.name) ?? `#${i + 1}`;
+    const source = written === undefined ? 'the default 80' : `${snapshotGiB}`;
+    const at: ValuePath = size === undefined ? (written === undefined ? ['snapshot'] : ['snapshot', 'volumeSize']) : ['modelsRuntime', i, 'extraValues', 'karpenter', 'nodeTemplate', 'dataVolume', 'volumeSize'];
+    ctx.report(
+      'SDP088',
+      at,
+      `runtime ${name}: its data volume is ${gib} GiB (${size === undefined ? 'the default 80Gi' : JSON.stringify(size)}), smaller than the image-cache snapshot (snapshot.volumeSize ${source} GiB); EC2 would refuse to create the GPU nodes' volume`,
+      { hint: size === undefined ? `set modelsRuntime[${i}].extraValues.karpenter.nodeTemplate.dataVolume.volumeSize to "${snapshotGiB}Gi" or more, or lower snapshot.volumeSize to at most 80` : `write volumeSize: "${snapshotGiB}Gi" or more, or lower snapshot.volumeSize to at most ${gib}` },
+    );
+  }
+}
+
 /** Every single-file rule, in reporting order. */
 const ALL_RULES: ReadonlyArray<(ctx: RuleContext) => void> = [
   environmentRules,
@@ -551,4 +603,25 @@ const ALL_RULES: ReadonlyArray<(ctx: RuleContext) => void> = [
   mirrorEntryRules,
   modelRules,
   mirrorCoverageRules,
+  snapshotSizeRules,
+  workflowValueRules,
 ];
+
+// ---------------------------------------------------------------------------------------------
+// values that reach a generated workflow
+
+/**
+ * SDP090: a value that reaches a generated GitHub Actions workflow (lib/config/workflow-values.ts:
+ * environment name, account, region and branch, stackName, runner labels, npm registry) must not
+ * hold `${{` or `}}` (GitHub evaluates expressions anywhere in a workflow's strings), a line break
+ * or another control character. The generator refuses the same values.
+ */
+function workflowValueRules(ctx: RuleContext): void {
+  for (const v of workflowValueProblems(ctx.root)) {
+    ctx.report('SDP090', [...v.at], `${v.key} ${v.problem}; it is written into the generated workflow`, {
+      hint: v.problem.includes('${{') || v.problem.includes('}}')
+        ? `remove the expression from ${v.key}: config values are data, never workflow expressions (secrets reach the step that needs them from the repository's secrets)`
+        : `write ${v.key} on one line, without control characters`,
+    });
+  }
+}

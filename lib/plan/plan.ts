@@ -1,11 +1,12 @@
 /**
  * The plan of an environment: what each pipeline stage will act on, derived from a valid
  * environment file alone (no AWS access). `npm start` prints it for every environment and
- * writes out/plan.md.
+ * writes out/plan.md. Every URL it shows is redacted (lib/redact.ts).
  */
 import { ecrHost, partitionOf } from '../aws/partition';
 import type { Partition } from '../aws/partition';
 import type { EnvironmentConfig, PipelineEngine } from '../config/types';
+import { redactUrl } from '../redact';
 
 /** One image or chart copy. */
 export interface PlannedCopy {
@@ -18,6 +19,7 @@ export interface PlannedCopy {
 
 /** One model file sync. */
 export interface PlannedModel {
+  /** The source, with presigned and userinfo secrets redacted (lib/redact.ts): the plan is printed and committed to reports. */
   readonly source: string;
   /** `s3://<bucket>/<key>`. */
   readonly target: string;
@@ -82,7 +84,7 @@ export function buildPlan(config: EnvironmentConfig, file: string): EnvironmentP
     registry,
     images: (config.mirror?.images ?? []).map(copy),
     charts: (config.mirror?.charts ?? []).map((c) => ({ ...copy(c), platforms: '-' })),
-    models: (config.models?.files ?? []).map((f) => ({ source: f.source, target: `s3://${bucket}/${f.target}`, sha256: f.sha256 })),
+    models: (config.models?.files ?? []).map((f) => ({ source: redactUrl(f.source), target: `s3://${bucket}/${f.target}`, sha256: f.sha256 })),
     snapshot: {
       enabled: config.snapshot?.enabled === true,
       kubernetesVersion: config.snapshot?.kubernetesVersion,

@@ -1,12 +1,14 @@
 /**
  * The main job (`npm start` → `sdpipe plan --all`): validate every environment, build each
- * valid one's plan, render it, and write the Markdown report atomically.
+ * valid one's plan, render it, and write the Markdown report atomically. Everything printed or
+ * written passes through lib/redact.ts (diagnostics may quote a presigned URL).
  */
 import * as path from 'node:path';
 import { writeFileAtomic } from '../fs-atomic';
 import { formatText } from '../config/diagnostics';
 import { listEnvironmentFiles, resolveEnvironmentPath } from '../config/load';
 import { renderReports, validateFiles } from '../config/report';
+import { redactDeep, redactUrls } from '../redact';
 import { buildPlan, plannedStages, renderPlanMarkdown, renderPlanText } from './plan';
 import type { EnvironmentPlan } from './plan';
 
@@ -50,17 +52,17 @@ export function runPlan(options: RunPlanOptions = {}): RunPlanResult {
   const problems = reports.flatMap((r) => r.diagnostics);
   if (problems.length) md.push('## Diagnostics', '', '```', formatText(problems).trimEnd(), '```', '');
   for (const p of plans) md.push(renderPlanMarkdown(p));
-  const markdown = md.join('\n');
+  const markdown = redactUrls(md.join('\n'));
 
   let output: string;
   if (format === 'json') {
-    output = `${JSON.stringify({ version: 1, valid, plans, diagnostics: problems }, null, 2)}\n`;
+    output = `${JSON.stringify(redactDeep({ version: 1, valid, plans, diagnostics: problems }), null, 2)}\n`;
   } else if (format === 'markdown') {
     output = markdown;
   } else if (format === 'github') {
-    output = renderReports(reports, 'github');
+    output = redactUrls(renderReports(reports, 'github'));
   } else {
-    output = `${renderReports(reports, 'text')}\n${plans.map(renderPlanText).join('\n')}`;
+    output = redactUrls(`${renderReports(reports, 'text')}\n${plans.map(renderPlanText).join('\n')}`);
   }
   let written: string | undefined;
   if (options.out) {

@@ -1,7 +1,9 @@
 /**
  * Rendering of a review: the Markdown of the PR comment (summary table, diagnostics, key diff,
  * a Mermaid graph of the stages that will run), kept within GitHub's comment limit, and JSON.
+ * Both pass every URL through lib/redact.ts.
  */
+import { redactUrls } from '../redact';
 import type { EnvironmentReview, Review } from './review';
 import type { StackDiff } from './template-diff';
 import { STAGE_ORDER } from './impact';
@@ -94,12 +96,12 @@ export function renderMarkdown(review: Review, options: RenderOptions = {}): str
   head.push('');
   const body = head.join('\n');
   const sections = touched.map(section);
-  const full = [body, ...sections].join('\n');
+  const full = redactUrls([body, ...sections].join('\n'));
   const limit = options.limit;
   if (!limit || full.length <= limit) return full;
   const note = `\n> **Report truncated** to fit GitHub's comment limit. The full report is in ${options.fullReportAt ?? 'the job summary and the sdpipe-review artifact'}.\n`;
   let out = body;
-  for (const s of sections) {
+  for (const s of sections.map(redactUrls)) {
     if (out.length + s.length + 1 + note.length > limit) break;
     out += `\n${s}`;
   }
@@ -109,7 +111,7 @@ export function renderMarkdown(review: Review, options: RenderOptions = {}): str
 
 /** Render the review as JSON (each environment's `stages` is the subset of mirror, models, snapshot, deploy that will do work). */
 export function renderJson(review: Review): string {
-  return `${JSON.stringify({
+  return redactUrls(`${JSON.stringify({
     version: 1,
     base: review.base,
     head: review.head,
@@ -128,7 +130,7 @@ export function renderJson(review: Review): string {
       diagnostics: e.diagnostics,
       ...(e.stackDiff ? { stackDiff: e.stackDiff } : {}),
     })),
-  }, null, 2)}\n`;
+  }, null, 2)}\n`);
 }
 
 function table(rows: readonly (readonly string[])[]): string[] {

@@ -9,6 +9,7 @@ import { countBySeverity, sortDiagnostics } from '../config/diagnostics';
 import { checkAcrossFiles, validateSource } from '../config/validate';
 import type { ValidationResult } from '../config/validate';
 import { YamlSource } from '../config/yaml-source';
+import { redactDeep } from '../redact';
 import { diffValues, toValuePath } from './diff';
 import type { KeyChange } from './diff';
 import { classify } from './impact';
@@ -87,8 +88,9 @@ export function reviewTrees(base: EnvironmentTree, head: EnvironmentTree): Revie
       valid,
       errors,
       warnings,
-      diagnostics: diags.map((d) => ({ ...d, onChangedLine: status === 'added' || changedLines.has(d.line) })),
-      changes,
+      // The review is printed in a PR comment: presigned and userinfo secrets are redacted (lib/redact.ts).
+      diagnostics: diags.map((d) => redactDeep({ ...d, onChangedLine: status === 'added' || changedLines.has(d.line) })),
+      changes: redactDeep(changes),
       stages: status === 'removed' || status === 'unchanged' || !valid ? [] : impact.stages,
       impact,
       approval: status !== 'removed' && value?.environment?.approval !== 'auto',

@@ -3,7 +3,7 @@ import { buildPlan, renderPlanMarkdown, renderStageGraphMermaid } from '../../..
 import { ACTION_PINS, pinnedUses } from '../../../pipeline/action-pins';
 import { oidcProviderOwners } from '../../../pipeline/app';
 import { buildBlueprint, engineOf, sessionSeconds } from '../../../pipeline/blueprint';
-import { githubSubjects } from '../../../pipeline/names';
+import { approvalEnvironmentName, githubEnvironmentSubject, prepareEnvironmentName } from '../../../pipeline/names';
 import { modelPrefixes } from '../../../pipeline/step-policies';
 import { runsOnOf } from '../../../pipeline/github-workflow';
 import { unifiedDiff } from '../../../pipeline/text-diff';
@@ -51,10 +51,9 @@ describe('blueprint', () => {
     ] } })).toEqual(['Lora/sub/', 'Stable-diffusion/']);
   });
 
-  it('trusts exact subjects: the branch, and the GitHub environment only when asked', async () => {
-    const dev = await loadConfig('dev');
-    expect(githubSubjects(REPO, dev)).toEqual([`repo:${REPO}:ref:refs/heads/env/dev`]);
-    expect(githubSubjects(REPO, dev, { environmentJobs: true })).toEqual([`repo:${REPO}:ref:refs/heads/env/dev`, `repo:${REPO}:environment:dev`]);
+  it('trusts exact GitHub environment subjects, never a branch: the approval environment and the prepare environment', () => {
+    expect(githubEnvironmentSubject(REPO, approvalEnvironmentName('prod-cn'))).toBe(`repo:${REPO}:environment:prod-cn`);
+    expect(githubEnvironmentSubject(REPO, prepareEnvironmentName('prod-cn'))).toBe(`repo:${REPO}:environment:prod-cn-prepare`);
   });
 
   it('lets the first environment (by name) of each partition and account create the OIDC provider', async () => {

@@ -138,7 +138,7 @@ export function describeCodePipelineEngine(load: () => Promise<EnvironmentConfig
       s.template.hasResourceProperties('AWS::SSM::Parameter', { Name: `/sdpipe/${env}/pipeline/name` });
     });
 
-    it('lets deploy.yml (GitHub OIDC, this repository, the env branch or its GitHub environment) put the source and read the pipeline state, nothing else', () => {
+    it('lets deploy.yml (GitHub OIDC, this repository, its GitHub environment only: never a branch) put the source and read the pipeline state, nothing else', () => {
       const env = s.config.environment.name;
       const role = Object.values(s.json.Resources).find((r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === `sdpipe-deploy-${env}`)!;
       const trust = role.Properties.AssumeRolePolicyDocument.Statement;
@@ -147,7 +147,7 @@ export function describeCodePipelineEngine(load: () => Promise<EnvironmentConfig
       expect(trust[0].Condition).toEqual({
         StringEquals: {
           'token.actions.githubusercontent.com:aud': { 'Fn::Join': ['', ['sts.', { Ref: 'AWS::URLSuffix' }]] },
-          'token.actions.githubusercontent.com:sub': [`repo:${REPO}:ref:refs/heads/env/${env}`, `repo:${REPO}:environment:${env}`],
+          'token.actions.githubusercontent.com:sub': `repo:${REPO}:environment:${env}`,
         },
       });
       const statements = role.Properties.Policies[0].PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;

@@ -40,7 +40,8 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
   const byName = (name: string) => Object.entries(jobs()).find(([, j]) => j.name === name)!;
 
   it('runs Synth → Validate → Mirror → Models → Snapshot → [Approve] → Deploy, the CodePipeline engine\'s order', () => {
-    const gh = jobOrder(jobs()).map((n) => (n === 'Synthesize' ? 'Synth' : n));
+    // The approval is the Deploy job's environment (its reviewers approve that job), not a job of its own.
+    const gh = jobOrder(jobs()).map((n) => (n === 'Synthesize' ? 'Synth' : n)).flatMap((n) => (n === 'Deploy' && expected.approval ? ['Approve', 'Deploy'] : [n]));
     expect(gh).toEqual(['Synth', ...engine.blueprint.stages]);
     expect(engine.blueprint.stages).toEqual(['Validate', 'Mirror', 'Models', 'Snapshot', ...(expected.approval ? ['Approve'] : []), 'Deploy']);
     // The same blueprint rendered by the CodePipeline engine.
@@ -66,22 +67,29 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
     expect(wf.permissions).toEqual({});
   });
 
-  it(expected.approval ? 'gates the deploy behind an Approve job in the GitHub environment of the same name' : 'has no approval gate', () => {
-    const withEnvironment = Object.values(jobs()).filter((j) => j.environment !== undefined);
-    if (!expected.approval) {
-      expect(withEnvironment).toEqual([]);
-      return;
-    }
-    const [approveId, approve] = byName('Approve');
-    expect(approve.environment).toBe(config.environment.name);
-    expect(approve.permissions).toEqual({});
-    expect(withEnvironment).toEqual([approve]);
+  it('runs the deploy job alone in the approval environment (the GitHub environment of the same name), every other job that takes credentials in <env>-prepare', () => {
+    const env = config.environment.name;
+    expect(byName('Approve')).toBeUndefined();
     const [, deploy] = byName('Deploy');
-    expect(deploy.needs).toContain(approveId);
-    // Every job that changes something in AWS comes after the approval, except asset publishing (as in CodePipeline's Assets stage).
-    const [, snapshot] = byName('Snapshot');
-    expect(approve.needs).toContain(byName('Snapshot')[0]);
-    expect(snapshot.needs).not.toContain(approveId);
+    expect(deploy.environment).toBe(env);
+    expect(deploy.needs).toEqual(expect.arrayContaining(['Validate', 'Mirror', 'Models', 'Snapshot'].map((n) => byName(n)[0])));
+    for (const [id, j] of Object.entries(jobs())) {
+      const usesAws = (j.steps ?? []).some((s) => String(s.uses).startsWith('aws-actions/configure-aws-credentials@'));
+      expect([id, j.environment]).toEqual([id, j === deploy ? env : usesAws ? `${env}-prepare` : undefined]);
+    }
+  });
+
+  it('publishes assets with the lockfile\'s cdk-assets and its own role, never fetching a package', () => {
+    const env = config.environment.name;
+    const assets = Object.entries(jobs()).filter(([id]) => id.startsWith('Assets-'));
+    expect(assets.length).toBeGreaterThan(0);
+    for (const [, j] of assets) {
+      const steps = j.steps ?? [];
+      expect(steps.map((s) => s.name ?? s.id)).toEqual(['Check out', 'Set up Node.js', 'Install', 'Download cdk.out', `Assume sdpipe-assets-${env} through GitHub OIDC`, expect.stringMatching(/^Publish Assets-/)]);
+      expect(steps[2].run).toBe('npm ci --no-audit --no-fund');
+      expect(steps[4].with?.['role-to-assume']).toMatch(new RegExp(`role/sdpipe-assets-${env}$`));
+      expect(steps[5].env).toEqual({ npm_config_yes: 'false' });
+    }
   });
 
   it('assumes roles through GitHub OIDC with the partition\'s audience and role ARNs', () => {
@@ -102,7 +110,7 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
     expect(roleOf('Deploy')).toMatch(new RegExp(`role/sdpipe-deploy-${env}$`));
     for (const [id, j] of Object.entries(jobs())) {
       const usesAws = (j.steps ?? []).some((s) => String(s.uses).startsWith('aws-actions/configure-aws-credentials@'));
-      expect([id, j.permissions]).toEqual([id, usesAws ? { contents: 'read', 'id-token': 'write' } : j.name === 'Approve' ? {} : { contents: 'read' }]);
+      expect([id, j.permissions]).toEqual([id, usesAws ? { contents: 'read', 'id-token': 'write' } : { contents: 'read' }]);
     }
     const other = expected.partition === 'aws' ? 'arn:aws-cn:' : 'arn:aws:';
     expect(engine.generated.text).not.toContain(other);
@@ -137,7 +145,11 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
     expect(uploads('Snapshot')).toEqual([{ name: `${env}-snapshot`, path: 'out', 'if-no-files-found': 'error' }]);
     const downloads = (byName('Snapshot')[1].steps ?? []).filter((s) => String(s.uses).startsWith('actions/download-artifact@')).map((s) => s.with);
     expect(downloads).toEqual([{ name: `${env}-mirror`, path: 'locks/mirror' }]);
-    expect(byName('Models')[1].env).toMatchObject({ HF_TOKEN: '${{ secrets.HF_TOKEN }}' });
+    // The secret is the downloading step's only, not the job's (npm ci's package scripts run in the same job).
+    expect(byName('Models')[1].env?.HF_TOKEN).toBeUndefined();
+    expect((byName('Models')[1].steps ?? []).filter((s) => s.env?.HF_TOKEN !== undefined).map((s) => [s.run, s.env])).toEqual([
+      [`npx sdpipe models sync --env ${env} --out out`, { HF_TOKEN: '${{ secrets.HF_TOKEN }}' }],
+    ]);
   });
 
   it('runs every job on the environment\'s runner labels, with the npm registry for every build', () => {

@@ -38,34 +38,38 @@ export function describeSupportStack(load: () => Promise<EnvironmentConfig>, exp
     });
   });
 
-  it('trusts only this repository\'s environment branch (exact sub) for the deploy role and every step role', () => {
+  it('trusts exact GitHub environment subs, never a branch: the deploy role the approval environment, the assets and step roles <env>-prepare', () => {
     const env = config.environment.name;
-    const names = ['deploy', 'validate', 'mirror', 'models', 'snapshot'].map((s) => `sdpipe-${s}-${env}`);
-    for (const name of names) {
-      const trust = role(name).Properties.AssumeRolePolicyDocument.Statement;
-      expect(trust).toEqual([{
-        Action: 'sts:AssumeRoleWithWebIdentity',
-        Effect: 'Allow',
-        Principal: { Federated: { Ref: expect.stringMatching(/^GitHubOidcProvider/) } },
-        Condition: {
-          StringEquals: {
-            'token.actions.githubusercontent.com:aud': { 'Fn::Join': ['', ['sts.', { Ref: 'AWS::URLSuffix' }]] },
-            'token.actions.githubusercontent.com:sub': `repo:${REPO}:ref:refs/heads/${config.environment.branch}`,
-          },
+    const trustOf = (sub: string) => [{
+      Action: 'sts:AssumeRoleWithWebIdentity',
+      Effect: 'Allow',
+      Principal: { Federated: { Ref: expect.stringMatching(/^GitHubOidcProvider/) } },
+      Condition: {
+        StringEquals: {
+          'token.actions.githubusercontent.com:aud': { 'Fn::Join': ['', ['sts.', { Ref: 'AWS::URLSuffix' }]] },
+          'token.actions.githubusercontent.com:sub': sub,
         },
-      }]);
-    }
+      },
+    }];
+    expect(role(`sdpipe-deploy-${env}`).Properties.AssumeRolePolicyDocument.Statement).toEqual(trustOf(`repo:${REPO}:environment:${env}`));
+    const prepare = ['assets', 'validate', 'mirror', 'models', 'snapshot'].map((s) => `sdpipe-${s}-${env}`);
+    for (const name of prepare) expect([name, role(name).Properties.AssumeRolePolicyDocument.Statement]).toEqual([name, trustOf(`repo:${REPO}:environment:${env}-prepare`)]);
     // The bake instance role is EC2's, not GitHub's; there are no other roles.
-    expect(roles().map((r) => r.Properties.RoleName).sort()).toEqual([...names, `sdpipe-bake-instance-${env}`].sort());
+    expect(roles().map((r) => r.Properties.RoleName).sort()).toEqual([`sdpipe-deploy-${env}`, ...prepare, `sdpipe-bake-instance-${env}`].sort());
   });
 
-  it('lets the deploy role assume the CDK bootstrap roles and nothing else', () => {
+  it('lets the deploy role assume the CDK deploy role only, and the assets role the publishing roles only', () => {
     const env = config.environment.name;
     const { account, region } = config.environment;
-    const statements = role(`sdpipe-deploy-${env}`).Properties.Policies[0].PolicyDocument.Statement;
-    expect(statements).toHaveLength(1);
-    expect(statements[0].Action).toBe('sts:AssumeRole');
-    expect(statements[0].Resource.map(flat)).toEqual(['deploy-role', 'file-publishing-role', 'image-publishing-role'].map((r) => `arn:<AWS::Partition>:iam::${account}:role/cdk-hnb659fds-${r}-${account}-${region}`));
+    const arn = (r: string) => `arn:<AWS::Partition>:iam::${account}:role/cdk-hnb659fds-${r}-${account}-${region}`;
+    const deploy = role(`sdpipe-deploy-${env}`).Properties.Policies[0].PolicyDocument.Statement;
+    expect(deploy).toHaveLength(1);
+    expect(deploy[0].Action).toBe('sts:AssumeRole');
+    expect(([] as unknown[]).concat(deploy[0].Resource).map(flat)).toEqual([arn('deploy-role')]);
+    const assets = role(`sdpipe-assets-${env}`).Properties.Policies[0].PolicyDocument.Statement;
+    expect(assets).toHaveLength(1);
+    expect(assets[0].Action).toBe('sts:AssumeRole');
+    expect(([] as unknown[]).concat(assets[0].Resource).map(flat)).toEqual([arn('file-publishing-role'), arn('image-publishing-role')]);
   });
 
   it('gives the step roles sessions as long as the steps may run', () => {
