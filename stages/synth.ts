@@ -13,6 +13,9 @@ import { partitionOf } from '../lib/aws/partition';
 import { listEnvironmentFiles, loadValidEnvironment } from '../lib/config/load';
 import { SdpipeError } from '../lib/errors';
 import type { EnvironmentConfig } from '../lib/config/types';
+import { packageRoot } from '../lib/paths';
+import { formatImageFinding, renderStack } from './render';
+import type { ImageFinding, TemplateJson } from './render';
 import { SdOnEksStage } from './sd-on-eks-stage';
 import { scanTemplate } from './template-scan';
 import type { ScanFinding } from './template-scan';
@@ -107,6 +110,68 @@ export interface StackSummary {
   readonly errors: readonly string[];
   /** aws-cn template scan findings (empty in aws). */
   readonly scan: readonly ScanFinding[];
+  /** The rendered-output check (absent with `--no-render`). */
+  readonly render?: RenderSummary;
+}
+
+/** What rendering one stack's Helm releases and manifests gave (stages/render). */
+export interface RenderSummary {
+  /** Charts folder used. */
+  readonly chartsDir: string;
+  /** Render time of this stack in milliseconds. */
+  readonly ms: number;
+  readonly releases: ReadonlyArray<{ release: string; chart: string; version: string; namespace: string; status: 'rendered' | 'not-rendered' | 'failed'; objects: number; ms: number }>;
+  /** Objects the stack applies itself (KubernetesManifest resources). */
+  readonly manifestObjects: number;
+  /** aws-cn: images outside the environment's ECR or not pinned by digest, in rendered objects and manifests (errors). */
+  readonly findings: readonly ImageFinding[];
+  /** Charts without sources in the charts folder ("not rendered"). */
+  readonly warnings: readonly string[];
+  /** helm failures (errors: the release would fail the same way at deploy time). */
+  readonly errors: readonly string[];
+}
+
+/** The charts folder of the synth-time render: SDPIPE_CHARTS_DIR, else the vendored charts of the project. */
+export function defaultChartsDir(): string {
+  return process.env.SDPIPE_CHARTS_DIR || path.join(packageRoot(), 'test', 'contracts', 'upstream', 'charts');
+}
+
+/**
+ * Render every Helm release of each synthesized stack with the real helm and scan the rendered
+ * objects and the stack's own manifests (in aws-cn, every image must be from the environment's
+ * ECR by digest). Returns the summaries with `render` set. Renders are cached
+ * (stages/render, `<cache dir>/render/`; SDPIPE_RENDER_CACHE=off turns the cache off).
+ */
+export async function addRenders(summaries: readonly StackSummary[], stages: readonly SdOnEksStage[], assemblyDir: string, options: { chartsDir?: string } = {}): Promise<StackSummary[]> {
+  const chartsDir = path.resolve(options.chartsDir ?? defaultChartsDir());
+  // Stacks render at once: helm spends most of its time starting up, so the releases of all stacks overlap well.
+  return Promise.all(summaries.map(async (s): Promise<StackSummary> => {
+    const config = stages.find((st) => st.stack.config.environment.name === s.environment)?.stack.config;
+    const repositories: Record<string, string> = {};
+    for (const e of [...(config?.mirror?.images ?? []), ...(config?.mirror?.charts ?? [])]) repositories[e.name] = e.repository;
+    const template = JSON.parse(fs.readFileSync(path.join(assemblyDir, s.template), 'utf8')) as TemplateJson;
+    const r = await renderStack(template, {
+      env: { account: s.account, region: s.region, partition: s.partition as 'aws' | 'aws-cn', stackName: s.stackName, repositories },
+      chartsDir,
+    });
+    return {
+      ...s,
+      render: {
+        chartsDir,
+        ms: Math.round(r.ms),
+        releases: r.releases.map((x) => ({ release: x.release, chart: x.chart, version: x.version, namespace: x.namespace, status: x.status, objects: x.objects.length, ms: Math.round(x.ms) })),
+        manifestObjects: r.manifests.reduce((n, m) => n + m.objects.length, 0),
+        findings: r.findings,
+        warnings: r.warnings,
+        errors: r.errors,
+      },
+    };
+  }));
+}
+
+/** Whether a summary has anything that must fail `sdpipe synth` (exit 1). */
+export function hasProblems(s: StackSummary): boolean {
+  return s.errors.length > 0 || s.scan.length > 0 || (s.render?.findings.length ?? 0) > 0 || (s.render?.errors.length ?? 0) > 0;
 }
 
 /** Summarize the stacks of a synthesized app's stages. */
@@ -146,7 +211,7 @@ export function renderSummaryMarkdown(summaries: readonly StackSummary[], assemb
     '| environment | stack | partition / account / region | resources | deploy-time parameters | outputs | problems |',
     '| --- | --- | --- | --- | --- | --- | --- |'];
   for (const s of summaries) {
-    const problems = s.errors.length + s.scan.length;
+    const problems = s.errors.length + s.scan.length + (s.render?.findings.length ?? 0) + (s.render?.errors.length ?? 0);
     lines.push(`| ${s.environment} | ${s.stackName} | ${s.partition} / ${s.account} / ${s.region} | ${s.resources} | ${s.deployParameters.length} | ${s.outputs.join(', ')} | ${problems || 'none'} |`);
   }
   for (const s of summaries) {
@@ -155,6 +220,13 @@ export function renderSummaryMarkdown(summaries: readonly StackSummary[], assemb
     lines.push('', 'Read at deploy time from SSM:', '', ...s.deployParameters.map((p) => `- \`${p}\``));
     for (const e of s.errors) lines.push('', `- error: ${e.replace(/\|/g, '\\|')}`);
     for (const f of s.scan) lines.push('', `- ${f.rule}: ${f.resource} ${f.at}: \`${f.literal.slice(0, 200)}\``);
+    if (s.render) {
+      lines.push('', `Rendered (${(s.render.ms / 1000).toFixed(1)} s, charts from \`${s.render.chartsDir}\`): ` +
+        `${s.render.releases.map((r) => `${r.release} (${r.chart} ${r.version}): ${r.status === 'rendered' ? `${r.objects} objects` : r.status}`).join('; ')}; ${s.render.manifestObjects} objects from the stack's own manifests`);
+      for (const e of s.render.errors) lines.push('', `- render error: ${e.replace(/\|/g, '\\|')}`);
+      for (const w of s.render.warnings) lines.push('', `- warning: ${w}`);
+      for (const f of s.render.findings) lines.push('', `- rendered image: ${formatImageFinding(f)}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }
@@ -168,6 +240,14 @@ export function renderSummaryText(summaries: readonly StackSummary[]): string {
     lines.push(`  ${top}, …`);
     for (const e of s.errors) lines.push(`  error: ${e}`);
     for (const f of s.scan) lines.push(`  ${f.rule}: ${f.resource} ${f.at}: ${f.literal.slice(0, 160)}`);
+    if (s.render) {
+      const rendered = s.render.releases.filter((r) => r.status === 'rendered');
+      lines.push(`  rendered ${rendered.length}/${s.render.releases.length} Helm releases (${rendered.map((r) => `${r.chart} ${r.version}`).join(', ') || 'none'}) and ${s.render.manifestObjects} manifest objects in ${(s.render.ms / 1000).toFixed(1)} s; ` +
+        `${s.partition === 'aws-cn' ? `${s.render.findings.length} rendered images outside this environment's ECR` : 'image scan: aws-cn only'}`);
+      for (const e of s.render.errors) lines.push(`  error: ${e}`);
+      for (const w of s.render.warnings) lines.push(`  warning: ${w}`);
+      for (const f of s.render.findings) lines.push(`  error: rendered image: ${formatImageFinding(f)}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }
