@@ -11,11 +11,15 @@
 //   warm   the same again, everything present
 //   resets every source connection reset after 64 MiB of body (a counting proxy sits in front
 //          of each destination); reports whether each tool finishes and how many bytes it moved
+//   ecr    sdpipe only, into the ECR behaviour profile (test/support/registry-profiles.ts: 201 on
+//          PATCH, stale Range, 416 on a wrong offset, 5-20 MiB parts, no upload-status GET) through
+//          the fault proxy (test/support/fault-proxy.ts), which resets a destination PATCH midway
+//          every few PATCHes; prints completion, resets and bytes moved
 // and the peak RSS of each tool (GNU time). Prints ratios against the issue's targets:
 //   cold ≥ 1.2× faster than skopeo; warm no slower than skopeo by more than 0.3 s;
 //   with resets sdpipe finishes moving ≤ 1.1× the image bytes; peak RSS ≤ 300 MiB.
 //
-// Usage: node bench/mirror/run.js [--scale 0.25] [--keep]   (needs npm run build, docker-registry, skopeo)
+// Usage: node bench/mirror/run.js [--scale 0.25] [--keep] [--ecr-resets 8]   (needs npm run build, docker-registry, skopeo)
 'use strict';
 const { Buffer } = require('node:buffer');
 const { arg, freePort } = require('../common');
@@ -38,6 +42,8 @@ const MiB = 1024 * 1024;
 const SCALE = Number(arg('--scale', '1'));
 const KEEP = process.argv.includes('--keep');
 const RESET_EVERY = 64 * MiB;
+const ECR_RESETS = Number(arg('--ecr-resets', '8'));
+const ECR_RESET_AFTER = 1 * MiB;
 
 for (const [what, file] of [['dist/bin/sdpipe.js (run npm run build)', CLI], ['docker-registry (apt-get install docker-registry)', REGISTRY], ['skopeo (apt-get install skopeo)', SKOPEO], ['GNU time (apt-get install time)', TIME]]) {
   if (!fs.existsSync(file)) {
@@ -169,6 +175,53 @@ async function startProxy(upstream, resetEvery) {
       return new Promise((r) => server.close(r));
     },
   };
+}
+
+// ---- the ECR profile and the fault proxy (the test harness, bundled on the fly) ------------------
+
+/** Load test/support/registry-profiles.ts and fault-proxy.ts, bundled by esbuild into the work folder. */
+function loadHarness() {
+  const esbuild = require('esbuild');
+  const out = path.join(work, 'harness.js');
+  const entry = path.join(work, 'harness-entry.ts');
+  fs.writeFileSync(
+    entry,
+    `export { startProfileRegistry } from ${JSON.stringify(path.join(ROOT, 'test', 'support', 'registry-profiles'))};\n` +
+      `export { startFaultProxy } from ${JSON.stringify(path.join(ROOT, 'test', 'support', 'fault-proxy'))};\n`,
+  );
+  esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: out, logLevel: 'error', nodePaths: [path.join(ROOT, 'node_modules')] });
+  if (typeof esbuild.stop === 'function') esbuild.stop();
+  return require(out);
+}
+
+/**
+ * sdpipe into the ECR profile through the fault proxy: a destination PATCH is reset after
+ * ECR_RESET_AFTER bytes, ECR_RESETS times, spaced by 3 PATCHes that pass.
+ */
+async function ecrRun(envDir, srcHost) {
+  const { startProfileRegistry, startFaultProxy } = loadHarness();
+  const ecr = await startProfileRegistry('ecr');
+  for (const [, to] of REFS) ecr.createRepository(to.replace(/:[^:]*$/, ''));
+  const proxy = await startFaultProxy(ecr.url);
+  // Rules are tried in order and every rule still skipping counts each PATCH: rule i fires at
+  // about the (4 i + 4)th PATCH, so the resets are spread over the run.
+  for (let i = 0; i < ECR_RESETS; i++) proxy.addFault({ method: 'PATCH', skip: 3 * (i + 1), fault: { kind: 'reset', afterBytes: ECR_RESET_AFTER, direction: 'request' } });
+  writeEnvironment(envDir, srcHost);
+  const r = await timed(process.execPath, [CLI, 'mirror', '--env', 'dev', '--registry-endpoint', proxy.host, '--format', 'json'], {
+    cwd: envDir,
+    env: { ...process.env, SDPIPE_REGISTRY_OVERRIDE: '', SDPIPE_REGISTRY_USERNAME: ecr.username, SDPIPE_REGISTRY_PASSWORD: ecr.password },
+  });
+  if (r.status !== 0) console.error(`sdpipe (ECR profile) exited ${r.status}:\n${r.stderr.split('\n').slice(-20).join('\n')}`);
+  let needed = 0;
+  try {
+    for (const item of JSON.parse(r.stdout).items ?? []) needed += item.result?.bytesCopied ?? 0;
+  } catch {
+    // a failed run prints no report
+  }
+  const result = { ...r, resets: proxy.stats.faultsFired, sent: proxy.stats.byPath('/v2/').requestBytes, needed, patches: ecr.stats.patches, rangeErrors: ecr.stats.rangeErrors };
+  await proxy.stop();
+  await ecr.stop();
+  return result;
 }
 
 // ---- content ---------------------------------------------------------------------------------
@@ -402,6 +455,8 @@ async function main() {
   await countK.stop();
   await dstK2.stop();
   await srcReset.stop();
+  fs.rmSync(path.join(envDir, 'out'), { recursive: true, force: true });
+  const ecr = await ecrRun(envDir, src.host);
   await src.stop();
 
   const peakS = Math.max(coldS.rssKiB, warmS.rssKiB, resetS.rssKiB);
@@ -417,16 +472,18 @@ async function main() {
     `        skopeo ${resetK.failed === 0 ? 'finished' : `did not finish (${resetK.failed}/${REFS.length} copies failed)`} in ${fmtS(resetK.seconds)}; fetched ${fmtB(movedK.fetched)} (${(movedK.fetched / uniqueBytes).toFixed(3)}×), sent ${fmtB(movedK.sent)}`,
     `        skopeo --retry-times 3 ${resetK3.failed === 0 ? 'finished' : `did not finish (${resetK3.failed}/${REFS.length} copies failed)`} in ${fmtS(resetK3.seconds)}; fetched ${fmtB(movedK3.fetched)} (${(movedK3.fetched / uniqueBytes).toFixed(3)}×), sent ${fmtB(movedK3.sent)}`,
     ...resetK.errors.slice(0, 2).map((e) => `          skopeo: ${e.slice(0, 160)}`),
+    `ecr     the ECR profile behind the fault proxy, a destination PATCH reset after ${fmtB(ECR_RESET_AFTER)} about every 4th PATCH (up to ${ECR_RESETS} times):`,
+    `        sdpipe ${ecr.status === 0 ? 'finished' : `FAILED (exit ${ecr.status})`} in ${fmtS(ecr.seconds)}, ${ecr.resets} resets, ${ecr.patches} parts stored, ${ecr.rangeErrors} 416s; sent ${fmtB(ecr.sent)} for ${fmtB(ecr.needed)} of blobs to upload (${ecr.needed ? (ecr.sent / ecr.needed).toFixed(3) : '-'}×; BLOB_MOUNTING is off, so shared layers are uploaded into each repository)`,
     `peak RSS sdpipe ${fmtMiB(peakS)} (cold ${fmtMiB(coldS.rssKiB)}, warm ${fmtMiB(warmS.rssKiB)}, resets ${fmtMiB(resetS.rssKiB)})   skopeo ${fmtMiB(peakK)}   target ≤ 300 MiB: ${peakS <= 300 * 1024 ? 'met' : 'MISSED'}`,
   ];
   console.log(lines.join('\n'));
-  if (coldS.status !== 0 || warmS.status !== 0) process.exitCode = 1;
+  if (coldS.status !== 0 || warmS.status !== 0 || ecr.status !== 0) process.exitCode = 1;
 }
 
 module.exports = { startRegistry, startProxy, generate, writeEnvironment, timed, work };
 if (require.main === module) {
   main().catch((err) => {
     console.error(err.stack || err.message);
-    process.exitCode = 1;
+    process.exit(1);
   });
 }

@@ -38,15 +38,19 @@ export interface MirrorIo {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER, hint?: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got "${value}"`);
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got "${value}"${hint ? `\nhint: ${hint}` : ''}`);
     }
     return n;
   };
 }
+
+/** Why --chunk-size is bounded: ECR's part limits. */
+const CHUNK_SIZE_HINT =
+  'ECR refuses a part under 5 MiB that is not the last (LayerPartTooSmallException) and takes at most 20 MiB per part (UploadLayerPart); give --chunk-size 5 to 20';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -172,7 +176,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'print what would move (bytes to copy, bytes already present); write nothing')
     .option('--publish', 'write the SSM parameters /sdpipe/<env>/images/<name> and /sdpipe/<env>/charts/<name>')
     .option('--concurrency <n>', 'blobs copied at the same time', intOption('--concurrency', 1, 64), 4)
-    .option('--chunk-size <MiB>', 'upload chunk size in MiB (at least 5, ECR\'s minimum part); a broken connection costs at most one chunk', intOption('--chunk-size', 5, 512), 16)
+    .option('--chunk-size <MiB>', "upload chunk size in MiB, 5 to 20 (ECR's part limits); a broken connection costs at most one chunk", intOption('--chunk-size', 5, 20, CHUNK_SIZE_HINT), 16)
     .option('--stall-timeout <seconds>', 'a connection that moves no byte for this long is dropped and resumed', intOption('--stall-timeout', 1), 60)
     .option('--registry-endpoint <host:port>', "reach the environment's ECR host at this endpoint instead (tests, local registries); Basic credentials from SDPIPE_REGISTRY_USERNAME/SDPIPE_REGISTRY_PASSWORD; no AWS call is made")
     .option('--insecure-registry <host>', 'reach this registry over plain HTTP (loopback hosts always are); repeatable', collect, [])

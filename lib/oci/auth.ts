@@ -151,7 +151,7 @@ export class Authorizer {
     return t;
   }
 
-  private async fetchToken(ch: Challenge, scopes: readonly string[]): Promise<CachedToken> {
+  private async fetchToken(ch: Challenge, scopes: readonly string[], refreshed = false): Promise<CachedToken> {
     const registry = this.options.registry;
     const realm = ch.params.realm;
     if (!realm) throw new RegistryError(registry, `${registry} sent a bearer challenge without a realm`, { status: 401, temporary: false });
@@ -168,6 +168,11 @@ export class Authorizer {
     if (res.statusCode !== 200) {
       const err = errorFromResponse(registry, `getting a token from ${url.origin}${url.pathname}`, res.statusCode, res.headers, text);
       if (res.statusCode === 401 || res.statusCode === 403) {
+        // Rejected credentials: ask the provider for fresh ones once (an expired token behind them).
+        if (creds && !refreshed) {
+          const fresh = await this.credentials(true);
+          if (fresh && basicHeader(fresh) !== basicHeader(creds)) return this.fetchToken(ch, scopes, true);
+        }
         throw new RegistryError(registry, `${err.message}: ${creds ? 'the credentials were rejected' : 'anonymous access is not allowed'}`, {
           status: res.statusCode,
           temporary: false,

@@ -4,11 +4,18 @@
  * PATCHed (two buffers, so download and upload overlap); sha256 is computed as bytes arrive;
  * nothing touches the disk and no more than two chunks are held per blob.
  *
- * Recovery:
+ * Recovery (docs/mirror.md, "Real service behaviour"):
  * - a broken or stalled source download is reopened with `Range: bytes=<next byte>-`, so no
  *   byte is fetched twice;
- * - a failed PATCH asks the session how much it holds (GET on the upload URL → `Range`) and
- *   sends the rest of the chunk from the buffer, so a failure costs at most one chunk;
+ * - the unit of retry at the destination is the chunk: a PATCH that fails (reset, 5xx, stall)
+ *   is sent again whole, at the same offset. The session's status (GET on the upload URL) is
+ *   not asked: ECR answers it 404 (dotnet/sdk#33019). Every part but the last stays a full
+ *   chunk, so no part ever falls under ECR's 5 MiB minimum (LayerPartTooSmallException);
+ * - a PATCH at the wrong offset is answered 416 `BLOB_UPLOAD_INVALID` with the bytes the
+ *   session holds (ECR says so in its message: apple/containerization#790; others in `Range`).
+ *   Holding the whole chunk means the lost answer's part was stored: go on. Holding part of it,
+ *   the rest is sent when it is not a short non-final part; anything else, and a 416 that does
+ *   not say, starts the blob again in a new session (go-containerregistry#431);
  * - a session the registry no longer knows (Docker Distribution drops a session whose state
  *   went stale after a broken PATCH), a digest that does not match, or a completion the
  *   registry refuses start the blob again in a new session, a bounded number of times.
@@ -18,13 +25,15 @@
  */
 import { createHash } from 'node:crypto';
 import { TransferError } from '../errors';
-import { backoffDelay, realSleep } from '../transfer/retry';
+import { backoffDelay, realSleep, retryDelay } from '../transfer/retry';
 import type { Descriptor } from './manifest';
-import type { BlobDownload, RegistryClient, UploadSession } from './registry-client';
+import { rateLimitFailure, type BlobDownload, type RegistryClient, type UploadSession } from './registry-client';
 import { RegistryError, classifyRegistryError, describeError } from './registry-error';
 
-/** Smallest chunk size the CLI accepts: ECR's minimum layer part (5 MiB). */
+/** Smallest chunk size the CLI accepts: ECR's minimum layer part (5 MiB; LayerPartTooSmallException). */
 export const MIN_CHUNK_SIZE = 5 * 1024 * 1024;
+/** Largest chunk size: ECR's UploadLayerPart takes at most 20971520 bytes per part. */
+export const MAX_CHUNK_SIZE = 20 * 1024 * 1024;
 /** Default chunk size (16 MiB). */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
 
@@ -60,6 +69,8 @@ export interface BlobEvent {
 export interface UploadBlobOptions {
   /** Bytes per PATCH. */
   readonly chunkSize: number;
+  /** Smallest part the destination takes when it is not the last one. @default MIN_CHUNK_SIZE */
+  readonly minPartSize?: number;
   /** Failures in a row without progress before giving up, per step. @default 6 */
   readonly attempts?: number;
   /** New sessions after a lost session or a digest mismatch before giving up. @default 3 */
@@ -148,6 +159,8 @@ async function openSession(dest: RegistryClient, repo: string): Promise<UploadSe
 /** Wait before the next attempt, honouring Retry-After; throws a TransferError when attempts ran out. */
 async function backoff(client: RegistryClient, failures: number, err: unknown, limit: number, describe: () => string, signal?: AbortSignal): Promise<void> {
   if (failures >= limit) {
+    const limited = rateLimitFailure(err instanceof RegistryError && err.registry ? err.registry : client.registry, describe(), err);
+    if (limited) throw limited;
     throw new TransferError(`${describe()} failed after ${failures} attempts; last error: ${describeError(err)}`, {
       cause: err,
       hint: `check the network path to ${err instanceof RegistryError && err.registry ? err.registry : client.registry} and run again; blobs already copied are skipped`,
@@ -155,7 +168,12 @@ async function backoff(client: RegistryClient, failures: number, err: unknown, l
   }
   const policy = client.retryPolicy;
   const decision = classifyRegistryError(err);
-  const delay = Math.min(policy.maxMs ?? 30_000, decision.retryAfterMs ?? backoffDelay(failures, policy.baseMs ?? 500, policy.maxMs ?? 30_000, policy.random));
+  let delay: number;
+  try {
+    delay = retryDelay(decision, failures, { baseMs: policy.baseMs ?? 500, maxMs: policy.maxMs ?? 30_000, maxRetryAfterMs: policy.maxRetryAfterMs, random: policy.random }, err);
+  } catch (tooLong) {
+    throw rateLimitFailure(client.registry, describe(), tooLong) ?? tooLong;
+  }
   policy.onRetry?.(describe(), err, failures, delay);
   await (policy.sleep ?? realSleep)(delay, signal);
 }
@@ -319,7 +337,10 @@ async function copyInto(
   }
 }
 
-/** PATCH one chunk, recovering through the session status; returns the next session. */
+/**
+ * PATCH one chunk; the unit of retry is the chunk (see the module comment). Returns the next
+ * session.
+ */
 async function sendChunk(
   dest: RegistryClient,
   start: UploadSession,
@@ -331,7 +352,8 @@ async function sendChunk(
   signal: AbortSignal,
 ): Promise<UploadSession> {
   const end = offset + chunk.length;
-  let session = start;
+  const minPart = options.minPartSize ?? MIN_CHUNK_SIZE;
+  const session = start;
   let at = offset;
   let failures = 0;
   const what = () => `uploading blob ${desc.digest} to ${dest.registry}/${session.repository} at offset ${at}`;
@@ -339,29 +361,36 @@ async function sendChunk(
     try {
       stats.bytesSent += end - at;
       const r = await dest.uploadChunk(session, chunk.subarray(at - offset), at, signal);
-      session = r.session;
-      if (r.offset === end) return session;
-      // The registry holds something else than expected: reconcile through the status below.
-      throw new RegistryError(dest.registry, `after a PATCH up to ${end} the session holds ${r.offset} bytes`, { temporary: true });
+      return r.session;
     } catch (err) {
       if (signal.aborted) throw signal.reason ?? err;
+      if (err instanceof RegistryError && err.status === 416) {
+        const held = err.offset;
+        if (held === end) {
+          // The part whose answer was lost had been stored.
+          options.onEvent?.({ kind: 'chunk-retry', digest: desc.digest, message: `the session already holds the bytes up to ${end}: ${describeError(err)}` });
+          return session;
+        }
+        if (held !== undefined && held > at && held < end && (end - held >= minPart || end === desc.size)) {
+          at = held;
+          stats.chunkRetries++;
+          options.onEvent?.({ kind: 'chunk-retry', digest: desc.digest, message: `sending the rest of the chunk from byte ${at}: ${describeError(err)}` });
+          continue;
+        }
+        throw new RestartError(
+          `the upload session of ${desc.digest} in ${dest.registry}/${session.repository} holds ${held === undefined ? 'an unknown number of' : held} bytes, not ${at}: ${err.message}`,
+          { cause: err },
+        );
+      }
       if (err instanceof RegistryError && (err.code === 'BLOB_UPLOAD_UNKNOWN' || err.code === 'BLOB_UPLOAD_INVALID' || err.status === 404)) {
         throw new RestartError(`the upload session of ${desc.digest} in ${dest.registry}/${session.repository} is gone: ${err.message}`, { cause: err });
       }
-      if (!classifyRegistryError(err).retryable && !(err instanceof RegistryError && err.status === 416)) throw err;
+      if (!classifyRegistryError(err).retryable) throw err;
       failures++;
       await backoff(dest, failures, err, options.attempts ?? 6, what, signal);
-      const status = await dest.uploadStatus(session);
-      if (!status) throw new RestartError(`the upload session of ${desc.digest} in ${dest.registry}/${session.repository} is gone after: ${describeError(err)}`, { cause: err });
-      session = status.session;
-      if (status.offset === end) return session;
-      if (status.offset < offset || status.offset > end) {
-        throw new RestartError(`the upload session of ${desc.digest} holds ${status.offset} bytes; expected between ${offset} and ${end}`);
-      }
-      if (status.offset > at) failures = 0;
-      at = status.offset;
+      // Send the same bytes again, at the same offset: a part is stored whole or not at all.
       stats.chunkRetries++;
-      options.onEvent?.({ kind: 'chunk-retry', digest: desc.digest, message: `sending again from byte ${at}: ${describeError(err)}` });
+      options.onEvent?.({ kind: 'chunk-retry', digest: desc.digest, message: `sending the chunk at byte ${at} again: ${describeError(err)}` });
     }
   }
 }

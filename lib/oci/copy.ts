@@ -17,7 +17,7 @@
  */
 import { SdpipeError } from '../errors';
 import type { ProgressReporter } from '../transfer/progress';
-import { BufferPool, DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE, uploadBlob, type BlobEvent, type UploadBlobStats } from './blob-upload';
+import { BufferPool, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, uploadBlob, type BlobEvent, type UploadBlobStats } from './blob-upload';
 import { Limiter, mapLimit } from './limiter';
 import {
   MediaType,
@@ -40,6 +40,17 @@ export interface CopyEngineOptions {
   readonly chunkSize?: number;
   /** Smallest chunk size accepted; tests lower it. @default 5 MiB (ECR's minimum part size) */
   readonly minChunkSize?: number;
+  /** Largest chunk size accepted. @default 20 MiB (ECR's UploadLayerPart maximum) */
+  readonly maxChunkSize?: number;
+  /**
+   * Cross-repository mounts at the destination: `auto` asks to mount from any repository known
+   * to hold the blob (Docker Distribution, Docker Hub); `referenced` only from one where a pushed
+   * manifest references it (ECR with BLOB_MOUNTING enabled: Blob mounting in Amazon ECR); `off`
+   * never asks (ECR without BLOB_MOUNTING, the account default). Skipped mounts are counted in
+   * {@link CopyResult.mountsSkipped}.
+   * @default auto
+   */
+  readonly blobMounting?: BlobMounting;
   /** Blobs in flight at once, across every image of the run. @default 4 */
   readonly concurrency?: number;
   /** Failures in a row without progress before a step gives up. @default 6 */
@@ -54,6 +65,19 @@ export interface CopyEngineOptions {
   readonly signal?: AbortSignal;
 }
 
+/** When the copy engine asks the destination to mount a blob; see {@link CopyEngineOptions.blobMounting}. */
+export type BlobMounting = 'auto' | 'referenced' | 'off';
+
+/** Blobs uploaded although another repository of the destination held them, by reason. */
+export interface MountsSkipped {
+  /** Blob mounting is off for the destination. */
+  readonly disabled: number;
+  /** Mounting needs a pushed manifest that references the blob, and none did yet. */
+  readonly unreferenced: number;
+  /** The registry was asked and opened an upload instead. */
+  readonly refused: number;
+}
+
 /** What to copy. */
 export interface CopyRequest {
   /** Source reference (tag or digest). */
@@ -66,6 +90,24 @@ export interface CopyRequest {
   readonly kind?: 'image' | 'chart';
   /** Only report what would move. @default false */
   readonly dryRun?: boolean;
+  /**
+   * What the last run recorded for this entry (its lock entry). When the source tag still
+   * resolves to `sourceDigest` (asked with HEAD) and the destination tag holds `digest`, the copy
+   * is up to date without a manifest GET: Docker Hub counts GETs of manifests as pulls and HEADs
+   * not ("Docker Hub usage and limits": version checks do not count).
+   * @default - none: the source manifest is fetched
+   */
+  readonly previous?: PreviousCopy;
+}
+
+/** The figures of an earlier copy of the same entry (a lock entry). */
+export interface PreviousCopy {
+  readonly sourceDigest: string;
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly platforms: readonly string[];
+  readonly bytesCopied: number;
+  readonly bytesSkipped: number;
 }
 
 /** The outcome of one copy. */
@@ -84,6 +126,8 @@ export interface CopyResult {
   readonly platforms: readonly string[];
   /** Blobs uploaded, mounted from another repository, and already present. */
   readonly blobs: { readonly copied: number; readonly mounted: number; readonly skipped: number };
+  /** Uploaded blobs that another repository of the destination held, by why no mount was made. */
+  readonly mountsSkipped: MountsSkipped;
   /** Size of the blobs uploaded (dry run: that would be uploaded). */
   readonly bytesCopied: number;
   /** Size of the blobs already present or mounted. */
@@ -115,24 +159,31 @@ export interface CopyPlan {
 }
 
 type BlobAction = 'copied' | 'mounted' | 'skipped';
+type MountSkip = keyof MountsSkipped;
 
-/** Tracks, per destination registry, which repositories hold which blob, and blobs in flight. */
+const noSkips = (): { -readonly [K in keyof MountsSkipped]: number } => ({ disabled: 0, unreferenced: 0, refused: 0 });
+
+/**
+ * Tracks, per destination registry, which repositories hold which blob (and whether a manifest
+ * pushed in this run references it there), and blobs in flight.
+ */
 class BlobLedger {
-  private readonly holders = new Map<string, Set<string>>();
+  private readonly holders = new Map<string, Map<string, boolean>>();
   private readonly inflight = new Map<string, Promise<unknown>>();
 
   has(digest: string, repo: string): boolean {
     return this.holders.get(digest)?.has(repo) ?? false;
   }
 
-  repos(digest: string): string[] {
-    return [...(this.holders.get(digest) ?? [])];
+  /** Repositories holding the blob; with `referenced`, only those where a pushed manifest references it. */
+  repos(digest: string, referenced = false): string[] {
+    return [...(this.holders.get(digest) ?? [])].filter(([, r]) => !referenced || r).map(([repo]) => repo);
   }
 
-  record(digest: string, repo: string): void {
-    const s = this.holders.get(digest) ?? new Set<string>();
-    s.add(repo);
-    this.holders.set(digest, s);
+  record(digest: string, repo: string, referenced = false): void {
+    const m = this.holders.get(digest) ?? new Map<string, boolean>();
+    m.set(repo, referenced || (m.get(repo) ?? false));
+    this.holders.set(digest, m);
   }
 
   /** Run `fn` once no other task works on the same digest. */
@@ -157,11 +208,12 @@ export class CopyEngine {
 
   constructor(private readonly options: CopyEngineOptions = {}) {
     const min = options.minChunkSize ?? MIN_CHUNK_SIZE;
+    const max = Math.max(options.maxChunkSize ?? MAX_CHUNK_SIZE, min);
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isInteger(this.chunkSize) || this.chunkSize < min) {
-      throw new SdpipeError(`the chunk size must be at least ${min} bytes, got ${this.chunkSize}`, {
+    if (!Number.isInteger(this.chunkSize) || this.chunkSize < min || this.chunkSize > max) {
+      throw new SdpipeError(`the chunk size must be between ${min} and ${max} bytes, got ${this.chunkSize}`, {
         exitCode: 2,
-        hint: 'ECR refuses upload parts under 5 MiB; give --chunk-size 5 or more (MiB)',
+        hint: 'ECR takes upload parts of 5 to 20 MiB (LayerPartTooSmallException under 5 MiB, UploadLayerPart refuses more than 20 MiB); give --chunk-size between 5 and 20 (MiB)',
       });
     }
     this.limiter = new Limiter(options.concurrency ?? 4);
@@ -231,6 +283,8 @@ export class CopyEngine {
    */
   async copy(source: RegistryClient, dest: RegistryClient, request: CopyRequest): Promise<CopyResult> {
     const started = Date.now();
+    const unchanged = await this.unchangedSincePrevious(source, dest, request, started);
+    if (unchanged) return unchanged;
     const plan = await this.plan(source, request.source, request.platforms ?? 'all');
     const { top } = plan;
     if (request.kind === 'chart') this.requireChart(plan, formatReference(request.source));
@@ -253,6 +307,7 @@ export class CopyEngine {
       return {
         ...base,
         blobs: { copied: 0, mounted: 0, skipped: plan.blobs.length },
+        mountsSkipped: noSkips(),
         bytesCopied: 0,
         bytesSkipped: totalBytes,
         bytesSent: 0,
@@ -277,6 +332,7 @@ export class CopyEngine {
       return {
         ...base,
         blobs: { copied, mounted: 0, skipped },
+        mountsSkipped: noSkips(),
         bytesCopied,
         bytesSkipped: totalBytes - bytesCopied,
         bytesSent: 0,
@@ -289,7 +345,7 @@ export class CopyEngine {
     const outcomes = await Promise.allSettled(plan.blobs.map((b) => this.ensureBlob(source, request.source.repository, dest, repo, b)));
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
-    const done = outcomes.map((o) => (o as PromiseFulfilledResult<{ action: BlobAction; stats?: UploadBlobStats }>).value);
+    const done = outcomes.map((o) => (o as PromiseFulfilledResult<{ action: BlobAction; stats?: UploadBlobStats; mountSkip?: MountSkip }>).value);
 
     // Nothing goes under the tag until every blob is verified present at the destination.
     const verify = await mapLimit(plan.blobs, this.options.concurrency ?? 4, async (b) => ({ b, size: await dest.headBlob(repo, b.digest) }));
@@ -306,6 +362,9 @@ export class CopyEngine {
     for (const child of plan.children) await dest.putManifest(repo, child.digest, child);
     try {
       await dest.putManifest(repo, tag ?? top.digest, top);
+      // Now a pushed manifest references every blob here: ECR can mount them into other repositories.
+      const ledger = this.ledger(dest.registry);
+      for (const b of plan.blobs) ledger.record(b.digest, repo, true);
     } catch (err) {
       if (err instanceof RegistryError && existing && err.status !== undefined && err.status >= 400 && err.status < 500) {
         throw new SdpipeError(`${target} already points at ${existing.digest}, and ${dest.registry} refused to move it to ${top.digest}: ${err.message}`, {
@@ -322,7 +381,9 @@ export class CopyEngine {
     let bytesCopied = 0;
     let bytesSent = 0;
     let bytesFetched = 0;
+    const mountsSkipped = noSkips();
     done.forEach((d, i) => {
+      if (d.mountSkip) mountsSkipped[d.mountSkip]++;
       if (d.action === 'copied') {
         copied++;
         bytesCopied += plan.blobs[i].size;
@@ -334,11 +395,44 @@ export class CopyEngine {
     return {
       ...base,
       blobs: { copied, mounted, skipped },
+      mountsSkipped,
       bytesCopied,
       bytesSkipped: totalBytes - bytesCopied,
       bytesSent,
       bytesFetched,
       upToDate: false,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  /**
+   * The up-to-date result of a copy whose source tag still resolves (HEAD) to the previous
+   * run's source digest while the destination tag holds the previous digest; undefined when
+   * anything differs or is unknown (then the copy fetches the source manifest).
+   */
+  private async unchangedSincePrevious(source: RegistryClient, dest: RegistryClient, request: CopyRequest, started: number): Promise<CopyResult | undefined> {
+    const prev = request.previous;
+    const tag = request.target.tag;
+    if (!prev || !tag || request.source.digest || !request.source.tag) return undefined;
+    const head = await source.headManifest(request.source.repository, request.source.tag, { noFallback: true });
+    if (head?.digest !== prev.sourceDigest) return undefined;
+    const existing = await dest.headManifest(request.target.repository, tag);
+    if (existing?.digest !== prev.digest) return undefined;
+    return {
+      source: formatReference(request.source),
+      sourceDigest: prev.sourceDigest,
+      target: formatReference({ registry: request.target.registry, repository: request.target.repository, tag }),
+      digest: prev.digest,
+      mediaType: prev.mediaType,
+      platforms: [...prev.platforms],
+      dryRun: request.dryRun ?? false,
+      blobs: { copied: 0, mounted: 0, skipped: 0 },
+      mountsSkipped: noSkips(),
+      bytesCopied: 0,
+      bytesSkipped: prev.bytesCopied + prev.bytesSkipped,
+      bytesSent: 0,
+      bytesFetched: 0,
+      upToDate: true,
       durationMs: Date.now() - started,
     };
   }
@@ -353,7 +447,7 @@ export class CopyEngine {
   }
 
   /** Settle one blob at the destination: skip, mount, or upload. */
-  private ensureBlob(source: RegistryClient, sourceRepo: string, dest: RegistryClient, repo: string, desc: Descriptor): Promise<{ action: BlobAction; stats?: UploadBlobStats }> {
+  private ensureBlob(source: RegistryClient, sourceRepo: string, dest: RegistryClient, repo: string, desc: Descriptor): Promise<{ action: BlobAction; stats?: UploadBlobStats; mountSkip?: MountSkip }> {
     const ledger = this.ledger(dest.registry);
     return ledger.exclusive(desc.digest, async () => {
       if (ledger.has(desc.digest, repo)) return { action: 'skipped' as const };
@@ -362,15 +456,23 @@ export class CopyEngine {
           ledger.record(desc.digest, repo);
           return { action: 'skipped' as const };
         }
-        const holders = ledger.repos(desc.digest);
-        if (holders.length === 0 && source.transport.origin.origin === dest.transport.origin.origin && sourceRepo !== repo) holders.push(sourceRepo);
+        const mode = this.options.blobMounting ?? 'auto';
+        // The source repository's own manifest references the blob: a candidate in every mode.
+        const sameRegistry = source.transport.origin.origin === dest.transport.origin.origin && sourceRepo !== repo;
+        const known = ledger.repos(desc.digest).filter((r) => r !== repo);
+        const holders = mode === 'auto' ? known : ledger.repos(desc.digest, true).filter((r) => r !== repo);
+        if (holders.length === 0 && sameRegistry) holders.push(sourceRepo);
         let session;
-        if (holders.length > 0) {
+        let mountSkip: MountSkip | undefined;
+        if (mode === 'off' && (known.length > 0 || sameRegistry)) mountSkip = 'disabled';
+        else if (holders.length === 0 && known.length > 0) mountSkip = 'unreferenced';
+        else if (holders.length > 0) {
           const r = await dest.startUpload(repo, { digest: desc.digest, from: holders[0] });
           if (r.mounted) {
             ledger.record(desc.digest, repo);
             return { action: 'mounted' as const };
           }
+          mountSkip = 'refused';
           session = r.session;
         }
         const id = `${dest.registry}/${repo}@${desc.digest}`;
@@ -380,6 +482,7 @@ export class CopyEngine {
         try {
           const stats = await uploadBlob(source, sourceRepo, dest, repo, desc, session, {
             chunkSize: this.chunkSize,
+            minPartSize: this.options.minChunkSize ?? MIN_CHUNK_SIZE,
             attempts: this.options.attempts,
             restarts: this.options.restarts,
             buffers: this.buffers,
@@ -389,7 +492,7 @@ export class CopyEngine {
           });
           outcome = 'copied';
           ledger.record(desc.digest, repo);
-          return { action: 'copied' as const, stats };
+          return { action: 'copied' as const, stats, mountSkip };
         } finally {
           progress?.done(id, outcome);
         }

@@ -4,6 +4,7 @@
  * (an expired ECR token, for instance). Private ECR hosts get theirs from ECR's
  * GetAuthorizationToken, in the region named by the host; the AWS SDK is loaded only then.
  */
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -61,25 +62,82 @@ export function credentialsForHost(host: string, provider: CredentialProvider): 
   return async (registry, request) => (registry.toLowerCase() === h ? provider(registry, request) : undefined);
 }
 
+/** The Docker client config entries sdpipe reads. */
+interface DockerConfigFile {
+  auths?: Record<string, { auth?: string; username?: string; password?: string }>;
+  credHelpers?: Record<string, string>;
+  credsStore?: string;
+}
+
+/** Runs `docker-credential-<name> get` with `input` on stdin; tests inject a fake. */
+export type CredentialHelperRunner = (program: string, input: string, env: NodeJS.ProcessEnv) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+const runHelper: CredentialHelperRunner = (program, input, env) =>
+  new Promise((resolve) => {
+    const child = execFile(program, ['get'], { env, timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code === 127 ? err.message : '') });
+    });
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(input);
+  });
+
+/** Options of {@link dockerConfigCredentials}. */
+export interface DockerConfigOptions {
+  /** Runs credential helpers. @default - execFile of `docker-credential-<name>` found on PATH */
+  readonly runHelper?: CredentialHelperRunner;
+  /** Told when a credential helper fails (not when it has no credentials). @default - none */
+  readonly warn?: (message: string) => void;
+}
+
 /**
  * Credentials from a Docker client config file (`$DOCKER_CONFIG/config.json`, else
- * `~/.docker/config.json`): the `auths.<host>.auth` entries. Credential helpers are not run.
+ * `~/.docker/config.json`), the way the docker CLI reads it (docker/cli cli/config/configfile):
+ * a `credHelpers.<host>` helper for the host, else the `credsStore` helper, runs as
+ * `docker-credential-<name> get` with the server address on stdin and answers
+ * `{"Username","Secret"}` (docker/docker-credential-helpers protocol); then the `auths.<host>`
+ * entry (`auth` = base64 `user:password`). Docker Hub's server address is
+ * `https://index.docker.io/v1/`. Identity tokens (`Username` `<token>`) are not supported.
  */
-export function dockerConfigCredentials(env: NodeJS.ProcessEnv = process.env): CredentialProvider {
-  let loaded: Promise<Record<string, { auth?: string; username?: string; password?: string }>> | undefined;
-  const load = async () => {
+export function dockerConfigCredentials(env: NodeJS.ProcessEnv = process.env, options: DockerConfigOptions = {}): CredentialProvider {
+  let loaded: Promise<DockerConfigFile> | undefined;
+  const load = async (): Promise<DockerConfigFile> => {
     const file = join(env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
     try {
-      const doc = JSON.parse(await readFile(file, 'utf8')) as { auths?: Record<string, { auth?: string }> };
-      return doc.auths ?? {};
+      return JSON.parse(await readFile(file, 'utf8')) as DockerConfigFile;
     } catch {
       return {};
     }
   };
+  const run = options.runHelper ?? runHelper;
+  const fromHelper = async (helper: string, server: string): Promise<RegistryCredentials | undefined> => {
+    const r = await run(`docker-credential-${helper}`, server, env);
+    if (r.code !== 0) {
+      // "credentials not found in native keychain" is the helpers' way of saying "none".
+      if (!/not found/i.test(r.stdout + r.stderr)) options.warn?.(`docker-credential-${helper} get ${server} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
+      return undefined;
+    }
+    try {
+      const doc = JSON.parse(r.stdout) as { Username?: string; Secret?: string };
+      if (!doc.Username || doc.Secret === undefined || doc.Username === '<token>') return undefined;
+      return { username: doc.Username, password: doc.Secret };
+    } catch {
+      options.warn?.(`docker-credential-${helper} get ${server} printed no JSON`);
+      return undefined;
+    }
+  };
   return async (registry) => {
     loaded ??= load();
-    const auths = await loaded;
-    const keys = registry === DOCKER_HUB_REGISTRY ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io', registry] : [registry, `https://${registry}`];
+    const doc = await loaded;
+    const hub = registry === DOCKER_HUB_REGISTRY;
+    const keys = hub ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io', registry] : [registry, `https://${registry}`];
+    const server = hub ? 'https://index.docker.io/v1/' : registry;
+    const helper = keys.map((k) => doc.credHelpers?.[k]).find((h): h is string => typeof h === 'string' && h.length > 0) ?? doc.credsStore;
+    if (helper) {
+      const c = await fromHelper(helper, server);
+      if (c) return c;
+    }
+    const auths = doc.auths ?? {};
     for (const k of keys) {
       const e = auths[k];
       if (e?.auth) {

@@ -106,6 +106,7 @@ export function copyRow(r: CopyResult): SummaryRow {
     bytesCopied: r.bytesCopied,
     bytesSkipped: r.bytesSkipped,
     durationMs: r.durationMs,
+    mountsSkipped: r.mountsSkipped,
   };
 }
 

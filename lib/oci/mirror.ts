@@ -21,7 +21,7 @@ import type { EnvironmentConfig, MirrorEntry } from '../config/types';
 import { ExitCode, SdpipeError } from '../errors';
 import type { ProgressReporter } from '../transfer/progress';
 import type { BlobEvent } from './blob-upload';
-import { CopyEngine, type CopyResult } from './copy';
+import { CopyEngine, type BlobMounting, type CopyResult } from './copy';
 import {
   chainCredentials,
   credentialsForHost,
@@ -32,9 +32,9 @@ import {
 } from './credentials';
 import { parseRegistryOverrides, registryOrigin, REGISTRY_OVERRIDE_ENV } from './endpoints';
 import { mapLimit } from './limiter';
-import { writeImagesLock, type ImagesLock, type LockEntry } from './lock-file';
+import { imagesLockPath, readImagesLock, writeImagesLock, type ImagesLock, type LockEntry } from './lock-file';
 import type { PublishedParameter } from './publish';
-import { parseReference } from './reference';
+import { formatReference, parseReference } from './reference';
 import type { RetryPolicy } from './registry-client';
 import { RegistryPool } from './registry-pool';
 import type { SummaryRow } from './summary';
@@ -62,6 +62,13 @@ export interface MirrorEnvironmentOptions {
   readonly chunkSize?: number;
   /** Smallest chunk size accepted; tests lower it. @default 5 MiB */
   readonly minChunkSize?: number;
+  /** Largest chunk size accepted; tests lower it. @default 20 MiB */
+  readonly maxChunkSize?: number;
+  /**
+   * Cross-repository mounts in the ECR (see CopyEngineOptions.blobMounting).
+   * @default - `referenced` when the account's BLOB_MOUNTING setting is ENABLED (GetAccountSetting), else `off`; `auto` with an endpoint override
+   */
+  readonly blobMounting?: BlobMounting;
   /** Endpoint (`host:port` or URL) that the environment's ECR host is reached at. @default - the ECR host itself, or SDPIPE_REGISTRY_OVERRIDE */
   readonly registryEndpoint?: string;
   /** Environment variables (overrides, override credentials, Docker config). @default process.env */
@@ -153,6 +160,7 @@ export function summaryRows(report: MirrorReport): SummaryRow[] {
       bytesCopied: r?.bytesCopied ?? 0,
       bytesSkipped: r?.bytesSkipped ?? 0,
       durationMs: r?.durationMs ?? 0,
+      mountsSkipped: r?.mountsSkipped,
     };
   });
 }
@@ -169,6 +177,47 @@ function lockEntry(entry: MirrorEntry, r: CopyResult): LockEntry {
     bytesCopied: r.bytesCopied,
     bytesSkipped: r.bytesSkipped,
   };
+}
+
+/** The entries of the last lock written for the environment; none when there is no readable one. */
+async function previousLock(outDir: string, environment: string): Promise<LockEntry[]> {
+  try {
+    const lock = await readImagesLock(imagesLockPath(outDir, environment));
+    return [...lock.images, ...lock.charts];
+  } catch {
+    return [];
+  }
+}
+
+/** Whether a lock entry was made for the platforms an entry asks for now. */
+function samePlatforms(recorded: LockEntry, p: { kind: 'image' | 'chart'; entry: MirrorEntry }): boolean {
+  const asked = p.kind === 'chart' ? 'all' : (p.entry.platforms ?? 'all');
+  // `all` pushes the source manifest as it is: the lock then holds the source digest.
+  if (asked === 'all') return recorded.digest === recorded.sourceDigest;
+  return asked.length === recorded.platforms.length && asked.every((x) => recorded.platforms.includes(x));
+}
+
+/**
+ * How mounts can work in the environment's ECR: blob mounting is opt-in per account
+ * (`BLOB_MOUNTING`), and then mounts only blobs a pushed manifest references (Blob mounting in
+ * Amazon ECR, https://docs.aws.amazon.com/AmazonECR/latest/userguide/blob-mounting.html). The
+ * repositories sdpipe creates share one encryption setting, which mounting also needs. A setting
+ * that cannot be read counts as off (mounts are only an optimisation).
+ */
+export async function ecrBlobMounting(client: ECRClient | undefined, region: string, log: (line: string) => void): Promise<BlobMounting> {
+  try {
+    const { GetAccountSettingCommand } = await import('@aws-sdk/client-ecr');
+    let ecr = client;
+    if (!ecr) {
+      const { createEcrClient } = await import('../aws/clients');
+      ecr = createEcrClient({ region });
+    }
+    const out = await ecr.send(new GetAccountSettingCommand({ name: 'BLOB_MOUNTING' }));
+    return out.value === 'ENABLED' ? 'referenced' : 'off';
+  } catch (err) {
+    log(`blob mounting: cannot read the account setting BLOB_MOUNTING (${(err as Error).message}); no mounts are tried`);
+    return 'off';
+  }
 }
 
 /**
@@ -209,7 +258,8 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
       ? credentialsForHost(registry, staticCredentials(username ? { username, password: env[REGISTRY_PASSWORD_ENV] ?? '' } : undefined))
       : ecrCredentials({ onSecret: options.onSecret });
   }
-  const sourceCredentials = options.sourceCredentials ?? chainCredentials(ecrCredentials({ onSecret: options.onSecret }), dockerConfigCredentials(env));
+  const sourceCredentials =
+    options.sourceCredentials ?? chainCredentials(ecrCredentials({ onSecret: options.onSecret }), dockerConfigCredentials(env, { warn: (m) => log(`warning: ${m}`) }));
   const pool = new RegistryPool({
     endpoints,
     sourceCredentials,
@@ -249,15 +299,22 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
       });
     }
 
+    let blobMounting = options.blobMounting;
+    if (!blobMounting && !overridden && !options.dryRun) {
+      blobMounting = await ecrBlobMounting(options.ecr, region, log);
+    }
     const engine = new CopyEngine({
       chunkSize: options.chunkSize,
       minChunkSize: options.minChunkSize,
+      maxChunkSize: options.maxChunkSize,
+      blobMounting,
       concurrency: options.concurrency,
       attempts: options.attempts,
       progress: options.progress,
       onEvent: options.onEvent,
     });
     const dest = pool.destination(registry);
+    const previous = await previousLock(options.outDir ?? 'out', environment);
     const settled = await mapLimit(planned, options.imageConcurrency ?? 4, (p) =>
       engine.copy(pool.source(p.source.registry), dest, {
         source: p.source,
@@ -265,6 +322,7 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
         platforms: p.kind === 'chart' ? 'all' : (p.entry.platforms ?? 'all'),
         kind: p.kind,
         dryRun: options.dryRun,
+        previous: previous.find((e) => e.name === p.entry.name && e.source === p.entry.source && e.target === formatReference(p.target) && samePlatforms(e, p)),
       }),
     );
     const items: MirrorItem[] = planned.map((p, i) => {

@@ -1,16 +1,26 @@
 /**
  * The OCI distribution API (spec v1.1) of one registry: manifests (get, head, put), blobs
  * (head, ranged download), and uploads (start with an optional cross-repository mount, chunked
- * PATCH with Content-Range, status for resuming, completion with the digest, cancel).
- * Idempotent calls retry on their own (backoff with full jitter, Retry-After honoured); the
- * calls a resumable copy drives step by step (download, chunk, completion) make one attempt
- * and leave recovery to the caller.
+ * PATCH with Content-Range, status, completion with the digest, cancel).
+ * Idempotent calls retry on their own (backoff with full jitter, Retry-After honoured up to a
+ * maximum); the calls a resumable copy drives step by step (download, chunk, completion) make
+ * one attempt and leave recovery to the caller.
+ *
+ * Real registries that differ from the spec (docs/mirror.md, "Real service behaviour"):
+ * - ECR answers a chunk PATCH with 201, not 202 (dotnet/sdk-container-builds#279, regclient
+ *   scheme/reg/blob.go "AWS ECR returns a 201"), and its `Range` answer stops advancing after
+ *   the first PATCH although every chunk is stored (aws/containers-roadmap#2831): a successful
+ *   PATCH is trusted to hold what was sent, and `Range` is not read.
+ * - ECR ends a push into a missing repository without an answer (dotnet/sdk-container-builds#279):
+ *   an upload start that gets no answer asks whether the repository exists, and reports a
+ *   missing one as such ({@link RepositoryMissingError}).
+ * - Docker Hub's pull limit answers 429 (see registry-error.ts): a rate-limit error with a hint.
  */
-import { TransferError } from '../errors';
-import { RetriesExhaustedError, retry, type Sleep } from '../transfer/retry';
+import { SdpipeError, TransferError } from '../errors';
+import { RetriesExhaustedError, RetryAfterTooLongError, retry, type Sleep } from '../transfer/retry';
 import { MANIFEST_MEDIA_TYPES, sha256Digest, type RawManifest } from './manifest';
 import { DIGEST_PATTERN } from './reference';
-import { RegistryError, classifyRegistryError, describeError, errorFromResponse } from './registry-error';
+import { RegistryError, classifyRegistryError, describeError, errorFromResponse, isNetworkError, isRateLimited, rateLimitHint } from './registry-error';
 import { RegistryTransport, header, type SendResult, type TransportOptions } from './transport';
 
 /** Retry policy of idempotent registry calls. */
@@ -19,8 +29,10 @@ export interface RetryPolicy {
   readonly attempts?: number;
   /** Base delay of the exponential backoff, in ms. @default 500 */
   readonly baseMs?: number;
-  /** Cap on one backoff delay, in ms. @default 30000 */
+  /** Cap on one backoff delay, in ms (a `Retry-After` is not cut to it). @default 30000 */
   readonly maxMs?: number;
+  /** Longest `Retry-After` waited for, in ms; a longer one fails at once. @default 300000 (5 minutes) */
+  readonly maxRetryAfterMs?: number;
   /** Injectable sleep (tests make retries instant). @default realSleep */
   readonly sleep?: Sleep;
   /** Injectable randomness in [0, 1). @default Math.random */
@@ -60,6 +72,31 @@ export interface BlobDownload {
   abort(): void;
 }
 
+/** A repository the destination registry does not have (ECR refuses pushes into it). */
+export class RepositoryMissingError extends SdpipeError {
+  constructor(registry: string, repository: string, how: string, cause?: unknown) {
+    super(`repository ${repository} does not exist in ${registry} (${how})`, {
+      cause,
+      hint: `create it first: \`sdpipe mirror --env <name>\` creates the environment's repositories (unless --skip-create-repositories or an endpoint override), and the pipeline's support stack creates them for the deploy stage; or fix the repository name`,
+    });
+    this.name = 'RepositoryMissingError';
+  }
+}
+
+/** A rate-limit or Retry-After failure as a TransferError (exit 3) with its hint. */
+export function rateLimitFailure(registry: string, what: string, err: unknown): TransferError | undefined {
+  if (err instanceof RetryAfterTooLongError) {
+    return new TransferError(`${what}: ${registry} ${err.message.replace(/^the server /, '')}`, {
+      cause: err,
+      hint: isRateLimited(err.cause) ? rateLimitHint(registry) : `run again later; sdpipe waits at most ${Math.round(err.maxRetryAfterMs / 1000)} s for a Retry-After`,
+    });
+  }
+  if (isRateLimited(err)) {
+    return new TransferError(`${what}: rate limited by ${registry}: ${err.message}`, { cause: err, hint: rateLimitHint(registry) });
+  }
+  return undefined;
+}
+
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_ERROR_BYTES = 64 * 1024;
 
@@ -90,6 +127,11 @@ export function parseUploadRange(value: string | undefined, ambiguous = 0): numb
   const end = Number(m[2]);
   if (start !== 0) return undefined;
   return end === 0 ? ambiguous : end + 1;
+}
+
+/** Whether an error answer says the repository does not exist (NAME_UNKNOWN; ECR's RepositoryNotFoundException). */
+function isMissingRepository(e: RegistryError): boolean {
+  return e.code === 'NAME_UNKNOWN' || /RepositoryNotFoundException|repository with name .* does not exist/i.test(e.message);
 }
 
 /** Client of one registry. */
@@ -127,12 +169,15 @@ export class RegistryClient {
         attempts: this.policy.attempts,
         baseMs: this.policy.baseMs,
         maxMs: this.policy.maxMs,
+        maxRetryAfterMs: this.policy.maxRetryAfterMs,
         sleep: this.policy.sleep,
         random: this.policy.random,
         classify: classifyRegistryError,
         onRetry: (err, attempt, delay) => this.policy.onRetry?.(what, err, attempt, delay),
       });
     } catch (err) {
+      const limited = rateLimitFailure(this.registry, what, err instanceof RetriesExhaustedError ? err.cause : err);
+      if (limited) throw limited;
       if (err instanceof RetriesExhaustedError) {
         throw new TransferError(`${what} failed after ${err.attempts} attempts; last error: ${describeError(err.cause)}`, {
           cause: err.cause,
@@ -188,8 +233,12 @@ export class RegistryClient {
     });
   }
 
-  /** HEAD a manifest; undefined when absent. */
-  headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
+  /**
+   * HEAD a manifest; undefined when absent. A registry that sends no `Docker-Content-Digest`
+   * is asked with GET instead, unless `noFallback` (then: undefined, so that the caller fetches
+   * the manifest itself and no GET is spent twice).
+   */
+  headManifest(repository: string, reference: string, options: { readonly noFallback?: boolean } = {}): Promise<ManifestHead | undefined> {
     const what = `checking manifest ${this.registry}/${repository}${reference.includes(':') ? '@' : ':'}${reference}`;
     return this.withRetry(what, async () => {
       const res = await this.transport.send({
@@ -203,6 +252,7 @@ export class RegistryClient {
       if (res.status !== 200) throw errorFromResponse(this.registry, what, res.status, res.headers, '');
       const digest = header(res.headers, 'docker-content-digest');
       if (!digest) {
+        if (options.noFallback) return undefined;
         const m = await this.getManifest(repository, reference);
         return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
       }
@@ -225,7 +275,11 @@ export class RegistryClient {
         headers: { 'content-type': manifest.mediaType },
         body: manifest.bytes,
       });
-      if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, what);
+      if (res.status !== 201 && res.status !== 200 && res.status !== 202) {
+        const e = await this.fail(res, what).catch((x: unknown) => x);
+        if (e instanceof RegistryError && isMissingRepository(e)) throw new RepositoryMissingError(this.registry, repository, e.message, e);
+        throw e;
+      }
       await res.body.dump();
       const digest = header(res.headers, 'docker-content-digest');
       if (digest && digest !== manifest.digest) {
@@ -295,12 +349,26 @@ export class RegistryClient {
     const what = mount ? `mounting blob ${mount.digest} from ${mount.from} into ${this.registry}/${repository}` : `starting an upload to ${this.registry}/${repository}`;
     return this.withRetry(what, async () => {
       const query = mount ? `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}` : '';
-      const res = await this.transport.send({
-        method: 'POST',
-        url: `/v2/${repository}/blobs/uploads/${query}`,
-        scopes: this.scopes(repository, mount ? [mount.from] : []),
-        body: Buffer.alloc(0),
-      });
+      let res: SendResult;
+      try {
+        res = await this.transport.send({
+          method: 'POST',
+          url: `/v2/${repository}/blobs/uploads/${query}`,
+          scopes: this.scopes(repository, mount ? [mount.from] : []),
+          body: Buffer.alloc(0),
+        });
+      } catch (err) {
+        // ECR ends a push into a missing repository without an answer (dotnet/sdk-container-builds#279).
+        if (isNetworkError(err) && (await this.repositoryMissing(repository))) {
+          throw new RepositoryMissingError(this.registry, repository, `the upload request was ended without an answer, and the registry answers NAME_UNKNOWN for the repository`, err);
+        }
+        throw err;
+      }
+      if (res.status === 404 || res.status === 400) {
+        const e = await this.fail(res, what).catch((x: unknown) => x);
+        if (e instanceof RegistryError && isMissingRepository(e)) throw new RepositoryMissingError(this.registry, repository, e.message, e);
+        throw e;
+      }
       if (res.status === 201 && mount) {
         await res.body.dump();
         return { mounted: true as const };
@@ -313,7 +381,29 @@ export class RegistryClient {
     });
   }
 
-  /** PATCH one chunk at `offset` (one attempt). Returns the next session and the bytes the registry now holds. */
+  /**
+   * Whether the registry says the repository does not exist (404 NAME_UNKNOWN on a tag list);
+   * false when it exists or the answer says nothing clear.
+   */
+  async repositoryMissing(repository: string): Promise<boolean> {
+    try {
+      const res = await this.transport.send({ method: 'GET', url: `/v2/${repository}/tags/list?n=1`, scopes: this.scopes(repository) });
+      if (res.status === 200) {
+        await res.body.dump();
+        return false;
+      }
+      const e = await this.fail(res, `listing tags of ${repository}`).catch((x: unknown) => x);
+      return e instanceof RegistryError && isMissingRepository(e);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * PATCH one chunk at `offset` (one attempt). Returns the next session and the offset after
+   * the chunk: a successful PATCH is trusted to hold what was sent (ECR answers 201 and a
+   * `Range` that stops advancing after the first PATCH: aws/containers-roadmap#2831).
+   */
   async uploadChunk(session: UploadSession, chunk: Buffer, offset: number, signal?: AbortSignal): Promise<{ session: UploadSession; offset: number }> {
     const what = `uploading ${chunk.length} bytes at offset ${offset} to ${this.registry}/${session.repository}`;
     const res = await this.transport.send({
@@ -324,15 +414,19 @@ export class RegistryClient {
       body: chunk,
       signal,
     });
-    if (res.status !== 202 && res.status !== 204) return this.fail(res, what);
+    // 202 is the spec's answer; ECR answers 201 (dotnet/sdk-container-builds#279; regclient
+    // scheme/reg/blob.go; openai/tart#273; kitops-ml/kitops#821; jdx/mise#11376); 204 is old practice.
+    if (res.status !== 202 && res.status !== 201 && res.status !== 204) return this.fail(res, what);
     await res.body.dump();
     const location = header(res.headers, 'location') ?? session.location;
-    // After a PATCH of n bytes at 0, `0-0` can only mean 1 byte when n is 1.
-    const held = parseUploadRange(header(res.headers, 'range'), offset + chunk.length === 1 ? 1 : 0);
-    return { session: { repository: session.repository, location }, offset: held ?? offset + chunk.length };
+    return { session: { repository: session.repository, location }, offset: offset + chunk.length };
   }
 
-  /** Ask an upload session how many bytes it holds; undefined when the registry no longer knows it. */
+  /**
+   * Ask an upload session how many bytes it holds; undefined when the registry no longer knows
+   * it. Not used by the copy engine: ECR answers this GET with 404 (dotnet/sdk#33019, measured on
+   * ECR Public), so recovery relies on the 416 answer to a PATCH at the wrong offset instead.
+   */
   uploadStatus(session: UploadSession): Promise<{ session: UploadSession; offset: number } | undefined> {
     const what = `checking upload status in ${this.registry}/${session.repository}`;
     return this.withRetry(what, async () => {

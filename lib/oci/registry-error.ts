@@ -18,6 +18,8 @@ export interface RegistryErrorOptions {
   readonly temporary?: boolean;
   /** The underlying error. @default - none */
   readonly cause?: unknown;
+  /** Bytes the upload session holds, when the registry said so in an error answer. @default - none */
+  readonly offset?: number;
 }
 
 /** A failed registry request. */
@@ -32,6 +34,8 @@ export class RegistryError extends Error {
   readonly retryAfterMs?: number;
   /** Whether another attempt may help. */
   readonly temporary: boolean;
+  /** Bytes the upload session holds, when the registry said so (a 416's `Range` or message). */
+  readonly offset?: number;
 
   constructor(registry: string, message: string, options: RegistryErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -40,6 +44,7 @@ export class RegistryError extends Error {
     this.status = options.status;
     this.code = options.code;
     this.retryAfterMs = options.retryAfterMs;
+    this.offset = options.offset;
     this.temporary = options.temporary ?? (options.status === undefined || isTemporaryStatus(options.status));
   }
 }
@@ -82,7 +87,48 @@ export function errorFromResponse(
   }
   const retryAfter = headers['retry-after'];
   const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
-  return new RegistryError(registry, `${what}: ${registry} answered ${status}${detail ? ` (${detail})` : ''}`, { status, code, retryAfterMs });
+  const temporary = isPullRateLimit(status, code, detail, retryAfterMs) ? false : undefined;
+  return new RegistryError(registry, `${what}: ${registry} answered ${status}${detail ? ` (${detail})` : ''}`, {
+    status,
+    code,
+    retryAfterMs,
+    temporary,
+    offset: status === 416 ? sessionOffset(headers, detail) : undefined,
+  });
+}
+
+/**
+ * The bytes an upload session holds, from a 416 answer: its `Range: 0-<end>` header (OCI
+ * distribution spec), or ECR's message "First byte of the layer part is <sent> instead of
+ * <held>" (apple/containerization#790). Undefined when the answer says neither.
+ */
+export function sessionOffset(headers: Record<string, string | string[] | undefined>, detail: string): number | undefined {
+  const range = headers.range;
+  const m = /^(?:bytes=)?0-(\d+)$/.exec(String((Array.isArray(range) ? range[0] : range) ?? '').trim());
+  if (m) return Number(m[1]) + 1;
+  const e = /instead of (\d+)/.exec(detail);
+  return e ? Number(e[1]) : undefined;
+}
+
+/**
+ * Docker Hub's pull rate limit: 429 `TOOMANYREQUESTS` "You have reached your pull rate limit"
+ * (Docker Hub usage and limits, https://docs.docker.com/docker-hub/usage/). The window is
+ * hours long, so without a `Retry-After` another attempt within seconds cannot help.
+ */
+function isPullRateLimit(status: number, code: string | undefined, detail: string, retryAfterMs: number | undefined): boolean {
+  return status === 429 && retryAfterMs === undefined && (code === 'TOOMANYREQUESTS' || /pull rate limit/i.test(detail));
+}
+
+/** Whether an error is a rate limit answer (429). */
+export function isRateLimited(err: unknown): err is RegistryError {
+  return err instanceof RegistryError && err.status === 429;
+}
+
+/** The hint of a rate-limit error: how to get a higher limit, or avoid the registry. */
+export function rateLimitHint(registry: string): string {
+  return /(^|\.)docker\.io$/.test(registry)
+    ? 'Docker Hub allows 10 anonymous pulls per hour per IP address (each architecture counts): log in (docker login, or a credential helper in ~/.docker/config.json) for a higher limit, or mirror the image from ECR Public (public.ecr.aws/docker/library/<name>) instead'
+    : `${registry} limits the rate of requests: wait and run again (copied blobs are skipped), or use credentials with a higher limit`;
 }
 
 /** Retry classifier for registry operations: temporary registry errors and network errors retry. */

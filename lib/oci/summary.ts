@@ -4,6 +4,7 @@
  * and as Markdown for a GitHub job summary.
  */
 import { formatBytes } from '../transfer/progress';
+import type { MountsSkipped } from './copy';
 
 /** One row of the summary. */
 export interface SummaryRow {
@@ -24,6 +25,27 @@ export interface SummaryRow {
   readonly bytesSkipped: number;
   /** Wall time, in ms. */
   readonly durationMs: number;
+  /** Uploaded blobs another repository of the destination held, by why no mount was made. @default - none */
+  readonly mountsSkipped?: MountsSkipped;
+}
+
+/**
+ * The line under the table that says how many blobs were mounted and uploaded, and why mounts
+ * were skipped; empty when no blob could have been mounted.
+ */
+export function mountNote(rows: readonly SummaryRow[]): string {
+  const sum = (f: (r: SummaryRow) => number) => rows.reduce((n, r) => n + f(r), 0);
+  const mounted = sum((r) => r.mounted);
+  const disabled = sum((r) => r.mountsSkipped?.disabled ?? 0);
+  const unreferenced = sum((r) => r.mountsSkipped?.unreferenced ?? 0);
+  const refused = sum((r) => r.mountsSkipped?.refused ?? 0);
+  if (mounted + disabled + unreferenced + refused === 0) return '';
+  const why = [
+    disabled ? `${disabled} because blob mounting is off for the registry (ECR: aws ecr put-account-setting --name BLOB_MOUNTING --value ENABLED)` : '',
+    unreferenced ? `${unreferenced} because no manifest pushed yet references the blob (ECR mounts only those)` : '',
+    refused ? `${refused} because the registry opened an upload instead` : '',
+  ].filter(Boolean);
+  return `blobs: ${sum((r) => r.copied)} uploaded, ${mounted} mounted${why.length ? `; uploaded instead of mounted: ${why.join(', ')}` : ''}\n`;
 }
 
 function rate(bytes: number, ms: number): string {
@@ -69,7 +91,7 @@ export function renderSummaryText(rows: readonly SummaryRow[], wallMs: number): 
   const widths = HEAD.map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const numeric = new Set([2, 3, 4, 5, 6, 7]);
   const line = (r: string[]) => r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return `${[line(table[0]), ...table.slice(1, -1).map(line), line(table[table.length - 1])].join('\n')}\n`;
+  return `${[line(table[0]), ...table.slice(1, -1).map(line), line(table[table.length - 1])].join('\n')}\n${mountNote(rows)}`;
 }
 
 /** The summary as a Markdown table (GitHub job summary). */
@@ -84,6 +106,7 @@ export function renderSummaryMarkdown(rows: readonly SummaryRow[], wallMs: numbe
     ...rows.map((r) => row([...cells(r).slice(0, 8), r.digest ? `\`${r.digest}\`` : '-'])),
     row(total(rows, wallMs).map((c, i) => (i === 0 ? '**total**' : c))),
     '',
+    ...(mountNote(rows) ? [mountNote(rows).trimEnd(), ''] : []),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -22,7 +22,9 @@ export type Fault =
   /** Flip (XOR 0xff) the response body byte at offset `atByte`. */
   | { readonly kind: 'corrupt'; readonly atByte: number }
   /** Destroy the client socket at once, before any response (the upstream is not contacted). */
-  | { readonly kind: 'drop' };
+  | { readonly kind: 'drop' }
+  /** Forward the whole request and let the upstream answer, then destroy the client socket before the response head (a lost answer). */
+  | { readonly kind: 'dropAnswer' };
 
 /** A fault rule; rules are checked in the order added, the first that takes the request wins. */
 export interface FaultRule {
@@ -231,6 +233,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     upReq.on('response', (upRes) => {
       if (aborted) {
         upRes.destroy();
+        return;
+      }
+      if (fault?.kind === 'dropAnswer') {
+        stats.faultsFired++;
+        upRes.resume();
+        upRes.on('end', () => socket.destroy());
         return;
       }
       const status = upRes.statusCode ?? 502;

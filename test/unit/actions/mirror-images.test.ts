@@ -32,6 +32,7 @@ function report(extra: Partial<MirrorReport> = {}): MirrorReport {
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
     platforms: ['linux/amd64'],
     blobs: { copied: 3, mounted: 0, skipped: 1 },
+    mountsSkipped: { disabled: 0, unreferenced: 0, refused: 0 },
     bytesCopied: 1234,
     bytesSkipped: 10,
     bytesSent: 1234,

@@ -87,10 +87,13 @@ test('--format github prints workflow commands; a missing source exits 1 with no
   expect(existsSync(join(dir, 'out'))).toBe(false);
 });
 
-test('usage errors exit 2: no --env, a chunk size under 5 MiB, an unknown environment', async () => {
+test('usage errors exit 2: no --env, a chunk size outside 5..20 MiB (with the hint), an unknown environment', async () => {
   expect((await runCli(['mirror'], dir)).code).toBe(2);
   expect((await runCli(['mirror', '--env', 'dev', '--chunk-size', '4'], dir)).code).toBe(2);
-  expect((await runCli(['mirror', '--env', 'dev', '--chunk-size', '513'], dir)).code).toBe(2);
+  const big = await runCli(['mirror', '--env', 'dev', '--chunk-size', '21'], dir);
+  expect(big.code).toBe(2);
+  expect(big.stderr).toMatch(/--chunk-size must be an integer ≥ 5 and ≤ 20/);
+  expect(big.stderr).toMatch(/UploadLayerPart/);
   const missing = await runCli(['mirror', '--env', 'nowhere'], dir);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toMatch(/nowhere/);

@@ -1,8 +1,11 @@
 /**
- * The copy engine against an in-memory registry that keeps upload sessions across broken
- * connections (as ECR does): resume at the session's offset (a failure costs at most one
- * chunk), source resumes with Range, Retry-After, token renewal mid-copy, digest mismatch
- * restarts, bounded attempts, mounts, platform selection, warm re-runs and dry runs.
+ * The copy engine against an in-memory registry (fake-registry.ts) that keeps upload sessions
+ * across broken connections: the chunk is the unit of retry, a 416 naming the session's offset
+ * lets the copy go on (whole chunk held) or send the rest (when it is not a short non-final
+ * part), anything else restarts the blob; source resumes with Range, Retry-After (and its
+ * maximum), Docker Hub's pull limit, token renewal mid-copy, digest mismatch restarts, bounded
+ * attempts, mounts, platform selection, warm re-runs and dry runs. ECR's own behaviour is
+ * proved against the ECR profile in test/integration/oci.
  */
 import { CopyEngine } from '../../../lib/oci/copy';
 import { ExitCode, SdpipeError, TransferError } from '../../../lib/errors';
@@ -82,19 +85,38 @@ describe('resumable blob copy', () => {
     expect(r.target).toBe(`${dst.host}/mirror/app:v1`);
   });
 
-  test('a PATCH cut midway resumes at the offset the session holds: nothing is sent twice', async () => {
+  test('a PATCH cut midway is sent again whole; the 416 names the bytes the session kept and the rest follows', async () => {
     const img = seedImage(src, 'app', 'v1', [bytesOf(6 * CHUNK, 3)]);
     dst.fault('PATCH', /uploads/, { kind: 'patch-cut', afterBytes: 10_000 }, 1, 2);
     const events: string[] = [];
     const r = await copy(engine({ onEvent: (e) => events.push(e.kind) }), 'app:v1', 'mirror/app:v1');
     expect(r.digest).toBe(img.digest);
-    expect(events).toEqual(['chunk-retry']);
+    expect(events).toEqual(['chunk-retry', 'chunk-retry']);
     expect(dst.stats.uploadBytes).toBe(img.size);
-    expect(r.bytesSent - img.size).toBeLessThanOrEqual(CHUNK);
-    expect(dst.stats.requests.filter((q) => q.startsWith('GET /v2/mirror/app/blobs/uploads/'))).toHaveLength(1);
+    expect(r.bytesSent - img.size).toBeLessThanOrEqual(2 * CHUNK);
+    // The upload-status GET is never asked (ECR answers it 404: dotnet/sdk#33019).
+    expect(dst.stats.requests.filter((q) => q.startsWith('GET /v2/mirror/app/blobs/uploads/'))).toHaveLength(0);
   });
 
-  test('a PATCH whose answer is lost is not sent again: the session status shows it landed', async () => {
+  test('a session holding part of a chunk whose rest would be a short non-final part starts the blob again', async () => {
+    const img = seedImage(src, 'app', 'v1', [bytesOf(6 * CHUNK, 3)]);
+    dst.fault('PATCH', /uploads/, { kind: 'patch-cut', afterBytes: 10_000 }, 1, 2);
+    const events: string[] = [];
+    const r = await copy(engine({ minChunkSize: CHUNK, onEvent: (e) => events.push(e.kind) }), 'app:v1', 'mirror/app:v1');
+    expect(r.digest).toBe(img.digest);
+    expect(events).toEqual(['chunk-retry', 'restart']);
+  });
+
+  test('a 416 that does not say what the session holds starts the blob again', async () => {
+    const img = seedImage(src, 'app', 'v1', [bytesOf(3 * CHUNK, 3)]);
+    dst.fault('PATCH', /uploads/, { kind: 'status', status: 416 }, 1, 2);
+    const events: string[] = [];
+    const r = await copy(engine({ onEvent: (e) => events.push(e.kind) }), 'app:v1', 'mirror/app:v1');
+    expect(r.digest).toBe(img.digest);
+    expect(events).toEqual(['restart']);
+  });
+
+  test('a PATCH whose answer is lost is not sent twice: the 416 on the re-send says the session holds it', async () => {
     const img = seedImage(src, 'app', 'v1', [bytesOf(4 * CHUNK, 4)]);
     dst.fault('PATCH', /uploads/, { kind: 'patch-lost-answer' }, 1, 1);
     const r = await copy(engine(), 'app:v1', 'mirror/app:v1');
@@ -102,7 +124,7 @@ describe('resumable blob copy', () => {
     expect(dst.stats.uploadBytes).toBe(img.size);
   });
 
-  test('a PATCH answered 503 is sent again after asking the session where it stands', async () => {
+  test('a PATCH answered 503 is sent again whole, at the same offset', async () => {
     const img = seedImage(src, 'app', 'v1', [bytesOf(3 * CHUNK, 5)]);
     dst.fault('PATCH', /uploads/, { kind: 'status', status: 503 }, 2, 1);
     const r = await copy(engine(), 'app:v1', 'mirror/app:v1');
@@ -167,9 +189,32 @@ describe('resumable blob copy', () => {
     expect(dst.manifest('mirror/app', 'v1')).toBeUndefined();
   });
 
-  test('the chunk size has a floor (5 MiB by default)', () => {
-    expect(() => new CopyEngine({ chunkSize: 1024 * 1024 })).toThrow(/at least 5242880/);
+  test('the chunk size is between 5 and 20 MiB by default (ECR part limits)', () => {
+    expect(() => new CopyEngine({ chunkSize: 1024 * 1024 })).toThrow(/between 5242880 and 20971520/);
+    expect(() => new CopyEngine({ chunkSize: 21 * 1024 * 1024 })).toThrow(/between 5242880 and 20971520/);
     expect(() => new CopyEngine({ chunkSize: 5 * 1024 * 1024 })).not.toThrow();
+    expect(() => new CopyEngine({ chunkSize: 20 * 1024 * 1024 })).not.toThrow();
+  });
+
+  test('a Retry-After longer than the maximum fails at once with a rate-limit message and hint', async () => {
+    seedImage(src, 'app', 'v1', [bytesOf(CHUNK, 4)]);
+    src.fault('GET', /\/manifests\/v1/, { kind: 'status', status: 429, headers: { 'retry-after': '3600' } });
+    const err = await copy(engine(), 'app:v1', 'mirror/app:v1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransferError);
+    expect((err as Error).message).toMatch(/wait 3600 s .*Retry-After.*300 s/);
+    expect((err as TransferError).hint).toMatch(/limits the rate/);
+    expect(sleeps).toEqual([]);
+  });
+
+  test("Docker Hub's pull limit (429 TOOMANYREQUESTS without Retry-After) fails at once as a rate limit, not a network error", async () => {
+    seedImage(src, 'app', 'v1', [bytesOf(CHUNK, 4)]);
+    // The body docker pull shows on Docker Hub's pull limit (Docker Hub usage and limits).
+    src.fault('GET', /\/manifests\/v1/, { kind: 'status', status: 429, body: JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'You have reached your pull rate limit.' }] }) });
+    const err = await copy(engine(), 'app:v1', 'mirror/app:v1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransferError);
+    expect((err as Error).message).toMatch(/rate limited/);
+    expect((err as TransferError).hint).not.toMatch(/network/);
+    expect(sleeps).toEqual([]);
   });
 });
 

@@ -54,3 +54,34 @@ test('ECR: only private ECR hosts, in the region the host names; cached until a 
   expect(calls).toEqual(['123456789012@cn-northwest-1', '123456789012@cn-northwest-1', '210987654321@us-west-2']);
   expect(secrets).toEqual(['pw1', 'pw2', 'pw3']);
 });
+
+test('Docker credential helpers: credHelpers for the host, else credsStore, run as docker-credential-<name> get with the server on stdin', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sdpipe-docker-'));
+  try {
+    // A real helper on PATH, speaking the docker-credential-helpers protocol (server URL on stdin, JSON out).
+    const helper = (name: string, body: string) => {
+      writeFileSync(join(dir, `docker-credential-${name}`), `#!/bin/sh\n[ "$1" = get ] || exit 2\nread server\n${body}\n`, { mode: 0o755 });
+    };
+    helper('ecr-login', 'printf \'{"ServerURL":"%s","Username":"AWS","Secret":"ecr-%s"}\' "$server" "$server"');
+    helper('desktop', 'case "$server" in https://index.docker.io/v1/) printf \'{"Username":"hub","Secret":"hubpw"}\';; *) echo "credentials not found in native keychain"; exit 1;; esac');
+    helper('broken', 'echo "helper exploded" >&2; exit 3');
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        credsStore: 'desktop',
+        credHelpers: { '123456789012.dkr.ecr.us-west-2.amazonaws.com': 'ecr-login', 'quay.io': 'broken' },
+        auths: { 'quay.io': { auth: Buffer.from('q:fromfile').toString('base64') }, 'https://index.docker.io/v1/': {} },
+      }),
+    );
+    const warnings: string[] = [];
+    const p = dockerConfigCredentials({ DOCKER_CONFIG: dir, PATH: `${dir}:${process.env.PATH}` }, { warn: (m) => warnings.push(m) });
+    expect(await p('123456789012.dkr.ecr.us-west-2.amazonaws.com')).toEqual({ username: 'AWS', password: 'ecr-123456789012.dkr.ecr.us-west-2.amazonaws.com' });
+    expect(await p('registry-1.docker.io')).toEqual({ username: 'hub', password: 'hubpw' });
+    expect(await p('ghcr.io')).toBeUndefined();
+    // A failing helper is reported and the auths entry is used.
+    expect(await p('quay.io')).toEqual({ username: 'q', password: 'fromfile' });
+    expect(warnings).toEqual([expect.stringMatching(/docker-credential-broken get quay.io failed \(exit 3\): helper exploded/)]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,8 @@
-/** lib/aws/ecr.ts against a stateful ECR fake (aws-sdk-client-mock). */
-import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+/** lib/aws/ecr.ts, and the mirror's BLOB_MOUNTING lookup, against a stateful ECR fake (aws-sdk-client-mock). */
+import { CreateRepositoryCommand, ECRClient, GetAccountSettingCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ENV_TAG_KEY, ensureRepository, getEcrAuthorization } from '../../../lib/aws/ecr';
 import { SdpipeError } from '../../../lib/errors';
+import { ecrBlobMounting } from '../../../lib/oci/mirror';
 import { fakeEcr } from './fake-ecr';
 
 let ecr: ReturnType<typeof fakeEcr>;
@@ -70,4 +71,15 @@ test('decodes an authorization token into Basic credentials', async () => {
   await expect(getEcrAuthorization(client())).rejects.toThrow(/without a usable token/);
   ecr.mock.on(GetAuthorizationTokenCommand).rejects(new Error('expired credentials'));
   await expect(getEcrAuthorization(client())).rejects.toThrow(/ecr:GetAuthorizationToken|expired credentials/);
+});
+
+test("blob mounting follows the account's BLOB_MOUNTING setting: off by default, referenced-only when enabled, off when unreadable", async () => {
+  const lines: string[] = [];
+  expect(await ecrBlobMounting(client(), 'cn-northwest-1', (l) => lines.push(l))).toBe('off');
+  ecr.setAccountSetting('BLOB_MOUNTING', 'ENABLED');
+  expect(await ecrBlobMounting(client(), 'cn-northwest-1', (l) => lines.push(l))).toBe('referenced');
+  expect(lines).toEqual([]);
+  ecr.mock.on(GetAccountSettingCommand).rejects(Object.assign(new Error('User is not authorized to perform: ecr:GetAccountSetting'), { name: 'AccessDeniedException' }));
+  expect(await ecrBlobMounting(client(), 'cn-northwest-1', (l) => lines.push(l))).toBe('off');
+  expect(lines).toEqual([expect.stringMatching(/cannot read the account setting BLOB_MOUNTING \(User is not authorized.*\); no mounts are tried/)]);
 });

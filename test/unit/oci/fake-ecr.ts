@@ -1,11 +1,14 @@
 /**
  * A stateful ECR control plane on aws-sdk-client-mock: repositories with tag mutability,
- * scanning, encryption and tags, and authorization tokens; unknown calls fail.
+ * scanning, encryption and tags, authorization tokens, and the BLOB_MOUNTING account setting
+ * (DISABLED until set: blob mounting is opt-in per account, "Blob mounting in Amazon ECR",
+ * https://docs.aws.amazon.com/AmazonECR/latest/userguide/blob-mounting.html); unknown calls fail.
  */
 import {
   CreateRepositoryCommand,
   DescribeRepositoriesCommand,
   ECRClient,
+  GetAccountSettingCommand,
   GetAuthorizationTokenCommand,
   ListTagsForResourceCommand,
   PutImageScanningConfigurationCommand,
@@ -27,6 +30,8 @@ export function fakeEcr(account = '123456789012', region = 'cn-northwest-1') {
   const mock = mockClient(ECRClient);
   const repos = new Map<string, { repo: Repository; tags: Tag[] }>();
   let tokens = 0;
+  const settings = new Map<string, string>([['BLOB_MOUNTING', 'DISABLED']]);
+  mock.on(GetAccountSettingCommand).callsFake((input: { name?: string }) => ({ name: input.name, value: settings.get(input.name ?? '') }));
   const arn = (name: string) => `arn:aws-cn:ecr:${region}:${account}:repository/${name}`;
   mock.on(DescribeRepositoriesCommand).callsFake((input: { repositoryNames?: string[] }) => {
     const found = (input.repositoryNames ?? []).map((n) => repos.get(n)?.repo);
@@ -80,6 +85,10 @@ export function fakeEcr(account = '123456789012', region = 'cn-northwest-1') {
     },
     get tokens() {
       return tokens;
+    },
+    /** Set an account setting (BLOB_MOUNTING: ENABLED | DISABLED). */
+    setAccountSetting(name: string, value: string) {
+      settings.set(name, value);
     },
   };
 }

@@ -1,9 +1,13 @@
 /**
  * A small in-memory OCI registry for unit tests of the copy engine: manifests, blobs with
- * Range, uploads that keep a stable session URL and resume at their real offset (as ECR's do,
- * unlike Docker Distribution's), cross-repository mounts, an optional bearer-token flow with
- * revocation, and faults injected at the byte level (partial PATCH bodies, resets and
- * corruption of blob downloads, status answers).
+ * Range, uploads that keep a stable session URL (as ECR's do: regclient/regclient#81) and keep
+ * whatever bytes a broken PATCH delivered (the most forgiving case: neither ECR, whose parts are
+ * whole UploadLayerPart calls, nor Docker Distribution, which drops such a session, is known to),
+ * cross-repository mounts, an optional bearer-token flow with revocation, and faults injected at
+ * the byte level (partial PATCH bodies, resets and corruption of blob downloads, status answers).
+ * A PATCH at the wrong offset is answered 416 BLOB_UPLOAD_INVALID "First byte of the layer part
+ * is X instead of Y", as ECR does (apple/containerization#790). ECR's exact behaviour is the ECR
+ * profile's job (test/support/registry-profiles.ts), not this fake's.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import * as http from 'node:http';
@@ -23,7 +27,7 @@ export type FakeFault =
   /** Flip the byte at `atByte` of a blob download. */
   | { readonly kind: 'get-corrupt'; readonly atByte: number }
   /** Answer with a status (and headers) without doing anything. */
-  | { readonly kind: 'status'; readonly status: number; readonly headers?: Record<string, string> };
+  | { readonly kind: 'status'; readonly status: number; readonly headers?: Record<string, string>; readonly body?: string };
 
 interface Rule {
   readonly method: string;
@@ -82,8 +86,10 @@ export async function startFakeRegistry(options: { auth?: 'none' | 'token' } = {
     if (--r.times <= 0) rules.splice(i, 1);
     return r.fault;
   };
-  const error = (res: http.ServerResponse, status: number, code: string, headers: Record<string, string> = {}) => {
-    const body = JSON.stringify({ errors: [{ code, message: code.toLowerCase() }] });
+  const error = (res: http.ServerResponse, status: number, code: string, headers: Record<string, string> | string = {}) => {
+    const message = typeof headers === 'string' ? headers : code.toLowerCase();
+    if (typeof headers === 'string') headers = {};
+    const body = JSON.stringify({ errors: [{ code, message }] });
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
     res.end(body);
   };
@@ -142,8 +148,9 @@ export async function startFakeRegistry(options: { auth?: 'none' | 'token' } = {
     const fault = takeFault(method, `${path}${url.search}`);
     if (fault?.kind === 'status') {
       req.resume();
-      res.writeHead(fault.status, { 'content-length': '0', ...(fault.headers ?? {}) });
-      res.end();
+      const body = Buffer.from(fault.body ?? '');
+      res.writeHead(fault.status, { 'content-length': String(body.length), ...(fault.headers ?? {}) });
+      res.end(body);
       return;
     }
     if (path === '/v2/' || path === '/v2') {
@@ -243,7 +250,7 @@ export async function startFakeRegistry(options: { auth?: 'none' | 'token' } = {
         const cr = /^(\d+)-(\d+)$/.exec(String(req.headers['content-range'] ?? ''));
         if (cr && Number(cr[1]) !== s.size) {
           req.resume();
-          return error(res, 416, 'BLOB_UPLOAD_INVALID');
+          return error(res, 416, 'BLOB_UPLOAD_INVALID', `First byte of the layer part is ${cr[1]} instead of ${s.size}`);
         }
         const keep = (b: Buffer) => {
           s.parts.push(Buffer.from(b));

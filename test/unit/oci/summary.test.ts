@@ -1,5 +1,5 @@
 /** The end-of-run summary table, as text and Markdown. */
-import { renderSummaryMarkdown, renderSummaryText, type SummaryRow } from '../../../lib/oci/summary';
+import { mountNote, renderSummaryMarkdown, renderSummaryText, type SummaryRow } from '../../../lib/oci/summary';
 
 const rows: SummaryRow[] = [
   { name: 'sdwebui', result: 'copied', target: 'h/r:t', digest: `sha256:${'c'.repeat(64)}`, copied: 7, mounted: 1, skipped: 2, bytesCopied: 200 * 1024 * 1024, bytesSkipped: 1024, durationMs: 4000 },
@@ -22,4 +22,19 @@ test('markdown: a table with full digests for a job summary', () => {
   expect(md).toContain('| name | result | copied | mounted | skipped | bytes copied | bytes skipped | MiB/s | digest |');
   expect(md).toContain(`\`sha256:${'c'.repeat(64)}\``);
   expect(md).toContain('| **total** | 2/3 ok |');
+});
+
+test('a line under the table says how many blobs were uploaded and mounted, and why uploads were not mounts', () => {
+  const withSkips: SummaryRow[] = [
+    { ...rows[0], mountsSkipped: { disabled: 3, unreferenced: 0, refused: 0 } },
+    { ...rows[1], mountsSkipped: { disabled: 0, unreferenced: 2, refused: 1 } },
+  ];
+  const text = renderSummaryText(withSkips, 5000);
+  expect(text.trimEnd().split('\n').pop()).toBe(
+    'blobs: 7 uploaded, 1 mounted; uploaded instead of mounted: 3 because blob mounting is off for the registry (ECR: aws ecr put-account-setting --name BLOB_MOUNTING --value ENABLED), 2 because no manifest pushed yet references the blob (ECR mounts only those), 1 because the registry opened an upload instead',
+  );
+  expect(renderSummaryMarkdown(withSkips, 5000)).toContain('blobs: 7 uploaded, 1 mounted; uploaded instead of mounted: 3 because');
+  // No blob could have been mounted: no line.
+  expect(renderSummaryText([rows[2]], 0)).not.toMatch(/^blobs:/m);
+  expect(mountNote([rows[2]])).toBe('');
 });

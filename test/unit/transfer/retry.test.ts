@@ -1,4 +1,4 @@
-import { backoffDelay, parseRetryAfter, retry, RetriesExhaustedError } from '../../../lib/transfer/retry';
+import { backoffDelay, DEFAULT_MAX_RETRY_AFTER_MS, parseRetryAfter, retry, RetriesExhaustedError, RetryAfterTooLongError } from '../../../lib/transfer/retry';
 
 describe('retry', () => {
   it('retries until success with full-jitter exponential delays', async () => {
@@ -21,6 +21,28 @@ describe('retry', () => {
       return 1;
     }, { classify: (e) => ({ retryable: true, retryAfterMs: (e as { retryAfterMs?: number }).retryAfterMs }), sleep: async (ms) => void waits.push(ms) });
     expect(waits).toEqual([7000]);
+  });
+
+  it('honours a Retry-After longer than the backoff cap (not cut to maxMs), up to the maximum', async () => {
+    const waits: number[] = [];
+    let calls = 0;
+    await retry(async () => {
+      if (++calls === 1) throw Object.assign(new Error('429'), { retryAfterMs: 120_000 });
+      return 1;
+    }, { maxMs: 30_000, classify: (e) => ({ retryable: true, retryAfterMs: (e as { retryAfterMs?: number }).retryAfterMs }), sleep: async (ms) => void waits.push(ms) });
+    expect(waits).toEqual([120_000]);
+    expect(DEFAULT_MAX_RETRY_AFTER_MS).toBe(300_000);
+  });
+
+  it('fails at once, without waiting, when Retry-After exceeds the maximum', async () => {
+    const waits: number[] = [];
+    const answer = Object.assign(new Error('429 Too Many Requests'), { retryAfterMs: 3_600_000 });
+    const p = retry(async () => {
+      throw answer;
+    }, { maxRetryAfterMs: 600_000, classify: (e) => ({ retryable: true, retryAfterMs: (e as { retryAfterMs?: number }).retryAfterMs }), sleep: async (ms) => void waits.push(ms) });
+    await expect(p).rejects.toBeInstanceOf(RetryAfterTooLongError);
+    await expect(p).rejects.toMatchObject({ retryAfterMs: 3_600_000, maxRetryAfterMs: 600_000, cause: answer, message: expect.stringMatching(/wait 3600 s .*600 s/) });
+    expect(waits).toEqual([]);
   });
 
   it('stops at a non-retryable error and rethrows it as is', async () => {
