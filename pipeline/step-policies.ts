@@ -67,7 +67,12 @@ export function mirrorStatements(scope: Construct, config: EnvironmentConfig): i
   const env = config.environment.name;
   const entries = [...(config.mirror?.images ?? []).map((e) => ({ kind: 'images', e })), ...(config.mirror?.charts ?? []).map((e) => ({ kind: 'charts', e }))];
   const repositories = [...new Set(entries.map(({ e }) => e.repository))].sort();
-  const statements = [new iam.PolicyStatement({ sid: 'EcrToken', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] })];
+  const statements = [
+    new iam.PolicyStatement({ sid: 'EcrToken', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
+    // `sdpipe mirror` reads BLOB_MOUNTING to decide whether cross-repository mounts can work (docs/mirror.md);
+    // account settings have no resource ARN (ECR's service authorization reference), so `*`.
+    new iam.PolicyStatement({ sid: 'EcrBlobMountingSetting', actions: ['ecr:GetAccountSetting'], resources: ['*'] }),
+  ];
   if (repositories.length) {
     statements.push(new iam.PolicyStatement({
       sid: 'PushConfiguredRepositories',

@@ -1,6 +1,6 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import type { EnvironmentConfig, ModelFile } from '../../../lib/config/types';
-import { s3ObjectArn, s3SourcesReadByRole } from '../../../pipeline/step-policies';
+import { mirrorStatements, s3ObjectArn, s3SourcesReadByRole } from '../../../pipeline/step-policies';
 
 function env(region: string, files: ModelFile[]): EnvironmentConfig {
   const partition = region.startsWith('cn-') ? 'aws-cn' : 'aws';
@@ -40,5 +40,16 @@ describe('Models step: s3:// sources in the policy', () => {
     const arn = stack.resolve(s3ObjectArn('b', 'Lora/what*is?this$.bin')) as { 'Fn::Join': [string, unknown[]] };
     expect(Token.isUnresolved(s3ObjectArn('b', 'k'))).toBe(true); // partition-free
     expect(arn['Fn::Join'][1].slice(-1)[0]).toBe(':s3:::b/Lora/what${*}is${?}this${$}.bin');
+  });
+});
+
+describe('Mirror step: the account setting that decides blob mounts', () => {
+  it.each(['us-west-2', 'cn-northwest-1'])('in %s it may read ecr:GetAccountSetting (account level, resource *)', (region) => {
+    const stack = new Stack(undefined, 'S', { env: { account: '123456789012', region } });
+    const config = { ...env(region, []), mirror: { images: [{ name: 'x', source: 'public.ecr.aws/a/x:1', repository: 'sd/x' }] } } as unknown as EnvironmentConfig;
+    const statements = mirrorStatements(stack, config).map((s) => stack.resolve(s.toStatementJson()) as { Action: string | string[]; Resource: unknown });
+    const setting = statements.filter((s) => [s.Action].flat().includes('ecr:GetAccountSetting'));
+    expect(setting).toHaveLength(1);
+    expect(setting[0].Resource).toBe('*');
   });
 });
