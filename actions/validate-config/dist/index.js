@@ -30282,7 +30282,7 @@ var CLUSTER_IMAGES = [
   "csi-livenessprobe",
   "aws-xray-daemon"
 ];
-var CLUSTER_CHARTS = ["sd-on-eks", "karpenter", "keda"];
+var CLUSTER_CHARTS = ["sd-on-eks", "karpenter", "keda", "mountpoint-s3-csi-driver"];
 function requiredImages(partition, runtimeTypes) {
   const names = /* @__PURE__ */ new Set();
   for (const t of runtimeTypes) for (const n of RUNTIME_IMAGES[t] ?? []) names.add(n);
@@ -30338,6 +30338,65 @@ function isKnownModelFolder(target) {
   return top !== void 0 && MODEL_FOLDERS.includes(top);
 }
 var CHECKPOINT_FOLDER = "Stable-diffusion";
+
+// lib/config/model-key.ts
+var MAX_KEY_BYTES = 1024;
+var RESERVED_KEY_PREFIX = ".sdpipe/";
+var FIX = "write a key such as Stable-diffusion/model.safetensors: folders separated by single /, no . or .. segment";
+function controlChar(key) {
+  const m = /[\u0000-\u001f\u007f]/.exec(key);
+  return m ? `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}` : void 0;
+}
+function checkModelKey(key) {
+  const unknownFolder = !isKnownModelFolder(key);
+  const fail2 = (error2, hint = FIX) => ({ error: error2, hint, unknownFolder });
+  if (key === "") return fail2("is empty");
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes > MAX_KEY_BYTES) return fail2(`is ${bytes} bytes in UTF-8, over S3's limit of ${MAX_KEY_BYTES}`, "shorten the file name (S3 keys are at most 1024 bytes of UTF-8)");
+  const ctl = controlChar(key);
+  if (ctl) return fail2(`contains the control character ${ctl}`, "remove control characters (such as tabs and new lines) from the key");
+  if (key.startsWith("/")) return fail2("starts with /", "drop the leading /: keys are relative to the bucket, such as Stable-diffusion/model.safetensors");
+  if (key.endsWith("/")) return fail2("ends with / (a folder, not a file)", "end the key with the file name, such as Lora/style.safetensors");
+  const segments = key.split("/");
+  if (segments.includes("")) return fail2("has an empty segment (//)");
+  if (segments.includes("..")) return fail2("has a .. segment");
+  if (segments.includes(".")) return fail2("has a . segment");
+  if (key.startsWith(RESERVED_KEY_PREFIX)) return fail2(`lies under ${RESERVED_KEY_PREFIX}, which sdpipe keeps for its upload state`, `choose a key under a model folder, such as ${MODEL_FOLDERS[0]}/`);
+  return { unknownFolder };
+}
+
+// lib/config/workflow-values.ts
+function rec(v) {
+  return v && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+}
+function workflowValues(root) {
+  const out = [];
+  const add = (at, value) => {
+    if (typeof value === "string") out.push({ at, key: at.map((p, i) => typeof p === "number" ? `[${p}]` : i ? `.${p}` : p).join(""), value });
+  };
+  const doc = rec(root);
+  const env = rec(doc?.environment);
+  for (const k of ["name", "account", "region", "branch"]) add(["environment", k], env?.[k]);
+  add(["stackName"], doc?.stackName);
+  const pipeline = rec(doc?.pipeline);
+  if (Array.isArray(pipeline?.runner)) pipeline.runner.forEach((l, i) => add(["pipeline", "runner", i], l));
+  add(["pipeline", "npmRegistry"], pipeline?.npmRegistry);
+  return out;
+}
+function workflowValueProblem(value) {
+  if (value.includes("${{")) return 'contains "${{", which GitHub evaluates as an expression';
+  if (value.includes("}}")) return 'contains "}}", which closes a GitHub expression';
+  if (/[\r\n\u0085\u2028\u2029]/.test(value)) return "contains a line break";
+  const ctl = /[\u0000-\u001f\u007f-\u009f]/.exec(value);
+  if (ctl) return `contains the control character U+${ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+  return void 0;
+}
+function workflowValueProblems(config) {
+  return workflowValues(config).flatMap((v) => {
+    const problem = workflowValueProblem(v.value);
+    return problem ? [{ ...v, problem }] : [];
+  });
+}
 
 // lib/config/references.ts
 var COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
@@ -30497,6 +30556,9 @@ var RULES = {
   SDP085: { severity: "error", title: "image reference not in the mirror set", hint: "refer to a repository listed in mirror.images, or leave the image out so the pipeline pins the mirrored digest" },
   SDP086: { severity: "error", title: "malformed reference", hint: "write host/repository[:tag|@sha256:digest]; charts may start with oci://" },
   SDP087: { severity: "error", title: "model source", hint: "write hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a path" },
+  SDP088: { severity: "error", title: "data volume smaller than the image-cache snapshot", hint: "EC2 cannot create a volume smaller than its snapshot: raise dataVolume.volumeSize to at least snapshot.volumeSize GiB, or lower snapshot.volumeSize" },
+  SDP089: { severity: "error", title: "model target is not a valid key", hint: "write a key such as Stable-diffusion/model.safetensors: at most 1024 bytes of UTF-8, single / between folders, no . or .. segment, not under .sdpipe/" },
+  SDP090: { severity: "error", title: "value that reaches a workflow holds an expression or control character", hint: "config values are data: remove ${{ }}, line breaks and control characters from names, branches, runner labels and registry URLs" },
   SDP999: { severity: "error", title: "internal error", hint: "this is a bug in sdpipe; run with --debug and report it" }
 };
 
@@ -31248,7 +31310,11 @@ function modelRules(ctx) {
     if (targets.has(target)) ctx.report("SDP084", ["models", "files", j, "target"], `target "${target}" is used twice (also models.files[${targets.get(target)}])`);
     targets.set(target, j);
     const top = target.split("/")[0];
-    if (!isKnownModelFolder(target)) {
+    const key = checkModelKey(target);
+    if (key.error) {
+      const shown = target.length > 80 ? `${target.slice(0, 60)}\u2026` : target;
+      ctx.report("SDP089", ["models", "files", j, "target"], `target ${JSON.stringify(shown)} ${key.error}`, { hint: key.hint });
+    } else if (key.unknownFolder) {
       ctx.report("SDP082", ["models", "files", j, "target"], `"${target}" is not under a folder the runtimes read${target.includes("/") ? ` ("${top}/")` : ""}`, {
         hint: `put it under one of: ${MODEL_FOLDERS.slice(0, 6).join("/, ")}/ ...`
       });
@@ -31308,6 +31374,37 @@ function mirrorCoverageRules(ctx) {
     });
   }
 }
+function quantityBytes(q) {
+  const m = /^([1-9][0-9]*)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(q);
+  if (!m) return void 0;
+  const unit = { "": 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
+  return Number(m[1]) * unit[m[2] ?? ""];
+}
+function snapshotSizeRules(ctx) {
+  const snapshot = obj(ctx.root.snapshot);
+  if (snapshot?.enabled !== true) return;
+  const written = num(snapshot.volumeSize);
+  const snapshotGiB = written ?? 80;
+  for (const [rt, i] of runtimes(ctx)) {
+    const tmpl = obj(obj(obj(rt.extraValues)?.karpenter)?.nodeTemplate);
+    if ((str(tmpl?.amiFamily) ?? "Bottlerocket") !== "Bottlerocket") continue;
+    const dataVolume = obj(tmpl?.dataVolume);
+    const size = dataVolume?.volumeSize;
+    const bytes = size === void 0 ? 80 * 2 ** 30 : typeof size === "string" ? quantityBytes(size) : void 0;
+    if (bytes === void 0) continue;
+    const gib = Math.ceil(bytes / 2 ** 30);
+    if (gib >= snapshotGiB) continue;
+    const name = str(rt.name) ?? `#${i + 1}`;
+    const source = written === void 0 ? "the default 80" : `${snapshotGiB}`;
+    const at = size === void 0 ? written === void 0 ? ["snapshot"] : ["snapshot", "volumeSize"] : ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", "dataVolume", "volumeSize"];
+    ctx.report(
+      "SDP088",
+      at,
+      `runtime ${name}: its data volume is ${gib} GiB (${size === void 0 ? "the default 80Gi" : JSON.stringify(size)}), smaller than the image-cache snapshot (snapshot.volumeSize ${source} GiB); EC2 would refuse to create the GPU nodes' volume`,
+      { hint: size === void 0 ? `set modelsRuntime[${i}].extraValues.karpenter.nodeTemplate.dataVolume.volumeSize to "${snapshotGiB}Gi" or more, or lower snapshot.volumeSize to at most 80` : `write volumeSize: "${snapshotGiB}Gi" or more, or lower snapshot.volumeSize to at most ${gib}` }
+    );
+  }
+}
 var ALL_RULES = [
   environmentRules,
   arnRules,
@@ -31322,8 +31419,17 @@ var ALL_RULES = [
   nameRules,
   mirrorEntryRules,
   modelRules,
-  mirrorCoverageRules
+  mirrorCoverageRules,
+  snapshotSizeRules,
+  workflowValueRules
 ];
+function workflowValueRules(ctx) {
+  for (const v of workflowValueProblems(ctx.root)) {
+    ctx.report("SDP090", [...v.at], `${v.key} ${v.problem}; it is written into the generated workflow`, {
+      hint: v.problem.includes("${{") || v.problem.includes("}}") ? `remove the expression from ${v.key}: config values are data, never workflow expressions (secrets reach the step that needs them from the repository's secrets)` : `write ${v.key} on one line, without control characters`
+    });
+  }
+}
 
 // lib/config/validate.ts
 function validateSource(source, options = {}) {
