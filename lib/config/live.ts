@@ -81,6 +81,33 @@ function describe(err: unknown): string {
   return `${errorName(err) || 'Error'}: ${(err as Error)?.message ?? String(err)}`;
 }
 
+/** True when the region lists at least one instance type offering (one unfiltered page). */
+async function regionListsAnyOffering(clients: LiveClients, region: string): Promise<boolean> {
+  const { DescribeInstanceTypeOfferingsCommand } = await import('@aws-sdk/client-ec2');
+  try {
+    const out = await clients.ec2.send(new DescribeInstanceTypeOfferingsCommand({ LocationType: 'region', MaxResults: 5 }));
+    return (out.InstanceTypeOfferings ?? []).length > 0;
+  } catch (err) {
+    throw new SdpipeError(`live check: EC2 DescribeInstanceTypeOfferings in ${region} failed (${describe(err)})`, {
+      hint: 'run with credentials for the environment\'s account that allow ec2:DescribeInstanceTypeOfferings, or validate without --live',
+      cause: err,
+    });
+  }
+}
+
+/** Families the SDP050 catalogue hint recommends ("in China: g4dn instead of g5"). */
+const SDP050_SUGGESTS = ['g4dn'];
+
+/**
+ * The hint for an instance type the region does not offer: the catalogue's, unless that would
+ * recommend the failing type's own family (g4dn must not be the advice when g4dn is not offered).
+ */
+export function notOfferedHint(instanceType: string, region: string): string {
+  const family = instanceType.split('.')[0];
+  if (!SDP050_SUGGESTS.includes(family)) return RULES.SDP050.hint;
+  return `choose another instance type that ${region} offers (aws ec2 describe-instance-type-offerings --region ${region} --location-type region) and that config/regions/${region}.yaml lists`;
+}
+
 /** Create the live checks' clients for a region (loads the AWS SDK). */
 export async function createLiveClients(region: string): Promise<LiveClients> {
   const [{ EC2Client }, { SSMClient }] = await Promise.all([import('@aws-sdk/client-ec2'), import('@aws-sdk/client-ssm')]);
@@ -119,13 +146,25 @@ export async function checkLive(config: EnvironmentConfig, source: YamlSource, c
       cause: err,
     });
   }
-  for (const t of types) {
-    if (offered.has(t.value)) continue;
+  // No wanted type offered: ask once without a filter. A region that lists no offering at all is
+  // one sdpipe could not check (region not enabled, a permission or endpoint problem), not one
+  // that offers nothing. Assumption: every enabled commercial region offers some instance type
+  // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-regions.html).
+  if (offered.size === 0 && !(await regionListsAnyOffering(clients, region))) {
     diags.push({
-      file: source.file, ...at(t.path), rule: 'SDP050', severity: 'error',
-      message: `${t.value} is not offered in ${region} (live check: EC2 DescribeInstanceTypeOfferings)`,
-      hint: RULES.SDP050.hint, path: t.path.join('.'),
+      file: source.file, ...at(['environment', 'region']), rule: 'SDP091', severity: 'warning',
+      message: `could not check instance types in ${region}: EC2 DescribeInstanceTypeOfferings returned no offering at all for the region (live check skipped; not a finding about the types)`,
+      hint: RULES.SDP091.hint.replace('<region>', region), path: 'environment.region',
     });
+  } else {
+    for (const t of types) {
+      if (offered.has(t.value)) continue;
+      diags.push({
+        file: source.file, ...at(t.path), rule: 'SDP050', severity: 'error',
+        message: `${t.value} is not offered in ${region} (live check: EC2 DescribeInstanceTypeOfferings)`,
+        hint: notOfferedHint(t.value, region), path: t.path.join('.'),
+      });
+    }
   }
 
   for (const p of bottlerocketParametersOf(config)) {

@@ -65,6 +65,8 @@ export const RULES = {
   SDP088: { severity: 'error', title: 'data volume smaller than the image-cache snapshot', hint: 'EC2 cannot create a volume smaller than its snapshot: raise dataVolume.volumeSize to at least snapshot.volumeSize GiB, or lower snapshot.volumeSize' },
   SDP089: { severity: 'error', title: 'model target is not a valid key', hint: 'write a key such as Stable-diffusion/model.safetensors: at most 1024 bytes of UTF-8, single / between folders, no . or .. segment, not under .sdpipe/' },
   SDP090: { severity: 'error', title: 'value that reaches a workflow holds an expression or control character', hint: 'config values are data: remove ${{ }}, line breaks and control characters from names, branches, runner labels and registry URLs' },
+  SDP007: { severity: 'error', title: 'nesting too deep', hint: 'environment files nest about 8 levels deep: remove the stray brackets or indentation, or flatten the structure' },
+  SDP091: { severity: 'warning', title: 'live check could not run in the region (validate --live)', hint: 'the region answered with no instance type offerings at all: it may not be enabled for the account (opt-in regions), the credentials may lack permission (ec2:DescribeInstanceTypeOfferings), or the endpoint may be wrong (aws-cn regions need China credentials); try aws ec2 describe-instance-type-offerings --region <region>' },
   SDP999: { severity: 'error', title: 'internal error', hint: 'this is a bug in sdpipe; run with --debug and report it' },
 } as const satisfies Record<string, RuleInfo>;
 

@@ -17,6 +17,13 @@ export const MAX_FILE_BYTES = 1024 * 1024;
 /** Most alias expansions accepted while converting to plain values. */
 export const MAX_ALIAS_COUNT = 100;
 
+/**
+ * Deepest nesting accepted (the root mapping is level 1). Environment files nest about 8 levels
+ * (modelsRuntime[].extraValues.karpenter.provisioner.instanceType[]); the yaml library and every
+ * later walk are recursive, so 10k-deep input used to end in "Maximum call stack size exceeded".
+ */
+export const MAX_YAML_DEPTH = 64;
+
 /** A path into the parsed value: keys and array indexes. */
 export type ValuePath = readonly (string | number)[];
 
@@ -96,6 +103,7 @@ export class YamlSource {
     try {
       doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
     } catch (err) {
+      if (isStackOverflow(err)) return new YamlSource(file, undefined, [tooDeep(file, { line: 1, column: 1 })]);
       return new YamlSource(file, undefined, [
         diag(file, 'SDP001', { line: 1, column: 1 }, `YAML could not be parsed: ${(err as Error).message}`),
       ]);
@@ -104,6 +112,12 @@ export class YamlSource {
       const p = lines.linePos(offset);
       return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
     };
+    // The yaml library turns its own stack overflow into a parse error (yaml 2.x composer): report
+    // it as nesting too deep, alone, at the position where the library gave up.
+    const overflow = doc.errors.find((e) => isStackOverflow(e));
+    if (overflow) return new YamlSource(file, undefined, [tooDeep(file, at(overflow.pos[0]))], doc, lines);
+    const deep = firstTooDeep(doc.contents);
+    if (deep !== undefined) return new YamlSource(file, undefined, [tooDeep(file, at(deep))], doc, lines);
     for (const err of doc.errors) {
       const rule: RuleId = err.code === 'DUPLICATE_KEY' ? 'SDP002' : 'SDP001';
       diagnostics.push(diag(file, rule, at(err.pos[0]), firstLine(err.message)));
@@ -178,6 +192,33 @@ export class YamlSource {
   has(path: ValuePath): boolean {
     return this.doc ? this.doc.hasIn(path as (string | number)[]) : false;
   }
+}
+
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError || /maximum call stack size exceeded/i.test((err as Error)?.message ?? '');
+}
+
+function tooDeep(file: string, pos: Position): Diagnostic {
+  return diag(file, 'SDP007', pos, `YAML nesting is deeper than ${MAX_YAML_DEPTH} levels; sdpipe stops reading here`);
+}
+
+/** Offset of the first node nested deeper than MAX_YAML_DEPTH (iterative: safe on any depth the parser returned). */
+function firstTooDeep(root: unknown): number | undefined {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth > MAX_YAML_DEPTH) return rangeStart(node) ?? 0;
+    for (let i = node.items.length - 1; i >= 0; i--) {
+      const item = node.items[i] as unknown;
+      if (isPair(item)) {
+        stack.push([item.value, depth + 1], [item.key, depth + 1]);
+      } else {
+        stack.push([item, depth + 1]);
+      }
+    }
+  }
+  return undefined;
 }
 
 function keyOf(pair: Pair): string | undefined {

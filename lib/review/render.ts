@@ -81,13 +81,23 @@ function section(env: EnvironmentReview): string {
   return out.join('\n');
 }
 
+/** The notes of what could not be read, as a Markdown quote (empty when everything was read). */
+export function notesMarkdown(review: Review): string[] {
+  const notes = review.notes ?? [];
+  if (notes.length === 0) return [];
+  const out = [`> ⚠️ **The base could not be fully read** (${review.base}); the review compares against what could be read:`, '>'];
+  for (const n of notes) out.push(`> - ${n.message.replace(/\n/g, ' ')}`);
+  out.push('');
+  return out;
+}
+
 /** Render the review as Markdown for a PR comment and the job summary. */
 export function renderMarkdown(review: Review, options: RenderOptions = {}): string {
-  const head: string[] = [COMMENT_MARKER, '## sdpipe review', ''];
+  const head: string[] = [COMMENT_MARKER, '## sdpipe review', '', ...notesMarkdown(review)];
   const touched = review.environments.filter((e) => e.status !== 'unchanged');
   if (touched.length === 0) {
     head.push('No environment changes: the change touches no key of any environment file (comments and formatting do not count). No stage will run.', '');
-    return head.join('\n');
+    return redactUrls(head.join('\n'));
   }
   head.push('| environment | change | valid | stages to run | approval |', '| --- | --- | --- | --- | --- |');
   for (const e of touched) {
@@ -115,6 +125,7 @@ export function renderJson(review: Review): string {
     version: 1,
     base: review.base,
     head: review.head,
+    notes: review.notes ?? [],
     environments: review.environments.map((e) => ({
       name: e.name,
       file: e.file,

@@ -3,7 +3,6 @@
  * the head is valid, the key diff, which stages will do work and why, and whether a person must
  * approve. Comments and whitespace are not changes: files are compared as parsed values.
  */
-import { parse } from 'yaml';
 import type { Diagnostic } from '../config/diagnostics';
 import { countBySeverity, sortDiagnostics } from '../config/diagnostics';
 import { checkAcrossFiles, validateSource } from '../config/validate';
@@ -15,7 +14,7 @@ import type { KeyChange } from './diff';
 import { classify } from './impact';
 import type { Impact, Stage } from './impact';
 import type { StackDiff } from './template-diff';
-import type { EnvironmentTree } from './tree';
+import type { EnvironmentTree, TreeFile } from './tree';
 
 /** What happened to one environment. */
 export type EnvironmentStatus = 'added' | 'removed' | 'changed' | 'unchanged';
@@ -43,20 +42,50 @@ export interface EnvironmentReview {
   readonly stackDiff?: StackDiff;
 }
 
+/**
+ * Something the review could not read (today: in the base). The review goes on with what could
+ * be read: a base file that is not readable YAML counts as empty (every head key is "added", so
+ * every stage its keys touch is listed: the impact is over- rather than under-stated), a base
+ * with no environment files shows every head environment as added.
+ */
+export interface ReviewNote {
+  /** Which side of the change. */
+  readonly side: 'base';
+  readonly message: string;
+  /** The environment the note is about. @default undefined (the whole tree) */
+  readonly environment?: string;
+  /** The file, as in diagnostics. @default undefined (the whole tree) */
+  readonly file?: string;
+  /** Position and rule of the first reading error. @default undefined */
+  readonly line?: number;
+  readonly column?: number;
+  readonly rule?: string;
+}
+
 /** The review of a whole change. */
 export interface Review {
   readonly base: string;
   readonly head: string;
   readonly environments: readonly EnvironmentReview[];
+  /** What could not be read (a broken or missing base); empty when everything was read. */
+  readonly notes: readonly ReviewNote[];
 }
 
-function parseLoose(bytes: Buffer | undefined): unknown {
-  if (!bytes) return undefined;
-  try {
-    return parse(bytes.toString('utf8'), { maxAliasCount: 100 });
-  } catch {
-    return undefined;
-  }
+/** The base's plain value, read as validate reads it (alias, size and depth limits); undefined with a note when unreadable. */
+function readBase(f: TreeFile | undefined, notes: ReviewNote[], environment: string): unknown {
+  if (!f) return undefined;
+  const source = YamlSource.parse(f.file, f.bytes);
+  const first = source.diagnostics.find((d) => d.severity === 'error');
+  if (source.value !== undefined && !first) return source.value;
+  const d = first ?? source.diagnostics[0];
+  notes.push({
+    side: 'base',
+    environment,
+    file: f.file,
+    message: `the base could not be read at ${f.file}:${d?.line ?? 1}:${d?.column ?? 1} (${d ? `${d.rule} ${d.message}` : 'no value'}): the impact is computed as if the base file were empty, so every key counts as added`,
+    ...(d ? { line: d.line, column: d.column, rule: d.rule } : {}),
+  });
+  return undefined;
 }
 
 /** Review base → head. */
@@ -65,12 +94,14 @@ export function reviewTrees(base: EnvironmentTree, head: EnvironmentTree): Revie
   const headResults = new Map<string, ValidationResult>();
   for (const [name, f] of head.files) headResults.set(name, validateSource(YamlSource.parse(f.file, f.bytes)));
   const across = checkAcrossFiles([...headResults.values()]);
+  const notes: ReviewNote[] = [];
+  if (base.missing) notes.push({ side: 'base', message: `the base could not be read: ${base.missing}; every head environment is shown as added` });
 
   const environments = names.map((name): EnvironmentReview => {
     const b = base.files.get(name);
     const h = head.files.get(name);
     const result = headResults.get(name);
-    const changes = diffValues(parseLoose(b?.bytes), result?.source.value ?? parseLoose(h?.bytes));
+    const changes = diffValues(readBase(b, notes, name), result?.source.value);
     const status: EnvironmentStatus = !h ? 'removed' : !b ? 'added' : changes.length ? 'changed' : 'unchanged';
     const changedLines = new Set<number>();
     if (result && status !== 'unchanged') {
@@ -97,7 +128,7 @@ export function reviewTrees(base: EnvironmentTree, head: EnvironmentTree): Revie
       region: value?.environment?.region,
     };
   });
-  return { base: base.origin, head: head.origin, environments };
+  return { base: base.origin, head: head.origin, environments, notes: redactDeep(notes) };
 }
 
 /** A review with each environment's stack diff attached (by environment name). */

@@ -22,6 +22,12 @@ export interface EnvironmentTree {
   /** The folder or `git:<ref>`. */
   readonly origin: string;
   readonly files: ReadonlyMap<string, TreeFile>;
+  /**
+   * Why the tree has no environment files, when it has none: a folder with no config/environments/
+   * and no .yaml file, or a git ref without config/environments/. Reviewed as empty, with a note.
+   * @default undefined (the tree was read)
+   */
+  readonly missing?: string;
 }
 
 const ENV_FILE = /\.ya?ml$/;
@@ -33,11 +39,16 @@ const ENV_FILE = /\.ya?ml$/;
 export function loadTree(spec: string, root: string = process.cwd()): EnvironmentTree {
   const dir = path.resolve(root, spec);
   if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) {
-    const envDir = fs.existsSync(path.join(dir, ENVIRONMENTS_DIR)) ? path.join(dir, ENVIRONMENTS_DIR) : dir;
+    const hasConfig = fs.existsSync(path.join(dir, ENVIRONMENTS_DIR));
+    const envDir = hasConfig ? path.join(dir, ENVIRONMENTS_DIR) : dir;
     const files = new Map<string, TreeFile>();
     for (const f of fs.readdirSync(envDir).filter((n) => ENV_FILE.test(n)).sort()) {
       const name = f.replace(ENV_FILE, '');
       files.set(name, { name, file: path.join(ENVIRONMENTS_DIR, f), bytes: fs.readFileSync(path.join(envDir, f)) });
+    }
+    if (files.size === 0) {
+      const missing = hasConfig ? `${ENVIRONMENTS_DIR}/ of ${dir} holds no environment files` : `${dir} holds no environment files (no ${ENVIRONMENTS_DIR}/ and no .yaml file)`;
+      return { origin: dir, files, missing };
     }
     return { origin: dir, files };
   }
@@ -54,6 +65,11 @@ function loadGitTree(ref: string, root: string): EnvironmentTree {
   } catch {
     throw new UsageError(`"${ref}" is neither a folder nor a git ref of ${root}`, 'pass a folder holding config/environments/, or a branch, tag or commit (fetch it first in a shallow clone)');
   }
+  try {
+    git(root, ['cat-file', '-e', `${ref}:${ENVIRONMENTS_DIR}`]);
+  } catch {
+    return { origin: `git:${ref}`, files: new Map(), missing: `${ref} holds no environment files (no ${ENVIRONMENTS_DIR}/ at that commit)` };
+  }
   const listing = git(root, ['ls-tree', '--name-only', `${ref}:${ENVIRONMENTS_DIR}`]);
   const files = new Map<string, TreeFile>();
   for (const f of listing.toString('utf8').split('\n').filter((n) => ENV_FILE.test(n)).sort()) {
@@ -61,5 +77,6 @@ function loadGitTree(ref: string, root: string): EnvironmentTree {
     const file = path.posix.join(ENVIRONMENTS_DIR, f);
     files.set(name, { name, file, bytes: git(root, ['show', `${ref}:${file}`]) });
   }
+  if (files.size === 0) return { origin: `git:${ref}`, files, missing: `${ENVIRONMENTS_DIR}/ at ${ref} holds no environment files` };
   return { origin: `git:${ref}`, files };
 }

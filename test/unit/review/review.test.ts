@@ -139,6 +139,39 @@ describe('sdpipe review (git refs)', () => {
   });
 });
 
+describe('sdpipe review against a git ref without config/environments/', () => {
+  let repo: string;
+  beforeAll(() => {
+    repo = fs.mkdtempSync(path.join(os.tmpdir(), 'sdpipe-review-nocfg-'));
+    const g = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { stdio: 'pipe' });
+    g('init', '-q', '-b', 'main');
+    g('config', 'user.email', 't@example.com');
+    g('config', 'user.name', 't');
+    fs.writeFileSync(path.join(repo, 'README.md'), 'no config yet\n');
+    g('add', '.');
+    g('commit', '-qm', 'no config');
+    fs.mkdirSync(path.join(repo, 'config', 'environments'), { recursive: true });
+    fs.copyFileSync(path.join(FIX, 'scaling-change', 'base', 'config', 'environments', 'dev.yaml'), path.join(repo, 'config', 'environments', 'dev.yaml'));
+    g('add', '.');
+    g('commit', '-qm', 'config');
+  });
+  afterAll(() => fs.rmSync(repo, { recursive: true, force: true }));
+
+  it('reviews every head environment as added, with a note naming the ref, and exits 0', async () => {
+    const r = await runCli(['review', '--base', 'HEAD~1', '--head', 'HEAD', '--format', 'json'], repo);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.notes).toEqual([{ side: 'base', message: expect.stringContaining('HEAD~1 holds no environment files (no config/environments/ at that commit)') }]);
+    expect(out.environments[0]).toMatchObject({ name: 'dev', status: 'added', valid: true });
+  });
+
+  it('has no notes when the base was read', () => {
+    const review = reviewTrees(loadTree('HEAD', repo), loadTree('HEAD', repo));
+    expect(review.notes).toEqual([]);
+    expect(renderMarkdown(review)).not.toContain('could not be');
+  });
+});
+
 describe('sdpipe review --templates', () => {
   it('adds the CloudFormation diff of the changed stack, synthesized offline', async () => {
     const base = path.join(FIX, 'scaling-change', 'base');
