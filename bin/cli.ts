@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { ExitCode, SdpipeError } from '../lib/errors';
+import { invalidAddressError, registryUserError } from '../lib/oci/registry-error';
 
 /** Output formats every command accepts. */
 export type OutputFormat = 'text' | 'json' | 'github';
@@ -21,7 +22,9 @@ export function debugEnabled(): boolean {
 /**
  * Wrap a command action: runs it, sets `process.exitCode` from its result, and turns thrown
  * errors into a message (and hint) on stderr with the matching exit code. Bad input never
- * prints a stack trace; an unexpected internal error prints one only with `--debug`.
+ * prints a stack trace; an unexpected internal error prints one only with `--debug`. With
+ * `--format json` (on the command or a parent), stdout also gets the error as JSON
+ * ({@link formatJsonError}), so that a JSON consumer never reads an empty stdout.
  */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -29,23 +32,68 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
       const code = await fn(...args);
       process.exitCode = code ?? ExitCode.OK;
     } catch (err) {
-      process.exitCode = reportError(err);
+      process.exitCode = reportError(err, process.stderr, formatOf(args[args.length - 1]) === 'json' ? process.stdout : undefined);
     }
   };
 }
 
-/** Print an error for a person and return the exit code it maps to. */
-export function reportError(err: unknown, stream: NodeJS.WritableStream = process.stderr): number {
+/** The `--format` of a commander Command (or of its nearest parent that has one). */
+function formatOf(cmd: unknown): string | undefined {
+  for (let c = cmd instanceof Command ? cmd : undefined; c; c = c.parent ?? undefined) {
+    const f = (c.opts() as { format?: unknown }).format;
+    if (typeof f === 'string') return f;
+  }
+  return undefined;
+}
+
+/** What a command prints on stdout with `--format json` when it fails before producing its report. */
+export interface JsonErrorReport {
+  /** Always false. */
+  readonly ok: false;
+  /** The error. */
+  readonly error: {
+    /** What went wrong, naming the culprit. */
+    readonly message: string;
+    /** How to fix it, or null. */
+    readonly hint: string | null;
+    /** The exit code the command ends with. */
+    readonly exitCode: number;
+  };
+}
+
+/** The JSON document (with a final newline) of a failed command. */
+export function formatJsonError(message: string, hint: string | undefined, exitCode: number): string {
+  const doc: JsonErrorReport = { ok: false, error: { message, hint: hint ?? null, exitCode } };
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/**
+ * Turn an error into one meant for a person when its class says it is one: a permanent
+ * registry refusal (401, 403, 404, other 4xx) or a malformed address. Anything else is kept.
+ */
+export function classifyError(err: unknown): unknown {
+  return registryUserError(err) ?? invalidAddressError(err) ?? err;
+}
+
+/**
+ * Print an error for a person on `stream` (and, given `json`, as a {@link JsonErrorReport} on
+ * it) and return the exit code it maps to.
+ */
+export function reportError(raw: unknown, stream: NodeJS.WritableStream = process.stderr, json?: NodeJS.WritableStream): number {
+  const err = classifyError(raw);
   if (err instanceof SdpipeError) {
     stream.write(`sdpipe: error: ${err.message}\n`);
     if (err.hint) stream.write(`  hint: ${err.hint}\n`);
     if (debugEnabled() && err.stack) stream.write(`${err.stack}\n`);
+    json?.write(formatJsonError(err.message, err.hint, err.exitCode));
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
+  const hint = 'this is a bug in sdpipe; run again with --debug and report the stack trace';
   stream.write(`sdpipe: internal error: ${message}\n`);
   if (debugEnabled() && err instanceof Error && err.stack) stream.write(`${err.stack}\n`);
-  else stream.write('  hint: this is a bug in sdpipe; run again with --debug and report the stack trace\n');
+  else stream.write(`  hint: ${hint}\n`);
+  json?.write(formatJsonError(`internal error: ${message}`, hint, ExitCode.FAILED));
   return ExitCode.FAILED;
 }
 

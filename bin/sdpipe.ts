@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands';
 import { ExitCode } from '../lib/errors';
+import { formatJsonError } from './cli';
 import { packageRoot } from '../lib/paths';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -31,6 +32,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Whether the command line asks for `--format json` (either spelling). */
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.some((a, i) => a === '--format=json' || (a === '--format' && argv[i + 1] === 'json'));
+}
+
 /** Run the CLI with `argv` (as `process.argv`). */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
@@ -40,6 +46,8 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       // --help and --version exit 0; every other parse failure is a usage error.
       process.exitCode = err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+      // commander has printed the message on stderr; a JSON consumer gets it on stdout too.
+      if (err.exitCode !== 0 && wantsJson(argv)) process.stdout.write(formatJsonError(err.message.replace(/^error: /, ''), 'run with --help for usage', ExitCode.USAGE));
       return;
     }
     throw err;

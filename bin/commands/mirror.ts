@@ -90,6 +90,13 @@ export async function runMirror(opts: MirrorCliOptions, io: MirrorIo = {}): Prom
   const { mirrorEnvironment, mirrorExitCode } = await import('../../lib/oci/mirror');
   const report = await import('../../lib/oci/mirror-report');
   const { config } = await loadValidEnvironment(opts.env);
+  if (!opts.dryRun) {
+    // An unusable --out is found before any transfer, not after the copies (issue 14, item 10).
+    const { checkOutputFile, checkOutputFolder } = await import('../../lib/fs-atomic');
+    const { imagesLockPath } = await import('../../lib/oci/lock-file');
+    checkOutputFolder(opts.out);
+    checkOutputFile(imagesLockPath(opts.out, config.environment.name));
+  }
   const log = await logging(opts, stderr);
   let result;
   try {

@@ -43,6 +43,12 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: { stdout?: N
   hashingModeFromEnv(); // a bad SDPIPE_SHA256_HASHER is a usage error before anything starts
   checkSyncOptions({ concurrency: opts.concurrency, partSizeMiB: opts.partSize }); // and so is a memory budget overrun
   const { config } = await loadValidEnvironment(opts.env);
+  if (!opts.dryRun) {
+    // An unusable --out is found before any transfer, not after the copies (issue 14, item 10).
+    const { checkOutputFile, checkOutputFolder } = await import('../../lib/fs-atomic');
+    checkOutputFolder(opts.out);
+    checkOutputFile(modelsLockPath(opts.out, config.environment.name));
+  }
   const progress = createProgress({ stream: stderr });
   const warn = (message: string): void => {
     if (opts.format === 'github') stdout.write(`::warning title=models sync::${escapeData(message)}\n`);

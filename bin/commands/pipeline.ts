@@ -68,6 +68,8 @@ export async function runPipelineSynth(opts: PipelineSynthCliOptions, io: Pipeli
   const stderr = io.stderr ?? process.stderr;
   const root = io.root ?? process.cwd();
   const { buildPipelineApp } = await import('../../pipeline/app');
+  const { resolve } = await import('node:path');
+  (await import('../../lib/fs-atomic')).checkOutputFolder(resolve(root, opts.out));
   const { compareWorkflows } = await import('../../pipeline/workflow-files');
   const { synthesize } = await import('../../stages/synth');
   const built = await buildPipelineApp({ envs: [opts.env], root, outdir: opts.out, validation: opts.validation });

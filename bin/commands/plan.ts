@@ -16,6 +16,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExit codes: 0 every environment valid, 1 validation errors, 2 usage.')
     .action(action(async (opts: { all?: boolean; env?: string[]; out: string; dryRun?: boolean; format: 'text' | 'json' | 'markdown' | 'github' }) => {
       const { runPlan } = await import('../../lib/plan/run');
+      if (!opts.dryRun) (await import('../../lib/fs-atomic')).checkOutputFile(opts.out);
       const result = runPlan({ envs: opts.all ? undefined : opts.env, out: opts.dryRun ? undefined : opts.out, format: opts.format });
       process.stdout.write(result.output);
       if (result.written) process.stderr.write(`wrote ${result.written}\n`);

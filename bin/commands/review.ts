@@ -16,7 +16,8 @@ export function register(program: Command): void {
     .action(action(async (opts: { base: string; head: string; templates?: boolean; out?: string; format: 'markdown' | 'json' | 'github' }) => {
       const { loadTree, reviewTrees, renderMarkdown, renderJson, withStackDiffs } = await import('../../lib/review');
       const { formatGithub } = await import('../../lib/config/diagnostics');
-      const { writeFileAtomic } = await import('../../lib/fs-atomic');
+      const { checkOutputFile, writeFileAtomic } = await import('../../lib/fs-atomic');
+      if (opts.out) checkOutputFile(opts.out);
       const base = loadTree(opts.base);
       const head = loadTree(opts.head);
       let review = reviewTrees(base, head);

@@ -64,6 +64,11 @@ export async function runSnapshotBake(opts: SnapshotBakeCliOptions, io: CommandI
   const { splitIds } = await import('../../lib/snapshot/launch-settings');
 
   const { config } = await loadValidEnvironment(opts.env);
+  if (!opts.dryRun) {
+    const { checkOutputFile, checkOutputFolder } = await import('../../lib/fs-atomic');
+    checkOutputFolder(opts.out);
+    checkOutputFile(path.join(opts.out, config.environment.name, 'snapshot.json'));
+  }
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     stderr.write(`sdpipe: ${signal}: cancelling the bake and cleaning up what it launched…\n`);

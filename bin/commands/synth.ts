@@ -40,9 +40,11 @@ export function register(program: Command): void {
       '\nrendered images outside the environment\'s ECR (aws-cn) or a chart that fails to render, 2 usage.')
     .action(action(async (opts: SynthOptions) => {
       const { addRenders, buildApp, hasProblems, synthesize, summarize, renderSummaryMarkdown, renderSummaryText, withSynthSection, readIfExists } = await import('../../stages/synth');
-      const { writeFileAtomic } = await import('../../lib/fs-atomic');
+      const { checkOutputFile, checkOutputFolder, writeFileAtomic } = await import('../../lib/fs-atomic');
       const { UsageError } = await import('../../lib/errors');
       if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format must be text or json, got "${opts.format}"`);
+      checkOutputFolder(opts.out);
+      if (opts.plan) checkOutputFile(opts.plan, '--plan');
       const outdir = path.resolve(opts.out);
       const t0 = process.hrtime.bigint();
       const { app, stages } = await buildApp({ envs: opts.all ? undefined : opts.env, outdir, validation: opts.validation, nag: opts.nag === true });

@@ -28,7 +28,7 @@ import { TransferError } from '../errors';
 import { backoffDelay, realSleep, retryDelay } from '../transfer/retry';
 import type { Descriptor } from './manifest';
 import { rateLimitFailure, type BlobDownload, type RegistryClient, type UploadSession } from './registry-client';
-import { RegistryError, classifyRegistryError, describeError } from './registry-error';
+import { DigestMismatchError, RegistryError, classifyRegistryError, describeError } from './registry-error';
 
 /** Smallest chunk size the CLI accepts: ECR's minimum layer part (5 MiB; LayerPartTooSmallException). */
 export const MIN_CHUNK_SIZE = 5 * 1024 * 1024;
@@ -107,6 +107,17 @@ class RestartError extends Error {
   }
 }
 
+/**
+ * The source's bytes hashed to another digest than the descriptor's. `clean` when they came from
+ * one download started at byte 0 (no resume), so that the registry alone chose every byte.
+ */
+class HashMismatchError extends RestartError {
+  constructor(message: string, readonly got: string, readonly clean: boolean) {
+    super(message);
+    this.name = 'HashMismatchError';
+  }
+}
+
 const freshBuffers: BufferSource = { take: (n) => Buffer.allocUnsafe(n), give: () => {} };
 
 /**
@@ -127,6 +138,7 @@ export async function uploadBlob(
   const stats: UploadBlobStats = { bytesFetched: 0, bytesSent: 0, sourceResumes: 0, chunkRetries: 0, restarts: 0 };
   const maxRestarts = options.restarts ?? 3;
   let current = session;
+  let cleanMismatch: string | undefined;
   for (;;) {
     current ??= await openSession(dest, destRepo);
     try {
@@ -134,6 +146,18 @@ export async function uploadBlob(
       return stats;
     } catch (err) {
       if (!(err instanceof RestartError)) throw err;
+      if (err instanceof HashMismatchError && err.clean) {
+        // The same wrong digest twice, each from one download from byte 0: the registry serves
+        // these bytes, and starting over again cannot change them (issue 14, item 11).
+        if (cleanMismatch === err.got) {
+          await dest.cancelUpload(current).catch(() => {});
+          throw new DigestMismatchError(
+            source.registry,
+            `blob ${desc.digest} of ${source.registry}/${sourceRepo} hashes to ${err.got}, twice from a clean start: ${source.registry} serves bytes that do not match their digest`,
+          );
+        }
+        cleanMismatch = err.got;
+      }
       await dest.cancelUpload(current);
       current = undefined;
       stats.restarts++;
@@ -185,6 +209,8 @@ class SourceReader {
   private leftover?: Buffer;
   /** Offset of the next byte to deliver. */
   pos = 0;
+  /** Downloads opened so far (more than one: the bytes were resumed). */
+  private opens = 0;
   private readonly hash = createHash('sha256');
 
   constructor(
@@ -235,7 +261,7 @@ class SourceReader {
       this.close();
       const got = `sha256:${this.hash.digest('hex')}`;
       if (got !== this.desc.digest) {
-        throw new RestartError(`the bytes of ${this.desc.digest} from ${this.client.registry}/${this.repo} hash to ${got}`);
+        throw new HashMismatchError(`the bytes of ${this.desc.digest} from ${this.client.registry}/${this.repo} hash to ${got}`, got, this.opens === 1);
       }
     }
   }
@@ -256,6 +282,7 @@ class SourceReader {
 
   private async open(): Promise<void> {
     const dl = await this.client.openBlob(this.repo, this.desc.digest, this.pos, this.signal);
+    this.opens++;
     this.download = dl;
     this.iterator = dl.body[Symbol.asyncIterator]();
     if (dl.start > this.pos) {

@@ -40,12 +40,16 @@ export function parseRegistryOverrides(value: string | undefined, source = REGIS
 /** The URL origin (`scheme://host[:port]`) of an endpoint written `host:port` or as a URL. */
 export function endpointOrigin(endpoint: string, insecure: readonly string[] = []): string {
   if (/^https?:\/\//i.test(endpoint)) {
-    const u = new URL(endpoint);
-    return u.origin;
+    try {
+      return new URL(endpoint).origin;
+    } catch {
+      throw new UsageError(`"${endpoint}" is not a registry endpoint`, 'write host[:port] or http(s)://host[:port], with a port from 1 to 65535');
+    }
   }
   const host = endpoint.replace(/\/+$/, '').toLowerCase();
-  if (!/^[a-z0-9.-]+(?::\d{1,5})?$|^\[[0-9a-f:.]+\](?::\d{1,5})?$/.test(host)) {
-    throw new UsageError(`"${endpoint}" is not a registry endpoint`, 'write host[:port] or http(s)://host[:port]');
+  const port = /:(\d+)$/.exec(host)?.[1];
+  if (!/^[a-z0-9.-]+(?::\d{1,5})?$|^\[[0-9a-f:.]+\](?::\d{1,5})?$/.test(host) || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+    throw new UsageError(`"${endpoint}" is not a registry endpoint`, 'write host[:port] or http(s)://host[:port], with a port from 1 to 65535');
   }
   const plain = isLoopbackHost(host) || insecure.some((h) => h.toLowerCase() === host || h.toLowerCase() === host.replace(/:\d+$/, ''));
   return `${plain ? 'http' : 'https'}://${host}`;

@@ -6,22 +6,16 @@ import { formatBytes } from '../transfer/progress';
 import { SdpipeError } from '../errors';
 import type { CopyResult } from './copy';
 import { mirrorExitCode, summaryRows, type MirrorReport } from './mirror';
-import { RegistryError, describeError } from './registry-error';
+import { describeError, registryUserError } from './registry-error';
 import { renderSummaryMarkdown, renderSummaryText, type SummaryRow } from './summary';
 import { escapeData, escapeProperty } from '../workflow-commands';
 
 function errorText(err: unknown): { message: string; hint?: string } {
-  if (err instanceof SdpipeError) return { message: err.message, hint: err.hint };
-  if (err instanceof RegistryError) {
-    const hint =
-      err.status === 404
-        ? 'check the reference: the repository, tag or digest does not exist there'
-        : err.status === 401 || err.status === 403
-          ? `check the credentials for ${err.registry} (docker config, --src-creds/--dest-creds, or the AWS role for ECR)`
-          : undefined;
-    return { message: err.message, hint };
-  }
-  return { message: describeError(err) };
+  // One classification of registry refusals for every printer (registryUserError), so that an
+  // entry of `mirror --env` and a `mirror copy` say the same about a 401 or a 404.
+  const e = registryUserError(err) ?? err;
+  if (e instanceof SdpipeError) return { message: e.message, hint: e.hint };
+  return { message: describeError(e) };
 }
 
 /** Text: the summary table, then one line per failure with its hint. */

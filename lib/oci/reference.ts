@@ -62,6 +62,10 @@ export function parseReference(input: string, defaultTag: string | null = 'lates
     registry = s.slice(0, slash).toLowerCase();
     rest = s.slice(slash + 1);
     if (!HOST.test(registry)) throw new UsageError(`"${original}" has a malformed registry host "${registry}"`, 'write host[:port]/repository[:tag|@digest]');
+    const port = /:(\d+)$/.exec(registry)?.[1];
+    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
+      throw new UsageError(`"${original}" has port ${port}, outside 1 to 65535`, 'write host[:port]/repository[:tag|@digest] with a port from 1 to 65535');
+    }
     if (DOCKER_HUB_ALIASES.has(registry)) registry = DOCKER_HUB_REGISTRY;
   }
   let tag: string | undefined;

@@ -20,7 +20,7 @@ import { SdpipeError, TransferError } from '../errors';
 import { RetriesExhaustedError, RetryAfterTooLongError, retry, type Sleep } from '../transfer/retry';
 import { MANIFEST_MEDIA_TYPES, sha256Digest, type RawManifest } from './manifest';
 import { DIGEST_PATTERN } from './reference';
-import { RegistryError, classifyRegistryError, describeError, errorFromResponse, isNetworkError, isRateLimited, rateLimitHint } from './registry-error';
+import { DigestMismatchError, RegistryError, classifyRegistryError, describeError, errorFromResponse, isNetworkError, isRateLimited, rateLimitHint } from './registry-error';
 import { RegistryTransport, header, type SendResult, type TransportOptions } from './transport';
 
 /** Retry policy of idempotent registry calls. */
@@ -216,7 +216,8 @@ export class RegistryClient {
       const digest = sha256Digest(bytes);
       const claimed = header(res.headers, 'docker-content-digest');
       if (DIGEST_PATTERN.test(reference) && reference !== digest) {
-        throw new RegistryError(this.registry, `${what}: the bytes received hash to ${digest}`, { temporary: true });
+        // Content addressed by digest cannot change: another attempt gets the same wrong bytes.
+        throw new DigestMismatchError(this.registry, `${what}: the manifest ${this.registry} served hashes to ${digest}, not the digest asked for`);
       }
       if (claimed && claimed.startsWith('sha256:') && claimed !== digest) {
         throw new RegistryError(this.registry, `${what}: the bytes received hash to ${digest}, not ${claimed}`, { temporary: true });

@@ -3,6 +3,7 @@
  * failure), the registry's error code, the registry, and whether trying again may help. The
  * retry classifier used by every registry operation lives here too.
  */
+import { ExitCode, SdpipeError, UsageError } from '../errors';
 import type { RetryDecision } from '../transfer/retry';
 import { parseRetryAfter } from '../transfer/retry';
 
@@ -146,4 +147,57 @@ export function describeError(err: unknown): string {
     return `${typeof code === 'string' && !err.message.includes(code) ? `${code}: ` : ''}${err.message}${cause}`;
   }
   return String(err);
+}
+
+/**
+ * A registry that served content whose sha256 is not the one asked for, in a way that another
+ * attempt will not change (a manifest fetched by digest, or a blob that hashed to the same wrong
+ * digest twice from a clean start). Exit code 1, no retries: the source is the culprit.
+ */
+export class DigestMismatchError extends SdpipeError {
+  /** The registry that served the content. */
+  readonly registry: string;
+  constructor(registry: string, message: string) {
+    super(message, {
+      exitCode: ExitCode.FAILED,
+      hint: `${registry} serves content that does not match its digest (a corrupt or rewritten copy on the registry, or a proxy that alters it): another attempt will not help; fix the source or copy from another registry`,
+    });
+    this.name = 'DigestMismatchError';
+    this.registry = registry;
+  }
+}
+
+/**
+ * A registry refusal that another attempt cannot change, as an error for a person: 401 and 403
+ * (credentials), 404 (a reference that does not exist) and other permanent 4xx answers. Exit
+ * code 1 (the copy failed on its own terms) with a hint; undefined for anything else (temporary
+ * or not a registry answer), which the caller reports as it is.
+ */
+export function registryUserError(err: unknown): SdpipeError | undefined {
+  if (!(err instanceof RegistryError) || err.status === undefined || err.temporary) return undefined;
+  const where = err.registry || 'the registry';
+  let hint: string;
+  if (err.status === 401) {
+    hint = `${where} wants credentials that it accepts: give them (--src-creds/--dest-creds or SDPIPE_SRC_CREDS/SDPIPE_DEST_CREDS for mirror copy, SDPIPE_REGISTRY_USERNAME/SDPIPE_REGISTRY_PASSWORD with --registry-endpoint, or docker login into ~/.docker/config.json), or check that the ones given are still valid`;
+  } else if (err.status === 403) {
+    hint = `the credentials for ${where} lack the right for this request: use an identity with pull rights on the source and push rights on the destination`;
+  } else if (err.status === 404) {
+    hint = `check the reference: the repository, tag or digest does not exist in ${where} (or is private and needs credentials)`;
+  } else {
+    hint = `${where} refused the request (HTTP ${err.status}); another attempt will not change that: check the reference and the credentials`;
+  }
+  return new SdpipeError(err.message, { exitCode: ExitCode.FAILED, hint, cause: err });
+}
+
+/**
+ * A URL that Node could not build or reach because a host or port is malformed (`Invalid URL`,
+ * `ERR_INVALID_URL`, a port outside 1..65535 from net): a usage error naming the input.
+ */
+export function invalidAddressError(err: unknown): UsageError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : '';
+  if (code === 'ERR_INVALID_URL' || code === 'ERR_SOCKET_BAD_PORT' || /^Invalid URL|Port should be/.test(message)) {
+    return new UsageError(`a registry address is malformed: ${message}`, 'write registries as host[:port] with a port from 1 to 65535');
+  }
+  return undefined;
 }
