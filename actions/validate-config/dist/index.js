@@ -30559,12 +30559,15 @@ var RULES = {
   SDP088: { severity: "error", title: "data volume smaller than the image-cache snapshot", hint: "EC2 cannot create a volume smaller than its snapshot: raise dataVolume.volumeSize to at least snapshot.volumeSize GiB, or lower snapshot.volumeSize" },
   SDP089: { severity: "error", title: "model target is not a valid key", hint: "write a key such as Stable-diffusion/model.safetensors: at most 1024 bytes of UTF-8, single / between folders, no . or .. segment, not under .sdpipe/" },
   SDP090: { severity: "error", title: "value that reaches a workflow holds an expression or control character", hint: "config values are data: remove ${{ }}, line breaks and control characters from names, branches, runner labels and registry URLs" },
+  SDP007: { severity: "error", title: "nesting too deep", hint: "environment files nest about 8 levels deep: remove the stray brackets or indentation, or flatten the structure" },
+  SDP091: { severity: "warning", title: "live check could not run in the region (validate --live)", hint: "the region answered with no instance type offerings at all: it may not be enabled for the account (opt-in regions), the credentials may lack permission (ec2:DescribeInstanceTypeOfferings), or the endpoint may be wrong (aws-cn regions need China credentials); try aws ec2 describe-instance-type-offerings --region <region>" },
   SDP999: { severity: "error", title: "internal error", hint: "this is a bug in sdpipe; run with --debug and report it" }
 };
 
 // lib/config/yaml-source.ts
 var MAX_FILE_BYTES = 1024 * 1024;
 var MAX_ALIAS_COUNT = 100;
+var MAX_YAML_DEPTH = 64;
 function formatPath(path6) {
   let out = "";
   for (const seg of path6) {
@@ -30629,6 +30632,7 @@ var YamlSource = class _YamlSource {
     try {
       doc = (0, import_yaml2.parseDocument)(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
     } catch (err) {
+      if (isStackOverflow(err)) return new _YamlSource(file, void 0, [tooDeep(file, { line: 1, column: 1 })]);
       return new _YamlSource(file, void 0, [
         diag(file, "SDP001", { line: 1, column: 1 }, `YAML could not be parsed: ${err.message}`)
       ]);
@@ -30637,6 +30641,10 @@ var YamlSource = class _YamlSource {
       const p = lines.linePos(offset);
       return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
     };
+    const overflow = doc.errors.find((e) => isStackOverflow(e));
+    if (overflow) return new _YamlSource(file, void 0, [tooDeep(file, at(overflow.pos[0]))], doc, lines);
+    const deep = firstTooDeep(doc.contents);
+    if (deep !== void 0) return new _YamlSource(file, void 0, [tooDeep(file, at(deep))], doc, lines);
     for (const err of doc.errors) {
       const rule = err.code === "DUPLICATE_KEY" ? "SDP002" : "SDP001";
       diagnostics.push(diag(file, rule, at(err.pos[0]), firstLine(err.message)));
@@ -30708,6 +30716,29 @@ var YamlSource = class _YamlSource {
     return this.doc ? this.doc.hasIn(path6) : false;
   }
 };
+function isStackOverflow(err) {
+  return err instanceof RangeError || /maximum call stack size exceeded/i.test(err?.message ?? "");
+}
+function tooDeep(file, pos) {
+  return diag(file, "SDP007", pos, `YAML nesting is deeper than ${MAX_YAML_DEPTH} levels; sdpipe stops reading here`);
+}
+function firstTooDeep(root) {
+  const stack = [[root, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop();
+    if (!(0, import_yaml2.isMap)(node) && !(0, import_yaml2.isSeq)(node)) continue;
+    if (depth > MAX_YAML_DEPTH) return rangeStart(node) ?? 0;
+    for (let i = node.items.length - 1; i >= 0; i--) {
+      const item = node.items[i];
+      if ((0, import_yaml2.isPair)(item)) {
+        stack.push([item.value, depth + 1], [item.key, depth + 1]);
+      } else {
+        stack.push([item, depth + 1]);
+      }
+    }
+  }
+  return void 0;
+}
 function keyOf(pair) {
   if ((0, import_yaml2.isScalar)(pair.key)) return String(pair.key.value);
   if ((0, import_yaml2.isPair)(pair.key)) return void 0;
