@@ -62,7 +62,7 @@ export interface ModelVolumeOptions {
  * `<tag>@sha256:…` pins the digest), the node service account with its IRSA annotation, and every
  * taint tolerated so the driver also runs on the runtimes' tainted GPU nodes.
  */
-export function csiDriverValues(opts: { roleArn: string; images?: MountpointS3CsiDriverProps['images'] }): Record<string, unknown> {
+export function csiDriverValues(opts: { roleArn: string; images?: MountpointS3CsiDriverProps['images']; chartDigest?: string }): Record<string, unknown> {
   const pinned = (i: PinnedImage) => ({ repository: i.fullRepository, tag: i.tagAndDigest });
   const images = opts.images ?? {};
   const sidecars: Record<string, unknown> = {};
@@ -72,7 +72,13 @@ export function csiDriverValues(opts: { roleArn: string; images?: MountpointS3Cs
     ...(images.driver ? { image: pinned(images.driver) } : {}),
     ...(Object.keys(sidecars).length ? { sidecars } : {}),
     node: {
-      serviceAccount: { create: true, name: S3_CSI_NODE_SERVICE_ACCOUNT, annotations: { 'eks.amazonaws.com/role-arn': opts.roleArn } },
+      // The chart has no pod-annotation value; the mirrored chart digest goes on the service account
+      // (templates/serviceaccount-csi-node.yaml renders `annotations`), so a new digest changes the release.
+      serviceAccount: {
+        create: true,
+        name: S3_CSI_NODE_SERVICE_ACCOUNT,
+        annotations: { 'eks.amazonaws.com/role-arn': opts.roleArn, ...(opts.chartDigest ? { 'sdpipe.io/chart-digest': opts.chartDigest } : {}) },
+      },
       // The GPU nodes carry NoSchedule taints (nvidia.com/gpu, runtime) that the chart's default
       // tolerations (CriticalAddonsOnly, NoExecute) do not cover.
       tolerateAllTaints: true,
@@ -120,8 +126,7 @@ export class MountpointS3CsiDriver extends Construct {
       release: 'aws-mountpoint-s3-csi-driver',
       namespace: S3_CSI_NAMESPACE,
       wait: true,
-      // The chart has no pod-annotation value, so its mirrored digest is not recorded on the pods (docs/stages.md, Gaps).
-      values: csiDriverValues({ roleArn: this.role.roleArn, images: props.images }),
+      values: csiDriverValues({ roleArn: this.role.roleArn, images: props.images, chartDigest: props.chart.digest }),
     });
     this.release.node.addDependency(this.role);
   }

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isArmInstanceType } from '../../../stages/constructs/eks-cluster';
+import { csiDriverValues } from '../../../stages/constructs/s3-csi-driver';
 import { runtimeFilterPolicy } from '../../../stages/constructs/messaging';
 import { gpuInstanceTypesFor, PINNED_FIELDS, runtimeValues } from '../../../stages/constructs/sd-runtime';
 import { mirrorParameterName, sourceTag } from '../../../stages/deploy-parameters';
@@ -194,5 +195,16 @@ describe('PINNED_FIELDS against the sd-on-eks 1.2.0 chart source (vendored under
   it.each(PINNED_FIELDS.map((f) => [f]))('the chart reads %s', (field) => {
     // A field the templates never read (such as `runtime.queueAgent.XRay.enabled`) pins nothing.
     expect(templates).toMatch(new RegExp(`\\.Values\\.${field.replace(/\./g, '\\.')}(?![A-Za-z0-9_])`));
+  });
+});
+
+describe('csiDriverValues', () => {
+  it('records a mirrored chart digest on the node service account, next to the IRSA role (the chart has no pod annotations)', () => {
+    const values = csiDriverValues({ roleArn: 'arn:aws-cn:iam::123456789012:role/r', chartDigest: `sha256:${'a'.repeat(64)}` });
+    expect(getPath(values, 'node.serviceAccount.annotations')).toEqual({
+      'eks.amazonaws.com/role-arn': 'arn:aws-cn:iam::123456789012:role/r',
+      'sdpipe.io/chart-digest': `sha256:${'a'.repeat(64)}`,
+    });
+    expect(getPath(csiDriverValues({ roleArn: 'r' }), 'node.serviceAccount.annotations')).toEqual({ 'eks.amazonaws.com/role-arn': 'r' });
   });
 });
