@@ -176,8 +176,18 @@ export function stageSuite(x: StageExpectations): void {
     it('installs the Mountpoint S3 CSI driver from its chart, IRSA through the node service-account annotation, tolerating the GPU taints', () => {
       const csi = helmReleases(s).get('aws-mountpoint-s3-csi-driver')!;
       expect(csi.props).toMatchObject({ Namespace: 'kube-system', Chart: 'aws-mountpoint-s3-csi-driver', Version: '1.15.0' });
+      // A mirrored chart's digest rides on the service account (the chart has no pod annotations); dev takes the public chart.
+      const mirroredChart = s.stack.deployParameters.hasChart('mountpoint-s3-csi-driver');
+      expect(mirroredChart).toBe(x.partition === 'aws-cn');
       expect(csi.values.node).toEqual({
-        serviceAccount: { create: true, name: 's3-csi-driver-sa', annotations: { 'eks.amazonaws.com/role-arn': expect.stringMatching(/^<getatt:ModelAccessDriverRole[0-9A-F]+\.Arn>$/) } },
+        serviceAccount: {
+          create: true,
+          name: 's3-csi-driver-sa',
+          annotations: {
+            'eks.amazonaws.com/role-arn': expect.stringMatching(/^<getatt:ModelAccessDriverRole[0-9A-F]+\.Arn>$/),
+            ...(mirroredChart ? { 'sdpipe.io/chart-digest': `<digest:/sdpipe/${x.environment}/charts/mountpoint-s3-csi-driver>` } : {}),
+          },
+        },
         tolerateAllTaints: true,
       });
       s.template.hasResourceProperties('AWS::IAM::Policy', {
