@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { ExitCode, SdpipeError } from '../lib/errors';
 import { invalidAddressError, registryUserError } from '../lib/oci/registry-error';
+import { redactUrls } from '../lib/redact';
 
 /** Output formats every command accepts. */
 export type OutputFormat = 'text' | 'json' | 'github';
@@ -81,17 +82,20 @@ export function classifyError(err: unknown): unknown {
  */
 export function reportError(raw: unknown, stream: NodeJS.WritableStream = process.stderr, json?: NodeJS.WritableStream): number {
   const err = classifyError(raw);
+  // Messages may quote a URL the failing request used (a presigned blob redirect, a model source): one redaction.
   if (err instanceof SdpipeError) {
-    stream.write(`sdpipe: error: ${err.message}\n`);
-    if (err.hint) stream.write(`  hint: ${err.hint}\n`);
-    if (debugEnabled() && err.stack) stream.write(`${err.stack}\n`);
-    json?.write(formatJsonError(err.message, err.hint, err.exitCode));
+    const message = redactUrls(err.message);
+    const hint = err.hint === undefined ? undefined : redactUrls(err.hint);
+    stream.write(`sdpipe: error: ${message}\n`);
+    if (hint) stream.write(`  hint: ${hint}\n`);
+    if (debugEnabled() && err.stack) stream.write(`${redactUrls(err.stack)}\n`);
+    json?.write(formatJsonError(message, hint, err.exitCode));
     return err.exitCode;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = redactUrls(err instanceof Error ? err.message : String(err));
   const hint = 'this is a bug in sdpipe; run again with --debug and report the stack trace';
   stream.write(`sdpipe: internal error: ${message}\n`);
-  if (debugEnabled() && err instanceof Error && err.stack) stream.write(`${err.stack}\n`);
+  if (debugEnabled() && err instanceof Error && err.stack) stream.write(`${redactUrls(err.stack)}\n`);
   else stream.write(`  hint: ${hint}\n`);
   json?.write(formatJsonError(`internal error: ${message}`, hint, ExitCode.FAILED));
   return ExitCode.FAILED;

@@ -1,6 +1,6 @@
 /**
  * The one URL redaction of sdpipe: what every printer (plan, out/plan.md, the review comment and
- * its JSON) applies before a URL is shown. A presigned URL carries its credentials in the query
+ * its JSON, the models report and lock, every command's error output) applies before a URL is shown. A presigned URL carries its credentials in the query
  * string: SigV4's `X-Amz-Credential`, `X-Amz-Signature` and `X-Amz-Security-Token`
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html), an Azure SAS its
  * `sig` (https://learn.microsoft.com/en-us/rest/api/storageservices/create-service-sas), other
@@ -23,8 +23,19 @@ export function isSecretParameter(name: string): boolean {
   return /sig|token|credential|secret|passw|pwd|key|auth|session/i.test(name);
 }
 
+/** Options of {@link redactUrl}. */
+export interface RedactOptions {
+  /**
+   * What to do with an http(s) URL's query string: `secrets` replaces the values of secret
+   * parameters; `all` shows the query as `?…` and drops any userinfo (the display form of a model
+   * source, whose presigned query may use parameter names no list foresees).
+   * @default 'secrets'
+   */
+  readonly query?: 'secrets' | 'all';
+}
+
 /** Redact one URL (see the module comment). Text that is not an absolute URL is returned unchanged. */
-export function redactUrl(text: string): string {
+export function redactUrl(text: string, options: RedactOptions = {}): string {
   let url: URL;
   try {
     url = new URL(text);
@@ -32,6 +43,9 @@ export function redactUrl(text: string): string {
     return text;
   }
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
+  if (options.query === 'all' && (url.protocol === 'http:' || url.protocol === 'https:')) {
+    return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
+  }
   let changed = false;
   if (url.password) {
     url.password = REDACTED;

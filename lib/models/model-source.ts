@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors';
+import { redactUrl } from '../redact';
 
 /** The default hub for `hf://` sources when `models.endpoint` is not set. */
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
@@ -187,13 +188,5 @@ export function parseModelSource(raw: string, options: ParseModelSourceOptions =
 
 /** A display form of a source without credentials or query strings (presigned URLs carry secrets there). */
 export function redactSource(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.protocol === 'http:' || url.protocol === 'https:') {
-      return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
-    }
-  } catch {
-    // not a URL: a path
-  }
-  return raw;
+  return redactUrl(raw, { query: 'all' });
 }

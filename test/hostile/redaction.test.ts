@@ -7,6 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
+import { reportError } from '../../bin/cli';
+import { SdpipeError } from '../../lib/errors';
+import { redactSource } from '../../lib/models/model-source';
 import { runPlan } from '../../lib/plan/run';
 import { redactUrl, redactUrls } from '../../lib/redact';
 import { renderJson, renderMarkdown } from '../../lib/review/render';
@@ -90,5 +93,31 @@ describe('item 4: the one redaction function (lib/redact.ts)', () => {
     expect(leaked(out)).toEqual([]);
     expect(out).toContain('https://example.com/docs?page=2');
     expect(JSON.parse(redactUrls(JSON.stringify({ s: PRESIGNED }))).s).toContain('X-Amz-Signature=REDACTED');
+  });
+});
+
+describe('item 4: the same function for the models report and every command error', () => {
+  it('shows a model source with its whole query hidden, by the one function (lib/models redactSource delegates)', () => {
+    for (const url of [PRESIGNED, OTHER]) {
+      const shown = redactSource(url);
+      expect(shown).toBe(redactUrl(url, { query: 'all' }));
+      expect(shown).toMatch(/^https:\/\/[^@?]+\?…$/);
+      for (const s of SECRETS) expect(shown).not.toContain(s);
+    }
+    expect(redactSource('s3://bucket/key?versionId=v1')).toBe('s3://bucket/key?versionId=v1');
+  });
+
+  it('redacts a URL quoted by a failing command, on stderr and in its --format json error', () => {
+    const chunks: string[] = [];
+    const json: string[] = [];
+    const sink = (into: string[]) => ({ write: (c: string) => (into.push(c), true) }) as unknown as NodeJS.WritableStream;
+    const code = reportError(new SdpipeError(`GET ${PRESIGNED} answered 403`, { hint: `retry ${OTHER}` }), sink(chunks), sink(json));
+    expect(code).toBe(1);
+    const printed = chunks.join('') + json.join('');
+    expect(printed).toContain('models.s3.us-west-2.amazonaws.com/Stable-diffusion/m.safetensors');
+    for (const s of SECRETS) expect(printed).not.toContain(s);
+    const internal: string[] = [];
+    reportError(new Error(`fetch ${PRESIGNED} failed`), sink(internal));
+    for (const s of SECRETS) expect(internal.join('')).not.toContain(s);
   });
 });
