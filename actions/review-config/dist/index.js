@@ -50563,7 +50563,7 @@ var REDACTED = "REDACTED";
 function isSecretParameter(name) {
   return /sig|token|credential|secret|passw|pwd|key|auth|session/i.test(name);
 }
-function redactUrl(text) {
+function redactUrl(text, options = {}) {
   let url;
   try {
     url = new URL(text);
@@ -50571,6 +50571,9 @@ function redactUrl(text) {
     return text;
   }
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
+  if (options.query === "all" && (url.protocol === "http:" || url.protocol === "https:")) {
+    return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?\u2026" : ""}`;
+  }
   let changed = false;
   if (url.password) {
     url.password = REDACTED;
