@@ -7,6 +7,7 @@ import type { Diagnostic } from './diagnostics';
 import { validateEnvironmentFile } from './load';
 import { checkAcrossFiles } from './validate';
 import type { ValidationResult } from './validate';
+import { redactUrls } from '../redact';
 
 /** The outcome for one file after cross-file rules. */
 export interface FileReport {
@@ -30,8 +31,15 @@ export function validateFiles(files: readonly string[], cwd: string = process.cw
   });
 }
 
-/** Render reports as text, json or github workflow commands. */
+/**
+ * Render reports as text, json or github workflow commands. A diagnostic may quote a value of the file, such as a
+ * presigned model source: every URL passes through the one redaction (lib/redact.ts).
+ */
 export function renderReports(reports: readonly FileReport[], format: 'text' | 'json' | 'github'): string {
+  return redactUrls(renderUnredacted(reports, format));
+}
+
+function renderUnredacted(reports: readonly FileReport[], format: 'text' | 'json' | 'github'): string {
   const all = reports.flatMap((r) => r.diagnostics);
   const { errors, warnings } = countBySeverity(all);
   if (format === 'json') {

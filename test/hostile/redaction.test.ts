@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { reportError } from '../../bin/cli';
+import { renderReports, type FileReport } from '../../lib/config/report';
 import { SdpipeError } from '../../lib/errors';
 import { redactSource } from '../../lib/models/model-source';
 import { runPlan } from '../../lib/plan/run';
@@ -119,5 +120,16 @@ describe('item 4: the same function for the models report and every command erro
     const internal: string[] = [];
     reportError(new Error(`fetch ${PRESIGNED} failed`), sink(internal));
     for (const s of SECRETS) expect(internal.join('')).not.toContain(s);
+  });
+});
+
+describe('item 4: validate output quotes file values through the same function', () => {
+  it.each(['text', 'json', 'github'] as const)('a diagnostic quoting a presigned source shows no secret (%s)', (format) => {
+    const diagnostic = { file: 'e.yaml', line: 3, column: 5, rule: 'SDP087', severity: 'error' as const, message: `source "${PRESIGNED}" is not pinned`, hint: `see ${OTHER}`, path: 'models.files[0].source' };
+    const report = { file: 'e.yaml', valid: false, errors: 1, warnings: 0, diagnostics: [diagnostic], result: {} } as unknown as FileReport;
+    const out = renderReports([report], format);
+    expect(out).toContain('models.s3.us-west-2.amazonaws.com/Stable-diffusion/m.safetensors');
+    for (const s of SECRETS) expect(out).not.toContain(s);
+    if (format === 'json') expect(JSON.parse(out).errors).toBe(1);
   });
 });

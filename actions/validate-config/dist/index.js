@@ -31532,6 +31532,41 @@ function validateEnvironmentFile(file, cwd = process.cwd()) {
   return validateFile(file, { displayName: displayPath(file, cwd) });
 }
 
+// lib/redact.ts
+var REDACTED = "REDACTED";
+function isSecretParameter(name) {
+  return /sig|token|credential|secret|passw|pwd|key|auth|session/i.test(name);
+}
+function redactUrl(text, options = {}) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
+  if (options.query === "all" && (url.protocol === "http:" || url.protocol === "https:")) {
+    return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?\u2026" : ""}`;
+  }
+  let changed = false;
+  if (url.password) {
+    url.password = REDACTED;
+    changed = true;
+  }
+  const params = [...url.searchParams.keys()];
+  if (params.some(isSecretParameter)) {
+    const next = new URLSearchParams();
+    for (const [k, v] of url.searchParams) next.append(k, isSecretParameter(k) ? REDACTED : v);
+    url.search = next.toString();
+    changed = true;
+  }
+  return changed ? url.toString() : text;
+}
+var URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>()[\]{}|\\]+/gi;
+function redactUrls(text) {
+  return text.replace(URL_IN_TEXT, (m) => redactUrl(m));
+}
+
 // lib/config/report.ts
 function validateFiles(files, cwd = process.cwd()) {
   const results = files.map((f) => validateEnvironmentFile(f, cwd));
@@ -31543,6 +31578,9 @@ function validateFiles(files, cwd = process.cwd()) {
   });
 }
 function renderReports(reports, format) {
+  return redactUrls(renderUnredacted(reports, format));
+}
+function renderUnredacted(reports, format) {
   const all = reports.flatMap((r) => r.diagnostics);
   const { errors, warnings } = countBySeverity(all);
   if (format === "json") {
