@@ -12,11 +12,9 @@ import { CfnParameter, CfnResource, Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { partitionFacts } from '../lib/aws/partition';
 import type { Partition } from '../lib/aws/partition';
+import { HELM_CHART_TYPE, MANIFEST_TYPE } from './eks-resource-types';
 
-/** CloudFormation type of a Helm release made by aws-eks-v2. */
-export const HELM_CHART_TYPE = 'Custom::AWSCDK-EKS-HelmChart';
-/** CloudFormation type of a Kubernetes manifest made by aws-eks-v2. */
-export const MANIFEST_TYPE = 'Custom::AWSCDK-EKS-KubernetesResource';
+export { HELM_CHART_TYPE, MANIFEST_TYPE };
 
 /** What the renderer knows about the stack's environment. */
 export interface RenderContext {

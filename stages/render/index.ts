@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SdpipeError } from '../../lib/errors';
 import { writeFileAtomic } from '../../lib/fs-atomic';
+import { HELM_CHART_TYPE, MANIFEST_TYPE } from '../eks-resource-types';
 import { defaultCacheDir, helmBinary, helmTemplate } from './helm';
 import type { KubernetesObject } from './helm';
 import { IntrinsicResolver } from './intrinsics';
@@ -27,10 +28,6 @@ export type { RenderEnvironment, TemplateJson } from './intrinsics';
 export { allowedImagePattern, formatImageFinding, scanImages } from './scan';
 export type { ImageFinding, ObjectSource } from './scan';
 
-/** CloudFormation type of a Helm release made by aws-eks-v2. */
-export const HELM_CHART_RESOURCE = 'Custom::AWSCDK-EKS-HelmChart';
-/** CloudFormation type of a Kubernetes manifest made by aws-eks-v2. */
-export const MANIFEST_RESOURCE = 'Custom::AWSCDK-EKS-KubernetesResource';
 
 /** One Helm release of a template, with its values resolved. */
 export interface TemplateRelease {
@@ -72,7 +69,7 @@ export function releasesOf(template: TemplateJson, env: RenderEnvironment): Temp
   const r = new IntrinsicResolver(template, env);
   const out: TemplateRelease[] = [];
   for (const [id, res] of Object.entries(template.Resources ?? {})) {
-    if (res.Type !== HELM_CHART_RESOURCE) continue;
+    if (res.Type !== HELM_CHART_TYPE) continue;
     const p = res.Properties ?? {};
     const values = p.Values === undefined ? {} : parseJsonValue(r.resolveString(p.Values), `the Values of ${id}`);
     out.push({
@@ -94,7 +91,7 @@ export function manifestsOf(template: TemplateJson, env: RenderEnvironment): Tem
   const r = new IntrinsicResolver(template, env);
   const out: TemplateManifest[] = [];
   for (const [id, res] of Object.entries(template.Resources ?? {})) {
-    if (res.Type !== MANIFEST_RESOURCE) continue;
+    if (res.Type !== MANIFEST_TYPE) continue;
     const m = res.Properties?.Manifest;
     const parsed = m === undefined ? [] : parseJsonValue(r.resolveString(m), `the Manifest of ${id}`);
     out.push({ logicalId: id, constructPath: constructPathOf(id, res), objects: (Array.isArray(parsed) ? parsed : [parsed]) as KubernetesObject[] });

@@ -17,7 +17,7 @@
  * Pure functions over template JSON: no aws-cdk-lib.
  */
 import { createHash } from 'node:crypto';
-import { partitionFacts } from '../../lib/aws/partition';
+import { ecrHost, partitionFacts } from '../../lib/aws/partition';
 import type { Partition } from '../../lib/aws/partition';
 
 /** The environment a template is deployed to. */
@@ -54,7 +54,7 @@ export function placeholderDigest(name: string): string {
 
 /** The registry host of the environment's ECR. */
 export function registryOf(env: RenderEnvironment): string {
-  return `${env.account}.dkr.ecr.${env.region}.${partitionFacts(env.partition).dnsSuffix}`;
+  return ecrHost(env.account, env.region);
 }
 
 /** The placeholder value of an SSM parameter by name. */

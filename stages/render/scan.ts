@@ -8,7 +8,7 @@
  * spec (a container without an image is a finding as well), and any other string under an
  * `image` key anywhere in a rendered object or a stack-written manifest.
  */
-import { partitionFacts } from '../../lib/aws/partition';
+import { registryOf } from './intrinsics';
 import type { RenderEnvironment } from './intrinsics';
 import type { KubernetesObject } from './helm';
 
@@ -38,7 +38,7 @@ export interface ImageFinding extends ObjectSource {
 
 /** The pattern every image must match in an environment: `<registry>/<repository>[:tag]@sha256:<64 hex>`. */
 export function allowedImagePattern(env: Pick<RenderEnvironment, 'account' | 'region' | 'partition'>): RegExp {
-  const host = `${env.account}.dkr.ecr.${env.region}.${partitionFacts(env.partition).dnsSuffix}`.replace(/\./g, '\\.');
+  const host = registryOf(env).replace(/\./g, '\\.');
   return new RegExp(`^${host}/[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$`);
 }
 
@@ -56,7 +56,7 @@ function problemOf(image: string, registry: string, pattern: RegExp): string | u
  * it for aws-cn environments; it works for any partition.
  */
 export function scanImages(objects: ReadonlyArray<{ object: KubernetesObject } & ObjectSource>, env: Pick<RenderEnvironment, 'account' | 'region' | 'partition'>): ImageFinding[] {
-  const registry = `${env.account}.dkr.ecr.${env.region}.${partitionFacts(env.partition).dnsSuffix}`;
+  const registry = registryOf(env);
   const pattern = allowedImagePattern(env);
   const out: ImageFinding[] = [];
   for (const { object, source, constructPath } of objects) {
