@@ -23,12 +23,12 @@ import { validateFiles } from '../lib/config/report';
 import type { EnvironmentConfig } from '../lib/config/types';
 import { SdpipeError, UsageError } from '../lib/errors';
 import { SdOnEksStage } from '../stages/sd-on-eks-stage';
-import { engineOf } from './blueprint';
-import { CodePipelineStack } from './codepipeline-stack';
-import { GitHubSupportStack } from './github-support-stack';
-import { addGitHubWorkflow } from './github-workflow';
-import type { GeneratedWorkflow, GitHubEngine } from './github-workflow';
-import { pipelineStackId, supportStackId } from './names';
+import { engineOf } from './blueprint/blueprint';
+import { CodePipelineStack } from './codepipeline/codepipeline-stack';
+import { GitHubSupportStack } from './github/github-support-stack';
+import { addGitHubWorkflow } from './github/github-workflow';
+import type { GeneratedWorkflow, GitHubEngine } from './github/github-workflow';
+import { pipelineStackId, supportStackId } from './blueprint/names';
 
 /** Id (and stage name) of the deployed stage inside a pipeline. */
 export const DEPLOY_STAGE_NAME = 'Deploy';

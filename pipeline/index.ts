@@ -5,17 +5,17 @@
  * workflow guarded by a drift check), with least-privilege step roles (step-policies.ts) and the
  * GitHub OIDC support (support.ts, github-support-stack.ts). app.ts builds the CDK app.
  */
-export * from './action-pins';
+export * from './github/action-pins';
 export * from './app';
-export * from './blueprint';
-export * from './codepipeline-stack';
-export * from './deploy-stack-script';
-export * from './github-credentials';
-export * from './github-support-stack';
-export * from './github-workflow';
-export * from './names';
-export * from './step-policies';
-export * from './support';
-export * from './text-diff';
-export * from './workflow-files';
-export * from './workflow-render';
+export * from './blueprint/blueprint';
+export * from './codepipeline/codepipeline-stack';
+export * from './github/deploy-stack-script';
+export * from './github/github-credentials';
+export * from './github/github-support-stack';
+export * from './github/github-workflow';
+export * from './blueprint/names';
+export * from './roles/step-policies';
+export * from './roles/support';
+export * from './github/text-diff';
+export * from './github/workflow-files';
+export * from './github/workflow-render';

@@ -14,11 +14,11 @@
 import { Fn, Stack } from 'aws-cdk-lib';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { mirrorParameterName, snapshotParameterName } from '../lib/aws/parameters';
+import { mirrorParameterName, snapshotParameterName } from '../lib/contracts/parameters';
 import { SdpipeError } from '../lib/errors';
 import type { EnvironmentConfig, MirrorEntry } from '../lib/config/types';
 
-export { mirrorParameterName, snapshotParameterName } from '../lib/aws/parameters';
+export { mirrorParameterName, snapshotParameterName } from '../lib/contracts/parameters';
 
 /** The tag of a source reference (`host/repo:1.2.3`, `oci://host/repo:1.2.3`), or undefined for a digest-only or untagged source. */
 export function sourceTag(source: string): string | undefined {

@@ -133,7 +133,7 @@ export interface RenderSummary {
 
 /** The charts folder of the synth-time render: SDPIPE_CHARTS_DIR, else the vendored charts of the project. */
 export function defaultChartsDir(): string {
-  return process.env.SDPIPE_CHARTS_DIR || path.join(packageRoot(), 'test', 'contracts', 'upstream', 'charts');
+  return process.env.SDPIPE_CHARTS_DIR || path.join(packageRoot(), 'test', 'contracts', 'vendor', 'charts');
 }
 
 /**

@@ -13,7 +13,7 @@
 // Prints the median, min and max of N runs and the peak RSS.
 // Target: synth + render (cold) of the three environments ≤ 20 s on a 2-core machine.
 // No Docker, no network: the request Lambda is bundled in-process with esbuild, charts come from
-// test/contracts/upstream/charts, helm from the kubectl layer package (extracted once, cached).
+// test/contracts/vendor/charts, helm from the kubectl layer package (extracted once, cached).
 // Usage: npm run bench:synth [-- --runs 5] [-- --with-validation]
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');

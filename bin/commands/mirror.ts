@@ -93,7 +93,7 @@ export async function runMirror(opts: MirrorCliOptions, io: MirrorIo = {}): Prom
   if (!opts.dryRun) {
     // An unusable --out is found before any transfer, not after the copies (issue 14, item 10).
     const { checkOutputFile, checkOutputFolder } = await import('../../lib/fs-atomic');
-    const { imagesLockPath } = await import('../../lib/oci/lock-file');
+    const { imagesLockPath } = await import('../../lib/contracts/images-lock');
     checkOutputFolder(opts.out);
     checkOutputFile(imagesLockPath(opts.out, config.environment.name));
   }

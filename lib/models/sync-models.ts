@@ -13,7 +13,7 @@ import { ExitCode, SdpipeError, UsageError } from '../errors';
 import { silentProgress, type ProgressReporter } from '../transfer/progress';
 import { abortStaleUploads, type StaleUpload } from './abort-stale-uploads';
 import { createHttpDispatcher } from './http-source';
-import { parseModelSource, redactSource, type ModelSource } from './model-source';
+import { parseModelSource, redactSource, type ModelSource } from '../name/model-source';
 import type { TransferRetryOptions } from './resumable-reader';
 import { MIN_PART_SIZE } from './streaming-upload';
 import { syncModelFile, type ModelSyncResult } from './sync-model-file';

@@ -18,7 +18,7 @@ import {
   type RegistryCredentials,
 } from './credentials';
 import { parseRegistryOverrides, REGISTRY_OVERRIDE_ENV } from './endpoints';
-import { parseReference } from './reference';
+import { parseReference } from '../name/image-reference';
 import type { RetryPolicy } from './registry-client';
 import { RegistryPool } from './registry-pool';
 

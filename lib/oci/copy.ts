@@ -30,7 +30,7 @@ import {
   type Descriptor,
   type RawManifest,
 } from './manifest';
-import { formatReference, manifestReference, type ImageReference } from './reference';
+import { formatReference, manifestReference, type ImageReference } from '../name/image-reference';
 import type { RegistryClient } from './registry-client';
 import { RegistryError } from './registry-error';
 

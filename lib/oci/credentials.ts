@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseEcrHost } from '../aws/partition';
 import { UsageError } from '../errors';
-import { DOCKER_HUB_REGISTRY } from './reference';
+import { DOCKER_HUB_REGISTRY } from '../name/image-reference';
 
 /** A username and password (for ECR: `AWS` and the authorization token's password). */
 export interface RegistryCredentials {

@@ -32,9 +32,9 @@ import {
 } from './credentials';
 import { parseRegistryOverrides, registryOrigin, REGISTRY_OVERRIDE_ENV } from './endpoints';
 import { mapLimit } from './limiter';
-import { imagesLockPath, readImagesLock, writeImagesLock, type ImagesLock, type LockEntry } from './lock-file';
+import { imagesLockPath, readImagesLock, writeImagesLock, type ImagesLock, type LockEntry } from '../contracts/images-lock';
 import type { PublishedParameter } from './publish';
-import { formatReference, parseReference } from './reference';
+import { formatReference, parseReference } from '../name/image-reference';
 import type { RetryPolicy } from './registry-client';
 import { RegistryPool } from './registry-pool';
 import type { SummaryRow } from './summary';

@@ -5,9 +5,9 @@
  * re-run creates no new parameter versions.
  */
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { mirrorParameterName } from '../aws/parameters';
+import { mirrorParameterName } from '../contracts/parameters';
 import { SdpipeError } from '../errors';
-import { pinnedReference, type ImagesLock } from './lock-file';
+import { pinnedReference, type ImagesLock } from '../contracts/images-lock';
 
 
 /** One parameter written (or found up to date). */

@@ -19,7 +19,7 @@
 import { SdpipeError, TransferError } from '../errors';
 import { RetriesExhaustedError, RetryAfterTooLongError, retry, type Sleep } from '../transfer/retry';
 import { MANIFEST_MEDIA_TYPES, sha256Digest, type RawManifest } from './manifest';
-import { DIGEST_PATTERN } from './reference';
+import { DIGEST_PATTERN } from '../name/image-reference';
 import { DigestMismatchError, RegistryError, classifyRegistryError, describeError, errorFromResponse, isNetworkError, isRateLimited, rateLimitHint } from './registry-error';
 import { RegistryTransport, header, type SendResult, type TransportOptions } from './transport';
 

@@ -12,7 +12,7 @@ export * from './launch-settings';
 export * from './policy';
 export * from './pull-targets';
 export * from './report';
-export * from './snapshot-record';
+export * from '../contracts/snapshot-record';
 export * from './ssm-command';
 export * from './stage';
 export * from './tags';

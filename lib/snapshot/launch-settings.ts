@@ -6,7 +6,7 @@
  * subnet; no security group means the VPC's default group).
  */
 import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { bakeParameterNames } from '../aws/parameters';
+import { bakeParameterNames } from '../contracts/parameters';
 import { parseArn, partitionOf } from '../aws/partition';
 import { SdpipeError, UsageError } from '../errors';
 import { errorText } from './ssm-command';

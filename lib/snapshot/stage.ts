@@ -4,12 +4,12 @@
  * `out/<env>/snapshot.json` and, when asked, publish the id to `/sdpipe/<env>/snapshot-id`.
  */
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { snapshotParameterName } from '../aws/parameters';
+import { snapshotParameterName } from '../contracts/parameters';
 import { SdpipeError } from '../errors';
 import { type BakeSnapshotOptions, type BakeSnapshotResult, bakeSnapshot } from './bake';
 import { createSnapshotClients, type SnapshotClients } from './clients';
 import { defaultLockPath, readSnapshotLock } from './pull-targets';
-import { recordOf, writeSnapshotRecord } from './snapshot-record';
+import { recordOf, writeSnapshotRecord } from '../contracts/snapshot-record';
 import { errorText } from './ssm-command';
 
 /** Options of {@link runSnapshotStage}: the bake's, with files instead of a parsed lock. */

@@ -205,7 +205,7 @@ export async function renderStack(template: TemplateJson, options: RenderStackOp
     const ms = () => Number(process.hrtime.bigint() - r0) / 1e6;
     if (!fs.existsSync(path.join(chartDir, 'Chart.yaml'))) {
       warnings.push(`not rendered: release ${rel.release} (${rel.constructPath}): chart ${rel.chart} ${rel.version} has no sources in ${chartDir}; ` +
-        'unpack the chart there (test/contracts/upstream/vendor.sh does it for the shipped charts) or point --charts-dir / SDPIPE_CHARTS_DIR at a folder that has it');
+        'unpack the chart there (test/contracts/vendor/vendor.sh does it for the shipped charts) or point --charts-dir / SDPIPE_CHARTS_DIR at a folder that has it');
       return { ...rel, status: 'not-rendered', chartDir, objects: [], ms: ms() };
     }
     if (!helm) {

@@ -7,7 +7,7 @@
  * `AWS::URLSuffix` = `amazonaws.com` / `amazonaws.com.cn`, `AWS::Region`, `AWS::AccountId`).
  * Deploy-time values get placeholders shaped like the real thing:
  * - an SSM-typed parameter `/sdpipe/<env>/images/<name>` or `/sdpipe/<env>/charts/<name>` (written
- *   by the Mirror step as `<registry>/<repository>@sha256:<digest>`, lib/aws/parameters.ts) becomes
+ *   by the Mirror step as `<registry>/<repository>@sha256:<digest>`, lib/contracts/parameters.ts) becomes
  *   `<account>.dkr.ecr.<region>.<suffix>/<repository>@sha256:<64 hex derived from the name>`;
  * - `/sdpipe/<env>/snapshot-id` becomes `snap-0123456789abcdef0`;
  * - `Ref` / `Fn::GetAtt` of a resource become a stable readable value derived from the logical id

@@ -1,6 +1,6 @@
 /**
  * The contract checks themselves can fail: known-bad objects against the vendored Karpenter and
- * KEDA CRDs (loaded straight from test/contracts/upstream/charts) and the core schemas, with the
+ * KEDA CRDs (loaded straight from test/contracts/vendor/charts) and the core schemas, with the
  * same code the render-*.test.ts suites use. No synthesis, so these stay meaningful whatever the
  * stage renders today.
  */

@@ -1,7 +1,7 @@
 /**
  * Contract: request Lambda → SNS → SQS → queue agent, decided by the queue agent's own code.
  *
- * For each upstream v1alpha2 example request (test/contracts/upstream/queue-agent/requests, from the
+ * For each upstream v1alpha2 example request (test/contracts/vendor/queue-agent/requests, from the
  * guidance repository at v1.2.0), our handler runs on an API Gateway event carrying it (SNS mocked
  * with aws-sdk-client-mock); its Publish input is wrapped as SNS delivers it to an SQS queue without
  * raw message delivery; and python3 runs the vendored agent's own `process_message`
@@ -28,7 +28,7 @@ import { synth } from '../unit/stages/support';
 import type { Synthesized } from '../unit/stages/support';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const UPSTREAM = path.join(ROOT, 'test', 'contracts', 'upstream', 'queue-agent');
+const UPSTREAM = path.join(ROOT, 'test', 'contracts', 'vendor', 'queue-agent');
 const AGENT_SRC = path.join(UPSTREAM, 'src');
 const EXAMPLES_DIR = path.join(UPSTREAM, 'requests', 'v1alpha2');
 const DRIVERS = path.join(ROOT, 'test', 'contracts', 'support', 'python');

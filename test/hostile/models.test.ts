@@ -19,7 +19,7 @@ import { ExitCode, UsageError } from '../../lib/errors';
 import { planModelFiles, syncModels, type SyncModelsOptions } from '../../lib/models/sync-models';
 import { uploadStateKey, type UploadStateRecord } from '../../lib/models/upload-state';
 import { EMPTY_SHA256_STATE } from '../../lib/models/sha256-state';
-import { modelsStatements } from '../../pipeline/step-policies';
+import { modelsStatements } from '../../pipeline/roles/step-policies';
 import { runCli } from '../unit/cli/run-cli';
 import { FakeS3, sha256 } from '../unit/models/fake-s3';
 import { bytes } from '../unit/models/memory-source';

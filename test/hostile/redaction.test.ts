@@ -10,7 +10,7 @@ import { parseDocument } from 'yaml';
 import { reportError } from '../../bin/cli';
 import { renderReports, type FileReport } from '../../lib/config/report';
 import { SdpipeError } from '../../lib/errors';
-import { redactSource } from '../../lib/models/model-source';
+import { redactSource } from '../../lib/name/model-source';
 import { runPlan } from '../../lib/plan/run';
 import { redactUrl, redactUrls } from '../../lib/redact';
 import { renderJson, renderMarkdown } from '../../lib/review/render';

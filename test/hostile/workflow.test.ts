@@ -19,10 +19,10 @@ import type { EnvironmentConfig } from '../../lib/config/types';
 import { validateText } from '../../lib/config/validate';
 import { SdpipeError } from '../../lib/errors';
 import { defaultStage } from '../../pipeline/app';
-import { buildBlueprint, shellArg } from '../../pipeline/blueprint';
-import { CodePipelineStack } from '../../pipeline/codepipeline-stack';
-import { GitHubSupportStack } from '../../pipeline/github-support-stack';
-import { addGitHubWorkflow } from '../../pipeline/github-workflow';
+import { buildBlueprint, shellArg } from '../../pipeline/blueprint/blueprint';
+import { CodePipelineStack } from '../../pipeline/codepipeline/codepipeline-stack';
+import { GitHubSupportStack } from '../../pipeline/github/github-support-stack';
+import { addGitHubWorkflow } from '../../pipeline/github/github-workflow';
 import { loadConfig, REPO, ROOT, tempApp, withEngine } from '../unit/pipeline/support';
 
 type Res = { Type: string; Properties: Record<string, any> };

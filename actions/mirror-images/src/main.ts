@@ -7,7 +7,7 @@ import * as core from '@actions/core';
 import { boolInput, intInput } from '../../common/inputs';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { SdpipeError } from '../../../lib/errors';
-import { pinnedReference } from '../../../lib/oci/lock-file';
+import { pinnedReference } from '../../../lib/contracts/images-lock';
 import { mirrorEnvironment, mirrorExitCode } from '../../../lib/oci/mirror';
 import { formatMirrorMarkdown, formatMirrorText } from '../../../lib/oci/mirror-report';
 import { createProgress } from '../../../lib/transfer/progress';

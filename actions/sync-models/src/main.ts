@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as core from '@actions/core';
 import { loadValidEnvironment } from '../../../lib/config/load';
-import { buildModelsLock, modelsLockPath, writeModelsLock } from '../../../lib/models/models-lock';
+import { buildModelsLock, modelsLockPath, writeModelsLock } from '../../../lib/contracts/models-lock';
 import { syncModels } from '../../../lib/models/sync-models';
 import { checkSyncOptions } from '../../../lib/models/sync-options';
 import { countResults, formatSyncMarkdown, formatSyncText } from '../../../lib/models/sync-report';

@@ -18,7 +18,7 @@ import { explicitRuleViolations } from './karpenter-rules';
 import { danglingReferences, podSpecOf, runtimeValueProblems } from './references';
 
 /** The vendored charts (`<chart>/<version>/`). */
-export const CHARTS_DIR = path.resolve(__dirname, '..', 'upstream', 'charts');
+export const CHARTS_DIR = path.resolve(__dirname, '..', 'vendor', 'charts');
 /** Checked-in list of CRD rules the CEL evaluator cannot parse (`<crd> <schema path>: <rule>`). */
 export const UNPARSEABLE_RULES_FILE = path.resolve(__dirname, '..', 'cel-unparseable-rules.json');
 

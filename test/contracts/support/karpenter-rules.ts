@@ -1,7 +1,7 @@
 /**
  * The Karpenter v1 CRD validation rules that matter most to sdpipe, written as explicit code so
  * that they are checked even if the CEL evaluator changed behaviour. Each check quotes its rule from
- * the vendored CRD (test/contracts/upstream/charts/karpenter/1.6.3/crds/, aws/karpenter-provider-aws
+ * the vendored CRD (test/contracts/vendor/charts/karpenter/1.6.3/crds/, aws/karpenter-provider-aws
  * v1.6.3, commit 13242eac866ce45caaf42dda48be67f31a0a5034).
  */
 import type { KubernetesObject } from '../../../stages/render';

@@ -6,7 +6,7 @@
  * and downloads `/resolve/<commit_hash>/…`). The commit lands in models.lock.json.
  */
 import { randomBytes } from 'node:crypto';
-import { buildModelsLock } from '../../../lib/models/models-lock';
+import { buildModelsLock } from '../../../lib/contracts/models-lock';
 import { syncModels } from '../../../lib/models/sync-models';
 import { parseUploadState, uploadStateKey } from '../../../lib/models/upload-state';
 import { getObject, instantRetry, MIB, PART_MIB, sha256, startStand, type Stand } from './stand';

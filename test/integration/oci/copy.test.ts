@@ -15,7 +15,7 @@ import type { EnvironmentConfig } from '../../../lib/config/types';
 import { CopyEngine } from '../../../lib/oci/copy';
 import { ecrCredentials, staticCredentials } from '../../../lib/oci/credentials';
 import { mirrorEnvironment, mirrorExitCode } from '../../../lib/oci/mirror';
-import { parseReference } from '../../../lib/oci/reference';
+import { parseReference } from '../../../lib/name/image-reference';
 import { RegistryPool } from '../../../lib/oci/registry-pool';
 import { getManifest, pushAuth, pushHelmChart, pushIndex, pushRandomImage, blobExists } from '../../support/oci-fixtures';
 import { startRegistry, type RegistryHandle } from '../../support/registry';

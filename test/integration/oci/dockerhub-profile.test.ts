@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { EnvironmentConfig } from '../../../lib/config/types';
 import { TransferError } from '../../../lib/errors';
 import { mirrorEnvironment, mirrorExitCode, type MirrorEnvironmentOptions } from '../../../lib/oci/mirror';
-import { DOCKER_HUB_REGISTRY } from '../../../lib/oci/reference';
+import { DOCKER_HUB_REGISTRY } from '../../../lib/name/image-reference';
 import { pushAuth, pushRandomImage } from '../../support/oci-fixtures';
 import { PROFILES, startProfileRegistry, type ProfileRegistry } from '../../support/registry-profiles';
 

@@ -12,7 +12,7 @@
 import { ExitCode, SdpipeError } from '../../../lib/errors';
 import { CopyEngine, type CopyEngineOptions, type CopyResult } from '../../../lib/oci/copy';
 import { staticCredentials } from '../../../lib/oci/credentials';
-import { parseReference } from '../../../lib/oci/reference';
+import { parseReference } from '../../../lib/name/image-reference';
 import { RegistryPool } from '../../../lib/oci/registry-pool';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy';
 import { getManifest, pushAuth, pushRandomImage, type PushedImage } from '../../support/oci-fixtures';

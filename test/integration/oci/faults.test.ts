@@ -15,7 +15,7 @@
 import { ExitCode, TransferError } from '../../../lib/errors';
 import { CopyEngine, type CopyResult } from '../../../lib/oci/copy';
 import { staticCredentials } from '../../../lib/oci/credentials';
-import { parseReference } from '../../../lib/oci/reference';
+import { parseReference } from '../../../lib/name/image-reference';
 import { RegistryPool } from '../../../lib/oci/registry-pool';
 import type { ProgressReporter } from '../../../lib/transfer/progress';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy';

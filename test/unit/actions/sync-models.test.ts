@@ -8,14 +8,14 @@ import { mockInputs } from './support';
 import { run } from '../../../actions/sync-models/src/main';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { SdpipeError, UsageError } from '../../../lib/errors';
-import { writeModelsLock } from '../../../lib/models/models-lock';
+import { writeModelsLock } from '../../../lib/contracts/models-lock';
 import { syncModels, type SyncModelsResult } from '../../../lib/models/sync-models';
 
 jest.mock('@actions/core');
 jest.mock('../../../lib/config/load');
 jest.mock('../../../lib/models/sync-models');
-jest.mock('../../../lib/models/models-lock', () => ({
-  ...jest.requireActual('../../../lib/models/models-lock'),
+jest.mock('../../../lib/contracts/models-lock', () => ({
+  ...jest.requireActual('../../../lib/contracts/models-lock'),
   writeModelsLock: jest.fn(),
 }));
 

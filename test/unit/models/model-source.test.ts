@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { hfCommitUrl, hfResolveUrl, isHfCommit, parseModelSource, redactSource, type HfSource } from '../../../lib/models/model-source';
+import { hfCommitUrl, hfResolveUrl, isHfCommit, parseModelSource, redactSource, type HfSource } from '../../../lib/name/model-source';
 import { isKnownModelFolder, MODEL_FOLDERS, topFolderOf } from '../../../lib/models/model-folders';
 import { UsageError } from '../../../lib/errors';
 

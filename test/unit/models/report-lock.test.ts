@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildModelsLock, modelsLockPath, parseModelsLock, readModelsLock, writeModelsLock } from '../../../lib/models/models-lock';
+import { buildModelsLock, modelsLockPath, parseModelsLock, readModelsLock, writeModelsLock } from '../../../lib/contracts/models-lock';
 import { UsageError } from '../../../lib/errors';
 import type { ModelSyncResult } from '../../../lib/models/sync-model-file';
 import type { SyncModelsResult } from '../../../lib/models/sync-models';

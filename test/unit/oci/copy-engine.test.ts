@@ -9,7 +9,7 @@
  */
 import { CopyEngine } from '../../../lib/oci/copy';
 import { ExitCode, SdpipeError, TransferError } from '../../../lib/errors';
-import { parseReference } from '../../../lib/oci/reference';
+import { parseReference } from '../../../lib/name/image-reference';
 import { RegistryPool } from '../../../lib/oci/registry-pool';
 import type { ProgressReporter } from '../../../lib/transfer/progress';
 import { bytesOf, seedImage, startFakeRegistry, type FakeRegistry } from './fake-registry';

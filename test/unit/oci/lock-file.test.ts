@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../../lib/errors';
-import { imagesLockPath, pinnedReference, readImagesLock, serializeLock, writeImagesLock, type ImagesLock, type LockEntry } from '../../../lib/oci/lock-file';
+import { imagesLockPath, pinnedReference, readImagesLock, serializeLock, writeImagesLock, type ImagesLock, type LockEntry } from '../../../lib/contracts/images-lock';
 
 const D = `sha256:${'b'.repeat(64)}`;
 const entry = (target: string): LockEntry => ({

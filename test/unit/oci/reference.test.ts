@@ -1,6 +1,6 @@
 /** Reference parsing: hosts, ports, Docker Hub short names, oci://, tags, digests, errors. */
 import { UsageError } from '../../../lib/errors';
-import { formatReference, isLoopbackHost, manifestReference, parseReference } from '../../../lib/oci/reference';
+import { formatReference, isLoopbackHost, manifestReference, parseReference } from '../../../lib/name/image-reference';
 
 const D = `sha256:${'a'.repeat(64)}`;
 

@@ -1,7 +1,7 @@
 /** Classing registry errors for people (issue 14, items 9 and 11): refusals, bad ports, digest mismatches. */
 import { SdpipeError, UsageError } from '../../../lib/errors';
 import { endpointOrigin } from '../../../lib/oci/endpoints';
-import { parseReference } from '../../../lib/oci/reference';
+import { parseReference } from '../../../lib/name/image-reference';
 import { classifyRegistryError, DigestMismatchError, invalidAddressError, RegistryError, registryUserError } from '../../../lib/oci/registry-error';
 
 test('permanent refusals become exit-1 errors with a hint; temporary answers and network errors do not', () => {

@@ -1,13 +1,13 @@
 /** The blueprint both engines render, the stage graph in the plan, and the small pieces around them. */
 import { buildPlan, renderPlanMarkdown, renderStageGraphMermaid } from '../../../lib/plan/plan';
-import { ACTION_PINS, pinnedUses } from '../../../pipeline/action-pins';
+import { ACTION_PINS, pinnedUses } from '../../../pipeline/github/action-pins';
 import { oidcProviderOwners } from '../../../pipeline/app';
-import { buildBlueprint, engineOf, sessionSeconds } from '../../../pipeline/blueprint';
-import { approvalEnvironmentName, githubEnvironmentSubject, prepareEnvironmentName } from '../../../pipeline/names';
-import { modelPrefixes } from '../../../pipeline/step-policies';
-import { runsOnOf } from '../../../pipeline/github-workflow';
-import { unifiedDiff } from '../../../pipeline/text-diff';
-import { renderWorkflowYaml } from '../../../pipeline/workflow-render';
+import { buildBlueprint, engineOf, sessionSeconds } from '../../../pipeline/blueprint/blueprint';
+import { approvalEnvironmentName, githubEnvironmentSubject, prepareEnvironmentName } from '../../../pipeline/blueprint/names';
+import { modelPrefixes } from '../../../pipeline/roles/step-policies';
+import { runsOnOf } from '../../../pipeline/github/github-workflow';
+import { unifiedDiff } from '../../../pipeline/github/text-diff';
+import { renderWorkflowYaml } from '../../../pipeline/github/workflow-render';
 import { loadConfig, REPO, withEngine } from './support';
 
 describe('blueprint', () => {

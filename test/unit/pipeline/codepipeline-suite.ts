@@ -7,7 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { scanTemplate } from '../../../stages/template-scan';
 import type { EnvironmentConfig } from '../../../lib/config/types';
 import { defaultStage } from '../../../pipeline/app';
-import { CodePipelineStack } from '../../../pipeline/codepipeline-stack';
+import { CodePipelineStack } from '../../../pipeline/codepipeline/codepipeline-stack';
 import { flat, iamStatements, REPO, tempApp, wildcardViolations } from './support';
 
 type Res = { Type: string; Properties: Record<string, any> };

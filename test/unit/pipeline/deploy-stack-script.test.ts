@@ -1,12 +1,12 @@
 /**
- * The deploy job's script (pipeline/deploy-stack-script.ts), run with bash against a fake `aws`
+ * The deploy job's script (pipeline/github/deploy-stack-script.ts), run with bash against a fake `aws`
  * on PATH that records its calls and plays CloudFormation's part from a state file.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DEPLOY_STACK_SCRIPT } from '../../../pipeline/deploy-stack-script';
+import { DEPLOY_STACK_SCRIPT } from '../../../pipeline/github/deploy-stack-script';
 
 const FAKE_AWS = `#!/usr/bin/env bash
 echo "$*" >> "$FAKE_DIR/calls"

@@ -5,9 +5,9 @@
 import { parse } from 'yaml';
 import type { EnvironmentConfig } from '../../../lib/config/types';
 import { defaultStage } from '../../../pipeline/app';
-import { CodePipelineStack } from '../../../pipeline/codepipeline-stack';
-import { addGitHubWorkflow } from '../../../pipeline/github-workflow';
-import type { GitHubEngine, WorkflowJob } from '../../../pipeline/github-workflow';
+import { CodePipelineStack } from '../../../pipeline/codepipeline/codepipeline-stack';
+import { addGitHubWorkflow } from '../../../pipeline/github/github-workflow';
+import type { GitHubEngine, WorkflowJob } from '../../../pipeline/github/github-workflow';
 import { REPO, tempApp, withEngine } from './support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -5,9 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultStage } from '../../../pipeline/app';
-import { addGitHubWorkflow } from '../../../pipeline/github-workflow';
-import type { GitHubEngine } from '../../../pipeline/github-workflow';
-import { unifiedDiff } from '../../../pipeline/text-diff';
+import { addGitHubWorkflow } from '../../../pipeline/github/github-workflow';
+import type { GitHubEngine } from '../../../pipeline/github/github-workflow';
+import { unifiedDiff } from '../../../pipeline/github/text-diff';
 import { describeGitHubEngine } from './github-suite';
 import { loadConfig, ROOT, tempApp } from './support';
 

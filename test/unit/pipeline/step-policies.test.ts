@@ -1,6 +1,6 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import type { EnvironmentConfig, ModelFile } from '../../../lib/config/types';
-import { mirrorStatements, s3ObjectArn, s3SourcesReadByRole } from '../../../pipeline/step-policies';
+import { mirrorStatements, s3ObjectArn, s3SourcesReadByRole } from '../../../pipeline/roles/step-policies';
 
 function env(region: string, files: ModelFile[]): EnvironmentConfig {
   const partition = region.startsWith('cn-') ? 'aws-cn' : 'aws';

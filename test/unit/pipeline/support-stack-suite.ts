@@ -5,7 +5,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions read CloudFormation JSON loosely */
 import { Template } from 'aws-cdk-lib/assertions';
 import type { EnvironmentConfig } from '../../../lib/config/types';
-import { GitHubSupportStack } from '../../../pipeline/github-support-stack';
+import { GitHubSupportStack } from '../../../pipeline/github/github-support-stack';
 import { scanTemplate } from '../../../stages/template-scan';
 import { flat, iamStatements, REPO, tempApp, wildcardViolations } from './support';
 

@@ -9,7 +9,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { BakeFailedError } from '../../../lib/snapshot/bake';
 import { bakeInstanceManagedPolicies } from '../../../lib/snapshot/policy';
-import { BakeInstanceProfile } from '../../../pipeline/support';
+import { BakeInstanceProfile } from '../../../pipeline/roles/support';
 import { type FakeAws } from './fake-aws';
 import { bake, DEFAULT_IMAGES, envConfig, fakeFor, lockFor, refsOf } from './helpers';
 

@@ -189,8 +189,8 @@ describe('small facts', () => {
   });
 });
 
-describe('PINNED_FIELDS against the sd-on-eks 1.2.0 chart source (vendored under test/contracts/upstream/charts)', () => {
-  const chartDir = path.join(__dirname, '..', '..', 'contracts', 'upstream', 'charts', 'sd-on-eks', '1.2.0');
+describe('PINNED_FIELDS against the sd-on-eks 1.2.0 chart source (vendored under test/contracts/vendor/charts)', () => {
+  const chartDir = path.join(__dirname, '..', '..', 'contracts', 'vendor', 'charts', 'sd-on-eks', '1.2.0');
   const templates = ['templates', '.'].flatMap((d) => fs.readdirSync(path.join(chartDir, d)).filter((f) => f.endsWith('.tpl') || f.endsWith('.yaml') || f.endsWith('.yml')).map((f) => fs.readFileSync(path.join(chartDir, d, f), 'utf8'))).join('\n');
   it.each(PINNED_FIELDS.map((f) => [f]))('the chart reads %s', (field) => {
     // A field the templates never read (such as `runtime.queueAgent.XRay.enabled`) pins nothing.

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { writeFileAtomic } from '../fs-atomic';
-import type { BakeSnapshotResult } from './bake';
+import type { BakeSnapshotResult } from '../snapshot/bake';
 
 /** File name of the record, under `out/<env>/`. */
 export const SNAPSHOT_RECORD_FILE = 'snapshot.json';

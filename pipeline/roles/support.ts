@@ -9,10 +9,10 @@ import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../lib/config/types';
-import { bakeInstanceManagedPolicies } from '../lib/snapshot/policy';
-import { bakeInstanceRoleName, GITHUB_OIDC_HOST, pipelineParameterNames } from './names';
-import type { StepId } from './names';
+import type { EnvironmentConfig } from '../../lib/config/types';
+import { bakeInstanceManagedPolicies } from '../../lib/snapshot/policy';
+import { bakeInstanceRoleName, GITHUB_OIDC_HOST, pipelineParameterNames } from '../blueprint/names';
+import type { StepId } from '../blueprint/names';
 import { stepStatements } from './step-policies';
 
 /**

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-extract the vendored queue agent (test fixture only, never imported by product code) byte for
 # byte from a local bare git directory at its pinned commit. Usage:
-#   test/contracts/upstream/queue-agent/vendor.sh [MIRROR_ROOT]
+#   test/contracts/vendor/queue-agent/vendor.sh [MIRROR_ROOT]
 # MIRROR_ROOT holds <owner>+<name>/repo bare git dirs (default /work/.mirror). See SOURCES.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../lib/fs-atomic';
+import { writeFileAtomic } from '../../lib/fs-atomic';
 import type { GeneratedWorkflow } from './github-workflow';
 import { unifiedDiff } from './text-diff';
 

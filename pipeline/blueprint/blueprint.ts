@@ -4,10 +4,10 @@
  * here, from the plan (lib/plan `plannedStages`), and rendered by both engines: CodePipeline
  * (pipeline/codepipeline-stack.ts) and GitHub Actions (pipeline/github-workflow.ts). Pure data: no CDK.
  */
-import { partitionOf } from '../lib/aws/partition';
-import type { Partition } from '../lib/aws/partition';
-import type { EnvironmentConfig, PipelineEngine } from '../lib/config/types';
-import { buildPlan, plannedStages } from '../lib/plan/plan';
+import { partitionOf } from '../../lib/aws/partition';
+import type { Partition } from '../../lib/aws/partition';
+import type { EnvironmentConfig, PipelineEngine } from '../../lib/config/types';
+import { buildPlan, plannedStages } from '../../lib/plan/plan';
 import { ASSEMBLY_DIR, OUT_DIR, stepRoleName } from './names';
 import type { StepId } from './names';
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-extract the vendored upstream charts (test fixtures only) byte for byte from local bare git
 # directories at their pinned commits (see charts/SOURCES.md). Usage:
-#   test/contracts/upstream/vendor.sh [MIRROR_ROOT]
+#   test/contracts/vendor/vendor.sh [MIRROR_ROOT]
 # MIRROR_ROOT holds <owner>+<name>/repo bare git dirs (default /work/.mirror); each commit below
 # must be present in it (git fetch --tags <url> in that dir otherwise).
 set -euo pipefail

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors';
-import type { ModelSyncResult } from './sync-model-file';
+import type { ModelSyncResult } from '../models/sync-model-file';
 
 /** One model in the lock file. */
 export interface ModelsLockEntry {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors';
 import { writeFileAtomic } from '../fs-atomic';
-import type { CopyResult } from './copy';
+import type { CopyResult } from '../oci/copy';
 
 /**
  * One mirrored image or chart: its name in the environment file and what its copy resolved and

@@ -9,14 +9,14 @@
 import { Aws, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { parseArn, partitionOf } from '../lib/aws/partition';
-import type { EnvironmentConfig } from '../lib/config/types';
-import { parseModelSource, type S3Source } from '../lib/models/model-source';
-import { UPLOAD_STATE_PREFIX } from '../lib/models/upload-state';
-import { bucketOfArn } from '../lib/plan/plan';
-import { bakeRunnerPolicy } from '../lib/snapshot/policy';
-import type { PolicyStatement as PlainStatement } from '../lib/snapshot/policy';
-import type { StepId } from './names';
+import { parseArn, partitionOf } from '../../lib/aws/partition';
+import type { EnvironmentConfig } from '../../lib/config/types';
+import { parseModelSource, type S3Source } from '../../lib/name/model-source';
+import { UPLOAD_STATE_PREFIX } from '../../lib/models/upload-state';
+import { bucketOfArn } from '../../lib/plan/plan';
+import { bakeRunnerPolicy } from '../../lib/snapshot/policy';
+import type { PolicyStatement as PlainStatement } from '../../lib/snapshot/policy';
+import type { StepId } from '../blueprint/names';
 
 /** Where `sdpipe models sync` keeps its resumable upload state in the model bucket. */
 export const MODELS_UPLOAD_STATE_PREFIX = UPLOAD_STATE_PREFIX;

@@ -17,14 +17,14 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../lib/config/types';
-import { SdpipeError } from '../lib/errors';
-import { buildBlueprint, sessionSeconds } from './blueprint';
-import type { PipelineBlueprint } from './blueprint';
-import { approvalEnvironmentName, assetsRoleName, deployRoleName, githubEnvironmentSubject, prepareEnvironmentName } from './names';
-import type { StepId } from './names';
-import { assetsStatements, deployStatements } from './step-policies';
-import { BakeInstanceProfile, createStepRole, GitHubOidc } from './support';
+import type { EnvironmentConfig } from '../../lib/config/types';
+import { SdpipeError } from '../../lib/errors';
+import { buildBlueprint, sessionSeconds } from '../blueprint/blueprint';
+import type { PipelineBlueprint } from '../blueprint/blueprint';
+import { approvalEnvironmentName, assetsRoleName, deployRoleName, githubEnvironmentSubject, prepareEnvironmentName } from '../blueprint/names';
+import type { StepId } from '../blueprint/names';
+import { assetsStatements, deployStatements } from '../roles/step-policies';
+import { BakeInstanceProfile, createStepRole, GitHubOidc } from '../roles/support';
 
 /** Properties of {@link GitHubSupportStack}. */
 export interface GitHubSupportStackProps extends StackProps {

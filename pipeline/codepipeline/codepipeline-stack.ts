@@ -23,13 +23,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import type { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../lib/config/types';
-import { SdpipeError } from '../lib/errors';
-import { buildBlueprint } from './blueprint';
-import type { PipelineBlueprint } from './blueprint';
-import { approvalEnvironmentName, ASSEMBLY_DIR, deployRoleName, githubEnvironmentSubject, pipelineName, pipelineParameterNames, SOURCE_OBJECT_KEY } from './names';
-import type { StepId } from './names';
-import { BakeInstanceProfile, createStepRole, GitHubOidc } from './support';
+import type { EnvironmentConfig } from '../../lib/config/types';
+import { SdpipeError } from '../../lib/errors';
+import { buildBlueprint } from '../blueprint/blueprint';
+import type { PipelineBlueprint } from '../blueprint/blueprint';
+import { approvalEnvironmentName, ASSEMBLY_DIR, deployRoleName, githubEnvironmentSubject, pipelineName, pipelineParameterNames, SOURCE_OBJECT_KEY } from '../blueprint/names';
+import type { StepId } from '../blueprint/names';
+import { BakeInstanceProfile, createStepRole, GitHubOidc } from '../roles/support';
 
 /** Makes the stage the pipeline deploys. */
 export type StageFactory = (scope: Construct, id: string, config: EnvironmentConfig) => Stage;

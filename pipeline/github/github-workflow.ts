@@ -23,17 +23,17 @@ import { GitHubActionStep, GitHubWorkflow, JobPermission, StackCapabilities } fr
 import type { JobStep } from 'cdk-pipelines-github';
 import { Construct } from 'constructs';
 import { parse } from 'yaml';
-import { partitionFacts } from '../lib/aws/partition';
-import type { EnvironmentConfig } from '../lib/config/types';
-import { workflowValueProblems } from '../lib/config/workflow-values';
-import { SdpipeError } from '../lib/errors';
+import { partitionFacts } from '../../lib/aws/partition';
+import type { EnvironmentConfig } from '../../lib/config/types';
+import { workflowValueProblems } from '../../lib/config/workflow-values';
+import { SdpipeError } from '../../lib/errors';
 import { pinnedUses, pinOf } from './action-pins';
-import { buildBlueprint, sessionSeconds } from './blueprint';
-import type { BlueprintStep, PipelineBlueprint } from './blueprint';
+import { buildBlueprint, sessionSeconds } from '../blueprint/blueprint';
+import type { BlueprintStep, PipelineBlueprint } from '../blueprint/blueprint';
 import { DEPLOY_STACK_SCRIPT } from './deploy-stack-script';
 import { GitHubOidcCredentials, oidcCredentialStep } from './github-credentials';
-import { approvalEnvironmentName, ASSEMBLY_DIR, assetsRoleName, deployRoleName, prepareEnvironmentName, workflowId, workflowName, workflowPath } from './names';
-import type { StepId } from './names';
+import { approvalEnvironmentName, ASSEMBLY_DIR, assetsRoleName, deployRoleName, prepareEnvironmentName, workflowId, workflowName, workflowPath } from '../blueprint/names';
+import type { StepId } from '../blueprint/names';
 import { generatedHeader, renderWorkflowYaml } from './workflow-render';
 
 /** Makes the stage the workflow deploys. */
