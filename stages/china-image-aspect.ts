@@ -10,7 +10,8 @@ import type { IAspect } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { ecrHost, isPublicHost } from '../lib/aws/partition';
 import type { Partition } from '../lib/aws/partition';
-import { imageHost, ownerPath, referencesOf, renderContextOf, resolvedProperties, renderExpression, stringLeaves, HELM_CHART_TYPE, MANIFEST_TYPE } from './image-references';
+import { referenceHost } from '../lib/name/image-reference';
+import { ownerPath, referencesOf, renderContextOf, resolvedProperties, renderExpression, stringLeaves, HELM_CHART_TYPE, MANIFEST_TYPE } from './image-references';
 import type { RenderContext } from './image-references';
 
 /** Properties of {@link ChinaImageSourceAspect}. */
@@ -58,7 +59,7 @@ export class ChinaImageSourceAspect implements IAspect {
     for (const ref of referencesOf(node, ctx)) {
       if (ref.kind === 'chart') {
         if (!ref.reference.startsWith(`oci://${this.registry}/`)) bad.push({ ...ref, kind: 'chart' });
-      } else if (imageHost(ref.reference) !== this.registry) {
+      } else if (referenceHost(ref.reference) !== this.registry) {
         bad.push({ ...ref, kind: 'image' });
       }
     }

@@ -16,18 +16,11 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { mirrorParameterName, snapshotParameterName } from '../lib/contracts/parameters';
 import { SdpipeError } from '../lib/errors';
+import { chartNameOf } from '../lib/name/chart-reference';
+import { referenceTag } from '../lib/name/image-reference';
 import type { EnvironmentConfig, MirrorEntry } from '../lib/config/types';
 
 export { mirrorParameterName, snapshotParameterName } from '../lib/contracts/parameters';
-
-/** The tag of a source reference (`host/repo:1.2.3`, `oci://host/repo:1.2.3`), or undefined for a digest-only or untagged source. */
-export function sourceTag(source: string): string | undefined {
-  const noScheme = source.replace(/^[a-z]+:\/\//, '');
-  const noDigest = noScheme.split('@')[0];
-  const last = noDigest.slice(noDigest.lastIndexOf('/') + 1);
-  const colon = last.indexOf(':');
-  return colon >= 0 ? last.slice(colon + 1) : undefined;
-}
 
 /** An image pinned to the digest the Mirror step copied. */
 export interface PinnedImage {
@@ -128,7 +121,7 @@ export class DeployParameters extends Construct {
     }
     const parameterName = mirrorParameterName(this.env, 'images', name);
     const digest = this.digestOf(parameterName);
-    const tag = sourceTag(e.source) ?? 'pinned';
+    const tag = referenceTag(e.source) ?? 'pinned';
     const fullRepository = `${this.registry}/${e.repository}`;
     const image: PinnedImage = {
       name,
@@ -158,7 +151,7 @@ export class DeployParameters extends Construct {
         hint: `add it to mirror.charts in config/environments/${this.env}.yaml`,
       });
     }
-    const version = sourceTag(e.source);
+    const version = referenceTag(e.source);
     if (!version) {
       throw new SdpipeError(`chart "${name}" of environment ${this.env} has no version tag in its source ${e.source}`, {
         hint: 'write the chart source as oci://<host>/<repository>:<version>; Helm installs OCI charts by version',
@@ -168,7 +161,7 @@ export class DeployParameters extends Construct {
     const chart: PinnedChart = {
       name,
       repository: `oci://${this.registry}/${e.repository}`,
-      chart: e.repository.slice(e.repository.lastIndexOf('/') + 1),
+      chart: chartNameOf(e.repository),
       version,
       digest: this.digestOf(parameterName),
       parameterName,

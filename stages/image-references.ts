@@ -95,13 +95,6 @@ export function renderExpression(expr: unknown, ctx: RenderContext): string {
   return String(expr);
 }
 
-/** The host of an image reference; references without one are Docker Hub's. */
-export function imageHost(reference: string): string {
-  const first = reference.split('/')[0];
-  if (reference.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) return first.toLowerCase();
-  return 'docker.io';
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

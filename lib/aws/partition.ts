@@ -4,6 +4,8 @@
  * OIDC audience GitHub uses there. Pure data and string functions: no SDK, no CDK.
  */
 
+import { DOCKER_HUB_HOSTS } from '../name/image-reference';
+
 /** The partitions sdpipe knows. */
 export type Partition = 'aws' | 'aws-cn';
 
@@ -102,7 +104,7 @@ export function parseArn(arn: string): ArnParts | undefined {
 
 /** Hosts that AWS China cannot reach reliably at deploy time (public registries and hubs). */
 export const PUBLIC_HOSTS: readonly string[] = [
-  'public.ecr.aws', 'docker.io', 'registry-1.docker.io', 'index.docker.io', 'registry.hub.docker.com',
+  'public.ecr.aws', ...DOCKER_HUB_HOSTS,
   'ghcr.io', 'quay.io', 'github.com', 'raw.githubusercontent.com', 'objects.githubusercontent.com',
   'huggingface.co', 'cdn-lfs.huggingface.co', 'gcr.io', 'registry.k8s.io', 'k8s.gcr.io',
 ];

@@ -1,8 +1,13 @@
 /**
- * The one rule for a model file's target key (`models.files[].target`), shared by `validate`
- * (SDP089 for a key that cannot work, SDP082 for a folder no runtime reads) and by `models sync`
- * (a usage error before any transfer, a warning for the folder), so that what validate accepts
- * sync accepts too.
+ * The one rule for a model file (`models.files[]`), shared by `validate` and by `models sync`
+ * (lib/models/sync-models.ts `planModelFiles`), so that what validate accepts sync accepts too:
+ * - its `target` key ({@link checkModelKey}): SDP089 for a key that cannot work, SDP082 for a
+ *   folder no runtime reads, in validate; a usage error before any transfer and a warning for
+ *   the folder, in sync;
+ * - its `source` ({@link checkModelSource}): SDP087 in validate, a usage error in sync. The
+ *   source is parsed by the one model-source parser (lib/name/model-source.ts), and an
+ *   environment file must also pin an `hf://` revision (`@main` at least) and name a valid
+ *   bucket in an `s3://` source.
  *
  * Where each check comes from:
  * - At most 1024 bytes of UTF-8: S3's limit on key names ("Naming Amazon S3 objects",
@@ -20,6 +25,10 @@
  * - The first folder is one a runtime reads ({@link MODEL_FOLDERS}); a key elsewhere is copied but
  *   no runtime finds it, so this one is a warning, in validate and in sync alike.
  */
+import { UsageError } from '../errors';
+import { tryParseModelSource, type ModelSource, type ParseModelSourceOptions } from '../name/model-source';
+import type { Parsed } from '../name/parsed';
+import { isValidBucketName } from '../name/s3-bucket';
 import { isKnownModelFolder, MODEL_FOLDERS } from './deploy-needs';
 
 /** S3's limit on the UTF-8 length of a key. */
@@ -64,4 +73,27 @@ export function checkModelKey(key: string): ModelKeyCheck {
   if (segments.includes('.')) return fail('has a . segment');
   if (key.startsWith(RESERVED_KEY_PREFIX)) return fail(`lies under ${RESERVED_KEY_PREFIX}, which sdpipe keeps for its upload state`, `choose a key under a model folder, such as ${MODEL_FOLDERS[0]}/`);
   return { unknownFolder };
+}
+
+/** A target key as messages show it: cut to 60 characters and an ellipsis when over 80 (S3 keys may be 1024 bytes long). */
+export function shownModelKey(key: string): string {
+  return key.length > 80 ? `${key.slice(0, 60)}…` : key;
+}
+
+/**
+ * Check a model file's source against the rule above: it parses (lib/name/model-source.ts), an
+ * `hf://` source names its revision, and an `s3://` source names a valid bucket.
+ * @param options the hub endpoint and base folder, as lib/name/model-source.ts `parseModelSource` takes them; validate leaves the endpoint to its own schema check
+ */
+export function checkModelSource(raw: string, options: ParseModelSourceOptions = {}): Parsed<ModelSource> {
+  const parsed = tryParseModelSource(raw, options);
+  if (!parsed.ok) return parsed;
+  const source = parsed.value;
+  if (source.kind === 'hf' && !source.raw.slice('hf://'.length).includes('@')) {
+    return { ok: false, error: new UsageError(`model source "${raw}" names no revision`, 'add @<revision>: a commit (40 hex digits) for a reproducible build, or @main to follow the branch') };
+  }
+  if (source.kind === 's3' && !isValidBucketName(source.bucket)) {
+    return { ok: false, error: new UsageError(`model source "${raw}" names "${source.bucket}", which is not a valid S3 bucket name`, 'write s3://<bucket>/<key> with a bucket name of 3 to 63 lowercase letters, digits, dots and hyphens') };
+  }
+  return parsed;
 }

@@ -8,13 +8,17 @@ import * as path from 'node:path';
 import { ecrHost, isPublicHost, KNOWN_REGIONS, parseArn, parseEcrHost, partitionOf, REGION_PATTERN, dnsSuffixOf } from '../aws/partition';
 import type { Partition } from '../aws/partition';
 import type { Diagnostic, Severity } from './diagnostics';
-import { CHECKPOINT_FOLDER, MODEL_FOLDERS, requiredCharts, requiredImages } from './deploy-needs';
-import { checkModelKey } from './model-key';
+import { CHECKPOINT_FOLDER, MODEL_FOLDERS, requiredCharts, requiredImages, RUNTIME_IMAGE } from './deploy-needs';
+import { checkModelKey, checkModelSource, shownModelKey } from './model-key';
 import { workflowValueProblems } from './workflow-values';
-import { hostOf, isValidBucketName, parseImageRef, parseModelSource } from './references';
+import { chartRepositoryScheme } from '../name/chart-reference';
+import { hostOf } from '../name/host';
+import { displayHost, tryParseReference } from '../name/image-reference';
+import { isValidBucketName } from '../name/s3-bucket';
 import { instanceOffer, regionFacts } from './regions';
 import type { RegionFacts } from './regions';
 import type { RuleId } from './rules-catalog';
+import { defaultEngine } from './resolve';
 import { didYouMean } from './schema';
 import type { RuntimeType } from './types';
 import { diag } from './yaml-source';
@@ -219,8 +223,8 @@ function chartRepositoryRules(ctx: RuleContext): void {
     const repo = str(rt.chartRepository);
     if (repo === undefined) continue;
     const at = ['modelsRuntime', i, 'chartRepository'];
-    const scheme = /^([a-z]+):\/\//.exec(repo)?.[1];
-    if (scheme !== 'oci' && scheme !== 'http' && scheme !== 'https') {
+    const scheme = chartRepositoryScheme(repo);
+    if (scheme === undefined) {
       ctx.report('SDP044', at, `chartRepository "${repo}" must start with oci://, https:// or http://`);
       continue;
     }
@@ -241,7 +245,7 @@ function chartRepositoryRules(ctx: RuleContext): void {
 function runtimeImages(rt: Obj, i: number): Array<[Obj, ValuePath, string]> {
   const values = obj(obj(rt.extraValues)?.runtime);
   const out: Array<[Obj, ValuePath, string]> = [];
-  for (const [key, name] of [['inferenceApi', str(rt.type) ?? 'runtime'], ['queueAgent', 'queue-agent']] as const) {
+  for (const [key, name] of [['inferenceApi', str(rt.type) ?? 'runtime'], ['queueAgent', RUNTIME_IMAGE.queueAgent]] as const) {
     const image = obj(obj(values?.[key])?.image);
     if (image) out.push([image, ['modelsRuntime', i, 'extraValues', 'runtime', key, 'image'], name]);
   }
@@ -254,15 +258,17 @@ function imageReferenceRules(ctx: RuleContext): void {
     for (const [image, at, name] of runtimeImages(rt, i)) {
       const repository = str(image.repository);
       if (repository === undefined) continue;
-      const ref = parseImageRef(repository);
-      if (!ref) {
+      const parsed = tryParseReference(repository, null);
+      if (!parsed.ok) {
         ctx.report('SDP086', [...at, 'repository'], `"${repository}" is not an image repository reference`);
         continue;
       }
-      const parts = parseEcrHost(ref.host);
+      const ref = parsed.value;
+      const host = displayHost(ref.registry);
+      const parts = parseEcrHost(host);
       if (!parts) {
-        if (!(ctx.partition === 'aws-cn' && isPublicHost(ref.host))) {
-          ctx.report('SDP042', [...at, 'repository'], `the ${name} image comes from ${ref.host}, not from this environment's ECR`, {
+        if (!(ctx.partition === 'aws-cn' && isPublicHost(host))) {
+          ctx.report('SDP042', [...at, 'repository'], `the ${name} image comes from ${host}, not from this environment's ECR`, {
             hint: 'leave the image out so the pipeline uses the mirrored copy pinned by digest, or point it at this environment\'s ECR',
           });
         }
@@ -323,7 +329,7 @@ function serviceRules(ctx: RuleContext): void {
   const facts = ctx.facts;
   if (!facts) return;
   const pipeline = obj(ctx.root.pipeline);
-  const engine = str(pipeline?.engine) ?? (ctx.partition === 'aws-cn' ? 'github-actions' : 'codepipeline');
+  const engine = str(pipeline?.engine) ?? defaultEngine(ctx.partition ?? 'aws');
   if (engine === 'codepipeline' && !facts.services.codepipeline) {
     ctx.report('SDP053', pipeline?.engine ? ['pipeline', 'engine'] : ['environment', 'region'],
       `pipeline.engine is codepipeline, but CodePipeline is not offered in ${facts.region} (facts as of ${facts.asOf})`);
@@ -452,7 +458,7 @@ function mirrorEntryRules(ctx: RuleContext): void {
   for (const list of ['images', 'charts'] as const) {
     arr(obj(ctx.root.mirror)?.[list]).forEach((e, j) => {
       const source = str(obj(e)?.source);
-      if (source !== undefined && !parseImageRef(source)) {
+      if (source !== undefined && !tryParseReference(source).ok) {
         ctx.report('SDP086', ['mirror', list, j, 'source'], `"${source}" is not a ${list === 'charts' ? 'chart' : 'image'} reference`);
       }
     });
@@ -465,7 +471,7 @@ function modelRules(ctx: RuleContext): void {
   arr(models?.files).forEach((f, j) => {
     const file = obj(f);
     const source = str(file?.source);
-    if (source !== undefined && !parseModelSource(source)) {
+    if (source !== undefined && !checkModelSource(source).ok) {
       ctx.report('SDP087', ['models', 'files', j, 'source'], `"${source}" is not a model source`);
     }
     const target = str(file?.target);
@@ -475,8 +481,7 @@ function modelRules(ctx: RuleContext): void {
     const top = target.split('/')[0];
     const key = checkModelKey(target);
     if (key.error) {
-      const shown = target.length > 80 ? `${target.slice(0, 60)}…` : target;
-      ctx.report('SDP089', ['models', 'files', j, 'target'], `target ${JSON.stringify(shown)} ${key.error}`, { hint: key.hint });
+      ctx.report('SDP089', ['models', 'files', j, 'target'], `target ${JSON.stringify(shownModelKey(target))} ${key.error}`, { hint: key.hint });
     } else if (key.unknownFolder) {
       ctx.report('SDP082', ['models', 'files', j, 'target'], `"${target}" is not under a folder the runtimes read${target.includes('/') ? ` ("${top}/")` : ''}`, {
         hint: `put it under one of: ${MODEL_FOLDERS.slice(0, 6).join('/, ')}/ ...`,
@@ -519,7 +524,7 @@ function mirrorCoverageRules(ctx: RuleContext): void {
       ctx.report('SDP081', own, `image "${name}" is not in mirror.images (runtime type ${name} needs it)`);
       continue;
     }
-    const why = name === 'queue-agent' ? 'every runtime runs it' : `the cluster's charts run them and ${ctx.region} cannot pull them from public registries`;
+    const why = name === RUNTIME_IMAGE.queueAgent ? 'every runtime runs it' : `the cluster's charts run them and ${ctx.region} cannot pull them from public registries`;
     const g = grouped.get(why) ?? { at: listAt('images'), names: [] };
     g.names.push(name);
     grouped.set(why, g);

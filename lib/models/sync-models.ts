@@ -7,13 +7,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Dispatcher } from 'undici';
 import { createS3Client, parseBucketArn } from '../aws/s3';
 import { partitionOf } from '../aws/partition';
-import { checkModelKey } from '../config/model-key';
+import { checkModelKey, checkModelSource, shownModelKey } from '../config/model-key';
 import type { EnvironmentConfig, ModelFile } from '../config/types';
 import { ExitCode, SdpipeError, UsageError } from '../errors';
 import { silentProgress, type ProgressReporter } from '../transfer/progress';
 import { abortStaleUploads, type StaleUpload } from './abort-stale-uploads';
 import { createHttpDispatcher } from './http-source';
-import { parseModelSource, redactSource, type ModelSource } from '../name/model-source';
+import { redactSource, type ModelSource } from '../name/model-source';
 import type { TransferRetryOptions } from './resumable-reader';
 import { MIN_PART_SIZE } from './streaming-upload';
 import { syncModelFile, type ModelSyncResult } from './sync-model-file';
@@ -107,19 +107,15 @@ export function planModelFiles(config: EnvironmentConfig, baseDir?: string, onUn
     const target = file.target ?? '';
     // The rule validate applies too (SDP089 / SDP082): what validate accepts, sync accepts.
     const key = checkModelKey(target);
-    if (key.error) throw new UsageError(`${where}.target ${JSON.stringify(target.length > 80 ? `${target.slice(0, 60)}…` : target)} ${key.error}`, key.hint);
+    if (key.error) throw new UsageError(`${where}.target ${JSON.stringify(shownModelKey(target))} ${key.error}`, key.hint);
     if (key.unknownFolder) onUnknownFolder?.(`${where}.target "${target}" is not under a folder the runtimes read (SDP082): it is copied, but no runtime will find it`);
     const dup = seen.get(target);
     if (dup !== undefined) throw new UsageError(`${where}.target "${target}" is also the target of models.files[${dup}]`, 'give each file its own target key');
     seen.set(target, i);
-    let source: ModelSource;
-    try {
-      source = parseModelSource(file.source, { endpoint: config.models?.endpoint, baseDir });
-    } catch (err) {
-      if (err instanceof UsageError) throw new UsageError(`${where}.source: ${err.message}`, err.hint);
-      throw err;
-    }
-    return { file, source };
+    // The source rule validate applies too (SDP087).
+    const source = checkModelSource(file.source, { endpoint: config.models?.endpoint, baseDir });
+    if (!source.ok) throw new UsageError(`${where}.source: ${source.error.message}`, source.error.hint);
+    return { file, source: source.value };
   });
 }
 

@@ -1,13 +1,20 @@
 /**
- * Image and chart references: parsing `host[:port]/repository[:tag|@digest]` (optionally with
- * an `oci://` prefix) into registry, repository, tag and digest, with Docker Hub's short names
- * mapped to its registry host, and formatting them back.
+ * Image and chart references: `host[:port]/repository[:tag|@digest]`, optionally with an
+ * `oci://` prefix. The one parser of them in sdpipe (config validation, the mirror, the snapshot
+ * and the deploy stage all use it): {@link splitReference} cuts a reference into its parts as
+ * written, {@link parseReference} checks them and maps Docker Hub's names to its registry.
+ *
+ * Docker Hub goes by several host names. References and messages call it {@link DOCKER_HUB_HOST}
+ * (`docker.io`); the registry client talks to {@link DOCKER_HUB_REGISTRY}
+ * (`registry-1.docker.io`); {@link DOCKER_HUB_HOSTS} lists every name that means it.
  */
 import { UsageError } from '../errors';
+import { looksLikeRegistryHost } from './host';
+import { attempt, type Parsed } from './parsed';
 
 /** A parsed reference. */
 export interface ImageReference {
-  /** Registry host with port, lowercased (`registry-1.docker.io` for Docker Hub). */
+  /** Registry host with port, lowercased ({@link DOCKER_HUB_REGISTRY} for Docker Hub). */
   readonly registry: string;
   /** Repository path inside the registry (`library/ubuntu`, `sd-on-eks/sdwebui`). */
   readonly repository: string;
@@ -17,10 +24,26 @@ export interface ImageReference {
   readonly digest?: string;
 }
 
-/** The host that Docker Hub's API answers on; `docker.io` and `index.docker.io` map to it. */
+/** The parts of a reference as written, before any check. */
+export interface ReferenceParts {
+  /** The registry host (with port), lowercased; absent when the reference names none (Docker Hub). */
+  readonly host?: string;
+  /** The repository path as written (no `library/` added). */
+  readonly path: string;
+  /** The text after the last `:` of the path, when there is one. */
+  readonly tag?: string;
+  /** The text after the first `@`, when there is one. */
+  readonly digest?: string;
+}
+
+/** The name Docker Hub goes by in references and messages. */
+export const DOCKER_HUB_HOST = 'docker.io';
+
+/** The host that Docker Hub's registry API answers on; every name in {@link DOCKER_HUB_HOSTS} maps to it. */
 export const DOCKER_HUB_REGISTRY = 'registry-1.docker.io';
 
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry.hub.docker.com', DOCKER_HUB_REGISTRY]);
+/** Every host name that means Docker Hub. */
+export const DOCKER_HUB_HOSTS: readonly string[] = [DOCKER_HUB_HOST, 'index.docker.io', 'registry.hub.docker.com', DOCKER_HUB_REGISTRY];
 
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
@@ -28,10 +51,58 @@ const TAG = /^[\w][\w.-]{0,127}$/;
 /** A sha256 digest as registries write it. */
 export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
+const FORM = 'write host[:port]/repository[:tag|@digest]';
 
-/** True when `value` looks like a registry host: it has a dot or a port, or is `localhost` or an IPv6 literal. */
-function looksLikeHost(value: string): boolean {
-  return /[.:]/.test(value) || value === 'localhost' || value.startsWith('[');
+/** True when a host (any case, without a port) is one of Docker Hub's names. */
+export function isDockerHubHost(host: string): boolean {
+  return DOCKER_HUB_HOSTS.includes(host.toLowerCase());
+}
+
+/** A registry host as people write it: {@link DOCKER_HUB_HOST} for Docker Hub, any other host lowercased. */
+export function displayHost(registry: string): string {
+  return isDockerHubHost(registry) ? DOCKER_HUB_HOST : registry.toLowerCase();
+}
+
+/**
+ * Cut a reference into host, path, tag and digest as written, checking nothing (an `oci://`
+ * prefix is dropped). The digest is what follows the first `@`; the host is a first path
+ * component with a dot, a port, `localhost` or an IPv6 literal; the tag is what follows the last
+ * `:` of the rest. Also for references that carry deploy-time placeholders
+ * (`<host>/<repo>:<tag>@<digest:/sdpipe/...>`), which only need their host or tag.
+ */
+export function splitReference(input: string): ReferenceParts {
+  let s = input.trim();
+  if (s.startsWith('oci://')) s = s.slice('oci://'.length);
+  let digest: string | undefined;
+  const at = s.indexOf('@');
+  if (at >= 0) {
+    digest = s.slice(at + 1);
+    s = s.slice(0, at);
+  }
+  let host: string | undefined;
+  const slash = s.indexOf('/');
+  if (slash > 0 && looksLikeRegistryHost(s.slice(0, slash))) {
+    host = s.slice(0, slash).toLowerCase();
+    s = s.slice(slash + 1);
+  }
+  let tag: string | undefined;
+  const colon = s.lastIndexOf(':');
+  if (colon >= 0) {
+    tag = s.slice(colon + 1);
+    s = s.slice(0, colon);
+  }
+  return { ...(host !== undefined ? { host } : {}), path: s, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/** The host of a reference as people write it ({@link DOCKER_HUB_HOST} when it names none or names Docker Hub). */
+export function referenceHost(reference: string): string {
+  const host = splitReference(reference).host;
+  return host === undefined ? DOCKER_HUB_HOST : displayHost(host);
+}
+
+/** The tag of a reference (`host/repo:1.2.3`, `oci://host/repo:1.2.3`), or undefined for a digest-only or untagged one. */
+export function referenceTag(reference: string): string | undefined {
+  return splitReference(reference).tag;
 }
 
 /**
@@ -42,42 +113,28 @@ function looksLikeHost(value: string): boolean {
  */
 export function parseReference(input: string, defaultTag: string | null = 'latest'): ImageReference {
   const original = input.trim();
-  let s = original.startsWith('oci://') ? original.slice('oci://'.length) : original;
-  if (s.includes('://')) {
-    throw new UsageError(`"${original}" is not an image reference: only an oci:// prefix is allowed`, 'write host[:port]/repository[:tag|@digest]');
+  if ((original.startsWith('oci://') ? original.slice('oci://'.length) : original).includes('://')) {
+    throw new UsageError(`"${original}" is not an image reference: only an oci:// prefix is allowed`, FORM);
   }
-  let digest: string | undefined;
-  const at = s.indexOf('@');
-  if (at >= 0) {
-    digest = s.slice(at + 1);
-    s = s.slice(0, at);
-    if (!DIGEST_PATTERN.test(digest)) {
-      throw new UsageError(`"${original}" has a malformed digest "${digest}"`, 'a digest is sha256: followed by 64 lowercase hex digits');
-    }
+  const parts = splitReference(original);
+  const { digest } = parts;
+  if (digest !== undefined && !DIGEST_PATTERN.test(digest)) {
+    throw new UsageError(`"${original}" has a malformed digest "${digest}"`, 'a digest is sha256: followed by 64 lowercase hex digits');
   }
   let registry = DOCKER_HUB_REGISTRY;
-  let rest = s;
-  const slash = s.indexOf('/');
-  if (slash > 0 && looksLikeHost(s.slice(0, slash))) {
-    registry = s.slice(0, slash).toLowerCase();
-    rest = s.slice(slash + 1);
-    if (!HOST.test(registry)) throw new UsageError(`"${original}" has a malformed registry host "${registry}"`, 'write host[:port]/repository[:tag|@digest]');
-    const port = /:(\d+)$/.exec(registry)?.[1];
+  if (parts.host !== undefined) {
+    if (!HOST.test(parts.host)) throw new UsageError(`"${original}" has a malformed registry host "${parts.host}"`, FORM);
+    const port = /:(\d+)$/.exec(parts.host)?.[1];
     if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
-      throw new UsageError(`"${original}" has port ${port}, outside 1 to 65535`, 'write host[:port]/repository[:tag|@digest] with a port from 1 to 65535');
+      throw new UsageError(`"${original}" has port ${port}, outside 1 to 65535`, `${FORM} with a port from 1 to 65535`);
     }
-    if (DOCKER_HUB_ALIASES.has(registry)) registry = DOCKER_HUB_REGISTRY;
+    if (!isDockerHubHost(parts.host)) registry = parts.host;
   }
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(':');
-  if (colon >= 0) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) {
-      throw new UsageError(`"${original}" has a malformed tag "${tag}"`, 'a tag is up to 128 letters, digits, _, . and -, not starting with . or -');
-    }
+  let { tag } = parts;
+  if (tag !== undefined && !TAG.test(tag)) {
+    throw new UsageError(`"${original}" has a malformed tag "${tag}"`, 'a tag is up to 128 letters, digits, _, . and -, not starting with . or -');
   }
-  let repository = rest;
+  let repository = parts.path;
   if (!REPOSITORY.test(repository)) {
     throw new UsageError(
       `"${original}" has a malformed repository "${repository}"`,
@@ -87,6 +144,11 @@ export function parseReference(input: string, defaultTag: string | null = 'lates
   if (registry === DOCKER_HUB_REGISTRY && !repository.includes('/')) repository = `library/${repository}`;
   if (tag === undefined && digest === undefined && defaultTag !== null) tag = defaultTag;
   return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/** {@link parseReference} without throwing: the reference, or the usage error it would raise. */
+export function tryParseReference(input: string, defaultTag: string | null = 'latest'): Parsed<ImageReference> {
+  return attempt(() => parseReference(input, defaultTag));
 }
 
 /** Format a reference as `registry/repository[:tag][@digest]`. */
@@ -99,10 +161,4 @@ export function manifestReference(ref: ImageReference): string {
   const r = ref.digest ?? ref.tag;
   if (!r) throw new UsageError(`${formatReference(ref)} names neither a tag nor a digest`, 'add :<tag> or @sha256:<digest>');
   return r;
-}
-
-/** True for loopback hosts (`localhost`, `127.x.x.x`, `[::1]`), with or without a port. */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
-  return name === 'localhost' || /^127(?:\.\d{1,3}){3}$/.test(name) || name === '[::1]';
 }

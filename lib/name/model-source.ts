@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors';
 import { redactUrl } from '../redact';
+import { attempt, type Parsed } from './parsed';
 
 /** The default hub for `hf://` sources when `models.endpoint` is not set. */
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
@@ -184,6 +185,11 @@ export function parseModelSource(raw: string, options: ParseModelSourceOptions =
     default:
       throw new UsageError(`model source "${raw}" has an unknown scheme "${scheme}://"`, HINT_FORMS);
   }
+}
+
+/** {@link parseModelSource} without throwing: the source, or the usage error it would raise. */
+export function tryParseModelSource(raw: string, options: ParseModelSourceOptions = {}): Parsed<ModelSource> {
+  return attempt(() => parseModelSource(raw, options));
 }
 
 /** A display form of a source without credentials or query strings (presigned URLs carry secrets there). */

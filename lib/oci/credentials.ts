@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseEcrHost } from '../aws/partition';
 import { UsageError } from '../errors';
-import { DOCKER_HUB_REGISTRY } from '../name/image-reference';
+import { isDockerHubHost } from '../name/image-reference';
 
 /** A username and password (for ECR: `AWS` and the authorization token's password). */
 export interface RegistryCredentials {
@@ -129,7 +129,7 @@ export function dockerConfigCredentials(env: NodeJS.ProcessEnv = process.env, op
   return async (registry) => {
     loaded ??= load();
     const doc = await loaded;
-    const hub = registry === DOCKER_HUB_REGISTRY;
+    const hub = isDockerHubHost(registry);
     const keys = hub ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io', registry] : [registry, `https://${registry}`];
     const server = hub ? 'https://index.docker.io/v1/' : registry;
     const helper = keys.map((k) => doc.credHelpers?.[k]).find((h): h is string => typeof h === 'string' && h.length > 0) ?? doc.credsStore;

@@ -5,7 +5,7 @@
  * the benchmark drive `sdpipe mirror --env` against local registries.
  */
 import { UsageError } from '../errors';
-import { isLoopbackHost } from '../name/image-reference';
+import { isLoopbackHost } from '../name/host';
 
 /** Environment variable holding endpoint overrides: `<registry-host>=<host:port or URL>[,...]`. */
 export const REGISTRY_OVERRIDE_ENV = 'SDPIPE_REGISTRY_OVERRIDE';

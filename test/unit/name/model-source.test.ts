@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { hfCommitUrl, hfResolveUrl, isHfCommit, parseModelSource, redactSource, type HfSource } from '../../../lib/name/model-source';
-import { isKnownModelFolder, MODEL_FOLDERS, topFolderOf } from '../../../lib/models/model-folders';
 import { UsageError } from '../../../lib/errors';
 
 describe('parseModelSource', () => {
@@ -61,16 +60,5 @@ describe('parseModelSource', () => {
     expect(redactSource('https://u:p@cdn.example/x.bin?X-Amz-Signature=abc')).toBe('https://cdn.example/x.bin?…');
     expect(redactSource('hf://o/r/f@main')).toBe('hf://o/r/f@main');
     expect(redactSource('/data/x.bin')).toBe('/data/x.bin');
-  });
-});
-
-describe('MODEL_FOLDERS', () => {
-  it('holds the runtime folders and classifies targets', () => {
-    for (const f of ['Stable-diffusion', 'Lora', 'VAE', 'ControlNet', 'embeddings', 'checkpoints', 'loras']) expect(MODEL_FOLDERS).toContain(f);
-    expect(topFolderOf('Stable-diffusion/v1-5.safetensors')).toBe('Stable-diffusion');
-    expect(topFolderOf('v1-5.safetensors')).toBeUndefined();
-    expect(isKnownModelFolder('Lora/x.safetensors')).toBe(true);
-    expect(isKnownModelFolder('lora/x.safetensors')).toBe(false);
-    expect(isKnownModelFolder('x.safetensors')).toBe(false);
   });
 });
