@@ -1,15 +1,16 @@
 /**
  * `out/<env>/models.lock.json`: what the Models step put in the model bucket (target key,
  * sha256, size, version id, and for hf:// sources the hub commit the bytes came from), read by
- * the deploy stage's model filename checks and by review. Written atomically: a temporary file in
- * the same folder, then a rename. {@link parseModelsLock} reads every version-1 file, including
- * those written before `commit` existed.
+ * the deploy stage's model filename checks and by review. This module owns the record type, the
+ * path, the writer and the reader; lib/models/lock-entries.ts maps a sync's results into it.
+ * Written atomically: a temporary file in the same folder, then a rename. {@link parseModelsLock}
+ * reads every version-1 file, including those written before `commit` existed.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors';
-import type { ModelSyncResult } from '../models/sync-model-file';
+import { environmentOutDir } from './out-dir';
 
 /** One model in the lock file. */
 export interface ModelsLockEntry {
@@ -45,29 +46,12 @@ export interface ModelsLock {
   readonly models: readonly ModelsLockEntry[];
 }
 
+/** File name of the lock, under `out/<env>/`. */
+export const MODELS_LOCK_FILE = 'models.lock.json';
+
 /** Path of an environment's lock file: `<outDir>/<env>/models.lock.json`. */
 export function modelsLockPath(outDir: string, environment: string): string {
-  return path.join(outDir, environment, 'models.lock.json');
-}
-
-/** Build the lock from the results of a sync (files that are in the bucket with their pinned sha256). */
-export function buildModelsLock(environment: string, bucket: string, results: readonly ModelSyncResult[]): ModelsLock {
-  return {
-    version: 1,
-    environment,
-    bucket,
-    models: results
-      .filter((r) => r.status === 'present' || r.status === 'copied')
-      .map((r) => ({
-        target: r.target,
-        source: r.source,
-        sha256: r.sha256,
-        size: r.size ?? null,
-        versionId: r.versionId && r.versionId !== 'null' ? r.versionId : null,
-        etag: r.etag ?? null,
-        commit: r.commit ?? null,
-      })),
-  };
+  return path.join(environmentOutDir(outDir, environment), MODELS_LOCK_FILE);
 }
 
 const isStrOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
@@ -78,7 +62,7 @@ const isStrOrNull = (v: unknown): v is string | null => v === null || typeof v =
  * @param where the file name, for messages
  * @throws UsageError (exit code 2) naming the file and the first problem when the text is not a version-1 lock
  */
-export function parseModelsLock(text: string, where = 'models.lock.json'): ModelsLock {
+export function parseModelsLock(text: string, where = MODELS_LOCK_FILE): ModelsLock {
   const fail = (what: string): never => {
     throw new UsageError(`${where} is not a models lock file: ${what}`, 'run `sdpipe models sync` again to rewrite it');
   };
@@ -112,9 +96,18 @@ export function parseModelsLock(text: string, where = 'models.lock.json'): Model
   return { version: 1, environment: o.environment, bucket: o.bucket, models };
 }
 
-/** Read and parse `file` (see {@link parseModelsLock}). */
+/**
+ * Read and parse `file` (see {@link parseModelsLock}).
+ * @throws UsageError (rejects; exit 2) when it cannot be read or is not a version-1 lock
+ */
 export async function readModelsLock(file: string): Promise<ModelsLock> {
-  return parseModelsLock(await fs.promises.readFile(file, 'utf8'), file);
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read the models lock ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'run `sdpipe models sync --env <name>` first; it writes the lock file');
+  }
+  return parseModelsLock(text, file);
 }
 
 /**

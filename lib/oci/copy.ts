@@ -15,6 +15,7 @@
  * several pushes an index holding only those entries: the entries keep their digests, the
  * index gets a new one. A single-manifest source is copied as it is.
  */
+import type { LockEntry } from '../contracts/images-lock';
 import { SdpipeError } from '../errors';
 import type { ProgressReporter } from '../transfer/progress';
 import { BufferPool, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, uploadBlob, type BlobEvent, type UploadBlobStats } from './blob-upload';
@@ -100,38 +101,19 @@ export interface CopyRequest {
   readonly previous?: PreviousCopy;
 }
 
-/** The figures of an earlier copy of the same entry (a lock entry). */
-export interface PreviousCopy {
-  readonly sourceDigest: string;
-  readonly digest: string;
-  readonly mediaType: string;
-  readonly platforms: readonly string[];
-  readonly bytesCopied: number;
-  readonly bytesSkipped: number;
-}
+/** The figures of an earlier copy of the same entry: its lock entry's. */
+export type PreviousCopy = Pick<LockEntry, 'sourceDigest' | 'digest' | 'mediaType' | 'platforms' | 'bytesCopied' | 'bytesSkipped'>;
 
-/** The outcome of one copy. */
-export interface CopyResult {
-  /** Source reference as given. */
-  readonly source: string;
-  /** Digest of the source manifest the reference resolved to (the index, for an index). */
-  readonly sourceDigest: string;
-  /** Destination reference (`registry/repository:tag`, or `@digest` without a tag). */
-  readonly target: string;
-  /** Digest of the manifest pushed under the tag. */
-  readonly digest: string;
-  /** Media type of that manifest. */
-  readonly mediaType: string;
-  /** Platforms copied out of an index; empty for a single-manifest source. */
-  readonly platforms: readonly string[];
+/**
+ * The outcome of one copy: the figures a mirror lock entry records (lib/contracts/images-lock.ts
+ * `LockEntry`: source as given, the digests, target, media type, platforms, bytes uploaded (in a
+ * dry run: that would be uploaded) and skipped), and the copy's own statistics.
+ */
+export interface CopyResult extends Omit<LockEntry, 'name'> {
   /** Blobs uploaded, mounted from another repository, and already present. */
   readonly blobs: { readonly copied: number; readonly mounted: number; readonly skipped: number };
   /** Uploaded blobs that another repository of the destination held, by why no mount was made. */
   readonly mountsSkipped: MountsSkipped;
-  /** Size of the blobs uploaded (dry run: that would be uploaded). */
-  readonly bytesCopied: number;
-  /** Size of the blobs already present or mounted. */
-  readonly bytesSkipped: number;
   /** Bytes sent in upload requests, re-sends included. */
   readonly bytesSent: number;
   /** Bytes received from the source, re-fetches included. */

@@ -14,14 +14,12 @@
  */
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import type { Dispatcher } from 'undici';
 import { ecrHost } from '../aws/partition';
 import type { EnsureRepositoryResult } from '../aws/ecr';
 import type { EnvironmentConfig, MirrorEntry } from '../config/types';
 import { ExitCode, SdpipeError } from '../errors';
-import type { ProgressReporter } from '../transfer/progress';
-import type { BlobEvent } from './blob-upload';
-import { CopyEngine, type BlobMounting, type CopyResult } from './copy';
+import { createCopyEngine, openRegistryPool, type CopyRunOptions } from './copy-options';
+import type { BlobMounting, CopyResult } from './copy';
 import {
   chainCredentials,
   credentialsForHost,
@@ -33,10 +31,9 @@ import {
 import { parseRegistryOverrides, registryOrigin, REGISTRY_OVERRIDE_ENV } from './endpoints';
 import { mapLimit } from './limiter';
 import { imagesLockPath, readImagesLock, writeImagesLock, type ImagesLock, type LockEntry } from '../contracts/images-lock';
+import { DEFAULT_OUT_DIR } from '../contracts/out-dir';
 import type { PublishedParameter } from './publish';
 import { formatReference, parseReference } from '../name/image-reference';
-import type { RetryPolicy } from './registry-client';
-import { RegistryPool } from './registry-pool';
 import type { SummaryRow } from './summary';
 
 /** Environment variables holding the Basic credentials of an overridden registry endpoint. */
@@ -44,24 +41,16 @@ export const REGISTRY_USERNAME_ENV = 'SDPIPE_REGISTRY_USERNAME';
 /** See {@link REGISTRY_USERNAME_ENV}. */
 export const REGISTRY_PASSWORD_ENV = 'SDPIPE_REGISTRY_PASSWORD';
 
-/** Options of {@link mirrorEnvironment}. */
-export interface MirrorEnvironmentOptions {
+/** Options of {@link mirrorEnvironment}; a dry run creates no repository and writes no blob, lock or parameter. */
+export interface MirrorEnvironmentOptions extends CopyRunOptions {
   /** The environment (from `loadValidEnvironment`). */
   readonly config: EnvironmentConfig;
   /** Folder the lock goes under (`<outDir>/<env>/images.lock.json`). @default out */
   readonly outDir?: string;
-  /** Report what would move; write nothing (no repository, no blob, no lock, no parameter). @default false */
-  readonly dryRun?: boolean;
   /** Write the SSM parameters after a successful mirror. @default false */
   readonly publish?: boolean;
-  /** Blobs in flight at once, across all images. @default 4 */
-  readonly concurrency?: number;
   /** Images and charts copied at once. @default 4 */
   readonly imageConcurrency?: number;
-  /** Upload chunk size, in bytes. @default 16 MiB */
-  readonly chunkSize?: number;
-  /** Smallest chunk size accepted; tests lower it. @default 5 MiB */
-  readonly minChunkSize?: number;
   /** Largest chunk size accepted; tests lower it. @default 20 MiB */
   readonly maxChunkSize?: number;
   /**
@@ -71,10 +60,6 @@ export interface MirrorEnvironmentOptions {
   readonly blobMounting?: BlobMounting;
   /** Endpoint (`host:port` or URL) that the environment's ECR host is reached at. @default - the ECR host itself, or SDPIPE_REGISTRY_OVERRIDE */
   readonly registryEndpoint?: string;
-  /** Environment variables (overrides, override credentials, Docker config). @default process.env */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Hosts reached over plain HTTP although not loopback. @default - none */
-  readonly insecureRegistries?: readonly string[];
   /** Create missing ECR repositories. @default true, or false when the ECR host is overridden */
   readonly createRepositories?: boolean;
   /** ECR control-plane client. @default - created for the environment's region */
@@ -85,22 +70,10 @@ export interface MirrorEnvironmentOptions {
   readonly sourceCredentials?: CredentialProvider;
   /** Credentials of the destination. @default - ECR GetAuthorizationToken, or the override's variables */
   readonly destinationCredentials?: CredentialProvider;
-  /** Per-blob progress. @default - none */
-  readonly progress?: ProgressReporter;
-  /** Recoveries (resumes, retries, restarts). @default - none */
-  readonly onEvent?: (event: BlobEvent) => void;
-  /** Every secret obtained (tokens, ECR passwords), to mask it in logs. @default - none */
-  readonly onSecret?: (secret: string) => void;
   /** Informational lines (repositories created, parameters written). @default - none */
   readonly log?: (line: string) => void;
-  /** Retry policy of registry calls (injectable sleep). @default - see RetryPolicy */
-  readonly retry?: RetryPolicy;
-  /** No byte moved for this long aborts a request and resumes, in ms. @default 60000 */
-  readonly stallTimeoutMs?: number;
   /** Failures in a row without progress before a step gives up. @default 6 */
   readonly attempts?: number;
-  /** HTTP connection pool. @default - an own one, closed at the end */
-  readonly dispatcher?: Dispatcher;
 }
 
 /** The outcome of one entry. */
@@ -165,6 +138,7 @@ export function summaryRows(report: MirrorReport): SummaryRow[] {
   });
 }
 
+/** The lock entry (lib/contracts/images-lock.ts) of a copied entry. */
 function lockEntry(entry: MirrorEntry, r: CopyResult): LockEntry {
   return {
     name: entry.name,
@@ -260,16 +234,7 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
   }
   const sourceCredentials =
     options.sourceCredentials ?? chainCredentials(ecrCredentials({ onSecret: options.onSecret }), dockerConfigCredentials(env, { warn: (m) => log(`warning: ${m}`) }));
-  const pool = new RegistryPool({
-    endpoints,
-    sourceCredentials,
-    destinationCredentials,
-    stallTimeoutMs: options.stallTimeoutMs,
-    retry: options.retry,
-    onSecret: options.onSecret,
-    dispatcher: options.dispatcher,
-    env,
-  });
+  const pool = openRegistryPool(options, env, { endpoints, sourceCredentials, destinationCredentials });
 
   try {
     const repositories: { repository: string; result: EnsureRepositoryResult }[] = [];
@@ -303,18 +268,9 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
     if (!blobMounting && !overridden && !options.dryRun) {
       blobMounting = await ecrBlobMounting(options.ecr, region, log);
     }
-    const engine = new CopyEngine({
-      chunkSize: options.chunkSize,
-      minChunkSize: options.minChunkSize,
-      maxChunkSize: options.maxChunkSize,
-      blobMounting,
-      concurrency: options.concurrency,
-      attempts: options.attempts,
-      progress: options.progress,
-      onEvent: options.onEvent,
-    });
+    const engine = createCopyEngine(options, { maxChunkSize: options.maxChunkSize, blobMounting, attempts: options.attempts });
     const dest = pool.destination(registry);
-    const previous = await previousLock(options.outDir ?? 'out', environment);
+    const previous = await previousLock(options.outDir ?? DEFAULT_OUT_DIR, environment);
     const settled = await mapLimit(planned, options.imageConcurrency ?? 4, (p) =>
       engine.copy(pool.source(p.source.registry), dest, {
         source: p.source,
@@ -341,7 +297,7 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
         charts: items.filter((i) => i.kind === 'chart').map((i) => lockEntry(i.entry, i.result!)),
       };
       if (!options.dryRun) {
-        lockFile = await writeImagesLock(options.outDir ?? 'out', lock);
+        lockFile = await writeImagesLock(options.outDir ?? DEFAULT_OUT_DIR, lock);
         if (options.publish) {
           const { publishLock } = await import('./publish');
           let ssm = options.ssm;

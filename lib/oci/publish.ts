@@ -5,10 +5,9 @@
  * re-run creates no new parameter versions.
  */
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { mirrorParameterName } from '../contracts/parameters';
-import { SdpipeError } from '../errors';
 import { pinnedReference, type ImagesLock } from '../contracts/images-lock';
-
+import { environmentParameterPrefix, mirrorParameterName, parameterArnResource } from '../contracts/parameters';
+import { SdpipeError } from '../errors';
 
 /** One parameter written (or found up to date). */
 export interface PublishedParameter {
@@ -48,7 +47,7 @@ export async function publishLock(ssm: SSMClient, lock: ImagesLock): Promise<Pub
       const message = err instanceof Error ? err.message : String(err);
       throw new SdpipeError(`publishing SSM parameter ${name} failed: ${message}`, {
         cause: err,
-        hint: 'the role needs ssm:GetParameter and ssm:PutParameter on arn:<partition>:ssm:<region>:<account>:parameter/sdpipe/*',
+        hint: `the role needs ssm:GetParameter and ssm:PutParameter on arn:<partition>:ssm:<region>:<account>:${parameterArnResource(`${environmentParameterPrefix(lock.environment)}*`)}`,
       });
     }
   }

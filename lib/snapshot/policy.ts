@@ -4,6 +4,7 @@
  * instance's role. `sdpipe snapshot policy --env <name>` prints them; docs/snapshot.md shows them.
  */
 import { dnsSuffixOf, partitionOf } from '../aws/partition';
+import { bakeParameterPattern, parameterArnResource, snapshotParameterName } from '../contracts/parameters';
 import { BAKE_TAG } from './tags';
 
 /** An IAM policy document. */
@@ -37,6 +38,7 @@ export function bakeRunnerPolicy(scope: PolicyScope): PolicyDocument {
   const p = partitionOf(scope.region);
   const { region: r, account: a, environment: e } = scope;
   const ec2 = (resource: string, account = a) => `arn:${p}:ec2:${r}:${account}:${resource}`;
+  const ssm = (parameter: string) => `arn:${p}:ssm:${r}:${a}:${parameterArnResource(parameter)}`;
   const bakeTagged = { StringLike: { [`aws:ResourceTag/${BAKE_TAG}`]: '*' } };
   return {
     Version: '2012-10-17',
@@ -48,8 +50,8 @@ export function bakeRunnerPolicy(scope: PolicyScope): PolicyDocument {
         Resource: '*',
       },
       { Sid: 'BottlerocketAmiParameter', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: `arn:${p}:ssm:${r}::parameter/aws/service/bottlerocket/*` },
-      { Sid: 'LaunchSettings', Effect: 'Allow', Action: 'ssm:GetParameters', Resource: `arn:${p}:ssm:${r}:${a}:parameter/sdpipe/${e}/bake/*` },
-      { Sid: 'PublishSnapshotId', Effect: 'Allow', Action: 'ssm:PutParameter', Resource: `arn:${p}:ssm:${r}:${a}:parameter/sdpipe/${e}/snapshot-id` },
+      { Sid: 'LaunchSettings', Effect: 'Allow', Action: 'ssm:GetParameters', Resource: ssm(bakeParameterPattern(e)) },
+      { Sid: 'PublishSnapshotId', Effect: 'Allow', Action: 'ssm:PutParameter', Resource: ssm(snapshotParameterName(e)) },
       {
         Sid: 'LaunchFrom',
         Effect: 'Allow',

@@ -5,32 +5,26 @@
  * own ECR by digest, so the reference is checked here, strictly, before it goes near a shell.
  */
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import { ecrHost } from '../aws/partition';
+import { readImagesLockSync, type ImagesLock, type LockEntry } from '../contracts/images-lock';
 import { UsageError } from '../errors';
 
 /** A CPU architecture the bake caches images for (Bottlerocket and EC2 spelling). */
 export type Architecture = 'x86_64' | 'arm64';
 
-/** The fields of one `images.lock.json` image entry that the bake reads. */
-export interface LockedImage {
-  /** Name from the environment file. */
-  readonly name: string;
-  /** `<ecr-host>/<repository>:<tag>` (or with `@<digest>`). */
-  readonly target: string;
-  /** `sha256:<64 hex>` of the manifest (or index) pushed to the target. */
-  readonly digest: string;
-  /** Platforms copied out of an index (`linux/amd64`); empty for a single-manifest image. */
-  readonly platforms: readonly string[];
-}
+/** The fields of one images lock entry that the bake reads (any {@link LockEntry} is one). */
+export type LockedImage = Pick<LockEntry, 'name' | 'target' | 'digest' | 'platforms'>;
 
-/** The parts of `images.lock.json` the bake reads. */
+/**
+ * The parts of the images lock the bake reads: its environment and its images (charts are not
+ * pulled into the cache). Any {@link ImagesLock} is one.
+ */
 export interface SnapshotImagesLock {
   /** Lock format version; only 1 is known. */
   readonly version: 1;
   /** Environment the lock was written for. */
   readonly environment: string;
-  /** Mirrored images (charts are not pulled into the cache). */
+  /** Mirrored images. */
   readonly images: readonly LockedImage[];
 }
 
@@ -53,7 +47,6 @@ export interface PullTarget {
   readonly platforms: readonly string[];
 }
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 /** `linux/amd64`-style platform of an architecture. */
@@ -61,56 +54,22 @@ export function platformOf(arch: Architecture): string {
   return arch === 'x86_64' ? 'linux/amd64' : 'linux/arm64';
 }
 
-/** Default path of the lock: `<outDir>/<env>/images.lock.json`. */
-export function defaultLockPath(outDir: string, environment: string): string {
-  return `${outDir.replace(/\/+$/, '')}/${environment}/images.lock.json`;
+/** The bake's view of a lock: its environment and its images' names, targets, digests and platforms. */
+export function snapshotLockOf(lock: ImagesLock): SnapshotImagesLock {
+  return {
+    version: lock.version,
+    environment: lock.environment,
+    images: lock.images.map(({ name, target, digest, platforms }) => ({ name, target, digest, platforms })),
+  };
 }
 
 /**
- * Read and check `images.lock.json` (version 1, every image with a name, target and digest).
+ * Read the mirror step's images lock through its contract (lib/contracts/images-lock.ts, which
+ * checks it) and keep the bake's view of it.
  * @throws UsageError (exit 2) when the file is missing, not JSON, or malformed
  */
 export function readSnapshotLock(file: string): SnapshotImagesLock {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read the images lock ${file}`, 'run `sdpipe mirror --env <name>` first (it writes out/<env>/images.lock.json), or pass --lock <path>');
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`${file} is not JSON: ${(err as Error).message}`, 'delete it and run `sdpipe mirror` again');
-  }
-  return parseSnapshotLock(doc, file);
-}
-
-/**
- * Check a parsed lock document.
- * @param source the file name, for messages
- * @throws UsageError naming the file and the entry at fault
- */
-export function parseSnapshotLock(doc: unknown, source: string): SnapshotImagesLock {
-  const bad = (what: string): never => {
-    throw new UsageError(`${source}: ${what}`, 'run `sdpipe mirror --env <name>` again to rewrite the lock; do not edit it by hand');
-  };
-  if (!doc || typeof doc !== 'object') bad('not a JSON object');
-  const d = doc as Record<string, unknown>;
-  if (d.version !== 1) bad(`version must be 1, got ${JSON.stringify(d.version)}`);
-  if (typeof d.environment !== 'string' || !d.environment) bad('"environment" is missing');
-  if (!Array.isArray(d.images)) bad('"images" must be an array');
-  const images = (d.images as unknown[]).map((raw, i): LockedImage => {
-    const e = (raw ?? {}) as Record<string, unknown>;
-    const where = `images[${i}]${typeof e.name === 'string' ? ` (${e.name})` : ''}`;
-    if (typeof e.name !== 'string' || !e.name) bad(`${where}: "name" is missing`);
-    if (typeof e.target !== 'string' || !e.target) bad(`${where}: "target" is missing`);
-    if (typeof e.digest !== 'string' || !DIGEST.test(e.digest)) bad(`${where}: "digest" must be sha256:<64 lowercase hex>, got ${JSON.stringify(e.digest)}`);
-    const platforms = e.platforms === undefined ? [] : e.platforms;
-    if (!Array.isArray(platforms) || platforms.some((p) => typeof p !== 'string')) bad(`${where}: "platforms" must be an array of strings`);
-    return { name: e.name as string, target: e.target as string, digest: e.digest as string, platforms: platforms as string[] };
-  });
-  return { version: 1, environment: d.environment as string, images };
+  return snapshotLockOf(readImagesLockSync(file));
 }
 
 /** Split `<host>/<repository>[:tag][@digest]` into host and repository. */

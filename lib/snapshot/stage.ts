@@ -4,12 +4,13 @@
  * `out/<env>/snapshot.json` and, when asked, publish the id to `/sdpipe/<env>/snapshot-id`.
  */
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { imagesLockPath } from '../contracts/images-lock';
 import { snapshotParameterName } from '../contracts/parameters';
+import { type EnabledSnapshotRecord, writeSnapshotRecord } from '../contracts/snapshot-record';
 import { SdpipeError } from '../errors';
 import { type BakeSnapshotOptions, type BakeSnapshotResult, bakeSnapshot } from './bake';
 import { createSnapshotClients, type SnapshotClients } from './clients';
-import { defaultLockPath, readSnapshotLock } from './pull-targets';
-import { recordOf, writeSnapshotRecord } from '../contracts/snapshot-record';
+import { readSnapshotLock } from './pull-targets';
 import { errorText } from './ssm-command';
 
 /** Options of {@link runSnapshotStage}: the bake's, with files instead of a parsed lock. */
@@ -38,9 +39,24 @@ export interface SnapshotStageResult {
   readonly publishedParameter?: string;
 }
 
-/** The SSM parameter the snapshot id is published to. */
-export function snapshotIdParameter(environment: string): string {
-  return snapshotParameterName(environment);
+/** The record (lib/contracts/snapshot-record.ts) of a bake result; not for a dry run, which has no snapshot id when it would bake. */
+export function recordOf(result: BakeSnapshotResult): EnabledSnapshotRecord {
+  if (!result.snapshotId || !result.snapshotArn) throw new Error('recordOf: the result has no snapshot id');
+  return {
+    version: 1,
+    environment: result.environment,
+    enabled: true,
+    snapshotId: result.snapshotId,
+    snapshotArn: result.snapshotArn,
+    imagesDigest: result.imagesDigest,
+    reused: result.reused,
+    architectures: result.architectures,
+    volumeSize: result.volumeSize,
+    kubernetesVersion: result.kubernetesVersion,
+    bottlerocketVersion: result.bottlerocketVersion,
+    containerdMajor: result.containerdMajor,
+    images: result.images.map((i) => ({ name: i.name, reference: i.reference })),
+  };
 }
 
 /**
@@ -56,14 +72,14 @@ export async function runSnapshotStage(options: SnapshotStageOptions): Promise<S
     const recordFile = options.dryRun ? undefined : writeSnapshotRecord(options.outDir, { version: 1, environment, enabled: false });
     return { environment, enabled: false, recordFile };
   }
-  const lock = readSnapshotLock(options.lockFile ?? defaultLockPath(options.outDir, environment));
+  const lock = readSnapshotLock(options.lockFile ?? imagesLockPath(options.outDir, environment));
   const clients = options.clients ?? createSnapshotClients({ region: options.config.environment.region });
   const bake = await bakeSnapshot({ ...options, lock, clients });
   if (options.dryRun || !bake.snapshotId) return { environment, enabled: true, bake };
   const recordFile = writeSnapshotRecord(options.outDir, recordOf(bake));
   let publishedParameter: string | undefined;
   if (options.publish) {
-    const name = snapshotIdParameter(environment);
+    const name = snapshotParameterName(environment);
     try {
       await clients.ssm.send(
         new PutParameterCommand({

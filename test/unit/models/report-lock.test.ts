@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildModelsLock, modelsLockPath, parseModelsLock, readModelsLock, writeModelsLock } from '../../../lib/contracts/models-lock';
+import { modelsLockPath, parseModelsLock, readModelsLock, writeModelsLock } from '../../../lib/contracts/models-lock';
+import { buildModelsLock } from '../../../lib/models/lock-entries';
 import { UsageError } from '../../../lib/errors';
 import type { ModelSyncResult } from '../../../lib/models/sync-model-file';
 import type { SyncModelsResult } from '../../../lib/models/sync-models';

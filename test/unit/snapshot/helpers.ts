@@ -4,6 +4,7 @@ import type { EnvironmentConfig } from '../../../lib/config/types';
 import { type BakeEvent, type BakeSnapshotOptions, bakeSnapshot } from '../../../lib/snapshot/bake';
 import { createSnapshotClients } from '../../../lib/snapshot/clients';
 import { bakeInstanceManagedPolicies } from '../../../lib/snapshot/policy';
+import type { ImagesLock } from '../../../lib/contracts/images-lock';
 import type { SnapshotImagesLock } from '../../../lib/snapshot/pull-targets';
 import { FakeAws } from './fake-aws';
 
@@ -35,17 +36,26 @@ export function envConfig(options: { name?: string; region?: string; snapshot?: 
 /** Image specs of a lock: name → digest label. */
 export type ImageSpec = { readonly name: string; readonly repository?: string; readonly label?: string; readonly platforms?: readonly string[] };
 
-/** A lock for images in the environment's registry, tagged `latest` in `target` (the pull must not use it). */
-export function lockFor(region: string, images: readonly ImageSpec[], environment = 'dev'): SnapshotImagesLock {
+/**
+ * A complete images lock (lib/contracts/images-lock.ts) for images in the environment's registry,
+ * tagged `latest` in `target` (the pull must not use it), with no charts.
+ */
+export function lockFor(region: string, images: readonly ImageSpec[], environment = 'dev'): ImagesLock {
   return {
     version: 1,
     environment,
     images: images.map((i) => ({
       name: i.name,
+      source: `public.ecr.aws/example/${i.name}:latest`,
+      sourceDigest: digestOf(`source ${i.label ?? i.name}`),
       target: `${hostOf(region)}/${i.repository ?? `sd-on-eks/${i.name}`}:latest`,
       digest: digestOf(i.label ?? i.name),
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
       platforms: i.platforms ?? ['linux/amd64'],
+      bytesCopied: 0,
+      bytesSkipped: 0,
     })),
+    charts: [],
   };
 }
 

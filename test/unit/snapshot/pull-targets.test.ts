@@ -3,7 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { UsageError } from '../../../lib/errors';
-import { imagesDigest, parseSnapshotLock, pullTargets, readSnapshotLock } from '../../../lib/snapshot/pull-targets';
+// The lock is parsed by its contract; the bake reads it through readSnapshotLock.
+import { parseImagesLock as parseSnapshotLock } from '../../../lib/contracts/images-lock';
+import { imagesDigest, pullTargets, readSnapshotLock, snapshotLockOf } from '../../../lib/snapshot/pull-targets';
 import { digestOf, hostOf, lockFor } from './helpers';
 
 const REGION = 'us-west-2';
@@ -62,7 +64,7 @@ describe('readSnapshotLock', () => {
 
   it('reads a lock written in the ARCHITECTURE.md shape (charts and copy statistics ignored)', () => {
     const file = path.join(dir, 'images.lock.json');
-    const lock = lockFor(REGION, [{ name: 'sdwebui' }]);
+    const lock = snapshotLockOf(lockFor(REGION, [{ name: 'sdwebui' }]));
     fs.writeFileSync(file, JSON.stringify({ ...lock, images: lock.images.map((i) => ({ ...i, source: 'x', sourceDigest: i.digest, mediaType: 'm', bytesCopied: 1, bytesSkipped: 2 })), charts: [] }));
     expect(readSnapshotLock(file)).toEqual(lock);
   });

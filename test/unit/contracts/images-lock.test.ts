@@ -3,7 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../../lib/errors';
-import { imagesLockPath, pinnedReference, readImagesLock, serializeLock, writeImagesLock, type ImagesLock, type LockEntry } from '../../../lib/contracts/images-lock';
+import { usageErrorOf } from './support';
+import { imagesLockPath, parseImagesLock, pinnedReference, readImagesLock, readImagesLockSync, serializeLock, writeImagesLock, type ImagesLock, type LockEntry } from '../../../lib/contracts/images-lock';
 
 const D = `sha256:${'b'.repeat(64)}`;
 const entry = (target: string): LockEntry => ({
@@ -54,4 +55,37 @@ test('unreadable or foreign locks are usage errors', async () => {
   await expect(readImagesLock(join(dir, 'bad.json'))).rejects.toThrow(/not JSON/);
   writeFileSync(join(dir, 'v2.json'), '{"version":2}');
   await expect(readImagesLock(join(dir, 'v2.json'))).rejects.toThrow(/version 1/);
+});
+
+describe('parseImagesLock: the one reader of the lock', () => {
+  const lock: ImagesLock = { version: 1, environment: 'dev', images: [entry('h/r:t')], charts: [{ ...entry('h/c:1.0.0'), name: 'chart', platforms: [] }] };
+
+  test('reads back exactly what the writer wrote, keys in the writer order, unknown keys dropped', async () => {
+    const file = await writeImagesLock(dir, lock);
+    expect(readImagesLockSync(file)).toEqual(lock);
+    const extra = JSON.parse(readFileSync(file, 'utf8'));
+    extra.images[0].note = 'hand-written';
+    expect(parseImagesLock(extra, 'x.json')).toEqual(lock);
+    expect(serializeLock(parseImagesLock(JSON.parse(serializeLock(lock)), 'x.json'))).toBe(serializeLock(lock));
+  });
+
+  test.each([
+    ['a chart without a digest', { ...lock, charts: [{ ...lock.charts[0], digest: undefined }] }, /x\.json: charts\[0\] \(chart\): "digest" must be sha256/],
+    ['a missing charts list', { version: 1, environment: 'dev', images: [] }, /x\.json: "charts" must be an array/],
+    ['an image without its source', { ...lock, images: [{ ...lock.images[0], source: '' }] }, /x\.json: images\[0\] \(sdwebui\): "source" is missing/],
+    ['a negative byte count', { ...lock, images: [{ ...lock.images[0], bytesCopied: -1 }] }, /"bytesCopied" must be a byte count, got -1/],
+    ['platforms that are not strings', { ...lock, images: [{ ...lock.images[0], platforms: [1] }] }, /"platforms" must be an array of strings/],
+    ['no environment', { ...lock, environment: '' }, /"environment" is missing/],
+    ['an array', [], /not a JSON object/],
+  ])('rejects %s with a usage error naming the file, the entry and the fix', async (_what, doc, message) => {
+    const err = await usageErrorOf(() => parseImagesLock(doc, 'x.json'));
+    expect(err.message).toMatch(message);
+    expect(err.hint).toMatch(/sdpipe mirror --env <name>/);
+  });
+
+  test('a missing file names the file and the command that writes it', async () => {
+    const err = await usageErrorOf(() => readImagesLockSync(join(dir, 'nope.json')));
+    expect(err.message).toMatch(/cannot read the images lock .*nope\.json/);
+    expect(err.hint).toContain(join('out', '<env>', 'images.lock.json'));
+  });
 });
