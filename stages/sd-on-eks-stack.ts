@@ -14,9 +14,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { parseArn, partitionOf } from '../lib/aws/partition';
 import type { Partition } from '../lib/aws/partition';
+import { CLUSTER_CHART, CLUSTER_IMAGE, RUNTIME_IMAGE } from '../lib/config/deploy-needs';
 import { instanceOffer, regionFacts } from '../lib/config/regions';
+import { ENVIRONMENT_DEFAULTS, resolveEnvironment } from '../lib/config/resolve';
+import type { ResolvedEnvironment } from '../lib/config/resolve';
 import type { EnvironmentConfig } from '../lib/config/types';
 import { SdpipeError } from '../lib/errors';
+import { chartNameOf, chartRepositoryScheme } from '../lib/name/chart-reference';
 import { chartSource, optionalImage } from './chart-sources';
 import { ChinaImageSourceAspect } from './china-image-aspect';
 import { EksCluster } from './constructs/eks-cluster';
@@ -32,12 +36,12 @@ import { DeployParameters } from './deploy-parameters';
 import { acknowledgeNagFindings } from './nag-acknowledgements';
 import { addManifest } from './constructs/manifest';
 
-/** Defaults of the original solution's `clusterComponents`. */
-export const CLUSTER_DEFAULTS = { kubernetesVersion: '1.33', instanceType: 'm5.large', minSize: 2, maxSize: 2, desiredSize: 2 } as const;
+/** Defaults of the original solution's `clusterComponents` (lib/config/resolve.ts). */
+export const CLUSTER_DEFAULTS = ENVIRONMENT_DEFAULTS.clusterComponents;
 
 /** Properties of {@link SdOnEksStack}. */
 export interface SdOnEksStackProps extends StackProps {
-  /** The validated environment (from lib/config's `loadValidEnvironment`). */
+  /** The validated environment (from lib/config's `loadValidEnvironment`, which applies its defaults; a config without them gets them here). */
   readonly config: EnvironmentConfig;
   /**
    * The kubectl/helm Lambda layer of the kubectl provider.
@@ -60,8 +64,8 @@ export function bucketNameOfArn(arn: string): string {
 
 /** The EKS GPU stack of one environment. */
 export class SdOnEksStack extends Stack {
-  /** The environment. */
-  readonly config: EnvironmentConfig;
+  /** The environment, defaults applied. */
+  readonly config: ResolvedEnvironment;
   /** Partition of the environment's region (`aws` or `aws-cn`), known at synth time. */
   readonly sdpipePartition: Partition;
   /** Deploy-time parameters (mirrored digests, snapshot id). */
@@ -72,7 +76,7 @@ export class SdOnEksStack extends Stack {
   readonly runtimes: ReadonlyMap<string, SdRuntime>;
 
   constructor(scope: Construct, id: string, props: SdOnEksStackProps) {
-    const config = props.config;
+    const config = resolveEnvironment(props.config);
     const env = config.environment;
     super(scope, id, {
       ...props,
@@ -83,7 +87,7 @@ export class SdOnEksStack extends Stack {
     this.config = config;
     const partition = partitionOf(env.region);
     this.sdpipePartition = partition;
-    const cc = { ...CLUSTER_DEFAULTS, ...config.clusterComponents };
+    const cc = config.clusterComponents;
     checkInstanceOffered(env.region, cc.instanceType);
     // The runtime chart's EC2NodeClass finds subnets by `aws:cloudformation:stack-name` and
     // security groups by `aws:eks:cluster-name`, both compared with `global.stackName`: the
@@ -114,41 +118,41 @@ export class SdOnEksStack extends Stack {
     const karpenter = new Karpenter(this, 'Karpenter', {
       cluster,
       clusterName,
-      chart: chartSource(params, 'karpenter', partition),
-      controllerImage: optionalImage(params, 'karpenter', partition),
+      chart: chartSource(params, CLUSTER_CHART.karpenter, partition),
+      controllerImage: optionalImage(params, CLUSTER_IMAGE.karpenter, partition),
       replicas: Math.min(2, Math.max(1, cc.desiredSize)),
     });
     karpenter.release.node.addDependency(eksCluster.systemNodegroup);
     const keda = new Keda(this, 'Keda', {
       cluster,
-      chart: chartSource(params, 'keda', partition),
+      chart: chartSource(params, CLUSTER_CHART.keda, partition),
       images: {
-        operator: optionalImage(params, 'keda', partition),
-        metricsApiServer: optionalImage(params, 'keda-metrics-apiserver', partition),
-        webhooks: optionalImage(params, 'keda-admission-webhooks', partition),
+        operator: optionalImage(params, CLUSTER_IMAGE.kedaOperator, partition),
+        metricsApiServer: optionalImage(params, CLUSTER_IMAGE.kedaMetricsApiServer, partition),
+        webhooks: optionalImage(params, CLUSTER_IMAGE.kedaWebhooks, partition),
       },
     });
     keda.release.node.addDependency(eksCluster.systemNodegroup);
     const csiDriver = new MountpointS3CsiDriver(this, 'ModelAccess', {
       cluster,
       modelBucket,
-      chart: chartSource(params, 'mountpoint-s3-csi-driver', partition),
+      chart: chartSource(params, CLUSTER_CHART.csiDriver, partition),
       images: {
-        driver: optionalImage(params, 'mountpoint-s3-csi-driver', partition),
-        nodeDriverRegistrar: optionalImage(params, 'csi-node-driver-registrar', partition),
-        livenessProbe: optionalImage(params, 'csi-livenessprobe', partition),
+        driver: optionalImage(params, CLUSTER_IMAGE.csiDriver, partition),
+        nodeDriverRegistrar: optionalImage(params, CLUSTER_IMAGE.csiNodeDriverRegistrar, partition),
+        livenessProbe: optionalImage(params, CLUSTER_IMAGE.csiLivenessProbe, partition),
       },
     });
     csiDriver.release.node.addDependency(eksCluster.systemNodegroup);
 
-    const snapshotId = config.snapshot?.enabled ? params.snapshotId() : undefined;
-    const snapshotSize = config.snapshot?.enabled && config.snapshot.volumeSize ? `${config.snapshot.volumeSize}Gi` : undefined;
-    const xrayImage = optionalImage(params, 'aws-xray-daemon', partition);
-    const runtimeChart = chartSource(params, 'sd-on-eks', partition);
+    const snapshotId = config.snapshot.enabled ? params.snapshotId() : undefined;
+    const snapshotSize = config.snapshot.enabled ? `${config.snapshot.volumeSize}Gi` : undefined;
+    const xrayImage = optionalImage(params, CLUSTER_IMAGE.xrayDaemon, partition);
+    const runtimeChart = chartSource(params, CLUSTER_CHART.runtime, partition);
     const namespaces = new Map<string, eks.KubernetesManifest>();
     const runtimes = new Map<string, SdRuntime>();
     for (const rt of config.modelsRuntime) {
-      const ns = rt.namespace ?? 'default';
+      const ns = rt.namespace;
       if (ns !== 'default' && !namespaces.has(ns)) {
         namespaces.set(ns, addManifest(this, cluster, `Namespace-${ns}`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }));
       }
@@ -156,8 +160,8 @@ export class SdOnEksStack extends Stack {
         runtime: rt,
         cluster,
         chart: rt.chartRepository ? userChart(rt.chartRepository, rt.chartVersion ?? runtimeChart.version) : { ...runtimeChart, version: rt.chartVersion ?? runtimeChart.version },
-        inferenceImage: optionalImage(params, rt.type, partition),
-        queueAgentImage: optionalImage(params, 'queue-agent', partition),
+        inferenceImage: optionalImage(params, RUNTIME_IMAGE[rt.type], partition),
+        queueAgentImage: optionalImage(params, RUNTIME_IMAGE.queueAgent, partition),
         xrayImage,
         messaging,
         outputBucket: output.bucket,
@@ -176,9 +180,9 @@ export class SdOnEksStack extends Stack {
       inputTopic: messaging.inputTopic,
       outputBucket: output.bucket,
       runtimes: Object.fromEntries(config.modelsRuntime.map((r) => [r.name, r.type])),
-      stageName: config.APIGW?.stageName,
-      rateLimit: config.APIGW?.throttle?.rateLimit,
-      burstLimit: config.APIGW?.throttle?.burstLimit,
+      stageName: config.APIGW.stageName,
+      rateLimit: config.APIGW.throttle.rateLimit,
+      burstLimit: config.APIGW.throttle.burstLimit,
     });
 
     api.addOutputs(this);
@@ -204,8 +208,8 @@ export class SdOnEksStack extends Stack {
 
 /** A user-given runtime chart repository (`oci://host/path/chart` or an `https://` Helm repository). */
 function userChart(repository: string, version: string): { repository: string; chart: string; version: string } {
-  if (repository.startsWith('oci://')) return { repository, chart: repository.slice(repository.lastIndexOf('/') + 1), version };
-  return { repository, chart: 'sd-on-eks', version };
+  if (chartRepositoryScheme(repository) === 'oci') return { repository, chart: chartNameOf(repository), version };
+  return { repository, chart: CLUSTER_CHART.runtime, version };
 }
 
 /** Refuse a system node instance type the region's facts say is not offered. */

@@ -1,41 +1,62 @@
 /**
  * What the deployed stack needs from the mirror and the model bucket, in one table: the images
  * and charts by name, per partition and runtime type, and the model folders the runtimes read.
- * The validator checks environment files against it; the deploy stage reads the same names.
+ * The validator checks environment files against it; the deploy stage reads the images and
+ * charts by the same constants (test/unit/config/resolve-deploy-needs.test.ts checks a synthesized
+ * stack against it, in both partitions).
  */
 import type { Partition } from '../aws/partition';
 import type { RuntimeType } from './types';
 
+/**
+ * Mirror names of the images a runtime runs: its inference image (by runtime type) and the
+ * queue agent every runtime runs beside it. The deploy stage (stages/sd-on-eks-stack.ts) reads
+ * the images by these names, so renaming one here renames it for the validate rule and the stack.
+ */
+export const RUNTIME_IMAGE = { sdwebui: 'sdwebui', comfyui: 'comfyui', queueAgent: 'queue-agent' } as const;
+
 /** Images every runtime of a type needs, by mirror name. */
 export const RUNTIME_IMAGES: Readonly<Record<RuntimeType, readonly string[]>> = {
-  sdwebui: ['sdwebui', 'queue-agent'],
-  comfyui: ['comfyui', 'queue-agent'],
+  sdwebui: [RUNTIME_IMAGE.sdwebui, RUNTIME_IMAGE.queueAgent],
+  comfyui: [RUNTIME_IMAGE.comfyui, RUNTIME_IMAGE.queueAgent],
 };
 
 /**
- * Images the cluster's own charts run. In aws-cn they must come from the environment's ECR
- * (ARCHITECTURE.md, "Partitions"); EKS add-ons come from AWS's regional registries and are not listed.
- * Karpenter's controller; KEDA's operator, metrics server and webhooks; the Mountpoint S3 CSI
- * driver chart's driver (also its `install-mountpoint` init container), node-driver-registrar and
- * liveness probe; and the X-Ray daemon, the sidecar every sd-on-eks runtime pod runs.
+ * Mirror names of the images the cluster's own charts run, by role. In aws-cn they must come
+ * from the environment's ECR (ARCHITECTURE.md, "Partitions"); EKS add-ons come from AWS's
+ * regional registries and are not listed. Karpenter's controller; KEDA's operator, metrics server
+ * and webhooks; the Mountpoint S3 CSI driver chart's driver (also its `install-mountpoint` init
+ * container), node-driver-registrar and liveness probe; and the X-Ray daemon, the sidecar every
+ * sd-on-eks runtime pod runs. The deploy stage reads the images by these names.
  */
-export const CLUSTER_IMAGES: readonly string[] = [
-  'karpenter',
-  'keda',
-  'keda-metrics-apiserver',
-  'keda-admission-webhooks',
-  'mountpoint-s3-csi-driver',
-  'csi-node-driver-registrar',
-  'csi-livenessprobe',
-  'aws-xray-daemon',
-];
+export const CLUSTER_IMAGE = {
+  karpenter: 'karpenter',
+  kedaOperator: 'keda',
+  kedaMetricsApiServer: 'keda-metrics-apiserver',
+  kedaWebhooks: 'keda-admission-webhooks',
+  csiDriver: 'mountpoint-s3-csi-driver',
+  csiNodeDriverRegistrar: 'csi-node-driver-registrar',
+  csiLivenessProbe: 'csi-livenessprobe',
+  xrayDaemon: 'aws-xray-daemon',
+} as const;
+
+/** The names of {@link CLUSTER_IMAGE}, in its order. */
+export const CLUSTER_IMAGES: readonly string[] = Object.values(CLUSTER_IMAGE);
 
 /**
- * Charts the deploy installs, by mirror name. The Mountpoint S3 CSI driver's chart is published
- * only to an https Helm repository (docs/stages.md, "Gaps"): in aws-cn it must be mirrored from
- * an OCI copy the operator pushes.
+ * Mirror names of the charts the deploy installs, by role. The Mountpoint S3 CSI driver's chart
+ * is published only to an https Helm repository (docs/stages.md, "Gaps"): in aws-cn it must be
+ * mirrored from an OCI copy the operator pushes. The deploy stage reads the charts by these names.
  */
-export const CLUSTER_CHARTS: readonly string[] = ['sd-on-eks', 'karpenter', 'keda', 'mountpoint-s3-csi-driver'];
+export const CLUSTER_CHART = {
+  runtime: 'sd-on-eks',
+  karpenter: 'karpenter',
+  keda: 'keda',
+  csiDriver: 'mountpoint-s3-csi-driver',
+} as const;
+
+/** The names of {@link CLUSTER_CHART}, in its order. */
+export const CLUSTER_CHARTS: readonly string[] = Object.values(CLUSTER_CHART);
 
 /** Image names the deploy needs for a set of runtime types in a partition. */
 export function requiredImages(partition: Partition, runtimeTypes: readonly RuntimeType[]): string[] {
@@ -48,7 +69,7 @@ export function requiredImages(partition: Partition, runtimeTypes: readonly Runt
 /** Chart names the deploy needs from the mirror in a partition (global regions may pull charts publicly). */
 export function requiredCharts(partition: Partition, needsRuntimeChart: boolean): string[] {
   if (partition !== 'aws-cn') return [];
-  return CLUSTER_CHARTS.filter((c) => c !== 'sd-on-eks' || needsRuntimeChart);
+  return CLUSTER_CHARTS.filter((c) => c !== CLUSTER_CHART.runtime || needsRuntimeChart);
 }
 
 /**

@@ -13,13 +13,18 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { SdpipeError } from '../errors';
 import type { Diagnostic } from './diagnostics';
 import { sortDiagnostics } from './diagnostics';
+import { ENVIRONMENT_DEFAULTS } from './resolve';
 import { RULES } from './rules-catalog';
 import type { EnvironmentConfig } from './types';
 import type { ValuePath, YamlSource } from './yaml-source';
 
 
-/** Defaults the deploy stage uses when the file leaves them out (stages/constructs/eks-cluster.ts CLUSTER_DEFAULTS, lib/snapshot). */
-export const LIVE_DEFAULTS = { kubernetesVersion: '1.33', clusterInstanceType: 'm5.large', bakeInstanceType: 'm5.large' } as const;
+/** Defaults the deploy stage and the bake use when the file leaves them out (lib/config/resolve.ts). */
+export const LIVE_DEFAULTS = {
+  kubernetesVersion: ENVIRONMENT_DEFAULTS.clusterComponents.kubernetesVersion,
+  clusterInstanceType: ENVIRONMENT_DEFAULTS.clusterComponents.instanceType,
+  bakeInstanceType: ENVIRONMENT_DEFAULTS.snapshot.instanceType,
+} as const;
 
 /** The AWS clients of the live checks, in the environment's region. */
 export interface LiveClients {
@@ -65,7 +70,7 @@ export function bottlerocketParametersOf(config: EnvironmentConfig): NamedValue[
   }
   if (config.snapshot?.enabled) {
     const version = config.snapshot.kubernetesVersion ?? clusterVersion;
-    for (const arch of config.snapshot.architectures ?? ['x86_64']) {
+    for (const arch of config.snapshot.architectures ?? ENVIRONMENT_DEFAULTS.snapshot.architectures) {
       const name = `/aws/service/bottlerocket/aws-k8s-${version}/${arch}/latest/image_id`;
       out.set(name, { value: name, path: config.snapshot.kubernetesVersion ? ['snapshot', 'kubernetesVersion'] : ['clusterComponents', 'kubernetesVersion'] });
     }

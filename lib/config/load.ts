@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SdpipeError, UsageError } from '../errors';
 import { formatText } from './diagnostics';
-import type { EnvironmentConfig } from './types';
+import { resolveEnvironment } from './resolve';
+import type { ResolvedEnvironment } from './resolve';
 import { validateFile } from './validate';
 import type { ValidationResult } from './validate';
 
@@ -62,9 +63,10 @@ export function validateEnvironmentFile(file: string, cwd: string = process.cwd(
 
 /**
  * Load an environment that a step can act on: resolves the name, validates, and throws
- * SdpipeError (exit 1) listing the errors when the file is invalid.
+ * SdpipeError (exit 1) listing the errors when the file is invalid. The config comes back with
+ * every default applied (lib/config/resolve.ts `resolveEnvironment`).
  */
-export async function loadValidEnvironment(nameOrPath: string, options: { root?: string } = {}): Promise<{ file: string; config: EnvironmentConfig }> {
+export async function loadValidEnvironment(nameOrPath: string, options: { root?: string } = {}): Promise<{ file: string; config: ResolvedEnvironment }> {
   const root = options.root ?? process.cwd();
   const file = resolveEnvironmentPath(nameOrPath, root);
   const result = validateEnvironmentFile(file, root);
@@ -74,5 +76,5 @@ export async function loadValidEnvironment(nameOrPath: string, options: { root?:
       hint: `fix them, then check with: sdpipe validate ${result.file}`,
     });
   }
-  return { file: result.file, config: result.config };
+  return { file: result.file, config: resolveEnvironment(result.config) };
 }

@@ -3,6 +3,10 @@
  * config/schema/environment.schema.json; test/unit/config/schema-types.test.ts proves the two agree.
  * The original solution's keys (`stackName`, `modelBucketArn`, `clusterComponents`, `APIGW`,
  * `modelsRuntime`) keep their meaning; the other sections say where and how to deliver it.
+ *
+ * Every optional key documents its `@default`: a value, which lib/config/resolve.ts
+ * (`ENVIRONMENT_DEFAULTS`) applies once after validation, or `none: <what absence means>`.
+ * test/unit/config/resolve.test.ts fails when an optional key lacks one.
  */
 
 /** Whether a person approves the deploy stage. */
@@ -29,9 +33,9 @@ export type PipelineEngine = 'codepipeline' | 'github-actions';
 export interface PipelineSource {
   /** `s3`: a source bucket the deploy workflow uploads to; `codeconnections`: a CodeConnections connection. */
   readonly type: 's3' | 'codeconnections';
-  /** Connection ARN (codeconnections only). */
+  /** Connection ARN (codeconnections only). @default none: required with `codeconnections`, unused with `s3` */
   readonly connectionArn?: string;
-  /** `owner/repo` (codeconnections only). */
+  /** `owner/repo` (codeconnections only). @default none: required with `codeconnections`, unused with `s3` */
   readonly repository?: string;
 }
 
@@ -43,7 +47,7 @@ export interface PipelineSection {
   readonly runner?: readonly string[];
   /** Source for the codepipeline engine. @default { type: s3 } */
   readonly source?: PipelineSource;
-  /** npm registry for build steps (useful in China). */
+  /** npm registry for build steps (useful in China). @default none: npm's own default registry */
   readonly npmRegistry?: string;
 }
 
@@ -55,7 +59,7 @@ export interface MirrorEntry {
   readonly source: string;
   /** Repository in this environment's ECR. */
   readonly repository: string;
-  /** Platforms to keep (`linux/amd64`), or `all` to keep the index digest. Images only. */
+  /** Platforms to keep (`linux/amd64`), or `all` to keep the index digest. Images only. @default all */
   readonly platforms?: readonly string[] | 'all';
   /** ECR tag mutability of the target repository. @default IMMUTABLE */
   readonly tagMutability?: 'MUTABLE' | 'IMMUTABLE';
@@ -63,7 +67,9 @@ export interface MirrorEntry {
 
 /** Images and charts to mirror. */
 export interface MirrorSection {
+  /** Container images to mirror. @default [] (none) */
   readonly images?: readonly MirrorEntry[];
+  /** Helm charts (OCI artifacts) to mirror. @default [] (none) */
   readonly charts?: readonly MirrorEntry[];
 }
 
@@ -81,6 +87,7 @@ export interface ModelFile {
 export interface ModelsSection {
   /** A Hugging Face compatible endpoint for `hf://` sources. @default https://huggingface.co */
   readonly endpoint?: string;
+  /** Files to sync. @default [] (none) */
   readonly files?: readonly ModelFile[];
 }
 
@@ -88,7 +95,10 @@ export interface ModelsSection {
 export interface SnapshotSection {
   /** Bake (or reuse) a snapshot and feed it to the GPU nodes. @default false */
   readonly enabled?: boolean;
-  /** Kubernetes version of the Bottlerocket AMI used to bake. */
+  /**
+   * Kubernetes version of the Bottlerocket AMI used to bake.
+   * @default none: `clusterComponents.kubernetesVersion` as the file writes it; the bake stops when neither is written
+   */
   readonly kubernetesVersion?: string;
   /** Data volume size in GiB. @default 80 */
   readonly volumeSize?: number;
@@ -100,77 +110,143 @@ export interface SnapshotSection {
 
 /** The managed node group for system components (the original solution's `clusterComponents`). */
 export interface ClusterComponents {
-  /** Kubernetes version of the cluster. */
+  /** Kubernetes version of the cluster. @default 1.33 */
   readonly kubernetesVersion?: string;
   /** Instance type of the system node group. @default m5.large */
   readonly instanceType?: string;
+  /** Minimum node count. @default 2 */
   readonly minSize?: number;
+  /** Maximum node count. @default 2 */
   readonly maxSize?: number;
+  /** Desired node count. @default 2 */
   readonly desiredSize?: number;
 }
 
 /** API Gateway settings (original `APIGW`). */
 export interface ApiGatewayConfig {
+  /** Stage name of the REST API. @default prod */
   readonly stageName?: string;
+  /** Usage plan throttle. @default { rateLimit: 10, burstLimit: 2 } */
   readonly throttle?: {
+    /** Steady-state requests per second. @default 10 */
     readonly rateLimit?: number;
+    /** Burst requests; at least `rateLimit`. @default 2 */
     readonly burstLimit?: number;
   };
 }
 
 /** A container image reference split as the runtime chart takes it. */
 export interface ChartImage {
+  /** Repository, including the registry host. @default none: the mirrored image (or, in global regions only, the chart's own) */
   readonly repository?: string;
+  /** Tag. @default none: the mirrored image's source tag */
   readonly tag?: string;
+  /** Digest `sha256:<64 hex>`. @default none: the digest the Mirror step published */
   readonly digest?: string;
 }
 
 /** EBS data volume of GPU nodes. */
 export interface DataVolume {
-  /** Kubernetes quantity, such as `80Gi`. */
+  /** Kubernetes quantity, such as `80Gi`. @default `<snapshot.volumeSize>Gi` with a snapshot, else 80Gi (the Bottlerocket OS volume: 10Gi) */
   readonly volumeSize?: string;
+  /** EBS volume type. @default gp3 */
   readonly volumeType?: 'gp3' | 'gp2' | 'io1' | 'io2';
+  /** Delete the volume with the node. @default true */
   readonly deleteOnTermination?: boolean;
+  /** Provisioned IOPS. @default 3000 for gp3 (its baseline), else none: the volume type's own */
   readonly iops?: number;
+  /** Throughput in MiB/s. @default 125 for gp3 (its baseline), else none: the volume type's own */
   readonly throughput?: number;
-  /** `snap-` + 8 or 17 hex; supplied by the pipeline when `snapshot.enabled`. */
+  /** `snap-` + 8 or 17 hex; supplied by the pipeline when `snapshot.enabled`. @default none: the baked snapshot when `snapshot.enabled`, else an empty volume */
   readonly snapshotID?: string;
 }
 
 /** Karpenter settings of a runtime. */
 export interface KarpenterValues {
+  /** EC2NodeClass settings. @default {} (every key's default) */
   readonly nodeTemplate?: {
+    /** AMI family of GPU nodes. @default Bottlerocket */
     readonly amiFamily?: 'Bottlerocket' | 'AL2023';
+    /** Data volume (container images). @default {} (every key's default) */
     readonly dataVolume?: DataVolume;
+    /** OS volume. @default {} (every key's default) */
     readonly osVolume?: DataVolume;
   };
+  /** NodePool settings. @default {} (every key's default) */
   readonly provisioner?: {
+    /** GPU instance types Karpenter may launch. @default none: g5.xlarge, g5.2xlarge where the region offers them, else g4dn.xlarge, g4dn.2xlarge (docs/stages.md) */
     readonly instanceType?: readonly string[];
-    readonly capacityType?: { readonly onDemand?: boolean; readonly spot?: boolean };
-    readonly limits?: { readonly cpu?: number | string; readonly memory?: string; readonly 'nvidia.com/gpu'?: number };
+    /** Purchase options. @default { onDemand: true, spot: true } */
+    readonly capacityType?: {
+      /** Allow On-Demand instances. @default true */
+      readonly onDemand?: boolean;
+      /** Allow Spot instances. @default true */
+      readonly spot?: boolean;
+    };
+    /** NodePool resource limits. @default none: no limit */
+    readonly limits?: {
+      /** CPU limit. @default none: no limit */
+      readonly cpu?: number | string;
+      /** Memory limit, a Kubernetes quantity. @default none: no limit */
+      readonly memory?: string;
+      /** GPU limit. @default none: no limit */
+      readonly 'nvidia.com/gpu'?: number;
+    };
+    /** Consolidate underused nodes. @default none: the chart's default */
     readonly consolidation?: boolean;
-    readonly disruption?: { readonly consolidateAfter?: string; readonly expireAfter?: string };
+    /** NodePool disruption settings. @default none: the chart's defaults */
+    readonly disruption?: {
+      /** Duration such as 30s or 5m. @default none: the chart's default */
+      readonly consolidateAfter?: string;
+      /** Duration such as 720h, or Never. @default none: the chart's default */
+      readonly expireAfter?: string;
+    };
   };
 }
 
 /** KEDA scaling of a runtime. */
 export interface ScalingValues {
+  /** Target messages per replica. @default 10 */
   readonly queueLength?: number;
+  /** Minimum replicas. @default 0 */
   readonly minReplicaCount?: number;
+  /** Maximum replicas. @default 20 */
   readonly maxReplicaCount?: number;
+  /** Seconds after the last message before scaling to the minimum. @default 60 */
   readonly cooldownPeriod?: number;
+  /** Seconds between queue length checks. @default 1 */
   readonly pollingInterval?: number;
+  /** Replicas removed per scale-down step (per minute). @default none: the HPA's own scale-down behaviour */
   readonly scaleDownSpeed?: number;
 }
 
 /** Helm values passed to a runtime's chart (a subset is checked; the rest passes through). */
 export interface RuntimeExtraValues {
+  /** Karpenter node template and node pool of this runtime. @default {} (every key's default) */
   readonly karpenter?: KarpenterValues;
+  /** Values of the runtime chart. @default {} (the chart's defaults under the generated values) */
   readonly runtime?: {
-    readonly inferenceApi?: { readonly image?: ChartImage; readonly [key: string]: unknown };
-    readonly queueAgent?: { readonly image?: ChartImage; readonly [key: string]: unknown };
+    /** The SD WebUI or ComfyUI container. @default {} (the chart's defaults) */
+    readonly inferenceApi?: {
+      /** Its image. @default none: the mirrored image, pinned by digest */
+      readonly image?: ChartImage;
+      readonly [key: string]: unknown;
+    };
+    /** The queue agent container. @default {} (the chart's defaults) */
+    readonly queueAgent?: {
+      /** Its image. @default none: the mirrored image, pinned by digest */
+      readonly image?: ChartImage;
+      readonly [key: string]: unknown;
+    };
+    /** KEDA scaling on the runtime's queue length. @default {} (every key's default) */
     readonly scaling?: ScalingValues;
-    readonly persistence?: { readonly enabled?: boolean; readonly existingClaim?: string };
+    /** Model storage through the S3 persistent volume claim. @default none: the stage's model volume */
+    readonly persistence?: {
+      /** Mount the model bucket. @default true: the stage mounts its model volume (its value wins) */
+      readonly enabled?: boolean;
+      /** Name of an existing claim. @default none: the claim the stage creates (its value wins) */
+      readonly existingClaim?: string;
+    };
     readonly [key: string]: unknown;
   };
   readonly [key: string]: unknown;
@@ -186,28 +262,36 @@ export interface ModelRuntime {
   /** DNS-1123 namespace. @default default */
   readonly namespace?: string;
   readonly type: RuntimeType;
-  /** Checkpoint file name under `Stable-diffusion/` (sdwebui, static model). */
+  /** Checkpoint file name under `Stable-diffusion/` (sdwebui, static model). @default none: required for sdwebui unless `dynamicModel` */
   readonly modelFilename?: string;
   /** Load the model per request. @default false */
   readonly dynamicModel?: boolean;
-  /** Helm chart repository (`oci://` or `https://`); default: the mirrored `sd-on-eks` chart. */
+  /** Helm chart repository (`oci://` or `https://`). @default none: the mirrored `sd-on-eks` chart (global regions: its public source) */
   readonly chartRepository?: string;
+  /** Helm chart version. @default none: the version of the `sd-on-eks` chart source (mirrored; in global regions without a mirror, the public 1.2.0) */
   readonly chartVersion?: string;
+  /** Helm values for the runtime chart. @default {} (the generated values alone) */
   readonly extraValues?: RuntimeExtraValues;
 }
 
 /** A whole environment file. */
 export interface EnvironmentConfig {
   readonly environment: EnvironmentSection;
+  /** How the pipeline runs. @default {} (every key's default) */
   readonly pipeline?: PipelineSection;
+  /** Images and charts to mirror. @default {} (nothing to mirror) */
   readonly mirror?: MirrorSection;
+  /** Model files to sync. @default {} (nothing to sync) */
   readonly models?: ModelsSection;
+  /** The image-cache EBS snapshot. @default {} (disabled) */
   readonly snapshot?: SnapshotSection;
   /** CloudFormation stack name of the deployed stack. */
   readonly stackName: string;
   /** ARN of the S3 bucket holding the models. */
   readonly modelBucketArn: string;
+  /** The system node group. @default {} (every key's default) */
   readonly clusterComponents?: ClusterComponents;
+  /** API Gateway stage and throttling. @default {} (every key's default) */
   readonly APIGW?: ApiGatewayConfig;
   readonly modelsRuntime: readonly ModelRuntime[];
 }

@@ -5,6 +5,7 @@
  */
 import { ecrHost, partitionOf } from '../aws/partition';
 import type { Partition } from '../aws/partition';
+import { resolveEnvironment } from '../config/resolve';
 import type { EnvironmentConfig, PipelineEngine } from '../config/types';
 import { redactUrl } from '../redact';
 
@@ -37,6 +38,7 @@ export interface EnvironmentPlan {
   readonly engine: PipelineEngine;
   /** Source of a codepipeline engine pipeline (`s3`: deploy.yml uploads to its bucket; `codeconnections`). */
   readonly source?: 's3' | 'codeconnections';
+  /** Runner labels of a github-actions engine pipeline. */
   readonly runner?: readonly string[];
   readonly registry: string;
   readonly images: readonly PlannedCopy[];
@@ -48,29 +50,28 @@ export interface EnvironmentPlan {
   readonly runtimes: ReadonlyArray<{ readonly name: string; readonly type: string; readonly namespace: string; readonly instanceTypes: readonly string[] }>;
 }
 
-/** The default engine of a partition: CodePipeline in aws, GitHub Actions in aws-cn. */
-export function defaultEngine(partition: Partition): PipelineEngine {
-  return partition === 'aws-cn' ? 'github-actions' : 'codepipeline';
-}
+/** The default engine of a partition (decided in lib/config/resolve.ts). */
+export { defaultEngine } from '../config/resolve';
 
 /** The bucket name of an `arn:<partition>:s3:::<bucket>` ARN. */
 export function bucketOfArn(arn: string): string {
   return arn.split(':').slice(5).join(':');
 }
 
-/** Build the plan of a valid environment. */
-export function buildPlan(config: EnvironmentConfig, file: string): EnvironmentPlan {
+/** Build the plan of a valid environment (resolved by lib/config/resolve.ts, or resolved here). */
+export function buildPlan(environment: EnvironmentConfig, file: string): EnvironmentPlan {
+  const config = resolveEnvironment(environment);
   const env = config.environment;
   const partition = partitionOf(env.region);
   const registry = ecrHost(env.account, env.region);
-  const copy = (e: { name: string; source: string; repository: string; platforms?: readonly string[] | 'all' }): PlannedCopy => ({
+  const copy = (e: { name: string; source: string; repository: string }, platforms: string): PlannedCopy => ({
     name: e.name,
     source: e.source,
     target: `${registry}/${e.repository}`,
-    platforms: e.platforms === undefined ? 'all' : e.platforms === 'all' ? 'all' : e.platforms.join(', '),
+    platforms,
   });
   const bucket = bucketOfArn(config.modelBucketArn);
-  const engine = config.pipeline?.engine ?? defaultEngine(partition);
+  const engine = config.pipeline.engine;
   return {
     environment: env.name,
     file,
@@ -79,24 +80,24 @@ export function buildPlan(config: EnvironmentConfig, file: string): EnvironmentP
     region: env.region,
     branch: env.branch,
     engine,
-    ...(engine === 'codepipeline' ? { source: config.pipeline?.source?.type ?? 's3' } : {}),
-    runner: config.pipeline?.runner,
+    ...(engine === 'codepipeline' ? { source: config.pipeline.source.type } : {}),
+    ...(engine === 'github-actions' ? { runner: config.pipeline.runner } : {}),
     registry,
-    images: (config.mirror?.images ?? []).map(copy),
-    charts: (config.mirror?.charts ?? []).map((c) => ({ ...copy(c), platforms: '-' })),
-    models: (config.models?.files ?? []).map((f) => ({ source: redactUrl(f.source), target: `s3://${bucket}/${f.target}`, sha256: f.sha256 })),
+    images: config.mirror.images.map((e) => copy(e, e.platforms === 'all' ? 'all' : e.platforms.join(', '))),
+    charts: config.mirror.charts.map((c) => copy(c, '-')),
+    models: config.models.files.map((f) => ({ source: redactUrl(f.source), target: `s3://${bucket}/${f.target}`, sha256: f.sha256 })),
     snapshot: {
-      enabled: config.snapshot?.enabled === true,
-      kubernetesVersion: config.snapshot?.kubernetesVersion,
-      volumeSize: config.snapshot?.volumeSize ?? 80,
-      instanceType: config.snapshot?.instanceType ?? 'm5.large',
+      enabled: config.snapshot.enabled,
+      kubernetesVersion: config.snapshot.kubernetesVersion,
+      volumeSize: config.snapshot.volumeSize,
+      instanceType: config.snapshot.instanceType,
     },
-    approval: env.approval ?? 'manual',
+    approval: env.approval,
     stackName: config.stackName,
     runtimes: config.modelsRuntime.map((r) => ({
       name: r.name,
       type: r.type,
-      namespace: r.namespace ?? 'default',
+      namespace: r.namespace,
       instanceTypes: r.extraValues?.karpenter?.provisioner?.instanceType ?? [],
     })),
   };

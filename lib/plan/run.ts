@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../fs-atomic';
 import { formatText } from '../config/diagnostics';
 import { listEnvironmentFiles, resolveEnvironmentPath } from '../config/load';
+import { resolveEnvironment } from '../config/resolve';
 import { renderReports, validateFiles } from '../config/report';
 import { redactDeep, redactUrls } from '../redact';
 import { buildPlan, plannedStages, renderPlanMarkdown, renderPlanText } from './plan';
@@ -39,7 +40,7 @@ export function runPlan(options: RunPlanOptions = {}): RunPlanResult {
   const root = options.root ?? process.cwd();
   const files = options.envs?.length ? options.envs.map((e) => resolveEnvironmentPath(e, root)) : listEnvironmentFiles(root);
   const reports = validateFiles(files, root);
-  const plans = reports.filter((r) => r.result.config).map((r) => buildPlan(r.result.config!, r.file));
+  const plans = reports.filter((r) => r.result.config).map((r) => buildPlan(resolveEnvironment(r.result.config!), r.file));
   const valid = reports.every((r) => r.valid);
   const format = options.format ?? 'text';
 

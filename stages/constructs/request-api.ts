@@ -13,10 +13,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { ENVIRONMENT_DEFAULTS } from '../../lib/config/resolve';
 import { SdpipeError } from '../../lib/errors';
 
-/** Defaults of the original solution's `APIGW` section. */
-export const API_DEFAULTS = { stageName: 'prod', rateLimit: 10, burstLimit: 2 } as const;
+/** Defaults of the original solution's `APIGW` section (lib/config/resolve.ts). */
+export const API_DEFAULTS = { stageName: ENVIRONMENT_DEFAULTS.APIGW.stageName, ...ENVIRONMENT_DEFAULTS.APIGW.throttle } as const;
 
 /** Properties of {@link RequestApi}. */
 export interface RequestApiProps {

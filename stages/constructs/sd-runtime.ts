@@ -13,6 +13,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { gpuInstanceTypes, instanceOffer, regionFacts } from '../../lib/config/regions';
+import type { ResolvedRuntime } from '../../lib/config/resolve';
 import type { DataVolume, KarpenterValues, ModelRuntime } from '../../lib/config/types';
 import { SdpipeError } from '../../lib/errors';
 import type { ChartSource } from '../chart-sources';
@@ -26,8 +27,8 @@ import type { MountpointS3CsiDriver } from './s3-csi-driver';
 
 /** Properties of {@link SdRuntime}. */
 export interface SdRuntimeProps {
-  /** The runtime entry of the environment file. */
-  readonly runtime: ModelRuntime;
+  /** The runtime entry of the environment file, defaults applied (lib/config/resolve.ts). */
+  readonly runtime: ResolvedRuntime;
   /** The cluster. */
   readonly cluster: eks.Cluster;
   /** The runtime chart. */
@@ -258,7 +259,7 @@ export class SdRuntime extends Construct {
   constructor(scope: Construct, id: string, props: SdRuntimeProps) {
     super(scope, id);
     const rt = props.runtime;
-    const namespace = rt.namespace ?? 'default';
+    const namespace = rt.namespace;
     const stack = Stack.of(this);
     const waitFor = props.namespaceManifest ? [props.namespaceManifest] : [];
 

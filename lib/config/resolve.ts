@@ -1,0 +1,222 @@
+/**
+ * Defaults of an environment file, applied once. {@link resolveEnvironment} runs right after
+ * validation (lib/config/load.ts `loadValidEnvironment`, lib/plan/run.ts) and returns the same
+ * environment with every defaulted key filled in, so that no later step writes its own
+ * `?? <literal>`. {@link ENVIRONMENT_DEFAULTS} is the one table of those values; the `@default`
+ * of each key in lib/config/types.ts names the same value (test/unit/config/resolve.test.ts
+ * proves the two agree).
+ */
+import { partitionOf } from '../aws/partition';
+import type { Partition } from '../aws/partition';
+import { DEFAULT_HF_ENDPOINT } from '../name/model-source';
+import type {
+  ApprovalMode,
+  ClusterComponents,
+  EnvironmentConfig,
+  EnvironmentSection,
+  MirrorEntry,
+  ModelFile,
+  ModelRuntime,
+  PipelineEngine,
+  PipelineSection,
+  PipelineSource,
+  SnapshotSection,
+} from './types';
+
+/**
+ * Every default of an environment file, by key path, each with its reason. The engine's default
+ * depends on the partition: see {@link defaultEngine}.
+ */
+export const ENVIRONMENT_DEFAULTS = {
+  environment: {
+    /** A person approves the deploy unless the file says `auto`: the safe choice for production. */
+    approval: 'manual',
+  },
+  pipeline: {
+    /** GitHub-hosted runners; China needs a self-hosted runner in China (docs/aws-cn.md). */
+    runner: ['ubuntu-latest'],
+    /** A source bucket that the deploy workflow uploads to: needs no CodeConnections, which China lacks. */
+    source: { type: 's3' },
+  },
+  mirrorEntry: {
+    /** Keep the whole index, so the mirrored digest is the source's digest. */
+    platforms: 'all',
+    /** Immutable tags: a mirrored tag can never point to other content. */
+    tagMutability: 'IMMUTABLE',
+  },
+  models: {
+    /** Hugging Face itself; a mirror such as hf-mirror.com is an explicit choice. */
+    endpoint: DEFAULT_HF_ENDPOINT,
+  },
+  snapshot: {
+    /** No image-cache snapshot unless asked for: baking costs an instance and a snapshot. */
+    enabled: false,
+    /** Room for the sd-on-eks images with headroom (the original solution's data volume). */
+    volumeSize: 80,
+    /** A small general-purpose instance: the bake only pulls images. */
+    instanceType: 'm5.large',
+    /** The GPU instance types of the original solution are x86_64. */
+    architectures: ['x86_64'],
+  },
+  clusterComponents: {
+    /** The Kubernetes version of the kubectl layer the stack ships (KubectlV33Layer). */
+    kubernetesVersion: '1.33',
+    /** The original solution's system node group. */
+    instanceType: 'm5.large',
+    /** Two system nodes, as in the original solution. */
+    minSize: 2,
+    /** Two system nodes, as in the original solution. */
+    maxSize: 2,
+    /** Two system nodes, as in the original solution. */
+    desiredSize: 2,
+  },
+  APIGW: {
+    /** The original solution's stage name. */
+    stageName: 'prod',
+    /** The original solution's usage plan: 10 requests per second, bursts of 2. */
+    throttle: { rateLimit: 10, burstLimit: 2 },
+  },
+  runtime: {
+    /** Kubernetes' own default namespace. */
+    namespace: 'default',
+    /** A fixed checkpoint (`modelFilename`) loaded at start. */
+    dynamicModel: false,
+  },
+} as const;
+
+/**
+ * The default engine of a partition: CodePipeline in aws, GitHub Actions in aws-cn (CodePipeline
+ * is not offered in the China regions).
+ */
+export function defaultEngine(partition: Partition): PipelineEngine {
+  return partition === 'aws-cn' ? 'github-actions' : 'codepipeline';
+}
+
+/** The engine of an environment: `pipeline.engine`, else {@link defaultEngine} of its partition. */
+export function engineOf(config: EnvironmentConfig): PipelineEngine {
+  return config.pipeline?.engine ?? defaultEngine(partitionOf(config.environment.region));
+}
+
+/** A mirror entry with its defaults. */
+export interface ResolvedMirrorEntry extends MirrorEntry {
+  /** Platforms to keep, or `all`. Charts keep what the file says (platforms are for images only). */
+  readonly platforms?: readonly string[] | 'all';
+  /** ECR tag mutability of the target repository. */
+  readonly tagMutability: 'MUTABLE' | 'IMMUTABLE';
+}
+
+/** An image mirror entry with its defaults: `platforms` is always set. */
+export interface ResolvedImageEntry extends ResolvedMirrorEntry {
+  /** Platforms to keep, or `all` (the default). */
+  readonly platforms: readonly string[] | 'all';
+}
+
+/** A runtime with its defaults. */
+export interface ResolvedRuntime extends ModelRuntime {
+  /** DNS-1123 namespace. */
+  readonly namespace: string;
+  /** Load the model per request. */
+  readonly dynamicModel: boolean;
+}
+
+/** The `snapshot` section with its defaults. */
+export interface ResolvedSnapshot extends SnapshotSection {
+  readonly enabled: boolean;
+  /**
+   * Kubernetes version of the bake's Bottlerocket AMI: `snapshot.kubernetesVersion`, else the
+   * `clusterComponents.kubernetesVersion` the file writes. Undefined when the file writes neither
+   * (the bake refuses to guess: lib/snapshot/bake.ts `snapshotSettings`).
+   */
+  readonly kubernetesVersion?: string;
+  readonly volumeSize: number;
+  readonly instanceType: string;
+  readonly architectures: readonly ('x86_64' | 'arm64')[];
+}
+
+/**
+ * An environment with every default applied ({@link resolveEnvironment}). It is an
+ * {@link EnvironmentConfig}, so a reader written for the file's type reads it unchanged.
+ */
+export interface ResolvedEnvironment extends EnvironmentConfig {
+  readonly environment: EnvironmentSection & { readonly approval: ApprovalMode };
+  readonly pipeline: PipelineSection & { readonly engine: PipelineEngine; readonly runner: readonly string[]; readonly source: PipelineSource };
+  readonly mirror: { readonly images: readonly ResolvedImageEntry[]; readonly charts: readonly ResolvedMirrorEntry[] };
+  readonly models: { readonly endpoint: string; readonly files: readonly ModelFile[] };
+  readonly snapshot: ResolvedSnapshot;
+  readonly clusterComponents: Required<ClusterComponents>;
+  readonly APIGW: { readonly stageName: string; readonly throttle: { readonly rateLimit: number; readonly burstLimit: number } };
+  readonly modelsRuntime: readonly ResolvedRuntime[];
+}
+
+/** Objects {@link resolveEnvironment} returned: resolving one again returns it unchanged. */
+const RESOLVED = new WeakSet<object>();
+
+/** True when `config` is an object that {@link resolveEnvironment} returned. */
+export function isResolved(config: EnvironmentConfig): config is ResolvedEnvironment {
+  return RESOLVED.has(config);
+}
+
+/**
+ * Apply every default of {@link ENVIRONMENT_DEFAULTS} to a valid environment. Pure: the input is
+ * not changed. An object this function returned is returned as it is, so a reader that may also
+ * be handed a hand-made config (tests, `{ ...config, pipeline: undefined }`) can call it at its
+ * entry without applying anything twice. Keys without a default stay as the file writes them.
+ * One default reads the file as written: `snapshot.kubernetesVersion` falls back to the
+ * `clusterComponents.kubernetesVersion` the file writes, not to the cluster's default, because the
+ * bake refuses to guess the AMI's version; so resolve the file itself, not a copy of a resolved one.
+ */
+export function resolveEnvironment(config: EnvironmentConfig): ResolvedEnvironment {
+  if (isResolved(config)) return config;
+  const D = ENVIRONMENT_DEFAULTS;
+  const partition = partitionOf(config.environment.region);
+  const entry = (e: MirrorEntry): ResolvedMirrorEntry => ({ ...e, tagMutability: e.tagMutability ?? D.mirrorEntry.tagMutability });
+  const s = config.snapshot ?? {};
+  const cc = config.clusterComponents ?? {};
+  const api = config.APIGW ?? {};
+  const resolved: ResolvedEnvironment = {
+    ...config,
+    environment: { ...config.environment, approval: config.environment.approval ?? D.environment.approval },
+    pipeline: {
+      ...config.pipeline,
+      engine: config.pipeline?.engine ?? defaultEngine(partition),
+      runner: config.pipeline?.runner ?? D.pipeline.runner,
+      source: config.pipeline?.source ?? D.pipeline.source,
+    },
+    mirror: {
+      ...config.mirror,
+      images: (config.mirror?.images ?? []).map((e) => ({ ...entry(e), platforms: e.platforms ?? D.mirrorEntry.platforms })),
+      charts: (config.mirror?.charts ?? []).map(entry),
+    },
+    models: { ...config.models, endpoint: config.models?.endpoint ?? D.models.endpoint, files: config.models?.files ?? [] },
+    snapshot: {
+      ...s,
+      enabled: s.enabled ?? D.snapshot.enabled,
+      kubernetesVersion: s.kubernetesVersion ?? cc.kubernetesVersion,
+      volumeSize: s.volumeSize ?? D.snapshot.volumeSize,
+      instanceType: s.instanceType ?? D.snapshot.instanceType,
+      architectures: s.architectures && s.architectures.length > 0 ? s.architectures : D.snapshot.architectures,
+    },
+    clusterComponents: { ...D.clusterComponents, ...definedOnly(cc) },
+    APIGW: {
+      ...api,
+      stageName: api.stageName ?? D.APIGW.stageName,
+      throttle: {
+        ...api.throttle,
+        rateLimit: api.throttle?.rateLimit ?? D.APIGW.throttle.rateLimit,
+        burstLimit: api.throttle?.burstLimit ?? D.APIGW.throttle.burstLimit,
+      },
+    },
+    modelsRuntime: config.modelsRuntime.map((r) => ({
+      ...r,
+      namespace: r.namespace ?? D.runtime.namespace,
+      dynamicModel: r.dynamicModel ?? D.runtime.dynamicModel,
+    })),
+  };
+  RESOLVED.add(resolved);
+  return resolved;
+}
+
+/** The keys of an object whose value is not undefined (so a spread does not overwrite a default with undefined). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
