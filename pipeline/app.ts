@@ -17,14 +17,15 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import type { Stage } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { partitionOf } from '../lib/aws/partition';
 import { listEnvironmentFiles, loadValidEnvironment } from '../lib/config/load';
 import { validateFiles } from '../lib/config/report';
 import type { EnvironmentConfig } from '../lib/config/types';
 import { SdpipeError, UsageError } from '../lib/errors';
 import { SdOnEksStage } from '../stages/sd-on-eks-stage';
-import { engineOf } from './blueprint/blueprint';
+import { buildBlueprint } from './blueprint/blueprint';
+import type { PipelineBlueprint } from './blueprint/blueprint';
 import { CodePipelineStack } from './codepipeline/codepipeline-stack';
+import type { StageFactory } from './codepipeline/codepipeline-stack';
 import { GitHubSupportStack } from './github/github-support-stack';
 import { addGitHubWorkflow } from './github/github-workflow';
 import type { GeneratedWorkflow, GitHubEngine } from './github/github-workflow';
@@ -36,6 +37,17 @@ export const DEPLOY_STAGE_NAME = 'Deploy';
 /** The stage every pipeline deploys: the EKS GPU stage of stages/. */
 export function defaultStage(scope: Construct, id: string, config: EnvironmentConfig): Stage {
   return new SdOnEksStage(scope, id, { config, stageName: DEPLOY_STAGE_NAME });
+}
+
+/** Makes an environment's deployed stage from its config (the app's `stage` option, {@link defaultStage} by default). */
+export type ConfigStageFactory = (scope: Construct, id: string, config: EnvironmentConfig) => Stage;
+
+/**
+ * The stage factory an engine gets: the deployed stage is the only part of a pipeline that reads
+ * the config, so the config is bound here and the engines see the blueprint only.
+ */
+export function stageFactory(config: EnvironmentConfig, make: ConfigStageFactory = defaultStage): StageFactory {
+  return (scope, id) => make(scope, id, config);
 }
 
 /** Options of {@link buildPipelineApp}. */
@@ -51,7 +63,7 @@ export interface PipelineAppOptions {
   /** GitHub repository (`owner/repo`). @default - see the file comment */
   readonly repository?: string;
   /** Makes the deployed stage (tests pass a light one). @default {@link defaultStage} */
-  readonly stage?: (scope: Construct, id: string, config: EnvironmentConfig) => Stage;
+  readonly stage?: ConfigStageFactory;
 }
 
 /** The built app. */
@@ -83,7 +95,7 @@ function contextString(app: App, key: string): string | undefined {
   return typeof v === 'string' && v.trim() ? v.trim() : undefined;
 }
 
-/** Every valid environment file of the root (invalid ones are skipped: the owner rule needs only names and accounts). */
+/** Every valid environment file of the root (invalid ones are skipped: the owner rule needs only names, accounts and engines). */
 function allValidConfigs(root: string): EnvironmentConfig[] {
   let files: string[];
   try {
@@ -95,12 +107,11 @@ function allValidConfigs(root: string): EnvironmentConfig[] {
 }
 
 /** `partition/account` → the environment (first by name) whose stack creates the GitHub OIDC provider. */
-export function oidcProviderOwners(configs: readonly EnvironmentConfig[]): Map<string, string> {
+export function oidcProviderOwners(blueprints: readonly PipelineBlueprint[]): Map<string, string> {
   const owners = new Map<string, string>();
-  for (const c of [...configs].sort((a, b) => a.environment.name.localeCompare(b.environment.name))) {
-    const key = `${partitionOf(c.environment.region)}/${c.environment.account}`;
-    const needs = engineOf(c) === 'github-actions' || (c.pipeline?.source?.type ?? 's3') === 's3';
-    if (needs && !owners.has(key)) owners.set(key, c.environment.name);
+  for (const bp of [...blueprints].sort((a, b) => a.environment.localeCompare(b.environment))) {
+    const key = `${bp.partition}/${bp.account}`;
+    if (bp.githubOidc && !owners.has(key)) owners.set(key, bp.environment);
   }
   return owners;
 }
@@ -117,30 +128,32 @@ export async function buildPipelineApp(options: PipelineAppOptions = {}): Promis
   const envs = options.envs?.length ? options.envs : fromContext ?? listEnvironmentFiles(root);
   const configs: EnvironmentConfig[] = [];
   for (const e of envs) configs.push((await loadValidEnvironment(e, { root })).config);
-  const known = new Map(allValidConfigs(root).map((c) => [c.environment.name, c]));
-  for (const c of configs) known.set(c.environment.name, c);
+  const blueprints = new Map(configs.map((c) => [c.environment.name, buildBlueprint(c)]));
+  const known = new Map(allValidConfigs(root).map((c) => [c.environment.name, buildBlueprint(c)]));
+  for (const [name, bp] of blueprints) known.set(name, bp);
   const owners = oidcProviderOwners([...known.values()]);
   const importAll = contextString(app, 'sdpipe:githubOidcProvider') === 'import';
   const repository = options.repository ?? contextString(app, 'sdpipe:repository')
-    ?? [...known.values()].map((c) => c.pipeline?.source?.repository).find((r): r is string => typeof r === 'string');
-  const stage = options.stage ?? defaultStage;
+    ?? [...known.values()].map((bp) => bp.source.repository).find((r): r is string => typeof r === 'string');
 
   const pipelineStacks: CodePipelineStack[] = [];
   const supports: GitHubSupportStack[] = [];
   const workflows: GitHubEngine[] = [];
   for (const config of configs) {
     const name = config.environment.name;
-    const createOidcProvider = !importAll && owners.get(`${partitionOf(config.environment.region)}/${config.environment.account}`) === name;
-    if (engineOf(config) === 'codepipeline') {
-      pipelineStacks.push(new CodePipelineStack(app, pipelineStackId(name), { config, stage, repository, createOidcProvider }));
+    const blueprint = blueprints.get(name)!;
+    const stage = stageFactory(config, options.stage);
+    const createOidcProvider = !importAll && owners.get(`${blueprint.partition}/${blueprint.account}`) === name;
+    if (blueprint.engine === 'codepipeline') {
+      pipelineStacks.push(new CodePipelineStack(app, pipelineStackId(name), { blueprint, stage, repository, createOidcProvider }));
     } else {
       if (!repository) {
         throw new SdpipeError(`the support stack of ${name} needs the GitHub repository its workflow runs in`, {
           hint: 'add "sdpipe:repository": "<owner>/<repo>" to the context in cdk.json (or pass -c sdpipe:repository=<owner>/<repo>)',
         });
       }
-      supports.push(new GitHubSupportStack(app, supportStackId(name), { config, repository, createOidcProvider }));
-      workflows.push(addGitHubWorkflow(app, { config, stage: (scope, id, c) => stage(scope, id, c) }));
+      supports.push(new GitHubSupportStack(app, supportStackId(name), { blueprint, repository, createOidcProvider }));
+      workflows.push(addGitHubWorkflow(app, { blueprint, stage }));
     }
   }
   return { app, configs, pipelines: pipelineStacks, supports, workflows };
@@ -155,7 +168,7 @@ export interface GenerateWorkflowsOptions {
   /** A temporary folder for the cloud assembly (removed afterwards). */
   readonly outdir: string;
   /** Makes the deployed stage. @default {@link defaultStage} */
-  readonly stage?: (scope: Construct, id: string, config: EnvironmentConfig) => Stage;
+  readonly stage?: ConfigStageFactory;
 }
 
 /** Generate the workflow of each github-actions environment (nothing is written to the repository). */
@@ -165,10 +178,10 @@ export async function generateWorkflows(options: GenerateWorkflowsOptions): Prom
   const out: GeneratedWorkflow[] = [];
   for (const e of names) {
     const { config } = await loadValidEnvironment(e, { root });
-    if (engineOf(config) !== 'github-actions') continue;
-    const app = new App({ outdir: path.join(options.outdir, config.environment.name), builtinCloudFormationValidation: false });
-    const stage = options.stage ?? defaultStage;
-    out.push(addGitHubWorkflow(app, { config, stage: (scope, id, c) => stage(scope, id, c) }).generated);
+    const blueprint = buildBlueprint(config);
+    if (blueprint.engine !== 'github-actions') continue;
+    const app = new App({ outdir: path.join(options.outdir, blueprint.environment), builtinCloudFormationValidation: false });
+    out.push(addGitHubWorkflow(app, { blueprint, stage: stageFactory(config, options.stage) }).generated);
   }
   return out;
 }

@@ -1,14 +1,26 @@
 /**
  * The blueprint of an environment's pipeline: which steps run, in which order, with which
- * commands, what each hands on, and whether a person approves the deploy. It is written once
- * here, from the plan (lib/plan `plannedStages`), and rendered by both engines: CodePipeline
- * (pipeline/codepipeline-stack.ts) and GitHub Actions (pipeline/github-workflow.ts). Pure data: no CDK.
+ * commands, what each hands on, whether a person approves the deploy, and every other fact the
+ * engines need (the source, the bake instance, what each step's role may touch). It is written
+ * once here, from the resolved environment and its plan (lib/plan `plannedStages`), and it is the
+ * only input of both engines: CodePipeline (pipeline/codepipeline/codepipeline-stack.ts) and
+ * GitHub Actions (pipeline/github/github-workflow.ts, github-support-stack.ts), and of the roles
+ * they create (pipeline/roles/). Only the deployed stage gets the config, through the stage
+ * factory. Pure data: no CDK.
  */
 import { partitionOf } from '../../lib/aws/partition';
 import type { Partition } from '../../lib/aws/partition';
-import type { EnvironmentConfig, PipelineEngine } from '../../lib/config/types';
-import { buildPlan, plannedStages } from '../../lib/plan/plan';
-import { ASSEMBLY_DIR, OUT_DIR, stepRoleName } from './names';
+import { engineOf, resolveEnvironment } from '../../lib/config/resolve';
+import type { EnvironmentConfig, PipelineEngine, PipelineSource } from '../../lib/config/types';
+import { workflowValueProblems } from '../../lib/config/workflow-values';
+import { parseModelSource } from '../../lib/name/model-source';
+import type { S3Source } from '../../lib/name/model-source';
+import { bucketOfArn, buildPlan, plannedStages } from '../../lib/plan/plan';
+import { imagesLockPath } from '../../lib/contracts/images-lock';
+import { modelsLockPath } from '../../lib/contracts/models-lock';
+import { DEFAULT_OUT_DIR as OUT_DIR } from '../../lib/contracts/out-dir';
+import { snapshotRecordPath } from '../../lib/contracts/snapshot-record';
+import { ASSEMBLY_DIR, stepRoleName } from './names';
 import type { StepId } from './names';
 
 /** A lock file a step reads from an earlier step's output. */
@@ -65,12 +77,100 @@ export interface PipelineBlueprint {
   readonly approval: boolean;
   /** Every stage in order, as `sdpipe plan` shows it (`Validate`, …, `Approve`, `Deploy`). */
   readonly stages: readonly string[];
+  /** Name of the deployed stage's CloudFormation stack (`stackName`); the approval names it. */
+  readonly stackName: string;
+  /** Where the CodePipeline engine takes the source from (`pipeline.source`, resolved: `s3` unless set). */
+  readonly source: PipelineSource;
+  /** The snapshot bake instance's role and instance profile are needed (`snapshot.enabled`). */
+  readonly bakeInstance: boolean;
+  /**
+   * The engine needs the account's GitHub OIDC provider: the github-actions engine (every job
+   * assumes its role through it), or an s3 source (the deploy workflow uploads through it).
+   */
+  readonly githubOidc: boolean;
+  /** What each step's role may touch (pipeline/roles/step-policies.ts writes the statements). */
+  readonly grants: BlueprintGrants;
+  /**
+   * Config values that would reach a generated workflow carrying an expression, a line break or a
+   * control character (lib/config/workflow-values.ts, rule SDP090). Validation rejects them; the
+   * GitHub Actions engine refuses to generate a workflow while any is left. Empty for a valid file.
+   */
+  readonly workflowValueProblems: readonly WorkflowValueProblem[];
 }
 
-/** The engine an environment uses. */
-export function engineOf(config: EnvironmentConfig): PipelineEngine {
-  return config.pipeline?.engine ?? (partitionOf(config.environment.region) === 'aws-cn' ? 'github-actions' : 'codepipeline');
+/** A config value that must not reach a workflow, with where it is and why. */
+export interface WorkflowValueProblem {
+  /** Dotted path in the environment file (`pipeline.runner[0]`). */
+  readonly key: string;
+  /** What is wrong with it. */
+  readonly problem: string;
 }
+
+/** One entry the Mirror step copies. */
+export interface MirrorGrant {
+  /** `images` or `charts`: the section of `mirror` it comes from. */
+  readonly kind: 'images' | 'charts';
+  /** The entry's name: its digest is published at `/sdpipe/<env>/<kind>/<name>`. */
+  readonly name: string;
+  /** The ECR repository it is copied into. */
+  readonly repository: string;
+}
+
+/** What the steps' roles may touch, as data; pipeline/roles/step-policies.ts turns it into IAM statements. */
+export interface BlueprintGrants {
+  /** Mirror: the images, then the charts, in file order. */
+  readonly mirror: readonly MirrorGrant[];
+  /** Models: name of the model bucket (`modelBucketArn`). */
+  readonly modelBucket: string;
+  /** Models: the folders of the model targets (`Stable-diffusion/`), sorted: the only prefixes it writes. */
+  readonly modelPrefixes: readonly string[];
+  /** Models: the `s3://` sources its role reads itself ({@link s3SourcesReadByRole}). */
+  readonly modelSources: readonly S3Source[];
+}
+
+/** The folders (`Stable-diffusion/`) of the configured model targets, sorted. */
+export function modelPrefixes(config: EnvironmentConfig): string[] {
+  const dirs = new Set<string>();
+  for (const f of config.models?.files ?? []) {
+    const i = f.target.lastIndexOf('/');
+    dirs.add(i >= 0 ? f.target.slice(0, i + 1) : f.target);
+  }
+  return [...dirs].sort();
+}
+
+/**
+ * The `s3://` sources the Models role itself reads, parsed with the model-source parser (so that
+ * `?versionId=…&region=…` never reaches an ARN). Sources read with a named profile, or in a region
+ * of another partition, are read with other credentials and need no statement. An S3 ARN has
+ * no region, so a source bucket in another region of the partition is named the same way.
+ */
+export function s3SourcesReadByRole(config: EnvironmentConfig): S3Source[] {
+  const home = partitionOf(config.environment.region);
+  const out: S3Source[] = [];
+  for (const f of config.models?.files ?? []) {
+    if (!f.source.trim().toLowerCase().startsWith('s3://')) continue;
+    const source = parseModelSource(f.source);
+    if (source.kind !== 's3' || source.profile || (source.region && partitionOf(source.region) !== home)) continue;
+    out.push(source);
+  }
+  return out;
+}
+
+/** What the steps of an environment may touch (the `grants` of its blueprint). */
+export function grantsOf(config: EnvironmentConfig): BlueprintGrants {
+  return {
+    mirror: [
+      ...(config.mirror?.images ?? []).map((e): MirrorGrant => ({ kind: 'images', name: e.name, repository: e.repository })),
+      ...(config.mirror?.charts ?? []).map((e): MirrorGrant => ({ kind: 'charts', name: e.name, repository: e.repository })),
+    ],
+    modelBucket: bucketOfArn(config.modelBucketArn),
+    modelPrefixes: modelPrefixes(config),
+    modelSources: s3SourcesReadByRole(config),
+  };
+}
+
+/** The engine an environment uses (lib/config/resolve.ts, where every default is decided). */
+export { engineOf };
 
 /** Role session length of a step: its timeout, between IAM's limits of 1 and 12 hours. */
 export function sessionSeconds(timeoutMinutes: number): number {
@@ -90,15 +190,15 @@ export function shellArg(value: string): string {
 export const MIRROR_LOCKS_DIR = 'locks/mirror';
 
 /** Build the blueprint of a valid environment. */
-export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
+export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprint {
+  const config = resolveEnvironment(environment);
   const env = config.environment;
   const name = env.name;
   const arg = shellArg(name);
-  const engine = engineOf(config);
+  const engine = config.pipeline.engine;
   const plan = buildPlan(config, `config/environments/${name}.yaml`);
   const stages = plannedStages(plan);
-  const npmRegistry = config.pipeline?.npmRegistry;
-  const lock = (file: string) => `${OUT_DIR}/${name}/${file}`;
+  const npmRegistry = config.pipeline.npmRegistry;
   const all: Record<StepId, BlueprintStep> = {
     Validate: {
       id: 'Validate',
@@ -115,7 +215,7 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
       title: "copy the images and charts into the environment's ECR and publish their digests to SSM",
       commands: [`npx sdpipe mirror --env ${arg} --publish --out ${OUT_DIR}`],
       outputDirectory: OUT_DIR,
-      lockFiles: [lock('images.lock.json')],
+      lockFiles: [imagesLockPath(OUT_DIR, name)],
       inputs: [],
       timeoutMinutes: 120,
       roleName: stepRoleName('Mirror', name),
@@ -126,7 +226,7 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
       title: "copy the model files into the model bucket, checked against their pinned sha256",
       commands: [`npx sdpipe models sync --env ${arg} --out ${OUT_DIR}`],
       outputDirectory: OUT_DIR,
-      lockFiles: [lock('models.lock.json')],
+      lockFiles: [modelsLockPath(OUT_DIR, name)],
       inputs: [],
       timeoutMinutes: 180,
       roleName: stepRoleName('Models', name),
@@ -136,10 +236,10 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
       id: 'Snapshot',
       title: 'bake (or reuse) the image-cache EBS snapshot of the mirrored digests and publish its id to SSM',
       commands: [
-        `npx sdpipe snapshot bake --env ${arg} --publish --out ${OUT_DIR}${stages.includes('Mirror') ? ` --lock ${shellArg(`${MIRROR_LOCKS_DIR}/${name}/images.lock.json`)}` : ''}`,
+        `npx sdpipe snapshot bake --env ${arg} --publish --out ${OUT_DIR}${stages.includes('Mirror') ? ` --lock ${shellArg(imagesLockPath(MIRROR_LOCKS_DIR, name))}` : ''}`,
       ],
       outputDirectory: OUT_DIR,
-      lockFiles: [lock('snapshot.json')],
+      lockFiles: [snapshotRecordPath(OUT_DIR, name)],
       inputs: stages.includes('Mirror') ? [{ from: 'Mirror', directory: MIRROR_LOCKS_DIR }] : [],
       timeoutMinutes: 150,
       roleName: stepRoleName('Snapshot', name),
@@ -155,7 +255,7 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
     region: env.region,
     branch: env.branch,
     engine,
-    runner: config.pipeline?.runner ?? ['ubuntu-latest'],
+    runner: config.pipeline.runner,
     npmRegistry,
     install: ['npm ci --no-audit --no-fund'],
     buildEnv: npmRegistry ? { NPM_CONFIG_REGISTRY: npmRegistry } : {},
@@ -163,5 +263,11 @@ export function buildBlueprint(config: EnvironmentConfig): PipelineBlueprint {
     steps,
     approval: stages.includes('Approve'),
     stages,
+    stackName: config.stackName,
+    source: config.pipeline.source,
+    bakeInstance: config.snapshot.enabled,
+    githubOidc: engine === 'github-actions' || config.pipeline.source.type === 's3',
+    grants: grantsOf(config),
+    workflowValueProblems: workflowValueProblems(environment).map(({ key, problem }) => ({ key, problem })),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Names shared by the pipeline engines, the support resources, the deploy workflow and the
- * docs: stack ids, IAM role names, SSM parameter names and the generated workflow's path.
- * Pure strings: no CDK.
+ * docs: stack ids, IAM role names and the generated workflow's path (SSM parameter names and the
+ * hand-over files are lib/contracts/'s). Pure strings: no CDK.
  */
 
 /** The steps of the blueprint that run a sdpipe command (Approve and Deploy are the engines' own). */
@@ -46,15 +46,6 @@ export function bakeInstanceRoleName(environment: string): string {
   return `sdpipe-bake-instance-${environment}`;
 }
 
-/** SSM parameters the support resources publish. */
-export function pipelineParameterNames(environment: string): { readonly sourceBucket: string; readonly pipelineName: string; readonly bakeInstanceProfile: string } {
-  return {
-    sourceBucket: `/sdpipe/${environment}/pipeline/source-bucket`,
-    pipelineName: `/sdpipe/${environment}/pipeline/name`,
-    bakeInstanceProfile: `/sdpipe/${environment}/bake/instance-profile`,
-  };
-}
-
 /** The object key the deploy workflow uploads to the source bucket (scripts/follow-pipeline.sh). */
 export const SOURCE_OBJECT_KEY = 'source.zip';
 
@@ -70,9 +61,6 @@ export function workflowName(environment: string): string {
 
 /** The cloud assembly folder the Synth step writes and the deploy jobs read. */
 export const ASSEMBLY_DIR = 'cdk.out';
-
-/** The folder the steps write their lock files to (`out/<env>/images.lock.json`, …). */
-export const OUT_DIR = 'out';
 
 /** The GitHub Actions OIDC issuer host. */
 export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';

@@ -1,15 +1,15 @@
 /**
  * The CodePipeline engine: one self-mutating `pipelines.CodePipeline` (pipeline type V2) per
  * environment, in that environment's account and region, rendering the blueprint
- * (pipeline/blueprint.ts): Source → Build (Synth) → UpdatePipeline (SelfMutate) → Assets →
+ * (pipeline/blueprint/blueprint.ts, its only input besides the stage factory): Source → Build (Synth) → UpdatePipeline (SelfMutate) → Assets →
  * Deploy [Validate → Mirror → Models → Snapshot → Approve → the stage's change set].
  *
  * The source is either CodeConnections on the environment's branch, or a versioned S3 bucket
  * that `.github/workflows/deploy.yml` uploads `source.zip` to (an EventBridge rule starts the
  * pipeline); the stack publishes the bucket and the pipeline name to SSM and creates the role
  * `sdpipe-deploy-<env>` that the deploy workflow assumes through GitHub OIDC to do exactly that.
- * Each step runs as its own role (pipeline/step-policies.ts); the deploy uses the CDK bootstrap
- * roles only.
+ * Each step runs as its own role (pipeline/roles/step-policies.ts); the deploy uses the CDK
+ * bootstrap roles only.
  */
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { StackProps, Stage } from 'aws-cdk-lib';
@@ -23,21 +23,23 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import type { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../../lib/config/types';
 import { SdpipeError } from '../../lib/errors';
-import { buildBlueprint } from '../blueprint/blueprint';
 import type { PipelineBlueprint } from '../blueprint/blueprint';
-import { approvalEnvironmentName, ASSEMBLY_DIR, deployRoleName, githubEnvironmentSubject, pipelineName, pipelineParameterNames, SOURCE_OBJECT_KEY } from '../blueprint/names';
+import { parameterArnResource, pipelineParameterNames } from '../../lib/contracts/parameters';
+import { approvalEnvironmentName, ASSEMBLY_DIR, deployRoleName, githubEnvironmentSubject, pipelineName, SOURCE_OBJECT_KEY } from '../blueprint/names';
 import type { StepId } from '../blueprint/names';
-import { BakeInstanceProfile, createStepRole, GitHubOidc } from '../roles/support';
+import { createStepRoles, GitHubOidc } from '../roles/support';
 
-/** Makes the stage the pipeline deploys. */
-export type StageFactory = (scope: Construct, id: string, config: EnvironmentConfig) => Stage;
+/**
+ * Makes the stage an engine deploys, in `scope` with construct id `id`. The stage is the deploy,
+ * not the engine: the factory holds the environment's config (pipeline/app.ts `stageFactory`).
+ */
+export type StageFactory = (scope: Construct, id: string) => Stage;
 
 /** Properties of {@link CodePipelineStack}. */
 export interface CodePipelineStackProps extends StackProps {
-  /** The validated environment (engine `codepipeline`). */
-  readonly config: EnvironmentConfig;
+  /** The environment's blueprint (engine `codepipeline`): everything the pipeline renders. */
+  readonly blueprint: PipelineBlueprint;
   /** Makes the stage to deploy (tests pass a light one). */
   readonly stage: StageFactory;
   /**
@@ -68,23 +70,21 @@ export class CodePipelineStack extends Stack {
   readonly stepRoles: Readonly<Partial<Record<StepId, iam.Role>>>;
 
   constructor(scope: Construct, id: string, props: CodePipelineStackProps) {
-    const env = props.config.environment;
-    super(scope, id, { ...props, env: props.env ?? { account: env.account, region: env.region } });
-    const config = props.config;
-    const bp = buildBlueprint(config);
+    const bp = props.blueprint;
+    super(scope, id, { ...props, env: props.env ?? { account: bp.account, region: bp.region } });
     this.blueprint = bp;
+    const name = bp.environment;
     if (bp.engine !== 'codepipeline') {
-      throw new SdpipeError(`environment ${env.name} uses the ${bp.engine} engine, not codepipeline`, { hint: 'build its GitHub Actions workflow and support stack instead (pipeline/github-workflow.ts)' });
+      throw new SdpipeError(`environment ${name} uses the ${bp.engine} engine, not codepipeline`, { hint: 'build its GitHub Actions workflow and support stack instead (pipeline/github/github-workflow.ts)' });
     }
-    const sourceType = config.pipeline?.source?.type ?? 's3';
 
     let source: pipelines.CodePipelineSource;
-    if (sourceType === 'codeconnections') {
-      const s = config.pipeline!.source!;
+    if (bp.source.type === 'codeconnections') {
+      const s = bp.source;
       if (!s.connectionArn || !s.repository) {
-        throw new SdpipeError(`pipeline.source of ${env.name} is codeconnections but lacks connectionArn or repository`, { hint: 'set pipeline.source.connectionArn and pipeline.source.repository (owner/repo)' });
+        throw new SdpipeError(`pipeline.source of ${name} is codeconnections but lacks connectionArn or repository`, { hint: 'set pipeline.source.connectionArn and pipeline.source.repository (owner/repo)' });
       }
-      source = pipelines.CodePipelineSource.connection(s.repository, env.branch, { connectionArn: s.connectionArn, triggerOnPush: true, actionName: 'Source' });
+      source = pipelines.CodePipelineSource.connection(s.repository, bp.branch, { connectionArn: s.connectionArn, triggerOnPush: true, actionName: 'Source' });
     } else {
       this.sourceBucket = new s3.Bucket(this, 'SourceBucket', {
         versioned: true,
@@ -99,7 +99,6 @@ export class CodePipelineStack extends Stack {
       source = pipelines.CodePipelineSource.s3(this.sourceBucket, SOURCE_OBJECT_KEY, { trigger: cpactions.S3Trigger.NONE, actionName: 'Source' });
     }
 
-    const bake = config.snapshot?.enabled ? new BakeInstanceProfile(this, 'BakeInstance', { config }) : undefined;
     // Step roles: CodeBuild only, for this account's projects (cross-service confused deputy prevention,
     // https://docs.aws.amazon.com/codebuild/latest/userguide/cross-service-confused-deputy-prevention.html).
     const codebuildPrincipal = new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('codebuild'), {
@@ -108,16 +107,7 @@ export class CodePipelineStack extends Stack {
         ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'codebuild', resource: 'project', resourceName: '*' }) },
       },
     });
-    const stepRoles: Partial<Record<StepId, iam.Role>> = {};
-    for (const step of bp.steps) {
-      stepRoles[step.id] = createStepRole(this, `${step.id}Role`, {
-        config,
-        step: step.id,
-        roleName: step.roleName,
-        assumedBy: codebuildPrincipal,
-        bakeInstanceRoleArn: bake?.role.roleArn ?? '',
-      });
-    }
+    const stepRoles = createStepRoles(this, bp, codebuildPrincipal);
     this.stepRoles = stepRoles;
 
     const buildEnvironment: codebuild.BuildEnvironment = {
@@ -126,7 +116,7 @@ export class CodePipelineStack extends Stack {
       environmentVariables: Object.fromEntries(Object.entries(bp.buildEnv).map(([k, v]) => [k, { value: v }])),
     };
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
-      pipelineName: pipelineName(env.name),
+      pipelineName: pipelineName(name),
       pipelineType: codepipeline.PipelineType.V2,
       selfMutation: true,
       crossAccountKeys: false,
@@ -160,22 +150,22 @@ export class CodePipelineStack extends Stack {
       }));
     }
     const pre: pipelines.Step[] = [...steps.values()];
-    if (bp.approval) pre.push(new pipelines.ManualApprovalStep('Approve', { comment: `Deploy ${config.stackName} to ${env.name} (${env.account}, ${env.region})?` }));
+    if (bp.approval) pre.push(new pipelines.ManualApprovalStep('Approve', { comment: `Deploy ${bp.stackName} to ${name} (${bp.account}, ${bp.region})?` }));
     pipelines.Step.sequence(pre);
 
-    this.stage = props.stage(this, 'Deploy', config);
+    this.stage = props.stage(this, 'Deploy');
     this.pipeline.addStage(this.stage, { pre });
     this.pipeline.buildPipeline();
 
-    const params = pipelineParameterNames(env.name);
+    const params = pipelineParameterNames(name);
     new ssm.StringParameter(this, 'PipelineNameParameter', {
       parameterName: params.pipelineName,
       stringValue: this.pipeline.pipeline.pipelineName,
-      description: `sdpipe ${env.name}: name of the pipeline`,
+      description: `sdpipe ${name}: name of the pipeline`,
     });
     if (this.sourceBucket) {
       new events.Rule(this, 'SourceUploaded', {
-        description: `sdpipe ${env.name}: start the pipeline when ${SOURCE_OBJECT_KEY} is uploaded`,
+        description: `sdpipe ${name}: start the pipeline when ${SOURCE_OBJECT_KEY} is uploaded`,
         eventPattern: {
           source: ['aws.s3'],
           detailType: ['Object Created'],
@@ -186,10 +176,10 @@ export class CodePipelineStack extends Stack {
       new ssm.StringParameter(this, 'SourceBucketParameter', {
         parameterName: params.sourceBucket,
         stringValue: this.sourceBucket.bucketName,
-        description: `sdpipe ${env.name}: the pipeline's source bucket (deploy.yml uploads ${SOURCE_OBJECT_KEY})`,
+        description: `sdpipe ${name}: the pipeline's source bucket (deploy.yml uploads ${SOURCE_OBJECT_KEY})`,
       });
       if (!props.repository) {
-        throw new SdpipeError(`the s3 source of ${env.name} needs the GitHub repository whose deploy workflow uploads it`, {
+        throw new SdpipeError(`the s3 source of ${name} needs the GitHub repository whose deploy workflow uploads it`, {
           hint: 'pass -c sdpipe:repository=<owner>/<repo> (or set GITHUB_REPOSITORY)',
         });
       }
@@ -197,9 +187,9 @@ export class CodePipelineStack extends Stack {
       // deploy.yml's job runs in the GitHub environment named after this one: its token's sub is the
       // environment's, and only that sub is trusted (never the branch's).
       this.deployRole = new iam.Role(this, 'DeployRole', {
-        roleName: deployRoleName(env.name),
-        description: `sdpipe ${env.name}: deploy.yml uploads the source and follows the pipeline`,
-        assumedBy: oidc.principal([githubEnvironmentSubject(props.repository, approvalEnvironmentName(env.name))]),
+        roleName: deployRoleName(name),
+        description: `sdpipe ${name}: deploy.yml uploads the source and follows the pipeline`,
+        assumedBy: oidc.principal([githubEnvironmentSubject(props.repository, approvalEnvironmentName(name))]),
         inlinePolicies: {
           UploadSourceFollowPipeline: new iam.PolicyDocument({
             statements: [
@@ -207,7 +197,7 @@ export class CodePipelineStack extends Stack {
               new iam.PolicyStatement({
                 sid: 'ReadPipelineParameters',
                 actions: ['ssm:GetParameter'],
-                resources: [params.sourceBucket, params.pipelineName].map((p) => this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: p.slice(1) })),
+                resources: [params.sourceBucket, params.pipelineName].map((p) => this.formatArn({ service: 'ssm', resource: parameterArnResource(p) })),
               }),
               new iam.PolicyStatement({
                 sid: 'FollowPipeline',

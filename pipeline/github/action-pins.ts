@@ -27,7 +27,7 @@ export const ACTION_PINS: Readonly<Record<string, ActionPin>> = {
 /** `owner/repo@<sha>` of a pinned action. */
 export function pinnedUses(repository: string): string {
   const pin = ACTION_PINS[repository];
-  if (!pin) throw new Error(`no pinned commit for the action ${repository}; add one to pipeline/action-pins.ts`);
+  if (!pin) throw new Error(`no pinned commit for the action ${repository}; add one to pipeline/github/action-pins.ts`);
   return `${pin.repository}@${pin.sha}`;
 }
 

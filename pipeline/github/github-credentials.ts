@@ -16,6 +16,14 @@ export interface GitHubOidcCredentialsProps {
   readonly audience: string;
   /** Role session name. @default sdpipe */
   readonly sessionName?: string;
+  /**
+   * The role the asset-publishing jobs assume instead, and the name of their credential step. The
+   * library asks for those jobs' credentials without a role to chain to (its `stepsToConfigureAws`
+   * for the asset jobs, node_modules/cdk-pipelines-github/lib/pipeline.js line 345), and for the
+   * deploy jobs' with their stack's CDK deploy role (line 407).
+   * @default - the asset jobs assume `roleArn` too
+   */
+  readonly assets?: { readonly roleArn: string; readonly name: string };
 }
 
 /** The configure-aws-credentials step that assumes a role through GitHub OIDC. */
@@ -44,9 +52,12 @@ export class GitHubOidcCredentials extends AwsCredentialsProvider {
     return JobPermission.WRITE;
   }
 
-  /** Assume the role, then (for a deploy) chain to the stack's CDK deploy role. */
+  /** Assume the role, then (for a deploy) chain to the stack's CDK deploy role; an asset job assumes the `assets` role. */
   credentialSteps(region: string, assumeRoleArn?: string): JobStep[] {
-    const steps: JobStep[] = [oidcCredentialStep({ ...this.props, region })];
+    const assets = assumeRoleArn ? undefined : this.props.assets;
+    const steps: JobStep[] = [
+      oidcCredentialStep({ roleArn: assets?.roleArn ?? this.props.roleArn, audience: this.props.audience, sessionName: this.props.sessionName, region, name: assets?.name }),
+    ];
     if (assumeRoleArn) {
       steps.push({
         name: 'Assume the CDK deploy role',

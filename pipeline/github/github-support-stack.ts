@@ -8,28 +8,28 @@
  * - `sdpipe-deploy-<env>` (the CDK bootstrap deploy role only) trusts the approval environment
  *   `<env>`, whose required reviewers gate the deploy job: AWS refuses the role to any other job;
  * - `sdpipe-assets-<env>` (the CDK file and image publishing roles only) and one
- *   `sdpipe-<step>-<env>` per step (pipeline/step-policies.ts) trust `<env>-prepare`, the
+ *   `sdpipe-<step>-<env>` per step (pipeline/roles/step-policies.ts) trust `<env>-prepare`, the
  *   environment of the jobs before the approval.
  *
- * Also the snapshot bake instance's role and instance profile.
+ * Also the snapshot bake instance's role and instance profile. Its only input is the blueprint
+ * (pipeline/blueprint/blueprint.ts) and the repository.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../../lib/config/types';
 import { SdpipeError } from '../../lib/errors';
-import { buildBlueprint, sessionSeconds } from '../blueprint/blueprint';
+import { sessionSeconds } from '../blueprint/blueprint';
 import type { PipelineBlueprint } from '../blueprint/blueprint';
 import { approvalEnvironmentName, assetsRoleName, deployRoleName, githubEnvironmentSubject, prepareEnvironmentName } from '../blueprint/names';
 import type { StepId } from '../blueprint/names';
 import { assetsStatements, deployStatements } from '../roles/step-policies';
-import { BakeInstanceProfile, createStepRole, GitHubOidc } from '../roles/support';
+import { createStepRoles, GitHubOidc } from '../roles/support';
 
 /** Properties of {@link GitHubSupportStack}. */
 export interface GitHubSupportStackProps extends StackProps {
-  /** The validated environment (engine `github-actions`). */
-  readonly config: EnvironmentConfig;
+  /** The environment's blueprint (engine `github-actions`): whose steps get roles. */
+  readonly blueprint: PipelineBlueprint;
   /** The GitHub repository (`owner/repo`) whose workflow may assume the roles. */
   readonly repository: string;
   /** Create the account's GitHub OIDC provider (false: import the existing one). @default true */
@@ -50,40 +50,28 @@ export class GitHubSupportStack extends Stack {
   readonly stepRoles: Readonly<Partial<Record<StepId, iam.Role>>>;
 
   constructor(scope: Construct, id: string, props: GitHubSupportStackProps) {
-    const env = props.config.environment;
-    super(scope, id, { ...props, env: props.env ?? { account: env.account, region: env.region } });
-    const config = props.config;
-    this.blueprint = buildBlueprint(config);
-    if (this.blueprint.engine !== 'github-actions') {
-      throw new SdpipeError(`environment ${env.name} uses the ${this.blueprint.engine} engine; its pipeline stack holds its roles`, { hint: 'deploy the pipeline stack instead' });
+    const bp = props.blueprint;
+    super(scope, id, { ...props, env: props.env ?? { account: bp.account, region: bp.region } });
+    this.blueprint = bp;
+    const name = bp.environment;
+    if (bp.engine !== 'github-actions') {
+      throw new SdpipeError(`environment ${name} uses the ${bp.engine} engine; its pipeline stack holds its roles`, { hint: 'deploy the pipeline stack instead' });
     }
     this.oidc = new GitHubOidc(this, 'GitHubOidc', { createProvider: props.createOidcProvider });
-    const approval = this.oidc.principal([githubEnvironmentSubject(props.repository, approvalEnvironmentName(env.name))]);
-    const principal = this.oidc.principal([githubEnvironmentSubject(props.repository, prepareEnvironmentName(env.name))]);
+    const approval = this.oidc.principal([githubEnvironmentSubject(props.repository, approvalEnvironmentName(name))]);
+    const principal = this.oidc.principal([githubEnvironmentSubject(props.repository, prepareEnvironmentName(name))]);
     this.deployRole = new iam.Role(this, 'DeployRole', {
-      roleName: deployRoleName(env.name),
-      description: `sdpipe ${env.name}: the deploy job of the generated workflow, in GitHub environment ${approvalEnvironmentName(env.name)} (CDK bootstrap deploy role only)`,
+      roleName: deployRoleName(name),
+      description: `sdpipe ${name}: the deploy job of the generated workflow, in GitHub environment ${approvalEnvironmentName(name)} (CDK bootstrap deploy role only)`,
       assumedBy: approval,
       inlinePolicies: { Deploy: new iam.PolicyDocument({ statements: deployStatements(this) }) },
     });
     this.assetsRole = new iam.Role(this, 'AssetsRole', {
-      roleName: assetsRoleName(env.name),
-      description: `sdpipe ${env.name}: the asset-publishing jobs of the generated workflow, in GitHub environment ${prepareEnvironmentName(env.name)} (CDK publishing roles only)`,
+      roleName: assetsRoleName(name),
+      description: `sdpipe ${name}: the asset-publishing jobs of the generated workflow, in GitHub environment ${prepareEnvironmentName(name)} (CDK publishing roles only)`,
       assumedBy: principal,
       inlinePolicies: { PublishAssets: new iam.PolicyDocument({ statements: assetsStatements(this) }) },
     });
-    const bake = config.snapshot?.enabled ? new BakeInstanceProfile(this, 'BakeInstance', { config }) : undefined;
-    const stepRoles: Partial<Record<StepId, iam.Role>> = {};
-    for (const step of this.blueprint.steps) {
-      stepRoles[step.id] = createStepRole(this, `${step.id}Role`, {
-        config,
-        step: step.id,
-        roleName: step.roleName,
-        assumedBy: principal,
-        bakeInstanceRoleArn: bake?.role.roleArn ?? '',
-        maxSessionDuration: Duration.seconds(sessionSeconds(step.timeoutMinutes)),
-      });
-    }
-    this.stepRoles = stepRoles;
+    this.stepRoles = createStepRoles(this, bp, principal, (step) => Duration.seconds(sessionSeconds(step.timeoutMinutes)));
   }
 }

@@ -1,34 +1,35 @@
 /**
- * The GitHub Actions engine: the blueprint (pipeline/blueprint.ts) rendered with
- * cdk-pipelines-github's `GitHubWorkflow` as `.github/workflows/deploy-<env>.yml`, running on the
- * environment's runner labels. Jobs: Synth (which also fails when the committed workflow is stale)
- * → Validate → Mirror → Models → Snapshot, and asset publishing, all in the GitHub environment
- * `<env>-prepare` → Deploy, in the GitHub environment `<env>` whose required reviewers are the
- * manual gate. Each job assumes its own role through GitHub OIDC with the partition's audience;
- * the roles trust the environment's `sub` (pipeline/github-support-stack.ts), so AWS itself refuses
- * the deploy role to any job that did not pass the reviewers.
+ * The GitHub Actions engine: the blueprint (pipeline/blueprint/blueprint.ts, its only input
+ * besides the stage factory) rendered with cdk-pipelines-github's `GitHubWorkflow` as
+ * `.github/workflows/deploy-<env>.yml`, running on the environment's runner labels. Jobs: Synth
+ * (which also fails when the committed workflow is stale) → Validate → Mirror → Models → Snapshot,
+ * and asset publishing, all in the GitHub environment `<env>-prepare` → Deploy, in the GitHub
+ * environment `<env>` whose required reviewers are the manual gate. Each job assumes its own role
+ * through GitHub OIDC with the partition's audience; the roles trust the environment's `sub`
+ * (pipeline/github/github-support-stack.ts), so AWS itself refuses the deploy role to any job
+ * that did not pass the reviewers.
  *
- * The library renders typed jobs; before writing, they are post-processed as objects (never as
- * text): every action pinned by commit, checkouts without persisted credentials, top-level
- * `permissions: {}`, runner labels, timeouts, the npm registry, asset publishing with the
- * lockfile's cdk-assets and its own role, and the CloudFormation deploy step replaced by
- * pipeline/deploy-stack-script.ts. No config value may carry a workflow expression: the config is
- * checked first (lib/config/workflow-values.ts, rule SDP090) and every `${{ }}` of the output must
- * be one sdpipe writes ({@link checkExpressions}).
+ * What the library's typed hooks can say goes through them: the steps' jobs are
+ * `GitHubActionStep`s, the Synth job's Node.js set-up is `preBuildSteps`, every credential step
+ * (the asset jobs' role included) comes from {@link GitHubOidcCredentials}. What they cannot say
+ * (pinned actions, timeouts, runner expressions, the deploy step, the asset jobs' install) is
+ * applied to the workflow object the library builds, before anything is serialized: the engine
+ * keeps that object ({@link SdpipeGitHubWorkflow}), knows each job's kind from the library's own
+ * pipeline graph ({@link jobKinds}), and never parses YAML back. The config is checked first
+ * (blueprint `workflowValueProblems`, rule SDP090) and every `${{ }}` of the output must be one
+ * sdpipe writes ({@link checkExpressions}).
  */
 import * as path from 'node:path';
 import type { App, Stage } from 'aws-cdk-lib';
 import * as pipelines from 'aws-cdk-lib/pipelines';
+import { PipelineGraph } from 'aws-cdk-lib/pipelines/lib/helpers-internal';
 import { GitHubActionStep, GitHubWorkflow, JobPermission, StackCapabilities } from 'cdk-pipelines-github';
-import type { JobStep } from 'cdk-pipelines-github';
+import type { GitHubWorkflowProps, JobStep } from 'cdk-pipelines-github';
 import { Construct } from 'constructs';
-import { parse } from 'yaml';
 import { partitionFacts } from '../../lib/aws/partition';
-import type { EnvironmentConfig } from '../../lib/config/types';
-import { workflowValueProblems } from '../../lib/config/workflow-values';
 import { SdpipeError } from '../../lib/errors';
 import { pinnedUses, pinOf } from './action-pins';
-import { buildBlueprint, sessionSeconds } from '../blueprint/blueprint';
+import { sessionSeconds } from '../blueprint/blueprint';
 import type { BlueprintStep, PipelineBlueprint } from '../blueprint/blueprint';
 import { DEPLOY_STACK_SCRIPT } from './deploy-stack-script';
 import { GitHubOidcCredentials, oidcCredentialStep } from './github-credentials';
@@ -36,8 +37,8 @@ import { approvalEnvironmentName, ASSEMBLY_DIR, assetsRoleName, deployRoleName, 
 import type { StepId } from '../blueprint/names';
 import { generatedHeader, renderWorkflowYaml } from './workflow-render';
 
-/** Makes the stage the workflow deploys. */
-export type WorkflowStageFactory = (scope: App, id: string, config: EnvironmentConfig) => Stage;
+/** Makes the stage the workflow deploys, in the app, with construct id `id` (the factory holds the config: pipeline/app.ts `stageFactory`). */
+export type WorkflowStageFactory = (scope: App, id: string) => Stage;
 
 /** A step of a rendered job. */
 export interface WorkflowStep {
@@ -73,6 +74,22 @@ export interface WorkflowDocument {
   readonly jobs: Record<string, WorkflowJob>;
 }
 
+/**
+ * The workflow object cdk-pipelines-github builds (node_modules/cdk-pipelines-github/lib/pipeline.js
+ * lines 202-212: `name`, `on`, `concurrency`, and `jobs` by job id, keys already kebab-cased by its
+ * `snakeCaseKeys`, line 198), before {@link postProcess}.
+ */
+export interface LibraryWorkflow {
+  /** The workflow's name. */
+  readonly name: string;
+  /** Its triggers. */
+  readonly on: Record<string, unknown>;
+  /** Its concurrency group, when set. @default - none */
+  readonly concurrency?: Record<string, unknown>;
+  /** The jobs, by the library's job id (its graph node's `uniqueId`). */
+  readonly jobs: Record<string, WorkflowJob>;
+}
+
 /** The generated workflow of an environment. */
 export interface GeneratedWorkflow {
   /** Environment name. */
@@ -87,16 +104,19 @@ export interface GeneratedWorkflow {
 
 /** Properties of {@link addGitHubWorkflow}. */
 export interface GitHubWorkflowOptions {
-  /** The validated environment (engine `github-actions`). */
-  readonly config: EnvironmentConfig;
+  /** The environment's blueprint (engine `github-actions`): everything the workflow renders. */
+  readonly blueprint: PipelineBlueprint;
   /** Makes the stage to deploy. */
   readonly stage: WorkflowStageFactory;
 }
 
 /** The GitHub Actions engine of one environment, built. */
 export interface GitHubEngine {
+  /** The blueprint rendered. */
   readonly blueprint: PipelineBlueprint;
-  readonly workflow: GitHubWorkflow;
+  /** The library's workflow, built; `libraryWorkflow` is the object before post-processing. */
+  readonly workflow: SdpipeGitHubWorkflow;
+  /** The stage the deploy jobs deploy. */
   readonly stage: Stage;
   /** The post-processed workflow, ready to commit. */
   readonly generated: GeneratedWorkflow;
@@ -165,18 +185,87 @@ export function runsOnOf(labels: readonly string[]): string | string[] {
   return `\${{ fromJSON('${JSON.stringify(labels).replace(/'/g, "''")}') }}`;
 }
 
-function isDeployJob(job: WorkflowJob): boolean {
-  return (job.steps ?? []).some((s) => s.id === 'Deploy' && typeof s.uses === 'string' && s.uses.startsWith('aws-actions/aws-cloudformation-github-deploy@'));
+/** What a job of the library's workflow is, and for a step's job, which blueprint step. */
+export type JobKind =
+  | { readonly kind: 'synth' }
+  | { readonly kind: 'step'; readonly step: BlueprintStep }
+  | { readonly kind: 'assets' }
+  | { readonly kind: 'deploy' };
+
+/**
+ * The kind of every job the library writes, by job id, taken from the library's own layout: it
+ * builds aws-cdk-lib's `PipelineGraph` of the pipeline with these options
+ * (node_modules/cdk-pipelines-github/lib/pipeline.js lines 170-174), makes one job per leaf node
+ * with the node's `uniqueId` as the job id, and picks the job by the node's type (`jobForNode`,
+ * lines 250-281): `publish-assets` → an asset job (line 289), `execute` → a deploy job (line 394),
+ * the build step → the Synth job (line 436), a `GitHubActionStep` → that step's job (line 547).
+ * The graph is a pure function of the pipeline, so building it again gives the same ids.
+ */
+export function jobKinds(workflow: GitHubWorkflow, bp: PipelineBlueprint): Map<string, JobKind> {
+  const structure = new PipelineGraph(workflow, { selfMutation: false, publishTemplate: true, prepareStep: false });
+  const kinds = new Map<string, JobKind>();
+  for (const node of structure.graph.allLeaves().nodes) {
+    const data = node.data;
+    let kind: JobKind | undefined;
+    if (data?.type === 'publish-assets') kind = { kind: 'assets' };
+    else if (data?.type === 'execute') kind = { kind: 'deploy' };
+    else if (data?.type === 'step' && data.isBuildStep) kind = { kind: 'synth' };
+    else if (data?.type === 'step' && data.step instanceof GitHubActionStep) {
+      const step = bp.steps.find((s) => s.id === data.step.id);
+      if (step) kind = { kind: 'step', step };
+    }
+    if (!kind) {
+      throw new SdpipeError(`the workflow of ${bp.environment} has a node ${node.uniqueId} (${String(data?.type)}) that no blueprint step or library job explains`, {
+        hint: 'the cdk-pipelines-github layout changed: check pipeline/github/github-workflow.ts jobKinds against node_modules/cdk-pipelines-github/lib/pipeline.js',
+      });
+    }
+    kinds.set(node.uniqueId, kind);
+  }
+  return kinds;
+}
+
+/**
+ * cdk-pipelines-github's `GitHubWorkflow` that keeps the workflow object it builds. The library
+ * hands that object to its `YamlFile` exactly once (`this.workflowFile.update(workflow)`,
+ * node_modules/cdk-pipelines-github/lib/pipeline.js line 214) and holds it in a private field
+ * (yaml-file.d.ts `private obj`); the public `update` is the one place it passes, so this class
+ * wraps that method of its own file to keep the object. No typed route gives the object otherwise:
+ * `workflowFile.patch` takes RFC 6902 patches that are applied only inside `toYaml()`, whose text
+ * would have to be parsed back, and cannot add the pins' comments or sdpipe's header.
+ */
+export class SdpipeGitHubWorkflow extends GitHubWorkflow {
+  private captured?: LibraryWorkflow;
+
+  constructor(scope: Construct, id: string, props: GitHubWorkflowProps) {
+    super(scope, id, props);
+    const file = this.workflowFile;
+    const update = file.update.bind(file);
+    file.update = (obj: LibraryWorkflow) => {
+      this.captured = obj;
+      update(obj);
+    };
+  }
+
+  /**
+   * The workflow as the library built it, as plain data: a JSON copy, as the library's own
+   * `YamlFile.toYaml` makes before writing (yaml-file.js), so that keys whose value is undefined
+   * are left out the same way.
+   */
+  get libraryWorkflow(): LibraryWorkflow {
+    if (!this.captured) throw new SdpipeError(`the workflow ${this.workflowName} is not built yet`, { hint: 'call buildPipeline() first' });
+    return JSON.parse(JSON.stringify(this.captured)) as LibraryWorkflow;
+  }
 }
 
 /**
  * The steps of an asset-publishing job. The library's job downloads the assembly, runs
  * `npm install --no-save cdk-assets@<version>` (a package outside the lockfile, installed right
- * before the job takes AWS credentials) and publishes with `npx cdk-assets`. Here the job checks
- * out the repository and runs the install commands (`npm ci`: cdk-assets is a devDependency, so
- * it comes from package-lock.json with its integrity hashes), then downloads the assembly (after
- * the checkout, which would clean it away), assumes the asset role and publishes. `npx` must not
- * fetch a missing package: `npm_config_yes=false` is npm exec's `--no`
+ * before the job takes AWS credentials: pipeline.js lines 341-344) and publishes with
+ * `npx cdk-assets`. Here the job checks out the repository and runs the install commands
+ * (`npm ci`: cdk-assets is a devDependency, so it comes from package-lock.json with its integrity
+ * hashes), then downloads the assembly (after the checkout, which would clean it away), assumes
+ * the asset role ({@link GitHubOidcCredentials} `assets`) and publishes. `npx` must not fetch a
+ * missing package: `npm_config_yes=false` is npm exec's `--no`
  * (https://docs.npmjs.com/cli/v10/commands/npm-exec: "--no … will refuse to install").
  */
 function assetJobSteps(steps: readonly WorkflowStep[], bp: PipelineBlueprint): WorkflowStep[] {
@@ -187,61 +276,66 @@ function assetJobSteps(steps: readonly WorkflowStep[], bp: PipelineBlueprint): W
   ];
   for (const s of steps) {
     if (typeof s.run === 'string' && /\bnpm (install|i|add)\b/.test(s.run)) continue;
-    if (typeof s.uses === 'string' && s.uses.startsWith('aws-actions/configure-aws-credentials') && s.with?.['role-chaining'] !== true) {
-      out.push({ ...s, name: `Assume ${assetsRoleName(bp.environment)} through GitHub OIDC`, with: { ...s.with, 'role-to-assume': roleArn(bp, assetsRoleName(bp.environment)) } });
-    } else if (s.id === 'Publish') {
-      out.push({ ...s, env: { ...(s.env ?? {}), npm_config_yes: 'false' } });
-    } else {
-      out.push(s);
-    }
+    // The library's publish step has the id `Publish` (pipeline.js line 324).
+    out.push(s.id === 'Publish' ? { ...s, env: { ...(s.env ?? {}), npm_config_yes: 'false' } } : s);
   }
   return out;
 }
 
-/** Post-process the library's jobs (objects, not text). Exported for tests. */
-export function postProcess(raw: Record<string, unknown>, bp: PipelineBlueprint): WorkflowDocument {
-  const rawJobs = (raw.jobs ?? {}) as Record<string, WorkflowJob>;
+/** The deploy job's CloudFormation step, from the library's `aws-cloudformation-github-deploy` step (its `with`: pipeline.js lines 380-391). */
+function deployStep(w: Record<string, unknown>): WorkflowStep {
+  return {
+    id: 'Deploy',
+    name: `Deploy ${String(w.name)} through a CloudFormation change set`,
+    env: {
+      STACK_NAME: String(w.name),
+      TEMPLATE_URL: String(w.template),
+      CFN_EXECUTION_ROLE_ARN: String(w['role-arn']),
+      CAPABILITIES: String(w.capabilities ?? 'CAPABILITY_IAM').split(',').join(' '),
+    },
+    run: DEPLOY_STACK_SCRIPT.join('\n'),
+  };
+}
+
+/** A step with its action pinned by commit (a checkout without persisted credentials). */
+function pinStep(s: WorkflowStep): WorkflowStep {
+  if (typeof s.uses !== 'string') return s;
+  const pin = pinOf(s.uses);
+  if (!pin) throw new SdpipeError(`the generated workflow uses ${s.uses}, which has no pinned commit`, { hint: 'add its pin to pipeline/github/action-pins.ts' });
+  const uses = `${pin.repository}@${pin.sha}`;
+  if (pin.repository === 'actions/checkout') return { ...s, uses, with: { ...(s.with ?? {}), 'persist-credentials': false } };
+  // The library downloads the cloud assembly (its artifact `cdk.out`, pipeline.js lines 21 and 605-611)
+  // to the app's output folder; the Synth job always writes cdk.out.
+  if (pin.repository === 'actions/download-artifact' && (s.with as { name?: string } | undefined)?.name === ASSEMBLY_DIR) {
+    return { ...s, uses, with: { ...(s.with ?? {}), path: ASSEMBLY_DIR } };
+  }
+  return { ...s, uses };
+}
+
+/**
+ * Post-process the library's workflow object (objects, never text), each job by its kind
+ * ({@link jobKinds}). Exported for tests.
+ */
+export function postProcess(raw: LibraryWorkflow, bp: PipelineBlueprint, kinds: ReadonlyMap<string, JobKind>): WorkflowDocument {
   const runsOn = runsOnOf(bp.runner);
-  const stepTimeouts = new Map(bp.steps.map((s) => [s.id as string, s.timeoutMinutes]));
   const jobs: Record<string, WorkflowJob> = {};
-  for (const [id, job] of Object.entries(rawJobs)) {
-    const deploy = isDeployJob(job);
-    const isAssets = id.startsWith('Assets-');
-    const pinned = (job.steps ?? []).map((s): WorkflowStep => {
-      if (deploy && s.id === 'Deploy') {
-        const w = (s.with ?? {}) as Record<string, unknown>;
-        return {
-          id: 'Deploy',
-          name: `Deploy ${String(w.name)} through a CloudFormation change set`,
-          env: {
-            STACK_NAME: String(w.name),
-            TEMPLATE_URL: String(w.template),
-            CFN_EXECUTION_ROLE_ARN: String(w['role-arn']),
-            CAPABILITIES: String(w.capabilities ?? 'CAPABILITY_IAM').split(',').join(' '),
-          },
-          run: DEPLOY_STACK_SCRIPT.join('\n'),
-        };
-      }
-      if (typeof s.uses !== 'string') return s;
-      const pin = pinOf(s.uses);
-      if (!pin) throw new SdpipeError(`the generated workflow uses ${s.uses}, which has no pinned commit`, { hint: 'add its pin to pipeline/action-pins.ts' });
-      const uses = `${pin.repository}@${pin.sha}`;
-      if (pin.repository === 'actions/checkout') return { ...s, uses, with: { ...(s.with ?? {}), 'persist-credentials': false } };
-      // The library downloads the cloud assembly to the app's output folder; the Synth job always writes cdk.out.
-      if (pin.repository === 'actions/download-artifact' && (s.with as { name?: string } | undefined)?.name === ASSEMBLY_DIR) {
-        return { ...s, uses, with: { ...(s.with ?? {}), path: ASSEMBLY_DIR } };
-      }
-      return { ...s, uses };
-    });
+  for (const [id, job] of Object.entries(raw.jobs)) {
+    const kind = kinds.get(id);
+    if (!kind) {
+      throw new SdpipeError(`the library wrote a job ${id} that is not in its pipeline graph`, { hint: 'check pipeline/github/github-workflow.ts jobKinds against node_modules/cdk-pipelines-github/lib/pipeline.js' });
+    }
+    const deploy = kind.kind === 'deploy';
+    const isAssets = kind.kind === 'assets';
+    const isSynth = kind.kind === 'synth';
+    // The deploy job's CloudFormation step has the id `Deploy` (pipeline.js line 409).
+    const pinned = (job.steps ?? []).map((s) => (deploy && s.id === 'Deploy' ? deployStep((s.with ?? {}) as Record<string, unknown>) : pinStep(s)));
     const steps = isAssets ? assetJobSteps(pinned, bp) : pinned;
-    const isSynth = job.name === 'Synthesize';
-    const isStep = stepTimeouts.has(String(job.name));
-    const timeout = stepTimeouts.get(String(job.name)) ?? (isSynth ? SYNTH_JOB_TIMEOUT : isAssets ? ASSETS_JOB_TIMEOUT : deploy ? DEPLOY_JOB_TIMEOUT : undefined);
+    const timeout = kind.kind === 'step' ? kind.step.timeoutMinutes : isSynth ? SYNTH_JOB_TIMEOUT : isAssets ? ASSETS_JOB_TIMEOUT : DEPLOY_JOB_TIMEOUT;
     const env = isSynth || isAssets ? { ...bp.buildEnv, ...(job.env ?? {}) } : job.env;
     const permissions = isSynth ? { contents: 'read' } : job.permissions;
     // Every job that takes AWS credentials runs in a GitHub environment, whose name is its token's sub:
     // the deploy in the approval environment, the rest in the prepare environment.
-    const environment = deploy ? approvalEnvironmentName(bp.environment) : isAssets || isStep ? prepareEnvironmentName(bp.environment) : undefined;
+    const environment = deploy ? approvalEnvironmentName(bp.environment) : isAssets || kind.kind === 'step' ? prepareEnvironmentName(bp.environment) : undefined;
     const { env: _e, permissions: _p, steps: _s, 'runs-on': _r, environment: _env, needs, name, ...rest } = job;
     jobs[id] = {
       name: deploy ? 'Deploy' : name,
@@ -250,16 +344,16 @@ export function postProcess(raw: Record<string, unknown>, bp: PipelineBlueprint)
       ...(environment ? { environment } : {}),
       ...(permissions ? { permissions } : {}),
       'runs-on': runsOn,
-      ...(timeout !== undefined ? { 'timeout-minutes': timeout } : {}),
+      'timeout-minutes': timeout,
       ...(env && Object.keys(env).length ? { env } : {}),
       steps,
     };
   }
   return {
-    name: String(raw.name),
-    on: raw.on as Record<string, unknown>,
+    name: raw.name,
+    on: raw.on,
     permissions: {},
-    ...(raw.concurrency ? { concurrency: raw.concurrency as Record<string, unknown> } : {}),
+    ...(raw.concurrency ? { concurrency: raw.concurrency } : {}),
     jobs,
   };
 }
@@ -291,13 +385,12 @@ export function checkExpressions(text: string, where: string): void {
  * is what `sdpipe pipeline generate` commits.
  */
 export function addGitHubWorkflow(app: App, options: GitHubWorkflowOptions): GitHubEngine {
-  const config = options.config;
-  const bp = buildBlueprint(config);
+  const bp = options.blueprint;
   const env = bp.environment;
   if (bp.engine !== 'github-actions') {
-    throw new SdpipeError(`environment ${env} uses the ${bp.engine} engine, not github-actions`, { hint: 'build its CodePipeline stack instead (pipeline/codepipeline-stack.ts)' });
+    throw new SdpipeError(`environment ${env} uses the ${bp.engine} engine, not github-actions`, { hint: 'build its CodePipeline stack instead (pipeline/codepipeline/codepipeline-stack.ts)' });
   }
-  const problems = workflowValueProblems(config);
+  const problems = bp.workflowValueProblems;
   if (problems.length) {
     throw new SdpipeError(`environment ${env}: ${problems.map((p) => `${p.key} ${p.problem}`).join('; ')}; no workflow is generated from it`, {
       hint: 'run `npx sdpipe validate` (rule SDP090): config values are data, never workflow expressions',
@@ -307,12 +400,16 @@ export function addGitHubWorkflow(app: App, options: GitHubWorkflowOptions): Git
   // GitHubWorkflow checks the committed file itself when GITHUB_WORKFLOW names it; sdpipe's own check replaces that.
   const scope = new Construct(app, workflowId(env));
   scope.node.setContext('cdk-pipelines-github:diffProtection', 'false');
-  const workflow = new GitHubWorkflow(scope, 'Workflow', {
+  const workflow = new SdpipeGitHubWorkflow(scope, 'Workflow', {
     workflowName: workflowName(env),
     workflowPath: path.join(app.outdir, workflowPath(env)),
     workflowTriggers: { push: { branches: [bp.branch] }, workflowDispatch: {} },
     concurrency: { group: workflowName(env), cancelInProgress: false },
-    awsCreds: new GitHubOidcCredentials({ roleArn: roleArn(bp, deployRoleName(env)), audience }),
+    awsCreds: new GitHubOidcCredentials({
+      roleArn: roleArn(bp, deployRoleName(env)),
+      audience,
+      assets: { roleArn: roleArn(bp, assetsRoleName(env)), name: `Assume ${assetsRoleName(env)} through GitHub OIDC` },
+    }),
     publishAssetsAuthRegion: bp.region,
     preBuildSteps: setupNodeSteps(),
     synth: new pipelines.ShellStep('Synth', {
@@ -331,7 +428,7 @@ export function addGitHubWorkflow(app: App, options: GitHubWorkflowOptions): Git
   // reviewers approve that job, and only that job's token can assume the deploy role. A separate
   // Approve job without credentials gated nothing AWS enforces.
   pipelines.Step.sequence(pre);
-  const stage = options.stage(app, env, config);
+  const stage = options.stage(app, env);
   workflow.addStageWithGitHubOptions(stage, {
     pre,
     stackCapabilities: [StackCapabilities.IAM, StackCapabilities.NAMED_IAM, StackCapabilities.AUTO_EXPAND],
@@ -345,7 +442,7 @@ export function addGitHubWorkflow(app: App, options: GitHubWorkflowOptions): Git
     if (previous === undefined) delete process.env.CDK_AWS_PARTITION;
     else process.env.CDK_AWS_PARTITION = previous;
   }
-  const doc = postProcess(parse(workflow.workflowFile.toYaml()) as Record<string, unknown>, bp);
+  const doc = postProcess(workflow.libraryWorkflow, bp, jobKinds(workflow, bp));
   const text = renderWorkflowYaml(doc as unknown as Record<string, unknown>, generatedHeader(`${GENERATE_COMMAND} --env ${env}`, `config/environments/${env}.yaml, pipeline/, stages/`));
   checkExpressions(text, env);
   return { blueprint: bp, workflow, stage, generated: { environment: env, path: workflowPath(env), workflow: doc, text } };

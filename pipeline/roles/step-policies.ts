@@ -9,14 +9,16 @@
 import { Aws, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { parseArn, partitionOf } from '../../lib/aws/partition';
-import type { EnvironmentConfig } from '../../lib/config/types';
-import { parseModelSource, type S3Source } from '../../lib/name/model-source';
+import { parseArn } from '../../lib/aws/partition';
+import { mirrorParameterName, parameterArnResource } from '../../lib/contracts/parameters';
 import { UPLOAD_STATE_PREFIX } from '../../lib/models/upload-state';
-import { bucketOfArn } from '../../lib/plan/plan';
 import { bakeRunnerPolicy } from '../../lib/snapshot/policy';
 import type { PolicyStatement as PlainStatement } from '../../lib/snapshot/policy';
+import type { PipelineBlueprint } from '../blueprint/blueprint';
 import type { StepId } from '../blueprint/names';
+
+/** What the statements of the steps are written from: the environment's name and its blueprint's grants. */
+export type StepPolicyInput = Pick<PipelineBlueprint, 'environment' | 'grants'>;
 
 /** Where `sdpipe models sync` keeps its resumable upload state in the model bucket. */
 export const MODELS_UPLOAD_STATE_PREFIX = UPLOAD_STATE_PREFIX;
@@ -42,16 +44,6 @@ function arn(service: string, region: string, account: string, resource: string)
   return `arn:${Aws.PARTITION}:${service}:${region}:${account}:${resource}`;
 }
 
-/** The folders (`Stable-diffusion/`) of the configured model targets, sorted. */
-export function modelPrefixes(config: EnvironmentConfig): string[] {
-  const dirs = new Set<string>();
-  for (const f of config.models?.files ?? []) {
-    const i = f.target.lastIndexOf('/');
-    dirs.add(i >= 0 ? f.target.slice(0, i + 1) : f.target);
-  }
-  return [...dirs].sort();
-}
-
 /** Statements of the Validate step: instance type offerings and the public Bottlerocket AMI parameters. */
 export function validateStatements(scope: Construct): iam.PolicyStatement[] {
   const stack = Stack.of(scope);
@@ -62,11 +54,11 @@ export function validateStatements(scope: Construct): iam.PolicyStatement[] {
 }
 
 /** Statements of the Mirror step: push to the configured repositories, publish their digests. */
-export function mirrorStatements(scope: Construct, config: EnvironmentConfig): iam.PolicyStatement[] {
+export function mirrorStatements(scope: Construct, input: StepPolicyInput): iam.PolicyStatement[] {
   const stack = Stack.of(scope);
-  const env = config.environment.name;
-  const entries = [...(config.mirror?.images ?? []).map((e) => ({ kind: 'images', e })), ...(config.mirror?.charts ?? []).map((e) => ({ kind: 'charts', e }))];
-  const repositories = [...new Set(entries.map(({ e }) => e.repository))].sort();
+  const env = input.environment;
+  const entries = input.grants.mirror;
+  const repositories = [...new Set(entries.map((e) => e.repository))].sort();
   const statements = [
     new iam.PolicyStatement({ sid: 'EcrToken', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
     // `sdpipe mirror` reads BLOB_MOUNTING to decide whether cross-repository mounts can work (docs/mirror.md);
@@ -82,17 +74,16 @@ export function mirrorStatements(scope: Construct, config: EnvironmentConfig): i
     statements.push(new iam.PolicyStatement({
       sid: 'PublishDigests',
       actions: ['ssm:GetParameter', 'ssm:PutParameter'],
-      resources: entries.map(({ kind, e }) => arn('ssm', stack.region, stack.account, `parameter/sdpipe/${env}/${kind}/${e.name}`)),
+      resources: entries.map((e) => arn('ssm', stack.region, stack.account, parameterArnResource(mirrorParameterName(env, e.kind, e.name)))),
     }));
   }
   return statements;
 }
 
 /** Statements of the Models step: write the configured prefixes of the model bucket, read s3:// sources. */
-export function modelsStatements(config: EnvironmentConfig): iam.PolicyStatement[] {
-  const bucket = bucketOfArn(config.modelBucketArn);
-  const bucketArn = `arn:${Aws.PARTITION}:s3:::${bucket}`;
-  const prefixes = modelPrefixes(config);
+export function modelsStatements(input: StepPolicyInput): iam.PolicyStatement[] {
+  const bucketArn = `arn:${Aws.PARTITION}:s3:::${input.grants.modelBucket}`;
+  const prefixes = input.grants.modelPrefixes;
   const statements: iam.PolicyStatement[] = [];
   if (prefixes.length) {
     statements.push(new iam.PolicyStatement({
@@ -109,7 +100,7 @@ export function modelsStatements(config: EnvironmentConfig): iam.PolicyStatement
     }),
     new iam.PolicyStatement({ sid: 'ListModelBucket', actions: ['s3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [bucketArn] }),
   );
-  const sources = s3SourcesReadByRole(config);
+  const sources = input.grants.modelSources;
   if (sources.length) {
     // HeadObject (with ChecksumMode), ranged GetObject and the copy source of CopyObject /
     // UploadPartCopy all need s3:GetObject on the object; with a versionId they need
@@ -129,24 +120,6 @@ export function modelsStatements(config: EnvironmentConfig): iam.PolicyStatement
     }
   }
   return statements;
-}
-
-/**
- * The `s3://` sources the Models role itself reads, parsed with the model-source parser (so that
- * `?versionId=…&region=…` never reaches an ARN). Sources read with a named profile, or in a region
- * of another partition, are read with other credentials and need no statement here. An S3 ARN has
- * no region, so a source bucket in another region of the partition is named the same way.
- */
-export function s3SourcesReadByRole(config: EnvironmentConfig): S3Source[] {
-  const home = partitionOf(config.environment.region);
-  const out: S3Source[] = [];
-  for (const f of config.models?.files ?? []) {
-    if (!f.source.trim().toLowerCase().startsWith('s3://')) continue;
-    const source = parseModelSource(f.source);
-    if (source.kind !== 's3' || source.profile || (source.region && partitionOf(source.region) !== home)) continue;
-    out.push(source);
-  }
-  return out;
 }
 
 /**
@@ -170,9 +143,9 @@ function partitionFree(value: string): string {
  * `sdpipe:bake` tag where EC2 supports a condition), with `iam:PassRole` narrowed to the bake
  * instance role.
  */
-export function snapshotStatements(scope: Construct, config: EnvironmentConfig, bakeInstanceRoleArn: string): iam.PolicyStatement[] {
+export function snapshotStatements(scope: Construct, environment: string, bakeInstanceRoleArn: string): iam.PolicyStatement[] {
   const stack = Stack.of(scope);
-  const doc = bakeRunnerPolicy({ environment: config.environment.name, account: stack.account, region: stack.region });
+  const doc = bakeRunnerPolicy({ environment, account: stack.account, region: stack.region });
   return doc.Statement.map((s: PlainStatement) => {
     const resources = s.Resource === undefined ? [] : ([] as string[]).concat(s.Resource as string | string[]);
     if (s.Sid === 'PassBakeInstanceRole') {
@@ -220,15 +193,15 @@ export function assetsStatements(scope: Construct): iam.PolicyStatement[] {
 }
 
 /** The statements of a step. */
-export function stepStatements(scope: Construct, step: StepId, config: EnvironmentConfig, bakeInstanceRoleArn: string): iam.PolicyStatement[] {
+export function stepStatements(scope: Construct, step: StepId, input: StepPolicyInput, bakeInstanceRoleArn: string): iam.PolicyStatement[] {
   switch (step) {
     case 'Validate':
       return validateStatements(scope);
     case 'Mirror':
-      return mirrorStatements(scope, config);
+      return mirrorStatements(scope, input);
     case 'Models':
-      return modelsStatements(config);
+      return modelsStatements(input);
     case 'Snapshot':
-      return snapshotStatements(scope, config, bakeInstanceRoleArn);
+      return snapshotStatements(scope, input.environment, bakeInstanceRoleArn);
   }
 }

@@ -1,19 +1,22 @@
 /**
  * Support resources both engines need: the GitHub OIDC provider (created, or imported when the
- * account already has one) and roles trusted through it for this repository's environment branch
- * only, the per-step roles with the statements of pipeline/step-policies.ts, and the snapshot bake
- * instance's role and instance profile, published at `/sdpipe/<env>/bake/instance-profile` where
- * `sdpipe snapshot bake` looks for it.
+ * account already has one) and principals trusted through it for exact GitHub environment
+ * subjects only, the per-step roles with the statements of pipeline/roles/step-policies.ts, and
+ * the snapshot bake instance's role and instance profile, published at
+ * `/sdpipe/<env>/bake/instance-profile` where `sdpipe snapshot bake` looks for it. Their props
+ * come from the blueprint (pipeline/blueprint/blueprint.ts), never from the config.
  */
 import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../../lib/config/types';
 import { bakeInstanceManagedPolicies } from '../../lib/snapshot/policy';
-import { bakeInstanceRoleName, GITHUB_OIDC_HOST, pipelineParameterNames } from '../blueprint/names';
+import { bakeParameterNames } from '../../lib/contracts/parameters';
+import { bakeInstanceRoleName, GITHUB_OIDC_HOST } from '../blueprint/names';
+import type { BlueprintStep, PipelineBlueprint } from '../blueprint/blueprint';
 import type { StepId } from '../blueprint/names';
 import { stepStatements } from './step-policies';
+import type { StepPolicyInput } from './step-policies';
 
 /**
  * GitHub's OIDC certificate thumbprints (as published by GitHub, June 2023). IAM no longer
@@ -69,8 +72,10 @@ export class GitHubOidc extends Construct {
 
 /** Properties of {@link BakeInstanceProfile}. */
 export interface BakeInstanceProfileProps {
-  /** The validated environment. */
-  readonly config: EnvironmentConfig;
+  /** The environment's name (blueprint `environment`). */
+  readonly environment: string;
+  /** The environment's region (blueprint `region`): its partition decides the managed policies' ARNs. */
+  readonly region: string;
 }
 
 /** The role and instance profile of the snapshot bake instance, published to SSM for `sdpipe snapshot bake`. */
@@ -86,19 +91,19 @@ export class BakeInstanceProfile extends Construct {
 
   constructor(scope: Construct, id: string, props: BakeInstanceProfileProps) {
     super(scope, id);
-    const env = props.config.environment.name;
+    const env = props.environment;
     const name = bakeInstanceRoleName(env);
     this.role = new iam.Role(this, 'Role', {
       roleName: name,
       description: `sdpipe ${env}: the snapshot bake instance (SSM agent, ECR read)`,
       assumedBy: new iam.ServicePrincipal(iam.ServicePrincipal.servicePrincipalName('ec2')),
-      managedPolicies: bakeInstanceManagedPolicies(props.config.environment.region).map((a) =>
+      managedPolicies: bakeInstanceManagedPolicies(props.region).map((a) =>
         iam.ManagedPolicy.fromAwsManagedPolicyName(a.slice(a.lastIndexOf('/') + 1))),
     });
     const profile = new iam.CfnInstanceProfile(this, 'Profile', { instanceProfileName: name, roles: [this.role.roleName] });
     this.profileName = profile.ref;
     new ssm.StringParameter(this, 'ProfileParameter', {
-      parameterName: pipelineParameterNames(env).bakeInstanceProfile,
+      parameterName: bakeParameterNames(env).instanceProfile,
       stringValue: this.profileName,
       description: `sdpipe ${env}: instance profile of the snapshot bake instance`,
     });
@@ -107,8 +112,8 @@ export class BakeInstanceProfile extends Construct {
 
 /** Properties of {@link createStepRole}. */
 export interface StepRoleOptions {
-  /** The validated environment. */
-  readonly config: EnvironmentConfig;
+  /** The environment's name and what its steps may touch (the blueprint). */
+  readonly blueprint: StepPolicyInput;
   /** The step. */
   readonly step: StepId;
   /** Role name (`sdpipe-<step>-<env>`). */
@@ -121,16 +126,42 @@ export interface StepRoleOptions {
   readonly maxSessionDuration?: Duration;
 }
 
+/**
+ * The bake instance's role and profile (when the blueprint bakes a snapshot) and one role per step
+ * of the blueprint, each assumed by `assumedBy`: what both engines create for the steps.
+ * @param maxSessionDuration the longest session of a step's role (default: IAM's 1 hour)
+ */
+export function createStepRoles(
+  scope: Construct,
+  blueprint: PipelineBlueprint,
+  assumedBy: iam.IPrincipal,
+  maxSessionDuration?: (step: BlueprintStep) => Duration,
+): Partial<Record<StepId, iam.Role>> {
+  const bake = blueprint.bakeInstance ? new BakeInstanceProfile(scope, 'BakeInstance', { environment: blueprint.environment, region: blueprint.region }) : undefined;
+  const roles: Partial<Record<StepId, iam.Role>> = {};
+  for (const step of blueprint.steps) {
+    roles[step.id] = createStepRole(scope, `${step.id}Role`, {
+      blueprint,
+      step: step.id,
+      roleName: step.roleName,
+      assumedBy,
+      bakeInstanceRoleArn: bake?.role.roleArn ?? '',
+      maxSessionDuration: maxSessionDuration?.(step),
+    });
+  }
+  return roles;
+}
+
 /** A step's role, holding exactly the step's statements as one inline policy. */
 export function createStepRole(scope: Construct, id: string, options: StepRoleOptions): iam.Role {
-  const env = options.config.environment.name;
+  const env = options.blueprint.environment;
   return new iam.Role(scope, id, {
     roleName: options.roleName,
     description: `sdpipe ${env}: the ${options.step} step`,
     assumedBy: options.assumedBy,
     maxSessionDuration: options.maxSessionDuration,
     inlinePolicies: {
-      [`${options.step}Step`]: new iam.PolicyDocument({ statements: stepStatements(scope, options.step, options.config, options.bakeInstanceRoleArn) }),
+      [`${options.step}Step`]: new iam.PolicyDocument({ statements: stepStatements(scope, options.step, options.blueprint, options.bakeInstanceRoleArn) }),
     },
   });
 }

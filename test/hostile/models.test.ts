@@ -19,6 +19,7 @@ import { ExitCode, UsageError } from '../../lib/errors';
 import { planModelFiles, syncModels, type SyncModelsOptions } from '../../lib/models/sync-models';
 import { uploadStateKey, type UploadStateRecord } from '../../lib/models/upload-state';
 import { EMPTY_SHA256_STATE } from '../../lib/models/sha256-state';
+import { grantsOf } from '../../pipeline/blueprint/blueprint';
 import { modelsStatements } from '../../pipeline/roles/step-policies';
 import { runCli } from '../unit/cli/run-cli';
 import { FakeS3, sha256 } from '../unit/models/fake-s3';
@@ -303,7 +304,7 @@ describe('item 8: the Models step policy names versioned and cross-region source
     const app = new App();
     const stack = new Stack(app, 'Policy', { env: { account: '123456789012', region } });
     const role = new iam.Role(stack, 'ModelsRole', { assumedBy: new iam.AccountRootPrincipal() });
-    new iam.Policy(stack, 'Models', { statements: modelsStatements(config), roles: [role] });
+    new iam.Policy(stack, 'Models', { statements: modelsStatements({ environment: config.environment.name, grants: grantsOf(config) }), roles: [role] });
     const doc = Template.fromStack(stack).findResources('AWS::IAM::Policy');
     const statements = (Object.values(doc)[0] as { Properties: { PolicyDocument: { Statement: Array<{ Sid?: string; Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement;
     const flat = (r: unknown): string => (typeof r === 'string' ? r : ((r as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : `<${(p as { Ref: string }).Ref}>`)).join('')));

@@ -18,12 +18,11 @@ import { parse, parseDocument } from 'yaml';
 import type { EnvironmentConfig } from '../../lib/config/types';
 import { validateText } from '../../lib/config/validate';
 import { SdpipeError } from '../../lib/errors';
-import { defaultStage } from '../../pipeline/app';
 import { buildBlueprint, shellArg } from '../../pipeline/blueprint/blueprint';
 import { CodePipelineStack } from '../../pipeline/codepipeline/codepipeline-stack';
 import { GitHubSupportStack } from '../../pipeline/github/github-support-stack';
 import { addGitHubWorkflow } from '../../pipeline/github/github-workflow';
-import { loadConfig, REPO, ROOT, tempApp, withEngine } from '../unit/pipeline/support';
+import { engineInputs, loadConfig, REPO, ROOT, tempApp, withEngine } from '../unit/pipeline/support';
 
 type Res = { Type: string; Properties: Record<string, any> };
 type Job = { name?: string; environment?: string | { name: string }; env?: Record<string, string>; steps?: Array<{ uses?: string; run?: string; env?: Record<string, string>; with?: Record<string, unknown> }> };
@@ -80,7 +79,7 @@ describe.each([
     const config = withEngine(await loadConfig(name), 'github-actions');
     const t = tempApp();
     cleanup = t.cleanup;
-    json = Template.fromStack(new GitHubSupportStack(t.app, `sdpipe-${name}-support`, { config, repository: REPO })).toJSON() as typeof json;
+    json = Template.fromStack(new GitHubSupportStack(t.app, `sdpipe-${name}-support`, { blueprint: buildBlueprint(config), repository: REPO })).toJSON() as typeof json;
   });
   afterAll(() => cleanup?.());
   const roles = () => Object.values(json.Resources).filter((r) => r.Type === 'AWS::IAM::Role' && subjectsOf(r).length > 0);
@@ -126,7 +125,7 @@ describe.each(['prod', 'prod-cn'])('item 1: the CodePipeline engine of %s', (nam
     const config = withEngine(await loadConfig(name), 'codepipeline');
     const t = tempApp();
     try {
-      const stack = new CodePipelineStack(t.app, `sdpipe-${name}-pipeline`, { config, stage: defaultStage, repository: REPO });
+      const stack = new CodePipelineStack(t.app, `sdpipe-${name}-pipeline`, { ...engineInputs(config), repository: REPO });
       const json = Template.fromStack(stack).toJSON() as { Resources: Record<string, Res> };
       const roles = Object.values(json.Resources).filter((r) => r.Type === 'AWS::IAM::Role');
       for (const r of roles) expect([r.Properties.RoleName, subjectsOf(r).filter((s) => s.includes(':ref:'))]).toEqual([r.Properties.RoleName, []]);
@@ -184,7 +183,7 @@ describe('item 2: the generator lets no ${{ from config reach the workflow', () 
       let text: string | undefined;
       let error: unknown;
       try {
-        text = addGitHubWorkflow(t.app, { config, stage: defaultStage }).generated.text;
+        text = addGitHubWorkflow(t.app, engineInputs(config)).generated.text;
       } catch (err) {
         error = err;
       }

@@ -2,9 +2,8 @@
 import { buildPlan, renderPlanMarkdown, renderStageGraphMermaid } from '../../../lib/plan/plan';
 import { ACTION_PINS, pinnedUses } from '../../../pipeline/github/action-pins';
 import { oidcProviderOwners } from '../../../pipeline/app';
-import { buildBlueprint, engineOf, sessionSeconds } from '../../../pipeline/blueprint/blueprint';
+import { buildBlueprint, engineOf, modelPrefixes, sessionSeconds } from '../../../pipeline/blueprint/blueprint';
 import { approvalEnvironmentName, githubEnvironmentSubject, prepareEnvironmentName } from '../../../pipeline/blueprint/names';
-import { modelPrefixes } from '../../../pipeline/roles/step-policies';
 import { runsOnOf } from '../../../pipeline/github/github-workflow';
 import { unifiedDiff } from '../../../pipeline/github/text-diff';
 import { renderWorkflowYaml } from '../../../pipeline/github/workflow-render';
@@ -58,10 +57,10 @@ describe('blueprint', () => {
 
   it('lets the first environment (by name) of each partition and account create the OIDC provider', async () => {
     const [dev, prod, cn] = await Promise.all([loadConfig('dev'), loadConfig('prod'), loadConfig('prod-cn')]);
-    expect([...oidcProviderOwners([prod, cn, dev]).entries()]).toEqual([['aws/123456789012', 'dev'], ['aws-cn/123456789012', 'prod-cn']]);
+    expect([...oidcProviderOwners([prod, cn, dev].map(buildBlueprint)).entries()]).toEqual([['aws/123456789012', 'dev'], ['aws-cn/123456789012', 'prod-cn']]);
     // prod's codeconnections source needs no deploy workflow role, so it never owns the provider.
-    expect([...oidcProviderOwners([prod]).entries()]).toEqual([]);
-    expect([...oidcProviderOwners([withEngine(prod, 'codepipeline')]).entries()]).toEqual([]);
+    expect([...oidcProviderOwners([prod].map(buildBlueprint)).entries()]).toEqual([]);
+    expect([...oidcProviderOwners([withEngine(prod, 'codepipeline')].map(buildBlueprint)).entries()]).toEqual([]);
   });
 });
 

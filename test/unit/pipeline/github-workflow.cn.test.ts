@@ -4,12 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultStage } from '../../../pipeline/app';
 import { addGitHubWorkflow } from '../../../pipeline/github/github-workflow';
 import type { GitHubEngine } from '../../../pipeline/github/github-workflow';
 import { unifiedDiff } from '../../../pipeline/github/text-diff';
 import { describeGitHubEngine } from './github-suite';
-import { loadConfig, ROOT, tempApp } from './support';
+import { engineInputs, loadConfig, ROOT, tempApp } from './support';
 
 describe('github-actions engine: prod-cn (aws-cn)', () => {
   describeGitHubEngine(() => loadConfig('prod-cn'), { partition: 'aws-cn', audience: 'sts.amazonaws.com.cn', approval: true });
@@ -21,7 +20,7 @@ describe('the committed workflow of prod-cn', () => {
   beforeAll(async () => {
     const t = tempApp();
     cleanup = t.cleanup;
-    engine = addGitHubWorkflow(t.app, { config: await loadConfig('prod-cn'), stage: defaultStage });
+    engine = addGitHubWorkflow(t.app, engineInputs(await loadConfig('prod-cn')));
   });
   afterAll(() => cleanup?.());
 

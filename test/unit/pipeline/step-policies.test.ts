@@ -1,6 +1,7 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import type { EnvironmentConfig, ModelFile } from '../../../lib/config/types';
-import { mirrorStatements, s3ObjectArn, s3SourcesReadByRole } from '../../../pipeline/roles/step-policies';
+import { grantsOf, s3SourcesReadByRole } from '../../../pipeline/blueprint/blueprint';
+import { mirrorStatements, s3ObjectArn } from '../../../pipeline/roles/step-policies';
 
 function env(region: string, files: ModelFile[]): EnvironmentConfig {
   const partition = region.startsWith('cn-') ? 'aws-cn' : 'aws';
@@ -47,7 +48,7 @@ describe('Mirror step: the account setting that decides blob mounts', () => {
   it.each(['us-west-2', 'cn-northwest-1'])('in %s it may read ecr:GetAccountSetting (account level, resource *)', (region) => {
     const stack = new Stack(undefined, 'S', { env: { account: '123456789012', region } });
     const config = { ...env(region, []), mirror: { images: [{ name: 'x', source: 'public.ecr.aws/a/x:1', repository: 'sd/x' }] } } as unknown as EnvironmentConfig;
-    const statements = mirrorStatements(stack, config).map((s) => stack.resolve(s.toStatementJson()) as { Action: string | string[]; Resource: unknown });
+    const statements = mirrorStatements(stack, { environment: config.environment.name, grants: grantsOf(config) }).map((s) => stack.resolve(s.toStatementJson()) as { Action: string | string[]; Resource: unknown });
     const setting = statements.filter((s) => [s.Action].flat().includes('ecr:GetAccountSetting'));
     expect(setting).toHaveLength(1);
     expect(setting[0].Resource).toBe('*');

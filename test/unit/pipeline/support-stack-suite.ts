@@ -5,6 +5,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions read CloudFormation JSON loosely */
 import { Template } from 'aws-cdk-lib/assertions';
 import type { EnvironmentConfig } from '../../../lib/config/types';
+import { buildBlueprint } from '../../../pipeline/blueprint/blueprint';
 import { GitHubSupportStack } from '../../../pipeline/github/github-support-stack';
 import { scanTemplate } from '../../../stages/template-scan';
 import { flat, iamStatements, REPO, tempApp, wildcardViolations } from './support';
@@ -21,7 +22,7 @@ export function describeSupportStack(load: () => Promise<EnvironmentConfig>, exp
     config = await load();
     const t = tempApp();
     cleanup = t.cleanup;
-    const stack = new GitHubSupportStack(t.app, `sdpipe-${config.environment.name}-support`, { config, repository: REPO });
+    const stack = new GitHubSupportStack(t.app, `sdpipe-${config.environment.name}-support`, { blueprint: buildBlueprint(config), repository: REPO });
     template = Template.fromStack(stack);
     json = template.toJSON() as { Resources: Record<string, Res> };
   });

@@ -8,6 +8,11 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import type { EnvironmentConfig } from '../../../lib/config/types';
+import { stageFactory } from '../../../pipeline/app';
+import type { ConfigStageFactory } from '../../../pipeline/app';
+import { buildBlueprint } from '../../../pipeline/blueprint/blueprint';
+import type { PipelineBlueprint } from '../../../pipeline/blueprint/blueprint';
+import type { StageFactory } from '../../../pipeline/codepipeline/codepipeline-stack';
 
 /** Repository root. */
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -25,6 +30,11 @@ export async function loadConfig(name: string): Promise<EnvironmentConfig> {
 export function withEngine(config: EnvironmentConfig, engine: 'codepipeline' | 'github-actions'): EnvironmentConfig {
   const pipeline = { ...(config.pipeline ?? {}), engine };
   return { ...config, pipeline: engine === 'codepipeline' ? { ...pipeline, source: pipeline.source ?? { type: 's3' } } : pipeline };
+}
+
+/** What an engine takes for an environment: its blueprint, and the stage factory bound to its config. */
+export function engineInputs(config: EnvironmentConfig, stage?: ConfigStageFactory): { blueprint: PipelineBlueprint; stage: StageFactory } {
+  return { blueprint: buildBlueprint(config), stage: stageFactory(config, stage) };
 }
 
 /** An app in a temporary folder; `cleanup` removes it. */

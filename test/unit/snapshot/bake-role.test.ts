@@ -23,7 +23,7 @@ afterEach(() => {
 function synthesizedRolePolicies(region: string): string[] {
   const partition = region.startsWith('cn-') ? 'aws-cn' : 'aws';
   const stack = new Stack(new App(), 'Support', { env: { account: '123456789012', region } });
-  new BakeInstanceProfile(stack, 'BakeInstance', { config: envConfig({ region }) });
+  new BakeInstanceProfile(stack, 'BakeInstance', { environment: envConfig({ region }).environment.name, region });
   const roles = Template.fromStack(stack).findResources('AWS::IAM::Role');
   const [role] = Object.values(roles) as { Properties: { ManagedPolicyArns?: unknown[] } }[];
   return (role.Properties.ManagedPolicyArns ?? []).map((a) => {
