@@ -5,14 +5,13 @@
  * that extends the uploaded prefix, a checkpoint (parts so far + hasher state) is handed to the
  * caller, who keeps it next to the upload so that a killed process can carry on (at most one save
  * per `checkpointIntervalMs`, so that a fast transfer does not spend its time writing records).
+ * Its phases are the pieces of streaming-upload-steps.ts; {@link streamToMultipartUpload} wires them.
  */
-import { UploadPartCommand, type ChecksumAlgorithm, type S3Client } from '@aws-sdk/client-s3';
-import { retry } from '../transfer/retry';
+import type { ChecksumAlgorithm, S3Client } from '@aws-sdk/client-s3';
 import type { ByteSource } from './byte-source';
 import { createPartHasher, type HashingMode } from './part-hasher';
 import { readResumable, type TransferRetryOptions } from './resumable-reader';
-import { EMPTY_SHA256_STATE } from './sha256-state';
-import { classifyS3Error } from './s3-source';
+import { CheckpointSaver, FirstFailure, PartLedger, PartWindow, uploadPart } from './streaming-upload-steps';
 
 /** A part that is in the multipart upload. */
 export interface UploadedPart {
@@ -125,183 +124,39 @@ export function choosePartSize(requested: number, size?: number): number {
  * digest with the pinned one first.
  */
 export async function streamToMultipartUpload(options: StreamingUploadOptions): Promise<StreamingUploadResult> {
-  const { client, bucket, key, uploadId, partSize } = options;
-  const concurrency = Math.max(1, options.concurrency ?? 4);
   const controller = new AbortController();
   const signal = controller.signal;
   const onOuterAbort = () => controller.abort(options.signal?.reason);
   if (options.signal?.aborted) onOuterAbort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
-  const resume = options.resumeFrom;
-  let contiguousHash = resume?.hashState ?? EMPTY_SHA256_STATE;
-  const hasher = await createPartHasher({ state: resume?.hashState, mode: options.hashing }); // closed in the finally below
-  const completed = new Map<number, UploadedPart>();
-  for (const p of resume?.parts ?? []) completed.set(p.partNumber, p);
-  let contiguous = resume?.parts.length ?? 0;
-  let contiguousBytes = resume?.completedBytes ?? 0;
-  const hashAfter = new Map<number, string>();
-  const resumedAt = contiguousBytes;
-
-  let nextPart = contiguous + 1;
-  let partStart = contiguousBytes;
-  let fill = 0;
-  const pool: Buffer[] = [];
-  const acquire = (): Buffer => pool.pop() ?? (hasher.shared ? Buffer.from(new SharedArrayBuffer(partSize)) : Buffer.allocUnsafeSlow(partSize));
-  let buf = acquire();
-  const inflight = new Set<Promise<void>>();
-  let failure: { err: unknown } | undefined;
-  let bytesUploaded = 0;
-
-  /** Throw the first failure, if any (a function, so that TypeScript does not narrow it away). */
-  const checkFailure = (): void => {
-    if (failure) throw failure.err;
-  };
-  const fail = (err: unknown): void => {
-    if (failure) return;
-    failure = { err };
-    controller.abort(err);
-  };
-
-  // Checkpoints: one save at a time, the latest state each time, at most one per interval until flushed.
-  const interval = Math.max(0, options.checkpointIntervalMs ?? 2000);
-  let saving: Promise<void> | undefined;
-  let dirty = false;
-  let lastSaveAt = -Infinity;
-  let flushed = false;
-  let wake: (() => void) | undefined;
-  const pause = (ms: number): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  /** Save the latest state now, and every later one at once (the transfer is ending). */
-  const flushSaves = (): void => {
-    flushed = true;
-    wake?.();
-  };
-  const snapshot = (): UploadCheckpoint => {
-    const parts: UploadedPart[] = [];
-    for (let n = 1; n <= contiguous; n++) parts.push(completed.get(n)!);
-    return { completedBytes: contiguousBytes, hashState: contiguousHash, parts };
-  };
-  const drainSaves = async (): Promise<void> => {
-    while (dirty) {
-      const wait = lastSaveAt + interval - Date.now();
-      if (wait > 0 && !flushed) await pause(wait);
-      wake = undefined;
-      lastSaveAt = Date.now();
-      dirty = false;
-      try {
-        await options.onCheckpoint!(snapshot());
-      } catch (err) {
-        options.onCheckpointError?.(err);
-      }
-    }
-    saving = undefined;
-  };
-  const requestSave = (): void => {
-    if (!options.onCheckpoint) return;
-    dirty = true;
-    saving ??= drainSaves();
-  };
-  /** Extend the checkpoint over parts that are both uploaded and hashed. */
-  const advance = (): void => {
-    let moved = false;
-    while (completed.has(contiguous + 1) && hashAfter.has(contiguous + 1)) {
-      contiguous++;
-      contiguousBytes += completed.get(contiguous)!.size;
-      contiguousHash = hashAfter.get(contiguous)!;
-      hashAfter.delete(contiguous);
-      moved = true;
-    }
-    if (moved) requestSave();
-  };
-
-  const uploadPart = (partNumber: number, data: Buffer): Promise<UploadedPart> =>
-    retry(
-      async () => {
-        const res = await client.send(
-          new UploadPartCommand({
-            Bucket: bucket,
-            Key: key,
-            UploadId: uploadId,
-            PartNumber: partNumber,
-            Body: data,
-            ContentLength: data.length,
-            ChecksumAlgorithm: options.checksumAlgorithm,
-          }),
-          { abortSignal: signal },
-        );
-        if (!res.ETag) throw new Error(`UploadPart ${partNumber} of s3://${bucket}/${key} returned no ETag`);
-        return { partNumber, etag: res.ETag, size: data.length, ...(res.ChecksumCRC32 ? { checksumCRC32: res.ChecksumCRC32 } : {}) };
-      },
-      { ...options.retry, classify: classifyS3Error, signal },
-    );
-
-  /**
-   * Hand the filled buffer to the hasher (at once, in part order) and to an upload slot (when one
-   * is free), then start a new buffer. A buffer goes back to the pool once it is hashed and
-   * uploaded, so at most concurrency + 1 buffers exist.
-   */
-  const dispatch = async (): Promise<void> => {
-    checkFailure();
-    const data = buf.subarray(0, fill);
-    const owned = buf;
-    const partNumber = nextPart++;
-    partStart += fill;
-    fill = 0;
-    const hashed = hasher.update(data).then((state) => void hashAfter.set(partNumber, state));
-    hashed.catch(() => undefined); // observed below; never unhandled meanwhile
-    while (inflight.size >= concurrency) await Promise.race(inflight);
-    if (failure) {
-      await hashed.catch(() => undefined);
-      throw failure.err;
-    }
-    const uploaded = uploadPart(partNumber, data).then((part) => {
-      completed.set(partNumber, part);
-      bytesUploaded += part.size;
-    });
-    const task: Promise<void> = Promise.all([hashed, uploaded])
-      .then(advance, fail)
-      .finally(() => {
-        pool.push(owned);
-        inflight.delete(task);
-      });
-    inflight.add(task);
-    buf = acquire();
-  };
-
-  const sink = async (chunk: Buffer): Promise<void> => {
-    checkFailure();
-    let off = 0;
-    while (off < chunk.length) {
-      const n = Math.min(partSize - fill, chunk.length - off);
-      chunk.copy(buf, fill, off, off + n);
-      fill += n;
-      off += n;
-      if (fill === partSize) await dispatch();
-    }
-  };
+  const ledger = new PartLedger(options.resumeFrom);
+  const hasher = await createPartHasher({ state: options.resumeFrom?.hashState, mode: options.hashing }); // closed in the finally below
+  const failure = new FirstFailure(controller);
+  const saver = new CheckpointSaver({
+    save: options.onCheckpoint,
+    current: () => ledger.checkpoint(),
+    intervalMs: Math.max(0, options.checkpointIntervalMs ?? 2000),
+    onError: options.onCheckpointError,
+  });
+  const window = new PartWindow({
+    partSize: options.partSize,
+    concurrency: Math.max(1, options.concurrency ?? 4),
+    ledger,
+    hasher,
+    failure,
+    upload: (partNumber, data) => uploadPart(options, partNumber, data, signal),
+    onPartDone: () => {
+      if (ledger.advance()) saver.request();
+    },
+  });
 
   try {
     const read = await readResumable({
       source: options.source,
-      position: () => partStart + fill,
-      // The source answered from an earlier byte (it ignored Range): drop what the half-filled
-      // part holds from there on and refill it; bytes of parts already handed out are skipped.
-      restart: (start) => {
-        if (start >= partStart) {
-          fill = start - partStart;
-          return start;
-        }
-        fill = 0;
-        return partStart;
-      },
-      sink,
+      position: window.position,
+      restart: window.restart,
+      sink: window.sink,
       expectedSize: options.expectedSize,
       expectedTag: options.expectedTag,
       stallTimeoutMs: options.stallTimeoutMs,
@@ -309,27 +164,23 @@ export async function streamToMultipartUpload(options: StreamingUploadOptions): 
       onProgress: options.onProgress,
       signal,
     });
-    // The last part (possibly short; an empty file gets one empty part).
-    if (fill > 0 || nextPart === 1) await dispatch();
-    await Promise.all(inflight);
-    checkFailure();
-    flushSaves();
-    while (saving) await saving;
-    if (contiguous !== nextPart - 1) throw new Error(`internal: parts 1..${nextPart - 1} dispatched but only 1..${contiguous} completed`);
+    await window.finish();
+    failure.check();
+    await saver.flush();
+    if (ledger.parts !== window.dispatched) throw new Error(`internal: parts 1..${window.dispatched} dispatched but only 1..${ledger.parts} completed`);
     return {
       sha256: await hasher.digest(),
       size: read.size,
-      parts: snapshot().parts,
-      resumedAt,
+      parts: ledger.checkpoint().parts,
+      resumedAt: ledger.resumedAt,
       bytesReceived: read.bytesReceived,
-      bytesUploaded,
+      bytesUploaded: window.bytesUploaded,
     };
   } catch (err) {
-    fail(err);
-    await Promise.allSettled(inflight);
-    flushSaves();
-    while (saving) await saving;
-    checkFailure();
+    failure.fail(err);
+    await window.settle();
+    await saver.flush();
+    failure.check();
     throw err;
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);

@@ -2,7 +2,8 @@ import { BakeFailedError, type BakeEvent, BAKE_STEPS, DEFAULT_TIMEOUTS } from '.
 import { ExitCode, SdpipeError, TransferError, UsageError } from '../../../lib/errors';
 import { BAKE_TAG, ENV_TAG, IMAGES_DIGEST_TAG } from '../../../lib/snapshot/tags';
 import { WaitTimeoutError } from '../../../lib/snapshot/wait';
-import { awsError, type FakeAws } from './fake-aws';
+import type { SnapshotImagesLock } from '../../../lib/snapshot/pull-targets';
+import { awsError, type FakeAws, type FakeVolume } from './fake-aws';
 import { bake, DEFAULT_IMAGES, envConfig, fakeFor, hostOf, lockFor, refsOf } from './helpers';
 
 const REGION = 'us-west-2';
@@ -12,6 +13,19 @@ afterEach(() => {
   fake?.restore();
   fake = undefined;
 });
+
+/**
+ * Bake with the default environment, changing the image store of the instance's data volume when the
+ * verify step starts (after the pulls); resolves to the bake's error.
+ */
+function bakeChangingStoreAtVerify(f: FakeAws, lock: SnapshotImagesLock, change: (data: FakeVolume) => void): Promise<unknown> {
+  const onEvent = (e: BakeEvent) => {
+    if (e.type !== 'start' || e.step !== 'verify') return;
+    const data = [...f.volumes.values()].find((v) => v.images.size > 1);
+    if (data) change(data);
+  };
+  return bake(f, { config: envConfig(), lock, onEvent }).catch((e: unknown) => e);
+}
 
 /** No instance left alive, no snapshot left carrying the reuse tag, no unfinished snapshot left. */
 function expectCleanAfterFailure(f: FakeAws): void {
@@ -378,17 +392,8 @@ describe('bakeSnapshot: SSM commands that fail', () => {
   it('fails when an image is missing from containerd after the pulls', async () => {
     const lock = lockFor(REGION, DEFAULT_IMAGES);
     fake = fakeFor(REGION, lock);
-    const err = await bake(fake, {
-      config: envConfig(),
-      lock,
-      onEvent: (e) => {
-        // After the pulls, drop one image from the instance's store.
-        if (e.type === 'start' && e.step === 'verify') {
-          const data = [...(fake?.volumes.values() ?? [])].find((v) => v.images.size > 1);
-          data?.images.delete(refsOf(REGION, lock)[2]);
-        }
-      },
-    }).catch((e: unknown) => e);
+    // After the pulls, drop one image from the instance's store.
+    const err = await bakeChangingStoreAtVerify(fake, lock, (data) => data.images.delete(refsOf(REGION, lock)[2]));
     expect((err as BakeFailedError).step).toBe('verify');
     expect((err as Error).message).toContain(`${refsOf(REGION, lock)[2]}: not in containerd's k8s.io namespace`);
     expectCleanAfterFailure(fake);
@@ -528,13 +533,7 @@ describe('bakeSnapshot: the image check and the admin container', () => {
     const lock = lockFor(REGION, DEFAULT_IMAGES);
     fake = fakeFor(REGION, lock);
     const ref = refsOf(REGION, lock)[1];
-    const err = await bake(fake, {
-      config: envConfig(),
-      lock,
-      onEvent: (e) => {
-        if (e.type === 'start' && e.step === 'verify') [...(fake?.volumes.values() ?? [])].find((v) => v.images.has(ref))?.unpacked.delete(ref);
-      },
-    }).catch((e: unknown) => e);
+    const err = await bakeChangingStoreAtVerify(fake, lock, (data) => data.unpacked.delete(ref));
     expect((err as BakeFailedError).step).toBe('verify');
     expect((err as Error).message).toContain(`${ref}: not unpacked`);
     expect((err as BakeFailedError).hint).toMatch(/--platform/);
@@ -544,16 +543,9 @@ describe('bakeSnapshot: the image check and the admin container', () => {
   it('fails, naming the SSM limit, when the check prints more than SSM returns (24,000 characters)', async () => {
     const lock = lockFor(REGION, DEFAULT_IMAGES);
     fake = fakeFor(REGION, lock);
-    const err = await bake(fake, {
-      config: envConfig(),
-      lock,
-      onEvent: (e) => {
-        if (e.type === 'start' && e.step === 'verify') {
-          const data = [...(fake?.volumes.values() ?? [])].find((v) => v.images.size > 1);
-          for (let i = 0; i < 200; i++) data?.images.add(`${hostOf(REGION)}/other/image-${i}@sha256:${'a'.repeat(64)}`);
-        }
-      },
-    }).catch((e: unknown) => e);
+    const err = await bakeChangingStoreAtVerify(fake, lock, (data) => {
+      for (let i = 0; i < 200; i++) data.images.add(`${hostOf(REGION)}/other/image-${i}@sha256:${'a'.repeat(64)}`);
+    });
     expect((err as BakeFailedError).step).toBe('verify');
     expect((err as Error).message).toMatch(/more than SSM returns \(the first 24,000 characters\)/);
   });
