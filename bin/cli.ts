@@ -1,18 +1,31 @@
 /**
- * Shared glue for `sdpipe` commands: output formats, the error-to-exit-code mapping and the
- * `--debug` stack-trace switch. Command modules under bin/commands/ use it; nothing in lib/ does.
+ * Shared glue for `sdpipe` commands: where a command writes ({@link CommandIo}), the
+ * error-to-exit-code mapping and the `--debug` stack-trace switch. Options are parsed in
+ * bin/options.ts. Command modules under bin/commands/ use both; nothing in lib/ does.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { ExitCode, SdpipeError } from '../lib/errors';
 import { invalidAddressError, registryUserError } from '../lib/oci/registry-error';
 import { redactUrls } from '../lib/redact';
 
-/** Output formats every command accepts. */
-export type OutputFormat = 'text' | 'json' | 'github';
+/** Where a command writes and what it reads its settings from (tests pass their own). */
+export interface CommandIo {
+  /** Where the report goes. @default process.stdout */
+  readonly stdout?: NodeJS.WritableStream;
+  /** Where progress, warnings and errors go. @default process.stderr */
+  readonly stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Environment variables (credentials, overrides, GITHUB_STEP_SUMMARY). @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Project root. @default process.cwd() */
+  readonly root?: string;
+}
 
-/** The `--format` option, shared by every command. */
-export function formatOption(choices: readonly string[] = ['text', 'json', 'github']): Option {
-  return new Option('--format <format>', 'output format').choices(choices as string[]).default('text');
+/** A {@link CommandIo} with every default applied. */
+export type ResolvedCommandIo = Required<CommandIo>;
+
+/** Apply the defaults of a {@link CommandIo}: the process's streams, environment and folder. */
+export function resolveIo(io: CommandIo = {}): ResolvedCommandIo {
+  return { stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr, env: io.env ?? process.env, root: io.root ?? process.cwd() };
 }
 
 /** True when `--debug` was given anywhere on the command line (stack traces on internal errors). */
@@ -99,17 +112,6 @@ export function reportError(raw: unknown, stream: NodeJS.WritableStream = proces
   else stream.write(`  hint: ${hint}\n`);
   json?.write(formatJsonError(`internal error: ${message}`, hint, ExitCode.FAILED));
   return ExitCode.FAILED;
-}
-
-/** Parse a positive integer option value, or throw a usage error naming the option. */
-export function positiveInt(name: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new SdpipeError(`${name} must be a positive integer, got "${value}"`, { exitCode: ExitCode.USAGE });
-    }
-    return n;
-  };
 }
 
 /** A command registrar: adds one (sub)command to the program. */

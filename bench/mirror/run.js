@@ -22,7 +22,7 @@
 // Usage: node bench/mirror/run.js [--scale 0.25] [--keep] [--ecr-resets 8]   (needs npm run build, docker-registry, skopeo)
 'use strict';
 const { Buffer } = require('node:buffer');
-const { arg, freePort } = require('../common');
+const { arg } = require('../common');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -64,55 +64,9 @@ process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
 
-async function startRegistry(name) {
-  const dir = path.join(work, name);
-  fs.mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const config = path.join(dir, 'config.yml');
-  fs.writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${JSON.stringify(path.join(dir, 'data'))}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      `  secret: ${crypto.randomBytes(16).toString('hex')}`,
-      '',
-    ].join('\n'),
-  );
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));
-  const child = spawn(REGISTRY, ['serve', config], { stdio: 'ignore', env });
-  children.add(child);
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 400; i++) {
-    const ok = await new Promise((resolve) => {
-      http.get(`${url}/v2/`, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      }).on('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    host: `127.0.0.1:${port}`,
-    url,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      children.delete(child);
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/** A Docker Distribution registry on a free loopback port: the test harness's (test/support/registry.ts). */
+function startRegistry() {
+  return loadHarness().startRegistry();
 }
 
 // A counting proxy; with resetEvery, every blob GET response is cut after that many body bytes.
@@ -179,19 +133,23 @@ async function startProxy(upstream, resetEvery) {
 
 // ---- the ECR profile and the fault proxy (the test harness, bundled on the fly) ------------------
 
-/** Load test/support/registry-profiles.ts and fault-proxy.ts, bundled by esbuild into the work folder. */
+let harness;
+/** Load test/support/registry.ts, registry-profiles.ts and fault-proxy.ts, bundled by esbuild into the work folder (once). */
 function loadHarness() {
+  if (harness) return harness;
   const esbuild = require('esbuild');
   const out = path.join(work, 'harness.js');
   const entry = path.join(work, 'harness-entry.ts');
   fs.writeFileSync(
     entry,
-    `export { startProfileRegistry } from ${JSON.stringify(path.join(ROOT, 'test', 'support', 'registry-profiles'))};\n` +
+    `export { startRegistry } from ${JSON.stringify(path.join(ROOT, 'test', 'support', 'registry'))};\n` +
+      `export { startProfileRegistry } from ${JSON.stringify(path.join(ROOT, 'test', 'support', 'registry-profiles'))};\n` +
       `export { startFaultProxy } from ${JSON.stringify(path.join(ROOT, 'test', 'support', 'fault-proxy'))};\n`,
   );
   esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: out, logLevel: 'error', nodePaths: [path.join(ROOT, 'node_modules')] });
   if (typeof esbuild.stop === 'function') esbuild.stop();
-  return require(out);
+  harness = require(out);
+  return harness;
 }
 
 /**
@@ -414,18 +372,18 @@ const fmtB = (b) => `${(b / MiB).toFixed(1)} MiB`;
 
 async function main() {
   console.log(`bench/mirror: scale ${SCALE}, work folder ${work}`);
-  const src = await startRegistry('source');
+  const src = await startRegistry();
   const t0 = Date.now();
   const { uniqueBytes } = await generate(src);
   console.log(`generated ${fmtB(uniqueBytes)} of unique blobs in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const envDir = path.join(work, 'env');
 
   // Cold and warm, each tool against its own fresh destination.
-  const dstS = await startRegistry('dst-sdpipe');
+  const dstS = await startRegistry();
   const coldS = await sdpipe(envDir, src.host, dstS.host);
   const warmS = await sdpipe(envDir, src.host, dstS.host);
   await dstS.stop();
-  const dstK = await startRegistry('dst-skopeo');
+  const dstK = await startRegistry();
   resetSkopeoCache();
   const coldK = await skopeo(src.host, dstK.host);
   const warmK = await skopeo(src.host, dstK.host);
@@ -433,7 +391,7 @@ async function main() {
 
   // Resets every 64 MiB on every source connection; counting proxies in front of the destinations.
   const srcReset = await startProxy(src.url, RESET_EVERY);
-  const dstS2 = await startRegistry('dst-sdpipe-resets');
+  const dstS2 = await startRegistry();
   const countS = await startProxy(dstS2.url, 0);
   const resetS = await sdpipe(envDir, srcReset.host, countS.host);
   const movedS = { fetched: srcReset.stats.blobResponseBytes, sent: countS.stats.uploadBytes, resets: srcReset.stats.resets };
@@ -441,7 +399,7 @@ async function main() {
   await dstS2.stop();
   srcReset.stats.blobResponseBytes = 0;
   srcReset.stats.resets = 0;
-  const dstK2 = await startRegistry('dst-skopeo-resets');
+  const dstK2 = await startRegistry();
   const countK = await startProxy(dstK2.url, 0);
   resetSkopeoCache();
   const resetK = await skopeo(srcReset.host, countK.host);

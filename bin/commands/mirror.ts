@@ -3,10 +3,10 @@
  * `out/<env>/images.lock.json` (and, with `--publish`, the SSM parameters).
  * `sdpipe mirror copy SRC DST`: copy one reference, like `skopeo copy`.
  */
-import { appendFileSync } from 'node:fs';
-import { InvalidArgumentError, type Command } from 'commander';
-import { action, formatOption } from '../cli';
-import type { OutputFormat } from '../cli';
+import type { Command } from 'commander';
+import { action, resolveIo, type CommandIo } from '../cli';
+import { DEFAULT_OUT_DIR } from '../../lib/contracts/out-dir';
+import { appendStepSummary, checkOutputs, envOption, formatOption, intOption, listOption, type OutputFormat } from '../options';
 
 /** Options shared by `mirror` and `mirror copy`, as commander parses them. */
 export interface MirrorCliOptions {
@@ -31,30 +31,9 @@ export interface MirrorCopyCliOptions {
   readonly destCreds?: string;
 }
 
-/** Where a command writes. */
-export interface MirrorIo {
-  readonly stdout?: NodeJS.WritableStream;
-  readonly stderr?: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER, hint?: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}, got "${value}"${hint ? `\nhint: ${hint}` : ''}`);
-    }
-    return n;
-  };
-}
-
 /** Why --chunk-size is bounded: ECR's part limits. */
 const CHUNK_SIZE_HINT =
   'ECR refuses a part under 5 MiB that is not the last (LayerPartTooSmallException) and takes at most 20 MiB per part (UploadLayerPart); give --chunk-size 5 to 20';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
-}
 
 async function logging(opts: MirrorCliOptions, stderr: NodeJS.WritableStream & { isTTY?: boolean }) {
   const { createProgress, silentProgress } = await import('../../lib/transfer/progress');
@@ -67,20 +46,14 @@ async function logging(opts: MirrorCliOptions, stderr: NodeJS.WritableStream & {
   };
 }
 
-function appendStepSummary(env: NodeJS.ProcessEnv, markdown: string, stderr: NodeJS.WritableStream): void {
-  if (!env.GITHUB_STEP_SUMMARY) return;
-  try {
-    appendFileSync(env.GITHUB_STEP_SUMMARY, markdown);
-  } catch (err) {
-    stderr.write(`sdpipe: warning: cannot append to GITHUB_STEP_SUMMARY: ${(err as Error).message}\n`);
-  }
+/** A warning on stderr. */
+function warnOn(stderr: NodeJS.WritableStream): (message: string) => void {
+  return (message) => stderr.write(`sdpipe: warning: ${message}\n`);
 }
 
 /** Run `mirror --env` (the action body; exported for tests). Returns the exit code. */
-export async function runMirror(opts: MirrorCliOptions, io: MirrorIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  const env = io.env ?? process.env;
+export async function runMirror(opts: MirrorCliOptions, io: CommandIo = {}): Promise<number> {
+  const { stdout, stderr, env } = resolveIo(io);
   const { UsageError } = await import('../../lib/errors');
   if (!opts.env) throw new UsageError('sdpipe mirror needs --env <name|path>', 'give --env, or use `sdpipe mirror copy SRC DST` for one reference');
   if (opts.createRepositories && opts.skipCreateRepositories) {
@@ -92,10 +65,8 @@ export async function runMirror(opts: MirrorCliOptions, io: MirrorIo = {}): Prom
   const { config } = await loadValidEnvironment(opts.env);
   if (!opts.dryRun) {
     // An unusable --out is found before any transfer, not after the copies (issue 14, item 10).
-    const { checkOutputFile, checkOutputFolder } = await import('../../lib/fs-atomic');
     const { imagesLockPath } = await import('../../lib/contracts/images-lock');
-    checkOutputFolder(opts.out);
-    checkOutputFile(imagesLockPath(opts.out, config.environment.name));
+    await checkOutputs(opts.out, imagesLockPath(opts.out, config.environment.name));
   }
   const log = await logging(opts, stderr);
   let result;
@@ -123,17 +94,15 @@ export async function runMirror(opts: MirrorCliOptions, io: MirrorIo = {}): Prom
   if (opts.format === 'json') stdout.write(report.formatMirrorJson(result));
   else if (opts.format === 'github') stdout.write(report.formatMirrorGithub(result) + report.formatMirrorText(result));
   else stdout.write(report.formatMirrorText(result));
-  appendStepSummary(env, report.formatMirrorMarkdown(result), stderr);
+  await appendStepSummary(env, report.formatMirrorMarkdown(result), warnOn(stderr));
   if (result.lockFile) stderr.write(`wrote ${result.lockFile}\n`);
   else if (!result.dryRun) stderr.write('no lock file written: some entries failed\n');
   return mirrorExitCode(result);
 }
 
 /** Run `mirror copy` (the action body; exported for tests). Returns the exit code. */
-export async function runMirrorCopy(source: string, destination: string, opts: MirrorCliOptions & MirrorCopyCliOptions, io: MirrorIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  const env = io.env ?? process.env;
+export async function runMirrorCopy(source: string, destination: string, opts: MirrorCliOptions & MirrorCopyCliOptions, io: CommandIo = {}): Promise<number> {
+  const { stdout, stderr, env } = resolveIo(io);
   const { copyReference } = await import('../../lib/oci/copy-reference');
   const { parseCredentials } = await import('../../lib/oci/credentials');
   const report = await import('../../lib/oci/mirror-report');
@@ -166,7 +135,7 @@ export async function runMirrorCopy(source: string, destination: string, opts: M
   if (opts.format === 'json') stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else if (opts.format === 'github') stdout.write(`::notice title=mirror copy::${escapeData(`${result.target}@${result.digest}`)}\n${report.formatCopyText(result)}`);
   else stdout.write(report.formatCopyText(result));
-  appendStepSummary(env, renderSummaryMarkdown([report.copyRow(result)], result.durationMs, 'sdpipe mirror copy'), stderr);
+  await appendStepSummary(env, renderSummaryMarkdown([report.copyRow(result)], result.durationMs, 'sdpipe mirror copy'), warnOn(stderr));
   return 0;
 }
 
@@ -179,17 +148,17 @@ export function register(program: Command): void {
   const mirror = program
     .command('mirror')
     .description("copy the environment's images and Helm charts into its ECR, resumably, and pin them by digest in out/<env>/images.lock.json")
-    .option('--env <name|path>', 'environment name (config/environments/<name>.yaml) or path to an environment file')
+    .addOption(envOption({ optional: true }))
     .option('--dry-run', 'print what would move (bytes to copy, bytes already present); write nothing')
     .option('--publish', 'write the SSM parameters /sdpipe/<env>/images/<name> and /sdpipe/<env>/charts/<name>')
-    .option('--concurrency <n>', 'blobs copied at the same time', intOption('--concurrency', 1, 64), 4)
-    .option('--chunk-size <MiB>', "upload chunk size in MiB, 5 to 20 (ECR's part limits); a broken connection costs at most one chunk", intOption('--chunk-size', 5, 20, CHUNK_SIZE_HINT), 16)
-    .option('--stall-timeout <seconds>', 'a connection that moves no byte for this long is dropped and resumed', intOption('--stall-timeout', 1), 60)
+    .option('--concurrency <n>', 'blobs copied at the same time', intOption('--concurrency', { min: 1, max: 64, wording: 'integer' }), 4)
+    .option('--chunk-size <MiB>', "upload chunk size in MiB, 5 to 20 (ECR's part limits); a broken connection costs at most one chunk", intOption('--chunk-size', { min: 5, max: 20, hint: CHUNK_SIZE_HINT, wording: 'integer' }), 16)
+    .option('--stall-timeout <seconds>', 'a connection that moves no byte for this long is dropped and resumed', intOption('--stall-timeout', { min: 1, wording: 'integer' }), 60)
     .option('--registry-endpoint <host:port>', "reach the environment's ECR host at this endpoint instead (tests, local registries); Basic credentials from SDPIPE_REGISTRY_USERNAME/SDPIPE_REGISTRY_PASSWORD; no AWS call is made")
-    .option('--insecure-registry <host>', 'reach this registry over plain HTTP (loopback hosts always are); repeatable', collect, [])
+    .option('--insecure-registry <host>', 'reach this registry over plain HTTP (loopback hosts always are); repeatable', listOption, [])
     .option('--create-repositories', 'create missing ECR repositories even with an endpoint override')
     .option('--skip-create-repositories', 'do not create or update ECR repositories')
-    .option('--out <dir>', 'folder of lock files (writes <dir>/<env>/images.lock.json)', 'out')
+    .option('--out <dir>', 'folder of lock files (writes <dir>/<env>/images.lock.json)', DEFAULT_OUT_DIR)
     .addOption(formatOption())
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
@@ -203,7 +172,7 @@ export function register(program: Command): void {
     .description('copy one image, index or chart from SRC to DST (host[:port]/repository[:tag|@digest], optionally oci://)')
     .argument('<src>', 'source reference')
     .argument('<dst>', 'destination reference (host[:port]/repository[:tag]); without a tag, the source tag')
-    .option('--platform <os/arch>', 'keep only this platform of an index (repeatable or comma-separated; one: its manifest is pushed under the tag); default all', collect, [])
+    .option('--platform <os/arch>', 'keep only this platform of an index (repeatable or comma-separated; one: its manifest is pushed under the tag); default all', listOption, [])
     .option('--src-creds <user:password>', 'credentials for the source registry (or SDPIPE_SRC_CREDS)')
     .option('--dest-creds <user:password>', 'credentials for the destination registry (or SDPIPE_DEST_CREDS)')
     .configureHelp({ showGlobalOptions: true })

@@ -1,8 +1,9 @@
 /** `sdpipe models sync --env NAME`: copy the environment's model files into its model bucket. */
-import { InvalidArgumentError, type Command } from 'commander';
-import { action, formatOption } from '../cli';
-import type { OutputFormat } from '../cli';
-import { checkSyncOptions, MAX_CONCURRENCY, MAX_PART_SIZE_MIB, MEMORY_BUDGET_MIB, MIN_PART_SIZE_MIB, parseDecimalInt } from '../../lib/models/sync-options';
+import type { Command } from 'commander';
+import { action, resolveIo, type CommandIo } from '../cli';
+import { DEFAULT_OUT_DIR } from '../../lib/contracts/out-dir';
+import { appendStepSummary, checkOutputs, envOption, formatOption, intOption, type OutputFormat } from '../options';
+import { checkSyncOptions, MAX_CONCURRENCY, MAX_PART_SIZE_MIB, MEMORY_BUDGET_MIB, MIN_PART_SIZE_MIB } from '../../lib/models/sync-options';
 
 /** Options of `sdpipe models sync`, as commander parses them. */
 export interface ModelsSyncCliOptions {
@@ -17,26 +18,15 @@ export interface ModelsSyncCliOptions {
   readonly format: OutputFormat;
 }
 
-function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
-  return (value: string) => {
-    const n = parseDecimalInt(value);
-    if (n === undefined || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`}, got "${value}"`);
-    }
-    return n;
-  };
-}
-
 /** Run `models sync` (the action body; exported for tests). Returns the exit code. */
-export async function runModelsSync(opts: ModelsSyncCliOptions, io: { stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream & { isTTY?: boolean } } = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
+export async function runModelsSync(opts: ModelsSyncCliOptions, io: CommandIo = {}): Promise<number> {
+  const { stdout, stderr, env } = resolveIo(io);
   const { loadValidEnvironment } = await import('../../lib/config/load');
   const { syncModels } = await import('../../lib/models/sync-models');
-  const { buildModelsLock, modelsLockPath, writeModelsLock } = await import('../../lib/contracts/models-lock');
+  const { modelsLockPath, writeModelsLock } = await import('../../lib/contracts/models-lock');
+  const { buildModelsLock } = await import('../../lib/models/lock-entries');
   const report = await import('../../lib/models/sync-report');
   const { createProgress } = await import('../../lib/transfer/progress');
-  const fs = await import('node:fs');
   const { escapeData } = await import('../../lib/workflow-commands');
   const { hashingModeFromEnv } = await import('../../lib/models/part-hasher');
 
@@ -45,9 +35,7 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: { stdout?: N
   const { config } = await loadValidEnvironment(opts.env);
   if (!opts.dryRun) {
     // An unusable --out is found before any transfer, not after the copies (issue 14, item 10).
-    const { checkOutputFile, checkOutputFolder } = await import('../../lib/fs-atomic');
-    checkOutputFolder(opts.out);
-    checkOutputFile(modelsLockPath(opts.out, config.environment.name));
+    await checkOutputs(opts.out, modelsLockPath(opts.out, config.environment.name));
   }
   const progress = createProgress({ stream: stderr });
   const warn = (message: string): void => {
@@ -74,13 +62,7 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: { stdout?: N
   if (opts.format === 'json') stdout.write(report.formatSyncJson(result));
   else if (opts.format === 'github') stdout.write(report.formatSyncGithub(result) + report.formatSyncText(result));
   else stdout.write(report.formatSyncText(result));
-  if (process.env.GITHUB_STEP_SUMMARY) {
-    try {
-      fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, report.formatSyncMarkdown(result));
-    } catch (err) {
-      warn(`cannot append to GITHUB_STEP_SUMMARY: ${(err as Error).message}`);
-    }
-  }
+  await appendStepSummary(env, report.formatSyncMarkdown(result), warn);
   if (!result.dryRun && result.exitCode === 0) {
     const lockFile = modelsLockPath(opts.out, result.environment);
     await writeModelsLock(lockFile, buildModelsLock(result.environment, result.bucket, result.files));
@@ -97,19 +79,19 @@ export function register(program: Command): void {
   models
     .command('sync')
     .description('stream the environment\'s model files (hf://, https://, s3://, file://) into its model bucket, verified against the pinned sha256 and resumable')
-    .requiredOption('--env <name|path>', 'environment name (config/environments/<name>.yaml) or path to an environment file')
+    .addOption(envOption())
     .option('--dry-run', 'say which files would be copied, skipped or aborted; write nothing')
-    .option('--concurrency <n>', `parts uploaded at the same time, per file (1 to ${MAX_CONCURRENCY})`, intOption('--concurrency', 1, MAX_CONCURRENCY), 4)
+    .option('--concurrency <n>', `parts uploaded at the same time, per file (1 to ${MAX_CONCURRENCY})`, intOption('--concurrency', { min: 1, max: MAX_CONCURRENCY }), 4)
     .option(
       '--part-size <MiB>',
       `multipart part size in MiB (${MIN_PART_SIZE_MIB} to ${MAX_PART_SIZE_MIB}; raised for files over 10,000 parts; (concurrency + 1) × part size at most ${MEMORY_BUDGET_MIB})`,
-      intOption('--part-size', MIN_PART_SIZE_MIB, MAX_PART_SIZE_MIB),
+      intOption('--part-size', { min: MIN_PART_SIZE_MIB, max: MAX_PART_SIZE_MIB }),
       16,
     )
-    .option('--abort-stale-after <hours>', 'abort unfinished uploads idle for longer than this (0: never)', intOption('--abort-stale-after', 0), 168)
-    .option('--stall-timeout <seconds>', 'a source that sends nothing for this long is re-opened where it stopped', intOption('--stall-timeout', 1), 60)
+    .option('--abort-stale-after <hours>', 'abort unfinished uploads idle for longer than this (0: never)', intOption('--abort-stale-after', { min: 0 }), 168)
+    .option('--stall-timeout <seconds>', 'a source that sends nothing for this long is re-opened where it stopped', intOption('--stall-timeout', { min: 1 }), 60)
     .option('--no-part-checksums', 'do not ask S3 to check a CRC32 of each part (for S3-compatible servers without checksums)')
-    .option('--out <dir>', 'folder of lock files (writes <dir>/<env>/models.lock.json)', 'out')
+    .option('--out <dir>', 'folder of lock files (writes <dir>/<env>/models.lock.json)', DEFAULT_OUT_DIR)
     .addOption(formatOption())
     .addHelpText(
       'after',

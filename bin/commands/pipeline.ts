@@ -4,7 +4,8 @@
  * cdk-pipelines-github) loads inside the actions.
  */
 import type { Command } from 'commander';
-import { action } from '../cli';
+import { action, resolveIo, type CommandIo } from '../cli';
+import { envOption, envsOption } from '../options';
 
 /** Options of `sdpipe pipeline generate`. */
 export interface PipelineGenerateCliOptions {
@@ -20,19 +21,9 @@ export interface PipelineSynthCliOptions {
   readonly validation: boolean;
 }
 
-/** Streams and root a command uses (tests pass their own). */
-export interface PipelineCommandIo {
-  readonly stdout?: NodeJS.WritableStream;
-  readonly stderr?: NodeJS.WritableStream;
-  /** Project root. @default process.cwd() */
-  readonly root?: string;
-}
-
 /** Run `pipeline generate` (exported for tests). Returns the exit code. */
-export async function runPipelineGenerate(opts: PipelineGenerateCliOptions, io: PipelineCommandIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  const root = io.root ?? process.cwd();
+export async function runPipelineGenerate(opts: PipelineGenerateCliOptions, io: CommandIo = {}): Promise<number> {
+  const { stdout, stderr, root } = resolveIo(io);
   const fs = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
@@ -63,10 +54,8 @@ export async function runPipelineGenerate(opts: PipelineGenerateCliOptions, io: 
 }
 
 /** Run `pipeline synth` (exported for tests). Returns the exit code. */
-export async function runPipelineSynth(opts: PipelineSynthCliOptions, io: PipelineCommandIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  const root = io.root ?? process.cwd();
+export async function runPipelineSynth(opts: PipelineSynthCliOptions, io: CommandIo = {}): Promise<number> {
+  const { stdout, stderr, root } = resolveIo(io);
   const { buildPipelineApp } = await import('../../pipeline/app');
   const { resolve } = await import('node:path');
   (await import('../../lib/fs-atomic')).checkOutputFolder(resolve(root, opts.out));
@@ -99,14 +88,14 @@ export function register(program: Command): void {
   pipeline
     .command('generate')
     .description('write .github/workflows/deploy-<env>.yml for every github-actions environment (or, with --check, fail with the diff when a committed one is stale)')
-    .option('--env <name...>', 'environment names or paths (default: every environment; generated files of gone environments are removed too)')
+    .addOption(envsOption('environment names or paths (default: every environment; generated files of gone environments are removed too)'))
     .option('--check', 'write nothing; print each stale file\'s unified diff and exit 1 if any differs')
     .addHelpText('after', '\nExit codes: 0 written or current, 1 stale (--check) or invalid environment, 2 usage.')
     .action(action(async (opts: PipelineGenerateCliOptions) => runPipelineGenerate(opts)));
   pipeline
     .command('synth')
     .description("synthesize one environment's pipeline app into a cloud assembly: the pipeline's Synth step runs this")
-    .requiredOption('--env <name|path>', 'environment name (config/environments/<name>.yaml) or path to an environment file')
+    .addOption(envOption())
     .option('--out <dir>', 'cloud assembly directory', 'cdk.out')
     .option('--check-workflow', 'first fail (exit 1, with the diff) when the committed workflow of a github-actions environment is stale')
     .option('--no-validation', "skip CDK's built-in CloudFormation template validation")

@@ -1,7 +1,8 @@
 /** `sdpipe plan [--env NAME…|--all]`: validate, then print what each environment's pipeline will do. */
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { action, formatOption } from '../cli';
+import { action } from '../cli';
+import { envsOption, formatOption } from '../options';
 
 /** Register `plan`. */
 export function register(program: Command): void {
@@ -9,7 +10,7 @@ export function register(program: Command): void {
     .command('plan')
     .description('validate environments and print the plan of each pipeline (what it mirrors, syncs, bakes and deploys); writes out/plan.md')
     .option('--all', 'every file in config/environments/ (the default)')
-    .option('--env <name...>', 'environment names or paths')
+    .addOption(envsOption())
     .option('--out <file>', 'Markdown report path', path.join('out', 'plan.md'))
     .option('--dry-run', 'print only; write no report file')
     .addOption(formatOption(['text', 'json', 'markdown', 'github']))

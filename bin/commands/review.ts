@@ -1,6 +1,7 @@
 /** `sdpipe review --base <ref|dir> --head <ref|dir>`: what a config change will do, as on the PR comment. */
 import type { Command } from 'commander';
-import { action, formatOption } from '../cli';
+import { action } from '../cli';
+import { formatOption } from '../options';
 
 /** Register `review`. */
 export function register(program: Command): void {
@@ -11,7 +12,7 @@ export function register(program: Command): void {
     .option('--head <ref|dir>', 'the head: a git ref or a folder', '.')
     .option('--templates', 'also synthesize each changed environment\'s stack offline (base and head configs, this checkout\'s stage code) and show the CloudFormation, IAM and security-group diff')
     .option('--out <file>', 'also write the Markdown report to this file')
-    .addOption(formatOption(['markdown', 'json', 'github']).default('markdown'))
+    .addOption(formatOption(['markdown', 'json', 'github']))
     .addHelpText('after', '\nExit codes: 0 reviewed and every changed environment is valid, 1 a changed environment has errors, 2 usage (unknown ref or folder).')
     .action(action(async (opts: { base: string; head: string; templates?: boolean; out?: string; format: 'markdown' | 'json' | 'github' }) => {
       const { loadTree, reviewTrees, renderMarkdown, renderJson, withStackDiffs } = await import('../../lib/review');

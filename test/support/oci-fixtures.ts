@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createHash, randomInt } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { sha256Digest, type Descriptor, type Platform } from '../../lib/oci/manifest';
 import { getToken, RegistryHandle } from './registry';
 
 export { getToken };
@@ -34,29 +35,8 @@ export const MANIFEST_ACCEPT = [
   MediaTypes.ociArtifact,
 ].join(', ');
 
-/** An image platform. */
-export interface Platform {
-  /** Operating system, e.g. `linux`. */
-  readonly os: string;
-  /** CPU architecture, e.g. `amd64`. */
-  readonly architecture: string;
-  /** CPU variant, e.g. `v8`. @default - none */
-  readonly variant?: string;
-}
-
-/** An OCI content descriptor. */
-export interface Descriptor {
-  /** Media type of the referenced content. */
-  readonly mediaType: string;
-  /** `sha256:<hex>`. */
-  readonly digest: string;
-  /** Size in bytes. */
-  readonly size: number;
-  /** Platform (index entries only). @default - none */
-  readonly platform?: Platform;
-  /** Annotations. @default - none */
-  readonly annotations?: Record<string, string>;
-}
+// Platforms and descriptors are the product's own types (lib/oci/manifest.ts), so a fixture cannot drift from what the copy engine reads.
+export type { Descriptor, Platform };
 
 /** Credentials for a registry: Basic user/password, or a bearer token (see {@link getToken}). */
 export type RegistryAuth = { readonly username: string; readonly password: string } | { readonly bearer: string };
@@ -266,7 +246,7 @@ async function pushGenerated(registryUrl: string, repo: string, size: number, ch
 
 /** Push a manifest (or index) under `ref` (tag, or digest when undefined); returns its digest. */
 export async function pushManifest(registryUrl: string, repo: string, ref: string | undefined, bytes: Buffer, mediaType: string, auth?: RegistryAuth): Promise<string> {
-  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const digest = sha256Digest(bytes);
   const res = await fetch(`${base(registryUrl)}/v2/${repo}/manifests/${ref ?? digest}`, {
     method: 'PUT',
     headers: { ...authHeader(auth), 'content-type': mediaType },
@@ -445,7 +425,7 @@ export async function getManifest(registryUrl: string, repo: string, ref: string
   if (res.status !== 200) return fail(`GET manifest ${repo}:${ref}`, res);
   const bytes = Buffer.from(await res.arrayBuffer());
   return {
-    digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+    digest: sha256Digest(bytes),
     bytes,
     mediaType: (res.headers.get('content-type') ?? '').split(';')[0].trim(),
   };

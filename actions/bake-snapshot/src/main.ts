@@ -2,41 +2,35 @@
  * The bake-snapshot action: inputs → `runSnapshotStage` → outputs. The ECR password is masked
  * the moment it exists; any failure ends in `core.setFailed` (after the bake cleaned up).
  */
-import * as path from 'node:path';
 import * as core from '@actions/core';
-import { boolInput } from '../../common/inputs';
+import { boolInput, environmentInput, fail, pathInput, positiveNumberInput, stringInput, workingDirectoryInput } from '../../common/inputs';
 import { loadValidEnvironment } from '../../../lib/config/load';
-import { SdpipeError } from '../../../lib/errors';
 import { splitIds } from '../../../lib/snapshot/launch-settings';
 import { formatBakeEvent, formatStageText } from '../../../lib/snapshot/report';
 import { runSnapshotStage } from '../../../lib/snapshot/stage';
 
+/** A duration input in minutes (fractions allowed), as milliseconds. */
 function minutesInput(name: string, fallback: number): number {
-  const raw = (core.getInput(name) || '').trim();
-  if (!raw) return fallback * 60_000;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new SdpipeError(`input ${name} must be a positive number of minutes, got "${raw}"`, { exitCode: 2 });
-  return n * 60_000;
+  return positiveNumberInput(name, 'minutes', fallback) * 60_000;
 }
 
 /** Run the action. */
 export async function run(): Promise<void> {
   try {
-    const root = path.resolve(core.getInput('working-directory') || '.');
-    const environment = core.getInput('environment', { required: true });
-    const lock = core.getInput('lock');
+    const root = workingDirectoryInput();
+    const environment = environmentInput();
     const { config } = await loadValidEnvironment(environment, { root });
     const result = await runSnapshotStage({
       config,
-      outDir: path.resolve(root, core.getInput('out-dir') || 'out'),
-      lockFile: lock ? path.resolve(root, lock) : undefined,
+      outDir: pathInput('out-dir', root, 'out'),
+      lockFile: pathInput('lock', root),
       dryRun: boolInput('dry-run'),
       force: boolInput('force'),
       publish: boolInput('publish'),
       launch: {
-        instanceProfile: core.getInput('instance-profile') || undefined,
-        subnetId: core.getInput('subnet-id') || undefined,
-        securityGroupIds: splitIds(core.getInput('security-group-ids') || undefined),
+        instanceProfile: stringInput('instance-profile'),
+        subnetId: stringInput('subnet-id'),
+        securityGroupIds: splitIds(stringInput('security-group-ids')),
       },
       timeouts: {
         ssmOnline: minutesInput('ssm-timeout', 15),
@@ -52,8 +46,6 @@ export async function run(): Promise<void> {
     core.setOutput('images-digest', result.bake?.imagesDigest ?? '');
     core.setOutput('snapshot-file', result.recordFile ?? '');
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const hint = err instanceof SdpipeError && err.hint ? `\nhint: ${err.hint}` : '';
-    core.setFailed(`${message}${hint}`);
+    fail(err);
   }
 }

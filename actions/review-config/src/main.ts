@@ -2,7 +2,6 @@
  * The review-config action: review base → head, annotate diagnostics on changed lines, write the
  * job summary and the full report, and post or update one sticky PR comment.
  */
-import * as path from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { UsageError } from '../../../lib/errors';
@@ -11,7 +10,7 @@ import * as fs from 'node:fs';
 import { COMMENT_MARKER, GITHUB_COMMENT_LIMIT, loadTree, renderMarkdown, reviewTrees, withStackDiffs } from '../../../lib/review';
 import type { StackDiff } from '../../../lib/review';
 import { annotate } from '../../common/annotate';
-import { boolInput, fail } from '../../common/inputs';
+import { boolInput, fail, pathInput, stringInput, workingDirectoryInput } from '../../common/inputs';
 
 /** Post the body as the sticky comment: update the one carrying the marker, or create it. */
 export async function upsertComment(token: string, body: string): Promise<'created' | 'updated' | 'skipped'> {
@@ -32,21 +31,21 @@ export async function upsertComment(token: string, body: string): Promise<'creat
 /** Run the action. */
 export async function run(): Promise<void> {
   try {
-    const root = path.resolve(core.getInput('working-directory') || '.');
-    const base = core.getInput('base') || github.context.payload.pull_request?.base?.sha;
+    const root = workingDirectoryInput();
+    const base = stringInput('base') ?? github.context.payload.pull_request?.base?.sha;
     if (!base) throw new UsageError('no base ref: set the base input, or run on a pull_request event');
-    const head = core.getInput('head') || 'HEAD';
+    const head = stringInput('head', 'HEAD');
     let review = reviewTrees(loadTree(base, root), loadTree(head, root));
-    const reviewJson = core.getInput('review-json');
+    const reviewJson = pathInput('review-json', root);
     if (reviewJson) {
-      const parsed = JSON.parse(fs.readFileSync(path.resolve(root, reviewJson), 'utf8')) as { environments?: Array<{ name: string; stackDiff?: StackDiff }> };
+      const parsed = JSON.parse(fs.readFileSync(reviewJson, 'utf8')) as { environments?: Array<{ name: string; stackDiff?: StackDiff }> };
       review = withStackDiffs(review, new Map((parsed.environments ?? []).filter((e) => e.stackDiff).map((e) => [e.name, e.stackDiff!])));
     }
     const changed = review.environments.filter((e) => e.status !== 'unchanged');
     annotate(changed.flatMap((e) => e.diagnostics.filter((d) => d.onChangedLine)));
 
     const full = renderMarkdown(review);
-    const reportPath = path.resolve(root, core.getInput('report-path') || 'out/review.md');
+    const reportPath = pathInput('report-path', root, 'out/review.md');
     writeFileAtomic(reportPath, full);
     await core.summary.addRaw(full).write();
     const comment = renderMarkdown(review, { limit: GITHUB_COMMENT_LIMIT });
@@ -57,7 +56,7 @@ export async function run(): Promise<void> {
     core.setOutput('truncated', String(comment.length < full.length));
 
     if (boolInput('comment', true)) {
-      const token = core.getInput('github-token');
+      const token = stringInput('github-token', '');
       if (token) core.setSecret(token);
       try {
         core.info(`PR comment ${await upsertComment(token, comment)}`);

@@ -2,23 +2,23 @@
  * The sync-models action: inputs → `syncModels` → lock file and outputs. The hub token is
  * masked before anything else happens; any failure ends in `core.setFailed`, never a stack trace.
  */
-import * as path from 'node:path';
 import * as core from '@actions/core';
 import { loadValidEnvironment } from '../../../lib/config/load';
-import { buildModelsLock, modelsLockPath, writeModelsLock } from '../../../lib/contracts/models-lock';
+import { modelsLockPath, writeModelsLock } from '../../../lib/contracts/models-lock';
+import { buildModelsLock } from '../../../lib/models/lock-entries';
 import { syncModels } from '../../../lib/models/sync-models';
 import { checkSyncOptions } from '../../../lib/models/sync-options';
 import { countResults, formatSyncMarkdown, formatSyncText } from '../../../lib/models/sync-report';
-import { createProgress } from '../../../lib/transfer/progress';
-import { boolInput, fail, intInput } from '../../common/inputs';
+import { addStepSummary, withLogProgress } from '../../common/report';
+import { boolInput, environmentInput, fail, intInput, pathInput, stringInput, workingDirectoryInput } from '../../common/inputs';
 
 /** Run the action. */
 export async function run(): Promise<void> {
   try {
-    const hfToken = core.getInput('hf-token') || process.env.HF_TOKEN || undefined;
+    const hfToken = stringInput('hf-token') || process.env.HF_TOKEN || undefined;
     if (hfToken) core.setSecret(hfToken);
-    const root = path.resolve(core.getInput('working-directory') || '.');
-    const environment = core.getInput('environment', { required: true });
+    const root = workingDirectoryInput();
+    const environment = environmentInput();
     const options = {
       dryRun: boolInput('dry-run'),
       concurrency: intInput('concurrency', 1, 4),
@@ -29,19 +29,13 @@ export async function run(): Promise<void> {
     };
     checkSyncOptions(options, { concurrency: 'input concurrency', partSize: 'input part-size' });
     const { config } = await loadValidEnvironment(environment, { root });
-    const progress = createProgress({ stream: process.stdout, tty: false });
-    let result;
-    try {
-      result = await syncModels({ config, ...options, hfToken, baseDir: root, progress, onWarning: (m) => core.warning(m) });
-    } finally {
-      progress.close();
-    }
+    const result = await withLogProgress((progress) => syncModels({ config, ...options, hfToken, baseDir: root, progress, onWarning: (m) => core.warning(m) }));
     core.info(formatSyncText(result));
-    if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(formatSyncMarkdown(result)).write();
+    await addStepSummary(formatSyncMarkdown(result));
 
     let lockFile = '';
     if (!result.dryRun && result.exitCode === 0) {
-      lockFile = modelsLockPath(path.resolve(root, core.getInput('out-dir') || 'out'), result.environment);
+      lockFile = modelsLockPath(pathInput('out-dir', root, 'out'), result.environment);
       await writeModelsLock(lockFile, buildModelsLock(result.environment, result.bucket, result.files));
     }
     const counts = countResults(result);

@@ -1,15 +1,14 @@
 /** The validate-config action: inputs → lib/config validation → annotations and outputs. */
-import * as path from 'node:path';
 import * as core from '@actions/core';
 import { listEnvironmentFiles, resolveEnvironmentPath } from '../../../lib/config/load';
 import { renderReports, validateFiles } from '../../../lib/config/report';
 import { annotate } from '../../common/annotate';
-import { fail, listInput } from '../../common/inputs';
+import { fail, listInput, workingDirectoryInput } from '../../common/inputs';
 
 /** Run the action. */
 export async function run(): Promise<void> {
   try {
-    const root = path.resolve(core.getInput('working-directory') || '.');
+    const root = workingDirectoryInput();
     const names = listInput('files');
     const files = names.length ? names.map((n) => resolveEnvironmentPath(n, root)) : listEnvironmentFiles(root);
     const reports = validateFiles(files, root);

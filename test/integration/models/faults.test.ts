@@ -5,19 +5,14 @@
 import { syncModels } from '../../../lib/models/sync-models';
 import { parseUploadState, uploadStateKey } from '../../../lib/models/upload-state';
 import { exists, getObject, instantRetry, MIB, PART_MIB, publish, sha256, startStand, type Stand } from './stand';
+import { useHarness } from '../../support/lifecycle';
 
 const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
 const INTERNAL = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>';
 
 describe('models sync through faults', () => {
   let stand: Stand;
-  beforeAll(async () => {
-    stand = await startStand();
-  });
-  afterAll(async () => {
-    await stand.stop();
-  });
-  beforeEach(() => stand.reset());
+  useHarness(startStand, (s) => (stand = s), { beforeEach: (s) => s.reset() });
 
   async function expectLanded(key: string, sha: string): Promise<void> {
     const obj = await getObject(stand, key);

@@ -14,6 +14,7 @@ import { PassThrough } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
 import { syncModels } from '../../../lib/models/sync-models';
 import { BUCKET, exists, getObject, instantRetry, MIB, PART_MIB, publish, sha256, startStand, type Stand } from './stand';
+import { useHarness } from '../../support/lifecycle';
 
 const TOOLS = spawnSync('sh', ['-c', 'command -v curl && command -v aws'], { encoding: 'utf8' }).status === 0;
 
@@ -60,13 +61,7 @@ async function libStoragePipe(stand: Stand, url: string, key: string): Promise<{
 
 describe(`the original piped upload vs sdpipe when the source connection breaks (${TOOLS ? 'curl | aws s3 cp -' : 'lib-storage model of the pipe'})`, () => {
   let stand: Stand;
-  beforeAll(async () => {
-    stand = await startStand();
-  });
-  afterAll(async () => {
-    await stand.stop();
-  });
-  beforeEach(() => stand.reset());
+  useHarness(startStand, (s) => (stand = s), { beforeEach: (s) => s.reset() });
 
   it('the pipe lands a truncated object and reports success', async () => {
     const f = publish(stand, 'piped.safetensors', 20);

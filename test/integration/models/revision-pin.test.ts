@@ -6,22 +6,17 @@
  * and downloads `/resolve/<commit_hash>/…`). The commit lands in models.lock.json.
  */
 import { randomBytes } from 'node:crypto';
-import { buildModelsLock } from '../../../lib/contracts/models-lock';
+import { buildModelsLock } from '../../../lib/models/lock-entries';
 import { syncModels } from '../../../lib/models/sync-models';
 import { parseUploadState, uploadStateKey } from '../../../lib/models/upload-state';
 import { getObject, instantRetry, MIB, PART_MIB, sha256, startStand, type Stand } from './stand';
+import { useHarness } from '../../support/lifecycle';
 
 const REPO = 'sdpipe-test/pinned';
 
 describe('hf:// revision pinning (X-Repo-Commit)', () => {
   let stand: Stand;
-  beforeAll(async () => {
-    stand = await startStand();
-  });
-  afterAll(async () => {
-    await stand.stop();
-  });
-  beforeEach(() => stand.reset());
+  useHarness(startStand, (s) => (stand = s), { beforeEach: (s) => s.reset() });
 
   /** Publish `name` on `main` (commit A), and another version of it under commit B that `main` does not point at yet. */
   function twoRevisions(name: string, mib: number): { source: string; a: { commit: string; data: Buffer; sha256: string }; b: { commit: string; data: Buffer } } {

@@ -8,16 +8,11 @@ import { syncModels } from '../../../lib/models/sync-models';
 import { uploadStateKey } from '../../../lib/models/upload-state';
 import { startHfServer } from '../../support/hf-server';
 import { BUCKET, exists, getObject, instantRetry, keys, MIB, PART_MIB, publish, sha256, startStand, type Stand } from './stand';
+import { useHarness } from '../../support/lifecycle';
 
 describe('models sync against s3rver and a hub stand-in', () => {
   let stand: Stand;
-  beforeAll(async () => {
-    stand = await startStand();
-  });
-  afterAll(async () => {
-    await stand.stop();
-  });
-  beforeEach(() => stand.reset());
+  useHarness(startStand, (s) => (stand = s), { beforeEach: (s) => s.reset() });
 
   it('streams a 21 MiB file (5 parts) from hf:// into the bucket, verified, then skips it on a re-run after one HEAD', async () => {
     const f = publish(stand, 'v1-5-pruned-emaonly.safetensors', 21, 12_345);

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { startRegistry, getToken, RegistryHandle } from '../../support/registry';
 import { startFaultProxy } from '../../support/fault-proxy';
+import { useHarness } from '../../support/lifecycle';
 import {
   blobExists,
   fetchBlob,
@@ -25,13 +26,7 @@ const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toStri
 
 describe('registry without auth', () => {
   let reg: RegistryHandle;
-  beforeAll(async () => {
-    reg = await startRegistry();
-  });
-  afterAll(async () => {
-    await reg.stop();
-    expect(fs.existsSync(reg.storageDir)).toBe(false);
-  });
+  useHarness(() => startRegistry(), (r) => (reg = r), { afterStop: (r) => expect(fs.existsSync(r.storageDir)).toBe(false) });
 
   test('answers /v2/ with 200 on a loopback port', async () => {
     expect(reg.host).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -156,10 +151,7 @@ describe('registry without auth', () => {
 
 describe('registry with basic auth', () => {
   let reg: RegistryHandle;
-  beforeAll(async () => {
-    reg = await startRegistry({ auth: 'basic' });
-  });
-  afterAll(() => reg.stop());
+  useHarness(() => startRegistry({ auth: 'basic' }), (r) => (reg = r));
 
   test('challenges with Basic and accepts the right credentials only', async () => {
     expect(reg.username).toBe('sdpipe');
@@ -199,10 +191,7 @@ describe('registry with basic auth', () => {
 
 describe('registry with token auth', () => {
   let reg: RegistryHandle;
-  beforeAll(async () => {
-    reg = await startRegistry({ auth: 'token' });
-  });
-  afterAll(() => reg.stop());
+  useHarness(() => startRegistry({ auth: 'token' }), (r) => (reg = r));
 
   test('challenges with Bearer realm, service and scope', async () => {
     expect(reg.url).not.toBe(reg.backendUrl);

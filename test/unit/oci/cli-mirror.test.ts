@@ -2,47 +2,24 @@
  * `sdpipe mirror` and `sdpipe mirror copy` through the real command line (in process): the
  * environment file, the endpoint override, output formats, the job summary and exit codes.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
 import { runCli } from '../cli/run-cli';
-import { bytesOf, seedImage, startFakeRegistry, type FakeRegistry } from './fake-registry';
+import { bytesOf, seedImage, type FakeRegistry } from './fake-registry';
+import { DEV_ECR_HOST as ECR_HOST, useCliRegistries, writeMirrorEnvironment, type MirrorEntry } from '../../support/cli-registries';
 
-const ECR_HOST = '123456789012.dkr.ecr.us-west-2.amazonaws.com';
-const ENV_KEYS = ['SDPIPE_REGISTRY_OVERRIDE', 'GITHUB_STEP_SUMMARY', 'SDPIPE_REGISTRY_USERNAME', 'SDPIPE_REGISTRY_PASSWORD'];
-
+const stand = useCliRegistries('sdpipe-cli-mirror-');
 let src: FakeRegistry;
 let dst: FakeRegistry;
 let dir: string;
-const saved: Record<string, string | undefined> = {};
+beforeEach(() => {
+  ({ src, dst, dir } = stand);
+});
 
 /** Write config/environments/dev.yaml: the repository's dev.yaml with a mirror section pointing at `src`. */
-function writeEnvironment(images: { name: string; source: string; repository: string }[], charts: { name: string; source: string; repository: string }[] = []) {
-  const doc = parseDocument(readFileSync(join(__dirname, '../../../config/environments/dev.yaml'), 'utf8'));
-  doc.setIn(['mirror'], doc.createNode({ images, charts }));
-  mkdirSync(join(dir, 'config', 'environments'), { recursive: true });
-  writeFileSync(join(dir, 'config', 'environments', 'dev.yaml'), doc.toString());
+function writeEnvironment(images: MirrorEntry[], charts: MirrorEntry[] = []) {
+  writeMirrorEnvironment(dir, images, charts);
 }
-
-beforeEach(async () => {
-  for (const k of ENV_KEYS) saved[k] = process.env[k];
-  src = await startFakeRegistry();
-  dst = await startFakeRegistry();
-  dir = mkdtempSync(join(tmpdir(), 'sdpipe-cli-mirror-'));
-  process.env.SDPIPE_REGISTRY_OVERRIDE = `${ECR_HOST}=${dst.host}`;
-  delete process.env.GITHUB_STEP_SUMMARY;
-});
-
-afterEach(async () => {
-  for (const k of ENV_KEYS) {
-    if (saved[k] === undefined) delete process.env[k];
-    else process.env[k] = saved[k];
-  }
-  await src.stop();
-  await dst.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 const std = (name: string, repo: string) => ({ name, source: `${src.host}/${repo}:v1`, repository: `sd-on-eks/${name}` });
 

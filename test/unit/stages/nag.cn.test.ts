@@ -1,13 +1,4 @@
 /** cdk-nag over the prod-cn stage (aws-cn); the twin of nag.test.ts. */
 import { nagSuite } from './nag-suite';
 
-nagSuite('prod-cn', {
-  'AwsSolutions-APIG2': 1,
-  'AwsSolutions-APIG3': 1,
-  'AwsSolutions-APIG4': 1,
-  'AwsSolutions-COG4': 1,
-  'AwsSolutions-IAM4': 17,
-  'AwsSolutions-IAM5': 20,
-  'AwsSolutions-L1': 3,
-  'AwsSolutions-SQS3': 1,
-});
+nagSuite('prod-cn');
