@@ -996,14 +996,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol}//${url.hostname}:${port}`;
-        let path8 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path9 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin.endsWith("/")) {
           origin = origin.substring(0, origin.length - 1);
         }
-        if (path8 && !path8.startsWith("/")) {
-          path8 = `/${path8}`;
+        if (path9 && !path9.startsWith("/")) {
+          path9 = `/${path9}`;
         }
-        url = new URL(origin + path8);
+        url = new URL(origin + path9);
       }
       return url;
     }
@@ -2617,20 +2617,20 @@ var require_parseParams = __commonJS({
 var require_basename = __commonJS({
   "node_modules/@fastify/busboy/lib/utils/basename.js"(exports2, module2) {
     "use strict";
-    module2.exports = function basename3(path8) {
-      if (typeof path8 !== "string") {
+    module2.exports = function basename3(path9) {
+      if (typeof path9 !== "string") {
         return "";
       }
-      for (var i = path8.length - 1; i >= 0; --i) {
-        switch (path8.charCodeAt(i)) {
+      for (var i = path9.length - 1; i >= 0; --i) {
+        switch (path9.charCodeAt(i)) {
           case 47:
           // '/'
           case 92:
-            path8 = path8.slice(i + 1);
-            return path8 === ".." || path8 === "." ? "" : path8;
+            path9 = path9.slice(i + 1);
+            return path9 === ".." || path9 === "." ? "" : path9;
         }
       }
-      return path8 === ".." || path8 === "." ? "" : path8;
+      return path9 === ".." || path9 === "." ? "" : path9;
     };
   }
 });
@@ -4023,8 +4023,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve5, reject) => {
-        res = resolve5;
+      const promise = new Promise((resolve6, reject) => {
+        res = resolve6;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -5528,8 +5528,8 @@ Content-Type: ${value.type || "application/octet-stream"}\r
                 });
               }
             });
-            const busboyResolve = new Promise((resolve5, reject) => {
-              busboy.on("finish", resolve5);
+            const busboyResolve = new Promise((resolve6, reject) => {
+              busboy.on("finish", resolve6);
               busboy.on("error", (err) => reject(new TypeError(err)));
             });
             if (this.body !== null) for await (const chunk of consumeBody(this[kState].body)) busboy.write(chunk);
@@ -5660,7 +5660,7 @@ var require_request = __commonJS({
     }
     var Request = class _Request {
       constructor(origin, {
-        path: path8,
+        path: path9,
         method,
         body,
         headers,
@@ -5674,11 +5674,11 @@ var require_request = __commonJS({
         throwOnError,
         expectContinue
       }, handler) {
-        if (typeof path8 !== "string") {
+        if (typeof path9 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path8[0] !== "/" && !(path8.startsWith("http://") || path8.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path9[0] !== "/" && !(path9.startsWith("http://") || path9.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.exec(path8) !== null) {
+        } else if (invalidPathRegex.exec(path9) !== null) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -5741,7 +5741,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? util.buildURL(path8, query) : path8;
+        this.path = query ? util.buildURL(path9, query) : path9;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6063,9 +6063,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve5(data);
+              return err ? reject(err) : resolve6(data);
             });
           });
         }
@@ -6103,12 +6103,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve5(data);
+              ) : resolve6(data);
             });
           });
         }
@@ -6749,9 +6749,9 @@ var require_RedirectHandler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path8 = search ? `${pathname}${search}` : pathname;
+        const path9 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path8;
+        this.opts.path = path9;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7168,16 +7168,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           if (!this[kSize]) {
-            resolve5(null);
+            resolve6(null);
           } else {
-            this[kClosedResolve] = resolve5;
+            this[kClosedResolve] = resolve6;
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request = requests[i];
@@ -7188,7 +7188,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve5();
+            resolve6();
           };
           if (this[kHTTP2Session] != null) {
             util.destroy(this[kHTTP2Session], err);
@@ -7768,7 +7768,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve5, reject) => {
+        const socket = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7780,7 +7780,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve5(socket2);
+              resolve6(socket2);
             }
           });
         });
@@ -7991,7 +7991,7 @@ var require_client = __commonJS({
         writeH2(client, client[kHTTP2Session], request);
         return;
       }
-      const { body, method, path: path8, host, upgrade, headers, blocking, reset } = request;
+      const { body, method, path: path9, host, upgrade, headers, blocking, reset } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
         body.read(0);
@@ -8041,7 +8041,7 @@ var require_client = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path8} HTTP/1.1\r
+      let header = `${method} ${path9} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -8104,7 +8104,7 @@ upgrade: ${upgrade}\r
       return true;
     }
     function writeH2(client, session, request) {
-      const { body, method, path: path8, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
+      const { body, method, path: path9, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
       let headers;
       if (typeof reqHeaders === "string") headers = Request[kHTTP2CopyHeaders](reqHeaders.trim());
       else headers = reqHeaders;
@@ -8147,7 +8147,7 @@ upgrade: ${upgrade}\r
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path8;
+      headers[HTTP2_HEADER_PATH] = path9;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -8404,12 +8404,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve5, reject) => {
+      const waitForDrain = () => new Promise((resolve6, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve5;
+          callback = resolve6;
         }
       });
       if (client[kHTTPConnVersion] === "h2") {
@@ -8754,8 +8754,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           return Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          return new Promise((resolve5) => {
-            this[kClosedResolve] = resolve5;
+          return new Promise((resolve6) => {
+            this[kClosedResolve] = resolve6;
           });
         }
       }
@@ -9333,7 +9333,7 @@ var require_readable = __commonJS({
         if (this.closed) {
           return Promise.resolve(null);
         }
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           const signalListenerCleanup = signal ? util.addAbortListener(signal, () => {
             this.destroy();
           }) : noop;
@@ -9342,7 +9342,7 @@ var require_readable = __commonJS({
             if (signal && signal.aborted) {
               reject(signal.reason || Object.assign(new Error("The operation was aborted"), { name: "AbortError" }));
             } else {
-              resolve5(null);
+              resolve6(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9364,11 +9364,11 @@ var require_readable = __commonJS({
         throw new TypeError("unusable");
       }
       assert(!stream[kConsume]);
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         stream[kConsume] = {
           type,
           stream,
-          resolve: resolve5,
+          resolve: resolve6,
           reject,
           length: 0,
           body: []
@@ -9403,12 +9403,12 @@ var require_readable = __commonJS({
       }
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve5, stream, length } = consume2;
+      const { type, body, resolve: resolve6, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve5(toUSVString(Buffer.concat(body)));
+          resolve6(toUSVString(Buffer.concat(body)));
         } else if (type === "json") {
-          resolve5(JSON.parse(Buffer.concat(body)));
+          resolve6(JSON.parse(Buffer.concat(body)));
         } else if (type === "arrayBuffer") {
           const dst = new Uint8Array(length);
           let pos = 0;
@@ -9416,12 +9416,12 @@ var require_readable = __commonJS({
             dst.set(buf, pos);
             pos += buf.byteLength;
           }
-          resolve5(dst.buffer);
+          resolve6(dst.buffer);
         } else if (type === "blob") {
           if (!Blob2) {
             Blob2 = require("buffer").Blob;
           }
-          resolve5(new Blob2(body, { type: stream[kContentType] }));
+          resolve6(new Blob2(body, { type: stream[kContentType] }));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9676,9 +9676,9 @@ var require_api_request = __commonJS({
     };
     function request(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           request.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -9851,9 +9851,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10134,9 +10134,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10225,9 +10225,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10387,20 +10387,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path8) {
-      if (typeof path8 !== "string") {
-        return path8;
+    function safeUrl(path9) {
+      if (typeof path9 !== "string") {
+        return path9;
       }
-      const pathSegments = path8.split("?");
+      const pathSegments = path9.split("?");
       if (pathSegments.length !== 2) {
-        return path8;
+        return path9;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path8, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path8);
+    function matchKey(mockDispatch2, { path: path9, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path9);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10418,7 +10418,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path8 }) => matchValue(safeUrl(path8), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path9 }) => matchValue(safeUrl(path9), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10455,9 +10455,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path8, method, body, headers, query } = opts;
+      const { path: path9, method, body, headers, query } = opts;
       return {
-        path: path8,
+        path: path9,
         method,
         body,
         headers,
@@ -10906,10 +10906,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path8, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path9, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path8,
+            Path: path9,
             "Status code": statusCode,
             Persistent: persist ? "\u2705" : "\u274C",
             Invocations: timesInvoked,
@@ -13849,7 +13849,7 @@ var require_fetch = __commonJS({
       async function dispatch({ body }) {
         const url = requestCurrentURL(request);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve5, reject) => agent.dispatch(
+        return new Promise((resolve6, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -13925,7 +13925,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              resolve5({
+              resolve6({
                 status,
                 statusText,
                 headersList: headers[kHeadersList],
@@ -13968,7 +13968,7 @@ var require_fetch = __commonJS({
                 const val = headersList[n + 1].toString("latin1");
                 headers[kHeadersList].append(key, val);
               }
-              resolve5({
+              resolve6({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList: headers[kHeadersList],
@@ -15529,8 +15529,8 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path8) {
-      for (const char of path8) {
+    function validateCookiePath(path9) {
+      for (const char of path9) {
         const code = char.charCodeAt(0);
         if (code < 33 || char === ";") {
           throw new Error("Invalid cookie path");
@@ -17210,11 +17210,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path8 = opts.path;
+          let path9 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path8 = `/${path8}`;
+            path9 = `/${path9}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path8);
+          url = new URL(util.parseOrigin(url).origin + path9);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -17322,11 +17322,11 @@ var require_lib = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -17342,7 +17342,7 @@ var require_lib = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -17428,26 +17428,26 @@ var require_lib = __commonJS({
       }
       readBody() {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve5) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve6) => __awaiter(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
             this.message.on("data", (chunk) => {
               output = Buffer.concat([output, chunk]);
             });
             this.message.on("end", () => {
-              resolve5(output.toString());
+              resolve6(output.toString());
             });
           }));
         });
       }
       readBodyBuffer() {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve5) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve6) => __awaiter(this, void 0, void 0, function* () {
             const chunks = [];
             this.message.on("data", (chunk) => {
               chunks.push(chunk);
             });
             this.message.on("end", () => {
-              resolve5(Buffer.concat(chunks));
+              resolve6(Buffer.concat(chunks));
             });
           }));
         });
@@ -17656,14 +17656,14 @@ var require_lib = __commonJS({
        */
       requestRaw(info2, data) {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             function callbackForResult(err, res) {
               if (err) {
                 reject(err);
               } else if (!res) {
                 reject(new Error("Unknown error"));
               } else {
-                resolve5(res);
+                resolve6(res);
               }
             }
             this.requestRawWithCallback(info2, data, callbackForResult);
@@ -17845,12 +17845,12 @@ var require_lib = __commonJS({
         return __awaiter(this, void 0, void 0, function* () {
           retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
           const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-          return new Promise((resolve5) => setTimeout(() => resolve5(), ms));
+          return new Promise((resolve6) => setTimeout(() => resolve6(), ms));
         });
       }
       _processResponse(res, options) {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve5, reject) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve6, reject) => __awaiter(this, void 0, void 0, function* () {
             const statusCode = res.message.statusCode || 0;
             const response = {
               statusCode,
@@ -17858,7 +17858,7 @@ var require_lib = __commonJS({
               headers: {}
             };
             if (statusCode === HttpCodes.NotFound) {
-              resolve5(response);
+              resolve6(response);
             }
             function dateTimeDeserializer(key, value) {
               if (typeof value === "string") {
@@ -17897,7 +17897,7 @@ var require_lib = __commonJS({
               err.result = response.result;
               reject(err);
             } else {
-              resolve5(response);
+              resolve6(response);
             }
           }));
         });
@@ -17914,11 +17914,11 @@ var require_auth = __commonJS({
     "use strict";
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -17934,7 +17934,7 @@ var require_auth = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18018,11 +18018,11 @@ var require_oidc_utils = __commonJS({
     "use strict";
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18038,7 +18038,7 @@ var require_oidc_utils = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18116,11 +18116,11 @@ var require_summary = __commonJS({
     "use strict";
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18136,7 +18136,7 @@ var require_summary = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18437,7 +18437,7 @@ var require_path_utils = __commonJS({
     };
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.toPlatformPath = exports2.toWin32Path = exports2.toPosixPath = void 0;
-    var path8 = __importStar(require("path"));
+    var path9 = __importStar(require("path"));
     function toPosixPath(pth) {
       return pth.replace(/[\\]/g, "/");
     }
@@ -18447,7 +18447,7 @@ var require_path_utils = __commonJS({
     }
     exports2.toWin32Path = toWin32Path;
     function toPlatformPath(pth) {
-      return pth.replace(/[/\\]/g, path8.sep);
+      return pth.replace(/[/\\]/g, path9.sep);
     }
     exports2.toPlatformPath = toPlatformPath;
   }
@@ -18482,11 +18482,11 @@ var require_io_util = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18502,7 +18502,7 @@ var require_io_util = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18511,7 +18511,7 @@ var require_io_util = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.getCmdPath = exports2.tryGetExecutablePath = exports2.isRooted = exports2.isDirectory = exports2.exists = exports2.READONLY = exports2.UV_FS_O_EXLOCK = exports2.IS_WINDOWS = exports2.unlink = exports2.symlink = exports2.stat = exports2.rmdir = exports2.rm = exports2.rename = exports2.readlink = exports2.readdir = exports2.open = exports2.mkdir = exports2.lstat = exports2.copyFile = exports2.chmod = void 0;
     var fs7 = __importStar(require("fs"));
-    var path8 = __importStar(require("path"));
+    var path9 = __importStar(require("path"));
     _a = fs7.promises, exports2.chmod = _a.chmod, exports2.copyFile = _a.copyFile, exports2.lstat = _a.lstat, exports2.mkdir = _a.mkdir, exports2.open = _a.open, exports2.readdir = _a.readdir, exports2.readlink = _a.readlink, exports2.rename = _a.rename, exports2.rm = _a.rm, exports2.rmdir = _a.rmdir, exports2.stat = _a.stat, exports2.symlink = _a.symlink, exports2.unlink = _a.unlink;
     exports2.IS_WINDOWS = process.platform === "win32";
     exports2.UV_FS_O_EXLOCK = 268435456;
@@ -18560,7 +18560,7 @@ var require_io_util = __commonJS({
         }
         if (stats && stats.isFile()) {
           if (exports2.IS_WINDOWS) {
-            const upperExt = path8.extname(filePath).toUpperCase();
+            const upperExt = path9.extname(filePath).toUpperCase();
             if (extensions.some((validExt) => validExt.toUpperCase() === upperExt)) {
               return filePath;
             }
@@ -18584,11 +18584,11 @@ var require_io_util = __commonJS({
           if (stats && stats.isFile()) {
             if (exports2.IS_WINDOWS) {
               try {
-                const directory = path8.dirname(filePath);
-                const upperName = path8.basename(filePath).toUpperCase();
+                const directory = path9.dirname(filePath);
+                const upperName = path9.basename(filePath).toUpperCase();
                 for (const actualName of yield exports2.readdir(directory)) {
                   if (upperName === actualName.toUpperCase()) {
-                    filePath = path8.join(directory, actualName);
+                    filePath = path9.join(directory, actualName);
                     break;
                   }
                 }
@@ -18655,11 +18655,11 @@ var require_io = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18675,7 +18675,7 @@ var require_io = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18683,7 +18683,7 @@ var require_io = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.findInPath = exports2.which = exports2.mkdirP = exports2.rmRF = exports2.mv = exports2.cp = void 0;
     var assert_1 = require("assert");
-    var path8 = __importStar(require("path"));
+    var path9 = __importStar(require("path"));
     var ioUtil = __importStar(require_io_util());
     function cp(source, dest, options = {}) {
       return __awaiter(this, void 0, void 0, function* () {
@@ -18692,7 +18692,7 @@ var require_io = __commonJS({
         if (destStat && destStat.isFile() && !force) {
           return;
         }
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory ? path8.join(dest, path8.basename(source)) : dest;
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory ? path9.join(dest, path9.basename(source)) : dest;
         if (!(yield ioUtil.exists(source))) {
           throw new Error(`no such file or directory: ${source}`);
         }
@@ -18704,7 +18704,7 @@ var require_io = __commonJS({
             yield cpDirRecursive(source, newDest, 0, force);
           }
         } else {
-          if (path8.relative(source, newDest) === "") {
+          if (path9.relative(source, newDest) === "") {
             throw new Error(`'${newDest}' and '${source}' are the same file`);
           }
           yield copyFile(source, newDest, force);
@@ -18717,7 +18717,7 @@ var require_io = __commonJS({
         if (yield ioUtil.exists(dest)) {
           let destExists = true;
           if (yield ioUtil.isDirectory(dest)) {
-            dest = path8.join(dest, path8.basename(source));
+            dest = path9.join(dest, path9.basename(source));
             destExists = yield ioUtil.exists(dest);
           }
           if (destExists) {
@@ -18728,7 +18728,7 @@ var require_io = __commonJS({
             }
           }
         }
-        yield mkdirP(path8.dirname(dest));
+        yield mkdirP(path9.dirname(dest));
         yield ioUtil.rename(source, dest);
       });
     }
@@ -18791,7 +18791,7 @@ var require_io = __commonJS({
         }
         const extensions = [];
         if (ioUtil.IS_WINDOWS && process.env["PATHEXT"]) {
-          for (const extension of process.env["PATHEXT"].split(path8.delimiter)) {
+          for (const extension of process.env["PATHEXT"].split(path9.delimiter)) {
             if (extension) {
               extensions.push(extension);
             }
@@ -18804,12 +18804,12 @@ var require_io = __commonJS({
           }
           return [];
         }
-        if (tool.includes(path8.sep)) {
+        if (tool.includes(path9.sep)) {
           return [];
         }
         const directories = [];
         if (process.env.PATH) {
-          for (const p of process.env.PATH.split(path8.delimiter)) {
+          for (const p of process.env.PATH.split(path9.delimiter)) {
             if (p) {
               directories.push(p);
             }
@@ -18817,7 +18817,7 @@ var require_io = __commonJS({
         }
         const matches = [];
         for (const directory of directories) {
-          const filePath = yield ioUtil.tryGetExecutablePath(path8.join(directory, tool), extensions);
+          const filePath = yield ioUtil.tryGetExecutablePath(path9.join(directory, tool), extensions);
           if (filePath) {
             matches.push(filePath);
           }
@@ -18903,11 +18903,11 @@ var require_toolrunner = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18923,7 +18923,7 @@ var require_toolrunner = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18933,7 +18933,7 @@ var require_toolrunner = __commonJS({
     var os = __importStar(require("os"));
     var events = __importStar(require("events"));
     var child = __importStar(require("child_process"));
-    var path8 = __importStar(require("path"));
+    var path9 = __importStar(require("path"));
     var io = __importStar(require_io());
     var ioUtil = __importStar(require_io_util());
     var timers_1 = require("timers");
@@ -19148,10 +19148,10 @@ var require_toolrunner = __commonJS({
       exec() {
         return __awaiter(this, void 0, void 0, function* () {
           if (!ioUtil.isRooted(this.toolPath) && (this.toolPath.includes("/") || IS_WINDOWS && this.toolPath.includes("\\"))) {
-            this.toolPath = path8.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+            this.toolPath = path9.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
           }
           this.toolPath = yield io.which(this.toolPath, true);
-          return new Promise((resolve5, reject) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve6, reject) => __awaiter(this, void 0, void 0, function* () {
             this._debug(`exec tool: ${this.toolPath}`);
             this._debug("arguments:");
             for (const arg of this.args) {
@@ -19234,7 +19234,7 @@ var require_toolrunner = __commonJS({
               if (error2) {
                 reject(error2);
               } else {
-                resolve5(exitCode);
+                resolve6(exitCode);
               }
             });
             if (this.options.input) {
@@ -19387,11 +19387,11 @@ var require_exec = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -19407,7 +19407,7 @@ var require_exec = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -19498,11 +19498,11 @@ var require_platform = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -19518,7 +19518,7 @@ var require_platform = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -19617,11 +19617,11 @@ var require_core = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -19637,7 +19637,7 @@ var require_core = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -19648,7 +19648,7 @@ var require_core = __commonJS({
     var file_command_1 = require_file_command();
     var utils_1 = require_utils();
     var os = __importStar(require("os"));
-    var path8 = __importStar(require("path"));
+    var path9 = __importStar(require("path"));
     var oidc_utils_1 = require_oidc_utils();
     var ExitCode2;
     (function(ExitCode3) {
@@ -19676,10 +19676,10 @@ var require_core = __commonJS({
       } else {
         (0, command_1.issueCommand)("add-path", {}, inputPath);
       }
-      process.env["PATH"] = `${inputPath}${path8.delimiter}${process.env["PATH"]}`;
+      process.env["PATH"] = `${inputPath}${path9.delimiter}${process.env["PATH"]}`;
     }
     exports2.addPath = addPath;
-    function getInput3(name, options) {
+    function getInput2(name, options) {
       const val = process.env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] || "";
       if (options && options.required && !val) {
         throw new Error(`Input required and not supplied: ${name}`);
@@ -19689,9 +19689,9 @@ var require_core = __commonJS({
       }
       return val.trim();
     }
-    exports2.getInput = getInput3;
+    exports2.getInput = getInput2;
     function getMultilineInput(name, options) {
-      const inputs = getInput3(name, options).split("\n").filter((x) => x !== "");
+      const inputs = getInput2(name, options).split("\n").filter((x) => x !== "");
       if (options && options.trimWhitespace === false) {
         return inputs;
       }
@@ -19701,7 +19701,7 @@ var require_core = __commonJS({
     function getBooleanInput(name, options) {
       const trueValue = ["true", "True", "TRUE"];
       const falseValue = ["false", "False", "FALSE"];
-      const val = getInput3(name, options);
+      const val = getInput2(name, options);
       if (trueValue.includes(val))
         return true;
       if (falseValue.includes(val))
@@ -19832,8 +19832,8 @@ var require_context = __commonJS({
           if ((0, fs_1.existsSync)(process.env.GITHUB_EVENT_PATH)) {
             this.payload = JSON.parse((0, fs_1.readFileSync)(process.env.GITHUB_EVENT_PATH, { encoding: "utf8" }));
           } else {
-            const path8 = process.env.GITHUB_EVENT_PATH;
-            process.stdout.write(`GITHUB_EVENT_PATH ${path8} does not exist${os_1.EOL}`);
+            const path9 = process.env.GITHUB_EVENT_PATH;
+            process.stdout.write(`GITHUB_EVENT_PATH ${path9} does not exist${os_1.EOL}`);
           }
         }
         this.eventName = process.env.GITHUB_EVENT_NAME;
@@ -20336,14 +20336,14 @@ var require_util8 = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol}//${url.hostname}:${port}`;
-        let path8 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path9 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin.endsWith("/")) {
           origin = origin.substring(0, origin.length - 1);
         }
-        if (path8 && !path8.startsWith("/")) {
-          path8 = `/${path8}`;
+        if (path9 && !path9.startsWith("/")) {
+          path9 = `/${path9}`;
         }
-        url = new URL(origin + path8);
+        url = new URL(origin + path9);
       }
       return url;
     }
@@ -21372,8 +21372,8 @@ var require_util9 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve5, reject) => {
-        res = resolve5;
+      const promise = new Promise((resolve6, reject) => {
+        res = resolve6;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -22877,8 +22877,8 @@ Content-Type: ${value.type || "application/octet-stream"}\r
                 });
               }
             });
-            const busboyResolve = new Promise((resolve5, reject) => {
-              busboy.on("finish", resolve5);
+            const busboyResolve = new Promise((resolve6, reject) => {
+              busboy.on("finish", resolve6);
               busboy.on("error", (err) => reject(new TypeError(err)));
             });
             if (this.body !== null) for await (const chunk of consumeBody(this[kState].body)) busboy.write(chunk);
@@ -23009,7 +23009,7 @@ var require_request3 = __commonJS({
     }
     var Request = class _Request {
       constructor(origin, {
-        path: path8,
+        path: path9,
         method,
         body,
         headers,
@@ -23023,11 +23023,11 @@ var require_request3 = __commonJS({
         throwOnError,
         expectContinue
       }, handler) {
-        if (typeof path8 !== "string") {
+        if (typeof path9 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path8[0] !== "/" && !(path8.startsWith("http://") || path8.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path9[0] !== "/" && !(path9.startsWith("http://") || path9.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.exec(path8) !== null) {
+        } else if (invalidPathRegex.exec(path9) !== null) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -23090,7 +23090,7 @@ var require_request3 = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? util.buildURL(path8, query) : path8;
+        this.path = query ? util.buildURL(path9, query) : path9;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -23412,9 +23412,9 @@ var require_dispatcher_base2 = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve5(data);
+              return err ? reject(err) : resolve6(data);
             });
           });
         }
@@ -23452,12 +23452,12 @@ var require_dispatcher_base2 = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve5(data);
+              ) : resolve6(data);
             });
           });
         }
@@ -24098,9 +24098,9 @@ var require_RedirectHandler2 = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path8 = search ? `${pathname}${search}` : pathname;
+        const path9 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path8;
+        this.opts.path = path9;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -24517,16 +24517,16 @@ var require_client2 = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           if (!this[kSize]) {
-            resolve5(null);
+            resolve6(null);
           } else {
-            this[kClosedResolve] = resolve5;
+            this[kClosedResolve] = resolve6;
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request = requests[i];
@@ -24537,7 +24537,7 @@ var require_client2 = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve5();
+            resolve6();
           };
           if (this[kHTTP2Session] != null) {
             util.destroy(this[kHTTP2Session], err);
@@ -25117,7 +25117,7 @@ var require_client2 = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve5, reject) => {
+        const socket = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -25129,7 +25129,7 @@ var require_client2 = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve5(socket2);
+              resolve6(socket2);
             }
           });
         });
@@ -25340,7 +25340,7 @@ var require_client2 = __commonJS({
         writeH2(client, client[kHTTP2Session], request);
         return;
       }
-      const { body, method, path: path8, host, upgrade, headers, blocking, reset } = request;
+      const { body, method, path: path9, host, upgrade, headers, blocking, reset } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
         body.read(0);
@@ -25390,7 +25390,7 @@ var require_client2 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path8} HTTP/1.1\r
+      let header = `${method} ${path9} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -25453,7 +25453,7 @@ upgrade: ${upgrade}\r
       return true;
     }
     function writeH2(client, session, request) {
-      const { body, method, path: path8, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
+      const { body, method, path: path9, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
       let headers;
       if (typeof reqHeaders === "string") headers = Request[kHTTP2CopyHeaders](reqHeaders.trim());
       else headers = reqHeaders;
@@ -25496,7 +25496,7 @@ upgrade: ${upgrade}\r
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path8;
+      headers[HTTP2_HEADER_PATH] = path9;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -25753,12 +25753,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve5, reject) => {
+      const waitForDrain = () => new Promise((resolve6, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve5;
+          callback = resolve6;
         }
       });
       if (client[kHTTPConnVersion] === "h2") {
@@ -26103,8 +26103,8 @@ var require_pool_base2 = __commonJS({
         if (this[kQueue].isEmpty()) {
           return Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          return new Promise((resolve5) => {
-            this[kClosedResolve] = resolve5;
+          return new Promise((resolve6) => {
+            this[kClosedResolve] = resolve6;
           });
         }
       }
@@ -26682,7 +26682,7 @@ var require_readable2 = __commonJS({
         if (this.closed) {
           return Promise.resolve(null);
         }
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           const signalListenerCleanup = signal ? util.addAbortListener(signal, () => {
             this.destroy();
           }) : noop;
@@ -26691,7 +26691,7 @@ var require_readable2 = __commonJS({
             if (signal && signal.aborted) {
               reject(signal.reason || Object.assign(new Error("The operation was aborted"), { name: "AbortError" }));
             } else {
-              resolve5(null);
+              resolve6(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -26713,11 +26713,11 @@ var require_readable2 = __commonJS({
         throw new TypeError("unusable");
       }
       assert(!stream[kConsume]);
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         stream[kConsume] = {
           type,
           stream,
-          resolve: resolve5,
+          resolve: resolve6,
           reject,
           length: 0,
           body: []
@@ -26752,12 +26752,12 @@ var require_readable2 = __commonJS({
       }
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve5, stream, length } = consume2;
+      const { type, body, resolve: resolve6, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve5(toUSVString(Buffer.concat(body)));
+          resolve6(toUSVString(Buffer.concat(body)));
         } else if (type === "json") {
-          resolve5(JSON.parse(Buffer.concat(body)));
+          resolve6(JSON.parse(Buffer.concat(body)));
         } else if (type === "arrayBuffer") {
           const dst = new Uint8Array(length);
           let pos = 0;
@@ -26765,12 +26765,12 @@ var require_readable2 = __commonJS({
             dst.set(buf, pos);
             pos += buf.byteLength;
           }
-          resolve5(dst.buffer);
+          resolve6(dst.buffer);
         } else if (type === "blob") {
           if (!Blob2) {
             Blob2 = require("buffer").Blob;
           }
-          resolve5(new Blob2(body, { type: stream[kContentType] }));
+          resolve6(new Blob2(body, { type: stream[kContentType] }));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -27025,9 +27025,9 @@ var require_api_request2 = __commonJS({
     };
     function request(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           request.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -27200,9 +27200,9 @@ var require_api_stream2 = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -27483,9 +27483,9 @@ var require_api_upgrade2 = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -27574,9 +27574,9 @@ var require_api_connect2 = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -27736,20 +27736,20 @@ var require_mock_utils2 = __commonJS({
       }
       return true;
     }
-    function safeUrl(path8) {
-      if (typeof path8 !== "string") {
-        return path8;
+    function safeUrl(path9) {
+      if (typeof path9 !== "string") {
+        return path9;
       }
-      const pathSegments = path8.split("?");
+      const pathSegments = path9.split("?");
       if (pathSegments.length !== 2) {
-        return path8;
+        return path9;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path8, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path8);
+    function matchKey(mockDispatch2, { path: path9, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path9);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -27767,7 +27767,7 @@ var require_mock_utils2 = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path8 }) => matchValue(safeUrl(path8), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path9 }) => matchValue(safeUrl(path9), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -27804,9 +27804,9 @@ var require_mock_utils2 = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path8, method, body, headers, query } = opts;
+      const { path: path9, method, body, headers, query } = opts;
       return {
-        path: path8,
+        path: path9,
         method,
         body,
         headers,
@@ -28255,10 +28255,10 @@ var require_pending_interceptors_formatter2 = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path8, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path9, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path8,
+            Path: path9,
             "Status code": statusCode,
             Persistent: persist ? "\u2705" : "\u274C",
             Invocations: timesInvoked,
@@ -31198,7 +31198,7 @@ var require_fetch2 = __commonJS({
       async function dispatch({ body }) {
         const url = requestCurrentURL(request);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve5, reject) => agent.dispatch(
+        return new Promise((resolve6, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -31274,7 +31274,7 @@ var require_fetch2 = __commonJS({
                   }
                 }
               }
-              resolve5({
+              resolve6({
                 status,
                 statusText,
                 headersList: headers[kHeadersList],
@@ -31317,7 +31317,7 @@ var require_fetch2 = __commonJS({
                 const val = headersList[n + 1].toString("latin1");
                 headers[kHeadersList].append(key, val);
               }
-              resolve5({
+              resolve6({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList: headers[kHeadersList],
@@ -32878,8 +32878,8 @@ var require_util13 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path8) {
-      for (const char of path8) {
+    function validateCookiePath(path9) {
+      for (const char of path9) {
         const code = char.charCodeAt(0);
         if (code < 33 || char === ";") {
           throw new Error("Invalid cookie path");
@@ -34559,11 +34559,11 @@ var require_undici2 = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path8 = opts.path;
+          let path9 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path8 = `/${path8}`;
+            path9 = `/${path9}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path8);
+          url = new URL(util.parseOrigin(url).origin + path9);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -34671,11 +34671,11 @@ var require_utils4 = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -34691,7 +34691,7 @@ var require_utils4 = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -38725,17 +38725,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path8) {
-      const ctrl = callVisitor(key, node, visitor, path8);
+    function visit_(key, node, visitor, path9) {
+      const ctrl = callVisitor(key, node, visitor, path9);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path8, ctrl);
-        return visit_(key, ctrl, visitor, path8);
+        replaceNode(key, path9, ctrl);
+        return visit_(key, ctrl, visitor, path9);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path8 = Object.freeze(path8.concat(node));
+          path9 = Object.freeze(path9.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path8);
+            const ci = visit_(i, node.items[i], visitor, path9);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -38746,13 +38746,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path8 = Object.freeze(path8.concat(node));
-          const ck = visit_("key", node.key, visitor, path8);
+          path9 = Object.freeze(path9.concat(node));
+          const ck = visit_("key", node.key, visitor, path9);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path8);
+          const cv = visit_("value", node.value, visitor, path9);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -38773,17 +38773,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path8) {
-      const ctrl = await callVisitor(key, node, visitor, path8);
+    async function visitAsync_(key, node, visitor, path9) {
+      const ctrl = await callVisitor(key, node, visitor, path9);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path8, ctrl);
-        return visitAsync_(key, ctrl, visitor, path8);
+        replaceNode(key, path9, ctrl);
+        return visitAsync_(key, ctrl, visitor, path9);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path8 = Object.freeze(path8.concat(node));
+          path9 = Object.freeze(path9.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path8);
+            const ci = await visitAsync_(i, node.items[i], visitor, path9);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -38794,13 +38794,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path8 = Object.freeze(path8.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path8);
+          path9 = Object.freeze(path9.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path9);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path8);
+          const cv = await visitAsync_("value", node.value, visitor, path9);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -38827,23 +38827,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path8) {
+    function callVisitor(key, node, visitor, path9) {
       if (typeof visitor === "function")
-        return visitor(key, node, path8);
+        return visitor(key, node, path9);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path8);
+        return visitor.Map?.(key, node, path9);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path8);
+        return visitor.Seq?.(key, node, path9);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path8);
+        return visitor.Pair?.(key, node, path9);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path8);
+        return visitor.Scalar?.(key, node, path9);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path8);
+        return visitor.Alias?.(key, node, path9);
       return void 0;
     }
-    function replaceNode(key, path8, node) {
-      const parent = path8[path8.length - 1];
+    function replaceNode(key, path9, node) {
+      const parent = path9[path9.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -39455,10 +39455,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path8, value) {
+    function collectionFromPath(schema, path9, value) {
       let v = value;
-      for (let i = path8.length - 1; i >= 0; --i) {
-        const k = path8[i];
+      for (let i = path9.length - 1; i >= 0; --i) {
+        const k = path9[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -39477,7 +39477,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path8) => path8 == null || typeof path8 === "object" && !!path8[Symbol.iterator]().next().done;
+    var isEmptyPath = (path9) => path9 == null || typeof path9 === "object" && !!path9[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -39507,11 +39507,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path8, value) {
-        if (isEmptyPath(path8))
+      addIn(path9, value) {
+        if (isEmptyPath(path9))
           this.add(value);
         else {
-          const [key, ...rest] = path8;
+          const [key, ...rest] = path9;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -39525,8 +39525,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path8) {
-        const [key, ...rest] = path8;
+      deleteIn(path9) {
+        const [key, ...rest] = path9;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -39540,8 +39540,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path8, keepScalar) {
-        const [key, ...rest] = path8;
+      getIn(path9, keepScalar) {
+        const [key, ...rest] = path9;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -39559,8 +39559,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path8) {
-        const [key, ...rest] = path8;
+      hasIn(path9) {
+        const [key, ...rest] = path9;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -39570,8 +39570,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path8, value) {
-        const [key, ...rest] = path8;
+      setIn(path9, value) {
+        const [key, ...rest] = path9;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -42086,9 +42086,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path8, value) {
+      addIn(path9, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path8, value);
+          this.contents.addIn(path9, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -42163,14 +42163,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path8) {
-        if (Collection.isEmptyPath(path8)) {
+      deleteIn(path9) {
+        if (Collection.isEmptyPath(path9)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path8) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path9) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -42185,10 +42185,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path8, keepScalar) {
-        if (Collection.isEmptyPath(path8))
+      getIn(path9, keepScalar) {
+        if (Collection.isEmptyPath(path9))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path8, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path9, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -42199,10 +42199,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path8) {
-        if (Collection.isEmptyPath(path8))
+      hasIn(path9) {
+        if (Collection.isEmptyPath(path9))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path8) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path9) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -42219,13 +42219,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path8, value) {
-        if (Collection.isEmptyPath(path8)) {
+      setIn(path9, value) {
+        if (Collection.isEmptyPath(path9)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path8), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path9), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path8, value);
+          this.contents.setIn(path9, value);
         }
       }
       /**
@@ -44186,9 +44186,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path8) => {
+    visit2.itemAtPath = (cst, path9) => {
       let item = cst;
-      for (const [field, index] of path8) {
+      for (const [field, index] of path9) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -44197,23 +44197,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path8) => {
-      const parent = visit2.itemAtPath(cst, path8.slice(0, -1));
-      const field = path8[path8.length - 1][0];
+    visit2.parentCollection = (cst, path9) => {
+      const parent = visit2.itemAtPath(cst, path9.slice(0, -1));
+      const field = path9[path9.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path8, item, visitor) {
-      let ctrl = visitor(item, path8);
+    function _visit(path9, item, visitor) {
+      let ctrl = visitor(item, path9);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path8.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path9.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -44224,10 +44224,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path8);
+            ctrl = ctrl(item, path9);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path8) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path9) : ctrl;
     }
     exports2.visit = visit2;
   }
@@ -46204,8 +46204,8 @@ var require_environment_validator = __commonJS({
     "use strict";
     module2.exports = validate20;
     module2.exports.default = validate20;
-    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.33".', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.33".', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count.", "type": "integer", "minimum": 0 } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit.", "type": "integer", "minimum": 0 } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } } } };
-    var schema32 = { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
+    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.33". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.33". Default 1.33.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } } } };
+    var schema32 = { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
     var func1 = Object.prototype.hasOwnProperty;
     var func2 = require_ucs2length().default;
     var func0 = require_equal().default;
@@ -48938,7 +48938,6 @@ var require_environment_validator = __commonJS({
 });
 
 // actions/review-config/src/main.ts
-var path7 = __toESM(require("node:path"));
 var core3 = __toESM(require_core());
 var github = __toESM(require_github());
 
@@ -48993,10 +48992,10 @@ var fs6 = __toESM(require("node:fs"));
 // lib/review/tree.ts
 var import_node_child_process = require("node:child_process");
 var fs5 = __toESM(require("node:fs"));
-var path6 = __toESM(require("node:path"));
+var path7 = __toESM(require("node:path"));
 
 // lib/config/load.ts
-var path5 = __toESM(require("node:path"));
+var path6 = __toESM(require("node:path"));
 
 // lib/config/diagnostics.ts
 function sortDiagnostics(diags) {
@@ -49014,8 +49013,101 @@ function countBySeverity(diags) {
   return { errors, warnings };
 }
 
-// lib/config/rules.ts
-var path4 = __toESM(require("node:path"));
+// lib/name/host.ts
+function hostOf(value) {
+  const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\d+)?(?:\/|$)/i.exec(value.trim());
+  return m ? m[1].toLowerCase() : void 0;
+}
+function looksLikeRegistryHost(component) {
+  return /[.:]/.test(component) || component === "localhost" || component.startsWith("[");
+}
+
+// lib/name/parsed.ts
+function attempt(parse2) {
+  try {
+    return { ok: true, value: parse2() };
+  } catch (err) {
+    if (err instanceof UsageError) return { ok: false, error: err };
+    throw err;
+  }
+}
+
+// lib/name/image-reference.ts
+var DOCKER_HUB_HOST = "docker.io";
+var DOCKER_HUB_REGISTRY = "registry-1.docker.io";
+var DOCKER_HUB_HOSTS = [DOCKER_HUB_HOST, "index.docker.io", "registry.hub.docker.com", DOCKER_HUB_REGISTRY];
+var COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+var REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
+var TAG = /^[\w][\w.-]{0,127}$/;
+var DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+var HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
+var FORM = "write host[:port]/repository[:tag|@digest]";
+function isDockerHubHost(host) {
+  return DOCKER_HUB_HOSTS.includes(host.toLowerCase());
+}
+function displayHost(registry) {
+  return isDockerHubHost(registry) ? DOCKER_HUB_HOST : registry.toLowerCase();
+}
+function splitReference(input) {
+  let s = input.trim();
+  if (s.startsWith("oci://")) s = s.slice("oci://".length);
+  let digest;
+  const at = s.indexOf("@");
+  if (at >= 0) {
+    digest = s.slice(at + 1);
+    s = s.slice(0, at);
+  }
+  let host;
+  const slash = s.indexOf("/");
+  if (slash > 0 && looksLikeRegistryHost(s.slice(0, slash))) {
+    host = s.slice(0, slash).toLowerCase();
+    s = s.slice(slash + 1);
+  }
+  let tag;
+  const colon = s.lastIndexOf(":");
+  if (colon >= 0) {
+    tag = s.slice(colon + 1);
+    s = s.slice(0, colon);
+  }
+  return { ...host !== void 0 ? { host } : {}, path: s, ...tag !== void 0 ? { tag } : {}, ...digest !== void 0 ? { digest } : {} };
+}
+function parseReference(input, defaultTag = "latest") {
+  const original = input.trim();
+  if ((original.startsWith("oci://") ? original.slice("oci://".length) : original).includes("://")) {
+    throw new UsageError(`"${original}" is not an image reference: only an oci:// prefix is allowed`, FORM);
+  }
+  const parts = splitReference(original);
+  const { digest } = parts;
+  if (digest !== void 0 && !DIGEST_PATTERN.test(digest)) {
+    throw new UsageError(`"${original}" has a malformed digest "${digest}"`, "a digest is sha256: followed by 64 lowercase hex digits");
+  }
+  let registry = DOCKER_HUB_REGISTRY;
+  if (parts.host !== void 0) {
+    if (!HOST.test(parts.host)) throw new UsageError(`"${original}" has a malformed registry host "${parts.host}"`, FORM);
+    const port = /:(\d+)$/.exec(parts.host)?.[1];
+    if (port !== void 0 && (Number(port) < 1 || Number(port) > 65535)) {
+      throw new UsageError(`"${original}" has port ${port}, outside 1 to 65535`, `${FORM} with a port from 1 to 65535`);
+    }
+    if (!isDockerHubHost(parts.host)) registry = parts.host;
+  }
+  let { tag } = parts;
+  if (tag !== void 0 && !TAG.test(tag)) {
+    throw new UsageError(`"${original}" has a malformed tag "${tag}"`, "a tag is up to 128 letters, digits, _, . and -, not starting with . or -");
+  }
+  let repository = parts.path;
+  if (!REPOSITORY.test(repository)) {
+    throw new UsageError(
+      `"${original}" has a malformed repository "${repository}"`,
+      "repository path components are lowercase letters and digits separated by ., _, __ or -"
+    );
+  }
+  if (registry === DOCKER_HUB_REGISTRY && !repository.includes("/")) repository = `library/${repository}`;
+  if (tag === void 0 && digest === void 0 && defaultTag !== null) tag = defaultTag;
+  return { registry, repository, ...tag !== void 0 ? { tag } : {}, ...digest !== void 0 ? { digest } : {} };
+}
+function tryParseReference(input, defaultTag = "latest") {
+  return attempt(() => parseReference(input, defaultTag));
+}
 
 // lib/aws/partition.ts
 var FACTS = {
@@ -49084,10 +49176,7 @@ function parseArn(arn) {
 }
 var PUBLIC_HOSTS = [
   "public.ecr.aws",
-  "docker.io",
-  "registry-1.docker.io",
-  "index.docker.io",
-  "registry.hub.docker.com",
+  ...DOCKER_HUB_HOSTS,
   "ghcr.io",
   "quay.io",
   "github.com",
@@ -49104,22 +49193,180 @@ function isPublicHost(host) {
   return PUBLIC_HOSTS.some((p) => h === p || h.endsWith(`.${p}`));
 }
 
+// lib/name/model-source.ts
+var path2 = __toESM(require("node:path"));
+var import_node_url = require("node:url");
+
+// lib/redact.ts
+var REDACTED = "REDACTED";
+function isSecretParameter(name) {
+  return /sig|token|credential|secret|passw|pwd|key|auth|session/i.test(name);
+}
+function redactUrl(text, options = {}) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
+  if (options.query === "all" && (url.protocol === "http:" || url.protocol === "https:")) {
+    return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?\u2026" : ""}`;
+  }
+  let changed = false;
+  if (url.password) {
+    url.password = REDACTED;
+    changed = true;
+  }
+  const params = [...url.searchParams.keys()];
+  if (params.some(isSecretParameter)) {
+    const next = new URLSearchParams();
+    for (const [k, v] of url.searchParams) next.append(k, isSecretParameter(k) ? REDACTED : v);
+    url.search = next.toString();
+    changed = true;
+  }
+  return changed ? url.toString() : text;
+}
+var URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>()[\]{}|\\]+/gi;
+function redactUrls(text) {
+  return text.replace(URL_IN_TEXT, (m) => redactUrl(m));
+}
+function redactDeep(value) {
+  if (typeof value === "string") return redactUrls(value);
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v));
+  if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)]));
+  }
+  return value;
+}
+
+// lib/name/model-source.ts
+var DEFAULT_HF_ENDPOINT = "https://huggingface.co";
+var HINT_FORMS = "write hf://<org>/<repo>/<path>@<revision>, https://\u2026, s3://<bucket>/<key> or file:///<path>";
+function encodePath(p) {
+  return p.split("/").map(encodeURIComponent).join("/");
+}
+function hfResolveUrl(endpoint, repo, revision, filePath) {
+  const base = endpoint.replace(/\/+$/, "");
+  return `${base}/${encodePath(repo)}/resolve/${encodeURIComponent(revision)}/${encodePath(filePath)}`;
+}
+function parseHf(raw, endpoint) {
+  const rest = raw.slice("hf://".length);
+  const at = rest.lastIndexOf("@");
+  const spec = at >= 0 ? rest.slice(0, at) : rest;
+  const revision = at >= 0 ? rest.slice(at + 1) : "main";
+  const segments = spec.split("/");
+  if (segments.length < 3 || segments.some((s) => s === "" || s === "." || s === "..") || revision === "") {
+    throw new UsageError(`model source "${raw}" is not a valid hf:// reference`, `write hf://<org>/<repo>/<path in repo>@<revision>, for example hf://stable-diffusion-v1-5/stable-diffusion-v1-5/v1-5-pruned-emaonly.safetensors@main`);
+  }
+  const repo = `${segments[0]}/${segments[1]}`;
+  const filePath = segments.slice(2).join("/");
+  let endpointUrl;
+  try {
+    endpointUrl = new URL(endpoint);
+  } catch {
+    throw new UsageError(`models.endpoint "${endpoint}" is not a URL`, "write the hub mirror as https://host[/path]");
+  }
+  if (endpointUrl.protocol !== "https:" && endpointUrl.protocol !== "http:") {
+    throw new UsageError(`models.endpoint "${endpoint}" must be an http(s) URL`, "write the hub mirror as https://host[/path]");
+  }
+  return { kind: "hf", raw, repo, path: filePath, revision, url: hfResolveUrl(endpoint, repo, revision, filePath) };
+}
+function parseS3(raw) {
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`model source "${raw}" is not a valid s3:// URL`, "write s3://<bucket>/<key>[?versionId=\u2026&region=\u2026]");
+  }
+  const bucket = url.hostname;
+  const key = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (!bucket || !key) {
+    throw new UsageError(`model source "${raw}" names no bucket or no key`, "write s3://<bucket>/<key>");
+  }
+  const known = /* @__PURE__ */ new Set(["versionId", "region", "profile"]);
+  for (const name of url.searchParams.keys()) {
+    if (!known.has(name)) throw new UsageError(`model source "${raw}": unknown parameter "${name}"`, "the parameters s3:// sources take are versionId, region and profile");
+  }
+  return {
+    kind: "s3",
+    raw,
+    bucket,
+    key,
+    versionId: url.searchParams.get("versionId") ?? void 0,
+    region: url.searchParams.get("region") ?? void 0,
+    profile: url.searchParams.get("profile") ?? void 0
+  };
+}
+function parseModelSource(raw, options = {}) {
+  const source = raw.trim();
+  if (source === "") throw new UsageError("a model source is empty", HINT_FORMS);
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(source)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case "hf":
+      return parseHf(source, options.endpoint ?? DEFAULT_HF_ENDPOINT);
+    case "https":
+    case "http": {
+      try {
+        new URL(source);
+      } catch {
+        throw new UsageError(`model source "${raw}" is not a valid URL`, HINT_FORMS);
+      }
+      return { kind: "https", raw: source, url: source };
+    }
+    case "s3":
+      return parseS3(source);
+    case "file": {
+      let p;
+      try {
+        p = (0, import_node_url.fileURLToPath)(source);
+      } catch (err) {
+        throw new UsageError(`model source "${raw}" is not a valid file:// URL: ${err.message}`, "write file:///absolute/path or a plain path");
+      }
+      return { kind: "file", raw: source, path: p };
+    }
+    case void 0:
+      return { kind: "file", raw: source, path: path2.resolve(options.baseDir ?? process.cwd(), source) };
+    default:
+      throw new UsageError(`model source "${raw}" has an unknown scheme "${scheme}://"`, HINT_FORMS);
+  }
+}
+function tryParseModelSource(raw, options = {}) {
+  return attempt(() => parseModelSource(raw, options));
+}
+
+// lib/config/resolve.ts
+function defaultEngine(partition) {
+  return partition === "aws-cn" ? "github-actions" : "codepipeline";
+}
+
+// lib/config/rules.ts
+var path5 = __toESM(require("node:path"));
+
 // lib/config/deploy-needs.ts
+var RUNTIME_IMAGE = { sdwebui: "sdwebui", comfyui: "comfyui", queueAgent: "queue-agent" };
 var RUNTIME_IMAGES = {
-  sdwebui: ["sdwebui", "queue-agent"],
-  comfyui: ["comfyui", "queue-agent"]
+  sdwebui: [RUNTIME_IMAGE.sdwebui, RUNTIME_IMAGE.queueAgent],
+  comfyui: [RUNTIME_IMAGE.comfyui, RUNTIME_IMAGE.queueAgent]
 };
-var CLUSTER_IMAGES = [
-  "karpenter",
-  "keda",
-  "keda-metrics-apiserver",
-  "keda-admission-webhooks",
-  "mountpoint-s3-csi-driver",
-  "csi-node-driver-registrar",
-  "csi-livenessprobe",
-  "aws-xray-daemon"
-];
-var CLUSTER_CHARTS = ["sd-on-eks", "karpenter", "keda", "mountpoint-s3-csi-driver"];
+var CLUSTER_IMAGE = {
+  karpenter: "karpenter",
+  kedaOperator: "keda",
+  kedaMetricsApiServer: "keda-metrics-apiserver",
+  kedaWebhooks: "keda-admission-webhooks",
+  csiDriver: "mountpoint-s3-csi-driver",
+  csiNodeDriverRegistrar: "csi-node-driver-registrar",
+  csiLivenessProbe: "csi-livenessprobe",
+  xrayDaemon: "aws-xray-daemon"
+};
+var CLUSTER_IMAGES = Object.values(CLUSTER_IMAGE);
+var CLUSTER_CHART = {
+  runtime: "sd-on-eks",
+  karpenter: "karpenter",
+  keda: "keda",
+  csiDriver: "mountpoint-s3-csi-driver"
+};
+var CLUSTER_CHARTS = Object.values(CLUSTER_CHART);
 function requiredImages(partition, runtimeTypes) {
   const names = /* @__PURE__ */ new Set();
   for (const t of runtimeTypes) for (const n of RUNTIME_IMAGES[t] ?? []) names.add(n);
@@ -49128,7 +49375,7 @@ function requiredImages(partition, runtimeTypes) {
 }
 function requiredCharts(partition, needsRuntimeChart) {
   if (partition !== "aws-cn") return [];
-  return CLUSTER_CHARTS.filter((c) => c !== "sd-on-eks" || needsRuntimeChart);
+  return CLUSTER_CHARTS.filter((c) => c !== CLUSTER_CHART.runtime || needsRuntimeChart);
 }
 var MODEL_FOLDERS = [
   // Stable Diffusion WebUI (models/<folder>, plus embeddings/)
@@ -49176,6 +49423,11 @@ function isKnownModelFolder(target) {
 }
 var CHECKPOINT_FOLDER = "Stable-diffusion";
 
+// lib/name/s3-bucket.ts
+function isValidBucketName(name) {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
+}
+
 // lib/config/model-key.ts
 var MAX_KEY_BYTES = 1024;
 var RESERVED_KEY_PREFIX = ".sdpipe/";
@@ -49200,6 +49452,21 @@ function checkModelKey(key) {
   if (segments.includes(".")) return fail2("has a . segment");
   if (key.startsWith(RESERVED_KEY_PREFIX)) return fail2(`lies under ${RESERVED_KEY_PREFIX}, which sdpipe keeps for its upload state`, `choose a key under a model folder, such as ${MODEL_FOLDERS[0]}/`);
   return { unknownFolder };
+}
+function shownModelKey(key) {
+  return key.length > 80 ? `${key.slice(0, 60)}\u2026` : key;
+}
+function checkModelSource(raw, options = {}) {
+  const parsed = tryParseModelSource(raw, options);
+  if (!parsed.ok) return parsed;
+  const source = parsed.value;
+  if (source.kind === "hf" && !source.raw.slice("hf://".length).includes("@")) {
+    return { ok: false, error: new UsageError(`model source "${raw}" names no revision`, "add @<revision>: a commit (40 hex digits) for a reproducible build, or @main to follow the branch") };
+  }
+  if (source.kind === "s3" && !isValidBucketName(source.bucket)) {
+    return { ok: false, error: new UsageError(`model source "${raw}" names "${source.bucket}", which is not a valid S3 bucket name`, "write s3://<bucket>/<key> with a bucket name of 3 to 63 lowercase letters, digits, dots and hyphens") };
+  }
+  return parsed;
 }
 
 // lib/config/workflow-values.ts
@@ -49235,78 +49502,34 @@ function workflowValueProblems(config) {
   });
 }
 
-// lib/config/references.ts
-var COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-var REF = new RegExp(`^(?:([a-zA-Z0-9.-]+(?::[0-9]+)?)/)?(${COMPONENT}(?:/${COMPONENT})*)(?::([\\w][\\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$`);
-function parseImageRef(ref) {
-  const s = ref.startsWith("oci://") ? ref.slice("oci://".length) : ref;
-  const m = REF.exec(s);
-  if (!m) return void 0;
-  let [, host, repository] = m;
-  const tag = m[3];
-  const digest = m[4];
-  if (host && !/[.:]/.test(host) && host !== "localhost") {
-    repository = `${host}/${repository}`;
-    host = "";
-  }
-  if (!host) {
-    host = "docker.io";
-    if (!repository.includes("/")) repository = `library/${repository}`;
-  }
-  return { host: host.toLowerCase(), repository, tag, digest };
-}
-function hostOf(value) {
-  const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\d+)?(?:\/|$)/i.exec(value.trim());
-  return m ? m[1].toLowerCase() : void 0;
-}
-function parseModelSource(source) {
-  if (source.startsWith("hf://")) {
-    const m = /^hf:\/\/([^/@\s]+\/[^/@\s]+)\/([^@\s]+)@([^@\s/]+)$/.exec(source);
-    return m ? { kind: "hf", repo: m[1], path: m[2], revision: m[3] } : void 0;
-  }
-  if (/^https?:\/\//.test(source)) {
-    try {
-      return new URL(source).hostname ? { kind: "https", url: source } : void 0;
-    } catch {
-      return void 0;
-    }
-  }
-  if (source.startsWith("s3://")) {
-    const m = /^s3:\/\/([a-z0-9.-]{3,63})\/(.+)$/.exec(source);
-    return m ? { kind: "s3", bucket: m[1], key: m[2] } : void 0;
-  }
-  if (source.startsWith("file://")) {
-    const p = source.slice("file://".length);
-    return p ? { kind: "file", path: p } : void 0;
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return void 0;
-  return source.trim() ? { kind: "file", path: source } : void 0;
-}
-function isValidBucketName(name) {
-  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
+// lib/name/chart-reference.ts
+var CHART_REPOSITORY_SCHEMES = ["oci", "https", "http"];
+function chartRepositoryScheme(repository) {
+  const scheme = /^([a-z]+):\/\//.exec(repository)?.[1];
+  return CHART_REPOSITORY_SCHEMES.find((s) => s === scheme);
 }
 
 // lib/config/regions.ts
 var fs3 = __toESM(require("node:fs"));
-var path3 = __toESM(require("node:path"));
+var path4 = __toESM(require("node:path"));
 var import_yaml = __toESM(require_dist());
 
 // lib/paths.ts
 var fs2 = __toESM(require("node:fs"));
-var path2 = __toESM(require("node:path"));
+var path3 = __toESM(require("node:path"));
 var cached;
 function packageRoot() {
   if (cached) return cached;
   let dir = __dirname;
   for (; ; ) {
-    const pkg = path2.join(dir, "package.json");
+    const pkg = path3.join(dir, "package.json");
     if (fs2.existsSync(pkg)) {
       try {
         if (JSON.parse(fs2.readFileSync(pkg, "utf8")).name === "sdpipe") return cached = dir;
       } catch {
       }
     }
-    const parent = path2.dirname(dir);
+    const parent = path3.dirname(dir);
     if (parent === dir) throw new Error(`sdpipe: cannot find its package root above ${__dirname}`);
     dir = parent;
   }
@@ -49315,14 +49538,14 @@ function packageRoot() {
 // lib/config/regions.ts
 var cache = /* @__PURE__ */ new Map();
 function regionsDir() {
-  return path3.join(packageRoot(), "config", "regions");
+  return path4.join(packageRoot(), "config", "regions");
 }
 function regionFacts(region, dir = regionsDir()) {
   const key = `${dir}\0${region}`;
   if (cache.has(key)) return cache.get(key);
   let facts;
   if (/^[a-z0-9-]+$/.test(region)) {
-    const file = path3.join(dir, `${region}.yaml`);
+    const file = path4.join(dir, `${region}.yaml`);
     if (fs3.existsSync(file)) facts = (0, import_yaml.parse)(fs3.readFileSync(file, "utf8"));
   }
   cache.set(key, facts);
@@ -49405,9 +49628,9 @@ var RULES = {
 var MAX_FILE_BYTES = 1024 * 1024;
 var MAX_ALIAS_COUNT = 100;
 var MAX_YAML_DEPTH = 64;
-function formatPath(path8) {
+function formatPath(path9) {
   let out = "";
-  for (const seg of path8) {
+  for (const seg of path9) {
     if (typeof seg === "number") out += `[${seg}]`;
     else out += out ? `.${seg}` : seg;
   }
@@ -49520,12 +49743,12 @@ var YamlSource = class _YamlSource {
    * Position of the node at `path`; `key: true` gives the position of the mapping key instead
    * of its value. Falls back to the nearest existing ancestor (line ≥ 1 always).
    */
-  positionOf(path8, options = {}) {
+  positionOf(path9, options = {}) {
     if (!this.doc || !this.lines) return { line: 1, column: 1 };
     let node = this.doc.contents;
     let best = rangeStart(node) ?? 0;
-    for (let i = 0; i < path8.length; i++) {
-      const seg = path8[i];
+    for (let i = 0; i < path9.length; i++) {
+      const seg = path9[i];
       while ((0, import_yaml2.isAlias)(node)) node = node.resolve(this.doc);
       let next;
       let keyNode;
@@ -49533,7 +49756,7 @@ var YamlSource = class _YamlSource {
         const pair = node.items.find((p2) => keyOf(p2) === String(seg));
         keyNode = pair?.key;
         next = pair?.value;
-        if (pair && i === path8.length - 1 && options.key) {
+        if (pair && i === path9.length - 1 && options.key) {
           best = rangeStart(keyNode) ?? best;
           break;
         }
@@ -49549,8 +49772,8 @@ var YamlSource = class _YamlSource {
     return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
   }
   /** True when the key at `path` is written in the file (not just defaulted). */
-  has(path8) {
-    return this.doc ? this.doc.hasIn(path8) : false;
+  has(path9) {
+    return this.doc ? this.doc.hasIn(path9) : false;
   }
 };
 function isStackOverflow(err) {
@@ -49613,7 +49836,7 @@ function positionOfByte(buf, at) {
   }
   return { line, column: at - lineStart + 1 };
 }
-function diag(file, rule, pos, message, severity, hint, path8) {
+function diag(file, rule, pos, message, severity, hint, path9) {
   const r = RULES[rule];
   return {
     file,
@@ -49623,7 +49846,7 @@ function diag(file, rule, pos, message, severity, hint, path8) {
     severity: severity ?? r.severity,
     message,
     hint: hint ?? r.hint,
-    ...path8 && path8.length ? { path: formatPath(path8) } : {}
+    ...path9 && path9.length ? { path: formatPath(path9) } : {}
   };
 }
 
@@ -49658,8 +49881,8 @@ function describe(value) {
   if (typeof value === "string") return `the string "${value.length > 40 ? `${value.slice(0, 40)}\u2026` : value}"`;
   return `${typeof value} ${String(value)}`;
 }
-function where(path8) {
-  return path8.length ? `\`${formatPath(path8)}\`` : "the top level";
+function where(path9) {
+  return path9.length ? `\`${formatPath(path9)}\`` : "the top level";
 }
 function checkSchema(source) {
   const validate = schemaValidator();
@@ -49681,14 +49904,14 @@ function checkSchema(source) {
   return out;
 }
 function toDiagnostic(source, e) {
-  const path8 = pathOf(e.instancePath);
+  const path9 = pathOf(e.instancePath);
   const file = source.file;
   const description = e.parentSchema?.description;
   switch (e.keyword) {
     case "additionalProperties": {
       const key = e.params.additionalProperty;
       const allowed = Object.keys(e.parentSchema.properties ?? {});
-      const full = [...path8, key];
+      const full = [...path9, key];
       const dotted = full.filter((s) => typeof s === "string").join(".");
       const moved = MOVED.find(([from]) => dotted.endsWith(from));
       if (moved) {
@@ -49696,7 +49919,7 @@ function toDiagnostic(source, e) {
           file,
           "SDP010",
           source.positionOf(full, { key: true }),
-          `key \`${key}\` is not allowed in ${where(path8)}; it belongs at \`${moved[1]}\` (${moved[2]})`,
+          `key \`${key}\` is not allowed in ${where(path9)}; it belongs at \`${moved[1]}\` (${moved[2]})`,
           void 0,
           `move \`${key}:\` and its values to \`${moved[1]}\``,
           full
@@ -49707,7 +49930,7 @@ function toDiagnostic(source, e) {
         file,
         "SDP010",
         source.positionOf(full, { key: true }),
-        `unknown key \`${key}\` in ${where(path8)}${guess ? `; did you mean \`${guess}\`?` : ""}`,
+        `unknown key \`${key}\` in ${where(path9)}${guess ? `; did you mean \`${guess}\`?` : ""}`,
         void 0,
         guess ? `rename \`${key}\` to \`${guess}\`` : `remove \`${key}\`; allowed here: ${allowed.join(", ")}`,
         full
@@ -49719,11 +49942,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP011",
-        source.positionOf(path8, { key: path8.length > 0 }),
-        `missing required key \`${key}\` in ${where(path8)}`,
+        source.positionOf(path9, { key: path9.length > 0 }),
+        `missing required key \`${key}\` in ${where(path9)}`,
         void 0,
         `add \`${key}:\`${child?.description ? ` (${child.description})` : ""}`,
-        [...path8, key]
+        [...path9, key]
       );
     }
     case "type": {
@@ -49731,11 +49954,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP012",
-        source.positionOf(path8),
-        `\`${formatPath(path8)}\` must be ${Array.isArray(expected) ? expected.join(" or ") : expected}, not ${describe(e.data)}`,
+        source.positionOf(path9),
+        `\`${formatPath(path9)}\` must be ${Array.isArray(expected) ? expected.join(" or ") : expected}, not ${describe(e.data)}`,
         void 0,
         void 0,
-        path8
+        path9
       );
     }
     case "enum": {
@@ -49744,11 +49967,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP013",
-        source.positionOf(path8),
-        `\`${formatPath(path8)}\` is ${describe(e.data)}; allowed: ${allowed.join(", ")}`,
+        source.positionOf(path9),
+        `\`${formatPath(path9)}\` is ${describe(e.data)}; allowed: ${allowed.join(", ")}`,
         void 0,
         guess ? `write \`${guess}\`` : `use one of: ${allowed.join(", ")}`,
-        path8
+        path9
       );
     }
     case "oneOf":
@@ -49756,31 +49979,31 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP014",
-        source.positionOf(path8),
-        `\`${formatPath(path8)}\` is ${describe(e.data)}, which matches none of its allowed forms`,
+        source.positionOf(path9),
+        `\`${formatPath(path9)}\` is ${describe(e.data)}, which matches none of its allowed forms`,
         void 0,
         description ? `expected: ${description}` : void 0,
-        path8
+        path9
       );
     case "pattern":
       return diag(
         file,
         "SDP014",
-        source.positionOf(path8),
-        `\`${formatPath(path8)}\` is ${describe(e.data)}, which is not of the expected form`,
+        source.positionOf(path9),
+        `\`${formatPath(path9)}\` is ${describe(e.data)}, which is not of the expected form`,
         void 0,
         description ? `expected: ${description}` : void 0,
-        path8
+        path9
       );
     default:
       return diag(
         file,
         "SDP014",
-        source.positionOf(path8),
-        `\`${formatPath(path8) || "(root)"}\` ${e.message ?? "is invalid"}${e.data !== void 0 && typeof e.data !== "object" ? ` (got ${describe(e.data)})` : ""}`,
+        source.positionOf(path9),
+        `\`${formatPath(path9) || "(root)"}\` ${e.message ?? "is invalid"}${e.data !== void 0 && typeof e.data !== "object" ? ` (got ${describe(e.data)})` : ""}`,
         void 0,
         description ? `expected: ${description}` : void 0,
-        path8
+        path9
       );
   }
 }
@@ -49839,9 +50062,9 @@ function environmentRules(ctx) {
   const env = obj(ctx.root.environment);
   if (!env) return;
   const name = str(env.name);
-  const base = path4.basename(ctx.source.file).replace(/\.ya?ml$/, "");
+  const base = path5.basename(ctx.source.file).replace(/\.ya?ml$/, "");
   if (name !== void 0 && name !== base) {
-    ctx.report("SDP020", ["environment", "name"], `environment.name is "${name}" but the file is ${path4.basename(ctx.source.file)}`, {
+    ctx.report("SDP020", ["environment", "name"], `environment.name is "${name}" but the file is ${path5.basename(ctx.source.file)}`, {
       hint: `set environment.name to "${base}", or rename the file to ${name}.yaml`
     });
   }
@@ -49943,8 +50166,8 @@ function chartRepositoryRules(ctx) {
     const repo = str(rt.chartRepository);
     if (repo === void 0) continue;
     const at = ["modelsRuntime", i, "chartRepository"];
-    const scheme = /^([a-z]+):\/\//.exec(repo)?.[1];
-    if (scheme !== "oci" && scheme !== "http" && scheme !== "https") {
+    const scheme = chartRepositoryScheme(repo);
+    if (scheme === void 0) {
       ctx.report("SDP044", at, `chartRepository "${repo}" must start with oci://, https:// or http://`);
       continue;
     }
@@ -49962,7 +50185,7 @@ function chartRepositoryRules(ctx) {
 function runtimeImages(rt, i) {
   const values = obj(obj(rt.extraValues)?.runtime);
   const out = [];
-  for (const [key, name] of [["inferenceApi", str(rt.type) ?? "runtime"], ["queueAgent", "queue-agent"]]) {
+  for (const [key, name] of [["inferenceApi", str(rt.type) ?? "runtime"], ["queueAgent", RUNTIME_IMAGE.queueAgent]]) {
     const image = obj(obj(values?.[key])?.image);
     if (image) out.push([image, ["modelsRuntime", i, "extraValues", "runtime", key, "image"], name]);
   }
@@ -49974,15 +50197,17 @@ function imageReferenceRules(ctx) {
     for (const [image, at, name] of runtimeImages(rt, i)) {
       const repository = str(image.repository);
       if (repository === void 0) continue;
-      const ref = parseImageRef(repository);
-      if (!ref) {
+      const parsed = tryParseReference(repository, null);
+      if (!parsed.ok) {
         ctx.report("SDP086", [...at, "repository"], `"${repository}" is not an image repository reference`);
         continue;
       }
-      const parts = parseEcrHost(ref.host);
+      const ref = parsed.value;
+      const host = displayHost(ref.registry);
+      const parts = parseEcrHost(host);
       if (!parts) {
-        if (!(ctx.partition === "aws-cn" && isPublicHost(ref.host))) {
-          ctx.report("SDP042", [...at, "repository"], `the ${name} image comes from ${ref.host}, not from this environment's ECR`, {
+        if (!(ctx.partition === "aws-cn" && isPublicHost(host))) {
+          ctx.report("SDP042", [...at, "repository"], `the ${name} image comes from ${host}, not from this environment's ECR`, {
             hint: "leave the image out so the pipeline uses the mirrored copy pinned by digest, or point it at this environment's ECR"
           });
         }
@@ -50040,7 +50265,7 @@ function serviceRules(ctx) {
   const facts = ctx.facts;
   if (!facts) return;
   const pipeline = obj(ctx.root.pipeline);
-  const engine = str(pipeline?.engine) ?? (ctx.partition === "aws-cn" ? "github-actions" : "codepipeline");
+  const engine = str(pipeline?.engine) ?? defaultEngine(ctx.partition ?? "aws");
   if (engine === "codepipeline" && !facts.services.codepipeline) {
     ctx.report(
       "SDP053",
@@ -50158,7 +50383,7 @@ function mirrorEntryRules(ctx) {
   for (const list of ["images", "charts"]) {
     arr(obj(ctx.root.mirror)?.[list]).forEach((e, j) => {
       const source = str(obj(e)?.source);
-      if (source !== void 0 && !parseImageRef(source)) {
+      if (source !== void 0 && !tryParseReference(source).ok) {
         ctx.report("SDP086", ["mirror", list, j, "source"], `"${source}" is not a ${list === "charts" ? "chart" : "image"} reference`);
       }
     });
@@ -50170,7 +50395,7 @@ function modelRules(ctx) {
   arr(models?.files).forEach((f, j) => {
     const file = obj(f);
     const source = str(file?.source);
-    if (source !== void 0 && !parseModelSource(source)) {
+    if (source !== void 0 && !checkModelSource(source).ok) {
       ctx.report("SDP087", ["models", "files", j, "source"], `"${source}" is not a model source`);
     }
     const target = str(file?.target);
@@ -50180,8 +50405,7 @@ function modelRules(ctx) {
     const top = target.split("/")[0];
     const key = checkModelKey(target);
     if (key.error) {
-      const shown = target.length > 80 ? `${target.slice(0, 60)}\u2026` : target;
-      ctx.report("SDP089", ["models", "files", j, "target"], `target ${JSON.stringify(shown)} ${key.error}`, { hint: key.hint });
+      ctx.report("SDP089", ["models", "files", j, "target"], `target ${JSON.stringify(shownModelKey(target))} ${key.error}`, { hint: key.hint });
     } else if (key.unknownFolder) {
       ctx.report("SDP082", ["models", "files", j, "target"], `"${target}" is not under a folder the runtimes read${target.includes("/") ? ` ("${top}/")` : ""}`, {
         hint: `put it under one of: ${MODEL_FOLDERS.slice(0, 6).join("/, ")}/ ...`
@@ -50221,7 +50445,7 @@ function mirrorCoverageRules(ctx) {
       ctx.report("SDP081", own, `image "${name}" is not in mirror.images (runtime type ${name} needs it)`);
       continue;
     }
-    const why = name === "queue-agent" ? "every runtime runs it" : `the cluster's charts run them and ${ctx.region} cannot pull them from public registries`;
+    const why = name === RUNTIME_IMAGE.queueAgent ? "every runtime runs it" : `the cluster's charts run them and ${ctx.region} cannot pull them from public registries`;
     const g = grouped.get(why) ?? { at: listAt("images"), names: [] };
     g.names.push(name);
     grouped.set(why, g);
@@ -50332,19 +50556,19 @@ function checkAcrossFiles(results) {
 }
 
 // lib/config/load.ts
-var ENVIRONMENTS_DIR = path5.join("config", "environments");
+var ENVIRONMENTS_DIR = path6.join("config", "environments");
 
 // lib/review/tree.ts
 var ENV_FILE = /\.ya?ml$/;
 function loadTree(spec, root = process.cwd()) {
-  const dir = path6.resolve(root, spec);
+  const dir = path7.resolve(root, spec);
   if (fs5.existsSync(dir) && fs5.statSync(dir).isDirectory()) {
-    const hasConfig = fs5.existsSync(path6.join(dir, ENVIRONMENTS_DIR));
-    const envDir = hasConfig ? path6.join(dir, ENVIRONMENTS_DIR) : dir;
+    const hasConfig = fs5.existsSync(path7.join(dir, ENVIRONMENTS_DIR));
+    const envDir = hasConfig ? path7.join(dir, ENVIRONMENTS_DIR) : dir;
     const files = /* @__PURE__ */ new Map();
     for (const f of fs5.readdirSync(envDir).filter((n) => ENV_FILE.test(n)).sort()) {
       const name = f.replace(ENV_FILE, "");
-      files.set(name, { name, file: path6.join(ENVIRONMENTS_DIR, f), bytes: fs5.readFileSync(path6.join(envDir, f)) });
+      files.set(name, { name, file: path7.join(ENVIRONMENTS_DIR, f), bytes: fs5.readFileSync(path7.join(envDir, f)) });
     }
     if (files.size === 0) {
       const missing = hasConfig ? `${ENVIRONMENTS_DIR}/ of ${dir} holds no environment files` : `${dir} holds no environment files (no ${ENVIRONMENTS_DIR}/ and no .yaml file)`;
@@ -50372,7 +50596,7 @@ function loadGitTree(ref, root) {
   const files = /* @__PURE__ */ new Map();
   for (const f of listing.toString("utf8").split("\n").filter((n) => ENV_FILE.test(n)).sort()) {
     const name = f.replace(ENV_FILE, "");
-    const file = path6.posix.join(ENVIRONMENTS_DIR, f);
+    const file = path7.posix.join(ENVIRONMENTS_DIR, f);
     files.set(name, { name, file, bytes: git(root, ["show", `${ref}:${file}`]) });
   }
   if (files.size === 0) return { origin: `git:${ref}`, files, missing: `${ENVIRONMENTS_DIR}/ at ${ref} holds no environment files` };
@@ -50387,11 +50611,11 @@ function diff(obj2, newObj, options = { cyclesFix: true }, _stack = []) {
   const isObjArray = Array.isArray(obj2);
   for (const key in obj2) {
     const value = obj2[key];
-    const path8 = isObjArray ? +key : key;
+    const path9 = isObjArray ? +key : key;
     if (!(key in newObj)) {
       diffs.push({
         type: "REMOVE",
-        path: [path8],
+        path: [path9],
         oldValue: value
       });
       continue;
@@ -50408,12 +50632,12 @@ function diff(obj2, newObj, options = { cyclesFix: true }, _stack = []) {
         _stack.pop();
       }
       for (const subDiff of subDiffs) {
-        subDiff.path.unshift(path8);
+        subDiff.path.unshift(path9);
         diffs.push(subDiff);
       }
     } else if (!(Object.is(value, newValue) || temporalTypes.includes(objConstructor) && String(value) === String(newValue) || richTypes.includes(objConstructor) && (isNaN(value) ? value + "" === newValue + "" : +value === +newValue))) {
       diffs.push({
-        path: [path8],
+        path: [path9],
         type: "CHANGE",
         value: newValue,
         oldValue: value
@@ -50457,9 +50681,9 @@ function normalize(value, at = []) {
   }
   return value;
 }
-function displayKey(path8) {
+function displayKey(path9) {
   let out = "";
-  for (const seg of path8) {
+  for (const seg of path9) {
     const s = String(seg);
     if (typeof seg === "number" || /^\d+$/.test(s)) out += `[${s}]`;
     else if (s.startsWith("[")) out += s;
@@ -50482,11 +50706,11 @@ function diffValues(base, head) {
     };
   });
 }
-function toValuePath(path8, value) {
+function toValuePath(path9, value) {
   const out = [];
   let cur = value;
   const at = [];
-  for (const seg of path8) {
+  for (const seg of path9) {
     if (Array.isArray(cur)) {
       let idx;
       if (seg.startsWith("[")) {
@@ -50556,49 +50780,6 @@ function classify(changes) {
     reasons: [...reasons].map(([r, keys]) => ({ why: r.why, stages: r.stages, keys })),
     pipeline
   };
-}
-
-// lib/redact.ts
-var REDACTED = "REDACTED";
-function isSecretParameter(name) {
-  return /sig|token|credential|secret|passw|pwd|key|auth|session/i.test(name);
-}
-function redactUrl(text, options = {}) {
-  let url;
-  try {
-    url = new URL(text);
-  } catch {
-    return text;
-  }
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
-  if (options.query === "all" && (url.protocol === "http:" || url.protocol === "https:")) {
-    return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?\u2026" : ""}`;
-  }
-  let changed = false;
-  if (url.password) {
-    url.password = REDACTED;
-    changed = true;
-  }
-  const params = [...url.searchParams.keys()];
-  if (params.some(isSecretParameter)) {
-    const next = new URLSearchParams();
-    for (const [k, v] of url.searchParams) next.append(k, isSecretParameter(k) ? REDACTED : v);
-    url.search = next.toString();
-    changed = true;
-  }
-  return changed ? url.toString() : text;
-}
-var URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>()[\]{}|\\]+/gi;
-function redactUrls(text) {
-  return text.replace(URL_IN_TEXT, (m) => redactUrl(m));
-}
-function redactDeep(value) {
-  if (typeof value === "string") return redactUrls(value);
-  if (Array.isArray(value)) return value.map((v) => redactDeep(v));
-  if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)]));
-  }
-  return value;
 }
 
 // lib/review/review.ts
@@ -50787,13 +50968,25 @@ function annotate(diagnostics) {
 }
 
 // actions/common/inputs.ts
+var path8 = __toESM(require("node:path"));
 var core2 = __toESM(require_core());
+function stringInput(name, fallback) {
+  const raw = core2.getInput(name).trim();
+  return raw === "" ? fallback : raw;
+}
+function workingDirectoryInput() {
+  return path8.resolve(stringInput("working-directory", "."));
+}
+function pathInput(name, root, fallback) {
+  const raw = stringInput(name) ?? fallback;
+  return raw === void 0 ? void 0 : path8.resolve(root, raw);
+}
 function boolInput(name, fallback = false) {
   const raw = core2.getInput(name).trim().toLowerCase();
   if (raw === "") return fallback;
   if (raw === "true") return true;
   if (raw === "false") return false;
-  throw new SdpipeError(`input ${name} must be true or false, got "${raw}"`, { exitCode: ExitCode.USAGE });
+  throw new UsageError(`input ${name} must be true or false, got "${raw}"`);
 }
 function fail(err) {
   if (err instanceof SdpipeError) {
@@ -50821,20 +51014,20 @@ async function upsertComment(token, body) {
 }
 async function run() {
   try {
-    const root = path7.resolve(core3.getInput("working-directory") || ".");
-    const base = core3.getInput("base") || github.context.payload.pull_request?.base?.sha;
+    const root = workingDirectoryInput();
+    const base = stringInput("base") ?? github.context.payload.pull_request?.base?.sha;
     if (!base) throw new UsageError("no base ref: set the base input, or run on a pull_request event");
-    const head = core3.getInput("head") || "HEAD";
+    const head = stringInput("head", "HEAD");
     let review = reviewTrees(loadTree(base, root), loadTree(head, root));
-    const reviewJson = core3.getInput("review-json");
+    const reviewJson = pathInput("review-json", root);
     if (reviewJson) {
-      const parsed = JSON.parse(fs6.readFileSync(path7.resolve(root, reviewJson), "utf8"));
+      const parsed = JSON.parse(fs6.readFileSync(reviewJson, "utf8"));
       review = withStackDiffs(review, new Map((parsed.environments ?? []).filter((e) => e.stackDiff).map((e) => [e.name, e.stackDiff])));
     }
     const changed = review.environments.filter((e) => e.status !== "unchanged");
     annotate(changed.flatMap((e) => e.diagnostics.filter((d) => d.onChangedLine)));
     const full = renderMarkdown(review);
-    const reportPath = path7.resolve(root, core3.getInput("report-path") || "out/review.md");
+    const reportPath = pathInput("report-path", root, "out/review.md");
     writeFileAtomic(reportPath, full);
     await core3.summary.addRaw(full).write();
     const comment = renderMarkdown(review, { limit: GITHUB_COMMENT_LIMIT });
@@ -50843,7 +51036,7 @@ async function run() {
     core3.setOutput("stages", JSON.stringify(Object.fromEntries(changed.map((e) => [e.name, e.stages]))));
     core3.setOutput("truncated", String(comment.length < full.length));
     if (boolInput("comment", true)) {
-      const token = core3.getInput("github-token");
+      const token = stringInput("github-token", "");
       if (token) core3.setSecret(token);
       try {
         core3.info(`PR comment ${await upsertComment(token, comment)}`);

@@ -996,14 +996,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol}//${url.hostname}:${port}`;
-        let path6 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path7 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin.endsWith("/")) {
           origin = origin.substring(0, origin.length - 1);
         }
-        if (path6 && !path6.startsWith("/")) {
-          path6 = `/${path6}`;
+        if (path7 && !path7.startsWith("/")) {
+          path7 = `/${path7}`;
         }
-        url = new URL(origin + path6);
+        url = new URL(origin + path7);
       }
       return url;
     }
@@ -2617,20 +2617,20 @@ var require_parseParams = __commonJS({
 var require_basename = __commonJS({
   "node_modules/@fastify/busboy/lib/utils/basename.js"(exports2, module2) {
     "use strict";
-    module2.exports = function basename2(path6) {
-      if (typeof path6 !== "string") {
+    module2.exports = function basename2(path7) {
+      if (typeof path7 !== "string") {
         return "";
       }
-      for (var i = path6.length - 1; i >= 0; --i) {
-        switch (path6.charCodeAt(i)) {
+      for (var i = path7.length - 1; i >= 0; --i) {
+        switch (path7.charCodeAt(i)) {
           case 47:
           // '/'
           case 92:
-            path6 = path6.slice(i + 1);
-            return path6 === ".." || path6 === "." ? "" : path6;
+            path7 = path7.slice(i + 1);
+            return path7 === ".." || path7 === "." ? "" : path7;
         }
       }
-      return path6 === ".." || path6 === "." ? "" : path6;
+      return path7 === ".." || path7 === "." ? "" : path7;
     };
   }
 });
@@ -4023,8 +4023,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve3, reject) => {
-        res = resolve3;
+      const promise = new Promise((resolve4, reject) => {
+        res = resolve4;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -5528,8 +5528,8 @@ Content-Type: ${value.type || "application/octet-stream"}\r
                 });
               }
             });
-            const busboyResolve = new Promise((resolve3, reject) => {
-              busboy.on("finish", resolve3);
+            const busboyResolve = new Promise((resolve4, reject) => {
+              busboy.on("finish", resolve4);
               busboy.on("error", (err) => reject(new TypeError(err)));
             });
             if (this.body !== null) for await (const chunk of consumeBody(this[kState].body)) busboy.write(chunk);
@@ -5660,7 +5660,7 @@ var require_request = __commonJS({
     }
     var Request = class _Request {
       constructor(origin, {
-        path: path6,
+        path: path7,
         method,
         body,
         headers,
@@ -5674,11 +5674,11 @@ var require_request = __commonJS({
         throwOnError,
         expectContinue
       }, handler) {
-        if (typeof path6 !== "string") {
+        if (typeof path7 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path6[0] !== "/" && !(path6.startsWith("http://") || path6.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path7[0] !== "/" && !(path7.startsWith("http://") || path7.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.exec(path6) !== null) {
+        } else if (invalidPathRegex.exec(path7) !== null) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -5741,7 +5741,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? util.buildURL(path6, query) : path6;
+        this.path = query ? util.buildURL(path7, query) : path7;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6063,9 +6063,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve3, reject) => {
+          return new Promise((resolve4, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve3(data);
+              return err ? reject(err) : resolve4(data);
             });
           });
         }
@@ -6103,12 +6103,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve3, reject) => {
+          return new Promise((resolve4, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve3(data);
+              ) : resolve4(data);
             });
           });
         }
@@ -6749,9 +6749,9 @@ var require_RedirectHandler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path6 = search ? `${pathname}${search}` : pathname;
+        const path7 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path6;
+        this.opts.path = path7;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7168,16 +7168,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve3) => {
+        return new Promise((resolve4) => {
           if (!this[kSize]) {
-            resolve3(null);
+            resolve4(null);
           } else {
-            this[kClosedResolve] = resolve3;
+            this[kClosedResolve] = resolve4;
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve3) => {
+        return new Promise((resolve4) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request = requests[i];
@@ -7188,7 +7188,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve3();
+            resolve4();
           };
           if (this[kHTTP2Session] != null) {
             util.destroy(this[kHTTP2Session], err);
@@ -7768,7 +7768,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve3, reject) => {
+        const socket = await new Promise((resolve4, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7780,7 +7780,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve3(socket2);
+              resolve4(socket2);
             }
           });
         });
@@ -7991,7 +7991,7 @@ var require_client = __commonJS({
         writeH2(client, client[kHTTP2Session], request);
         return;
       }
-      const { body, method, path: path6, host, upgrade, headers, blocking, reset } = request;
+      const { body, method, path: path7, host, upgrade, headers, blocking, reset } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
         body.read(0);
@@ -8041,7 +8041,7 @@ var require_client = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path6} HTTP/1.1\r
+      let header = `${method} ${path7} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -8104,7 +8104,7 @@ upgrade: ${upgrade}\r
       return true;
     }
     function writeH2(client, session, request) {
-      const { body, method, path: path6, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
+      const { body, method, path: path7, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
       let headers;
       if (typeof reqHeaders === "string") headers = Request[kHTTP2CopyHeaders](reqHeaders.trim());
       else headers = reqHeaders;
@@ -8147,7 +8147,7 @@ upgrade: ${upgrade}\r
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path6;
+      headers[HTTP2_HEADER_PATH] = path7;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -8404,12 +8404,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve3, reject) => {
+      const waitForDrain = () => new Promise((resolve4, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve3;
+          callback = resolve4;
         }
       });
       if (client[kHTTPConnVersion] === "h2") {
@@ -8754,8 +8754,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           return Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          return new Promise((resolve3) => {
-            this[kClosedResolve] = resolve3;
+          return new Promise((resolve4) => {
+            this[kClosedResolve] = resolve4;
           });
         }
       }
@@ -9333,7 +9333,7 @@ var require_readable = __commonJS({
         if (this.closed) {
           return Promise.resolve(null);
         }
-        return new Promise((resolve3, reject) => {
+        return new Promise((resolve4, reject) => {
           const signalListenerCleanup = signal ? util.addAbortListener(signal, () => {
             this.destroy();
           }) : noop;
@@ -9342,7 +9342,7 @@ var require_readable = __commonJS({
             if (signal && signal.aborted) {
               reject(signal.reason || Object.assign(new Error("The operation was aborted"), { name: "AbortError" }));
             } else {
-              resolve3(null);
+              resolve4(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9364,11 +9364,11 @@ var require_readable = __commonJS({
         throw new TypeError("unusable");
       }
       assert(!stream[kConsume]);
-      return new Promise((resolve3, reject) => {
+      return new Promise((resolve4, reject) => {
         stream[kConsume] = {
           type,
           stream,
-          resolve: resolve3,
+          resolve: resolve4,
           reject,
           length: 0,
           body: []
@@ -9403,12 +9403,12 @@ var require_readable = __commonJS({
       }
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve3, stream, length } = consume2;
+      const { type, body, resolve: resolve4, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve3(toUSVString(Buffer.concat(body)));
+          resolve4(toUSVString(Buffer.concat(body)));
         } else if (type === "json") {
-          resolve3(JSON.parse(Buffer.concat(body)));
+          resolve4(JSON.parse(Buffer.concat(body)));
         } else if (type === "arrayBuffer") {
           const dst = new Uint8Array(length);
           let pos = 0;
@@ -9416,12 +9416,12 @@ var require_readable = __commonJS({
             dst.set(buf, pos);
             pos += buf.byteLength;
           }
-          resolve3(dst.buffer);
+          resolve4(dst.buffer);
         } else if (type === "blob") {
           if (!Blob2) {
             Blob2 = require("buffer").Blob;
           }
-          resolve3(new Blob2(body, { type: stream[kContentType] }));
+          resolve4(new Blob2(body, { type: stream[kContentType] }));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9676,9 +9676,9 @@ var require_api_request = __commonJS({
     };
     function request(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject) => {
+        return new Promise((resolve4, reject) => {
           request.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve3(data);
+            return err ? reject(err) : resolve4(data);
           });
         });
       }
@@ -9851,9 +9851,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject) => {
+        return new Promise((resolve4, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve3(data);
+            return err ? reject(err) : resolve4(data);
           });
         });
       }
@@ -10134,9 +10134,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject) => {
+        return new Promise((resolve4, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve3(data);
+            return err ? reject(err) : resolve4(data);
           });
         });
       }
@@ -10225,9 +10225,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve3, reject) => {
+        return new Promise((resolve4, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve3(data);
+            return err ? reject(err) : resolve4(data);
           });
         });
       }
@@ -10387,20 +10387,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path6) {
-      if (typeof path6 !== "string") {
-        return path6;
+    function safeUrl(path7) {
+      if (typeof path7 !== "string") {
+        return path7;
       }
-      const pathSegments = path6.split("?");
+      const pathSegments = path7.split("?");
       if (pathSegments.length !== 2) {
-        return path6;
+        return path7;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path6, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path6);
+    function matchKey(mockDispatch2, { path: path7, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path7);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10418,7 +10418,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path6 }) => matchValue(safeUrl(path6), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path7 }) => matchValue(safeUrl(path7), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10455,9 +10455,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path6, method, body, headers, query } = opts;
+      const { path: path7, method, body, headers, query } = opts;
       return {
-        path: path6,
+        path: path7,
         method,
         body,
         headers,
@@ -10906,10 +10906,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path6, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path7, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path6,
+            Path: path7,
             "Status code": statusCode,
             Persistent: persist ? "\u2705" : "\u274C",
             Invocations: timesInvoked,
@@ -13849,7 +13849,7 @@ var require_fetch = __commonJS({
       async function dispatch({ body }) {
         const url = requestCurrentURL(request);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve3, reject) => agent.dispatch(
+        return new Promise((resolve4, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -13925,7 +13925,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              resolve3({
+              resolve4({
                 status,
                 statusText,
                 headersList: headers[kHeadersList],
@@ -13968,7 +13968,7 @@ var require_fetch = __commonJS({
                 const val = headersList[n + 1].toString("latin1");
                 headers[kHeadersList].append(key, val);
               }
-              resolve3({
+              resolve4({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList: headers[kHeadersList],
@@ -15529,8 +15529,8 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path6) {
-      for (const char of path6) {
+    function validateCookiePath(path7) {
+      for (const char of path7) {
         const code = char.charCodeAt(0);
         if (code < 33 || char === ";") {
           throw new Error("Invalid cookie path");
@@ -17210,11 +17210,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path6 = opts.path;
+          let path7 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path6 = `/${path6}`;
+            path7 = `/${path7}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path6);
+          url = new URL(util.parseOrigin(url).origin + path7);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -17322,11 +17322,11 @@ var require_lib = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -17342,7 +17342,7 @@ var require_lib = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -17428,26 +17428,26 @@ var require_lib = __commonJS({
       }
       readBody() {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve3) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve4) => __awaiter(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
             this.message.on("data", (chunk) => {
               output = Buffer.concat([output, chunk]);
             });
             this.message.on("end", () => {
-              resolve3(output.toString());
+              resolve4(output.toString());
             });
           }));
         });
       }
       readBodyBuffer() {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve3) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve4) => __awaiter(this, void 0, void 0, function* () {
             const chunks = [];
             this.message.on("data", (chunk) => {
               chunks.push(chunk);
             });
             this.message.on("end", () => {
-              resolve3(Buffer.concat(chunks));
+              resolve4(Buffer.concat(chunks));
             });
           }));
         });
@@ -17656,14 +17656,14 @@ var require_lib = __commonJS({
        */
       requestRaw(info2, data) {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve3, reject) => {
+          return new Promise((resolve4, reject) => {
             function callbackForResult(err, res) {
               if (err) {
                 reject(err);
               } else if (!res) {
                 reject(new Error("Unknown error"));
               } else {
-                resolve3(res);
+                resolve4(res);
               }
             }
             this.requestRawWithCallback(info2, data, callbackForResult);
@@ -17845,12 +17845,12 @@ var require_lib = __commonJS({
         return __awaiter(this, void 0, void 0, function* () {
           retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
           const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-          return new Promise((resolve3) => setTimeout(() => resolve3(), ms));
+          return new Promise((resolve4) => setTimeout(() => resolve4(), ms));
         });
       }
       _processResponse(res, options) {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve3, reject) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve4, reject) => __awaiter(this, void 0, void 0, function* () {
             const statusCode = res.message.statusCode || 0;
             const response = {
               statusCode,
@@ -17858,7 +17858,7 @@ var require_lib = __commonJS({
               headers: {}
             };
             if (statusCode === HttpCodes.NotFound) {
-              resolve3(response);
+              resolve4(response);
             }
             function dateTimeDeserializer(key, value) {
               if (typeof value === "string") {
@@ -17897,7 +17897,7 @@ var require_lib = __commonJS({
               err.result = response.result;
               reject(err);
             } else {
-              resolve3(response);
+              resolve4(response);
             }
           }));
         });
@@ -17914,11 +17914,11 @@ var require_auth = __commonJS({
     "use strict";
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -17934,7 +17934,7 @@ var require_auth = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18018,11 +18018,11 @@ var require_oidc_utils = __commonJS({
     "use strict";
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18038,7 +18038,7 @@ var require_oidc_utils = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18116,11 +18116,11 @@ var require_summary = __commonJS({
     "use strict";
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18136,7 +18136,7 @@ var require_summary = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18437,7 +18437,7 @@ var require_path_utils = __commonJS({
     };
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.toPlatformPath = exports2.toWin32Path = exports2.toPosixPath = void 0;
-    var path6 = __importStar(require("path"));
+    var path7 = __importStar(require("path"));
     function toPosixPath(pth) {
       return pth.replace(/[\\]/g, "/");
     }
@@ -18447,7 +18447,7 @@ var require_path_utils = __commonJS({
     }
     exports2.toWin32Path = toWin32Path;
     function toPlatformPath(pth) {
-      return pth.replace(/[/\\]/g, path6.sep);
+      return pth.replace(/[/\\]/g, path7.sep);
     }
     exports2.toPlatformPath = toPlatformPath;
   }
@@ -18482,11 +18482,11 @@ var require_io_util = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18502,7 +18502,7 @@ var require_io_util = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18511,7 +18511,7 @@ var require_io_util = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.getCmdPath = exports2.tryGetExecutablePath = exports2.isRooted = exports2.isDirectory = exports2.exists = exports2.READONLY = exports2.UV_FS_O_EXLOCK = exports2.IS_WINDOWS = exports2.unlink = exports2.symlink = exports2.stat = exports2.rmdir = exports2.rm = exports2.rename = exports2.readlink = exports2.readdir = exports2.open = exports2.mkdir = exports2.lstat = exports2.copyFile = exports2.chmod = void 0;
     var fs5 = __importStar(require("fs"));
-    var path6 = __importStar(require("path"));
+    var path7 = __importStar(require("path"));
     _a = fs5.promises, exports2.chmod = _a.chmod, exports2.copyFile = _a.copyFile, exports2.lstat = _a.lstat, exports2.mkdir = _a.mkdir, exports2.open = _a.open, exports2.readdir = _a.readdir, exports2.readlink = _a.readlink, exports2.rename = _a.rename, exports2.rm = _a.rm, exports2.rmdir = _a.rmdir, exports2.stat = _a.stat, exports2.symlink = _a.symlink, exports2.unlink = _a.unlink;
     exports2.IS_WINDOWS = process.platform === "win32";
     exports2.UV_FS_O_EXLOCK = 268435456;
@@ -18560,7 +18560,7 @@ var require_io_util = __commonJS({
         }
         if (stats && stats.isFile()) {
           if (exports2.IS_WINDOWS) {
-            const upperExt = path6.extname(filePath).toUpperCase();
+            const upperExt = path7.extname(filePath).toUpperCase();
             if (extensions.some((validExt) => validExt.toUpperCase() === upperExt)) {
               return filePath;
             }
@@ -18584,11 +18584,11 @@ var require_io_util = __commonJS({
           if (stats && stats.isFile()) {
             if (exports2.IS_WINDOWS) {
               try {
-                const directory = path6.dirname(filePath);
-                const upperName = path6.basename(filePath).toUpperCase();
+                const directory = path7.dirname(filePath);
+                const upperName = path7.basename(filePath).toUpperCase();
                 for (const actualName of yield exports2.readdir(directory)) {
                   if (upperName === actualName.toUpperCase()) {
-                    filePath = path6.join(directory, actualName);
+                    filePath = path7.join(directory, actualName);
                     break;
                   }
                 }
@@ -18655,11 +18655,11 @@ var require_io = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18675,7 +18675,7 @@ var require_io = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18683,7 +18683,7 @@ var require_io = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.findInPath = exports2.which = exports2.mkdirP = exports2.rmRF = exports2.mv = exports2.cp = void 0;
     var assert_1 = require("assert");
-    var path6 = __importStar(require("path"));
+    var path7 = __importStar(require("path"));
     var ioUtil = __importStar(require_io_util());
     function cp(source, dest, options = {}) {
       return __awaiter(this, void 0, void 0, function* () {
@@ -18692,7 +18692,7 @@ var require_io = __commonJS({
         if (destStat && destStat.isFile() && !force) {
           return;
         }
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory ? path6.join(dest, path6.basename(source)) : dest;
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory ? path7.join(dest, path7.basename(source)) : dest;
         if (!(yield ioUtil.exists(source))) {
           throw new Error(`no such file or directory: ${source}`);
         }
@@ -18704,7 +18704,7 @@ var require_io = __commonJS({
             yield cpDirRecursive(source, newDest, 0, force);
           }
         } else {
-          if (path6.relative(source, newDest) === "") {
+          if (path7.relative(source, newDest) === "") {
             throw new Error(`'${newDest}' and '${source}' are the same file`);
           }
           yield copyFile(source, newDest, force);
@@ -18717,7 +18717,7 @@ var require_io = __commonJS({
         if (yield ioUtil.exists(dest)) {
           let destExists = true;
           if (yield ioUtil.isDirectory(dest)) {
-            dest = path6.join(dest, path6.basename(source));
+            dest = path7.join(dest, path7.basename(source));
             destExists = yield ioUtil.exists(dest);
           }
           if (destExists) {
@@ -18728,7 +18728,7 @@ var require_io = __commonJS({
             }
           }
         }
-        yield mkdirP(path6.dirname(dest));
+        yield mkdirP(path7.dirname(dest));
         yield ioUtil.rename(source, dest);
       });
     }
@@ -18791,7 +18791,7 @@ var require_io = __commonJS({
         }
         const extensions = [];
         if (ioUtil.IS_WINDOWS && process.env["PATHEXT"]) {
-          for (const extension of process.env["PATHEXT"].split(path6.delimiter)) {
+          for (const extension of process.env["PATHEXT"].split(path7.delimiter)) {
             if (extension) {
               extensions.push(extension);
             }
@@ -18804,12 +18804,12 @@ var require_io = __commonJS({
           }
           return [];
         }
-        if (tool.includes(path6.sep)) {
+        if (tool.includes(path7.sep)) {
           return [];
         }
         const directories = [];
         if (process.env.PATH) {
-          for (const p of process.env.PATH.split(path6.delimiter)) {
+          for (const p of process.env.PATH.split(path7.delimiter)) {
             if (p) {
               directories.push(p);
             }
@@ -18817,7 +18817,7 @@ var require_io = __commonJS({
         }
         const matches = [];
         for (const directory of directories) {
-          const filePath = yield ioUtil.tryGetExecutablePath(path6.join(directory, tool), extensions);
+          const filePath = yield ioUtil.tryGetExecutablePath(path7.join(directory, tool), extensions);
           if (filePath) {
             matches.push(filePath);
           }
@@ -18903,11 +18903,11 @@ var require_toolrunner = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18923,7 +18923,7 @@ var require_toolrunner = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18933,7 +18933,7 @@ var require_toolrunner = __commonJS({
     var os = __importStar(require("os"));
     var events = __importStar(require("events"));
     var child = __importStar(require("child_process"));
-    var path6 = __importStar(require("path"));
+    var path7 = __importStar(require("path"));
     var io = __importStar(require_io());
     var ioUtil = __importStar(require_io_util());
     var timers_1 = require("timers");
@@ -19148,10 +19148,10 @@ var require_toolrunner = __commonJS({
       exec() {
         return __awaiter(this, void 0, void 0, function* () {
           if (!ioUtil.isRooted(this.toolPath) && (this.toolPath.includes("/") || IS_WINDOWS && this.toolPath.includes("\\"))) {
-            this.toolPath = path6.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+            this.toolPath = path7.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
           }
           this.toolPath = yield io.which(this.toolPath, true);
-          return new Promise((resolve3, reject) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve4, reject) => __awaiter(this, void 0, void 0, function* () {
             this._debug(`exec tool: ${this.toolPath}`);
             this._debug("arguments:");
             for (const arg of this.args) {
@@ -19234,7 +19234,7 @@ var require_toolrunner = __commonJS({
               if (error2) {
                 reject(error2);
               } else {
-                resolve3(exitCode);
+                resolve4(exitCode);
               }
             });
             if (this.options.input) {
@@ -19387,11 +19387,11 @@ var require_exec = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -19407,7 +19407,7 @@ var require_exec = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -19498,11 +19498,11 @@ var require_platform = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -19518,7 +19518,7 @@ var require_platform = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -19617,11 +19617,11 @@ var require_core = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve3) {
-          resolve3(value);
+        return value instanceof P ? value : new P(function(resolve4) {
+          resolve4(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve3, reject) {
+      return new (P || (P = Promise))(function(resolve4, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -19637,7 +19637,7 @@ var require_core = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve3(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -19648,7 +19648,7 @@ var require_core = __commonJS({
     var file_command_1 = require_file_command();
     var utils_1 = require_utils();
     var os = __importStar(require("os"));
-    var path6 = __importStar(require("path"));
+    var path7 = __importStar(require("path"));
     var oidc_utils_1 = require_oidc_utils();
     var ExitCode2;
     (function(ExitCode3) {
@@ -19676,10 +19676,10 @@ var require_core = __commonJS({
       } else {
         (0, command_1.issueCommand)("add-path", {}, inputPath);
       }
-      process.env["PATH"] = `${inputPath}${path6.delimiter}${process.env["PATH"]}`;
+      process.env["PATH"] = `${inputPath}${path7.delimiter}${process.env["PATH"]}`;
     }
     exports2.addPath = addPath;
-    function getInput3(name, options) {
+    function getInput2(name, options) {
       const val = process.env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] || "";
       if (options && options.required && !val) {
         throw new Error(`Input required and not supplied: ${name}`);
@@ -19689,9 +19689,9 @@ var require_core = __commonJS({
       }
       return val.trim();
     }
-    exports2.getInput = getInput3;
+    exports2.getInput = getInput2;
     function getMultilineInput(name, options) {
-      const inputs = getInput3(name, options).split("\n").filter((x) => x !== "");
+      const inputs = getInput2(name, options).split("\n").filter((x) => x !== "");
       if (options && options.trimWhitespace === false) {
         return inputs;
       }
@@ -19701,7 +19701,7 @@ var require_core = __commonJS({
     function getBooleanInput(name, options) {
       const trueValue = ["true", "True", "TRUE"];
       const falseValue = ["false", "False", "FALSE"];
-      const val = getInput3(name, options);
+      const val = getInput2(name, options);
       if (trueValue.includes(val))
         return true;
       if (falseValue.includes(val))
@@ -19890,17 +19890,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path6) {
-      const ctrl = callVisitor(key, node, visitor, path6);
+    function visit_(key, node, visitor, path7) {
+      const ctrl = callVisitor(key, node, visitor, path7);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path6, ctrl);
-        return visit_(key, ctrl, visitor, path6);
+        replaceNode(key, path7, ctrl);
+        return visit_(key, ctrl, visitor, path7);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path6 = Object.freeze(path6.concat(node));
+          path7 = Object.freeze(path7.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path6);
+            const ci = visit_(i, node.items[i], visitor, path7);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19911,13 +19911,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path6 = Object.freeze(path6.concat(node));
-          const ck = visit_("key", node.key, visitor, path6);
+          path7 = Object.freeze(path7.concat(node));
+          const ck = visit_("key", node.key, visitor, path7);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path6);
+          const cv = visit_("value", node.value, visitor, path7);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19938,17 +19938,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path6) {
-      const ctrl = await callVisitor(key, node, visitor, path6);
+    async function visitAsync_(key, node, visitor, path7) {
+      const ctrl = await callVisitor(key, node, visitor, path7);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path6, ctrl);
-        return visitAsync_(key, ctrl, visitor, path6);
+        replaceNode(key, path7, ctrl);
+        return visitAsync_(key, ctrl, visitor, path7);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path6 = Object.freeze(path6.concat(node));
+          path7 = Object.freeze(path7.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path6);
+            const ci = await visitAsync_(i, node.items[i], visitor, path7);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19959,13 +19959,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path6 = Object.freeze(path6.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path6);
+          path7 = Object.freeze(path7.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path7);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path6);
+          const cv = await visitAsync_("value", node.value, visitor, path7);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19992,23 +19992,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path6) {
+    function callVisitor(key, node, visitor, path7) {
       if (typeof visitor === "function")
-        return visitor(key, node, path6);
+        return visitor(key, node, path7);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path6);
+        return visitor.Map?.(key, node, path7);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path6);
+        return visitor.Seq?.(key, node, path7);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path6);
+        return visitor.Pair?.(key, node, path7);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path6);
+        return visitor.Scalar?.(key, node, path7);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path6);
+        return visitor.Alias?.(key, node, path7);
       return void 0;
     }
-    function replaceNode(key, path6, node) {
-      const parent = path6[path6.length - 1];
+    function replaceNode(key, path7, node) {
+      const parent = path7[path7.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -20620,10 +20620,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path6, value) {
+    function collectionFromPath(schema, path7, value) {
       let v = value;
-      for (let i = path6.length - 1; i >= 0; --i) {
-        const k = path6[i];
+      for (let i = path7.length - 1; i >= 0; --i) {
+        const k = path7[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -20642,7 +20642,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path6) => path6 == null || typeof path6 === "object" && !!path6[Symbol.iterator]().next().done;
+    var isEmptyPath = (path7) => path7 == null || typeof path7 === "object" && !!path7[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20672,11 +20672,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path6, value) {
-        if (isEmptyPath(path6))
+      addIn(path7, value) {
+        if (isEmptyPath(path7))
           this.add(value);
         else {
-          const [key, ...rest] = path6;
+          const [key, ...rest] = path7;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20690,8 +20690,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path6) {
-        const [key, ...rest] = path6;
+      deleteIn(path7) {
+        const [key, ...rest] = path7;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20705,8 +20705,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path6, keepScalar) {
-        const [key, ...rest] = path6;
+      getIn(path7, keepScalar) {
+        const [key, ...rest] = path7;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20724,8 +20724,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path6) {
-        const [key, ...rest] = path6;
+      hasIn(path7) {
+        const [key, ...rest] = path7;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20735,8 +20735,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path6, value) {
-        const [key, ...rest] = path6;
+      setIn(path7, value) {
+        const [key, ...rest] = path7;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -23251,9 +23251,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path6, value) {
+      addIn(path7, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path6, value);
+          this.contents.addIn(path7, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -23328,14 +23328,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path6) {
-        if (Collection.isEmptyPath(path6)) {
+      deleteIn(path7) {
+        if (Collection.isEmptyPath(path7)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path6) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path7) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -23350,10 +23350,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path6, keepScalar) {
-        if (Collection.isEmptyPath(path6))
+      getIn(path7, keepScalar) {
+        if (Collection.isEmptyPath(path7))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path6, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path7, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -23364,10 +23364,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path6) {
-        if (Collection.isEmptyPath(path6))
+      hasIn(path7) {
+        if (Collection.isEmptyPath(path7))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path6) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path7) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -23384,13 +23384,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path6, value) {
-        if (Collection.isEmptyPath(path6)) {
+      setIn(path7, value) {
+        if (Collection.isEmptyPath(path7)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path6), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path7), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path6, value);
+          this.contents.setIn(path7, value);
         }
       }
       /**
@@ -25351,9 +25351,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path6) => {
+    visit2.itemAtPath = (cst, path7) => {
       let item = cst;
-      for (const [field, index] of path6) {
+      for (const [field, index] of path7) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -25362,23 +25362,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path6) => {
-      const parent = visit2.itemAtPath(cst, path6.slice(0, -1));
-      const field = path6[path6.length - 1][0];
+    visit2.parentCollection = (cst, path7) => {
+      const parent = visit2.itemAtPath(cst, path7.slice(0, -1));
+      const field = path7[path7.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path6, item, visitor) {
-      let ctrl = visitor(item, path6);
+    function _visit(path7, item, visitor) {
+      let ctrl = visitor(item, path7);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path6.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path7.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -25389,10 +25389,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path6);
+            ctrl = ctrl(item, path7);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path6) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path7) : ctrl;
     }
     exports2.visit = visit2;
   }
@@ -27369,8 +27369,8 @@ var require_environment_validator = __commonJS({
     "use strict";
     module2.exports = validate20;
     module2.exports.default = validate20;
-    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.33".', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.33".', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count.", "type": "integer", "minimum": 0 } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit.", "type": "integer", "minimum": 0 } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } } } };
-    var schema32 = { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
+    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.33". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.33". Default 1.33.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } } } };
+    var schema32 = { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
     var func1 = Object.prototype.hasOwnProperty;
     var func2 = require_ucs2length().default;
     var func0 = require_equal().default;
@@ -30103,12 +30103,11 @@ var require_environment_validator = __commonJS({
 });
 
 // actions/validate-config/src/main.ts
-var path5 = __toESM(require("node:path"));
 var core3 = __toESM(require_core());
 
 // lib/config/load.ts
 var fs4 = __toESM(require("node:fs"));
-var path4 = __toESM(require("node:path"));
+var path5 = __toESM(require("node:path"));
 
 // lib/errors.ts
 var ExitCode = {
@@ -30177,8 +30176,101 @@ function formatGithub(diags) {
   }).join("");
 }
 
-// lib/config/rules.ts
-var path3 = __toESM(require("node:path"));
+// lib/name/host.ts
+function hostOf(value) {
+  const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\d+)?(?:\/|$)/i.exec(value.trim());
+  return m ? m[1].toLowerCase() : void 0;
+}
+function looksLikeRegistryHost(component) {
+  return /[.:]/.test(component) || component === "localhost" || component.startsWith("[");
+}
+
+// lib/name/parsed.ts
+function attempt(parse2) {
+  try {
+    return { ok: true, value: parse2() };
+  } catch (err) {
+    if (err instanceof UsageError) return { ok: false, error: err };
+    throw err;
+  }
+}
+
+// lib/name/image-reference.ts
+var DOCKER_HUB_HOST = "docker.io";
+var DOCKER_HUB_REGISTRY = "registry-1.docker.io";
+var DOCKER_HUB_HOSTS = [DOCKER_HUB_HOST, "index.docker.io", "registry.hub.docker.com", DOCKER_HUB_REGISTRY];
+var COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+var REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
+var TAG = /^[\w][\w.-]{0,127}$/;
+var DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+var HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
+var FORM = "write host[:port]/repository[:tag|@digest]";
+function isDockerHubHost(host) {
+  return DOCKER_HUB_HOSTS.includes(host.toLowerCase());
+}
+function displayHost(registry) {
+  return isDockerHubHost(registry) ? DOCKER_HUB_HOST : registry.toLowerCase();
+}
+function splitReference(input) {
+  let s = input.trim();
+  if (s.startsWith("oci://")) s = s.slice("oci://".length);
+  let digest;
+  const at = s.indexOf("@");
+  if (at >= 0) {
+    digest = s.slice(at + 1);
+    s = s.slice(0, at);
+  }
+  let host;
+  const slash = s.indexOf("/");
+  if (slash > 0 && looksLikeRegistryHost(s.slice(0, slash))) {
+    host = s.slice(0, slash).toLowerCase();
+    s = s.slice(slash + 1);
+  }
+  let tag;
+  const colon = s.lastIndexOf(":");
+  if (colon >= 0) {
+    tag = s.slice(colon + 1);
+    s = s.slice(0, colon);
+  }
+  return { ...host !== void 0 ? { host } : {}, path: s, ...tag !== void 0 ? { tag } : {}, ...digest !== void 0 ? { digest } : {} };
+}
+function parseReference(input, defaultTag = "latest") {
+  const original = input.trim();
+  if ((original.startsWith("oci://") ? original.slice("oci://".length) : original).includes("://")) {
+    throw new UsageError(`"${original}" is not an image reference: only an oci:// prefix is allowed`, FORM);
+  }
+  const parts = splitReference(original);
+  const { digest } = parts;
+  if (digest !== void 0 && !DIGEST_PATTERN.test(digest)) {
+    throw new UsageError(`"${original}" has a malformed digest "${digest}"`, "a digest is sha256: followed by 64 lowercase hex digits");
+  }
+  let registry = DOCKER_HUB_REGISTRY;
+  if (parts.host !== void 0) {
+    if (!HOST.test(parts.host)) throw new UsageError(`"${original}" has a malformed registry host "${parts.host}"`, FORM);
+    const port = /:(\d+)$/.exec(parts.host)?.[1];
+    if (port !== void 0 && (Number(port) < 1 || Number(port) > 65535)) {
+      throw new UsageError(`"${original}" has port ${port}, outside 1 to 65535`, `${FORM} with a port from 1 to 65535`);
+    }
+    if (!isDockerHubHost(parts.host)) registry = parts.host;
+  }
+  let { tag } = parts;
+  if (tag !== void 0 && !TAG.test(tag)) {
+    throw new UsageError(`"${original}" has a malformed tag "${tag}"`, "a tag is up to 128 letters, digits, _, . and -, not starting with . or -");
+  }
+  let repository = parts.path;
+  if (!REPOSITORY.test(repository)) {
+    throw new UsageError(
+      `"${original}" has a malformed repository "${repository}"`,
+      "repository path components are lowercase letters and digits separated by ., _, __ or -"
+    );
+  }
+  if (registry === DOCKER_HUB_REGISTRY && !repository.includes("/")) repository = `library/${repository}`;
+  if (tag === void 0 && digest === void 0 && defaultTag !== null) tag = defaultTag;
+  return { registry, repository, ...tag !== void 0 ? { tag } : {}, ...digest !== void 0 ? { digest } : {} };
+}
+function tryParseReference(input, defaultTag = "latest") {
+  return attempt(() => parseReference(input, defaultTag));
+}
 
 // lib/aws/partition.ts
 var FACTS = {
@@ -30247,10 +30339,7 @@ function parseArn(arn) {
 }
 var PUBLIC_HOSTS = [
   "public.ecr.aws",
-  "docker.io",
-  "registry-1.docker.io",
-  "index.docker.io",
-  "registry.hub.docker.com",
+  ...DOCKER_HUB_HOSTS,
   "ghcr.io",
   "quay.io",
   "github.com",
@@ -30267,22 +30356,172 @@ function isPublicHost(host) {
   return PUBLIC_HOSTS.some((p) => h === p || h.endsWith(`.${p}`));
 }
 
+// lib/name/model-source.ts
+var path = __toESM(require("node:path"));
+var import_node_url = require("node:url");
+
+// lib/redact.ts
+var REDACTED = "REDACTED";
+function isSecretParameter(name) {
+  return /sig|token|credential|secret|passw|pwd|key|auth|session/i.test(name);
+}
+function redactUrl(text, options = {}) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
+  if (options.query === "all" && (url.protocol === "http:" || url.protocol === "https:")) {
+    return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?\u2026" : ""}`;
+  }
+  let changed = false;
+  if (url.password) {
+    url.password = REDACTED;
+    changed = true;
+  }
+  const params = [...url.searchParams.keys()];
+  if (params.some(isSecretParameter)) {
+    const next = new URLSearchParams();
+    for (const [k, v] of url.searchParams) next.append(k, isSecretParameter(k) ? REDACTED : v);
+    url.search = next.toString();
+    changed = true;
+  }
+  return changed ? url.toString() : text;
+}
+var URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>()[\]{}|\\]+/gi;
+function redactUrls(text) {
+  return text.replace(URL_IN_TEXT, (m) => redactUrl(m));
+}
+
+// lib/name/model-source.ts
+var DEFAULT_HF_ENDPOINT = "https://huggingface.co";
+var HINT_FORMS = "write hf://<org>/<repo>/<path>@<revision>, https://\u2026, s3://<bucket>/<key> or file:///<path>";
+function encodePath(p) {
+  return p.split("/").map(encodeURIComponent).join("/");
+}
+function hfResolveUrl(endpoint, repo, revision, filePath) {
+  const base = endpoint.replace(/\/+$/, "");
+  return `${base}/${encodePath(repo)}/resolve/${encodeURIComponent(revision)}/${encodePath(filePath)}`;
+}
+function parseHf(raw, endpoint) {
+  const rest = raw.slice("hf://".length);
+  const at = rest.lastIndexOf("@");
+  const spec = at >= 0 ? rest.slice(0, at) : rest;
+  const revision = at >= 0 ? rest.slice(at + 1) : "main";
+  const segments = spec.split("/");
+  if (segments.length < 3 || segments.some((s) => s === "" || s === "." || s === "..") || revision === "") {
+    throw new UsageError(`model source "${raw}" is not a valid hf:// reference`, `write hf://<org>/<repo>/<path in repo>@<revision>, for example hf://stable-diffusion-v1-5/stable-diffusion-v1-5/v1-5-pruned-emaonly.safetensors@main`);
+  }
+  const repo = `${segments[0]}/${segments[1]}`;
+  const filePath = segments.slice(2).join("/");
+  let endpointUrl;
+  try {
+    endpointUrl = new URL(endpoint);
+  } catch {
+    throw new UsageError(`models.endpoint "${endpoint}" is not a URL`, "write the hub mirror as https://host[/path]");
+  }
+  if (endpointUrl.protocol !== "https:" && endpointUrl.protocol !== "http:") {
+    throw new UsageError(`models.endpoint "${endpoint}" must be an http(s) URL`, "write the hub mirror as https://host[/path]");
+  }
+  return { kind: "hf", raw, repo, path: filePath, revision, url: hfResolveUrl(endpoint, repo, revision, filePath) };
+}
+function parseS3(raw) {
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`model source "${raw}" is not a valid s3:// URL`, "write s3://<bucket>/<key>[?versionId=\u2026&region=\u2026]");
+  }
+  const bucket = url.hostname;
+  const key = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (!bucket || !key) {
+    throw new UsageError(`model source "${raw}" names no bucket or no key`, "write s3://<bucket>/<key>");
+  }
+  const known = /* @__PURE__ */ new Set(["versionId", "region", "profile"]);
+  for (const name of url.searchParams.keys()) {
+    if (!known.has(name)) throw new UsageError(`model source "${raw}": unknown parameter "${name}"`, "the parameters s3:// sources take are versionId, region and profile");
+  }
+  return {
+    kind: "s3",
+    raw,
+    bucket,
+    key,
+    versionId: url.searchParams.get("versionId") ?? void 0,
+    region: url.searchParams.get("region") ?? void 0,
+    profile: url.searchParams.get("profile") ?? void 0
+  };
+}
+function parseModelSource(raw, options = {}) {
+  const source = raw.trim();
+  if (source === "") throw new UsageError("a model source is empty", HINT_FORMS);
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(source)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case "hf":
+      return parseHf(source, options.endpoint ?? DEFAULT_HF_ENDPOINT);
+    case "https":
+    case "http": {
+      try {
+        new URL(source);
+      } catch {
+        throw new UsageError(`model source "${raw}" is not a valid URL`, HINT_FORMS);
+      }
+      return { kind: "https", raw: source, url: source };
+    }
+    case "s3":
+      return parseS3(source);
+    case "file": {
+      let p;
+      try {
+        p = (0, import_node_url.fileURLToPath)(source);
+      } catch (err) {
+        throw new UsageError(`model source "${raw}" is not a valid file:// URL: ${err.message}`, "write file:///absolute/path or a plain path");
+      }
+      return { kind: "file", raw: source, path: p };
+    }
+    case void 0:
+      return { kind: "file", raw: source, path: path.resolve(options.baseDir ?? process.cwd(), source) };
+    default:
+      throw new UsageError(`model source "${raw}" has an unknown scheme "${scheme}://"`, HINT_FORMS);
+  }
+}
+function tryParseModelSource(raw, options = {}) {
+  return attempt(() => parseModelSource(raw, options));
+}
+
+// lib/config/resolve.ts
+function defaultEngine(partition) {
+  return partition === "aws-cn" ? "github-actions" : "codepipeline";
+}
+
+// lib/config/rules.ts
+var path4 = __toESM(require("node:path"));
+
 // lib/config/deploy-needs.ts
+var RUNTIME_IMAGE = { sdwebui: "sdwebui", comfyui: "comfyui", queueAgent: "queue-agent" };
 var RUNTIME_IMAGES = {
-  sdwebui: ["sdwebui", "queue-agent"],
-  comfyui: ["comfyui", "queue-agent"]
+  sdwebui: [RUNTIME_IMAGE.sdwebui, RUNTIME_IMAGE.queueAgent],
+  comfyui: [RUNTIME_IMAGE.comfyui, RUNTIME_IMAGE.queueAgent]
 };
-var CLUSTER_IMAGES = [
-  "karpenter",
-  "keda",
-  "keda-metrics-apiserver",
-  "keda-admission-webhooks",
-  "mountpoint-s3-csi-driver",
-  "csi-node-driver-registrar",
-  "csi-livenessprobe",
-  "aws-xray-daemon"
-];
-var CLUSTER_CHARTS = ["sd-on-eks", "karpenter", "keda", "mountpoint-s3-csi-driver"];
+var CLUSTER_IMAGE = {
+  karpenter: "karpenter",
+  kedaOperator: "keda",
+  kedaMetricsApiServer: "keda-metrics-apiserver",
+  kedaWebhooks: "keda-admission-webhooks",
+  csiDriver: "mountpoint-s3-csi-driver",
+  csiNodeDriverRegistrar: "csi-node-driver-registrar",
+  csiLivenessProbe: "csi-livenessprobe",
+  xrayDaemon: "aws-xray-daemon"
+};
+var CLUSTER_IMAGES = Object.values(CLUSTER_IMAGE);
+var CLUSTER_CHART = {
+  runtime: "sd-on-eks",
+  karpenter: "karpenter",
+  keda: "keda",
+  csiDriver: "mountpoint-s3-csi-driver"
+};
+var CLUSTER_CHARTS = Object.values(CLUSTER_CHART);
 function requiredImages(partition, runtimeTypes) {
   const names = /* @__PURE__ */ new Set();
   for (const t of runtimeTypes) for (const n of RUNTIME_IMAGES[t] ?? []) names.add(n);
@@ -30291,7 +30530,7 @@ function requiredImages(partition, runtimeTypes) {
 }
 function requiredCharts(partition, needsRuntimeChart) {
   if (partition !== "aws-cn") return [];
-  return CLUSTER_CHARTS.filter((c) => c !== "sd-on-eks" || needsRuntimeChart);
+  return CLUSTER_CHARTS.filter((c) => c !== CLUSTER_CHART.runtime || needsRuntimeChart);
 }
 var MODEL_FOLDERS = [
   // Stable Diffusion WebUI (models/<folder>, plus embeddings/)
@@ -30339,6 +30578,11 @@ function isKnownModelFolder(target) {
 }
 var CHECKPOINT_FOLDER = "Stable-diffusion";
 
+// lib/name/s3-bucket.ts
+function isValidBucketName(name) {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
+}
+
 // lib/config/model-key.ts
 var MAX_KEY_BYTES = 1024;
 var RESERVED_KEY_PREFIX = ".sdpipe/";
@@ -30363,6 +30607,21 @@ function checkModelKey(key) {
   if (segments.includes(".")) return fail2("has a . segment");
   if (key.startsWith(RESERVED_KEY_PREFIX)) return fail2(`lies under ${RESERVED_KEY_PREFIX}, which sdpipe keeps for its upload state`, `choose a key under a model folder, such as ${MODEL_FOLDERS[0]}/`);
   return { unknownFolder };
+}
+function shownModelKey(key) {
+  return key.length > 80 ? `${key.slice(0, 60)}\u2026` : key;
+}
+function checkModelSource(raw, options = {}) {
+  const parsed = tryParseModelSource(raw, options);
+  if (!parsed.ok) return parsed;
+  const source = parsed.value;
+  if (source.kind === "hf" && !source.raw.slice("hf://".length).includes("@")) {
+    return { ok: false, error: new UsageError(`model source "${raw}" names no revision`, "add @<revision>: a commit (40 hex digits) for a reproducible build, or @main to follow the branch") };
+  }
+  if (source.kind === "s3" && !isValidBucketName(source.bucket)) {
+    return { ok: false, error: new UsageError(`model source "${raw}" names "${source.bucket}", which is not a valid S3 bucket name`, "write s3://<bucket>/<key> with a bucket name of 3 to 63 lowercase letters, digits, dots and hyphens") };
+  }
+  return parsed;
 }
 
 // lib/config/workflow-values.ts
@@ -30398,78 +30657,34 @@ function workflowValueProblems(config) {
   });
 }
 
-// lib/config/references.ts
-var COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-var REF = new RegExp(`^(?:([a-zA-Z0-9.-]+(?::[0-9]+)?)/)?(${COMPONENT}(?:/${COMPONENT})*)(?::([\\w][\\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$`);
-function parseImageRef(ref) {
-  const s = ref.startsWith("oci://") ? ref.slice("oci://".length) : ref;
-  const m = REF.exec(s);
-  if (!m) return void 0;
-  let [, host, repository] = m;
-  const tag = m[3];
-  const digest = m[4];
-  if (host && !/[.:]/.test(host) && host !== "localhost") {
-    repository = `${host}/${repository}`;
-    host = "";
-  }
-  if (!host) {
-    host = "docker.io";
-    if (!repository.includes("/")) repository = `library/${repository}`;
-  }
-  return { host: host.toLowerCase(), repository, tag, digest };
-}
-function hostOf(value) {
-  const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\d+)?(?:\/|$)/i.exec(value.trim());
-  return m ? m[1].toLowerCase() : void 0;
-}
-function parseModelSource(source) {
-  if (source.startsWith("hf://")) {
-    const m = /^hf:\/\/([^/@\s]+\/[^/@\s]+)\/([^@\s]+)@([^@\s/]+)$/.exec(source);
-    return m ? { kind: "hf", repo: m[1], path: m[2], revision: m[3] } : void 0;
-  }
-  if (/^https?:\/\//.test(source)) {
-    try {
-      return new URL(source).hostname ? { kind: "https", url: source } : void 0;
-    } catch {
-      return void 0;
-    }
-  }
-  if (source.startsWith("s3://")) {
-    const m = /^s3:\/\/([a-z0-9.-]{3,63})\/(.+)$/.exec(source);
-    return m ? { kind: "s3", bucket: m[1], key: m[2] } : void 0;
-  }
-  if (source.startsWith("file://")) {
-    const p = source.slice("file://".length);
-    return p ? { kind: "file", path: p } : void 0;
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return void 0;
-  return source.trim() ? { kind: "file", path: source } : void 0;
-}
-function isValidBucketName(name) {
-  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
+// lib/name/chart-reference.ts
+var CHART_REPOSITORY_SCHEMES = ["oci", "https", "http"];
+function chartRepositoryScheme(repository) {
+  const scheme = /^([a-z]+):\/\//.exec(repository)?.[1];
+  return CHART_REPOSITORY_SCHEMES.find((s) => s === scheme);
 }
 
 // lib/config/regions.ts
 var fs2 = __toESM(require("node:fs"));
-var path2 = __toESM(require("node:path"));
+var path3 = __toESM(require("node:path"));
 var import_yaml = __toESM(require_dist());
 
 // lib/paths.ts
 var fs = __toESM(require("node:fs"));
-var path = __toESM(require("node:path"));
+var path2 = __toESM(require("node:path"));
 var cached;
 function packageRoot() {
   if (cached) return cached;
   let dir = __dirname;
   for (; ; ) {
-    const pkg = path.join(dir, "package.json");
+    const pkg = path2.join(dir, "package.json");
     if (fs.existsSync(pkg)) {
       try {
         if (JSON.parse(fs.readFileSync(pkg, "utf8")).name === "sdpipe") return cached = dir;
       } catch {
       }
     }
-    const parent = path.dirname(dir);
+    const parent = path2.dirname(dir);
     if (parent === dir) throw new Error(`sdpipe: cannot find its package root above ${__dirname}`);
     dir = parent;
   }
@@ -30478,14 +30693,14 @@ function packageRoot() {
 // lib/config/regions.ts
 var cache = /* @__PURE__ */ new Map();
 function regionsDir() {
-  return path2.join(packageRoot(), "config", "regions");
+  return path3.join(packageRoot(), "config", "regions");
 }
 function regionFacts(region, dir = regionsDir()) {
   const key = `${dir}\0${region}`;
   if (cache.has(key)) return cache.get(key);
   let facts;
   if (/^[a-z0-9-]+$/.test(region)) {
-    const file = path2.join(dir, `${region}.yaml`);
+    const file = path3.join(dir, `${region}.yaml`);
     if (fs2.existsSync(file)) facts = (0, import_yaml.parse)(fs2.readFileSync(file, "utf8"));
   }
   cache.set(key, facts);
@@ -30568,9 +30783,9 @@ var RULES = {
 var MAX_FILE_BYTES = 1024 * 1024;
 var MAX_ALIAS_COUNT = 100;
 var MAX_YAML_DEPTH = 64;
-function formatPath(path6) {
+function formatPath(path7) {
   let out = "";
-  for (const seg of path6) {
+  for (const seg of path7) {
     if (typeof seg === "number") out += `[${seg}]`;
     else out += out ? `.${seg}` : seg;
   }
@@ -30683,12 +30898,12 @@ var YamlSource = class _YamlSource {
    * Position of the node at `path`; `key: true` gives the position of the mapping key instead
    * of its value. Falls back to the nearest existing ancestor (line ≥ 1 always).
    */
-  positionOf(path6, options = {}) {
+  positionOf(path7, options = {}) {
     if (!this.doc || !this.lines) return { line: 1, column: 1 };
     let node = this.doc.contents;
     let best = rangeStart(node) ?? 0;
-    for (let i = 0; i < path6.length; i++) {
-      const seg = path6[i];
+    for (let i = 0; i < path7.length; i++) {
+      const seg = path7[i];
       while ((0, import_yaml2.isAlias)(node)) node = node.resolve(this.doc);
       let next;
       let keyNode;
@@ -30696,7 +30911,7 @@ var YamlSource = class _YamlSource {
         const pair = node.items.find((p2) => keyOf(p2) === String(seg));
         keyNode = pair?.key;
         next = pair?.value;
-        if (pair && i === path6.length - 1 && options.key) {
+        if (pair && i === path7.length - 1 && options.key) {
           best = rangeStart(keyNode) ?? best;
           break;
         }
@@ -30712,8 +30927,8 @@ var YamlSource = class _YamlSource {
     return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
   }
   /** True when the key at `path` is written in the file (not just defaulted). */
-  has(path6) {
-    return this.doc ? this.doc.hasIn(path6) : false;
+  has(path7) {
+    return this.doc ? this.doc.hasIn(path7) : false;
   }
 };
 function isStackOverflow(err) {
@@ -30776,7 +30991,7 @@ function positionOfByte(buf, at) {
   }
   return { line, column: at - lineStart + 1 };
 }
-function diag(file, rule, pos, message, severity, hint, path6) {
+function diag(file, rule, pos, message, severity, hint, path7) {
   const r = RULES[rule];
   return {
     file,
@@ -30786,7 +31001,7 @@ function diag(file, rule, pos, message, severity, hint, path6) {
     severity: severity ?? r.severity,
     message,
     hint: hint ?? r.hint,
-    ...path6 && path6.length ? { path: formatPath(path6) } : {}
+    ...path7 && path7.length ? { path: formatPath(path7) } : {}
   };
 }
 
@@ -30821,8 +31036,8 @@ function describe(value) {
   if (typeof value === "string") return `the string "${value.length > 40 ? `${value.slice(0, 40)}\u2026` : value}"`;
   return `${typeof value} ${String(value)}`;
 }
-function where(path6) {
-  return path6.length ? `\`${formatPath(path6)}\`` : "the top level";
+function where(path7) {
+  return path7.length ? `\`${formatPath(path7)}\`` : "the top level";
 }
 function checkSchema(source) {
   const validate = schemaValidator();
@@ -30844,14 +31059,14 @@ function checkSchema(source) {
   return out;
 }
 function toDiagnostic(source, e) {
-  const path6 = pathOf(e.instancePath);
+  const path7 = pathOf(e.instancePath);
   const file = source.file;
   const description = e.parentSchema?.description;
   switch (e.keyword) {
     case "additionalProperties": {
       const key = e.params.additionalProperty;
       const allowed = Object.keys(e.parentSchema.properties ?? {});
-      const full = [...path6, key];
+      const full = [...path7, key];
       const dotted = full.filter((s) => typeof s === "string").join(".");
       const moved = MOVED.find(([from]) => dotted.endsWith(from));
       if (moved) {
@@ -30859,7 +31074,7 @@ function toDiagnostic(source, e) {
           file,
           "SDP010",
           source.positionOf(full, { key: true }),
-          `key \`${key}\` is not allowed in ${where(path6)}; it belongs at \`${moved[1]}\` (${moved[2]})`,
+          `key \`${key}\` is not allowed in ${where(path7)}; it belongs at \`${moved[1]}\` (${moved[2]})`,
           void 0,
           `move \`${key}:\` and its values to \`${moved[1]}\``,
           full
@@ -30870,7 +31085,7 @@ function toDiagnostic(source, e) {
         file,
         "SDP010",
         source.positionOf(full, { key: true }),
-        `unknown key \`${key}\` in ${where(path6)}${guess ? `; did you mean \`${guess}\`?` : ""}`,
+        `unknown key \`${key}\` in ${where(path7)}${guess ? `; did you mean \`${guess}\`?` : ""}`,
         void 0,
         guess ? `rename \`${key}\` to \`${guess}\`` : `remove \`${key}\`; allowed here: ${allowed.join(", ")}`,
         full
@@ -30882,11 +31097,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP011",
-        source.positionOf(path6, { key: path6.length > 0 }),
-        `missing required key \`${key}\` in ${where(path6)}`,
+        source.positionOf(path7, { key: path7.length > 0 }),
+        `missing required key \`${key}\` in ${where(path7)}`,
         void 0,
         `add \`${key}:\`${child?.description ? ` (${child.description})` : ""}`,
-        [...path6, key]
+        [...path7, key]
       );
     }
     case "type": {
@@ -30894,11 +31109,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP012",
-        source.positionOf(path6),
-        `\`${formatPath(path6)}\` must be ${Array.isArray(expected) ? expected.join(" or ") : expected}, not ${describe(e.data)}`,
+        source.positionOf(path7),
+        `\`${formatPath(path7)}\` must be ${Array.isArray(expected) ? expected.join(" or ") : expected}, not ${describe(e.data)}`,
         void 0,
         void 0,
-        path6
+        path7
       );
     }
     case "enum": {
@@ -30907,11 +31122,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP013",
-        source.positionOf(path6),
-        `\`${formatPath(path6)}\` is ${describe(e.data)}; allowed: ${allowed.join(", ")}`,
+        source.positionOf(path7),
+        `\`${formatPath(path7)}\` is ${describe(e.data)}; allowed: ${allowed.join(", ")}`,
         void 0,
         guess ? `write \`${guess}\`` : `use one of: ${allowed.join(", ")}`,
-        path6
+        path7
       );
     }
     case "oneOf":
@@ -30919,31 +31134,31 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP014",
-        source.positionOf(path6),
-        `\`${formatPath(path6)}\` is ${describe(e.data)}, which matches none of its allowed forms`,
+        source.positionOf(path7),
+        `\`${formatPath(path7)}\` is ${describe(e.data)}, which matches none of its allowed forms`,
         void 0,
         description ? `expected: ${description}` : void 0,
-        path6
+        path7
       );
     case "pattern":
       return diag(
         file,
         "SDP014",
-        source.positionOf(path6),
-        `\`${formatPath(path6)}\` is ${describe(e.data)}, which is not of the expected form`,
+        source.positionOf(path7),
+        `\`${formatPath(path7)}\` is ${describe(e.data)}, which is not of the expected form`,
         void 0,
         description ? `expected: ${description}` : void 0,
-        path6
+        path7
       );
     default:
       return diag(
         file,
         "SDP014",
-        source.positionOf(path6),
-        `\`${formatPath(path6) || "(root)"}\` ${e.message ?? "is invalid"}${e.data !== void 0 && typeof e.data !== "object" ? ` (got ${describe(e.data)})` : ""}`,
+        source.positionOf(path7),
+        `\`${formatPath(path7) || "(root)"}\` ${e.message ?? "is invalid"}${e.data !== void 0 && typeof e.data !== "object" ? ` (got ${describe(e.data)})` : ""}`,
         void 0,
         description ? `expected: ${description}` : void 0,
-        path6
+        path7
       );
   }
 }
@@ -31002,9 +31217,9 @@ function environmentRules(ctx) {
   const env = obj(ctx.root.environment);
   if (!env) return;
   const name = str(env.name);
-  const base = path3.basename(ctx.source.file).replace(/\.ya?ml$/, "");
+  const base = path4.basename(ctx.source.file).replace(/\.ya?ml$/, "");
   if (name !== void 0 && name !== base) {
-    ctx.report("SDP020", ["environment", "name"], `environment.name is "${name}" but the file is ${path3.basename(ctx.source.file)}`, {
+    ctx.report("SDP020", ["environment", "name"], `environment.name is "${name}" but the file is ${path4.basename(ctx.source.file)}`, {
       hint: `set environment.name to "${base}", or rename the file to ${name}.yaml`
     });
   }
@@ -31106,8 +31321,8 @@ function chartRepositoryRules(ctx) {
     const repo = str(rt.chartRepository);
     if (repo === void 0) continue;
     const at = ["modelsRuntime", i, "chartRepository"];
-    const scheme = /^([a-z]+):\/\//.exec(repo)?.[1];
-    if (scheme !== "oci" && scheme !== "http" && scheme !== "https") {
+    const scheme = chartRepositoryScheme(repo);
+    if (scheme === void 0) {
       ctx.report("SDP044", at, `chartRepository "${repo}" must start with oci://, https:// or http://`);
       continue;
     }
@@ -31125,7 +31340,7 @@ function chartRepositoryRules(ctx) {
 function runtimeImages(rt, i) {
   const values = obj(obj(rt.extraValues)?.runtime);
   const out = [];
-  for (const [key, name] of [["inferenceApi", str(rt.type) ?? "runtime"], ["queueAgent", "queue-agent"]]) {
+  for (const [key, name] of [["inferenceApi", str(rt.type) ?? "runtime"], ["queueAgent", RUNTIME_IMAGE.queueAgent]]) {
     const image = obj(obj(values?.[key])?.image);
     if (image) out.push([image, ["modelsRuntime", i, "extraValues", "runtime", key, "image"], name]);
   }
@@ -31137,15 +31352,17 @@ function imageReferenceRules(ctx) {
     for (const [image, at, name] of runtimeImages(rt, i)) {
       const repository = str(image.repository);
       if (repository === void 0) continue;
-      const ref = parseImageRef(repository);
-      if (!ref) {
+      const parsed = tryParseReference(repository, null);
+      if (!parsed.ok) {
         ctx.report("SDP086", [...at, "repository"], `"${repository}" is not an image repository reference`);
         continue;
       }
-      const parts = parseEcrHost(ref.host);
+      const ref = parsed.value;
+      const host = displayHost(ref.registry);
+      const parts = parseEcrHost(host);
       if (!parts) {
-        if (!(ctx.partition === "aws-cn" && isPublicHost(ref.host))) {
-          ctx.report("SDP042", [...at, "repository"], `the ${name} image comes from ${ref.host}, not from this environment's ECR`, {
+        if (!(ctx.partition === "aws-cn" && isPublicHost(host))) {
+          ctx.report("SDP042", [...at, "repository"], `the ${name} image comes from ${host}, not from this environment's ECR`, {
             hint: "leave the image out so the pipeline uses the mirrored copy pinned by digest, or point it at this environment's ECR"
           });
         }
@@ -31203,7 +31420,7 @@ function serviceRules(ctx) {
   const facts = ctx.facts;
   if (!facts) return;
   const pipeline = obj(ctx.root.pipeline);
-  const engine = str(pipeline?.engine) ?? (ctx.partition === "aws-cn" ? "github-actions" : "codepipeline");
+  const engine = str(pipeline?.engine) ?? defaultEngine(ctx.partition ?? "aws");
   if (engine === "codepipeline" && !facts.services.codepipeline) {
     ctx.report(
       "SDP053",
@@ -31321,7 +31538,7 @@ function mirrorEntryRules(ctx) {
   for (const list of ["images", "charts"]) {
     arr(obj(ctx.root.mirror)?.[list]).forEach((e, j) => {
       const source = str(obj(e)?.source);
-      if (source !== void 0 && !parseImageRef(source)) {
+      if (source !== void 0 && !tryParseReference(source).ok) {
         ctx.report("SDP086", ["mirror", list, j, "source"], `"${source}" is not a ${list === "charts" ? "chart" : "image"} reference`);
       }
     });
@@ -31333,7 +31550,7 @@ function modelRules(ctx) {
   arr(models?.files).forEach((f, j) => {
     const file = obj(f);
     const source = str(file?.source);
-    if (source !== void 0 && !parseModelSource(source)) {
+    if (source !== void 0 && !checkModelSource(source).ok) {
       ctx.report("SDP087", ["models", "files", j, "source"], `"${source}" is not a model source`);
     }
     const target = str(file?.target);
@@ -31343,8 +31560,7 @@ function modelRules(ctx) {
     const top = target.split("/")[0];
     const key = checkModelKey(target);
     if (key.error) {
-      const shown = target.length > 80 ? `${target.slice(0, 60)}\u2026` : target;
-      ctx.report("SDP089", ["models", "files", j, "target"], `target ${JSON.stringify(shown)} ${key.error}`, { hint: key.hint });
+      ctx.report("SDP089", ["models", "files", j, "target"], `target ${JSON.stringify(shownModelKey(target))} ${key.error}`, { hint: key.hint });
     } else if (key.unknownFolder) {
       ctx.report("SDP082", ["models", "files", j, "target"], `"${target}" is not under a folder the runtimes read${target.includes("/") ? ` ("${top}/")` : ""}`, {
         hint: `put it under one of: ${MODEL_FOLDERS.slice(0, 6).join("/, ")}/ ...`
@@ -31384,7 +31600,7 @@ function mirrorCoverageRules(ctx) {
       ctx.report("SDP081", own, `image "${name}" is not in mirror.images (runtime type ${name} needs it)`);
       continue;
     }
-    const why = name === "queue-agent" ? "every runtime runs it" : `the cluster's charts run them and ${ctx.region} cannot pull them from public registries`;
+    const why = name === RUNTIME_IMAGE.queueAgent ? "every runtime runs it" : `the cluster's charts run them and ${ctx.region} cannot pull them from public registries`;
     const g = grouped.get(why) ?? { at: listAt("images"), names: [] };
     g.names.push(name);
     grouped.set(why, g);
@@ -31498,23 +31714,23 @@ function checkAcrossFiles(results) {
 }
 
 // lib/config/load.ts
-var ENVIRONMENTS_DIR = path4.join("config", "environments");
+var ENVIRONMENTS_DIR = path5.join("config", "environments");
 function resolveEnvironmentPath(nameOrPath, root = process.cwd()) {
-  if (nameOrPath.includes("/") || nameOrPath.includes(path4.sep) || /\.ya?ml$/.test(nameOrPath)) {
-    return path4.resolve(root, nameOrPath);
+  if (nameOrPath.includes("/") || nameOrPath.includes(path5.sep) || /\.ya?ml$/.test(nameOrPath)) {
+    return path5.resolve(root, nameOrPath);
   }
-  return path4.join(root, ENVIRONMENTS_DIR, `${nameOrPath}.yaml`);
+  return path5.join(root, ENVIRONMENTS_DIR, `${nameOrPath}.yaml`);
 }
 function listEnvironmentFiles(root = process.cwd()) {
-  const dir = path4.join(root, ENVIRONMENTS_DIR);
+  const dir = path5.join(root, ENVIRONMENTS_DIR);
   if (!fs4.existsSync(dir)) {
     throw new UsageError(`no environments folder at ${dir}`, "run sdpipe from the repository root, or create config/environments/<name>.yaml");
   }
-  return fs4.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path4.join(dir, f));
+  return fs4.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path5.join(dir, f));
 }
 function displayPath(file, cwd = process.cwd()) {
-  const rel = path4.relative(cwd, file);
-  return rel && !rel.startsWith("..") && !path4.isAbsolute(rel) ? rel : file;
+  const rel = path5.relative(cwd, file);
+  return rel && !rel.startsWith("..") && !path5.isAbsolute(rel) ? rel : file;
 }
 function validateEnvironmentFile(file, cwd = process.cwd()) {
   let stat;
@@ -31530,41 +31746,6 @@ function validateEnvironmentFile(file, cwd = process.cwd()) {
     throw new UsageError(`cannot read ${displayPath(file, cwd)}`, "check the file permissions");
   }
   return validateFile(file, { displayName: displayPath(file, cwd) });
-}
-
-// lib/redact.ts
-var REDACTED = "REDACTED";
-function isSecretParameter(name) {
-  return /sig|token|credential|secret|passw|pwd|key|auth|session/i.test(name);
-}
-function redactUrl(text, options = {}) {
-  let url;
-  try {
-    url = new URL(text);
-  } catch {
-    return text;
-  }
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return text;
-  if (options.query === "all" && (url.protocol === "http:" || url.protocol === "https:")) {
-    return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?\u2026" : ""}`;
-  }
-  let changed = false;
-  if (url.password) {
-    url.password = REDACTED;
-    changed = true;
-  }
-  const params = [...url.searchParams.keys()];
-  if (params.some(isSecretParameter)) {
-    const next = new URLSearchParams();
-    for (const [k, v] of url.searchParams) next.append(k, isSecretParameter(k) ? REDACTED : v);
-    url.search = next.toString();
-    changed = true;
-  }
-  return changed ? url.toString() : text;
-}
-var URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>()[\]{}|\\]+/gi;
-function redactUrls(text) {
-  return text.replace(URL_IN_TEXT, (m) => redactUrl(m));
 }
 
 // lib/config/report.ts
@@ -31615,7 +31796,15 @@ function annotate(diagnostics) {
 }
 
 // actions/common/inputs.ts
+var path6 = __toESM(require("node:path"));
 var core2 = __toESM(require_core());
+function stringInput(name, fallback) {
+  const raw = core2.getInput(name).trim();
+  return raw === "" ? fallback : raw;
+}
+function workingDirectoryInput() {
+  return path6.resolve(stringInput("working-directory", "."));
+}
 function listInput(name) {
   return core2.getInput(name).split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
 }
@@ -31631,7 +31820,7 @@ hint: ${err.hint}` : err.message);
 // actions/validate-config/src/main.ts
 async function run() {
   try {
-    const root = path5.resolve(core3.getInput("working-directory") || ".");
+    const root = workingDirectoryInput();
     const names = listInput("files");
     const files = names.length ? names.map((n) => resolveEnvironmentPath(n, root)) : listEnvironmentFiles(root);
     const reports = validateFiles(files, root);
