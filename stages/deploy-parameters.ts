@@ -20,8 +20,6 @@ import { chartNameOf } from '../lib/name/chart-reference';
 import { referenceTag } from '../lib/name/image-reference';
 import type { EnvironmentConfig, MirrorEntry } from '../lib/config/types';
 
-export { mirrorParameterName, snapshotParameterName } from '../lib/contracts/parameters';
-
 /** An image pinned to the digest the Mirror step copied. */
 export interface PinnedImage {
   /** Mirror name (`karpenter`, `sdwebui`, ...). */

@@ -4,8 +4,9 @@
  * (`run`, `env`, `with`, `runs-on`, names: https://docs.github.com/en/actions/writing-workflows/choosing-what-your-workflow-does/evaluate-expressions-in-workflows-and-actions),
  * so a config value holding `${{ secrets.X }}` would hand the secret to whatever reads the value
  * (issue 14, item 2: an npm registry URL). Newlines and other control characters would let a value
- * end a YAML scalar or a shell line. The validator (rule SDP090) and the generator
- * (pipeline/github/github-workflow.ts) use the same check. Pure: no I/O.
+ * end a YAML scalar or a shell line. The validator (rule SDP090) and the blueprint
+ * (pipeline/blueprint/blueprint.ts, whose problems the GitHub engine refuses to generate from) use
+ * the same check. Pure: no I/O.
  */
 import type { EnvironmentConfig } from './types';
 

@@ -17,6 +17,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { ecrHost } from '../aws/partition';
 import type { EnsureRepositoryResult } from '../aws/ecr';
 import type { EnvironmentConfig, MirrorEntry } from '../config/types';
+import { ENVIRONMENT_DEFAULTS } from '../config/resolve';
 import { ExitCode, SdpipeError } from '../errors';
 import { createCopyEngine, openRegistryPool, type CopyRunOptions } from './copy-options';
 import type { BlobMounting, CopyResult } from './copy';
@@ -165,7 +166,7 @@ async function previousLock(outDir: string, environment: string): Promise<LockEn
 
 /** Whether a lock entry was made for the platforms an entry asks for now. */
 function samePlatforms(recorded: LockEntry, p: { kind: 'image' | 'chart'; entry: MirrorEntry }): boolean {
-  const asked = p.kind === 'chart' ? 'all' : (p.entry.platforms ?? 'all');
+  const asked = p.kind === 'chart' ? 'all' : (p.entry.platforms ?? ENVIRONMENT_DEFAULTS.mirrorEntry.platforms);
   // `all` pushes the source manifest as it is: the lock then holds the source digest.
   if (asked === 'all') return recorded.digest === recorded.sourceDigest;
   return asked.length === recorded.platforms.length && asked.every((x) => recorded.platforms.includes(x));
@@ -252,7 +253,7 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
           repositoryName: entry.repository,
           environment,
           registryId: config.environment.account,
-          tagMutability: entry.tagMutability ?? 'IMMUTABLE',
+          tagMutability: entry.tagMutability ?? ENVIRONMENT_DEFAULTS.mirrorEntry.tagMutability,
         }),
       );
       [...unique.keys()].forEach((repository, i) => {
@@ -275,7 +276,7 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
       engine.copy(pool.source(p.source.registry), dest, {
         source: p.source,
         target: p.target,
-        platforms: p.kind === 'chart' ? 'all' : (p.entry.platforms ?? 'all'),
+        platforms: p.kind === 'chart' ? 'all' : (p.entry.platforms ?? ENVIRONMENT_DEFAULTS.mirrorEntry.platforms),
         kind: p.kind,
         dryRun: options.dryRun,
         previous: previous.find((e) => e.name === p.entry.name && e.source === p.entry.source && e.target === formatReference(p.target) && samePlatforms(e, p)),

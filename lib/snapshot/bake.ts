@@ -10,6 +10,8 @@
  */
 import { partitionFacts, partitionOf } from '../aws/partition';
 import { resolveEnvironment } from '../config/resolve';
+import { imagesLockPath } from '../contracts/images-lock';
+import { DEFAULT_OUT_DIR } from '../contracts/out-dir';
 import type { EnvironmentConfig } from '../config/types';
 import { SdpipeError, UsageError } from '../errors';
 import { realSleep, type Sleep } from '../transfer/retry';
@@ -150,7 +152,7 @@ export function snapshotArn(region: string, snapshotId: string): string {
 function plannedImages(options: BakeSnapshotOptions, settings: SnapshotSettings, log: BakeLog): { readonly images: PullTarget[]; readonly key: string } {
   const { name: environment, region, account } = options.config.environment;
   if (options.lock.environment !== environment) {
-    throw new UsageError(`the images lock is for environment ${options.lock.environment}, not ${environment}`, `pass the lock of ${environment} (out/${environment}/images.lock.json)`);
+    throw new UsageError(`the images lock is for environment ${options.lock.environment}, not ${environment}`, `pass the lock of ${environment} (${imagesLockPath(DEFAULT_OUT_DIR, environment)})`);
   }
   const images = pullTargets(options.lock, {
     account,

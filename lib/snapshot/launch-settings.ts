@@ -6,7 +6,7 @@
  * subnet; no security group means the VPC's default group).
  */
 import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { bakeParameterNames } from '../contracts/parameters';
+import { bakeParameterNames, bakeParameterPattern } from '../contracts/parameters';
 import { parseArn, partitionOf } from '../aws/partition';
 import { SdpipeError, UsageError } from '../errors';
 import { errorText } from './ssm-command';
@@ -101,7 +101,7 @@ export async function resolveLaunchSettings(ssm: SSMClient, options: ResolveLaun
       }
     } catch (err) {
       throw new SdpipeError(`reading the bake launch settings from SSM (${missing.map((k) => names[k]).join(', ')}) failed: ${errorText(err)}`, {
-        hint: 'pass --instance-profile, --subnet-id and --security-group-id, or give the role ssm:GetParameters on /sdpipe/<env>/bake/*',
+        hint: `pass --instance-profile, --subnet-id and --security-group-id, or give the role ssm:GetParameters on ${bakeParameterPattern('<env>')}`,
       });
     }
   }

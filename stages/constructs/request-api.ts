@@ -14,6 +14,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENVIRONMENT_DEFAULTS } from '../../lib/config/resolve';
+import { packageRoot } from '../../lib/paths';
 import { SdpipeError } from '../../lib/errors';
 
 /** Defaults of the original solution's `APIGW` section (lib/config/resolve.ts). */
@@ -55,6 +56,11 @@ export function bundleHandler(outDir: string, entry: string = handlerEntry()): v
     throw new SdpipeError('esbuild is not installed; the request Lambda is bundled with it at synth time', { cause: err, hint: 'run npm ci (esbuild is a devDependency)' });
   }
   esbuild.buildSync({
+    // Paths inside the bundle are relative to this folder: the package root, not the process's
+    // working directory, so the asset (and its hash) is the same from wherever sdpipe runs, and a
+    // caller that changed directory (the hand-over test runs each step in its own folder) still
+    // resolves the handler's imports.
+    absWorkingDir: packageRoot(),
     entryPoints: [entry],
     outfile: path.join(outDir, 'index.js'),
     bundle: true,

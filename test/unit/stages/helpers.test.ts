@@ -5,7 +5,7 @@ import { isArmInstanceType } from '../../../stages/constructs/eks-cluster';
 import { csiDriverValues } from '../../../stages/constructs/s3-csi-driver';
 import { runtimeFilterPolicy } from '../../../stages/constructs/messaging';
 import { gpuInstanceTypesFor, PINNED_FIELDS, runtimeValues } from '../../../stages/constructs/sd-runtime';
-import { mirrorParameterName } from '../../../stages/deploy-parameters';
+import { mirrorParameterName } from '../../../lib/contracts/parameters';
 import { referenceHost as imageHost, referenceTag as sourceTag } from '../../../lib/name/image-reference';
 import type { PinnedImage } from '../../../stages/deploy-parameters';
 import { deepMerge, getPath } from '../../../stages/helm-values';
