@@ -22,10 +22,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DescribeInstanceTypeOfferingsCommand, EC2Client } from '@aws-sdk/client-ec2';
-// esbuild's API fixes its working directory at process.cwd() when first loaded (`defaultWD` in esbuild/lib/main.js).
-// The stage bundles its request Lambda with it while the CLI runs in a step's checkout, which stop() deletes, so
-// the next environment's Synth would fail to bundle: load it here, from the project root, first.
-import 'esbuild';
+// No esbuild warm-up here on purpose: esbuild fixes its default working directory at process.cwd() when first
+// loaded (`defaultWD` in esbuild/lib/main.js), and each step runs in a checkout that stop() deletes. The stage's
+// bundler passes absWorkingDir (stages/constructs/request-api.ts), so the second environment's Synth proves it.
 import { AwsStub } from 'aws-sdk-client-mock';
 import { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { parse, stringify } from 'yaml';
