@@ -2,16 +2,27 @@
  * Atomic file writes: write to a temporary file in the same folder, then rename over the
  * target, so that a reader never sees a half-written file and a crash leaves the old one.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './errors';
 
-/** Write `data` to `file` atomically, creating parent folders. */
+/**
+ * Write `data` to `file` atomically, creating parent folders: a temporary file in the same folder
+ * (a random name, so two writers never share one), flushed to disk, then renamed over `file`. A
+ * reader sees the old file or the new one, never half of one, even after a crash.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    fs.writeFileSync(tmp, data);
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

@@ -6,10 +6,10 @@
  * Written atomically: a temporary file in the same folder, then a rename. {@link parseModelsLock}
  * reads every version-1 file, including those written before `commit` existed.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../errors';
+import { writeFileAtomic } from '../fs-atomic';
 import { environmentOutDir } from './out-dir';
 
 /** One model in the lock file. */
@@ -111,24 +111,9 @@ export async function readModelsLock(file: string): Promise<ModelsLock> {
 }
 
 /**
- * Write `lock` to `file` atomically (temporary file in the same folder, fsync, rename), creating
- * the folder. A reader sees the old file or the new one, never half of one.
+ * Write `lock` to `file` atomically (lib/fs-atomic: temporary file in the same folder, fsync,
+ * rename), creating the folder. A reader sees the old file or the new one, never half of one.
  */
 export async function writeModelsLock(file: string, lock: ModelsLock): Promise<void> {
-  const dir = path.dirname(file);
-  await fs.promises.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await fs.promises.open(tmp, 'w');
-  try {
-    await handle.writeFile(`${JSON.stringify(lock, null, 2)}\n`, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.promises.rename(tmp, file);
-  } catch (err) {
-    await fs.promises.rm(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomic(file, `${JSON.stringify(lock, null, 2)}\n`);
 }
