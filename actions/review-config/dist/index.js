@@ -48972,13 +48972,20 @@ var UsageError = class extends SdpipeError {
 };
 
 // lib/fs-atomic.ts
+var import_node_crypto = require("node:crypto");
 var fs = __toESM(require("node:fs"));
 var path = __toESM(require("node:path"));
 function writeFileAtomic(file, data) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${(0, import_node_crypto.randomBytes)(4).toString("hex")}.tmp`);
   try {
-    fs.writeFileSync(tmp, data);
+    const fd = fs.openSync(tmp, "w");
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
