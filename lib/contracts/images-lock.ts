@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { UsageError } from '../errors';
 import { writeFileAtomic } from '../fs-atomic';
+import { splitReference } from '../name/image-reference';
 import { readJsonFile, type JsonFileKind } from './json-file';
 import { DEFAULT_OUT_DIR, environmentOutDir } from './out-dir';
 
@@ -58,12 +59,8 @@ export function imagesLockPath(outDir: string, environment: string): string {
 
 /** `<registry>/<repository>@<digest>` of an entry: the value published to SSM, and what deploy pulls. */
 export function pinnedReference(entry: Pick<LockEntry, 'target' | 'digest'>): string {
-  const at = entry.target.indexOf('@');
-  const base = at >= 0 ? entry.target.slice(0, at) : entry.target;
-  const slash = base.indexOf('/');
-  const colon = base.lastIndexOf(':');
-  const repo = colon > slash ? base.slice(0, colon) : base;
-  return `${repo}@${entry.digest}`;
+  const { host, path: repository } = splitReference(entry.target);
+  return `${host !== undefined ? `${host}/` : ''}${repository}@${entry.digest}`;
 }
 
 /** Serialize a lock: two-space JSON with a final newline, entries in environment-file order. */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { ecrHost } from '../aws/partition';
 import { readImagesLockSync, type ImagesLock, type LockEntry } from '../contracts/images-lock';
 import { UsageError } from '../errors';
+import { splitReference } from '../name/image-reference';
 
 /** A CPU architecture the bake caches images for (Bottlerocket and EC2 spelling). */
 export type Architecture = 'x86_64' | 'arm64';
@@ -74,13 +75,8 @@ export function readSnapshotLock(file: string): SnapshotImagesLock {
 
 /** Split `<host>/<repository>[:tag][@digest]` into host and repository. */
 function splitTarget(target: string): { registry: string; repository: string } {
-  const at = target.indexOf('@');
-  const base = at >= 0 ? target.slice(0, at) : target;
-  const slash = base.indexOf('/');
-  if (slash <= 0) return { registry: '', repository: base };
-  const colon = base.lastIndexOf(':');
-  const withoutTag = colon > slash ? base.slice(0, colon) : base;
-  return { registry: withoutTag.slice(0, slash), repository: withoutTag.slice(slash + 1) };
+  const parts = splitReference(target);
+  return { registry: parts.host ?? '', repository: parts.path };
 }
 
 /** Options of {@link pullTargets}. */
