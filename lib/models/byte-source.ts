@@ -18,6 +18,8 @@ export interface SourceBody {
   readonly size?: number;
   /** Version tag of the source (ETag), to notice a source that changes between requests. */
   readonly tag?: string;
+  /** True when the source answered only the range asked for (HTTP 206). @default false */
+  readonly partial?: boolean;
   /** The bytes from `start`. Destroying it with an error makes its iteration fail with that error. */
   readonly body: Readable;
 }
@@ -44,8 +46,13 @@ export interface ByteSource {
   readonly label: string;
   /** Ask the source for its size and claimed digest without reading the body. */
   probe(signal?: AbortSignal): Promise<SourceProbe>;
-  /** Open the source at `offset` (or earlier, see {@link SourceBody.start}). */
-  open(offset: number, signal?: AbortSignal): Promise<SourceBody>;
+  /**
+   * Open the source at `offset` (or earlier, see {@link SourceBody.start}), up to `end`
+   * (exclusive) when given and the source is {@link rangeable}.
+   */
+  open(offset: number, signal?: AbortSignal, end?: number): Promise<SourceBody>;
+  /** True when {@link open} asks for `end` (a ranged request), so that the source can be read in segments. @default false */
+  readonly rangeable?: boolean;
   /** Release connections and files. */
   close?(): Promise<void>;
 }

@@ -119,6 +119,8 @@ interface Followed {
 export class HttpByteSource implements ByteSource {
   /** How the source is named in messages. */
   readonly label: string;
+  /** Ranged requests: `open` asks for `bytes=<offset>-<end - 1>`. */
+  readonly rangeable = true;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private current: URL;
@@ -244,9 +246,10 @@ export class HttpByteSource implements ByteSource {
     throw await this.failure('HEAD', f);
   }
 
-  /** GET the URL from `offset` (`Range: bytes=<offset>-`), following redirects. */
-  async open(offset: number, signal?: AbortSignal): Promise<SourceBody> {
-    const f = await this.follow('GET', offset > 0 ? { range: `bytes=${offset}-` } : {}, signal);
+  /** GET the URL from `offset` (`Range: bytes=<offset>-`, or `bytes=<offset>-<end - 1>` with `end`), following redirects. */
+  async open(offset: number, signal?: AbortSignal, end?: number): Promise<SourceBody> {
+    const range: Record<string, string> = end !== undefined ? { range: `bytes=${offset}-${end - 1}` } : offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const f = await this.follow('GET', range, signal);
     const h = f.res.headers as Record<string, string | string[] | undefined>;
     if (f.res.statusCode < 400) this.notice(f.repoCommit);
     const tag = unquoteEtag(header(h, 'etag'));
@@ -254,12 +257,12 @@ export class HttpByteSource implements ByteSource {
       return { start: 0, size: toNumber(header(h, 'content-length')), tag, body: f.res.body as unknown as Readable };
     }
     if (f.res.statusCode === 206) {
-      const range = parseContentRange(header(h, 'content-range'));
-      if (!range) {
+      const answered = parseContentRange(header(h, 'content-range'));
+      if (!answered) {
         f.res.body.destroy();
         throw new ShortReadError(`${this.label}: 206 answer without a valid Content-Range (got "${header(h, 'content-range') ?? ''}")`);
       }
-      return { start: range.start, size: range.total, tag, body: f.res.body as unknown as Readable };
+      return { start: answered.start, size: answered.total, tag, partial: true, body: f.res.body as unknown as Readable };
     }
     throw await this.failure('GET', f);
   }

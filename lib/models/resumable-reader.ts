@@ -13,6 +13,7 @@ import {
   type SourceBody,
 } from './byte-source';
 import { retry, RetriesExhaustedError, type RetryOptions } from '../transfer/retry';
+import { readWithStallTimeout } from '../transfer/stall';
 
 /** Retry settings shared by the model transfer code (the subset of {@link RetryOptions} a caller sets). */
 export type TransferRetryOptions = Pick<RetryOptions, 'attempts' | 'baseMs' | 'maxMs' | 'sleep' | 'random' | 'onRetry'>;
@@ -63,26 +64,14 @@ export function rootCause(err: unknown): unknown {
 }
 
 async function consume(body: SourceBody, label: string, stallMs: number, onChunk: (chunk: Buffer) => Promise<void> | void): Promise<void> {
-  const it = body.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  for (;;) {
-    // The watchdog runs only while waiting for the source, not while the consumer holds it back.
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new StallError(label, stallMs);
-        body.body.destroy(err);
-        reject(err);
-      }, stallMs);
-    });
-    let r: IteratorResult<Buffer>;
-    try {
-      r = await Promise.race([it.next(), stalled]);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (r.done) return;
-    await onChunk(r.value);
-  }
+  const stalled = () => {
+    const err = new StallError(label, stallMs);
+    body.body.destroy(err);
+    return err;
+  };
+  await readWithStallTimeout(body.body, stallMs, stalled, async (chunk) => {
+    await onChunk(chunk);
+  });
 }
 
 /**

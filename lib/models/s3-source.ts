@@ -83,15 +83,18 @@ export class S3ByteSource implements ByteSource {
     return { size: head.ContentLength, tag: unquoteEtag(head.ETag), ...(sha256 ? { sha256, checksum: true } : {}) };
   }
 
-  /** A ranged GET from `offset`, pinned to the ETag first seen. */
-  async open(offset: number, signal?: AbortSignal): Promise<SourceBody> {
+  /** Ranged GETs: `open` asks for `bytes=<offset>-<end - 1>`. */
+  readonly rangeable = true;
+
+  /** A ranged GET from `offset` (to `end`, exclusive, when given), pinned to the ETag first seen. */
+  async open(offset: number, signal?: AbortSignal, end?: number): Promise<SourceBody> {
     try {
       const res = await this.client.send(
         new GetObjectCommand({
           Bucket: this.ref.bucket,
           Key: this.ref.key,
           VersionId: this.ref.versionId,
-          Range: offset > 0 ? `bytes=${offset}-` : undefined,
+          Range: end !== undefined ? `bytes=${offset}-${end - 1}` : offset > 0 ? `bytes=${offset}-` : undefined,
           IfMatch: this.etag ? `"${this.etag}"` : undefined,
         }),
         { abortSignal: signal },
@@ -105,7 +108,7 @@ export class S3ByteSource implements ByteSource {
         start = Number(m[1]);
         size = Number(m[2]);
       }
-      return { start, size, tag, body: res.Body as Readable };
+      return { start, size, tag, partial: m !== null, body: res.Body as Readable };
     } catch (err) {
       if (s3ErrorCode(err) === 'PreconditionFailed' || s3HttpStatus(err) === 412) {
         throw new SourceChangedError(`${this.label} changed while it was being read (ETag is no longer ${this.etag})`);

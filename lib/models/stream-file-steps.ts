@@ -21,6 +21,8 @@ import { retry } from '../transfer/retry';
 import { classifySourceError, SourceChangedError, SourceStatusError, type ByteSource, type SourceProbe } from './byte-source';
 import { HttpByteSource } from './http-source';
 import { checkHashState } from './part-hasher';
+import { SegmentedByteSource } from './segmented-source';
+import { DEFAULT_SEGMENT_SETTINGS, SegmentBudget } from '../transfer/segmented';
 import { rootCause } from './resumable-reader';
 import { HashStateError, EMPTY_SHA256_STATE, parseSha256State } from './sha256-state';
 import { classifyS3Error } from './s3-source';
@@ -287,6 +289,19 @@ export async function startUpload(job: StreamJob, probe: SourceProbe, commit: st
   return record;
 }
 
+/** The job's source, read in segments where the settings say so (lib/models/segmented-source.ts). */
+function segmented(job: StreamJob, size: number | undefined): ByteSource {
+  const { ctx } = job;
+  const settings = ctx.download ?? DEFAULT_SEGMENT_SETTINGS;
+  return new SegmentedByteSource(job.byteSource, {
+    settings,
+    size,
+    budget: ctx.segmentBudget ?? SegmentBudget.forSettings(settings),
+    retry: ctx.retry,
+    stallTimeoutMs: ctx.stallTimeoutMs,
+  });
+}
+
 /**
  * Stream the source into the upload of `record` (from its last part when it has parts), saving
  * checkpoints into the state record and reporting progress. A failure becomes an error for a
@@ -305,7 +320,7 @@ export async function streamParts(job: StreamJob, record: UploadStateRecord, pro
       bucket: ctx.bucket,
       key,
       uploadId: record.uploadId,
-      source: byteSource,
+      source: segmented(job, probe.size ?? record.size),
       partSize: record.partSize,
       // (concurrency + 1) part buffers stay within the memory budget even where the part size
       // was raised for a file of more than 10,000 parts

@@ -12,6 +12,7 @@ import { partitionOf } from '../aws/partition';
 import type { ModelFile } from '../config/types';
 import { SdpipeError, TransferError } from '../errors';
 import type { ProgressReporter } from '../transfer/progress';
+import type { SegmentBudget, SegmentSettings } from '../transfer/segmented';
 import { retry } from '../transfer/retry';
 import type { ByteSource, SourceProbe } from './byte-source';
 import { FileByteSource } from './file-source';
@@ -113,6 +114,10 @@ export interface ModelSyncContext {
   readonly stallTimeoutMs?: number;
   /** Retry settings of every network call. */
   readonly retry?: TransferRetryOptions;
+  /** How large sources are downloaded (lib/transfer/segmented.ts). @default DEFAULT_SEGMENT_SETTINGS */
+  readonly download?: SegmentSettings;
+  /** The run's memory budget for download segments. @default - one per file, from `download` */
+  readonly segmentBudget?: SegmentBudget;
   /** Progress sink. */
   readonly progress: ProgressReporter;
   /** Non-fatal findings (an upload that could not be aborted, a discarded state record). */

@@ -26,6 +26,7 @@
 import { createHash } from 'node:crypto';
 import { TransferError } from '../errors';
 import { backoffDelay, realSleep, retryDelay } from '../transfer/retry';
+import { openSegmented, segmentsApply, type SegmentBudget, type SegmentedDownload, type SegmentSettings } from '../transfer/segmented';
 import type { Descriptor } from './manifest';
 import { rateLimitFailure, type BlobDownload, type RegistryClient, type UploadSession } from './registry-client';
 import { DigestMismatchError, RegistryError, classifyRegistryError, describeError } from './registry-error';
@@ -81,6 +82,15 @@ export interface UploadBlobOptions {
   readonly onProgress?: (bytes: number) => void;
   /** Called on every recovery. @default - none */
   readonly onEvent?: (event: BlobEvent) => void;
+  /**
+   * How a large blob is downloaded: in concurrent `Range` segments (lib/transfer/segmented.ts) when
+   * its remaining bytes reach the threshold. @default - one stream
+   */
+  readonly download?: SegmentSettings;
+  /** The run's memory budget for segment buffers. @default - one per download */
+  readonly segmentBudget?: SegmentBudget;
+  /** No byte for this long re-opens a segment, in ms. @default 60000 */
+  readonly stallTimeoutMs?: number;
   /** Aborts the copy. @default - none */
   readonly signal?: AbortSignal;
 }
@@ -206,6 +216,8 @@ async function backoff(client: RegistryClient, failures: number, err: unknown, l
 class SourceReader {
   private download?: BlobDownload;
   private iterator?: AsyncIterator<Buffer>;
+  /** The segmented download being read, if any, and the bytes it delivered so far. */
+  private segmented?: { readonly dl: Extract<SegmentedDownload, { kind: 'segmented' }>; delivered: number };
   private leftover?: Buffer;
   /** Offset of the next byte to deliver. */
   pos = 0;
@@ -243,7 +255,8 @@ class SourceReader {
           this.close();
           throw new RegistryError(this.client.registry, `the download ended at byte ${this.pos} of ${this.desc.size}`, { temporary: true });
         }
-        this.stats.bytesFetched += next.value.length;
+        if (this.segmented) this.segmented.delivered += next.value.length;
+        else this.stats.bytesFetched += next.value.length;
         filled += this.take(next.value, buf, filled, n);
         failures = 0;
       } catch (err) {
@@ -281,7 +294,7 @@ class SourceReader {
   }
 
   private async open(): Promise<void> {
-    const dl = await this.client.openBlob(this.repo, this.desc.digest, this.pos, this.signal);
+    const dl = await this.openDownload();
     this.opens++;
     this.download = dl;
     this.iterator = dl.body[Symbol.asyncIterator]();
@@ -304,8 +317,51 @@ class SourceReader {
     }
   }
 
+  /**
+   * Open the blob from {@link pos}: in segments when the rest is large enough (a registry that
+   * ignores `Range` gives its one whole stream), else as one stream.
+   */
+  private async openDownload(): Promise<BlobDownload> {
+    const settings = this.options.download;
+    if (!segmentsApply(settings, this.desc.size - this.pos)) return this.client.openBlob(this.repo, this.desc.digest, this.pos, this.signal);
+    const policy = this.client.retryPolicy;
+    const dl = await openSegmented({
+      label: `blob ${this.desc.digest} of ${this.client.registry}/${this.repo}`,
+      open: (start, end, signal) => this.client.openBlob(this.repo, this.desc.digest, start, signal, end),
+      from: this.pos,
+      size: this.desc.size,
+      settings,
+      budget: this.options.segmentBudget,
+      classify: classifyRegistryError,
+      attempts: this.options.attempts,
+      baseMs: policy.baseMs,
+      maxMs: policy.maxMs,
+      maxRetryAfterMs: policy.maxRetryAfterMs,
+      sleep: policy.sleep,
+      random: policy.random,
+      stallTimeoutMs: this.options.stallTimeoutMs,
+      onResume: (e) => {
+        // A spliced download is not a clean one (HashMismatchError.clean)
+        this.opens++;
+        this.stats.sourceResumes++;
+        this.options.onEvent?.({ kind: 'source-resume', digest: this.desc.digest, message: `resuming the segment ${e.start}-${e.end - 1} at byte ${e.offset}: ${e.message}` });
+      },
+      signal: this.signal,
+    });
+    if (dl.kind === 'whole') return dl.body;
+    this.segmented = { dl, delivered: 0 };
+    return { start: this.pos, partial: true, body: dl.chunks, abort: () => void dl.close() };
+  }
+
   /** Stop the current download, if any. */
   close(): void {
+    if (this.segmented) {
+      // Bytes fetched by the segments, the ones not (yet) delivered included.
+      const { dl, delivered } = this.segmented;
+      this.segmented = undefined;
+      this.stats.bytesFetched += Math.max(dl.stats.bytesReceived, delivered);
+      void dl.close();
+    }
     this.download?.abort();
     this.download = undefined;
     this.iterator = undefined;

@@ -7,6 +7,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ProgressReporter } from '../transfer/progress';
+import { DEFAULT_SEGMENT_SETTINGS, type SegmentSettings } from '../transfer/segmented';
 import type { BlobEvent } from './blob-upload';
 import { CopyEngine, type CopyEngineOptions } from './copy';
 import type { RetryPolicy } from './registry-client';
@@ -38,6 +39,11 @@ export interface CopyRunOptions {
   readonly onSecret?: (secret: string) => void;
   /** HTTP connection pool. @default - an own one, closed at the end */
   readonly dispatcher?: Dispatcher;
+  /**
+   * How large blobs are downloaded: concurrent `Range` segments (lib/transfer/segmented.ts).
+   * @default DEFAULT_SEGMENT_SETTINGS (8 connections of 8 MiB for blobs of 64 MiB or more)
+   */
+  readonly download?: SegmentSettings;
 }
 
 /** Where a run's registry pool connects and with which credentials. */
@@ -63,6 +69,8 @@ export function createCopyEngine(options: CopyRunOptions, more: Omit<CopyEngineO
     concurrency: options.concurrency,
     progress: options.progress,
     onEvent: options.onEvent,
+    download: options.download ?? DEFAULT_SEGMENT_SETTINGS,
+    stallTimeoutMs: options.stallTimeoutMs,
     ...more,
   });
 }

@@ -33,6 +33,7 @@ import {
 } from './manifest';
 import { formatReference, manifestReference, type ImageReference } from '../name/image-reference';
 import type { RegistryClient } from './registry-client';
+import { SegmentBudget, type SegmentSettings } from '../transfer/segmented';
 import { RegistryError } from './registry-error';
 
 /** Options of {@link CopyEngine}. */
@@ -62,6 +63,13 @@ export interface CopyEngineOptions {
   readonly progress?: ProgressReporter;
   /** Recoveries (resumes, retries, restarts), for logs. @default - none */
   readonly onEvent?: (event: BlobEvent) => void;
+  /**
+   * How large blobs are downloaded: concurrent `Range` segments (lib/transfer/segmented.ts), within
+   * one memory budget for the whole engine. @default - one stream per blob
+   */
+  readonly download?: SegmentSettings;
+  /** No byte for this long re-opens a download segment, in ms. @default 60000 */
+  readonly stallTimeoutMs?: number;
   /** Aborts every copy. @default - none */
   readonly signal?: AbortSignal;
 }
@@ -187,8 +195,10 @@ export class CopyEngine {
   private readonly limiter: Limiter;
   private readonly buffers: BufferPool;
   private readonly chunkSize: number;
+  private readonly segmentBudget?: SegmentBudget;
 
   constructor(private readonly options: CopyEngineOptions = {}) {
+    if (options.download) this.segmentBudget = SegmentBudget.forSettings(options.download);
     const min = options.minChunkSize ?? MIN_CHUNK_SIZE;
     const max = Math.max(options.maxChunkSize ?? MAX_CHUNK_SIZE, min);
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -468,6 +478,9 @@ export class CopyEngine {
             attempts: this.options.attempts,
             restarts: this.options.restarts,
             buffers: this.buffers,
+            download: this.options.download,
+            segmentBudget: this.segmentBudget,
+            stallTimeoutMs: this.options.stallTimeoutMs,
             onProgress: (n) => progress?.advance(id, n),
             onEvent: this.options.onEvent,
             signal: this.options.signal,

@@ -66,6 +66,8 @@ export interface UploadSession {
 export interface BlobDownload {
   /** Offset of the first byte of `body` in the blob. */
   readonly start: number;
+  /** True when the registry answered the range asked for (206); false for the whole blob (200). */
+  readonly partial: boolean;
   /** The bytes, from `start` on. */
   readonly body: AsyncIterable<Buffer>;
   /** Stop the download and release the connection. */
@@ -304,10 +306,11 @@ export class RegistryClient {
   }
 
   /**
-   * Open a blob download from `offset` (one attempt; the caller resumes). A registry that
-   * ignores `Range` and sends the whole blob is handled by the caller through `start`.
+   * Open a blob download from `offset`, up to `end` (exclusive) when given (one attempt; the
+   * caller resumes). A registry that ignores `Range` and sends the whole blob is handled by the
+   * caller through `start` and `partial`.
    */
-  async openBlob(repository: string, digest: string, offset: number, signal?: AbortSignal): Promise<BlobDownload> {
+  async openBlob(repository: string, digest: string, offset: number, signal?: AbortSignal, end?: number): Promise<BlobDownload> {
     const what = `downloading blob ${digest} from ${this.registry}/${repository}`;
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal?.reason);
@@ -317,7 +320,7 @@ export class RegistryClient {
         method: 'GET',
         url: `/v2/${repository}/blobs/${digest}`,
         scopes: this.scopes(repository),
-        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+        headers: end !== undefined ? { range: `bytes=${offset}-${end - 1}` } : offset > 0 ? { range: `bytes=${offset}-` } : {},
         followRedirects: true,
         signal: controller.signal,
       });
@@ -330,6 +333,7 @@ export class RegistryClient {
       }
       return {
         start,
+        partial: res.status === 206,
         body: res.body as AsyncIterable<Buffer>,
         abort: () => {
           signal?.removeEventListener('abort', onAbort);

@@ -1,0 +1,482 @@
+/**
+ * Segmented downloads: one large object (an image layer, a model file) fetched as concurrent
+ * `Range: bytes=a-b` requests and handed to its consumer in order, as if it were one stream.
+ *
+ * On a long path a single TCP stream is capped far below the link (latency × window, loss,
+ * per-flow shaping; issue 21), and one multi-GB layer or model file is most of the bytes, so
+ * parallelism across blobs does not help. Here, at most `connections` segments are in flight;
+ * each is resumable on its own (a reset re-opens the segment at its next byte); the consumer
+ * receives segment after segment, in order, so it hashes the bytes exactly as it would a single
+ * stream (the sha256 is still verified end to end, and the models engine's saveable hash state
+ * still works). Memory is bounded by a {@link SegmentBudget}: a segment is fetched only once its
+ * buffer fits in the budget, and its bytes are given back when the consumer asks for the next one.
+ *
+ * A server that answers the first segment with the whole object (200: it ignores `Range`) makes
+ * the download fall back to that one stream ({@link SegmentedDownload} `whole`).
+ */
+import { realSleep, retryDelay, type RetryDecision, type Sleep } from './retry';
+import { readWithStallTimeout } from './stall';
+
+const MIB = 1024 * 1024;
+
+/** How a large download is split into segments. */
+export interface SegmentSettings {
+  /** Segments in flight at once (one connection each); 1 reads the object as one stream. */
+  readonly connections: number;
+  /** Bytes per segment (the last one may be shorter). */
+  readonly segmentSize: number;
+  /** Objects whose remaining bytes are fewer than this are read as one stream. */
+  readonly threshold: number;
+}
+
+/**
+ * The defaults: 8 connections of 8 MiB segments for objects of 64 MiB or more. Eight flows of a
+ * per-flow-capped path give about eight times one stream, and 8 MiB segments keep the request
+ * overhead (one round trip per segment) under a tenth at 4 MiB/s and 150 ms (bench/crossborder).
+ */
+export const DEFAULT_SEGMENT_SETTINGS: SegmentSettings = { connections: 8, segmentSize: 8 * MIB, threshold: 64 * MIB };
+
+/** Limits of the settings a user may choose (config and flags). */
+export const SEGMENT_LIMITS = {
+  /** Fewest and most connections per object. */
+  connections: { min: 1, max: 32 },
+  /** Smallest and largest segment, in MiB. */
+  segmentSizeMiB: { min: 1, max: 64 },
+  /** Smallest threshold, in MiB. */
+  thresholdMiB: { min: 1 },
+} as const;
+
+/**
+ * Segment settings from user-facing values in MiB, each defaulting to {@link DEFAULT_SEGMENT_SETTINGS}.
+ * The values are assumed validated (config rules, CLI flags).
+ */
+export function segmentSettings(values: { readonly connections?: number; readonly segmentSizeMiB?: number; readonly thresholdMiB?: number } = {}): SegmentSettings {
+  return {
+    connections: values.connections ?? DEFAULT_SEGMENT_SETTINGS.connections,
+    segmentSize: values.segmentSizeMiB !== undefined ? values.segmentSizeMiB * MIB : DEFAULT_SEGMENT_SETTINGS.segmentSize,
+    threshold: values.thresholdMiB !== undefined ? values.thresholdMiB * MIB : DEFAULT_SEGMENT_SETTINGS.threshold,
+  };
+}
+
+/** True when `remaining` bytes are fetched in segments under `settings`. */
+export function segmentsApply(settings: SegmentSettings | undefined, remaining: number): settings is SegmentSettings {
+  return settings !== undefined && settings.connections > 1 && remaining >= settings.threshold && remaining > settings.segmentSize;
+}
+
+/** The memory budget for segment buffers: one per run, shared by every segmented download of it. */
+export class SegmentBudget {
+  private available: number;
+  private readonly waiting: { readonly bytes: number; readonly resolve: () => void; readonly reject: (err: unknown) => void; readonly signal?: AbortSignal; readonly onAbort: () => void }[] = [];
+
+  /** A budget of `bytes` (at least one segment's worth is always granted, see {@link acquire}). */
+  constructor(readonly bytes: number) {
+    this.available = bytes;
+  }
+
+  /** The budget for `settings`: (connections + half as many again, at least 2 more) segments. */
+  static forSettings(settings: SegmentSettings): SegmentBudget {
+    const lookahead = Math.max(2, Math.ceil(settings.connections / 2));
+    return new SegmentBudget((settings.connections + lookahead) * settings.segmentSize);
+  }
+
+  /** Bytes not lent out now. */
+  get free(): number {
+    return this.available;
+  }
+
+  /**
+   * Wait until `bytes` fit (first come, first served), then take them. A request larger than the
+   * whole budget is cut to the budget, so that it can still be served once everything is back.
+   */
+  async acquire(bytes: number, signal?: AbortSignal): Promise<number> {
+    const want = Math.min(bytes, this.bytes);
+    signal?.throwIfAborted();
+    if (this.waiting.length === 0 && this.available >= want) {
+      this.available -= want;
+      return want;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const entry = {
+        bytes: want,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const i = this.waiting.indexOf(entry);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(signal?.reason);
+          this.grant();
+        },
+      };
+      signal?.addEventListener('abort', entry.onAbort, { once: true });
+      this.waiting.push(entry);
+    });
+    return want;
+  }
+
+  /** Give back what {@link acquire} returned. */
+  release(bytes: number): void {
+    this.available = Math.min(this.bytes, this.available + bytes);
+    this.grant();
+  }
+
+  private grant(): void {
+    while (this.waiting.length > 0 && this.available >= this.waiting[0].bytes) {
+      const next = this.waiting.shift()!;
+      next.signal?.removeEventListener('abort', next.onAbort);
+      this.available -= next.bytes;
+      next.resolve();
+    }
+  }
+}
+
+/** An open answer to a ranged request. */
+export interface RangeBody {
+  /** Offset of the body's first byte. */
+  readonly start: number;
+  /** True when the server honoured the range (206); false when it sent the whole object (200). */
+  readonly partial: boolean;
+  /** The bytes from `start` (it may go past the end asked for: only what was asked is read). */
+  readonly body: AsyncIterable<Buffer>;
+  /** Stop reading and release the connection. */
+  abort(): void;
+}
+
+/** A segment was re-opened after a failure. */
+export interface SegmentEvent {
+  /** Offset the segment was re-opened at. */
+  readonly offset: number;
+  /** The segment's range, [start, end). */
+  readonly start: number;
+  /** End of the segment (exclusive). */
+  readonly end: number;
+  /** What went wrong. */
+  readonly message: string;
+}
+
+/** No byte arrived for the stall timeout. */
+export class SegmentStallError extends Error {
+  constructor(label: string, start: number, ms: number) {
+    super(`no data from ${label} for ${ms} ms (segment at byte ${start})`);
+    this.name = 'SegmentStallError';
+  }
+}
+
+/** A segment's answer did not hold the bytes asked for. */
+export class SegmentRangeError extends Error {
+  constructor(
+    message: string,
+    /** A short answer is worth another attempt; an answer from the wrong offset is not. */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'SegmentRangeError';
+  }
+}
+
+/** Options of {@link openSegmented}. */
+export interface SegmentedReadOptions {
+  /** The object, for messages (no secrets). */
+  readonly label: string;
+  /** Open bytes [start, end) of the object (one attempt; the engine retries). */
+  readonly open: (start: number, end: number, signal: AbortSignal) => Promise<RangeBody>;
+  /** Offset of the first byte wanted. */
+  readonly from: number;
+  /** Size of the whole object. */
+  readonly size: number;
+  /** How to split. */
+  readonly settings: SegmentSettings;
+  /** The run's memory budget. @default - an own one, {@link SegmentBudget.forSettings} */
+  readonly budget?: SegmentBudget;
+  /** Which failures another attempt may cure (with the server's `Retry-After`). */
+  readonly classify: (err: unknown) => RetryDecision;
+  /** Failures in a row without a new byte, per segment, before the download fails. @default 6 */
+  readonly attempts?: number;
+  /** Backoff base, in ms. @default 500 */
+  readonly baseMs?: number;
+  /** Backoff cap, in ms. @default 30000 */
+  readonly maxMs?: number;
+  /** Longest `Retry-After` honoured, in ms. @default - see retryDelay */
+  readonly maxRetryAfterMs?: number;
+  /** Injectable sleep. @default realSleep */
+  readonly sleep?: Sleep;
+  /** Injectable randomness in [0, 1). @default Math.random */
+  readonly random?: () => number;
+  /** No byte for this long re-opens a segment, in ms. @default 60000 */
+  readonly stallTimeoutMs?: number;
+  /** Called with every answer before its bytes are read; throw to fail the download (a changed source). @default - none */
+  readonly onBody?: (body: RangeBody) => void;
+  /** Called on every segment re-open. @default - none */
+  readonly onResume?: (event: SegmentEvent) => void;
+  /** Cancels the download. */
+  readonly signal?: AbortSignal;
+}
+
+/** Counters of a segmented download. */
+export interface SegmentedStats {
+  /** Body bytes received, re-fetches and bytes past a segment's end included. */
+  bytesReceived: number;
+  /** Segments fetched (or being fetched). */
+  segments: number;
+  /** Segment re-opens after a failure. */
+  resumes: number;
+}
+
+/** What {@link openSegmented} opened. */
+export type SegmentedDownload =
+  | {
+      /** Segments are being fetched; `chunks` yields the bytes from `from` to the end, in order. */
+      readonly kind: 'segmented';
+      /** The bytes, in order (each chunk is the caller's to keep). Fails with the first segment failure that retries did not cure. */
+      readonly chunks: AsyncIterable<Buffer>;
+      /** Live counters. */
+      readonly stats: SegmentedStats;
+      /**
+       * Stop every segment and give back the budget; resolves once every request has settled.
+       * Done by itself when `chunks` ends or fails; a consumer that stops early calls it.
+       */
+      close(): Promise<void>;
+    }
+  | {
+      /** The server ignored `Range` and sent the whole object: read it as one stream. */
+      readonly kind: 'whole';
+      /** The answer to the first request (`start` 0). */
+      readonly body: RangeBody;
+    };
+
+interface Slot {
+  readonly start: number;
+  readonly end: number;
+  /** Budget bytes taken for it (0 once given back). */
+  held: number;
+  /** The fetch settled. */
+  done: boolean;
+  readonly result: Promise<Buffer>;
+}
+
+/**
+ * Open a segmented download of `[from, size)`. The first segment is requested before this
+ * returns: a server that ignores `Range` is found out here and handed back as `whole`.
+ * @throws the first segment's failure when retries do not cure it
+ */
+export async function openSegmented(options: SegmentedReadOptions): Promise<SegmentedDownload> {
+  const { settings, size, from } = options;
+  const budget = options.budget ?? SegmentBudget.forSettings(settings);
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const onOuterAbort = () => controller.abort(options.signal?.reason);
+  if (options.signal?.aborted) onOuterAbort();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const stats: SegmentedStats = { bytesReceived: 0, segments: 0, resumes: 0 };
+  const segmentSize = Math.max(1, settings.segmentSize);
+  const connections = Math.max(1, settings.connections);
+  const count = Math.ceil((size - from) / segmentSize);
+  const bounds = (i: number) => ({ start: from + i * segmentSize, end: Math.min(size, from + (i + 1) * segmentSize) });
+
+  const fetchSegment = async (start: number, end: number, first: RangeBody | undefined): Promise<Buffer> => {
+    const buf = Buffer.allocUnsafe(end - start);
+    let filled = 0;
+    let failures = 0;
+    let filledAtFailure = 0;
+    let body = first;
+    for (;;) {
+      try {
+        if (!body) {
+          body = await options.open(start + filled, end, signal);
+          options.onBody?.(body);
+        }
+        const want = start + filled;
+        if (!body.partial || body.start > want) {
+          throw new SegmentRangeError(`${options.label} answered bytes from ${body.start}${body.partial ? '' : ' (the whole object)'} to a request for bytes ${want}-${end - 1}`, false);
+        }
+        let skip = want - body.start;
+        await readWithStallTimeout(
+          body.body,
+          options.stallTimeoutMs ?? 60_000,
+          () => {
+            body?.abort();
+            return new SegmentStallError(options.label, start, options.stallTimeoutMs ?? 60_000);
+          },
+          (chunk) => {
+            stats.bytesReceived += chunk.length;
+            if (skip > 0) {
+              if (chunk.length <= skip) {
+                skip -= chunk.length;
+                return true;
+              }
+              chunk = chunk.subarray(skip);
+              skip = 0;
+            }
+            const n = Math.min(chunk.length, buf.length - filled);
+            chunk.copy(buf, filled, 0, n);
+            filled += n;
+            return filled < buf.length;
+          },
+        );
+        if (filled < buf.length) throw new SegmentRangeError(`${options.label} ended at byte ${start + filled}, in the segment ${start}-${end - 1}`, true);
+        body.abort();
+        return buf;
+      } catch (err) {
+        body?.abort();
+        body = undefined;
+        if (signal.aborted) throw signal.reason ?? err;
+        const decision = err instanceof SegmentRangeError ? { retryable: err.retryable } : options.classify(err);
+        if (!decision.retryable) throw err;
+        if (filled > filledAtFailure) failures = 0;
+        filledAtFailure = filled;
+        failures++;
+        if (failures >= (options.attempts ?? 6)) throw err;
+        const delay = retryDelay(decision, failures, { baseMs: options.baseMs ?? 500, maxMs: options.maxMs ?? 30_000, maxRetryAfterMs: options.maxRetryAfterMs, random: options.random }, err);
+        stats.resumes++;
+        options.onResume?.({ offset: start + filled, start, end, message: err instanceof Error ? err.message : String(err) });
+        await (options.sleep ?? realSleep)(delay, signal);
+      }
+    }
+  };
+
+  // The first segment: find out whether the server honours Range.
+  const first = bounds(0);
+  let firstHeld: number;
+  let firstBody: RangeBody;
+  try {
+    firstHeld = await budget.acquire(first.end - first.start, signal);
+  } catch (err) {
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    throw err;
+  }
+  try {
+    firstBody = await openFirst(options, first.start, first.end, signal, stats);
+  } catch (err) {
+    budget.release(firstHeld);
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    throw err;
+  }
+  if (!firstBody.partial) {
+    budget.release(firstHeld);
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    return { kind: 'whole', body: firstBody };
+  }
+
+  const slots: Slot[] = [];
+  let failed: unknown;
+  const waiters = new Set<() => void>();
+  const wait = () => new Promise<void>((resolve) => waiters.add(resolve));
+  const notify = () => {
+    for (const w of waiters) w();
+    waiters.clear();
+  };
+  const launch = (held: number, body?: RangeBody) => {
+    const { start, end } = bounds(slots.length);
+    stats.segments++;
+    const slot: Slot = { start, end, held, done: false, result: fetchSegment(start, end, body) };
+    slot.result.then(
+      () => {
+        slot.done = true;
+        notify();
+      },
+      (err) => {
+        slot.done = true;
+        failed ??= err;
+        controller.abort(err);
+        notify();
+      },
+    );
+    slots.push(slot);
+  };
+  const running = () => slots.filter((s) => !s.done).length;
+  const releaseSlot = (slot: Slot) => {
+    if (slot.held > 0) budget.release(slot.held);
+    slot.held = 0;
+  };
+  launch(firstHeld, firstBody);
+
+  // Keep `connections` segments in flight while the budget allows (the budget also bounds how far
+  // ahead of the consumer the download runs).
+  const launcher = (async () => {
+    while (slots.length < count && !signal.aborted) {
+      if (running() >= connections) {
+        await wait();
+        continue;
+      }
+      const { start, end } = bounds(slots.length);
+      const held = await budget.acquire(end - start, signal);
+      if (signal.aborted) {
+        budget.release(held);
+        return;
+      }
+      launch(held);
+    }
+  })().catch(() => undefined);
+
+  const cancel = () => {
+    if (!signal.aborted) controller.abort(new Error(`the segmented download of ${options.label} was stopped`));
+    notify();
+  };
+
+  let cleaned: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaned ??= (async () => {
+      cancel();
+      await launcher;
+      for (const slot of slots) {
+        await slot.result.catch(() => undefined);
+        releaseSlot(slot);
+      }
+      options.signal?.removeEventListener('abort', onOuterAbort);
+    })());
+
+  async function* generate(): AsyncGenerator<Buffer> {
+    try {
+      for (let i = 0; i < count; i++) {
+        while (slots.length <= i) {
+          if (failed !== undefined) throw failed;
+          signal.throwIfAborted();
+          await wait();
+        }
+        const slot = slots[i];
+        const buf = await slot.result;
+        yield buf;
+        releaseSlot(slot);
+        notify();
+      }
+    } finally {
+      await cleanup();
+    }
+  }
+
+  const chunks = generate();
+  return {
+    kind: 'segmented',
+    chunks,
+    stats,
+    close: async () => {
+      cancel();
+      await chunks.return(undefined).catch(() => undefined);
+      await cleanup();
+    },
+  };
+}
+
+/** Open the first segment, retrying its opening (not its body) like any segment. */
+async function openFirst(options: SegmentedReadOptions, start: number, end: number, signal: AbortSignal, stats: SegmentedStats): Promise<RangeBody> {
+  let failures = 0;
+  for (;;) {
+    try {
+      const body = await options.open(start, end, signal);
+      options.onBody?.(body);
+      return body;
+    } catch (err) {
+      if (signal.aborted) throw signal.reason ?? err;
+      const decision = options.classify(err);
+      if (!decision.retryable) throw err;
+      failures++;
+      if (failures >= (options.attempts ?? 6)) throw err;
+      stats.resumes++;
+      options.onResume?.({ offset: start, start, end, message: err instanceof Error ? err.message : String(err) });
+      await (options.sleep ?? realSleep)(
+        retryDelay(decision, failures, { baseMs: options.baseMs ?? 500, maxMs: options.maxMs ?? 30_000, maxRetryAfterMs: options.maxRetryAfterMs, random: options.random }, err),
+        signal,
+      );
+    }
+  }
+}
