@@ -244,6 +244,9 @@ export type SegmentedDownload =
       readonly body: RangeBody;
     };
 
+/** What a slot holds once its bytes are the consumer's. */
+const HANDED_OVER: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
+
 interface Slot {
   readonly start: number;
   readonly end: number;
@@ -251,7 +254,8 @@ interface Slot {
   held: number;
   /** The fetch settled. */
   done: boolean;
-  readonly result: Promise<Buffer>;
+  /** The segment's bytes (dropped once handed over, so that delivered buffers can be collected). */
+  result: Promise<Buffer>;
 }
 
 /**
@@ -436,6 +440,7 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
         const slot = slots[i];
         const buf = await slot.result;
         yield buf;
+        slot.result = HANDED_OVER;
         releaseSlot(slot);
         notify();
       }
