@@ -125,6 +125,8 @@ export class HttpByteSource implements ByteSource {
   private readonly ownsDispatcher: boolean;
   private current: URL;
   private pinnedCommit?: string;
+  /** Where the last segment was redirected to (another origin), for the next segments. */
+  private resolved?: URL;
 
   constructor(
     /** The URL as configured (a hub resolve URL, a download URL). */
@@ -159,6 +161,7 @@ export class HttpByteSource implements ByteSource {
   pin(commit: string): void {
     if (!COMMIT_RE.test(commit)) throw new Error(`${this.label}: "${commit}" is not a 40-hex commit`);
     this.pinnedCommit = commit;
+    this.resolved = undefined;
     const pinned = this.options.pinCommit?.(commit);
     this.current = pinned ? new URL(pinned) : new URL(this.url);
   }
@@ -172,9 +175,10 @@ export class HttpByteSource implements ByteSource {
     if (this.pinnedCommit === undefined && repoCommit !== undefined && COMMIT_RE.test(repoCommit)) this.pin(repoCommit);
   }
 
-  private async follow(method: 'GET' | 'HEAD', extra: Record<string, string>, signal?: AbortSignal): Promise<Followed> {
+  private async follow(method: 'GET' | 'HEAD', extra: Record<string, string>, signal?: AbortSignal, start?: URL): Promise<Followed> {
+    // Credentials go to the configured origin only, also when the request starts elsewhere.
     const first = this.current;
-    let current = first;
+    let current = start ?? first;
     let linkedEtag: string | undefined;
     let linkedSize: number | undefined;
     let repoCommit: string | undefined;
@@ -249,9 +253,20 @@ export class HttpByteSource implements ByteSource {
   /** GET the URL from `offset` (`Range: bytes=<offset>-`, or `bytes=<offset>-<end - 1>` with `end`), following redirects. */
   async open(offset: number, signal?: AbortSignal, end?: number): Promise<SourceBody> {
     const range: Record<string, string> = end !== undefined ? { range: `bytes=${offset}-${end - 1}` } : offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const f = await this.follow('GET', range, signal);
+    // A segment (a bounded range) goes straight to where an earlier segment was redirected (the
+    // hub's CDN), so that a file read in hundreds of segments costs the hub one resolve, not
+    // hundreds (its resolvers are rate-limited: https://huggingface.co/docs/hub/rate-limits).
+    // An answer of 4xx/5xx from there (an expired signed URL) resolves again from the start.
+    const cached = end !== undefined ? this.resolved : undefined;
+    let f = await this.follow('GET', range, signal, cached);
+    if (cached && f.res.statusCode >= 400) {
+      await f.res.body.dump().catch(() => undefined);
+      this.resolved = undefined;
+      f = await this.follow('GET', range, signal);
+    }
     const h = f.res.headers as Record<string, string | string[] | undefined>;
     if (f.res.statusCode < 400) this.notice(f.repoCommit);
+    if (end !== undefined && f.res.statusCode === 206 && f.url.origin !== this.current.origin) this.resolved = f.url;
     const tag = unquoteEtag(header(h, 'etag'));
     if (f.res.statusCode === 200) {
       return { start: 0, size: toNumber(header(h, 'content-length')), tag, body: f.res.body as unknown as Readable };

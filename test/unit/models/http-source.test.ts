@@ -239,3 +239,100 @@ describe('header parsing', () => {
     expect(unquoteEtag('abc')).toBe('abc');
   });
 });
+
+describe('HttpByteSource segments (bounded ranges)', () => {
+  const data = bytes(64_000, 3);
+  const seen: Seen[] = [];
+  let hub: { url: string; close: () => Promise<void> };
+  let cdn: { url: string; close: () => Promise<void> };
+  /** The CDN refuses the next request with 403 (an expired signed URL). */
+  let expireNext = false;
+
+  beforeAll(async () => {
+    cdn = await listen((req, res) => {
+      seen.push({ server: 'cdn', method: req.method!, url: req.url!, auth: req.headers.authorization, range: req.headers.range });
+      if (expireNext) {
+        expireNext = false;
+        res.writeHead(403);
+        return res.end('Request has expired');
+      }
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (!m) {
+        res.writeHead(200, { 'content-length': data.length, etag: '"v1"' });
+        return res.end(data);
+      }
+      const start = Number(m[1]);
+      const end = Math.min(Number(m[2]), data.length - 1);
+      res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${data.length}`, 'content-length': end - start + 1, etag: '"v1"' });
+      res.end(data.subarray(start, end + 1));
+    });
+    hub = await listen((req, res) => {
+      seen.push({ server: 'hub', method: req.method!, url: req.url!, auth: req.headers.authorization, range: req.headers.range });
+      res.writeHead(302, { location: `${cdn.url}/signed?sig=1` });
+      res.end();
+    });
+  });
+  afterAll(async () => {
+    await hub.close();
+    await cdn.close();
+  });
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  it('resolves once at the hub, then sends every segment to the CDN, without credentials', async () => {
+    const src = new HttpByteSource(`${hub.url}/o/r/resolve/main/f.bin`, { headers: { authorization: 'Bearer t0ken' } });
+    try {
+      const parts: Buffer[] = [];
+      for (const [a, b] of [
+        [0, 16_000],
+        [16_000, 32_000],
+        [32_000, 64_000],
+      ]) {
+        const body = await src.open(a, undefined, b);
+        expect(body.partial).toBe(true);
+        expect(body.start).toBe(a);
+        parts.push(await readAll(body.body));
+      }
+      expect(Buffer.concat(parts).equals(data)).toBe(true);
+      expect(seen.filter((s) => s.server === 'hub')).toHaveLength(1);
+      expect(seen.filter((s) => s.server === 'cdn').map((s) => s.range)).toEqual(['bytes=0-15999', 'bytes=16000-31999', 'bytes=32000-63999']);
+      expect(seen.filter((s) => s.server === 'cdn').every((s) => s.auth === undefined)).toBe(true);
+      expect(seen.find((s) => s.server === 'hub')!.auth).toBe('Bearer t0ken');
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('resolves again when the CDN refuses the remembered URL (expired)', async () => {
+    const src = new HttpByteSource(`${hub.url}/o/r/resolve/main/f.bin`);
+    try {
+      await readAll((await src.open(0, undefined, 1000)).body);
+      expectHubCalls(1);
+      expireNext = true;
+      const body = await src.open(1000, undefined, 2000);
+      expect((await readAll(body.body)).equals(data.subarray(1000, 2000))).toBe(true);
+      expectHubCalls(2);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('keeps unbounded opens (one stream, resumes) going through the configured URL', async () => {
+    const src = new HttpByteSource(`${hub.url}/o/r/resolve/main/f.bin`);
+    try {
+      await readAll((await src.open(0, undefined, 1000)).body);
+      seen.length = 0;
+      // an unbounded open is not a segment: it starts at the hub again
+      const body = await src.open(0);
+      expect((await readAll(body.body)).equals(data)).toBe(true);
+      expect(seen.map((s) => s.server)).toEqual(['hub', 'cdn']);
+    } finally {
+      await src.close();
+    }
+  });
+
+  function expectHubCalls(n: number): void {
+    expect(seen.filter((s) => s.server === 'hub')).toHaveLength(n);
+  }
+});
