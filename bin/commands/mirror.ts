@@ -6,10 +6,11 @@
 import type { Command } from 'commander';
 import { action, resolveIo, type CommandIo } from '../cli';
 import { DEFAULT_OUT_DIR } from '../../lib/contracts/out-dir';
+import { addDownloadOptions, DOWNLOAD_FLAG_DEFAULTS, downloadSettings, type DownloadCliOptions } from '../download-options';
 import { appendStepSummary, checkOutputs, envOption, formatOption, intOption, listOption, type OutputFormat } from '../options';
 
 /** Options shared by `mirror` and `mirror copy`, as commander parses them. */
-export interface MirrorCliOptions {
+export interface MirrorCliOptions extends DownloadCliOptions {
   readonly env?: string;
   readonly dryRun?: boolean;
   readonly publish?: boolean;
@@ -79,6 +80,7 @@ export async function runMirror(opts: MirrorCliOptions, io: CommandIo = {}): Pro
       concurrency: opts.concurrency,
       chunkSize: opts.chunkSize * 1024 * 1024,
       stallTimeoutMs: opts.stallTimeout * 1000,
+      download: downloadSettings(opts, config.mirror?.download),
       registryEndpoint: opts.registryEndpoint,
       insecureRegistries: opts.insecureRegistry,
       createRepositories: opts.createRepositories ? true : opts.skipCreateRepositories ? false : undefined,
@@ -125,6 +127,7 @@ export async function runMirrorCopy(source: string, destination: string, opts: M
       concurrency: opts.concurrency,
       chunkSize: opts.chunkSize * 1024 * 1024,
       stallTimeoutMs: opts.stallTimeout * 1000,
+      download: downloadSettings(opts),
       progress: log.progress,
       onEvent: log.onEvent,
       retry: { onRetry: log.onRetry },
@@ -153,7 +156,8 @@ export function register(program: Command): void {
     .option('--publish', 'write the SSM parameters /sdpipe/<env>/images/<name> and /sdpipe/<env>/charts/<name>')
     .option('--concurrency <n>', 'blobs copied at the same time', intOption('--concurrency', { min: 1, max: 64, wording: 'integer' }), 4)
     .option('--chunk-size <MiB>', "upload chunk size in MiB, 5 to 20 (ECR's part limits); a broken connection costs at most one chunk", intOption('--chunk-size', { min: 5, max: 20, hint: CHUNK_SIZE_HINT, wording: 'integer' }), 16)
-    .option('--stall-timeout <seconds>', 'a connection that moves no byte for this long is dropped and resumed', intOption('--stall-timeout', { min: 1, wording: 'integer' }), 60)
+    .option('--stall-timeout <seconds>', 'a connection that moves no byte for this long is dropped and resumed', intOption('--stall-timeout', { min: 1, wording: 'integer' }), 60);
+  addDownloadOptions(mirror, 'blob', 'mirror.download')
     .option('--registry-endpoint <host:port>', "reach the environment's ECR host at this endpoint instead (tests, local registries); Basic credentials from SDPIPE_REGISTRY_USERNAME/SDPIPE_REGISTRY_PASSWORD; no AWS call is made")
     .option('--insecure-registry <host>', 'reach this registry over plain HTTP (loopback hosts always are); repeatable', listOption, [])
     .option('--create-repositories', 'create missing ECR repositories even with an endpoint override')
@@ -176,7 +180,11 @@ export function register(program: Command): void {
     .option('--src-creds <user:password>', 'credentials for the source registry (or SDPIPE_SRC_CREDS)')
     .option('--dest-creds <user:password>', 'credentials for the destination registry (or SDPIPE_DEST_CREDS)')
     .configureHelp({ showGlobalOptions: true })
-    .addHelpText('after', '\nThe options of `sdpipe mirror` (--dry-run, --concurrency, --chunk-size, --format, ...) apply too.' + EXIT_CODES)
+    .addHelpText(
+      'after',
+      '\nThe options of `sdpipe mirror` (--dry-run, --concurrency, --chunk-size, --connections, --format, ...) apply too;\n' +
+        `with no environment file to read, the download flags default to ${DOWNLOAD_FLAG_DEFAULTS}.${EXIT_CODES}`,
+    )
     .action(
       action(async (src: string, dst: string, local: MirrorCopyCliOptions, cmd: Command) =>
         runMirrorCopy(src, dst, { ...(cmd.parent!.opts() as MirrorCliOptions), ...local }),

@@ -2,11 +2,12 @@
 import type { Command } from 'commander';
 import { action, resolveIo, type CommandIo } from '../cli';
 import { DEFAULT_OUT_DIR } from '../../lib/contracts/out-dir';
+import { addDownloadOptions, downloadSettings, type DownloadCliOptions } from '../download-options';
 import { appendStepSummary, checkOutputs, envOption, formatOption, intOption, type OutputFormat } from '../options';
 import { checkSyncOptions, MAX_CONCURRENCY, MAX_PART_SIZE_MIB, MEMORY_BUDGET_MIB, MIN_PART_SIZE_MIB } from '../../lib/models/sync-options';
 
 /** Options of `sdpipe models sync`, as commander parses them. */
-export interface ModelsSyncCliOptions {
+export interface ModelsSyncCliOptions extends DownloadCliOptions {
   readonly env: string;
   readonly dryRun?: boolean;
   readonly concurrency: number;
@@ -52,6 +53,7 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: CommandIo = 
       abortStaleAfterHours: opts.abortStaleAfter,
       stallTimeoutSeconds: opts.stallTimeout,
       partChecksums: opts.partChecksums,
+      download: downloadSettings(opts, config.models?.download),
       progress,
       onWarning: warn,
     });
@@ -76,7 +78,7 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: CommandIo = 
 /** Register `models` and its subcommand `sync`. */
 export function register(program: Command): void {
   const models = program.command('models').description("model files in the environment's S3 bucket");
-  models
+  const sync = models
     .command('sync')
     .description('stream the environment\'s model files (hf://, https://, s3://, file://) into its model bucket, verified against the pinned sha256 and resumable')
     .addOption(envOption())
@@ -89,7 +91,8 @@ export function register(program: Command): void {
       16,
     )
     .option('--abort-stale-after <hours>', 'abort unfinished uploads idle for longer than this (0: never)', intOption('--abort-stale-after', { min: 0 }), 168)
-    .option('--stall-timeout <seconds>', 'a source that sends nothing for this long is re-opened where it stopped', intOption('--stall-timeout', { min: 1 }), 60)
+    .option('--stall-timeout <seconds>', 'a source that sends nothing for this long is re-opened where it stopped', intOption('--stall-timeout', { min: 1 }), 60);
+  addDownloadOptions(sync, 'model file', 'models.download')
     .option('--no-part-checksums', 'do not ask S3 to check a CRC32 of each part (for S3-compatible servers without checksums)')
     .option('--out <dir>', 'folder of lock files (writes <dir>/<env>/models.lock.json)', DEFAULT_OUT_DIR)
     .addOption(formatOption())

@@ -12,6 +12,7 @@ import { DEFAULT_HF_ENDPOINT } from '../name/model-source';
 import type {
   ApprovalMode,
   ClusterComponents,
+  DownloadSettings,
   EnvironmentConfig,
   EnvironmentSection,
   MirrorEntry,
@@ -38,6 +39,14 @@ export const ENVIRONMENT_DEFAULTS = {
     /** A source bucket that the deploy workflow uploads to: needs no CodeConnections, which China lacks. */
     source: { type: 's3' },
   },
+  mirror: {
+    /**
+     * Eight 8 MiB Range segments in flight for blobs of 64 MiB or more: eight flows of a
+     * per-flow-capped path carry about eight times one stream (issue 21; lib/transfer/segmented.ts
+     * DEFAULT_SEGMENT_SETTINGS, the same values, which lib/config may not import).
+     */
+    download: { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 },
+  },
   mirrorEntry: {
     /** Keep the whole index, so the mirrored digest is the source's digest. */
     platforms: 'all',
@@ -47,6 +56,8 @@ export const ENVIRONMENT_DEFAULTS = {
   models: {
     /** Hugging Face itself; a mirror such as hf-mirror.com is an explicit choice. */
     endpoint: DEFAULT_HF_ENDPOINT,
+    /** The same segmented downloads as `mirror.download`, for the same reason. */
+    download: { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 },
   },
   snapshot: {
     /** No image-cache snapshot unless asked for: baking costs an instance and a snapshot. */
@@ -140,8 +151,8 @@ export interface ResolvedSnapshot extends SnapshotSection {
 export interface ResolvedEnvironment extends EnvironmentConfig {
   readonly environment: EnvironmentSection & { readonly approval: ApprovalMode };
   readonly pipeline: PipelineSection & { readonly engine: PipelineEngine; readonly runner: readonly string[]; readonly source: PipelineSource };
-  readonly mirror: { readonly images: readonly ResolvedImageEntry[]; readonly charts: readonly ResolvedMirrorEntry[] };
-  readonly models: { readonly endpoint: string; readonly files: readonly ModelFile[] };
+  readonly mirror: { readonly images: readonly ResolvedImageEntry[]; readonly charts: readonly ResolvedMirrorEntry[]; readonly download: Required<DownloadSettings> };
+  readonly models: { readonly endpoint: string; readonly files: readonly ModelFile[]; readonly download: Required<DownloadSettings> };
   readonly snapshot: ResolvedSnapshot;
   readonly clusterComponents: Required<ClusterComponents>;
   readonly APIGW: { readonly stageName: string; readonly throttle: { readonly rateLimit: number; readonly burstLimit: number } };
@@ -186,8 +197,14 @@ export function resolveEnvironment(config: EnvironmentConfig): ResolvedEnvironme
       ...config.mirror,
       images: (config.mirror?.images ?? []).map((e) => ({ ...entry(e), platforms: e.platforms ?? D.mirrorEntry.platforms })),
       charts: (config.mirror?.charts ?? []).map(entry),
+      download: { ...D.mirror.download, ...definedOnly(config.mirror?.download ?? {}) },
     },
-    models: { ...config.models, endpoint: config.models?.endpoint ?? D.models.endpoint, files: config.models?.files ?? [] },
+    models: {
+      ...config.models,
+      endpoint: config.models?.endpoint ?? D.models.endpoint,
+      files: config.models?.files ?? [],
+      download: { ...D.models.download, ...definedOnly(config.models?.download ?? {}) },
+    },
     snapshot: {
       ...s,
       enabled: s.enabled ?? D.snapshot.enabled,

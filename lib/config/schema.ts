@@ -140,6 +140,17 @@ function toDiagnostic(source: YamlSource, e: ErrorObject): Diagnostic {
       return diag(file, 'SDP014', source.positionOf(path),
         `\`${formatPath(path)}\` is ${describe(e.data)}, which matches none of its allowed forms`, undefined,
         description ? `expected: ${description}` : undefined, path);
+    case 'minimum':
+    case 'maximum': {
+      const limit = (e.params as { limit: number }).limit;
+      const parent = e.parentSchema as { type?: string; minimum?: number; maximum?: number } | undefined;
+      const kind = parent?.type === 'integer' ? 'a whole number' : 'a number';
+      const range =
+        parent?.minimum !== undefined && parent.maximum !== undefined ? `from ${parent.minimum} to ${parent.maximum}` : e.keyword === 'minimum' ? `≥ ${limit}` : `≤ ${limit}`;
+      return diag(file, 'SDP014', source.positionOf(path),
+        `\`${formatPath(path)}\` is ${describe(e.data)}, ${e.keyword === 'minimum' ? 'below the smallest' : 'above the largest'} allowed value, ${limit}`, undefined,
+        `write ${kind} ${range}${description ? `; expected: ${description}` : ''}`, path);
+    }
     case 'pattern':
       return diag(file, 'SDP014', source.positionOf(path),
         `\`${formatPath(path)}\` is ${describe(e.data)}, which is not of the expected form`, undefined,

@@ -65,12 +65,28 @@ export interface MirrorEntry {
   readonly tagMutability?: 'MUTABLE' | 'IMMUTABLE';
 }
 
+/**
+ * How large objects (image blobs, model files) are downloaded: as concurrent `Range` segments,
+ * each resumable on its own and handed to the hasher in order (lib/transfer/segmented.ts; limits
+ * `SEGMENT_LIMITS` there, repeated in the schema; docs/mirror.md, "Segmented downloads").
+ */
+export interface DownloadSettings {
+  /** Concurrent Range requests per large object, 1 to 32; 1 reads every object as one stream. @default 8 */
+  readonly connections?: number;
+  /** Size of each segment in MiB, 1 to 64. @default 8 */
+  readonly segmentSizeMiB?: number;
+  /** Objects with at least this many MiB still to download are segmented, ≥ 1. @default 64 */
+  readonly thresholdMiB?: number;
+}
+
 /** Images and charts to mirror. */
 export interface MirrorSection {
   /** Container images to mirror. @default [] (none) */
   readonly images?: readonly MirrorEntry[];
   /** Helm charts (OCI artifacts) to mirror. @default [] (none) */
   readonly charts?: readonly MirrorEntry[];
+  /** How blobs are downloaded from their source registries. @default { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 } */
+  readonly download?: DownloadSettings;
 }
 
 /** One model file to sync into the model bucket. */
@@ -89,6 +105,8 @@ export interface ModelsSection {
   readonly endpoint?: string;
   /** Files to sync. @default [] (none) */
   readonly files?: readonly ModelFile[];
+  /** How model files are downloaded from their sources (http(s), hf://, s3://). @default { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 } */
+  readonly download?: DownloadSettings;
 }
 
 /** The image-cache EBS snapshot. */

@@ -11,6 +11,7 @@ import { checkModelKey, checkModelSource, shownModelKey } from '../config/model-
 import type { EnvironmentConfig, ModelFile } from '../config/types';
 import { ExitCode, SdpipeError, UsageError } from '../errors';
 import { silentProgress, type ProgressReporter } from '../transfer/progress';
+import { segmentSettings, type SegmentSettings } from '../transfer/segmented';
 import { abortStaleUploads, type StaleUpload } from './abort-stale-uploads';
 import { createHttpDispatcher } from './http-source';
 import { redactSource, type ModelSource } from '../name/model-source';
@@ -37,6 +38,12 @@ export interface SyncModelsOptions {
   readonly stallTimeoutSeconds?: number;
   /** Ask S3 to check a CRC32 of every part. @default true */
   readonly partChecksums?: boolean;
+  /**
+   * How large sources are downloaded: concurrent `Range` segments (lib/transfer/segmented.ts).
+   * The CLI and the action merge their flags over the file's `models.download` here.
+   * @default - the environment's `models.download`, each unwritten value from DEFAULT_SEGMENT_SETTINGS
+   */
+  readonly download?: SegmentSettings;
   /** Folder that bare relative source paths are resolved against. @default process.cwd() */
   readonly baseDir?: string;
   /** Bearer token for the hub. @default process.env.HF_TOKEN */
@@ -128,6 +135,7 @@ export async function syncModels(options: SyncModelsOptions): Promise<SyncModels
   const plan = planModelFiles(config, options.baseDir, options.onWarning);
   const partSize = Math.max(MIN_PART_SIZE, Math.round((options.partSizeMiB ?? 16) * MIB));
   const stallTimeoutMs = (options.stallTimeoutSeconds ?? 60) * 1000;
+  const download = options.download ?? segmentSettings(config.models?.download);
   const ownsClient = !options.client;
   const client = options.client ?? createS3Client({ region, maxAttempts: 1, socketTimeoutMs: stallTimeoutMs });
   // Created on first use: a run where every file is present loads no HTTP client at all.
@@ -182,6 +190,7 @@ export async function syncModels(options: SyncModelsOptions): Promise<SyncModels
             concurrency: options.concurrency ?? 4,
             dryRun: options.dryRun ?? false,
             partChecksums: options.partChecksums,
+            download,
             get dispatcher() {
               return dispatcher();
             },

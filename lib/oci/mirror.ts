@@ -19,6 +19,7 @@ import type { EnsureRepositoryResult } from '../aws/ecr';
 import type { EnvironmentConfig, MirrorEntry } from '../config/types';
 import { ENVIRONMENT_DEFAULTS } from '../config/resolve';
 import { ExitCode, SdpipeError } from '../errors';
+import { segmentSettings, type SegmentSettings } from '../transfer/segmented';
 import { createCopyEngine, openRegistryPool, type CopyRunOptions } from './copy-options';
 import type { BlobMounting, CopyResult } from './copy';
 import {
@@ -75,6 +76,12 @@ export interface MirrorEnvironmentOptions extends CopyRunOptions {
   readonly log?: (line: string) => void;
   /** Failures in a row without progress before a step gives up. @default 6 */
   readonly attempts?: number;
+  /**
+   * How large blobs are downloaded: concurrent `Range` segments (lib/transfer/segmented.ts).
+   * The CLI and the action merge their flags over the file's `mirror.download` here.
+   * @default - the environment's `mirror.download`, each unwritten value from DEFAULT_SEGMENT_SETTINGS
+   */
+  readonly download?: SegmentSettings;
 }
 
 /** The outcome of one entry. */
@@ -269,7 +276,10 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
     if (!blobMounting && !overridden && !options.dryRun) {
       blobMounting = await ecrBlobMounting(options.ecr, region, log);
     }
-    const engine = createCopyEngine(options, { maxChunkSize: options.maxChunkSize, blobMounting, attempts: options.attempts });
+    // Large blobs are read in Range segments: the caller's settings (CLI flags merged over the
+    // file), else the file's `mirror.download` (lib/transfer/segmented.ts).
+    const download = options.download ?? segmentSettings(config.mirror?.download);
+    const engine = createCopyEngine({ ...options, download }, { maxChunkSize: options.maxChunkSize, blobMounting, attempts: options.attempts });
     const dest = pool.destination(registry);
     const previous = await previousLock(options.outDir ?? DEFAULT_OUT_DIR, environment);
     const settled = await mapLimit(planned, options.imageConcurrency ?? 4, (p) =>

@@ -30,6 +30,7 @@ export const IMPACT_RULES: readonly ImpactRule[] = [
   { pattern: /^mirror\.images(\[\*\])?(\.(source|repository|platforms)|$)/, stages: ['mirror', 'snapshot', 'deploy'], why: 'an image changes: copy it, rebake the image cache, redeploy pinned to the new digest' },
   { pattern: /^mirror\.images\[\*\]\.tagMutability$/, stages: ['mirror'], why: 'an ECR repository setting changes' },
   { pattern: /^mirror\.charts/, stages: ['mirror', 'deploy'], why: 'a chart changes: copy it and redeploy the release' },
+  { pattern: /^(mirror|models)\.download(\.|$)/, stages: [], why: 'how large blobs and model files are downloaded changes: nothing is copied again for it; the next run downloads that way' },
   { pattern: /^mirror$/, stages: ['mirror', 'snapshot', 'deploy'], why: 'the mirror set changes' },
   { pattern: /^models(\.|$)/, stages: ['models'], why: 'model files change: sync them to the model bucket' },
   { pattern: /^snapshot\.enabled$/, stages: ['snapshot', 'deploy'], why: 'the image cache is switched on or off: the node class changes' },

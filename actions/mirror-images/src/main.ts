@@ -9,6 +9,7 @@ import { pinnedReference } from '../../../lib/contracts/images-lock';
 import { mirrorEnvironment, mirrorExitCode } from '../../../lib/oci/mirror';
 import { formatMirrorMarkdown, formatMirrorText } from '../../../lib/oci/mirror-report';
 import { addStepSummary, withLogProgress } from '../../common/report';
+import { downloadInputs } from '../../common/download';
 
 /** Run the action. */
 export async function run(): Promise<void> {
@@ -17,6 +18,7 @@ export async function run(): Promise<void> {
     const environment = environmentInput();
     const create = choiceInput('create-repositories', ['auto', 'true', 'false'], 'auto');
     const { config } = await loadValidEnvironment(environment, { root });
+    const download = downloadInputs(config.mirror?.download);
     const report = await withLogProgress((progress) =>
       mirrorEnvironment({
         config,
@@ -26,6 +28,7 @@ export async function run(): Promise<void> {
         concurrency: intInput('concurrency', 1, 4),
         chunkSize: intInput('chunk-size', 5, 16) * 1024 * 1024,
         stallTimeoutMs: intInput('stall-timeout', 1, 60) * 1000,
+        download,
         registryEndpoint: stringInput('registry-endpoint'),
         insecureRegistries: listInput('insecure-registries'),
         createRepositories: create === 'auto' ? undefined : create === 'true',

@@ -11,6 +11,7 @@ import { checkSyncOptions } from '../../../lib/models/sync-options';
 import { countResults, formatSyncMarkdown, formatSyncText } from '../../../lib/models/sync-report';
 import { addStepSummary, withLogProgress } from '../../common/report';
 import { boolInput, environmentInput, fail, intInput, pathInput, stringInput, workingDirectoryInput } from '../../common/inputs';
+import { downloadInputs } from '../../common/download';
 
 /** Run the action. */
 export async function run(): Promise<void> {
@@ -29,7 +30,8 @@ export async function run(): Promise<void> {
     };
     checkSyncOptions(options, { concurrency: 'input concurrency', partSize: 'input part-size' });
     const { config } = await loadValidEnvironment(environment, { root });
-    const result = await withLogProgress((progress) => syncModels({ config, ...options, hfToken, baseDir: root, progress, onWarning: (m) => core.warning(m) }));
+    const download = downloadInputs(config.models?.download);
+    const result = await withLogProgress((progress) => syncModels({ config, ...options, download, hfToken, baseDir: root, progress, onWarning: (m) => core.warning(m) }));
     core.info(formatSyncText(result));
     await addStepSummary(formatSyncMarkdown(result));
 

@@ -41,8 +41,9 @@ describe('resolveEnvironment', () => {
     const r = resolveEnvironment(minimal(region));
     expect(r.environment.approval).toBe('manual');
     expect(r.pipeline).toEqual({ engine, runner: ['ubuntu-latest'], source: { type: 's3' } });
-    expect(r.mirror).toEqual({ images: [], charts: [] });
-    expect(r.models).toEqual({ endpoint: 'https://huggingface.co', files: [] });
+    const download = { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 };
+    expect(r.mirror).toEqual({ images: [], charts: [], download });
+    expect(r.models).toEqual({ endpoint: 'https://huggingface.co', files: [], download });
     expect(r.snapshot).toEqual({ enabled: false, kubernetesVersion: undefined, volumeSize: 80, instanceType: 'm5.large', architectures: ['x86_64'] });
     expect(r.clusterComponents).toEqual({ kubernetesVersion: '1.33', instanceType: 'm5.large', minSize: 2, maxSize: 2, desiredSize: 2 });
     expect(r.APIGW).toEqual({ stageName: 'prod', throttle: { rateLimit: 10, burstLimit: 2 } });
@@ -141,6 +142,8 @@ const DOCUMENTED_AT: Record<string, string> = {
   'environment.approval': 'EnvironmentSection.approval',
   'pipeline.runner': 'PipelineSection.runner',
   'pipeline.source': 'PipelineSection.source',
+  'mirror.download': 'MirrorSection.download',
+  'models.download': 'ModelsSection.download',
   'mirrorEntry.platforms': 'MirrorEntry.platforms',
   'mirrorEntry.tagMutability': 'MirrorEntry.tagMutability',
   'models.endpoint': 'ModelsSection.endpoint',
