@@ -27,7 +27,7 @@ import { rootCause } from './resumable-reader';
 import { HashStateError, EMPTY_SHA256_STATE, parseSha256State } from './sha256-state';
 import { classifyS3Error } from './s3-source';
 import { choosePartSize, streamToMultipartUpload, type StreamingUploadResult, type UploadCheckpoint } from './streaming-upload';
-import { concurrencyWithinBudget } from './sync-options';
+import { concurrencyWithinBudget, segmentBudgetBytes } from './sync-options';
 import type { ModelSyncContext } from './sync-model-file';
 import {
   deleteUploadState,
@@ -290,13 +290,14 @@ export async function startUpload(job: StreamJob, probe: SourceProbe, commit: st
 }
 
 /** The job's source, read in segments where the settings say so (lib/models/segmented-source.ts). */
-function segmented(job: StreamJob, size: number | undefined): ByteSource {
+function segmented(job: StreamJob, size: number | undefined, partSize: number, concurrency: number): ByteSource {
   const { ctx } = job;
   const settings = ctx.download ?? DEFAULT_SEGMENT_SETTINGS;
+  const own = () => new SegmentBudget(segmentBudgetBytes(SegmentBudget.forSettings(settings).bytes, settings.segmentSize, (concurrency + 1) * partSize));
   return new SegmentedByteSource(job.byteSource, {
     settings,
     size,
-    budget: ctx.segmentBudget ?? SegmentBudget.forSettings(settings),
+    budget: ctx.segmentBudget ?? own(),
     retry: ctx.retry,
     stallTimeoutMs: ctx.stallTimeoutMs,
   });
@@ -312,6 +313,9 @@ export async function streamParts(job: StreamJob, record: UploadStateRecord, pro
   const { ctx, byteSource } = job;
   const { key } = target(job);
   const resumeFrom: UploadCheckpoint | undefined = record.parts.length > 0 ? record : undefined;
+  // (concurrency + 1) part buffers stay within the memory budget even where the part size was
+  // raised for a file of more than 10,000 parts; the download segments get what they leave
+  const concurrency = concurrencyWithinBudget(ctx.concurrency, record.partSize);
   ctx.progress.start(key, `${byteSource.label} → s3://${ctx.bucket}/${key}`, probe.size ?? record.size);
   if (resumeFrom) ctx.progress.advance(key, resumeFrom.completedBytes);
   try {
@@ -320,11 +324,9 @@ export async function streamParts(job: StreamJob, record: UploadStateRecord, pro
       bucket: ctx.bucket,
       key,
       uploadId: record.uploadId,
-      source: segmented(job, probe.size ?? record.size),
+      source: segmented(job, probe.size ?? record.size, record.partSize, concurrency),
       partSize: record.partSize,
-      // (concurrency + 1) part buffers stay within the memory budget even where the part size
-      // was raised for a file of more than 10,000 parts
-      concurrency: concurrencyWithinBudget(ctx.concurrency, record.partSize),
+      concurrency,
       resumeFrom,
       expectedSize: probe.size ?? record.size,
       checksumAlgorithm: record.checksumAlgorithm,

@@ -7,7 +7,9 @@
  * - Concurrency: at most {@link MAX_CONCURRENCY} parts in flight per file (an sdpipe limit: more
  *   parallel PUTs to one upload do not make a runner's uplink faster).
  * - Memory: a streamed file holds up to concurrency + 1 part buffers
- *   (lib/models/streaming-upload.ts), which must fit in {@link MEMORY_BUDGET_MIB}. The budget is an
+ *   (lib/models/streaming-upload.ts), which must fit in {@link MEMORY_BUDGET_MIB}; the download
+ *   segments of a large source (lib/transfer/segmented.ts) get what the part buffers leave of it
+ *   ({@link segmentBudgetBytes}). The budget is an
  *   sdpipe choice sized for the smallest build host the pipeline uses: CodeBuild's
  *   BUILD_GENERAL1_SMALL has 3 GB of memory
  *   (https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-compute-types.html), and
@@ -60,6 +62,17 @@ export function partBufferMiB(concurrency: number, partSizeMiB: number): number 
 export function concurrencyWithinBudget(concurrency: number, partSizeBytes: number): number {
   const fit = Math.floor((MEMORY_BUDGET_MIB * 1024 * 1024) / partSizeBytes) - 1;
   return Math.max(1, Math.min(concurrency, fit));
+}
+
+/**
+ * The bytes the download segments of one file may hold: their own budget for `settings`
+ * (SegmentBudget.forSettings), cut to what `partBytes` of part buffers leave of
+ * {@link MEMORY_BUDGET_MIB}, and never less than one segment (fewer segments in flight, never a
+ * refusal).
+ */
+export function segmentBudgetBytes(wanted: number, segmentSize: number, partBytes: number): number {
+  const left = MEMORY_BUDGET_MIB * 1024 * 1024 - partBytes;
+  return Math.max(segmentSize, Math.min(wanted, left));
 }
 
 /**

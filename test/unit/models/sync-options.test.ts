@@ -1,5 +1,5 @@
 import { UsageError } from '../../../lib/errors';
-import { MAX_PART_SIZE_MIB, MIN_PART_SIZE_MIB, MEMORY_BUDGET_MIB, checkSyncOptions, concurrencyWithinBudget, parseDecimalInt } from '../../../lib/models/sync-options';
+import { MAX_PART_SIZE_MIB, MIN_PART_SIZE_MIB, MEMORY_BUDGET_MIB, checkSyncOptions, concurrencyWithinBudget, parseDecimalInt, segmentBudgetBytes } from '../../../lib/models/sync-options';
 import { MIN_PART_SIZE } from '../../../lib/models/streaming-upload';
 
 const MIB = 1024 * 1024;
@@ -40,5 +40,18 @@ describe('sync options', () => {
     expect(concurrencyWithinBudget(4, 16 * MIB)).toBe(4);
     expect(concurrencyWithinBudget(8, 525 * MIB)).toBe(2); // a 5 TiB file: 525 MiB parts, 3 buffers
     expect(concurrencyWithinBudget(8, 3000 * MIB)).toBe(1);
+  });
+});
+
+describe('segmentBudgetBytes', () => {
+  const MIB = 1024 * 1024;
+  it('keeps the segments’ own budget when the part buffers leave room', () => {
+    expect(segmentBudgetBytes(96 * MIB, 8 * MIB, 5 * 16 * MIB)).toBe(96 * MIB);
+  });
+  it('cuts it to what the part buffers leave of the memory budget', () => {
+    expect(segmentBudgetBytes(3072 * MIB, 64 * MIB, 1024 * MIB)).toBe((MEMORY_BUDGET_MIB - 1024) * MIB);
+  });
+  it('never below one segment, even when the part buffers take the whole budget', () => {
+    expect(segmentBudgetBytes(96 * MIB, 8 * MIB, MEMORY_BUDGET_MIB * MIB)).toBe(8 * MIB);
   });
 });
