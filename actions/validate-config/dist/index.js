@@ -27369,8 +27369,9 @@ var require_environment_validator = __commonJS({
     "use strict";
     module2.exports = validate20;
     module2.exports.default = validate20;
-    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.33". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.33". Default 1.33.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } } } };
+    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "download": { "description": "How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 8, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "download": { "description": "How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 8, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.33". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.33". Default 1.33.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "download": { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 8, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + max(2, connections / 2)) x segment size. Default 8.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } } } };
     var schema32 = { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
+    var schema34 = { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 8, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + max(2, connections / 2)) x segment size. Default 8.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } };
     var func1 = Object.prototype.hasOwnProperty;
     var func2 = require_ucs2length().default;
     var func0 = require_equal().default;
@@ -27385,10 +27386,10 @@ var require_environment_validator = __commonJS({
     var pattern17 = new RegExp("^1\\.[0-9]{2}$", "u");
     var pattern18 = new RegExp("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", "u");
     var pattern21 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
-    var schema34 = { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } };
-    var schema35 = { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } };
-    var schema37 = { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } };
-    var schema39 = { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } };
+    var schema36 = { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } };
+    var schema37 = { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } };
+    var schema39 = { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } };
+    var schema41 = { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } };
     var pattern22 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
     var pattern24 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
     function validate21(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
@@ -27403,7 +27404,7 @@ var require_environment_validator = __commonJS({
       }
       if (data && typeof data == "object" && !Array.isArray(data)) {
         if (data.name === void 0) {
-          const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema34.required, parentSchema: schema34, data };
+          const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema36.required, parentSchema: schema36, data };
           if (vErrors === null) {
             vErrors = [err0];
           } else {
@@ -27412,7 +27413,7 @@ var require_environment_validator = __commonJS({
           errors++;
         }
         if (data.type === void 0) {
-          const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "type" }, message: "must have required property 'type'", schema: schema34.required, parentSchema: schema34, data };
+          const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "type" }, message: "must have required property 'type'", schema: schema36.required, parentSchema: schema36, data };
           if (vErrors === null) {
             vErrors = [err1];
           } else {
@@ -27422,7 +27423,7 @@ var require_environment_validator = __commonJS({
         }
         for (const key0 in data) {
           if (!(key0 === "name" || key0 === "namespace" || key0 === "type" || key0 === "modelFilename" || key0 === "dynamicModel" || key0 === "chartRepository" || key0 === "chartVersion" || key0 === "extraValues")) {
-            const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34, data };
+            const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36, data };
             if (vErrors === null) {
               vErrors = [err2];
             } else {
@@ -27434,7 +27435,7 @@ var require_environment_validator = __commonJS({
         if (data.name !== void 0) {
           let data0 = data.name;
           if (typeof data0 !== "string") {
-            const err3 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.name.type, parentSchema: schema34.properties.name, data: data0 };
+            const err3 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.name.type, parentSchema: schema36.properties.name, data: data0 };
             if (vErrors === null) {
               vErrors = [err3];
             } else {
@@ -27446,7 +27447,7 @@ var require_environment_validator = __commonJS({
         if (data.namespace !== void 0) {
           let data1 = data.namespace;
           if (typeof data1 !== "string") {
-            const err4 = { instancePath: instancePath + "/namespace", schemaPath: "#/properties/namespace/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.namespace.type, parentSchema: schema34.properties.namespace, data: data1 };
+            const err4 = { instancePath: instancePath + "/namespace", schemaPath: "#/properties/namespace/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.namespace.type, parentSchema: schema36.properties.namespace, data: data1 };
             if (vErrors === null) {
               vErrors = [err4];
             } else {
@@ -27458,7 +27459,7 @@ var require_environment_validator = __commonJS({
         if (data.type !== void 0) {
           let data2 = data.type;
           if (!(data2 === "sdwebui" || data2 === "comfyui")) {
-            const err5 = { instancePath: instancePath + "/type", schemaPath: "#/properties/type/enum", keyword: "enum", params: { allowedValues: schema34.properties.type.enum }, message: "must be equal to one of the allowed values", schema: schema34.properties.type.enum, parentSchema: schema34.properties.type, data: data2 };
+            const err5 = { instancePath: instancePath + "/type", schemaPath: "#/properties/type/enum", keyword: "enum", params: { allowedValues: schema36.properties.type.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.type.enum, parentSchema: schema36.properties.type, data: data2 };
             if (vErrors === null) {
               vErrors = [err5];
             } else {
@@ -27470,7 +27471,7 @@ var require_environment_validator = __commonJS({
         if (data.modelFilename !== void 0) {
           let data3 = data.modelFilename;
           if (typeof data3 !== "string") {
-            const err6 = { instancePath: instancePath + "/modelFilename", schemaPath: "#/properties/modelFilename/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.modelFilename.type, parentSchema: schema34.properties.modelFilename, data: data3 };
+            const err6 = { instancePath: instancePath + "/modelFilename", schemaPath: "#/properties/modelFilename/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.modelFilename.type, parentSchema: schema36.properties.modelFilename, data: data3 };
             if (vErrors === null) {
               vErrors = [err6];
             } else {
@@ -27482,7 +27483,7 @@ var require_environment_validator = __commonJS({
         if (data.dynamicModel !== void 0) {
           let data4 = data.dynamicModel;
           if (typeof data4 !== "boolean") {
-            const err7 = { instancePath: instancePath + "/dynamicModel", schemaPath: "#/properties/dynamicModel/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema34.properties.dynamicModel.type, parentSchema: schema34.properties.dynamicModel, data: data4 };
+            const err7 = { instancePath: instancePath + "/dynamicModel", schemaPath: "#/properties/dynamicModel/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.dynamicModel.type, parentSchema: schema36.properties.dynamicModel, data: data4 };
             if (vErrors === null) {
               vErrors = [err7];
             } else {
@@ -27494,7 +27495,7 @@ var require_environment_validator = __commonJS({
         if (data.chartRepository !== void 0) {
           let data5 = data.chartRepository;
           if (typeof data5 !== "string") {
-            const err8 = { instancePath: instancePath + "/chartRepository", schemaPath: "#/properties/chartRepository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.chartRepository.type, parentSchema: schema34.properties.chartRepository, data: data5 };
+            const err8 = { instancePath: instancePath + "/chartRepository", schemaPath: "#/properties/chartRepository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.chartRepository.type, parentSchema: schema36.properties.chartRepository, data: data5 };
             if (vErrors === null) {
               vErrors = [err8];
             } else {
@@ -27506,7 +27507,7 @@ var require_environment_validator = __commonJS({
         if (data.chartVersion !== void 0) {
           let data6 = data.chartVersion;
           if (typeof data6 !== "string") {
-            const err9 = { instancePath: instancePath + "/chartVersion", schemaPath: "#/properties/chartVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.chartVersion.type, parentSchema: schema34.properties.chartVersion, data: data6 };
+            const err9 = { instancePath: instancePath + "/chartVersion", schemaPath: "#/properties/chartVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.chartVersion.type, parentSchema: schema36.properties.chartVersion, data: data6 };
             if (vErrors === null) {
               vErrors = [err9];
             } else {
@@ -27523,7 +27524,7 @@ var require_environment_validator = __commonJS({
               if (data8 && typeof data8 == "object" && !Array.isArray(data8)) {
                 for (const key1 in data8) {
                   if (!(key1 === "nodeTemplate" || key1 === "provisioner")) {
-                    const err10 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34.properties.extraValues.properties.karpenter, data: data8 };
+                    const err10 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter, data: data8 };
                     if (vErrors === null) {
                       vErrors = [err10];
                     } else {
@@ -27537,7 +27538,7 @@ var require_environment_validator = __commonJS({
                   if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
                     for (const key2 in data9) {
                       if (!(key2 === "amiFamily" || key2 === "dataVolume" || key2 === "osVolume")) {
-                        const err11 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
+                        const err11 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
                         if (vErrors === null) {
                           vErrors = [err11];
                         } else {
@@ -27549,7 +27550,7 @@ var require_environment_validator = __commonJS({
                     if (data9.amiFamily !== void 0) {
                       let data10 = data9.amiFamily;
                       if (!(data10 === "Bottlerocket" || data10 === "AL2023")) {
-                        const err12 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/amiFamily", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/amiFamily/enum", keyword: "enum", params: { allowedValues: schema34.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum }, message: "must be equal to one of the allowed values", schema: schema34.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily, data: data10 };
+                        const err12 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/amiFamily", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/amiFamily/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily, data: data10 };
                         if (vErrors === null) {
                           vErrors = [err12];
                         } else {
@@ -27563,7 +27564,7 @@ var require_environment_validator = __commonJS({
                       if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
                         for (const key3 in data11) {
                           if (!(key3 === "volumeSize" || key3 === "volumeType" || key3 === "deleteOnTermination" || key3 === "iops" || key3 === "throughput" || key3 === "snapshotID")) {
-                            const err13 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume", schemaPath: "#/$defs/volume/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema35, data: data11 };
+                            const err13 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume", schemaPath: "#/$defs/volume/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37, data: data11 };
                             if (vErrors === null) {
                               vErrors = [err13];
                             } else {
@@ -27575,7 +27576,7 @@ var require_environment_validator = __commonJS({
                         if (data11.volumeSize !== void 0) {
                           let data12 = data11.volumeSize;
                           if (typeof data12 !== "string") {
-                            const err14 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/volumeSize", schemaPath: "#/$defs/volume/properties/volumeSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.volumeSize.type, parentSchema: schema35.properties.volumeSize, data: data12 };
+                            const err14 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/volumeSize", schemaPath: "#/$defs/volume/properties/volumeSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.volumeSize.type, parentSchema: schema37.properties.volumeSize, data: data12 };
                             if (vErrors === null) {
                               vErrors = [err14];
                             } else {
@@ -27587,7 +27588,7 @@ var require_environment_validator = __commonJS({
                         if (data11.volumeType !== void 0) {
                           let data13 = data11.volumeType;
                           if (!(data13 === "gp3" || data13 === "gp2" || data13 === "io1" || data13 === "io2")) {
-                            const err15 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/volumeType", schemaPath: "#/$defs/volume/properties/volumeType/enum", keyword: "enum", params: { allowedValues: schema35.properties.volumeType.enum }, message: "must be equal to one of the allowed values", schema: schema35.properties.volumeType.enum, parentSchema: schema35.properties.volumeType, data: data13 };
+                            const err15 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/volumeType", schemaPath: "#/$defs/volume/properties/volumeType/enum", keyword: "enum", params: { allowedValues: schema37.properties.volumeType.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.volumeType.enum, parentSchema: schema37.properties.volumeType, data: data13 };
                             if (vErrors === null) {
                               vErrors = [err15];
                             } else {
@@ -27599,7 +27600,7 @@ var require_environment_validator = __commonJS({
                         if (data11.deleteOnTermination !== void 0) {
                           let data14 = data11.deleteOnTermination;
                           if (typeof data14 !== "boolean") {
-                            const err16 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/deleteOnTermination", schemaPath: "#/$defs/volume/properties/deleteOnTermination/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema35.properties.deleteOnTermination.type, parentSchema: schema35.properties.deleteOnTermination, data: data14 };
+                            const err16 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/deleteOnTermination", schemaPath: "#/$defs/volume/properties/deleteOnTermination/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.deleteOnTermination.type, parentSchema: schema37.properties.deleteOnTermination, data: data14 };
                             if (vErrors === null) {
                               vErrors = [err16];
                             } else {
@@ -27611,7 +27612,7 @@ var require_environment_validator = __commonJS({
                         if (data11.iops !== void 0) {
                           let data15 = data11.iops;
                           if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
-                            const err17 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/iops", schemaPath: "#/$defs/volume/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema35.properties.iops.type, parentSchema: schema35.properties.iops, data: data15 };
+                            const err17 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/iops", schemaPath: "#/$defs/volume/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.iops.type, parentSchema: schema37.properties.iops, data: data15 };
                             if (vErrors === null) {
                               vErrors = [err17];
                             } else {
@@ -27623,7 +27624,7 @@ var require_environment_validator = __commonJS({
                         if (data11.throughput !== void 0) {
                           let data16 = data11.throughput;
                           if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
-                            const err18 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/throughput", schemaPath: "#/$defs/volume/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema35.properties.throughput.type, parentSchema: schema35.properties.throughput, data: data16 };
+                            const err18 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/throughput", schemaPath: "#/$defs/volume/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.throughput.type, parentSchema: schema37.properties.throughput, data: data16 };
                             if (vErrors === null) {
                               vErrors = [err18];
                             } else {
@@ -27635,7 +27636,7 @@ var require_environment_validator = __commonJS({
                         if (data11.snapshotID !== void 0) {
                           let data17 = data11.snapshotID;
                           if (typeof data17 !== "string") {
-                            const err19 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/snapshotID", schemaPath: "#/$defs/volume/properties/snapshotID/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.snapshotID.type, parentSchema: schema35.properties.snapshotID, data: data17 };
+                            const err19 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/snapshotID", schemaPath: "#/$defs/volume/properties/snapshotID/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.snapshotID.type, parentSchema: schema37.properties.snapshotID, data: data17 };
                             if (vErrors === null) {
                               vErrors = [err19];
                             } else {
@@ -27645,7 +27646,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err20 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume", schemaPath: "#/$defs/volume/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema35.type, parentSchema: schema35, data: data11 };
+                        const err20 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume", schemaPath: "#/$defs/volume/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.type, parentSchema: schema37, data: data11 };
                         if (vErrors === null) {
                           vErrors = [err20];
                         } else {
@@ -27659,7 +27660,7 @@ var require_environment_validator = __commonJS({
                       if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
                         for (const key4 in data18) {
                           if (!(key4 === "volumeSize" || key4 === "volumeType" || key4 === "deleteOnTermination" || key4 === "iops" || key4 === "throughput" || key4 === "snapshotID")) {
-                            const err21 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume", schemaPath: "#/$defs/volume/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema35, data: data18 };
+                            const err21 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume", schemaPath: "#/$defs/volume/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37, data: data18 };
                             if (vErrors === null) {
                               vErrors = [err21];
                             } else {
@@ -27671,7 +27672,7 @@ var require_environment_validator = __commonJS({
                         if (data18.volumeSize !== void 0) {
                           let data19 = data18.volumeSize;
                           if (typeof data19 !== "string") {
-                            const err22 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/volumeSize", schemaPath: "#/$defs/volume/properties/volumeSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.volumeSize.type, parentSchema: schema35.properties.volumeSize, data: data19 };
+                            const err22 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/volumeSize", schemaPath: "#/$defs/volume/properties/volumeSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.volumeSize.type, parentSchema: schema37.properties.volumeSize, data: data19 };
                             if (vErrors === null) {
                               vErrors = [err22];
                             } else {
@@ -27683,7 +27684,7 @@ var require_environment_validator = __commonJS({
                         if (data18.volumeType !== void 0) {
                           let data20 = data18.volumeType;
                           if (!(data20 === "gp3" || data20 === "gp2" || data20 === "io1" || data20 === "io2")) {
-                            const err23 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/volumeType", schemaPath: "#/$defs/volume/properties/volumeType/enum", keyword: "enum", params: { allowedValues: schema35.properties.volumeType.enum }, message: "must be equal to one of the allowed values", schema: schema35.properties.volumeType.enum, parentSchema: schema35.properties.volumeType, data: data20 };
+                            const err23 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/volumeType", schemaPath: "#/$defs/volume/properties/volumeType/enum", keyword: "enum", params: { allowedValues: schema37.properties.volumeType.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.volumeType.enum, parentSchema: schema37.properties.volumeType, data: data20 };
                             if (vErrors === null) {
                               vErrors = [err23];
                             } else {
@@ -27695,7 +27696,7 @@ var require_environment_validator = __commonJS({
                         if (data18.deleteOnTermination !== void 0) {
                           let data21 = data18.deleteOnTermination;
                           if (typeof data21 !== "boolean") {
-                            const err24 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/deleteOnTermination", schemaPath: "#/$defs/volume/properties/deleteOnTermination/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema35.properties.deleteOnTermination.type, parentSchema: schema35.properties.deleteOnTermination, data: data21 };
+                            const err24 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/deleteOnTermination", schemaPath: "#/$defs/volume/properties/deleteOnTermination/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.deleteOnTermination.type, parentSchema: schema37.properties.deleteOnTermination, data: data21 };
                             if (vErrors === null) {
                               vErrors = [err24];
                             } else {
@@ -27707,7 +27708,7 @@ var require_environment_validator = __commonJS({
                         if (data18.iops !== void 0) {
                           let data22 = data18.iops;
                           if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
-                            const err25 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/iops", schemaPath: "#/$defs/volume/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema35.properties.iops.type, parentSchema: schema35.properties.iops, data: data22 };
+                            const err25 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/iops", schemaPath: "#/$defs/volume/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.iops.type, parentSchema: schema37.properties.iops, data: data22 };
                             if (vErrors === null) {
                               vErrors = [err25];
                             } else {
@@ -27719,7 +27720,7 @@ var require_environment_validator = __commonJS({
                         if (data18.throughput !== void 0) {
                           let data23 = data18.throughput;
                           if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                            const err26 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/throughput", schemaPath: "#/$defs/volume/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema35.properties.throughput.type, parentSchema: schema35.properties.throughput, data: data23 };
+                            const err26 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/throughput", schemaPath: "#/$defs/volume/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.throughput.type, parentSchema: schema37.properties.throughput, data: data23 };
                             if (vErrors === null) {
                               vErrors = [err26];
                             } else {
@@ -27731,7 +27732,7 @@ var require_environment_validator = __commonJS({
                         if (data18.snapshotID !== void 0) {
                           let data24 = data18.snapshotID;
                           if (typeof data24 !== "string") {
-                            const err27 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/snapshotID", schemaPath: "#/$defs/volume/properties/snapshotID/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.snapshotID.type, parentSchema: schema35.properties.snapshotID, data: data24 };
+                            const err27 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/snapshotID", schemaPath: "#/$defs/volume/properties/snapshotID/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.snapshotID.type, parentSchema: schema37.properties.snapshotID, data: data24 };
                             if (vErrors === null) {
                               vErrors = [err27];
                             } else {
@@ -27741,7 +27742,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err28 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume", schemaPath: "#/$defs/volume/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema35.type, parentSchema: schema35, data: data18 };
+                        const err28 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume", schemaPath: "#/$defs/volume/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.type, parentSchema: schema37, data: data18 };
                         if (vErrors === null) {
                           vErrors = [err28];
                         } else {
@@ -27751,7 +27752,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err29 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.karpenter.properties.nodeTemplate.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
+                    const err29 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
                     if (vErrors === null) {
                       vErrors = [err29];
                     } else {
@@ -27765,7 +27766,7 @@ var require_environment_validator = __commonJS({
                   if (data25 && typeof data25 == "object" && !Array.isArray(data25)) {
                     for (const key5 in data25) {
                       if (!(key5 === "instanceType" || key5 === "capacityType" || key5 === "limits" || key5 === "consolidation" || key5 === "disruption")) {
-                        const err30 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner, data: data25 };
+                        const err30 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner, data: data25 };
                         if (vErrors === null) {
                           vErrors = [err30];
                         } else {
@@ -27778,7 +27779,7 @@ var require_environment_validator = __commonJS({
                       let data26 = data25.instanceType;
                       if (Array.isArray(data26)) {
                         if (data26.length < 1) {
-                          const err31 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data26 };
+                          const err31 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data26 };
                           if (vErrors === null) {
                             vErrors = [err31];
                           } else {
@@ -27790,7 +27791,7 @@ var require_environment_validator = __commonJS({
                         for (let i0 = 0; i0 < len0; i0++) {
                           let data27 = data26[i0];
                           if (typeof data27 !== "string") {
-                            const err32 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType/" + i0, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items, data: data27 };
+                            const err32 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType/" + i0, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items, data: data27 };
                             if (vErrors === null) {
                               vErrors = [err32];
                             } else {
@@ -27800,7 +27801,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err33 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data26 };
+                        const err33 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data26 };
                         if (vErrors === null) {
                           vErrors = [err33];
                         } else {
@@ -27814,7 +27815,7 @@ var require_environment_validator = __commonJS({
                       if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
                         for (const key6 in data28) {
                           if (!(key6 === "onDemand" || key6 === "spot")) {
-                            const err34 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data28 };
+                            const err34 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data28 };
                             if (vErrors === null) {
                               vErrors = [err34];
                             } else {
@@ -27826,7 +27827,7 @@ var require_environment_validator = __commonJS({
                         if (data28.onDemand !== void 0) {
                           let data29 = data28.onDemand;
                           if (typeof data29 !== "boolean") {
-                            const err35 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/onDemand", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand, data: data29 };
+                            const err35 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/onDemand", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand, data: data29 };
                             if (vErrors === null) {
                               vErrors = [err35];
                             } else {
@@ -27838,7 +27839,7 @@ var require_environment_validator = __commonJS({
                         if (data28.spot !== void 0) {
                           let data30 = data28.spot;
                           if (typeof data30 !== "boolean") {
-                            const err36 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/spot", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot, data: data30 };
+                            const err36 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/spot", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot, data: data30 };
                             if (vErrors === null) {
                               vErrors = [err36];
                             } else {
@@ -27848,7 +27849,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err37 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data28 };
+                        const err37 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data28 };
                         if (vErrors === null) {
                           vErrors = [err37];
                         } else {
@@ -27862,7 +27863,7 @@ var require_environment_validator = __commonJS({
                       if (data31 && typeof data31 == "object" && !Array.isArray(data31)) {
                         for (const key7 in data31) {
                           if (!(key7 === "cpu" || key7 === "memory" || key7 === "nvidia.com/gpu")) {
-                            const err38 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data31 };
+                            const err38 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data31 };
                             if (vErrors === null) {
                               vErrors = [err38];
                             } else {
@@ -27874,7 +27875,7 @@ var require_environment_validator = __commonJS({
                         if (data31.cpu !== void 0) {
                           let data32 = data31.cpu;
                           if (!(typeof data32 == "number" && (!(data32 % 1) && !isNaN(data32)) && isFinite(data32)) && typeof data32 !== "string") {
-                            const err39 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/cpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type", keyword: "type", params: { type: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type }, message: "must be integer,string", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu, data: data32 };
+                            const err39 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/cpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu, data: data32 };
                             if (vErrors === null) {
                               vErrors = [err39];
                             } else {
@@ -27886,7 +27887,7 @@ var require_environment_validator = __commonJS({
                         if (data31.memory !== void 0) {
                           let data33 = data31.memory;
                           if (typeof data33 !== "string") {
-                            const err40 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/memory", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory, data: data33 };
+                            const err40 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/memory", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory, data: data33 };
                             if (vErrors === null) {
                               vErrors = [err40];
                             } else {
@@ -27898,7 +27899,7 @@ var require_environment_validator = __commonJS({
                         if (data31["nvidia.com/gpu"] !== void 0) {
                           let data34 = data31["nvidia.com/gpu"];
                           if (!(typeof data34 == "number" && (!(data34 % 1) && !isNaN(data34)) && isFinite(data34))) {
-                            const err41 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data34 };
+                            const err41 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data34 };
                             if (vErrors === null) {
                               vErrors = [err41];
                             } else {
@@ -27908,7 +27909,7 @@ var require_environment_validator = __commonJS({
                           }
                           if (typeof data34 == "number" && isFinite(data34)) {
                             if (data34 < 0 || isNaN(data34)) {
-                              const err42 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data34 };
+                              const err42 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data34 };
                               if (vErrors === null) {
                                 vErrors = [err42];
                               } else {
@@ -27919,7 +27920,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err43 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data31 };
+                        const err43 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data31 };
                         if (vErrors === null) {
                           vErrors = [err43];
                         } else {
@@ -27931,7 +27932,7 @@ var require_environment_validator = __commonJS({
                     if (data25.consolidation !== void 0) {
                       let data35 = data25.consolidation;
                       if (typeof data35 !== "boolean") {
-                        const err44 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/consolidation", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation, data: data35 };
+                        const err44 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/consolidation", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation, data: data35 };
                         if (vErrors === null) {
                           vErrors = [err44];
                         } else {
@@ -27945,7 +27946,7 @@ var require_environment_validator = __commonJS({
                       if (data36 && typeof data36 == "object" && !Array.isArray(data36)) {
                         for (const key8 in data36) {
                           if (!(key8 === "consolidateAfter" || key8 === "expireAfter")) {
-                            const err45 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data36 };
+                            const err45 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data36 };
                             if (vErrors === null) {
                               vErrors = [err45];
                             } else {
@@ -27958,7 +27959,7 @@ var require_environment_validator = __commonJS({
                           let data37 = data36.consolidateAfter;
                           if (typeof data37 === "string") {
                             if (!pattern22.test(data37)) {
-                              const err46 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data37 };
+                              const err46 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data37 };
                               if (vErrors === null) {
                                 vErrors = [err46];
                               } else {
@@ -27967,7 +27968,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err47 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data37 };
+                            const err47 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data37 };
                             if (vErrors === null) {
                               vErrors = [err47];
                             } else {
@@ -27980,7 +27981,7 @@ var require_environment_validator = __commonJS({
                           let data38 = data36.expireAfter;
                           if (typeof data38 === "string") {
                             if (!pattern22.test(data38)) {
-                              const err48 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data38 };
+                              const err48 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data38 };
                               if (vErrors === null) {
                                 vErrors = [err48];
                               } else {
@@ -27989,7 +27990,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err49 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data38 };
+                            const err49 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data38 };
                             if (vErrors === null) {
                               vErrors = [err49];
                             } else {
@@ -27999,7 +28000,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err50 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data36 };
+                        const err50 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data36 };
                         if (vErrors === null) {
                           vErrors = [err50];
                         } else {
@@ -28009,7 +28010,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err51 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.karpenter.properties.provisioner.type, parentSchema: schema34.properties.extraValues.properties.karpenter.properties.provisioner, data: data25 };
+                    const err51 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner, data: data25 };
                     if (vErrors === null) {
                       vErrors = [err51];
                     } else {
@@ -28019,7 +28020,7 @@ var require_environment_validator = __commonJS({
                   }
                 }
               } else {
-                const err52 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.karpenter.type, parentSchema: schema34.properties.extraValues.properties.karpenter, data: data8 };
+                const err52 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.type, parentSchema: schema36.properties.extraValues.properties.karpenter, data: data8 };
                 if (vErrors === null) {
                   vErrors = [err52];
                 } else {
@@ -28039,7 +28040,7 @@ var require_environment_validator = __commonJS({
                       if (data41 && typeof data41 == "object" && !Array.isArray(data41)) {
                         for (const key9 in data41) {
                           if (!(key9 === "repository" || key9 === "tag" || key9 === "digest")) {
-                            const err53 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37, data: data41 };
+                            const err53 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema39, data: data41 };
                             if (vErrors === null) {
                               vErrors = [err53];
                             } else {
@@ -28052,7 +28053,7 @@ var require_environment_validator = __commonJS({
                           let data42 = data41.repository;
                           if (typeof data42 === "string") {
                             if (func2(data42) < 1) {
-                              const err54 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema37.properties.repository, data: data42 };
+                              const err54 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema39.properties.repository, data: data42 };
                               if (vErrors === null) {
                                 vErrors = [err54];
                               } else {
@@ -28061,7 +28062,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err55 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.repository.type, parentSchema: schema37.properties.repository, data: data42 };
+                            const err55 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.repository.type, parentSchema: schema39.properties.repository, data: data42 };
                             if (vErrors === null) {
                               vErrors = [err55];
                             } else {
@@ -28074,7 +28075,7 @@ var require_environment_validator = __commonJS({
                           let data43 = data41.tag;
                           if (typeof data43 === "string") {
                             if (func2(data43) < 1) {
-                              const err56 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema37.properties.tag, data: data43 };
+                              const err56 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema39.properties.tag, data: data43 };
                               if (vErrors === null) {
                                 vErrors = [err56];
                               } else {
@@ -28083,7 +28084,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err57 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.tag.type, parentSchema: schema37.properties.tag, data: data43 };
+                            const err57 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.tag.type, parentSchema: schema39.properties.tag, data: data43 };
                             if (vErrors === null) {
                               vErrors = [err57];
                             } else {
@@ -28096,7 +28097,7 @@ var require_environment_validator = __commonJS({
                           let data44 = data41.digest;
                           if (typeof data44 === "string") {
                             if (!pattern24.test(data44)) {
-                              const err58 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema37.properties.digest, data: data44 };
+                              const err58 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema39.properties.digest, data: data44 };
                               if (vErrors === null) {
                                 vErrors = [err58];
                               } else {
@@ -28105,7 +28106,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err59 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.digest.type, parentSchema: schema37.properties.digest, data: data44 };
+                            const err59 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.digest.type, parentSchema: schema39.properties.digest, data: data44 };
                             if (vErrors === null) {
                               vErrors = [err59];
                             } else {
@@ -28115,7 +28116,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err60 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.type, parentSchema: schema37, data: data41 };
+                        const err60 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema39.type, parentSchema: schema39, data: data41 };
                         if (vErrors === null) {
                           vErrors = [err60];
                         } else {
@@ -28125,7 +28126,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err61 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.runtime.properties.inferenceApi.type, parentSchema: schema34.properties.extraValues.properties.runtime.properties.inferenceApi, data: data40 };
+                    const err61 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi, data: data40 };
                     if (vErrors === null) {
                       vErrors = [err61];
                     } else {
@@ -28142,7 +28143,7 @@ var require_environment_validator = __commonJS({
                       if (data46 && typeof data46 == "object" && !Array.isArray(data46)) {
                         for (const key10 in data46) {
                           if (!(key10 === "repository" || key10 === "tag" || key10 === "digest")) {
-                            const err62 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37, data: data46 };
+                            const err62 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema39, data: data46 };
                             if (vErrors === null) {
                               vErrors = [err62];
                             } else {
@@ -28155,7 +28156,7 @@ var require_environment_validator = __commonJS({
                           let data47 = data46.repository;
                           if (typeof data47 === "string") {
                             if (func2(data47) < 1) {
-                              const err63 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema37.properties.repository, data: data47 };
+                              const err63 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema39.properties.repository, data: data47 };
                               if (vErrors === null) {
                                 vErrors = [err63];
                               } else {
@@ -28164,7 +28165,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err64 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.repository.type, parentSchema: schema37.properties.repository, data: data47 };
+                            const err64 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.repository.type, parentSchema: schema39.properties.repository, data: data47 };
                             if (vErrors === null) {
                               vErrors = [err64];
                             } else {
@@ -28177,7 +28178,7 @@ var require_environment_validator = __commonJS({
                           let data48 = data46.tag;
                           if (typeof data48 === "string") {
                             if (func2(data48) < 1) {
-                              const err65 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema37.properties.tag, data: data48 };
+                              const err65 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema39.properties.tag, data: data48 };
                               if (vErrors === null) {
                                 vErrors = [err65];
                               } else {
@@ -28186,7 +28187,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err66 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.tag.type, parentSchema: schema37.properties.tag, data: data48 };
+                            const err66 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.tag.type, parentSchema: schema39.properties.tag, data: data48 };
                             if (vErrors === null) {
                               vErrors = [err66];
                             } else {
@@ -28199,7 +28200,7 @@ var require_environment_validator = __commonJS({
                           let data49 = data46.digest;
                           if (typeof data49 === "string") {
                             if (!pattern24.test(data49)) {
-                              const err67 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema37.properties.digest, data: data49 };
+                              const err67 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema39.properties.digest, data: data49 };
                               if (vErrors === null) {
                                 vErrors = [err67];
                               } else {
@@ -28208,7 +28209,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err68 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.digest.type, parentSchema: schema37.properties.digest, data: data49 };
+                            const err68 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.digest.type, parentSchema: schema39.properties.digest, data: data49 };
                             if (vErrors === null) {
                               vErrors = [err68];
                             } else {
@@ -28218,7 +28219,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err69 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.type, parentSchema: schema37, data: data46 };
+                        const err69 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema39.type, parentSchema: schema39, data: data46 };
                         if (vErrors === null) {
                           vErrors = [err69];
                         } else {
@@ -28228,7 +28229,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err70 = { instancePath: instancePath + "/extraValues/runtime/queueAgent", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.runtime.properties.queueAgent.type, parentSchema: schema34.properties.extraValues.properties.runtime.properties.queueAgent, data: data45 };
+                    const err70 = { instancePath: instancePath + "/extraValues/runtime/queueAgent", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent, data: data45 };
                     if (vErrors === null) {
                       vErrors = [err70];
                     } else {
@@ -28242,7 +28243,7 @@ var require_environment_validator = __commonJS({
                   if (data50 && typeof data50 == "object" && !Array.isArray(data50)) {
                     for (const key11 in data50) {
                       if (!(key11 === "queueLength" || key11 === "minReplicaCount" || key11 === "maxReplicaCount" || key11 === "cooldownPeriod" || key11 === "pollingInterval" || key11 === "scaleDownSpeed")) {
-                        const err71 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema39, data: data50 };
+                        const err71 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41, data: data50 };
                         if (vErrors === null) {
                           vErrors = [err71];
                         } else {
@@ -28254,7 +28255,7 @@ var require_environment_validator = __commonJS({
                     if (data50.queueLength !== void 0) {
                       let data51 = data50.queueLength;
                       if (!(typeof data51 == "number" && (!(data51 % 1) && !isNaN(data51)) && isFinite(data51))) {
-                        const err72 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema39.properties.queueLength.type, parentSchema: schema39.properties.queueLength, data: data51 };
+                        const err72 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.queueLength.type, parentSchema: schema41.properties.queueLength, data: data51 };
                         if (vErrors === null) {
                           vErrors = [err72];
                         } else {
@@ -28264,7 +28265,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data51 == "number" && isFinite(data51)) {
                         if (data51 < 1 || isNaN(data51)) {
-                          const err73 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema39.properties.queueLength, data: data51 };
+                          const err73 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.queueLength, data: data51 };
                           if (vErrors === null) {
                             vErrors = [err73];
                           } else {
@@ -28277,7 +28278,7 @@ var require_environment_validator = __commonJS({
                     if (data50.minReplicaCount !== void 0) {
                       let data52 = data50.minReplicaCount;
                       if (!(typeof data52 == "number" && (!(data52 % 1) && !isNaN(data52)) && isFinite(data52))) {
-                        const err74 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema39.properties.minReplicaCount.type, parentSchema: schema39.properties.minReplicaCount, data: data52 };
+                        const err74 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.minReplicaCount.type, parentSchema: schema41.properties.minReplicaCount, data: data52 };
                         if (vErrors === null) {
                           vErrors = [err74];
                         } else {
@@ -28287,7 +28288,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data52 == "number" && isFinite(data52)) {
                         if (data52 < 0 || isNaN(data52)) {
-                          const err75 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema39.properties.minReplicaCount, data: data52 };
+                          const err75 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema41.properties.minReplicaCount, data: data52 };
                           if (vErrors === null) {
                             vErrors = [err75];
                           } else {
@@ -28300,7 +28301,7 @@ var require_environment_validator = __commonJS({
                     if (data50.maxReplicaCount !== void 0) {
                       let data53 = data50.maxReplicaCount;
                       if (!(typeof data53 == "number" && (!(data53 % 1) && !isNaN(data53)) && isFinite(data53))) {
-                        const err76 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema39.properties.maxReplicaCount.type, parentSchema: schema39.properties.maxReplicaCount, data: data53 };
+                        const err76 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.maxReplicaCount.type, parentSchema: schema41.properties.maxReplicaCount, data: data53 };
                         if (vErrors === null) {
                           vErrors = [err76];
                         } else {
@@ -28310,7 +28311,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data53 == "number" && isFinite(data53)) {
                         if (data53 < 1 || isNaN(data53)) {
-                          const err77 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema39.properties.maxReplicaCount, data: data53 };
+                          const err77 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.maxReplicaCount, data: data53 };
                           if (vErrors === null) {
                             vErrors = [err77];
                           } else {
@@ -28323,7 +28324,7 @@ var require_environment_validator = __commonJS({
                     if (data50.cooldownPeriod !== void 0) {
                       let data54 = data50.cooldownPeriod;
                       if (!(typeof data54 == "number" && (!(data54 % 1) && !isNaN(data54)) && isFinite(data54))) {
-                        const err78 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema39.properties.cooldownPeriod.type, parentSchema: schema39.properties.cooldownPeriod, data: data54 };
+                        const err78 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.cooldownPeriod.type, parentSchema: schema41.properties.cooldownPeriod, data: data54 };
                         if (vErrors === null) {
                           vErrors = [err78];
                         } else {
@@ -28333,7 +28334,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data54 == "number" && isFinite(data54)) {
                         if (data54 < 0 || isNaN(data54)) {
-                          const err79 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema39.properties.cooldownPeriod, data: data54 };
+                          const err79 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema41.properties.cooldownPeriod, data: data54 };
                           if (vErrors === null) {
                             vErrors = [err79];
                           } else {
@@ -28346,7 +28347,7 @@ var require_environment_validator = __commonJS({
                     if (data50.pollingInterval !== void 0) {
                       let data55 = data50.pollingInterval;
                       if (!(typeof data55 == "number" && (!(data55 % 1) && !isNaN(data55)) && isFinite(data55))) {
-                        const err80 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema39.properties.pollingInterval.type, parentSchema: schema39.properties.pollingInterval, data: data55 };
+                        const err80 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.pollingInterval.type, parentSchema: schema41.properties.pollingInterval, data: data55 };
                         if (vErrors === null) {
                           vErrors = [err80];
                         } else {
@@ -28356,7 +28357,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data55 == "number" && isFinite(data55)) {
                         if (data55 < 1 || isNaN(data55)) {
-                          const err81 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema39.properties.pollingInterval, data: data55 };
+                          const err81 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.pollingInterval, data: data55 };
                           if (vErrors === null) {
                             vErrors = [err81];
                           } else {
@@ -28369,7 +28370,7 @@ var require_environment_validator = __commonJS({
                     if (data50.scaleDownSpeed !== void 0) {
                       let data56 = data50.scaleDownSpeed;
                       if (!(typeof data56 == "number" && (!(data56 % 1) && !isNaN(data56)) && isFinite(data56))) {
-                        const err82 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema39.properties.scaleDownSpeed.type, parentSchema: schema39.properties.scaleDownSpeed, data: data56 };
+                        const err82 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.scaleDownSpeed.type, parentSchema: schema41.properties.scaleDownSpeed, data: data56 };
                         if (vErrors === null) {
                           vErrors = [err82];
                         } else {
@@ -28379,7 +28380,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data56 == "number" && isFinite(data56)) {
                         if (data56 < 1 || isNaN(data56)) {
-                          const err83 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema39.properties.scaleDownSpeed, data: data56 };
+                          const err83 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.scaleDownSpeed, data: data56 };
                           if (vErrors === null) {
                             vErrors = [err83];
                           } else {
@@ -28390,7 +28391,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err84 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema39.type, parentSchema: schema39, data: data50 };
+                    const err84 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data: data50 };
                     if (vErrors === null) {
                       vErrors = [err84];
                     } else {
@@ -28404,7 +28405,7 @@ var require_environment_validator = __commonJS({
                   if (data57 && typeof data57 == "object" && !Array.isArray(data57)) {
                     for (const key12 in data57) {
                       if (!(key12 === "enabled" || key12 === "existingClaim")) {
-                        const err85 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34.properties.extraValues.properties.runtime.properties.persistence, data: data57 };
+                        const err85 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence, data: data57 };
                         if (vErrors === null) {
                           vErrors = [err85];
                         } else {
@@ -28416,7 +28417,7 @@ var require_environment_validator = __commonJS({
                     if (data57.enabled !== void 0) {
                       let data58 = data57.enabled;
                       if (typeof data58 !== "boolean") {
-                        const err86 = { instancePath: instancePath + "/extraValues/runtime/persistence/enabled", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema34.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type, parentSchema: schema34.properties.extraValues.properties.runtime.properties.persistence.properties.enabled, data: data58 };
+                        const err86 = { instancePath: instancePath + "/extraValues/runtime/persistence/enabled", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled, data: data58 };
                         if (vErrors === null) {
                           vErrors = [err86];
                         } else {
@@ -28428,7 +28429,7 @@ var require_environment_validator = __commonJS({
                     if (data57.existingClaim !== void 0) {
                       let data59 = data57.existingClaim;
                       if (typeof data59 !== "string") {
-                        const err87 = { instancePath: instancePath + "/extraValues/runtime/persistence/existingClaim", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema34.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type, parentSchema: schema34.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim, data: data59 };
+                        const err87 = { instancePath: instancePath + "/extraValues/runtime/persistence/existingClaim", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim, data: data59 };
                         if (vErrors === null) {
                           vErrors = [err87];
                         } else {
@@ -28438,7 +28439,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err88 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.runtime.properties.persistence.type, parentSchema: schema34.properties.extraValues.properties.runtime.properties.persistence, data: data57 };
+                    const err88 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence, data: data57 };
                     if (vErrors === null) {
                       vErrors = [err88];
                     } else {
@@ -28448,7 +28449,7 @@ var require_environment_validator = __commonJS({
                   }
                 }
               } else {
-                const err89 = { instancePath: instancePath + "/extraValues/runtime", schemaPath: "#/properties/extraValues/properties/runtime/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.properties.runtime.type, parentSchema: schema34.properties.extraValues.properties.runtime, data: data39 };
+                const err89 = { instancePath: instancePath + "/extraValues/runtime", schemaPath: "#/properties/extraValues/properties/runtime/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.type, parentSchema: schema36.properties.extraValues.properties.runtime, data: data39 };
                 if (vErrors === null) {
                   vErrors = [err89];
                 } else {
@@ -28458,7 +28459,7 @@ var require_environment_validator = __commonJS({
               }
             }
           } else {
-            const err90 = { instancePath: instancePath + "/extraValues", schemaPath: "#/properties/extraValues/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.properties.extraValues.type, parentSchema: schema34.properties.extraValues, data: data7 };
+            const err90 = { instancePath: instancePath + "/extraValues", schemaPath: "#/properties/extraValues/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.type, parentSchema: schema36.properties.extraValues, data: data7 };
             if (vErrors === null) {
               vErrors = [err90];
             } else {
@@ -28468,7 +28469,7 @@ var require_environment_validator = __commonJS({
           }
         }
       } else {
-        const err91 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.type, parentSchema: schema34, data };
+        const err91 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.type, parentSchema: schema36, data };
         if (vErrors === null) {
           vErrors = [err91];
         } else {
@@ -28884,7 +28885,7 @@ var require_environment_validator = __commonJS({
           let data15 = data.mirror;
           if (data15 && typeof data15 == "object" && !Array.isArray(data15)) {
             for (const key4 in data15) {
-              if (!(key4 === "images" || key4 === "charts")) {
+              if (!(key4 === "images" || key4 === "charts" || key4 === "download")) {
                 const err36 = { instancePath: instancePath + "/mirror", schemaPath: "#/properties/mirror/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.mirror, data: data15 };
                 if (vErrors === null) {
                   vErrors = [err36];
@@ -29428,70 +29429,66 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-          } else {
-            const err79 = { instancePath: instancePath + "/mirror", schemaPath: "#/properties/mirror/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.mirror.type, parentSchema: schema31.properties.mirror, data: data15 };
-            if (vErrors === null) {
-              vErrors = [err79];
-            } else {
-              vErrors.push(err79);
-            }
-            errors++;
-          }
-        }
-        if (data.models !== void 0) {
-          let data32 = data.models;
-          if (data32 && typeof data32 == "object" && !Array.isArray(data32)) {
-            for (const key7 in data32) {
-              if (!(key7 === "endpoint" || key7 === "files")) {
-                const err80 = { instancePath: instancePath + "/models", schemaPath: "#/properties/models/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.models, data: data32 };
-                if (vErrors === null) {
-                  vErrors = [err80];
-                } else {
-                  vErrors.push(err80);
-                }
-                errors++;
-              }
-            }
-            if (data32.endpoint !== void 0) {
-              let data33 = data32.endpoint;
-              if (typeof data33 === "string") {
-                if (!pattern7.test(data33)) {
-                  const err81 = { instancePath: instancePath + "/models/endpoint", schemaPath: "#/properties/models/properties/endpoint/pattern", keyword: "pattern", params: { pattern: "^https?://" }, message: 'must match pattern "^https?://"', schema: "^https?://", parentSchema: schema31.properties.models.properties.endpoint, data: data33 };
-                  if (vErrors === null) {
-                    vErrors = [err81];
-                  } else {
-                    vErrors.push(err81);
+            if (data15.download !== void 0) {
+              let data32 = data15.download;
+              if (data32 && typeof data32 == "object" && !Array.isArray(data32)) {
+                for (const key7 in data32) {
+                  if (!(key7 === "connections" || key7 === "segmentSizeMiB" || key7 === "thresholdMiB")) {
+                    const err79 = { instancePath: instancePath + "/mirror/download", schemaPath: "#/$defs/download/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34, data: data32 };
+                    if (vErrors === null) {
+                      vErrors = [err79];
+                    } else {
+                      vErrors.push(err79);
+                    }
+                    errors++;
                   }
-                  errors++;
                 }
-              } else {
-                const err82 = { instancePath: instancePath + "/models/endpoint", schemaPath: "#/properties/models/properties/endpoint/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.endpoint.type, parentSchema: schema31.properties.models.properties.endpoint, data: data33 };
-                if (vErrors === null) {
-                  vErrors = [err82];
-                } else {
-                  vErrors.push(err82);
-                }
-                errors++;
-              }
-            }
-            if (data32.files !== void 0) {
-              let data34 = data32.files;
-              if (Array.isArray(data34)) {
-                const len5 = data34.length;
-                for (let i7 = 0; i7 < len5; i7++) {
-                  let data35 = data34[i7];
-                  if (data35 && typeof data35 == "object" && !Array.isArray(data35)) {
-                    if (data35.source === void 0) {
-                      const err83 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "source" }, message: "must have required property 'source'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data35 };
+                if (data32.connections !== void 0) {
+                  let data33 = data32.connections;
+                  if (!(typeof data33 == "number" && (!(data33 % 1) && !isNaN(data33)) && isFinite(data33))) {
+                    const err80 = { instancePath: instancePath + "/mirror/download/connections", schemaPath: "#/$defs/download/properties/connections/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.connections.type, parentSchema: schema34.properties.connections, data: data33 };
+                    if (vErrors === null) {
+                      vErrors = [err80];
+                    } else {
+                      vErrors.push(err80);
+                    }
+                    errors++;
+                  }
+                  if (typeof data33 == "number" && isFinite(data33)) {
+                    if (data33 > 32 || isNaN(data33)) {
+                      const err81 = { instancePath: instancePath + "/mirror/download/connections", schemaPath: "#/$defs/download/properties/connections/maximum", keyword: "maximum", params: { comparison: "<=", limit: 32 }, message: "must be <= 32", schema: 32, parentSchema: schema34.properties.connections, data: data33 };
                       if (vErrors === null) {
-                        vErrors = [err83];
+                        vErrors = [err81];
                       } else {
-                        vErrors.push(err83);
+                        vErrors.push(err81);
                       }
                       errors++;
                     }
-                    if (data35.target === void 0) {
-                      const err84 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "target" }, message: "must have required property 'target'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data35 };
+                    if (data33 < 1 || isNaN(data33)) {
+                      const err82 = { instancePath: instancePath + "/mirror/download/connections", schemaPath: "#/$defs/download/properties/connections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.connections, data: data33 };
+                      if (vErrors === null) {
+                        vErrors = [err82];
+                      } else {
+                        vErrors.push(err82);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+                if (data32.segmentSizeMiB !== void 0) {
+                  let data34 = data32.segmentSizeMiB;
+                  if (!(typeof data34 == "number" && (!(data34 % 1) && !isNaN(data34)) && isFinite(data34))) {
+                    const err83 = { instancePath: instancePath + "/mirror/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.segmentSizeMiB.type, parentSchema: schema34.properties.segmentSizeMiB, data: data34 };
+                    if (vErrors === null) {
+                      vErrors = [err83];
+                    } else {
+                      vErrors.push(err83);
+                    }
+                    errors++;
+                  }
+                  if (typeof data34 == "number" && isFinite(data34)) {
+                    if (data34 > 64 || isNaN(data34)) {
+                      const err84 = { instancePath: instancePath + "/mirror/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64", schema: 64, parentSchema: schema34.properties.segmentSizeMiB, data: data34 };
                       if (vErrors === null) {
                         vErrors = [err84];
                       } else {
@@ -29499,8 +29496,8 @@ var require_environment_validator = __commonJS({
                       }
                       errors++;
                     }
-                    if (data35.sha256 === void 0) {
-                      const err85 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data35 };
+                    if (data34 < 1 || isNaN(data34)) {
+                      const err85 = { instancePath: instancePath + "/mirror/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.segmentSizeMiB, data: data34 };
                       if (vErrors === null) {
                         vErrors = [err85];
                       } else {
@@ -29508,207 +29505,210 @@ var require_environment_validator = __commonJS({
                       }
                       errors++;
                     }
-                    for (const key8 in data35) {
-                      if (!(key8 === "source" || key8 === "target" || key8 === "sha256")) {
-                        const err86 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.models.properties.files.items, data: data35 };
-                        if (vErrors === null) {
-                          vErrors = [err86];
-                        } else {
-                          vErrors.push(err86);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data35.source !== void 0) {
-                      let data36 = data35.source;
-                      if (typeof data36 === "string") {
-                        if (func2(data36) < 1) {
-                          const err87 = { instancePath: instancePath + "/models/files/" + i7 + "/source", schemaPath: "#/properties/models/properties/files/items/properties/source/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.models.properties.files.items.properties.source, data: data36 };
-                          if (vErrors === null) {
-                            vErrors = [err87];
-                          } else {
-                            vErrors.push(err87);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err88 = { instancePath: instancePath + "/models/files/" + i7 + "/source", schemaPath: "#/properties/models/properties/files/items/properties/source/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.source.type, parentSchema: schema31.properties.models.properties.files.items.properties.source, data: data36 };
-                        if (vErrors === null) {
-                          vErrors = [err88];
-                        } else {
-                          vErrors.push(err88);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data35.target !== void 0) {
-                      let data37 = data35.target;
-                      if (typeof data37 === "string") {
-                        if (!pattern15.test(data37)) {
-                          const err89 = { instancePath: instancePath + "/models/files/" + i7 + "/target", schemaPath: "#/properties/models/properties/files/items/properties/target/pattern", keyword: "pattern", params: { pattern: "^[^/].*[^/]$" }, message: 'must match pattern "^[^/].*[^/]$"', schema: "^[^/].*[^/]$", parentSchema: schema31.properties.models.properties.files.items.properties.target, data: data37 };
-                          if (vErrors === null) {
-                            vErrors = [err89];
-                          } else {
-                            vErrors.push(err89);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err90 = { instancePath: instancePath + "/models/files/" + i7 + "/target", schemaPath: "#/properties/models/properties/files/items/properties/target/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.target.type, parentSchema: schema31.properties.models.properties.files.items.properties.target, data: data37 };
-                        if (vErrors === null) {
-                          vErrors = [err90];
-                        } else {
-                          vErrors.push(err90);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data35.sha256 !== void 0) {
-                      let data38 = data35.sha256;
-                      if (typeof data38 === "string") {
-                        if (!pattern16.test(data38)) {
-                          const err91 = { instancePath: instancePath + "/models/files/" + i7 + "/sha256", schemaPath: "#/properties/models/properties/files/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema31.properties.models.properties.files.items.properties.sha256, data: data38 };
-                          if (vErrors === null) {
-                            vErrors = [err91];
-                          } else {
-                            vErrors.push(err91);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err92 = { instancePath: instancePath + "/models/files/" + i7 + "/sha256", schemaPath: "#/properties/models/properties/files/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.sha256.type, parentSchema: schema31.properties.models.properties.files.items.properties.sha256, data: data38 };
-                        if (vErrors === null) {
-                          vErrors = [err92];
-                        } else {
-                          vErrors.push(err92);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err93 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.models.properties.files.items.type, parentSchema: schema31.properties.models.properties.files.items, data: data35 };
+                  }
+                }
+                if (data32.thresholdMiB !== void 0) {
+                  let data35 = data32.thresholdMiB;
+                  if (!(typeof data35 == "number" && (!(data35 % 1) && !isNaN(data35)) && isFinite(data35))) {
+                    const err86 = { instancePath: instancePath + "/mirror/download/thresholdMiB", schemaPath: "#/$defs/download/properties/thresholdMiB/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.thresholdMiB.type, parentSchema: schema34.properties.thresholdMiB, data: data35 };
                     if (vErrors === null) {
-                      vErrors = [err93];
+                      vErrors = [err86];
                     } else {
-                      vErrors.push(err93);
+                      vErrors.push(err86);
                     }
                     errors++;
                   }
+                  if (typeof data35 == "number" && isFinite(data35)) {
+                    if (data35 < 1 || isNaN(data35)) {
+                      const err87 = { instancePath: instancePath + "/mirror/download/thresholdMiB", schemaPath: "#/$defs/download/properties/thresholdMiB/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.thresholdMiB, data: data35 };
+                      if (vErrors === null) {
+                        vErrors = [err87];
+                      } else {
+                        vErrors.push(err87);
+                      }
+                      errors++;
+                    }
+                  }
                 }
               } else {
-                const err94 = { instancePath: instancePath + "/models/files", schemaPath: "#/properties/models/properties/files/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.models.properties.files.type, parentSchema: schema31.properties.models.properties.files, data: data34 };
+                const err88 = { instancePath: instancePath + "/mirror/download", schemaPath: "#/$defs/download/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.type, parentSchema: schema34, data: data32 };
                 if (vErrors === null) {
-                  vErrors = [err94];
+                  vErrors = [err88];
                 } else {
-                  vErrors.push(err94);
+                  vErrors.push(err88);
                 }
                 errors++;
               }
             }
           } else {
-            const err95 = { instancePath: instancePath + "/models", schemaPath: "#/properties/models/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.models.type, parentSchema: schema31.properties.models, data: data32 };
+            const err89 = { instancePath: instancePath + "/mirror", schemaPath: "#/properties/mirror/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.mirror.type, parentSchema: schema31.properties.mirror, data: data15 };
             if (vErrors === null) {
-              vErrors = [err95];
+              vErrors = [err89];
             } else {
-              vErrors.push(err95);
+              vErrors.push(err89);
             }
             errors++;
           }
         }
-        if (data.snapshot !== void 0) {
-          let data39 = data.snapshot;
-          if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
-            for (const key9 in data39) {
-              if (!(key9 === "enabled" || key9 === "kubernetesVersion" || key9 === "volumeSize" || key9 === "instanceType" || key9 === "architectures")) {
-                const err96 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.snapshot, data: data39 };
+        if (data.models !== void 0) {
+          let data36 = data.models;
+          if (data36 && typeof data36 == "object" && !Array.isArray(data36)) {
+            for (const key8 in data36) {
+              if (!(key8 === "endpoint" || key8 === "files" || key8 === "download")) {
+                const err90 = { instancePath: instancePath + "/models", schemaPath: "#/properties/models/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.models, data: data36 };
                 if (vErrors === null) {
-                  vErrors = [err96];
+                  vErrors = [err90];
                 } else {
-                  vErrors.push(err96);
+                  vErrors.push(err90);
                 }
                 errors++;
               }
             }
-            if (data39.enabled !== void 0) {
-              let data40 = data39.enabled;
-              if (typeof data40 !== "boolean") {
-                const err97 = { instancePath: instancePath + "/snapshot/enabled", schemaPath: "#/properties/snapshot/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.snapshot.properties.enabled.type, parentSchema: schema31.properties.snapshot.properties.enabled, data: data40 };
-                if (vErrors === null) {
-                  vErrors = [err97];
-                } else {
-                  vErrors.push(err97);
-                }
-                errors++;
-              }
-            }
-            if (data39.kubernetesVersion !== void 0) {
-              let data41 = data39.kubernetesVersion;
-              if (typeof data41 === "string") {
-                if (!pattern17.test(data41)) {
-                  const err98 = { instancePath: instancePath + "/snapshot/kubernetesVersion", schemaPath: "#/properties/snapshot/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.snapshot.properties.kubernetesVersion, data: data41 };
+            if (data36.endpoint !== void 0) {
+              let data37 = data36.endpoint;
+              if (typeof data37 === "string") {
+                if (!pattern7.test(data37)) {
+                  const err91 = { instancePath: instancePath + "/models/endpoint", schemaPath: "#/properties/models/properties/endpoint/pattern", keyword: "pattern", params: { pattern: "^https?://" }, message: 'must match pattern "^https?://"', schema: "^https?://", parentSchema: schema31.properties.models.properties.endpoint, data: data37 };
                   if (vErrors === null) {
-                    vErrors = [err98];
+                    vErrors = [err91];
                   } else {
-                    vErrors.push(err98);
+                    vErrors.push(err91);
                   }
                   errors++;
                 }
               } else {
-                const err99 = { instancePath: instancePath + "/snapshot/kubernetesVersion", schemaPath: "#/properties/snapshot/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.snapshot.properties.kubernetesVersion.type, parentSchema: schema31.properties.snapshot.properties.kubernetesVersion, data: data41 };
+                const err92 = { instancePath: instancePath + "/models/endpoint", schemaPath: "#/properties/models/properties/endpoint/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.endpoint.type, parentSchema: schema31.properties.models.properties.endpoint, data: data37 };
                 if (vErrors === null) {
-                  vErrors = [err99];
+                  vErrors = [err92];
                 } else {
-                  vErrors.push(err99);
+                  vErrors.push(err92);
                 }
                 errors++;
               }
             }
-            if (data39.volumeSize !== void 0) {
-              let data42 = data39.volumeSize;
-              if (!(typeof data42 == "number" && (!(data42 % 1) && !isNaN(data42)) && isFinite(data42))) {
-                const err100 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.volumeSize.type, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data42 };
-                if (vErrors === null) {
-                  vErrors = [err100];
-                } else {
-                  vErrors.push(err100);
-                }
-                errors++;
-              }
-              if (typeof data42 == "number" && isFinite(data42)) {
-                if (data42 > 16384 || isNaN(data42)) {
-                  const err101 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16384 }, message: "must be <= 16384", schema: 16384, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data42 };
-                  if (vErrors === null) {
-                    vErrors = [err101];
+            if (data36.files !== void 0) {
+              let data38 = data36.files;
+              if (Array.isArray(data38)) {
+                const len5 = data38.length;
+                for (let i7 = 0; i7 < len5; i7++) {
+                  let data39 = data38[i7];
+                  if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
+                    if (data39.source === void 0) {
+                      const err93 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "source" }, message: "must have required property 'source'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
+                      if (vErrors === null) {
+                        vErrors = [err93];
+                      } else {
+                        vErrors.push(err93);
+                      }
+                      errors++;
+                    }
+                    if (data39.target === void 0) {
+                      const err94 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "target" }, message: "must have required property 'target'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
+                      if (vErrors === null) {
+                        vErrors = [err94];
+                      } else {
+                        vErrors.push(err94);
+                      }
+                      errors++;
+                    }
+                    if (data39.sha256 === void 0) {
+                      const err95 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
+                      if (vErrors === null) {
+                        vErrors = [err95];
+                      } else {
+                        vErrors.push(err95);
+                      }
+                      errors++;
+                    }
+                    for (const key9 in data39) {
+                      if (!(key9 === "source" || key9 === "target" || key9 === "sha256")) {
+                        const err96 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
+                        if (vErrors === null) {
+                          vErrors = [err96];
+                        } else {
+                          vErrors.push(err96);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data39.source !== void 0) {
+                      let data40 = data39.source;
+                      if (typeof data40 === "string") {
+                        if (func2(data40) < 1) {
+                          const err97 = { instancePath: instancePath + "/models/files/" + i7 + "/source", schemaPath: "#/properties/models/properties/files/items/properties/source/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.models.properties.files.items.properties.source, data: data40 };
+                          if (vErrors === null) {
+                            vErrors = [err97];
+                          } else {
+                            vErrors.push(err97);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err98 = { instancePath: instancePath + "/models/files/" + i7 + "/source", schemaPath: "#/properties/models/properties/files/items/properties/source/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.source.type, parentSchema: schema31.properties.models.properties.files.items.properties.source, data: data40 };
+                        if (vErrors === null) {
+                          vErrors = [err98];
+                        } else {
+                          vErrors.push(err98);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data39.target !== void 0) {
+                      let data41 = data39.target;
+                      if (typeof data41 === "string") {
+                        if (!pattern15.test(data41)) {
+                          const err99 = { instancePath: instancePath + "/models/files/" + i7 + "/target", schemaPath: "#/properties/models/properties/files/items/properties/target/pattern", keyword: "pattern", params: { pattern: "^[^/].*[^/]$" }, message: 'must match pattern "^[^/].*[^/]$"', schema: "^[^/].*[^/]$", parentSchema: schema31.properties.models.properties.files.items.properties.target, data: data41 };
+                          if (vErrors === null) {
+                            vErrors = [err99];
+                          } else {
+                            vErrors.push(err99);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err100 = { instancePath: instancePath + "/models/files/" + i7 + "/target", schemaPath: "#/properties/models/properties/files/items/properties/target/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.target.type, parentSchema: schema31.properties.models.properties.files.items.properties.target, data: data41 };
+                        if (vErrors === null) {
+                          vErrors = [err100];
+                        } else {
+                          vErrors.push(err100);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data39.sha256 !== void 0) {
+                      let data42 = data39.sha256;
+                      if (typeof data42 === "string") {
+                        if (!pattern16.test(data42)) {
+                          const err101 = { instancePath: instancePath + "/models/files/" + i7 + "/sha256", schemaPath: "#/properties/models/properties/files/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema31.properties.models.properties.files.items.properties.sha256, data: data42 };
+                          if (vErrors === null) {
+                            vErrors = [err101];
+                          } else {
+                            vErrors.push(err101);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err102 = { instancePath: instancePath + "/models/files/" + i7 + "/sha256", schemaPath: "#/properties/models/properties/files/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.sha256.type, parentSchema: schema31.properties.models.properties.files.items.properties.sha256, data: data42 };
+                        if (vErrors === null) {
+                          vErrors = [err102];
+                        } else {
+                          vErrors.push(err102);
+                        }
+                        errors++;
+                      }
+                    }
                   } else {
-                    vErrors.push(err101);
+                    const err103 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.models.properties.files.items.type, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
+                    if (vErrors === null) {
+                      vErrors = [err103];
+                    } else {
+                      vErrors.push(err103);
+                    }
+                    errors++;
                   }
-                  errors++;
-                }
-                if (data42 < 20 || isNaN(data42)) {
-                  const err102 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 20 }, message: "must be >= 20", schema: 20, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data42 };
-                  if (vErrors === null) {
-                    vErrors = [err102];
-                  } else {
-                    vErrors.push(err102);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data39.instanceType !== void 0) {
-              let data43 = data39.instanceType;
-              if (typeof data43 === "string") {
-                if (!pattern18.test(data43)) {
-                  const err103 = { instancePath: instancePath + "/snapshot/instanceType", schemaPath: "#/properties/snapshot/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.snapshot.properties.instanceType, data: data43 };
-                  if (vErrors === null) {
-                    vErrors = [err103];
-                  } else {
-                    vErrors.push(err103);
-                  }
-                  errors++;
                 }
               } else {
-                const err104 = { instancePath: instancePath + "/snapshot/instanceType", schemaPath: "#/properties/snapshot/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.snapshot.properties.instanceType.type, parentSchema: schema31.properties.snapshot.properties.instanceType, data: data43 };
+                const err104 = { instancePath: instancePath + "/models/files", schemaPath: "#/properties/models/properties/files/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.models.properties.files.type, parentSchema: schema31.properties.models.properties.files, data: data38 };
                 if (vErrors === null) {
                   vErrors = [err104];
                 } else {
@@ -29717,23 +29717,24 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data39.architectures !== void 0) {
-              let data44 = data39.architectures;
-              if (Array.isArray(data44)) {
-                if (data44.length < 1) {
-                  const err105 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.snapshot.properties.architectures, data: data44 };
-                  if (vErrors === null) {
-                    vErrors = [err105];
-                  } else {
-                    vErrors.push(err105);
+            if (data36.download !== void 0) {
+              let data43 = data36.download;
+              if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
+                for (const key10 in data43) {
+                  if (!(key10 === "connections" || key10 === "segmentSizeMiB" || key10 === "thresholdMiB")) {
+                    const err105 = { instancePath: instancePath + "/models/download", schemaPath: "#/$defs/download/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34, data: data43 };
+                    if (vErrors === null) {
+                      vErrors = [err105];
+                    } else {
+                      vErrors.push(err105);
+                    }
+                    errors++;
                   }
-                  errors++;
                 }
-                const len6 = data44.length;
-                for (let i8 = 0; i8 < len6; i8++) {
-                  let data45 = data44[i8];
-                  if (!(data45 === "x86_64" || data45 === "arm64")) {
-                    const err106 = { instancePath: instancePath + "/snapshot/architectures/" + i8, schemaPath: "#/properties/snapshot/properties/architectures/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.snapshot.properties.architectures.items.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.snapshot.properties.architectures.items.enum, parentSchema: schema31.properties.snapshot.properties.architectures.items, data: data45 };
+                if (data43.connections !== void 0) {
+                  let data44 = data43.connections;
+                  if (!(typeof data44 == "number" && (!(data44 % 1) && !isNaN(data44)) && isFinite(data44))) {
+                    const err106 = { instancePath: instancePath + "/models/download/connections", schemaPath: "#/$defs/download/properties/connections/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.connections.type, parentSchema: schema34.properties.connections, data: data44 };
                     if (vErrors === null) {
                       vErrors = [err106];
                     } else {
@@ -29741,98 +29742,84 @@ var require_environment_validator = __commonJS({
                     }
                     errors++;
                   }
-                }
-                let i9 = data44.length;
-                let j2;
-                if (i9 > 1) {
-                  outer0:
-                    for (; i9--; ) {
-                      for (j2 = i9; j2--; ) {
-                        if (func0(data44[i9], data44[j2])) {
-                          const err107 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/uniqueItems", keyword: "uniqueItems", params: { i: i9, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i9 + " are identical)", schema: true, parentSchema: schema31.properties.snapshot.properties.architectures, data: data44 };
-                          if (vErrors === null) {
-                            vErrors = [err107];
-                          } else {
-                            vErrors.push(err107);
-                          }
-                          errors++;
-                          break outer0;
-                        }
+                  if (typeof data44 == "number" && isFinite(data44)) {
+                    if (data44 > 32 || isNaN(data44)) {
+                      const err107 = { instancePath: instancePath + "/models/download/connections", schemaPath: "#/$defs/download/properties/connections/maximum", keyword: "maximum", params: { comparison: "<=", limit: 32 }, message: "must be <= 32", schema: 32, parentSchema: schema34.properties.connections, data: data44 };
+                      if (vErrors === null) {
+                        vErrors = [err107];
+                      } else {
+                        vErrors.push(err107);
                       }
+                      errors++;
                     }
-                }
-              } else {
-                const err108 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.snapshot.properties.architectures.type, parentSchema: schema31.properties.snapshot.properties.architectures, data: data44 };
-                if (vErrors === null) {
-                  vErrors = [err108];
-                } else {
-                  vErrors.push(err108);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err109 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.snapshot.type, parentSchema: schema31.properties.snapshot, data: data39 };
-            if (vErrors === null) {
-              vErrors = [err109];
-            } else {
-              vErrors.push(err109);
-            }
-            errors++;
-          }
-        }
-        if (data.stackName !== void 0) {
-          let data46 = data.stackName;
-          if (typeof data46 !== "string") {
-            const err110 = { instancePath: instancePath + "/stackName", schemaPath: "#/properties/stackName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.stackName.type, parentSchema: schema31.properties.stackName, data: data46 };
-            if (vErrors === null) {
-              vErrors = [err110];
-            } else {
-              vErrors.push(err110);
-            }
-            errors++;
-          }
-        }
-        if (data.modelBucketArn !== void 0) {
-          let data47 = data.modelBucketArn;
-          if (typeof data47 !== "string") {
-            const err111 = { instancePath: instancePath + "/modelBucketArn", schemaPath: "#/properties/modelBucketArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.modelBucketArn.type, parentSchema: schema31.properties.modelBucketArn, data: data47 };
-            if (vErrors === null) {
-              vErrors = [err111];
-            } else {
-              vErrors.push(err111);
-            }
-            errors++;
-          }
-        }
-        if (data.clusterComponents !== void 0) {
-          let data48 = data.clusterComponents;
-          if (data48 && typeof data48 == "object" && !Array.isArray(data48)) {
-            for (const key10 in data48) {
-              if (!(key10 === "kubernetesVersion" || key10 === "instanceType" || key10 === "minSize" || key10 === "maxSize" || key10 === "desiredSize")) {
-                const err112 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.clusterComponents, data: data48 };
-                if (vErrors === null) {
-                  vErrors = [err112];
-                } else {
-                  vErrors.push(err112);
-                }
-                errors++;
-              }
-            }
-            if (data48.kubernetesVersion !== void 0) {
-              let data49 = data48.kubernetesVersion;
-              if (typeof data49 === "string") {
-                if (!pattern17.test(data49)) {
-                  const err113 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data49 };
-                  if (vErrors === null) {
-                    vErrors = [err113];
-                  } else {
-                    vErrors.push(err113);
+                    if (data44 < 1 || isNaN(data44)) {
+                      const err108 = { instancePath: instancePath + "/models/download/connections", schemaPath: "#/$defs/download/properties/connections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.connections, data: data44 };
+                      if (vErrors === null) {
+                        vErrors = [err108];
+                      } else {
+                        vErrors.push(err108);
+                      }
+                      errors++;
+                    }
                   }
-                  errors++;
+                }
+                if (data43.segmentSizeMiB !== void 0) {
+                  let data45 = data43.segmentSizeMiB;
+                  if (!(typeof data45 == "number" && (!(data45 % 1) && !isNaN(data45)) && isFinite(data45))) {
+                    const err109 = { instancePath: instancePath + "/models/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.segmentSizeMiB.type, parentSchema: schema34.properties.segmentSizeMiB, data: data45 };
+                    if (vErrors === null) {
+                      vErrors = [err109];
+                    } else {
+                      vErrors.push(err109);
+                    }
+                    errors++;
+                  }
+                  if (typeof data45 == "number" && isFinite(data45)) {
+                    if (data45 > 64 || isNaN(data45)) {
+                      const err110 = { instancePath: instancePath + "/models/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64", schema: 64, parentSchema: schema34.properties.segmentSizeMiB, data: data45 };
+                      if (vErrors === null) {
+                        vErrors = [err110];
+                      } else {
+                        vErrors.push(err110);
+                      }
+                      errors++;
+                    }
+                    if (data45 < 1 || isNaN(data45)) {
+                      const err111 = { instancePath: instancePath + "/models/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.segmentSizeMiB, data: data45 };
+                      if (vErrors === null) {
+                        vErrors = [err111];
+                      } else {
+                        vErrors.push(err111);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+                if (data43.thresholdMiB !== void 0) {
+                  let data46 = data43.thresholdMiB;
+                  if (!(typeof data46 == "number" && (!(data46 % 1) && !isNaN(data46)) && isFinite(data46))) {
+                    const err112 = { instancePath: instancePath + "/models/download/thresholdMiB", schemaPath: "#/$defs/download/properties/thresholdMiB/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.thresholdMiB.type, parentSchema: schema34.properties.thresholdMiB, data: data46 };
+                    if (vErrors === null) {
+                      vErrors = [err112];
+                    } else {
+                      vErrors.push(err112);
+                    }
+                    errors++;
+                  }
+                  if (typeof data46 == "number" && isFinite(data46)) {
+                    if (data46 < 1 || isNaN(data46)) {
+                      const err113 = { instancePath: instancePath + "/models/download/thresholdMiB", schemaPath: "#/$defs/download/properties/thresholdMiB/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.thresholdMiB, data: data46 };
+                      if (vErrors === null) {
+                        vErrors = [err113];
+                      } else {
+                        vErrors.push(err113);
+                      }
+                      errors++;
+                    }
+                  }
                 }
               } else {
-                const err114 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.kubernetesVersion.type, parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data49 };
+                const err114 = { instancePath: instancePath + "/models/download", schemaPath: "#/$defs/download/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.type, parentSchema: schema34, data: data43 };
                 if (vErrors === null) {
                   vErrors = [err114];
                 } else {
@@ -29841,20 +29828,22 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data48.instanceType !== void 0) {
-              let data50 = data48.instanceType;
-              if (typeof data50 === "string") {
-                if (!pattern18.test(data50)) {
-                  const err115 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data50 };
-                  if (vErrors === null) {
-                    vErrors = [err115];
-                  } else {
-                    vErrors.push(err115);
-                  }
-                  errors++;
-                }
-              } else {
-                const err116 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.instanceType.type, parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data50 };
+          } else {
+            const err115 = { instancePath: instancePath + "/models", schemaPath: "#/properties/models/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.models.type, parentSchema: schema31.properties.models, data: data36 };
+            if (vErrors === null) {
+              vErrors = [err115];
+            } else {
+              vErrors.push(err115);
+            }
+            errors++;
+          }
+        }
+        if (data.snapshot !== void 0) {
+          let data47 = data.snapshot;
+          if (data47 && typeof data47 == "object" && !Array.isArray(data47)) {
+            for (const key11 in data47) {
+              if (!(key11 === "enabled" || key11 === "kubernetesVersion" || key11 === "volumeSize" || key11 === "instanceType" || key11 === "architectures")) {
+                const err116 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.snapshot, data: data47 };
                 if (vErrors === null) {
                   vErrors = [err116];
                 } else {
@@ -29863,10 +29852,10 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data48.minSize !== void 0) {
-              let data51 = data48.minSize;
-              if (!(typeof data51 == "number" && (!(data51 % 1) && !isNaN(data51)) && isFinite(data51))) {
-                const err117 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.minSize.type, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data51 };
+            if (data47.enabled !== void 0) {
+              let data48 = data47.enabled;
+              if (typeof data48 !== "boolean") {
+                const err117 = { instancePath: instancePath + "/snapshot/enabled", schemaPath: "#/properties/snapshot/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.snapshot.properties.enabled.type, parentSchema: schema31.properties.snapshot.properties.enabled, data: data48 };
                 if (vErrors === null) {
                   vErrors = [err117];
                 } else {
@@ -29874,9 +29863,12 @@ var require_environment_validator = __commonJS({
                 }
                 errors++;
               }
-              if (typeof data51 == "number" && isFinite(data51)) {
-                if (data51 < 0 || isNaN(data51)) {
-                  const err118 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data51 };
+            }
+            if (data47.kubernetesVersion !== void 0) {
+              let data49 = data47.kubernetesVersion;
+              if (typeof data49 === "string") {
+                if (!pattern17.test(data49)) {
+                  const err118 = { instancePath: instancePath + "/snapshot/kubernetesVersion", schemaPath: "#/properties/snapshot/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.snapshot.properties.kubernetesVersion, data: data49 };
                   if (vErrors === null) {
                     vErrors = [err118];
                   } else {
@@ -29884,12 +29876,8 @@ var require_environment_validator = __commonJS({
                   }
                   errors++;
                 }
-              }
-            }
-            if (data48.maxSize !== void 0) {
-              let data52 = data48.maxSize;
-              if (!(typeof data52 == "number" && (!(data52 % 1) && !isNaN(data52)) && isFinite(data52))) {
-                const err119 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.maxSize.type, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data52 };
+              } else {
+                const err119 = { instancePath: instancePath + "/snapshot/kubernetesVersion", schemaPath: "#/properties/snapshot/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.snapshot.properties.kubernetesVersion.type, parentSchema: schema31.properties.snapshot.properties.kubernetesVersion, data: data49 };
                 if (vErrors === null) {
                   vErrors = [err119];
                 } else {
@@ -29897,32 +29885,30 @@ var require_environment_validator = __commonJS({
                 }
                 errors++;
               }
-              if (typeof data52 == "number" && isFinite(data52)) {
-                if (data52 < 1 || isNaN(data52)) {
-                  const err120 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data52 };
-                  if (vErrors === null) {
-                    vErrors = [err120];
-                  } else {
-                    vErrors.push(err120);
-                  }
-                  errors++;
-                }
-              }
             }
-            if (data48.desiredSize !== void 0) {
-              let data53 = data48.desiredSize;
-              if (!(typeof data53 == "number" && (!(data53 % 1) && !isNaN(data53)) && isFinite(data53))) {
-                const err121 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredSize.type, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data53 };
+            if (data47.volumeSize !== void 0) {
+              let data50 = data47.volumeSize;
+              if (!(typeof data50 == "number" && (!(data50 % 1) && !isNaN(data50)) && isFinite(data50))) {
+                const err120 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.volumeSize.type, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data50 };
                 if (vErrors === null) {
-                  vErrors = [err121];
+                  vErrors = [err120];
                 } else {
-                  vErrors.push(err121);
+                  vErrors.push(err120);
                 }
                 errors++;
               }
-              if (typeof data53 == "number" && isFinite(data53)) {
-                if (data53 < 0 || isNaN(data53)) {
-                  const err122 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data53 };
+              if (typeof data50 == "number" && isFinite(data50)) {
+                if (data50 > 16384 || isNaN(data50)) {
+                  const err121 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16384 }, message: "must be <= 16384", schema: 16384, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data50 };
+                  if (vErrors === null) {
+                    vErrors = [err121];
+                  } else {
+                    vErrors.push(err121);
+                  }
+                  errors++;
+                }
+                if (data50 < 20 || isNaN(data50)) {
+                  const err122 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 20 }, message: "must be >= 20", schema: 20, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data50 };
                   if (vErrors === null) {
                     vErrors = [err122];
                   } else {
@@ -29932,22 +29918,20 @@ var require_environment_validator = __commonJS({
                 }
               }
             }
-          } else {
-            const err123 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data48 };
-            if (vErrors === null) {
-              vErrors = [err123];
-            } else {
-              vErrors.push(err123);
-            }
-            errors++;
-          }
-        }
-        if (data.APIGW !== void 0) {
-          let data54 = data.APIGW;
-          if (data54 && typeof data54 == "object" && !Array.isArray(data54)) {
-            for (const key11 in data54) {
-              if (!(key11 === "stageName" || key11 === "throttle")) {
-                const err124 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data54 };
+            if (data47.instanceType !== void 0) {
+              let data51 = data47.instanceType;
+              if (typeof data51 === "string") {
+                if (!pattern18.test(data51)) {
+                  const err123 = { instancePath: instancePath + "/snapshot/instanceType", schemaPath: "#/properties/snapshot/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.snapshot.properties.instanceType, data: data51 };
+                  if (vErrors === null) {
+                    vErrors = [err123];
+                  } else {
+                    vErrors.push(err123);
+                  }
+                  errors++;
+                }
+              } else {
+                const err124 = { instancePath: instancePath + "/snapshot/instanceType", schemaPath: "#/properties/snapshot/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.snapshot.properties.instanceType.type, parentSchema: schema31.properties.snapshot.properties.instanceType, data: data51 };
                 if (vErrors === null) {
                   vErrors = [err124];
                 } else {
@@ -29956,11 +29940,11 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data54.stageName !== void 0) {
-              let data55 = data54.stageName;
-              if (typeof data55 === "string") {
-                if (!pattern21.test(data55)) {
-                  const err125 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data55 };
+            if (data47.architectures !== void 0) {
+              let data52 = data47.architectures;
+              if (Array.isArray(data52)) {
+                if (data52.length < 1) {
+                  const err125 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.snapshot.properties.architectures, data: data52 };
                   if (vErrors === null) {
                     vErrors = [err125];
                   } else {
@@ -29968,77 +29952,88 @@ var require_environment_validator = __commonJS({
                   }
                   errors++;
                 }
+                const len6 = data52.length;
+                for (let i8 = 0; i8 < len6; i8++) {
+                  let data53 = data52[i8];
+                  if (!(data53 === "x86_64" || data53 === "arm64")) {
+                    const err126 = { instancePath: instancePath + "/snapshot/architectures/" + i8, schemaPath: "#/properties/snapshot/properties/architectures/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.snapshot.properties.architectures.items.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.snapshot.properties.architectures.items.enum, parentSchema: schema31.properties.snapshot.properties.architectures.items, data: data53 };
+                    if (vErrors === null) {
+                      vErrors = [err126];
+                    } else {
+                      vErrors.push(err126);
+                    }
+                    errors++;
+                  }
+                }
+                let i9 = data52.length;
+                let j2;
+                if (i9 > 1) {
+                  outer0:
+                    for (; i9--; ) {
+                      for (j2 = i9; j2--; ) {
+                        if (func0(data52[i9], data52[j2])) {
+                          const err127 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/uniqueItems", keyword: "uniqueItems", params: { i: i9, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i9 + " are identical)", schema: true, parentSchema: schema31.properties.snapshot.properties.architectures, data: data52 };
+                          if (vErrors === null) {
+                            vErrors = [err127];
+                          } else {
+                            vErrors.push(err127);
+                          }
+                          errors++;
+                          break outer0;
+                        }
+                      }
+                    }
+                }
               } else {
-                const err126 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data55 };
+                const err128 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.snapshot.properties.architectures.type, parentSchema: schema31.properties.snapshot.properties.architectures, data: data52 };
                 if (vErrors === null) {
-                  vErrors = [err126];
+                  vErrors = [err128];
                 } else {
-                  vErrors.push(err126);
+                  vErrors.push(err128);
                 }
                 errors++;
               }
             }
-            if (data54.throttle !== void 0) {
-              let data56 = data54.throttle;
-              if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
-                for (const key12 in data56) {
-                  if (!(key12 === "rateLimit" || key12 === "burstLimit")) {
-                    const err127 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data56 };
-                    if (vErrors === null) {
-                      vErrors = [err127];
-                    } else {
-                      vErrors.push(err127);
-                    }
-                    errors++;
-                  }
-                }
-                if (data56.rateLimit !== void 0) {
-                  let data57 = data56.rateLimit;
-                  if (typeof data57 == "number" && isFinite(data57)) {
-                    if (data57 < 0 || isNaN(data57)) {
-                      const err128 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data57 };
-                      if (vErrors === null) {
-                        vErrors = [err128];
-                      } else {
-                        vErrors.push(err128);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err129 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data57 };
-                    if (vErrors === null) {
-                      vErrors = [err129];
-                    } else {
-                      vErrors.push(err129);
-                    }
-                    errors++;
-                  }
-                }
-                if (data56.burstLimit !== void 0) {
-                  let data58 = data56.burstLimit;
-                  if (!(typeof data58 == "number" && (!(data58 % 1) && !isNaN(data58)) && isFinite(data58))) {
-                    const err130 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data58 };
-                    if (vErrors === null) {
-                      vErrors = [err130];
-                    } else {
-                      vErrors.push(err130);
-                    }
-                    errors++;
-                  }
-                  if (typeof data58 == "number" && isFinite(data58)) {
-                    if (data58 < 0 || isNaN(data58)) {
-                      const err131 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data58 };
-                      if (vErrors === null) {
-                        vErrors = [err131];
-                      } else {
-                        vErrors.push(err131);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-              } else {
-                const err132 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data56 };
+          } else {
+            const err129 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.snapshot.type, parentSchema: schema31.properties.snapshot, data: data47 };
+            if (vErrors === null) {
+              vErrors = [err129];
+            } else {
+              vErrors.push(err129);
+            }
+            errors++;
+          }
+        }
+        if (data.stackName !== void 0) {
+          let data54 = data.stackName;
+          if (typeof data54 !== "string") {
+            const err130 = { instancePath: instancePath + "/stackName", schemaPath: "#/properties/stackName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.stackName.type, parentSchema: schema31.properties.stackName, data: data54 };
+            if (vErrors === null) {
+              vErrors = [err130];
+            } else {
+              vErrors.push(err130);
+            }
+            errors++;
+          }
+        }
+        if (data.modelBucketArn !== void 0) {
+          let data55 = data.modelBucketArn;
+          if (typeof data55 !== "string") {
+            const err131 = { instancePath: instancePath + "/modelBucketArn", schemaPath: "#/properties/modelBucketArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.modelBucketArn.type, parentSchema: schema31.properties.modelBucketArn, data: data55 };
+            if (vErrors === null) {
+              vErrors = [err131];
+            } else {
+              vErrors.push(err131);
+            }
+            errors++;
+          }
+        }
+        if (data.clusterComponents !== void 0) {
+          let data56 = data.clusterComponents;
+          if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
+            for (const key12 in data56) {
+              if (!(key12 === "kubernetesVersion" || key12 === "instanceType" || key12 === "minSize" || key12 === "maxSize" || key12 === "desiredSize")) {
+                const err132 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.clusterComponents, data: data56 };
                 if (vErrors === null) {
                   vErrors = [err132];
                 } else {
@@ -30047,51 +30042,279 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
+            if (data56.kubernetesVersion !== void 0) {
+              let data57 = data56.kubernetesVersion;
+              if (typeof data57 === "string") {
+                if (!pattern17.test(data57)) {
+                  const err133 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data57 };
+                  if (vErrors === null) {
+                    vErrors = [err133];
+                  } else {
+                    vErrors.push(err133);
+                  }
+                  errors++;
+                }
+              } else {
+                const err134 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.kubernetesVersion.type, parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data57 };
+                if (vErrors === null) {
+                  vErrors = [err134];
+                } else {
+                  vErrors.push(err134);
+                }
+                errors++;
+              }
+            }
+            if (data56.instanceType !== void 0) {
+              let data58 = data56.instanceType;
+              if (typeof data58 === "string") {
+                if (!pattern18.test(data58)) {
+                  const err135 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data58 };
+                  if (vErrors === null) {
+                    vErrors = [err135];
+                  } else {
+                    vErrors.push(err135);
+                  }
+                  errors++;
+                }
+              } else {
+                const err136 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.instanceType.type, parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data58 };
+                if (vErrors === null) {
+                  vErrors = [err136];
+                } else {
+                  vErrors.push(err136);
+                }
+                errors++;
+              }
+            }
+            if (data56.minSize !== void 0) {
+              let data59 = data56.minSize;
+              if (!(typeof data59 == "number" && (!(data59 % 1) && !isNaN(data59)) && isFinite(data59))) {
+                const err137 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.minSize.type, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data59 };
+                if (vErrors === null) {
+                  vErrors = [err137];
+                } else {
+                  vErrors.push(err137);
+                }
+                errors++;
+              }
+              if (typeof data59 == "number" && isFinite(data59)) {
+                if (data59 < 0 || isNaN(data59)) {
+                  const err138 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data59 };
+                  if (vErrors === null) {
+                    vErrors = [err138];
+                  } else {
+                    vErrors.push(err138);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data56.maxSize !== void 0) {
+              let data60 = data56.maxSize;
+              if (!(typeof data60 == "number" && (!(data60 % 1) && !isNaN(data60)) && isFinite(data60))) {
+                const err139 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.maxSize.type, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data60 };
+                if (vErrors === null) {
+                  vErrors = [err139];
+                } else {
+                  vErrors.push(err139);
+                }
+                errors++;
+              }
+              if (typeof data60 == "number" && isFinite(data60)) {
+                if (data60 < 1 || isNaN(data60)) {
+                  const err140 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data60 };
+                  if (vErrors === null) {
+                    vErrors = [err140];
+                  } else {
+                    vErrors.push(err140);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data56.desiredSize !== void 0) {
+              let data61 = data56.desiredSize;
+              if (!(typeof data61 == "number" && (!(data61 % 1) && !isNaN(data61)) && isFinite(data61))) {
+                const err141 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredSize.type, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data61 };
+                if (vErrors === null) {
+                  vErrors = [err141];
+                } else {
+                  vErrors.push(err141);
+                }
+                errors++;
+              }
+              if (typeof data61 == "number" && isFinite(data61)) {
+                if (data61 < 0 || isNaN(data61)) {
+                  const err142 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data61 };
+                  if (vErrors === null) {
+                    vErrors = [err142];
+                  } else {
+                    vErrors.push(err142);
+                  }
+                  errors++;
+                }
+              }
+            }
           } else {
-            const err133 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data54 };
+            const err143 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data56 };
             if (vErrors === null) {
-              vErrors = [err133];
+              vErrors = [err143];
             } else {
-              vErrors.push(err133);
+              vErrors.push(err143);
+            }
+            errors++;
+          }
+        }
+        if (data.APIGW !== void 0) {
+          let data62 = data.APIGW;
+          if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
+            for (const key13 in data62) {
+              if (!(key13 === "stageName" || key13 === "throttle")) {
+                const err144 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data62 };
+                if (vErrors === null) {
+                  vErrors = [err144];
+                } else {
+                  vErrors.push(err144);
+                }
+                errors++;
+              }
+            }
+            if (data62.stageName !== void 0) {
+              let data63 = data62.stageName;
+              if (typeof data63 === "string") {
+                if (!pattern21.test(data63)) {
+                  const err145 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data63 };
+                  if (vErrors === null) {
+                    vErrors = [err145];
+                  } else {
+                    vErrors.push(err145);
+                  }
+                  errors++;
+                }
+              } else {
+                const err146 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data63 };
+                if (vErrors === null) {
+                  vErrors = [err146];
+                } else {
+                  vErrors.push(err146);
+                }
+                errors++;
+              }
+            }
+            if (data62.throttle !== void 0) {
+              let data64 = data62.throttle;
+              if (data64 && typeof data64 == "object" && !Array.isArray(data64)) {
+                for (const key14 in data64) {
+                  if (!(key14 === "rateLimit" || key14 === "burstLimit")) {
+                    const err147 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data64 };
+                    if (vErrors === null) {
+                      vErrors = [err147];
+                    } else {
+                      vErrors.push(err147);
+                    }
+                    errors++;
+                  }
+                }
+                if (data64.rateLimit !== void 0) {
+                  let data65 = data64.rateLimit;
+                  if (typeof data65 == "number" && isFinite(data65)) {
+                    if (data65 < 0 || isNaN(data65)) {
+                      const err148 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data65 };
+                      if (vErrors === null) {
+                        vErrors = [err148];
+                      } else {
+                        vErrors.push(err148);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err149 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data65 };
+                    if (vErrors === null) {
+                      vErrors = [err149];
+                    } else {
+                      vErrors.push(err149);
+                    }
+                    errors++;
+                  }
+                }
+                if (data64.burstLimit !== void 0) {
+                  let data66 = data64.burstLimit;
+                  if (!(typeof data66 == "number" && (!(data66 % 1) && !isNaN(data66)) && isFinite(data66))) {
+                    const err150 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data66 };
+                    if (vErrors === null) {
+                      vErrors = [err150];
+                    } else {
+                      vErrors.push(err150);
+                    }
+                    errors++;
+                  }
+                  if (typeof data66 == "number" && isFinite(data66)) {
+                    if (data66 < 0 || isNaN(data66)) {
+                      const err151 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data66 };
+                      if (vErrors === null) {
+                        vErrors = [err151];
+                      } else {
+                        vErrors.push(err151);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+              } else {
+                const err152 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data64 };
+                if (vErrors === null) {
+                  vErrors = [err152];
+                } else {
+                  vErrors.push(err152);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err153 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data62 };
+            if (vErrors === null) {
+              vErrors = [err153];
+            } else {
+              vErrors.push(err153);
             }
             errors++;
           }
         }
         if (data.modelsRuntime !== void 0) {
-          let data59 = data.modelsRuntime;
-          if (Array.isArray(data59)) {
-            if (data59.length < 1) {
-              const err134 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data59 };
+          let data67 = data.modelsRuntime;
+          if (Array.isArray(data67)) {
+            if (data67.length < 1) {
+              const err154 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data67 };
               if (vErrors === null) {
-                vErrors = [err134];
+                vErrors = [err154];
               } else {
-                vErrors.push(err134);
+                vErrors.push(err154);
               }
               errors++;
             }
-            const len7 = data59.length;
+            const len7 = data67.length;
             for (let i10 = 0; i10 < len7; i10++) {
-              if (!validate21(data59[i10], { instancePath: instancePath + "/modelsRuntime/" + i10, parentData: data59, parentDataProperty: i10, rootData, dynamicAnchors })) {
+              if (!validate21(data67[i10], { instancePath: instancePath + "/modelsRuntime/" + i10, parentData: data67, parentDataProperty: i10, rootData, dynamicAnchors })) {
                 vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
                 errors = vErrors.length;
               }
             }
           } else {
-            const err135 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data59 };
+            const err155 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data67 };
             if (vErrors === null) {
-              vErrors = [err135];
+              vErrors = [err155];
             } else {
-              vErrors.push(err135);
+              vErrors.push(err155);
             }
             errors++;
           }
         }
       } else {
-        const err136 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
+        const err156 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
         if (vErrors === null) {
-          vErrors = [err136];
+          vErrors = [err156];
         } else {
-          vErrors.push(err136);
+          vErrors.push(err156);
         }
         errors++;
       }
@@ -31140,6 +31363,22 @@ function toDiagnostic(source, e) {
         description ? `expected: ${description}` : void 0,
         path7
       );
+    case "minimum":
+    case "maximum": {
+      const limit = e.params.limit;
+      const parent = e.parentSchema;
+      const kind = parent?.type === "integer" ? "a whole number" : "a number";
+      const range = parent?.minimum !== void 0 && parent.maximum !== void 0 ? `from ${parent.minimum} to ${parent.maximum}` : e.keyword === "minimum" ? `\u2265 ${limit}` : `\u2264 ${limit}`;
+      return diag(
+        file,
+        "SDP014",
+        source.positionOf(path7),
+        `\`${formatPath(path7)}\` is ${describe(e.data)}, ${e.keyword === "minimum" ? "below the smallest" : "above the largest"} allowed value, ${limit}`,
+        void 0,
+        `write ${kind} ${range}${description ? `; expected: ${description}` : ""}`,
+        path7
+      );
+    }
     case "pattern":
       return diag(
         file,
