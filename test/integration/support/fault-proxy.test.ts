@@ -54,11 +54,13 @@ describe('fault proxy', () => {
   let proxy: FaultProxy;
   const uploads: Array<{ path: string; bytes: number; complete: boolean }> = [];
   const hosts: string[] = [];
+  const ranges: Array<string | undefined> = [];
 
   beforeAll(async () => {
     upstream = await listenLoopback(
       http.createServer((req, res) => {
         hosts.push(req.headers.host ?? '');
+        ranges.push(req.headers.range);
         const m = /^\/data\/(\d+)/.exec(req.url ?? '');
         if (m) {
           const b = body(Number(m[1]));
@@ -116,6 +118,17 @@ describe('fault proxy', () => {
       ['GET', '/data/100000', 200],
       ['PUT', '/upload/x', 201],
     ]);
+  });
+
+  test('ignoreRange forwards the request without its Range header, once', async () => {
+    proxy.addFault({ path: /^\/data\//, fault: { kind: 'ignoreRange' } });
+    ranges.length = 0;
+    const r = await raw(`${proxy.url}/data/1000`, { headers: { range: 'bytes=0-9', 'if-range': '"v1"' } });
+    expect(r.status).toBe(200);
+    expect(r.bytes.equals(body(1000))).toBe(true);
+    await raw(`${proxy.url}/data/1000`, { headers: { range: 'bytes=0-9' } });
+    expect(ranges).toEqual([undefined, 'bytes=0-9']);
+    expect(proxy.stats.faultsFired).toBe(1);
   });
 
   test('reset cuts the response after exactly N body bytes, once', async () => {
