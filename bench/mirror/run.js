@@ -22,14 +22,11 @@
 // Usage: node bench/mirror/run.js [--scale 0.25] [--keep] [--ecr-resets 8]   (needs npm run build, docker-registry, skopeo)
 'use strict';
 const { Buffer } = require('node:buffer');
-const { arg } = require('../common');
-const { spawn } = require('node:child_process');
-const crypto = require('node:crypto');
+const { arg, bundleHarness, dockerImage, mount, pushBytes, pushGenerated, pushManifest, resetSkopeoCache: resetSkopeoCacheIn, timed, TIME } = require('../common');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { clearTimeout, setTimeout } = require('node:timers');
 const { URL } = require('node:url');
 const YAML = require('yaml');
 
@@ -37,7 +34,6 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'bin', 'sdpipe.js');
 const REGISTRY = process.env.SDPIPE_REGISTRY_BINARY || '/usr/bin/docker-registry';
 const SKOPEO = process.env.SKOPEO || '/usr/bin/skopeo';
-const TIME = '/usr/bin/time';
 const MiB = 1024 * 1024;
 const SCALE = Number(arg('--scale', '1'));
 const KEEP = process.argv.includes('--keep');
@@ -53,10 +49,8 @@ for (const [what, file] of [['dist/bin/sdpipe.js (run npm run build)', CLI], ['d
 }
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sdpipe-bench-mirror-'));
-const children = new Set();
 const servers = new Set();
 function cleanup() {
-  for (const c of children) c.kill('SIGKILL');
   for (const s of servers) s.close();
   if (!KEEP) fs.rmSync(work, { recursive: true, force: true });
 }
@@ -134,22 +128,9 @@ async function startProxy(upstream, resetEvery) {
 // ---- the ECR profile and the fault proxy (the test harness, bundled on the fly) ------------------
 
 let harness;
-/** Load test/support/registry.ts, registry-profiles.ts and fault-proxy.ts, bundled by esbuild into the work folder (once). */
+/** test/support/registry.ts, registry-profiles.ts and fault-proxy.ts, bundled by esbuild into the work folder (once). */
 function loadHarness() {
-  if (harness) return harness;
-  const esbuild = require('esbuild');
-  const out = path.join(work, 'harness.js');
-  const entry = path.join(work, 'harness-entry.ts');
-  fs.writeFileSync(
-    entry,
-    `export { startRegistry } from ${JSON.stringify(path.join(ROOT, 'test', 'support', 'registry'))};\n` +
-      `export { startProfileRegistry } from ${JSON.stringify(path.join(ROOT, 'test', 'support', 'registry-profiles'))};\n` +
-      `export { startFaultProxy } from ${JSON.stringify(path.join(ROOT, 'test', 'support', 'fault-proxy'))};\n`,
-  );
-  esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: out, logLevel: 'error', nodePaths: [path.join(ROOT, 'node_modules')] });
-  if (typeof esbuild.stop === 'function') esbuild.stop();
-  harness = require(out);
-  return harness;
+  return (harness ??= bundleHarness(work, ['registry', 'registry-profiles', 'fault-proxy']));
 }
 
 /**
@@ -183,74 +164,6 @@ async function ecrRun(envDir, srcHost) {
 }
 
 // ---- content ---------------------------------------------------------------------------------
-
-function request(method, url, headers, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: { ...headers, ...(body ? { 'content-length': body.length } : { 'content-length': 0 }) } }, (res) => {
-      const parts = [];
-      res.on('data', (c) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(parts) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-// Push `size` pseudo-random bytes (AES-CTR keystream of `seed`) as a blob, chunk by chunk.
-async function pushGenerated(base, repo, seed, size) {
-  const key = crypto.createHash('sha256').update(`bench:${seed}`).digest();
-  const cipher = crypto.createCipheriv('aes-128-ctr', key.subarray(0, 16), key.subarray(16));
-  const zeros = Buffer.alloc(16 * MiB);
-  const hash = crypto.createHash('sha256');
-  let r = await request('POST', `${base}/v2/${repo}/blobs/uploads/`, {});
-  let location = new URL(r.headers.location, base);
-  for (let done = 0; done < size; ) {
-    const n = Math.min(zeros.length, size - done);
-    const chunk = cipher.update(zeros.subarray(0, n));
-    hash.update(chunk);
-    r = await request('PATCH', location, { 'content-type': 'application/octet-stream', 'content-range': `${done}-${done + n - 1}` }, chunk);
-    if (r.status !== 202) throw new Error(`PATCH ${r.status} ${r.body}`);
-    location = new URL(r.headers.location, base);
-    done += n;
-  }
-  const digest = `sha256:${hash.digest('hex')}`;
-  location.searchParams.set('digest', digest);
-  r = await request('PUT', location, {});
-  if (r.status !== 201) throw new Error(`PUT blob ${r.status} ${r.body}`);
-  return { digest, size };
-}
-
-async function pushBytes(base, repo, bytes) {
-  const digest = `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
-  let r = await request('POST', `${base}/v2/${repo}/blobs/uploads/`, {});
-  const location = new URL(r.headers.location, base);
-  location.searchParams.set('digest', digest);
-  r = await request('PUT', location, { 'content-type': 'application/octet-stream' }, bytes);
-  if (r.status !== 201) throw new Error(`PUT ${r.status} ${r.body}`);
-  return { digest, size: bytes.length };
-}
-
-async function mount(base, repo, from, blob) {
-  const r = await request('POST', `${base}/v2/${repo}/blobs/uploads/?mount=${blob.digest}&from=${from}`, {});
-  if (r.status !== 201) throw new Error(`mount ${r.status}`);
-}
-
-async function pushManifest(base, repo, tag, mediaType, doc) {
-  const bytes = Buffer.from(JSON.stringify(doc, null, 3));
-  const r = await request('PUT', `${base}/v2/${repo}/manifests/${tag}`, { 'content-type': mediaType }, bytes);
-  if (r.status !== 201) throw new Error(`PUT manifest ${r.status} ${r.body}`);
-  return r.headers['docker-content-digest'];
-}
-
-async function dockerImage(base, repo, tag, layers, label) {
-  const config = await pushBytes(base, repo, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { bench: label } }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })));
-  return pushManifest(base, repo, tag, 'application/vnd.docker.distribution.manifest.v2+json', {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-    config: { mediaType: 'application/vnd.docker.container.image.v1+json', ...config },
-    layers: layers.map((l) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: l.digest, size: l.size })),
-  });
-}
 
 async function generate(src) {
   const base = src.url;
@@ -302,37 +215,6 @@ function writeEnvironment(dir, srcHost) {
   fs.writeFileSync(path.join(dir, 'config', 'environments', 'dev.yaml'), doc.toString());
 }
 
-/**
- * Run a command under GNU time, asynchronously (the proxies live in this process and must keep
- * serving); resolves with wall seconds, peak RSS (KiB), exit status and output.
- */
-function timed(cmd, args, options = {}) {
-  return new Promise((resolve) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(TIME, ['-f', 'PEAKRSS %M CPU %U %S', cmd, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-20000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30 * 60_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      children.delete(child);
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      const m = /PEAKRSS (\d+) CPU ([\d.]+) ([\d.]+)/.exec(stderr);
-      resolve({
-        seconds,
-        rssKiB: m ? Number(m[1]) : 0,
-        cpu: m ? Number(m[2]) + Number(m[3]) : 0,
-        status,
-        stdout,
-        stderr: stderr.replace(/(Command exited with non-zero status \d+\n)?PEAKRSS .*\n?/, ''),
-      });
-    });
-  });
-}
-
 async function sdpipe(envDir, srcHost, dstHost) {
   writeEnvironment(envDir, srcHost);
   const r = await timed(process.execPath, [CLI, 'mirror', '--env', 'dev', '--registry-endpoint', dstHost, '--format', 'json'], { cwd: envDir, env: { ...process.env, SDPIPE_REGISTRY_OVERRIDE: '' } });
@@ -362,8 +244,7 @@ async function skopeo(srcHost, dstHost, extra = []) {
 }
 
 function resetSkopeoCache() {
-  // skopeo remembers where blobs live (for mounts); a cold run starts without that memory.
-  for (const f of ['/var/lib/containers/cache/blob-info-cache-v1.boltdb', path.join(work, 'skopeo-home', '.local', 'share', 'containers', 'cache', 'blob-info-cache-v1.boltdb')]) fs.rmSync(f, { force: true });
+  resetSkopeoCacheIn(path.join(work, 'skopeo-home'));
 }
 
 const fmtS = (s) => `${s.toFixed(2)} s`;

@@ -22,12 +22,10 @@
 // Disk: about 3 × the file size in the temporary folder while it runs; everything is deleted at the end.
 'use strict';
 const { spawn } = require('node:child_process');
-const { arg, freePort } = require('../common');
-const crypto = require('node:crypto');
+const { arg, startFileServer, startS3rver, which, writeGeneratedFile, writeModelsEnvironment } = require('../common');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const YAML = require('yaml');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'bin', 'sdpipe.js');
@@ -40,13 +38,6 @@ const ROUNDS = Number(arg('--rounds', '3'));
 const KEEP = process.argv.includes('--keep');
 const BUCKET = 'sdpipe-bench-models';
 
-function which(cmd) {
-  for (const dir of (process.env.PATH || '').split(':')) {
-    const p = path.join(dir, cmd);
-    if (fs.existsSync(p)) return p;
-  }
-  return undefined;
-}
 const CURL = which('curl');
 const AWS = which('aws');
 for (const [what, ok] of [['dist/bin/sdpipe.js (run npm run build)', fs.existsSync(CLI)], ['GNU time (apt-get install time)', fs.existsSync(TIME)], ['curl (apt-get install curl)', CURL], ['aws (apt-get install awscli)', AWS], ['sha256sum', which('sha256sum')]]) {
@@ -65,20 +56,6 @@ function cleanup() {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
-
-/** Start a long-running node helper; resolves when it prints READY. */
-function startHelper(name, script, env = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    children.add(child);
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      if (out.includes('READY')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`${name} exited ${code}`)));
-  });
-}
 
 /** CPU seconds (user + system) a running process has used so far, from /proc (Linux). */
 function procCpu(pid) {
@@ -120,65 +97,15 @@ async function main() {
 
   // The source file, incompressible, hashed as it is written.
   const file = path.join(work, 'model.safetensors');
-  const hash = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'w');
-  for (let left = SIZE; left > 0; ) {
-    const block = crypto.randomBytes(Math.min(left, 16 * MiB));
-    hash.update(block);
-    fs.writeSync(fd, block);
-    left -= block.length;
-  }
-  fs.closeSync(fd);
-  const sha256 = hash.digest('hex');
+  const sha256 = writeGeneratedFile(file, 'model', SIZE);
 
   // s3rver and the HTTP file server, each in its own process.
-  const s3Port = await freePort();
-  const s3Dir = path.join(work, 's3rver');
-  fs.mkdirSync(s3Dir);
-  const s3rver = await startHelper(
-    's3rver',
-    `const S3rver = require('s3rver');
-     new S3rver({ address: '127.0.0.1', port: ${s3Port}, silent: true, directory: ${JSON.stringify(s3Dir)}, vhostBuckets: false, configureBuckets: [{ name: ${JSON.stringify(BUCKET)} }] })
-       .run().then(() => console.log('READY'));`,
-  );
-  const httpPort = await freePort();
-  const httpServer = await startHelper(
-    'http',
-    `const fs = require('fs'); const http = require('http'); const file = ${JSON.stringify(file)}; const size = fs.statSync(file).size;
-     http.createServer((req, res) => {
-       let start = 0, end = size - 1, status = 200; const h = { 'accept-ranges': 'bytes', etag: '"bench"', 'content-type': 'application/octet-stream' };
-       const m = /^bytes=(\\d+)-(\\d*)$/.exec(req.headers.range || '');
-       if (m) { start = Number(m[1]); end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1; status = 206; h['content-range'] = 'bytes ' + start + '-' + end + '/' + size; }
-       h['content-length'] = end - start + 1; res.writeHead(status, h);
-       if (req.method === 'HEAD') return res.end();
-       fs.createReadStream(file, { start, end, highWaterMark: 1024 * 1024 }).pipe(res);
-     }).listen(${httpPort}, '127.0.0.1', () => console.log('READY'));`,
-  );
-  const url = `http://127.0.0.1:${httpPort}/model.safetensors`;
-  const endpoint = `http://127.0.0.1:${s3Port}`;
-  const awsEnv = {
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-west-2',
-    AWS_DEFAULT_REGION: 'us-west-2',
-    AWS_ENDPOINT_URL_S3: endpoint,
-    // s3rver stores aws-chunked trailing-checksum uploads verbatim; checksums only when asked.
-    AWS_REQUEST_CHECKSUM_CALCULATION: 'when_required',
-    AWS_RESPONSE_CHECKSUM_VALIDATION: 'when_required',
-  };
+  const { child: s3rver, endpoint, env: awsEnv } = await startS3rver(path.join(work, 's3rver'), BUCKET);
+  const { child: httpServer, url } = await startFileServer(file, 'model.safetensors');
 
   // An environment file: the repository's dev.yaml with this file as its one model.
-  const doc = YAML.parse(fs.readFileSync(path.join(ROOT, 'config/environments/dev.yaml'), 'utf8'));
-  doc.environment.name = 'bench';
-  doc.environment.branch = 'env/bench';
-  doc.models = { files: [{ source: url, target: 'Stable-diffusion/sdpipe.safetensors', sha256 }] };
-  doc.modelBucketArn = `arn:aws:s3:::${BUCKET}`;
-  for (const r of doc.modelsRuntime) {
-    delete r.modelFilename;
-    r.dynamicModel = true;
-  }
   const envFile = path.join(work, 'bench.yaml');
-  fs.writeFileSync(envFile, YAML.stringify(doc));
+  writeModelsEnvironment(envFile, BUCKET, [{ source: url, target: 'Stable-diffusion/sdpipe.safetensors', sha256 }]);
 
   const { S3Client, DeleteObjectCommand, HeadObjectCommand } = require('@aws-sdk/client-s3');
   const s3 = new S3Client({ endpoint, forcePathStyle: true, region: 'us-west-2', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
