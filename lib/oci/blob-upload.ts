@@ -218,6 +218,8 @@ class SourceReader {
   private iterator?: AsyncIterator<Buffer>;
   /** The segmented download being read, if any, and the bytes it delivered so far. */
   private segmented?: { readonly dl: Extract<SegmentedDownload, { kind: 'segmented' }>; delivered: number };
+  /** The segment being read (its rest may be in `leftover`). */
+  private segment?: Buffer;
   private leftover?: Buffer;
   /** Offset of the next byte to deliver. */
   pos = 0;
@@ -247,6 +249,7 @@ class SourceReader {
           const piece = this.leftover;
           this.leftover = undefined;
           filled += this.take(piece, buf, filled, n);
+          this.recycleSegment();
           continue;
         }
         if (!this.iterator) await this.open();
@@ -255,9 +258,12 @@ class SourceReader {
           this.close();
           throw new RegistryError(this.client.registry, `the download ended at byte ${this.pos} of ${this.desc.size}`, { temporary: true });
         }
-        if (this.segmented) this.segmented.delivered += next.value.length;
-        else this.stats.bytesFetched += next.value.length;
+        if (this.segmented) {
+          this.segmented.delivered += next.value.length;
+          this.segment = next.value;
+        } else this.stats.bytesFetched += next.value.length;
         filled += this.take(next.value, buf, filled, n);
+        this.recycleSegment();
         failures = 0;
       } catch (err) {
         this.close();
@@ -353,8 +359,16 @@ class SourceReader {
     return { start: this.pos, partial: true, body: dl.chunks, abort: () => void dl.close() };
   }
 
+  /** Once a segment is copied out and hashed (nothing of it left over), its buffer serves a later segment. */
+  private recycleSegment(): void {
+    if (this.leftover || !this.segment) return;
+    this.segmented?.dl.recycle(this.segment);
+    this.segment = undefined;
+  }
+
   /** Stop the current download, if any. */
   close(): void {
+    this.segment = undefined;
     if (this.segmented) {
       // Bytes fetched by the segments, the ones not (yet) delivered included.
       const { dl, delivered } = this.segmented;

@@ -66,6 +66,9 @@ export function segmentsApply(settings: SegmentSettings | undefined, remaining: 
 /** The memory budget for segment buffers: one per run, shared by every segmented download of it. */
 export class SegmentBudget {
   private available: number;
+  /** Buffers given back by consumers, by length, for the next segments (at most `bytes` of them). */
+  private readonly spare = new Map<number, Buffer[]>();
+  private spareBytes = 0;
   private readonly waiting: { readonly bytes: number; readonly resolve: () => void; readonly reject: (err: unknown) => void; readonly signal?: AbortSignal; readonly onAbort: () => void }[] = [];
 
   /** A budget of `bytes` (at least one segment's worth is always granted, see {@link acquire}). */
@@ -112,6 +115,29 @@ export class SegmentBudget {
       this.waiting.push(entry);
     });
     return want;
+  }
+
+  /** A buffer of `size` bytes for a segment: a spare one of that length when there is one. */
+  buffer(size: number): Buffer {
+    const list = this.spare.get(size);
+    const buf = list?.pop();
+    if (buf) {
+      this.spareBytes -= buf.length;
+      return buf;
+    }
+    return Buffer.allocUnsafeSlow(size);
+  }
+
+  /**
+   * Keep `buf` for a later segment: its owner reads it no more (nor any view of it). Without
+   * this, a delivered segment's buffer is left to the garbage collector.
+   */
+  recycle(buf: Buffer): void {
+    if (this.spareBytes + buf.length > this.bytes) return;
+    const list = this.spare.get(buf.length) ?? [];
+    list.push(buf);
+    this.spare.set(buf.length, list);
+    this.spareBytes += buf.length;
   }
 
   /** Give back what {@link acquire} returned. */
@@ -227,8 +253,13 @@ export type SegmentedDownload =
   | {
       /** Segments are being fetched; `chunks` yields the bytes from `from` to the end, in order. */
       readonly kind: 'segmented';
-      /** The bytes, in order (each chunk is the caller's to keep). Fails with the first segment failure that retries did not cure. */
+      /**
+       * The bytes, in order, one segment per chunk: the caller's to keep, or to hand back with
+       * {@link recycle} once read. Fails with the first segment failure that retries did not cure.
+       */
       readonly chunks: AsyncIterable<Buffer>;
+      /** Hand back a chunk that the caller read completely and holds no view of, for a later segment's bytes. */
+      recycle(chunk: Buffer): void;
       /** Live counters. */
       readonly stats: SegmentedStats;
       /**
@@ -278,7 +309,7 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
   const bounds = (i: number) => ({ start: from + i * segmentSize, end: Math.min(size, from + (i + 1) * segmentSize) });
 
   const fetchSegment = async (start: number, end: number, first: RangeBody | undefined): Promise<Buffer> => {
-    const buf = Buffer.allocUnsafe(end - start);
+    const buf = budget.buffer(end - start);
     let filled = 0;
     let failures = 0;
     let filledAtFailure = 0;
@@ -454,6 +485,7 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
     kind: 'segmented',
     chunks,
     stats,
+    recycle: (chunk) => budget.recycle(chunk),
     close: async () => {
       cancel();
       await chunks.return(undefined).catch(() => undefined);

@@ -235,6 +235,25 @@ describe('openSegmented', () => {
     expect(launched).toBeLessThan(16);
   });
 
+  it('reuses the buffers a consumer hands back for later segments', async () => {
+    const server = new FakeRangeServer(randomBytes(256 * KIB));
+    const dl = await openSegmented(options(server, { budget: new SegmentBudget(48 * KIB) }));
+    if (dl.kind !== 'segmented') throw new Error('expected segments');
+    const copies: Buffer[] = [];
+    const seen = new Set<Buffer>();
+    let reused = 0;
+    for await (const c of dl.chunks) {
+      if (seen.has(c)) reused++;
+      seen.add(c);
+      copies.push(Buffer.from(c));
+      dl.recycle(c);
+    }
+    expect(Buffer.concat(copies).equals(server.data)).toBe(true);
+    // 16 segments through a budget of three: most of them land in a buffer handed back earlier
+    expect(reused).toBeGreaterThanOrEqual(10);
+    expect(seen.size).toBeLessThanOrEqual(6);
+  });
+
   it('lets onBody refuse an answer (a source that changed)', async () => {
     const server = new FakeRangeServer(randomBytes(64 * KIB));
     let n = 0;
