@@ -93,7 +93,14 @@ export class SegmentedByteSource implements ByteSource {
       },
       signal,
     });
-    if (dl.kind === 'whole') return bodies.get(dl.body)!;
+    if (dl.kind === 'stream') {
+      // The server's own answer when it ignored Range; else the first stream, fast enough alone.
+      const own = bodies.get(dl.body);
+      if (own) return own;
+      const one = Readable.from(dl.body.body, { objectMode: false, highWaterMark: 1 });
+      one.once('close', () => dl.body.abort());
+      return { start: dl.body.start, size, tag: this.tag, partial: true, body: one };
+    }
     this.stats.segmentedOpens++;
     let counted = false;
     const count = () => {

@@ -354,7 +354,7 @@ class SourceReader {
       },
       signal: this.signal,
     });
-    if (dl.kind === 'whole') return dl.body;
+    if (dl.kind === 'stream') return dl.body;
     this.segmented = { dl, delivered: 0 };
     return { start: this.pos, partial: true, body: dl.chunks, abort: () => void dl.close() };
   }

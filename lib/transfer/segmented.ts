@@ -27,7 +27,25 @@ export interface SegmentSettings {
   readonly segmentSize: number;
   /** Objects whose remaining bytes are fewer than this are read as one stream. */
   readonly threshold: number;
+  /**
+   * A download whose first bytes arrive at least this fast (bytes per second, request time
+   * included) stays one stream: segments pay on a path that caps each flow, and only cost
+   * requests, copies and memory on one that does not (loopback, in-region). 0 always segments.
+   * @default FAST_STREAM_BYTES_PER_SECOND
+   */
+  readonly fastStream?: number;
 }
+
+/**
+ * The default of {@link SegmentSettings.fastStream}: 32 MiB/s, eight times the per-flow cap of
+ * issue 21's China path (4 MiB/s) and well under one loopback or in-region stream.
+ */
+export const FAST_STREAM_BYTES_PER_SECOND = 32 * MIB;
+
+/** The probe reads at most this many bytes (or one segment) before it decides. */
+const PROBE_BYTES = 4 * MIB;
+/** A probe that has not read its bytes after this long decides for segments, in ms. */
+const PROBE_MS = 1000;
 
 /**
  * The defaults: 8 connections of 8 MiB segments for objects of 64 MiB or more. Eight flows of a
@@ -237,6 +255,8 @@ export interface SegmentedReadOptions {
   readonly onBody?: (body: RangeBody) => void;
   /** Called on every segment re-open. @default - none */
   readonly onResume?: (event: SegmentEvent) => void;
+  /** Injectable clock (the probe's), in ms. @default Date.now */
+  readonly now?: () => number;
   /** Cancels the download. */
   readonly signal?: AbortSignal;
 }
@@ -272,9 +292,15 @@ export type SegmentedDownload =
       close(): Promise<void>;
     }
   | {
-      /** The server ignored `Range` and sent the whole object: read it as one stream. */
-      readonly kind: 'whole';
-      /** The answer to the first request (`start` 0). */
+      /** Read it as one stream. */
+      readonly kind: 'stream';
+      /**
+       * `range-ignored`: the server sent the whole object (`start` 0) to a ranged request; `fast`:
+       * the first bytes arrived faster than {@link SegmentSettings.fastStream} (or the rest of the
+       * object arrived while they were measured), so the body goes on from `from`.
+       */
+      readonly reason: 'range-ignored' | 'fast';
+      /** The body to read. */
       readonly body: RangeBody;
     };
 
@@ -293,8 +319,10 @@ interface Slot {
 }
 
 /**
- * Open a segmented download of `[from, size)`. The first segment is requested before this
- * returns: a server that ignores `Range` is found out here and handed back as `whole`.
+ * Open a segmented download of `[from, size)`. The first request (for the whole rest) is made
+ * before this returns: a server that ignores `Range`, or a first stream faster than
+ * {@link SegmentSettings.fastStream}, is handed back as one `stream`; otherwise that request
+ * becomes the first segment and the others follow.
  * @throws the first segment's failure when retries do not cure it
  */
 export async function openSegmented(options: SegmentedReadOptions): Promise<SegmentedDownload> {
@@ -311,9 +339,14 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
   const count = Math.ceil((size - from) / segmentSize);
   const bounds = (i: number) => ({ start: from + i * segmentSize, end: Math.min(size, from + (i + 1) * segmentSize) });
 
-  const fetchSegment = async (start: number, end: number, first: RangeBody | undefined): Promise<Buffer> => {
+  const fetchSegment = async (start: number, end: number, first: RangeBody | undefined, prefill: readonly Buffer[] = []): Promise<Buffer> => {
     const buf = budget.buffer(end - start);
     let filled = 0;
+    for (const piece of prefill) filled += piece.copy(buf, filled, 0, Math.min(piece.length, buf.length - filled));
+    if (filled === buf.length) {
+      first?.abort();
+      return buf;
+    }
     let failures = 0;
     let filledAtFailure = 0;
     let body = first;
@@ -372,28 +405,101 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
     }
   };
 
-  // The first segment: find out whether the server honours Range.
+  // The first segment's request finds out whether the server honours Range, and its first bytes
+  // whether one stream is slow enough for segments to pay.
+  const now = options.now ?? Date.now;
+  const t0 = now();
   const first = bounds(0);
+  let head: RangeBody;
+  try {
+    head = await openFirst(options, first.start, first.end, signal, stats);
+  } catch (err) {
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    throw err;
+  }
+  const asStream = (body: RangeBody, reason: 'range-ignored' | 'fast'): SegmentedDownload => {
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    return { kind: 'stream', reason, body };
+  };
+  if (!head.partial) return asStream(head, 'range-ignored');
+  if (head.start !== from) {
+    head.abort();
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    throw new SegmentRangeError(`${options.label} answered bytes from ${head.start} to a request for bytes ${from}-${first.end - 1}`, false);
+  }
+  const it = head.body[Symbol.asyncIterator]();
+  const rest: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => it };
+  const prefill: Buffer[] = [];
+  let probed = 0;
+  let ended = false;
+  let fast = false;
+  const fastRate = settings.fastStream ?? FAST_STREAM_BYTES_PER_SECOND;
+  if (fastRate > 0) {
+    const probeBytes = Math.min(PROBE_BYTES, segmentSize);
+    const stallMs = options.stallTimeoutMs ?? 60_000;
+    let stopped = false;
+    try {
+      await readWithStallTimeout(
+        rest,
+        stallMs,
+        () => {
+          head.abort();
+          return new SegmentStallError(options.label, from, stallMs);
+        },
+        (chunk) => {
+          stats.bytesReceived += chunk.length;
+          prefill.push(chunk);
+          probed += chunk.length;
+          const elapsed = Math.max(1, now() - t0);
+          if (probed >= probeBytes) fast = (probed * 1000) / elapsed >= fastRate;
+          stopped = probed >= probeBytes || elapsed >= PROBE_MS;
+          return !stopped;
+        },
+      );
+    } catch (err) {
+      head.abort();
+      options.signal?.removeEventListener('abort', onOuterAbort);
+      throw err;
+    }
+    ended = !stopped;
+  }
+  if (fast || ended) {
+    // One stream: the first segment's bytes, then one request for everything after them.
+    let tail: RangeBody | undefined;
+    const outer = options.signal;
+    async function* continued(): AsyncGenerator<Buffer> {
+      let at = from;
+      for (const piece of prefill.splice(0)) {
+        at += piece.length;
+        yield piece;
+      }
+      for await (const piece of rest) {
+        at += piece.length;
+        yield piece;
+      }
+      if (at >= size) return;
+      tail = await options.open(at, size, outer ?? new AbortController().signal);
+      if (!tail.partial || tail.start !== at) {
+        tail.abort();
+        throw new SegmentRangeError(`${options.label} answered bytes from ${tail.start}${tail.partial ? '' : ' (the whole object)'} to a request for bytes ${at}-${size - 1}`, true);
+      }
+      yield* tail.body;
+    }
+    const abort = () => {
+      head.abort();
+      tail?.abort();
+    };
+    return asStream({ start: from, partial: true, body: continued(), abort }, 'fast');
+  }
   let firstHeld: number;
-  let firstBody: RangeBody;
   try {
-    firstHeld = await budget.acquire(first.end - first.start, signal);
+    firstHeld = await budget.acquire(bounds(0).end - bounds(0).start, signal);
   } catch (err) {
+    head.abort();
     options.signal?.removeEventListener('abort', onOuterAbort);
     throw err;
   }
-  try {
-    firstBody = await openFirst(options, first.start, first.end, signal, stats);
-  } catch (err) {
-    budget.release(firstHeld);
-    options.signal?.removeEventListener('abort', onOuterAbort);
-    throw err;
-  }
-  if (!firstBody.partial) {
-    budget.release(firstHeld);
-    options.signal?.removeEventListener('abort', onOuterAbort);
-    return { kind: 'whole', body: firstBody };
-  }
+  const firstBody: RangeBody = { start: from + probed, partial: true, body: rest, abort: () => head.abort() };
 
   const slots: Slot[] = [];
   let failed: unknown;
@@ -403,10 +509,10 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
     for (const w of waiters) w();
     waiters.clear();
   };
-  const launch = (held: number, body?: RangeBody) => {
+  const launch = (held: number, body?: RangeBody, pre?: readonly Buffer[]) => {
     const { start, end } = bounds(slots.length);
     stats.segments++;
-    const slot: Slot = { start, end, held, done: false, result: fetchSegment(start, end, body) };
+    const slot: Slot = { start, end, held, done: false, result: fetchSegment(start, end, body, pre) };
     slot.result.then(
       () => {
         slot.done = true;
@@ -426,7 +532,7 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
     if (slot.held > 0) budget.release(slot.held);
     slot.held = 0;
   };
-  launch(firstHeld, firstBody);
+  launch(firstHeld, firstBody, prefill);
 
   // Keep `connections` segments in flight while the budget allows (the budget also bounds how far
   // ahead of the consumer the download runs).

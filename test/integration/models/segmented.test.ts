@@ -21,7 +21,8 @@ import { useHarness } from '../../support/lifecycle';
 import { exists, getObject, instantRetry, MIB, PART_MIB, publish, sha256, startStand, type Stand } from './stand';
 
 const SEGMENT = MIB;
-const DOWNLOAD: SegmentSettings = { connections: 4, segmentSize: SEGMENT, threshold: 2 * MIB };
+// fastStream 0: split even a loopback stream, which the default keeps whole (tested last)
+const DOWNLOAD: SegmentSettings = { connections: 4, segmentSize: SEGMENT, threshold: 2 * MIB, fastStream: 0 };
 
 describe('models sync: segmented downloads through the fault proxy', () => {
   let stand: Stand;
@@ -32,8 +33,8 @@ describe('models sync: segmented downloads through the fault proxy', () => {
     },
   });
 
-  async function sync(f: { source: string; sha256: string }, key: string): Promise<SyncModelsResult> {
-    return syncModels({ config: stand.config([{ source: f.source, target: key, sha256: f.sha256 }]), partSizeMiB: PART_MIB, retry: instantRetry(), download: DOWNLOAD, stallTimeoutSeconds: 10 });
+  async function sync(f: { source: string; sha256: string }, key: string, download: SegmentSettings = DOWNLOAD): Promise<SyncModelsResult> {
+    return syncModels({ config: stand.config([{ source: f.source, target: key, sha256: f.sha256 }]), partSizeMiB: PART_MIB, retry: instantRetry(), download, stallTimeoutSeconds: 10 });
   }
 
   /** The proxy's GETs of the file's bytes. */
@@ -131,6 +132,17 @@ describe('models sync: segmented downloads through the fault proxy', () => {
     expect(message).toMatch(/nothing was written/);
     expect(await exists(stand, key)).toBe(false);
     expect(await exists(stand, uploadStateKey(key))).toBe(false);
+  });
+
+  it('a source that is fast alone (loopback, the default fastStream) stays one stream: the first segment, then the rest', async () => {
+    const f = publish(stand, 'seg-fast.safetensors', 8, 6);
+    const key = 'Stable-diffusion/seg-fast.safetensors';
+    const res = await sync(f, key, { connections: 4, segmentSize: SEGMENT, threshold: 2 * MIB });
+    await expectLanded(res, key, f);
+    expect(cdnGets().map((g) => [g.status, g.responseBytes])).toEqual([
+      [206, SEGMENT],
+      [206, f.data.length - SEGMENT],
+    ]);
   });
 
   it('a file below the threshold is read with one plain GET', async () => {

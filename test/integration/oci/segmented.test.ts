@@ -24,7 +24,8 @@ import { startRegistry, type RegistryHandle } from '../../support/registry';
 const MiB = 1024 * 1024;
 const CHUNK = 256 * 1024;
 const SEGMENT = MiB;
-const DOWNLOAD: SegmentSettings = { connections: 4, segmentSize: SEGMENT, threshold: 2 * MiB };
+// fastStream 0: split even a loopback stream, which the default keeps whole (tested last)
+const DOWNLOAD: SegmentSettings = { connections: 4, segmentSize: SEGMENT, threshold: 2 * MiB, fastStream: 0 };
 
 describe('mirror: segmented blob downloads through the fault proxy', () => {
   let src: RegistryHandle;
@@ -65,10 +66,10 @@ describe('mirror: segmented blob downloads through the fault proxy', () => {
   }
 
   /** Copy `run` from the source (through its proxy) to the destination (direct), segmented by DOWNLOAD. */
-  async function copyVia(run: Run, options: { restarts?: number } = {}): Promise<CopyResult> {
+  async function copyVia(run: Run, options: { restarts?: number; download?: SegmentSettings } = {}): Promise<CopyResult> {
     const pool = new RegistryPool({ retry: { sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 }, stallTimeoutMs: 10_000 });
     try {
-      const engine = new CopyEngine({ chunkSize: CHUNK, minChunkSize: CHUNK, maxChunkSize: 4 * CHUNK, download: DOWNLOAD, restarts: options.restarts, stallTimeoutMs: 10_000 });
+      const engine = new CopyEngine({ chunkSize: CHUNK, minChunkSize: CHUNK, maxChunkSize: 4 * CHUNK, download: options.download ?? DOWNLOAD, restarts: options.restarts, stallTimeoutMs: 10_000 });
       return await engine.copy(pool.source(srcProxy.host), pool.destination(dst.host), {
         source: parseReference(`${srcProxy.host}/${run.from}:v1`),
         target: parseReference(`${dst.host}/${run.to}:v1`),
@@ -157,6 +158,17 @@ describe('mirror: segmented blob downloads through the fault proxy', () => {
     expect(srcProxy.stats.faultsFired).toBeGreaterThanOrEqual(1);
     expect(await blobExists(dst.url, run.to, run.layer.digest)).toBe(false);
     await expect(getManifest(dst.url, run.to, 'v1')).rejects.toThrow(/404/);
+  });
+
+  test('a source that is fast alone (loopback, the default fastStream) stays one stream: the first segment, then the rest', async () => {
+    const run = await image([8 * MiB]);
+    const r = await copyVia(run, { download: { connections: 4, segmentSize: SEGMENT, threshold: 2 * MiB } });
+    await expectMirrored(run, r);
+    const gets = layerGets(run);
+    expect(gets.map((g) => [g.status, g.responseBytes])).toEqual([
+      [206, SEGMENT],
+      [206, run.layer.size - SEGMENT],
+    ]);
   });
 
   test('a blob below the threshold is read with one plain GET', async () => {

@@ -63,7 +63,8 @@ class FakeRangeServer {
 }
 
 const noSleep = async () => {};
-const settings = (over: Partial<SegmentSettings> = {}): SegmentSettings => ({ connections: 4, segmentSize: 16 * KIB, threshold: 32 * KIB, ...over });
+// fastStream 0: the fake server is as fast as memory, and these tests are about segments
+const settings = (over: Partial<SegmentSettings> = {}): SegmentSettings => ({ connections: 4, segmentSize: 16 * KIB, threshold: 32 * KIB, fastStream: 0, ...over });
 
 function options(server: FakeRangeServer, over: Partial<SegmentedReadOptions> = {}): SegmentedReadOptions {
   return {
@@ -157,8 +158,9 @@ describe('openSegmented', () => {
     server.ignoreRange = true;
     const budget = new SegmentBudget(64 * KIB);
     const dl = await openSegmented(options(server, { budget }));
-    expect(dl.kind).toBe('whole');
-    if (dl.kind !== 'whole') return;
+    expect(dl.kind).toBe('stream');
+    if (dl.kind !== 'stream') return;
+    expect(dl.reason).toBe('range-ignored');
     expect(dl.body.start).toBe(0);
     expect((await readAll(dl.body.body)).equals(server.data)).toBe(true);
     expect(server.requests).toHaveLength(1);
@@ -277,6 +279,48 @@ describe('openSegmented', () => {
     expect(got.length).toBe(server.data.length);
     expect(sha(got)).not.toBe(sha(server.data));
     expect(got[40 * KIB + 3]).toBe(server.data[40 * KIB + 3] ^ 0xff);
+  });
+});
+
+describe('openSegmented: the probe', () => {
+  it('keeps a stream whose first bytes arrive faster than fastStream as one stream', async () => {
+    const server = new FakeRangeServer(randomBytes(200 * KIB));
+    let t = 0;
+    // 1 ms per clock read: the probe sees 16 KiB in a few ms, far above 1 MiB/s
+    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => t++ }));
+    expect(dl.kind).toBe('stream');
+    if (dl.kind !== 'stream') return;
+    expect(dl.reason).toBe('fast');
+    expect(dl.body.start).toBe(0);
+    expect((await readAll(dl.body.body)).equals(server.data)).toBe(true);
+    // the first segment, then one request for the rest
+    expect(server.requests).toEqual([
+      { start: 0, end: 16 * KIB },
+      { start: 16 * KIB, end: server.data.length },
+    ]);
+  });
+
+  it('splits a slow stream, and its first bytes become the first segment (not asked for twice)', async () => {
+    const server = new FakeRangeServer(randomBytes(200 * KIB));
+    let t = 0;
+    // 100 ms per clock read: a few KiB per 100 ms is far below 1 MiB/s, and the probe gives up at 1 s
+    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => (t += 100) }));
+    expect(dl.kind).toBe('segmented');
+    if (dl.kind !== 'segmented') return;
+    expect((await readAll(dl.chunks)).equals(server.data)).toBe(true);
+    expect(server.requests[0]).toEqual({ start: 0, end: 16 * KIB });
+    expect(server.requests.slice(1).every((r) => r.start >= 16 * KIB)).toBe(true);
+    expect(server.requests).toHaveLength(Math.ceil(server.data.length / (16 * KIB)));
+    expect(dl.stats.bytesReceived).toBe(server.data.length);
+  });
+
+  it('hands back the whole rest as one stream when it ends while being measured', async () => {
+    const server = new FakeRangeServer(randomBytes(40 * KIB));
+    let t = 0;
+    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB, segmentSize: 64 * KIB }), now: () => (t += 1) }));
+    expect(dl.kind).toBe('stream');
+    if (dl.kind !== 'stream') return;
+    expect((await readAll(dl.body.body)).equals(server.data)).toBe(true);
   });
 });
 
