@@ -45,7 +45,7 @@ export const ENVIRONMENT_DEFAULTS = {
      * per-flow-capped path carry about eight times one stream (issue 21; lib/transfer/segmented.ts
      * DEFAULT_SEGMENT_SETTINGS, the same values, which lib/config may not import).
      */
-    download: { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 },
+    download: { connections: 8, segmentSizeMiB: 4, thresholdMiB: 64 },
   },
   mirrorEntry: {
     /** Keep the whole index, so the mirrored digest is the source's digest. */
@@ -57,7 +57,7 @@ export const ENVIRONMENT_DEFAULTS = {
     /** Hugging Face itself; a mirror such as hf-mirror.com is an explicit choice. */
     endpoint: DEFAULT_HF_ENDPOINT,
     /** The same segmented downloads as `mirror.download`, for the same reason. */
-    download: { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 },
+    download: { connections: 8, segmentSizeMiB: 4, thresholdMiB: 64 },
   },
   snapshot: {
     /** No image-cache snapshot unless asked for: baking costs an instance and a snapshot. */

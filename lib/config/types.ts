@@ -73,7 +73,7 @@ export interface MirrorEntry {
 export interface DownloadSettings {
   /** Concurrent Range requests per large object, 1 to 32; 1 reads every object as one stream. @default 8 */
   readonly connections?: number;
-  /** Size of each segment in MiB, 1 to 64. @default 8 */
+  /** Size of each segment in MiB, 1 to 64. @default 4 */
   readonly segmentSizeMiB?: number;
   /** Objects with at least this many MiB still to download are segmented, ≥ 1. @default 64 */
   readonly thresholdMiB?: number;
@@ -85,7 +85,7 @@ export interface MirrorSection {
   readonly images?: readonly MirrorEntry[];
   /** Helm charts (OCI artifacts) to mirror. @default [] (none) */
   readonly charts?: readonly MirrorEntry[];
-  /** How blobs are downloaded from their source registries. @default { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 } */
+  /** How blobs are downloaded from their source registries. @default { connections: 8, segmentSizeMiB: 4, thresholdMiB: 64 } */
   readonly download?: DownloadSettings;
 }
 
@@ -105,7 +105,7 @@ export interface ModelsSection {
   readonly endpoint?: string;
   /** Files to sync. @default [] (none) */
   readonly files?: readonly ModelFile[];
-  /** How model files are downloaded from their sources (http(s), hf://, s3://). @default { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 } */
+  /** How model files are downloaded from their sources (http(s), hf://, s3://). @default { connections: 8, segmentSizeMiB: 4, thresholdMiB: 64 } */
   readonly download?: DownloadSettings;
 }
 

@@ -50,11 +50,11 @@ const PROBE_BYTES = 4 * MIB;
 const PROBE_MS = 1000;
 
 /**
- * The defaults: 8 connections of 8 MiB segments for objects of 64 MiB or more. Eight flows of a
- * per-flow-capped path give about eight times one stream, and 8 MiB segments keep the request
+ * The defaults: 8 connections of 4 MiB segments for objects of 64 MiB or more. Eight flows of a
+ * per-flow-capped path give about eight times one stream, and 4 MiB segments keep the request
  * overhead (one round trip per segment) under a tenth at 4 MiB/s and 150 ms (bench/crossborder).
  */
-export const DEFAULT_SEGMENT_SETTINGS: SegmentSettings = { connections: 8, segmentSize: 8 * MIB, threshold: 64 * MIB };
+export const DEFAULT_SEGMENT_SETTINGS: SegmentSettings = { connections: 8, segmentSize: 4 * MIB, threshold: 64 * MIB };
 
 /** Limits of the settings a user may choose (config and flags). */
 export const SEGMENT_LIMITS = {
@@ -98,7 +98,7 @@ export class SegmentBudget {
 
   /**
    * The budget for `settings`: (connections + 2) segments, one in flight per connection and two
-   * finished ahead of the consumer (80 MiB at the defaults; bench/crossborder measured peak RSS
+   * finished ahead of the consumer (40 MiB at the defaults; bench/crossborder measured peak RSS
    * with it).
    */
   static forSettings(settings: SegmentSettings): SegmentBudget {

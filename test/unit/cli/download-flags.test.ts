@@ -145,7 +145,7 @@ describe('sdpipe mirror copy', () => {
 
   it('names the defaults in --help', async () => {
     const r = await runCli(['mirror', 'copy', '--help']);
-    expect(r.stdout).toContain('the download flags default to --connections 8, --segment-size 8, --segment-threshold 64');
+    expect(r.stdout).toContain('the download flags default to --connections 8, --segment-size 4, --segment-threshold 64');
   });
 });
 
@@ -161,7 +161,7 @@ describe('sdpipe models sync', () => {
     expect(await syncDownload(['--env', envFile()])).toEqual(DEFAULT_SEGMENT_SETTINGS);
     syncMock.mockClear();
     const file = envFile('{ connections: 3 }', '{ connections: 12, thresholdMiB: 512 }');
-    expect(await syncDownload(['--env', file])).toEqual(settings(12, 8, 512));
+    expect(await syncDownload(['--env', file])).toEqual(settings(12, 4, 512));
     syncMock.mockClear();
     expect(await syncDownload(['--env', file, '--segment-size', '16', '--segment-threshold', '100'])).toEqual(settings(12, 16, 100));
   });
@@ -177,5 +177,5 @@ describe('sdpipe models sync', () => {
 test('downloadSettings: flag > written > default, value by value', () => {
   expect(downloadSettings({})).toEqual(DEFAULT_SEGMENT_SETTINGS);
   expect(downloadSettings({ segmentSize: 2 }, { connections: 5, segmentSizeMiB: 9 })).toEqual(settings(5, 2, 64));
-  expect(downloadSettings({ connections: 1, segmentThreshold: 70 }, { connections: 5, thresholdMiB: 80 })).toEqual(settings(1, 8, 70));
+  expect(downloadSettings({ connections: 1, segmentThreshold: 70 }, { connections: 5, thresholdMiB: 80 })).toEqual(settings(1, 4, 70));
 });

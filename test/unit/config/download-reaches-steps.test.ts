@@ -50,7 +50,7 @@ async function modelsDownload(cfg: EnvironmentConfig, download?: SegmentSettings
 }
 
 test('mirrorEnvironment: the file\'s mirror.download, else the defaults; a caller\'s download wins', async () => {
-  expect(await mirrorDownload(config({ download: { connections: 4, thresholdMiB: 256 } }))).toEqual({ connections: 4, segmentSize: 8 * MIB, threshold: 256 * MIB });
+  expect(await mirrorDownload(config({ download: { connections: 4, thresholdMiB: 256 } }))).toEqual({ connections: 4, segmentSize: 4 * MIB, threshold: 256 * MIB });
   engineMock.mockClear();
   expect(await mirrorDownload(config())).toEqual(DEFAULT_SEGMENT_SETTINGS);
   engineMock.mockClear();

@@ -121,7 +121,7 @@ describe('resolved download settings', () => {
 
   it('are DEFAULT_SEGMENT_SETTINGS when the file writes nothing (lib/config may not import lib/transfer, so the table repeats them)', () => {
     const r = resolveEnvironment(parse(base));
-    expect(r.mirror.download).toEqual({ connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 });
+    expect(r.mirror.download).toEqual({ connections: 8, segmentSizeMiB: 4, thresholdMiB: 64 });
     expect(r.models.download).toEqual(r.mirror.download);
     expect(segmentSettings(ENVIRONMENT_DEFAULTS.mirror.download)).toEqual(DEFAULT_SEGMENT_SETTINGS);
     expect(segmentSettings(ENVIRONMENT_DEFAULTS.models.download)).toEqual(DEFAULT_SEGMENT_SETTINGS);
@@ -129,7 +129,7 @@ describe('resolved download settings', () => {
 
   it('keep each written value and default the others, per section', () => {
     const r = resolveEnvironment(parse(variant(keys({ connections: 16 }), keys({ segmentSizeMiB: 32, thresholdMiB: 128 }))));
-    expect(r.mirror.download).toEqual({ connections: 16, segmentSizeMiB: 8, thresholdMiB: 64 });
+    expect(r.mirror.download).toEqual({ connections: 16, segmentSizeMiB: 4, thresholdMiB: 64 });
     expect(r.models.download).toEqual({ connections: 8, segmentSizeMiB: 32, thresholdMiB: 128 });
     expect(segmentSettings(r.models.download)).toEqual({ connections: 8, segmentSize: 32 * 1024 * 1024, threshold: 128 * 1024 * 1024 });
   });

@@ -41,7 +41,7 @@ describe('resolveEnvironment', () => {
     const r = resolveEnvironment(minimal(region));
     expect(r.environment.approval).toBe('manual');
     expect(r.pipeline).toEqual({ engine, runner: ['ubuntu-latest'], source: { type: 's3' } });
-    const download = { connections: 8, segmentSizeMiB: 8, thresholdMiB: 64 };
+    const download = { connections: 8, segmentSizeMiB: 4, thresholdMiB: 64 };
     expect(r.mirror).toEqual({ images: [], charts: [], download });
     expect(r.models).toEqual({ endpoint: 'https://huggingface.co', files: [], download });
     expect(r.snapshot).toEqual({ enabled: false, kubernetesVersion: undefined, volumeSize: 80, instanceType: 'm5.large', architectures: ['x86_64'] });
