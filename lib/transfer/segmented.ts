@@ -48,6 +48,19 @@ export const FAST_STREAM_BYTES_PER_SECOND = 16 * MIB;
 const PROBE_BYTES = 4 * MIB;
 /** A probe that has not read its bytes after this long decides for segments, in ms. */
 const PROBE_MS = 1000;
+/**
+ * A slow probe during which this process used at least this share of one core (CPU time over
+ * wall time) was slowed by the process itself, not the path: it stays one stream. On bench/mirror's
+ * loopback (four blobs on two cores) the process is near one core; across the China path it is a
+ * few percent.
+ */
+const BUSY_SHARE = 0.5;
+
+/** This process's CPU time (user and system), in ms. */
+function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
 /**
  * The defaults: 8 connections of 4 MiB segments for objects of 64 MiB or more. Eight flows of a
@@ -259,6 +272,8 @@ export interface SegmentedReadOptions {
   readonly onResume?: (event: SegmentEvent) => void;
   /** Injectable clock (the probe's), in ms. @default Date.now */
   readonly now?: () => number;
+  /** Injectable CPU time this process has used, in ms (the probe's). @default process.cpuUsage */
+  readonly cpuTime?: () => number;
   /** Cancels the download. */
   readonly signal?: AbortSignal;
 }
@@ -410,7 +425,9 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
   // The first segment's request finds out whether the server honours Range, and its first bytes
   // whether one stream is slow enough for segments to pay.
   const now = options.now ?? Date.now;
+  const cpuTime = options.cpuTime ?? processCpuMs;
   const t0 = now();
+  const cpu0 = cpuTime();
   const first = bounds(0);
   let head: RangeBody;
   try {
@@ -468,6 +485,9 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
     }
     ended = !stopped;
   }
+  // A process that was busy for most of the probe (hashing and uploading other blobs on a fast
+  // path) read slowly because of itself: more connections would not help it.
+  if (!fast && !ended && fastRate > 0 && (cpuTime() - cpu0) >= BUSY_SHARE * Math.max(1, now() - t0)) fast = true;
   if (fast || ended) {
     // One stream: the first segment's bytes, then one request for everything after them.
     let tail: RangeBody | undefined;

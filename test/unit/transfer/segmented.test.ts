@@ -304,7 +304,7 @@ describe('openSegmented: the probe', () => {
     const server = new FakeRangeServer(randomBytes(200 * KIB));
     let t = 0;
     // 100 ms per clock read: a few KiB per 100 ms is far below 1 MiB/s, and the probe gives up at 1 s
-    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => (t += 100) }));
+    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => (t += 100), cpuTime: () => 0 }));
     expect(dl.kind).toBe('segmented');
     if (dl.kind !== 'segmented') return;
     expect((await readAll(dl.chunks)).equals(server.data)).toBe(true);
@@ -312,6 +312,21 @@ describe('openSegmented: the probe', () => {
     expect(server.requests.slice(1).every((r) => r.start >= 16 * KIB)).toBe(true);
     expect(server.requests).toHaveLength(Math.ceil(server.data.length / (16 * KIB)));
     expect(dl.stats.bytesReceived).toBe(server.data.length);
+  });
+
+  it('keeps a slow stream whole when the process itself was busy for most of the probe', async () => {
+    const server = new FakeRangeServer(randomBytes(200 * KIB));
+    let t = 0;
+    // as slow as above, but the process used 90 ms of CPU per 100 ms: it is the bottleneck, not the path
+    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => (t += 100), cpuTime: () => t * 0.9 }));
+    expect(dl.kind).toBe('stream');
+    if (dl.kind !== 'stream') return;
+    expect(dl.reason).toBe('fast');
+    expect((await readAll(dl.body.body)).equals(server.data)).toBe(true);
+    expect(server.requests).toEqual([
+      { start: 0, end: 16 * KIB },
+      { start: 16 * KIB, end: server.data.length },
+    ]);
   });
 
   it('hands back the whole rest as one stream when it ends while being measured', async () => {
