@@ -14,7 +14,7 @@
  * A server that answers the first segment with the whole object (200: it ignores `Range`) makes
  * the download fall back to that one stream ({@link SegmentedDownload} `whole`).
  */
-import { realSleep, retryDelay, type RetryDecision, type Sleep } from './retry';
+import { realSleep, retryDelay, type RetryDecision, type RetryOptions } from './retry';
 import { readWithStallTimeout } from './stall';
 
 const MIB = 1024 * 1024;
@@ -236,8 +236,11 @@ export class SegmentRangeError extends Error {
   }
 }
 
-/** Options of {@link openSegmented}. */
-export interface SegmentedReadOptions {
+/**
+ * Options of {@link openSegmented}. The retry settings are {@link RetryOptions}'s, with `attempts`
+ * counting the failures in a row of one segment without a new byte (6 by default).
+ */
+export interface SegmentedReadOptions extends Pick<RetryOptions, 'attempts' | 'baseMs' | 'maxMs' | 'maxRetryAfterMs' | 'sleep' | 'random'> {
   /** The object, for messages (no secrets). */
   readonly label: string;
   /** Open bytes [start, end) of the object (one attempt; the engine retries). */
@@ -252,18 +255,6 @@ export interface SegmentedReadOptions {
   readonly budget?: SegmentBudget;
   /** Which failures another attempt may cure (with the server's `Retry-After`). */
   readonly classify: (err: unknown) => RetryDecision;
-  /** Failures in a row without a new byte, per segment, before the download fails. @default 6 */
-  readonly attempts?: number;
-  /** Backoff base, in ms. @default 500 */
-  readonly baseMs?: number;
-  /** Backoff cap, in ms. @default 30000 */
-  readonly maxMs?: number;
-  /** Longest `Retry-After` honoured, in ms. @default - see retryDelay */
-  readonly maxRetryAfterMs?: number;
-  /** Injectable sleep. @default realSleep */
-  readonly sleep?: Sleep;
-  /** Injectable randomness in [0, 1). @default Math.random */
-  readonly random?: () => number;
   /** No byte for this long re-opens a segment, in ms. @default 60000 */
   readonly stallTimeoutMs?: number;
   /** Called with every answer before its bytes are read; throw to fail the download (a changed source). @default - none */
@@ -414,10 +405,7 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
         filledAtFailure = filled;
         failures++;
         if (failures >= (options.attempts ?? 6)) throw err;
-        const delay = retryDelay(decision, failures, { baseMs: options.baseMs ?? 500, maxMs: options.maxMs ?? 30_000, maxRetryAfterMs: options.maxRetryAfterMs, random: options.random }, err);
-        stats.resumes++;
-        options.onResume?.({ offset: start + filled, start, end, message: err instanceof Error ? err.message : String(err) });
-        await (options.sleep ?? realSleep)(delay, signal);
+        await backOff(options, decision, failures, err, { offset: start + filled, start, end }, stats, signal);
       }
     }
   };
@@ -628,6 +616,22 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
   };
 }
 
+/** Count and report a re-open, then wait the backoff (or the server's `Retry-After`). */
+async function backOff(
+  options: SegmentedReadOptions,
+  decision: RetryDecision,
+  failures: number,
+  err: unknown,
+  at: Omit<SegmentEvent, 'message'>,
+  stats: SegmentedStats,
+  signal: AbortSignal,
+): Promise<void> {
+  const delay = retryDelay(decision, failures, { baseMs: options.baseMs ?? 500, maxMs: options.maxMs ?? 30_000, maxRetryAfterMs: options.maxRetryAfterMs, random: options.random }, err);
+  stats.resumes++;
+  options.onResume?.({ ...at, message: err instanceof Error ? err.message : String(err) });
+  await (options.sleep ?? realSleep)(delay, signal);
+}
+
 /** Open the first segment, retrying its opening (not its body) like any segment. */
 async function openFirst(options: SegmentedReadOptions, start: number, end: number, signal: AbortSignal, stats: SegmentedStats): Promise<RangeBody> {
   let failures = 0;
@@ -642,12 +646,7 @@ async function openFirst(options: SegmentedReadOptions, start: number, end: numb
       if (!decision.retryable) throw err;
       failures++;
       if (failures >= (options.attempts ?? 6)) throw err;
-      stats.resumes++;
-      options.onResume?.({ offset: start, start, end, message: err instanceof Error ? err.message : String(err) });
-      await (options.sleep ?? realSleep)(
-        retryDelay(decision, failures, { baseMs: options.baseMs ?? 500, maxMs: options.maxMs ?? 30_000, maxRetryAfterMs: options.maxRetryAfterMs, random: options.random }, err),
-        signal,
-      );
+      await backOff(options, decision, failures, err, { offset: start, start, end }, stats, signal);
     }
   }
 }
