@@ -14,6 +14,7 @@
  * A server that answers the first segment with the whole object (200: it ignores `Range`) makes
  * the download fall back to that one stream ({@link SegmentedDownload} `whole`).
  */
+import * as os from 'node:os';
 import { realSleep, retryDelay, type RetryDecision, type RetryOptions } from './retry';
 import { readWithStallTimeout } from './stall';
 
@@ -55,11 +56,42 @@ const PROBE_MS = 1000;
  * few percent.
  */
 const BUSY_SHARE = 0.5;
+/**
+ * A slow probe during which the machine's cores were idle less than this share of the time was
+ * slowed by local work (a registry or proxy on the same machine, other jobs): it stays one stream.
+ */
+const IDLE_SHARE = 0.25;
 
-/** This process's CPU time (user and system), in ms. */
-function processCpuMs(): number {
+/** CPU counters, in ms: this process's CPU time, and the machine's idle and total time over all cores. */
+export interface CpuSample {
+  /** This process's user and system time. */
+  readonly processMs: number;
+  /** The machine's idle time, all cores. */
+  readonly idleMs: number;
+  /** The machine's total time, all cores. */
+  readonly totalMs: number;
+}
+
+/** The CPU counters now (process.cpuUsage and os.cpus). */
+export function sampleCpu(): CpuSample {
   const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
+  let idleMs = 0;
+  let totalMs = 0;
+  for (const c of os.cpus()) {
+    idleMs += c.times.idle;
+    totalMs += c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq;
+  }
+  return { processMs: (u.user + u.system) / 1000, idleMs, totalMs };
+}
+
+/**
+ * True when CPU, not the path, held a probe back between `a` and `b` (`wallMs` apart): this
+ * process used half a core, or the machine's cores were idle less than a quarter of the time.
+ */
+export function cpuBound(a: CpuSample, b: CpuSample, wallMs: number): boolean {
+  if (b.processMs - a.processMs >= BUSY_SHARE * Math.max(1, wallMs)) return true;
+  const total = b.totalMs - a.totalMs;
+  return total > 0 && (b.idleMs - a.idleMs) / total < IDLE_SHARE;
 }
 
 /**
@@ -263,8 +295,8 @@ export interface SegmentedReadOptions extends Pick<RetryOptions, 'attempts' | 'b
   readonly onResume?: (event: SegmentEvent) => void;
   /** Injectable clock (the probe's), in ms. @default Date.now */
   readonly now?: () => number;
-  /** Injectable CPU time this process has used, in ms (the probe's). @default process.cpuUsage */
-  readonly cpuTime?: () => number;
+  /** Injectable CPU counters (the probe's). @default sampleCpu */
+  readonly cpu?: () => CpuSample;
   /** Cancels the download. */
   readonly signal?: AbortSignal;
 }
@@ -413,9 +445,9 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
   // The first segment's request finds out whether the server honours Range, and its first bytes
   // whether one stream is slow enough for segments to pay.
   const now = options.now ?? Date.now;
-  const cpuTime = options.cpuTime ?? processCpuMs;
+  const cpu = options.cpu ?? sampleCpu;
   const t0 = now();
-  const cpu0 = cpuTime();
+  const cpu0 = cpu();
   const first = bounds(0);
   let head: RangeBody;
   try {
@@ -473,9 +505,10 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
     }
     ended = !stopped;
   }
-  // A process that was busy for most of the probe (hashing and uploading other blobs on a fast
-  // path) read slowly because of itself: more connections would not help it.
-  if (!fast && !ended && fastRate > 0 && (cpuTime() - cpu0) >= BUSY_SHARE * Math.max(1, now() - t0)) fast = true;
+  // A probe held back by CPU (this process hashing and uploading other blobs on a fast path, or
+  // the machine busy with local servers) measured the machine, not the path: more connections
+  // would not help.
+  if (!fast && !ended && fastRate > 0 && cpuBound(cpu0, cpu(), now() - t0)) fast = true;
   if (fast || ended) {
     // One stream: the first segment's bytes, then one request for everything after them.
     let tail: RangeBody | undefined;

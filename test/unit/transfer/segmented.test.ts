@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  cpuBound,
   DEFAULT_SEGMENT_SETTINGS,
   openSegmented,
   SegmentBudget,
@@ -304,7 +305,7 @@ describe('openSegmented: the probe', () => {
     const server = new FakeRangeServer(randomBytes(200 * KIB));
     let t = 0;
     // 100 ms per clock read: a few KiB per 100 ms is far below 1 MiB/s, and the probe gives up at 1 s
-    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => (t += 100), cpuTime: () => 0 }));
+    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => (t += 100), cpu: () => ({ processMs: 0, idleMs: t * 2, totalMs: t * 2 }) }));
     expect(dl.kind).toBe('segmented');
     if (dl.kind !== 'segmented') return;
     expect((await readAll(dl.chunks)).equals(server.data)).toBe(true);
@@ -318,7 +319,7 @@ describe('openSegmented: the probe', () => {
     const server = new FakeRangeServer(randomBytes(200 * KIB));
     let t = 0;
     // as slow as above, but the process used 90 ms of CPU per 100 ms: it is the bottleneck, not the path
-    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => (t += 100), cpuTime: () => t * 0.9 }));
+    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => (t += 100), cpu: () => ({ processMs: t * 0.9, idleMs: t, totalMs: t * 2 }) }));
     expect(dl.kind).toBe('stream');
     if (dl.kind !== 'stream') return;
     expect(dl.reason).toBe('fast');
@@ -329,6 +330,15 @@ describe('openSegmented: the probe', () => {
     ]);
   });
 
+  it('keeps a slow stream whole when the machine had almost no idle CPU during the probe', async () => {
+    const server = new FakeRangeServer(randomBytes(200 * KIB));
+    let t = 0;
+    // this process idle, but the two cores 90 % busy (a local registry or proxy): not the path
+    const dl = await openSegmented(options(server, { settings: settings({ fastStream: 1024 * KIB }), now: () => (t += 100), cpu: () => ({ processMs: 0, idleMs: t * 0.2, totalMs: t * 2 }) }));
+    expect(dl.kind).toBe('stream');
+    if (dl.kind === 'stream') expect((await readAll(dl.body.body)).equals(server.data)).toBe(true);
+  });
+
   it('hands back the whole rest as one stream when it ends while being measured', async () => {
     const server = new FakeRangeServer(randomBytes(40 * KIB));
     let t = 0;
@@ -336,6 +346,16 @@ describe('openSegmented: the probe', () => {
     expect(dl.kind).toBe('stream');
     if (dl.kind !== 'stream') return;
     expect((await readAll(dl.body.body)).equals(server.data)).toBe(true);
+  });
+});
+
+describe('cpuBound', () => {
+  const at = (processMs: number, idleMs: number, totalMs: number) => ({ processMs, idleMs, totalMs });
+  it('says CPU held the probe back when the process used half a core or the cores were idle under a quarter of the time', () => {
+    expect(cpuBound(at(0, 0, 0), at(500, 1000, 2000), 1000)).toBe(true);
+    expect(cpuBound(at(0, 0, 0), at(100, 400, 2000), 1000)).toBe(true);
+    expect(cpuBound(at(0, 0, 0), at(100, 1500, 2000), 1000)).toBe(false);
+    expect(cpuBound(at(0, 0, 0), at(499, 500, 2000), 1000)).toBe(false);
   });
 });
 
