@@ -41,7 +41,7 @@ export interface CopyRunOptions {
   readonly dispatcher?: Dispatcher;
   /**
    * How large blobs are downloaded: concurrent `Range` segments (lib/transfer/segmented.ts).
-   * @default DEFAULT_SEGMENT_SETTINGS (8 connections of 8 MiB for blobs of 64 MiB or more)
+   * @default DEFAULT_SEGMENT_SETTINGS (8 connections of 4 MiB for blobs of 64 MiB or more)
    */
   readonly download?: SegmentSettings;
 }

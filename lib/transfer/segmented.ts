@@ -373,6 +373,8 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
   const onOuterAbort = () => controller.abort(options.signal?.reason);
   if (options.signal?.aborted) onOuterAbort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const detach = (): void => options.signal?.removeEventListener('abort', onOuterAbort);
+  const stallMs = options.stallTimeoutMs ?? 60_000;
   const stats: SegmentedStats = { bytesReceived: 0, segments: 0, resumes: 0 };
   const segmentSize = Math.max(1, settings.segmentSize);
   const connections = Math.max(1, settings.connections);
@@ -403,10 +405,10 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
         let skip = want - body.start;
         await readWithStallTimeout(
           body.body,
-          options.stallTimeoutMs ?? 60_000,
+          stallMs,
           () => {
             body?.abort();
-            return new SegmentStallError(options.label, start, options.stallTimeoutMs ?? 60_000);
+            return new SegmentStallError(options.label, start, stallMs);
           },
           (chunk) => {
             stats.bytesReceived += chunk.length;
@@ -453,17 +455,17 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
   try {
     head = await openFirst(options, first.start, first.end, signal, stats);
   } catch (err) {
-    options.signal?.removeEventListener('abort', onOuterAbort);
+    detach();
     throw err;
   }
   const asStream = (body: RangeBody, reason: 'range-ignored' | 'fast'): SegmentedDownload => {
-    options.signal?.removeEventListener('abort', onOuterAbort);
+    detach();
     return { kind: 'stream', reason, body };
   };
   if (!head.partial) return asStream(head, 'range-ignored');
   if (head.start !== from) {
     head.abort();
-    options.signal?.removeEventListener('abort', onOuterAbort);
+    detach();
     throw new SegmentRangeError(`${options.label} answered bytes from ${head.start} to a request for bytes ${from}-${first.end - 1}`, false);
   }
   const it = head.body[Symbol.asyncIterator]();
@@ -475,7 +477,6 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
   const fastRate = settings.fastStream ?? FAST_STREAM_BYTES_PER_SECOND;
   if (fastRate > 0) {
     const probeBytes = Math.min(PROBE_BYTES, segmentSize);
-    const stallMs = options.stallTimeoutMs ?? 60_000;
     let stopped = false;
     let firstAt: { readonly at: number; readonly bytes: number } | undefined;
     try {
@@ -500,7 +501,7 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
       );
     } catch (err) {
       head.abort();
-      options.signal?.removeEventListener('abort', onOuterAbort);
+      detach();
       throw err;
     }
     ended = !stopped;
@@ -542,7 +543,7 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
     firstHeld = await budget.acquire(bounds(0).end - bounds(0).start, signal);
   } catch (err) {
     head.abort();
-    options.signal?.removeEventListener('abort', onOuterAbort);
+    detach();
     throw err;
   }
   const firstBody: RangeBody = { start: from + probed, partial: true, body: rest, abort: () => head.abort() };
@@ -612,7 +613,7 @@ export async function openSegmented(options: SegmentedReadOptions): Promise<Segm
         await slot.result.catch(() => undefined);
         releaseSlot(slot);
       }
-      options.signal?.removeEventListener('abort', onOuterAbort);
+      detach();
     })());
 
   async function* generate(): AsyncGenerator<Buffer> {
