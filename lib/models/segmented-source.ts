@@ -24,28 +24,12 @@ export interface SegmentedSourceOptions {
   readonly retry?: TransferRetryOptions;
   /** No byte for this long re-opens a segment, in ms. @default 60000 */
   readonly stallTimeoutMs?: number;
-  /** Called when a segment is re-opened after a failure. @default - none */
-  readonly onResume?: (message: string) => void;
-}
-
-/** Counters of the segmented opens of a {@link SegmentedByteSource}. */
-export interface SegmentedSourceStats {
-  /** Opens read in segments. */
-  segmentedOpens: number;
-  /** Segments fetched. */
-  segments: number;
-  /** Segment re-opens after a failure. */
-  resumes: number;
-  /** Body bytes the segments received (re-fetches included). */
-  bytesReceived: number;
 }
 
 /** `inner`, opened in segments where {@link segmentsApply} says so. */
 export class SegmentedByteSource implements ByteSource {
   /** The inner source's label. */
   readonly label: string;
-  /** Live counters. */
-  readonly stats: SegmentedSourceStats = { segmentedOpens: 0, segments: 0, resumes: 0, bytesReceived: 0 };
   private tag?: string;
 
   constructor(
@@ -87,10 +71,6 @@ export class SegmentedByteSource implements ByteSource {
       sleep: retry.sleep,
       random: retry.random,
       stallTimeoutMs: this.options.stallTimeoutMs,
-      onResume: (e) => {
-        this.stats.resumes++;
-        this.options.onResume?.(`${this.label}: resuming the segment ${e.start}-${e.end - 1} at byte ${e.offset}: ${e.message}`);
-      },
       signal,
     });
     if (dl.kind === 'stream') {
@@ -101,16 +81,8 @@ export class SegmentedByteSource implements ByteSource {
       one.once('close', () => dl.body.abort());
       return { start: dl.body.start, size, tag: this.tag, partial: true, body: one };
     }
-    this.stats.segmentedOpens++;
-    let counted = false;
-    const count = () => {
-      if (counted) return;
-      counted = true;
-      this.stats.segments += dl.stats.segments;
-      this.stats.bytesReceived += dl.stats.bytesReceived;
-    };
     const body = Readable.from(dl.chunks, { objectMode: false, highWaterMark: 1 });
-    body.once('close', () => void dl.close().then(count));
+    body.once('close', () => void dl.close());
     return { start: offset, size, tag: this.tag, partial: true, body };
   }
 
