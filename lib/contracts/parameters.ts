@@ -12,6 +12,7 @@
  * | `/sdpipe/<env>/snapshot-id` | Snapshot | Deploy |
  * | `/sdpipe/<env>/bake/{instance-profile,subnet-id,security-group-ids}` | support stack (instance profile), people | Snapshot |
  * | `/sdpipe/<env>/pipeline/{source-bucket,name}` | CodePipeline stack | deploy.yml |
+ * | `/sdpipe/<env>/deployed` | the deploy job / CodePipeline's Record step (`sdpipe changes record`) | Validate's `sdpipe changes`, the step commands with `--skip-unchanged` |
  */
 
 /** `/sdpipe/<env>/`: the prefix of every parameter of an environment. */
@@ -27,6 +28,11 @@ export function mirrorParameterName(environment: string, kind: 'images' | 'chart
 /** `/sdpipe/<env>/snapshot-id` (Snapshot). */
 export function snapshotParameterName(environment: string): string {
   return `${environmentParameterPrefix(environment)}snapshot-id`;
+}
+
+/** `/sdpipe/<env>/deployed`: what the last successful deploy deployed (lib/contracts/deployment-record.ts). */
+export function deployedParameterName(environment: string): string {
+  return `${environmentParameterPrefix(environment)}deployed`;
 }
 
 /** `/sdpipe/<env>/bake/`: the folder of the bake's launch settings. */

@@ -20,7 +20,8 @@ import { imagesLockPath } from '../../lib/contracts/images-lock';
 import { modelsLockPath } from '../../lib/contracts/models-lock';
 import { DEFAULT_OUT_DIR as OUT_DIR } from '../../lib/contracts/out-dir';
 import { snapshotRecordPath } from '../../lib/contracts/snapshot-record';
-import { ASSEMBLY_DIR, stepRoleName } from './names';
+import { deployedParameterName } from '../../lib/contracts/parameters';
+import { ASSEMBLY_DIR, STEP_ARTIFACT_DIR, STEP_ARTIFACT_NAME, STEP_CLI, STEP_DIR, stepRoleName } from './names';
 import type { StepId } from './names';
 
 /** A lock file a step reads from an earlier step's output. */
@@ -37,8 +38,18 @@ export interface BlueprintStep {
   readonly id: StepId;
   /** One line saying what the step does. */
   readonly title: string;
-  /** Shell commands, run from the repository root after the install commands. */
+  /** Shell commands, run from the repository root with the step artifact at {@link STEP_DIR} (nothing installed). */
   readonly commands: readonly string[];
+  /**
+   * The steps that must finish first: the DAG Validate → (Mirror → Snapshot) ∥ Models. Models
+   * depends on neither Mirror nor Snapshot, so it runs beside them.
+   */
+  readonly needs: readonly StepId[];
+  /**
+   * The step is skipped when its inputs are unchanged since the last recorded deployment
+   * (`sdpipe changes`, lib/plan/changes.ts): Mirror, Models and Snapshot. Validate always runs.
+   */
+  readonly changeAware: boolean;
   /** Folder the step writes (kept as the step's artifact), or undefined when it writes nothing to keep. */
   readonly outputDirectory?: string;
   /** Files inside the output folder that later steps and people read. */
@@ -65,8 +76,12 @@ export interface PipelineBlueprint {
   readonly runner: readonly string[];
   /** npm registry for every build step, when set. */
   readonly npmRegistry?: string;
-  /** Install commands of every step (Synth included). */
+  /** Install commands of the Synth step: the only install of a run (the later steps run the step artifact). */
   readonly install: readonly string[];
+  /** The step artifact the Synth step builds and every later step runs (`sdpipe pipeline bundle`). */
+  readonly stepArtifact: StepArtifact;
+  /** Change-aware steps: the deployment record and the commands that read and write it. */
+  readonly changes: BlueprintChanges;
   /** Environment variables of every build step (the npm registry). */
   readonly buildEnv: Readonly<Record<string, string>>;
   /** The Synth step: builds the pipeline's cloud assembly into {@link ASSEMBLY_DIR}. */
@@ -96,6 +111,32 @@ export interface PipelineBlueprint {
    * GitHub Actions engine refuses to generate a workflow while any is left. Empty for a valid file.
    */
   readonly workflowValueProblems: readonly WorkflowValueProblem[];
+}
+
+/** The step artifact of a pipeline run. */
+export interface StepArtifact {
+  /** Where the Synth step writes it ({@link STEP_ARTIFACT_DIR}, inside the cloud assembly). */
+  readonly directory: string;
+  /** Its name in GitHub's artifact storage. */
+  readonly name: string;
+  /** Where the later steps place it ({@link STEP_DIR}). */
+  readonly placedAt: string;
+  /** The command prefix that runs sdpipe from it ({@link STEP_CLI}). */
+  readonly cli: string;
+  /** The lockfile's tools it also carries (`cdk-assets`, `aws-cdk`), with shims in its `bin/`. */
+  readonly tools: readonly string[];
+}
+
+/** What the engines need to skip unchanged steps and to record a deployment. */
+export interface BlueprintChanges {
+  /** The SSM parameter holding the last deployment's record (lib/contracts/parameters.ts). */
+  readonly parameter: string;
+  /** Decides which change-aware steps run (`sdpipe changes`); engines add `--format`. */
+  readonly command: string;
+  /** Records the deployment after a successful deploy (`sdpipe changes record`). */
+  readonly recordCommand: string;
+  /** The flag a change-aware step's command takes to skip itself when its inputs are unchanged. */
+  readonly skipFlag: string;
 }
 
 /** A config value that must not reach a workflow, with where it is and why. */
@@ -203,7 +244,9 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
     Validate: {
       id: 'Validate',
       title: 'check the environment file, with live checks of instance type offerings and the Bottlerocket AMI parameter',
-      commands: [`npx sdpipe validate --env ${arg} --live`],
+      commands: [`${STEP_CLI} validate --env ${arg} --live`],
+      needs: [],
+      changeAware: false,
       lockFiles: [],
       inputs: [],
       timeoutMinutes: 15,
@@ -213,7 +256,9 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
     Mirror: {
       id: 'Mirror',
       title: "copy the images and charts into the environment's ECR and publish their digests to SSM",
-      commands: [`npx sdpipe mirror --env ${arg} --publish --out ${OUT_DIR}`],
+      commands: [`${STEP_CLI} mirror --env ${arg} --publish --out ${OUT_DIR}`],
+      needs: ['Validate'],
+      changeAware: true,
       outputDirectory: OUT_DIR,
       lockFiles: [imagesLockPath(OUT_DIR, name)],
       inputs: [],
@@ -224,7 +269,9 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
     Models: {
       id: 'Models',
       title: "copy the model files into the model bucket, checked against their pinned sha256",
-      commands: [`npx sdpipe models sync --env ${arg} --out ${OUT_DIR}`],
+      commands: [`${STEP_CLI} models sync --env ${arg} --out ${OUT_DIR}`],
+      needs: ['Validate'],
+      changeAware: true,
       outputDirectory: OUT_DIR,
       lockFiles: [modelsLockPath(OUT_DIR, name)],
       inputs: [],
@@ -236,8 +283,10 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
       id: 'Snapshot',
       title: 'bake (or reuse) the image-cache EBS snapshot of the mirrored digests and publish its id to SSM',
       commands: [
-        `npx sdpipe snapshot bake --env ${arg} --publish --out ${OUT_DIR}${stages.includes('Mirror') ? ` --lock ${shellArg(imagesLockPath(MIRROR_LOCKS_DIR, name))}` : ''}`,
+        `${STEP_CLI} snapshot bake --env ${arg} --publish --out ${OUT_DIR}${stages.includes('Mirror') ? ` --lock ${shellArg(imagesLockPath(MIRROR_LOCKS_DIR, name))}` : ''}`,
       ],
+      needs: stages.includes('Mirror') ? ['Mirror'] : ['Validate'],
+      changeAware: true,
       outputDirectory: OUT_DIR,
       lockFiles: [snapshotRecordPath(OUT_DIR, name)],
       inputs: stages.includes('Mirror') ? [{ from: 'Mirror', directory: MIRROR_LOCKS_DIR }] : [],
@@ -248,6 +297,10 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
   };
   const steps = stages.filter((s): s is StepId => s in all).map((s) => all[s]);
   const synthCommand = `npx sdpipe pipeline synth --env ${arg} --out ${ASSEMBLY_DIR}${engine === 'github-actions' ? ' --check-workflow' : ''}`;
+  // GitHub Actions publishes the assets in the Synth job (its node_modules has cdk-assets); CodePipeline's
+  // asset and self-mutation actions take the assembly, so the artifact carries their CLIs.
+  const tools = engine === 'codepipeline' ? ['cdk-assets', 'aws-cdk'] : [];
+  const bundleCommand = `npx sdpipe pipeline bundle --out ${STEP_ARTIFACT_DIR}${tools.length ? ` --tools ${tools.join(',')}` : ''}`;
   return {
     environment: name,
     partition: partitionOf(env.region),
@@ -258,8 +311,15 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
     runner: config.pipeline.runner,
     npmRegistry,
     install: ['npm ci --no-audit --no-fund'],
+    stepArtifact: { directory: STEP_ARTIFACT_DIR, name: STEP_ARTIFACT_NAME, placedAt: STEP_DIR, cli: STEP_CLI, tools },
+    changes: {
+      parameter: deployedParameterName(name),
+      command: `${STEP_CLI} changes --env ${arg}`,
+      recordCommand: `${STEP_CLI} changes record --env ${arg}`,
+      skipFlag: '--skip-unchanged',
+    },
     buildEnv: npmRegistry ? { NPM_CONFIG_REGISTRY: npmRegistry } : {},
-    synth: { commands: [synthCommand], timeoutMinutes: 30 },
+    synth: { commands: [synthCommand, bundleCommand], timeoutMinutes: 30 },
     steps,
     approval: stages.includes('Approve'),
     stages,

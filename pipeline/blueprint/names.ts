@@ -62,6 +62,23 @@ export function workflowName(environment: string): string {
 /** The cloud assembly folder the Synth step writes and the deploy jobs read. */
 export const ASSEMBLY_DIR = 'cdk.out';
 
+/**
+ * Where the Synth step writes the step artifact (`sdpipe pipeline bundle`): the sdpipe CLI as one
+ * bundle with the few files it reads, plus, for the CodePipeline engine, the lockfile's cdk-assets and
+ * aws-cdk. Inside the cloud assembly, so that every CodePipeline action that takes the assembly
+ * (asset publishing, self-mutation) has it too.
+ */
+export const STEP_ARTIFACT_DIR = `${ASSEMBLY_DIR}/sdpipe-step`;
+
+/** Name of the step artifact in GitHub's artifact storage (github-actions engine). */
+export const STEP_ARTIFACT_NAME = 'sdpipe-step';
+
+/** Where the steps after Synth find the step artifact (repository-relative). */
+export const STEP_DIR = '.sdpipe-step';
+
+/** How the steps after Synth run sdpipe: the runner's Node.js on the step artifact, nothing installed. */
+export const STEP_CLI = `node ${STEP_DIR}/sdpipe.js`;
+
 /** The GitHub Actions OIDC issuer host. */
 export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
 
@@ -99,4 +116,9 @@ export function assetsRoleName(environment: string): string {
  */
 export function githubEnvironmentSubject(repository: string, githubEnvironment: string): string {
   return `repo:${repository}:environment:${githubEnvironment}`;
+}
+
+/** Name of the CodePipeline engine's Record step role, which writes the deployment record after a deploy. */
+export function recordRoleName(environment: string): string {
+  return `sdpipe-record-${environment}`;
 }

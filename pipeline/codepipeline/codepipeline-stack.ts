@@ -11,8 +11,10 @@
  * Each step runs as its own role (pipeline/roles/step-policies.ts); the deploy uses the CDK
  * bootstrap roles only.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import type { StackProps, Stage } from 'aws-cdk-lib';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
+import type { StackProps } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as cpactions from 'aws-cdk-lib/aws-codepipeline-actions';
@@ -26,9 +28,11 @@ import type { Construct } from 'constructs';
 import { SdpipeError } from '../../lib/errors';
 import type { PipelineBlueprint } from '../blueprint/blueprint';
 import { parameterArnResource, pipelineParameterNames } from '../../lib/contracts/parameters';
-import { approvalEnvironmentName, ASSEMBLY_DIR, deployRoleName, githubEnvironmentSubject, pipelineName, SOURCE_OBJECT_KEY } from '../blueprint/names';
+import { approvalEnvironmentName, ASSEMBLY_DIR, deployRoleName, githubEnvironmentSubject, pipelineName, recordRoleName, SOURCE_OBJECT_KEY } from '../blueprint/names';
 import type { StepId } from '../blueprint/names';
 import { createStepRoles, GitHubOidc } from '../roles/support';
+import { writeRecordStatement } from '../roles/step-policies';
+import type { BlueprintStep } from '../blueprint/blueprint';
 
 /**
  * Makes the stage an engine deploys, in `scope` with construct id `id`. The stage is the deploy,
@@ -68,6 +72,8 @@ export class CodePipelineStack extends Stack {
   readonly deployRole?: iam.Role;
   /** The role of each step. */
   readonly stepRoles: Readonly<Partial<Record<StepId, iam.Role>>>;
+  /** The role of the Record step, which writes the deployment record after a successful deploy. */
+  readonly recordRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: CodePipelineStackProps) {
     const bp = props.blueprint;
@@ -115,6 +121,13 @@ export class CodePipelineStack extends Stack {
       computeType: codebuild.ComputeType.SMALL,
       environmentVariables: Object.fromEntries(Object.entries(bp.buildEnv).map(([k, v]) => [k, { value: v }])),
     };
+    const synth = new pipelines.CodeBuildStep('Synth', {
+      input: source,
+      installCommands: [...bp.install],
+      commands: [...bp.synth.commands],
+      primaryOutputDirectory: ASSEMBLY_DIR,
+      timeout: Duration.minutes(bp.synth.timeoutMinutes),
+    });
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
       pipelineName: pipelineName(name),
       pipelineType: codepipeline.PipelineType.V2,
@@ -123,18 +136,14 @@ export class CodePipelineStack extends Stack {
       publishAssetsInParallel: false,
       cdkAssetsCliVersion: '4',
       codeBuildDefaults: { buildEnvironment, partialBuildSpec: NODE_RUNTIME },
-      synth: new pipelines.CodeBuildStep('Synth', {
-        input: source,
-        installCommands: [...bp.install],
-        commands: [...bp.synth.commands],
-        primaryOutputDirectory: ASSEMBLY_DIR,
-        timeout: Duration.minutes(bp.synth.timeoutMinutes),
-      }),
+      synth,
     });
 
+    // Every later step runs the step artifact the Synth step built (its second output): nothing is installed.
+    const artifact = synth.addOutputDirectory(bp.stepArtifact.directory);
     const steps = new Map<StepId, pipelines.CodeBuildStep>();
     for (const step of bp.steps) {
-      const additionalInputs: Record<string, pipelines.IFileSetProducer> = {};
+      const additionalInputs: Record<string, pipelines.IFileSetProducer> = { [bp.stepArtifact.placedAt]: artifact };
       for (const input of step.inputs) {
         const from = steps.get(input.from);
         if (from?.primaryOutput) additionalInputs[input.directory] = from.primaryOutput;
@@ -142,20 +151,44 @@ export class CodePipelineStack extends Stack {
       steps.set(step.id, new pipelines.CodeBuildStep(step.id, {
         input: source,
         additionalInputs,
-        installCommands: [...bp.install],
-        commands: [...step.commands],
+        commands: stepCommands(bp, step),
         primaryOutputDirectory: step.outputDirectory,
         role: stepRoles[step.id],
         timeout: Duration.minutes(step.timeoutMinutes),
       }));
     }
+    // The blueprint's DAG: Validate → (Mirror → Snapshot) ∥ Models, then the approval after all of them.
+    for (const step of bp.steps) {
+      for (const need of step.needs) {
+        const before = steps.get(need);
+        if (before) steps.get(step.id)!.addStepDependency(before);
+      }
+    }
     const pre: pipelines.Step[] = [...steps.values()];
-    if (bp.approval) pre.push(new pipelines.ManualApprovalStep('Approve', { comment: `Deploy ${bp.stackName} to ${name} (${bp.account}, ${bp.region})?` }));
-    pipelines.Step.sequence(pre);
+    if (bp.approval) {
+      const approve = new pipelines.ManualApprovalStep('Approve', { comment: `Deploy ${bp.stackName} to ${name} (${bp.account}, ${bp.region})?` });
+      for (const step of steps.values()) approve.addStepDependency(step);
+      pre.push(approve);
+    }
+
+    this.recordRole = new iam.Role(this, 'RecordRole', {
+      roleName: recordRoleName(name),
+      description: `sdpipe ${name}: records a successful deployment in ${bp.changes.parameter}`,
+      assumedBy: codebuildPrincipal,
+      inlinePolicies: { Record: new iam.PolicyDocument({ statements: [writeRecordStatement(this, name)] }) },
+    });
+    const record = new pipelines.CodeBuildStep('Record', {
+      input: source,
+      additionalInputs: { [bp.stepArtifact.placedAt]: artifact },
+      commands: [bp.changes.recordCommand],
+      role: this.recordRole,
+      timeout: Duration.minutes(15),
+    });
 
     this.stage = props.stage(this, 'Deploy');
-    this.pipeline.addStage(this.stage, { pre });
+    this.pipeline.addStage(this.stage, { pre, post: [record] });
     this.pipeline.buildPipeline();
+    useArtifactTools(this, this.pipeline, bp);
 
     const params = pipelineParameterNames(name);
     new ssm.StringParameter(this, 'PipelineNameParameter', {
@@ -210,4 +243,57 @@ export class CodePipelineStack extends Stack {
       });
     }
   }
+}
+
+/**
+ * A step's commands in CodePipeline, which cannot skip an action: a change-aware step's command
+ * decides for itself (`--skip-unchanged`) and exits within seconds when its inputs are unchanged.
+ */
+export function stepCommands(bp: PipelineBlueprint, step: BlueprintStep): string[] {
+  if (!step.changeAware) return [...step.commands];
+  return step.commands.map((c, i) => (i === step.commands.length - 1 ? `${c} ${bp.changes.skipFlag}` : c));
+}
+
+/** The install command CDK Pipelines writes for its asset publishing actions (codepipeline.js `publishAssetsAction`). */
+const CDK_ASSETS_INSTALL = /^npm install -g cdk-assets@\S+$/;
+/** The install command CDK Pipelines writes for its self-mutation action (codepipeline.js `selfMutateAction`). */
+const CDK_CLI_INSTALL = /^npm install -g aws-cdk@\S+$/;
+
+/**
+ * Point CDK Pipelines' own actions (asset publishing, self-mutation) at the CLIs in the step artifact
+ * instead of `npm install -g` at every run: the artifact is inside the cloud assembly, which is those
+ * actions' input, and carries the lockfile's cdk-assets and aws-cdk with shims in `bin/`. CDK
+ * Pipelines offers no hook for their install commands (only `cdkAssetsCliVersion` and `cliVersion`,
+ * interpolated into `npm install -g`), so this edits what it built:
+ * - asset publishing with `publishAssetsInParallel: false` passes its buildspec through the cloud
+ *   assembly (codebuild-factory.js `passBuildSpecViaCloudAssembly`: it writes
+ *   `buildspec-<addr>-<id>.yaml` into the assembly folder while the pipeline is built): the files
+ *   are rewritten;
+ * - self-mutation's buildspec is inline: its CfnProject's `Source.BuildSpec` is overridden.
+ * Throws when neither shape is found, so that a CDK upgrade cannot silently bring the installs back.
+ */
+export function useArtifactTools(scope: Stack, pipeline: pipelines.CodePipeline, bp: PipelineBlueprint): void {
+  const relative = path.relative(ASSEMBLY_DIR, bp.stepArtifact.directory);
+  const usePath = `export PATH="$CODEBUILD_SRC_DIR/${relative}/bin:$PATH"`;
+  const rewrite = (spec: { phases?: { install?: { commands?: string[] } } }, install: RegExp): boolean => {
+    const commands = spec.phases?.install?.commands;
+    if (!commands?.some((c) => install.test(c))) return false;
+    spec.phases!.install!.commands = commands.map((c) => (install.test(c) ? usePath : c));
+    return true;
+  };
+  const outdir = Stage.of(scope)!.outdir;
+  for (const file of fs.readdirSync(outdir).filter((f) => /^buildspec-.*\.yaml$/.test(f))) {
+    const full = path.join(outdir, file);
+    const spec = JSON.parse(fs.readFileSync(full, 'utf8')) as { phases?: { install?: { commands?: string[] } } };
+    if (rewrite(spec, CDK_ASSETS_INSTALL)) fs.writeFileSync(full, JSON.stringify(spec, undefined, 2));
+  }
+  const project = pipeline.selfMutationProject.node.defaultChild as codebuild.CfnProject;
+  const source = scope.resolve(project.source) as { buildSpec?: string };
+  const spec = JSON.parse(source.buildSpec ?? '{}') as { phases?: { install?: { commands?: string[] } } };
+  if (!rewrite(spec, CDK_CLI_INSTALL)) {
+    throw new SdpipeError(`the self-mutation action of ${bp.environment} has no \`npm install -g aws-cdk@…\` to replace`, {
+      hint: 'CDK Pipelines changed how it installs the CDK CLI: check pipeline/codepipeline/codepipeline-stack.ts useArtifactTools against node_modules/aws-cdk-lib/pipelines/lib/codepipeline/codepipeline.js',
+    });
+  }
+  project.addPropertyOverride('Source.BuildSpec', JSON.stringify(spec, undefined, 2));
 }

@@ -62,9 +62,9 @@ export class GitHubSupportStack extends Stack {
     const principal = this.oidc.principal([githubEnvironmentSubject(props.repository, prepareEnvironmentName(name))]);
     this.deployRole = new iam.Role(this, 'DeployRole', {
       roleName: deployRoleName(name),
-      description: `sdpipe ${name}: the deploy job of the generated workflow, in GitHub environment ${approvalEnvironmentName(name)} (CDK bootstrap deploy role only)`,
+      description: `sdpipe ${name}: the deploy job of the generated workflow, in GitHub environment ${approvalEnvironmentName(name)} (CDK bootstrap deploy role, then the deployment record)`,
       assumedBy: approval,
-      inlinePolicies: { Deploy: new iam.PolicyDocument({ statements: deployStatements(this) }) },
+      inlinePolicies: { Deploy: new iam.PolicyDocument({ statements: deployStatements(this, name) }) },
     });
     this.assetsRole = new iam.Role(this, 'AssetsRole', {
       roleName: assetsRoleName(name),

@@ -124,7 +124,6 @@ export interface GitHubEngine {
 
 /** Job timeouts that are not a blueprint step's. */
 const SYNTH_JOB_TIMEOUT = 30;
-const ASSETS_JOB_TIMEOUT = 30;
 const DEPLOY_JOB_TIMEOUT = 180;
 
 /** The command that regenerates the committed workflows. */
@@ -138,16 +137,58 @@ function artifactName(bp: PipelineBlueprint, step: StepId): string {
   return `${bp.environment}-${step.toLowerCase()}`;
 }
 
-function setupNodeSteps(): JobStep[] {
-  return [{ name: 'Set up Node.js', uses: pinnedUses('actions/setup-node'), with: { 'node-version': '20' } }];
+/**
+ * The oldest Node.js sdpipe runs on: package.json `engines.node` (`>=20.18`; a test keeps them equal).
+ */
+export const MIN_NODE: readonly [number, number] = [20, 18];
+
+/**
+ * A step (id `node`) that sets the output `found=true` when the runner's own Node.js is recent
+ * enough, so that `actions/setup-node` (which downloads Node.js from GitHub, a border crossing on a
+ * runner in China) runs only when it is not.
+ */
+export function findNodeScript(): string {
+  const [major, minor] = MIN_NODE;
+  return [
+    `if node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > ${major} || (a === ${major} && b >= ${minor}) ? 0 : 1)' 2>/dev/null; then`,
+    `  echo "found=true" >> "$GITHUB_OUTPUT"`,
+    `  echo "using the runner's Node.js $(node --version)"`,
+    'else',
+    `  echo "the runner has no Node.js ${major}.${minor} or later: actions/setup-node installs one"`,
+    'fi',
+  ].join('\n');
 }
 
-/** The job steps of one blueprint step. */
+function setupNodeSteps(): JobStep[] {
+  return [
+    { id: 'node', name: 'Find Node.js', run: findNodeScript() },
+    { name: 'Set up Node.js', if: "steps.node.outputs.found != 'true'", uses: pinnedUses('actions/setup-node'), with: { 'node-version': `${MIN_NODE[0]}` } },
+  ];
+}
+
+/** The GitHub output of Validate's `changes` step that says whether a change-aware step runs (`run-mirror`). */
+export function runOutputName(step: StepId): string {
+  return `run-${step.toLowerCase()}`;
+}
+
+/** The step id of Validate's `sdpipe changes` step, whose outputs the Validate job passes on. */
+const CHANGES_STEP_ID = 'changes';
+/** The GitHub output holding the record the deploy job writes after a successful deploy. */
+const RECORD_OUTPUT = 'record';
+/** The workflow_dispatch input that runs every step whatever changed. */
+export const FORCE_INPUT = 'force';
+
+/**
+ * The job steps of one blueprint step: the checkout, the runner's Node.js (or setup-node), the step
+ * artifact the Synth job built (nothing is installed), the step's role, its inputs, its command and
+ * its output. Validate then decides which change-aware steps run (`sdpipe changes`).
+ */
 function jobStepsOf(bp: PipelineBlueprint, step: BlueprintStep): JobStep[] {
+  const artifact = bp.stepArtifact;
   const steps: JobStep[] = [
     { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false } },
     ...setupNodeSteps(),
-    { name: 'Install', run: bp.install.join('\n') },
+    { name: 'Download the step artifact', uses: pinnedUses('actions/download-artifact'), with: { name: artifact.name, path: artifact.placedAt } },
     oidcCredentialStep({
       roleArn: roleArn(bp, step.roleName),
       audience: partitionFacts(bp.partition).oidcAudience,
@@ -162,6 +203,14 @@ function jobStepsOf(bp: PipelineBlueprint, step: BlueprintStep): JobStep[] {
   // Secrets go to the one step that needs them, not to the job: the install step's package scripts never see them.
   const secrets = Object.fromEntries(Object.entries(step.secrets).map(([k, secret]) => [k, `\${{ secrets.${secret} }}`]));
   steps.push({ name: step.id, run: step.commands.join('\n'), ...(Object.keys(secrets).length ? { env: secrets } : {}) });
+  if (step.id === 'Validate') {
+    steps.push({
+      id: CHANGES_STEP_ID,
+      name: 'Decide which steps run',
+      run: `${bp.changes.command} --format github`,
+      env: { SDPIPE_FORCE: `\${{ inputs.${FORCE_INPUT} }}` },
+    });
+  }
   if (step.outputDirectory) {
     steps.push({
       name: `Keep ${step.lockFiles.join(', ')}`,
@@ -258,28 +307,52 @@ export class SdpipeGitHubWorkflow extends GitHubWorkflow {
 }
 
 /**
- * The steps of an asset-publishing job. The library's job downloads the assembly, runs
- * `npm install --no-save cdk-assets@<version>` (a package outside the lockfile, installed right
- * before the job takes AWS credentials: pipeline.js lines 341-344) and publishes with
- * `npx cdk-assets`. Here the job checks out the repository and runs the install commands
- * (`npm ci`: cdk-assets is a devDependency, so it comes from package-lock.json with its integrity
- * hashes), then downloads the assembly (after the checkout, which would clean it away), assumes
- * the asset role ({@link GitHubOidcCredentials} `assets`) and publishes. `npx` must not fetch a
- * missing package: `npm_config_yes=false` is npm exec's `--no`
- * (https://docs.npmjs.com/cli/v10/commands/npm-exec: "--no … will refuse to install").
+ * The publishing steps of the library's asset jobs, moved into the Synth job, which has the assembly
+ * and, from its `npm ci`, the lockfile's cdk-assets (a devDependency, with its integrity hashes). The
+ * library's asset job checks nothing out: it downloads the assembly (the artifact `cdk.out`, 58 MB for
+ * prod-cn), installs `cdk-assets@<version>` outside the lockfile (pipeline.js lines 341-344), assumes
+ * the asset role and runs `publish-<asset>-step.sh` (step id `Publish`, line 324; the script writes
+ * `asset-hash` to `$GITHUB_OUTPUT`). One job per asset meant one download of the whole assembly
+ * through GitHub's artifact storage per asset; in the Synth job the assembly never leaves the runner.
+ * Kept: one credential step (every asset job assumes the same `assets` role) and each `Publish` step,
+ * as `Publish-<asset>`. `npx` must not fetch a missing package: `npm_config_yes=false` is npm exec's
+ * `--no` (https://docs.npmjs.com/cli/v10/commands/npm-exec: "--no … will refuse to install").
  */
-function assetJobSteps(steps: readonly WorkflowStep[], bp: PipelineBlueprint): WorkflowStep[] {
-  const out: WorkflowStep[] = [
-    { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false } },
-    ...(setupNodeSteps() as WorkflowStep[]),
-    { name: 'Install', run: bp.install.join('\n') },
-  ];
-  for (const s of steps) {
-    if (typeof s.run === 'string' && /\bnpm (install|i|add)\b/.test(s.run)) continue;
-    // The library's publish step has the id `Publish` (pipeline.js line 324).
-    out.push(s.id === 'Publish' ? { ...s, env: { ...(s.env ?? {}), npm_config_yes: 'false' } } : s);
+export function assetPublishingSteps(assetJobs: ReadonlyArray<readonly [string, WorkflowJob]>): { steps: WorkflowStep[]; outputs: Record<string, string> } {
+  const steps: WorkflowStep[] = [];
+  const outputs: Record<string, string> = {};
+  let credentials: WorkflowStep | undefined;
+  for (const [id, job] of assetJobs) {
+    const asset = assetIdOf(id);
+    for (const s of job.steps ?? []) {
+      const action = typeof s.uses === 'string' ? s.uses.split('@')[0] : undefined;
+      if (action === 'actions/download-artifact' || (typeof s.run === 'string' && /\bnpm (install|i|add)\b/.test(s.run))) continue;
+      if (action === 'aws-actions/configure-aws-credentials') {
+        credentials ??= s;
+        continue;
+      }
+      if (s.id === 'Publish') {
+        const stepId = `Publish-${asset}`;
+        steps.push({ ...s, id: stepId, env: { ...(s.env ?? {}), npm_config_yes: 'false' } });
+        outputs[assetOutputName(asset)] = `\${{ steps.${stepId}.outputs.asset-hash }}`;
+        continue;
+      }
+      throw new SdpipeError(`the asset job ${id} has a step sdpipe does not know (${s.name ?? s.uses ?? s.run ?? '?'})`, {
+        hint: 'the cdk-pipelines-github asset job changed: check pipeline/github/github-workflow.ts assetPublishingSteps against node_modules/cdk-pipelines-github/lib/pipeline.js',
+      });
+    }
   }
-  return out;
+  return { steps: credentials ? [credentials, ...steps] : steps, outputs };
+}
+
+/** The asset id of the library's asset job (`Assets-FileAsset1` → `FileAsset1`). */
+function assetIdOf(jobId: string): string {
+  return jobId.replace(/^Assets-/, '');
+}
+
+/** The Synth job's output holding an asset's hash (`asset-hash-FileAsset1`). */
+export function assetOutputName(asset: string): string {
+  return `asset-hash-${asset}`;
 }
 
 /** The deploy job's CloudFormation step, from the library's `aws-cloudformation-github-deploy` step (its `with`: pipeline.js lines 380-391). */
@@ -314,33 +387,83 @@ function pinStep(s: WorkflowStep): WorkflowStep {
 
 /**
  * Post-process the library's workflow object (objects, never text), each job by its kind
- * ({@link jobKinds}). Exported for tests.
+ * ({@link jobKinds}):
+ * - Synth builds the step artifact and uploads only that (never the assembly), then publishes the
+ *   assets itself ({@link assetPublishingSteps}); the asset jobs are gone.
+ * - The steps' jobs run the step artifact, in the blueprint's DAG; a change-aware step's job runs only
+ *   when Validate's `sdpipe changes` says so, and no earlier job failed.
+ * - Deploy needs every job, runs when none failed (a skipped step is not a failure), reads the
+ *   template's hash from the Synth job, and records the deployment after a successful deploy.
+ * Exported for tests.
  */
 export function postProcess(raw: LibraryWorkflow, bp: PipelineBlueprint, kinds: ReadonlyMap<string, JobKind>): WorkflowDocument {
   const runsOn = runsOnOf(bp.runner);
-  const jobs: Record<string, WorkflowJob> = {};
-  for (const [id, job] of Object.entries(raw.jobs)) {
-    const kind = kinds.get(id);
-    if (!kind) {
+  const ids = Object.keys(raw.jobs);
+  for (const id of ids) {
+    if (!kinds.get(id)) {
       throw new SdpipeError(`the library wrote a job ${id} that is not in its pipeline graph`, { hint: 'check pipeline/github/github-workflow.ts jobKinds against node_modules/cdk-pipelines-github/lib/pipeline.js' });
     }
+  }
+  const synthId = ids.find((id) => kinds.get(id)?.kind === 'synth');
+  if (!synthId) throw new SdpipeError(`the workflow of ${bp.environment} has no Synth job`, { hint: 'check pipeline/github/github-workflow.ts jobKinds' });
+  const stepJobId = new Map<StepId, string>();
+  for (const id of ids) {
+    const k = kinds.get(id);
+    if (k?.kind === 'step') stepJobId.set(k.step.id, id);
+  }
+  const validateId = stepJobId.get('Validate');
+  const assetJobs = ids.filter((id) => kinds.get(id)?.kind === 'assets').map((id) => [id, raw.jobs[id]] as const);
+  const assets = assetPublishingSteps(assetJobs.map(([id, job]) => [id, { ...job, steps: (job.steps ?? []).map(pinStep) }] as const));
+  const assetIds = new Set(assetJobs.map(([id]) => id));
+  const notFailed = '!failure() && !cancelled()';
+
+  const jobs: Record<string, WorkflowJob> = {};
+  for (const [id, job] of Object.entries(raw.jobs)) {
+    const kind = kinds.get(id)!;
+    if (kind.kind === 'assets') continue;
     const deploy = kind.kind === 'deploy';
-    const isAssets = kind.kind === 'assets';
     const isSynth = kind.kind === 'synth';
     // The deploy job's CloudFormation step has the id `Deploy` (pipeline.js line 409).
-    const pinned = (job.steps ?? []).map((s) => (deploy && s.id === 'Deploy' ? deployStep((s.with ?? {}) as Record<string, unknown>) : pinStep(s)));
-    const steps = isAssets ? assetJobSteps(pinned, bp) : pinned;
-    const timeout = kind.kind === 'step' ? kind.step.timeoutMinutes : isSynth ? SYNTH_JOB_TIMEOUT : isAssets ? ASSETS_JOB_TIMEOUT : DEPLOY_JOB_TIMEOUT;
-    const env = isSynth || isAssets ? { ...bp.buildEnv, ...(job.env ?? {}) } : job.env;
-    const permissions = isSynth ? { contents: 'read' } : job.permissions;
+    let steps = (job.steps ?? []).map((s) => (deploy && s.id === 'Deploy' ? deployStep((s.with ?? {}) as Record<string, unknown>) : pinStep(s)));
+    let needs = [...new Set(job.needs ?? [])].filter((n) => !assetIds.has(n));
+    let condition: string | undefined;
+    let outputs: Record<string, string> | undefined;
+    if (isSynth) {
+      steps = [...steps.map((s) => (isAssemblyUpload(s) ? stepArtifactUpload(bp) : s)), ...assets.steps];
+      if (Object.keys(assets.outputs).length) outputs = assets.outputs;
+    } else if (kind.kind === 'step') {
+      const step = kind.step;
+      needs = [...new Set([...step.needs.map((n) => stepJobId.get(n)!).filter(Boolean), ...(step.changeAware && validateId ? [validateId] : []), synthId])];
+      if (step.changeAware && validateId) condition = `\${{ ${notFailed} && needs.${validateId}.outputs.${runOutputName(step.id)} == 'true' }}`;
+      if (step.id === 'Validate') {
+        outputs = Object.fromEntries([
+          ...(['Mirror', 'Models', 'Snapshot'] as const).map((s) => [runOutputName(s), `\${{ steps.${CHANGES_STEP_ID}.outputs.${runOutputName(s)} }}`]),
+          [RECORD_OUTPUT, `\${{ steps.${CHANGES_STEP_ID}.outputs.${RECORD_OUTPUT} }}`],
+        ]);
+      }
+    } else if (deploy) {
+      condition = `\${{ ${notFailed} }}`;
+      steps = [...steps.map((s) => (s.id === 'Deploy' ? { ...s, env: mapValues(s.env ?? {}, (v) => templateHashFromSynth(v, synthId)) } : s)), ...(validateId ? recordSteps(bp, validateId) : [])];
+    }
+    const timeout = kind.kind === 'step' ? kind.step.timeoutMinutes : isSynth ? SYNTH_JOB_TIMEOUT : DEPLOY_JOB_TIMEOUT;
+    const env = isSynth ? { ...bp.buildEnv, ...(job.env ?? {}) } : kind.kind === 'step' ? withoutNpmRegistry(job.env) : job.env;
+    // Synth publishes the assets, so it takes the asset role's credentials when there are assets.
+    const synthPermissions: Record<string, string> = assets.steps.length ? { contents: 'read', 'id-token': 'write' } : { contents: 'read' };
+    const permissions = isSynth ? synthPermissions : job.permissions;
     // Every job that takes AWS credentials runs in a GitHub environment, whose name is its token's sub:
-    // the deploy in the approval environment, the rest in the prepare environment.
-    const environment = deploy ? approvalEnvironmentName(bp.environment) : isAssets || kind.kind === 'step' ? prepareEnvironmentName(bp.environment) : undefined;
-    const { env: _e, permissions: _p, steps: _s, 'runs-on': _r, environment: _env, needs, name, ...rest } = job;
+    // the deploy in the approval environment, the rest (Synth, when it publishes) in the prepare environment.
+    const environment = deploy
+      ? approvalEnvironmentName(bp.environment)
+      : kind.kind === 'step' || (isSynth && assets.steps.length)
+        ? prepareEnvironmentName(bp.environment)
+        : undefined;
+    const { env: _e, permissions: _p, steps: _s, 'runs-on': _r, environment: _env, needs: _n, outputs: _o, name, ...rest } = job;
     jobs[id] = {
       name: deploy ? 'Deploy' : name,
-      ...(needs && needs.length ? { needs: [...new Set(needs)] } : {}),
+      ...(needs.length ? { needs } : {}),
+      ...(condition ? { if: condition } : {}),
       ...rest,
+      ...(outputs ? { outputs } : {}),
       ...(environment ? { environment } : {}),
       ...(permissions ? { permissions } : {}),
       'runs-on': runsOn,
@@ -351,10 +474,78 @@ export function postProcess(raw: LibraryWorkflow, bp: PipelineBlueprint, kinds: 
   }
   return {
     name: raw.name,
-    on: raw.on,
+    on: withForceInput(raw.on),
     permissions: {},
     ...(raw.concurrency ? { concurrency: raw.concurrency } : {}),
     jobs,
+  };
+}
+
+/** The library's upload of the whole assembly from the Synth job (artifact `cdk.out`, pipeline.js lines 21 and 605-611). */
+function isAssemblyUpload(s: WorkflowStep): boolean {
+  return typeof s.uses === 'string' && s.uses.startsWith('actions/upload-artifact@') && (s.with as { name?: string } | undefined)?.name === ASSEMBLY_DIR;
+}
+
+/** The Synth job's upload of the step artifact: the one thing later jobs download from it. */
+function stepArtifactUpload(bp: PipelineBlueprint): WorkflowStep {
+  const a = bp.stepArtifact;
+  return { name: 'Upload the step artifact', uses: pinnedUses('actions/upload-artifact'), with: { name: a.name, path: a.directory, 'if-no-files-found': 'error' } };
+}
+
+/** A step job's env without the npm registry: nothing is installed after Synth. */
+function withoutNpmRegistry(env: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!env) return env;
+  const { NPM_CONFIG_REGISTRY: _r, ...rest } = env;
+  return rest;
+}
+
+function mapValues(o: Record<string, string>, fn: (v: string) => string): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, fn(v)]));
+}
+
+/** `needs.Assets-FileAsset1.outputs.asset-hash` (the library's template URL) → the Synth job's output for that asset. */
+function templateHashFromSynth(value: string, synthId: string): string {
+  return value.replace(/needs\.(Assets-[A-Za-z0-9]+)\.outputs\.asset-hash/g, (_m, job: string) => `needs.${synthId}.outputs.${assetOutputName(assetIdOf(job))}`);
+}
+
+/**
+ * After a successful deploy: assume the deploy role again through OIDC (the job's credentials are the
+ * CDK deploy role's by then) and write the record Validate computed to the deployment-record
+ * parameter, which the next run's `sdpipe changes` compares against. A failed deploy records nothing.
+ * configure-aws-credentials v4.0.2 takes the OIDC route whenever a role is given, `id-token` is
+ * granted and neither the `aws-access-key-id` input nor `role-chaining` is (its src/index.ts lines
+ * 22 and 68-92, at the pinned commit): the chained credentials in the environment do not matter.
+ */
+function recordSteps(bp: PipelineBlueprint, validateId: string): WorkflowStep[] {
+  return [
+    oidcCredentialStep({
+      roleArn: roleArn(bp, deployRoleName(bp.environment)),
+      audience: partitionFacts(bp.partition).oidcAudience,
+      region: bp.region,
+      name: `Assume ${deployRoleName(bp.environment)} to record the deployment`,
+    }) as WorkflowStep,
+    {
+      name: 'Record the deployment',
+      env: { PARAMETER: bp.changes.parameter, RECORD: `\${{ needs.${validateId}.outputs.${RECORD_OUTPUT} }}` },
+      run: [
+        'set -euo pipefail',
+        'aws ssm put-parameter --name "$PARAMETER" --type String --tier Intelligent-Tiering --overwrite --value "$RECORD" > /dev/null',
+        'echo "recorded the deployment in $PARAMETER: the next run skips the steps whose inputs are unchanged"',
+      ].join('\n'),
+    },
+  ];
+}
+
+/** The triggers with the workflow_dispatch input that runs every step. */
+function withForceInput(on: Record<string, unknown>): Record<string, unknown> {
+  if (!('workflow_dispatch' in on)) return on;
+  return {
+    ...on,
+    workflow_dispatch: {
+      inputs: {
+        [FORCE_INPUT]: { description: 'Run every step, even those whose inputs are unchanged since the last deployment', type: 'boolean', default: false },
+      },
+    },
   };
 }
 
@@ -362,8 +553,13 @@ export function postProcess(raw: LibraryWorkflow, bp: PipelineBlueprint, kinds: 
 const GENERATED_EXPRESSIONS: readonly RegExp[] = [
   /^\$\{\{ fromJSON\('\[("[^"'\\{}$]*",?)+\]'\) \}\}$/, // runner labels (runsOnOf), labels checked by SDP090
   /^\$\{\{ secrets\.[A-Z][A-Z0-9_]* \}\}$/, // a step's secret (blueprint `secrets`)
-  /^\$\{\{ steps\.Publish\.outputs\.asset-hash \}\}$/, // cdk-pipelines-github's asset job output
-  /^\$\{\{ needs\.Assets-[A-Za-z0-9]+\.outputs\.asset-hash \}\}$/, // ... read by the deploy job's template URL
+  /^\$\{\{ steps\.Publish-[A-Za-z0-9]+\.outputs\.asset-hash \}\}$/, // an asset's hash, from its publishing step in the Synth job
+  /^\$\{\{ needs\.[A-Za-z0-9-]+\.outputs\.asset-hash-[A-Za-z0-9]+ \}\}$/, // ... read by the deploy job's template URL
+  /^\$\{\{ inputs\.force \}\}$/, // the workflow_dispatch input that runs every step
+  /^\$\{\{ steps\.changes\.outputs\.(run-(mirror|models|snapshot)|record) \}\}$/, // Validate's `sdpipe changes` outputs
+  /^\$\{\{ needs\.[A-Za-z0-9-]+\.outputs\.record \}\}$/, // ... the record the deploy job writes
+  /^\$\{\{ !failure\(\) && !cancelled\(\) \}\}$/, // the deploy job: no job failed (skipped steps are fine)
+  /^\$\{\{ !failure\(\) && !cancelled\(\) && needs\.[A-Za-z0-9-]+\.outputs\.run-(mirror|models|snapshot) == 'true' \}\}$/, // a change-aware step's job
 ];
 
 /**
@@ -427,7 +623,14 @@ export function addGitHubWorkflow(app: App, options: GitHubWorkflowOptions): Git
   // The manual gate (bp.approval) is the deploy job's own environment (postProcess): its required
   // reviewers approve that job, and only that job's token can assume the deploy role. A separate
   // Approve job without credentials gated nothing AWS enforces.
-  pipelines.Step.sequence(pre);
+  // The blueprint's DAG (postProcess writes the same edges into `needs`, from the blueprint).
+  for (const step of bp.steps) {
+    const job = pre[bp.steps.indexOf(step)];
+    for (const need of step.needs) {
+      const i = bp.steps.findIndex((s) => s.id === need);
+      if (i >= 0) job.addStepDependency(pre[i]);
+    }
+  }
   const stage = options.stage(app, env);
   workflow.addStageWithGitHubOptions(stage, {
     pre,

@@ -10,7 +10,7 @@ import { Aws, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { parseArn } from '../../lib/aws/partition';
-import { mirrorParameterName, parameterArnResource } from '../../lib/contracts/parameters';
+import { deployedParameterName, mirrorParameterName, parameterArnResource } from '../../lib/contracts/parameters';
 import { UPLOAD_STATE_PREFIX } from '../../lib/models/upload-state';
 import { bakeRunnerPolicy } from '../../lib/snapshot/policy';
 import type { PolicyStatement as PlainStatement } from '../../lib/snapshot/policy';
@@ -18,7 +18,7 @@ import type { PipelineBlueprint } from '../blueprint/blueprint';
 import type { StepId } from '../blueprint/names';
 
 /** What the statements of the steps are written from: the environment's name and its blueprint's grants. */
-export type StepPolicyInput = Pick<PipelineBlueprint, 'environment' | 'grants'>;
+export type StepPolicyInput = Pick<PipelineBlueprint, 'environment' | 'grants'> & Partial<Pick<PipelineBlueprint, 'engine'>>;
 
 /** Where `sdpipe models sync` keeps its resumable upload state in the model bucket. */
 export const MODELS_UPLOAD_STATE_PREFIX = UPLOAD_STATE_PREFIX;
@@ -176,11 +176,15 @@ export function bootstrapRoleArns(scope: Construct, kinds: readonly BootstrapRol
 }
 
 /**
- * Statements of the deploy (github-actions engine): assume the CDK bootstrap deploy role, nothing
- * else. The deploy job runs only in the approval environment; it publishes nothing.
+ * Statements of the deploy (github-actions engine): assume the CDK bootstrap deploy role and, after
+ * a successful deploy, write the deployment record of `environment`, nothing else. The deploy job runs
+ * only in the approval environment; it publishes nothing.
  */
-export function deployStatements(scope: Construct): iam.PolicyStatement[] {
-  return [new iam.PolicyStatement({ sid: 'AssumeCdkDeployRole', actions: ['sts:AssumeRole'], resources: bootstrapRoleArns(scope, ['deploy-role']) })];
+export function deployStatements(scope: Construct, environment?: string): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({ sid: 'AssumeCdkDeployRole', actions: ['sts:AssumeRole'], resources: bootstrapRoleArns(scope, ['deploy-role']) }),
+    ...(environment ? [writeRecordStatement(scope, environment)] : []),
+  ];
 }
 
 /**
@@ -192,16 +196,42 @@ export function assetsStatements(scope: Construct): iam.PolicyStatement[] {
   return [new iam.PolicyStatement({ sid: 'AssumeCdkPublishingRoles', actions: ['sts:AssumeRole'], resources: bootstrapRoleArns(scope, ['file-publishing-role', 'image-publishing-role']) })];
 }
 
+/**
+ * Read the deployment record (`/sdpipe/<env>/deployed`, lib/contracts/parameters.ts), which
+ * `sdpipe changes` compares a run's inputs against: Validate in both engines; in CodePipeline also
+ * the change-aware steps, which decide for themselves (`--skip-unchanged`).
+ */
+export function readRecordStatement(scope: Construct, environment: string): iam.PolicyStatement {
+  const stack = Stack.of(scope);
+  return new iam.PolicyStatement({
+    sid: 'ReadDeploymentRecord',
+    actions: ['ssm:GetParameter'],
+    resources: [arn('ssm', stack.region, stack.account, parameterArnResource(deployedParameterName(environment)))],
+  });
+}
+
+/** Write the deployment record after a successful deploy (the github-actions deploy job, CodePipeline's Record step). */
+export function writeRecordStatement(scope: Construct, environment: string): iam.PolicyStatement {
+  const stack = Stack.of(scope);
+  return new iam.PolicyStatement({
+    sid: 'RecordDeployment',
+    actions: ['ssm:PutParameter'],
+    resources: [arn('ssm', stack.region, stack.account, parameterArnResource(deployedParameterName(environment)))],
+  });
+}
+
 /** The statements of a step. */
 export function stepStatements(scope: Construct, step: StepId, input: StepPolicyInput, bakeInstanceRoleArn: string): iam.PolicyStatement[] {
+  const readsRecord = step === 'Validate' || input.engine === 'codepipeline';
+  const record = readsRecord ? [readRecordStatement(scope, input.environment)] : [];
   switch (step) {
     case 'Validate':
-      return validateStatements(scope);
+      return [...validateStatements(scope), ...record];
     case 'Mirror':
-      return mirrorStatements(scope, input);
+      return [...mirrorStatements(scope, input), ...record];
     case 'Models':
-      return modelsStatements(input);
+      return [...modelsStatements(input), ...record];
     case 'Snapshot':
-      return snapshotStatements(scope, input.environment, bakeInstanceRoleArn);
+      return [...snapshotStatements(scope, input.environment, bakeInstanceRoleArn), ...record];
   }
 }

@@ -208,15 +208,21 @@ describe('item 3: pinned tools and a secret scoped to its step (committed deploy
     expect(lock.packages['node_modules/cdk-assets']?.version).toMatch(/^\d+\.\d+\.\d+$/);
     const installs = Object.values(doc.jobs).flatMap((j) => (j.steps ?? []).map((s) => s.run ?? '')).filter((r) => /\bnpm (install|i|add)\b|\bnpx [^ ]+@/.test(r));
     expect(installs).toEqual([]);
-    const assetJobs = Object.entries(doc.jobs).filter(([id]) => id.startsWith('Assets-'));
-    expect(assetJobs.length).toBeGreaterThan(0);
-    for (const [, j] of assetJobs) expect((j.steps ?? []).some((s) => /^npm ci\b/.test(s.run ?? ''))).toBe(true);
+    // Assets are published in the Synth job, after its `npm ci` (the lockfile's cdk-assets), the one install of a run.
+    const publishers = Object.values(doc.jobs).filter((j) => (j.steps ?? []).some((s) => /publish-.*-step\.sh/.test(s.run ?? '')));
+    expect(publishers.length).toBe(1);
+    const steps = publishers[0].steps ?? [];
+    const install = steps.findIndex((s) => /^npm ci\b/.test(s.run ?? ''));
+    expect(install).toBeGreaterThanOrEqual(0);
+    expect(steps.findIndex((s) => /publish-.*-step\.sh/.test(s.run ?? ''))).toBeGreaterThan(install);
+    const installing = Object.values(doc.jobs).filter((j) => (j.steps ?? []).some((s) => /\bnpm (ci|install|i|add)\b/.test(s.run ?? '')));
+    expect(installing).toEqual([publishers[0]]);
   });
 
   it('HF_TOKEN is set only on the step that runs models sync', () => {
     for (const j of Object.values(doc.jobs)) expect(Object.keys(j.env ?? {})).not.toContain('HF_TOKEN');
     const withToken = Object.values(doc.jobs).flatMap((j) => (j.steps ?? []).filter((s) => s.env?.HF_TOKEN !== undefined));
-    expect(withToken.map((s) => s.run)).toEqual(['npx sdpipe models sync --env prod-cn --out out']);
+    expect(withToken.map((s) => s.run)).toEqual(['node .sdpipe-step/sdpipe.js models sync --env prod-cn --out out']);
   });
 });
 

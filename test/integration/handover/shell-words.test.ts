@@ -44,8 +44,10 @@ describe('shellWords', () => {
     expect(() => shellWords(line)).toThrow(message);
   });
 
-  it('sdpipeArgs strips `npx sdpipe` and refuses any other program', () => {
+  it('sdpipeArgs strips `npx sdpipe` or the step artifact\'s `node .sdpipe-step/sdpipe.js` and refuses any other program', () => {
     expect(sdpipeArgs("npx sdpipe models sync --env 'a b' --out out")).toEqual(['models', 'sync', '--env', 'a b', '--out', 'out']);
-    expect(() => sdpipeArgs('npm ci --no-audit')).toThrow(/not an `npx sdpipe …` command/);
+    expect(sdpipeArgs('node .sdpipe-step/sdpipe.js mirror --env dev')).toEqual(['mirror', '--env', 'dev']);
+    expect(() => sdpipeArgs('node other.js mirror')).toThrow(/not an `npx sdpipe …` or `node .sdpipe-step\/sdpipe.js …` command/);
+    expect(() => sdpipeArgs('npm ci --no-audit')).toThrow(/not an `npx sdpipe …` or/);
   });
 });

@@ -1,3 +1,5 @@
+import { STEP_CLI } from '../../../pipeline/blueprint/names';
+
 /**
  * Split one command line of a pipeline step into its words, the way a POSIX shell does for a plain
  * command (the engines run each blueprint command with `sh`/`bash`): single quotes, double quotes
@@ -58,11 +60,14 @@ export function shellWords(line: string): string[] {
 }
 
 /**
- * The sdpipe arguments of a step command `npx sdpipe <args…>`.
- * @throws Error when the command does not run sdpipe through npx
+ * The sdpipe arguments of a step command: `npx sdpipe <args…>` (the Synth step, after its install) or
+ * `node .sdpipe-step/sdpipe.js <args…>` (every later step, on the step artifact: pipeline/blueprint/names.ts `STEP_CLI`).
+ * @throws Error when the command runs any other program
  */
 export function sdpipeArgs(command: string): string[] {
   const words = shellWords(command);
-  if (words[0] !== 'npx' || words[1] !== 'sdpipe') throw new Error(`not an \`npx sdpipe …\` command: ${command}`);
-  return words.slice(2);
+  if (words[0] === 'npx' && words[1] === 'sdpipe') return words.slice(2);
+  const artifact = shellWords(STEP_CLI);
+  if (artifact.every((w, i) => words[i] === w)) return words.slice(artifact.length);
+  throw new Error(`not an \`npx sdpipe …\` or \`${STEP_CLI} …\` command: ${command}`);
 }

@@ -14,14 +14,28 @@ describe('blueprint', () => {
     const bp = buildBlueprint(await loadConfig('prod-cn'));
     expect(bp).toMatchObject({ environment: 'prod-cn', partition: 'aws-cn', engine: 'github-actions', approval: true, runner: ['self-hosted', 'linux', 'x64', 'cn'] });
     expect(bp.stages).toEqual(['Validate', 'Mirror', 'Models', 'Snapshot', 'Approve', 'Deploy']);
-    expect(bp.steps.map((s) => [s.id, s.roleName, s.outputDirectory ?? null, s.inputs])).toEqual([
-      ['Validate', 'sdpipe-validate-prod-cn', null, []],
-      ['Mirror', 'sdpipe-mirror-prod-cn', 'out', []],
-      ['Models', 'sdpipe-models-prod-cn', 'out', []],
-      ['Snapshot', 'sdpipe-snapshot-prod-cn', 'out', [{ from: 'Mirror', directory: 'locks/mirror' }]],
+    expect(bp.steps.map((s) => [s.id, s.roleName, s.outputDirectory ?? null, s.inputs, s.needs, s.changeAware])).toEqual([
+      ['Validate', 'sdpipe-validate-prod-cn', null, [], [], false],
+      ['Mirror', 'sdpipe-mirror-prod-cn', 'out', [], ['Validate'], true],
+      ['Models', 'sdpipe-models-prod-cn', 'out', [], ['Validate'], true],
+      ['Snapshot', 'sdpipe-snapshot-prod-cn', 'out', [{ from: 'Mirror', directory: 'locks/mirror' }], ['Mirror'], true],
     ]);
     expect(bp.buildEnv).toEqual({ NPM_CONFIG_REGISTRY: 'https://registry.npmmirror.com/' });
-    expect(bp.synth.commands).toEqual(['npx sdpipe pipeline synth --env prod-cn --out cdk.out --check-workflow']);
+    // One install, in Synth, which also builds the step artifact every later step runs.
+    expect(bp.install).toEqual(['npm ci --no-audit --no-fund']);
+    expect(bp.synth.commands).toEqual(['npx sdpipe pipeline synth --env prod-cn --out cdk.out --check-workflow', 'npx sdpipe pipeline bundle --out cdk.out/sdpipe-step']);
+    expect(bp.stepArtifact).toEqual({ directory: 'cdk.out/sdpipe-step', name: 'sdpipe-step', placedAt: '.sdpipe-step', cli: 'node .sdpipe-step/sdpipe.js', tools: [] });
+    for (const step of bp.steps) expect(step.commands.every((c) => c.startsWith('node .sdpipe-step/sdpipe.js '))).toBe(true);
+    expect(bp.changes).toEqual({
+      parameter: '/sdpipe/prod-cn/deployed',
+      command: 'node .sdpipe-step/sdpipe.js changes --env prod-cn',
+      recordCommand: 'node .sdpipe-step/sdpipe.js changes record --env prod-cn',
+      skipFlag: '--skip-unchanged',
+    });
+    // CodePipeline's asset and self-mutation actions take the assembly: the artifact carries their CLIs.
+    const cp = buildBlueprint(withEngine(await loadConfig('prod-cn'), 'codepipeline'));
+    expect(cp.stepArtifact.tools).toEqual(['cdk-assets', 'aws-cdk']);
+    expect(cp.synth.commands[1]).toBe('npx sdpipe pipeline bundle --out cdk.out/sdpipe-step --tools cdk-assets,aws-cdk');
   });
 
   it('leaves out what the environment does not need: no snapshot, no approval, no mirror lock', async () => {
@@ -32,7 +46,7 @@ describe('blueprint', () => {
     expect(bp.steps.map((s) => s.id)).toEqual(['Validate']);
     expect(bp.buildEnv).toEqual({});
     const snapshotOnly = buildBlueprint({ ...dev, mirror: undefined, models: undefined });
-    expect(snapshotOnly.steps.find((s) => s.id === 'Snapshot')).toMatchObject({ inputs: [], commands: ['npx sdpipe snapshot bake --env dev --publish --out out'] });
+    expect(snapshotOnly.steps.find((s) => s.id === 'Snapshot')).toMatchObject({ inputs: [], needs: ['Validate'], commands: ['node .sdpipe-step/sdpipe.js snapshot bake --env dev --publish --out out'] });
     expect(engineOf(dev)).toBe('codepipeline');
     expect(engineOf({ ...(await loadConfig('prod-cn')), pipeline: undefined })).toBe('github-actions');
   });

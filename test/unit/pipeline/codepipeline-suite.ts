@@ -3,6 +3,8 @@
  * and codepipeline.cn.test.ts (the China twin). One synthesis per environment, in beforeAll.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions read CloudFormation JSON loosely */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { scanTemplate } from '../../../stages/template-scan';
 import type { EnvironmentConfig } from '../../../lib/config/types';
@@ -23,13 +25,15 @@ export interface SynthesizedPipeline {
   /** `Stage/Action@runOrder` of every action. */
   readonly actions: Array<{ stage: string; name: string; runOrder: number; provider: string; configuration: Record<string, any>; projectRef?: string }>;
   /** The buildspec of a CodeBuild action's project. */
-  buildSpec(action: string): { phases: { install?: { commands?: string[] }; build: { commands: string[] } }; artifacts?: { 'base-directory'?: string } };
+  buildSpec(action: string): { phases: { install?: { commands?: string[] }; build: { commands: string[] } }; artifacts?: { 'base-directory'?: string; 'secondary-artifacts'?: Record<string, { 'base-directory'?: string }> } };
+  /** The buildspecs CDK Pipelines passes through the cloud assembly (asset publishing), by file name. */
+  assemblyBuildSpecs(): Record<string, { phases: { install?: { commands?: string[] }; build: { commands: string[] } } }>;
   cleanup(): void;
 }
 
 /** Synthesize an environment's pipeline stack with the real EKS stage. */
 export function synthPipeline(config: EnvironmentConfig): SynthesizedPipeline {
-  const { app, cleanup } = tempApp();
+  const { app, outdir, cleanup } = tempApp();
   const stack = new CodePipelineStack(app, `sdpipe-${config.environment.name}-pipeline`, { ...engineInputs(config), repository: REPO });
   const template = Template.fromStack(stack);
   const json = template.toJSON() as Tpl;
@@ -55,6 +59,10 @@ export function synthPipeline(config: EnvironmentConfig): SynthesizedPipeline {
       if (!a?.projectRef) throw new Error(`no CodeBuild action ${name}`);
       return JSON.parse(json.Resources[a.projectRef].Properties.Source.BuildSpec as string);
     },
+    assemblyBuildSpecs() {
+      const files = fs.readdirSync(outdir).filter((f) => /^buildspec-.*\.yaml$/.test(f));
+      return Object.fromEntries(files.map((f) => [f, JSON.parse(fs.readFileSync(path.join(outdir, f), 'utf8'))]));
+    },
     cleanup,
   };
 }
@@ -75,31 +83,66 @@ export function describeCodePipelineEngine(load: () => Promise<EnvironmentConfig
     expect(s.buildSpec('SelfMutate').phases.build.commands.join('\n')).toContain(`cdk -a . deploy sdpipe-${s.config.environment.name}-pipeline --require-approval=never`);
   });
 
-  it('runs Validate → Mirror → Models → Snapshot → [Approve] → the stage change set, in order', () => {
-    const deploy = s.actions.filter((a) => a.stage === 'Deploy').sort((a, b) => a.runOrder - b.runOrder);
-    const names = deploy.map((a) => a.name);
+  it('runs Validate → (Mirror → Snapshot) ∥ Models → [Approve] → the stage change set → Record, as a DAG', () => {
+    const deploy = s.actions.filter((a) => a.stage === 'Deploy');
+    const order = Object.fromEntries(deploy.map((a) => [a.name, a.runOrder]));
     const stack = s.config.stackName;
-    expect(names).toEqual(['Validate', 'Mirror', 'Models', 'Snapshot', ...(expected.approval ? ['Approve'] : []), `${stack}.Prepare`, `${stack}.Deploy`]);
-    expect(deploy.map((a) => a.runOrder)).toEqual(names.map((_, i) => i + 1));
-    expect(deploy.map((a) => a.provider)).toEqual(['CodeBuild', 'CodeBuild', 'CodeBuild', 'CodeBuild', ...(expected.approval ? ['Manual'] : []), 'CloudFormation', 'CloudFormation']);
+    const approve = expected.approval ? 1 : 0;
+    // CodePipeline runs actions of one stage by runOrder; equal runOrders run in parallel.
+    expect(order).toEqual({
+      Validate: 1,
+      Mirror: 2,
+      Models: 2,
+      Snapshot: 3,
+      ...(expected.approval ? { Approve: 4 } : {}),
+      [`${stack}.Prepare`]: 4 + approve,
+      [`${stack}.Deploy`]: 5 + approve,
+      Record: 6 + approve,
+    });
+    const provider = Object.fromEntries(deploy.map((a) => [a.name, a.provider]));
+    expect(provider).toMatchObject({ Validate: 'CodeBuild', Mirror: 'CodeBuild', Models: 'CodeBuild', Snapshot: 'CodeBuild', Record: 'CodeBuild', [`${stack}.Deploy`]: 'CloudFormation' });
+    if (expected.approval) expect(provider.Approve).toBe('Manual');
   });
 
   it(expected.approval ? 'has a manual approval before the deploy' : 'has no manual approval', () => {
     expect(s.actions.some((a) => a.provider === 'Manual')).toBe(expected.approval);
   });
 
-  it('runs the sdpipe command of each step after npm ci, on the standard CodeBuild image with Node.js 20', () => {
+  it('installs once, in Synth, which builds the step artifact; every later step runs it, on the standard CodeBuild image with Node.js 20', () => {
     const env = s.config.environment.name;
     const commands = (a: string) => s.buildSpec(a).phases.build.commands;
-    expect(commands('Synth')).toEqual([`npx sdpipe pipeline synth --env ${env} --out cdk.out`]);
-    expect(commands('Validate')).toEqual([`npx sdpipe validate --env ${env} --live`]);
-    expect(commands('Mirror')).toEqual([`npx sdpipe mirror --env ${env} --publish --out out`]);
-    expect(commands('Models')).toEqual([`npx sdpipe models sync --env ${env} --out out`]);
-    expect(commands('Snapshot')).toEqual([`npx sdpipe snapshot bake --env ${env} --publish --out out --lock locks/mirror/${env}/images.lock.json`]);
-    for (const a of ['Synth', 'Validate', 'Mirror', 'Models', 'Snapshot']) expect(s.buildSpec(a).phases.install?.commands).toContain('npm ci --no-audit --no-fund');
+    expect(commands('Synth')).toEqual([`npx sdpipe pipeline synth --env ${env} --out cdk.out`, 'npx sdpipe pipeline bundle --out cdk.out/sdpipe-step --tools cdk-assets,aws-cdk']);
+    expect(s.buildSpec('Synth').phases.install?.commands).toEqual(['npm ci --no-audit --no-fund']);
+    // The artifact is a second output of Synth, placed at .sdpipe-step in each step.
+    expect(s.buildSpec('Synth').artifacts?.['secondary-artifacts']).toMatchObject({ Synth_cdk_out_sdpipe_step: { 'base-directory': 'cdk.out/sdpipe-step' } });
+    expect(commands('Validate')).toEqual([`node .sdpipe-step/sdpipe.js validate --env ${env} --live`]);
+    expect(commands('Mirror')).toEqual([`node .sdpipe-step/sdpipe.js mirror --env ${env} --publish --out out --skip-unchanged`]);
+    expect(commands('Models')).toEqual([`node .sdpipe-step/sdpipe.js models sync --env ${env} --out out --skip-unchanged`]);
+    expect(commands('Snapshot')).toEqual([`node .sdpipe-step/sdpipe.js snapshot bake --env ${env} --publish --out out --lock locks/mirror/${env}/images.lock.json --skip-unchanged`]);
+    expect(commands('Record')).toEqual([`node .sdpipe-step/sdpipe.js changes record --env ${env}`]);
+    for (const a of ['Validate', 'Mirror', 'Models', 'Snapshot', 'Record']) {
+      expect(s.buildSpec(a).phases.install?.commands?.[0]).toContain('ln -s -- "$CODEBUILD_SRC_DIR_Synth_cdk_out_sdpipe_step" ".sdpipe-step"');
+    }
+    // No npm ci or npm install after Synth: not in the steps, not in self-mutation, not in asset publishing
+    // (whose buildspecs CDK Pipelines passes through the assembly), which use the artifact's CLIs.
+    const usePath = 'export PATH="$CODEBUILD_SRC_DIR/sdpipe-step/bin:$PATH"';
+    const later = s.actions.filter((a) => a.provider === 'CodeBuild' && a.name !== 'Synth' && a.projectRef);
+    expect(later.map((a) => a.name)).toEqual(expect.arrayContaining(['SelfMutate', 'Validate', 'Mirror', 'Models', 'Snapshot', 'Record']));
+    for (const a of later) {
+      const spec = s.json.Resources[a.projectRef!].Properties.Source.BuildSpec as string;
+      const text = a.name === 'FileAssets' ? spec : JSON.stringify(s.buildSpec(a.name));
+      expect(text).not.toMatch(/npm (ci|install|i)\b/);
+    }
+    expect(s.buildSpec('SelfMutate').phases.install?.commands).toEqual([usePath]);
+    const assetSpecs = Object.values(s.assemblyBuildSpecs());
+    expect(assetSpecs.length).toBeGreaterThan(0);
+    for (const spec of assetSpecs) {
+      expect(spec.phases.install?.commands).toEqual([usePath]);
+      expect(spec.phases.build.commands.every((c) => c.startsWith('cdk-assets '))).toBe(true);
+    }
     // The lock files are the steps' output artifacts; Snapshot reads Mirror's.
     for (const a of ['Mirror', 'Models', 'Snapshot']) expect(s.buildSpec(a).artifacts?.['base-directory']).toBe('out');
-    expect(s.buildSpec('Snapshot').phases.install?.commands?.[0]).toContain('"locks/mirror"');
+    expect(s.buildSpec('Snapshot').phases.install?.commands?.[1]).toContain('"locks/mirror"');
     const projects = Object.values(s.json.Resources).filter((r) => r.Type === 'AWS::CodeBuild::Project');
     expect(projects.length).toBeGreaterThanOrEqual(7);
     for (const p of projects) {
@@ -206,6 +249,24 @@ export function describeCodePipelineEngine(load: () => Promise<EnvironmentConfig
     for (const a of assumed) expect(a).toMatch(/^(<\w+\.Arn>|arn:<AWS::Partition>:iam::\d{12}:role\/cdk-hnb659fds-(deploy|file-publishing)-role-\d{12}-[a-z0-9-]+|arn:\*:iam::\d{12}:role\/\*)$/);
     const selfMutate = statements.find((x) => x.Action.includes('sts:AssumeRole') && x.Resource.includes(`arn:*:iam::${s.config.environment.account}:role/*`))!;
     expect(selfMutate.Condition).toEqual({ 'ForAnyValue:StringEquals': { 'iam:ResourceTag/aws-cdk:bootstrap-role': ['image-publishing', 'file-publishing', 'deploy'] } });
+  });
+
+  it('records a successful deploy with a role that may write the record only; every step reads it, to skip itself when unchanged', () => {
+    const env = s.config.environment.name;
+    const { account, region } = s.config.environment;
+    const statements = iamStatements(s.json);
+    const roleId = (name: string) => Object.entries(s.json.Resources).find(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === name)![0];
+    const inline = (name: string) => statements.filter((x) => x.where.startsWith(`${roleId(name)}/`));
+    const record = `arn:<AWS::Partition>:ssm:${region}:${account}:parameter/sdpipe/${env}/deployed`;
+    expect(inline(`sdpipe-record-${env}`).map((x) => [x.Action, x.Resource.map(flat)])).toEqual([[['ssm:PutParameter'], [record]]]);
+    for (const step of ['validate', 'mirror', 'models', 'snapshot']) {
+      expect(inline(`sdpipe-${step}-${env}`).find((x) => x.Sid === 'ReadDeploymentRecord')).toMatchObject({ Action: ['ssm:GetParameter'] });
+      expect(inline(`sdpipe-${step}-${env}`).find((x) => x.Sid === 'ReadDeploymentRecord')!.Resource.map(flat)).toEqual([record]);
+    }
+    // The Record action runs as that role.
+    const recordAction = s.actions.find((a) => a.name === 'Record')!;
+    const project = s.json.Resources[recordAction.projectRef!].Properties;
+    expect(flat(project.ServiceRole)).toBe(`<${roleId(`sdpipe-record-${env}`)}.Arn>`);
   });
 
   it('publishes the bake instance profile where sdpipe snapshot bake looks for it', () => {

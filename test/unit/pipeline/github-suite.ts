@@ -38,30 +38,97 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
   const jobs = () => engine.generated.workflow.jobs;
   const byName = (name: string) => Object.entries(jobs()).find(([, j]) => j.name === name)!;
 
-  it('runs Synth → Validate → Mirror → Models → Snapshot → [Approve] → Deploy, the CodePipeline engine\'s order', () => {
+  it('runs Synth → Validate → (Mirror → Snapshot) ∥ Models → [Approve] → Deploy, the DAG the CodePipeline engine runs too', () => {
     // The approval is the Deploy job's environment (its reviewers approve that job), not a job of its own.
-    const gh = jobOrder(jobs()).map((n) => (n === 'Synthesize' ? 'Synth' : n)).flatMap((n) => (n === 'Deploy' && expected.approval ? ['Approve', 'Deploy'] : [n]));
-    expect(gh).toEqual(['Synth', ...engine.blueprint.stages]);
+    const names = (ids: readonly string[] | undefined) => (ids ?? []).map((id) => String(jobs()[id].name)).sort();
+    const needs = Object.fromEntries(Object.values(jobs()).map((j) => [String(j.name), names(j.needs)]));
+    expect(needs).toEqual({
+      Synthesize: [],
+      Validate: ['Synthesize'],
+      Mirror: ['Synthesize', 'Validate'],
+      Models: ['Synthesize', 'Validate'],
+      Snapshot: ['Mirror', 'Synthesize', 'Validate'],
+      Deploy: ['Mirror', 'Models', 'Snapshot', 'Synthesize', 'Validate'],
+    });
     expect(engine.blueprint.stages).toEqual(['Validate', 'Mirror', 'Models', 'Snapshot', ...(expected.approval ? ['Approve'] : []), 'Deploy']);
-    // The same blueprint rendered by the CodePipeline engine.
+    expect(Object.fromEntries(engine.blueprint.steps.map((st) => [st.id, st.needs]))).toEqual({ Validate: [], Mirror: ['Validate'], Models: ['Validate'], Snapshot: ['Mirror'] });
+    // The same blueprint rendered by the CodePipeline engine: an edge A → B of the workflow is a lower runOrder
+    // of A in CodePipeline, and the steps without an edge between them (Models and Mirror) run together.
     const t = tempApp();
     try {
       const cp = new CodePipelineStack(t.app, 'cp', { ...engineInputs(withEngine(config, 'codepipeline')), repository: REPO });
-      const stages = cp.pipeline.pipeline.stages;
-      const build = stages.find((s) => s.stageName === 'Build')!.actions.map((a) => a.actionProperties.actionName);
-      const deploy = stages.find((s) => s.stageName === 'Deploy')!.actions
-        .slice().sort((a, b) => (a.actionProperties.runOrder ?? 0) - (b.actionProperties.runOrder ?? 0))
-        .map((a) => (a.actionProperties.actionName.endsWith('.Prepare') ? undefined : a.actionProperties.actionName.endsWith('.Deploy') ? 'Deploy' : a.actionProperties.actionName))
-        .filter((x): x is string => x !== undefined);
-      expect([...build, ...deploy]).toEqual(gh);
+      const deploy = cp.pipeline.pipeline.stages.find((st) => st.stageName === 'Deploy')!.actions;
+      const order = (n: string) => deploy.find((a) => (n === 'Deploy' ? a.actionProperties.actionName.endsWith('.Prepare') : a.actionProperties.actionName === n))!.actionProperties.runOrder ?? 0;
+      for (const [job, before] of Object.entries(needs)) {
+        if (job === 'Synthesize') continue;
+        for (const b of before.filter((x) => x !== 'Synthesize')) expect([job, b, order(b) < order(job)]).toEqual([job, b, true]);
+      }
+      expect(order('Mirror')).toBe(order('Models'));
+      if (expected.approval) expect(order('Approve')).toBe(Math.max(...['Mirror', 'Models', 'Snapshot'].map(order)) + 1);
     } finally {
       t.cleanup();
     }
   });
 
+  it('runs a change-aware step only when Validate\'s `sdpipe changes` says its inputs changed, and deploys unless a job failed', () => {
+    const env = config.environment.name;
+    const [validateId, validate] = byName('Validate');
+    const changes = (validate.steps ?? []).find((st) => st.id === 'changes')!;
+    expect(changes.run).toBe(`node .sdpipe-step/sdpipe.js changes --env ${env} --format github`);
+    expect(changes.env).toEqual({ SDPIPE_FORCE: '${{ inputs.force }}' });
+    expect(validate.outputs).toEqual({
+      'run-mirror': '${{ steps.changes.outputs.run-mirror }}',
+      'run-models': '${{ steps.changes.outputs.run-models }}',
+      'run-snapshot': '${{ steps.changes.outputs.run-snapshot }}',
+      record: '${{ steps.changes.outputs.record }}',
+    });
+    expect(validate.if).toBeUndefined();
+    for (const step of ['Mirror', 'Models', 'Snapshot']) {
+      expect(byName(step)[1].if).toBe(`\${{ !failure() && !cancelled() && needs.${validateId}.outputs.run-${step.toLowerCase()} == 'true' }}`);
+    }
+    const [, deploy] = byName('Deploy');
+    expect(deploy.if).toBe('${{ !failure() && !cancelled() }}');
+    // After the deploy step: the deploy role again (OIDC, not chained), then the record.
+    const names = (deploy.steps ?? []).map((st) => st.name);
+    expect(names.slice(names.indexOf(deploy.steps!.find((st) => st.id === 'Deploy')!.name))).toEqual([
+      expect.stringMatching(/^Deploy /),
+      `Assume sdpipe-deploy-${env} to record the deployment`,
+      'Record the deployment',
+    ]);
+    const record = deploy.steps!.find((st) => st.name === 'Record the deployment')!;
+    expect(record.env).toEqual({ PARAMETER: `/sdpipe/${env}/deployed`, RECORD: `\${{ needs.${validateId}.outputs.record }}` });
+    expect(record.run).toContain('aws ssm put-parameter --name "$PARAMETER" --type String --tier Intelligent-Tiering --overwrite --value "$RECORD"');
+    const again = deploy.steps!.find((st) => st.name === `Assume sdpipe-deploy-${env} to record the deployment`)!;
+    expect(again.with).not.toHaveProperty('role-chaining');
+  });
+
+  it('installs once, in Synth; every later job runs the step artifact with the runner\'s Node.js when it is recent enough', () => {
+    const ids = Object.keys(jobs());
+    expect(ids.filter((id) => id.startsWith('Assets-'))).toEqual([]);
+    for (const [id, j] of Object.entries(jobs())) {
+      const runs = (j.steps ?? []).map((st) => String(st.run ?? '')).join('\n');
+      if (j.name === 'Synthesize') expect(runs).toContain('npm ci --no-audit --no-fund');
+      else expect([id, /npm (ci|install|i|add)\b/.test(runs)]).toEqual([id, false]);
+      if (j.name === 'Deploy') continue;
+      const steps = j.steps ?? [];
+      const find = steps.findIndex((st) => st.id === 'node');
+      expect(steps[find + 1]).toMatchObject({ name: 'Set up Node.js', if: "steps.node.outputs.found != 'true'" });
+      if (j.name === 'Synthesize') continue;
+      expect(steps.find((st) => st.name === 'Download the step artifact')?.with).toEqual({ name: 'sdpipe-step', path: '.sdpipe-step' });
+    }
+    // Synth hands on the step artifact only: the assembly never goes through GitHub's artifact storage.
+    const uploads = (byName('Synthesize')[1].steps ?? []).filter((st) => String(st.uses).startsWith('actions/upload-artifact@')).map((st) => st.with);
+    expect(uploads).toEqual([{ name: 'sdpipe-step', path: 'cdk.out/sdpipe-step', 'if-no-files-found': 'error' }]);
+    const downloads = Object.values(jobs()).flatMap((j) => (j.steps ?? []).filter((st) => String(st.uses).startsWith('actions/download-artifact@')).map((st) => (st.with as { name: string }).name));
+    expect(downloads).not.toContain('cdk.out');
+  });
+
   it('pushes to the environment branch start it; runs never overlap', () => {
     const wf = engine.generated.workflow;
-    expect(wf.on).toEqual({ push: { branches: [config.environment.branch] }, workflow_dispatch: {} });
+    expect(wf.on).toEqual({
+      push: { branches: [config.environment.branch] },
+      workflow_dispatch: { inputs: { force: { description: expect.stringContaining('Run every step'), type: 'boolean', default: false } } },
+    });
     expect(wf.concurrency).toEqual({ group: `deploy-${config.environment.name}`, 'cancel-in-progress': false });
     expect(wf.permissions).toEqual({});
   });
@@ -78,17 +145,24 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
     }
   });
 
-  it('publishes assets with the lockfile\'s cdk-assets and its own role, never fetching a package', () => {
+  it('publishes the assets in the Synth job, with the lockfile\'s cdk-assets and its own role, never fetching a package', () => {
     const env = config.environment.name;
-    const assets = Object.entries(jobs()).filter(([id]) => id.startsWith('Assets-'));
-    expect(assets.length).toBeGreaterThan(0);
-    for (const [, j] of assets) {
-      const steps = j.steps ?? [];
-      expect(steps.map((s) => s.name ?? s.id)).toEqual(['Check out', 'Set up Node.js', 'Install', 'Download cdk.out', `Assume sdpipe-assets-${env} through GitHub OIDC`, expect.stringMatching(/^Publish Assets-/)]);
-      expect(steps[2].run).toBe('npm ci --no-audit --no-fund');
-      expect(steps[4].with?.['role-to-assume']).toMatch(new RegExp(`role/sdpipe-assets-${env}$`));
-      expect(steps[5].env).toEqual({ npm_config_yes: 'false' });
+    const [synthId, synth] = byName('Synthesize');
+    const steps = synth.steps ?? [];
+    const names = steps.map((st) => st.name ?? st.id);
+    const build = names.indexOf('Build');
+    expect(names.slice(build)).toEqual(['Build', 'Upload the step artifact', `Assume sdpipe-assets-${env} through GitHub OIDC`, ...names.slice(build + 3)]);
+    const publish = steps.slice(build + 3);
+    expect(publish.length).toBeGreaterThan(0);
+    for (const st of publish) {
+      expect(st.id).toMatch(/^Publish-FileAsset\d+$/);
+      expect(st.run).toMatch(new RegExp(`^/bin/bash \\./cdk\\.out/assembly-${env}/publish-Assets-FileAsset\\d+-step\\.sh$`));
+      expect(st.env).toEqual({ npm_config_yes: 'false' });
+      expect(synth.outputs?.[`asset-hash-${st.id!.slice('Publish-'.length)}`]).toBe(`\${{ steps.${st.id}.outputs.asset-hash }}`);
     }
+    expect(steps[build + 2].with?.['role-to-assume']).toMatch(new RegExp(`role/sdpipe-assets-${env}$`));
+    expect(Object.keys(synth.outputs ?? {})).toHaveLength(publish.length);
+    expect(synthId).toBe('Build-Synth');
   });
 
   it('assumes roles through GitHub OIDC with the partition\'s audience and role ARNs', () => {
@@ -122,7 +196,7 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
     const { account, region } = config.environment;
     expect(step.env).toEqual({
       STACK_NAME: config.stackName,
-      TEMPLATE_URL: expect.stringMatching(new RegExp(`^https://cdk-hnb659fds-assets-${account}-${region}\\.s3\\.${region}\\.${suffix.replace(/\./g, '\\.')}/\\$\\{\\{ needs\\.Assets-FileAsset\\d+\\.outputs\\.asset-hash \\}\\}\\.json$`)),
+      TEMPLATE_URL: expect.stringMatching(new RegExp(`^https://cdk-hnb659fds-assets-${account}-${region}\\.s3\\.${region}\\.${suffix.replace(/\./g, '\\.')}/\\$\\{\\{ needs\\.Build-Synth\\.outputs\\.asset-hash-FileAsset\\d+ \\}\\}\\.json$`)),
       CFN_EXECUTION_ROLE_ARN: `arn:${expected.partition}:iam::${account}:role/cdk-hnb659fds-cfn-exec-role-${account}-${region}`,
       CAPABILITIES: 'CAPABILITY_IAM CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND',
     });
@@ -133,21 +207,22 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
   it('runs each step\'s sdpipe command and keeps the lock files as artifacts; Snapshot reads Mirror\'s', () => {
     const env = config.environment.name;
     const run = (name: string) => (byName(name)[1].steps ?? []).map((s) => s.run).filter(Boolean);
-    expect(run('Synthesize')).toEqual(['npm ci --no-audit --no-fund', `npx sdpipe pipeline synth --env ${env} --out cdk.out --check-workflow`]);
-    expect(run('Validate')).toEqual(['npm ci --no-audit --no-fund', `npx sdpipe validate --env ${env} --live`]);
-    expect(run('Mirror')).toEqual(['npm ci --no-audit --no-fund', `npx sdpipe mirror --env ${env} --publish --out out`]);
-    expect(run('Models')).toEqual(['npm ci --no-audit --no-fund', `npx sdpipe models sync --env ${env} --out out`]);
-    expect(run('Snapshot')).toEqual(['npm ci --no-audit --no-fund', `npx sdpipe snapshot bake --env ${env} --publish --out out --lock locks/mirror/${env}/images.lock.json`]);
+    const work = (name: string) => run(name).filter((r) => !String(r).includes('process.versions.node'));
+    expect(work('Synthesize').slice(0, 2)).toEqual(['npm ci --no-audit --no-fund', `npx sdpipe pipeline synth --env ${env} --out cdk.out --check-workflow\nnpx sdpipe pipeline bundle --out cdk.out/sdpipe-step`]);
+    expect(work('Validate')).toEqual([`node .sdpipe-step/sdpipe.js validate --env ${env} --live`, `node .sdpipe-step/sdpipe.js changes --env ${env} --format github`]);
+    expect(work('Mirror')).toEqual([`node .sdpipe-step/sdpipe.js mirror --env ${env} --publish --out out`]);
+    expect(work('Models')).toEqual([`node .sdpipe-step/sdpipe.js models sync --env ${env} --out out`]);
+    expect(work('Snapshot')).toEqual([`node .sdpipe-step/sdpipe.js snapshot bake --env ${env} --publish --out out --lock locks/mirror/${env}/images.lock.json`]);
     const uploads = (name: string) => (byName(name)[1].steps ?? []).filter((s) => String(s.uses).startsWith('actions/upload-artifact@')).map((s) => s.with);
     expect(uploads('Mirror')).toEqual([{ name: `${env}-mirror`, path: 'out', 'if-no-files-found': 'error' }]);
     expect(uploads('Models')).toEqual([{ name: `${env}-models`, path: 'out', 'if-no-files-found': 'error' }]);
     expect(uploads('Snapshot')).toEqual([{ name: `${env}-snapshot`, path: 'out', 'if-no-files-found': 'error' }]);
     const downloads = (byName('Snapshot')[1].steps ?? []).filter((s) => String(s.uses).startsWith('actions/download-artifact@')).map((s) => s.with);
-    expect(downloads).toEqual([{ name: `${env}-mirror`, path: 'locks/mirror' }]);
+    expect(downloads).toEqual([{ name: 'sdpipe-step', path: '.sdpipe-step' }, { name: `${env}-mirror`, path: 'locks/mirror' }]);
     // The secret is the downloading step's only, not the job's (npm ci's package scripts run in the same job).
     expect(byName('Models')[1].env?.HF_TOKEN).toBeUndefined();
     expect((byName('Models')[1].steps ?? []).filter((s) => s.env?.HF_TOKEN !== undefined).map((s) => [s.run, s.env])).toEqual([
-      [`npx sdpipe models sync --env ${env} --out out`, { HF_TOKEN: '${{ secrets.HF_TOKEN }}' }],
+      [`node .sdpipe-step/sdpipe.js models sync --env ${env} --out out`, { HF_TOKEN: '${{ secrets.HF_TOKEN }}' }],
     ]);
   });
 

@@ -59,14 +59,19 @@ export function describeSupportStack(load: () => Promise<EnvironmentConfig>, exp
     expect(roles().map((r) => r.Properties.RoleName).sort()).toEqual([`sdpipe-deploy-${env}`, ...prepare, `sdpipe-bake-instance-${env}`].sort());
   });
 
-  it('lets the deploy role assume the CDK deploy role only, and the assets role the publishing roles only', () => {
+  it('lets the deploy role assume the CDK deploy role and write the deployment record only, and the assets role the publishing roles only', () => {
     const env = config.environment.name;
     const { account, region } = config.environment;
     const arn = (r: string) => `arn:<AWS::Partition>:iam::${account}:role/cdk-hnb659fds-${r}-${account}-${region}`;
     const deploy = role(`sdpipe-deploy-${env}`).Properties.Policies[0].PolicyDocument.Statement;
-    expect(deploy).toHaveLength(1);
+    expect(deploy).toHaveLength(2);
     expect(deploy[0].Action).toBe('sts:AssumeRole');
     expect(([] as unknown[]).concat(deploy[0].Resource).map(flat)).toEqual([arn('deploy-role')]);
+    expect(deploy[1].Action).toBe('ssm:PutParameter');
+    expect(([] as unknown[]).concat(deploy[1].Resource).map(flat)).toEqual([`arn:<AWS::Partition>:ssm:${region}:${account}:parameter/sdpipe/${env}/deployed`]);
+    // Validate reads the record (its `sdpipe changes`); in GitHub Actions the other steps do not.
+    const reads = (step: string) => (role(`sdpipe-${step}-${env}`).Properties.Policies[0].PolicyDocument.Statement as Array<{ Sid: string }>).some((st) => st.Sid === 'ReadDeploymentRecord');
+    expect(['validate', 'mirror', 'models', 'snapshot'].map(reads)).toEqual([true, false, false, false]);
     const assets = role(`sdpipe-assets-${env}`).Properties.Policies[0].PolicyDocument.Statement;
     expect(assets).toHaveLength(1);
     expect(assets[0].Action).toBe('sts:AssumeRole');
