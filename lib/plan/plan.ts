@@ -114,12 +114,51 @@ export function plannedStages(plan: EnvironmentPlan): string[] {
   return stages;
 }
 
+/** The data steps between Validate and the approval. */
+const DATA_STAGES = ['Mirror', 'Models', 'Snapshot'];
+
+/**
+ * What each planned stage waits for: the pipeline is a DAG, not a line. Validate first; Mirror and
+ * Models after it, side by side (Models depends on neither Mirror nor Snapshot); Snapshot after
+ * Mirror, whose digests it bakes (after Validate when there is no Mirror); Approve after every data
+ * step, so that the reviewer sees all their results; Deploy after Approve, or after every data step.
+ * Both engines render these edges (pipeline/blueprint/blueprint.ts).
+ */
+export function stageNeeds(stages: readonly string[]): Record<string, string[]> {
+  const has = (s: string) => stages.includes(s);
+  const data = stages.filter((s) => DATA_STAGES.includes(s));
+  const needs: Record<string, string[]> = {};
+  for (const stage of stages) {
+    if (stage === 'Validate') needs[stage] = [];
+    else if (stage === 'Mirror' || stage === 'Models') needs[stage] = ['Validate'];
+    else if (stage === 'Snapshot') needs[stage] = [has('Mirror') ? 'Mirror' : 'Validate'];
+    else if (stage === 'Approve') needs[stage] = data.length ? sinks(data, stages) : ['Validate'];
+    else if (stage === 'Deploy') needs[stage] = has('Approve') ? ['Approve'] : data.length ? sinks(data, stages) : ['Validate'];
+  }
+  return needs;
+}
+
+/** The data stages no other data stage waits for (the ends of the branches). */
+function sinks(data: readonly string[], stages: readonly string[]): string[] {
+  return data.filter((d) => !(d === 'Mirror' && stages.includes('Snapshot')));
+}
+
+/** The planned stages as one line of text, the branches in parentheses: `Validate → (Mirror → Snapshot) ∥ Models → Approve → Deploy`. */
+export function stageGraphText(stages: readonly string[]): string {
+  const branches: string[] = [];
+  if (stages.includes('Mirror')) branches.push(stages.includes('Snapshot') ? 'Mirror → Snapshot' : 'Mirror');
+  else if (stages.includes('Snapshot')) branches.push('Snapshot');
+  if (stages.includes('Models')) branches.push('Models');
+  const middle = branches.length > 1 ? branches.map((b) => (b.includes('→') ? `(${b})` : b)).join(' ∥ ') : branches[0];
+  return ['Validate', ...(middle ? [middle] : []), ...stages.filter((s) => s === 'Approve' || s === 'Deploy')].join(' → ');
+}
+
 /** Render one plan as plain text for a terminal. */
 export function renderPlanText(plan: EnvironmentPlan): string {
   const lines: string[] = [];
   lines.push(`${plan.environment} (${plan.file})`);
   lines.push(`  partition ${plan.partition}, account ${plan.account}, region ${plan.region}, branch ${plan.branch}`);
-  lines.push(`  engine ${plan.engine}${plan.runner ? ` on [${plan.runner.join(', ')}]` : ''}; stages: ${plannedStages(plan).join(' → ')}`);
+  lines.push(`  engine ${plan.engine}${plan.runner ? ` on [${plan.runner.join(', ')}]` : ''}; stages: ${stageGraphText(plannedStages(plan))}`);
   lines.push(`  mirror ${plan.images.length} image(s), ${plan.charts.length} chart(s) into ${plan.registry}:`);
   for (const c of [...plan.images, ...plan.charts]) lines.push(`    ${c.name}: ${c.source} → ${c.target}${c.platforms !== '-' ? ` [${c.platforms}]` : ''}`);
   lines.push(`  models ${plan.models.length}:`);
@@ -139,7 +178,8 @@ function mermaidText(s: string): string {
 
 /**
  * The stage graph of an environment's pipeline as a Mermaid flowchart: the engine's own stages
- * (source, synth, self-mutation or the workflow check) and then {@link plannedStages}, in order.
+ * (source, synth, self-mutation or the workflow check) in a line, then {@link plannedStages} with the
+ * edges of {@link stageNeeds}.
  */
 export function renderStageGraphMermaid(plan: EnvironmentPlan): string {
   const gh = plan.engine === 'github-actions';
@@ -172,7 +212,11 @@ export function renderStageGraphMermaid(plan: EnvironmentPlan): string {
   }
   const lines = [`flowchart LR`, `  %% ${plan.environment}: ${plan.engine}${plan.runner ? ` on ${plan.runner.join(', ')}` : ''}`];
   for (const [id, label, shape] of nodes) lines.push(shape === 'gate' ? `  ${id}{"${mermaidText(label)}"}` : `  ${id}["${mermaidText(label)}"]`);
-  lines.push(`  ${nodes.map(([id]) => id).join(' --> ')}`);
+  lines.push('  source --> synth --> mutate --> validate');
+  const idOf = (stage: string) => stage.toLowerCase();
+  for (const [stage, needs] of Object.entries(stageNeeds(plannedStages(plan)))) {
+    for (const need of needs) lines.push(`  ${idOf(need)} --> ${idOf(stage)}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -189,7 +233,7 @@ export function renderPlanMarkdown(plan: EnvironmentPlan): string {
   out.push(`| partition / account / region | ${plan.partition} / ${plan.account} / ${plan.region} |`);
   out.push(`| branch | \`${plan.branch}\` |`);
   out.push(`| engine | ${plan.engine}${plan.runner ? ` (runner: ${plan.runner.join(', ')})` : ''} |`);
-  out.push(`| stages | ${plannedStages(plan).join(' → ')} |`);
+  out.push(`| stages | ${stageGraphText(plannedStages(plan))} |`);
   out.push(`| approval | ${plan.approval} |`);
   out.push(`| snapshot | ${plan.snapshot.enabled ? `bake or reuse: Kubernetes ${plan.snapshot.kubernetesVersion ?? 'default'}, ${plan.snapshot.volumeSize} GiB` : 'disabled'} |`);
   out.push(`| stack | ${plan.stackName} |`, '');

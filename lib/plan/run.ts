@@ -10,7 +10,7 @@ import { listEnvironmentFiles, resolveEnvironmentPath } from '../config/load';
 import { resolveEnvironment } from '../config/resolve';
 import { renderReports, validateFiles } from '../config/report';
 import { redactDeep, redactUrls } from '../redact';
-import { buildPlan, plannedStages, renderPlanMarkdown, renderPlanText } from './plan';
+import { buildPlan, plannedStages, renderPlanMarkdown, renderPlanText, stageGraphText } from './plan';
 import type { EnvironmentPlan } from './plan';
 
 /** Options of {@link runPlan}. */
@@ -47,7 +47,7 @@ export function runPlan(options: RunPlanOptions = {}): RunPlanResult {
   const md: string[] = ['# sdpipe plan', '', '| environment | valid | stages | approval |', '| --- | --- | --- | --- |'];
   for (const r of reports) {
     const plan = plans.find((p) => p.file === r.file);
-    md.push(`| ${plan?.environment ?? r.file} | ${r.valid ? 'yes' : `no (${r.errors} errors)`} | ${plan ? plannedStages(plan).join(' → ') : '-'} | ${plan?.approval ?? '-'} |`);
+    md.push(`| ${plan?.environment ?? r.file} | ${r.valid ? 'yes' : `no (${r.errors} errors)`} | ${plan ? stageGraphText(plannedStages(plan)) : '-'} | ${plan?.approval ?? '-'} |`);
   }
   md.push('');
   const problems = reports.flatMap((r) => r.diagnostics);

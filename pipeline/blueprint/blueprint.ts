@@ -15,7 +15,7 @@ import type { EnvironmentConfig, PipelineEngine, PipelineSource } from '../../li
 import { workflowValueProblems } from '../../lib/config/workflow-values';
 import { parseModelSource } from '../../lib/name/model-source';
 import type { S3Source } from '../../lib/name/model-source';
-import { bucketOfArn, buildPlan, plannedStages } from '../../lib/plan/plan';
+import { bucketOfArn, buildPlan, plannedStages, stageNeeds } from '../../lib/plan/plan';
 import { imagesLockPath } from '../../lib/contracts/images-lock';
 import { modelsLockPath } from '../../lib/contracts/models-lock';
 import { DEFAULT_OUT_DIR as OUT_DIR } from '../../lib/contracts/out-dir';
@@ -240,12 +240,14 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
   const plan = buildPlan(config, `config/environments/${name}.yaml`);
   const stages = plannedStages(plan);
   const npmRegistry = config.pipeline.npmRegistry;
+  const dag = stageNeeds(stages);
+  const needsOf = (step: StepId): StepId[] => (dag[step] ?? []) as StepId[];
   const all: Record<StepId, BlueprintStep> = {
     Validate: {
       id: 'Validate',
       title: 'check the environment file, with live checks of instance type offerings and the Bottlerocket AMI parameter',
       commands: [`${STEP_CLI} validate --env ${arg} --live`],
-      needs: [],
+      needs: needsOf('Validate'),
       changeAware: false,
       lockFiles: [],
       inputs: [],
@@ -257,7 +259,7 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
       id: 'Mirror',
       title: "copy the images and charts into the environment's ECR and publish their digests to SSM",
       commands: [`${STEP_CLI} mirror --env ${arg} --publish --out ${OUT_DIR}`],
-      needs: ['Validate'],
+      needs: needsOf('Mirror'),
       changeAware: true,
       outputDirectory: OUT_DIR,
       lockFiles: [imagesLockPath(OUT_DIR, name)],
@@ -270,7 +272,7 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
       id: 'Models',
       title: "copy the model files into the model bucket, checked against their pinned sha256",
       commands: [`${STEP_CLI} models sync --env ${arg} --out ${OUT_DIR}`],
-      needs: ['Validate'],
+      needs: needsOf('Models'),
       changeAware: true,
       outputDirectory: OUT_DIR,
       lockFiles: [modelsLockPath(OUT_DIR, name)],
@@ -285,7 +287,7 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
       commands: [
         `${STEP_CLI} snapshot bake --env ${arg} --publish --out ${OUT_DIR}${stages.includes('Mirror') ? ` --lock ${shellArg(imagesLockPath(MIRROR_LOCKS_DIR, name))}` : ''}`,
       ],
-      needs: stages.includes('Mirror') ? ['Mirror'] : ['Validate'],
+      needs: needsOf('Snapshot'),
       changeAware: true,
       outputDirectory: OUT_DIR,
       lockFiles: [snapshotRecordPath(OUT_DIR, name)],

@@ -114,7 +114,13 @@ describe('stage graph in the plan', () => {
       '  snapshot["Snapshot: EBS image cache, 80 GiB"]',
       '  approve{"Approve: GitHub environment prod-cn"}',
       '  deploy["Deploy: stack sdoneks-prod-cn (cn-northwest-1)"]',
-      '  source --> synth --> mutate --> validate --> mirror --> models --> snapshot --> approve --> deploy',
+      '  source --> synth --> mutate --> validate',
+      '  validate --> mirror',
+      '  validate --> models',
+      '  mirror --> snapshot',
+      '  models --> approve',
+      '  snapshot --> approve',
+      '  approve --> deploy',
       '',
     ].join('\n'));
     const dev = buildPlan(await loadConfig('dev'), 'config/environments/dev.yaml');
@@ -122,6 +128,8 @@ describe('stage graph in the plan', () => {
     expect(g).toContain('source["Source: S3 source.zip from env/dev"]');
     expect(g).toContain('mutate["SelfMutate: update the pipeline"]');
     expect(g).not.toContain('approve');
+    // Without an approval the deploy waits for both branches itself.
+    expect(g).toContain('  models --> deploy\n  snapshot --> deploy\n');
     expect(dev.source).toBe('s3');
     expect(renderPlanMarkdown(dev)).toContain('### Stage graph\n\n```mermaid\nflowchart LR\n');
   });

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runPlan } from '../../../lib/plan/run';
+import { stageGraphText, stageNeeds } from '../../../lib/plan/plan';
 import { runCli } from '../cli/run-cli';
 import { ROOT, FIXTURES } from '../config/helpers';
 
@@ -31,10 +32,10 @@ describe('plan', () => {
       expect(cn.models[0].target).toBe('s3://sdoneks-models-123456789012-cn-northwest-1/Stable-diffusion/v1-5-pruned-emaonly.safetensors');
       const dev = r.plans.find((p) => p.environment === 'dev')!;
       expect(dev).toMatchObject({ partition: 'aws', engine: 'codepipeline', approval: 'auto' });
-      expect(r.output).toContain('stages: Validate → Mirror → Models → Snapshot → Approve → Deploy');
-      expect(r.output).toContain('stages: Validate → Mirror → Models → Snapshot → Deploy');
+      expect(r.output).toContain('stages: Validate → (Mirror → Snapshot) ∥ Models → Approve → Deploy');
+      expect(r.output).toContain('stages: Validate → (Mirror → Snapshot) ∥ Models → Deploy');
       const md = fs.readFileSync(path.join(dir, 'out', 'plan.md'), 'utf8');
-      expect(md).toContain('| prod-cn | yes | Validate → Mirror → Models → Snapshot → Approve → Deploy | manual |');
+      expect(md).toContain('| prod-cn | yes | Validate → (Mirror → Snapshot) ∥ Models → Approve → Deploy | manual |');
       expect(md).toContain('`public.ecr.aws/bingjiao/sd-on-eks/sdwebui:latest` | `123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn/sd-on-eks/sdwebui`');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -70,5 +71,25 @@ describe('plan', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('stage DAG', () => {
+  it('runs Models beside Mirror → Snapshot, and gates the approval and the deploy on every branch', () => {
+    const full = ['Validate', 'Mirror', 'Models', 'Snapshot', 'Approve', 'Deploy'];
+    expect(stageNeeds(full)).toEqual({
+      Validate: [],
+      Mirror: ['Validate'],
+      Models: ['Validate'],
+      Snapshot: ['Mirror'],
+      Approve: ['Models', 'Snapshot'],
+      Deploy: ['Approve'],
+    });
+    expect(stageGraphText(full)).toBe('Validate → (Mirror → Snapshot) ∥ Models → Approve → Deploy');
+    expect(stageNeeds(['Validate', 'Snapshot', 'Deploy'])).toEqual({ Validate: [], Snapshot: ['Validate'], Deploy: ['Snapshot'] });
+    expect(stageGraphText(['Validate', 'Mirror', 'Deploy'])).toBe('Validate → Mirror → Deploy');
+    expect(stageNeeds(['Validate', 'Mirror', 'Models', 'Deploy'])).toMatchObject({ Deploy: ['Mirror', 'Models'] });
+    expect(stageGraphText(['Validate', 'Mirror', 'Models', 'Deploy'])).toBe('Validate → Mirror ∥ Models → Deploy');
+    expect(stageNeeds(['Validate', 'Approve', 'Deploy'])).toEqual({ Validate: [], Approve: ['Validate'], Deploy: ['Approve'] });
   });
 });
