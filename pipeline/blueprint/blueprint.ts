@@ -8,6 +8,7 @@
  * they create (pipeline/roles/). Only the deployed stage gets the config, through the stage
  * factory. Pure data: no CDK.
  */
+import * as path from 'node:path';
 import { partitionOf } from '../../lib/aws/partition';
 import type { Partition } from '../../lib/aws/partition';
 import { engineOf, resolveEnvironment } from '../../lib/config/resolve';
@@ -82,6 +83,12 @@ export interface PipelineBlueprint {
   readonly stepArtifact: StepArtifact;
   /** Change-aware steps: the deployment record and the commands that read and write it. */
   readonly changes: BlueprintChanges;
+  /**
+   * The folders of the repository the steps after Synth read ({@link checkoutPaths}): a GitHub job
+   * checks out only these (sparse), so that a runner in China fetches the environment files, not the
+   * whole repository, through github.com.
+   */
+  readonly checkoutPaths: readonly string[];
   /** Environment variables of every build step (the npm registry). */
   readonly buildEnv: Readonly<Record<string, string>>;
   /** The Synth step: builds the pipeline's cloud assembly into {@link ASSEMBLY_DIR}. */
@@ -210,6 +217,22 @@ export function grantsOf(config: EnvironmentConfig): BlueprintGrants {
   };
 }
 
+/**
+ * What the steps after Synth read from the checkout: `config/` (the environment file; the step
+ * artifact carries sdpipe's own data) and the top folder of every model source that is a relative
+ * path in the repository. Sorted, without duplicates.
+ */
+export function checkoutPaths(config: EnvironmentConfig): string[] {
+  const paths = new Set(['config']);
+  for (const f of config.models?.files ?? []) {
+    const source = f.source.trim();
+    if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(source) || path.isAbsolute(source)) continue;
+    const top = path.normalize(source).split(/[\\/]/)[0];
+    if (top && top !== '..' && top !== '.') paths.add(top);
+  }
+  return [...paths].sort();
+}
+
 /** The engine an environment uses (lib/config/resolve.ts, where every default is decided). */
 export { engineOf };
 
@@ -320,6 +343,7 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
       recordCommand: `${STEP_CLI} changes record --env ${arg}`,
       skipFlag: '--skip-unchanged',
     },
+    checkoutPaths: checkoutPaths(config),
     buildEnv: npmRegistry ? { NPM_CONFIG_REGISTRY: npmRegistry } : {},
     synth: { commands: [synthCommand, bundleCommand], timeoutMinutes: 30 },
     steps,

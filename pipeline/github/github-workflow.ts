@@ -185,8 +185,11 @@ export const FORCE_INPUT = 'force';
  */
 function jobStepsOf(bp: PipelineBlueprint, step: BlueprintStep): JobStep[] {
   const artifact = bp.stepArtifact;
+  // Only the folders the step reads (sparse, cone mode: with the files at the top): actions/checkout then
+  // fetches with `--filter=blob:none` (src/git-source-provider.ts lines 166-170 at the pinned commit), so
+  // the other files' contents never cross to the runner.
   const steps: JobStep[] = [
-    { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false } },
+    { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false, 'sparse-checkout': bp.checkoutPaths.join('\n') } },
     ...setupNodeSteps(),
     { name: 'Download the step artifact', uses: pinnedUses('actions/download-artifact'), with: { name: artifact.name, path: artifact.placedAt } },
     oidcCredentialStep({

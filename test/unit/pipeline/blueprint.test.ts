@@ -2,7 +2,7 @@
 import { buildPlan, renderPlanMarkdown, renderStageGraphMermaid } from '../../../lib/plan/plan';
 import { ACTION_PINS, pinnedUses } from '../../../pipeline/github/action-pins';
 import { oidcProviderOwners } from '../../../pipeline/app';
-import { buildBlueprint, engineOf, modelPrefixes, sessionSeconds } from '../../../pipeline/blueprint/blueprint';
+import { buildBlueprint, checkoutPaths, engineOf, modelPrefixes, sessionSeconds } from '../../../pipeline/blueprint/blueprint';
 import { approvalEnvironmentName, githubEnvironmentSubject, prepareEnvironmentName } from '../../../pipeline/blueprint/names';
 import { runsOnOf } from '../../../pipeline/github/github-workflow';
 import { unifiedDiff } from '../../../pipeline/github/text-diff';
@@ -49,6 +49,20 @@ describe('blueprint', () => {
     expect(snapshotOnly.steps.find((s) => s.id === 'Snapshot')).toMatchObject({ inputs: [], needs: ['Validate'], commands: ['node .sdpipe-step/sdpipe.js snapshot bake --env dev --publish --out out'] });
     expect(engineOf(dev)).toBe('codepipeline');
     expect(engineOf({ ...(await loadConfig('prod-cn')), pipeline: undefined })).toBe('github-actions');
+  });
+
+  it('checks out only config/ after Synth, and the folder of a model source that is a path in the repository', async () => {
+    const dev = await loadConfig('dev');
+    expect(checkoutPaths(dev)).toEqual(['config']);
+    const files = [
+      { source: 'models/sd/x.safetensors', target: 'Stable-diffusion/x.safetensors', sha256: 'a'.repeat(64) },
+      { source: './weights/y.safetensors', target: 'Stable-diffusion/y.safetensors', sha256: 'b'.repeat(64) },
+      { source: '/abs/z.safetensors', target: 'Stable-diffusion/z.safetensors', sha256: 'c'.repeat(64) },
+      { source: 'file:///abs/w.safetensors', target: 'Stable-diffusion/w.safetensors', sha256: 'd'.repeat(64) },
+      { source: 'hf://a/b/c@1', target: 'Stable-diffusion/c.safetensors', sha256: 'e'.repeat(64) },
+    ];
+    expect(checkoutPaths({ ...dev, models: { files } })).toEqual(['config', 'models', 'weights']);
+    expect(buildBlueprint({ ...dev, models: { files } }).checkoutPaths).toEqual(['config', 'models', 'weights']);
   });
 
   it('bounds role sessions to IAM\'s 1 to 12 hours', () => {

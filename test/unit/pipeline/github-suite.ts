@@ -115,6 +115,8 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
       expect(steps[find + 1]).toMatchObject({ name: 'Set up Node.js', if: "steps.node.outputs.found != 'true'" });
       if (j.name === 'Synthesize') continue;
       expect(steps.find((st) => st.name === 'Download the step artifact')?.with).toEqual({ name: 'sdpipe-step', path: '.sdpipe-step' });
+      // Only config/ crosses to the runner (sparse checkout; the artifact carries sdpipe's own data).
+      expect(steps.find((st) => st.name === 'Check out')?.with).toEqual({ 'persist-credentials': false, 'sparse-checkout': 'config' });
     }
     // Synth hands on the step artifact only: the assembly never goes through GitHub's artifact storage.
     const uploads = (byName('Synthesize')[1].steps ?? []).filter((st) => String(st.uses).startsWith('actions/upload-artifact@')).map((st) => st.with);
