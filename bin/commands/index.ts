@@ -6,6 +6,7 @@
 import type { Register } from '../cli';
 import { register as validate } from './validate';
 import { register as plan } from './plan';
+import { register as changes } from './changes';
 import { register as review } from './review';
 import { register as models } from './models';
 import { register as mirror } from './mirror';
@@ -14,4 +15,4 @@ import { register as synth } from './synth';
 import { register as pipeline } from './pipeline';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, plan, review, models, mirror, snapshot, synth, pipeline];
+export const COMMANDS: readonly Register[] = [validate, plan, changes, review, models, mirror, snapshot, synth, pipeline];

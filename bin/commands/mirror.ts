@@ -8,6 +8,7 @@ import { action, resolveIo, type CommandIo } from '../cli';
 import { DEFAULT_OUT_DIR } from '../../lib/contracts/out-dir';
 import { addDownloadOptions, DOWNLOAD_FLAG_DEFAULTS, downloadSettings, type DownloadCliOptions } from '../download-options';
 import { appendStepSummary, checkOutputs, envOption, formatOption, intOption, listOption, type OutputFormat } from '../options';
+import { skipUnchanged, skipUnchangedOption } from '../skip-unchanged';
 
 /** Options shared by `mirror` and `mirror copy`, as commander parses them. */
 export interface MirrorCliOptions extends DownloadCliOptions {
@@ -23,6 +24,8 @@ export interface MirrorCliOptions extends DownloadCliOptions {
   readonly skipCreateRepositories?: boolean;
   readonly out: string;
   readonly format: OutputFormat;
+  /** `--skip-unchanged` (bin/skip-unchanged.ts). */
+  readonly skipUnchanged?: boolean;
 }
 
 /** Options of `mirror copy`. */
@@ -64,6 +67,7 @@ export async function runMirror(opts: MirrorCliOptions, io: CommandIo = {}): Pro
   const { mirrorEnvironment, mirrorExitCode } = await import('../../lib/oci/mirror');
   const report = await import('../../lib/oci/mirror-report');
   const { config } = await loadValidEnvironment(opts.env);
+  if (opts.skipUnchanged && (await skipUnchanged({ step: 'Mirror', env: opts.env, out: opts.out, format: opts.format, dryRun: opts.dryRun, io: resolveIo(io) }))) return 0;
   if (!opts.dryRun) {
     // An unusable --out is found before any transfer, not after the copies (issue 14, item 10).
     const { imagesLockPath } = await import('../../lib/contracts/images-lock');
@@ -164,6 +168,7 @@ export function register(program: Command): void {
     .option('--skip-create-repositories', 'do not create or update ECR repositories')
     .option('--out <dir>', 'folder of lock files (writes <dir>/<env>/images.lock.json)', DEFAULT_OUT_DIR)
     .addOption(formatOption())
+    .addOption(skipUnchangedOption())
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',

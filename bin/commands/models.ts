@@ -4,6 +4,7 @@ import { action, resolveIo, type CommandIo } from '../cli';
 import { DEFAULT_OUT_DIR } from '../../lib/contracts/out-dir';
 import { addDownloadOptions, downloadSettings, type DownloadCliOptions } from '../download-options';
 import { appendStepSummary, checkOutputs, envOption, formatOption, intOption, type OutputFormat } from '../options';
+import { skipUnchanged, skipUnchangedOption } from '../skip-unchanged';
 import { checkSyncOptions, MAX_CONCURRENCY, MAX_PART_SIZE_MIB, MEMORY_BUDGET_MIB, MIN_PART_SIZE_MIB } from '../../lib/models/sync-options';
 
 /** Options of `sdpipe models sync`, as commander parses them. */
@@ -17,6 +18,8 @@ export interface ModelsSyncCliOptions extends DownloadCliOptions {
   readonly partChecksums: boolean;
   readonly out: string;
   readonly format: OutputFormat;
+  /** `--skip-unchanged` (bin/skip-unchanged.ts). */
+  readonly skipUnchanged?: boolean;
 }
 
 /** Run `models sync` (the action body; exported for tests). Returns the exit code. */
@@ -34,6 +37,7 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: CommandIo = 
   hashingModeFromEnv(); // a bad SDPIPE_SHA256_HASHER is a usage error before anything starts
   checkSyncOptions({ concurrency: opts.concurrency, partSizeMiB: opts.partSize }); // and so is a memory budget overrun
   const { config } = await loadValidEnvironment(opts.env);
+  if (opts.skipUnchanged && (await skipUnchanged({ step: 'Models', env: opts.env, out: opts.out, format: opts.format, dryRun: opts.dryRun, io: resolveIo(io) }))) return 0;
   if (!opts.dryRun) {
     // An unusable --out is found before any transfer, not after the copies (issue 14, item 10).
     await checkOutputs(opts.out, modelsLockPath(opts.out, config.environment.name));
@@ -96,6 +100,7 @@ export function register(program: Command): void {
     .option('--no-part-checksums', 'do not ask S3 to check a CRC32 of each part (for S3-compatible servers without checksums)')
     .option('--out <dir>', 'folder of lock files (writes <dir>/<env>/models.lock.json)', DEFAULT_OUT_DIR)
     .addOption(formatOption())
+    .addOption(skipUnchangedOption())
     .addHelpText(
       'after',
       '\nExit codes: 0 every file in place, 1 a file is not the pinned one (sha256 mismatch, missing source),\n' +

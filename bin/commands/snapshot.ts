@@ -6,6 +6,7 @@ import { Option, type Command } from 'commander';
 import { action, resolveIo, type CommandIo } from '../cli';
 import { DEFAULT_OUT_DIR } from '../../lib/contracts/out-dir';
 import { checkOutputs, envOption, formatOption, listOption, positiveNumberOption } from '../options';
+import { skipUnchanged, skipUnchangedOption } from '../skip-unchanged';
 
 /** Options of `sdpipe snapshot bake`, as commander parses them. */
 export interface SnapshotBakeCliOptions {
@@ -22,6 +23,8 @@ export interface SnapshotBakeCliOptions {
   readonly ssmTimeout: number;
   readonly pullTimeout: number;
   readonly snapshotTimeout: number;
+  /** `--skip-unchanged` (bin/skip-unchanged.ts). */
+  readonly skipUnchanged?: boolean;
 }
 
 /** Options of `sdpipe snapshot janitor`. */
@@ -47,6 +50,7 @@ export async function runSnapshotBake(opts: SnapshotBakeCliOptions, io: CommandI
   const { splitIds } = await import('../../lib/snapshot/launch-settings');
 
   const { config } = await loadValidEnvironment(opts.env);
+  if (opts.skipUnchanged && (await skipUnchanged({ step: 'Snapshot', env: opts.env, out: opts.out, format: opts.format, dryRun: opts.dryRun, force: opts.force, io: resolveIo(io) }))) return 0;
   if (!opts.dryRun) {
     const { snapshotRecordPath } = await import('../../lib/contracts/snapshot-record');
     await checkOutputs(opts.out, snapshotRecordPath(opts.out, config.environment.name));
@@ -139,6 +143,7 @@ export function register(program: Command): void {
     .option('--pull-timeout <minutes>', 'how long one image pull may take', positiveNumberOption('--pull-timeout', 'minutes'), 30)
     .option('--snapshot-timeout <minutes>', 'how long the snapshot may take to complete', positiveNumberOption('--snapshot-timeout', 'minutes'), 120)
     .addOption(formatOption(['text', 'json']))
+    .addOption(skipUnchangedOption())
     .addHelpText(
       'after',
       '\nSteps are printed on stderr with their elapsed time; the result goes to stdout.\n' +
