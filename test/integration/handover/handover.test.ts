@@ -17,13 +17,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import * as YAML from 'yaml';
 import { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { CHECKPOINT_FOLDER } from '../../../lib/config/deploy-needs';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import type { EnvironmentConfig } from '../../../lib/config/types';
 import { imagesLockPath, pinnedReference, readImagesLock, type ImagesLock, type LockEntry } from '../../../lib/contracts/images-lock';
 import { modelsLockPath, readModelsLock } from '../../../lib/contracts/models-lock';
-import { bakeParameterNames, mirrorParameterName, snapshotParameterName } from '../../../lib/contracts/parameters';
+import { bakeParameterNames, deployedParameterName, mirrorParameterName, snapshotParameterName } from '../../../lib/contracts/parameters';
 import { readSnapshotRecord, snapshotRecordPath } from '../../../lib/contracts/snapshot-record';
 import { DIGEST_PATTERN, parseReference } from '../../../lib/name/image-reference';
 import { IMAGES_DIGEST_TAG } from '../../../lib/snapshot/tags';
@@ -183,6 +184,50 @@ describe.each([{ base: 'dev' }, { base: 'prod-cn' }])('the pipeline of $base han
     }
     for (const r of config.modelsRuntime) {
       if (r.modelFilename) expect(models.models.map((m) => m.target)).toContain(`${CHECKPOINT_FOLDER}/${r.modelFilename}`);
+    }
+  }, 240_000);
+
+  it('records the deploy; the next push skips the steps whose inputs are unchanged and runs the one whose input changed', async () => {
+    const env = config.environment.name;
+    const parameter = deployedParameterName(env);
+    // The record the deploy writes (CodePipeline's Record step runs this command; the GitHub deploy job writes Validate's `record` output).
+    expectSuccess(await stand.run(`${blueprint.changes.recordCommand} --commit c0ffee1`, stand.checkout('Record')), 'Record');
+    expect(stand.fake.parameters.get(parameter)).toContain('"commit":"c0ffee1"');
+    const decide = async (name: string): Promise<{ steps: Record<string, { run: boolean; reasons: string[] }>; changedKeys: string[] }> =>
+      JSON.parse(expectSuccess(await stand.run(`${blueprint.changes.command} --format json`, stand.checkout(name)), 'changes').stdout);
+
+    // The same file again: Models is skipped; Mirror and Snapshot run only while a source follows a tag.
+    const same = await decide('Changes-same');
+    const tags = [...(config.mirror?.images ?? []), ...(config.mirror?.charts ?? [])].some((e) => !e.source.includes('@sha256:'));
+    expect({ Mirror: same.steps.Mirror.run, Models: same.steps.Models.run, Snapshot: same.steps.Snapshot.run }).toEqual({ Mirror: tags, Models: false, Snapshot: tags });
+    expect(same.changedKeys).toEqual([]);
+
+    // The Models step as CodePipeline runs it (`--skip-unchanged`): skipped within the command, nothing synced, the skip left as its output.
+    const models = blueprint.steps.find((st) => st.id === 'Models')!;
+    const [skipped] = await stand.runStep({ ...models, commands: models.commands.map((c) => `${c} ${blueprint.changes.skipFlag}`) }, outputs);
+    expectSuccess(skipped, 'Models --skip-unchanged');
+    expect(skipped.stderr).toContain('Models skipped: its inputs are unchanged since c0ffee1');
+    expect(fs.existsSync(path.join(skipped.workspace, 'out', env, 'models.skipped.json'))).toBe(true);
+    expect(fs.existsSync(modelsLockPath(path.join(skipped.workspace, 'out'), env))).toBe(false);
+
+    // A changed input makes its step run; a throttle change makes none run.
+    const original = fs.readFileSync(stand.environmentFile, 'utf8');
+    try {
+      const edit = (fn: (doc: YAML.Document) => void) => {
+        const doc = YAML.parseDocument(original);
+        fn(doc);
+        fs.writeFileSync(stand.environmentFile, doc.toString());
+      };
+      edit((doc) => doc.setIn(['models', 'files', 0, 'sha256'], 'f'.repeat(64)));
+      const model = await decide('Changes-model');
+      expect({ Models: model.steps.Models.run, keys: model.changedKeys }).toEqual({ Models: true, keys: [expect.stringMatching(/^models\.files\[[^\]]+\]\.sha256$/)] });
+      edit((doc) => doc.setIn(['APIGW', 'throttle', 'burstLimit'], 999));
+      const throttle = await decide('Changes-throttle');
+      expect({ Models: throttle.steps.Models, Mirror: throttle.steps.Mirror.run }).toEqual({ Models: { run: false, reasons: expect.any(Array) }, Mirror: tags });
+      expect(throttle.changedKeys.length).toBeGreaterThan(0);
+      for (const key of throttle.changedKeys) expect(key).toMatch(/^APIGW\.throttle/);
+    } finally {
+      fs.writeFileSync(stand.environmentFile, original);
     }
   }, 240_000);
 
