@@ -1,11 +1,12 @@
 /**
  * `sdpipe pipeline generate [--env NAME…] [--check]` and `sdpipe pipeline synth --env NAME`:
  * the pipeline of each environment (pipeline/). Options only; the implementation (aws-cdk-lib,
- * cdk-pipelines-github) loads inside the actions.
+ * cdk-pipelines-github) loads inside the actions. `sdpipe pipeline bundle --out DIR` writes the
+ * step artifact (bin/step-artifact.ts, loaded inside its action: it needs esbuild).
  */
 import type { Command } from 'commander';
 import { action, resolveIo, type CommandIo } from '../cli';
-import { envOption, envsOption } from '../options';
+import { envOption, envsOption, formatOption, listOption } from '../options';
 
 /** Options of `sdpipe pipeline generate`. */
 export interface PipelineGenerateCliOptions {
@@ -101,4 +102,18 @@ export function register(program: Command): void {
     .option('--no-validation', "skip CDK's built-in CloudFormation template validation")
     .addHelpText('after', '\nExit codes: 0 synthesized, 1 stale workflow, invalid environment or error annotations, 2 usage.')
     .action(action(async (opts: PipelineSynthCliOptions) => runPipelineSynth(opts)));
+  pipeline
+    .command('bundle')
+    .description('write the step artifact: the CLI bundled by esbuild, which every pipeline job after Synth runs with plain node (no npm ci)')
+    .requiredOption('--out <dir>', 'the artifact folder (replaced as a whole; a failed build leaves it as it was)')
+    .option('--tools <list>', 'also carry these installed tools, with shims in <dir>/bin: cdk-assets, aws-cdk (comma list)', listOption)
+    .addOption(formatOption(['text', 'json']))
+    .addHelpText('after', '\nRun it from a checkout after `npm ci` (it needs esbuild). Exit codes: 0 written, 1 bundling failed, 2 usage.')
+    .action(action(async (opts: { out: string; tools?: string[]; format: 'text' | 'json' }) => {
+      const { buildStepArtifact, parseStepTools, renderStepArtifactSummary } = await import('../step-artifact');
+      const { packageRoot } = await import('../../lib/paths');
+      const summary = await buildStepArtifact({ out: opts.out, tools: parseStepTools(opts.tools), root: packageRoot(), progress: (line) => process.stderr.write(`sdpipe: ${line}\n`) });
+      process.stdout.write(opts.format === 'json' ? `${JSON.stringify({ version: 1, ...summary }, null, 2)}\n` : renderStepArtifactSummary(summary));
+      return 0;
+    }));
 }
