@@ -196,28 +196,23 @@ export function assetsStatements(scope: Construct): iam.PolicyStatement[] {
   return [new iam.PolicyStatement({ sid: 'AssumeCdkPublishingRoles', actions: ['sts:AssumeRole'], resources: bootstrapRoleArns(scope, ['file-publishing-role', 'image-publishing-role']) })];
 }
 
+/** One action on the deployment record `/sdpipe/<env>/deployed` (lib/contracts/parameters.ts), nothing else. */
+function recordStatement(scope: Construct, environment: string, sid: string, action: string): iam.PolicyStatement {
+  const stack = Stack.of(scope);
+  return new iam.PolicyStatement({ sid, actions: [action], resources: [arn('ssm', stack.region, stack.account, parameterArnResource(deployedParameterName(environment)))] });
+}
+
 /**
- * Read the deployment record (`/sdpipe/<env>/deployed`, lib/contracts/parameters.ts), which
- * `sdpipe changes` compares a run's inputs against: Validate in both engines; in CodePipeline also
- * the change-aware steps, which decide for themselves (`--skip-unchanged`).
+ * Read the deployment record, which `sdpipe changes` compares a run's inputs against: Validate in
+ * both engines; in CodePipeline also the change-aware steps, which decide for themselves (`--skip-unchanged`).
  */
 export function readRecordStatement(scope: Construct, environment: string): iam.PolicyStatement {
-  const stack = Stack.of(scope);
-  return new iam.PolicyStatement({
-    sid: 'ReadDeploymentRecord',
-    actions: ['ssm:GetParameter'],
-    resources: [arn('ssm', stack.region, stack.account, parameterArnResource(deployedParameterName(environment)))],
-  });
+  return recordStatement(scope, environment, 'ReadDeploymentRecord', 'ssm:GetParameter');
 }
 
 /** Write the deployment record after a successful deploy (the github-actions deploy job, CodePipeline's Record step). */
 export function writeRecordStatement(scope: Construct, environment: string): iam.PolicyStatement {
-  const stack = Stack.of(scope);
-  return new iam.PolicyStatement({
-    sid: 'RecordDeployment',
-    actions: ['ssm:PutParameter'],
-    resources: [arn('ssm', stack.region, stack.account, parameterArnResource(deployedParameterName(environment)))],
-  });
+  return recordStatement(scope, environment, 'RecordDeployment', 'ssm:PutParameter');
 }
 
 /** The statements of a step. */
