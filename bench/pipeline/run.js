@@ -721,11 +721,11 @@ async function today(ctx, state, push) {
 
 // ---- cold start ---------------------------------------------------------------------------------------
 
-function coldStart(dir, args) {
+function coldStart(dir, args, bare = false) {
   const times = [];
   for (let i = 0; i < RUNS; i++) {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, ['.sdpipe-step/sdpipe.js', ...args], { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, bare ? args : ['.sdpipe-step/sdpipe.js', ...args], { cwd: dir, encoding: 'utf8' });
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
     if (r.status !== 0) return { median: NaN, error: `exit ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}` };
   }
@@ -803,7 +803,8 @@ async function main() {
   const coldDir = path.join(work, 'cold');
   fs.cpSync(path.join(work, 'push-1', 'checkout'), coldDir, { recursive: true });
   download(path.join(work, 'push-1', 'artifacts'), 'sdpipe-step', path.join(coldDir, '.sdpipe-step'));
-  const cold = { validate: coldStart(coldDir, ['validate', '--env', ENV]), version: coldStart(coldDir, ['--version']) };
+  // `node -e 0` in the same runs: what Node.js itself costs to start on this machine, for context.
+  const cold = { validate: coldStart(coldDir, ['validate', '--env', ENV]), version: coldStart(coldDir, ['--version']), node: coldStart(coldDir, ['-e', '0'], true) };
 
   report(ctx, results, cold);
 }
@@ -913,6 +914,7 @@ function report(ctx, results, cold) {
   verdict('set-up per step ≤ 2 s (artifact unpack + node check)', maxSetup <= 2, `max ${sec(maxSetup)} s`);
   verdict(`cold start \`sdpipe validate --env ${ENV}\` from the artifact ≤ 0.3 s (median of ${RUNS})`, cold.validate.median <= 0.3, cold.validate.error ?? `${sec(cold.validate.median)} s (min ${sec(cold.validate.min)}, max ${sec(cold.validate.max)})`);
   verdict(`cold start \`sdpipe --version\` from the artifact ≤ 0.15 s (median of ${RUNS})`, cold.version.median <= 0.15, cold.version.error ?? `${sec(cold.version.median)} s (min ${sec(cold.version.min)}, max ${sec(cold.version.max)})`);
+  verdicts.push(`INFO  for scale, \`node -e 0\` alone (median of ${RUNS} in the same runs): ${sec(cold.node.median)} s (min ${sec(cold.node.min)})`);
   console.log('');
   console.log('peak RSS of the step commands (GNU time):');
   const byCommand = new Map();
