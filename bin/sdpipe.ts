@@ -7,9 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands';
 import { ExitCode } from '../lib/errors';
 import { formatJsonError } from './cli';
-import { packageRoot } from '../lib/paths';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { packageVersion } from '../lib/paths';
 
 // The AWS SDK warns on every run that its releases after January 2027 need Node 22. sdpipe pins
 // the SDK through the lockfile and supports Node 20; the README says to move to Node 22 before
@@ -20,7 +18,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 export function buildProgram(): Command {
   const program = new Command('sdpipe')
     .description('GitOps delivery of Stable Diffusion on EKS to global AWS regions and AWS China')
-    .version((JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version)
+    .version(packageVersion())
     .option('--debug', 'print stack traces of internal errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

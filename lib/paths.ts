@@ -25,3 +25,8 @@ export function packageRoot(): string {
     dir = parent;
   }
 }
+
+/** sdpipe's own version: `version` of the package.json at {@link packageRoot} (also the step artifact's). */
+export function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}

@@ -23,10 +23,8 @@ export interface ChangesRecordCliOptions {
 
 /** sdpipe's own version (package.json at its package root). */
 export async function sdpipeVersion(): Promise<string> {
-  const fs = await import('node:fs');
-  const path = await import('node:path');
-  const { packageRoot } = await import('../../lib/paths');
-  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  const { packageVersion } = await import('../../lib/paths');
+  return packageVersion();
 }
 
 async function needEnv(opts: ChangesCliOptions, command: string): Promise<string> {
