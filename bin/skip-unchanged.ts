@@ -32,34 +32,19 @@ export interface SkipUnchangedOptions {
   readonly io: ResolvedCommandIo;
 }
 
-/** Decide for one step; true when it is skipped (the command then returns 0 at once). */
+/** Decide for one step (lib/plan/changes-run.ts `skipStepIfUnchanged`); true when it is skipped (the command then returns 0 at once). */
 export async function skipUnchanged(options: SkipUnchangedOptions): Promise<boolean> {
   const { step, io } = options;
-  const { loadEnvironmentForChanges, runChanges } = await import('../lib/plan/changes-run');
+  const { skipStepIfUnchanged } = await import('../lib/plan/changes-run');
   const { sdpipeVersion } = await import('./commands/changes');
-  const loaded = await loadEnvironmentForChanges(options.env, io.root);
-  if (!loaded.stages.includes(step)) {
-    // Not a step of this pipeline (snapshot disabled, nothing to mirror or sync): no record to read; the command does its own no-op.
-    io.stderr.write(`${step} is not a step of ${loaded.config.environment.name}'s pipeline: nothing to skip\n`);
+  const r = await skipStepIfUnchanged({ step, env: options.env, root: io.root, out: options.out, processEnv: io.env, sdpipeVersion: await sdpipeVersion(), force: options.force, dryRun: options.dryRun });
+  if (!r.skipped) {
+    io.stderr.write(`${r.present ? `${step} runs: ${r.reasons.join('; ')}` : r.reasons.join('; ')}\n`);
     return false;
   }
-  const run = await runChanges({ env: options.env, root: io.root, processEnv: io.env, sdpipeVersion: await sdpipeVersion(), force: options.force, role: `the ${step} role`, loaded });
-  const decision = run.decision.steps[step];
-  if (!decision) return false;
-  if (decision.run) {
-    io.stderr.write(`${step} runs: ${decision.reasons.join('; ')}\n`);
-    return false;
-  }
-  const since = run.decision.since ?? null;
-  io.stderr.write(`${step} skipped: its inputs are unchanged since ${since?.commit ?? 'the last deploy'} (recorded ${since?.recordedAt ?? 'unknown'})\n`);
-  for (const r of decision.reasons) io.stderr.write(`  ${r}\n`);
-  if (!options.dryRun) {
-    const { skippedStepPath } = await import('../lib/contracts/deployment-record');
-    const { writeFileAtomic } = await import('../lib/fs-atomic');
-    const file = skippedStepPath(options.out, run.decision.environment, step);
-    writeFileAtomic(file, `${JSON.stringify({ step, reasons: decision.reasons, since }, null, 2)}\n`);
-    io.stderr.write(`wrote ${file}\n`);
-  }
-  if (options.format === 'json') io.stdout.write(`${JSON.stringify({ skipped: true, step, reasons: decision.reasons, since }, null, 2)}\n`);
+  io.stderr.write(`${step} skipped: its inputs are unchanged since ${r.since?.commit ?? 'the last deploy'} (recorded ${r.since?.recordedAt ?? 'unknown'})\n`);
+  for (const reason of r.reasons) io.stderr.write(`  ${reason}\n`);
+  if (r.file) io.stderr.write(`wrote ${r.file}\n`);
+  if (options.format === 'json') io.stdout.write(`${JSON.stringify({ skipped: true, step, reasons: r.reasons, since: r.since }, null, 2)}\n`);
   return true;
 }

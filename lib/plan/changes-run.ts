@@ -26,11 +26,14 @@ import {
   parseRecord,
   RECORD_PARAMETER_TIER,
   serializeRecord,
+  skippedStepPath,
   type DeploymentRecord,
   type ParsedRecord,
+  type SkippableStep,
 } from '../contracts/deployment-record';
+import { writeFileAtomic } from '../fs-atomic';
 import { deployedParameterName } from '../contracts/parameters';
-import { decideChanges, forcedByEnvironment, type ChangesDecision } from './changes';
+import { decideChanges, forcedByEnvironment, type ChangesDecision, type Since } from './changes';
 import { buildPlan, plannedStages } from './plan';
 
 /** An environment loaded for a change decision: valid, resolved, and its parsed document. */
@@ -192,4 +195,52 @@ export async function runChanges(options: RunChangesOptions): Promise<ChangesRun
     decision,
     next: recordValue({ environment, commit, sdpipe: options.sdpipeVersion, document: loaded.document }),
   };
+}
+
+/** Options of {@link skipStepIfUnchanged}. */
+export interface SkipStepOptions {
+  /** The step deciding for itself. */
+  readonly step: SkippableStep;
+  /** `--env`: a name or a path. */
+  readonly env: string;
+  /** The project root. */
+  readonly root: string;
+  /** The step's output folder: a skipped step leaves `<out>/<env>/<step>.skipped.json` there. */
+  readonly out: string;
+  /** Environment variables (`SDPIPE_FORCE`, …). */
+  readonly processEnv: NodeJS.ProcessEnv;
+  /** This sdpipe's version. */
+  readonly sdpipeVersion: string;
+  /** The step's own force flag (`snapshot bake --force`): never skip. @default false */
+  readonly force?: boolean;
+  /** Decide and say; write nothing. @default false */
+  readonly dryRun?: boolean;
+  /** The SSM client. @default createSsmClient in the environment's region */
+  readonly ssm?: SSMClient;
+}
+
+/** What {@link skipStepIfUnchanged} decided. */
+export type SkipStepResult =
+  | { readonly skipped: false; readonly reasons: readonly string[]; /** False when the pipeline has no such step. */ readonly present: boolean }
+  | { readonly skipped: true; readonly step: SkippableStep; readonly reasons: readonly string[]; readonly since: Since | null; readonly file?: string };
+
+/**
+ * `--skip-unchanged` of a step command (and the `skip-unchanged` input of its GitHub Action): decide
+ * for `step` alone, before any other work, and when its inputs are unchanged since the recorded
+ * deployment write `<out>/<env>/<step>.skipped.json` (`{ step, reasons, since }`, atomically) unless
+ * `dryRun`. A step the pipeline does not have (snapshot disabled, nothing to mirror or sync) reads no
+ * record and is not skipped: the command does its own no-op.
+ */
+export async function skipStepIfUnchanged(options: SkipStepOptions): Promise<SkipStepResult> {
+  const { step } = options;
+  const loaded = await loadEnvironmentForChanges(options.env, options.root);
+  if (!loaded.stages.includes(step)) return { skipped: false, present: false, reasons: [`${step} is not a step of ${loaded.config.environment.name}'s pipeline: nothing to skip`] };
+  const run = await runChanges({ env: options.env, root: options.root, processEnv: options.processEnv, sdpipeVersion: options.sdpipeVersion, force: options.force, role: `the ${step} role`, loaded, ssm: options.ssm });
+  const decision = run.decision.steps[step];
+  if (!decision || decision.run) return { skipped: false, present: true, reasons: decision?.reasons ?? [] };
+  const since = run.decision.since ?? null;
+  if (options.dryRun) return { skipped: true, step, reasons: decision.reasons, since };
+  const file = skippedStepPath(options.out, run.decision.environment, step);
+  writeFileAtomic(file, `${JSON.stringify({ step, reasons: decision.reasons, since }, null, 2)}\n`);
+  return { skipped: true, step, reasons: decision.reasons, since, file };
 }

@@ -8,6 +8,7 @@ import { loadValidEnvironment } from '../../../lib/config/load';
 import { splitIds } from '../../../lib/snapshot/launch-settings';
 import { formatBakeEvent, formatStageText } from '../../../lib/snapshot/report';
 import { runSnapshotStage } from '../../../lib/snapshot/stage';
+import { skipIfUnchangedInput } from '../../common/skip';
 
 /** A duration input in minutes (fractions allowed), as milliseconds. */
 function minutesInput(name: string, fallback: number): number {
@@ -20,9 +21,11 @@ export async function run(): Promise<void> {
     const root = workingDirectoryInput();
     const environment = environmentInput();
     const { config } = await loadValidEnvironment(environment, { root });
+    const outDir = pathInput('out-dir', root, 'out');
+    if (await skipIfUnchangedInput({ step: 'Snapshot', environment, root, out: outDir, dryRun: boolInput('dry-run'), force: boolInput('force') })) return;
     const result = await runSnapshotStage({
       config,
-      outDir: pathInput('out-dir', root, 'out'),
+      outDir,
       lockFile: pathInput('lock', root),
       dryRun: boolInput('dry-run'),
       force: boolInput('force'),

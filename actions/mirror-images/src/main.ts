@@ -10,6 +10,7 @@ import { mirrorEnvironment, mirrorExitCode } from '../../../lib/oci/mirror';
 import { formatMirrorMarkdown, formatMirrorText } from '../../../lib/oci/mirror-report';
 import { addStepSummary, withLogProgress } from '../../common/report';
 import { downloadInputs } from '../../common/download';
+import { skipIfUnchangedInput } from '../../common/skip';
 
 /** Run the action. */
 export async function run(): Promise<void> {
@@ -18,11 +19,13 @@ export async function run(): Promise<void> {
     const environment = environmentInput();
     const create = choiceInput('create-repositories', ['auto', 'true', 'false'], 'auto');
     const { config } = await loadValidEnvironment(environment, { root });
+    const outDir = pathInput('out-dir', root, 'out');
+    if (await skipIfUnchangedInput({ step: 'Mirror', environment, root, out: outDir, dryRun: boolInput('dry-run') })) return;
     const download = downloadInputs(config.mirror?.download);
     const report = await withLogProgress((progress) =>
       mirrorEnvironment({
         config,
-        outDir: pathInput('out-dir', root, 'out'),
+        outDir,
         dryRun: boolInput('dry-run'),
         publish: boolInput('publish'),
         concurrency: intInput('concurrency', 1, 4),

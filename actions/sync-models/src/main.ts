@@ -12,6 +12,7 @@ import { countResults, formatSyncMarkdown, formatSyncText } from '../../../lib/m
 import { addStepSummary, withLogProgress } from '../../common/report';
 import { boolInput, environmentInput, fail, intInput, pathInput, stringInput, workingDirectoryInput } from '../../common/inputs';
 import { downloadInputs } from '../../common/download';
+import { skipIfUnchangedInput } from '../../common/skip';
 
 /** Run the action. */
 export async function run(): Promise<void> {
@@ -30,6 +31,7 @@ export async function run(): Promise<void> {
     };
     checkSyncOptions(options, { concurrency: 'input concurrency', partSize: 'input part-size' });
     const { config } = await loadValidEnvironment(environment, { root });
+    if (await skipIfUnchangedInput({ step: 'Models', environment, root, out: pathInput('out-dir', root, 'out'), dryRun: options.dryRun })) return;
     const download = downloadInputs(config.models?.download);
     const result = await withLogProgress((progress) => syncModels({ config, ...options, download, hfToken, baseDir: root, progress, onWarning: (m) => core.warning(m) }));
     core.info(formatSyncText(result));

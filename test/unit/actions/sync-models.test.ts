@@ -67,7 +67,7 @@ describe('sync-models action', () => {
     );
     const lockPath = path.join('/repo', 'build', 'prod-cn', 'models.lock.json');
     expect(mockedWrite).toHaveBeenCalledWith(lockPath, expect.objectContaining({ version: 1, environment: 'prod-cn', bucket: 'models-bucket', models: [expect.objectContaining({ target: 'Stable-diffusion/a.safetensors' }), expect.objectContaining({ target: 'Lora/b.safetensors' })] }));
-    expect(outputs()).toEqual({ 'lock-file': lockPath, copied: '1', present: '1', failed: '0', 'bytes-transferred': '100', 'exit-code': '0' });
+    expect(outputs()).toEqual({ skipped: 'false', 'lock-file': lockPath, copied: '1', present: '1', failed: '0', 'bytes-transferred': '100', 'exit-code': '0' });
     expect(mockedCore.setFailed).not.toHaveBeenCalled();
   });
 
