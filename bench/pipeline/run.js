@@ -8,7 +8,7 @@
 // verbatim with bash (GitHub's `bash --noprofile --norc -eo pipefail`), `${{ … }}` expressions evaluated,
 // `$GITHUB_OUTPUT` read back into step and job outputs, and job `if:`s evaluated from `needs` (a skipped job
 // costs 0). Only the environment differs from GitHub's: the AWS SDK's endpoint variables point at the
-// stand-ins, SDPIPE_REGISTRY_OVERRIDE points the environment's ECR host at a local registry, npm is offline.
+// stand-ins (mirror follows the ECR endpoint's proxyEndpoint to the local registry), npm is offline.
 //
 // Stand-ins (test/support, bundled with esbuild at run time): a Docker Distribution registry as the public
 // sources and one (Basic auth) as the environment's ECR; s3rver as the model bucket; the Hugging Face hub
@@ -353,9 +353,8 @@ async function startStand() {
     // s3rver checks S3RVER/S3RVER; the control plane takes any credentials.
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    SDPIPE_REGISTRY_OVERRIDE: `${cp.ecrHost}=${ecr.host}`,
-    SDPIPE_REGISTRY_USERNAME: ecr.username,
-    SDPIPE_REGISTRY_PASSWORD: ecr.password,
+    // No SDPIPE_REGISTRY_OVERRIDE: with AWS_ENDPOINT_URL_ECR set, mirror reaches the registry at the control
+    // plane's GetAuthorizationToken proxyEndpoint (the local ECR registry) and makes its ECR calls there.
     DOCKER_CONFIG: path.join(work, 'no-docker-config'),
     npm_config_offline: 'true',
   };

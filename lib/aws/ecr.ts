@@ -146,6 +146,8 @@ export interface EcrAuthorization {
   readonly password: string;
   /** When the token expires. */
   readonly expiresAt?: Date;
+  /** Where the registry is reached (`https://<account>.dkr.ecr.<region>.<suffix>` from ECR itself). */
+  readonly proxyEndpoint?: string;
 }
 
 /**
@@ -168,5 +170,5 @@ export async function getEcrAuthorization(client: ECRClient, registryId?: string
   const decoded = data?.authorizationToken ? Buffer.from(data.authorizationToken, 'base64').toString('utf8') : '';
   const i = decoded.indexOf(':');
   if (i <= 0) throw new SdpipeError('ECR answered GetAuthorizationToken without a usable token', { hint: 'run again; if it persists, check the account and region' });
-  return { username: decoded.slice(0, i), password: decoded.slice(i + 1), expiresAt: data?.expiresAt };
+  return { username: decoded.slice(0, i), password: decoded.slice(i + 1), expiresAt: data?.expiresAt, proxyEndpoint: data?.proxyEndpoint };
 }

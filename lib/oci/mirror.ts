@@ -186,6 +186,41 @@ function samePlatforms(recorded: LockEntry, p: { kind: 'image' | 'chart'; entry:
  * repositories sdpipe creates share one encryption setting, which mounting also needs. A setting
  * that cannot be read counts as off (mounts are only an optimisation).
  */
+/**
+ * Where the environment's registry is reached when the ECR control plane is pointed elsewhere by the
+ * SDK's own variables (`AWS_ENDPOINT_URL_ECR`, else `AWS_ENDPOINT_URL`): the `proxyEndpoint` that
+ * endpoint's GetAuthorizationToken returns ("The registry URL to use for this authorization token in a
+ * docker login command", https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_AuthorizationData.html),
+ * so that a local stand-in of the control plane also serves the data plane. Undefined without such a
+ * variable (no extra call: real ECR's proxyEndpoint is the registry's own host), or when the
+ * proxyEndpoint is that host anyway, or when the token cannot be had (the destination's credentials ask
+ * again and report it). Every ECR call (repositories, BLOB_MOUNTING, the token) still goes
+ * to the control plane, unlike with SDPIPE_REGISTRY_OVERRIDE.
+ */
+export async function ecrControlPlaneRegistryEndpoint(client: ECRClient | undefined, env: NodeJS.ProcessEnv, region: string, account: string, registry: string): Promise<string | undefined> {
+  if (!env.AWS_ENDPOINT_URL_ECR && !env.AWS_ENDPOINT_URL) return undefined;
+  const { getEcrAuthorization } = await import('../aws/ecr');
+  let ecr = client;
+  if (!ecr) {
+    const { createEcrClient } = await import('../aws/clients');
+    ecr = createEcrClient({ region });
+  }
+  let proxy: string | undefined;
+  try {
+    proxy = (await getEcrAuthorization(ecr, account)).proxyEndpoint;
+  } catch {
+    return undefined; // the credentials step asks again, and reports the failure with its hint
+  }
+  if (!proxy) return undefined;
+  let host: string;
+  try {
+    host = new URL(proxy).host;
+  } catch {
+    throw new SdpipeError(`the ECR endpoint set by AWS_ENDPOINT_URL_ECR answered a proxyEndpoint that is not a URL: ${proxy}`, { hint: 'check the endpoint the variable names; real ECR answers https://<account>.dkr.ecr.<region>.<suffix>' });
+  }
+  return host === registry ? undefined : proxy;
+}
+
 export async function ecrBlobMounting(client: ECRClient | undefined, region: string, log: (line: string) => void): Promise<BlobMounting> {
   try {
     const { GetAccountSettingCommand } = await import('@aws-sdk/client-ecr');
@@ -221,6 +256,13 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
   const overrides = parseRegistryOverrides(env[REGISTRY_OVERRIDE_ENV]);
   if (options.registryEndpoint) overrides.set(registry, options.registryEndpoint);
   const overridden = overrides.has(registry);
+  if (!overridden) {
+    const endpoint = await ecrControlPlaneRegistryEndpoint(options.ecr, env, region, config.environment.account, registry);
+    if (endpoint) {
+      overrides.set(registry, endpoint);
+      log(`registry ${registry}: reached at ${endpoint}, the proxyEndpoint of the ECR endpoint set by AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL`);
+    }
+  }
   const endpoints = { overrides, insecureRegistries: options.insecureRegistries };
 
   const entries = [
