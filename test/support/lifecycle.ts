@@ -41,3 +41,24 @@ export function useHarness<T extends Stoppable>(start: () => Promise<T>, set: (h
     });
   }
 }
+
+/**
+ * Set `env()`'s variables in process.env for the enclosing describe block (or file), restoring what
+ * was there after it: for code that reads the SDK's own variables (`AWS_ENDPOINT_URL_*`) from the
+ * process environment.
+ */
+export function useEnv(env: () => Record<string, string>): void {
+  const saved: Record<string, string | undefined> = {};
+  beforeAll(() => {
+    for (const [k, v] of Object.entries(env())) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
+  });
+  afterAll(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+}

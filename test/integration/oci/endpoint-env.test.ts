@@ -13,7 +13,7 @@ import { ECRClient } from '@aws-sdk/client-ecr';
 import type { EnvironmentConfig } from '../../../lib/config/types';
 import { ecrControlPlaneRegistryEndpoint, mirrorEnvironment, mirrorExitCode } from '../../../lib/oci/mirror';
 import { startControlPlane, type ControlPlane } from '../../support/aws-control-plane';
-import { useHarness } from '../../support/lifecycle';
+import { useEnv, useHarness } from '../../support/lifecycle';
 import { getManifest, pushRandomImage } from '../../support/oci-fixtures';
 import { startRegistry, type RegistryHandle } from '../../support/registry';
 
@@ -28,19 +28,7 @@ useHarness(() => startRegistry(), (r) => (src = r));
 useHarness(() => startRegistry({ auth: 'basic' }), (r) => (dest = r));
 useHarness(() => startControlPlane({ account: ACCOUNT, region: REGION, registry: { url: dest.url, username: dest.username!, password: dest.password! } }), (c) => (cp = c));
 
-const saved: Record<string, string | undefined> = {};
-beforeAll(() => {
-  for (const [k, v] of Object.entries(cp.env())) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
-});
-afterAll(() => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-});
+useEnv(() => cp.env());
 
 test('mirror creates the repository through the ECR endpoint, pushes to its proxyEndpoint and publishes the ECR reference', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sdpipe-int-endpoint-env-'));

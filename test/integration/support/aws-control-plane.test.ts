@@ -14,30 +14,13 @@ import { createSnapshotClients } from '../../../lib/snapshot/clients';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { bottlerocketParametersOf } from '../../../lib/config/live';
 import { startControlPlane, type ControlPlane } from '../../support/aws-control-plane';
-import { useHarness } from '../../support/lifecycle';
+import { useEnv, useHarness } from '../../support/lifecycle';
 import { startRegistry, type RegistryHandle } from '../../support/registry';
 import { runCli } from '../../unit/cli/run-cli';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const REGION = 'cn-northwest-1';
 const ACCOUNT = '123456789012';
-
-/** Apply `env` to process.env for the duration of the describe block. */
-function useEnv(env: () => Record<string, string>): void {
-  const saved: Record<string, string | undefined> = {};
-  beforeAll(() => {
-    for (const [k, v] of Object.entries(env())) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
-  });
-  afterAll(() => {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-}
 
 /** The error an SDK call rejects with (fails the test when it resolves). */
 async function failure(p: Promise<unknown>): Promise<{ name: string; message: string; $metadata?: { httpStatusCode?: number } }> {
