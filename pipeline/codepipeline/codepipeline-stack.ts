@@ -2,7 +2,9 @@
  * The CodePipeline engine: one self-mutating `pipelines.CodePipeline` (pipeline type V2) per
  * environment, in that environment's account and region, rendering the blueprint
  * (pipeline/blueprint/blueprint.ts, its only input besides the stage factory): Source → Build (Synth) → UpdatePipeline (SelfMutate) → Assets →
- * Deploy [Validate → Mirror → Models → Snapshot → Approve → the stage's change set].
+ * Deploy [Validate → (Mirror → Snapshot) ∥ Models → Approve → the stage's change set → Record]. Synth
+ * installs once and builds the step artifact; every later action runs it (CDK Pipelines' own asset
+ * and self-mutation actions included, {@link useArtifactTools}).
  *
  * The source is either CodeConnections on the environment's branch, or a versioned S3 bucket
  * that `.github/workflows/deploy.yml` uploads `source.zip` to (an EventBridge rule starts the

@@ -2,9 +2,11 @@
  * The GitHub Actions engine: the blueprint (pipeline/blueprint/blueprint.ts, its only input
  * besides the stage factory) rendered with cdk-pipelines-github's `GitHubWorkflow` as
  * `.github/workflows/deploy-<env>.yml`, running on the environment's runner labels. Jobs: Synth
- * (which also fails when the committed workflow is stale) → Validate → Mirror → Models → Snapshot,
- * and asset publishing, all in the GitHub environment `<env>-prepare` → Deploy, in the GitHub
- * environment `<env>` whose required reviewers are the manual gate. Each job assumes its own role
+ * (the one `npm ci`; fails when the committed workflow is stale; builds the step artifact and
+ * publishes the assets) → Validate → (Mirror → Snapshot) ∥ Models, each skipped when Validate's
+ * `sdpipe changes` finds its inputs unchanged, all in the GitHub environment `<env>-prepare` →
+ * Deploy, in the GitHub environment `<env>` whose required reviewers are the manual gate, which
+ * records the deployment. Each job assumes its own role
  * through GitHub OIDC with the partition's audience; the roles trust the environment's `sub`
  * (pipeline/github/github-support-stack.ts), so AWS itself refuses the deploy role to any job
  * that did not pass the reviewers.
