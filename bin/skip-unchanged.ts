@@ -8,6 +8,7 @@
 import { Option } from 'commander';
 import type { ResolvedCommandIo } from './cli';
 import type { SkippableStep } from '../lib/contracts/deployment-record';
+import type { ValidatedEnvironment } from '../lib/plan/changes-run';
 
 /** The `--skip-unchanged` option, the same on every step command. */
 export function skipUnchangedOption(): Option {
@@ -30,6 +31,8 @@ export interface SkipUnchangedOptions {
   readonly force?: boolean;
   /** Where to write and what environment variables to read. */
   readonly io: ResolvedCommandIo;
+  /** The file as the command loaded and validated it (not validated again). @default loaded from `env` */
+  readonly validated?: ValidatedEnvironment;
 }
 
 /** Decide for one step (lib/plan/changes-run.ts `skipStepIfUnchanged`); true when it is skipped (the command then returns 0 at once). */
@@ -37,7 +40,7 @@ export async function skipUnchanged(options: SkipUnchangedOptions): Promise<bool
   const { step, io } = options;
   const { skipStepIfUnchanged } = await import('../lib/plan/changes-run');
   const { sdpipeVersion } = await import('./commands/changes');
-  const r = await skipStepIfUnchanged({ step, env: options.env, root: io.root, out: options.out, processEnv: io.env, sdpipeVersion: await sdpipeVersion(), force: options.force, dryRun: options.dryRun });
+  const r = await skipStepIfUnchanged({ step, env: options.env, root: io.root, out: options.out, processEnv: io.env, sdpipeVersion: await sdpipeVersion(), force: options.force, dryRun: options.dryRun, validated: options.validated });
   if (!r.skipped) {
     io.stderr.write(`${r.present ? `${step} runs: ${r.reasons.join('; ')}` : r.reasons.join('; ')}\n`);
     return false;

@@ -6,7 +6,7 @@
  */
 import * as core from '@actions/core';
 import type { SkippableStep } from '../../lib/contracts/deployment-record';
-import { skipStepIfUnchanged } from '../../lib/plan/changes-run';
+import { skipStepIfUnchanged, type ValidatedEnvironment } from '../../lib/plan/changes-run';
 import { packageVersion } from '../../lib/paths';
 import { boolInput } from './inputs';
 
@@ -24,6 +24,8 @@ export interface SkipInputOptions {
   readonly dryRun?: boolean;
   /** The step's own force (bake-snapshot's `force`): never skip. @default false */
   readonly force?: boolean;
+  /** The file as the action loaded and validated it (not validated again). @default loaded from `environment` */
+  readonly validated?: ValidatedEnvironment;
 }
 
 /** With `skip-unchanged: true`, decide for the step; true when it is skipped (the action then stops). Sets the output `skipped` either way. */
@@ -41,6 +43,7 @@ export async function skipIfUnchangedInput(options: SkipInputOptions): Promise<b
     sdpipeVersion: packageVersion(),
     force: options.force,
     dryRun: options.dryRun,
+    validated: options.validated,
   });
   core.setOutput('skipped', String(r.skipped));
   if (!r.skipped) {

@@ -66,8 +66,9 @@ export async function runMirror(opts: MirrorCliOptions, io: CommandIo = {}): Pro
   const { loadValidEnvironment } = await import('../../lib/config/load');
   const { mirrorEnvironment, mirrorExitCode } = await import('../../lib/oci/mirror');
   const report = await import('../../lib/oci/mirror-report');
-  const { config } = await loadValidEnvironment(opts.env);
-  if (opts.skipUnchanged && (await skipUnchanged({ step: 'Mirror', env: opts.env, out: opts.out, format: opts.format, dryRun: opts.dryRun, io: resolveIo(io) }))) return 0;
+  const validated = await loadValidEnvironment(opts.env);
+  const { config } = validated;
+  if (opts.skipUnchanged && (await skipUnchanged({ step: 'Mirror', validated, env: opts.env, out: opts.out, format: opts.format, dryRun: opts.dryRun, io: resolveIo(io) }))) return 0;
   if (!opts.dryRun) {
     // An unusable --out is found before any transfer, not after the copies (issue 14, item 10).
     const { imagesLockPath } = await import('../../lib/contracts/images-lock');

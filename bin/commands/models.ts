@@ -36,8 +36,9 @@ export async function runModelsSync(opts: ModelsSyncCliOptions, io: CommandIo = 
 
   hashingModeFromEnv(); // a bad SDPIPE_SHA256_HASHER is a usage error before anything starts
   checkSyncOptions({ concurrency: opts.concurrency, partSizeMiB: opts.partSize }); // and so is a memory budget overrun
-  const { config } = await loadValidEnvironment(opts.env);
-  if (opts.skipUnchanged && (await skipUnchanged({ step: 'Models', env: opts.env, out: opts.out, format: opts.format, dryRun: opts.dryRun, io: resolveIo(io) }))) return 0;
+  const validated = await loadValidEnvironment(opts.env);
+  const { config } = validated;
+  if (opts.skipUnchanged && (await skipUnchanged({ step: 'Models', validated, env: opts.env, out: opts.out, format: opts.format, dryRun: opts.dryRun, io: resolveIo(io) }))) return 0;
   if (!opts.dryRun) {
     // An unusable --out is found before any transfer, not after the copies (issue 14, item 10).
     await checkOutputs(opts.out, modelsLockPath(opts.out, config.environment.name));

@@ -49,8 +49,9 @@ export async function runSnapshotBake(opts: SnapshotBakeCliOptions, io: CommandI
   const { formatBakeEvent, formatStageJson, formatStageText } = await import('../../lib/snapshot/report');
   const { splitIds } = await import('../../lib/snapshot/launch-settings');
 
-  const { config } = await loadValidEnvironment(opts.env);
-  if (opts.skipUnchanged && (await skipUnchanged({ step: 'Snapshot', env: opts.env, out: opts.out, format: opts.format, dryRun: opts.dryRun, force: opts.force, io: resolveIo(io) }))) return 0;
+  const validated = await loadValidEnvironment(opts.env);
+  const { config } = validated;
+  if (opts.skipUnchanged && (await skipUnchanged({ step: 'Snapshot', validated, env: opts.env, out: opts.out, format: opts.format, dryRun: opts.dryRun, force: opts.force, io: resolveIo(io) }))) return 0;
   if (!opts.dryRun) {
     const { snapshotRecordPath } = await import('../../lib/contracts/snapshot-record');
     await checkOutputs(opts.out, snapshotRecordPath(opts.out, config.environment.name));

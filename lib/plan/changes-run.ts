@@ -48,12 +48,21 @@ export interface LoadedEnvironment {
   readonly stages: readonly string[];
 }
 
+/** An environment file the caller has loaded and validated already (lib/config/load.ts `loadValidEnvironment`). */
+export interface ValidatedEnvironment {
+  /** The file as shown to people. */
+  readonly file: string;
+  /** The resolved config. */
+  readonly config: ResolvedEnvironment;
+}
+
 /**
  * Load `--env` as every step does (invalid: SdpipeError listing the errors with file:line:col),
- * and parse its document as `sdpipe review` does (YamlSource of the file's bytes).
+ * and parse its document as `sdpipe review` does (YamlSource of the file's bytes). A step command
+ * that validated the file already passes it as `validated`: it is not validated twice.
  */
-export async function loadEnvironmentForChanges(nameOrPath: string, root: string): Promise<LoadedEnvironment> {
-  const { file, config } = await loadValidEnvironment(nameOrPath, { root });
+export async function loadEnvironmentForChanges(nameOrPath: string, root: string, validated?: ValidatedEnvironment): Promise<LoadedEnvironment> {
+  const { file, config } = validated ?? (await loadValidEnvironment(nameOrPath, { root }));
   const document = YamlSource.parse(file, fs.readFileSync(resolveEnvironmentPath(nameOrPath, root))).value;
   return { file, config, document, stages: plannedStages(buildPlan(config, file)) };
 }
@@ -217,6 +226,8 @@ export interface SkipStepOptions {
   readonly dryRun?: boolean;
   /** The SSM client. @default createSsmClient in the environment's region */
   readonly ssm?: SSMClient;
+  /** The file as the command loaded and validated it. @default loaded from `env` and `root` */
+  readonly validated?: ValidatedEnvironment;
 }
 
 /** What {@link skipStepIfUnchanged} decided. */
@@ -233,7 +244,7 @@ export type SkipStepResult =
  */
 export async function skipStepIfUnchanged(options: SkipStepOptions): Promise<SkipStepResult> {
   const { step } = options;
-  const loaded = await loadEnvironmentForChanges(options.env, options.root);
+  const loaded = await loadEnvironmentForChanges(options.env, options.root, options.validated);
   if (!loaded.stages.includes(step)) return { skipped: false, present: false, reasons: [`${step} is not a step of ${loaded.config.environment.name}'s pipeline: nothing to skip`] };
   const run = await runChanges({ env: options.env, root: options.root, processEnv: options.processEnv, sdpipeVersion: options.sdpipeVersion, force: options.force, role: `the ${step} role`, loaded, ssm: options.ssm });
   const decision = run.decision.steps[step];

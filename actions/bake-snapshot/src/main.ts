@@ -20,9 +20,10 @@ export async function run(): Promise<void> {
   try {
     const root = workingDirectoryInput();
     const environment = environmentInput();
-    const { config } = await loadValidEnvironment(environment, { root });
+    const validated = await loadValidEnvironment(environment, { root });
+    const { config } = validated;
     const outDir = pathInput('out-dir', root, 'out');
-    if (await skipIfUnchangedInput({ step: 'Snapshot', environment, root, out: outDir, dryRun: boolInput('dry-run'), force: boolInput('force') })) return;
+    if (await skipIfUnchangedInput({ step: 'Snapshot', validated, environment, root, out: outDir, dryRun: boolInput('dry-run'), force: boolInput('force') })) return;
     const result = await runSnapshotStage({
       config,
       outDir,

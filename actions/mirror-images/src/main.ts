@@ -18,9 +18,10 @@ export async function run(): Promise<void> {
     const root = workingDirectoryInput();
     const environment = environmentInput();
     const create = choiceInput('create-repositories', ['auto', 'true', 'false'], 'auto');
-    const { config } = await loadValidEnvironment(environment, { root });
+    const validated = await loadValidEnvironment(environment, { root });
+    const { config } = validated;
     const outDir = pathInput('out-dir', root, 'out');
-    if (await skipIfUnchangedInput({ step: 'Mirror', environment, root, out: outDir, dryRun: boolInput('dry-run') })) return;
+    if (await skipIfUnchangedInput({ step: 'Mirror', validated, environment, root, out: outDir, dryRun: boolInput('dry-run') })) return;
     const download = downloadInputs(config.mirror?.download);
     const report = await withLogProgress((progress) =>
       mirrorEnvironment({

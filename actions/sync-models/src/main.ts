@@ -30,8 +30,9 @@ export async function run(): Promise<void> {
       partChecksums: boolInput('part-checksums', true),
     };
     checkSyncOptions(options, { concurrency: 'input concurrency', partSize: 'input part-size' });
-    const { config } = await loadValidEnvironment(environment, { root });
-    if (await skipIfUnchangedInput({ step: 'Models', environment, root, out: pathInput('out-dir', root, 'out'), dryRun: options.dryRun })) return;
+    const validated = await loadValidEnvironment(environment, { root });
+    const { config } = validated;
+    if (await skipIfUnchangedInput({ step: 'Models', validated, environment, root, out: pathInput('out-dir', root, 'out'), dryRun: options.dryRun })) return;
     const download = downloadInputs(config.models?.download);
     const result = await withLogProgress((progress) => syncModels({ config, ...options, download, hfToken, baseDir: root, progress, onWarning: (m) => core.warning(m) }));
     core.info(formatSyncText(result));
