@@ -154,7 +154,7 @@ export interface ResolvedEnvironment extends EnvironmentConfig {
   readonly mirror: { readonly images: readonly ResolvedImageEntry[]; readonly charts: readonly ResolvedMirrorEntry[]; readonly download: Required<DownloadSettings> };
   readonly models: { readonly endpoint: string; readonly files: readonly ModelFile[]; readonly download: Required<DownloadSettings> };
   readonly snapshot: ResolvedSnapshot;
-  readonly clusterComponents: Required<ClusterComponents>;
+  readonly clusterComponents: Required<Omit<ClusterComponents, 'desiredCount'>>;
   readonly APIGW: { readonly stageName: string; readonly throttle: { readonly rateLimit: number; readonly burstLimit: number } };
   readonly modelsRuntime: readonly ResolvedRuntime[];
 }
@@ -182,7 +182,8 @@ export function resolveEnvironment(config: EnvironmentConfig): ResolvedEnvironme
   const partition = partitionOf(config.environment.region);
   const entry = (e: MirrorEntry): ResolvedMirrorEntry => ({ ...e, tagMutability: e.tagMutability ?? D.mirrorEntry.tagMutability });
   const s = config.snapshot ?? {};
-  const cc = config.clusterComponents ?? {};
+  // desiredCount (the original's name) is refused by validation (SDP100); it never reaches the stack.
+  const { desiredCount: _refused, ...cc } = config.clusterComponents ?? {};
   const api = config.APIGW ?? {};
   const resolved: ResolvedEnvironment = {
     ...config,

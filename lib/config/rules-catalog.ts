@@ -67,6 +67,14 @@ export const RULES = {
   SDP090: { severity: 'error', title: 'value that reaches a workflow holds an expression or control character', hint: 'config values are data: remove ${{ }}, line breaks and control characters from names, branches, runner labels and registry URLs' },
   SDP007: { severity: 'error', title: 'nesting too deep', hint: 'environment files nest about 8 levels deep: remove the stray brackets or indentation, or flatten the structure' },
   SDP091: { severity: 'warning', title: 'live check could not run in the region (validate --live)', hint: 'the region answered with no instance type offerings at all: it may not be enabled for the account (opt-in regions), the credentials may lack permission (ec2:DescribeInstanceTypeOfferings), or the endpoint may be wrong (aws-cn regions need China credentials); try aws ec2 describe-instance-type-offerings --region <region>' },
+  SDP100: { severity: 'error', title: 'original key renamed', hint: 'write the sdpipe name of the key; docs/configuration.md has the migration table (sdpipe import renames it)' },
+  SDP101: { severity: 'warning', title: 'original key has no effect', hint: 'remove the key: neither the original nor sdpipe reads it (docs/configuration.md, migration table)' },
+  SDP102: { severity: 'error', title: 'node setting bypasses the image-cache snapshot', hint: 'remove instanceStorePolicy and SOCI / ephemeral-storage userData while snapshot.enabled (or a dataVolume.snapshotID) is used' },
+  SDP103: { severity: 'error', title: 'original key in a place nothing reads', hint: 'move the key where the chart reads it; docs/configuration.md has the migration table (sdpipe import moves it)' },
+  SDP104: { severity: 'error', title: 'two names for the same setting', hint: 'keep one of resourceLimits and limits' },
+  SDP105: { severity: 'error', title: 'key collides with what the chart or the stack sets', hint: 'use the dedicated setting (capacityType, instanceType) or another key' },
+  SDP106: { severity: 'error', title: 'scale-down behaviour set twice', hint: 'keep one of scaling.scaleDownSpeed and scaling.extraHPAConfig.scaleDown' },
+  SDP108: { severity: 'error', title: 'placeholder to fill in', hint: 'replace the FILL-IN value with the real one (sdpipe import leaves these where it cannot know the answer: model sources and sha256, template variables)' },
   SDP999: { severity: 'error', title: 'internal error', hint: 'this is a bug in sdpipe; run with --debug and report it' },
 } as const satisfies Record<string, RuleInfo>;
 

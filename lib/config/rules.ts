@@ -9,6 +9,8 @@ import { ecrHost, isPublicHost, KNOWN_REGIONS, parseArn, parseEcrHost, partition
 import type { Partition } from '../aws/partition';
 import type { Diagnostic, Severity } from './diagnostics';
 import { CHECKPOINT_FOLDER, MODEL_FOLDERS, requiredCharts, requiredImages, RUNTIME_IMAGE } from './deploy-needs';
+import { ORIGINAL_KEY_RULES } from './original-keys';
+import { isPlaceholder } from './placeholders';
 import { checkModelKey, checkModelSource, shownModelKey } from './model-key';
 import { workflowValueProblems } from './workflow-values';
 import { chartRepositoryScheme } from '../name/chart-reference';
@@ -67,6 +69,8 @@ export function checkRules(source: YamlSource, options: CheckRulesOptions = {}):
     partition: regionOk ? partitionOf(region) : undefined,
     facts: regionOk ? regionFacts(region, options.regionsDir) : undefined,
     report(rule, at, message, o = {}) {
+      // A placeholder left by `sdpipe import` is reported once, as SDP108, not as the value it stands for.
+      if (rule !== 'SDP108' && isPlaceholder(valueAt(root, at))) return;
       out.push(diag(source.file, rule, source.positionOf(at, { key: o.key }), message, o.severity, o.hint, at));
     },
   };
@@ -78,6 +82,16 @@ export function checkRules(source: YamlSource, options: CheckRulesOptions = {}):
     }
   }
   return out;
+}
+
+/** The value at a path, or undefined. */
+function valueAt(root: unknown, at: ValuePath): unknown {
+  let v: unknown = root;
+  for (const seg of at) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
 }
 
 /** Every string in the value with its path (for host, ARN and reference scans). */
@@ -610,6 +624,7 @@ const ALL_RULES: ReadonlyArray<(ctx: RuleContext) => void> = [
   mirrorCoverageRules,
   snapshotSizeRules,
   workflowValueRules,
+  ...ORIGINAL_KEY_RULES,
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
 import schema from '../../config/schema/environment.schema.json';
 import type { Diagnostic } from './diagnostics';
+import { isPlaceholder } from './placeholders';
 import { diag, formatPath } from './yaml-source';
 import type { ValuePath, YamlSource } from './yaml-source';
 
@@ -19,7 +20,6 @@ export const ENVIRONMENT_SCHEMA = schema;
  * ends in the left side gets the right side as its "did you mean".
  */
 const MOVED: ReadonlyArray<readonly [from: string, to: string, why: string]> = [
-  ['extraValues.karpenter.scaling', 'extraValues.runtime.scaling', 'KEDA reads scaling from the runtime chart values; under karpenter it is ignored'],
   ['extraValues.scaling', 'extraValues.runtime.scaling', 'KEDA reads scaling from the runtime chart values'],
   ['extraValues.provisioner', 'extraValues.karpenter.provisioner', 'node pool settings live under karpenter'],
   ['extraValues.nodeTemplate', 'extraValues.karpenter.nodeTemplate', 'node class settings live under karpenter'],
@@ -82,6 +82,8 @@ export function checkSchema(source: YamlSource): Diagnostic[] {
   for (const e of errors) {
     const inCombined = [...combined].some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`));
     if (inCombined && e.keyword !== 'oneOf' && e.keyword !== 'anyOf') continue;
+    // A placeholder left by `sdpipe import` is reported once, as SDP108, by the rules.
+    if (isPlaceholder(e.data)) continue;
     const d = toDiagnostic(source, e);
     const key = `${d.line}:${d.column}:${d.rule}:${d.message}`;
     if (!seen.has(key)) {

@@ -138,6 +138,8 @@ export interface ClusterComponents {
   readonly maxSize?: number;
   /** Desired node count. @default 2 */
   readonly desiredSize?: number;
+  /** The original solution's name for `desiredSize`; refused (SDP100). @default none: refused */
+  readonly desiredCount?: number;
 }
 
 /** API Gateway settings (original `APIGW`). */
@@ -189,6 +191,16 @@ export interface KarpenterValues {
     readonly dataVolume?: DataVolume;
     /** OS volume. @default {} (every key's default) */
     readonly osVolume?: DataVolume;
+    /** Extra tags of the GPU instances (EC2NodeClass `spec.tags`). @default none: only the chart's stack and runtime tags */
+    readonly tags?: Readonly<Record<string, string>>;
+    /** Bottlerocket TOML merged into the node's user data. @default none: with a snapshot or on AL2023 none, else the chart's SOCI settings */
+    readonly userData?: string;
+    /** `RAID0` puts containerd state on instance store; refused with a snapshot (SDP102). @default none: with a snapshot or on AL2023 none, else the chart's RAID0 */
+    readonly instanceStorePolicy?: 'RAID0';
+    /** No effect (SDP101): the chart selects by tag. @default none: no effect */
+    readonly securityGroupSelector?: Readonly<Record<string, string>>;
+    /** No effect (SDP101): the chart selects by tag. @default none: no effect */
+    readonly subnetSelector?: Readonly<Record<string, string>>;
   };
   /** NodePool settings. @default {} (every key's default) */
   readonly provisioner?: {
@@ -201,6 +213,14 @@ export interface KarpenterValues {
       /** Allow Spot instances. @default true */
       readonly spot?: boolean;
     };
+    /** Labels of the GPU nodes, besides `sdpipe.io/runtime`. @default none: only sdpipe.io/runtime */
+    readonly labels?: Readonly<Record<string, string>>;
+    /** Extra NodePool requirements. @default none: only capacity type and instance type */
+    readonly extraRequirements?: readonly NodeRequirement[];
+    /** Extra NodePool taints. @default none: only the chart's nvidia.com/gpu and runtime taints */
+    readonly extraTaints?: readonly NodeTaint[];
+    /** The original's name for `limits` (not both: SDP104). @default none: the chart's `nvidia.com/gpu: 100` */
+    readonly resourceLimits?: ResourceQuantities;
     /** NodePool resource limits. @default none: no limit */
     readonly limits?: {
       /** CPU limit. @default none: no limit */
@@ -220,10 +240,79 @@ export interface KarpenterValues {
       readonly expireAfter?: string;
     };
   };
+  /** Where the older aws-samples format put scaling; refused (SDP103). @default none: refused */
+  readonly scaling?: ScalingValues;
+}
+
+/** A NodePool requirement (Karpenter `NodeSelectorRequirementWithMinValues`). */
+export interface NodeRequirement {
+  /** Node label key. */
+  readonly key: string;
+  /** Operator. */
+  readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+  /** Values. @default none: no values (Exists, DoesNotExist) */
+  readonly values?: readonly string[];
+  /** Least number of distinct values. @default none: no minimum */
+  readonly minValues?: number;
+}
+
+/** A node taint. */
+export interface NodeTaint {
+  /** Taint key. */
+  readonly key: string;
+  /** Taint value. @default none: an empty value */
+  readonly value?: string;
+  /** Effect. */
+  readonly effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+/** Kubernetes resource quantities as the original schema writes them. */
+export interface ResourceQuantities {
+  /** CPU. @default none: no CPU quantity */
+  readonly cpu?: number | string;
+  /** Memory. @default none: no memory quantity */
+  readonly memory?: number | string;
+  /** GPUs. @default none: no GPU quantity */
+  readonly 'nvidia.com/gpu'?: number | string;
+}
+
+/** Kubernetes resources of a container. */
+export interface ContainerResources {
+  /** Limits by resource name. @default none: the chart's */
+  readonly limits?: Readonly<Record<string, number | string>>;
+  /** Requests by resource name. @default none: the chart's */
+  readonly requests?: Readonly<Record<string, number | string>>;
+}
+
+/** A Kubernetes EnvVar. */
+export interface EnvVar {
+  /** Name. */
+  readonly name: string;
+  /** Literal value. @default none: valueFrom */
+  readonly value?: string;
+  /** Value source. @default none: value */
+  readonly valueFrom?: Readonly<Record<string, unknown>>;
+}
+
+/** Extra environment variables: a map (the original's form) or a list of EnvVar. */
+export type ExtraEnv = Readonly<Record<string, string>> | readonly EnvVar[];
+
+/** A HorizontalPodAutoscaler `behavior` (autoscaling/v2 HPAScalingRules per direction). */
+export interface HpaBehavior {
+  /** Scale-up rules (policies, selectPolicy, stabilizationWindowSeconds). @default none: the HPA's */
+  readonly scaleUp?: Readonly<Record<string, unknown>>;
+  /** Scale-down rules. @default none: the HPA's, or scaleDownSpeed */
+  readonly scaleDown?: Readonly<Record<string, unknown>>;
 }
 
 /** KEDA scaling of a runtime. */
 export interface ScalingValues {
+  /** Scale on queue length with KEDA; false: no ScaledObject, one replica. @default true */
+  readonly enabled?: boolean;
+  /** Count in-flight messages (KEDA trigger metadata `scaleOnInFlight`). @default none: KEDA's default, true */
+  readonly scaleOnInFlight?: boolean;
+  /** HPA behavior of the ScaledObject (`advanced.horizontalPodAutoscalerConfig.behavior`). @default none: the HPA's default behavior (and scaleDownSpeed) */
+  readonly extraHPAConfig?: HpaBehavior;
   /** Target messages per replica. @default 10 */
   readonly queueLength?: number;
   /** Minimum replicas. @default 0 */
@@ -248,14 +337,43 @@ export interface RuntimeExtraValues {
     readonly inferenceApi?: {
       /** Its image. @default none: the mirrored image, pinned by digest */
       readonly image?: ChartImage;
+      /** Extra environment variables. @default none: only the chart's variables */
+      readonly extraEnv?: ExtraEnv;
+      /** Image pull policy. @default IfNotPresent */
+      readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+      /** Container resources. @default the chart's: 1 GPU, 2500m CPU, 6Gi memory requested */
+      readonly resources?: ContainerResources;
+      /** Extra command-line arguments. @default none: the chart's empty arguments */
+      readonly commandArguments?: string;
+      /** Where the models are mounted. @default /opt/ml/code/models */
+      readonly modelMountPath?: string;
       readonly [key: string]: unknown;
     };
     /** The queue agent container. @default {} (the chart's defaults) */
     readonly queueAgent?: {
       /** Its image. @default none: the mirrored image, pinned by digest */
       readonly image?: ChartImage;
+      /** Extra environment variables. @default none: only the chart's variables */
+      readonly extraEnv?: ExtraEnv;
+      /** Image pull policy. @default IfNotPresent */
+      readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+      /** Container resources. @default the chart's: 500m CPU, 512Mi memory requested */
+      readonly resources?: ContainerResources;
+      /** Extra command-line arguments. @default none: the chart's empty arguments */
+      readonly commandArguments?: string;
+      /** No effect (SDP101): only the inference container mounts the models. @default none: no effect */
+      readonly modelMountPath?: string;
+      /** No effect (SDP101): the chart reads `xray.enabled`. @default none: no effect */
+      readonly XRay?: {
+        /** The original's X-Ray switch. @default none: no effect either way */
+        readonly enabled?: boolean;
+      };
       readonly [key: string]: unknown;
     };
+    /** Labels of the release's objects. @default none: only the chart's labels */
+    readonly labels?: Readonly<Record<string, string>>;
+    /** Annotations of the release's deployments. @default none: only sdpipe's chart digest annotation */
+    readonly annotations?: Readonly<Record<string, string>>;
     /** KEDA scaling on the runtime's queue length. @default {} (every key's default) */
     readonly scaling?: ScalingValues;
     /** Model storage through the S3 persistent volume claim. @default none: the stage's model volume */

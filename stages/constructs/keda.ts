@@ -94,9 +94,19 @@ export class Keda extends Construct {
     options.queue.grant(this.operatorServiceAccount, 'sqs:GetQueueAttributes');
     const s = options.scaling ?? {};
     const auth = `${options.runtime}-keda-aws`;
-    const behavior = s.scaleDownSpeed !== undefined
-      ? { advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { policies: [{ type: 'Pods', value: s.scaleDownSpeed, periodSeconds: 60 }] } } } } }
-      : {};
+    // The HPA behavior: the original's extraHPAConfig (its chart renders it as
+    // advanced.horizontalPodAutoscalerConfig.behavior, templates/aws-sqs-queue-scaledobject.yaml) and
+    // sdpipe's scaleDownSpeed (not both for scaleDown: SDP106).
+    const hpa: Record<string, unknown> = {
+      ...(s.extraHPAConfig ?? {}),
+      ...(s.scaleDownSpeed !== undefined ? { scaleDown: { policies: [{ type: 'Pods', value: s.scaleDownSpeed, periodSeconds: 60 }] } } : {}),
+    };
+    const behavior = Object.keys(hpa).length ? { advanced: { horizontalPodAutoscalerConfig: { behavior: hpa } } } : {};
+    // scaleOnInFlight is aws-sqs-queue trigger metadata, a string (https://keda.sh/docs/2.17/scalers/aws-sqs/:
+    // "scaleOnInFlight - Indication of whether or not to include in-flight messages when calculating the number
+    // of SQS messages. (default: true, Optional)"). The original chart writes it at spec.scaleOnInFlight, a field
+    // the ScaledObject schema does not have, so there KEDA never sees it.
+    const inFlight = s.scaleOnInFlight !== undefined ? { scaleOnInFlight: String(s.scaleOnInFlight) } : {};
     const manifest = addManifest(this, this.cluster, `${options.runtime}Scaler`,
       {
         apiVersion: 'keda.sh/v1alpha1',
@@ -118,7 +128,7 @@ export class Keda extends Construct {
           triggers: [{
             type: 'aws-sqs-queue',
             authenticationRef: { name: auth },
-            metadata: { queueURL: options.queue.queueUrl, queueLength: String(s.queueLength ?? 10), awsRegion: options.region },
+            metadata: { queueURL: options.queue.queueUrl, queueLength: String(s.queueLength ?? 10), awsRegion: options.region, ...inFlight },
           }],
         },
       });

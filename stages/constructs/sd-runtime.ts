@@ -14,7 +14,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { gpuInstanceTypes, instanceOffer, regionFacts } from '../../lib/config/regions';
 import type { ResolvedRuntime } from '../../lib/config/resolve';
-import type { DataVolume, KarpenterValues, ModelRuntime } from '../../lib/config/types';
+import type { DataVolume, EnvVar, ExtraEnv, KarpenterValues, ModelRuntime } from '../../lib/config/types';
 import { SdpipeError } from '../../lib/errors';
 import type { ChartSource } from '../chart-sources';
 import type { PinnedImage } from '../deploy-parameters';
@@ -62,9 +62,11 @@ export interface SdRuntimeProps {
 }
 
 /**
- * The chart fields the stage sets, whatever `extraValues` says (`karpenter.nodeTemplate.instanceStorePolicy`
- * and `.userData` only with an image-cache snapshot or on AL2023, `dataVolume.snapshotID` only with a
- * snapshot, `xray.daemon.image` only when mirrored). A test checks that the chart's templates read each.
+ * The chart fields the stage sets, whatever `extraValues` says (`dataVolume.snapshotID` only with a
+ * snapshot, `xray.daemon.image` only when mirrored), and two it sets unless the file does
+ * (`karpenter.nodeTemplate.instanceStorePolicy` and `.userData`, emptied with an image-cache snapshot or
+ * on AL2023; validation refuses file values that would bypass the snapshot, SDP102). A test checks that
+ * the chart's templates read each.
  */
 export const PINNED_FIELDS: readonly string[] = [
   'fullnameOverride', 'global.awsRegion', 'global.stackName', 'global.runtime',
@@ -172,8 +174,12 @@ export function karpenterValues(runtime: ModelRuntime, generated: GeneratedRunti
   const user = (runtime.extraValues?.karpenter ?? {}) as KarpenterValues & Values;
   const nt = (user.nodeTemplate ?? {}) as NonNullable<KarpenterValues['nodeTemplate']> & Values;
   const prov = (user.provisioner ?? {}) as NonNullable<KarpenterValues['provisioner']> & Values;
-  const { amiFamily: _a, dataVolume: _d, osVolume: _o, ...ntRest } = nt;
+  // securityGroupSelector and subnetSelector have no effect in the chart (its EC2NodeClass selects by
+  // tag; validation warns, SDP101) and are left out of the values.
+  const { amiFamily: _a, dataVolume: _d, osVolume: _o, securityGroupSelector: _sg, subnetSelector: _sn, ...ntRest } = nt;
   const { instanceType: _i, capacityType: _c, limits, consolidation, disruption, ...provRest } = prov;
+  // `scaling` under karpenter is where the older format put it; nothing reads it there (SDP103).
+  const { nodeTemplate: _nt, provisioner: _pv, scaling: _sc, ...userRest } = user;
   const amiFamily = nt.amiFamily ?? 'Bottlerocket';
   const bottlerocket = amiFamily === 'Bottlerocket';
   const data = nt.dataVolume ?? {};
@@ -184,13 +190,18 @@ export function karpenterValues(runtime: ModelRuntime, generated: GeneratedRunti
   // and its default userData does the same bind and switches to the SOCI snapshotter, which does
   // not see the overlayfs layers baked into the snapshot. Both are emptied then (a template `if`
   // on "" renders nothing). AL2023 cannot read Bottlerocket TOML userData, so it gets none either.
-  const nodeDefaults = snapshotId !== undefined || !bottlerocket ? { instanceStorePolicy: '', userData: '' } : {};
-  return deepMerge({ ...(user as Values), nodeTemplate: ntRest, provisioner: provRest }, {
+  // The file's own instanceStorePolicy and userData are honoured (validation refuses the ones that
+  // would bypass a snapshot, SDP102).
+  const nodeDefaults = snapshotId !== undefined || !bottlerocket
+    ? { ...(nt.instanceStorePolicy === undefined ? { instanceStorePolicy: '' } : {}), ...(nt.userData === undefined ? { userData: '' } : {}) }
+    : {};
+  return deepMerge({ ...(userRest as Values), nodeTemplate: ntRest, provisioner: provRest }, {
     provisioner: {
       // A label of sdpipe's own also keeps the NodePool's `template.metadata` from rendering empty.
       labels: { 'sdpipe.io/runtime': runtime.name },
       instanceType: [...generated.instanceTypes],
       capacityType: { onDemand: prov.capacityType?.onDemand ?? true, spot: prov.capacityType?.spot ?? true },
+      // `limits` is sdpipe's name for the original's `resourceLimits` (not both: SDP104).
       ...(limits ? { resourceLimits: { ...limits } } : {}),
       ...(consolidation !== undefined ? { consolidation } : {}),
       ...(disruption ? { disruption: { ...disruption } } : {}),
@@ -208,6 +219,27 @@ export function karpenterValues(runtime: ModelRuntime, generated: GeneratedRunti
 }
 
 /**
+ * Extra environment variables as the chart needs them: its deployment templates render
+ * `extraEnv` with `toYaml` inside the container's `env:` list (templates/deployment-sdwebui.yaml,
+ * deployment-comfyui.yaml), so only a list of EnvVar renders; the original schema's mapping
+ * (`NAME: value`) becomes `[{name: NAME, value}]`, in the file's order.
+ */
+export function envList(extraEnv: ExtraEnv | undefined): EnvVar[] | undefined {
+  if (extraEnv === undefined) return undefined;
+  if (Array.isArray(extraEnv)) return (extraEnv as readonly EnvVar[]).map((e) => ({ ...e }));
+  return Object.entries(extraEnv as Readonly<Record<string, string>>).map(([name, value]) => ({ name, value: String(value) }));
+}
+
+/** A container's chart values with `extraEnv` as a list and the original's no-effect keys left out. */
+function containerValues(values: unknown, drop: readonly string[] = []): Values {
+  const v = { ...((values ?? {}) as Values) };
+  for (const k of drop) delete v[k];
+  const env = envList(v.extraEnv as ExtraEnv | undefined);
+  if (env) v.extraEnv = env;
+  return v;
+}
+
+/**
  * The runtime chart's values: generated values over `extraValues`. The stage owns the KEDA
  * ScaledObject and the model volume, so it turns the chart's own off (`scaling.enabled`,
  * `persistence.s3.enabled`); it drives the chart's NodeClass/NodePool ({@link karpenterValues})
@@ -215,6 +247,15 @@ export function karpenterValues(runtime: ModelRuntime, generated: GeneratedRunti
  */
 export function runtimeValues(runtime: ModelRuntime, generated: GeneratedRuntimeInputs): Values {
   const { karpenter: _karpenter, ...extra } = (runtime.extraValues ?? {}) as Values;
+  const userRuntime = extra.runtime as Values | undefined;
+  if (userRuntime) {
+    // XRay (the original schema's spelling) and queueAgent.modelMountPath have no effect (SDP101).
+    extra.runtime = {
+      ...userRuntime,
+      ...(userRuntime.inferenceApi ? { inferenceApi: containerValues(userRuntime.inferenceApi) } : {}),
+      ...(userRuntime.queueAgent ? { queueAgent: containerValues(userRuntime.queueAgent, ['XRay', 'modelMountPath']) } : {}),
+    };
+  }
   const sdwebui = runtime.type === 'sdwebui';
   const values = deepMerge(extra, {
     global: { awsRegion: generated.region, stackName: generated.stackName, runtime: runtime.name },
@@ -291,7 +332,8 @@ export class SdRuntime extends Construct {
     }));
 
     const volume = props.csiDriver.addModelVolume({ runtime: rt.name, namespace, dependsOn: waitFor });
-    const scaler = props.keda.addQueueScaler({
+    // scaling.enabled: false (an original key) keeps the deployment at the chart's one replica, unscaled.
+    const scaler = rt.extraValues?.runtime?.scaling?.enabled === false ? undefined : props.keda.addQueueScaler({
       runtime: rt.name,
       namespace,
       queue: this.queue,
@@ -328,6 +370,6 @@ export class SdRuntime extends Construct {
     // The chart's EC2NodeClass and NodePool need Karpenter's CRDs (installed with its release).
     for (const d of [this.serviceAccount, volume.manifest, props.karpenter.release, props.keda.release, ...waitFor, ...(props.dependsOn ?? [])]) this.release.node.addDependency(d);
     // The scaler targets the release's deployment; create it after the release exists.
-    scaler.node.addDependency(this.release);
+    scaler?.node.addDependency(this.release);
   }
 }

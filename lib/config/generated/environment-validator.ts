@@ -5,7 +5,7 @@
 "use strict";
 module.exports = validate20;
 module.exports.default = validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sdpipe.dev/schema/environment.schema.json","title":"sdpipe environment file","description":"One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.","type":"object","additionalProperties":false,"required":["environment","stackName","modelBucketArn","modelsRuntime"],"properties":{"environment":{"description":"Where the environment lives and which branch deploys it.","type":"object","additionalProperties":false,"required":["name","account","region","branch"],"properties":{"name":{"description":"Environment name; must equal the file name without .yaml.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","maxLength":40},"account":{"description":"12-digit AWS account id, quoted so YAML keeps leading zeros.","type":"string","pattern":"^[0-9]{12}$"},"region":{"description":"AWS region; the partition (aws or aws-cn) follows from it.","type":"string"},"branch":{"description":"Git branch whose pushes deploy this environment, such as env/prod-cn.","type":"string","minLength":1},"approval":{"description":"manual: a person approves before deploy; auto: no gate. Default manual.","enum":["manual","auto"]}}},"pipeline":{"description":"How the environment's pipeline runs.","type":"object","additionalProperties":false,"properties":{"engine":{"description":"codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.","enum":["codepipeline","github-actions"]},"runner":{"description":"github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].","type":"array","items":{"type":"string","minLength":1},"minItems":1},"source":{"description":"codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.","enum":["s3","codeconnections"]},"connectionArn":{"description":"ARN of the CodeConnections connection (codeconnections only).","type":"string"},"repository":{"description":"owner/repo of the repository (codeconnections only).","type":"string","pattern":"^[^/\\s]+/[^/\\s]+$"}}},"npmRegistry":{"description":"npm registry used by build steps, for example a mirror reachable from China.","type":"string","pattern":"^https?://"}}},"mirror":{"description":"Images and Helm charts copied into this environment's ECR before deploy.","type":"object","additionalProperties":false,"properties":{"images":{"description":"Container images to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"charts":{"description":"Helm charts (OCI artifacts) to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"download":{"description":"How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"models":{"description":"Model files synced into the model bucket.","type":"object","additionalProperties":false,"properties":{"endpoint":{"description":"A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.","type":"string","pattern":"^https?://"},"files":{"description":"Files to sync.","type":"array","items":{"type":"object","additionalProperties":false,"required":["source","target","sha256"],"properties":{"source":{"description":"hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.","type":"string","minLength":1},"target":{"description":"Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).","type":"string","pattern":"^[^/].*[^/]$"},"sha256":{"description":"Pinned sha256 of the file: 64 lowercase hex digits.","type":"string","pattern":"^[0-9a-f]{64}$"}}}},"download":{"description":"How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"snapshot":{"description":"The image-cache EBS snapshot baked from the mirrored images.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Bake or reuse a snapshot and give it to the GPU nodes. Default false.","type":"boolean"},"kubernetesVersion":{"description":"Kubernetes version of the Bottlerocket AMI used to bake, such as \"1.33\". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.","type":"string","pattern":"^1\\.[0-9]{2}$"},"volumeSize":{"description":"Data volume size in GiB. Default 80.","type":"integer","minimum":20,"maximum":16384},"instanceType":{"description":"Instance type of the bake instance. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"architectures":{"description":"Architectures to bake for. Default [x86_64].","type":"array","items":{"enum":["x86_64","arm64"]},"minItems":1,"uniqueItems":true}}},"stackName":{"description":"CloudFormation stack name of the deployed stack.","type":"string"},"modelBucketArn":{"description":"ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.","type":"string"},"clusterComponents":{"description":"The managed node group that runs system components.","type":"object","additionalProperties":false,"properties":{"kubernetesVersion":{"description":"Kubernetes version of the cluster, such as \"1.33\". Default 1.33.","type":"string","pattern":"^1\\.[0-9]{2}$"},"instanceType":{"description":"Instance type of the system node group. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"minSize":{"description":"Minimum node count. Default 2.","type":"integer","minimum":0},"maxSize":{"description":"Maximum node count. Default 2.","type":"integer","minimum":1},"desiredSize":{"description":"Desired node count. Default 2.","type":"integer","minimum":0}}},"APIGW":{"description":"API Gateway stage and throttling.","type":"object","additionalProperties":false,"properties":{"stageName":{"description":"Stage name of the REST API. Default prod.","type":"string","pattern":"^[A-Za-z0-9_]{1,128}$"},"throttle":{"description":"Usage plan throttle.","type":"object","additionalProperties":false,"properties":{"rateLimit":{"description":"Steady-state requests per second. Default 10.","type":"number","minimum":0},"burstLimit":{"description":"Burst requests; must be at least rateLimit. Default 2.","type":"integer","minimum":0}}}}},"modelsRuntime":{"description":"Inference runtimes, one SQS queue and one Helm release each.","type":"array","minItems":1,"items":{"$ref":"#/$defs/runtime"}}},"$defs":{"mirrorEntry":{"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}},"download":{"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}},"image":{"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}},"volume":{"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}},"scaling":{"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1}}},"runtime":{"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}}}}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}}}}}}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sdpipe.dev/schema/environment.schema.json","title":"sdpipe environment file","description":"One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.","type":"object","additionalProperties":false,"required":["environment","stackName","modelBucketArn","modelsRuntime"],"properties":{"environment":{"description":"Where the environment lives and which branch deploys it.","type":"object","additionalProperties":false,"required":["name","account","region","branch"],"properties":{"name":{"description":"Environment name; must equal the file name without .yaml.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","maxLength":40},"account":{"description":"12-digit AWS account id, quoted so YAML keeps leading zeros.","type":"string","pattern":"^[0-9]{12}$"},"region":{"description":"AWS region; the partition (aws or aws-cn) follows from it.","type":"string"},"branch":{"description":"Git branch whose pushes deploy this environment, such as env/prod-cn.","type":"string","minLength":1},"approval":{"description":"manual: a person approves before deploy; auto: no gate. Default manual.","enum":["manual","auto"]}}},"pipeline":{"description":"How the environment's pipeline runs.","type":"object","additionalProperties":false,"properties":{"engine":{"description":"codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.","enum":["codepipeline","github-actions"]},"runner":{"description":"github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].","type":"array","items":{"type":"string","minLength":1},"minItems":1},"source":{"description":"codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.","enum":["s3","codeconnections"]},"connectionArn":{"description":"ARN of the CodeConnections connection (codeconnections only).","type":"string"},"repository":{"description":"owner/repo of the repository (codeconnections only).","type":"string","pattern":"^[^/\\s]+/[^/\\s]+$"}}},"npmRegistry":{"description":"npm registry used by build steps, for example a mirror reachable from China.","type":"string","pattern":"^https?://"}}},"mirror":{"description":"Images and Helm charts copied into this environment's ECR before deploy.","type":"object","additionalProperties":false,"properties":{"images":{"description":"Container images to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"charts":{"description":"Helm charts (OCI artifacts) to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"download":{"description":"How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"models":{"description":"Model files synced into the model bucket.","type":"object","additionalProperties":false,"properties":{"endpoint":{"description":"A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.","type":"string","pattern":"^https?://"},"files":{"description":"Files to sync.","type":"array","items":{"type":"object","additionalProperties":false,"required":["source","target","sha256"],"properties":{"source":{"description":"hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.","type":"string","minLength":1},"target":{"description":"Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).","type":"string","pattern":"^[^/].*[^/]$"},"sha256":{"description":"Pinned sha256 of the file: 64 lowercase hex digits.","type":"string","pattern":"^[0-9a-f]{64}$"}}}},"download":{"description":"How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"snapshot":{"description":"The image-cache EBS snapshot baked from the mirrored images.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Bake or reuse a snapshot and give it to the GPU nodes. Default false.","type":"boolean"},"kubernetesVersion":{"description":"Kubernetes version of the Bottlerocket AMI used to bake, such as \"1.33\". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.","type":"string","pattern":"^1\\.[0-9]{2}$"},"volumeSize":{"description":"Data volume size in GiB. Default 80.","type":"integer","minimum":20,"maximum":16384},"instanceType":{"description":"Instance type of the bake instance. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"architectures":{"description":"Architectures to bake for. Default [x86_64].","type":"array","items":{"enum":["x86_64","arm64"]},"minItems":1,"uniqueItems":true}}},"stackName":{"description":"CloudFormation stack name of the deployed stack.","type":"string"},"modelBucketArn":{"description":"ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.","type":"string"},"clusterComponents":{"description":"The managed node group that runs system components.","type":"object","additionalProperties":false,"properties":{"kubernetesVersion":{"description":"Kubernetes version of the cluster, such as \"1.33\". Default 1.33.","type":"string","pattern":"^1\\.[0-9]{2}$"},"instanceType":{"description":"Instance type of the system node group. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"minSize":{"description":"Minimum node count. Default 2.","type":"integer","minimum":0},"maxSize":{"description":"Maximum node count. Default 2.","type":"integer","minimum":1},"desiredSize":{"description":"Desired node count. Default 2.","type":"integer","minimum":0},"desiredCount":{"description":"The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.","type":"integer","minimum":1}}},"APIGW":{"description":"API Gateway stage and throttling.","type":"object","additionalProperties":false,"properties":{"stageName":{"description":"Stage name of the REST API. Default prod.","type":"string","pattern":"^[A-Za-z0-9_]{1,128}$"},"throttle":{"description":"Usage plan throttle.","type":"object","additionalProperties":false,"properties":{"rateLimit":{"description":"Steady-state requests per second. Default 10.","type":"number","minimum":0},"burstLimit":{"description":"Burst requests; must be at least rateLimit. Default 2.","type":"integer","minimum":0}}}}},"modelsRuntime":{"description":"Inference runtimes, one SQS queue and one Helm release each.","type":"array","minItems":1,"items":{"$ref":"#/$defs/runtime"}}},"$defs":{"mirrorEntry":{"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}},"download":{"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}},"image":{"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}},"volume":{"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}},"scaling":{"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}},"runtime":{"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}},"resources":{"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}},"extraEnv":{"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]}}};
 const schema32 = {"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}};
 const schema34 = {"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}};
 const func1 = Object.prototype.hasOwnProperty;
@@ -22,10 +22,12 @@ const pattern16 = new RegExp("^[0-9a-f]{64}$", "u");
 const pattern17 = new RegExp("^1\\.[0-9]{2}$", "u");
 const pattern18 = new RegExp("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", "u");
 const pattern21 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
-const schema36 = {"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}}}}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}}}}}}}};
+const schema36 = {"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}};
 const schema37 = {"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}};
-const schema39 = {"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}};
-const schema41 = {"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1}}};
+const schema39 = {"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}};
+const schema40 = {"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}};
+const schema41 = {"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}};
+const schema42 = {"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]};
 const pattern22 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
 const pattern24 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 
@@ -170,7 +172,7 @@ if(data7.karpenter !== undefined){
 let data8 = data7.karpenter;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 for(const key1 in data8){
-if(!((key1 === "nodeTemplate") || (key1 === "provisioner"))){
+if(!(((key1 === "nodeTemplate") || (key1 === "provisioner")) || (key1 === "scaling"))){
 const err10 = {instancePath:instancePath+"/extraValues/karpenter",schemaPath:"#/properties/extraValues/properties/karpenter/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter,data:data8};
 if(vErrors === null){
 vErrors = [err10];
@@ -185,7 +187,7 @@ if(data8.nodeTemplate !== undefined){
 let data9 = data8.nodeTemplate;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 for(const key2 in data9){
-if(!(((key2 === "amiFamily") || (key2 === "dataVolume")) || (key2 === "osVolume"))){
+if(!((((((((key2 === "amiFamily") || (key2 === "dataVolume")) || (key2 === "osVolume")) || (key2 === "tags")) || (key2 === "userData")) || (key2 === "instanceStorePolicy")) || (key2 === "securityGroupSelector")) || (key2 === "subnetSelector"))){
 const err11 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate,data:data9};
 if(vErrors === null){
 vErrors = [err11];
@@ -419,9 +421,13 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
-else {
-const err29 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate,data:data9};
+if(data9.tags !== undefined){
+let data25 = data9.tags;
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+for(const key5 in data25){
+let data26 = data25[key5];
+if(typeof data26 !== "string"){
+const err29 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/tags/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties,data:data26};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -431,12 +437,9 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data8.provisioner !== undefined){
-let data25 = data8.provisioner;
-if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
-for(const key5 in data25){
-if(!(((((key5 === "instanceType") || (key5 === "capacityType")) || (key5 === "limits")) || (key5 === "consolidation")) || (key5 === "disruption"))){
-const err30 = {instancePath:instancePath+"/extraValues/karpenter/provisioner",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner,data:data25};
+}
+else {
+const err30 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/tags",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags,data:data25};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -446,11 +449,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data25.instanceType !== undefined){
-let data26 = data25.instanceType;
-if(Array.isArray(data26)){
-if(data26.length < 1){
-const err31 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType,data:data26};
+if(data9.userData !== undefined){
+let data27 = data9.userData;
+if(typeof data27 !== "string"){
+const err31 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/userData",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/userData/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData,data:data27};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -459,11 +461,11 @@ vErrors.push(err31);
 }
 errors++;
 }
-const len0 = data26.length;
-for(let i0=0; i0<len0; i0++){
-let data27 = data26[i0];
-if(typeof data27 !== "string"){
-const err32 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType/" + i0,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items,data:data27};
+}
+if(data9.instanceStorePolicy !== undefined){
+let data28 = data9.instanceStorePolicy;
+if(!(data28 === "RAID0")){
+const err32 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/instanceStorePolicy",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/instanceStorePolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy,data:data28};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -473,9 +475,13 @@ vErrors.push(err32);
 errors++;
 }
 }
-}
-else {
-const err33 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType,data:data26};
+if(data9.securityGroupSelector !== undefined){
+let data29 = data9.securityGroupSelector;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key6 in data29){
+let data30 = data29[key6];
+if(typeof data30 !== "string"){
+const err33 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/securityGroupSelector/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties,data:data30};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -485,12 +491,9 @@ vErrors.push(err33);
 errors++;
 }
 }
-if(data25.capacityType !== undefined){
-let data28 = data25.capacityType;
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-for(const key6 in data28){
-if(!((key6 === "onDemand") || (key6 === "spot"))){
-const err34 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType,data:data28};
+}
+else {
+const err34 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/securityGroupSelector",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector,data:data29};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -500,10 +503,13 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data28.onDemand !== undefined){
-let data29 = data28.onDemand;
-if(typeof data29 !== "boolean"){
-const err35 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType/onDemand",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand,data:data29};
+if(data9.subnetSelector !== undefined){
+let data31 = data9.subnetSelector;
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+for(const key7 in data31){
+let data32 = data31[key7];
+if(typeof data32 !== "string"){
+const err35 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/subnetSelector/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties,data:data32};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -513,10 +519,9 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data28.spot !== undefined){
-let data30 = data28.spot;
-if(typeof data30 !== "boolean"){
-const err36 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType/spot",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot,data:data30};
+}
+else {
+const err36 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/subnetSelector",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector,data:data31};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -528,7 +533,7 @@ errors++;
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType,data:data28};
+const err37 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate,data:data9};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -538,12 +543,12 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data25.limits !== undefined){
-let data31 = data25.limits;
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-for(const key7 in data31){
-if(!(((key7 === "cpu") || (key7 === "memory")) || (key7 === "nvidia.com/gpu"))){
-const err38 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits,data:data31};
+if(data8.provisioner !== undefined){
+let data33 = data8.provisioner;
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+for(const key8 in data33){
+if(!(func1.call(schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties, key8))){
+const err38 = {instancePath:instancePath+"/extraValues/karpenter/provisioner",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner,data:data33};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -553,10 +558,11 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data31.cpu !== undefined){
-let data32 = data31.cpu;
-if((!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))) && (typeof data32 !== "string")){
-const err39 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/cpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu,data:data32};
+if(data33.instanceType !== undefined){
+let data34 = data33.instanceType;
+if(Array.isArray(data34)){
+if(data34.length < 1){
+const err39 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType,data:data34};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -565,11 +571,11 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-if(data31.memory !== undefined){
-let data33 = data31.memory;
-if(typeof data33 !== "string"){
-const err40 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/memory",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory,data:data33};
+const len0 = data34.length;
+for(let i0=0; i0<len0; i0++){
+let data35 = data34[i0];
+if(typeof data35 !== "string"){
+const err40 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType/" + i0,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items,data:data35};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -579,10 +585,9 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data31["nvidia.com/gpu"] !== undefined){
-let data34 = data31["nvidia.com/gpu"];
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err41 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"],data:data34};
+}
+else {
+const err41 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType,data:data34};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -591,9 +596,13 @@ vErrors.push(err41);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err42 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"],data:data34};
+}
+if(data33.capacityType !== undefined){
+let data36 = data33.capacityType;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+for(const key9 in data36){
+if(!((key9 === "onDemand") || (key9 === "spot"))){
+const err42 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType,data:data36};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -603,10 +612,10 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-}
-else {
-const err43 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits,data:data31};
+if(data36.onDemand !== undefined){
+let data37 = data36.onDemand;
+if(typeof data37 !== "boolean"){
+const err43 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType/onDemand",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand,data:data37};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -616,10 +625,10 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data25.consolidation !== undefined){
-let data35 = data25.consolidation;
-if(typeof data35 !== "boolean"){
-const err44 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/consolidation",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation,data:data35};
+if(data36.spot !== undefined){
+let data38 = data36.spot;
+if(typeof data38 !== "boolean"){
+const err44 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType/spot",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot,data:data38};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -629,12 +638,9 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data25.disruption !== undefined){
-let data36 = data25.disruption;
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-for(const key8 in data36){
-if(!((key8 === "consolidateAfter") || (key8 === "expireAfter"))){
-const err45 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption,data:data36};
+}
+else {
+const err45 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType,data:data36};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -644,11 +650,12 @@ vErrors.push(err45);
 errors++;
 }
 }
-if(data36.consolidateAfter !== undefined){
-let data37 = data36.consolidateAfter;
-if(typeof data37 === "string"){
-if(!pattern22.test(data37)){
-const err46 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/consolidateAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter,data:data37};
+if(data33.limits !== undefined){
+let data39 = data33.limits;
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+for(const key10 in data39){
+if(!(((key10 === "cpu") || (key10 === "memory")) || (key10 === "nvidia.com/gpu"))){
+const err46 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits,data:data39};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -658,8 +665,10 @@ vErrors.push(err46);
 errors++;
 }
 }
-else {
-const err47 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/consolidateAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter,data:data37};
+if(data39.cpu !== undefined){
+let data40 = data39.cpu;
+if((!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))) && (typeof data40 !== "string")){
+const err47 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/cpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu,data:data40};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -669,11 +678,10 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data36.expireAfter !== undefined){
-let data38 = data36.expireAfter;
-if(typeof data38 === "string"){
-if(!pattern22.test(data38)){
-const err48 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/expireAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter,data:data38};
+if(data39.memory !== undefined){
+let data41 = data39.memory;
+if(typeof data41 !== "string"){
+const err48 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/memory",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory,data:data41};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -683,8 +691,10 @@ vErrors.push(err48);
 errors++;
 }
 }
-else {
-const err49 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/expireAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter,data:data38};
+if(data39["nvidia.com/gpu"] !== undefined){
+let data42 = data39["nvidia.com/gpu"];
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err49 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"],data:data42};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -693,10 +703,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption,data:data36};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 0 || isNaN(data42)){
+const err50 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"],data:data42};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -707,8 +716,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err51 = {instancePath:instancePath+"/extraValues/karpenter/provisioner",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner,data:data25};
+const err51 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits,data:data39};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -718,9 +728,10 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
-else {
-const err52 = {instancePath:instancePath+"/extraValues/karpenter",schemaPath:"#/properties/extraValues/properties/karpenter/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.type,parentSchema:schema36.properties.extraValues.properties.karpenter,data:data8};
+if(data33.consolidation !== undefined){
+let data43 = data33.consolidation;
+if(typeof data43 !== "boolean"){
+const err52 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/consolidation",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation,data:data43};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -730,18 +741,12 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data7.runtime !== undefined){
-let data39 = data7.runtime;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.inferenceApi !== undefined){
-let data40 = data39.inferenceApi;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.image !== undefined){
-let data41 = data40.image;
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-for(const key9 in data41){
-if(!(((key9 === "repository") || (key9 === "tag")) || (key9 === "digest"))){
-const err53 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image",schemaPath:"#/$defs/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema39,data:data41};
+if(data33.disruption !== undefined){
+let data44 = data33.disruption;
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+for(const key11 in data44){
+if(!((key11 === "consolidateAfter") || (key11 === "expireAfter"))){
+const err53 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption,data:data44};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -751,11 +756,11 @@ vErrors.push(err53);
 errors++;
 }
 }
-if(data41.repository !== undefined){
-let data42 = data41.repository;
-if(typeof data42 === "string"){
-if(func2(data42) < 1){
-const err54 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/repository",schemaPath:"#/$defs/image/properties/repository/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema39.properties.repository,data:data42};
+if(data44.consolidateAfter !== undefined){
+let data45 = data44.consolidateAfter;
+if(typeof data45 === "string"){
+if(!pattern22.test(data45)){
+const err54 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/consolidateAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter,data:data45};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -766,7 +771,7 @@ errors++;
 }
 }
 else {
-const err55 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/repository",schemaPath:"#/$defs/image/properties/repository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.repository.type,parentSchema:schema39.properties.repository,data:data42};
+const err55 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/consolidateAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter,data:data45};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -776,11 +781,11 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(data41.tag !== undefined){
-let data43 = data41.tag;
-if(typeof data43 === "string"){
-if(func2(data43) < 1){
-const err56 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/tag",schemaPath:"#/$defs/image/properties/tag/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema39.properties.tag,data:data43};
+if(data44.expireAfter !== undefined){
+let data46 = data44.expireAfter;
+if(typeof data46 === "string"){
+if(!pattern22.test(data46)){
+const err56 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/expireAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter,data:data46};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -791,7 +796,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/tag",schemaPath:"#/$defs/image/properties/tag/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.tag.type,parentSchema:schema39.properties.tag,data:data43};
+const err57 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/expireAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter,data:data46};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -801,11 +806,9 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data41.digest !== undefined){
-let data44 = data41.digest;
-if(typeof data44 === "string"){
-if(!pattern24.test(data44)){
-const err58 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema39.properties.digest,data:data44};
+}
+else {
+const err58 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption,data:data44};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -815,8 +818,13 @@ vErrors.push(err58);
 errors++;
 }
 }
-else {
-const err59 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/digest",schemaPath:"#/$defs/image/properties/digest/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.digest.type,parentSchema:schema39.properties.digest,data:data44};
+if(data33.labels !== undefined){
+let data47 = data33.labels;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+for(const key12 in data47){
+let data48 = data47[key12];
+if(typeof data48 !== "string"){
+const err59 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/labels/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties,data:data48};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -828,7 +836,7 @@ errors++;
 }
 }
 else {
-const err60 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image",schemaPath:"#/$defs/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema39.type,parentSchema:schema39,data:data41};
+const err60 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/labels",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels,data:data47};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -838,9 +846,15 @@ vErrors.push(err60);
 errors++;
 }
 }
-}
-else {
-const err61 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi,data:data40};
+if(data33.extraRequirements !== undefined){
+let data49 = data33.extraRequirements;
+if(Array.isArray(data49)){
+const len1 = data49.length;
+for(let i1=0; i1<len1; i1++){
+let data50 = data49[i1];
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.key === undefined){
+const err61 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -849,16 +863,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-if(data39.queueAgent !== undefined){
-let data45 = data39.queueAgent;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.image !== undefined){
-let data46 = data45.image;
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-for(const key10 in data46){
-if(!(((key10 === "repository") || (key10 === "tag")) || (key10 === "digest"))){
-const err62 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image",schemaPath:"#/$defs/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema39,data:data46};
+if(data50.operator === undefined){
+const err62 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required",keyword:"required",params:{missingProperty: "operator"},message:"must have required property '"+"operator"+"'",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -867,12 +873,9 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-if(data46.repository !== undefined){
-let data47 = data46.repository;
-if(typeof data47 === "string"){
-if(func2(data47) < 1){
-const err63 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/repository",schemaPath:"#/$defs/image/properties/repository/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema39.properties.repository,data:data47};
+for(const key13 in data50){
+if(!((((key13 === "key") || (key13 === "operator")) || (key13 === "values")) || (key13 === "minValues"))){
+const err63 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -882,8 +885,11 @@ vErrors.push(err63);
 errors++;
 }
 }
-else {
-const err64 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/repository",schemaPath:"#/$defs/image/properties/repository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.repository.type,parentSchema:schema39.properties.repository,data:data47};
+if(data50.key !== undefined){
+let data51 = data50.key;
+if(typeof data51 === "string"){
+if(func2(data51) < 1){
+const err64 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key,data:data51};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -893,11 +899,8 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data46.tag !== undefined){
-let data48 = data46.tag;
-if(typeof data48 === "string"){
-if(func2(data48) < 1){
-const err65 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/tag",schemaPath:"#/$defs/image/properties/tag/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema39.properties.tag,data:data48};
+else {
+const err65 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key,data:data51};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -907,8 +910,10 @@ vErrors.push(err65);
 errors++;
 }
 }
-else {
-const err66 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/tag",schemaPath:"#/$defs/image/properties/tag/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.tag.type,parentSchema:schema39.properties.tag,data:data48};
+if(data50.operator !== undefined){
+let data52 = data50.operator;
+if(!((((((data52 === "In") || (data52 === "NotIn")) || (data52 === "Exists")) || (data52 === "DoesNotExist")) || (data52 === "Gt")) || (data52 === "Lt"))){
+const err66 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/operator",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/operator/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator,data:data52};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -918,11 +923,14 @@ vErrors.push(err66);
 errors++;
 }
 }
-if(data46.digest !== undefined){
-let data49 = data46.digest;
-if(typeof data49 === "string"){
-if(!pattern24.test(data49)){
-const err67 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema39.properties.digest,data:data49};
+if(data50.values !== undefined){
+let data53 = data50.values;
+if(Array.isArray(data53)){
+const len2 = data53.length;
+for(let i2=0; i2<len2; i2++){
+let data54 = data53[i2];
+if(typeof data54 !== "string"){
+const err67 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/values/" + i2,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items,data:data54};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -932,8 +940,9 @@ vErrors.push(err67);
 errors++;
 }
 }
+}
 else {
-const err68 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/digest",schemaPath:"#/$defs/image/properties/digest/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema39.properties.digest.type,parentSchema:schema39.properties.digest,data:data49};
+const err68 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/values",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values,data:data53};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -943,9 +952,10 @@ vErrors.push(err68);
 errors++;
 }
 }
-}
-else {
-const err69 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image",schemaPath:"#/$defs/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema39.type,parentSchema:schema39,data:data46};
+if(data50.minValues !== undefined){
+let data55 = data50.minValues;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err69 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/minValues",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues,data:data55};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -954,10 +964,9 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-}
-else {
-const err70 = {instancePath:instancePath+"/extraValues/runtime/queueAgent",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent,data:data45};
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 > 50 || isNaN(data55)){
+const err70 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/minValues",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues,data:data55};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -966,13 +975,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-if(data39.scaling !== undefined){
-let data50 = data39.scaling;
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-for(const key11 in data50){
-if(!((((((key11 === "queueLength") || (key11 === "minReplicaCount")) || (key11 === "maxReplicaCount")) || (key11 === "cooldownPeriod")) || (key11 === "pollingInterval")) || (key11 === "scaleDownSpeed"))){
-const err71 = {instancePath:instancePath+"/extraValues/runtime/scaling",schemaPath:"#/$defs/scaling/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema41,data:data50};
+if(data55 < 1 || isNaN(data55)){
+const err71 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/minValues",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues,data:data55};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -982,10 +986,10 @@ vErrors.push(err71);
 errors++;
 }
 }
-if(data50.queueLength !== undefined){
-let data51 = data50.queueLength;
-if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err72 = {instancePath:instancePath+"/extraValues/runtime/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.queueLength.type,parentSchema:schema41.properties.queueLength,data:data51};
+}
+}
+else {
+const err72 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -994,9 +998,10 @@ vErrors.push(err72);
 }
 errors++;
 }
-if((typeof data51 == "number") && (isFinite(data51))){
-if(data51 < 1 || isNaN(data51)){
-const err73 = {instancePath:instancePath+"/extraValues/runtime/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.queueLength,data:data51};
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements,data:data49};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1006,11 +1011,15 @@ vErrors.push(err73);
 errors++;
 }
 }
-}
-if(data50.minReplicaCount !== undefined){
-let data52 = data50.minReplicaCount;
-if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
-const err74 = {instancePath:instancePath+"/extraValues/runtime/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.minReplicaCount.type,parentSchema:schema41.properties.minReplicaCount,data:data52};
+if(data33.extraTaints !== undefined){
+let data56 = data33.extraTaints;
+if(Array.isArray(data56)){
+const len3 = data56.length;
+for(let i3=0; i3<len3; i3++){
+let data57 = data56[i3];
+if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
+if(data57.key === undefined){
+const err74 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1019,9 +1028,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 < 0 || isNaN(data52)){
-const err75 = {instancePath:instancePath+"/extraValues/runtime/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema41.properties.minReplicaCount,data:data52};
+if(data57.effect === undefined){
+const err75 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required",keyword:"required",params:{missingProperty: "effect"},message:"must have required property '"+"effect"+"'",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1030,12 +1038,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-}
-if(data50.maxReplicaCount !== undefined){
-let data53 = data50.maxReplicaCount;
-if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err76 = {instancePath:instancePath+"/extraValues/runtime/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.maxReplicaCount.type,parentSchema:schema41.properties.maxReplicaCount,data:data53};
+for(const key14 in data57){
+if(!(((key14 === "key") || (key14 === "value")) || (key14 === "effect"))){
+const err76 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1044,9 +1049,12 @@ vErrors.push(err76);
 }
 errors++;
 }
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 < 1 || isNaN(data53)){
-const err77 = {instancePath:instancePath+"/extraValues/runtime/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.maxReplicaCount,data:data53};
+}
+if(data57.key !== undefined){
+let data58 = data57.key;
+if(typeof data58 === "string"){
+if(func2(data58) < 1){
+const err77 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key,data:data58};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1056,11 +1064,8 @@ vErrors.push(err77);
 errors++;
 }
 }
-}
-if(data50.cooldownPeriod !== undefined){
-let data54 = data50.cooldownPeriod;
-if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
-const err78 = {instancePath:instancePath+"/extraValues/runtime/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.cooldownPeriod.type,parentSchema:schema41.properties.cooldownPeriod,data:data54};
+else {
+const err78 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key,data:data58};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1069,9 +1074,11 @@ vErrors.push(err78);
 }
 errors++;
 }
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 < 0 || isNaN(data54)){
-const err79 = {instancePath:instancePath+"/extraValues/runtime/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema41.properties.cooldownPeriod,data:data54};
+}
+if(data57.value !== undefined){
+let data59 = data57.value;
+if(typeof data59 !== "string"){
+const err79 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/value",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value,data:data59};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1081,11 +1088,10 @@ vErrors.push(err79);
 errors++;
 }
 }
-}
-if(data50.pollingInterval !== undefined){
-let data55 = data50.pollingInterval;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err80 = {instancePath:instancePath+"/extraValues/runtime/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.pollingInterval.type,parentSchema:schema41.properties.pollingInterval,data:data55};
+if(data57.effect !== undefined){
+let data60 = data57.effect;
+if(!(((data60 === "NoSchedule") || (data60 === "PreferNoSchedule")) || (data60 === "NoExecute"))){
+const err80 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/effect",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect,data:data60};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1094,9 +1100,10 @@ vErrors.push(err80);
 }
 errors++;
 }
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 < 1 || isNaN(data55)){
-const err81 = {instancePath:instancePath+"/extraValues/runtime/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.pollingInterval,data:data55};
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1107,10 +1114,8 @@ errors++;
 }
 }
 }
-if(data50.scaleDownSpeed !== undefined){
-let data56 = data50.scaleDownSpeed;
-if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
-const err82 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.scaleDownSpeed.type,parentSchema:schema41.properties.scaleDownSpeed,data:data56};
+else {
+const err82 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints,data:data56};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1119,9 +1124,13 @@ vErrors.push(err82);
 }
 errors++;
 }
-if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 < 1 || isNaN(data56)){
-const err83 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.scaleDownSpeed,data:data56};
+}
+if(data33.resourceLimits !== undefined){
+let data61 = data33.resourceLimits;
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+for(const key15 in data61){
+if(!(((key15 === "cpu") || (key15 === "memory")) || (key15 === "nvidia.com/gpu"))){
+const err83 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits",schemaPath:"#/$defs/resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema39,data:data61};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1131,10 +1140,10 @@ vErrors.push(err83);
 errors++;
 }
 }
-}
-}
-else {
-const err84 = {instancePath:instancePath+"/extraValues/runtime/scaling",schemaPath:"#/$defs/scaling/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.type,parentSchema:schema41,data:data50};
+if(data61.cpu !== undefined){
+let data62 = data61.cpu;
+if((!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))) && (typeof data62 !== "string")){
+const err84 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits/cpu",schemaPath:"#/$defs/resources/properties/cpu/type",keyword:"type",params:{type: schema39.properties.cpu.type},message:"must be integer,string",schema:schema39.properties.cpu.type,parentSchema:schema39.properties.cpu,data:data62};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1144,12 +1153,10 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(data39.persistence !== undefined){
-let data57 = data39.persistence;
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-for(const key12 in data57){
-if(!((key12 === "enabled") || (key12 === "existingClaim"))){
-const err85 = {instancePath:instancePath+"/extraValues/runtime/persistence",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence,data:data57};
+if(data61.memory !== undefined){
+let data63 = data61.memory;
+if((!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))) && (typeof data63 !== "string")){
+const err85 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits/memory",schemaPath:"#/$defs/resources/properties/memory/type",keyword:"type",params:{type: schema39.properties.memory.type},message:"must be integer,string",schema:schema39.properties.memory.type,parentSchema:schema39.properties.memory,data:data63};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1159,10 +1166,10 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data57.enabled !== undefined){
-let data58 = data57.enabled;
-if(typeof data58 !== "boolean"){
-const err86 = {instancePath:instancePath+"/extraValues/runtime/persistence/enabled",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled,data:data58};
+if(data61["nvidia.com/gpu"] !== undefined){
+let data64 = data61["nvidia.com/gpu"];
+if((!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))) && (typeof data64 !== "string")){
+const err86 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits/nvidia.com~1gpu",schemaPath:"#/$defs/resources/properties/nvidia.com~1gpu/type",keyword:"type",params:{type: schema39.properties["nvidia.com/gpu"].type},message:"must be integer,string",schema:schema39.properties["nvidia.com/gpu"].type,parentSchema:schema39.properties["nvidia.com/gpu"],data:data64};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1172,10 +1179,9 @@ vErrors.push(err86);
 errors++;
 }
 }
-if(data57.existingClaim !== undefined){
-let data59 = data57.existingClaim;
-if(typeof data59 !== "string"){
-const err87 = {instancePath:instancePath+"/extraValues/runtime/persistence/existingClaim",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim,data:data59};
+}
+else {
+const err87 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits",schemaPath:"#/$defs/resources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema39.type,parentSchema:schema39,data:data61};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1187,7 +1193,7 @@ errors++;
 }
 }
 else {
-const err88 = {instancePath:instancePath+"/extraValues/runtime/persistence",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.persistence.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence,data:data57};
+const err88 = {instancePath:instancePath+"/extraValues/karpenter/provisioner",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner,data:data33};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1197,9 +1203,12 @@ vErrors.push(err88);
 errors++;
 }
 }
-}
-else {
-const err89 = {instancePath:instancePath+"/extraValues/runtime",schemaPath:"#/properties/extraValues/properties/runtime/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.type,parentSchema:schema36.properties.extraValues.properties.runtime,data:data39};
+if(data8.scaling !== undefined){
+let data65 = data8.scaling;
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+for(const key16 in data65){
+if(!(func1.call(schema40.properties, key16))){
+const err89 = {instancePath:instancePath+"/extraValues/karpenter/scaling",schemaPath:"#/$defs/scaling/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema40,data:data65};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1209,9 +1218,10 @@ vErrors.push(err89);
 errors++;
 }
 }
-}
-else {
-const err90 = {instancePath:instancePath+"/extraValues",schemaPath:"#/properties/extraValues/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.type,parentSchema:schema36.properties.extraValues,data:data7};
+if(data65.queueLength !== undefined){
+let data66 = data65.queueLength;
+if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
+const err90 = {instancePath:instancePath+"/extraValues/karpenter/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.queueLength.type,parentSchema:schema40.properties.queueLength,data:data66};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1220,15 +1230,1507 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-}
-else {
-const err91 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.type,parentSchema:schema36,data};
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 < 1 || isNaN(data66)){
+const err91 = {instancePath:instancePath+"/extraValues/karpenter/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.queueLength,data:data66};
 if(vErrors === null){
 vErrors = [err91];
 }
 else {
 vErrors.push(err91);
+}
+errors++;
+}
+}
+}
+if(data65.minReplicaCount !== undefined){
+let data67 = data65.minReplicaCount;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err92 = {instancePath:instancePath+"/extraValues/karpenter/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.minReplicaCount.type,parentSchema:schema40.properties.minReplicaCount,data:data67};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 < 0 || isNaN(data67)){
+const err93 = {instancePath:instancePath+"/extraValues/karpenter/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema40.properties.minReplicaCount,data:data67};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+if(data65.maxReplicaCount !== undefined){
+let data68 = data65.maxReplicaCount;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err94 = {instancePath:instancePath+"/extraValues/karpenter/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.maxReplicaCount.type,parentSchema:schema40.properties.maxReplicaCount,data:data68};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 < 1 || isNaN(data68)){
+const err95 = {instancePath:instancePath+"/extraValues/karpenter/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.maxReplicaCount,data:data68};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+}
+if(data65.cooldownPeriod !== undefined){
+let data69 = data65.cooldownPeriod;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err96 = {instancePath:instancePath+"/extraValues/karpenter/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.cooldownPeriod.type,parentSchema:schema40.properties.cooldownPeriod,data:data69};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 < 0 || isNaN(data69)){
+const err97 = {instancePath:instancePath+"/extraValues/karpenter/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema40.properties.cooldownPeriod,data:data69};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+}
+if(data65.pollingInterval !== undefined){
+let data70 = data65.pollingInterval;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err98 = {instancePath:instancePath+"/extraValues/karpenter/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.pollingInterval.type,parentSchema:schema40.properties.pollingInterval,data:data70};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 < 1 || isNaN(data70)){
+const err99 = {instancePath:instancePath+"/extraValues/karpenter/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.pollingInterval,data:data70};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+if(data65.scaleDownSpeed !== undefined){
+let data71 = data65.scaleDownSpeed;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err100 = {instancePath:instancePath+"/extraValues/karpenter/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.scaleDownSpeed.type,parentSchema:schema40.properties.scaleDownSpeed,data:data71};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 < 1 || isNaN(data71)){
+const err101 = {instancePath:instancePath+"/extraValues/karpenter/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.scaleDownSpeed,data:data71};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+}
+if(data65.enabled !== undefined){
+let data72 = data65.enabled;
+if(typeof data72 !== "boolean"){
+const err102 = {instancePath:instancePath+"/extraValues/karpenter/scaling/enabled",schemaPath:"#/$defs/scaling/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema40.properties.enabled.type,parentSchema:schema40.properties.enabled,data:data72};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data65.scaleOnInFlight !== undefined){
+let data73 = data65.scaleOnInFlight;
+if(typeof data73 !== "boolean"){
+const err103 = {instancePath:instancePath+"/extraValues/karpenter/scaling/scaleOnInFlight",schemaPath:"#/$defs/scaling/properties/scaleOnInFlight/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema40.properties.scaleOnInFlight.type,parentSchema:schema40.properties.scaleOnInFlight,data:data73};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+if(data65.extraHPAConfig !== undefined){
+let data74 = data65.extraHPAConfig;
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+for(const key17 in data74){
+if(!((key17 === "scaleUp") || (key17 === "scaleDown"))){
+const err104 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema40.properties.extraHPAConfig,data:data74};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+if(data74.scaleUp !== undefined){
+let data75 = data74.scaleUp;
+if(!(data75 && typeof data75 == "object" && !Array.isArray(data75))){
+const err105 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig/scaleUp",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.properties.scaleUp.type,parentSchema:schema40.properties.extraHPAConfig.properties.scaleUp,data:data75};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+if(data74.scaleDown !== undefined){
+let data76 = data74.scaleDown;
+if(!(data76 && typeof data76 == "object" && !Array.isArray(data76))){
+const err106 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig/scaleDown",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.properties.scaleDown.type,parentSchema:schema40.properties.extraHPAConfig.properties.scaleDown,data:data76};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+}
+else {
+const err107 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.type,parentSchema:schema40.properties.extraHPAConfig,data:data74};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/extraValues/karpenter/scaling",schemaPath:"#/$defs/scaling/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.type,parentSchema:schema40,data:data65};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+}
+else {
+const err109 = {instancePath:instancePath+"/extraValues/karpenter",schemaPath:"#/properties/extraValues/properties/karpenter/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.type,parentSchema:schema36.properties.extraValues.properties.karpenter,data:data8};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+if(data7.runtime !== undefined){
+let data77 = data7.runtime;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.inferenceApi !== undefined){
+let data78 = data77.inferenceApi;
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(data78.image !== undefined){
+let data79 = data78.image;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+for(const key18 in data79){
+if(!(((key18 === "repository") || (key18 === "tag")) || (key18 === "digest"))){
+const err110 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image",schemaPath:"#/$defs/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema41,data:data79};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+if(data79.repository !== undefined){
+let data80 = data79.repository;
+if(typeof data80 === "string"){
+if(func2(data80) < 1){
+const err111 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/repository",schemaPath:"#/$defs/image/properties/repository/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema41.properties.repository,data:data80};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/repository",schemaPath:"#/$defs/image/properties/repository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.repository.type,parentSchema:schema41.properties.repository,data:data80};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data79.tag !== undefined){
+let data81 = data79.tag;
+if(typeof data81 === "string"){
+if(func2(data81) < 1){
+const err113 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/tag",schemaPath:"#/$defs/image/properties/tag/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema41.properties.tag,data:data81};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+else {
+const err114 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/tag",schemaPath:"#/$defs/image/properties/tag/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.tag.type,parentSchema:schema41.properties.tag,data:data81};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+if(data79.digest !== undefined){
+let data82 = data79.digest;
+if(typeof data82 === "string"){
+if(!pattern24.test(data82)){
+const err115 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema41.properties.digest,data:data82};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+else {
+const err116 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/digest",schemaPath:"#/$defs/image/properties/digest/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.digest.type,parentSchema:schema41.properties.digest,data:data82};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+}
+else {
+const err117 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image",schemaPath:"#/$defs/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.type,parentSchema:schema41,data:data79};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+if(data78.extraEnv !== undefined){
+let data83 = data78.extraEnv;
+const _errs189 = errors;
+let valid36 = false;
+let passing0 = null;
+const _errs190 = errors;
+if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
+for(const key19 in data83){
+let data84 = data83[key19];
+if(typeof data84 !== "string"){
+const err118 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/extraEnv/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[0].additionalProperties.type,parentSchema:schema42.oneOf[0].additionalProperties,data:data84};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[0].type,parentSchema:schema42.oneOf[0],data:data83};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+var _valid0 = _errs190 === errors;
+if(_valid0){
+valid36 = true;
+passing0 = 0;
+}
+const _errs195 = errors;
+if(Array.isArray(data83)){
+const len4 = data83.length;
+for(let i4=0; i4<len4; i4++){
+let data85 = data83[i4];
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(data85.name === undefined){
+const err120 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4,schemaPath:"#/$defs/extraEnv/oneOf/1/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema42.oneOf[1].items.required,parentSchema:schema42.oneOf[1].items,data:data85};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+for(const key20 in data85){
+if(!(((key20 === "name") || (key20 === "value")) || (key20 === "valueFrom"))){
+const err121 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4,schemaPath:"#/$defs/extraEnv/oneOf/1/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema42.oneOf[1].items,data:data85};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+if(data85.name !== undefined){
+let data86 = data85.name;
+if(typeof data86 === "string"){
+if(func2(data86) < 1){
+const err122 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema42.oneOf[1].items.properties.name,data:data86};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[1].items.properties.name.type,parentSchema:schema42.oneOf[1].items.properties.name,data:data86};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+if(data85.value !== undefined){
+let data87 = data85.value;
+if(typeof data87 !== "string"){
+const err124 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/value",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[1].items.properties.value.type,parentSchema:schema42.oneOf[1].items.properties.value,data:data87};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+if(data85.valueFrom !== undefined){
+let data88 = data85.valueFrom;
+if(!(data88 && typeof data88 == "object" && !Array.isArray(data88))){
+const err125 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/valueFrom",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[1].items.properties.valueFrom.type,parentSchema:schema42.oneOf[1].items.properties.valueFrom,data:data88};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4,schemaPath:"#/$defs/extraEnv/oneOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[1].items.type,parentSchema:schema42.oneOf[1].items,data:data85};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+}
+else {
+const err127 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema42.oneOf[1].type,parentSchema:schema42.oneOf[1],data:data83};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+var _valid0 = _errs195 === errors;
+if(_valid0 && valid36){
+valid36 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid36 = true;
+passing0 = 1;
+}
+}
+if(!valid36){
+const err128 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema42.oneOf,parentSchema:schema42,data:data83};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+else {
+errors = _errs189;
+if(vErrors !== null){
+if(_errs189){
+vErrors.length = _errs189;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data78.imagePullPolicy !== undefined){
+let data89 = data78.imagePullPolicy;
+if(!(((data89 === "Always") || (data89 === "IfNotPresent")) || (data89 === "Never"))){
+const err129 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/imagePullPolicy",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy,data:data89};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+if(data78.resources !== undefined){
+let data90 = data78.resources;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+for(const key21 in data90){
+if(!((key21 === "limits") || (key21 === "requests"))){
+const err130 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources,data:data90};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+if(data90.limits !== undefined){
+let data91 = data90.limits;
+if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
+for(const key22 in data91){
+let data92 = data91[key22];
+if((!(((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92))) && (isFinite(data92)))) && (typeof data92 !== "string")){
+const err131 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/limits/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties,data:data92};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+}
+else {
+const err132 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/limits",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits,data:data91};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+if(data90.requests !== undefined){
+let data93 = data90.requests;
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
+for(const key23 in data93){
+let data94 = data93[key23];
+if((!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))) && (typeof data94 !== "string")){
+const err133 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/requests/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties,data:data94};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/requests",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests,data:data93};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources,data:data90};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+if(data78.commandArguments !== undefined){
+let data95 = data78.commandArguments;
+if(typeof data95 !== "string"){
+const err136 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/commandArguments",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/commandArguments/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments,data:data95};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+if(data78.modelMountPath !== undefined){
+let data96 = data78.modelMountPath;
+if(typeof data96 !== "string"){
+const err137 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/modelMountPath",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/modelMountPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath,data:data96};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi,data:data78};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+if(data77.queueAgent !== undefined){
+let data97 = data77.queueAgent;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+if(data97.image !== undefined){
+let data98 = data97.image;
+if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
+for(const key24 in data98){
+if(!(((key24 === "repository") || (key24 === "tag")) || (key24 === "digest"))){
+const err139 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image",schemaPath:"#/$defs/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema41,data:data98};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+if(data98.repository !== undefined){
+let data99 = data98.repository;
+if(typeof data99 === "string"){
+if(func2(data99) < 1){
+const err140 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/repository",schemaPath:"#/$defs/image/properties/repository/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema41.properties.repository,data:data99};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+else {
+const err141 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/repository",schemaPath:"#/$defs/image/properties/repository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.repository.type,parentSchema:schema41.properties.repository,data:data99};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+if(data98.tag !== undefined){
+let data100 = data98.tag;
+if(typeof data100 === "string"){
+if(func2(data100) < 1){
+const err142 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/tag",schemaPath:"#/$defs/image/properties/tag/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema41.properties.tag,data:data100};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/tag",schemaPath:"#/$defs/image/properties/tag/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.tag.type,parentSchema:schema41.properties.tag,data:data100};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data98.digest !== undefined){
+let data101 = data98.digest;
+if(typeof data101 === "string"){
+if(!pattern24.test(data101)){
+const err144 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema41.properties.digest,data:data101};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/digest",schemaPath:"#/$defs/image/properties/digest/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.digest.type,parentSchema:schema41.properties.digest,data:data101};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+}
+else {
+const err146 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image",schemaPath:"#/$defs/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.type,parentSchema:schema41,data:data98};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+if(data97.extraEnv !== undefined){
+let data102 = data97.extraEnv;
+const _errs239 = errors;
+let valid48 = false;
+let passing1 = null;
+const _errs240 = errors;
+if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
+for(const key25 in data102){
+let data103 = data102[key25];
+if(typeof data103 !== "string"){
+const err147 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/extraEnv/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[0].additionalProperties.type,parentSchema:schema42.oneOf[0].additionalProperties,data:data103};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[0].type,parentSchema:schema42.oneOf[0],data:data102};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+var _valid1 = _errs240 === errors;
+if(_valid1){
+valid48 = true;
+passing1 = 0;
+}
+const _errs245 = errors;
+if(Array.isArray(data102)){
+const len5 = data102.length;
+for(let i5=0; i5<len5; i5++){
+let data104 = data102[i5];
+if(data104 && typeof data104 == "object" && !Array.isArray(data104)){
+if(data104.name === undefined){
+const err149 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5,schemaPath:"#/$defs/extraEnv/oneOf/1/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema42.oneOf[1].items.required,parentSchema:schema42.oneOf[1].items,data:data104};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+for(const key26 in data104){
+if(!(((key26 === "name") || (key26 === "value")) || (key26 === "valueFrom"))){
+const err150 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5,schemaPath:"#/$defs/extraEnv/oneOf/1/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema42.oneOf[1].items,data:data104};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+if(data104.name !== undefined){
+let data105 = data104.name;
+if(typeof data105 === "string"){
+if(func2(data105) < 1){
+const err151 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema42.oneOf[1].items.properties.name,data:data105};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+}
+else {
+const err152 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[1].items.properties.name.type,parentSchema:schema42.oneOf[1].items.properties.name,data:data105};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+if(data104.value !== undefined){
+let data106 = data104.value;
+if(typeof data106 !== "string"){
+const err153 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/value",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[1].items.properties.value.type,parentSchema:schema42.oneOf[1].items.properties.value,data:data106};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+if(data104.valueFrom !== undefined){
+let data107 = data104.valueFrom;
+if(!(data107 && typeof data107 == "object" && !Array.isArray(data107))){
+const err154 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/valueFrom",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[1].items.properties.valueFrom.type,parentSchema:schema42.oneOf[1].items.properties.valueFrom,data:data107};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+}
+else {
+const err155 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5,schemaPath:"#/$defs/extraEnv/oneOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[1].items.type,parentSchema:schema42.oneOf[1].items,data:data104};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+}
+else {
+const err156 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema42.oneOf[1].type,parentSchema:schema42.oneOf[1],data:data102};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+var _valid1 = _errs245 === errors;
+if(_valid1 && valid48){
+valid48 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid48 = true;
+passing1 = 1;
+}
+}
+if(!valid48){
+const err157 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema42.oneOf,parentSchema:schema42,data:data102};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+else {
+errors = _errs239;
+if(vErrors !== null){
+if(_errs239){
+vErrors.length = _errs239;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data97.XRay !== undefined){
+let data108 = data97.XRay;
+if(data108 && typeof data108 == "object" && !Array.isArray(data108)){
+for(const key27 in data108){
+if(!(key27 === "enabled")){
+const err158 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/XRay",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay,data:data108};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+if(data108.enabled !== undefined){
+let data109 = data108.enabled;
+if(typeof data109 !== "boolean"){
+const err159 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/XRay/enabled",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled,data:data109};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/XRay",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay,data:data108};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+if(data97.imagePullPolicy !== undefined){
+let data110 = data97.imagePullPolicy;
+if(!(((data110 === "Always") || (data110 === "IfNotPresent")) || (data110 === "Never"))){
+const err161 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/imagePullPolicy",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy,data:data110};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+if(data97.resources !== undefined){
+let data111 = data97.resources;
+if(data111 && typeof data111 == "object" && !Array.isArray(data111)){
+for(const key28 in data111){
+if(!((key28 === "limits") || (key28 === "requests"))){
+const err162 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources,data:data111};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+if(data111.limits !== undefined){
+let data112 = data111.limits;
+if(data112 && typeof data112 == "object" && !Array.isArray(data112)){
+for(const key29 in data112){
+let data113 = data112[key29];
+if((!(((typeof data113 == "number") && (!(data113 % 1) && !isNaN(data113))) && (isFinite(data113)))) && (typeof data113 !== "string")){
+const err163 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/limits/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties,data:data113};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+}
+else {
+const err164 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/limits",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits,data:data112};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+if(data111.requests !== undefined){
+let data114 = data111.requests;
+if(data114 && typeof data114 == "object" && !Array.isArray(data114)){
+for(const key30 in data114){
+let data115 = data114[key30];
+if((!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))) && (typeof data115 !== "string")){
+const err165 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/requests/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties,data:data115};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/requests",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests,data:data114};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+}
+else {
+const err167 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources,data:data111};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+if(data97.commandArguments !== undefined){
+let data116 = data97.commandArguments;
+if(typeof data116 !== "string"){
+const err168 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/commandArguments",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/commandArguments/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments,data:data116};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+if(data97.modelMountPath !== undefined){
+let data117 = data97.modelMountPath;
+if(typeof data117 !== "string"){
+const err169 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/modelMountPath",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/modelMountPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath,data:data117};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+}
+else {
+const err170 = {instancePath:instancePath+"/extraValues/runtime/queueAgent",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent,data:data97};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+if(data77.scaling !== undefined){
+let data118 = data77.scaling;
+if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
+for(const key31 in data118){
+if(!(func1.call(schema40.properties, key31))){
+const err171 = {instancePath:instancePath+"/extraValues/runtime/scaling",schemaPath:"#/$defs/scaling/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties",schema:false,parentSchema:schema40,data:data118};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+if(data118.queueLength !== undefined){
+let data119 = data118.queueLength;
+if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
+const err172 = {instancePath:instancePath+"/extraValues/runtime/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.queueLength.type,parentSchema:schema40.properties.queueLength,data:data119};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+if((typeof data119 == "number") && (isFinite(data119))){
+if(data119 < 1 || isNaN(data119)){
+const err173 = {instancePath:instancePath+"/extraValues/runtime/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.queueLength,data:data119};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+}
+if(data118.minReplicaCount !== undefined){
+let data120 = data118.minReplicaCount;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err174 = {instancePath:instancePath+"/extraValues/runtime/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.minReplicaCount.type,parentSchema:schema40.properties.minReplicaCount,data:data120};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 < 0 || isNaN(data120)){
+const err175 = {instancePath:instancePath+"/extraValues/runtime/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema40.properties.minReplicaCount,data:data120};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+}
+if(data118.maxReplicaCount !== undefined){
+let data121 = data118.maxReplicaCount;
+if(!(((typeof data121 == "number") && (!(data121 % 1) && !isNaN(data121))) && (isFinite(data121)))){
+const err176 = {instancePath:instancePath+"/extraValues/runtime/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.maxReplicaCount.type,parentSchema:schema40.properties.maxReplicaCount,data:data121};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+if((typeof data121 == "number") && (isFinite(data121))){
+if(data121 < 1 || isNaN(data121)){
+const err177 = {instancePath:instancePath+"/extraValues/runtime/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.maxReplicaCount,data:data121};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+}
+}
+if(data118.cooldownPeriod !== undefined){
+let data122 = data118.cooldownPeriod;
+if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
+const err178 = {instancePath:instancePath+"/extraValues/runtime/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.cooldownPeriod.type,parentSchema:schema40.properties.cooldownPeriod,data:data122};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+if((typeof data122 == "number") && (isFinite(data122))){
+if(data122 < 0 || isNaN(data122)){
+const err179 = {instancePath:instancePath+"/extraValues/runtime/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema40.properties.cooldownPeriod,data:data122};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+}
+if(data118.pollingInterval !== undefined){
+let data123 = data118.pollingInterval;
+if(!(((typeof data123 == "number") && (!(data123 % 1) && !isNaN(data123))) && (isFinite(data123)))){
+const err180 = {instancePath:instancePath+"/extraValues/runtime/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.pollingInterval.type,parentSchema:schema40.properties.pollingInterval,data:data123};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+if((typeof data123 == "number") && (isFinite(data123))){
+if(data123 < 1 || isNaN(data123)){
+const err181 = {instancePath:instancePath+"/extraValues/runtime/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.pollingInterval,data:data123};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+}
+if(data118.scaleDownSpeed !== undefined){
+let data124 = data118.scaleDownSpeed;
+if(!(((typeof data124 == "number") && (!(data124 % 1) && !isNaN(data124))) && (isFinite(data124)))){
+const err182 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.scaleDownSpeed.type,parentSchema:schema40.properties.scaleDownSpeed,data:data124};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+if((typeof data124 == "number") && (isFinite(data124))){
+if(data124 < 1 || isNaN(data124)){
+const err183 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.scaleDownSpeed,data:data124};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+}
+if(data118.enabled !== undefined){
+let data125 = data118.enabled;
+if(typeof data125 !== "boolean"){
+const err184 = {instancePath:instancePath+"/extraValues/runtime/scaling/enabled",schemaPath:"#/$defs/scaling/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema40.properties.enabled.type,parentSchema:schema40.properties.enabled,data:data125};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+if(data118.scaleOnInFlight !== undefined){
+let data126 = data118.scaleOnInFlight;
+if(typeof data126 !== "boolean"){
+const err185 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleOnInFlight",schemaPath:"#/$defs/scaling/properties/scaleOnInFlight/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema40.properties.scaleOnInFlight.type,parentSchema:schema40.properties.scaleOnInFlight,data:data126};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+}
+if(data118.extraHPAConfig !== undefined){
+let data127 = data118.extraHPAConfig;
+if(data127 && typeof data127 == "object" && !Array.isArray(data127)){
+for(const key32 in data127){
+if(!((key32 === "scaleUp") || (key32 === "scaleDown"))){
+const err186 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties",schema:false,parentSchema:schema40.properties.extraHPAConfig,data:data127};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+}
+if(data127.scaleUp !== undefined){
+let data128 = data127.scaleUp;
+if(!(data128 && typeof data128 == "object" && !Array.isArray(data128))){
+const err187 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig/scaleUp",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.properties.scaleUp.type,parentSchema:schema40.properties.extraHPAConfig.properties.scaleUp,data:data128};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+}
+if(data127.scaleDown !== undefined){
+let data129 = data127.scaleDown;
+if(!(data129 && typeof data129 == "object" && !Array.isArray(data129))){
+const err188 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig/scaleDown",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.properties.scaleDown.type,parentSchema:schema40.properties.extraHPAConfig.properties.scaleDown,data:data129};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+}
+}
+else {
+const err189 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.type,parentSchema:schema40.properties.extraHPAConfig,data:data127};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/extraValues/runtime/scaling",schemaPath:"#/$defs/scaling/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.type,parentSchema:schema40,data:data118};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+if(data77.persistence !== undefined){
+let data130 = data77.persistence;
+if(data130 && typeof data130 == "object" && !Array.isArray(data130)){
+for(const key33 in data130){
+if(!((key33 === "enabled") || (key33 === "existingClaim"))){
+const err191 = {instancePath:instancePath+"/extraValues/runtime/persistence",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence,data:data130};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+}
+if(data130.enabled !== undefined){
+let data131 = data130.enabled;
+if(typeof data131 !== "boolean"){
+const err192 = {instancePath:instancePath+"/extraValues/runtime/persistence/enabled",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled,data:data131};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+}
+if(data130.existingClaim !== undefined){
+let data132 = data130.existingClaim;
+if(typeof data132 !== "string"){
+const err193 = {instancePath:instancePath+"/extraValues/runtime/persistence/existingClaim",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim,data:data132};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+}
+}
+else {
+const err194 = {instancePath:instancePath+"/extraValues/runtime/persistence",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.persistence.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence,data:data130};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+}
+if(data77.labels !== undefined){
+let data133 = data77.labels;
+if(data133 && typeof data133 == "object" && !Array.isArray(data133)){
+for(const key34 in data133){
+let data134 = data133[key34];
+if(typeof data134 !== "string"){
+const err195 = {instancePath:instancePath+"/extraValues/runtime/labels/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.labels.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.labels.additionalProperties,data:data134};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+}
+else {
+const err196 = {instancePath:instancePath+"/extraValues/runtime/labels",schemaPath:"#/properties/extraValues/properties/runtime/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.labels.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.labels,data:data133};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+if(data77.annotations !== undefined){
+let data135 = data77.annotations;
+if(data135 && typeof data135 == "object" && !Array.isArray(data135)){
+for(const key35 in data135){
+let data136 = data135[key35];
+if(typeof data136 !== "string"){
+const err197 = {instancePath:instancePath+"/extraValues/runtime/annotations/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/annotations/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.annotations.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.annotations.additionalProperties,data:data136};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+}
+}
+else {
+const err198 = {instancePath:instancePath+"/extraValues/runtime/annotations",schemaPath:"#/properties/extraValues/properties/runtime/properties/annotations/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.annotations.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.annotations,data:data135};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+}
+else {
+const err199 = {instancePath:instancePath+"/extraValues/runtime",schemaPath:"#/properties/extraValues/properties/runtime/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.type,parentSchema:schema36.properties.extraValues.properties.runtime,data:data77};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+}
+else {
+const err200 = {instancePath:instancePath+"/extraValues",schemaPath:"#/properties/extraValues/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.type,parentSchema:schema36.properties.extraValues,data:data7};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+}
+}
+else {
+const err201 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.type,parentSchema:schema36,data};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
 }
 errors++;
 }
@@ -2965,7 +4467,7 @@ if(data.clusterComponents !== undefined){
 let data56 = data.clusterComponents;
 if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
 for(const key12 in data56){
-if(!(((((key12 === "kubernetesVersion") || (key12 === "instanceType")) || (key12 === "minSize")) || (key12 === "maxSize")) || (key12 === "desiredSize"))){
+if(!((((((key12 === "kubernetesVersion") || (key12 === "instanceType")) || (key12 === "minSize")) || (key12 === "maxSize")) || (key12 === "desiredSize")) || (key12 === "desiredCount"))){
 const err132 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.clusterComponents,data:data56};
 if(vErrors === null){
 vErrors = [err132];
@@ -3101,9 +4603,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err143 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clusterComponents.type,parentSchema:schema31.properties.clusterComponents,data:data56};
+if(data56.desiredCount !== undefined){
+let data62 = data56.desiredCount;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err143 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredCount.type,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data62};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -3112,13 +4615,9 @@ vErrors.push(err143);
 }
 errors++;
 }
-}
-if(data.APIGW !== undefined){
-let data62 = data.APIGW;
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-for(const key13 in data62){
-if(!((key13 === "stageName") || (key13 === "throttle"))){
-const err144 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW,data:data62};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 < 1 || isNaN(data62)){
+const err144 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data62};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -3128,11 +4627,10 @@ vErrors.push(err144);
 errors++;
 }
 }
-if(data62.stageName !== undefined){
-let data63 = data62.stageName;
-if(typeof data63 === "string"){
-if(!pattern21.test(data63)){
-const err145 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,128}$"+"\"",schema:"^[A-Za-z0-9_]{1,128}$",parentSchema:schema31.properties.APIGW.properties.stageName,data:data63};
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clusterComponents.type,parentSchema:schema31.properties.clusterComponents,data:data56};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -3142,8 +4640,12 @@ vErrors.push(err145);
 errors++;
 }
 }
-else {
-const err146 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.stageName.type,parentSchema:schema31.properties.APIGW.properties.stageName,data:data63};
+if(data.APIGW !== undefined){
+let data63 = data.APIGW;
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+for(const key13 in data63){
+if(!((key13 === "stageName") || (key13 === "throttle"))){
+const err146 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW,data:data63};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -3153,12 +4655,11 @@ vErrors.push(err146);
 errors++;
 }
 }
-if(data62.throttle !== undefined){
-let data64 = data62.throttle;
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
-for(const key14 in data64){
-if(!((key14 === "rateLimit") || (key14 === "burstLimit"))){
-const err147 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.throttle,data:data64};
+if(data63.stageName !== undefined){
+let data64 = data63.stageName;
+if(typeof data64 === "string"){
+if(!pattern21.test(data64)){
+const err147 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,128}$"+"\"",schema:"^[A-Za-z0-9_]{1,128}$",parentSchema:schema31.properties.APIGW.properties.stageName,data:data64};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -3168,11 +4669,8 @@ vErrors.push(err147);
 errors++;
 }
 }
-if(data64.rateLimit !== undefined){
-let data65 = data64.rateLimit;
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 < 0 || isNaN(data65)){
-const err148 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data65};
+else {
+const err148 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.stageName.type,parentSchema:schema31.properties.APIGW.properties.stageName,data:data64};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -3182,8 +4680,12 @@ vErrors.push(err148);
 errors++;
 }
 }
-else {
-const err149 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.APIGW.properties.throttle.properties.rateLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data65};
+if(data63.throttle !== undefined){
+let data65 = data63.throttle;
+if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
+for(const key14 in data65){
+if(!((key14 === "rateLimit") || (key14 === "burstLimit"))){
+const err149 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.throttle,data:data65};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -3193,10 +4695,11 @@ vErrors.push(err149);
 errors++;
 }
 }
-if(data64.burstLimit !== undefined){
-let data66 = data64.burstLimit;
-if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err150 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.APIGW.properties.throttle.properties.burstLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data66};
+if(data65.rateLimit !== undefined){
+let data66 = data65.rateLimit;
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 < 0 || isNaN(data66)){
+const err150 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data66};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -3205,9 +4708,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 < 0 || isNaN(data66)){
-const err151 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data66};
+}
+else {
+const err151 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.APIGW.properties.throttle.properties.rateLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data66};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -3217,10 +4720,10 @@ vErrors.push(err151);
 errors++;
 }
 }
-}
-}
-else {
-const err152 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.throttle.type,parentSchema:schema31.properties.APIGW.properties.throttle,data:data64};
+if(data65.burstLimit !== undefined){
+let data67 = data65.burstLimit;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err152 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.APIGW.properties.throttle.properties.burstLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data67};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -3229,10 +4732,9 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-}
-else {
-const err153 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.type,parentSchema:schema31.properties.APIGW,data:data62};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 < 0 || isNaN(data67)){
+const err153 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data67};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -3242,11 +4744,10 @@ vErrors.push(err153);
 errors++;
 }
 }
-if(data.modelsRuntime !== undefined){
-let data67 = data.modelsRuntime;
-if(Array.isArray(data67)){
-if(data67.length < 1){
-const err154 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.modelsRuntime,data:data67};
+}
+}
+else {
+const err154 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.throttle.type,parentSchema:schema31.properties.APIGW.properties.throttle,data:data65};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -3255,16 +4756,10 @@ vErrors.push(err154);
 }
 errors++;
 }
-const len7 = data67.length;
-for(let i10=0; i10<len7; i10++){
-if(!(validate21(data67[i10], {instancePath:instancePath+"/modelsRuntime/" + i10,parentData:data67,parentDataProperty:i10,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
-errors = vErrors.length;
-}
 }
 }
 else {
-const err155 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.modelsRuntime.type,parentSchema:schema31.properties.modelsRuntime,data:data67};
+const err155 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.type,parentSchema:schema31.properties.APIGW,data:data63};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -3274,14 +4769,46 @@ vErrors.push(err155);
 errors++;
 }
 }
-}
-else {
-const err156 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(data.modelsRuntime !== undefined){
+let data68 = data.modelsRuntime;
+if(Array.isArray(data68)){
+if(data68.length < 1){
+const err156 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.modelsRuntime,data:data68};
 if(vErrors === null){
 vErrors = [err156];
 }
 else {
 vErrors.push(err156);
+}
+errors++;
+}
+const len7 = data68.length;
+for(let i10=0; i10<len7; i10++){
+if(!(validate21(data68[i10], {instancePath:instancePath+"/modelsRuntime/" + i10,parentData:data68,parentDataProperty:i10,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.modelsRuntime.type,parentSchema:schema31.properties.modelsRuntime,data:data68};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+}
+else {
+const err158 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
 }
 errors++;
 }

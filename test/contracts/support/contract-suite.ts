@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { instanceOffer, regionFacts } from '../../../lib/config/regions';
+import type { EnvironmentConfig } from '../../../lib/config/types';
 import { renderStack } from '../../../stages/render';
 import type { KubernetesObject, RenderEnvironment, StackRender } from '../../../stages/render';
 import { synth } from '../../unit/stages/support';
@@ -52,9 +53,9 @@ function describeObject(o: SourcedObject): string {
   return `${o.source}: ${o.object.apiVersion}/${o.object.kind} ${m.namespace ? `${m.namespace}/` : ''}${m.name}`;
 }
 
-/** Build the contract of an environment. */
-export async function buildContract(envName: string): Promise<Contract> {
-  const s = await synth(envName);
+/** Build the contract of an environment (a shipped one by name, or a config built by a test). */
+export async function buildContract(envOrConfig: string | EnvironmentConfig): Promise<Contract> {
+  const s = await synth(envOrConfig);
   const c = s.config;
   const repositories: Record<string, string> = {};
   for (const e of [...(c.mirror?.images ?? []), ...(c.mirror?.charts ?? [])]) repositories[e.name] = e.repository;
@@ -93,12 +94,16 @@ export function unparseableAllowList(): string[] {
   return JSON.parse(fs.readFileSync(UNPARSEABLE_RULES_FILE, 'utf8')) as string[];
 }
 
-/** Register the contract tests of one environment. */
-export function contractSuite(envName: string): void {
+/**
+ * Register the contract tests of one environment. `more` registers further tests on the same
+ * contract (built once), reading it through the getter.
+ */
+export function contractSuite(env: string | EnvironmentConfig, more?: (contract: () => Contract) => void): void {
+  const envName = typeof env === 'string' ? env : env.environment.name;
   describe(`contracts: ${envName} rendered with the real charts and checked against the real schemas`, () => {
     let k: Contract;
     beforeAll(async () => {
-      k = await buildContract(envName);
+      k = await buildContract(env);
     }, 120_000);
     afterAll(() => k?.s.cleanup());
 
@@ -211,5 +216,7 @@ export function contractSuite(envName: string): void {
     it('every rendered image comes from the environment\'s ECR, pinned by digest', () => {
       expect(k.render.findings.map((f) => `${f.source}: ${f.kind} ${f.name} ${f.path}: ${f.image}`)).toEqual([]);
     });
+
+    more?.(() => k);
   });
 }
