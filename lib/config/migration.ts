@@ -130,7 +130,7 @@ export const MIGRATION: readonly MigrationEntry[] = [
   same(`${RV}.queueAgent.modelMountPath`, 'no effect: the chart mounts the models into the inference container only', 'no-effect', 'SDP101'),
   same(`${RV}.queueAgent.commandArguments`, 'chart value'),
   same(`${RV}.queueAgent.XRay.enabled`, 'no effect: the chart reads runtime.queueAgent.xray.enabled, and sdpipe always runs the X-Ray sidecar', 'no-effect', 'SDP101'),
-  { original: `${EV}.karpenter.scaling`, sdpipe: `${RV}.scaling`, status: 'moved', rule: 'SDP103', note: 'the older format\'s example put scaling under karpenter, where no chart reads it', formats: ['aws-samples'] },
+  { original: `${EV}.karpenter.scaling`, sdpipe: `${RV}.scaling`, status: 'moved', rule: 'SDP103', note: 'no chart reads scaling under karpenter, where the older format\'s example put it; KEDA\'s ScaledObject takes it from extraValues.runtime.scaling', formats: ['aws-samples'] },
 ];
 
 /** The entries that a rule reports when the key is present (renamed, moved, no effect). */

@@ -39,7 +39,7 @@ function refusedMessage(e: MigrationEntry, where: string): { message: string; hi
     case 'renamed':
       return { message: `\`${where}\` is the original solution's name; sdpipe reads \`${last(e.sdpipe)}\` (${e.note})`, hint: `rename it to ${last(e.sdpipe)} (sdpipe import does this)` };
     case 'moved':
-      return { message: `\`${where}\` is where the older format put it, but ${e.note}`, hint: `move it to ${e.sdpipe.replace('modelsRuntime[].', '')} (sdpipe import does this)` };
+      return { message: `\`${where}\`: ${e.note}`, hint: `move it to ${e.sdpipe.replace('modelsRuntime[].', '')} (sdpipe import does this)` };
     default:
       return { message: `\`${where}\` has ${e.note}`, hint: 'remove it (sdpipe import does this); see docs/configuration.md, "Migration from the original config.yaml"' };
   }
