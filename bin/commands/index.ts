@@ -5,6 +5,7 @@
  */
 import type { Register } from '../cli';
 import { register as validate } from './validate';
+import { register as importCommand } from './import';
 import { register as plan } from './plan';
 import { register as changes } from './changes';
 import { register as review } from './review';
@@ -15,4 +16,4 @@ import { register as synth } from './synth';
 import { register as pipeline } from './pipeline';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, plan, changes, review, models, mirror, snapshot, synth, pipeline];
+export const COMMANDS: readonly Register[] = [validate, importCommand, plan, changes, review, models, mirror, snapshot, synth, pipeline];

@@ -30,6 +30,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   'lib/snapshot': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/transfer', 'lib/workflow-commands'],
   'lib/plan': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/redact', 'lib/review'],
   'lib/review': ['lib/config', 'lib/errors', 'lib/name', 'lib/redact'],
+  'lib/import': ['lib/aws', 'lib/config', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/redact'],
   stages: ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/paths', 'stages/lambda'],
   'stages/lambda': [],
   'pipeline/blueprint': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/name', 'lib/plan'],

@@ -36,6 +36,8 @@ const NOT_RUN: Record<string, string> = {
   'npx cdk bootstrap aws://123456789012/cn-northwest-1': 'needs AWS: CloudFormation in the China account',
   'npx cdk bootstrap aws://123456789012/us-west-2 aws://123456789012/us-east-1': 'needs AWS: CloudFormation in the global account',
   'npx cdk deploy sdpipe-prod-cn-support': 'needs AWS: deploys the OIDC provider and roles in the China account',
+  'npx sdpipe import ../stable-diffusion-on-eks/config.yaml --env prod-cn --account 123456789012 --region cn-northwest-1 --force':
+    "reads the user's original config.yaml, outside the repository; test/unit/cli/import.test.ts runs sdpipe import on the vendored originals (test/fixtures/import)",
 };
 
 /** Exit codes documented in prose rather than by a `# exit N` comment (the README's examples). */
