@@ -20,7 +20,7 @@ import { isValidBucketName } from '../name/s3-bucket';
 import { instanceOffer, regionFacts } from './regions';
 import type { RegionFacts } from './regions';
 import type { RuleId } from './rules-catalog';
-import { defaultEngine } from './resolve';
+import { defaultEngine, ENVIRONMENT_DEFAULTS } from './resolve';
 import { didYouMean } from './schema';
 import type { RuntimeType } from './types';
 import { diag } from './yaml-source';
@@ -420,9 +420,16 @@ function scalingRules(ctx: RuleContext): void {
     ctx.report('SDP071', ['APIGW', 'throttle', 'burstLimit'], `burstLimit ${burst} is below rateLimit ${rate}`);
   }
   const cc = obj(ctx.root.clusterComponents);
-  const [mn, mx, want] = [num(cc?.minSize), num(cc?.maxSize), num(cc?.desiredSize)];
-  if ((mn !== undefined && mx !== undefined && mn > mx) || (want !== undefined && ((mn !== undefined && want < mn) || (mx !== undefined && want > mx)))) {
-    ctx.report('SDP076', ['clusterComponents'], `node group sizes min ${mn ?? '-'}, desired ${want ?? '-'}, max ${mx ?? '-'} are out of order`, { key: true });
+  // Sizes the file leaves out take their defaults (2 each), as the stack will: a desiredSize of 3
+  // alone would fail at synth ("Desired capacity 3 can't be greater than max size 2").
+  const D = ENVIRONMENT_DEFAULTS.clusterComponents;
+  const written = [num(cc?.minSize), num(cc?.maxSize), num(cc?.desiredSize)];
+  if (cc && written.some((v) => v !== undefined)) {
+    const [mn, mx, want] = [written[0] ?? D.minSize, written[1] ?? D.maxSize, written[2] ?? D.desiredSize];
+    if (mn > mx || want < mn || want > mx) {
+      const show = (v: number | undefined, d: number) => (v === undefined ? `${d} (default)` : String(v));
+      ctx.report('SDP076', ['clusterComponents'], `node group sizes min ${show(written[0], D.minSize)}, desired ${show(written[2], D.desiredSize)}, max ${show(written[1], D.maxSize)} are out of order`, { key: true });
+    }
   }
 }
 

@@ -341,6 +341,16 @@ function clusterComponents(im: Importer): void {
   }
   im.change('clusterComponents.desiredCount', 'renamed desiredSize, the key sdpipe reads for the system node group (minSize <= desiredSize <= maxSize)', count.key);
   (count.key as Scalar).value = 'desiredSize';
+  // The original sized its node group with desiredCount alone: minSize = maxSize = desiredSize =
+  // desiredCount (lib/dataPlane.ts at v1.2.0, managedNodeGroups). sdpipe's defaults are 2, so a
+  // count other than 2 needs the bounds written too, or the group cannot hold it.
+  const n = isScalar(count.value) ? count.value.value : undefined;
+  if (typeof n !== 'number') return;
+  for (const bound of ['minSize', 'maxSize']) {
+    if (pairOf(cc, bound)) continue;
+    cc.add(new Pair(new Scalar(bound), new Scalar(n)));
+    im.change(`clusterComponents.${bound}`, `added ${bound}: ${n}: the original kept its node group at desiredCount nodes (minSize = maxSize = desiredCount)`, count.key);
+  }
 }
 
 /** Remove a map when it became empty, from its parent. */
@@ -598,7 +608,11 @@ function addSections(im: Importer, runtimes: readonly RuntimeInfo[]): void {
   const systemType = scalarString(mapAt(im.root, 'clusterComponents')?.get('instanceType', true)) ?? '';
   const arm = GRAVITON.test(systemType);
   const runtimeNames = new Set<string>([RUNTIME_IMAGE.sdwebui, RUNTIME_IMAGE.comfyui, RUNTIME_IMAGE.queueAgent]);
-  const imageNames = requiredImages(partition, [...types]);
+  // China needs every cluster image and chart mirrored. Global regions could pull them publicly, but
+  // the shipped global environments mirror them too, so that every pod runs a pinned digest
+  // (config/environments/dev.yaml, prod.yaml); the import does the same. Only the Mountpoint S3 CSI
+  // chart, which has no OCI copy upstream, comes from its public https repository there.
+  const imageNames = requiredImages('aws-cn', [...types]);
   const images = new YAMLSeq();
   let firstCluster = true;
   for (const name of imageNames) {
@@ -608,13 +622,13 @@ function addSections(im: Importer, runtimes: readonly RuntimeInfo[]): void {
     (m.get('platforms', true) as unknown as YAMLSeq).flow = true;
     if (e.comment) (m.items[0].value as Scalar).comment = ` ${e.comment}`;
     if (!runtimeNames.has(name) && firstCluster) {
-      m.commentBefore = ` Images the cluster's charts run: ${o.region} cannot pull them from public registries.${arm ? `\n linux/arm64 too: the system nodes (${systemType}) are Graviton.` : ''}`;
+      m.commentBefore = ` Images the cluster's charts run: ${china ? `${o.region} cannot pull them from public registries` : 'mirrored so that every pod runs a pinned digest'}.${arm ? `\n linux/arm64 too: the system nodes (${systemType}) are Graviton.` : ''}`;
       firstCluster = false;
     }
     images.items.push(m);
   }
   const needsRuntimeChart = runtimes.some((rt) => pairOf(rt.node, 'chartRepository') === undefined);
-  const chartNames = requiredCharts(partition, needsRuntimeChart);
+  const chartNames = requiredCharts('aws-cn', needsRuntimeChart).filter((c) => china || c !== 'mountpoint-s3-csi-driver');
   const charts = new YAMLSeq();
   for (const name of chartNames) {
     const e = chartSourceOf(name);

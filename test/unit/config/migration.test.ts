@@ -160,6 +160,12 @@ describe('rules driven by the table, on files', () => {
     expect(found).toEqual([expect.objectContaining({ rule: 'SDP100', line, message: expect.stringContaining('`desiredSize`'), hint: 'rename it to desiredSize (sdpipe import does this)' })]);
   });
 
+  it('a desired size above the default maximum is refused by validate (SDP076), not left for synth to fail on', () => {
+    const text = base.replace('  minSize: 1\n', '').replace('  desiredSize: 1\n', '  desiredSize: 3\n').replace('  maxSize: 3\n', '');
+    expect(text).not.toMatch(/minSize|maxSize/);
+    expect(check(text).filter((d) => d.rule === 'SDP076').map((d) => d.message)).toEqual(['node group sizes min 2 (default), desired 3, max 2 (default) are out of order']);
+  });
+
   it('a placeholder is reported once, as SDP108, and not as the bad sha256 or source it stands for', () => {
     const text = base.replace(/sha256: [0-9a-f]{64}/, `sha256: ${placeholder('sha256 of the file (sha256sum)')}`).replace(/source: hf:\/\/\S+/, `source: ${placeholder('hf://<org>/<repo>/<path>@<revision>')}`);
     const found = check(text);

@@ -14,6 +14,7 @@ import type { ImportItem, ImportResult } from '../../../lib/import/import';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const FIX = 'test/fixtures/import';
+const RUNTIME_NAMES = ['sdwebui', 'comfyui', 'queue-agent'];
 
 const FIXTURES = [
   'guidance-v1.2.0/config.yaml',
@@ -204,7 +205,7 @@ describe('each change, at its input line', () => {
       'arn:aws:s3:::sdoneks-model-bucket-51a6 → arn:aws-cn:s3:::sdoneks-model-bucket-51a6: cn-northwest-1 is in partition aws-cn',
     );
     expect(at(r.changed, lineOf(rel, 'desiredCount:'), /^clusterComponents\.desiredCount$/)[0].message).toMatch(/^renamed desiredSize/);
-    expect(value(r).clusterComponents).toEqual({ instanceType: 'm7g.large', desiredSize: 2 });
+    expect(value(r).clusterComponents).toEqual({ instanceType: 'm7g.large', desiredSize: 2, minSize: 2, maxSize: 2 });
     expect(at(r.changed, lineOf(rel, 'g6.2xlarge'), /instanceType\[0\]$/)).toHaveLength(1);
     expect(at(r.changed, lineOf(rel, 'g5.2xlarge'), /instanceType\[1\]$/)).toHaveLength(1);
     expect(at(r.changed, lineOf(rel, 'instanceType:', 2), /provisioner\.instanceType$/)[0].message).toBe('no type left: wrote g4dn.xlarge, g4dn.2xlarge (offered in cn-northwest-1)');
@@ -213,17 +214,19 @@ describe('each change, at its input line', () => {
     expect(images.find((e) => e.name === 'sdwebui')?.platforms).toEqual(['linux/amd64']);
   });
 
-  it('guidance v1.2.0 in us-west-2: the ARN and the types stay; only the runtime images are mirrored; no pipeline section', () => {
+  it('guidance v1.2.0 in us-west-2: the ARN and the types stay; every image and the OCI charts are mirrored, as the shipped global environments do; no pipeline section', () => {
     const rel = 'guidance-v1.2.0/config.yaml';
     const r = run(rel, 'us-west-2');
     expect(value(r).modelBucketArn).toBe('arn:aws:s3:::sdoneks-model-bucket-51a6');
     expect(value(r).modelsRuntime[0].extraValues.karpenter.provisioner.instanceType).toEqual(['g6.2xlarge', 'g5.2xlarge']);
-    expect(value(r).mirror).toEqual({
-      images: [
-        { name: 'sdwebui', source: 'public.ecr.aws/bingjiao/sd-on-eks/sdwebui:latest', repository: 'sd-on-eks/sdwebui', platforms: ['linux/amd64'] },
-        { name: 'queue-agent', source: 'public.ecr.aws/bingjiao/sd-on-eks/queue-agent:latest', repository: 'sd-on-eks/queue-agent', platforms: ['linux/amd64'] },
-      ],
-    });
+    expect(value(r).mirror.images.slice(0, 2)).toEqual([
+      { name: 'sdwebui', source: 'public.ecr.aws/bingjiao/sd-on-eks/sdwebui:latest', repository: 'sd-on-eks/sdwebui', platforms: ['linux/amd64'] },
+      { name: 'queue-agent', source: 'public.ecr.aws/bingjiao/sd-on-eks/queue-agent:latest', repository: 'sd-on-eks/queue-agent', platforms: ['linux/amd64'] },
+    ]);
+    const shipped = parse(fs.readFileSync(path.join(ROOT, 'config/environments/dev.yaml'), 'utf8')) as { mirror: { images: Array<{ name: string }>; charts: Array<{ name: string }> } };
+    expect(value(r).mirror.images.map((e: { name: string }) => e.name).sort()).toEqual(shipped.mirror.images.map((e) => e.name).filter((n) => n !== 'comfyui').sort());
+    // The CSI driver chart has no OCI copy upstream; global regions install it from its https repository.
+    expect(value(r).mirror.charts.map((e: { name: string }) => e.name)).toEqual(shipped.mirror.charts.map((e) => e.name));
     expect(top(r)).not.toContain('pipeline');
     expect(value(r).models).toEqual({ files: [expect.objectContaining({ target: 'Stable-diffusion/sd_xl_turbo_1.0.safetensors' })] });
     expect(r.needsHuman.map((i) => i.path)).not.toContain('mirror.charts');
@@ -268,7 +271,7 @@ describe('each change, at its input line', () => {
     expect(v.modelBucketArn).toBe('FILL-IN arn:aws:s3:::<bucket>');
     expect(v.modelsRuntime[0].type).toMatch(/^FILL-IN sdwebui or comfyui/);
     // The type is not known yet: both runtime images are mirrored, and the checkpoint is synced.
-    expect(v.mirror.images.map((e: { name: string }) => e.name).sort()).toEqual(['comfyui', 'queue-agent', 'sdwebui']);
+    expect(v.mirror.images.map((e: { name: string }) => e.name).filter((n: string) => RUNTIME_NAMES.includes(n)).sort()).toEqual(['comfyui', 'queue-agent', 'sdwebui']);
     expect(v.models.files[0].target).toBe('Stable-diffusion/sd_xl_turbo_1.0.safetensors');
     expect(r.yaml).toContain('# Auto generated config file');
     expect(r.yaml).toContain('          amiFamily: Bottlerocket\n        provisioner:\n'); // no empty line where the shell lines were
