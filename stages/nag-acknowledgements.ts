@@ -120,7 +120,9 @@ export function acknowledgeNagFindings(stack: Stack): void {
   acknowledgeManagedPolicies(must(stack, 'RequestApi/Api/CloudWatchRole'), REASONS.apiCloudWatchRole);
   acknowledge(must(stack, 'RequestApi/Api'), 'AwsSolutions-APIG2', REASONS.apiValidation);
   acknowledge(must(stack, 'RequestApi/Api'), 'AwsSolutions-APIG3', REASONS.apiWaf);
-  for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) acknowledge(must(stack, 'RequestApi/Api/Default/v1alpha2/POST'), id, REASONS.apiAuth);
+  for (const version of ['v1alpha2', 'v1alpha1']) {
+    for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) acknowledge(must(stack, `RequestApi/Api/Default/${version}/POST`), id, REASONS.apiAuth);
+  }
 
   for (const c of stack.node.children) {
     if (!c.node.id.startsWith('Runtime-')) continue;

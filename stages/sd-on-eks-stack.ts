@@ -180,6 +180,8 @@ export class SdOnEksStack extends Stack {
       inputTopic: messaging.inputTopic,
       outputBucket: output.bucket,
       runtimes: Object.fromEntries(config.modelsRuntime.map((r) => [r.name, r.type])),
+      // The models some runtime queue filters on (the runtimes above added their queues).
+      v1alpha1Models: [...messaging.checkpoints],
       stageName: config.APIGW.stageName,
       rateLimit: config.APIGW.throttle.rateLimit,
       burstLimit: config.APIGW.throttle.burstLimit,

@@ -47,6 +47,11 @@ export class Messaging extends Construct {
   readonly inputTopic: sns.Topic;
   /** Topic of results and failures. */
   readonly outputTopic: sns.Topic;
+  /**
+   * Model files a runtime queue filters on (`sd_model_checkpoint`), as runtimes are added: what
+   * `POST /v1alpha1`, which routes by model alone, can reach.
+   */
+  readonly checkpoints: string[] = [];
   /** Dead-letter queue of every runtime queue. */
   readonly deadLetterQueue: sqs.Queue;
   private readonly maxReceiveCount: number;
@@ -92,6 +97,7 @@ export class Messaging extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
     });
     if (options.modelCheckpoint) {
+      this.checkpoints.push(options.modelCheckpoint);
       // The L2 subscription cannot express `$or`: use the L1 with the queue policy it would add.
       new sns.CfnSubscription(this, `${options.runtime}Subscription`, {
         protocol: 'sqs',

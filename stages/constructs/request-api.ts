@@ -1,8 +1,10 @@
 /**
- * The request API (ARCHITECTURE.md, "The request API"): API Gateway REST `POST /v1alpha2` with
- * an API key and a usage plan whose throttle comes from `APIGW`, in front of the TypeScript
- * request Lambda, with X-Ray tracing as in the original solution. The Lambda is bundled with
- * esbuild in-process at synth time: no Docker, no network.
+ * The request API (ARCHITECTURE.md, "The request API"): API Gateway REST `POST /v1alpha2` and
+ * `POST /v1alpha1`, as the original solution serves them (guidance v1.2.0,
+ * lib/addons/sharedComponent.ts: one resource per version, POST with `apiKeyRequired: true`), with
+ * an API key and a usage plan whose throttle comes from `APIGW`, in front of ONE TypeScript request
+ * Lambda that routes by the event's resource (stages/lambda/request-handler), with X-Ray tracing as
+ * in the original. The Lambda is bundled with esbuild in-process at synth time: no Docker, no network.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +22,11 @@ import { SdpipeError } from '../../lib/errors';
 /** Defaults of the original solution's `APIGW` section (lib/config/resolve.ts). */
 export const API_DEFAULTS = { stageName: ENVIRONMENT_DEFAULTS.APIGW.stageName, ...ENVIRONMENT_DEFAULTS.APIGW.throttle } as const;
 
+/** The request API versions served, each as `POST /<version>` (the original solution's two). */
+export const REQUEST_API_VERSIONS = ['v1alpha2', 'v1alpha1'] as const;
+
+const ENDPOINT_DESCRIPTION = 'Request API endpoint (POST <endpoint>v1alpha2, or <endpoint>v1alpha1 for the original v1alpha1 API, with x-api-key)';
+
 /** Properties of {@link RequestApi}. */
 export interface RequestApiProps {
   /** Topic the handler publishes tasks to. */
@@ -28,6 +35,12 @@ export interface RequestApiProps {
   readonly outputBucket: s3.IBucket;
   /** Deployed runtimes, name → type (the handler rejects others). */
   readonly runtimes: Readonly<Record<string, string>>;
+  /**
+   * Model files `POST /v1alpha1` can reach: the `modelFilename` of each SD WebUI runtime with a
+   * static model, whose queue filters on `sd_model_checkpoint` (the handler refuses other models).
+   * @default any model accepted, as the original (a task for a model no queue takes is dropped by SNS)
+   */
+  readonly v1alpha1Models?: readonly string[];
   /** API stage name. @default prod */
   readonly stageName?: string;
   /** Usage plan steady-state requests per second. @default 10 */
@@ -104,6 +117,7 @@ export class RequestApi extends Construct {
         INPUT_TOPIC_ARN: props.inputTopic.topicArn,
         OUTPUT_BUCKET: props.outputBucket.bucketName,
         RUNTIMES: JSON.stringify(props.runtimes),
+        ...(props.v1alpha1Models ? { V1ALPHA1_MODELS: JSON.stringify(props.v1alpha1Models) } : {}),
       },
     });
     props.inputTopic.grantPublish(this.handler);
@@ -124,7 +138,9 @@ export class RequestApi extends Construct {
         accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
       },
     });
-    this.api.root.addResource('v1alpha2').addMethod('POST', new apigw.LambdaIntegration(this.handler), { apiKeyRequired: true });
+    // Both versions behind the same Lambda, API key and usage plan (the plan covers the whole stage).
+    const integration = new apigw.LambdaIntegration(this.handler);
+    for (const version of REQUEST_API_VERSIONS) this.api.root.addResource(version).addMethod('POST', integration, { apiKeyRequired: true });
 
     this.apiKey = new apigw.ApiKey(this, 'ApiKey', { description: 'Default API key (sdpipe)', enabled: true });
     this.usagePlan = this.api.addUsagePlan('UsagePlan', {
@@ -141,9 +157,9 @@ export class RequestApi extends Construct {
     const endpoint = this.api.node.tryFindChild('Endpoint');
     if (endpoint instanceof CfnOutput) {
       endpoint.overrideLogicalId('FrontApiEndpoint');
-      endpoint.description = 'Request API endpoint (POST <endpoint>v1alpha2 with x-api-key)';
+      endpoint.description = ENDPOINT_DESCRIPTION;
     } else {
-      new CfnOutput(scope, 'FrontApiEndpoint', { value: this.api.url, description: 'Request API endpoint (POST <endpoint>v1alpha2 with x-api-key)' });
+      new CfnOutput(scope, 'FrontApiEndpoint', { value: this.api.url, description: ENDPOINT_DESCRIPTION });
     }
     new CfnOutput(scope, 'GetAPIKeyCommand', {
       value: `aws apigateway get-api-key --api-key ${this.apiKey.keyId} --include-value --query value --output text --region ${Stack.of(this).region}`,

@@ -13,12 +13,10 @@
  * The routing half synthesizes the dev (aws) and prod-cn (aws-cn) stages and checks that the message
  * attribute our handler sets, for every runtime the stage configures it with, matches the filter
  * policy of exactly that runtime's SQS subscription, and that no subscription turns on raw delivery
- * (the agent parses the SNS envelope).
+ * (the agent parses the SNS envelope). The harness (python drivers, SNS envelope, filter policies)
+ * is shared with request-v1alpha1.test.ts, the same contract for `POST /v1alpha1`:
+ * support/request-contract.ts.
  */
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { PublishCommandInput } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -26,16 +24,8 @@ import { createHandler } from '../../stages/lambda/request-handler';
 import { MAX_ID_LENGTH, TASK_TYPES } from '../../stages/lambda/request-handler/validate-request';
 import { synth } from '../unit/stages/support';
 import type { Synthesized } from '../unit/stages/support';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const UPSTREAM = path.join(ROOT, 'test', 'contracts', 'vendor', 'queue-agent');
-const AGENT_SRC = path.join(UPSTREAM, 'src');
-const EXAMPLES_DIR = path.join(UPSTREAM, 'requests', 'v1alpha2');
-const DRIVERS = path.join(ROOT, 'test', 'contracts', 'support', 'python');
-const TOPIC_ARN = 'arn:aws:sns:us-west-2:123456789012:input';
-const OUTPUT_BUCKET = 'output-bucket';
-/** The bytes the stubbed download returns for a URL (drive_queue_agent.py, `download`). */
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+import { examples, filterMatches, OUTPUT_BUCKET, requirePython, runAgent, runOriginal, SDWEBUI_PATH, snsToSqsBody, TOPIC_ARN, withDownloads } from './support/request-contract';
+import type { Resource } from './support/request-contract';
 
 /** One upstream example request. */
 interface Example {
@@ -44,10 +34,7 @@ interface Example {
   readonly task: { metadata: { id: string; runtime: string; tasktype: string; prefix: string; context?: unknown }; content: Record<string, unknown> };
 }
 
-const EXAMPLES: Example[] = fs.readdirSync(EXAMPLES_DIR).filter((f) => f.endsWith('.json')).sort().map((file) => {
-  const body = fs.readFileSync(path.join(EXAMPLES_DIR, file), 'utf8');
-  return { file, body, task: (JSON.parse(body) as { task: Example['task'] }).task };
-});
+const EXAMPLES: Example[] = examples('v1alpha2').map(({ file, body }) => ({ file, body, task: (JSON.parse(body) as { task: Example['task'] }).task }));
 
 /** The runtime kind that serves a task type (our handler's TASK_TYPES). */
 function runtimeTypeOf(tasktype: string): string {
@@ -63,95 +50,13 @@ async function publishThroughHandler(body: string, runtimes: Record<string, stri
   sns.reset();
   sns.on(PublishCommand).resolves({ MessageId: 'published-1' });
   const handler = createHandler({ sns: new SNSClient({ region: 'us-west-2' }), topicArn: TOPIC_ARN, outputBucket: OUTPUT_BUCKET, runtimes });
-  const res = await handler({ body, isBase64Encoded: false });
+  const res = await handler({ resource: '/v1alpha2', path: '/v1alpha2', httpMethod: 'POST', body, isBase64Encoded: false });
   const calls = sns.commandCalls(PublishCommand);
   if (res.statusCode !== 200 || calls.length !== 1) throw new Error(`handler answered ${res.statusCode} ${res.body} with ${calls.length} Publish calls`);
   return { status: res.statusCode, answer: JSON.parse(res.body) as Record<string, unknown>, input: calls[0].args[0].input };
 }
 
-/**
- * The SQS message body SNS delivers to a subscribed queue when raw message delivery is off: the
- * notification JSON document. Fields as documented in
- * https://docs.aws.amazon.com/sns/latest/dg/SendMessageToSQS.html (the example SQS message:
- * Type, MessageId, TopicArn, Subject when given, Message, Timestamp, SignatureVersion, Signature,
- * SigningCertURL, UnsubscribeURL) and https://docs.aws.amazon.com/sns/latest/dg/http-notification-json.html
- * (the same name-value pairs). Message attributes appear as `MessageAttributes: {name: {Type, Value}}`
- * (https://docs.aws.amazon.com/sns/latest/dg/sns-message-attributes.html: attributes are delivered to
- * SQS endpoints; raw delivery instead maps them to SQS message attributes,
- * https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery.html). The
- * signature is a placeholder: the agent does not verify it.
- */
-function snsToSqsBody(input: PublishCommandInput, messageId = '0f7a9c2e-5d43-4c3b-9d0e-1a2b3c4d5e6f'): string {
-  const attributes = Object.fromEntries(Object.entries(input.MessageAttributes ?? {}).map(([name, v]) => [name, { Type: v.DataType, Value: v.StringValue }]));
-  const region = String(input.TopicArn).split(':')[3];
-  return JSON.stringify({
-    Type: 'Notification',
-    MessageId: messageId,
-    TopicArn: input.TopicArn,
-    ...(input.Subject !== undefined ? { Subject: input.Subject } : {}),
-    Message: input.Message,
-    Timestamp: '2026-12-01T00:00:00.000Z',
-    SignatureVersion: '1',
-    Signature: 'EXAMPLEpH+..',
-    SigningCertURL: `https://sns.${region}.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem`,
-    UnsubscribeURL: `https://sns.${region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=${input.TopicArn}:00000000-0000-0000-0000-000000000000`,
-    ...(Object.keys(attributes).length ? { MessageAttributes: attributes } : {}),
-  });
-}
-
-/** What the agent did with one SQS message (drive_queue_agent.py). */
-interface AgentRun {
-  readonly logs: Array<[string, string]>;
-  readonly handlerCalls: Array<{ runtime: string; args: unknown[] }>;
-  readonly events: Array<{ kind: string; method?: string; url?: string; json?: unknown; key?: string; bucket?: string }>;
-  readonly deleted: boolean;
-  readonly published: string[];
-  /** An exception process_message raised (it would end the agent's receive loop), or null. */
-  readonly exception: string | null;
-  /** The result file as written, for numbers JSON.parse cannot hold. */
-  readonly raw: string;
-}
-
-let scratch: string;
-
-function python(script: string, args: string[], input: string): string {
-  const out = path.join(scratch, `result-${process.hrtime.bigint()}.json`);
-  // -I: ignore PYTHON* variables and the user's site dir; -B: write no __pycache__ into the vendored tree.
-  const r = spawnSync('python3', ['-I', '-B', path.join(DRIVERS, script), ...args, out], { input, encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw new Error(`python3 could not run ${script}: ${r.error.message} (python3 >= 3.10 must be on PATH)`);
-  if (r.status !== 0) throw new Error(`python3 ${script} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-  return fs.readFileSync(out, 'utf8');
-}
-
-/** Run the vendored queue agent's process_message on an SQS body. */
-function runAgent(runtimeType: string, runtimeName: string, sqsBody: string, messageAttributes: unknown = {}): AgentRun {
-  const raw = python('drive_queue_agent.py', [AGENT_SRC], JSON.stringify({ runtimeType, runtimeName, sqsBody, messageAttributes }));
-  return { ...(JSON.parse(raw) as Omit<AgentRun, 'raw'>), raw };
-}
-
-/** `content` with every URL string replaced as the agent's download_image does with the stubbed bytes. */
-function withDownloads(value: unknown): unknown {
-  if (typeof value === 'string') return value.startsWith('http') || value.startsWith('s3://') ? Buffer.concat([PNG, Buffer.from(value)]).toString('base64') : value;
-  if (Array.isArray(value)) return value.map(withDownloads);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withDownloads(v)]));
-  return value;
-}
-
-/** SD WebUI API path per task type (runtimes/sdwebui.py, `handler`). */
-const SDWEBUI_PATH: Record<string, string> = { 'text-to-image': 'txt2img', 'image-to-image': 'img2img', 'extra-single-image': 'extra-single-image' };
-
-beforeAll(() => {
-  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'sdpipe-queue-agent-'));
-  const v = spawnSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
-  const [major, minor] = (v.stdout ?? '').trim().split('.').map(Number);
-  if (v.status !== 0 || major < 3 || (major === 3 && minor < 10)) {
-    throw new Error(`the queue agent contract needs python3 >= 3.10 (the agent uses match statements); got ${v.stdout || v.error?.message}`);
-  }
-});
-
-afterAll(() => {
-  fs.rmSync(scratch, { recursive: true, force: true });
-});
+beforeAll(requirePython);
 
 describe('the queue agent processes what the request Lambda publishes', () => {
   it('has the four upstream v1alpha2 examples', () => {
@@ -246,10 +151,7 @@ describe('the queue agent processes what the request Lambda publishes', () => {
 describe('what the request Lambda publishes is what the original input function publishes', () => {
   it.each(EXAMPLES.map((e) => [e.file, e] as const))('%s', async (_file, example) => {
     const { metadata } = example.task;
-    const original = JSON.parse(python('drive_input_function.py', [path.join(UPSTREAM, 'input_function', 'v1alpha2', 'app.py')], example.body)) as {
-      response: { statusCode: number; body: string };
-      published: Array<{ Message: string; MessageAttributes: unknown }>;
-    };
+    const original = runOriginal('v1alpha2', example.body);
     const ours = await publishThroughHandler(example.body, { [metadata.runtime]: runtimeTypeOf(metadata.tasktype) });
     if (metadata.tasktype === 'pipeline') {
       // The original v1alpha2 function accepts only SD WebUI task types (its `validate`), so ComfyUI
@@ -264,26 +166,6 @@ describe('what the request Lambda publishes is what the original input function 
     expect(ours.answer).toEqual(JSON.parse(original.response.body));
   });
 });
-
-/** A resource of a synthesized template. */
-type Resource = { Type: string; Properties?: Record<string, unknown> };
-
-/**
- * Whether an SNS filter policy (MessageAttributes scope) matches a message's attributes. Only the
- * operators sdpipe renders are implemented, anything else throws: an attribute name with a list of
- * exact string values matches when the message has the attribute with one of them; several names
- * must all match (https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html,
- * "exact matching"); `$or` matches when one of its policies does
- * (https://docs.aws.amazon.com/sns/latest/dg/and-or-logic.html).
- */
-function filterMatches(policy: Record<string, unknown>, attributes: Record<string, { Type: string; Value: string }>): boolean {
-  return Object.entries(policy).every(([key, rule]) => {
-    if (key === '$or') return (rule as Array<Record<string, unknown>>).some((p) => filterMatches(p, attributes));
-    if (!Array.isArray(rule) || !rule.every((v) => typeof v === 'string')) throw new Error(`filter operator ${JSON.stringify(rule)} on "${key}" is not implemented by this test; extend filterMatches with its documented meaning`);
-    const attr = attributes[key];
-    return attr !== undefined && attr.Type === 'String' && rule.includes(attr.Value);
-  });
-}
 
 describe.each([['dev', 'aws'], ['prod-cn', 'aws-cn']])('routing in %s (%s)', (envName, partition) => {
   let s: Synthesized;

@@ -1,10 +1,25 @@
 /**
  * Validation of a `POST /v1alpha2` request body (ARCHITECTURE.md, "The request API"): size limit,
- * JSON shape, and every field problem named at once. Pure functions: no AWS SDK.
+ * JSON shape, and every field problem named at once; and the JSON source-text helpers v1alpha1.ts
+ * shares. Pure functions: no AWS SDK.
  */
 
 /** Largest accepted request body, in bytes (1 MiB). */
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Largest message SNS accepts by default: 262,144 bytes, counting the body and every part of the
+ * message attributes (name, type, value). Source: https://docs.aws.amazon.com/sns/latest/dg/large-message-payloads.html
+ * ("By default, all existing and newly created topics have a MaximumMessageSize of 262,144 bytes";
+ * "validates the combined size of the message body and message attributes"); the input topic does
+ * not raise it. A task over it would otherwise fail at Publish with InvalidParameter.
+ */
+export const MAX_SNS_MESSAGE_BYTES = 262_144;
+
+/** Size of an SNS message as SNS counts it against {@link MAX_SNS_MESSAGE_BYTES}: body and each String attribute's name, type and value, in UTF-8 bytes. */
+export function snsMessageBytes(message: string, stringAttributes: Readonly<Record<string, string>>): number {
+  return Object.entries(stringAttributes).reduce((n, [name, value]) => n + Buffer.byteLength(`${name}String${value}`), Buffer.byteLength(message));
+}
 
 /** Task types each runtime type accepts. */
 export const TASK_TYPES: Readonly<Record<string, readonly string[]>> = {
@@ -65,19 +80,28 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function checkPrefix(prefix: unknown, errors: string[]): void {
+/**
+ * Check an S3 key prefix the runtime writes results under, pushing every problem onto `errors`.
+ * The queue agent reads `prefix[-1]` and writes under `<prefix>/<id>` (or `<prefix><id>` when the
+ * prefix ends with "/", process_message in guidance v1.2.0 src/backend/queue_agent/src/main.py),
+ * so an empty or non-string prefix makes it drop the task and a trailing "/" moves the results
+ * away from the answered output location.
+ * @param field the field's name in the request, for the messages. @default task.metadata.prefix
+ */
+export function checkPrefix(prefix: unknown, errors: string[], field = 'task.metadata.prefix'): void {
   if (typeof prefix !== 'string') {
-    errors.push(`task.metadata.prefix must be a string (an S3 key prefix such as "output"), got ${describe(prefix)}`);
+    errors.push(`${field} must be a string (an S3 key prefix such as "output"), got ${describeValue(prefix)}`);
     return;
   }
-  if (prefix.length === 0 || prefix.length > 512) errors.push('task.metadata.prefix must be 1 to 512 characters long');
-  if (prefix.startsWith('/') || prefix.endsWith('/')) errors.push('task.metadata.prefix must not start or end with "/"');
-  if (prefix.split('/').some((s) => s === '..' || s === '.' || s === '')) errors.push('task.metadata.prefix must not contain empty, "." or ".." segments');
+  if (prefix.length === 0 || prefix.length > 512) errors.push(`${field} must be 1 to 512 characters long`);
+  if (prefix.startsWith('/') || prefix.endsWith('/')) errors.push(`${field} must not start or end with "/"`);
+  if (prefix.split('/').some((s) => s === '..' || s === '.' || s === '')) errors.push(`${field} must not contain empty, "." or ".." segments`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(prefix)) errors.push('task.metadata.prefix must not contain control characters');
+  if (/[\u0000-\u001f\u007f]/.test(prefix)) errors.push(`${field} must not contain control characters`);
 }
 
-function describe(v: unknown): string {
+/** A value named for an error message: its type, or a string's first 40 characters. */
+export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -106,29 +130,29 @@ export function validateRequest(body: string | null | undefined, isBase64Encoded
     return { ok: false, status: 400, message: 'invalid request', errors: [`the body is not valid JSON: ${(err as Error).message}`] };
   }
   const errors: string[] = [];
-  if (!isObject(parsed)) return { ok: false, status: 400, message: 'invalid request', errors: [`the body must be a JSON object with a "task" key, got ${describe(parsed)}`] };
+  if (!isObject(parsed)) return { ok: false, status: 400, message: 'invalid request', errors: [`the body must be a JSON object with a "task" key, got ${describeValue(parsed)}`] };
   const task = parsed.task;
-  if (!isObject(task)) return { ok: false, status: 400, message: 'invalid request', errors: [`task must be an object with "metadata" and "content", got ${describe(task)}`] };
+  if (!isObject(task)) return { ok: false, status: 400, message: 'invalid request', errors: [`task must be an object with "metadata" and "content", got ${describeValue(task)}`] };
   const metadata = task.metadata;
   if (!isObject(metadata)) {
-    errors.push(`task.metadata must be an object with id, runtime, tasktype and prefix, got ${describe(metadata)}`);
+    errors.push(`task.metadata must be an object with id, runtime, tasktype and prefix, got ${describeValue(metadata)}`);
   } else {
     const { id, runtime, tasktype, prefix } = metadata;
-    if (typeof id !== 'string' || !ID.test(id)) errors.push(`task.metadata.id must be 1 to ${MAX_ID_LENGTH} letters, digits, "-" or "_" (the queue agent cuts longer ids), got ${describe(id)}`);
+    if (typeof id !== 'string' || !ID.test(id)) errors.push(`task.metadata.id must be 1 to ${MAX_ID_LENGTH} letters, digits, "-" or "_" (the queue agent cuts longer ids), got ${describeValue(id)}`);
     let runtimeType: string | undefined;
     if (typeof runtime !== 'string' || !NAME.test(runtime)) {
-      errors.push(`task.metadata.runtime must be 1 to 128 letters, digits, "-" or "_", got ${describe(runtime)}`);
+      errors.push(`task.metadata.runtime must be 1 to 128 letters, digits, "-" or "_", got ${describeValue(runtime)}`);
     } else if (options.runtimes) {
       runtimeType = options.runtimes[runtime];
       if (runtimeType === undefined) errors.push(`task.metadata.runtime "${runtime}" is not deployed here; deployed runtimes: ${Object.keys(options.runtimes).join(', ') || '(none)'}`);
     }
     const allowed = runtimeType ? TASK_TYPES[runtimeType] ?? [] : [...new Set(Object.values(TASK_TYPES).flat())];
     if (typeof tasktype !== 'string' || !allowed.includes(tasktype)) {
-      errors.push(`task.metadata.tasktype must be one of ${allowed.join(', ')}${runtimeType ? ` for a ${runtimeType} runtime` : ''}, got ${describe(tasktype)}`);
+      errors.push(`task.metadata.tasktype must be one of ${allowed.join(', ')}${runtimeType ? ` for a ${runtimeType} runtime` : ''}, got ${describeValue(tasktype)}`);
     }
     checkPrefix(prefix, errors);
   }
-  if (!isObject(task.content)) errors.push(`task.content must be an object (passed to the runtime untouched), got ${describe(task.content)}`);
+  if (!isObject(task.content)) errors.push(`task.content must be an object (passed to the runtime untouched), got ${describeValue(task.content)}`);
   if (errors.length) return { ok: false, status: 400, message: 'invalid request', errors };
   return { ok: true, request: parsed as unknown as TaskRequest, taskJson: compactJson(memberText(bytes.toString('utf8'), 'task')) };
 }
@@ -172,12 +196,17 @@ function skipWs(text: string, i: number): number {
   return i;
 }
 
-/**
- * The source text of member `key` of the JSON object `text` (the last one when the key repeats, as
- * `JSON.parse` and Python's `json.loads` both keep the last). `text` must already have parsed.
- */
-export function memberText(text: string, key: string): string {
-  let found: string | undefined;
+/** One member of a JSON object's source text. */
+interface Member {
+  /** The decoded key. */
+  readonly name: string;
+  /** The value's source text. */
+  readonly value: string;
+}
+
+/** The members of the JSON object `text`, in source order, repeated keys included. `text` must already have parsed. */
+function members(text: string): Member[] {
+  const found: Member[] = [];
   let i = skipWs(text, 0) + 1; // past '{'
   for (;;) {
     i = skipWs(text, i);
@@ -187,13 +216,33 @@ export function memberText(text: string, key: string): string {
     i = skipWs(text, keyEnd) + 1; // past ':'
     const start = skipWs(text, i);
     i = skipValue(text, start);
-    if (name === key) found = text.slice(start, i);
+    found.push({ name, value: text.slice(start, i) });
     i = skipWs(text, i);
     if (text[i] !== ',') break;
     i++;
   }
-  if (found === undefined) throw new Error(`no member "${key}" in the JSON object`);
   return found;
+}
+
+/**
+ * The source text of member `key` of the JSON object `text` (the last one when the key repeats, as
+ * `JSON.parse` and Python's `json.loads` both keep the last). `text` must already have parsed.
+ */
+export function memberText(text: string, key: string): string {
+  const found = members(text).filter((m) => m.name === key).pop();
+  if (found === undefined) throw new Error(`no member "${key}" in the JSON object`);
+  return found.value;
+}
+
+/**
+ * The JSON object `text`, compacted ({@link compactJson}), with member `key` set to the JSON text
+ * `valueJson`: every earlier member of that name is dropped and the new one is appended, so the
+ * object parses (in JavaScript and in Python) as Python's `obj[key] = value` leaves it; the other
+ * members keep their source text. `text` must already have parsed.
+ */
+export function withMember(text: string, key: string, valueJson: string): string {
+  const kept = members(text).filter((m) => m.name !== key).map((m) => `${JSON.stringify(m.name)}:${compactJson(m.value)}`);
+  return `{${[...kept, `${JSON.stringify(key)}:${valueJson}`].join(',')}}`;
 }
 
 /** JSON text without the whitespace between tokens; strings and numbers are kept byte for byte. */

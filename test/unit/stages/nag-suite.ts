@@ -25,8 +25,8 @@ export function acknowledgements(scope: IConstruct): Array<{ path: string; id: s
 export const ACKNOWLEDGED_PER_RULE: Readonly<Record<string, number>> = {
   'AwsSolutions-APIG2': 1,
   'AwsSolutions-APIG3': 1,
-  'AwsSolutions-APIG4': 1,
-  'AwsSolutions-COG4': 1,
+  'AwsSolutions-APIG4': 2, // POST /v1alpha2 and POST /v1alpha1
+  'AwsSolutions-COG4': 2,
   'AwsSolutions-IAM4': 17,
   'AwsSolutions-IAM5': 20,
   'AwsSolutions-L1': 3,

@@ -1,8 +1,9 @@
-/** The request Lambda: size limit, validation naming every problem, SNS publish with the runtime attribute. */
+/** The request Lambda: size limit, validation naming every problem, SNS publish with the runtime attribute; and its v1alpha1 route. */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createHandler, handler, MAX_SNS_MESSAGE_BYTES } from '../../../stages/lambda/request-handler';
-import { compactJson, MAX_BODY_BYTES, MAX_ID_LENGTH, memberText, outputLocation, validateRequest } from '../../../stages/lambda/request-handler/validate-request';
+import { apiVersionOf, createHandler, handler, MAX_SNS_MESSAGE_BYTES } from '../../../stages/lambda/request-handler';
+import { originalReason, pythonIsAlnum, validateV1alpha1 } from '../../../stages/lambda/request-handler/v1alpha1';
+import { compactJson, MAX_BODY_BYTES, MAX_ID_LENGTH, memberText, outputLocation, validateRequest, withMember } from '../../../stages/lambda/request-handler/validate-request';
 
 const task = (over: Record<string, unknown> = {}, content: unknown = { prompt: 'a cat' }) => ({
   task: { metadata: { id: 'job-1', runtime: 'sdruntime', tasktype: 'text-to-image', prefix: 'output', ...over }, content },
@@ -168,5 +169,107 @@ describe('the request handler', () => {
     } finally {
       process.env = old;
     }
+  });
+});
+
+describe('the request handler on POST /v1alpha1 (the contract with the original is test/contracts/request-v1alpha1.test.ts)', () => {
+  const sns = mockClient(SNSClient);
+  beforeEach(() => sns.reset());
+  const h = () => createHandler({ sns: new SNSClient({ region: 'cn-northwest-1' }), topicArn: 'arn:aws-cn:sns:cn-northwest-1:123456789012:input', outputBucket: 'out-bucket', runtimes: { sdruntime: 'sdwebui' } });
+  const v1 = (scripts: Record<string, unknown> = {}, top: Record<string, unknown> = {}) =>
+    JSON.stringify({ alwayson_scripts: { task: 'text-to-image', id_task: 'job-1', sd_model_checkpoint: 'v1-5-pruned-emaonly.safetensors', save_dir: 'outputs', ...scripts }, prompt: 'a cat', ...top });
+  const event = (body: string, resource = '/v1alpha1') => ({ resource, path: resource, httpMethod: 'POST', body, isBase64Encoded: false });
+
+  it('routes by the resource, then the path; an event with neither is v1alpha2', () => {
+    expect(apiVersionOf({ resource: '/v1alpha1', path: '/base/v1alpha1/', body: null, isBase64Encoded: false })).toBe('v1alpha1');
+    expect(apiVersionOf({ path: '/base/v1alpha1/', body: null, isBase64Encoded: false })).toBe('v1alpha1');
+    expect(apiVersionOf({ resource: '/v1alpha2', body: null, isBase64Encoded: false })).toBe('v1alpha2');
+    expect(apiVersionOf({ body: null, isBase64Encoded: false })).toBe('v1alpha2');
+    expect(apiVersionOf({ resource: '/v1alpha3', body: null, isBase64Encoded: false })).toBeUndefined();
+    expect(apiVersionOf({ resource: '/xv1alpha1', body: null, isBase64Encoded: false })).toBeUndefined();
+  });
+
+  it('publishes {metadata, content} with only the sd_model_checkpoint attribute and answers as the original', async () => {
+    sns.on(PublishCommand).resolves({});
+    const res = await h()(event(v1()));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ id_task: 'job-1', sd_model_checkpoint: 'v1-5-pruned-emaonly.safetensors', output_location: 's3://out-bucket/outputs/job-1' });
+    const input = sns.commandCalls(PublishCommand)[0].args[0].input;
+    expect(input.MessageAttributes).toEqual({ sd_model_checkpoint: { DataType: 'String', StringValue: 'v1-5-pruned-emaonly.safetensors' } });
+    expect(JSON.parse(input.Message!)).toEqual({
+      metadata: { id: 'job-1', runtime: 'legacy', tasktype: 'text-to-image', prefix: 'outputs', context: {} },
+      content: { ...(JSON.parse(v1()) as object), s3_output_path: 'out-bucket/outputs/job-1' },
+    });
+  });
+
+  it('answers 404 for a resource it does not serve, without publishing', async () => {
+    const res = await h()(event(v1(), '/v2'));
+    expect(res.statusCode).toBe(404);
+    expect(JSON.parse(res.body).message).toBe('no request API at /v2');
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
+  });
+
+  it('names every problem, with the original answer as the message', () => {
+    const r = validateV1alpha1(v1({ task: 'paint', id_task: 'a b', save_dir: '/x/' }), false, { outputBucket: 'b' });
+    expect(r).toMatchObject({ ok: false, status: 400, message: 'Incorrect payload structure, invalid task type' });
+    expect(r.ok || r.errors).toEqual([
+      expect.stringContaining('alwayson_scripts.task must be one of text-to-image, image-to-image, extra-single-image'),
+      expect.stringContaining('alwayson_scripts.id_task must be letters, digits'),
+      expect.stringContaining('alwayson_scripts.save_dir must not start or end with "/"'),
+      expect.stringContaining('alwayson_scripts.save_dir must not contain empty'),
+    ]);
+  });
+
+  it('reproduces the original reason: the last failing check of its validate', () => {
+    expect(originalReason({ alwayson_scripts: { sd_model_checkpoint: 'm' } })).toBe('invalid task type');
+    expect(originalReason({ alwayson_scripts: { task: 'text-to-image' } })).toBe('invalid id_task format');
+    expect(originalReason({ alwayson_scripts: { task: 'text-to-image', id_task: 'a' } })).toBe('sd_model_checkpoint is missing');
+    expect(originalReason({ alwayson_scripts: [] })).toBe('Invalid request format');
+    expect(originalReason({ alwayson_scripts: { task: 'image-to-image', id_task: 'a', sd_model_checkpoint: 'm' } })).toBe('success');
+    expect(pythonIsAlnum('任务²')).toBe(true);
+    expect(pythonIsAlnum('')).toBe(false);
+    expect(pythonIsAlnum('a.b')).toBe(false);
+  });
+
+  it('answers 400 when SNS refuses the content and 502 when SNS fails otherwise', async () => {
+    sns.on(PublishCommand).rejects(Object.assign(new Error('Invalid parameter: Message too long'), { name: 'InvalidParameterException' }));
+    const refused = await h()(event(v1()));
+    expect(refused.statusCode).toBe(400);
+    expect(JSON.parse(refused.body)).toEqual({ message: 'Invalid request format', errors: ['SNS refused task job-1: InvalidParameterException: Invalid parameter: Message too long'] });
+    sns.reset();
+    sns.on(PublishCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' }));
+    const failed = await h()(event(v1()));
+    expect(failed.statusCode).toBe(502);
+    expect(JSON.parse(failed.body).message).toBe('could not queue task job-1: ThrottledException: Rate exceeded');
+  });
+
+  it('refuses a message over what SNS accepts (400, as the original whose Publish fails) and publishes at exactly the limit', async () => {
+    sns.on(PublishCommand).resolves({});
+    const attribute = Buffer.byteLength('sd_model_checkpointStringv1-5-pruned-emaonly.safetensors');
+    const ok = validateV1alpha1(v1({}, { pad: '' }), false, { outputBucket: 'out-bucket' });
+    if (!ok.ok) throw new Error('the base request must pass');
+    const base = Buffer.byteLength(ok.task.message) + attribute;
+    const at = await h()(event(v1({}, { pad: 'x'.repeat(MAX_SNS_MESSAGE_BYTES - base) })));
+    expect(at.statusCode).toBe(200);
+    const over = await h()(event(v1({}, { pad: 'x'.repeat(MAX_SNS_MESSAGE_BYTES - base + 1) })));
+    expect(over.statusCode).toBe(400);
+    expect(JSON.parse(over.body).errors).toEqual([expect.stringContaining(`task job-1 is ${MAX_SNS_MESSAGE_BYTES + 1} bytes as an SNS message`)]);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+
+  it('sets a member of a JSON object text as Python item assignment leaves it', () => {
+    expect(withMember(' {"a": 1 , "k": "old", "b": [1, 2], "k": 2}', 'k', '"new"')).toBe('{"a":1,"b":[1,2],"k":"new"}');
+    expect(withMember('{}', 'k', '1')).toBe('{"k":1}');
+  });
+});
+
+describe('POST /v1alpha1 with the served models given', () => {
+  it('refuses a model no static SD WebUI runtime serves, naming the served ones', () => {
+    const body = JSON.stringify({ alwayson_scripts: { task: 'text-to-image', id_task: 'j', sd_model_checkpoint: 'other.safetensors', save_dir: 'out' } });
+    const r = validateV1alpha1(body, false, { outputBucket: 'b', models: ['a.safetensors'] });
+    expect(r).toMatchObject({ ok: false, status: 400, message: 'Incorrect payload structure, sd_model_checkpoint not served' });
+    expect(r.ok || r.errors).toEqual([expect.stringContaining('"other.safetensors" is served by no runtime here, so no queue would take the task; v1alpha1 reaches the SD WebUI runtimes with a static model, serving: a.safetensors')]);
+    expect(validateV1alpha1(body, false, { outputBucket: 'b', models: ['other.safetensors'] }).ok).toBe(true);
+    expect(validateV1alpha1(body, false, { outputBucket: 'b' }).ok).toBe(true);
   });
 });

@@ -66,8 +66,9 @@ export function stageSuite(x: StageExpectations): void {
       t.resourceCountIs('AWS::IAM::OIDCProvider', 1);
       // 115 before the charts took over: no X-Ray DaemonSet (manifest, service account, role, policy), no
       // stage-made NodePool/EC2NodeClass manifest, no CSI manifest or service-account manifest; plus the
-      // CSI release and each runtime's X-Ray write policy.
-      expect(Object.keys(s.json.Resources).length).toBe(109);
+      // CSI release and each runtime's X-Ray write policy. 109 before /v1alpha1 (its resource, POST
+      // method and the method's two Lambda permissions).
+      expect(Object.keys(s.json.Resources).length).toBe(113);
     });
 
     it('takes the cluster version and system node group from clusterComponents', () => {
@@ -83,12 +84,20 @@ export function stageSuite(x: StageExpectations): void {
     it('throttles the usage plan with the APIGW values and needs an API key', () => {
       s.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: x.throttle.rateLimit, BurstLimit: x.throttle.burstLimit } });
       s.template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: x.stageName, TracingEnabled: true });
-      s.template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', ApiKeyRequired: true });
-      s.template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'v1alpha2' });
+      // Both versions, as the original serves them: POST with an API key, on the same Lambda.
+      const resources = s.template.findResources('AWS::ApiGateway::Resource');
+      const methods = Object.values(s.template.findResources('AWS::ApiGateway::Method'));
+      expect(Object.values(resources).map((r) => r.Properties.PathPart).sort()).toEqual(['v1alpha1', 'v1alpha2']);
+      for (const [id, r] of Object.entries(resources)) {
+        const onIt = methods.filter((m) => m.Properties.ResourceId?.Ref === id);
+        expect({ path: r.Properties.PathPart, methods: onIt.map((m) => [m.Properties.HttpMethod, m.Properties.ApiKeyRequired, m.Properties.Integration.Type]) })
+          .toEqual({ path: r.Properties.PathPart, methods: [['POST', true, 'AWS_PROXY']] });
+      }
+      expect(new Set(methods.map((m) => JSON.stringify(m.Properties.Integration.Uri))).size).toBe(1);
       s.template.hasResourceProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         TracingConfig: { Mode: 'Active' },
-        Environment: { Variables: { RUNTIMES: JSON.stringify({ sdruntime: 'sdwebui' }), INPUT_TOPIC_ARN: Match.anyValue(), OUTPUT_BUCKET: Match.anyValue() } },
+        Environment: { Variables: { RUNTIMES: JSON.stringify({ sdruntime: 'sdwebui' }), V1ALPHA1_MODELS: JSON.stringify(['v1-5-pruned-emaonly.safetensors']), INPUT_TOPIC_ARN: Match.anyValue(), OUTPUT_BUCKET: Match.anyValue() } },
       });
     });
 

@@ -21,7 +21,9 @@ extract() {
   git --git-dir="$gitdir" archive --format=tar "$commit" "$src" | tar -x -C "$dest" --strip-components="$strip"
 }
 extract src/backend/queue_agent/src src
+extract test/v1alpha1 requests/v1alpha1
 extract test/v1alpha2 requests/v1alpha2
+extract src/frontend/input_function/v1alpha1 input_function/v1alpha1
 extract src/frontend/input_function/v1alpha2 input_function/v1alpha2
 git --git-dir="$gitdir" show "$commit:LICENSE" >"$here/LICENSE"
 echo "vendor.sh: queue agent re-extracted under $here"
