@@ -948,8 +948,8 @@ var require_util = __commonJS({
     var [nodeMajor, nodeMinor] = process.versions.node.split(".").map((v) => Number(v));
     function nop() {
     }
-    function isStream(obj2) {
-      return obj2 && typeof obj2 === "object" && typeof obj2.pipe === "function" && typeof obj2.on === "function";
+    function isStream(obj3) {
+      return obj3 && typeof obj3 === "object" && typeof obj3.pipe === "function" && typeof obj3.on === "function";
     }
     function isBlobLike(object) {
       return Blob2 && object instanceof Blob2 || object && typeof object === "object" && (typeof object.stream === "function" || typeof object.arrayBuffer === "function") && /^(Blob|File)$/.test(object[Symbol.toStringTag]);
@@ -1035,14 +1035,14 @@ var require_util = __commonJS({
       }
       return servername;
     }
-    function deepClone(obj2) {
-      return JSON.parse(JSON.stringify(obj2));
+    function deepClone(obj3) {
+      return JSON.parse(JSON.stringify(obj3));
     }
-    function isAsyncIterable(obj2) {
-      return !!(obj2 != null && typeof obj2[Symbol.asyncIterator] === "function");
+    function isAsyncIterable(obj3) {
+      return !!(obj3 != null && typeof obj3[Symbol.asyncIterator] === "function");
     }
-    function isIterable(obj2) {
-      return !!(obj2 != null && (typeof obj2[Symbol.iterator] === "function" || typeof obj2[Symbol.asyncIterator] === "function"));
+    function isIterable(obj3) {
+      return !!(obj3 != null && (typeof obj3[Symbol.iterator] === "function" || typeof obj3[Symbol.asyncIterator] === "function"));
     }
     function bodyLength(body) {
       if (body == null) {
@@ -1090,29 +1090,29 @@ var require_util = __commonJS({
     function headerNameToString(value) {
       return headerNameLowerCasedRecord[value] || value.toLowerCase();
     }
-    function parseHeaders(headers, obj2 = {}) {
+    function parseHeaders(headers, obj3 = {}) {
       if (!Array.isArray(headers)) return headers;
       for (let i = 0; i < headers.length; i += 2) {
         const key = headers[i].toString().toLowerCase();
-        let val = obj2[key];
+        let val = obj3[key];
         if (!val) {
           if (Array.isArray(headers[i + 1])) {
-            obj2[key] = headers[i + 1].map((x) => x.toString("utf8"));
+            obj3[key] = headers[i + 1].map((x) => x.toString("utf8"));
           } else {
-            obj2[key] = headers[i + 1].toString("utf8");
+            obj3[key] = headers[i + 1].toString("utf8");
           }
         } else {
           if (!Array.isArray(val)) {
             val = [val];
-            obj2[key] = val;
+            obj3[key] = val;
           }
           val.push(headers[i + 1].toString("utf8"));
         }
       }
-      if ("content-length" in obj2 && "content-disposition" in obj2) {
-        obj2["content-disposition"] = Buffer.from(obj2["content-disposition"]).toString("latin1");
+      if ("content-length" in obj3 && "content-disposition" in obj3) {
+        obj3["content-disposition"] = Buffer.from(obj3["content-disposition"]).toString("latin1");
       }
-      return obj2;
+      return obj3;
     }
     function parseRawHeaders(headers) {
       const ret = [];
@@ -6342,10 +6342,10 @@ var require_utils2 = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.enumToMap = void 0;
-    function enumToMap(obj2) {
+    function enumToMap(obj3) {
       const res = {};
-      Object.keys(obj2).forEach((key) => {
-        const value = obj2[key];
+      Object.keys(obj3).forEach((key) => {
+        const value = obj3[key];
         if (typeof value === "number") {
           res[key] = value;
         }
@@ -17548,27 +17548,27 @@ var require_lib = __commonJS({
           return this._processResponse(res, this.requestOptions);
         });
       }
-      postJson(requestUrl, obj2, additionalHeaders = {}) {
+      postJson(requestUrl, obj3, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj2, null, 2);
+          const data = JSON.stringify(obj3, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.post(requestUrl, data, additionalHeaders);
           return this._processResponse(res, this.requestOptions);
         });
       }
-      putJson(requestUrl, obj2, additionalHeaders = {}) {
+      putJson(requestUrl, obj3, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj2, null, 2);
+          const data = JSON.stringify(obj3, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.put(requestUrl, data, additionalHeaders);
           return this._processResponse(res, this.requestOptions);
         });
       }
-      patchJson(requestUrl, obj2, additionalHeaders = {}) {
+      patchJson(requestUrl, obj3, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj2, null, 2);
+          const data = JSON.stringify(obj3, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.patch(requestUrl, data, additionalHeaders);
@@ -17869,25 +17869,25 @@ var require_lib = __commonJS({
               }
               return value;
             }
-            let obj2;
+            let obj3;
             let contents;
             try {
               contents = yield res.readBody();
               if (contents && contents.length > 0) {
                 if (options && options.deserializeDates) {
-                  obj2 = JSON.parse(contents, dateTimeDeserializer);
+                  obj3 = JSON.parse(contents, dateTimeDeserializer);
                 } else {
-                  obj2 = JSON.parse(contents);
+                  obj3 = JSON.parse(contents);
                 }
-                response.result = obj2;
+                response.result = obj3;
               }
               response.headers = res.message.headers;
             } catch (err) {
             }
             if (statusCode > 299) {
               let msg;
-              if (obj2 && obj2.message) {
-                msg = obj2.message;
+              if (obj3 && obj3.message) {
+                msg = obj3.message;
               } else if (contents && contents.length > 0) {
                 msg = contents;
               } else {
@@ -17904,7 +17904,7 @@ var require_lib = __commonJS({
       }
     };
     exports2.HttpClient = HttpClient;
-    var lowercaseKeys = (obj2) => Object.keys(obj2).reduce((c, k) => (c[k.toLowerCase()] = obj2[k], c), {});
+    var lowercaseKeys = (obj3) => Object.keys(obj3).reduce((c, k) => (c[k.toLowerCase()] = obj3[k], c), {});
   }
 });
 
@@ -20273,7 +20273,7 @@ var require_anchors = __commonJS({
 var require_applyReviver = __commonJS({
   "node_modules/yaml/dist/doc/applyReviver.js"(exports2) {
     "use strict";
-    function applyReviver(reviver, obj2, key, val) {
+    function applyReviver(reviver, obj3, key, val) {
       if (val && typeof val === "object") {
         if (Array.isArray(val)) {
           for (let i = 0, len = val.length; i < len; ++i) {
@@ -20313,7 +20313,7 @@ var require_applyReviver = __commonJS({
           }
         }
       }
-      return reviver.call(obj2, key, val);
+      return reviver.call(obj3, key, val);
     }
     exports2.applyReviver = applyReviver;
   }
@@ -21249,10 +21249,10 @@ var require_stringify = __commonJS({
           return match.find((t) => t.format === item.format) ?? match[0];
       }
       let tagObj = void 0;
-      let obj2;
+      let obj3;
       if (identity.isScalar(item)) {
-        obj2 = item.value;
-        let match = tags.filter((t) => t.identify?.(obj2));
+        obj3 = item.value;
+        let match = tags.filter((t) => t.identify?.(obj3));
         if (match.length > 1) {
           const testMatch = match.filter((t) => t.test);
           if (testMatch.length > 0)
@@ -21260,11 +21260,11 @@ var require_stringify = __commonJS({
         }
         tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
       } else {
-        obj2 = item;
-        tagObj = tags.find((t) => t.nodeClass && obj2 instanceof t.nodeClass);
+        obj3 = item;
+        tagObj = tags.find((t) => t.nodeClass && obj3 instanceof t.nodeClass);
       }
       if (!tagObj) {
-        const name = obj2?.constructor?.name ?? (obj2 === null ? "null" : typeof obj2);
+        const name = obj3?.constructor?.name ?? (obj3 === null ? "null" : typeof obj3);
         throw new Error(`Tag not resolved for ${name} value`);
       }
       return tagObj;
@@ -21820,23 +21820,23 @@ var require_YAMLMap = __commonJS({
        * A generic collection parsing method that can be extended
        * to other node classes that inherit from YAMLMap
        */
-      static from(schema, obj2, ctx) {
+      static from(schema, obj3, ctx) {
         const { keepUndefined, replacer } = ctx;
         const map = new this(schema);
         const add = (key, value) => {
           if (typeof replacer === "function")
-            value = replacer.call(obj2, key, value);
+            value = replacer.call(obj3, key, value);
           else if (Array.isArray(replacer) && !replacer.includes(key))
             return;
           if (value !== void 0 || keepUndefined)
             map.items.push(Pair.createPair(key, value, ctx));
         };
-        if (obj2 instanceof Map) {
-          for (const [key, value] of obj2)
+        if (obj3 instanceof Map) {
+          for (const [key, value] of obj3)
             add(key, value);
-        } else if (obj2 && typeof obj2 === "object") {
-          for (const key of Object.keys(obj2))
-            add(key, obj2[key]);
+        } else if (obj3 && typeof obj3 === "object") {
+          for (const key of Object.keys(obj3))
+            add(key, obj3[key]);
         }
         if (typeof schema.sortMapEntries === "function") {
           map.items.sort(schema.sortMapEntries);
@@ -21946,7 +21946,7 @@ var require_map = __commonJS({
           onError("Expected a mapping for this tag");
         return map2;
       },
-      createNode: (schema, obj2, ctx) => YAMLMap.YAMLMap.from(schema, obj2, ctx)
+      createNode: (schema, obj3, ctx) => YAMLMap.YAMLMap.from(schema, obj3, ctx)
     };
     exports2.map = map;
   }
@@ -22042,15 +22042,15 @@ var require_YAMLSeq = __commonJS({
           onComment
         });
       }
-      static from(schema, obj2, ctx) {
+      static from(schema, obj3, ctx) {
         const { replacer } = ctx;
         const seq = new this(schema);
-        if (obj2 && Symbol.iterator in Object(obj2)) {
+        if (obj3 && Symbol.iterator in Object(obj3)) {
           let i = 0;
-          for (let it of obj2) {
+          for (let it of obj3) {
             if (typeof replacer === "function") {
-              const key = obj2 instanceof Set ? it : String(i++);
-              it = replacer.call(obj2, key, it);
+              const key = obj3 instanceof Set ? it : String(i++);
+              it = replacer.call(obj3, key, it);
             }
             seq.items.push(createNode.createNode(it, void 0, ctx));
           }
@@ -22084,7 +22084,7 @@ var require_seq = __commonJS({
           onError("Expected a sequence for this tag");
         return seq2;
       },
-      createNode: (schema, obj2, ctx) => YAMLSeq.YAMLSeq.from(schema, obj2, ctx)
+      createNode: (schema, obj3, ctx) => YAMLSeq.YAMLSeq.from(schema, obj3, ctx)
     };
     exports2.seq = seq;
   }
@@ -27275,17 +27275,17 @@ var require_mod = __commonJS({
       return myers_x(a, b);
     };
     exports2.distance = distance2;
-    var closest2 = function(str2, arr2) {
+    var closest2 = function(str2, arr3) {
       var min_distance = Infinity;
       var min_index = 0;
-      for (var i = 0; i < arr2.length; i++) {
-        var dist = distance2(str2, arr2[i]);
+      for (var i = 0; i < arr3.length; i++) {
+        var dist = distance2(str2, arr3[i]);
         if (dist < min_distance) {
           min_distance = dist;
           min_index = i;
         }
       }
-      return arr2[min_index];
+      return arr3[min_index];
     };
     exports2.closest = closest2;
   }
@@ -27369,7 +27369,7 @@ var require_environment_validator = __commonJS({
     "use strict";
     module2.exports = validate20;
     module2.exports.default = validate20;
-    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "download": { "description": "How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "download": { "description": "How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.33". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.33". Default 1.33.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "download": { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } } } };
+    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "download": { "description": "How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "download": { "description": "How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.33". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.33". Default 1.33.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 }, "desiredCount": { "description": "The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.", "type": "integer", "minimum": 1 } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "download": { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } }, "resources": { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } }, "extraEnv": { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] } } };
     var schema32 = { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
     var schema34 = { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } };
     var func1 = Object.prototype.hasOwnProperty;
@@ -27386,10 +27386,12 @@ var require_environment_validator = __commonJS({
     var pattern17 = new RegExp("^1\\.[0-9]{2}$", "u");
     var pattern18 = new RegExp("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", "u");
     var pattern21 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
-    var schema36 = { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } } } } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } } } } } } } };
+    var schema36 = { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } };
     var schema37 = { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } };
-    var schema39 = { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } };
-    var schema41 = { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 } } };
+    var schema39 = { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } };
+    var schema40 = { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } };
+    var schema41 = { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } };
+    var schema42 = { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] };
     var pattern22 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
     var pattern24 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
     function validate21(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
@@ -27523,7 +27525,7 @@ var require_environment_validator = __commonJS({
               let data8 = data7.karpenter;
               if (data8 && typeof data8 == "object" && !Array.isArray(data8)) {
                 for (const key1 in data8) {
-                  if (!(key1 === "nodeTemplate" || key1 === "provisioner")) {
+                  if (!(key1 === "nodeTemplate" || key1 === "provisioner" || key1 === "scaling")) {
                     const err10 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter, data: data8 };
                     if (vErrors === null) {
                       vErrors = [err10];
@@ -27537,7 +27539,7 @@ var require_environment_validator = __commonJS({
                   let data9 = data8.nodeTemplate;
                   if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
                     for (const key2 in data9) {
-                      if (!(key2 === "amiFamily" || key2 === "dataVolume" || key2 === "osVolume")) {
+                      if (!(key2 === "amiFamily" || key2 === "dataVolume" || key2 === "osVolume" || key2 === "tags" || key2 === "userData" || key2 === "instanceStorePolicy" || key2 === "securityGroupSelector" || key2 === "subnetSelector")) {
                         const err11 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
                         if (vErrors === null) {
                           vErrors = [err11];
@@ -27751,22 +27753,23 @@ var require_environment_validator = __commonJS({
                         errors++;
                       }
                     }
-                  } else {
-                    const err29 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
-                    if (vErrors === null) {
-                      vErrors = [err29];
-                    } else {
-                      vErrors.push(err29);
-                    }
-                    errors++;
-                  }
-                }
-                if (data8.provisioner !== void 0) {
-                  let data25 = data8.provisioner;
-                  if (data25 && typeof data25 == "object" && !Array.isArray(data25)) {
-                    for (const key5 in data25) {
-                      if (!(key5 === "instanceType" || key5 === "capacityType" || key5 === "limits" || key5 === "consolidation" || key5 === "disruption")) {
-                        const err30 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key5 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner, data: data25 };
+                    if (data9.tags !== void 0) {
+                      let data25 = data9.tags;
+                      if (data25 && typeof data25 == "object" && !Array.isArray(data25)) {
+                        for (const key5 in data25) {
+                          let data26 = data25[key5];
+                          if (typeof data26 !== "string") {
+                            const err29 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/tags/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties, data: data26 };
+                            if (vErrors === null) {
+                              vErrors = [err29];
+                            } else {
+                              vErrors.push(err29);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err30 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/tags", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags, data: data25 };
                         if (vErrors === null) {
                           vErrors = [err30];
                         } else {
@@ -27775,59 +27778,62 @@ var require_environment_validator = __commonJS({
                         errors++;
                       }
                     }
-                    if (data25.instanceType !== void 0) {
-                      let data26 = data25.instanceType;
-                      if (Array.isArray(data26)) {
-                        if (data26.length < 1) {
-                          const err31 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data26 };
-                          if (vErrors === null) {
-                            vErrors = [err31];
-                          } else {
-                            vErrors.push(err31);
-                          }
-                          errors++;
+                    if (data9.userData !== void 0) {
+                      let data27 = data9.userData;
+                      if (typeof data27 !== "string") {
+                        const err31 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/userData", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/userData/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData, data: data27 };
+                        if (vErrors === null) {
+                          vErrors = [err31];
+                        } else {
+                          vErrors.push(err31);
                         }
-                        const len0 = data26.length;
-                        for (let i0 = 0; i0 < len0; i0++) {
-                          let data27 = data26[i0];
-                          if (typeof data27 !== "string") {
-                            const err32 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType/" + i0, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items, data: data27 };
+                        errors++;
+                      }
+                    }
+                    if (data9.instanceStorePolicy !== void 0) {
+                      let data28 = data9.instanceStorePolicy;
+                      if (!(data28 === "RAID0")) {
+                        const err32 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/instanceStorePolicy", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/instanceStorePolicy/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy, data: data28 };
+                        if (vErrors === null) {
+                          vErrors = [err32];
+                        } else {
+                          vErrors.push(err32);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data9.securityGroupSelector !== void 0) {
+                      let data29 = data9.securityGroupSelector;
+                      if (data29 && typeof data29 == "object" && !Array.isArray(data29)) {
+                        for (const key6 in data29) {
+                          let data30 = data29[key6];
+                          if (typeof data30 !== "string") {
+                            const err33 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/securityGroupSelector/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties, data: data30 };
                             if (vErrors === null) {
-                              vErrors = [err32];
+                              vErrors = [err33];
                             } else {
-                              vErrors.push(err32);
+                              vErrors.push(err33);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err33 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data26 };
+                        const err34 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/securityGroupSelector", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector, data: data29 };
                         if (vErrors === null) {
-                          vErrors = [err33];
+                          vErrors = [err34];
                         } else {
-                          vErrors.push(err33);
+                          vErrors.push(err34);
                         }
                         errors++;
                       }
                     }
-                    if (data25.capacityType !== void 0) {
-                      let data28 = data25.capacityType;
-                      if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
-                        for (const key6 in data28) {
-                          if (!(key6 === "onDemand" || key6 === "spot")) {
-                            const err34 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data28 };
-                            if (vErrors === null) {
-                              vErrors = [err34];
-                            } else {
-                              vErrors.push(err34);
-                            }
-                            errors++;
-                          }
-                        }
-                        if (data28.onDemand !== void 0) {
-                          let data29 = data28.onDemand;
-                          if (typeof data29 !== "boolean") {
-                            const err35 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/onDemand", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand, data: data29 };
+                    if (data9.subnetSelector !== void 0) {
+                      let data31 = data9.subnetSelector;
+                      if (data31 && typeof data31 == "object" && !Array.isArray(data31)) {
+                        for (const key7 in data31) {
+                          let data32 = data31[key7];
+                          if (typeof data32 !== "string") {
+                            const err35 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/subnetSelector/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties, data: data32 };
                             if (vErrors === null) {
                               vErrors = [err35];
                             } else {
@@ -27836,58 +27842,57 @@ var require_environment_validator = __commonJS({
                             errors++;
                           }
                         }
-                        if (data28.spot !== void 0) {
-                          let data30 = data28.spot;
-                          if (typeof data30 !== "boolean") {
-                            const err36 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/spot", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot, data: data30 };
-                            if (vErrors === null) {
-                              vErrors = [err36];
-                            } else {
-                              vErrors.push(err36);
-                            }
-                            errors++;
-                          }
-                        }
                       } else {
-                        const err37 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data28 };
+                        const err36 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/subnetSelector", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector, data: data31 };
                         if (vErrors === null) {
-                          vErrors = [err37];
+                          vErrors = [err36];
                         } else {
-                          vErrors.push(err37);
+                          vErrors.push(err36);
                         }
                         errors++;
                       }
                     }
-                    if (data25.limits !== void 0) {
-                      let data31 = data25.limits;
-                      if (data31 && typeof data31 == "object" && !Array.isArray(data31)) {
-                        for (const key7 in data31) {
-                          if (!(key7 === "cpu" || key7 === "memory" || key7 === "nvidia.com/gpu")) {
-                            const err38 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data31 };
-                            if (vErrors === null) {
-                              vErrors = [err38];
-                            } else {
-                              vErrors.push(err38);
-                            }
-                            errors++;
-                          }
+                  } else {
+                    const err37 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
+                    if (vErrors === null) {
+                      vErrors = [err37];
+                    } else {
+                      vErrors.push(err37);
+                    }
+                    errors++;
+                  }
+                }
+                if (data8.provisioner !== void 0) {
+                  let data33 = data8.provisioner;
+                  if (data33 && typeof data33 == "object" && !Array.isArray(data33)) {
+                    for (const key8 in data33) {
+                      if (!func1.call(schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties, key8)) {
+                        const err38 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner, data: data33 };
+                        if (vErrors === null) {
+                          vErrors = [err38];
+                        } else {
+                          vErrors.push(err38);
                         }
-                        if (data31.cpu !== void 0) {
-                          let data32 = data31.cpu;
-                          if (!(typeof data32 == "number" && (!(data32 % 1) && !isNaN(data32)) && isFinite(data32)) && typeof data32 !== "string") {
-                            const err39 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/cpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu, data: data32 };
-                            if (vErrors === null) {
-                              vErrors = [err39];
-                            } else {
-                              vErrors.push(err39);
-                            }
-                            errors++;
+                        errors++;
+                      }
+                    }
+                    if (data33.instanceType !== void 0) {
+                      let data34 = data33.instanceType;
+                      if (Array.isArray(data34)) {
+                        if (data34.length < 1) {
+                          const err39 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data34 };
+                          if (vErrors === null) {
+                            vErrors = [err39];
+                          } else {
+                            vErrors.push(err39);
                           }
+                          errors++;
                         }
-                        if (data31.memory !== void 0) {
-                          let data33 = data31.memory;
-                          if (typeof data33 !== "string") {
-                            const err40 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/memory", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory, data: data33 };
+                        const len0 = data34.length;
+                        for (let i0 = 0; i0 < len0; i0++) {
+                          let data35 = data34[i0];
+                          if (typeof data35 !== "string") {
+                            const err40 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType/" + i0, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items, data: data35 };
                             if (vErrors === null) {
                               vErrors = [err40];
                             } else {
@@ -27896,79 +27901,82 @@ var require_environment_validator = __commonJS({
                             errors++;
                           }
                         }
-                        if (data31["nvidia.com/gpu"] !== void 0) {
-                          let data34 = data31["nvidia.com/gpu"];
-                          if (!(typeof data34 == "number" && (!(data34 % 1) && !isNaN(data34)) && isFinite(data34))) {
-                            const err41 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data34 };
+                      } else {
+                        const err41 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data34 };
+                        if (vErrors === null) {
+                          vErrors = [err41];
+                        } else {
+                          vErrors.push(err41);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data33.capacityType !== void 0) {
+                      let data36 = data33.capacityType;
+                      if (data36 && typeof data36 == "object" && !Array.isArray(data36)) {
+                        for (const key9 in data36) {
+                          if (!(key9 === "onDemand" || key9 === "spot")) {
+                            const err42 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data36 };
                             if (vErrors === null) {
-                              vErrors = [err41];
+                              vErrors = [err42];
                             } else {
-                              vErrors.push(err41);
+                              vErrors.push(err42);
                             }
                             errors++;
                           }
-                          if (typeof data34 == "number" && isFinite(data34)) {
-                            if (data34 < 0 || isNaN(data34)) {
-                              const err42 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data34 };
-                              if (vErrors === null) {
-                                vErrors = [err42];
-                              } else {
-                                vErrors.push(err42);
-                              }
-                              errors++;
+                        }
+                        if (data36.onDemand !== void 0) {
+                          let data37 = data36.onDemand;
+                          if (typeof data37 !== "boolean") {
+                            const err43 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/onDemand", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand, data: data37 };
+                            if (vErrors === null) {
+                              vErrors = [err43];
+                            } else {
+                              vErrors.push(err43);
                             }
+                            errors++;
+                          }
+                        }
+                        if (data36.spot !== void 0) {
+                          let data38 = data36.spot;
+                          if (typeof data38 !== "boolean") {
+                            const err44 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/spot", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot, data: data38 };
+                            if (vErrors === null) {
+                              vErrors = [err44];
+                            } else {
+                              vErrors.push(err44);
+                            }
+                            errors++;
                           }
                         }
                       } else {
-                        const err43 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data31 };
+                        const err45 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data36 };
                         if (vErrors === null) {
-                          vErrors = [err43];
+                          vErrors = [err45];
                         } else {
-                          vErrors.push(err43);
+                          vErrors.push(err45);
                         }
                         errors++;
                       }
                     }
-                    if (data25.consolidation !== void 0) {
-                      let data35 = data25.consolidation;
-                      if (typeof data35 !== "boolean") {
-                        const err44 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/consolidation", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation, data: data35 };
-                        if (vErrors === null) {
-                          vErrors = [err44];
-                        } else {
-                          vErrors.push(err44);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data25.disruption !== void 0) {
-                      let data36 = data25.disruption;
-                      if (data36 && typeof data36 == "object" && !Array.isArray(data36)) {
-                        for (const key8 in data36) {
-                          if (!(key8 === "consolidateAfter" || key8 === "expireAfter")) {
-                            const err45 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data36 };
+                    if (data33.limits !== void 0) {
+                      let data39 = data33.limits;
+                      if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
+                        for (const key10 in data39) {
+                          if (!(key10 === "cpu" || key10 === "memory" || key10 === "nvidia.com/gpu")) {
+                            const err46 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data39 };
                             if (vErrors === null) {
-                              vErrors = [err45];
+                              vErrors = [err46];
                             } else {
-                              vErrors.push(err45);
+                              vErrors.push(err46);
                             }
                             errors++;
                           }
                         }
-                        if (data36.consolidateAfter !== void 0) {
-                          let data37 = data36.consolidateAfter;
-                          if (typeof data37 === "string") {
-                            if (!pattern22.test(data37)) {
-                              const err46 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data37 };
-                              if (vErrors === null) {
-                                vErrors = [err46];
-                              } else {
-                                vErrors.push(err46);
-                              }
-                              errors++;
-                            }
-                          } else {
-                            const err47 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data37 };
+                        if (data39.cpu !== void 0) {
+                          let data40 = data39.cpu;
+                          if (!(typeof data40 == "number" && (!(data40 % 1) && !isNaN(data40)) && isFinite(data40)) && typeof data40 !== "string") {
+                            const err47 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/cpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu, data: data40 };
                             if (vErrors === null) {
                               vErrors = [err47];
                             } else {
@@ -27977,20 +27985,22 @@ var require_environment_validator = __commonJS({
                             errors++;
                           }
                         }
-                        if (data36.expireAfter !== void 0) {
-                          let data38 = data36.expireAfter;
-                          if (typeof data38 === "string") {
-                            if (!pattern22.test(data38)) {
-                              const err48 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data38 };
-                              if (vErrors === null) {
-                                vErrors = [err48];
-                              } else {
-                                vErrors.push(err48);
-                              }
-                              errors++;
+                        if (data39.memory !== void 0) {
+                          let data41 = data39.memory;
+                          if (typeof data41 !== "string") {
+                            const err48 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/memory", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory, data: data41 };
+                            if (vErrors === null) {
+                              vErrors = [err48];
+                            } else {
+                              vErrors.push(err48);
                             }
-                          } else {
-                            const err49 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data38 };
+                            errors++;
+                          }
+                        }
+                        if (data39["nvidia.com/gpu"] !== void 0) {
+                          let data42 = data39["nvidia.com/gpu"];
+                          if (!(typeof data42 == "number" && (!(data42 % 1) && !isNaN(data42)) && isFinite(data42))) {
+                            const err49 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data42 };
                             if (vErrors === null) {
                               vErrors = [err49];
                             } else {
@@ -27998,49 +28008,46 @@ var require_environment_validator = __commonJS({
                             }
                             errors++;
                           }
+                          if (typeof data42 == "number" && isFinite(data42)) {
+                            if (data42 < 0 || isNaN(data42)) {
+                              const err50 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data42 };
+                              if (vErrors === null) {
+                                vErrors = [err50];
+                              } else {
+                                vErrors.push(err50);
+                              }
+                              errors++;
+                            }
+                          }
                         }
                       } else {
-                        const err50 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data36 };
+                        const err51 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data39 };
                         if (vErrors === null) {
-                          vErrors = [err50];
+                          vErrors = [err51];
                         } else {
-                          vErrors.push(err50);
+                          vErrors.push(err51);
                         }
                         errors++;
                       }
                     }
-                  } else {
-                    const err51 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner, data: data25 };
-                    if (vErrors === null) {
-                      vErrors = [err51];
-                    } else {
-                      vErrors.push(err51);
+                    if (data33.consolidation !== void 0) {
+                      let data43 = data33.consolidation;
+                      if (typeof data43 !== "boolean") {
+                        const err52 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/consolidation", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation, data: data43 };
+                        if (vErrors === null) {
+                          vErrors = [err52];
+                        } else {
+                          vErrors.push(err52);
+                        }
+                        errors++;
+                      }
                     }
-                    errors++;
-                  }
-                }
-              } else {
-                const err52 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.type, parentSchema: schema36.properties.extraValues.properties.karpenter, data: data8 };
-                if (vErrors === null) {
-                  vErrors = [err52];
-                } else {
-                  vErrors.push(err52);
-                }
-                errors++;
-              }
-            }
-            if (data7.runtime !== void 0) {
-              let data39 = data7.runtime;
-              if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
-                if (data39.inferenceApi !== void 0) {
-                  let data40 = data39.inferenceApi;
-                  if (data40 && typeof data40 == "object" && !Array.isArray(data40)) {
-                    if (data40.image !== void 0) {
-                      let data41 = data40.image;
-                      if (data41 && typeof data41 == "object" && !Array.isArray(data41)) {
-                        for (const key9 in data41) {
-                          if (!(key9 === "repository" || key9 === "tag" || key9 === "digest")) {
-                            const err53 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema39, data: data41 };
+                    if (data33.disruption !== void 0) {
+                      let data44 = data33.disruption;
+                      if (data44 && typeof data44 == "object" && !Array.isArray(data44)) {
+                        for (const key11 in data44) {
+                          if (!(key11 === "consolidateAfter" || key11 === "expireAfter")) {
+                            const err53 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data44 };
                             if (vErrors === null) {
                               vErrors = [err53];
                             } else {
@@ -28049,11 +28056,11 @@ var require_environment_validator = __commonJS({
                             errors++;
                           }
                         }
-                        if (data41.repository !== void 0) {
-                          let data42 = data41.repository;
-                          if (typeof data42 === "string") {
-                            if (func2(data42) < 1) {
-                              const err54 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema39.properties.repository, data: data42 };
+                        if (data44.consolidateAfter !== void 0) {
+                          let data45 = data44.consolidateAfter;
+                          if (typeof data45 === "string") {
+                            if (!pattern22.test(data45)) {
+                              const err54 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data45 };
                               if (vErrors === null) {
                                 vErrors = [err54];
                               } else {
@@ -28062,7 +28069,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err55 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.repository.type, parentSchema: schema39.properties.repository, data: data42 };
+                            const err55 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data45 };
                             if (vErrors === null) {
                               vErrors = [err55];
                             } else {
@@ -28071,11 +28078,11 @@ var require_environment_validator = __commonJS({
                             errors++;
                           }
                         }
-                        if (data41.tag !== void 0) {
-                          let data43 = data41.tag;
-                          if (typeof data43 === "string") {
-                            if (func2(data43) < 1) {
-                              const err56 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema39.properties.tag, data: data43 };
+                        if (data44.expireAfter !== void 0) {
+                          let data46 = data44.expireAfter;
+                          if (typeof data46 === "string") {
+                            if (!pattern22.test(data46)) {
+                              const err56 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data46 };
                               if (vErrors === null) {
                                 vErrors = [err56];
                               } else {
@@ -28084,7 +28091,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err57 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.tag.type, parentSchema: schema39.properties.tag, data: data43 };
+                            const err57 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data46 };
                             if (vErrors === null) {
                               vErrors = [err57];
                             } else {
@@ -28093,20 +28100,23 @@ var require_environment_validator = __commonJS({
                             errors++;
                           }
                         }
-                        if (data41.digest !== void 0) {
-                          let data44 = data41.digest;
-                          if (typeof data44 === "string") {
-                            if (!pattern24.test(data44)) {
-                              const err58 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema39.properties.digest, data: data44 };
-                              if (vErrors === null) {
-                                vErrors = [err58];
-                              } else {
-                                vErrors.push(err58);
-                              }
-                              errors++;
-                            }
-                          } else {
-                            const err59 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.digest.type, parentSchema: schema39.properties.digest, data: data44 };
+                      } else {
+                        const err58 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data44 };
+                        if (vErrors === null) {
+                          vErrors = [err58];
+                        } else {
+                          vErrors.push(err58);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data33.labels !== void 0) {
+                      let data47 = data33.labels;
+                      if (data47 && typeof data47 == "object" && !Array.isArray(data47)) {
+                        for (const key12 in data47) {
+                          let data48 = data47[key12];
+                          if (typeof data48 !== "string") {
+                            const err59 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/labels/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties, data: data48 };
                             if (vErrors === null) {
                               vErrors = [err59];
                             } else {
@@ -28116,7 +28126,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err60 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema39.type, parentSchema: schema39, data: data41 };
+                        const err60 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/labels", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels, data: data47 };
                         if (vErrors === null) {
                           vErrors = [err60];
                         } else {
@@ -28125,252 +28135,248 @@ var require_environment_validator = __commonJS({
                         errors++;
                       }
                     }
-                  } else {
-                    const err61 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi, data: data40 };
-                    if (vErrors === null) {
-                      vErrors = [err61];
-                    } else {
-                      vErrors.push(err61);
-                    }
-                    errors++;
-                  }
-                }
-                if (data39.queueAgent !== void 0) {
-                  let data45 = data39.queueAgent;
-                  if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
-                    if (data45.image !== void 0) {
-                      let data46 = data45.image;
-                      if (data46 && typeof data46 == "object" && !Array.isArray(data46)) {
-                        for (const key10 in data46) {
-                          if (!(key10 === "repository" || key10 === "tag" || key10 === "digest")) {
-                            const err62 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema39, data: data46 };
-                            if (vErrors === null) {
-                              vErrors = [err62];
-                            } else {
-                              vErrors.push(err62);
-                            }
-                            errors++;
-                          }
-                        }
-                        if (data46.repository !== void 0) {
-                          let data47 = data46.repository;
-                          if (typeof data47 === "string") {
-                            if (func2(data47) < 1) {
-                              const err63 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema39.properties.repository, data: data47 };
+                    if (data33.extraRequirements !== void 0) {
+                      let data49 = data33.extraRequirements;
+                      if (Array.isArray(data49)) {
+                        const len1 = data49.length;
+                        for (let i1 = 0; i1 < len1; i1++) {
+                          let data50 = data49[i1];
+                          if (data50 && typeof data50 == "object" && !Array.isArray(data50)) {
+                            if (data50.key === void 0) {
+                              const err61 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required", keyword: "required", params: { missingProperty: "key" }, message: "must have required property 'key'", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
                               if (vErrors === null) {
-                                vErrors = [err63];
+                                vErrors = [err61];
                               } else {
-                                vErrors.push(err63);
+                                vErrors.push(err61);
                               }
                               errors++;
                             }
-                          } else {
-                            const err64 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.repository.type, parentSchema: schema39.properties.repository, data: data47 };
-                            if (vErrors === null) {
-                              vErrors = [err64];
-                            } else {
-                              vErrors.push(err64);
-                            }
-                            errors++;
-                          }
-                        }
-                        if (data46.tag !== void 0) {
-                          let data48 = data46.tag;
-                          if (typeof data48 === "string") {
-                            if (func2(data48) < 1) {
-                              const err65 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema39.properties.tag, data: data48 };
+                            if (data50.operator === void 0) {
+                              const err62 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required", keyword: "required", params: { missingProperty: "operator" }, message: "must have required property 'operator'", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
                               if (vErrors === null) {
-                                vErrors = [err65];
+                                vErrors = [err62];
                               } else {
-                                vErrors.push(err65);
+                                vErrors.push(err62);
                               }
                               errors++;
                             }
-                          } else {
-                            const err66 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.tag.type, parentSchema: schema39.properties.tag, data: data48 };
-                            if (vErrors === null) {
-                              vErrors = [err66];
-                            } else {
-                              vErrors.push(err66);
-                            }
-                            errors++;
-                          }
-                        }
-                        if (data46.digest !== void 0) {
-                          let data49 = data46.digest;
-                          if (typeof data49 === "string") {
-                            if (!pattern24.test(data49)) {
-                              const err67 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema39.properties.digest, data: data49 };
-                              if (vErrors === null) {
-                                vErrors = [err67];
-                              } else {
-                                vErrors.push(err67);
+                            for (const key13 in data50) {
+                              if (!(key13 === "key" || key13 === "operator" || key13 === "values" || key13 === "minValues")) {
+                                const err63 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
+                                if (vErrors === null) {
+                                  vErrors = [err63];
+                                } else {
+                                  vErrors.push(err63);
+                                }
+                                errors++;
                               }
-                              errors++;
+                            }
+                            if (data50.key !== void 0) {
+                              let data51 = data50.key;
+                              if (typeof data51 === "string") {
+                                if (func2(data51) < 1) {
+                                  const err64 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key, data: data51 };
+                                  if (vErrors === null) {
+                                    vErrors = [err64];
+                                  } else {
+                                    vErrors.push(err64);
+                                  }
+                                  errors++;
+                                }
+                              } else {
+                                const err65 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key, data: data51 };
+                                if (vErrors === null) {
+                                  vErrors = [err65];
+                                } else {
+                                  vErrors.push(err65);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data50.operator !== void 0) {
+                              let data52 = data50.operator;
+                              if (!(data52 === "In" || data52 === "NotIn" || data52 === "Exists" || data52 === "DoesNotExist" || data52 === "Gt" || data52 === "Lt")) {
+                                const err66 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/operator", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/operator/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator, data: data52 };
+                                if (vErrors === null) {
+                                  vErrors = [err66];
+                                } else {
+                                  vErrors.push(err66);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data50.values !== void 0) {
+                              let data53 = data50.values;
+                              if (Array.isArray(data53)) {
+                                const len2 = data53.length;
+                                for (let i2 = 0; i2 < len2; i2++) {
+                                  let data54 = data53[i2];
+                                  if (typeof data54 !== "string") {
+                                    const err67 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/values/" + i2, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items, data: data54 };
+                                    if (vErrors === null) {
+                                      vErrors = [err67];
+                                    } else {
+                                      vErrors.push(err67);
+                                    }
+                                    errors++;
+                                  }
+                                }
+                              } else {
+                                const err68 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/values", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values, data: data53 };
+                                if (vErrors === null) {
+                                  vErrors = [err68];
+                                } else {
+                                  vErrors.push(err68);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data50.minValues !== void 0) {
+                              let data55 = data50.minValues;
+                              if (!(typeof data55 == "number" && (!(data55 % 1) && !isNaN(data55)) && isFinite(data55))) {
+                                const err69 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/minValues", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues, data: data55 };
+                                if (vErrors === null) {
+                                  vErrors = [err69];
+                                } else {
+                                  vErrors.push(err69);
+                                }
+                                errors++;
+                              }
+                              if (typeof data55 == "number" && isFinite(data55)) {
+                                if (data55 > 50 || isNaN(data55)) {
+                                  const err70 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/minValues", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/maximum", keyword: "maximum", params: { comparison: "<=", limit: 50 }, message: "must be <= 50", schema: 50, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues, data: data55 };
+                                  if (vErrors === null) {
+                                    vErrors = [err70];
+                                  } else {
+                                    vErrors.push(err70);
+                                  }
+                                  errors++;
+                                }
+                                if (data55 < 1 || isNaN(data55)) {
+                                  const err71 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/minValues", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues, data: data55 };
+                                  if (vErrors === null) {
+                                    vErrors = [err71];
+                                  } else {
+                                    vErrors.push(err71);
+                                  }
+                                  errors++;
+                                }
+                              }
                             }
                           } else {
-                            const err68 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema39.properties.digest.type, parentSchema: schema39.properties.digest, data: data49 };
+                            const err72 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
                             if (vErrors === null) {
-                              vErrors = [err68];
+                              vErrors = [err72];
                             } else {
-                              vErrors.push(err68);
+                              vErrors.push(err72);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err69 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema39.type, parentSchema: schema39, data: data46 };
+                        const err73 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements, data: data49 };
                         if (vErrors === null) {
-                          vErrors = [err69];
+                          vErrors = [err73];
                         } else {
-                          vErrors.push(err69);
+                          vErrors.push(err73);
                         }
                         errors++;
                       }
                     }
-                  } else {
-                    const err70 = { instancePath: instancePath + "/extraValues/runtime/queueAgent", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent, data: data45 };
-                    if (vErrors === null) {
-                      vErrors = [err70];
-                    } else {
-                      vErrors.push(err70);
-                    }
-                    errors++;
-                  }
-                }
-                if (data39.scaling !== void 0) {
-                  let data50 = data39.scaling;
-                  if (data50 && typeof data50 == "object" && !Array.isArray(data50)) {
-                    for (const key11 in data50) {
-                      if (!(key11 === "queueLength" || key11 === "minReplicaCount" || key11 === "maxReplicaCount" || key11 === "cooldownPeriod" || key11 === "pollingInterval" || key11 === "scaleDownSpeed")) {
-                        const err71 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41, data: data50 };
-                        if (vErrors === null) {
-                          vErrors = [err71];
-                        } else {
-                          vErrors.push(err71);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data50.queueLength !== void 0) {
-                      let data51 = data50.queueLength;
-                      if (!(typeof data51 == "number" && (!(data51 % 1) && !isNaN(data51)) && isFinite(data51))) {
-                        const err72 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.queueLength.type, parentSchema: schema41.properties.queueLength, data: data51 };
-                        if (vErrors === null) {
-                          vErrors = [err72];
-                        } else {
-                          vErrors.push(err72);
-                        }
-                        errors++;
-                      }
-                      if (typeof data51 == "number" && isFinite(data51)) {
-                        if (data51 < 1 || isNaN(data51)) {
-                          const err73 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.queueLength, data: data51 };
-                          if (vErrors === null) {
-                            vErrors = [err73];
+                    if (data33.extraTaints !== void 0) {
+                      let data56 = data33.extraTaints;
+                      if (Array.isArray(data56)) {
+                        const len3 = data56.length;
+                        for (let i3 = 0; i3 < len3; i3++) {
+                          let data57 = data56[i3];
+                          if (data57 && typeof data57 == "object" && !Array.isArray(data57)) {
+                            if (data57.key === void 0) {
+                              const err74 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required", keyword: "required", params: { missingProperty: "key" }, message: "must have required property 'key'", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
+                              if (vErrors === null) {
+                                vErrors = [err74];
+                              } else {
+                                vErrors.push(err74);
+                              }
+                              errors++;
+                            }
+                            if (data57.effect === void 0) {
+                              const err75 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required", keyword: "required", params: { missingProperty: "effect" }, message: "must have required property 'effect'", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
+                              if (vErrors === null) {
+                                vErrors = [err75];
+                              } else {
+                                vErrors.push(err75);
+                              }
+                              errors++;
+                            }
+                            for (const key14 in data57) {
+                              if (!(key14 === "key" || key14 === "value" || key14 === "effect")) {
+                                const err76 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
+                                if (vErrors === null) {
+                                  vErrors = [err76];
+                                } else {
+                                  vErrors.push(err76);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data57.key !== void 0) {
+                              let data58 = data57.key;
+                              if (typeof data58 === "string") {
+                                if (func2(data58) < 1) {
+                                  const err77 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key, data: data58 };
+                                  if (vErrors === null) {
+                                    vErrors = [err77];
+                                  } else {
+                                    vErrors.push(err77);
+                                  }
+                                  errors++;
+                                }
+                              } else {
+                                const err78 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key, data: data58 };
+                                if (vErrors === null) {
+                                  vErrors = [err78];
+                                } else {
+                                  vErrors.push(err78);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data57.value !== void 0) {
+                              let data59 = data57.value;
+                              if (typeof data59 !== "string") {
+                                const err79 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/value", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value, data: data59 };
+                                if (vErrors === null) {
+                                  vErrors = [err79];
+                                } else {
+                                  vErrors.push(err79);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data57.effect !== void 0) {
+                              let data60 = data57.effect;
+                              if (!(data60 === "NoSchedule" || data60 === "PreferNoSchedule" || data60 === "NoExecute")) {
+                                const err80 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/effect", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/effect/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect, data: data60 };
+                                if (vErrors === null) {
+                                  vErrors = [err80];
+                                } else {
+                                  vErrors.push(err80);
+                                }
+                                errors++;
+                              }
+                            }
                           } else {
-                            vErrors.push(err73);
+                            const err81 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
+                            if (vErrors === null) {
+                              vErrors = [err81];
+                            } else {
+                              vErrors.push(err81);
+                            }
+                            errors++;
                           }
-                          errors++;
                         }
-                      }
-                    }
-                    if (data50.minReplicaCount !== void 0) {
-                      let data52 = data50.minReplicaCount;
-                      if (!(typeof data52 == "number" && (!(data52 % 1) && !isNaN(data52)) && isFinite(data52))) {
-                        const err74 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.minReplicaCount.type, parentSchema: schema41.properties.minReplicaCount, data: data52 };
-                        if (vErrors === null) {
-                          vErrors = [err74];
-                        } else {
-                          vErrors.push(err74);
-                        }
-                        errors++;
-                      }
-                      if (typeof data52 == "number" && isFinite(data52)) {
-                        if (data52 < 0 || isNaN(data52)) {
-                          const err75 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema41.properties.minReplicaCount, data: data52 };
-                          if (vErrors === null) {
-                            vErrors = [err75];
-                          } else {
-                            vErrors.push(err75);
-                          }
-                          errors++;
-                        }
-                      }
-                    }
-                    if (data50.maxReplicaCount !== void 0) {
-                      let data53 = data50.maxReplicaCount;
-                      if (!(typeof data53 == "number" && (!(data53 % 1) && !isNaN(data53)) && isFinite(data53))) {
-                        const err76 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.maxReplicaCount.type, parentSchema: schema41.properties.maxReplicaCount, data: data53 };
-                        if (vErrors === null) {
-                          vErrors = [err76];
-                        } else {
-                          vErrors.push(err76);
-                        }
-                        errors++;
-                      }
-                      if (typeof data53 == "number" && isFinite(data53)) {
-                        if (data53 < 1 || isNaN(data53)) {
-                          const err77 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.maxReplicaCount, data: data53 };
-                          if (vErrors === null) {
-                            vErrors = [err77];
-                          } else {
-                            vErrors.push(err77);
-                          }
-                          errors++;
-                        }
-                      }
-                    }
-                    if (data50.cooldownPeriod !== void 0) {
-                      let data54 = data50.cooldownPeriod;
-                      if (!(typeof data54 == "number" && (!(data54 % 1) && !isNaN(data54)) && isFinite(data54))) {
-                        const err78 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.cooldownPeriod.type, parentSchema: schema41.properties.cooldownPeriod, data: data54 };
-                        if (vErrors === null) {
-                          vErrors = [err78];
-                        } else {
-                          vErrors.push(err78);
-                        }
-                        errors++;
-                      }
-                      if (typeof data54 == "number" && isFinite(data54)) {
-                        if (data54 < 0 || isNaN(data54)) {
-                          const err79 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema41.properties.cooldownPeriod, data: data54 };
-                          if (vErrors === null) {
-                            vErrors = [err79];
-                          } else {
-                            vErrors.push(err79);
-                          }
-                          errors++;
-                        }
-                      }
-                    }
-                    if (data50.pollingInterval !== void 0) {
-                      let data55 = data50.pollingInterval;
-                      if (!(typeof data55 == "number" && (!(data55 % 1) && !isNaN(data55)) && isFinite(data55))) {
-                        const err80 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.pollingInterval.type, parentSchema: schema41.properties.pollingInterval, data: data55 };
-                        if (vErrors === null) {
-                          vErrors = [err80];
-                        } else {
-                          vErrors.push(err80);
-                        }
-                        errors++;
-                      }
-                      if (typeof data55 == "number" && isFinite(data55)) {
-                        if (data55 < 1 || isNaN(data55)) {
-                          const err81 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.pollingInterval, data: data55 };
-                          if (vErrors === null) {
-                            vErrors = [err81];
-                          } else {
-                            vErrors.push(err81);
-                          }
-                          errors++;
-                        }
-                      }
-                    }
-                    if (data50.scaleDownSpeed !== void 0) {
-                      let data56 = data50.scaleDownSpeed;
-                      if (!(typeof data56 == "number" && (!(data56 % 1) && !isNaN(data56)) && isFinite(data56))) {
-                        const err82 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.scaleDownSpeed.type, parentSchema: schema41.properties.scaleDownSpeed, data: data56 };
+                      } else {
+                        const err82 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints, data: data56 };
                         if (vErrors === null) {
                           vErrors = [err82];
                         } else {
@@ -28378,58 +28384,59 @@ var require_environment_validator = __commonJS({
                         }
                         errors++;
                       }
-                      if (typeof data56 == "number" && isFinite(data56)) {
-                        if (data56 < 1 || isNaN(data56)) {
-                          const err83 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.scaleDownSpeed, data: data56 };
-                          if (vErrors === null) {
-                            vErrors = [err83];
-                          } else {
-                            vErrors.push(err83);
+                    }
+                    if (data33.resourceLimits !== void 0) {
+                      let data61 = data33.resourceLimits;
+                      if (data61 && typeof data61 == "object" && !Array.isArray(data61)) {
+                        for (const key15 in data61) {
+                          if (!(key15 === "cpu" || key15 === "memory" || key15 === "nvidia.com/gpu")) {
+                            const err83 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits", schemaPath: "#/$defs/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema39, data: data61 };
+                            if (vErrors === null) {
+                              vErrors = [err83];
+                            } else {
+                              vErrors.push(err83);
+                            }
+                            errors++;
                           }
-                          errors++;
                         }
-                      }
-                    }
-                  } else {
-                    const err84 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data: data50 };
-                    if (vErrors === null) {
-                      vErrors = [err84];
-                    } else {
-                      vErrors.push(err84);
-                    }
-                    errors++;
-                  }
-                }
-                if (data39.persistence !== void 0) {
-                  let data57 = data39.persistence;
-                  if (data57 && typeof data57 == "object" && !Array.isArray(data57)) {
-                    for (const key12 in data57) {
-                      if (!(key12 === "enabled" || key12 === "existingClaim")) {
-                        const err85 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence, data: data57 };
-                        if (vErrors === null) {
-                          vErrors = [err85];
-                        } else {
-                          vErrors.push(err85);
+                        if (data61.cpu !== void 0) {
+                          let data62 = data61.cpu;
+                          if (!(typeof data62 == "number" && (!(data62 % 1) && !isNaN(data62)) && isFinite(data62)) && typeof data62 !== "string") {
+                            const err84 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits/cpu", schemaPath: "#/$defs/resources/properties/cpu/type", keyword: "type", params: { type: schema39.properties.cpu.type }, message: "must be integer,string", schema: schema39.properties.cpu.type, parentSchema: schema39.properties.cpu, data: data62 };
+                            if (vErrors === null) {
+                              vErrors = [err84];
+                            } else {
+                              vErrors.push(err84);
+                            }
+                            errors++;
+                          }
                         }
-                        errors++;
-                      }
-                    }
-                    if (data57.enabled !== void 0) {
-                      let data58 = data57.enabled;
-                      if (typeof data58 !== "boolean") {
-                        const err86 = { instancePath: instancePath + "/extraValues/runtime/persistence/enabled", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled, data: data58 };
-                        if (vErrors === null) {
-                          vErrors = [err86];
-                        } else {
-                          vErrors.push(err86);
+                        if (data61.memory !== void 0) {
+                          let data63 = data61.memory;
+                          if (!(typeof data63 == "number" && (!(data63 % 1) && !isNaN(data63)) && isFinite(data63)) && typeof data63 !== "string") {
+                            const err85 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits/memory", schemaPath: "#/$defs/resources/properties/memory/type", keyword: "type", params: { type: schema39.properties.memory.type }, message: "must be integer,string", schema: schema39.properties.memory.type, parentSchema: schema39.properties.memory, data: data63 };
+                            if (vErrors === null) {
+                              vErrors = [err85];
+                            } else {
+                              vErrors.push(err85);
+                            }
+                            errors++;
+                          }
                         }
-                        errors++;
-                      }
-                    }
-                    if (data57.existingClaim !== void 0) {
-                      let data59 = data57.existingClaim;
-                      if (typeof data59 !== "string") {
-                        const err87 = { instancePath: instancePath + "/extraValues/runtime/persistence/existingClaim", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim, data: data59 };
+                        if (data61["nvidia.com/gpu"] !== void 0) {
+                          let data64 = data61["nvidia.com/gpu"];
+                          if (!(typeof data64 == "number" && (!(data64 % 1) && !isNaN(data64)) && isFinite(data64)) && typeof data64 !== "string") {
+                            const err86 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits/nvidia.com~1gpu", schemaPath: "#/$defs/resources/properties/nvidia.com~1gpu/type", keyword: "type", params: { type: schema39.properties["nvidia.com/gpu"].type }, message: "must be integer,string", schema: schema39.properties["nvidia.com/gpu"].type, parentSchema: schema39.properties["nvidia.com/gpu"], data: data64 };
+                            if (vErrors === null) {
+                              vErrors = [err86];
+                            } else {
+                              vErrors.push(err86);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err87 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits", schemaPath: "#/$defs/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema39.type, parentSchema: schema39, data: data61 };
                         if (vErrors === null) {
                           vErrors = [err87];
                         } else {
@@ -28439,7 +28446,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err88 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence, data: data57 };
+                    const err88 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner, data: data33 };
                     if (vErrors === null) {
                       vErrors = [err88];
                     } else {
@@ -28448,32 +28455,1379 @@ var require_environment_validator = __commonJS({
                     errors++;
                   }
                 }
+                if (data8.scaling !== void 0) {
+                  let data65 = data8.scaling;
+                  if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
+                    for (const key16 in data65) {
+                      if (!func1.call(schema40.properties, key16)) {
+                        const err89 = { instancePath: instancePath + "/extraValues/karpenter/scaling", schemaPath: "#/$defs/scaling/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema40, data: data65 };
+                        if (vErrors === null) {
+                          vErrors = [err89];
+                        } else {
+                          vErrors.push(err89);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data65.queueLength !== void 0) {
+                      let data66 = data65.queueLength;
+                      if (!(typeof data66 == "number" && (!(data66 % 1) && !isNaN(data66)) && isFinite(data66))) {
+                        const err90 = { instancePath: instancePath + "/extraValues/karpenter/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.queueLength.type, parentSchema: schema40.properties.queueLength, data: data66 };
+                        if (vErrors === null) {
+                          vErrors = [err90];
+                        } else {
+                          vErrors.push(err90);
+                        }
+                        errors++;
+                      }
+                      if (typeof data66 == "number" && isFinite(data66)) {
+                        if (data66 < 1 || isNaN(data66)) {
+                          const err91 = { instancePath: instancePath + "/extraValues/karpenter/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.queueLength, data: data66 };
+                          if (vErrors === null) {
+                            vErrors = [err91];
+                          } else {
+                            vErrors.push(err91);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data65.minReplicaCount !== void 0) {
+                      let data67 = data65.minReplicaCount;
+                      if (!(typeof data67 == "number" && (!(data67 % 1) && !isNaN(data67)) && isFinite(data67))) {
+                        const err92 = { instancePath: instancePath + "/extraValues/karpenter/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.minReplicaCount.type, parentSchema: schema40.properties.minReplicaCount, data: data67 };
+                        if (vErrors === null) {
+                          vErrors = [err92];
+                        } else {
+                          vErrors.push(err92);
+                        }
+                        errors++;
+                      }
+                      if (typeof data67 == "number" && isFinite(data67)) {
+                        if (data67 < 0 || isNaN(data67)) {
+                          const err93 = { instancePath: instancePath + "/extraValues/karpenter/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema40.properties.minReplicaCount, data: data67 };
+                          if (vErrors === null) {
+                            vErrors = [err93];
+                          } else {
+                            vErrors.push(err93);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data65.maxReplicaCount !== void 0) {
+                      let data68 = data65.maxReplicaCount;
+                      if (!(typeof data68 == "number" && (!(data68 % 1) && !isNaN(data68)) && isFinite(data68))) {
+                        const err94 = { instancePath: instancePath + "/extraValues/karpenter/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.maxReplicaCount.type, parentSchema: schema40.properties.maxReplicaCount, data: data68 };
+                        if (vErrors === null) {
+                          vErrors = [err94];
+                        } else {
+                          vErrors.push(err94);
+                        }
+                        errors++;
+                      }
+                      if (typeof data68 == "number" && isFinite(data68)) {
+                        if (data68 < 1 || isNaN(data68)) {
+                          const err95 = { instancePath: instancePath + "/extraValues/karpenter/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.maxReplicaCount, data: data68 };
+                          if (vErrors === null) {
+                            vErrors = [err95];
+                          } else {
+                            vErrors.push(err95);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data65.cooldownPeriod !== void 0) {
+                      let data69 = data65.cooldownPeriod;
+                      if (!(typeof data69 == "number" && (!(data69 % 1) && !isNaN(data69)) && isFinite(data69))) {
+                        const err96 = { instancePath: instancePath + "/extraValues/karpenter/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.cooldownPeriod.type, parentSchema: schema40.properties.cooldownPeriod, data: data69 };
+                        if (vErrors === null) {
+                          vErrors = [err96];
+                        } else {
+                          vErrors.push(err96);
+                        }
+                        errors++;
+                      }
+                      if (typeof data69 == "number" && isFinite(data69)) {
+                        if (data69 < 0 || isNaN(data69)) {
+                          const err97 = { instancePath: instancePath + "/extraValues/karpenter/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema40.properties.cooldownPeriod, data: data69 };
+                          if (vErrors === null) {
+                            vErrors = [err97];
+                          } else {
+                            vErrors.push(err97);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data65.pollingInterval !== void 0) {
+                      let data70 = data65.pollingInterval;
+                      if (!(typeof data70 == "number" && (!(data70 % 1) && !isNaN(data70)) && isFinite(data70))) {
+                        const err98 = { instancePath: instancePath + "/extraValues/karpenter/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.pollingInterval.type, parentSchema: schema40.properties.pollingInterval, data: data70 };
+                        if (vErrors === null) {
+                          vErrors = [err98];
+                        } else {
+                          vErrors.push(err98);
+                        }
+                        errors++;
+                      }
+                      if (typeof data70 == "number" && isFinite(data70)) {
+                        if (data70 < 1 || isNaN(data70)) {
+                          const err99 = { instancePath: instancePath + "/extraValues/karpenter/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.pollingInterval, data: data70 };
+                          if (vErrors === null) {
+                            vErrors = [err99];
+                          } else {
+                            vErrors.push(err99);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data65.scaleDownSpeed !== void 0) {
+                      let data71 = data65.scaleDownSpeed;
+                      if (!(typeof data71 == "number" && (!(data71 % 1) && !isNaN(data71)) && isFinite(data71))) {
+                        const err100 = { instancePath: instancePath + "/extraValues/karpenter/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.scaleDownSpeed.type, parentSchema: schema40.properties.scaleDownSpeed, data: data71 };
+                        if (vErrors === null) {
+                          vErrors = [err100];
+                        } else {
+                          vErrors.push(err100);
+                        }
+                        errors++;
+                      }
+                      if (typeof data71 == "number" && isFinite(data71)) {
+                        if (data71 < 1 || isNaN(data71)) {
+                          const err101 = { instancePath: instancePath + "/extraValues/karpenter/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.scaleDownSpeed, data: data71 };
+                          if (vErrors === null) {
+                            vErrors = [err101];
+                          } else {
+                            vErrors.push(err101);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data65.enabled !== void 0) {
+                      let data72 = data65.enabled;
+                      if (typeof data72 !== "boolean") {
+                        const err102 = { instancePath: instancePath + "/extraValues/karpenter/scaling/enabled", schemaPath: "#/$defs/scaling/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema40.properties.enabled.type, parentSchema: schema40.properties.enabled, data: data72 };
+                        if (vErrors === null) {
+                          vErrors = [err102];
+                        } else {
+                          vErrors.push(err102);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data65.scaleOnInFlight !== void 0) {
+                      let data73 = data65.scaleOnInFlight;
+                      if (typeof data73 !== "boolean") {
+                        const err103 = { instancePath: instancePath + "/extraValues/karpenter/scaling/scaleOnInFlight", schemaPath: "#/$defs/scaling/properties/scaleOnInFlight/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema40.properties.scaleOnInFlight.type, parentSchema: schema40.properties.scaleOnInFlight, data: data73 };
+                        if (vErrors === null) {
+                          vErrors = [err103];
+                        } else {
+                          vErrors.push(err103);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data65.extraHPAConfig !== void 0) {
+                      let data74 = data65.extraHPAConfig;
+                      if (data74 && typeof data74 == "object" && !Array.isArray(data74)) {
+                        for (const key17 in data74) {
+                          if (!(key17 === "scaleUp" || key17 === "scaleDown")) {
+                            const err104 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema40.properties.extraHPAConfig, data: data74 };
+                            if (vErrors === null) {
+                              vErrors = [err104];
+                            } else {
+                              vErrors.push(err104);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data74.scaleUp !== void 0) {
+                          let data75 = data74.scaleUp;
+                          if (!(data75 && typeof data75 == "object" && !Array.isArray(data75))) {
+                            const err105 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig/scaleUp", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.properties.scaleUp.type, parentSchema: schema40.properties.extraHPAConfig.properties.scaleUp, data: data75 };
+                            if (vErrors === null) {
+                              vErrors = [err105];
+                            } else {
+                              vErrors.push(err105);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data74.scaleDown !== void 0) {
+                          let data76 = data74.scaleDown;
+                          if (!(data76 && typeof data76 == "object" && !Array.isArray(data76))) {
+                            const err106 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig/scaleDown", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.properties.scaleDown.type, parentSchema: schema40.properties.extraHPAConfig.properties.scaleDown, data: data76 };
+                            if (vErrors === null) {
+                              vErrors = [err106];
+                            } else {
+                              vErrors.push(err106);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err107 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.type, parentSchema: schema40.properties.extraHPAConfig, data: data74 };
+                        if (vErrors === null) {
+                          vErrors = [err107];
+                        } else {
+                          vErrors.push(err107);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err108 = { instancePath: instancePath + "/extraValues/karpenter/scaling", schemaPath: "#/$defs/scaling/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.type, parentSchema: schema40, data: data65 };
+                    if (vErrors === null) {
+                      vErrors = [err108];
+                    } else {
+                      vErrors.push(err108);
+                    }
+                    errors++;
+                  }
+                }
               } else {
-                const err89 = { instancePath: instancePath + "/extraValues/runtime", schemaPath: "#/properties/extraValues/properties/runtime/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.type, parentSchema: schema36.properties.extraValues.properties.runtime, data: data39 };
+                const err109 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.type, parentSchema: schema36.properties.extraValues.properties.karpenter, data: data8 };
                 if (vErrors === null) {
-                  vErrors = [err89];
+                  vErrors = [err109];
                 } else {
-                  vErrors.push(err89);
+                  vErrors.push(err109);
+                }
+                errors++;
+              }
+            }
+            if (data7.runtime !== void 0) {
+              let data77 = data7.runtime;
+              if (data77 && typeof data77 == "object" && !Array.isArray(data77)) {
+                if (data77.inferenceApi !== void 0) {
+                  let data78 = data77.inferenceApi;
+                  if (data78 && typeof data78 == "object" && !Array.isArray(data78)) {
+                    if (data78.image !== void 0) {
+                      let data79 = data78.image;
+                      if (data79 && typeof data79 == "object" && !Array.isArray(data79)) {
+                        for (const key18 in data79) {
+                          if (!(key18 === "repository" || key18 === "tag" || key18 === "digest")) {
+                            const err110 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41, data: data79 };
+                            if (vErrors === null) {
+                              vErrors = [err110];
+                            } else {
+                              vErrors.push(err110);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data79.repository !== void 0) {
+                          let data80 = data79.repository;
+                          if (typeof data80 === "string") {
+                            if (func2(data80) < 1) {
+                              const err111 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema41.properties.repository, data: data80 };
+                              if (vErrors === null) {
+                                vErrors = [err111];
+                              } else {
+                                vErrors.push(err111);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err112 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.repository.type, parentSchema: schema41.properties.repository, data: data80 };
+                            if (vErrors === null) {
+                              vErrors = [err112];
+                            } else {
+                              vErrors.push(err112);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data79.tag !== void 0) {
+                          let data81 = data79.tag;
+                          if (typeof data81 === "string") {
+                            if (func2(data81) < 1) {
+                              const err113 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema41.properties.tag, data: data81 };
+                              if (vErrors === null) {
+                                vErrors = [err113];
+                              } else {
+                                vErrors.push(err113);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err114 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.tag.type, parentSchema: schema41.properties.tag, data: data81 };
+                            if (vErrors === null) {
+                              vErrors = [err114];
+                            } else {
+                              vErrors.push(err114);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data79.digest !== void 0) {
+                          let data82 = data79.digest;
+                          if (typeof data82 === "string") {
+                            if (!pattern24.test(data82)) {
+                              const err115 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema41.properties.digest, data: data82 };
+                              if (vErrors === null) {
+                                vErrors = [err115];
+                              } else {
+                                vErrors.push(err115);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err116 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.digest.type, parentSchema: schema41.properties.digest, data: data82 };
+                            if (vErrors === null) {
+                              vErrors = [err116];
+                            } else {
+                              vErrors.push(err116);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err117 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data: data79 };
+                        if (vErrors === null) {
+                          vErrors = [err117];
+                        } else {
+                          vErrors.push(err117);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data78.extraEnv !== void 0) {
+                      let data83 = data78.extraEnv;
+                      const _errs189 = errors;
+                      let valid36 = false;
+                      let passing0 = null;
+                      const _errs190 = errors;
+                      if (data83 && typeof data83 == "object" && !Array.isArray(data83)) {
+                        for (const key19 in data83) {
+                          let data84 = data83[key19];
+                          if (typeof data84 !== "string") {
+                            const err118 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/extraEnv/oneOf/0/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[0].additionalProperties.type, parentSchema: schema42.oneOf[0].additionalProperties, data: data84 };
+                            if (vErrors === null) {
+                              vErrors = [err118];
+                            } else {
+                              vErrors.push(err118);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err119 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[0].type, parentSchema: schema42.oneOf[0], data: data83 };
+                        if (vErrors === null) {
+                          vErrors = [err119];
+                        } else {
+                          vErrors.push(err119);
+                        }
+                        errors++;
+                      }
+                      var _valid0 = _errs190 === errors;
+                      if (_valid0) {
+                        valid36 = true;
+                        passing0 = 0;
+                      }
+                      const _errs195 = errors;
+                      if (Array.isArray(data83)) {
+                        const len4 = data83.length;
+                        for (let i4 = 0; i4 < len4; i4++) {
+                          let data85 = data83[i4];
+                          if (data85 && typeof data85 == "object" && !Array.isArray(data85)) {
+                            if (data85.name === void 0) {
+                              const err120 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4, schemaPath: "#/$defs/extraEnv/oneOf/1/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema42.oneOf[1].items.required, parentSchema: schema42.oneOf[1].items, data: data85 };
+                              if (vErrors === null) {
+                                vErrors = [err120];
+                              } else {
+                                vErrors.push(err120);
+                              }
+                              errors++;
+                            }
+                            for (const key20 in data85) {
+                              if (!(key20 === "name" || key20 === "value" || key20 === "valueFrom")) {
+                                const err121 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4, schemaPath: "#/$defs/extraEnv/oneOf/1/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties", schema: false, parentSchema: schema42.oneOf[1].items, data: data85 };
+                                if (vErrors === null) {
+                                  vErrors = [err121];
+                                } else {
+                                  vErrors.push(err121);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data85.name !== void 0) {
+                              let data86 = data85.name;
+                              if (typeof data86 === "string") {
+                                if (func2(data86) < 1) {
+                                  const err122 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.oneOf[1].items.properties.name, data: data86 };
+                                  if (vErrors === null) {
+                                    vErrors = [err122];
+                                  } else {
+                                    vErrors.push(err122);
+                                  }
+                                  errors++;
+                                }
+                              } else {
+                                const err123 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[1].items.properties.name.type, parentSchema: schema42.oneOf[1].items.properties.name, data: data86 };
+                                if (vErrors === null) {
+                                  vErrors = [err123];
+                                } else {
+                                  vErrors.push(err123);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data85.value !== void 0) {
+                              let data87 = data85.value;
+                              if (typeof data87 !== "string") {
+                                const err124 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/value", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[1].items.properties.value.type, parentSchema: schema42.oneOf[1].items.properties.value, data: data87 };
+                                if (vErrors === null) {
+                                  vErrors = [err124];
+                                } else {
+                                  vErrors.push(err124);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data85.valueFrom !== void 0) {
+                              let data88 = data85.valueFrom;
+                              if (!(data88 && typeof data88 == "object" && !Array.isArray(data88))) {
+                                const err125 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/valueFrom", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[1].items.properties.valueFrom.type, parentSchema: schema42.oneOf[1].items.properties.valueFrom, data: data88 };
+                                if (vErrors === null) {
+                                  vErrors = [err125];
+                                } else {
+                                  vErrors.push(err125);
+                                }
+                                errors++;
+                              }
+                            }
+                          } else {
+                            const err126 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4, schemaPath: "#/$defs/extraEnv/oneOf/1/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[1].items.type, parentSchema: schema42.oneOf[1].items, data: data85 };
+                            if (vErrors === null) {
+                              vErrors = [err126];
+                            } else {
+                              vErrors.push(err126);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err127 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/1/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.oneOf[1].type, parentSchema: schema42.oneOf[1], data: data83 };
+                        if (vErrors === null) {
+                          vErrors = [err127];
+                        } else {
+                          vErrors.push(err127);
+                        }
+                        errors++;
+                      }
+                      var _valid0 = _errs195 === errors;
+                      if (_valid0 && valid36) {
+                        valid36 = false;
+                        passing0 = [passing0, 1];
+                      } else {
+                        if (_valid0) {
+                          valid36 = true;
+                          passing0 = 1;
+                        }
+                      }
+                      if (!valid36) {
+                        const err128 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema42.oneOf, parentSchema: schema42, data: data83 };
+                        if (vErrors === null) {
+                          vErrors = [err128];
+                        } else {
+                          vErrors.push(err128);
+                        }
+                        errors++;
+                      } else {
+                        errors = _errs189;
+                        if (vErrors !== null) {
+                          if (_errs189) {
+                            vErrors.length = _errs189;
+                          } else {
+                            vErrors = null;
+                          }
+                        }
+                      }
+                    }
+                    if (data78.imagePullPolicy !== void 0) {
+                      let data89 = data78.imagePullPolicy;
+                      if (!(data89 === "Always" || data89 === "IfNotPresent" || data89 === "Never")) {
+                        const err129 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/imagePullPolicy", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/imagePullPolicy/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy, data: data89 };
+                        if (vErrors === null) {
+                          vErrors = [err129];
+                        } else {
+                          vErrors.push(err129);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data78.resources !== void 0) {
+                      let data90 = data78.resources;
+                      if (data90 && typeof data90 == "object" && !Array.isArray(data90)) {
+                        for (const key21 in data90) {
+                          if (!(key21 === "limits" || key21 === "requests")) {
+                            const err130 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources, data: data90 };
+                            if (vErrors === null) {
+                              vErrors = [err130];
+                            } else {
+                              vErrors.push(err130);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data90.limits !== void 0) {
+                          let data91 = data90.limits;
+                          if (data91 && typeof data91 == "object" && !Array.isArray(data91)) {
+                            for (const key22 in data91) {
+                              let data92 = data91[key22];
+                              if (!(typeof data92 == "number" && (!(data92 % 1) && !isNaN(data92)) && isFinite(data92)) && typeof data92 !== "string") {
+                                const err131 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/limits/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/additionalProperties/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties, data: data92 };
+                                if (vErrors === null) {
+                                  vErrors = [err131];
+                                } else {
+                                  vErrors.push(err131);
+                                }
+                                errors++;
+                              }
+                            }
+                          } else {
+                            const err132 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/limits", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits, data: data91 };
+                            if (vErrors === null) {
+                              vErrors = [err132];
+                            } else {
+                              vErrors.push(err132);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data90.requests !== void 0) {
+                          let data93 = data90.requests;
+                          if (data93 && typeof data93 == "object" && !Array.isArray(data93)) {
+                            for (const key23 in data93) {
+                              let data94 = data93[key23];
+                              if (!(typeof data94 == "number" && (!(data94 % 1) && !isNaN(data94)) && isFinite(data94)) && typeof data94 !== "string") {
+                                const err133 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/requests/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/additionalProperties/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties, data: data94 };
+                                if (vErrors === null) {
+                                  vErrors = [err133];
+                                } else {
+                                  vErrors.push(err133);
+                                }
+                                errors++;
+                              }
+                            }
+                          } else {
+                            const err134 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/requests", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests, data: data93 };
+                            if (vErrors === null) {
+                              vErrors = [err134];
+                            } else {
+                              vErrors.push(err134);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err135 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources, data: data90 };
+                        if (vErrors === null) {
+                          vErrors = [err135];
+                        } else {
+                          vErrors.push(err135);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data78.commandArguments !== void 0) {
+                      let data95 = data78.commandArguments;
+                      if (typeof data95 !== "string") {
+                        const err136 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/commandArguments", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/commandArguments/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments, data: data95 };
+                        if (vErrors === null) {
+                          vErrors = [err136];
+                        } else {
+                          vErrors.push(err136);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data78.modelMountPath !== void 0) {
+                      let data96 = data78.modelMountPath;
+                      if (typeof data96 !== "string") {
+                        const err137 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/modelMountPath", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/modelMountPath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath, data: data96 };
+                        if (vErrors === null) {
+                          vErrors = [err137];
+                        } else {
+                          vErrors.push(err137);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err138 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi, data: data78 };
+                    if (vErrors === null) {
+                      vErrors = [err138];
+                    } else {
+                      vErrors.push(err138);
+                    }
+                    errors++;
+                  }
+                }
+                if (data77.queueAgent !== void 0) {
+                  let data97 = data77.queueAgent;
+                  if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
+                    if (data97.image !== void 0) {
+                      let data98 = data97.image;
+                      if (data98 && typeof data98 == "object" && !Array.isArray(data98)) {
+                        for (const key24 in data98) {
+                          if (!(key24 === "repository" || key24 === "tag" || key24 === "digest")) {
+                            const err139 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41, data: data98 };
+                            if (vErrors === null) {
+                              vErrors = [err139];
+                            } else {
+                              vErrors.push(err139);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data98.repository !== void 0) {
+                          let data99 = data98.repository;
+                          if (typeof data99 === "string") {
+                            if (func2(data99) < 1) {
+                              const err140 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema41.properties.repository, data: data99 };
+                              if (vErrors === null) {
+                                vErrors = [err140];
+                              } else {
+                                vErrors.push(err140);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err141 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.repository.type, parentSchema: schema41.properties.repository, data: data99 };
+                            if (vErrors === null) {
+                              vErrors = [err141];
+                            } else {
+                              vErrors.push(err141);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data98.tag !== void 0) {
+                          let data100 = data98.tag;
+                          if (typeof data100 === "string") {
+                            if (func2(data100) < 1) {
+                              const err142 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema41.properties.tag, data: data100 };
+                              if (vErrors === null) {
+                                vErrors = [err142];
+                              } else {
+                                vErrors.push(err142);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err143 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.tag.type, parentSchema: schema41.properties.tag, data: data100 };
+                            if (vErrors === null) {
+                              vErrors = [err143];
+                            } else {
+                              vErrors.push(err143);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data98.digest !== void 0) {
+                          let data101 = data98.digest;
+                          if (typeof data101 === "string") {
+                            if (!pattern24.test(data101)) {
+                              const err144 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema41.properties.digest, data: data101 };
+                              if (vErrors === null) {
+                                vErrors = [err144];
+                              } else {
+                                vErrors.push(err144);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err145 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.digest.type, parentSchema: schema41.properties.digest, data: data101 };
+                            if (vErrors === null) {
+                              vErrors = [err145];
+                            } else {
+                              vErrors.push(err145);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err146 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data: data98 };
+                        if (vErrors === null) {
+                          vErrors = [err146];
+                        } else {
+                          vErrors.push(err146);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data97.extraEnv !== void 0) {
+                      let data102 = data97.extraEnv;
+                      const _errs239 = errors;
+                      let valid48 = false;
+                      let passing1 = null;
+                      const _errs240 = errors;
+                      if (data102 && typeof data102 == "object" && !Array.isArray(data102)) {
+                        for (const key25 in data102) {
+                          let data103 = data102[key25];
+                          if (typeof data103 !== "string") {
+                            const err147 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/extraEnv/oneOf/0/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[0].additionalProperties.type, parentSchema: schema42.oneOf[0].additionalProperties, data: data103 };
+                            if (vErrors === null) {
+                              vErrors = [err147];
+                            } else {
+                              vErrors.push(err147);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err148 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[0].type, parentSchema: schema42.oneOf[0], data: data102 };
+                        if (vErrors === null) {
+                          vErrors = [err148];
+                        } else {
+                          vErrors.push(err148);
+                        }
+                        errors++;
+                      }
+                      var _valid1 = _errs240 === errors;
+                      if (_valid1) {
+                        valid48 = true;
+                        passing1 = 0;
+                      }
+                      const _errs245 = errors;
+                      if (Array.isArray(data102)) {
+                        const len5 = data102.length;
+                        for (let i5 = 0; i5 < len5; i5++) {
+                          let data104 = data102[i5];
+                          if (data104 && typeof data104 == "object" && !Array.isArray(data104)) {
+                            if (data104.name === void 0) {
+                              const err149 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5, schemaPath: "#/$defs/extraEnv/oneOf/1/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema42.oneOf[1].items.required, parentSchema: schema42.oneOf[1].items, data: data104 };
+                              if (vErrors === null) {
+                                vErrors = [err149];
+                              } else {
+                                vErrors.push(err149);
+                              }
+                              errors++;
+                            }
+                            for (const key26 in data104) {
+                              if (!(key26 === "name" || key26 === "value" || key26 === "valueFrom")) {
+                                const err150 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5, schemaPath: "#/$defs/extraEnv/oneOf/1/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties", schema: false, parentSchema: schema42.oneOf[1].items, data: data104 };
+                                if (vErrors === null) {
+                                  vErrors = [err150];
+                                } else {
+                                  vErrors.push(err150);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data104.name !== void 0) {
+                              let data105 = data104.name;
+                              if (typeof data105 === "string") {
+                                if (func2(data105) < 1) {
+                                  const err151 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.oneOf[1].items.properties.name, data: data105 };
+                                  if (vErrors === null) {
+                                    vErrors = [err151];
+                                  } else {
+                                    vErrors.push(err151);
+                                  }
+                                  errors++;
+                                }
+                              } else {
+                                const err152 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[1].items.properties.name.type, parentSchema: schema42.oneOf[1].items.properties.name, data: data105 };
+                                if (vErrors === null) {
+                                  vErrors = [err152];
+                                } else {
+                                  vErrors.push(err152);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data104.value !== void 0) {
+                              let data106 = data104.value;
+                              if (typeof data106 !== "string") {
+                                const err153 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/value", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[1].items.properties.value.type, parentSchema: schema42.oneOf[1].items.properties.value, data: data106 };
+                                if (vErrors === null) {
+                                  vErrors = [err153];
+                                } else {
+                                  vErrors.push(err153);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data104.valueFrom !== void 0) {
+                              let data107 = data104.valueFrom;
+                              if (!(data107 && typeof data107 == "object" && !Array.isArray(data107))) {
+                                const err154 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/valueFrom", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[1].items.properties.valueFrom.type, parentSchema: schema42.oneOf[1].items.properties.valueFrom, data: data107 };
+                                if (vErrors === null) {
+                                  vErrors = [err154];
+                                } else {
+                                  vErrors.push(err154);
+                                }
+                                errors++;
+                              }
+                            }
+                          } else {
+                            const err155 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5, schemaPath: "#/$defs/extraEnv/oneOf/1/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[1].items.type, parentSchema: schema42.oneOf[1].items, data: data104 };
+                            if (vErrors === null) {
+                              vErrors = [err155];
+                            } else {
+                              vErrors.push(err155);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err156 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/1/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.oneOf[1].type, parentSchema: schema42.oneOf[1], data: data102 };
+                        if (vErrors === null) {
+                          vErrors = [err156];
+                        } else {
+                          vErrors.push(err156);
+                        }
+                        errors++;
+                      }
+                      var _valid1 = _errs245 === errors;
+                      if (_valid1 && valid48) {
+                        valid48 = false;
+                        passing1 = [passing1, 1];
+                      } else {
+                        if (_valid1) {
+                          valid48 = true;
+                          passing1 = 1;
+                        }
+                      }
+                      if (!valid48) {
+                        const err157 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf", keyword: "oneOf", params: { passingSchemas: passing1 }, message: "must match exactly one schema in oneOf", schema: schema42.oneOf, parentSchema: schema42, data: data102 };
+                        if (vErrors === null) {
+                          vErrors = [err157];
+                        } else {
+                          vErrors.push(err157);
+                        }
+                        errors++;
+                      } else {
+                        errors = _errs239;
+                        if (vErrors !== null) {
+                          if (_errs239) {
+                            vErrors.length = _errs239;
+                          } else {
+                            vErrors = null;
+                          }
+                        }
+                      }
+                    }
+                    if (data97.XRay !== void 0) {
+                      let data108 = data97.XRay;
+                      if (data108 && typeof data108 == "object" && !Array.isArray(data108)) {
+                        for (const key27 in data108) {
+                          if (!(key27 === "enabled")) {
+                            const err158 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/XRay", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay, data: data108 };
+                            if (vErrors === null) {
+                              vErrors = [err158];
+                            } else {
+                              vErrors.push(err158);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data108.enabled !== void 0) {
+                          let data109 = data108.enabled;
+                          if (typeof data109 !== "boolean") {
+                            const err159 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/XRay/enabled", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled, data: data109 };
+                            if (vErrors === null) {
+                              vErrors = [err159];
+                            } else {
+                              vErrors.push(err159);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err160 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/XRay", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay, data: data108 };
+                        if (vErrors === null) {
+                          vErrors = [err160];
+                        } else {
+                          vErrors.push(err160);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data97.imagePullPolicy !== void 0) {
+                      let data110 = data97.imagePullPolicy;
+                      if (!(data110 === "Always" || data110 === "IfNotPresent" || data110 === "Never")) {
+                        const err161 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/imagePullPolicy", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/imagePullPolicy/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy, data: data110 };
+                        if (vErrors === null) {
+                          vErrors = [err161];
+                        } else {
+                          vErrors.push(err161);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data97.resources !== void 0) {
+                      let data111 = data97.resources;
+                      if (data111 && typeof data111 == "object" && !Array.isArray(data111)) {
+                        for (const key28 in data111) {
+                          if (!(key28 === "limits" || key28 === "requests")) {
+                            const err162 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources, data: data111 };
+                            if (vErrors === null) {
+                              vErrors = [err162];
+                            } else {
+                              vErrors.push(err162);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data111.limits !== void 0) {
+                          let data112 = data111.limits;
+                          if (data112 && typeof data112 == "object" && !Array.isArray(data112)) {
+                            for (const key29 in data112) {
+                              let data113 = data112[key29];
+                              if (!(typeof data113 == "number" && (!(data113 % 1) && !isNaN(data113)) && isFinite(data113)) && typeof data113 !== "string") {
+                                const err163 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/limits/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/additionalProperties/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties, data: data113 };
+                                if (vErrors === null) {
+                                  vErrors = [err163];
+                                } else {
+                                  vErrors.push(err163);
+                                }
+                                errors++;
+                              }
+                            }
+                          } else {
+                            const err164 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/limits", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits, data: data112 };
+                            if (vErrors === null) {
+                              vErrors = [err164];
+                            } else {
+                              vErrors.push(err164);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data111.requests !== void 0) {
+                          let data114 = data111.requests;
+                          if (data114 && typeof data114 == "object" && !Array.isArray(data114)) {
+                            for (const key30 in data114) {
+                              let data115 = data114[key30];
+                              if (!(typeof data115 == "number" && (!(data115 % 1) && !isNaN(data115)) && isFinite(data115)) && typeof data115 !== "string") {
+                                const err165 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/requests/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/additionalProperties/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties, data: data115 };
+                                if (vErrors === null) {
+                                  vErrors = [err165];
+                                } else {
+                                  vErrors.push(err165);
+                                }
+                                errors++;
+                              }
+                            }
+                          } else {
+                            const err166 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/requests", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests, data: data114 };
+                            if (vErrors === null) {
+                              vErrors = [err166];
+                            } else {
+                              vErrors.push(err166);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err167 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources, data: data111 };
+                        if (vErrors === null) {
+                          vErrors = [err167];
+                        } else {
+                          vErrors.push(err167);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data97.commandArguments !== void 0) {
+                      let data116 = data97.commandArguments;
+                      if (typeof data116 !== "string") {
+                        const err168 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/commandArguments", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/commandArguments/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments, data: data116 };
+                        if (vErrors === null) {
+                          vErrors = [err168];
+                        } else {
+                          vErrors.push(err168);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data97.modelMountPath !== void 0) {
+                      let data117 = data97.modelMountPath;
+                      if (typeof data117 !== "string") {
+                        const err169 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/modelMountPath", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/modelMountPath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath, data: data117 };
+                        if (vErrors === null) {
+                          vErrors = [err169];
+                        } else {
+                          vErrors.push(err169);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err170 = { instancePath: instancePath + "/extraValues/runtime/queueAgent", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent, data: data97 };
+                    if (vErrors === null) {
+                      vErrors = [err170];
+                    } else {
+                      vErrors.push(err170);
+                    }
+                    errors++;
+                  }
+                }
+                if (data77.scaling !== void 0) {
+                  let data118 = data77.scaling;
+                  if (data118 && typeof data118 == "object" && !Array.isArray(data118)) {
+                    for (const key31 in data118) {
+                      if (!func1.call(schema40.properties, key31)) {
+                        const err171 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key31 }, message: "must NOT have additional properties", schema: false, parentSchema: schema40, data: data118 };
+                        if (vErrors === null) {
+                          vErrors = [err171];
+                        } else {
+                          vErrors.push(err171);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data118.queueLength !== void 0) {
+                      let data119 = data118.queueLength;
+                      if (!(typeof data119 == "number" && (!(data119 % 1) && !isNaN(data119)) && isFinite(data119))) {
+                        const err172 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.queueLength.type, parentSchema: schema40.properties.queueLength, data: data119 };
+                        if (vErrors === null) {
+                          vErrors = [err172];
+                        } else {
+                          vErrors.push(err172);
+                        }
+                        errors++;
+                      }
+                      if (typeof data119 == "number" && isFinite(data119)) {
+                        if (data119 < 1 || isNaN(data119)) {
+                          const err173 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.queueLength, data: data119 };
+                          if (vErrors === null) {
+                            vErrors = [err173];
+                          } else {
+                            vErrors.push(err173);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data118.minReplicaCount !== void 0) {
+                      let data120 = data118.minReplicaCount;
+                      if (!(typeof data120 == "number" && (!(data120 % 1) && !isNaN(data120)) && isFinite(data120))) {
+                        const err174 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.minReplicaCount.type, parentSchema: schema40.properties.minReplicaCount, data: data120 };
+                        if (vErrors === null) {
+                          vErrors = [err174];
+                        } else {
+                          vErrors.push(err174);
+                        }
+                        errors++;
+                      }
+                      if (typeof data120 == "number" && isFinite(data120)) {
+                        if (data120 < 0 || isNaN(data120)) {
+                          const err175 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema40.properties.minReplicaCount, data: data120 };
+                          if (vErrors === null) {
+                            vErrors = [err175];
+                          } else {
+                            vErrors.push(err175);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data118.maxReplicaCount !== void 0) {
+                      let data121 = data118.maxReplicaCount;
+                      if (!(typeof data121 == "number" && (!(data121 % 1) && !isNaN(data121)) && isFinite(data121))) {
+                        const err176 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.maxReplicaCount.type, parentSchema: schema40.properties.maxReplicaCount, data: data121 };
+                        if (vErrors === null) {
+                          vErrors = [err176];
+                        } else {
+                          vErrors.push(err176);
+                        }
+                        errors++;
+                      }
+                      if (typeof data121 == "number" && isFinite(data121)) {
+                        if (data121 < 1 || isNaN(data121)) {
+                          const err177 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.maxReplicaCount, data: data121 };
+                          if (vErrors === null) {
+                            vErrors = [err177];
+                          } else {
+                            vErrors.push(err177);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data118.cooldownPeriod !== void 0) {
+                      let data122 = data118.cooldownPeriod;
+                      if (!(typeof data122 == "number" && (!(data122 % 1) && !isNaN(data122)) && isFinite(data122))) {
+                        const err178 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.cooldownPeriod.type, parentSchema: schema40.properties.cooldownPeriod, data: data122 };
+                        if (vErrors === null) {
+                          vErrors = [err178];
+                        } else {
+                          vErrors.push(err178);
+                        }
+                        errors++;
+                      }
+                      if (typeof data122 == "number" && isFinite(data122)) {
+                        if (data122 < 0 || isNaN(data122)) {
+                          const err179 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema40.properties.cooldownPeriod, data: data122 };
+                          if (vErrors === null) {
+                            vErrors = [err179];
+                          } else {
+                            vErrors.push(err179);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data118.pollingInterval !== void 0) {
+                      let data123 = data118.pollingInterval;
+                      if (!(typeof data123 == "number" && (!(data123 % 1) && !isNaN(data123)) && isFinite(data123))) {
+                        const err180 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.pollingInterval.type, parentSchema: schema40.properties.pollingInterval, data: data123 };
+                        if (vErrors === null) {
+                          vErrors = [err180];
+                        } else {
+                          vErrors.push(err180);
+                        }
+                        errors++;
+                      }
+                      if (typeof data123 == "number" && isFinite(data123)) {
+                        if (data123 < 1 || isNaN(data123)) {
+                          const err181 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.pollingInterval, data: data123 };
+                          if (vErrors === null) {
+                            vErrors = [err181];
+                          } else {
+                            vErrors.push(err181);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data118.scaleDownSpeed !== void 0) {
+                      let data124 = data118.scaleDownSpeed;
+                      if (!(typeof data124 == "number" && (!(data124 % 1) && !isNaN(data124)) && isFinite(data124))) {
+                        const err182 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.scaleDownSpeed.type, parentSchema: schema40.properties.scaleDownSpeed, data: data124 };
+                        if (vErrors === null) {
+                          vErrors = [err182];
+                        } else {
+                          vErrors.push(err182);
+                        }
+                        errors++;
+                      }
+                      if (typeof data124 == "number" && isFinite(data124)) {
+                        if (data124 < 1 || isNaN(data124)) {
+                          const err183 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.scaleDownSpeed, data: data124 };
+                          if (vErrors === null) {
+                            vErrors = [err183];
+                          } else {
+                            vErrors.push(err183);
+                          }
+                          errors++;
+                        }
+                      }
+                    }
+                    if (data118.enabled !== void 0) {
+                      let data125 = data118.enabled;
+                      if (typeof data125 !== "boolean") {
+                        const err184 = { instancePath: instancePath + "/extraValues/runtime/scaling/enabled", schemaPath: "#/$defs/scaling/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema40.properties.enabled.type, parentSchema: schema40.properties.enabled, data: data125 };
+                        if (vErrors === null) {
+                          vErrors = [err184];
+                        } else {
+                          vErrors.push(err184);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data118.scaleOnInFlight !== void 0) {
+                      let data126 = data118.scaleOnInFlight;
+                      if (typeof data126 !== "boolean") {
+                        const err185 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleOnInFlight", schemaPath: "#/$defs/scaling/properties/scaleOnInFlight/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema40.properties.scaleOnInFlight.type, parentSchema: schema40.properties.scaleOnInFlight, data: data126 };
+                        if (vErrors === null) {
+                          vErrors = [err185];
+                        } else {
+                          vErrors.push(err185);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data118.extraHPAConfig !== void 0) {
+                      let data127 = data118.extraHPAConfig;
+                      if (data127 && typeof data127 == "object" && !Array.isArray(data127)) {
+                        for (const key32 in data127) {
+                          if (!(key32 === "scaleUp" || key32 === "scaleDown")) {
+                            const err186 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key32 }, message: "must NOT have additional properties", schema: false, parentSchema: schema40.properties.extraHPAConfig, data: data127 };
+                            if (vErrors === null) {
+                              vErrors = [err186];
+                            } else {
+                              vErrors.push(err186);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data127.scaleUp !== void 0) {
+                          let data128 = data127.scaleUp;
+                          if (!(data128 && typeof data128 == "object" && !Array.isArray(data128))) {
+                            const err187 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig/scaleUp", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.properties.scaleUp.type, parentSchema: schema40.properties.extraHPAConfig.properties.scaleUp, data: data128 };
+                            if (vErrors === null) {
+                              vErrors = [err187];
+                            } else {
+                              vErrors.push(err187);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data127.scaleDown !== void 0) {
+                          let data129 = data127.scaleDown;
+                          if (!(data129 && typeof data129 == "object" && !Array.isArray(data129))) {
+                            const err188 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig/scaleDown", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.properties.scaleDown.type, parentSchema: schema40.properties.extraHPAConfig.properties.scaleDown, data: data129 };
+                            if (vErrors === null) {
+                              vErrors = [err188];
+                            } else {
+                              vErrors.push(err188);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err189 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.type, parentSchema: schema40.properties.extraHPAConfig, data: data127 };
+                        if (vErrors === null) {
+                          vErrors = [err189];
+                        } else {
+                          vErrors.push(err189);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err190 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.type, parentSchema: schema40, data: data118 };
+                    if (vErrors === null) {
+                      vErrors = [err190];
+                    } else {
+                      vErrors.push(err190);
+                    }
+                    errors++;
+                  }
+                }
+                if (data77.persistence !== void 0) {
+                  let data130 = data77.persistence;
+                  if (data130 && typeof data130 == "object" && !Array.isArray(data130)) {
+                    for (const key33 in data130) {
+                      if (!(key33 === "enabled" || key33 === "existingClaim")) {
+                        const err191 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key33 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence, data: data130 };
+                        if (vErrors === null) {
+                          vErrors = [err191];
+                        } else {
+                          vErrors.push(err191);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data130.enabled !== void 0) {
+                      let data131 = data130.enabled;
+                      if (typeof data131 !== "boolean") {
+                        const err192 = { instancePath: instancePath + "/extraValues/runtime/persistence/enabled", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled, data: data131 };
+                        if (vErrors === null) {
+                          vErrors = [err192];
+                        } else {
+                          vErrors.push(err192);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data130.existingClaim !== void 0) {
+                      let data132 = data130.existingClaim;
+                      if (typeof data132 !== "string") {
+                        const err193 = { instancePath: instancePath + "/extraValues/runtime/persistence/existingClaim", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim, data: data132 };
+                        if (vErrors === null) {
+                          vErrors = [err193];
+                        } else {
+                          vErrors.push(err193);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err194 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence, data: data130 };
+                    if (vErrors === null) {
+                      vErrors = [err194];
+                    } else {
+                      vErrors.push(err194);
+                    }
+                    errors++;
+                  }
+                }
+                if (data77.labels !== void 0) {
+                  let data133 = data77.labels;
+                  if (data133 && typeof data133 == "object" && !Array.isArray(data133)) {
+                    for (const key34 in data133) {
+                      let data134 = data133[key34];
+                      if (typeof data134 !== "string") {
+                        const err195 = { instancePath: instancePath + "/extraValues/runtime/labels/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/labels/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.labels.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.labels.additionalProperties, data: data134 };
+                        if (vErrors === null) {
+                          vErrors = [err195];
+                        } else {
+                          vErrors.push(err195);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err196 = { instancePath: instancePath + "/extraValues/runtime/labels", schemaPath: "#/properties/extraValues/properties/runtime/properties/labels/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.labels.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.labels, data: data133 };
+                    if (vErrors === null) {
+                      vErrors = [err196];
+                    } else {
+                      vErrors.push(err196);
+                    }
+                    errors++;
+                  }
+                }
+                if (data77.annotations !== void 0) {
+                  let data135 = data77.annotations;
+                  if (data135 && typeof data135 == "object" && !Array.isArray(data135)) {
+                    for (const key35 in data135) {
+                      let data136 = data135[key35];
+                      if (typeof data136 !== "string") {
+                        const err197 = { instancePath: instancePath + "/extraValues/runtime/annotations/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/annotations/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.annotations.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.annotations.additionalProperties, data: data136 };
+                        if (vErrors === null) {
+                          vErrors = [err197];
+                        } else {
+                          vErrors.push(err197);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err198 = { instancePath: instancePath + "/extraValues/runtime/annotations", schemaPath: "#/properties/extraValues/properties/runtime/properties/annotations/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.annotations.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.annotations, data: data135 };
+                    if (vErrors === null) {
+                      vErrors = [err198];
+                    } else {
+                      vErrors.push(err198);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err199 = { instancePath: instancePath + "/extraValues/runtime", schemaPath: "#/properties/extraValues/properties/runtime/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.type, parentSchema: schema36.properties.extraValues.properties.runtime, data: data77 };
+                if (vErrors === null) {
+                  vErrors = [err199];
+                } else {
+                  vErrors.push(err199);
                 }
                 errors++;
               }
             }
           } else {
-            const err90 = { instancePath: instancePath + "/extraValues", schemaPath: "#/properties/extraValues/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.type, parentSchema: schema36.properties.extraValues, data: data7 };
+            const err200 = { instancePath: instancePath + "/extraValues", schemaPath: "#/properties/extraValues/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.type, parentSchema: schema36.properties.extraValues, data: data7 };
             if (vErrors === null) {
-              vErrors = [err90];
+              vErrors = [err200];
             } else {
-              vErrors.push(err90);
+              vErrors.push(err200);
             }
             errors++;
           }
         }
       } else {
-        const err91 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.type, parentSchema: schema36, data };
+        const err201 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.type, parentSchema: schema36, data };
         if (vErrors === null) {
-          vErrors = [err91];
+          vErrors = [err201];
         } else {
-          vErrors.push(err91);
+          vErrors.push(err201);
         }
         errors++;
       }
@@ -30032,7 +31386,7 @@ var require_environment_validator = __commonJS({
           let data56 = data.clusterComponents;
           if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
             for (const key12 in data56) {
-              if (!(key12 === "kubernetesVersion" || key12 === "instanceType" || key12 === "minSize" || key12 === "maxSize" || key12 === "desiredSize")) {
+              if (!(key12 === "kubernetesVersion" || key12 === "instanceType" || key12 === "minSize" || key12 === "maxSize" || key12 === "desiredSize" || key12 === "desiredCount")) {
                 const err132 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.clusterComponents, data: data56 };
                 if (vErrors === null) {
                   vErrors = [err132];
@@ -30155,44 +31509,45 @@ var require_environment_validator = __commonJS({
                 }
               }
             }
+            if (data56.desiredCount !== void 0) {
+              let data62 = data56.desiredCount;
+              if (!(typeof data62 == "number" && (!(data62 % 1) && !isNaN(data62)) && isFinite(data62))) {
+                const err143 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredCount.type, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data62 };
+                if (vErrors === null) {
+                  vErrors = [err143];
+                } else {
+                  vErrors.push(err143);
+                }
+                errors++;
+              }
+              if (typeof data62 == "number" && isFinite(data62)) {
+                if (data62 < 1 || isNaN(data62)) {
+                  const err144 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data62 };
+                  if (vErrors === null) {
+                    vErrors = [err144];
+                  } else {
+                    vErrors.push(err144);
+                  }
+                  errors++;
+                }
+              }
+            }
           } else {
-            const err143 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data56 };
+            const err145 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data56 };
             if (vErrors === null) {
-              vErrors = [err143];
+              vErrors = [err145];
             } else {
-              vErrors.push(err143);
+              vErrors.push(err145);
             }
             errors++;
           }
         }
         if (data.APIGW !== void 0) {
-          let data62 = data.APIGW;
-          if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
-            for (const key13 in data62) {
+          let data63 = data.APIGW;
+          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
+            for (const key13 in data63) {
               if (!(key13 === "stageName" || key13 === "throttle")) {
-                const err144 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data62 };
-                if (vErrors === null) {
-                  vErrors = [err144];
-                } else {
-                  vErrors.push(err144);
-                }
-                errors++;
-              }
-            }
-            if (data62.stageName !== void 0) {
-              let data63 = data62.stageName;
-              if (typeof data63 === "string") {
-                if (!pattern21.test(data63)) {
-                  const err145 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data63 };
-                  if (vErrors === null) {
-                    vErrors = [err145];
-                  } else {
-                    vErrors.push(err145);
-                  }
-                  errors++;
-                }
-              } else {
-                const err146 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data63 };
+                const err146 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data63 };
                 if (vErrors === null) {
                   vErrors = [err146];
                 } else {
@@ -30201,34 +31556,34 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data62.throttle !== void 0) {
-              let data64 = data62.throttle;
-              if (data64 && typeof data64 == "object" && !Array.isArray(data64)) {
-                for (const key14 in data64) {
-                  if (!(key14 === "rateLimit" || key14 === "burstLimit")) {
-                    const err147 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data64 };
-                    if (vErrors === null) {
-                      vErrors = [err147];
-                    } else {
-                      vErrors.push(err147);
-                    }
-                    errors++;
-                  }
-                }
-                if (data64.rateLimit !== void 0) {
-                  let data65 = data64.rateLimit;
-                  if (typeof data65 == "number" && isFinite(data65)) {
-                    if (data65 < 0 || isNaN(data65)) {
-                      const err148 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data65 };
-                      if (vErrors === null) {
-                        vErrors = [err148];
-                      } else {
-                        vErrors.push(err148);
-                      }
-                      errors++;
-                    }
+            if (data63.stageName !== void 0) {
+              let data64 = data63.stageName;
+              if (typeof data64 === "string") {
+                if (!pattern21.test(data64)) {
+                  const err147 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data64 };
+                  if (vErrors === null) {
+                    vErrors = [err147];
                   } else {
-                    const err149 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data65 };
+                    vErrors.push(err147);
+                  }
+                  errors++;
+                }
+              } else {
+                const err148 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data64 };
+                if (vErrors === null) {
+                  vErrors = [err148];
+                } else {
+                  vErrors.push(err148);
+                }
+                errors++;
+              }
+            }
+            if (data63.throttle !== void 0) {
+              let data65 = data63.throttle;
+              if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
+                for (const key14 in data65) {
+                  if (!(key14 === "rateLimit" || key14 === "burstLimit")) {
+                    const err149 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data65 };
                     if (vErrors === null) {
                       vErrors = [err149];
                     } else {
@@ -30237,70 +31592,63 @@ var require_environment_validator = __commonJS({
                     errors++;
                   }
                 }
-                if (data64.burstLimit !== void 0) {
-                  let data66 = data64.burstLimit;
-                  if (!(typeof data66 == "number" && (!(data66 % 1) && !isNaN(data66)) && isFinite(data66))) {
-                    const err150 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data66 };
+                if (data65.rateLimit !== void 0) {
+                  let data66 = data65.rateLimit;
+                  if (typeof data66 == "number" && isFinite(data66)) {
+                    if (data66 < 0 || isNaN(data66)) {
+                      const err150 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data66 };
+                      if (vErrors === null) {
+                        vErrors = [err150];
+                      } else {
+                        vErrors.push(err150);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err151 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data66 };
                     if (vErrors === null) {
-                      vErrors = [err150];
+                      vErrors = [err151];
                     } else {
-                      vErrors.push(err150);
+                      vErrors.push(err151);
                     }
                     errors++;
                   }
-                  if (typeof data66 == "number" && isFinite(data66)) {
-                    if (data66 < 0 || isNaN(data66)) {
-                      const err151 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data66 };
+                }
+                if (data65.burstLimit !== void 0) {
+                  let data67 = data65.burstLimit;
+                  if (!(typeof data67 == "number" && (!(data67 % 1) && !isNaN(data67)) && isFinite(data67))) {
+                    const err152 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data67 };
+                    if (vErrors === null) {
+                      vErrors = [err152];
+                    } else {
+                      vErrors.push(err152);
+                    }
+                    errors++;
+                  }
+                  if (typeof data67 == "number" && isFinite(data67)) {
+                    if (data67 < 0 || isNaN(data67)) {
+                      const err153 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data67 };
                       if (vErrors === null) {
-                        vErrors = [err151];
+                        vErrors = [err153];
                       } else {
-                        vErrors.push(err151);
+                        vErrors.push(err153);
                       }
                       errors++;
                     }
                   }
                 }
               } else {
-                const err152 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data64 };
+                const err154 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data65 };
                 if (vErrors === null) {
-                  vErrors = [err152];
+                  vErrors = [err154];
                 } else {
-                  vErrors.push(err152);
+                  vErrors.push(err154);
                 }
                 errors++;
               }
             }
           } else {
-            const err153 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data62 };
-            if (vErrors === null) {
-              vErrors = [err153];
-            } else {
-              vErrors.push(err153);
-            }
-            errors++;
-          }
-        }
-        if (data.modelsRuntime !== void 0) {
-          let data67 = data.modelsRuntime;
-          if (Array.isArray(data67)) {
-            if (data67.length < 1) {
-              const err154 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data67 };
-              if (vErrors === null) {
-                vErrors = [err154];
-              } else {
-                vErrors.push(err154);
-              }
-              errors++;
-            }
-            const len7 = data67.length;
-            for (let i10 = 0; i10 < len7; i10++) {
-              if (!validate21(data67[i10], { instancePath: instancePath + "/modelsRuntime/" + i10, parentData: data67, parentDataProperty: i10, rootData, dynamicAnchors })) {
-                vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
-                errors = vErrors.length;
-              }
-            }
-          } else {
-            const err155 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data67 };
+            const err155 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data63 };
             if (vErrors === null) {
               vErrors = [err155];
             } else {
@@ -30309,12 +31657,41 @@ var require_environment_validator = __commonJS({
             errors++;
           }
         }
+        if (data.modelsRuntime !== void 0) {
+          let data68 = data.modelsRuntime;
+          if (Array.isArray(data68)) {
+            if (data68.length < 1) {
+              const err156 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data68 };
+              if (vErrors === null) {
+                vErrors = [err156];
+              } else {
+                vErrors.push(err156);
+              }
+              errors++;
+            }
+            const len7 = data68.length;
+            for (let i10 = 0; i10 < len7; i10++) {
+              if (!validate21(data68[i10], { instancePath: instancePath + "/modelsRuntime/" + i10, parentData: data68, parentDataProperty: i10, rootData, dynamicAnchors })) {
+                vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+                errors = vErrors.length;
+              }
+            }
+          } else {
+            const err157 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data68 };
+            if (vErrors === null) {
+              vErrors = [err157];
+            } else {
+              vErrors.push(err157);
+            }
+            errors++;
+          }
+        }
       } else {
-        const err156 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
+        const err158 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
         if (vErrors === null) {
-          vErrors = [err156];
+          vErrors = [err158];
         } else {
-          vErrors.push(err156);
+          vErrors.push(err158);
         }
         errors++;
       }
@@ -30714,6 +32091,72 @@ function tryParseModelSource(raw, options = {}) {
 }
 
 // lib/config/resolve.ts
+var ENVIRONMENT_DEFAULTS = {
+  environment: {
+    /** A person approves the deploy unless the file says `auto`: the safe choice for production. */
+    approval: "manual"
+  },
+  pipeline: {
+    /** GitHub-hosted runners; China needs a self-hosted runner in China (docs/aws-cn.md). */
+    runner: ["ubuntu-latest"],
+    /** A source bucket that the deploy workflow uploads to: needs no CodeConnections, which China lacks. */
+    source: { type: "s3" }
+  },
+  mirror: {
+    /**
+     * Eight 8 MiB Range segments in flight for blobs of 64 MiB or more: eight flows of a
+     * per-flow-capped path carry about eight times one stream (issue 21; lib/transfer/segmented.ts
+     * DEFAULT_SEGMENT_SETTINGS, the same values, which lib/config may not import).
+     */
+    download: { connections: 8, segmentSizeMiB: 4, thresholdMiB: 64 }
+  },
+  mirrorEntry: {
+    /** Keep the whole index, so the mirrored digest is the source's digest. */
+    platforms: "all",
+    /** Immutable tags: a mirrored tag can never point to other content. */
+    tagMutability: "IMMUTABLE"
+  },
+  models: {
+    /** Hugging Face itself; a mirror such as hf-mirror.com is an explicit choice. */
+    endpoint: DEFAULT_HF_ENDPOINT,
+    /** The same segmented downloads as `mirror.download`, for the same reason. */
+    download: { connections: 8, segmentSizeMiB: 4, thresholdMiB: 64 }
+  },
+  snapshot: {
+    /** No image-cache snapshot unless asked for: baking costs an instance and a snapshot. */
+    enabled: false,
+    /** Room for the sd-on-eks images with headroom (the original solution's data volume). */
+    volumeSize: 80,
+    /** A small general-purpose instance: the bake only pulls images. */
+    instanceType: "m5.large",
+    /** The GPU instance types of the original solution are x86_64. */
+    architectures: ["x86_64"]
+  },
+  clusterComponents: {
+    /** The Kubernetes version of the kubectl layer the stack ships (KubectlV33Layer). */
+    kubernetesVersion: "1.33",
+    /** The original solution's system node group. */
+    instanceType: "m5.large",
+    /** Two system nodes, as in the original solution. */
+    minSize: 2,
+    /** Two system nodes, as in the original solution. */
+    maxSize: 2,
+    /** Two system nodes, as in the original solution. */
+    desiredSize: 2
+  },
+  APIGW: {
+    /** The original solution's stage name. */
+    stageName: "prod",
+    /** The original solution's usage plan: 10 requests per second, bursts of 2. */
+    throttle: { rateLimit: 10, burstLimit: 2 }
+  },
+  runtime: {
+    /** Kubernetes' own default namespace. */
+    namespace: "default",
+    /** A fixed checkpoint (`modelFilename`) loaded at start. */
+    dynamicModel: false
+  }
+};
 function defaultEngine(partition) {
   return partition === "aws-cn" ? "github-actions" : "codepipeline";
 }
@@ -30800,6 +32243,518 @@ function isKnownModelFolder(target) {
   return top !== void 0 && MODEL_FOLDERS.includes(top);
 }
 var CHECKPOINT_FOLDER = "Stable-diffusion";
+
+// lib/config/migration.ts
+var RT = "modelsRuntime[]";
+var EV = `${RT}.extraValues`;
+var PROV = `${EV}.karpenter.provisioner`;
+var NT = `${EV}.karpenter.nodeTemplate`;
+var RV = `${EV}.runtime`;
+function same(original, note, status = "supported", rule) {
+  return { original, sdpipe: original, status, note, ...rule ? { rule } : {} };
+}
+function whole(e) {
+  return { ...e, whole: true };
+}
+function ebs(prefix, what) {
+  return [
+    same(`${prefix}.volumeSize`, `EC2NodeClass ${what} volumeSize`),
+    same(`${prefix}.volumeType`, `EC2NodeClass ${what} volumeType`),
+    same(`${prefix}.deleteOnTermination`, `EC2NodeClass ${what} deleteOnTermination`),
+    same(`${prefix}.iops`, `EC2NodeClass ${what} iops (SDP060 checks the gp3 range)`),
+    same(`${prefix}.throughput`, `EC2NodeClass ${what} throughput (SDP061 checks the gp3 range)`)
+  ];
+}
+function container(prefix, what) {
+  return [
+    same(`${prefix}.image.repository`, `${what} image; in China it must be the mirrored repository (SDP085), and the pipeline pins the mirrored digest when it is left out`),
+    same(`${prefix}.image.tag`, `${what} image tag; a tag alone draws SDP045 (not pinned by digest)`),
+    whole(same(`${prefix}.extraEnv`, `chart value; a mapping (the original's form, which the chart's toYaml cannot render as env) or a list of EnvVar, passed to the chart as a list`)),
+    same(`${prefix}.imagePullPolicy`, "chart value"),
+    whole(same(`${prefix}.resources.limits`, "chart value (container resources.limits)")),
+    whole(same(`${prefix}.resources.requests`, "chart value (container resources.requests)"))
+  ];
+}
+var MIGRATION = [
+  same("stackName", "CloudFormation stack name and EKS cluster name"),
+  same("modelBucketArn", "the model bucket; the partition must be the region's (SDP030)"),
+  { ...same("clusterComponents.instanceType", "system managed node group instance type (SDP050 checks the region offers it)"), formats: ["upstream"] },
+  { original: "clusterComponents.desiredCount", sdpipe: "clusterComponents.desiredSize", status: "renamed", rule: "SDP100", note: "system managed node group desired size; sdpipe also has minSize and maxSize", formats: ["upstream"] },
+  same("APIGW.stageName", "API Gateway stage name"),
+  same("APIGW.throttle.rateLimit", "API Gateway usage plan rate limit"),
+  same("APIGW.throttle.burstLimit", "API Gateway usage plan burst limit (SDP071: at least rateLimit)"),
+  same(`${RT}.name`, "Helm release, queue and node pool name"),
+  same(`${RT}.namespace`, "Kubernetes namespace of the release"),
+  same(`${RT}.modelFilename`, "chart value runtime.inferenceApi.modelFilename and the SNS filter on sd_model_checkpoint; the file must be in models.files (SDP080)"),
+  same(`${RT}.dynamicModel`, "chart value runtime.queueAgent.dynamicModel"),
+  same(`${RT}.type`, "chart value runtime.type (sdwebui or comfyui)"),
+  same(`${RT}.chartRepository`, "the runtime chart's repository (read by the original's lib/dataPlane.ts, not in its schema); in China it must be this environment's ECR or a host you run (SDP044)"),
+  same(`${RT}.chartVersion`, "the runtime chart's version (read by the original, not in its schema)"),
+  same(`${EV}`, "Helm values of the runtime release; the keys below are checked, others pass through"),
+  whole(same(`${PROV}.labels`, "NodePool spec.template.metadata.labels (with sdpipe.io/runtime)")),
+  same(`${PROV}.capacityType.onDemand`, "NodePool requirement karpenter.sh/capacity-type"),
+  same(`${PROV}.capacityType.spot`, "NodePool requirement karpenter.sh/capacity-type"),
+  same(`${PROV}.instanceType`, "NodePool requirement node.kubernetes.io/instance-type (SDP050 checks the region offers each)"),
+  whole(same(`${PROV}.extraRequirements`, "NodePool spec.template.spec.requirements; not capacity or instance type, which the keys above own", "restricted", "SDP105")),
+  whole(same(`${PROV}.extraTaints`, "NodePool spec.template.spec.taints; not nvidia.com/gpu or runtime, which the chart sets", "restricted", "SDP105")),
+  whole(same(`${PROV}.resourceLimits`, "NodePool spec.limits; sdpipe's limits is the same key, and only one may be set", "restricted", "SDP104")),
+  same(`${PROV}.consolidation`, "NodePool spec.disruption.consolidationPolicy (WhenEmptyOrUnderutilized or WhenEmpty)"),
+  same(`${PROV}.disruption.consolidateAfter`, "NodePool spec.disruption.consolidateAfter"),
+  same(`${PROV}.disruption.expireAfter`, "NodePool spec.template.spec.expireAfter"),
+  whole(same(`${NT}.securityGroupSelector`, "no effect: the chart's EC2NodeClass selects the cluster security group by its aws:eks:cluster-name tag (templates/nodeclass.yaml); remove it", "no-effect", "SDP101")),
+  whole(same(`${NT}.subnetSelector`, "no effect: the chart's EC2NodeClass selects the stack's private subnets by tag (templates/nodeclass.yaml); remove it", "no-effect", "SDP101")),
+  whole(same(`${NT}.tags`, "EC2NodeClass spec.tags; not stack or runtime, which the chart sets, nor a key Karpenter reserves", "restricted", "SDP105")),
+  same(`${NT}.amiFamily`, "EC2NodeClass spec.amiSelectorTerms alias (Bottlerocket; sdpipe also allows AL2023)"),
+  { ...same(`${NT}.instanceStorePolicy`, "EC2NodeClass spec.instanceStorePolicy; refused with the image-cache snapshot, whose images would be bypassed", "restricted", "SDP102"), formats: ["upstream"] },
+  ...ebs(`${NT}.osVolume`, "/dev/xvda (OS)"),
+  same(`${NT}.osVolume.snapshotID`, "EC2NodeClass /dev/xvda snapshotID"),
+  ...ebs(`${NT}.dataVolume`, "/dev/xvdb (data)"),
+  same(`${NT}.dataVolume.snapshotID`, "EC2NodeClass /dev/xvdb snapshotID; with snapshot.enabled the pipeline writes the baked snapshot (SDP064 warns about a written one)", "generated", "SDP064"),
+  whole(same(`${NT}.userData`, "EC2NodeClass spec.userData (Bottlerocket TOML); with the image-cache snapshot it must not switch to SOCI or bind containerd to ephemeral storage", "restricted", "SDP102")),
+  whole(same(`${RV}.labels`, "chart value runtime.labels (labels of the release's objects)")),
+  whole(same(`${RV}.annotations`, "chart value runtime.annotations")),
+  same(`${RV}.scaling.enabled`, "sdpipe's ScaledObject (the chart's own stays off): false creates none, and the deployment keeps one replica"),
+  same(`${RV}.scaling.queueLength`, "ScaledObject trigger metadata queueLength"),
+  same(`${RV}.scaling.cooldownPeriod`, "ScaledObject spec.cooldownPeriod"),
+  same(`${RV}.scaling.maxReplicaCount`, "ScaledObject spec.maxReplicaCount"),
+  same(`${RV}.scaling.minReplicaCount`, "ScaledObject spec.minReplicaCount (SDP070: at most maxReplicaCount)"),
+  same(`${RV}.scaling.pollingInterval`, "ScaledObject spec.pollingInterval"),
+  same(`${RV}.scaling.scaleOnInFlight`, "ScaledObject trigger metadata scaleOnInFlight, where KEDA reads it (the original chart writes spec.scaleOnInFlight, which the ScaledObject schema does not have)"),
+  whole(same(`${RV}.scaling.extraHPAConfig`, "ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior; its scaleDown not with scaleDownSpeed", "restricted", "SDP106")),
+  ...container(`${RV}.inferenceApi`, "SD WebUI or ComfyUI"),
+  same(`${RV}.inferenceApi.modelMountPath`, "chart value"),
+  same(`${RV}.inferenceApi.commandArguments`, "chart value"),
+  ...container(`${RV}.queueAgent`, "queue agent"),
+  same(`${RV}.queueAgent.modelMountPath`, "no effect: the chart mounts the models into the inference container only", "no-effect", "SDP101"),
+  same(`${RV}.queueAgent.commandArguments`, "chart value"),
+  same(`${RV}.queueAgent.XRay.enabled`, "no effect: the chart reads runtime.queueAgent.xray.enabled, and sdpipe always runs the X-Ray sidecar", "no-effect", "SDP101"),
+  { original: `${EV}.karpenter.scaling`, sdpipe: `${RV}.scaling`, status: "moved", rule: "SDP103", note: "no chart reads scaling under karpenter, where the older format's example put it; KEDA's ScaledObject takes it from extraValues.runtime.scaling", formats: ["aws-samples"] }
+];
+function refusedEntries() {
+  return MIGRATION.filter((e) => e.status === "renamed" || e.status === "moved" || e.status === "no-effect");
+}
+
+// lib/config/placeholders.ts
+var PLACEHOLDER_PREFIX = "FILL-IN";
+function isPlaceholder(value) {
+  return typeof value === "string" && value.startsWith(PLACEHOLDER_PREFIX);
+}
+
+// lib/config/yaml-source.ts
+var fs = __toESM(require("node:fs"));
+var import_yaml = __toESM(require_dist());
+
+// lib/config/rules-catalog.ts
+var RULES = {
+  SDP001: { severity: "error", title: "YAML syntax", hint: "fix the YAML at this position (indentation, quoting, a missing colon)" },
+  SDP002: { severity: "error", title: "duplicate key", hint: "remove or rename one of the two keys; YAML keeps only one and the other is lost" },
+  SDP003: { severity: "error", title: "alias expansion limit", hint: "write the values out instead of nesting aliases; environment files need no more than a few aliases" },
+  SDP004: { severity: "error", title: "root is not a mapping", hint: "an environment file is a mapping: start with `environment:` and the other top-level keys" },
+  SDP005: { severity: "error", title: "file too large", hint: "environment files are small; split out or remove the large content" },
+  SDP006: { severity: "error", title: "not text", hint: "save the file as UTF-8 text; binary content cannot be an environment file" },
+  SDP010: { severity: "error", title: "unknown key", hint: "remove the key or correct its spelling; see docs/configuration.md for the keys allowed here" },
+  SDP011: { severity: "error", title: "missing key", hint: "add the key; see docs/configuration.md" },
+  SDP012: { severity: "error", title: "wrong type", hint: "write a value of the expected type (quote account ids and versions so YAML keeps them as strings)" },
+  SDP013: { severity: "error", title: "value not allowed", hint: "use one of the allowed values" },
+  SDP014: { severity: "error", title: "invalid value", hint: "correct the value to the expected form" },
+  SDP020: { severity: "error", title: "environment name differs from file name", hint: "set environment.name to the file name, or rename the file" },
+  SDP021: { severity: "error", title: "branch shared by two environments", hint: "give each environment its own branch, such as env/<name>" },
+  SDP022: { severity: "error", title: "unknown region", hint: "use a region name such as us-east-1 or cn-northwest-1" },
+  SDP030: { severity: "error", title: "ARN partition differs from the region's", hint: "use arn:aws: in global regions and arn:aws-cn: in cn-north-1 and cn-northwest-1" },
+  SDP031: { severity: "error", title: "malformed bucket ARN", hint: "write arn:<partition>:s3:::<bucket>, with a real bucket name (3-63 lowercase letters, digits, dots, hyphens)" },
+  SDP032: { severity: "error", title: "ARN account differs from environment.account", hint: "use this environment's account id, or correct environment.account" },
+  SDP033: { severity: "error", title: "malformed ARN", hint: "write arn:<partition>:<service>:<region>:<account>:<resource>" },
+  SDP040: { severity: "error", title: "ECR host region", hint: "write the full region in the ECR host, such as 123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn" },
+  SDP041: { severity: "error", title: "ECR host suffix", hint: "ECR hosts end in .amazonaws.com in global regions and .amazonaws.com.cn in China" },
+  SDP042: { severity: "error", title: "ECR host account", hint: "deploy-time images must come from this environment's account's ECR; mirror them there" },
+  SDP043: { severity: "error", title: "public host at deploy time in China", hint: "AWS China cannot pull from public registries or hubs at deploy time: mirror it (mirror.images / mirror.charts / models.files) and refer to the mirrored copy, or leave the reference out so the pipeline pins the mirror" },
+  SDP044: { severity: "error", title: "chart repository", hint: "point chartRepository at this environment's ECR (oci://<account>.dkr.ecr.<region>.<suffix>/...) or an http(s) host you run, or leave it out to use the mirrored sd-on-eks chart" },
+  SDP045: { severity: "warning", title: "image not pinned by digest", hint: "leave the image out so the pipeline pins the mirrored digest, or write digest: sha256:..." },
+  SDP050: { severity: "error", title: "instance type not offered in the region", hint: "choose an instance type listed in config/regions/<region>.yaml (in China: g4dn instead of g5)" },
+  SDP051: { severity: "warning", title: "no region facts", hint: "add config/regions/<region>.yaml with the instance families and services the region offers" },
+  SDP052: { severity: "error", title: "no capacity type enabled", hint: "set capacityType.onDemand or capacityType.spot to true" },
+  SDP053: { severity: "warning", title: "service not offered in the region", hint: "use pipeline.engine: github-actions where CodePipeline or CodeConnections is not offered" },
+  SDP054: { severity: "error", title: "Bottlerocket AMI parameter not found (validate --live)", hint: "use a Kubernetes version that Bottlerocket publishes in this region (aws ssm get-parameters-by-path --path /aws/service/bottlerocket/), or wait until it does" },
+  SDP060: { severity: "error", title: "gp3 IOPS out of range", hint: "gp3 volumes take 3000 to 16000 IOPS" },
+  SDP061: { severity: "error", title: "gp3 throughput out of range", hint: "gp3 throughput is 125 to 1000 MiB/s and at most IOPS / 4" },
+  SDP062: { severity: "error", title: "volume size is not a Kubernetes quantity", hint: "write a quantity with a binary unit, such as 80Gi" },
+  SDP063: { severity: "error", title: "malformed snapshot id", hint: "a snapshot id is snap- followed by 8 or 17 hex digits; or leave it out and set snapshot.enabled so the pipeline supplies it" },
+  SDP064: { severity: "warning", title: "snapshot id written while the pipeline bakes one", hint: "remove snapshotID: with snapshot.enabled the pipeline supplies the baked snapshot" },
+  SDP070: { severity: "error", title: "scaling minimum above maximum", hint: "make minReplicaCount at most maxReplicaCount" },
+  SDP071: { severity: "error", title: "burst limit below rate limit", hint: "make APIGW.throttle.burstLimit at least rateLimit" },
+  SDP072: { severity: "error", title: "runtime name", hint: "runtime names are unique DNS-1123 labels: lowercase letters, digits and -, at most 63, starting and ending with a letter or digit" },
+  SDP073: { severity: "error", title: "namespace name", hint: "namespaces are DNS-1123 labels: lowercase letters, digits and -, at most 63" },
+  SDP075: { severity: "error", title: "stack name", hint: "a CloudFormation stack name starts with a letter and has only letters, digits and -, at most 128" },
+  SDP076: { severity: "error", title: "node group sizes", hint: "keep minSize <= desiredSize <= maxSize" },
+  SDP080: { severity: "error", title: "model file not synced", hint: "add the file to models.files with target Stable-diffusion/<modelFilename>, or set dynamicModel: true" },
+  SDP081: { severity: "error", title: "image needed by the deploy is not mirrored", hint: "add it to mirror.images with this name" },
+  SDP082: { severity: "warning", title: "unknown model folder", hint: "use a folder the runtimes read: Stable-diffusion/, Lora/, VAE/, ControlNet/, embeddings/, ..." },
+  SDP083: { severity: "error", title: "chart needed by the deploy is not mirrored", hint: "add it to mirror.charts with this name" },
+  SDP084: { severity: "error", title: "duplicate name", hint: "names and targets must be unique within their list" },
+  SDP085: { severity: "error", title: "image reference not in the mirror set", hint: "refer to a repository listed in mirror.images, or leave the image out so the pipeline pins the mirrored digest" },
+  SDP086: { severity: "error", title: "malformed reference", hint: "write host/repository[:tag|@sha256:digest]; charts may start with oci://" },
+  SDP087: { severity: "error", title: "model source", hint: "write hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a path" },
+  SDP088: { severity: "error", title: "data volume smaller than the image-cache snapshot", hint: "EC2 cannot create a volume smaller than its snapshot: raise dataVolume.volumeSize to at least snapshot.volumeSize GiB, or lower snapshot.volumeSize" },
+  SDP089: { severity: "error", title: "model target is not a valid key", hint: "write a key such as Stable-diffusion/model.safetensors: at most 1024 bytes of UTF-8, single / between folders, no . or .. segment, not under .sdpipe/" },
+  SDP090: { severity: "error", title: "value that reaches a workflow holds an expression or control character", hint: "config values are data: remove ${{ }}, line breaks and control characters from names, branches, runner labels and registry URLs" },
+  SDP007: { severity: "error", title: "nesting too deep", hint: "environment files nest about 8 levels deep: remove the stray brackets or indentation, or flatten the structure" },
+  SDP091: { severity: "warning", title: "live check could not run in the region (validate --live)", hint: "the region answered with no instance type offerings at all: it may not be enabled for the account (opt-in regions), the credentials may lack permission (ec2:DescribeInstanceTypeOfferings), or the endpoint may be wrong (aws-cn regions need China credentials); try aws ec2 describe-instance-type-offerings --region <region>" },
+  SDP100: { severity: "error", title: "original key renamed", hint: "write the sdpipe name of the key; docs/configuration.md has the migration table (sdpipe import renames it)" },
+  SDP101: { severity: "warning", title: "original key has no effect", hint: "remove the key: neither the original nor sdpipe reads it (docs/configuration.md, migration table)" },
+  SDP102: { severity: "error", title: "node setting bypasses the image-cache snapshot", hint: "remove instanceStorePolicy and SOCI / ephemeral-storage userData while snapshot.enabled (or a dataVolume.snapshotID) is used" },
+  SDP103: { severity: "error", title: "original key in a place nothing reads", hint: "move the key where the chart reads it; docs/configuration.md has the migration table (sdpipe import moves it)" },
+  SDP104: { severity: "error", title: "two names for the same setting", hint: "keep one of resourceLimits and limits" },
+  SDP105: { severity: "error", title: "key collides with what the chart or the stack sets", hint: "use the dedicated setting (capacityType, instanceType) or another key" },
+  SDP106: { severity: "error", title: "scale-down behaviour set twice", hint: "keep one of scaling.scaleDownSpeed and scaling.extraHPAConfig.scaleDown" },
+  SDP108: { severity: "error", title: "placeholder to fill in", hint: "replace the FILL-IN value with the real one (sdpipe import leaves these where it cannot know the answer: model sources and sha256, template variables)" },
+  SDP999: { severity: "error", title: "internal error", hint: "this is a bug in sdpipe; run with --debug and report it" }
+};
+
+// lib/config/yaml-source.ts
+var MAX_FILE_BYTES = 1024 * 1024;
+var MAX_ALIAS_COUNT = 100;
+var MAX_YAML_DEPTH = 64;
+function formatPath(path7) {
+  let out = "";
+  for (const seg of path7) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else out += out ? `.${seg}` : seg;
+  }
+  return out;
+}
+var YamlSource = class _YamlSource {
+  /** The file name used in diagnostics. */
+  file;
+  /** The plain value (undefined when the file could not be read as one YAML mapping). */
+  value;
+  /** Problems found while reading. */
+  diagnostics;
+  doc;
+  lines;
+  constructor(file, value, diagnostics, doc, lines) {
+    this.file = file;
+    this.value = value;
+    this.diagnostics = diagnostics;
+    this.doc = doc;
+    this.lines = lines;
+  }
+  /** Read and parse `filePath`, naming it `file` in diagnostics. A missing or unreadable file throws (the caller maps it to a usage error). */
+  static readFile(filePath, file = filePath) {
+    const size = fs.statSync(filePath).size;
+    if (size > MAX_FILE_BYTES) {
+      return new _YamlSource(file, void 0, [
+        diag(file, "SDP005", { line: 1, column: 1 }, `file is ${size} bytes; environment files are limited to ${MAX_FILE_BYTES} bytes (1 MiB)`)
+      ]);
+    }
+    return _YamlSource.parse(file, fs.readFileSync(filePath));
+  }
+  /** Parse bytes or text; never throws. */
+  static parse(file, input) {
+    let text;
+    if (typeof input === "string") {
+      text = input;
+    } else {
+      if (input.length > MAX_FILE_BYTES) {
+        return new _YamlSource(file, void 0, [
+          diag(file, "SDP005", { line: 1, column: 1 }, `input is ${input.length} bytes; environment files are limited to 1 MiB`)
+        ]);
+      }
+      const nul = input.indexOf(0);
+      try {
+        if (nul >= 0) throw new Error("NUL byte");
+        text = new TextDecoder("utf-8", { fatal: true }).decode(input);
+      } catch {
+        const at2 = nul >= 0 ? nul : firstInvalidUtf8(input);
+        const pos = positionOfByte(input, at2);
+        return new _YamlSource(file, void 0, [
+          diag(file, "SDP006", pos, `file is not UTF-8 text (${nul >= 0 ? "NUL byte" : "invalid UTF-8 sequence"} at byte ${at2})`)
+        ]);
+      }
+    }
+    if (text.charCodeAt(0) === 65279) text = text.slice(1);
+    const lines = new import_yaml.LineCounter();
+    const diagnostics = [];
+    let doc;
+    try {
+      doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
+    } catch (err) {
+      if (isStackOverflow(err)) return new _YamlSource(file, void 0, [tooDeep(file, { line: 1, column: 1 })]);
+      return new _YamlSource(file, void 0, [
+        diag(file, "SDP001", { line: 1, column: 1 }, `YAML could not be parsed: ${err.message}`)
+      ]);
+    }
+    const at = (offset) => {
+      const p = lines.linePos(offset);
+      return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
+    };
+    const overflow = doc.errors.find((e) => isStackOverflow(e));
+    if (overflow) return new _YamlSource(file, void 0, [tooDeep(file, at(overflow.pos[0]))], doc, lines);
+    const deep = firstTooDeep(doc.contents);
+    if (deep !== void 0) return new _YamlSource(file, void 0, [tooDeep(file, at(deep))], doc, lines);
+    for (const err of doc.errors) {
+      const rule = err.code === "DUPLICATE_KEY" ? "SDP002" : "SDP001";
+      diagnostics.push(diag(file, rule, at(err.pos[0]), firstLine(err.message)));
+    }
+    for (const warn of doc.warnings) {
+      diagnostics.push(diag(file, "SDP001", at(warn.pos[0]), firstLine(warn.message), "warning"));
+    }
+    if (diagnostics.some((d) => d.severity === "error")) return new _YamlSource(file, void 0, diagnostics, doc, lines);
+    let aliases = 0;
+    let firstAlias;
+    (0, import_yaml.visit)(doc, {
+      Alias(_k, node) {
+        aliases++;
+        firstAlias ??= node.range?.[0];
+      }
+    });
+    let value;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      const msg = err.message;
+      const alias = /alias/i.test(msg);
+      return new _YamlSource(file, void 0, [
+        diag(file, alias ? "SDP003" : "SDP001", at(firstAlias ?? 0), alias ? `YAML aliases expand too far (${aliases} aliases; ${firstLine(msg)})` : firstLine(msg))
+      ], doc, lines);
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      const kind = value === null || value === void 0 ? "empty" : Array.isArray(value) ? "a list" : `a ${typeof value}`;
+      return new _YamlSource(file, void 0, [
+        diag(file, "SDP004", at(doc.contents?.range?.[0] ?? 0), `the document root is ${kind}, not a mapping of keys`)
+      ], doc, lines);
+    }
+    return new _YamlSource(file, value, diagnostics, doc, lines);
+  }
+  /**
+   * Position of the node at `path`; `key: true` gives the position of the mapping key instead
+   * of its value. Falls back to the nearest existing ancestor (line ≥ 1 always).
+   */
+  positionOf(path7, options = {}) {
+    if (!this.doc || !this.lines) return { line: 1, column: 1 };
+    let node = this.doc.contents;
+    let best = rangeStart(node) ?? 0;
+    for (let i = 0; i < path7.length; i++) {
+      const seg = path7[i];
+      while ((0, import_yaml.isAlias)(node)) node = node.resolve(this.doc);
+      let next;
+      let keyNode;
+      if ((0, import_yaml.isMap)(node)) {
+        const pair = node.items.find((p2) => keyOf(p2) === String(seg));
+        keyNode = pair?.key;
+        next = pair?.value;
+        if (pair && i === path7.length - 1 && options.key) {
+          best = rangeStart(keyNode) ?? best;
+          break;
+        }
+        if (pair && next === null) next = keyNode;
+      } else if ((0, import_yaml.isSeq)(node) && typeof seg === "number") {
+        next = node.items[seg];
+      }
+      if (next === void 0 || next === null) break;
+      node = next;
+      best = rangeStart(node) ?? rangeStart(keyNode) ?? best;
+    }
+    const p = this.lines.linePos(best);
+    return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
+  }
+  /** True when the key at `path` is written in the file (not just defaulted). */
+  has(path7) {
+    return this.doc ? this.doc.hasIn(path7) : false;
+  }
+};
+function isStackOverflow(err) {
+  return err instanceof RangeError || /maximum call stack size exceeded/i.test(err?.message ?? "");
+}
+function tooDeep(file, pos) {
+  return diag(file, "SDP007", pos, `YAML nesting is deeper than ${MAX_YAML_DEPTH} levels; sdpipe stops reading here`);
+}
+function firstTooDeep(root) {
+  const stack = [[root, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop();
+    if (!(0, import_yaml.isMap)(node) && !(0, import_yaml.isSeq)(node)) continue;
+    if (depth > MAX_YAML_DEPTH) return rangeStart(node) ?? 0;
+    for (let i = node.items.length - 1; i >= 0; i--) {
+      const item = node.items[i];
+      if ((0, import_yaml.isPair)(item)) {
+        stack.push([item.value, depth + 1], [item.key, depth + 1]);
+      } else {
+        stack.push([item, depth + 1]);
+      }
+    }
+  }
+  return void 0;
+}
+function keyOf(pair) {
+  if ((0, import_yaml.isScalar)(pair.key)) return String(pair.key.value);
+  if ((0, import_yaml.isPair)(pair.key)) return void 0;
+  return pair.key === null || pair.key === void 0 ? void 0 : String(pair.key);
+}
+function rangeStart(node) {
+  const r = node?.range;
+  return Array.isArray(r) ? r[0] : void 0;
+}
+function firstLine(s) {
+  return s.split("\n")[0].trim();
+}
+function firstInvalidUtf8(buf) {
+  let lo = 0;
+  let hi = buf.length;
+  while (hi - lo > 1) {
+    const mid = lo + hi >> 1;
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, mid), { stream: true });
+      lo = mid;
+    } catch {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+function positionOfByte(buf, at) {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < at && i < buf.length; i++) {
+    if (buf[i] === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: at - lineStart + 1 };
+}
+function diag(file, rule, pos, message, severity, hint, path7) {
+  const r = RULES[rule];
+  return {
+    file,
+    line: pos.line,
+    column: pos.column,
+    rule,
+    severity: severity ?? r.severity,
+    message,
+    hint: hint ?? r.hint,
+    ...path7 && path7.length ? { path: formatPath(path7) } : {}
+  };
+}
+
+// lib/config/original-keys.ts
+var obj = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr = (v) => Array.isArray(v) ? v : [];
+function occurrences(root, dotted) {
+  let found = [{ at: [], value: root }];
+  for (const part of dotted.split(".")) {
+    const list = part.endsWith("[]");
+    const key = list ? part.slice(0, -2) : part;
+    const next = [];
+    for (const f of found) {
+      const o = obj(f.value);
+      if (!o || !(key in o)) continue;
+      if (list) arr(o[key]).forEach((v, i) => next.push({ at: [...f.at, key, i], value: v }));
+      else next.push({ at: [...f.at, key], value: o[key] });
+    }
+    found = next;
+  }
+  return found.map((f) => f.at);
+}
+function refusedMessage(e, where2) {
+  const last = (p) => p.split(".").pop();
+  switch (e.status) {
+    case "renamed":
+      return { message: `\`${where2}\` is the original solution's name; sdpipe reads \`${last(e.sdpipe)}\` (${e.note})`, hint: `rename it to ${last(e.sdpipe)} (sdpipe import does this)` };
+    case "moved":
+      return { message: `\`${where2}\`: ${e.note}`, hint: `move it to ${e.sdpipe.replace("modelsRuntime[].", "")} (sdpipe import does this)` };
+    default:
+      return { message: `\`${where2}\` has ${e.note}`, hint: 'remove it (sdpipe import does this); see docs/configuration.md, "Migration from the original config.yaml"' };
+  }
+}
+function refusedKeyRules(ctx) {
+  for (const e of refusedEntries()) {
+    for (const at of occurrences(ctx.root, e.original)) {
+      const { message, hint } = refusedMessage(e, formatPath(at));
+      ctx.report(e.rule, at, message, { key: true, hint });
+    }
+  }
+}
+var SNAPSHOT_BYPASS = /\bsoci\b|ephemeral-storage/i;
+function snapshotSafetyRules(ctx) {
+  const snapshotEnabled = obj(ctx.root.snapshot)?.enabled === true;
+  arr(ctx.root.modelsRuntime).forEach((r, i) => {
+    const nt = obj(obj(obj(obj(r)?.extraValues)?.karpenter)?.nodeTemplate);
+    if (!nt) return;
+    const bottlerocket = nt.amiFamily === void 0 || nt.amiFamily === "Bottlerocket";
+    const snapshot = bottlerocket && (snapshotEnabled || typeof obj(nt.dataVolume)?.snapshotID === "string");
+    if (!snapshot) return;
+    const at = ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate"];
+    const why = snapshotEnabled ? "snapshot.enabled" : "dataVolume.snapshotID";
+    if (nt.instanceStorePolicy !== void 0) {
+      ctx.report("SDP102", [...at, "instanceStorePolicy"], `instanceStorePolicy ${String(nt.instanceStorePolicy)} puts containerd on instance store, so the GPU nodes would not use the image-cache snapshot (${why})`, {
+        hint: "remove instanceStorePolicy while the snapshot is used, or turn the snapshot off (snapshot.enabled: false) to use instance store instead"
+      });
+    }
+    if (typeof nt.userData === "string" && SNAPSHOT_BYPASS.test(nt.userData)) {
+      ctx.report("SDP102", [...at, "userData"], `userData switches to the SOCI snapshotter or binds containerd to ephemeral storage, so the GPU nodes would not use the image-cache snapshot (${why})`, {
+        hint: "remove the soci and ephemeral-storage settings from userData while the snapshot is used"
+      });
+    }
+  });
+}
+var OWNED_REQUIREMENTS = {
+  "karpenter.sh/capacity-type": "capacityType",
+  "node.kubernetes.io/instance-type": "instanceType"
+};
+var OWNED_TAINTS = ["nvidia.com/gpu", "runtime"];
+var OWNED_TAGS = ["stack", "runtime"];
+var RESERVED_TAG = /^(eks:eks-cluster-name$|kubernetes\.io\/cluster|karpenter\.sh\/nodepool$|karpenter\.sh\/nodeclaim$|karpenter\.k8s\.aws\/ec2nodeclass$)/;
+function collisionRules(ctx) {
+  arr(ctx.root.modelsRuntime).forEach((r, i) => {
+    const karpenter = obj(obj(obj(r)?.extraValues)?.karpenter);
+    const base = ["modelsRuntime", i, "extraValues", "karpenter"];
+    const prov = obj(karpenter?.provisioner);
+    if (prov) {
+      arr(prov.extraRequirements).forEach((q, j) => {
+        const key = obj(q)?.key;
+        if (typeof key === "string" && OWNED_REQUIREMENTS[key]) {
+          ctx.report("SDP105", [...base, "provisioner", "extraRequirements", j, "key"], `requirement ${key} is written from provisioner.${OWNED_REQUIREMENTS[key]}`, { hint: `set provisioner.${OWNED_REQUIREMENTS[key]} instead` });
+        }
+      });
+      arr(prov.extraTaints).forEach((t, j) => {
+        const key = obj(t)?.key;
+        if (typeof key === "string" && OWNED_TAINTS.includes(key)) {
+          ctx.report("SDP105", [...base, "provisioner", "extraTaints", j, "key"], `taint ${key} is already set by the chart (templates/nodepool.yaml); a second one with the same key is refused by Kubernetes`, { hint: "use another taint key" });
+        }
+      });
+      if (prov.limits !== void 0 && prov.resourceLimits !== void 0) {
+        ctx.report("SDP104", [...base, "provisioner", "resourceLimits"], "resourceLimits and limits are the same NodePool limits; only one may be set", { key: true, hint: "keep resourceLimits (the original name) and remove limits, or the other way round" });
+      }
+    }
+    const tags = obj(obj(karpenter?.nodeTemplate)?.tags);
+    for (const key of Object.keys(tags ?? {})) {
+      const at = [...base, "nodeTemplate", "tags", key];
+      if (OWNED_TAGS.includes(key)) ctx.report("SDP105", at, `tag ${key} is already set by the chart's EC2NodeClass (templates/nodeclass.yaml); a second one makes the rendered YAML invalid`, { key: true, hint: "use another tag key" });
+      else if (RESERVED_TAG.test(key)) ctx.report("SDP105", at, `tag ${key} is reserved by Karpenter (the EC2NodeClass schema refuses it)`, { key: true, hint: "use another tag key" });
+    }
+  });
+}
+function hpaRules(ctx) {
+  arr(ctx.root.modelsRuntime).forEach((r, i) => {
+    const scaling = obj(obj(obj(obj(r)?.extraValues)?.runtime)?.scaling);
+    if (scaling?.scaleDownSpeed !== void 0 && obj(scaling.extraHPAConfig)?.scaleDown !== void 0) {
+      ctx.report("SDP106", ["modelsRuntime", i, "extraValues", "runtime", "scaling", "extraHPAConfig", "scaleDown"], "extraHPAConfig.scaleDown and scaleDownSpeed both set the scale-down behaviour", {
+        key: true,
+        hint: "keep one: write the scale-down policy in extraHPAConfig.scaleDown and remove scaleDownSpeed, or the other way round"
+      });
+    }
+  });
+}
+function placeholderRules(ctx) {
+  const walk = (v, at, depth) => {
+    if (depth > 64) return;
+    if (isPlaceholder(v)) ctx.report("SDP108", at, `still to be filled in: ${v.replace(/^FILL-IN\s*/, "")}`);
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i], depth + 1));
+    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, [...at, k], depth + 1);
+  };
+  walk(ctx.root, [], 0);
+}
+var ORIGINAL_KEY_RULES = [refusedKeyRules, snapshotSafetyRules, collisionRules, hpaRules, placeholderRules];
 
 // lib/name/s3-bucket.ts
 function isValidBucketName(name) {
@@ -30888,12 +32843,12 @@ function chartRepositoryScheme(repository) {
 }
 
 // lib/config/regions.ts
-var fs2 = __toESM(require("node:fs"));
+var fs3 = __toESM(require("node:fs"));
 var path3 = __toESM(require("node:path"));
-var import_yaml = __toESM(require_dist());
+var import_yaml2 = __toESM(require_dist());
 
 // lib/paths.ts
-var fs = __toESM(require("node:fs"));
+var fs2 = __toESM(require("node:fs"));
 var path2 = __toESM(require("node:path"));
 var cached;
 function packageRoot() {
@@ -30901,9 +32856,9 @@ function packageRoot() {
   let dir = __dirname;
   for (; ; ) {
     const pkg = path2.join(dir, "package.json");
-    if (fs.existsSync(pkg)) {
+    if (fs2.existsSync(pkg)) {
       try {
-        if (JSON.parse(fs.readFileSync(pkg, "utf8")).name === "sdpipe") return cached = dir;
+        if (JSON.parse(fs2.readFileSync(pkg, "utf8")).name === "sdpipe") return cached = dir;
       } catch {
       }
     }
@@ -30924,7 +32879,7 @@ function regionFacts(region, dir = regionsDir()) {
   let facts;
   if (/^[a-z0-9-]+$/.test(region)) {
     const file = path3.join(dir, `${region}.yaml`);
-    if (fs2.existsSync(file)) facts = (0, import_yaml.parse)(fs2.readFileSync(file, "utf8"));
+    if (fs3.existsSync(file)) facts = (0, import_yaml2.parse)(fs3.readFileSync(file, "utf8"));
   }
   cache.set(key, facts);
   return facts;
@@ -30939,298 +32894,7 @@ function instanceOffer(facts, instanceType) {
 
 // lib/config/schema.ts
 var import_fastest_levenshtein = __toESM(require_mod());
-
-// lib/config/yaml-source.ts
-var fs3 = __toESM(require("node:fs"));
-var import_yaml2 = __toESM(require_dist());
-
-// lib/config/rules-catalog.ts
-var RULES = {
-  SDP001: { severity: "error", title: "YAML syntax", hint: "fix the YAML at this position (indentation, quoting, a missing colon)" },
-  SDP002: { severity: "error", title: "duplicate key", hint: "remove or rename one of the two keys; YAML keeps only one and the other is lost" },
-  SDP003: { severity: "error", title: "alias expansion limit", hint: "write the values out instead of nesting aliases; environment files need no more than a few aliases" },
-  SDP004: { severity: "error", title: "root is not a mapping", hint: "an environment file is a mapping: start with `environment:` and the other top-level keys" },
-  SDP005: { severity: "error", title: "file too large", hint: "environment files are small; split out or remove the large content" },
-  SDP006: { severity: "error", title: "not text", hint: "save the file as UTF-8 text; binary content cannot be an environment file" },
-  SDP010: { severity: "error", title: "unknown key", hint: "remove the key or correct its spelling; see docs/configuration.md for the keys allowed here" },
-  SDP011: { severity: "error", title: "missing key", hint: "add the key; see docs/configuration.md" },
-  SDP012: { severity: "error", title: "wrong type", hint: "write a value of the expected type (quote account ids and versions so YAML keeps them as strings)" },
-  SDP013: { severity: "error", title: "value not allowed", hint: "use one of the allowed values" },
-  SDP014: { severity: "error", title: "invalid value", hint: "correct the value to the expected form" },
-  SDP020: { severity: "error", title: "environment name differs from file name", hint: "set environment.name to the file name, or rename the file" },
-  SDP021: { severity: "error", title: "branch shared by two environments", hint: "give each environment its own branch, such as env/<name>" },
-  SDP022: { severity: "error", title: "unknown region", hint: "use a region name such as us-east-1 or cn-northwest-1" },
-  SDP030: { severity: "error", title: "ARN partition differs from the region's", hint: "use arn:aws: in global regions and arn:aws-cn: in cn-north-1 and cn-northwest-1" },
-  SDP031: { severity: "error", title: "malformed bucket ARN", hint: "write arn:<partition>:s3:::<bucket>, with a real bucket name (3-63 lowercase letters, digits, dots, hyphens)" },
-  SDP032: { severity: "error", title: "ARN account differs from environment.account", hint: "use this environment's account id, or correct environment.account" },
-  SDP033: { severity: "error", title: "malformed ARN", hint: "write arn:<partition>:<service>:<region>:<account>:<resource>" },
-  SDP040: { severity: "error", title: "ECR host region", hint: "write the full region in the ECR host, such as 123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn" },
-  SDP041: { severity: "error", title: "ECR host suffix", hint: "ECR hosts end in .amazonaws.com in global regions and .amazonaws.com.cn in China" },
-  SDP042: { severity: "error", title: "ECR host account", hint: "deploy-time images must come from this environment's account's ECR; mirror them there" },
-  SDP043: { severity: "error", title: "public host at deploy time in China", hint: "AWS China cannot pull from public registries or hubs at deploy time: mirror it (mirror.images / mirror.charts / models.files) and refer to the mirrored copy, or leave the reference out so the pipeline pins the mirror" },
-  SDP044: { severity: "error", title: "chart repository", hint: "point chartRepository at this environment's ECR (oci://<account>.dkr.ecr.<region>.<suffix>/...) or an http(s) host you run, or leave it out to use the mirrored sd-on-eks chart" },
-  SDP045: { severity: "warning", title: "image not pinned by digest", hint: "leave the image out so the pipeline pins the mirrored digest, or write digest: sha256:..." },
-  SDP050: { severity: "error", title: "instance type not offered in the region", hint: "choose an instance type listed in config/regions/<region>.yaml (in China: g4dn instead of g5)" },
-  SDP051: { severity: "warning", title: "no region facts", hint: "add config/regions/<region>.yaml with the instance families and services the region offers" },
-  SDP052: { severity: "error", title: "no capacity type enabled", hint: "set capacityType.onDemand or capacityType.spot to true" },
-  SDP053: { severity: "warning", title: "service not offered in the region", hint: "use pipeline.engine: github-actions where CodePipeline or CodeConnections is not offered" },
-  SDP054: { severity: "error", title: "Bottlerocket AMI parameter not found (validate --live)", hint: "use a Kubernetes version that Bottlerocket publishes in this region (aws ssm get-parameters-by-path --path /aws/service/bottlerocket/), or wait until it does" },
-  SDP060: { severity: "error", title: "gp3 IOPS out of range", hint: "gp3 volumes take 3000 to 16000 IOPS" },
-  SDP061: { severity: "error", title: "gp3 throughput out of range", hint: "gp3 throughput is 125 to 1000 MiB/s and at most IOPS / 4" },
-  SDP062: { severity: "error", title: "volume size is not a Kubernetes quantity", hint: "write a quantity with a binary unit, such as 80Gi" },
-  SDP063: { severity: "error", title: "malformed snapshot id", hint: "a snapshot id is snap- followed by 8 or 17 hex digits; or leave it out and set snapshot.enabled so the pipeline supplies it" },
-  SDP064: { severity: "warning", title: "snapshot id written while the pipeline bakes one", hint: "remove snapshotID: with snapshot.enabled the pipeline supplies the baked snapshot" },
-  SDP070: { severity: "error", title: "scaling minimum above maximum", hint: "make minReplicaCount at most maxReplicaCount" },
-  SDP071: { severity: "error", title: "burst limit below rate limit", hint: "make APIGW.throttle.burstLimit at least rateLimit" },
-  SDP072: { severity: "error", title: "runtime name", hint: "runtime names are unique DNS-1123 labels: lowercase letters, digits and -, at most 63, starting and ending with a letter or digit" },
-  SDP073: { severity: "error", title: "namespace name", hint: "namespaces are DNS-1123 labels: lowercase letters, digits and -, at most 63" },
-  SDP075: { severity: "error", title: "stack name", hint: "a CloudFormation stack name starts with a letter and has only letters, digits and -, at most 128" },
-  SDP076: { severity: "error", title: "node group sizes", hint: "keep minSize <= desiredSize <= maxSize" },
-  SDP080: { severity: "error", title: "model file not synced", hint: "add the file to models.files with target Stable-diffusion/<modelFilename>, or set dynamicModel: true" },
-  SDP081: { severity: "error", title: "image needed by the deploy is not mirrored", hint: "add it to mirror.images with this name" },
-  SDP082: { severity: "warning", title: "unknown model folder", hint: "use a folder the runtimes read: Stable-diffusion/, Lora/, VAE/, ControlNet/, embeddings/, ..." },
-  SDP083: { severity: "error", title: "chart needed by the deploy is not mirrored", hint: "add it to mirror.charts with this name" },
-  SDP084: { severity: "error", title: "duplicate name", hint: "names and targets must be unique within their list" },
-  SDP085: { severity: "error", title: "image reference not in the mirror set", hint: "refer to a repository listed in mirror.images, or leave the image out so the pipeline pins the mirrored digest" },
-  SDP086: { severity: "error", title: "malformed reference", hint: "write host/repository[:tag|@sha256:digest]; charts may start with oci://" },
-  SDP087: { severity: "error", title: "model source", hint: "write hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a path" },
-  SDP088: { severity: "error", title: "data volume smaller than the image-cache snapshot", hint: "EC2 cannot create a volume smaller than its snapshot: raise dataVolume.volumeSize to at least snapshot.volumeSize GiB, or lower snapshot.volumeSize" },
-  SDP089: { severity: "error", title: "model target is not a valid key", hint: "write a key such as Stable-diffusion/model.safetensors: at most 1024 bytes of UTF-8, single / between folders, no . or .. segment, not under .sdpipe/" },
-  SDP090: { severity: "error", title: "value that reaches a workflow holds an expression or control character", hint: "config values are data: remove ${{ }}, line breaks and control characters from names, branches, runner labels and registry URLs" },
-  SDP007: { severity: "error", title: "nesting too deep", hint: "environment files nest about 8 levels deep: remove the stray brackets or indentation, or flatten the structure" },
-  SDP091: { severity: "warning", title: "live check could not run in the region (validate --live)", hint: "the region answered with no instance type offerings at all: it may not be enabled for the account (opt-in regions), the credentials may lack permission (ec2:DescribeInstanceTypeOfferings), or the endpoint may be wrong (aws-cn regions need China credentials); try aws ec2 describe-instance-type-offerings --region <region>" },
-  SDP999: { severity: "error", title: "internal error", hint: "this is a bug in sdpipe; run with --debug and report it" }
-};
-
-// lib/config/yaml-source.ts
-var MAX_FILE_BYTES = 1024 * 1024;
-var MAX_ALIAS_COUNT = 100;
-var MAX_YAML_DEPTH = 64;
-function formatPath(path7) {
-  let out = "";
-  for (const seg of path7) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else out += out ? `.${seg}` : seg;
-  }
-  return out;
-}
-var YamlSource = class _YamlSource {
-  /** The file name used in diagnostics. */
-  file;
-  /** The plain value (undefined when the file could not be read as one YAML mapping). */
-  value;
-  /** Problems found while reading. */
-  diagnostics;
-  doc;
-  lines;
-  constructor(file, value, diagnostics, doc, lines) {
-    this.file = file;
-    this.value = value;
-    this.diagnostics = diagnostics;
-    this.doc = doc;
-    this.lines = lines;
-  }
-  /** Read and parse `filePath`, naming it `file` in diagnostics. A missing or unreadable file throws (the caller maps it to a usage error). */
-  static readFile(filePath, file = filePath) {
-    const size = fs3.statSync(filePath).size;
-    if (size > MAX_FILE_BYTES) {
-      return new _YamlSource(file, void 0, [
-        diag(file, "SDP005", { line: 1, column: 1 }, `file is ${size} bytes; environment files are limited to ${MAX_FILE_BYTES} bytes (1 MiB)`)
-      ]);
-    }
-    return _YamlSource.parse(file, fs3.readFileSync(filePath));
-  }
-  /** Parse bytes or text; never throws. */
-  static parse(file, input) {
-    let text;
-    if (typeof input === "string") {
-      text = input;
-    } else {
-      if (input.length > MAX_FILE_BYTES) {
-        return new _YamlSource(file, void 0, [
-          diag(file, "SDP005", { line: 1, column: 1 }, `input is ${input.length} bytes; environment files are limited to 1 MiB`)
-        ]);
-      }
-      const nul = input.indexOf(0);
-      try {
-        if (nul >= 0) throw new Error("NUL byte");
-        text = new TextDecoder("utf-8", { fatal: true }).decode(input);
-      } catch {
-        const at2 = nul >= 0 ? nul : firstInvalidUtf8(input);
-        const pos = positionOfByte(input, at2);
-        return new _YamlSource(file, void 0, [
-          diag(file, "SDP006", pos, `file is not UTF-8 text (${nul >= 0 ? "NUL byte" : "invalid UTF-8 sequence"} at byte ${at2})`)
-        ]);
-      }
-    }
-    if (text.charCodeAt(0) === 65279) text = text.slice(1);
-    const lines = new import_yaml2.LineCounter();
-    const diagnostics = [];
-    let doc;
-    try {
-      doc = (0, import_yaml2.parseDocument)(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
-    } catch (err) {
-      if (isStackOverflow(err)) return new _YamlSource(file, void 0, [tooDeep(file, { line: 1, column: 1 })]);
-      return new _YamlSource(file, void 0, [
-        diag(file, "SDP001", { line: 1, column: 1 }, `YAML could not be parsed: ${err.message}`)
-      ]);
-    }
-    const at = (offset) => {
-      const p = lines.linePos(offset);
-      return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
-    };
-    const overflow = doc.errors.find((e) => isStackOverflow(e));
-    if (overflow) return new _YamlSource(file, void 0, [tooDeep(file, at(overflow.pos[0]))], doc, lines);
-    const deep = firstTooDeep(doc.contents);
-    if (deep !== void 0) return new _YamlSource(file, void 0, [tooDeep(file, at(deep))], doc, lines);
-    for (const err of doc.errors) {
-      const rule = err.code === "DUPLICATE_KEY" ? "SDP002" : "SDP001";
-      diagnostics.push(diag(file, rule, at(err.pos[0]), firstLine(err.message)));
-    }
-    for (const warn of doc.warnings) {
-      diagnostics.push(diag(file, "SDP001", at(warn.pos[0]), firstLine(warn.message), "warning"));
-    }
-    if (diagnostics.some((d) => d.severity === "error")) return new _YamlSource(file, void 0, diagnostics, doc, lines);
-    let aliases = 0;
-    let firstAlias;
-    (0, import_yaml2.visit)(doc, {
-      Alias(_k, node) {
-        aliases++;
-        firstAlias ??= node.range?.[0];
-      }
-    });
-    let value;
-    try {
-      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    } catch (err) {
-      const msg = err.message;
-      const alias = /alias/i.test(msg);
-      return new _YamlSource(file, void 0, [
-        diag(file, alias ? "SDP003" : "SDP001", at(firstAlias ?? 0), alias ? `YAML aliases expand too far (${aliases} aliases; ${firstLine(msg)})` : firstLine(msg))
-      ], doc, lines);
-    }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      const kind = value === null || value === void 0 ? "empty" : Array.isArray(value) ? "a list" : `a ${typeof value}`;
-      return new _YamlSource(file, void 0, [
-        diag(file, "SDP004", at(doc.contents?.range?.[0] ?? 0), `the document root is ${kind}, not a mapping of keys`)
-      ], doc, lines);
-    }
-    return new _YamlSource(file, value, diagnostics, doc, lines);
-  }
-  /**
-   * Position of the node at `path`; `key: true` gives the position of the mapping key instead
-   * of its value. Falls back to the nearest existing ancestor (line ≥ 1 always).
-   */
-  positionOf(path7, options = {}) {
-    if (!this.doc || !this.lines) return { line: 1, column: 1 };
-    let node = this.doc.contents;
-    let best = rangeStart(node) ?? 0;
-    for (let i = 0; i < path7.length; i++) {
-      const seg = path7[i];
-      while ((0, import_yaml2.isAlias)(node)) node = node.resolve(this.doc);
-      let next;
-      let keyNode;
-      if ((0, import_yaml2.isMap)(node)) {
-        const pair = node.items.find((p2) => keyOf(p2) === String(seg));
-        keyNode = pair?.key;
-        next = pair?.value;
-        if (pair && i === path7.length - 1 && options.key) {
-          best = rangeStart(keyNode) ?? best;
-          break;
-        }
-        if (pair && next === null) next = keyNode;
-      } else if ((0, import_yaml2.isSeq)(node) && typeof seg === "number") {
-        next = node.items[seg];
-      }
-      if (next === void 0 || next === null) break;
-      node = next;
-      best = rangeStart(node) ?? rangeStart(keyNode) ?? best;
-    }
-    const p = this.lines.linePos(best);
-    return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
-  }
-  /** True when the key at `path` is written in the file (not just defaulted). */
-  has(path7) {
-    return this.doc ? this.doc.hasIn(path7) : false;
-  }
-};
-function isStackOverflow(err) {
-  return err instanceof RangeError || /maximum call stack size exceeded/i.test(err?.message ?? "");
-}
-function tooDeep(file, pos) {
-  return diag(file, "SDP007", pos, `YAML nesting is deeper than ${MAX_YAML_DEPTH} levels; sdpipe stops reading here`);
-}
-function firstTooDeep(root) {
-  const stack = [[root, 1]];
-  while (stack.length) {
-    const [node, depth] = stack.pop();
-    if (!(0, import_yaml2.isMap)(node) && !(0, import_yaml2.isSeq)(node)) continue;
-    if (depth > MAX_YAML_DEPTH) return rangeStart(node) ?? 0;
-    for (let i = node.items.length - 1; i >= 0; i--) {
-      const item = node.items[i];
-      if ((0, import_yaml2.isPair)(item)) {
-        stack.push([item.value, depth + 1], [item.key, depth + 1]);
-      } else {
-        stack.push([item, depth + 1]);
-      }
-    }
-  }
-  return void 0;
-}
-function keyOf(pair) {
-  if ((0, import_yaml2.isScalar)(pair.key)) return String(pair.key.value);
-  if ((0, import_yaml2.isPair)(pair.key)) return void 0;
-  return pair.key === null || pair.key === void 0 ? void 0 : String(pair.key);
-}
-function rangeStart(node) {
-  const r = node?.range;
-  return Array.isArray(r) ? r[0] : void 0;
-}
-function firstLine(s) {
-  return s.split("\n")[0].trim();
-}
-function firstInvalidUtf8(buf) {
-  let lo = 0;
-  let hi = buf.length;
-  while (hi - lo > 1) {
-    const mid = lo + hi >> 1;
-    try {
-      new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, mid), { stream: true });
-      lo = mid;
-    } catch {
-      hi = mid;
-    }
-  }
-  return lo;
-}
-function positionOfByte(buf, at) {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < at && i < buf.length; i++) {
-    if (buf[i] === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: at - lineStart + 1 };
-}
-function diag(file, rule, pos, message, severity, hint, path7) {
-  const r = RULES[rule];
-  return {
-    file,
-    line: pos.line,
-    column: pos.column,
-    rule,
-    severity: severity ?? r.severity,
-    message,
-    hint: hint ?? r.hint,
-    ...path7 && path7.length ? { path: formatPath(path7) } : {}
-  };
-}
-
-// lib/config/schema.ts
 var MOVED = [
-  ["extraValues.karpenter.scaling", "extraValues.runtime.scaling", "KEDA reads scaling from the runtime chart values; under karpenter it is ignored"],
   ["extraValues.scaling", "extraValues.runtime.scaling", "KEDA reads scaling from the runtime chart values"],
   ["extraValues.provisioner", "extraValues.karpenter.provisioner", "node pool settings live under karpenter"],
   ["extraValues.nodeTemplate", "extraValues.karpenter.nodeTemplate", "node class settings live under karpenter"]
@@ -31272,6 +32936,7 @@ function checkSchema(source) {
   for (const e of errors) {
     const inCombined = [...combined].some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`));
     if (inCombined && e.keyword !== "oneOf" && e.keyword !== "anyOf") continue;
+    if (isPlaceholder(e.data)) continue;
     const d = toDiagnostic(source, e);
     const key = `${d.line}:${d.column}:${d.rule}:${d.message}`;
     if (!seen.has(key)) {
@@ -31403,15 +33068,15 @@ function toDiagnostic(source, e) {
 }
 
 // lib/config/rules.ts
-var obj = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
-var arr = (v) => Array.isArray(v) ? v : [];
+var obj2 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr2 = (v) => Array.isArray(v) ? v : [];
 var str = (v) => typeof v === "string" ? v : void 0;
 var num = (v) => typeof v === "number" && Number.isFinite(v) ? v : void 0;
 function checkRules(source, options = {}) {
-  const root = obj(source.value);
+  const root = obj2(source.value);
   if (!root) return [];
   const out = [];
-  const env = obj(root.environment);
+  const env = obj2(root.environment);
   const region = str(env?.region);
   const regionOk = region !== void 0 && REGION_PATTERN.test(region);
   const accountRaw = str(env?.account);
@@ -31423,6 +33088,7 @@ function checkRules(source, options = {}) {
     partition: regionOk ? partitionOf(region) : void 0,
     facts: regionOk ? regionFacts(region, options.regionsDir) : void 0,
     report(rule, at, message, o = {}) {
+      if (rule !== "SDP108" && isPlaceholder(valueAt(root, at))) return;
       out.push(diag(source.file, rule, source.positionOf(at, { key: o.key }), message, o.severity, o.hint, at));
     }
   };
@@ -31434,6 +33100,14 @@ function checkRules(source, options = {}) {
     }
   }
   return out;
+}
+function valueAt(root, at) {
+  let v = root;
+  for (const seg of at) {
+    if (v === null || typeof v !== "object") return void 0;
+    v = v[seg];
+  }
+  return v;
 }
 function strings(value, at = []) {
   const out = [];
@@ -31450,10 +33124,10 @@ function isDeployTime(p) {
   return p[0] === "modelsRuntime" || p[0] === "clusterComponents" || p[0] === "modelBucketArn";
 }
 function runtimes(ctx) {
-  return arr(ctx.root.modelsRuntime).map((r, i) => [obj(r) ?? {}, i]);
+  return arr2(ctx.root.modelsRuntime).map((r, i) => [obj2(r) ?? {}, i]);
 }
 function environmentRules(ctx) {
-  const env = obj(ctx.root.environment);
+  const env = obj2(ctx.root.environment);
   if (!env) return;
   const name = str(env.name);
   const base = path4.basename(ctx.source.file).replace(/\.ya?ml$/, "");
@@ -31577,16 +33251,16 @@ function chartRepositoryRules(ctx) {
   }
 }
 function runtimeImages(rt, i) {
-  const values = obj(obj(rt.extraValues)?.runtime);
+  const values = obj2(obj2(rt.extraValues)?.runtime);
   const out = [];
   for (const [key, name] of [["inferenceApi", str(rt.type) ?? "runtime"], ["queueAgent", RUNTIME_IMAGE.queueAgent]]) {
-    const image = obj(obj(values?.[key])?.image);
+    const image = obj2(obj2(values?.[key])?.image);
     if (image) out.push([image, ["modelsRuntime", i, "extraValues", "runtime", key, "image"], name]);
   }
   return out;
 }
 function imageReferenceRules(ctx) {
-  const mirrored = new Set(arr(obj(ctx.root.mirror)?.images).map((e) => str(obj(e)?.repository)).filter(Boolean));
+  const mirrored = new Set(arr2(obj2(ctx.root.mirror)?.images).map((e) => str(obj2(e)?.repository)).filter(Boolean));
   for (const [rt, i] of runtimes(ctx)) {
     for (const [image, at, name] of runtimeImages(rt, i)) {
       const repository = str(image.repository);
@@ -31620,10 +33294,10 @@ function imageReferenceRules(ctx) {
 function instanceTypeRules(ctx) {
   const facts = ctx.facts;
   for (const [rt, i] of runtimes(ctx)) {
-    const prov = obj(obj(obj(rt.extraValues)?.karpenter)?.provisioner);
+    const prov = obj2(obj2(obj2(rt.extraValues)?.karpenter)?.provisioner);
     if (!prov) continue;
     if (facts) {
-      arr(prov.instanceType).forEach((t, j) => {
+      arr2(prov.instanceType).forEach((t, j) => {
         const type = str(t);
         if (type === void 0) return;
         const offer = instanceOffer(facts, type);
@@ -31637,14 +33311,14 @@ function instanceTypeRules(ctx) {
         }
       });
     }
-    const cap = obj(prov.capacityType);
+    const cap = obj2(prov.capacityType);
     if (cap && cap.onDemand !== true && cap.spot !== true) {
       ctx.report("SDP052", ["modelsRuntime", i, "extraValues", "karpenter", "provisioner", "capacityType"], "neither onDemand nor spot is enabled, so Karpenter can launch no GPU node");
     }
   }
   if (facts) {
     for (const at of [["clusterComponents", "instanceType"], ["snapshot", "instanceType"]]) {
-      const type = str(obj(ctx.root[at[0]])?.[at[1]]);
+      const type = str(obj2(ctx.root[at[0]])?.[at[1]]);
       if (type === void 0) continue;
       const offer = instanceOffer(facts, type);
       if (offer === "not-offered" || offer === "unknown-family") {
@@ -31658,7 +33332,7 @@ function instanceTypeRules(ctx) {
 function serviceRules(ctx) {
   const facts = ctx.facts;
   if (!facts) return;
-  const pipeline = obj(ctx.root.pipeline);
+  const pipeline = obj2(ctx.root.pipeline);
   const engine = str(pipeline?.engine) ?? defaultEngine(ctx.partition ?? "aws");
   if (engine === "codepipeline" && !facts.services.codepipeline) {
     ctx.report(
@@ -31667,16 +33341,16 @@ function serviceRules(ctx) {
       `pipeline.engine is codepipeline, but CodePipeline is not offered in ${facts.region} (facts as of ${facts.asOf})`
     );
   }
-  if (engine === "codepipeline" && str(obj(pipeline?.source)?.type) === "codeconnections" && !facts.services.codeconnections) {
+  if (engine === "codepipeline" && str(obj2(pipeline?.source)?.type) === "codeconnections" && !facts.services.codeconnections) {
     ctx.report("SDP053", ["pipeline", "source", "type"], `CodeConnections is not offered in ${facts.region} (facts as of ${facts.asOf})`);
   }
 }
 function volumeRules(ctx) {
-  const snapshotEnabled = obj(ctx.root.snapshot)?.enabled === true;
+  const snapshotEnabled = obj2(ctx.root.snapshot)?.enabled === true;
   for (const [rt, i] of runtimes(ctx)) {
-    const tmpl = obj(obj(obj(rt.extraValues)?.karpenter)?.nodeTemplate);
+    const tmpl = obj2(obj2(obj2(rt.extraValues)?.karpenter)?.nodeTemplate);
     for (const which of ["dataVolume", "osVolume"]) {
-      const v = obj(tmpl?.[which]);
+      const v = obj2(tmpl?.[which]);
       if (!v) continue;
       const at = ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", which];
       const type = str(v.volumeType) ?? "gp3";
@@ -31717,9 +33391,9 @@ function volumeRules(ctx) {
 }
 function scalingRules(ctx) {
   for (const [rt, i] of runtimes(ctx)) {
-    const ev = obj(rt.extraValues);
+    const ev = obj2(rt.extraValues);
     for (const at of [["runtime", "scaling"]]) {
-      const s = obj(obj(ev?.[at[0]])?.[at[1]]);
+      const s = obj2(obj2(ev?.[at[0]])?.[at[1]]);
       const min = num(s?.minReplicaCount);
       const max = num(s?.maxReplicaCount);
       if (min !== void 0 && max !== void 0 && min > max) {
@@ -31727,16 +33401,21 @@ function scalingRules(ctx) {
       }
     }
   }
-  const throttle = obj(obj(ctx.root.APIGW)?.throttle);
+  const throttle = obj2(obj2(ctx.root.APIGW)?.throttle);
   const rate = num(throttle?.rateLimit);
   const burst = num(throttle?.burstLimit);
   if (rate !== void 0 && burst !== void 0 && burst < rate) {
     ctx.report("SDP071", ["APIGW", "throttle", "burstLimit"], `burstLimit ${burst} is below rateLimit ${rate}`);
   }
-  const cc = obj(ctx.root.clusterComponents);
-  const [mn, mx, want] = [num(cc?.minSize), num(cc?.maxSize), num(cc?.desiredSize)];
-  if (mn !== void 0 && mx !== void 0 && mn > mx || want !== void 0 && (mn !== void 0 && want < mn || mx !== void 0 && want > mx)) {
-    ctx.report("SDP076", ["clusterComponents"], `node group sizes min ${mn ?? "-"}, desired ${want ?? "-"}, max ${mx ?? "-"} are out of order`, { key: true });
+  const cc = obj2(ctx.root.clusterComponents);
+  const D = ENVIRONMENT_DEFAULTS.clusterComponents;
+  const written = [num(cc?.minSize), num(cc?.maxSize), num(cc?.desiredSize)];
+  if (cc && written.some((v) => v !== void 0)) {
+    const [mn, mx, want] = [written[0] ?? D.minSize, written[1] ?? D.maxSize, written[2] ?? D.desiredSize];
+    if (mn > mx || want < mn || want > mx) {
+      const show = (v, d) => v === void 0 ? `${d} (default)` : String(v);
+      ctx.report("SDP076", ["clusterComponents"], `node group sizes min ${show(written[0], D.minSize)}, desired ${show(written[2], D.desiredSize)}, max ${show(written[1], D.maxSize)} are out of order`, { key: true });
+    }
   }
 }
 var DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -31765,8 +33444,8 @@ function nameRules(ctx) {
   }
   for (const list of ["images", "charts"]) {
     const names = /* @__PURE__ */ new Map();
-    arr(obj(ctx.root.mirror)?.[list]).forEach((e, j) => {
-      const n = str(obj(e)?.name);
+    arr2(obj2(ctx.root.mirror)?.[list]).forEach((e, j) => {
+      const n = str(obj2(e)?.name);
       if (n === void 0) return;
       if (names.has(n)) ctx.report("SDP084", ["mirror", list, j, "name"], `mirror.${list} name "${n}" is used twice (also entry ${names.get(n)})`);
       names.set(n, j);
@@ -31775,8 +33454,8 @@ function nameRules(ctx) {
 }
 function mirrorEntryRules(ctx) {
   for (const list of ["images", "charts"]) {
-    arr(obj(ctx.root.mirror)?.[list]).forEach((e, j) => {
-      const source = str(obj(e)?.source);
+    arr2(obj2(ctx.root.mirror)?.[list]).forEach((e, j) => {
+      const source = str(obj2(e)?.source);
       if (source !== void 0 && !tryParseReference(source).ok) {
         ctx.report("SDP086", ["mirror", list, j, "source"], `"${source}" is not a ${list === "charts" ? "chart" : "image"} reference`);
       }
@@ -31784,10 +33463,10 @@ function mirrorEntryRules(ctx) {
   }
 }
 function modelRules(ctx) {
-  const models = obj(ctx.root.models);
+  const models = obj2(ctx.root.models);
   const targets = /* @__PURE__ */ new Map();
-  arr(models?.files).forEach((f, j) => {
-    const file = obj(f);
+  arr2(models?.files).forEach((f, j) => {
+    const file = obj2(f);
     const source = str(file?.source);
     if (source !== void 0 && !checkModelSource(source).ok) {
       ctx.report("SDP087", ["models", "files", j, "source"], `"${source}" is not a model source`);
@@ -31821,9 +33500,9 @@ function modelRules(ctx) {
 }
 function mirrorCoverageRules(ctx) {
   if (!ctx.partition) return;
-  const mirror = obj(ctx.root.mirror);
-  const imageNames = new Set(arr(mirror?.images).map((e) => str(obj(e)?.name)));
-  const chartNames = new Set(arr(mirror?.charts).map((e) => str(obj(e)?.name)));
+  const mirror = obj2(ctx.root.mirror);
+  const imageNames = new Set(arr2(mirror?.images).map((e) => str(obj2(e)?.name)));
+  const chartNames = new Set(arr2(mirror?.charts).map((e) => str(obj2(e)?.name)));
   const types = runtimes(ctx).map(([rt]) => rt.type).filter((t) => t === "sdwebui" || t === "comfyui");
   const typeAt = /* @__PURE__ */ new Map();
   runtimes(ctx).forEach(([rt, i]) => {
@@ -31867,14 +33546,14 @@ function quantityBytes(q) {
   return Number(m[1]) * unit[m[2] ?? ""];
 }
 function snapshotSizeRules(ctx) {
-  const snapshot = obj(ctx.root.snapshot);
+  const snapshot = obj2(ctx.root.snapshot);
   if (snapshot?.enabled !== true) return;
   const written = num(snapshot.volumeSize);
   const snapshotGiB = written ?? 80;
   for (const [rt, i] of runtimes(ctx)) {
-    const tmpl = obj(obj(obj(rt.extraValues)?.karpenter)?.nodeTemplate);
+    const tmpl = obj2(obj2(obj2(rt.extraValues)?.karpenter)?.nodeTemplate);
     if ((str(tmpl?.amiFamily) ?? "Bottlerocket") !== "Bottlerocket") continue;
-    const dataVolume = obj(tmpl?.dataVolume);
+    const dataVolume = obj2(tmpl?.dataVolume);
     const size = dataVolume?.volumeSize;
     const bytes = size === void 0 ? 80 * 2 ** 30 : typeof size === "string" ? quantityBytes(size) : void 0;
     if (bytes === void 0) continue;
@@ -31907,7 +33586,8 @@ var ALL_RULES = [
   modelRules,
   mirrorCoverageRules,
   snapshotSizeRules,
-  workflowValueRules
+  workflowValueRules,
+  ...ORIGINAL_KEY_RULES
 ];
 function workflowValueRules(ctx) {
   for (const v of workflowValueProblems(ctx.root)) {
