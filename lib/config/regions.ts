@@ -29,6 +29,25 @@ export interface RegionFacts {
   /** Non-GPU families offered (system node group, bake instance). */
   readonly instanceFamilies: readonly string[];
   readonly services: RegionServices;
+  /** Availability zone names. @default none: unknown (the stack then uses two zones) */
+  readonly availabilityZones?: readonly string[];
+  /** Kubernetes minor versions EKS offers in the region. @default none: unknown */
+  readonly eksVersions?: readonly string[];
+}
+
+/** One Kubernetes minor version's EKS support dates (YYYY-MM-DD). */
+export interface EksVersionSupport {
+  readonly released: string;
+  readonly standardSupportEnd: string;
+  readonly extendedSupportEnd: string;
+}
+
+/** The EKS support calendar, config/regions/eks-versions.yaml. */
+export interface EksSupportCalendar {
+  /** Date the calendar was checked. */
+  readonly asOf: string;
+  /** By minor version (`1.35`). */
+  readonly versions: Readonly<Record<string, EksVersionSupport>>;
 }
 
 const cache = new Map<string, RegionFacts | undefined>();
@@ -49,6 +68,25 @@ export function regionFacts(region: string, dir: string = regionsDir()): RegionF
   }
   cache.set(key, facts);
   return facts;
+}
+
+const calendars = new Map<string, EksSupportCalendar>();
+
+/** The EKS support calendar (config/regions/eks-versions.yaml). */
+export function eksSupportCalendar(dir: string = regionsDir()): EksSupportCalendar {
+  let c = calendars.get(dir);
+  if (!c) {
+    c = parse(fs.readFileSync(path.join(dir, 'eks-versions.yaml'), 'utf8')) as EksSupportCalendar;
+    calendars.set(dir, c);
+  }
+  return c;
+}
+
+/** Compare minor versions (`1.9` < `1.10`). */
+export function compareMinor(a: string, b: string): number {
+  const [am, an] = a.split('.').map(Number);
+  const [bm, bn] = b.split('.').map(Number);
+  return am - bm || an - bn;
 }
 
 /** Whether a region offers an instance type, by its facts: `gpu` for GPU families, `general` for others, or `unknown`. */

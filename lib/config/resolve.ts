@@ -10,11 +10,13 @@ import { partitionOf } from '../aws/partition';
 import type { Partition } from '../aws/partition';
 import { DEFAULT_HF_ENDPOINT } from '../name/model-source';
 import type {
+  ApiGatewayConfig,
   ApprovalMode,
   ClusterComponents,
   DownloadSettings,
   EnvironmentConfig,
   EnvironmentSection,
+  LogsSection,
   MirrorEntry,
   ModelFile,
   ModelRuntime,
@@ -22,6 +24,7 @@ import type {
   PipelineSection,
   PipelineSource,
   SnapshotSection,
+  VolumeTuning,
 } from './types';
 
 /**
@@ -68,6 +71,19 @@ export const ENVIRONMENT_DEFAULTS = {
     instanceType: 'm5.large',
     /** The GPU instance types of the original solution are x86_64. */
     architectures: ['x86_64'],
+    /**
+     * The EBS throughput tuner is off: it saves provisioned IOPS and throughput after the cache is
+     * warm (docs/stages.md), but a cold pull after it runs is slower. Its baseline is gp3's own
+     * (3000 IOPS, 125 MiB/s: https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html),
+     * ten minutes after the node runs.
+     */
+    tuning: { enabled: false, delayMinutes: 10, iops: 3000, throughput: 125 },
+  },
+  logs: {
+    /** Pod and node logs in CloudWatch, as the original ships Container Insights. */
+    enabled: true,
+    /** A month, as the VPC flow logs. */
+    retentionDays: 30,
   },
   clusterComponents: {
     /** The Kubernetes version of the kubectl layer the stack ships (KubectlV33Layer). */
@@ -86,6 +102,8 @@ export const ENVIRONMENT_DEFAULTS = {
     stageName: 'prod',
     /** The original solution's usage plan: 10 requests per second, bursts of 2. */
     throttle: { rateLimit: 10, burstLimit: 2 },
+    /** A regional endpoint, as the original (edge-optimized endpoints are not offered in China). */
+    endpointType: 'regional',
   },
   runtime: {
     /** Kubernetes' own default namespace. */
@@ -142,6 +160,7 @@ export interface ResolvedSnapshot extends SnapshotSection {
   readonly volumeSize: number;
   readonly instanceType: string;
   readonly architectures: readonly ('x86_64' | 'arm64')[];
+  readonly tuning: Required<VolumeTuning>;
 }
 
 /**
@@ -154,8 +173,13 @@ export interface ResolvedEnvironment extends EnvironmentConfig {
   readonly mirror: { readonly images: readonly ResolvedImageEntry[]; readonly charts: readonly ResolvedMirrorEntry[]; readonly download: Required<DownloadSettings> };
   readonly models: { readonly endpoint: string; readonly files: readonly ModelFile[]; readonly download: Required<DownloadSettings> };
   readonly snapshot: ResolvedSnapshot;
-  readonly clusterComponents: Required<Omit<ClusterComponents, 'desiredCount'>>;
-  readonly APIGW: { readonly stageName: string; readonly throttle: { readonly rateLimit: number; readonly burstLimit: number } };
+  readonly logs: Required<LogsSection>;
+  readonly clusterComponents: Required<Omit<ClusterComponents, 'desiredCount' | 'admins' | 'availabilityZones'>> & Pick<ClusterComponents, 'admins' | 'availabilityZones'>;
+  readonly APIGW: Omit<ApiGatewayConfig, 'stageName' | 'throttle' | 'endpointType'> & {
+    readonly stageName: string;
+    readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+    readonly endpointType: NonNullable<ApiGatewayConfig['endpointType']>;
+  };
   readonly modelsRuntime: readonly ResolvedRuntime[];
 }
 
@@ -213,7 +237,9 @@ export function resolveEnvironment(config: EnvironmentConfig): ResolvedEnvironme
       volumeSize: s.volumeSize ?? D.snapshot.volumeSize,
       instanceType: s.instanceType ?? D.snapshot.instanceType,
       architectures: s.architectures && s.architectures.length > 0 ? s.architectures : D.snapshot.architectures,
+      tuning: { ...D.snapshot.tuning, ...definedOnly(s.tuning ?? {}) },
     },
+    logs: { ...D.logs, ...definedOnly(config.logs ?? {}) },
     clusterComponents: { ...D.clusterComponents, ...definedOnly(cc) },
     APIGW: {
       ...api,
@@ -223,6 +249,7 @@ export function resolveEnvironment(config: EnvironmentConfig): ResolvedEnvironme
         rateLimit: api.throttle?.rateLimit ?? D.APIGW.throttle.rateLimit,
         burstLimit: api.throttle?.burstLimit ?? D.APIGW.throttle.burstLimit,
       },
+      endpointType: api.endpointType ?? D.APIGW.endpointType,
     },
     modelsRuntime: config.modelsRuntime.map((r) => ({
       ...r,

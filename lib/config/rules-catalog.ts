@@ -75,6 +75,13 @@ export const RULES = {
   SDP105: { severity: 'error', title: 'key collides with what the chart or the stack sets', hint: 'use the dedicated setting (capacityType, instanceType) or another key' },
   SDP106: { severity: 'error', title: 'scale-down behaviour set twice', hint: 'keep one of scaling.scaleDownSpeed and scaling.extraHPAConfig.scaleDown' },
   SDP108: { severity: 'error', title: 'placeholder to fill in', hint: 'replace the FILL-IN value with the real one (sdpipe import leaves these where it cannot know the answer: model sources and sha256, template variables)' },
+  SDP110: { severity: 'error', title: 'cluster admin is not an IAM role or user of this account', hint: 'write arn:<partition>:iam::<this account>:role/<name> (or user/<name>); EKS access entries take IAM principals of the cluster\'s account' },
+  SDP111: { severity: 'warning', title: 'API without a custom domain in China', hint: 'in AWS China the default execute-api host cannot serve the public without an ICP licence: set APIGW.customDomain, or publish to the input SNS topic directly (docs/aws-cn.md, "Reaching the API")' },
+  SDP112: { severity: 'warning', title: 'Kubernetes version past EKS standard support', hint: 'upgrade clusterComponents.kubernetesVersion to a version under standard support (config/regions/eks-versions.yaml); extended support is billed per cluster hour' },
+  SDP113: { severity: 'error', title: 'availability zone not in the region', hint: 'use zone names listed in config/regions/<region>.yaml (availabilityZones), at least two' },
+  SDP114: { severity: 'error', title: 'Kubernetes version not offered in the region', hint: 'use a version listed in config/regions/<region>.yaml (eksVersions)' },
+  SDP115: { severity: 'error', title: 'volume tuning baseline above the provisioned volume', hint: 'keep snapshot.tuning.iops and throughput at or below the data volume\'s iops and throughput: the tuner only lowers them' },
+  SDP116: { severity: 'error', title: 'API endpoint setting', hint: 'give the custom domain an ACM certificate ARN in the stack\'s region and partition; a private endpoint takes no custom domain here' },
   SDP999: { severity: 'error', title: 'internal error', hint: 'this is a bug in sdpipe; run with --debug and report it' },
 } as const satisfies Record<string, RuleInfo>;
 

@@ -124,6 +124,31 @@ export interface SnapshotSection {
   readonly instanceType?: string;
   /** Architectures to bake for. @default [x86_64] */
   readonly architectures?: readonly ('x86_64' | 'arm64')[];
+  /** Lower each GPU node's data volume to a baseline once its cache is warm. @default { enabled: false, delayMinutes: 10, iops: 3000, throughput: 125 } */
+  readonly tuning?: VolumeTuning;
+}
+
+/** The EBS throughput tuner (`snapshot.tuning`). */
+export interface VolumeTuning {
+  /** Tune the data volumes down. @default false */
+  readonly enabled?: boolean;
+  /** Minutes after the node starts running. @default 10 */
+  readonly delayMinutes?: number;
+  /** Baseline IOPS. @default 3000 */
+  readonly iops?: number;
+  /** Baseline throughput, MiB/s. @default 125 */
+  readonly throughput?: number;
+}
+
+/** Retention periods CloudWatch Logs accepts (PutRetentionPolicy `retentionInDays`). */
+export type LogRetentionDays = 1 | 3 | 5 | 7 | 14 | 30 | 60 | 90 | 120 | 150 | 180 | 365 | 400 | 545 | 731 | 1096 | 1827 | 2192 | 2557 | 2922 | 3288 | 3653;
+
+/** Pod and node logs in CloudWatch Logs. */
+export interface LogsSection {
+  /** Ship pod and node logs. @default true */
+  readonly enabled?: boolean;
+  /** Days CloudWatch Logs keeps them. @default 30 */
+  readonly retentionDays?: LogRetentionDays;
 }
 
 /** The managed node group for system components (the original solution's `clusterComponents`). */
@@ -138,6 +163,10 @@ export interface ClusterComponents {
   readonly maxSize?: number;
   /** Desired node count. @default 2 */
   readonly desiredSize?: number;
+  /** IAM roles or users of this account with cluster-admin access entries. @default none: only the stack's own roles */
+  readonly admins?: readonly string[];
+  /** Availability zones of the VPC. @default none: every zone of the region (config/regions) */
+  readonly availabilityZones?: readonly string[];
   /** The original solution's name for `desiredSize`; refused (SDP100). @default none: refused */
   readonly desiredCount?: number;
 }
@@ -152,6 +181,22 @@ export interface ApiGatewayConfig {
     readonly rateLimit?: number;
     /** Burst requests; at least `rateLimit`. @default 2 */
     readonly burstLimit?: number;
+  };
+  /** Endpoint type. @default regional */
+  readonly endpointType?: 'regional' | 'private';
+  /** A custom domain for the API. @default none: the execute-api host only */
+  readonly customDomain?: {
+    /** Domain name. */
+    readonly domainName: string;
+    /** ACM certificate ARN in the stack's region. */
+    readonly certificateArn: string;
+    /** Route 53 zone for an alias record. @default none: no DNS record is written */
+    readonly hostedZone?: {
+      /** Zone id. */
+      readonly id: string;
+      /** Zone name. */
+      readonly name: string;
+    };
   };
 }
 
@@ -421,6 +466,8 @@ export interface EnvironmentConfig {
   readonly models?: ModelsSection;
   /** The image-cache EBS snapshot. @default {} (disabled) */
   readonly snapshot?: SnapshotSection;
+  /** Pod and node logs in CloudWatch Logs. @default { enabled: true, retentionDays: 30 } */
+  readonly logs?: LogsSection;
   /** CloudFormation stack name of the deployed stack. */
   readonly stackName: string;
   /** ARN of the S3 bucket holding the models. */

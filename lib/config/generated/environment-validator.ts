@@ -5,7 +5,7 @@
 "use strict";
 module.exports = validate20;
 module.exports.default = validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sdpipe.dev/schema/environment.schema.json","title":"sdpipe environment file","description":"One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.","type":"object","additionalProperties":false,"required":["environment","stackName","modelBucketArn","modelsRuntime"],"properties":{"environment":{"description":"Where the environment lives and which branch deploys it.","type":"object","additionalProperties":false,"required":["name","account","region","branch"],"properties":{"name":{"description":"Environment name; must equal the file name without .yaml.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","maxLength":40},"account":{"description":"12-digit AWS account id, quoted so YAML keeps leading zeros.","type":"string","pattern":"^[0-9]{12}$"},"region":{"description":"AWS region; the partition (aws or aws-cn) follows from it.","type":"string"},"branch":{"description":"Git branch whose pushes deploy this environment, such as env/prod-cn.","type":"string","minLength":1},"approval":{"description":"manual: a person approves before deploy; auto: no gate. Default manual.","enum":["manual","auto"]}}},"pipeline":{"description":"How the environment's pipeline runs.","type":"object","additionalProperties":false,"properties":{"engine":{"description":"codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.","enum":["codepipeline","github-actions"]},"runner":{"description":"github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].","type":"array","items":{"type":"string","minLength":1},"minItems":1},"source":{"description":"codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.","enum":["s3","codeconnections"]},"connectionArn":{"description":"ARN of the CodeConnections connection (codeconnections only).","type":"string"},"repository":{"description":"owner/repo of the repository (codeconnections only).","type":"string","pattern":"^[^/\\s]+/[^/\\s]+$"}}},"npmRegistry":{"description":"npm registry used by build steps, for example a mirror reachable from China.","type":"string","pattern":"^https?://"}}},"mirror":{"description":"Images and Helm charts copied into this environment's ECR before deploy.","type":"object","additionalProperties":false,"properties":{"images":{"description":"Container images to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"charts":{"description":"Helm charts (OCI artifacts) to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"download":{"description":"How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"models":{"description":"Model files synced into the model bucket.","type":"object","additionalProperties":false,"properties":{"endpoint":{"description":"A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.","type":"string","pattern":"^https?://"},"files":{"description":"Files to sync.","type":"array","items":{"type":"object","additionalProperties":false,"required":["source","target","sha256"],"properties":{"source":{"description":"hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.","type":"string","minLength":1},"target":{"description":"Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).","type":"string","pattern":"^[^/].*[^/]$"},"sha256":{"description":"Pinned sha256 of the file: 64 lowercase hex digits.","type":"string","pattern":"^[0-9a-f]{64}$"}}}},"download":{"description":"How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"snapshot":{"description":"The image-cache EBS snapshot baked from the mirrored images.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Bake or reuse a snapshot and give it to the GPU nodes. Default false.","type":"boolean"},"kubernetesVersion":{"description":"Kubernetes version of the Bottlerocket AMI used to bake, such as \"1.33\". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.","type":"string","pattern":"^1\\.[0-9]{2}$"},"volumeSize":{"description":"Data volume size in GiB. Default 80.","type":"integer","minimum":20,"maximum":16384},"instanceType":{"description":"Instance type of the bake instance. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"architectures":{"description":"Architectures to bake for. Default [x86_64].","type":"array","items":{"enum":["x86_64","arm64"]},"minItems":1,"uniqueItems":true}}},"stackName":{"description":"CloudFormation stack name of the deployed stack.","type":"string"},"modelBucketArn":{"description":"ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.","type":"string"},"clusterComponents":{"description":"The managed node group that runs system components.","type":"object","additionalProperties":false,"properties":{"kubernetesVersion":{"description":"Kubernetes version of the cluster, such as \"1.33\". Default 1.33.","type":"string","pattern":"^1\\.[0-9]{2}$"},"instanceType":{"description":"Instance type of the system node group. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"minSize":{"description":"Minimum node count. Default 2.","type":"integer","minimum":0},"maxSize":{"description":"Maximum node count. Default 2.","type":"integer","minimum":1},"desiredSize":{"description":"Desired node count. Default 2.","type":"integer","minimum":0},"desiredCount":{"description":"The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.","type":"integer","minimum":1}}},"APIGW":{"description":"API Gateway stage and throttling.","type":"object","additionalProperties":false,"properties":{"stageName":{"description":"Stage name of the REST API. Default prod.","type":"string","pattern":"^[A-Za-z0-9_]{1,128}$"},"throttle":{"description":"Usage plan throttle.","type":"object","additionalProperties":false,"properties":{"rateLimit":{"description":"Steady-state requests per second. Default 10.","type":"number","minimum":0},"burstLimit":{"description":"Burst requests; must be at least rateLimit. Default 2.","type":"integer","minimum":0}}}}},"modelsRuntime":{"description":"Inference runtimes, one SQS queue and one Helm release each.","type":"array","minItems":1,"items":{"$ref":"#/$defs/runtime"}}},"$defs":{"mirrorEntry":{"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}},"download":{"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}},"image":{"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}},"volume":{"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}},"scaling":{"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}},"runtime":{"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}},"resources":{"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}},"extraEnv":{"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sdpipe.dev/schema/environment.schema.json","title":"sdpipe environment file","description":"One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.","type":"object","additionalProperties":false,"required":["environment","stackName","modelBucketArn","modelsRuntime"],"properties":{"environment":{"description":"Where the environment lives and which branch deploys it.","type":"object","additionalProperties":false,"required":["name","account","region","branch"],"properties":{"name":{"description":"Environment name; must equal the file name without .yaml.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","maxLength":40},"account":{"description":"12-digit AWS account id, quoted so YAML keeps leading zeros.","type":"string","pattern":"^[0-9]{12}$"},"region":{"description":"AWS region; the partition (aws or aws-cn) follows from it.","type":"string"},"branch":{"description":"Git branch whose pushes deploy this environment, such as env/prod-cn.","type":"string","minLength":1},"approval":{"description":"manual: a person approves before deploy; auto: no gate. Default manual.","enum":["manual","auto"]}}},"pipeline":{"description":"How the environment's pipeline runs.","type":"object","additionalProperties":false,"properties":{"engine":{"description":"codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.","enum":["codepipeline","github-actions"]},"runner":{"description":"github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].","type":"array","items":{"type":"string","minLength":1},"minItems":1},"source":{"description":"codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.","enum":["s3","codeconnections"]},"connectionArn":{"description":"ARN of the CodeConnections connection (codeconnections only).","type":"string"},"repository":{"description":"owner/repo of the repository (codeconnections only).","type":"string","pattern":"^[^/\\s]+/[^/\\s]+$"}}},"npmRegistry":{"description":"npm registry used by build steps, for example a mirror reachable from China.","type":"string","pattern":"^https?://"}}},"mirror":{"description":"Images and Helm charts copied into this environment's ECR before deploy.","type":"object","additionalProperties":false,"properties":{"images":{"description":"Container images to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"charts":{"description":"Helm charts (OCI artifacts) to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"download":{"description":"How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"models":{"description":"Model files synced into the model bucket.","type":"object","additionalProperties":false,"properties":{"endpoint":{"description":"A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.","type":"string","pattern":"^https?://"},"files":{"description":"Files to sync.","type":"array","items":{"type":"object","additionalProperties":false,"required":["source","target","sha256"],"properties":{"source":{"description":"hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.","type":"string","minLength":1},"target":{"description":"Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).","type":"string","pattern":"^[^/].*[^/]$"},"sha256":{"description":"Pinned sha256 of the file: 64 lowercase hex digits.","type":"string","pattern":"^[0-9a-f]{64}$"}}}},"download":{"description":"How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"snapshot":{"description":"The image-cache EBS snapshot baked from the mirrored images.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Bake or reuse a snapshot and give it to the GPU nodes. Default false.","type":"boolean"},"kubernetesVersion":{"description":"Kubernetes version of the Bottlerocket AMI used to bake, such as \"1.33\". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.","type":"string","pattern":"^1\\.[0-9]{2}$"},"volumeSize":{"description":"Data volume size in GiB. Default 80.","type":"integer","minimum":20,"maximum":16384},"instanceType":{"description":"Instance type of the bake instance. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"architectures":{"description":"Architectures to bake for. Default [x86_64].","type":"array","items":{"enum":["x86_64","arm64"]},"minItems":1,"uniqueItems":true},"tuning":{"description":"Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Tune the data volumes down. Default false.","type":"boolean"},"delayMinutes":{"description":"Minutes after the node starts running before the volume is lowered. Default 10.","type":"integer","minimum":1,"maximum":1440},"iops":{"description":"Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.","type":"integer","minimum":3000,"maximum":16000},"throughput":{"description":"Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.","type":"integer","minimum":125,"maximum":1000}}}}},"logs":{"description":"Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Ship pod and node logs to CloudWatch Logs. Default true.","type":"boolean"},"retentionDays":{"description":"Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.","enum":[1,3,5,7,14,30,60,90,120,150,180,365,400,545,731,1096,1827,2192,2557,2922,3288,3653]}}},"stackName":{"description":"CloudFormation stack name of the deployed stack.","type":"string"},"modelBucketArn":{"description":"ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.","type":"string"},"clusterComponents":{"description":"The managed node group that runs system components.","type":"object","additionalProperties":false,"properties":{"kubernetesVersion":{"description":"Kubernetes version of the cluster, such as \"1.33\". Default 1.33.","type":"string","pattern":"^1\\.[0-9]{2}$"},"instanceType":{"description":"Instance type of the system node group. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"minSize":{"description":"Minimum node count. Default 2.","type":"integer","minimum":0},"maxSize":{"description":"Maximum node count. Default 2.","type":"integer","minimum":1},"desiredSize":{"description":"Desired node count. Default 2.","type":"integer","minimum":0},"desiredCount":{"description":"The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.","type":"integer","minimum":1},"admins":{"description":"IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).","type":"array","items":{"type":"string"},"uniqueItems":true},"availabilityZones":{"description":"Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.","type":"array","items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},"minItems":2,"uniqueItems":true}}},"APIGW":{"description":"API Gateway stage and throttling.","type":"object","additionalProperties":false,"properties":{"stageName":{"description":"Stage name of the REST API. Default prod.","type":"string","pattern":"^[A-Za-z0-9_]{1,128}$"},"throttle":{"description":"Usage plan throttle.","type":"object","additionalProperties":false,"properties":{"rateLimit":{"description":"Steady-state requests per second. Default 10.","type":"number","minimum":0},"burstLimit":{"description":"Burst requests; must be at least rateLimit. Default 2.","type":"integer","minimum":0}}},"endpointType":{"description":"API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.","enum":["regional","private"]},"customDomain":{"description":"A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).","type":"object","additionalProperties":false,"required":["domainName","certificateArn"],"properties":{"domainName":{"description":"Domain name, such as sd.example.cn.","type":"string","pattern":"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},"certificateArn":{"description":"ACM certificate ARN for the domain, in the stack's region (regional endpoint).","type":"string"},"hostedZone":{"description":"Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).","type":"object","additionalProperties":false,"required":["id","name"],"properties":{"id":{"description":"Hosted zone id, such as Z0123456789ABCDEFGHIJ.","type":"string","pattern":"^Z[A-Z0-9]{1,32}$"},"name":{"description":"Zone name, such as example.cn.","type":"string"}}}}}}},"modelsRuntime":{"description":"Inference runtimes, one SQS queue and one Helm release each.","type":"array","minItems":1,"items":{"$ref":"#/$defs/runtime"}}},"$defs":{"mirrorEntry":{"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}},"download":{"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}},"image":{"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}},"volume":{"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}},"scaling":{"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}},"runtime":{"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}},"resources":{"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}},"extraEnv":{"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]}}};
 const schema32 = {"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}};
 const schema34 = {"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}};
 const func1 = Object.prototype.hasOwnProperty;
@@ -21,15 +21,18 @@ const pattern15 = new RegExp("^[^/].*[^/]$", "u");
 const pattern16 = new RegExp("^[0-9a-f]{64}$", "u");
 const pattern17 = new RegExp("^1\\.[0-9]{2}$", "u");
 const pattern18 = new RegExp("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", "u");
-const pattern21 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
+const pattern21 = new RegExp("^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", "u");
+const pattern22 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
+const pattern23 = new RegExp("^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", "u");
+const pattern24 = new RegExp("^Z[A-Z0-9]{1,32}$", "u");
 const schema36 = {"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}};
 const schema37 = {"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}};
 const schema39 = {"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}};
 const schema40 = {"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}};
 const schema41 = {"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}};
 const schema42 = {"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]};
-const pattern22 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
-const pattern24 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern25 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
+const pattern27 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -759,7 +762,7 @@ errors++;
 if(data44.consolidateAfter !== undefined){
 let data45 = data44.consolidateAfter;
 if(typeof data45 === "string"){
-if(!pattern22.test(data45)){
+if(!pattern25.test(data45)){
 const err54 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/consolidateAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter,data:data45};
 if(vErrors === null){
 vErrors = [err54];
@@ -784,7 +787,7 @@ errors++;
 if(data44.expireAfter !== undefined){
 let data46 = data44.expireAfter;
 if(typeof data46 === "string"){
-if(!pattern22.test(data46)){
+if(!pattern25.test(data46)){
 const err56 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/expireAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter,data:data46};
 if(vErrors === null){
 vErrors = [err56];
@@ -1545,7 +1548,7 @@ errors++;
 if(data79.digest !== undefined){
 let data82 = data79.digest;
 if(typeof data82 === "string"){
-if(!pattern24.test(data82)){
+if(!pattern27.test(data82)){
 const err115 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema41.properties.digest,data:data82};
 if(vErrors === null){
 vErrors = [err115];
@@ -1955,7 +1958,7 @@ errors++;
 if(data98.digest !== undefined){
 let data101 = data98.digest;
 if(typeof data101 === "string"){
-if(!pattern24.test(data101)){
+if(!pattern27.test(data101)){
 const err144 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema41.properties.digest,data:data101};
 if(vErrors === null){
 vErrors = [err144];
@@ -4257,7 +4260,7 @@ if(data.snapshot !== undefined){
 let data47 = data.snapshot;
 if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
 for(const key11 in data47){
-if(!(((((key11 === "enabled") || (key11 === "kubernetesVersion")) || (key11 === "volumeSize")) || (key11 === "instanceType")) || (key11 === "architectures"))){
+if(!((((((key11 === "enabled") || (key11 === "kubernetesVersion")) || (key11 === "volumeSize")) || (key11 === "instanceType")) || (key11 === "architectures")) || (key11 === "tuning"))){
 const err116 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.snapshot,data:data47};
 if(vErrors === null){
 vErrors = [err116];
@@ -4425,9 +4428,12 @@ vErrors.push(err128);
 errors++;
 }
 }
-}
-else {
-const err129 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.snapshot.type,parentSchema:schema31.properties.snapshot,data:data47};
+if(data47.tuning !== undefined){
+let data54 = data47.tuning;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+for(const key12 in data54){
+if(!((((key12 === "enabled") || (key12 === "delayMinutes")) || (key12 === "iops")) || (key12 === "throughput"))){
+const err129 = {instancePath:instancePath+"/snapshot/tuning",schemaPath:"#/properties/snapshot/properties/tuning/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.snapshot.properties.tuning,data:data54};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -4437,10 +4443,10 @@ vErrors.push(err129);
 errors++;
 }
 }
-if(data.stackName !== undefined){
-let data54 = data.stackName;
-if(typeof data54 !== "string"){
-const err130 = {instancePath:instancePath+"/stackName",schemaPath:"#/properties/stackName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.stackName.type,parentSchema:schema31.properties.stackName,data:data54};
+if(data54.enabled !== undefined){
+let data55 = data54.enabled;
+if(typeof data55 !== "boolean"){
+const err130 = {instancePath:instancePath+"/snapshot/tuning/enabled",schemaPath:"#/properties/snapshot/properties/tuning/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.snapshot.properties.tuning.properties.enabled.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.enabled,data:data55};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -4450,10 +4456,10 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data.modelBucketArn !== undefined){
-let data55 = data.modelBucketArn;
-if(typeof data55 !== "string"){
-const err131 = {instancePath:instancePath+"/modelBucketArn",schemaPath:"#/properties/modelBucketArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.modelBucketArn.type,parentSchema:schema31.properties.modelBucketArn,data:data55};
+if(data54.delayMinutes !== undefined){
+let data56 = data54.delayMinutes;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err131 = {instancePath:instancePath+"/snapshot/tuning/delayMinutes",schemaPath:"#/properties/snapshot/properties/tuning/properties/delayMinutes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes,data:data56};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -4462,13 +4468,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-if(data.clusterComponents !== undefined){
-let data56 = data.clusterComponents;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-for(const key12 in data56){
-if(!((((((key12 === "kubernetesVersion") || (key12 === "instanceType")) || (key12 === "minSize")) || (key12 === "maxSize")) || (key12 === "desiredSize")) || (key12 === "desiredCount"))){
-const err132 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.clusterComponents,data:data56};
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 > 1440 || isNaN(data56)){
+const err132 = {instancePath:instancePath+"/snapshot/tuning/delayMinutes",schemaPath:"#/properties/snapshot/properties/tuning/properties/delayMinutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes,data:data56};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -4477,12 +4479,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-if(data56.kubernetesVersion !== undefined){
-let data57 = data56.kubernetesVersion;
-if(typeof data57 === "string"){
-if(!pattern17.test(data57)){
-const err133 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/pattern",keyword:"pattern",params:{pattern: "^1\\.[0-9]{2}$"},message:"must match pattern \""+"^1\\.[0-9]{2}$"+"\"",schema:"^1\\.[0-9]{2}$",parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data57};
+if(data56 < 1 || isNaN(data56)){
+const err133 = {instancePath:instancePath+"/snapshot/tuning/delayMinutes",schemaPath:"#/properties/snapshot/properties/tuning/properties/delayMinutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes,data:data56};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -4492,8 +4490,11 @@ vErrors.push(err133);
 errors++;
 }
 }
-else {
-const err134 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.kubernetesVersion.type,parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data57};
+}
+if(data54.iops !== undefined){
+let data57 = data54.iops;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err134 = {instancePath:instancePath+"/snapshot/tuning/iops",schemaPath:"#/properties/snapshot/properties/tuning/properties/iops/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.tuning.properties.iops.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.iops,data:data57};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -4502,12 +4503,9 @@ vErrors.push(err134);
 }
 errors++;
 }
-}
-if(data56.instanceType !== undefined){
-let data58 = data56.instanceType;
-if(typeof data58 === "string"){
-if(!pattern18.test(data58)){
-const err135 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"+"\"",schema:"^[a-z][a-z0-9-]*\\.[a-z0-9]+$",parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data58};
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 16000 || isNaN(data57)){
+const err135 = {instancePath:instancePath+"/snapshot/tuning/iops",schemaPath:"#/properties/snapshot/properties/tuning/properties/iops/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16000},message:"must be <= 16000",schema:16000,parentSchema:schema31.properties.snapshot.properties.tuning.properties.iops,data:data57};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -4516,9 +4514,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-else {
-const err136 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.instanceType.type,parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data58};
+if(data57 < 3000 || isNaN(data57)){
+const err136 = {instancePath:instancePath+"/snapshot/tuning/iops",schemaPath:"#/properties/snapshot/properties/tuning/properties/iops/minimum",keyword:"minimum",params:{comparison: ">=", limit: 3000},message:"must be >= 3000",schema:3000,parentSchema:schema31.properties.snapshot.properties.tuning.properties.iops,data:data57};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -4528,10 +4525,11 @@ vErrors.push(err136);
 errors++;
 }
 }
-if(data56.minSize !== undefined){
-let data59 = data56.minSize;
-if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
-const err137 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.minSize.type,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data59};
+}
+if(data54.throughput !== undefined){
+let data58 = data54.throughput;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err137 = {instancePath:instancePath+"/snapshot/tuning/throughput",schemaPath:"#/properties/snapshot/properties/tuning/properties/throughput/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.tuning.properties.throughput.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.throughput,data:data58};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -4540,9 +4538,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-if((typeof data59 == "number") && (isFinite(data59))){
-if(data59 < 0 || isNaN(data59)){
-const err138 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data59};
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 1000 || isNaN(data58)){
+const err138 = {instancePath:instancePath+"/snapshot/tuning/throughput",schemaPath:"#/properties/snapshot/properties/tuning/properties/throughput/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema31.properties.snapshot.properties.tuning.properties.throughput,data:data58};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -4551,12 +4549,8 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-}
-if(data56.maxSize !== undefined){
-let data60 = data56.maxSize;
-if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
-const err139 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.maxSize.type,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data60};
+if(data58 < 125 || isNaN(data58)){
+const err139 = {instancePath:instancePath+"/snapshot/tuning/throughput",schemaPath:"#/properties/snapshot/properties/tuning/properties/throughput/minimum",keyword:"minimum",params:{comparison: ">=", limit: 125},message:"must be >= 125",schema:125,parentSchema:schema31.properties.snapshot.properties.tuning.properties.throughput,data:data58};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -4565,9 +4559,11 @@ vErrors.push(err139);
 }
 errors++;
 }
-if((typeof data60 == "number") && (isFinite(data60))){
-if(data60 < 1 || isNaN(data60)){
-const err140 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data60};
+}
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/snapshot/tuning",schemaPath:"#/properties/snapshot/properties/tuning/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.snapshot.properties.tuning.type,parentSchema:schema31.properties.snapshot.properties.tuning,data:data54};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -4578,10 +4574,8 @@ errors++;
 }
 }
 }
-if(data56.desiredSize !== undefined){
-let data61 = data56.desiredSize;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err141 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredSize.type,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data61};
+else {
+const err141 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.snapshot.type,parentSchema:schema31.properties.snapshot,data:data47};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -4590,9 +4584,13 @@ vErrors.push(err141);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 < 0 || isNaN(data61)){
-const err142 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data61};
+}
+if(data.logs !== undefined){
+let data59 = data.logs;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+for(const key13 in data59){
+if(!((key13 === "enabled") || (key13 === "retentionDays"))){
+const err142 = {instancePath:instancePath+"/logs",schemaPath:"#/properties/logs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.logs,data:data59};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -4602,11 +4600,10 @@ vErrors.push(err142);
 errors++;
 }
 }
-}
-if(data56.desiredCount !== undefined){
-let data62 = data56.desiredCount;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err143 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredCount.type,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data62};
+if(data59.enabled !== undefined){
+let data60 = data59.enabled;
+if(typeof data60 !== "boolean"){
+const err143 = {instancePath:instancePath+"/logs/enabled",schemaPath:"#/properties/logs/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.logs.properties.enabled.type,parentSchema:schema31.properties.logs.properties.enabled,data:data60};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -4615,9 +4612,11 @@ vErrors.push(err143);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 < 1 || isNaN(data62)){
-const err144 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data62};
+}
+if(data59.retentionDays !== undefined){
+let data61 = data59.retentionDays;
+if(!((((((((((((((((((((((data61 === 1) || (data61 === 3)) || (data61 === 5)) || (data61 === 7)) || (data61 === 14)) || (data61 === 30)) || (data61 === 60)) || (data61 === 90)) || (data61 === 120)) || (data61 === 150)) || (data61 === 180)) || (data61 === 365)) || (data61 === 400)) || (data61 === 545)) || (data61 === 731)) || (data61 === 1096)) || (data61 === 1827)) || (data61 === 2192)) || (data61 === 2557)) || (data61 === 2922)) || (data61 === 3288)) || (data61 === 3653))){
+const err144 = {instancePath:instancePath+"/logs/retentionDays",schemaPath:"#/properties/logs/properties/retentionDays/enum",keyword:"enum",params:{allowedValues: schema31.properties.logs.properties.retentionDays.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.logs.properties.retentionDays.enum,parentSchema:schema31.properties.logs.properties.retentionDays,data:data61};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -4628,9 +4627,8 @@ errors++;
 }
 }
 }
-}
 else {
-const err145 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clusterComponents.type,parentSchema:schema31.properties.clusterComponents,data:data56};
+const err145 = {instancePath:instancePath+"/logs",schemaPath:"#/properties/logs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.logs.type,parentSchema:schema31.properties.logs,data:data59};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -4640,12 +4638,10 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data.APIGW !== undefined){
-let data63 = data.APIGW;
-if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
-for(const key13 in data63){
-if(!((key13 === "stageName") || (key13 === "throttle"))){
-const err146 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW,data:data63};
+if(data.stackName !== undefined){
+let data62 = data.stackName;
+if(typeof data62 !== "string"){
+const err146 = {instancePath:instancePath+"/stackName",schemaPath:"#/properties/stackName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.stackName.type,parentSchema:schema31.properties.stackName,data:data62};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -4655,11 +4651,10 @@ vErrors.push(err146);
 errors++;
 }
 }
-if(data63.stageName !== undefined){
-let data64 = data63.stageName;
-if(typeof data64 === "string"){
-if(!pattern21.test(data64)){
-const err147 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,128}$"+"\"",schema:"^[A-Za-z0-9_]{1,128}$",parentSchema:schema31.properties.APIGW.properties.stageName,data:data64};
+if(data.modelBucketArn !== undefined){
+let data63 = data.modelBucketArn;
+if(typeof data63 !== "string"){
+const err147 = {instancePath:instancePath+"/modelBucketArn",schemaPath:"#/properties/modelBucketArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.modelBucketArn.type,parentSchema:schema31.properties.modelBucketArn,data:data63};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -4669,8 +4664,12 @@ vErrors.push(err147);
 errors++;
 }
 }
-else {
-const err148 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.stageName.type,parentSchema:schema31.properties.APIGW.properties.stageName,data:data64};
+if(data.clusterComponents !== undefined){
+let data64 = data.clusterComponents;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+for(const key14 in data64){
+if(!((((((((key14 === "kubernetesVersion") || (key14 === "instanceType")) || (key14 === "minSize")) || (key14 === "maxSize")) || (key14 === "desiredSize")) || (key14 === "desiredCount")) || (key14 === "admins")) || (key14 === "availabilityZones"))){
+const err148 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.clusterComponents,data:data64};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -4680,12 +4679,11 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data63.throttle !== undefined){
-let data65 = data63.throttle;
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-for(const key14 in data65){
-if(!((key14 === "rateLimit") || (key14 === "burstLimit"))){
-const err149 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.throttle,data:data65};
+if(data64.kubernetesVersion !== undefined){
+let data65 = data64.kubernetesVersion;
+if(typeof data65 === "string"){
+if(!pattern17.test(data65)){
+const err149 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/pattern",keyword:"pattern",params:{pattern: "^1\\.[0-9]{2}$"},message:"must match pattern \""+"^1\\.[0-9]{2}$"+"\"",schema:"^1\\.[0-9]{2}$",parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data65};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -4695,11 +4693,8 @@ vErrors.push(err149);
 errors++;
 }
 }
-if(data65.rateLimit !== undefined){
-let data66 = data65.rateLimit;
-if((typeof data66 == "number") && (isFinite(data66))){
-if(data66 < 0 || isNaN(data66)){
-const err150 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data66};
+else {
+const err150 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.kubernetesVersion.type,parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data65};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -4709,8 +4704,11 @@ vErrors.push(err150);
 errors++;
 }
 }
-else {
-const err151 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.APIGW.properties.throttle.properties.rateLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data66};
+if(data64.instanceType !== undefined){
+let data66 = data64.instanceType;
+if(typeof data66 === "string"){
+if(!pattern18.test(data66)){
+const err151 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"+"\"",schema:"^[a-z][a-z0-9-]*\\.[a-z0-9]+$",parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data66};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -4720,10 +4718,8 @@ vErrors.push(err151);
 errors++;
 }
 }
-if(data65.burstLimit !== undefined){
-let data67 = data65.burstLimit;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err152 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.APIGW.properties.throttle.properties.burstLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data67};
+else {
+const err152 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.instanceType.type,parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data66};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -4732,9 +4728,11 @@ vErrors.push(err152);
 }
 errors++;
 }
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 < 0 || isNaN(data67)){
-const err153 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data67};
+}
+if(data64.minSize !== undefined){
+let data67 = data64.minSize;
+if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
+const err153 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.minSize.type,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data67};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -4743,11 +4741,9 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err154 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.throttle.type,parentSchema:schema31.properties.APIGW.properties.throttle,data:data65};
+if((typeof data67 == "number") && (isFinite(data67))){
+if(data67 < 0 || isNaN(data67)){
+const err154 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data67};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -4758,8 +4754,10 @@ errors++;
 }
 }
 }
-else {
-const err155 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.type,parentSchema:schema31.properties.APIGW,data:data63};
+if(data64.maxSize !== undefined){
+let data68 = data64.maxSize;
+if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
+const err155 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.maxSize.type,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data68};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -4768,12 +4766,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-if(data.modelsRuntime !== undefined){
-let data68 = data.modelsRuntime;
-if(Array.isArray(data68)){
-if(data68.length < 1){
-const err156 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.modelsRuntime,data:data68};
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 < 1 || isNaN(data68)){
+const err156 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data68};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -4782,16 +4777,12 @@ vErrors.push(err156);
 }
 errors++;
 }
-const len7 = data68.length;
-for(let i10=0; i10<len7; i10++){
-if(!(validate21(data68[i10], {instancePath:instancePath+"/modelsRuntime/" + i10,parentData:data68,parentDataProperty:i10,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
-errors = vErrors.length;
 }
 }
-}
-else {
-const err157 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.modelsRuntime.type,parentSchema:schema31.properties.modelsRuntime,data:data68};
+if(data64.desiredSize !== undefined){
+let data69 = data64.desiredSize;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err157 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredSize.type,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data69};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -4800,15 +4791,536 @@ vErrors.push(err157);
 }
 errors++;
 }
-}
-}
-else {
-const err158 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 < 0 || isNaN(data69)){
+const err158 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data69};
 if(vErrors === null){
 vErrors = [err158];
 }
 else {
 vErrors.push(err158);
+}
+errors++;
+}
+}
+}
+if(data64.desiredCount !== undefined){
+let data70 = data64.desiredCount;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err159 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredCount.type,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data70};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 < 1 || isNaN(data70)){
+const err160 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data70};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+}
+if(data64.admins !== undefined){
+let data71 = data64.admins;
+if(Array.isArray(data71)){
+const len7 = data71.length;
+for(let i10=0; i10<len7; i10++){
+let data72 = data71[i10];
+if(typeof data72 !== "string"){
+const err161 = {instancePath:instancePath+"/clusterComponents/admins/" + i10,schemaPath:"#/properties/clusterComponents/properties/admins/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.admins.items.type,parentSchema:schema31.properties.clusterComponents.properties.admins.items,data:data72};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+let i11 = data71.length;
+let j3;
+if(i11 > 1){
+const indices2 = {};
+for(;i11--;){
+let item2 = data71[i11];
+if(typeof item2 !== "string"){
+continue;
+}
+if(typeof indices2[item2] == "number"){
+j3 = indices2[item2];
+const err162 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/uniqueItems",keyword:"uniqueItems",params:{i: i11, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i11+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data71};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+break;
+}
+indices2[item2] = i11;
+}
+}
+}
+else {
+const err163 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.admins.type,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data71};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+if(data64.availabilityZones !== undefined){
+let data73 = data64.availabilityZones;
+if(Array.isArray(data73)){
+if(data73.length < 2){
+const err164 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data73};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+const len8 = data73.length;
+for(let i12=0; i12<len8; i12++){
+let data74 = data73[i12];
+if(typeof data74 === "string"){
+if(!pattern21.test(data74)){
+const err165 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i12,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},message:"must match pattern \""+"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"+"\"",schema:"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$",parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data74};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+else {
+const err166 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i12,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.availabilityZones.items.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data74};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+let i13 = data73.length;
+let j4;
+if(i13 > 1){
+const indices3 = {};
+for(;i13--;){
+let item3 = data73[i13];
+if(typeof item3 !== "string"){
+continue;
+}
+if(typeof indices3[item3] == "number"){
+j4 = indices3[item3];
+const err167 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/uniqueItems",keyword:"uniqueItems",params:{i: i13, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i13+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data73};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+break;
+}
+indices3[item3] = i13;
+}
+}
+}
+else {
+const err168 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.availabilityZones.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data73};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+}
+}
+else {
+const err169 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clusterComponents.type,parentSchema:schema31.properties.clusterComponents,data:data64};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+if(data.APIGW !== undefined){
+let data75 = data.APIGW;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key15 in data75){
+if(!((((key15 === "stageName") || (key15 === "throttle")) || (key15 === "endpointType")) || (key15 === "customDomain"))){
+const err170 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW,data:data75};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+if(data75.stageName !== undefined){
+let data76 = data75.stageName;
+if(typeof data76 === "string"){
+if(!pattern22.test(data76)){
+const err171 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,128}$"+"\"",schema:"^[A-Za-z0-9_]{1,128}$",parentSchema:schema31.properties.APIGW.properties.stageName,data:data76};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+else {
+const err172 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.stageName.type,parentSchema:schema31.properties.APIGW.properties.stageName,data:data76};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+if(data75.throttle !== undefined){
+let data77 = data75.throttle;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+for(const key16 in data77){
+if(!((key16 === "rateLimit") || (key16 === "burstLimit"))){
+const err173 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.throttle,data:data77};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+if(data77.rateLimit !== undefined){
+let data78 = data77.rateLimit;
+if((typeof data78 == "number") && (isFinite(data78))){
+if(data78 < 0 || isNaN(data78)){
+const err174 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data78};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+}
+else {
+const err175 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.APIGW.properties.throttle.properties.rateLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data78};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+if(data77.burstLimit !== undefined){
+let data79 = data77.burstLimit;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err176 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.APIGW.properties.throttle.properties.burstLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data79};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 < 0 || isNaN(data79)){
+const err177 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data79};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err178 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.throttle.type,parentSchema:schema31.properties.APIGW.properties.throttle,data:data77};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+}
+if(data75.endpointType !== undefined){
+let data80 = data75.endpointType;
+if(!((data80 === "regional") || (data80 === "private"))){
+const err179 = {instancePath:instancePath+"/APIGW/endpointType",schemaPath:"#/properties/APIGW/properties/endpointType/enum",keyword:"enum",params:{allowedValues: schema31.properties.APIGW.properties.endpointType.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.APIGW.properties.endpointType.enum,parentSchema:schema31.properties.APIGW.properties.endpointType,data:data80};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+if(data75.customDomain !== undefined){
+let data81 = data75.customDomain;
+if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
+if(data81.domainName === undefined){
+const err180 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "domainName"},message:"must have required property '"+"domainName"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data81};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+if(data81.certificateArn === undefined){
+const err181 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "certificateArn"},message:"must have required property '"+"certificateArn"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data81};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+for(const key17 in data81){
+if(!(((key17 === "domainName") || (key17 === "certificateArn")) || (key17 === "hostedZone"))){
+const err182 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data81};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+}
+if(data81.domainName !== undefined){
+let data82 = data81.domainName;
+if(typeof data82 === "string"){
+if(!pattern23.test(data82)){
+const err183 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/pattern",keyword:"pattern",params:{pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},message:"must match pattern \""+"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"+"\"",schema:"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data82};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.domainName.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data82};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+if(data81.certificateArn !== undefined){
+let data83 = data81.certificateArn;
+if(typeof data83 !== "string"){
+const err185 = {instancePath:instancePath+"/APIGW/customDomain/certificateArn",schemaPath:"#/properties/APIGW/properties/customDomain/properties/certificateArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn,data:data83};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+}
+if(data81.hostedZone !== undefined){
+let data84 = data81.hostedZone;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(data84.id === undefined){
+const err186 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data84};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+if(data84.name === undefined){
+const err187 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data84};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+for(const key18 in data84){
+if(!((key18 === "id") || (key18 === "name"))){
+const err188 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data84};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+}
+if(data84.id !== undefined){
+let data85 = data84.id;
+if(typeof data85 === "string"){
+if(!pattern24.test(data85)){
+const err189 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern",keyword:"pattern",params:{pattern: "^Z[A-Z0-9]{1,32}$"},message:"must match pattern \""+"^Z[A-Z0-9]{1,32}$"+"\"",schema:"^Z[A-Z0-9]{1,32}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data85};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data85};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+if(data84.name !== undefined){
+let data86 = data84.name;
+if(typeof data86 !== "string"){
+const err191 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/name",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name,data:data86};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+}
+}
+else {
+const err192 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data84};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+}
+}
+else {
+const err193 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.type,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data81};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+}
+}
+else {
+const err194 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.type,parentSchema:schema31.properties.APIGW,data:data75};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+}
+if(data.modelsRuntime !== undefined){
+let data87 = data.modelsRuntime;
+if(Array.isArray(data87)){
+if(data87.length < 1){
+const err195 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.modelsRuntime,data:data87};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+const len9 = data87.length;
+for(let i14=0; i14<len9; i14++){
+if(!(validate21(data87[i14], {instancePath:instancePath+"/modelsRuntime/" + i14,parentData:data87,parentDataProperty:i14,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err196 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.modelsRuntime.type,parentSchema:schema31.properties.modelsRuntime,data:data87};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+}
+else {
+const err197 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
 }
 errors++;
 }

@@ -44,9 +44,13 @@ describe('resolveEnvironment', () => {
     const download = { connections: 8, segmentSizeMiB: 4, thresholdMiB: 64 };
     expect(r.mirror).toEqual({ images: [], charts: [], download });
     expect(r.models).toEqual({ endpoint: 'https://huggingface.co', files: [], download });
-    expect(r.snapshot).toEqual({ enabled: false, kubernetesVersion: undefined, volumeSize: 80, instanceType: 'm5.large', architectures: ['x86_64'] });
+    expect(r.snapshot).toEqual({
+      enabled: false, kubernetesVersion: undefined, volumeSize: 80, instanceType: 'm5.large', architectures: ['x86_64'],
+      tuning: { enabled: false, delayMinutes: 10, iops: 3000, throughput: 125 },
+    });
+    expect(r.logs).toEqual({ enabled: true, retentionDays: 30 });
     expect(r.clusterComponents).toEqual({ kubernetesVersion: '1.33', instanceType: 'm5.large', minSize: 2, maxSize: 2, desiredSize: 2 });
-    expect(r.APIGW).toEqual({ stageName: 'prod', throttle: { rateLimit: 10, burstLimit: 2 } });
+    expect(r.APIGW).toEqual({ stageName: 'prod', throttle: { rateLimit: 10, burstLimit: 2 }, endpointType: 'regional' });
     expect(r.modelsRuntime).toEqual([{ name: 'sd', type: 'sdwebui', modelFilename: 'm.safetensors', namespace: 'default', dynamicModel: false }]);
   });
 
@@ -74,7 +78,7 @@ describe('resolveEnvironment', () => {
     // The bake's Kubernetes version follows the cluster's as written.
     expect(r.snapshot).toMatchObject({ enabled: true, kubernetesVersion: '1.32', volumeSize: 120, instanceType: 'm5.large' });
     expect(r.clusterComponents).toEqual({ kubernetesVersion: '1.32', instanceType: 'm5.large', minSize: 3, maxSize: 2, desiredSize: 2 });
-    expect(r.APIGW).toEqual({ stageName: 'prod', throttle: { rateLimit: 5, burstLimit: 2 } });
+    expect(r.APIGW).toEqual({ stageName: 'prod', throttle: { rateLimit: 5, burstLimit: 2 }, endpointType: 'regional' });
   });
 
   it('is pure and applies the defaults once: a resolved object comes back as it is, a copy resolves to the same', () => {
@@ -148,6 +152,10 @@ const DOCUMENTED_AT: Record<string, string> = {
   'mirrorEntry.tagMutability': 'MirrorEntry.tagMutability',
   'models.endpoint': 'ModelsSection.endpoint',
   'snapshot.enabled': 'SnapshotSection.enabled',
+  'snapshot.tuning': 'SnapshotSection.tuning',
+  'logs.enabled': 'LogsSection.enabled',
+  'logs.retentionDays': 'LogsSection.retentionDays',
+  'APIGW.endpointType': 'ApiGatewayConfig.endpointType',
   'snapshot.volumeSize': 'SnapshotSection.volumeSize',
   'snapshot.instanceType': 'SnapshotSection.instanceType',
   'snapshot.architectures': 'SnapshotSection.architectures',

@@ -61,7 +61,7 @@ function compare(nodeIn: SchemaNode, type: ts.Type, at: string, problems: string
   }
   if (node.enum) {
     const want = [...(node.enum as unknown[])].map(String).sort();
-    const got = types.map((t) => (t.isStringLiteral() ? t.value : `<${checker.typeToString(t)}>`)).sort();
+    const got = types.map((t) => (t.isStringLiteral() || t.isNumberLiteral() ? String(t.value) : `<${checker.typeToString(t)}>`)).sort();
     if (JSON.stringify(want) !== JSON.stringify(got)) problems.push(`${at}: enum ${want.join('|')} vs type ${got.join('|')}`);
     return;
   }
