@@ -52,6 +52,20 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * A reader that stops early (`sdpipe plan --all | head`) closes the pipe: the next write fails with
+ * EPIPE, emitted as an 'error' event that would end the process with a stack trace. The output is
+ * simply not wanted any more, as for any Unix tool: end quietly with the exit code so far.
+ */
+export function quietOnClosedPipe(stream: NodeJS.WritableStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? ExitCode.OK);
+  });
+}
+
 if (require.main === module) {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   void main(process.argv);
 }

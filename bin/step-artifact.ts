@@ -170,7 +170,11 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
 }
 const { pathToFileURL } = require('node:url');
 import(pathToFileURL(require('node:path').join(__dirname, '${CHUNKS_DIR}', 'sdpipe.mjs')).href)
-  .then((m) => m.main(process.argv))
+  .then((m) => {
+    m.quietOnClosedPipe(process.stdout);
+    m.quietOnClosedPipe(process.stderr);
+    return m.main(process.argv);
+  })
   .catch((err) => {
     process.stderr.write(\`sdpipe: internal error: the step artifact cannot start: \${err && err.stack || err}\\n\`);
     process.exitCode = 1;

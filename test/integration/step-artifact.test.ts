@@ -5,7 +5,7 @@
  * full install (the CLI bundled with its packages external, run from the repository).
  * No timing is asserted here; bench/ measures start-up.
  */
-import { execFile, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFile, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -123,6 +123,22 @@ describe('the step artifact (sdpipe pipeline bundle)', () => {
       expect(got).toEqual(full(['validate', '--env', 'broken', '--format', 'json']));
     } finally {
       fs.rmSync(path.join(checkout, 'config', 'environments', 'broken.yaml'));
+    }
+  });
+
+  it('ends quietly when its reader closes the pipe early (sdpipe plan --all | head), in the artifact and the full install', async () => {
+    const early = (script: string): Promise<{ code: number | null; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [script, 'plan', '--all', '--dry-run'], { cwd: checkout, env: { ...process.env, GITHUB_STEP_SUMMARY: '' } });
+        let stderr = '';
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        // Like `| head -0`: the reader is gone before the CLI writes its first line.
+        child.stdout.destroy();
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+    for (const script of [path.join(step, 'sdpipe.js'), refCli]) {
+      const r = await early(script);
+      expect({ script, code: r.code, stderr: r.stderr }).toEqual({ script, code: 0, stderr: '' });
     }
   });
 
