@@ -29,7 +29,7 @@ export interface ChartSource {
  *   no OCI copy, awslabs/mountpoint-s3-csi-driver#681), so the Mirror step cannot copy it.
  */
 export const PUBLIC_CHARTS: Readonly<Record<string, ChartSource>> = {
-  karpenter: { repository: 'oci://public.ecr.aws/karpenter/karpenter', chart: 'karpenter', version: '1.6.3' },
+  karpenter: { repository: 'oci://public.ecr.aws/karpenter/karpenter', chart: 'karpenter', version: '1.14.1' },
   keda: { repository: 'https://kedacore.github.io/charts', chart: 'keda', version: '2.17.2' },
   'sd-on-eks': { repository: 'oci://public.ecr.aws/bingjiao/charts/sd-on-eks', chart: 'sd-on-eks', version: '1.2.0' },
   'mountpoint-s3-csi-driver': { repository: 'https://awslabs.github.io/mountpoint-s3-csi-driver', chart: 'aws-mountpoint-s3-csi-driver', version: '1.15.0' },

@@ -17,7 +17,7 @@ export interface SdOnEksStageProps extends StageProps {
   readonly config: EnvironmentConfig;
   /**
    * The kubectl/helm Lambda layer of the kubectl provider.
-   * @default - `KubectlV33Layer` (@aws-cdk/lambda-layer-kubectl-v33), an asset of the cloud assembly
+   * @default - the shipped layer of the cluster's Kubernetes version (stages/kubectl-layer.ts), an asset of the cloud assembly
    */
   readonly kubectlLayer?: (scope: Construct) => lambda.ILayerVersion;
   /** IAM principal ARNs given cluster-admin access entries. @default none */

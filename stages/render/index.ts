@@ -14,6 +14,8 @@ import * as path from 'node:path';
 import { SdpipeError } from '../../lib/errors';
 import { writeFileAtomic } from '../../lib/fs-atomic';
 import { HELM_CHART_TYPE, MANIFEST_TYPE } from '../eks-resource-types';
+import { ENVIRONMENT_DEFAULTS } from '../../lib/config/resolve';
+import { layerZipFor } from '../kubectl-versions';
 import { defaultCacheDir, helmBinary, helmTemplate } from './helm';
 import type { KubernetesObject } from './helm';
 import { IntrinsicResolver } from './intrinsics';
@@ -127,7 +129,7 @@ export interface RenderStackOptions {
   readonly chartsDir: string;
   /** helm binary. @default extracted by {@link helmBinary} */
   readonly helm?: string;
-  /** Kubernetes version. @default the template's EKS cluster version, else 1.33 */
+  /** Kubernetes version. @default the template's EKS cluster version, else sdpipe's default */
   readonly kubeVersion?: string;
   /** Scan images: @default true in aws-cn only */
   readonly scan?: boolean;
@@ -191,7 +193,7 @@ export function chartDigest(dir: string): string {
 export async function renderStack(template: TemplateJson, options: RenderStackOptions): Promise<StackRender> {
   const t0 = process.hrtime.bigint();
   const env = options.env;
-  const kubeVersion = options.kubeVersion ?? kubernetesVersionOf(template) ?? '1.33';
+  const kubeVersion = options.kubeVersion ?? kubernetesVersionOf(template) ?? ENVIRONMENT_DEFAULTS.clusterComponents.kubernetesVersion;
   const releases = releasesOf(template, env);
   const manifests = manifestsOf(template, env);
   let helm = options.helm;
@@ -209,8 +211,10 @@ export async function renderStack(template: TemplateJson, options: RenderStackOp
       return { ...rel, status: 'not-rendered', chartDir, objects: [], ms: ms() };
     }
     if (!helm) {
-      helm = located.get(cacheDir) ?? helmBinary({ cacheDir }).path;
-      located.set(cacheDir, helm);
+      // The helm of the kubectl layer the stack deploys with (the cluster's version picks it).
+      const layerZip = layerZipFor(kubeVersion);
+      helm = located.get(`${cacheDir}\0${layerZip}`) ?? helmBinary({ cacheDir, layerZip }).path;
+      located.set(`${cacheDir}\0${layerZip}`, helm);
     }
     const key = useCache
       ? createHash('sha256').update(JSON.stringify([helm, chartDigest(chartDir), rel.release, rel.namespace, kubeVersion, rel.values])).digest('hex')

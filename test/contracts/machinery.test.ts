@@ -8,15 +8,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubernetesObject } from '../../stages/render';
+import { PUBLIC_CHARTS } from '../../stages/chart-sources';
 import { CHARTS_DIR } from './support/contract-suite';
 import { explicitRuleViolations } from './support/karpenter-rules';
 import { danglingReferences } from './support/references';
 import { collectCelRules, isTransitionRule, pruneNulls, runWorker, SchemaRegistry, toAjvSchema } from './support/schemas';
 
+/** The Karpenter chart version the stage installs, whose vendored CRDs these checks load. */
+const KARPENTER = PUBLIC_CHARTS.karpenter.version;
+
 function loadCrds(): SchemaRegistry {
   const registry = new SchemaRegistry();
   const files = [
-    ...fs.readdirSync(path.join(CHARTS_DIR, 'karpenter', '1.6.3', 'crds')).map((f) => path.join(CHARTS_DIR, 'karpenter', '1.6.3', 'crds', f)),
+    ...fs.readdirSync(path.join(CHARTS_DIR, 'karpenter', KARPENTER, 'crds')).map((f) => path.join(CHARTS_DIR, 'karpenter', KARPENTER, 'crds', f)),
     // KEDA's CRDs are templates; the two sdpipe uses have no template directives in their schemas.
     ...['crd-scaledobjects.yaml', 'crd-triggerauthentications.yaml'].map((f) => path.join(CHARTS_DIR, 'keda', '2.17.2', 'templates', 'crds', f)),
   ];
@@ -78,7 +82,7 @@ describe('contract machinery', () => {
     ] } } } };
     expect(celFailures(registry, bad)).toEqual([
       "spec.template.spec.requirements: requirements with operator 'In' must have a value defined (false)",
-      "spec.template.spec.requirements: requirements operator 'Gt' or 'Lt' must have a single positive integer value (false)",
+      "spec.template.spec.requirements: requirements operator 'Gt', 'Lt', 'Gte', or 'Lte' must have a single positive integer value (false)",
     ]);
     expect(explicitRuleViolations([bad])).toHaveLength(2);
   });

@@ -1,8 +1,8 @@
 /**
  * The Karpenter v1 CRD validation rules that matter most to sdpipe, written as explicit code so
  * that they are checked even if the CEL evaluator changed behaviour. Each check quotes its rule from
- * the vendored CRD (test/contracts/vendor/charts/karpenter/1.6.3/crds/, aws/karpenter-provider-aws
- * v1.6.3, commit 13242eac866ce45caaf42dda48be67f31a0a5034).
+ * the vendored CRD (test/contracts/vendor/charts/karpenter/1.14.1/crds/, aws/karpenter-provider-aws
+ * v1.14.1, commit bde00654cd316fddb3dccfba3f5ac07039865429).
  */
 import type { KubernetesObject } from '../../../stages/render';
 
@@ -39,14 +39,14 @@ export function explicitRuleViolations(objects: readonly KubernetesObject[]): st
       const reqs = ((((spec.template as Obj | undefined)?.spec as Obj | undefined)?.requirements ?? []) as Requirement[]);
       for (const r of reqs) {
         const values = r.values ?? [];
-        // karpenter.sh_nodepools.yaml, spec.template.spec.requirements: operator enum [In, NotIn, Exists, DoesNotExist, Gt, Lt]
-        if (!['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'].includes(String(r.operator))) out.push(`${name}: requirement ${r.key} has operator ${r.operator}`);
+        // karpenter.sh_nodepools.yaml, spec.template.spec.requirements: operator enum [Gte, Lte, In, NotIn, Exists, DoesNotExist, Gt, Lt]
+        if (!['Gte', 'Lte', 'In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'].includes(String(r.operator))) out.push(`${name}: requirement ${r.key} has operator ${r.operator}`);
         // "requirements with operator 'In' must have a value defined", rule: self.all(x, x.operator == 'In' ? x.values.size() != 0 : true)
         if (r.operator === 'In' && values.length === 0) out.push(`${name}: requirement ${r.key}: requirements with operator 'In' must have a value defined`);
-        // "requirements operator 'Gt' or 'Lt' must have a single positive integer value",
-        //   rule: self.all(x, (x.operator == 'Gt' || x.operator == 'Lt') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)
-        if ((r.operator === 'Gt' || r.operator === 'Lt') && !(values.length === 1 && /^\d+$/.test(String(values[0])))) {
-          out.push(`${name}: requirement ${r.key}: requirements operator 'Gt' or 'Lt' must have a single positive integer value`);
+        // "requirements operator 'Gt', 'Lt', 'Gte', or 'Lte' must have a single positive integer value",
+        //   rule: self.all(x, (x.operator == 'Gt' || x.operator == 'Lt' || x.operator == 'Gte' || x.operator == 'Lte') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)
+        if (['Gt', 'Lt', 'Gte', 'Lte'].includes(String(r.operator)) && !(values.length === 1 && /^\d+$/.test(String(values[0])))) {
+          out.push(`${name}: requirement ${r.key}: requirements operator 'Gt', 'Lt', 'Gte', or 'Lte' must have a single positive integer value`);
         }
         // "requirements with 'minValues' must have at least that many values specified in the 'values' field",
         //   rule: self.all(x, (x.operator == 'In' && has(x.minValues)) ? x.values.size() >= x.minValues : true)

@@ -1,6 +1,6 @@
 /**
  * Validating rendered Kubernetes objects against the other side's own schemas:
- * - custom resources against the `openAPIV3Schema` of the real CRDs (the vendored Karpenter 1.6.3,
+ * - custom resources against the `openAPIV3Schema` of the real CRDs (the vendored Karpenter 1.14.1,
  *   KEDA 2.17.2 and Mountpoint S3 CSI 1.15.0 charts render them), with ajv;
  * - their `x-kubernetes-validations` CEL rules with @marcbachmann/cel-js;
  * - core objects with kubernetes-models (tommy351/kubernetes-models-ts 5.1.0), whose model classes

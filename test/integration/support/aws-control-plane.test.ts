@@ -34,7 +34,7 @@ async function failure(p: Promise<unknown>): Promise<{ name: string; message: st
 
 describe('control-plane stand-in: SSM (awsJson1_1)', () => {
   let cp: ControlPlane;
-  useHarness(() => startControlPlane({ parameters: { '/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_id': 'ami-0123456789abcdef0' } }), (c) => (cp = c));
+  useHarness(() => startControlPlane({ parameters: { '/aws/service/bottlerocket/aws-k8s-1.35/x86_64/latest/image_id': 'ami-0123456789abcdef0' } }), (c) => (cp = c));
   useEnv(() => cp.env());
   let ssm: SSMClient;
   beforeAll(() => (ssm = createSsmClient({ region: REGION, maxAttempts: 1 })));
@@ -47,7 +47,7 @@ describe('control-plane stand-in: SSM (awsJson1_1)', () => {
     const got = await ssm.send(new GetParameterCommand({ Name: '/sdpipe/prod-cn/deployed' }));
     expect(got.Parameter).toMatchObject({ Name: '/sdpipe/prod-cn/deployed', Value: '{"v":2}', Version: 2, Type: 'String', ARN: `arn:aws-cn:ssm:${REGION}:${ACCOUNT}:parameter/sdpipe/prod-cn/deployed` });
     expect(got.Parameter?.LastModifiedDate).toBeInstanceOf(Date);
-    const ami = await ssm.send(new GetParameterCommand({ Name: '/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_id' }));
+    const ami = await ssm.send(new GetParameterCommand({ Name: '/aws/service/bottlerocket/aws-k8s-1.35/x86_64/latest/image_id' }));
     expect(ami.Parameter?.Value).toBe('ami-0123456789abcdef0');
     expect(cp.calls.filter((c) => c.service === 'ssm').map((c) => c.operation)).toEqual(['PutParameter', 'PutParameter', 'GetParameter', 'GetParameter']);
   });
@@ -209,8 +209,8 @@ describe('control-plane stand-in drives sdpipe commands through the environment 
 
   test('the snapshot bake: a dry run would bake; with a finished bake seeded, the bake takes the reuse path', async () => {
     const { config } = await loadValidEnvironment(path.join(ROOT, 'config', 'environments', 'prod-cn.yaml'), { root: ROOT });
-    cp.putParameter('/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_id', 'ami-0123456789abcdef0');
-    cp.putParameter('/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_version', '1.44.0-1f2e3d4c');
+    cp.putParameter('/aws/service/bottlerocket/aws-k8s-1.35/x86_64/latest/image_id', 'ami-0123456789abcdef0');
+    cp.putParameter('/aws/service/bottlerocket/aws-k8s-1.35/x86_64/latest/image_version', '1.44.0-1f2e3d4c');
     cp.putParameter('/sdpipe/prod-cn/bake/instance-profile', 'sdpipe-bake-prod-cn');
     const host = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com.cn`;
     const lock = { version: 1 as const, environment: 'prod-cn', images: [{ name: 'sdwebui', target: `${host}/sd-on-eks/sdwebui:latest`, digest: `sha256:${'a'.repeat(64)}`, platforms: ['linux/amd64'] }] };

@@ -49,7 +49,7 @@ describe('resolveEnvironment', () => {
       tuning: { enabled: false, delayMinutes: 10, iops: 3000, throughput: 125 },
     });
     expect(r.logs).toEqual({ enabled: true, retentionDays: 30 });
-    expect(r.clusterComponents).toEqual({ kubernetesVersion: '1.33', instanceType: 'm5.large', minSize: 2, maxSize: 2, desiredSize: 2 });
+    expect(r.clusterComponents).toEqual({ kubernetesVersion: '1.35', instanceType: 'm5.large', minSize: 2, maxSize: 2, desiredSize: 2 });
     expect(r.APIGW).toEqual({ stageName: 'prod', throttle: { rateLimit: 10, burstLimit: 2 }, endpointType: 'regional' });
     expect(r.modelsRuntime).toEqual([{ name: 'sd', type: 'sdwebui', modelFilename: 'm.safetensors', namespace: 'default', dynamicModel: false }]);
   });

@@ -35,7 +35,7 @@ function fakeRegion(offered: string[], parameters: string[], pageSize = 2): void
   });
 }
 
-const CN_PARAMS = ['/aws/service/bottlerocket/aws-k8s-1.33-nvidia/x86_64/latest/image_id', '/aws/service/bottlerocket/aws-k8s-1.33/x86_64/latest/image_id'];
+const CN_PARAMS = ['/aws/service/bottlerocket/aws-k8s-1.35-nvidia/x86_64/latest/image_id', '/aws/service/bottlerocket/aws-k8s-1.35/x86_64/latest/image_id'];
 const FILE = path.join(ROOT, 'config', 'environments', 'prod-cn.yaml');
 
 function reportOf() {
@@ -78,7 +78,7 @@ describe('live checks', () => {
     const r = reportOf();
     const diags = await checkLive(r.result.config!, r.result.source, { ec2: new EC2Client({ region: 'cn-northwest-1' }), ssm: new SSMClient({ region: 'cn-northwest-1' }) });
     expect(diags.map((d) => [d.rule, d.line, d.column, d.message])).toEqual([
-      ['SDP054', lineOf('kubernetesVersion: "1.33"', 'clusterComponents:').line, expect.any(Number), `the Bottlerocket AMI parameter ${CN_PARAMS[0]} does not exist in cn-northwest-1 (live check: SSM GetParameter)`],
+      ['SDP054', lineOf('kubernetesVersion: "1.35"', 'clusterComponents:').line, expect.any(Number), `the Bottlerocket AMI parameter ${CN_PARAMS[0]} does not exist in cn-northwest-1 (live check: SSM GetParameter)`],
       ['SDP050', lineOf('- g4dn.2xlarge').line, lineOf('- g4dn.2xlarge').column, 'g4dn.2xlarge is not offered in cn-northwest-1 (live check: EC2 DescribeInstanceTypeOfferings)'],
     ]);
     expect(diags.every((d) => d.severity === 'error' && d.hint.length > 10)).toBe(true);

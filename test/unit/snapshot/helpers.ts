@@ -94,6 +94,11 @@ export function fakeFor(region: string, lock: SnapshotImagesLock, extra: { param
       [amiParameter('1.33', 'arm64')]: 'ami-0aaaaaaaaaaaaaaa1',
       [amiVersionParameter('1.33', 'x86_64')]: '1.44.0-1f2e3d4c',
       [amiVersionParameter('1.33', 'arm64')]: '1.44.0-1f2e3d4c',
+      // The shipped environments run 1.35 (the default): Bottlerocket publishes its AMIs under the same names.
+      [amiParameter('1.35', 'x86_64')]: region.startsWith('cn-') ? 'ami-0c0ffee00000000c2' : 'ami-0123456789abcdef1',
+      [amiParameter('1.35', 'arm64')]: 'ami-0aaaaaaaaaaaaaaa2',
+      [amiVersionParameter('1.35', 'x86_64')]: '1.50.0-5e6f7a8b',
+      [amiVersionParameter('1.35', 'arm64')]: '1.50.0-5e6f7a8b',
       [`/sdpipe/${env}/bake/instance-profile`]: 'sdpipe-bake',
       [`/sdpipe/${env}/bake/subnet-id`]: 'subnet-0123456789abcdef0',
       [`/sdpipe/${env}/bake/security-group-ids`]: 'sg-0123456789abcdef0',
