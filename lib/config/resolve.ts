@@ -86,8 +86,13 @@ export const ENVIRONMENT_DEFAULTS = {
     retentionDays: 30,
   },
   clusterComponents: {
-    /** The Kubernetes version of the kubectl layer the stack ships (KubectlV33Layer). */
-    kubernetesVersion: '1.33',
+    /**
+     * The newest version EKS offers in every region sdpipe has facts for (config/regions, eksVersions)
+     * that the pinned Karpenter supports (its compatibility matrix) and a shipped kubectl layer matches
+     * (stages/kubectl-versions.ts); under standard support until 2027-03-27 (config/regions/eks-versions.yaml).
+     * The original solution runs 1.35 too (lib/dataPlane.ts at v1.2.0).
+     */
+    kubernetesVersion: '1.35',
     /** The original solution's system node group. */
     instanceType: 'm5.large',
     /** Two system nodes, as in the original solution. */

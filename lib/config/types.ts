@@ -153,7 +153,7 @@ export interface LogsSection {
 
 /** The managed node group for system components (the original solution's `clusterComponents`). */
 export interface ClusterComponents {
-  /** Kubernetes version of the cluster. @default 1.33 */
+  /** Kubernetes version of the cluster. @default 1.35 */
   readonly kubernetesVersion?: string;
   /** Instance type of the system node group. @default m5.large */
   readonly instanceType?: string;
