@@ -93,6 +93,8 @@ const REASONS = {
   apiAuth: 'The request API contract is an API key (x-api-key) with a usage plan, as in the original solution; callers are services, not Cognito users.',
   modelRead: 'The model bucket is read-only for these roles, and any file under it may be a model the runtime loads (models are synced by the Models step under per-type folders).',
   outputWrite: 'Runtimes write results under caller-chosen prefixes (task.metadata.prefix/id) of the output bucket; only PutObject and AbortMultipartUpload are allowed.',
+  tunerVolumes: 'The volume tuner reads instances, volumes and modifications (EC2 Describe* actions have no resource-level permissions) and modifies only volumes of this account and region tagged stack=<stack name>, whose ids Karpenter creates at run time.',
+  tunerMachine: 'The tuner state machine invokes only the tuner Lambda (its ARN and its versions, as LambdaInvoke grants), and writes its logs and X-Ray traces through the log-delivery and X-Ray APIs, which take no resource ARNs.',
 } as const;
 
 /** Acknowledge the accepted findings of an SdOnEksStack (paths are relative to the stack). */
@@ -113,6 +115,13 @@ export function acknowledgeNagFindings(stack: Stack): void {
   acknowledgeWildcards(must(stack, 'Karpenter/ControllerPolicy'), REASONS.karpenter);
   acknowledge(must(stack, 'Karpenter/InterruptionQueue'), 'AwsSolutions-SQS3', REASONS.interruptionQueue);
   acknowledgeWildcards(must(stack, 'ModelAccess/ReadModels'), REASONS.modelRead);
+  // The volume tuner exists only with snapshot.tuning.enabled (stages/constructs/volume-tuner.ts).
+  if (find(stack, 'VolumeTuner/Handler')) {
+    acknowledgeManagedPolicies(must(stack, 'VolumeTuner/Handler/ServiceRole'), REASONS.lambdaLogs);
+    acknowledgeWildcards(must(stack, 'VolumeTuner/Handler/ServiceRole/DefaultPolicy'), `${REASONS.tunerVolumes} ${REASONS.xray}`);
+    acknowledge(must(stack, 'VolumeTuner/Handler'), 'AwsSolutions-L1', REASONS.lambdaRuntime);
+    acknowledgeWildcards(must(stack, 'VolumeTuner/StateMachine/Role/DefaultPolicy'), REASONS.tunerMachine);
+  }
 
   acknowledgeManagedPolicies(must(stack, 'RequestApi/Handler/ServiceRole'), REASONS.lambdaLogs);
   acknowledgeWildcards(must(stack, 'RequestApi/Handler/ServiceRole/DefaultPolicy'), REASONS.xray);

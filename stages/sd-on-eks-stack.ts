@@ -5,7 +5,6 @@
  * and chart comes from the environment's ECR, pinned by the digests the Mirror step published;
  * nothing is looked up at synth time.
  */
-import { KubectlV33Layer } from '@aws-cdk/lambda-layer-kubectl-v33';
 import { Aspects, CfnOutput, Fn, Stack, Tags } from 'aws-cdk-lib';
 import type { StackProps } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
@@ -19,6 +18,7 @@ import { instanceOffer, regionFacts } from '../lib/config/regions';
 import { ENVIRONMENT_DEFAULTS, resolveEnvironment } from '../lib/config/resolve';
 import type { ResolvedEnvironment } from '../lib/config/resolve';
 import type { EnvironmentConfig } from '../lib/config/types';
+import { environmentZones } from '../lib/config/zones';
 import { SdpipeError } from '../lib/errors';
 import { chartNameOf, chartRepositoryScheme } from '../lib/name/chart-reference';
 import { chartSource, optionalImage } from './chart-sources';
@@ -26,15 +26,18 @@ import { ChinaImageSourceAspect } from './china-image-aspect';
 import { EksCluster } from './constructs/eks-cluster';
 import { Karpenter } from './constructs/karpenter';
 import { Keda } from './constructs/keda';
+import { kubectlLayerFor } from './kubectl-layer';
 import { Messaging } from './constructs/messaging';
 import { Network } from './constructs/network';
 import { OutputBucket } from './constructs/output-bucket';
 import { RequestApi } from './constructs/request-api';
 import { MountpointS3CsiDriver } from './constructs/s3-csi-driver';
 import { SdRuntime } from './constructs/sd-runtime';
+import { dataDevicesOf, VolumeTuner } from './constructs/volume-tuner';
 import { DeployParameters } from './deploy-parameters';
 import { acknowledgeNagFindings } from './nag-acknowledgements';
 import { addManifest } from './constructs/manifest';
+import { ClusterLogging, logShippingFor } from './constructs/logging';
 
 /** Defaults of the original solution's `clusterComponents` (lib/config/resolve.ts). */
 export const CLUSTER_DEFAULTS = ENVIRONMENT_DEFAULTS.clusterComponents;
@@ -45,8 +48,8 @@ export interface SdOnEksStackProps extends StackProps {
   readonly config: EnvironmentConfig;
   /**
    * The kubectl/helm Lambda layer of the kubectl provider.
-   * @default - `KubectlV33Layer` from @aws-cdk/lambda-layer-kubectl-v33, shipped as an asset of the cloud assembly
-   *   (so China needs no download at deploy time)
+   * @default - the shipped layer of the cluster's Kubernetes version (stages/kubectl-layer.ts), an asset of the
+   *   cloud assembly (so China needs no download at deploy time)
    */
   readonly kubectlLayer?: (scope: Construct) => lambda.ILayerVersion;
   /** IAM principal ARNs given cluster-admin access entries. @default none */
@@ -74,6 +77,8 @@ export class SdOnEksStack extends Stack {
   readonly cluster: eks.Cluster;
   /** Runtimes by name. */
   readonly runtimes: ReadonlyMap<string, SdRuntime>;
+  /** The VPC's zone names (lib/config/zones.ts), undefined when chosen at deploy time. */
+  private zoneNames?: readonly string[];
 
   constructor(scope: Construct, id: string, props: SdOnEksStackProps) {
     const config = resolveEnvironment(props.config);
@@ -96,17 +101,20 @@ export class SdOnEksStack extends Stack {
 
     const params = new DeployParameters(this, 'DeployParameters', { config });
     this.deployParameters = params;
-    const network = new Network(this, 'Network');
+    // Zones by name (no synth-time lookup): the environment's, else the region's (lib/config/zones.ts).
+    this.zoneNames = environmentZones(env.region, cc.availabilityZones).names;
+    const network = new Network(this, 'Network', { availabilityZones: this.availabilityZones });
     const kubectlLayer = props.kubectlLayer
       ? props.kubectlLayer(this)
-      : new KubectlV33Layer(this, 'KubectlLayer');
+      : kubectlLayerFor(this, 'KubectlLayer', cc.kubernetesVersion);
     const eksCluster = new EksCluster(this, 'Eks', {
       vpc: network.vpc,
       clusterName,
       kubernetesVersion: cc.kubernetesVersion,
       kubectlLayer,
       systemNodes: { instanceType: cc.instanceType, minSize: cc.minSize, maxSize: cc.maxSize, desiredSize: cc.desiredSize },
-      adminPrincipalArns: props.adminPrincipalArns,
+      adminPrincipalArns: [...(props.adminPrincipalArns ?? []), ...(cc.admins ?? [])],
+      controlPlaneSubnets: network.controlPlaneSubnets,
     });
     const cluster = eksCluster.cluster;
     this.cluster = cluster;
@@ -144,6 +152,15 @@ export class SdOnEksStack extends Stack {
       },
     });
     csiDriver.release.node.addDependency(eksCluster.systemNodegroup);
+    if (config.logs.enabled) {
+      // Pod and node logs in CloudWatch Logs: the EKS add-on where the region offers it, else a mirrored Fluent Bit.
+      const shipping = logShippingFor(env.region, partition);
+      const fluentBit = shipping === 'daemonset' ? optionalImage(params, CLUSTER_IMAGE.fluentBit, partition) : undefined;
+      new ClusterLogging(this, 'Logging', {
+        cluster, clusterName, retentionDays: config.logs.retentionDays, shipping,
+        fluentBitImage: fluentBit && `${fluentBit.fullRepository}:${fluentBit.tagAndDigest}`,
+      }).node.addDependency(eksCluster.systemNodegroup);
+    }
 
     const snapshotId = config.snapshot.enabled ? params.snapshotId() : undefined;
     const snapshotSize = config.snapshot.enabled ? `${config.snapshot.volumeSize}Gi` : undefined;
@@ -175,6 +192,10 @@ export class SdOnEksStack extends Stack {
       }));
     }
     this.runtimes = runtimes;
+    const tuning = config.snapshot.tuning;
+    if (tuning.enabled) {
+      new VolumeTuner(this, 'VolumeTuner', { ...tuning, stackName: this.stackName, dataDevices: dataDevicesOf(config.modelsRuntime), logRetentionDays: config.logs.retentionDays });
+    }
 
     const api = new RequestApi(this, 'RequestApi', {
       inputTopic: messaging.inputTopic,
@@ -185,6 +206,9 @@ export class SdOnEksStack extends Stack {
       stageName: config.APIGW.stageName,
       rateLimit: config.APIGW.throttle.rateLimit,
       burstLimit: config.APIGW.throttle.burstLimit,
+      endpointType: config.APIGW.endpointType,
+      customDomain: config.APIGW.customDomain,
+      vpc: network.vpc,
     });
 
     api.addOutputs(this);
@@ -202,8 +226,9 @@ export class SdOnEksStack extends Stack {
     acknowledgeNagFindings(this);
   }
 
-  /** Two zones, named at deploy time: no availability-zone lookup at synth. */
+  /** The VPC's zones by name; without region facts two zones named at deploy time: no availability-zone lookup at synth. */
   override get availabilityZones(): string[] {
+    if (this.zoneNames) return [...this.zoneNames];
     return [Fn.select(0, Fn.getAzs()), Fn.select(1, Fn.getAzs())];
   }
 }

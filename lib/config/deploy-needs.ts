@@ -26,8 +26,10 @@ export const RUNTIME_IMAGES: Readonly<Record<RuntimeType, readonly string[]>> = 
  * from the environment's ECR (ARCHITECTURE.md, "Partitions"); EKS add-ons come from AWS's
  * regional registries and are not listed. Karpenter's controller; KEDA's operator, metrics server
  * and webhooks; the Mountpoint S3 CSI driver chart's driver (also its `install-mountpoint` init
- * container), node-driver-registrar and liveness probe; and the X-Ray daemon, the sidecar every
- * sd-on-eks runtime pod runs. The deploy stage reads the images by these names.
+ * container), node-driver-registrar and liveness probe; the X-Ray daemon, the sidecar every
+ * sd-on-eks runtime pod runs; and AWS for Fluent Bit, the log DaemonSet the stage writes where the
+ * `amazon-cloudwatch-observability` EKS add-on is not offered (stages/constructs/logging.ts).
+ * The deploy stage reads the images by these names.
  */
 export const CLUSTER_IMAGE = {
   karpenter: 'karpenter',
@@ -38,7 +40,20 @@ export const CLUSTER_IMAGE = {
   csiNodeDriverRegistrar: 'csi-node-driver-registrar',
   csiLivenessProbe: 'csi-livenessprobe',
   xrayDaemon: 'aws-xray-daemon',
+  fluentBit: 'aws-for-fluent-bit',
 } as const;
+
+/** The EKS managed add-on that ships pod and node logs (Fluent Bit) where the region offers it. */
+export const LOGS_EKS_ADDON = 'amazon-cloudwatch-observability';
+
+/**
+ * Whether a region ships logs through {@link LOGS_EKS_ADDON} rather than the mirrored Fluent Bit
+ * ({@link CLUSTER_IMAGE}.fluentBit): by its facts' `eksAddons` (config/regions/<region>.yaml);
+ * without that fact, global regions do and aws-cn does not.
+ */
+export function logsThroughAddon(partition: Partition, eksAddons: readonly string[] | undefined): boolean {
+  return eksAddons ? eksAddons.includes(LOGS_EKS_ADDON) : partition === 'aws';
+}
 
 /** The names of {@link CLUSTER_IMAGE}, in its order. */
 export const CLUSTER_IMAGES: readonly string[] = Object.values(CLUSTER_IMAGE);

@@ -33,6 +33,12 @@ export interface RegionFacts {
   readonly availabilityZones?: readonly string[];
   /** Kubernetes minor versions EKS offers in the region. @default none: unknown */
   readonly eksVersions?: readonly string[];
+  /**
+   * EKS managed add-ons known to be offered in the region (`aws eks describe-addon-versions`);
+   * the stage installs `amazon-cloudwatch-observability` only where it is listed.
+   * @default none: unknown (global regions then assume the add-on, aws-cn does not)
+   */
+  readonly eksAddons?: readonly string[];
 }
 
 /** One Kubernetes minor version's EKS support dates (YYYY-MM-DD). */

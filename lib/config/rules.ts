@@ -8,8 +8,11 @@ import * as path from 'node:path';
 import { ecrHost, isPublicHost, KNOWN_REGIONS, parseArn, parseEcrHost, partitionOf, REGION_PATTERN, dnsSuffixOf } from '../aws/partition';
 import type { Partition } from '../aws/partition';
 import type { Diagnostic, Severity } from './diagnostics';
-import { CHECKPOINT_FOLDER, MODEL_FOLDERS, requiredCharts, requiredImages, RUNTIME_IMAGE } from './deploy-needs';
+import { CHECKPOINT_FOLDER, CLUSTER_IMAGE, MODEL_FOLDERS, requiredCharts, requiredImages, RUNTIME_IMAGE } from './deploy-needs';
 import { ORIGINAL_KEY_RULES } from './original-keys';
+import { EKS_RULES } from './rules-eks';
+import { API_RULES } from './rules-api';
+import { ACCESS_RULES } from './rules-access';
 import { isPlaceholder } from './placeholders';
 import { checkModelKey, checkModelSource, shownModelKey } from './model-key';
 import { workflowValueProblems } from './workflow-values';
@@ -20,6 +23,7 @@ import { isValidBucketName } from '../name/s3-bucket';
 import { instanceOffer, regionFacts } from './regions';
 import type { RegionFacts } from './regions';
 import type { RuleId } from './rules-catalog';
+import { TUNING_RULES } from './rules-tuning';
 import { defaultEngine, ENVIRONMENT_DEFAULTS } from './resolve';
 import { didYouMean } from './schema';
 import type { RuntimeType } from './types';
@@ -42,6 +46,10 @@ export interface RuleContext {
   readonly account?: string;
   readonly partition?: Partition;
   readonly facts?: RegionFacts;
+  /** Folder of region facts. @default config/regions of the package */
+  readonly regionsDir?: string;
+  /** Today (YYYY-MM-DD) for date-bound rules. @default the current UTC date */
+  readonly today?: string;
   /** Report a finding at `path` (`key: true` points at the key rather than the value). */
   report(rule: RuleId, at: ValuePath, message: string, options?: { key?: boolean; severity?: Severity; hint?: string }): void;
 }
@@ -50,6 +58,8 @@ export interface RuleContext {
 export interface CheckRulesOptions {
   /** Folder of region facts. @default config/regions of the package */
   readonly regionsDir?: string;
+  /** Today (YYYY-MM-DD) for date-bound rules (EKS standard support). @default the current UTC date */
+  readonly today?: string;
 }
 
 /** Run every rule over a parsed mapping. */
@@ -68,6 +78,8 @@ export function checkRules(source: YamlSource, options: CheckRulesOptions = {}):
     account: accountRaw && /^\d{12}$/.test(accountRaw) ? accountRaw : undefined,
     partition: regionOk ? partitionOf(region) : undefined,
     facts: regionOk ? regionFacts(region, options.regionsDir) : undefined,
+    regionsDir: options.regionsDir,
+    today: options.today,
     report(rule, at, message, o = {}) {
       // A placeholder left by `sdpipe import` is reported once, as SDP108, not as the value it stands for.
       if (rule !== 'SDP108' && isPlaceholder(valueAt(root, at))) return;
@@ -538,8 +550,11 @@ function mirrorCoverageRules(ctx: RuleContext): void {
   const listAt = (list: 'images' | 'charts'): ValuePath => (mirror?.[list] ? ['mirror', list] : mirror ? ['mirror'] : ['environment', 'region']);
   // One finding per reason: a runtime's own image at its type, the rest grouped.
   const grouped = new Map<string, { at: ValuePath; names: string[] }>();
+  // With logs off (logs.enabled: false), nothing runs the Fluent Bit image.
+  const logsOff = obj(ctx.root.logs)?.enabled === false;
   for (const name of requiredImages(ctx.partition, types)) {
     if (imageNames.has(name) || written.has(name)) continue;
+    if (logsOff && name === CLUSTER_IMAGE.fluentBit) continue;
     const own = typeAt.get(name);
     if (own) {
       ctx.report('SDP081', own, `image "${name}" is not in mirror.images (runtime type ${name} needs it)`);
@@ -632,6 +647,10 @@ const ALL_RULES: ReadonlyArray<(ctx: RuleContext) => void> = [
   snapshotSizeRules,
   workflowValueRules,
   ...ORIGINAL_KEY_RULES,
+  ...EKS_RULES,
+  ...API_RULES,
+  ...ACCESS_RULES,
+  ...TUNING_RULES,
 ];
 
 // ---------------------------------------------------------------------------------------------

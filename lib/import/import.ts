@@ -11,7 +11,7 @@ import { Document, isMap, isScalar, isSeq, LineCounter, Pair, parseDocument, Sca
 import type { Node } from 'yaml';
 import { parseEcrHost, partitionOf, isPublicHost, KNOWN_REGIONS, REGION_PATTERN } from '../aws/partition';
 import type { Partition } from '../aws/partition';
-import { CHECKPOINT_FOLDER, requiredCharts, requiredImages, RUNTIME_IMAGE } from '../config/deploy-needs';
+import { CHECKPOINT_FOLDER, CLUSTER_IMAGE, logsThroughAddon, requiredCharts, requiredImages, RUNTIME_IMAGE } from '../config/deploy-needs';
 import { MIGRATION } from '../config/migration';
 import { hasTemplateVariable, placeholder } from '../config/placeholders';
 import { gpuInstanceTypes, instanceOffer, regionFacts } from '../config/regions';
@@ -591,6 +591,10 @@ function addSections(im: Importer, runtimes: readonly RuntimeInfo[]): void {
       pipeline.add(new Pair(runnerKey, node(doc, CHINA_RUNNER, true)));
       pipeline.add(doc.createPair('npmRegistry', CHINA_NPM_REGISTRY));
       im.human('pipeline.runner', `register a self-hosted GitHub Actions runner in China with the labels ${CHINA_RUNNER.join(', ')} (docs/aws-cn.md, section 5), or write runner: [ubuntu-latest]`);
+      // The original's China guide says the same (docs/en/async_img_sd_IG.md at v1.2.0: ICP licence).
+      if (!mapAt(mapAt(im.root, 'APIGW'), 'customDomain') && scalarString(mapAt(im.root, 'APIGW')?.get('endpointType', true)) !== 'private') {
+        im.human('APIGW', `the API's execute-api host cannot serve the public in ${o.region} without an ICP licence: add APIGW.customDomain (a domain with an ICP licence and its ACM certificate in ${o.region}), or publish tasks to the input SNS topic (docs/aws-cn.md, "Reaching the API"); validate warns SDP111 until then`);
+      }
     }
     pairs.push(doc.createPair('pipeline', pipeline));
     im.change('pipeline', `added: engine github-actions${china ? `, a self-hosted runner in China, npmRegistry ${CHINA_NPM_REGISTRY}` : ''} (${o.region} does not offer CodePipeline${services.codeconnections ? '' : ' or CodeConnections'})`);
@@ -612,7 +616,9 @@ function addSections(im: Importer, runtimes: readonly RuntimeInfo[]): void {
   // the shipped global environments mirror them too, so that every pod runs a pinned digest
   // (config/environments/dev.yaml, prod.yaml); the import does the same. Only the Mountpoint S3 CSI
   // chart, which has no OCI copy upstream, comes from its public https repository there.
-  const imageNames = requiredImages('aws-cn', [...types]);
+  // Where the logs EKS add-on ships the logs, the stack runs no Fluent Bit image of its own.
+  const addonLogs = logsThroughAddon(partition, regionFacts(o.region)?.eksAddons);
+  const imageNames = requiredImages('aws-cn', [...types]).filter((n) => n !== CLUSTER_IMAGE.fluentBit || !addonLogs);
   const images = new YAMLSeq();
   let firstCluster = true;
   for (const name of imageNames) {

@@ -27,7 +27,7 @@ export const IMAGE_SOURCES: Readonly<Record<string, CatalogueEntry>> = {
   sdwebui: { name: 'sdwebui', source: 'public.ecr.aws/bingjiao/sd-on-eks/sdwebui:latest', repository: 'sd-on-eks/sdwebui' },
   comfyui: { name: 'comfyui', source: 'public.ecr.aws/bingjiao/sd-on-eks/comfyui:latest', repository: 'sd-on-eks/comfyui' },
   'queue-agent': { name: 'queue-agent', source: 'public.ecr.aws/bingjiao/sd-on-eks/queue-agent:latest', repository: 'sd-on-eks/queue-agent' },
-  karpenter: { name: 'karpenter', source: 'public.ecr.aws/karpenter/controller:1.6.3', repository: 'karpenter/controller' },
+  karpenter: { name: 'karpenter', source: 'public.ecr.aws/karpenter/controller:1.14.1', repository: 'karpenter/controller' },
   keda: { name: 'keda', source: 'ghcr.io/kedacore/keda:2.17.2', repository: 'kedacore/keda' },
   'keda-metrics-apiserver': { name: 'keda-metrics-apiserver', source: 'ghcr.io/kedacore/keda-metrics-apiserver:2.17.2', repository: 'kedacore/keda-metrics-apiserver' },
   'keda-admission-webhooks': { name: 'keda-admission-webhooks', source: 'ghcr.io/kedacore/keda-admission-webhooks:2.17.2', repository: 'kedacore/keda-admission-webhooks' },
@@ -47,6 +47,12 @@ export const IMAGE_SOURCES: Readonly<Record<string, CatalogueEntry>> = {
     repository: 'eks-distro/kubernetes-csi/livenessprobe',
   },
   'aws-xray-daemon': { name: 'aws-xray-daemon', source: 'public.ecr.aws/xray/aws-xray-daemon:3.3.14', repository: 'xray/aws-xray-daemon', comment: "the runtime chart's X-Ray sidecar" },
+  'aws-for-fluent-bit': {
+    name: 'aws-for-fluent-bit',
+    source: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:3.0.1',
+    repository: 'aws-observability/aws-for-fluent-bit',
+    comment: 'the log DaemonSet where the CloudWatch add-on is not offered',
+  },
 };
 
 /**
@@ -63,7 +69,7 @@ export const CSI_CHART = {
 /** Charts by mirror name. */
 export const CHART_SOURCES: Readonly<Record<string, CatalogueEntry>> = {
   'sd-on-eks': { name: 'sd-on-eks', source: 'oci://public.ecr.aws/bingjiao/charts/sd-on-eks:1.2.0', repository: 'sd-on-eks/charts/sd-on-eks' },
-  karpenter: { name: 'karpenter', source: 'oci://public.ecr.aws/karpenter/karpenter:1.6.3', repository: 'charts/karpenter' },
+  karpenter: { name: 'karpenter', source: 'oci://public.ecr.aws/karpenter/karpenter:1.14.1', repository: 'charts/karpenter' },
   keda: { name: 'keda', source: 'oci://ghcr.io/kedacore/charts/keda:2.17.2', repository: 'charts/keda' },
   'mountpoint-s3-csi-driver': {
     name: 'mountpoint-s3-csi-driver',

@@ -7,6 +7,8 @@ import { ecrHost, partitionOf } from '../aws/partition';
 import type { Partition } from '../aws/partition';
 import { resolveEnvironment } from '../config/resolve';
 import type { EnvironmentConfig, PipelineEngine } from '../config/types';
+import { environmentZones } from '../config/zones';
+import type { ZoneSource } from '../config/zones';
 import { redactUrl } from '../redact';
 
 /** One image or chart copy. */
@@ -25,6 +27,20 @@ export interface PlannedModel {
   /** `s3://<bucket>/<key>`. */
   readonly target: string;
   readonly sha256: string;
+}
+
+/** The day-2 operations settings of the deployed stack, as resolved (lib/config/resolve.ts). */
+export interface PlannedOperations {
+  /** IAM roles and users with cluster-admin access entries (`clusterComponents.admins`). */
+  readonly admins: readonly string[];
+  /** The VPC's zones: names (undefined when chosen at deploy time), count and where they come from (lib/config/zones.ts). */
+  readonly zones: { readonly names?: readonly string[]; readonly count: number; readonly source: ZoneSource };
+  /** The request API's endpoint type and custom domain name, if any. */
+  readonly api: { readonly endpointType: 'regional' | 'private'; readonly customDomain?: string };
+  /** Pod and node logs in CloudWatch Logs. */
+  readonly logs: { readonly enabled: boolean; readonly retentionDays: number };
+  /** The EBS throughput tuner of the GPU nodes' data volumes (`snapshot.tuning`). */
+  readonly tuning: { readonly enabled: boolean; readonly iops: number; readonly throughput: number; readonly delayMinutes: number };
 }
 
 /** What the pipeline of one environment will do. */
@@ -48,6 +64,8 @@ export interface EnvironmentPlan {
   readonly approval: 'manual' | 'auto';
   readonly stackName: string;
   readonly runtimes: ReadonlyArray<{ readonly name: string; readonly type: string; readonly namespace: string; readonly instanceTypes: readonly string[] }>;
+  /** Access, zones, API endpoint, logs and volume tuning of the deployed stack. */
+  readonly operations: PlannedOperations;
 }
 
 /** The default engine of a partition (decided in lib/config/resolve.ts). */
@@ -100,7 +118,33 @@ export function buildPlan(environment: EnvironmentConfig, file: string): Environ
       namespace: r.namespace,
       instanceTypes: r.extraValues?.karpenter?.provisioner?.instanceType ?? [],
     })),
+    operations: plannedOperations(config),
   };
+}
+
+/** The day-2 operations settings of a resolved environment. */
+function plannedOperations(config: ReturnType<typeof resolveEnvironment>): PlannedOperations {
+  const cc = config.clusterComponents;
+  const t = config.snapshot.tuning;
+  return {
+    admins: [...(cc.admins ?? [])],
+    zones: environmentZones(config.environment.region, cc.availabilityZones),
+    api: { endpointType: config.APIGW.endpointType, ...(config.APIGW.customDomain ? { customDomain: config.APIGW.customDomain.domainName } : {}) },
+    logs: { enabled: config.logs.enabled, retentionDays: config.logs.retentionDays },
+    tuning: { enabled: t.enabled, iops: t.iops, throughput: t.throughput, delayMinutes: t.delayMinutes },
+  };
+}
+
+/** The operations settings as labelled one-line texts, in the order the plan prints them. */
+export function operationsText(o: PlannedOperations): Array<[label: string, text: string]> {
+  const zoneFrom = o.zones.source === 'config' ? 'clusterComponents.availabilityZones' : 'every zone of the region facts';
+  return [
+    ['cluster admins', o.admins.length ? `${o.admins.length}: ${o.admins.join(', ')}` : '0 (only the deploying role; add clusterComponents.admins for kubectl)'],
+    ['availability zones', o.zones.names ? `${o.zones.count}: ${o.zones.names.join(', ')} (${zoneFrom})` : `${o.zones.count}, chosen at deploy time (no region facts)`],
+    ['API endpoint', `${o.api.endpointType}${o.api.endpointType === 'private' ? ' (inside the VPC only)' : ''}, ${o.api.customDomain ? `custom domain ${o.api.customDomain}` : 'execute-api host only'}`],
+    ['pod and node logs', o.logs.enabled ? `CloudWatch Logs, kept ${o.logs.retentionDays} days` : 'off'],
+    ['volume tuning', o.tuning.enabled ? `to ${o.tuning.iops} IOPS / ${o.tuning.throughput} MiB/s after ${o.tuning.delayMinutes} min` : 'off'],
+  ];
 }
 
 /** The stages the pipeline runs, in order, for a plan. */
@@ -168,6 +212,7 @@ export function renderPlanText(plan: EnvironmentPlan): string {
     : '  snapshot: disabled');
   lines.push(`  approval: ${plan.approval === 'manual' ? 'manual gate before deploy' : 'none (auto)'}`);
   lines.push(`  deploy: stack ${plan.stackName}; runtimes ${plan.runtimes.map((r) => `${r.name} (${r.type}, ns ${r.namespace}, ${r.instanceTypes.join('/') || 'default types'})`).join(', ')}`);
+  for (const [label, text] of operationsText(plan.operations)) lines.push(`    ${label}: ${text}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -236,7 +281,9 @@ export function renderPlanMarkdown(plan: EnvironmentPlan): string {
   out.push(`| stages | ${stageGraphText(plannedStages(plan))} |`);
   out.push(`| approval | ${plan.approval} |`);
   out.push(`| snapshot | ${plan.snapshot.enabled ? `bake or reuse: Kubernetes ${plan.snapshot.kubernetesVersion ?? 'default'}, ${plan.snapshot.volumeSize} GiB` : 'disabled'} |`);
-  out.push(`| stack | ${plan.stackName} |`, '');
+  out.push(`| stack | ${plan.stackName} |`);
+  for (const [label, text] of operationsText(plan.operations)) out.push(`| ${label} | ${mdEscape(text)} |`);
+  out.push('');
   out.push('### Stage graph', '', '```mermaid', renderStageGraphMermaid(plan).trimEnd(), '```', '');
   out.push('### Mirror', '', '| name | source | target | platforms |', '| --- | --- | --- | --- |');
   for (const c of [...plan.images, ...plan.charts]) out.push(`| ${c.name} | \`${mdEscape(c.source)}\` | \`${mdEscape(c.target)}\` | ${c.platforms} |`);

@@ -34,6 +34,7 @@ export const IMPACT_RULES: readonly ImpactRule[] = [
   { pattern: /^mirror$/, stages: ['mirror', 'snapshot', 'deploy'], why: 'the mirror set changes' },
   { pattern: /^models(\.|$)/, stages: ['models'], why: 'model files change: sync them to the model bucket' },
   { pattern: /^snapshot\.enabled$/, stages: ['snapshot', 'deploy'], why: 'the image cache is switched on or off: the node class changes' },
+  { pattern: /^snapshot\.tuning(\.|$)/, stages: ['deploy'], why: 'the volume tuner changes (stages/constructs/volume-tuner.ts): deploy only, the image cache is not rebaked' },
   { pattern: /^snapshot(\.|$)/, stages: ['snapshot', 'deploy'], why: 'the image-cache bake changes: rebake and roll the GPU nodes onto it' },
   { pattern: /^modelBucketArn$/, stages: ['models', 'deploy'], why: 'the model bucket changes: sync the models into it and remount' },
   { pattern: /^modelsRuntime(\[\*\])?\.extraValues\.runtime\.scaling/, stages: ['deploy'], why: 'scaling changes: deploy only' },

@@ -1,9 +1,11 @@
 /**
  * The EKS cluster (aws-eks-v2): Kubernetes version from the environment, access entries (API
- * authentication mode), control-plane logging, the managed EKS add-ons (VPC CNI, CoreDNS,
- * kube-proxy, which come from AWS's own regional registries), and a managed node group for
- * system components sized by `clusterComponents`.
+ * authentication mode; a cluster-admin entry per `clusterComponents.admins`), the control plane's
+ * network interfaces in the subnets the network gives it, control-plane logging, the managed EKS
+ * add-ons (VPC CNI, CoreDNS, kube-proxy, which come from AWS's own regional registries), and a
+ * managed node group for system components sized by `clusterComponents`.
  */
+import { createHash } from 'node:crypto';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { workerNodeRole } from './node-role';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
@@ -31,8 +33,22 @@ export interface EksClusterProps {
   readonly kubectlLayer: lambda.ILayerVersion;
   /** The system node group. */
   readonly systemNodes: SystemNodes;
-  /** IAM principal ARNs given cluster-admin access entries. @default none (only the deploying role) */
+  /**
+   * IAM role or user ARNs given cluster-admin access entries (AmazonEKSClusterAdminPolicy, cluster
+   * scope), each once. @default none (only the deploying role, which EKS gives access as the cluster's creator)
+   */
   readonly adminPrincipalArns?: readonly string[];
+  /** Subnets of the control plane's network interfaces. @default the private subnets of every zone */
+  readonly controlPlaneSubnets?: ec2.SubnetSelection;
+}
+
+/**
+ * The construct id of an admin's access entry: from the ARN, not its place in the list, so that
+ * reordering or removing admins leaves the other entries alone (a replaced entry would be created
+ * before the old one is deleted, and EKS takes one entry per principal).
+ */
+export function adminEntryId(arn: string): string {
+  return `Admin${createHash('sha256').update(arn).digest('hex').slice(0, 8)}`;
 }
 
 /** True for Graviton instance families (`m6g`, `c7gn`, `t4g`). */
@@ -54,6 +70,7 @@ export class EksCluster extends Construct {
       clusterName: props.clusterName,
       version: eks.KubernetesVersion.of(props.kubernetesVersion),
       vpc: props.vpc,
+      vpcSubnets: [props.controlPlaneSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
       defaultCapacity: 0,
       defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
       endpointAccess: eks.EndpointAccess.PUBLIC_AND_PRIVATE,
@@ -84,10 +101,10 @@ export class EksCluster extends Construct {
       nodeRole,
     });
 
-    (props.adminPrincipalArns ?? []).forEach((arn, i) => {
-      this.cluster.grantAccess(`Admin${i}`, arn, [
+    for (const arn of new Set(props.adminPrincipalArns ?? [])) {
+      this.cluster.grantAccess(adminEntryId(arn), arn, [
         eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', { accessScopeType: eks.AccessScopeType.CLUSTER }),
       ]);
-    });
+    }
   }
 }

@@ -5,19 +5,35 @@
  * an API key and a usage plan whose throttle comes from `APIGW`, in front of ONE TypeScript request
  * Lambda that routes by the event's resource (stages/lambda/request-handler), with X-Ray tracing as
  * in the original. The Lambda is bundled with esbuild in-process at synth time: no Docker, no network.
+ *
+ * Endpoints (`APIGW.endpointType`, `APIGW.customDomain`; docs/stages.md, "Request API endpoints"):
+ * - regional (the original's): the execute-api host, and with a custom domain a REGIONAL API Gateway
+ *   domain name (ACM certificate by ARN, TLS 1.2) mapped to the stage, plus a Route 53 alias record
+ *   when a hosted zone is given. In AWS China the execute-api host cannot serve the public without
+ *   an ICP licence (SDP111), hence the custom domain.
+ * - private: a PRIVATE API reached through an execute-api interface VPC endpoint in the stack's VPC,
+ *   with the resource policy the API Gateway guide gives for private APIs ("Example: Allow private
+ *   API traffic based on source VPC or VPC endpoint",
+ *   https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-resource-policies-examples.html;
+ *   a private API without a resource policy cannot be invoked,
+ *   https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-api-create.html):
+ *   execute-api:Invoke allowed, and denied unless `aws:SourceVpce` is that endpoint.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { AssetHashType, CfnOutput, DockerImage, Duration, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENVIRONMENT_DEFAULTS } from '../../lib/config/resolve';
-import { packageRoot } from '../../lib/paths';
 import { SdpipeError } from '../../lib/errors';
+import { bundledCode, lambdaEntry } from './bundled-code';
 
 /** Defaults of the original solution's `APIGW` section (lib/config/resolve.ts). */
 export const API_DEFAULTS = { stageName: ENVIRONMENT_DEFAULTS.APIGW.stageName, ...ENVIRONMENT_DEFAULTS.APIGW.throttle } as const;
@@ -26,6 +42,19 @@ export const API_DEFAULTS = { stageName: ENVIRONMENT_DEFAULTS.APIGW.stageName, .
 export const REQUEST_API_VERSIONS = ['v1alpha2', 'v1alpha1'] as const;
 
 const ENDPOINT_DESCRIPTION = 'Request API endpoint (POST <endpoint>v1alpha2, or <endpoint>v1alpha1 for the original v1alpha1 API, with x-api-key)';
+
+/** A custom domain for the API (`APIGW.customDomain`). */
+export interface RequestApiDomain {
+  /** Domain name, such as sd.example.cn. */
+  readonly domainName: string;
+  /** ARN of an ACM certificate for the domain, in the stack's region and partition (SDP116). */
+  readonly certificateArn: string;
+  /**
+   * Route 53 hosted zone to write the alias A record in (taken by id and name: no lookup).
+   * @default none: point your DNS at the regional domain name the stack outputs
+   */
+  readonly hostedZone?: { readonly id: string; readonly name: string };
+}
 
 /** Properties of {@link RequestApi}. */
 export interface RequestApiProps {
@@ -47,43 +76,21 @@ export interface RequestApiProps {
   readonly rateLimit?: number;
   /** Usage plan burst. @default 2 */
   readonly burstLimit?: number;
+  /**
+   * `regional` (the execute-api host, as the original) or `private` (reachable only through an
+   * execute-api interface endpoint in `vpc`; needs `vpc`).
+   * @default regional
+   */
+  readonly endpointType?: 'regional' | 'private';
+  /** The VPC whose private subnets get the execute-api interface endpoint of a private API. @default none (required when endpointType is private) */
+  readonly vpc?: ec2.IVpc;
+  /** A custom domain (regional endpoints only). @default none: the execute-api host only */
+  readonly customDomain?: RequestApiDomain;
 }
 
-/** Directory and entry file of the handler source (TypeScript in the repository, JavaScript in dist/). */
+/** The request handler's entry file (stages/lambda/request-handler). */
 export function handlerEntry(): string {
-  const dir = path.join(__dirname, '..', 'lambda', 'request-handler');
-  for (const f of ['index.ts', 'index.js']) {
-    const file = path.join(dir, f);
-    if (fs.existsSync(file)) return file;
-  }
-  throw new SdpipeError(`request handler source not found under ${dir}`, { hint: 'run from the repository or a full build (npm run build)' });
-}
-
-/** Bundle the handler with esbuild into `outDir/index.js` (synchronous, in-process). */
-export function bundleHandler(outDir: string, entry: string = handlerEntry()): void {
-  let esbuild: typeof import('esbuild');
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    esbuild = require('esbuild') as typeof import('esbuild');
-  } catch (err) {
-    throw new SdpipeError('esbuild is not installed; the request Lambda is bundled with it at synth time', { cause: err, hint: 'run npm ci (esbuild is a devDependency)' });
-  }
-  esbuild.buildSync({
-    // Paths inside the bundle are relative to this folder: the package root, not the process's
-    // working directory, so the asset (and its hash) is the same from wherever sdpipe runs, and a
-    // caller that changed directory (the hand-over test runs each step in its own folder) still
-    // resolves the handler's imports.
-    absWorkingDir: packageRoot(),
-    entryPoints: [entry],
-    outfile: path.join(outDir, 'index.js'),
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
-    logLevel: 'silent',
-  });
+  return lambdaEntry('request-handler');
 }
 
 /** API Gateway, API key, usage plan and the request Lambda. */
@@ -96,20 +103,29 @@ export class RequestApi extends Construct {
   readonly apiKey: apigw.ApiKey;
   /** The usage plan. */
   readonly usagePlan: apigw.UsagePlan;
+  /** The execute-api interface endpoint of a private API. @default undefined for a regional API */
+  readonly vpcEndpoint?: ec2.InterfaceVpcEndpoint;
+  /** The custom domain name. @default undefined without `customDomain` */
+  readonly domainName?: apigw.DomainName;
+  /** The alias record in the hosted zone. @default undefined without `customDomain.hostedZone` */
+  readonly aliasRecord?: route53.ARecord;
 
   constructor(scope: Construct, id: string, props: RequestApiProps) {
     super(scope, id);
+    const endpointType = props.endpointType ?? 'regional';
+    if (endpointType === 'private' && props.customDomain) {
+      throw new SdpipeError(`APIGW.customDomain ${props.customDomain.domainName} cannot be used with APIGW.endpointType private`, {
+        hint: 'private custom domains need a domain name access association sdpipe does not build: remove customDomain, or use endpointType regional (SDP116)',
+      });
+    }
+    if (endpointType === 'private' && !props.vpc) {
+      throw new SdpipeError('a private request API needs the VPC for its execute-api endpoint', { hint: 'pass vpc to RequestApi (the stack passes its Network VPC)' });
+    }
     const entry = handlerEntry();
     this.handler = new lambda.Function(this, 'Handler', {
       runtime: lambda.Runtime.NODEJS_22_X,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(path.dirname(entry), {
-        assetHashType: AssetHashType.OUTPUT,
-        bundling: {
-          image: DockerImage.fromRegistry('sdpipe-bundles-locally'),
-          local: { tryBundle: (outputDir: string) => (bundleHandler(outputDir, entry), true) },
-        },
-      }),
+      code: bundledCode(entry),
       memorySize: 256,
       timeout: Duration.seconds(10),
       tracing: lambda.Tracing.ACTIVE,
@@ -122,11 +138,29 @@ export class RequestApi extends Construct {
     });
     props.inputTopic.grantPublish(this.handler);
 
+    if (endpointType === 'private') {
+      this.vpcEndpoint = new ec2.InterfaceVpcEndpoint(this, 'ExecuteApiEndpoint', {
+        vpc: props.vpc!,
+        // cn.com.amazonaws.<region>.execute-api in China, com.amazonaws.<region>.execute-api elsewhere.
+        service: ec2.InterfaceVpcEndpointAwsService.APIGATEWAY,
+        subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        open: false,
+        privateDnsEnabled: true,
+      });
+      // HTTPS from inside the VPC only, by the VPC's CIDR as written (a literal when the VPC is
+      // built here, so cdk-nag's EC23 can see it is not 0.0.0.0/0).
+      this.vpcEndpoint.connections.allowDefaultPortFrom(ec2.Peer.ipv4(vpcCidr(props.vpc!)), 'HTTPS to the request API from inside the VPC');
+    }
+    const vpce = this.vpcEndpoint;
+
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: `${Stack.of(this).stackName}-requests`,
       description: 'Stable Diffusion on EKS request API (sdpipe)',
-      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      endpointConfiguration: vpce
+        ? { types: [apigw.EndpointType.PRIVATE], vpcEndpoints: [vpce] }
+        : { types: [apigw.EndpointType.REGIONAL] },
+      policy: vpce ? privateApiPolicy(vpce) : undefined,
       cloudWatchRole: true,
       defaultMethodOptions: { apiKeyRequired: true },
       deployOptions: {
@@ -149,6 +183,26 @@ export class RequestApi extends Construct {
       throttle: { rateLimit: props.rateLimit ?? API_DEFAULTS.rateLimit, burstLimit: props.burstLimit ?? API_DEFAULTS.burstLimit },
     });
     this.usagePlan.addApiKey(this.apiKey);
+
+    const domain = props.customDomain;
+    if (domain) {
+      this.domainName = new apigw.DomainName(this, 'DomainName', {
+        domainName: domain.domainName,
+        certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', domain.certificateArn),
+        endpointType: apigw.EndpointType.REGIONAL,
+        securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+      });
+      // No base path: https://<domain>/v1alpha2 is the stage's /v1alpha2.
+      this.domainName.addBasePathMapping(this.api, { stage: this.api.deploymentStage });
+      if (domain.hostedZone) {
+        const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'HostedZone', { hostedZoneId: domain.hostedZone.id, zoneName: domain.hostedZone.name });
+        this.aliasRecord = new route53.ARecord(this, 'AliasRecord', {
+          zone,
+          recordName: domain.domainName,
+          target: route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayDomain(this.domainName)),
+        });
+      }
+    }
   }
 
   /** Stack outputs: the endpoint and the command that prints the API key. */
@@ -161,9 +215,62 @@ export class RequestApi extends Construct {
     } else {
       new CfnOutput(scope, 'FrontApiEndpoint', { value: this.api.url, description: ENDPOINT_DESCRIPTION });
     }
+    if (this.vpcEndpoint) {
+      new CfnOutput(scope, 'ApiVpcEndpointId', {
+        value: this.vpcEndpoint.vpcEndpointId,
+        description: 'Interface VPC endpoint of the private request API: call FrontApiEndpoint from inside the VPC (private DNS), or https://<api id>-<this id>.execute-api.<region>.<suffix>/<stage>/ from networks routed to it',
+      });
+    }
+    if (this.domainName) {
+      new CfnOutput(scope, 'ApiCustomDomainUrl', {
+        value: `https://${this.domainName.domainName}/`,
+        description: 'Request API on the custom domain (POST <url>v1alpha2 or <url>v1alpha1, with x-api-key)',
+      });
+      new CfnOutput(scope, 'ApiDomainRegionalName', {
+        value: this.domainName.domainNameAliasDomainName,
+        description: this.aliasRecord ? 'Regional domain name the alias record points at' : 'Regional domain name: point your domain at it (CNAME, or a Route 53 alias A record with ApiDomainRegionalHostedZoneId)',
+      });
+      new CfnOutput(scope, 'ApiDomainRegionalHostedZoneId', {
+        value: this.domainName.domainNameAliasHostedZoneId,
+        description: 'Hosted zone id of the regional domain name (for a Route 53 alias record)',
+      });
+    }
     new CfnOutput(scope, 'GetAPIKeyCommand', {
       value: `aws apigateway get-api-key --api-key ${this.apiKey.keyId} --include-value --query value --output text --region ${Stack.of(this).region}`,
       description: 'Command that prints the API key (send it as x-api-key)',
     });
   }
+}
+
+/** The VPC's IPv4 CIDR: the literal of a VPC defined in this app, else its CloudFormation attribute. */
+function vpcCidr(vpc: ec2.IVpc): string {
+  const cfn = vpc.node.defaultChild;
+  if (cfn instanceof ec2.CfnVPC && typeof cfn.cidrBlock === 'string' && !Token.isUnresolved(cfn.cidrBlock)) return cfn.cidrBlock;
+  return vpc.vpcCidrBlock;
+}
+
+/**
+ * The resource policy of a private API: invoke allowed, and denied unless the request came through
+ * `vpce` (the API Gateway guide's "Allow private API traffic based on source VPC or VPC endpoint").
+ * `execute-api:/*` is the guide's short form, which API Gateway expands to this API's ARN in the
+ * stack's own partition and region.
+ */
+export function privateApiPolicy(vpce: ec2.IInterfaceVpcEndpoint): iam.PolicyDocument {
+  return new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: ['execute-api:/*'],
+        conditions: { StringNotEquals: { 'aws:SourceVpce': vpce.vpcEndpointId } },
+      }),
+      new iam.PolicyStatement({
+        effect: iam.Effect.ALLOW,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['execute-api:Invoke'],
+        resources: ['execute-api:/*'],
+      }),
+    ],
+  });
 }

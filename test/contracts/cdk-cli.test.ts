@@ -141,6 +141,8 @@ describe('the real CDK CLI in the project root', () => {
     const r = await cdk(['ls', '--output', out]);
     expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({ code: 0, stderr: '' });
     expect(r.stdout).not.toContain('This app contains no stacks');
+    // No template validation warnings (CDK's CloudFormation Validate plugin) reach the user either.
+    expect(`${r.stdout}${r.stderr}`.split('\n').filter((l) => /^WARNING /.test(l))).toEqual([]);
     // One line per stack: `<id>` or `<id> (<stack name>)`; the CLI selects stacks by that id.
     const listed = r.stdout.split('\n').map((l) => l.trim().split(' ')[0]).filter(Boolean);
     expect(listed.length).toBeGreaterThanOrEqual(3);

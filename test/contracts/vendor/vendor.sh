@@ -28,17 +28,37 @@ extract "$mirror/aws-solutions-library-samples+guidance-for-asynchronous-inferen
 # awslabs/mountpoint-s3-csi-driver, tag v1.15.0 (Chart.yaml version 1.15.0)
 extract "$mirror/awslabs+mountpoint-s3-csi-driver/repo" \
   cd3919ca8faa68133f2009d194c3f0244058504f charts/aws-mountpoint-s3-csi-driver "$here/charts/aws-mountpoint-s3-csi-driver/1.15.0"
-# aws/karpenter-provider-aws, tag v1.6.3 (charts/karpenter, CRDs in crds/)
+# aws/karpenter-provider-aws, tag v1.14.1 (charts/karpenter, CRDs in crds/)
 extract "$mirror/aws+karpenter-provider-aws/repo" \
-  13242eac866ce45caaf42dda48be67f31a0a5034 charts/karpenter "$here/charts/karpenter/1.6.3"
+  bde00654cd316fddb3dccfba3f5ac07039865429 charts/karpenter "$here/charts/karpenter/1.14.1"
 # In git, charts/karpenter/crds/*.yaml are symlinks to pkg/apis/crds/ (the published chart holds the
 # files): replace each link with the file it points to, from the same commit.
-for link in "$here/charts/karpenter/1.6.3/crds/"*.yaml; do
+for link in "$here/charts/karpenter/1.14.1/crds/"*.yaml; do
   name="$(basename "$link")"
   rm -f "$link"
-  git --git-dir="$mirror/aws+karpenter-provider-aws/repo" show "13242eac866ce45caaf42dda48be67f31a0a5034:pkg/apis/crds/$name" >"$link"
+  git --git-dir="$mirror/aws+karpenter-provider-aws/repo" show "bde00654cd316fddb3dccfba3f5ac07039865429:pkg/apis/crds/$name" >"$link"
 done
+# The same tag's reference IAM policy (the getting-started CloudFormation template; at the tag it is
+# the `preview` docs, published as the v1.14 docs), for test/contracts/karpenter-iam.test.ts.
+mkdir -p "$here/karpenter-iam"
+git --git-dir="$mirror/aws+karpenter-provider-aws/repo" show \
+  "bde00654cd316fddb3dccfba3f5ac07039865429:website/content/en/preview/getting-started/getting-started-with-karpenter/cloudformation.yaml" \
+  >"$here/karpenter-iam/cloudformation.yaml"
 # kedacore/charts, tag v2.17.2 (CRDs in templates/crds/)
 extract "$mirror/kedacore+charts/repo" \
   1f20163a6b4747d47cce43e38ecda89015e4d018 keda "$here/charts/keda/2.17.2"
-echo "vendor.sh: charts re-extracted under $here/charts"
+# aws-samples/amazon-cloudwatch-container-insights, tag k8s/1.3.43 (Container Insights' reference Fluent Bit
+# manifests; see container-insights/SOURCES.md)
+ci_git="$mirror/aws-samples+amazon-cloudwatch-container-insights/repo"
+ci_commit=dfd961175e8215ca20f3c1bdec9e4ee8df60d676
+ci_base=k8s-deployment-manifest-templates/deployment-mode/daemonset/container-insights-monitoring
+if [ "$(git --git-dir="$ci_git" rev-parse "$ci_commit^{commit}")" != "$ci_commit" ]; then
+  echo "vendor.sh: $ci_git has no commit $ci_commit" >&2
+  exit 1
+fi
+mkdir -p "$here/container-insights/fluent-bit"
+for f in fluent-bit/fluent-bit.yaml fluent-bit/fluent-bit-configmap.yaml cloudwatch-namespace.yaml; do
+  git --git-dir="$ci_git" show "$ci_commit:$ci_base/$f" >"$here/container-insights/$f"
+done
+git --git-dir="$ci_git" show "$ci_commit:LICENSE" >"$here/container-insights/LICENSE"
+echo "vendor.sh: charts re-extracted under $here/charts, the Karpenter IAM template under $here/karpenter-iam"

@@ -171,7 +171,7 @@ describe('the China guide\'s config.yaml block: each real problem in the report 
     expect(mirror?.message).toContain('the input mirrors nothing');
     expect(value(r).mirror.images.map((e: { name: string }) => e.name)).toEqual([
       'sdwebui', 'queue-agent', 'karpenter', 'keda', 'keda-metrics-apiserver', 'keda-admission-webhooks',
-      'mountpoint-s3-csi-driver', 'csi-node-driver-registrar', 'csi-livenessprobe', 'aws-xray-daemon',
+      'mountpoint-s3-csi-driver', 'csi-node-driver-registrar', 'csi-livenessprobe', 'aws-xray-daemon', 'aws-for-fluent-bit',
     ]);
     expect(value(r).mirror.charts.map((e: { name: string }) => e.name)).toEqual(['sd-on-eks', 'karpenter', 'keda', 'mountpoint-s3-csi-driver']);
     expect(r.needsHuman.find((i) => i.path === 'mirror.charts')?.message).toContain('helm pull');
@@ -188,12 +188,14 @@ describe('the China guide\'s config.yaml block: each real problem in the report 
     expect(r.yaml).toContain('# chartRepository: "http://example.com/" # 如您自行托管Helm Chart');
   });
 
-  it('validates with exactly the three placeholders left, each SDP108', () => {
+  it('validates with exactly the three placeholders left, each SDP108, and the warning that the API needs a domain in China', () => {
     expect(r.validation.diagnostics.map((d) => `${d.rule} ${d.path}`)).toEqual([
       'SDP108 models.files[0].source',
       'SDP108 models.files[0].sha256',
       'SDP108 modelBucketArn',
+      'SDP111 APIGW',
     ]);
+    expect(r.needsHuman.map((i) => i.path)).toContain('APIGW');
   });
 });
 
@@ -344,7 +346,7 @@ describe('inputs written here', () => {
     'stackName: sd',
     'modelBucketArn: arn:aws-cn:s3:::models-1',
     'clusterComponents:',
-    '  kubernetesVersion: "1.33"',
+    '  kubernetesVersion: "1.35"',
     'modelsRuntime:',
     '- name: a',
     '  type: sdwebui',
@@ -375,8 +377,8 @@ describe('inputs written here', () => {
   it('snapshot: the cluster version, the smallest data volume; one model file per distinct checkpoint, none for dynamic models', () => {
     const r = importText(base);
     const v = parse(r.yaml) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    expect(v.snapshot).toEqual({ enabled: true, kubernetesVersion: '1.33', volumeSize: 80, instanceType: 'm5.large' });
-    expect(r.yaml).toContain('kubernetesVersion: "1.33"');
+    expect(v.snapshot).toEqual({ enabled: true, kubernetesVersion: '1.35', volumeSize: 80, instanceType: 'm5.large' });
+    expect(r.yaml).toContain('kubernetesVersion: "1.35"');
     expect(v.models.files.map((f: { target: string }) => f.target)).toEqual(['Stable-diffusion/my-own.safetensors']);
     expect(r.yaml).toContain('# where my-own.safetensors comes from');
     expect(r.needsHuman.map((i) => i.path)).not.toContain('clusterComponents.kubernetesVersion');
@@ -389,7 +391,7 @@ describe('inputs written here', () => {
   });
 
   it('an existing desiredSize wins over desiredCount', () => {
-    const r = importText(base.replace('  kubernetesVersion: "1.33"', '  kubernetesVersion: "1.33"\n  desiredSize: 3\n  desiredCount: 2'));
+    const r = importText(base.replace('  kubernetesVersion: "1.35"', '  kubernetesVersion: "1.33"\n  desiredSize: 3\n  desiredCount: 2'));
     expect((parse(r.yaml) as { clusterComponents: unknown }).clusterComponents).toEqual({ kubernetesVersion: '1.33', desiredSize: 3 });
     expect(at(r.changed, 6, /desiredCount$/)[0].message).toMatch(/^removed: desiredSize is also written/);
   });

@@ -123,7 +123,7 @@ describe('stage graph in the plan', () => {
       '  synth["Synth + workflow drift check"]',
       '  mutate["Self-mutation: stale workflow → regenerate PR"]',
       '  validate["Validate: file + live checks"]',
-      '  mirror["Mirror: 11 images, 4 charts → ECR"]',
+      '  mirror["Mirror: 12 images, 4 charts → ECR"]',
       '  models["Models: 1 file(s) → S3"]',
       '  snapshot["Snapshot: EBS image cache, 80 GiB"]',
       '  approve{"Approve: GitHub environment prod-cn"}',

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runPlan } from '../../../lib/plan/run';
-import { stageGraphText, stageNeeds } from '../../../lib/plan/plan';
+import { operationsText, stageGraphText, stageNeeds } from '../../../lib/plan/plan';
 import { runCli } from '../cli/run-cli';
 import { ROOT, FIXTURES } from '../config/helpers';
 
@@ -68,6 +68,97 @@ describe('plan', () => {
       expect(r.code).toBe(0);
       expect(r.stderr).toContain('wrote out/plan.md');
       expect(fs.readFileSync(path.join(dir, 'out', 'plan.md'), 'utf8')).toContain('## prod');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** prod-cn with every day-2 operations setting changed from its default. */
+function operatedProdCn(): string {
+  const edits: Array<[string, string]> = [
+    ['clusterComponents:\n', 'clusterComponents:\n  admins:\n    - arn:aws-cn:iam::123456789012:role/sd-operators\n    - arn:aws-cn:iam::123456789012:user/alice\n  availabilityZones: [cn-northwest-1a, cn-northwest-1c]\n'],
+    ['    domainName: sd.example.cn\n', '    domainName: images.example.cn\n'],
+    ['snapshot:\n  enabled: true\n', 'snapshot:\n  enabled: true\n  tuning:\n    enabled: true\n    iops: 3000\n    throughput: 250\n    delayMinutes: 15\n'],
+    ['stackName: ', 'logs:\n  retentionDays: 90\nstackName: '],
+  ];
+  let text = envText('prod-cn');
+  for (const [from, to] of edits) {
+    expect(text).toContain(from);
+    text = text.replace(from, to);
+  }
+  return text;
+}
+
+describe('plan of day-2 operations', () => {
+  it('shows the defaults: no admins, every zone of the region, a regional endpoint (prod-cn: under its custom domain), logs for 30 days, no tuning', () => {
+    const dir = tempProject({ 'dev.yaml': envText('dev'), 'prod-cn.yaml': envText('prod-cn') });
+    try {
+      const r = runPlan({ root: dir, out: 'out/plan.md' });
+      const cn = r.plans.find((p) => p.environment === 'prod-cn')!;
+      expect(cn.operations).toEqual({
+        admins: [],
+        zones: { names: ['cn-northwest-1a', 'cn-northwest-1b', 'cn-northwest-1c'], count: 3, source: 'region-facts' },
+        api: { endpointType: 'regional', customDomain: 'sd.example.cn' },
+        logs: { enabled: true, retentionDays: 30 },
+        tuning: { enabled: false, iops: 3000, throughput: 125, delayMinutes: 10 },
+      });
+      expect(r.plans.find((p) => p.environment === 'dev')!.operations.zones.count).toBe(4);
+      expect(r.output).toContain('    cluster admins: 0 (only the deploying role; add clusterComponents.admins for kubectl)\n');
+      expect(r.output).toContain('    availability zones: 3: cn-northwest-1a, cn-northwest-1b, cn-northwest-1c (every zone of the region facts)\n');
+      expect(r.output).toContain('    availability zones: 4: us-west-2a, us-west-2b, us-west-2c, us-west-2d (every zone of the region facts)\n');
+      expect(r.output).toContain('    API endpoint: regional, execute-api host only\n');
+      expect(r.output).toContain('    pod and node logs: CloudWatch Logs, kept 30 days\n');
+      expect(r.output).toContain('    volume tuning: off\n');
+      const md = fs.readFileSync(path.join(dir, 'out', 'plan.md'), 'utf8');
+      expect(md).toContain('| availability zones | 3: cn-northwest-1a, cn-northwest-1b, cn-northwest-1c (every zone of the region facts) |');
+      expect(md).toContain('| volume tuning | off |');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shows the configured admins, zones, custom domain, log retention and tuning, in text, Markdown and JSON', () => {
+    const dir = tempProject({ 'prod-cn.yaml': operatedProdCn() });
+    try {
+      const r = runPlan({ root: dir, out: 'out/plan.md' });
+      expect(r.valid).toBe(true);
+      expect(r.output).toContain("0 error(s), 0 warning(s)");
+      const [cn] = r.plans;
+      expect(cn.operations).toEqual({
+        admins: ['arn:aws-cn:iam::123456789012:role/sd-operators', 'arn:aws-cn:iam::123456789012:user/alice'],
+        zones: { names: ['cn-northwest-1a', 'cn-northwest-1c'], count: 2, source: 'config' },
+        api: { endpointType: 'regional', customDomain: 'images.example.cn' },
+        logs: { enabled: true, retentionDays: 90 },
+        tuning: { enabled: true, iops: 3000, throughput: 250, delayMinutes: 15 },
+      });
+      expect(r.output).toContain('    cluster admins: 2: arn:aws-cn:iam::123456789012:role/sd-operators, arn:aws-cn:iam::123456789012:user/alice\n');
+      expect(r.output).toContain('    availability zones: 2: cn-northwest-1a, cn-northwest-1c (clusterComponents.availabilityZones)\n');
+      expect(r.output).toContain('    API endpoint: regional, custom domain images.example.cn\n');
+      expect(r.output).toContain('    pod and node logs: CloudWatch Logs, kept 90 days\n');
+      expect(r.output).toContain('    volume tuning: to 3000 IOPS / 250 MiB/s after 15 min\n');
+      const md = fs.readFileSync(path.join(dir, 'out', 'plan.md'), 'utf8');
+      expect(md).toContain('| cluster admins | 2: arn:aws-cn:iam::123456789012:role/sd-operators, arn:aws-cn:iam::123456789012:user/alice |');
+      expect(md).toContain('| API endpoint | regional, custom domain images.example.cn |');
+      expect(md).toContain('| volume tuning | to 3000 IOPS / 250 MiB/s after 15 min |');
+      const json = JSON.parse(runPlan({ root: dir, format: 'json' }).output);
+      expect(json.plans[0].operations.admins).toHaveLength(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shows a private endpoint, logs off, and zones chosen at deploy time without region facts', () => {
+    const text = operatedProdCn()
+      .replace(/ {2}# In China the default execute-api host[^]*?certificateArn: \S+\n/, '  endpointType: private\n')
+      .replace('logs:\n  retentionDays: 90\n', 'logs:\n  enabled: false\n');
+    const dir = tempProject({ 'prod-cn.yaml': text });
+    try {
+      const r = runPlan({ root: dir });
+      expect(r.output).toContain('    API endpoint: private (inside the VPC only), execute-api host only\n');
+      expect(r.output).toContain('    pod and node logs: off\n');
+      const [lines] = r.plans.map((p) => operationsText({ ...p.operations, zones: { count: 2, source: 'deploy-time' } }));
+      expect(lines).toContainEqual(['availability zones', '2, chosen at deploy time (no region facts)']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

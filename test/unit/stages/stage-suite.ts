@@ -54,7 +54,8 @@ export function stageSuite(x: StageExpectations): void {
       t.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.anyValue() });
       t.resourceCountIs('AWS::EKS::Cluster', 1);
       t.resourceCountIs('AWS::EKS::Nodegroup', 1);
-      t.resourceCountIs('AWS::EKS::Addon', 3);
+      // vpc-cni, coredns, kube-proxy; and amazon-cloudwatch-observability where the region offers it (logs; not aws-cn)
+      t.resourceCountIs('AWS::EKS::Addon', x.partition === 'aws' ? 4 : 3);
       t.resourceCountIs('AWS::SNS::Topic', 2);
       t.resourceCountIs('AWS::SQS::Queue', 3); // runtime queue, dead-letter queue, Karpenter interruption queue
       t.resourceCountIs('AWS::Events::Rule', 4);
@@ -67,12 +68,15 @@ export function stageSuite(x: StageExpectations): void {
       // 115 before the charts took over: no X-Ray DaemonSet (manifest, service account, role, policy), no
       // stage-made NodePool/EC2NodeClass manifest, no CSI manifest or service-account manifest; plus the
       // CSI release and each runtime's X-Ray write policy. 109 before /v1alpha1 (its resource, POST
-      // method and the method's two Lambda permissions).
-      expect(Object.keys(s.json.Resources).length).toBe(113);
+      // method and the method's two Lambda permissions). 113 before day-2 operations (issue 17): now also the
+      // Container Insights log groups and their writer (the CloudWatch add-on and its role in aws; the Fluent
+      // Bit manifests and role in aws-cn), the subnets of every zone of the region (4 in us-west-2, 3 in
+      // cn-northwest-1), and prod-cn's custom domain (domain name and base path mapping).
+      expect(Object.keys(s.json.Resources).length).toBe(x.partition === 'aws' ? 137 : 130);
     });
 
     it('takes the cluster version and system node group from clusterComponents', () => {
-      s.template.hasResourceProperties('AWS::EKS::Cluster', { Version: '1.33', Name: x.stackName });
+      s.template.hasResourceProperties('AWS::EKS::Cluster', { Version: '1.35', Name: x.stackName });
       s.template.hasResourceProperties('AWS::EKS::Nodegroup', {
         InstanceTypes: ['m5.large'],
         AmiType: 'AL2023_x86_64_STANDARD',
@@ -149,14 +153,16 @@ export function stageSuite(x: StageExpectations): void {
     });
 
     it('renders no NodePool, EC2NodeClass, X-Ray or CSI DaemonSet of its own (the charts own them)', () => {
-      const kinds = kubernetesObjects(s).map((o) => o.kind);
+      // The logs' own Fluent Bit DaemonSet (aws-cn) is tested in logging.test.ts.
+      const kinds = kubernetesObjects(s).filter((o) => o.metadata.namespace !== 'amazon-cloudwatch').map((o) => o.kind);
       for (const kind of ['NodePool', 'EC2NodeClass', 'DaemonSet', 'CSIDriver']) expect(kinds).not.toContain(kind);
     });
 
     it("names the cluster after the stack and leaves the private subnets the tags the chart's NodeClass selects", () => {
       s.template.hasResourceProperties('AWS::EKS::Cluster', { Name: x.stackName });
       const subnets = s.template.findResources('AWS::EC2::Subnet', { Properties: { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-type', Value: 'Private' }]) } });
-      expect(Object.keys(subnets)).toHaveLength(2);
+      // One private subnet per zone of the VPC (the counts per region: network.test.ts, access.test.ts).
+      expect(Object.keys(subnets)).toHaveLength(s.stack.availabilityZones.length);
       expect(JSON.stringify(s.json)).not.toContain('karpenter.sh/discovery');
     });
 
@@ -217,7 +223,7 @@ export function stageSuite(x: StageExpectations): void {
       const images = refs.filter((r) => r.kind === 'image').map((r) => `${r.constructPath.replace(/^.*?SdOnEks\//, '')} ${r.at} = ${r.reference}`).sort();
       const env = x.environment;
       expect(images).toEqual([
-        `Karpenter/Release controller.image = ${registry}/karpenter/controller:1.6.3@${digestOf(env, 'karpenter')}`,
+        `Karpenter/Release controller.image = ${registry}/karpenter/controller:1.14.1@${digestOf(env, 'karpenter')}`,
         `Keda/Release image.keda = ${registry}/kedacore/keda:2.17.2@${digestOf(env, 'keda')}`,
         `Keda/Release image.metricsApiServer = ${registry}/kedacore/keda-metrics-apiserver:2.17.2@${digestOf(env, 'keda-metrics-apiserver')}`,
         `Keda/Release image.webhooks = ${registry}/kedacore/keda-admission-webhooks:2.17.2@${digestOf(env, 'keda-admission-webhooks')}`,
@@ -227,10 +233,12 @@ export function stageSuite(x: StageExpectations): void {
         `Runtime-sdruntime/sdruntimeRelease runtime.inferenceApi.image = ${registry}/sd-on-eks/sdwebui:latest@${digestOf(env, 'sdwebui')}`,
         `Runtime-sdruntime/sdruntimeRelease runtime.queueAgent.image = ${registry}/sd-on-eks/queue-agent:latest@${digestOf(env, 'queue-agent')}`,
         `Runtime-sdruntime/sdruntimeRelease runtime.queueAgent.xray.daemon.image = ${registry}/xray/aws-xray-daemon:3.3.14@${digestOf(env, 'aws-xray-daemon')}`,
+        // aws-cn ships logs with its own Fluent Bit (global regions: the EKS add-on; logging.test.ts)
+        ...(x.partition === 'aws-cn' ? [`Logging/FluentBit [6].spec.template.spec.containers[0].image = ${registry}/aws-observability/aws-for-fluent-bit:3.0.1@${digestOf(env, 'aws-for-fluent-bit')}`] : []),
       ].sort());
       const charts = refs.filter((r) => r.kind === 'chart').map((r) => r.reference).sort();
       expect(charts).toEqual([
-        `oci://${registry}/charts/karpenter:1.6.3`,
+        `oci://${registry}/charts/karpenter:1.14.1`,
         `oci://${registry}/charts/keda:2.17.2`,
         `oci://${registry}/sd-on-eks/charts/sd-on-eks:1.2.0`,
         x.csiChart.replace('<registry>', registry),
@@ -243,6 +251,7 @@ export function stageSuite(x: StageExpectations): void {
       const env = x.environment;
       expect(params).toEqual([
         ...['karpenter', 'keda', 'sd-on-eks', ...(x.csiChart.startsWith('oci://') ? ['mountpoint-s3-csi-driver'] : [])].map((c) => `/sdpipe/${env}/charts/${c}`),
+        ...(x.partition === 'aws-cn' ? [`/sdpipe/${env}/images/aws-for-fluent-bit`] : []),
         ...['aws-xray-daemon', 'csi-livenessprobe', 'csi-node-driver-registrar', 'karpenter', 'keda', 'keda-admission-webhooks', 'keda-metrics-apiserver', 'mountpoint-s3-csi-driver', 'queue-agent', 'sdwebui'].map((i) => `/sdpipe/${env}/images/${i}`),
         `/sdpipe/${env}/snapshot-id`,
       ].sort());
@@ -289,7 +298,9 @@ export function stageSuite(x: StageExpectations): void {
 
     it('outputs the API endpoint, the API key command, the cluster name and the kubeconfig command', () => {
       const outputs = s.template.toJSON().Outputs as Record<string, { Value: unknown }>;
-      expect(Object.keys(outputs).sort()).toEqual(['ClusterName', 'ConfigCommand', 'FrontApiEndpoint', 'GetAPIKeyCommand', 'InputTopicArn', 'OutputS3Bucket', 'OutputTopicArn']);
+      // prod-cn serves its API under a custom domain (APIGW.customDomain): its URL and the DNS target too.
+      const domain = x.partition === 'aws-cn' ? ['ApiCustomDomainUrl', 'ApiDomainRegionalHostedZoneId', 'ApiDomainRegionalName'] : [];
+      expect(Object.keys(outputs).sort()).toEqual([...domain, 'ClusterName', 'ConfigCommand', 'FrontApiEndpoint', 'GetAPIKeyCommand', 'InputTopicArn', 'OutputS3Bucket', 'OutputTopicArn'].sort());
       expect(JSON.stringify(outputs.ConfigCommand.Value)).toContain('aws eks update-kubeconfig --name ');
       expect(JSON.stringify(outputs.GetAPIKeyCommand.Value)).toContain('aws apigateway get-api-key --api-key ');
     });

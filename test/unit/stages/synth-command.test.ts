@@ -22,12 +22,12 @@ describe('sdpipe synth', () => {
     const json = JSON.parse(r.stdout) as { stacks: Array<{ environment: string; stackName: string; resources: number; byType: Record<string, number>; errors: string[]; scan: unknown[]; partition: string; template: string }> };
     expect(json.stacks).toHaveLength(1);
     const s = json.stacks[0];
-    expect(s).toMatchObject({ environment: 'prod-cn', stackName: 'sdoneks-prod-cn', partition: 'aws-cn', resources: 113, errors: [], scan: [] });
+    expect(s).toMatchObject({ environment: 'prod-cn', stackName: 'sdoneks-prod-cn', partition: 'aws-cn', resources: 130, errors: [], scan: [] });
     expect(s.byType['AWS::EKS::Cluster']).toBe(1);
     expect(fs.existsSync(path.join(out, s.template))).toBe(true);
     const report = fs.readFileSync(plan, 'utf8');
     expect(report).toMatch(/^# sdpipe plan\n\nbody\n\n<!-- sdpipe synth: begin -->\n## Synthesized stacks/);
-    expect(report).toContain('| prod-cn | sdoneks-prod-cn | aws-cn / 123456789012 / cn-northwest-1 | 113 |');
+    expect(report).toContain('| prod-cn | sdoneks-prod-cn | aws-cn / 123456789012 / cn-northwest-1 | 130 |');
     expect(report).toContain('- `/sdpipe/prod-cn/snapshot-id`');
   });
 
