@@ -948,8 +948,8 @@ var require_util = __commonJS({
     var [nodeMajor, nodeMinor] = process.versions.node.split(".").map((v) => Number(v));
     function nop() {
     }
-    function isStream(obj3) {
-      return obj3 && typeof obj3 === "object" && typeof obj3.pipe === "function" && typeof obj3.on === "function";
+    function isStream(obj7) {
+      return obj7 && typeof obj7 === "object" && typeof obj7.pipe === "function" && typeof obj7.on === "function";
     }
     function isBlobLike(object) {
       return Blob2 && object instanceof Blob2 || object && typeof object === "object" && (typeof object.stream === "function" || typeof object.arrayBuffer === "function") && /^(Blob|File)$/.test(object[Symbol.toStringTag]);
@@ -1035,14 +1035,14 @@ var require_util = __commonJS({
       }
       return servername;
     }
-    function deepClone(obj3) {
-      return JSON.parse(JSON.stringify(obj3));
+    function deepClone(obj7) {
+      return JSON.parse(JSON.stringify(obj7));
     }
-    function isAsyncIterable(obj3) {
-      return !!(obj3 != null && typeof obj3[Symbol.asyncIterator] === "function");
+    function isAsyncIterable(obj7) {
+      return !!(obj7 != null && typeof obj7[Symbol.asyncIterator] === "function");
     }
-    function isIterable(obj3) {
-      return !!(obj3 != null && (typeof obj3[Symbol.iterator] === "function" || typeof obj3[Symbol.asyncIterator] === "function"));
+    function isIterable(obj7) {
+      return !!(obj7 != null && (typeof obj7[Symbol.iterator] === "function" || typeof obj7[Symbol.asyncIterator] === "function"));
     }
     function bodyLength(body) {
       if (body == null) {
@@ -1090,29 +1090,29 @@ var require_util = __commonJS({
     function headerNameToString(value) {
       return headerNameLowerCasedRecord[value] || value.toLowerCase();
     }
-    function parseHeaders(headers, obj3 = {}) {
+    function parseHeaders(headers, obj7 = {}) {
       if (!Array.isArray(headers)) return headers;
       for (let i = 0; i < headers.length; i += 2) {
         const key = headers[i].toString().toLowerCase();
-        let val = obj3[key];
+        let val = obj7[key];
         if (!val) {
           if (Array.isArray(headers[i + 1])) {
-            obj3[key] = headers[i + 1].map((x) => x.toString("utf8"));
+            obj7[key] = headers[i + 1].map((x) => x.toString("utf8"));
           } else {
-            obj3[key] = headers[i + 1].toString("utf8");
+            obj7[key] = headers[i + 1].toString("utf8");
           }
         } else {
           if (!Array.isArray(val)) {
             val = [val];
-            obj3[key] = val;
+            obj7[key] = val;
           }
           val.push(headers[i + 1].toString("utf8"));
         }
       }
-      if ("content-length" in obj3 && "content-disposition" in obj3) {
-        obj3["content-disposition"] = Buffer.from(obj3["content-disposition"]).toString("latin1");
+      if ("content-length" in obj7 && "content-disposition" in obj7) {
+        obj7["content-disposition"] = Buffer.from(obj7["content-disposition"]).toString("latin1");
       }
-      return obj3;
+      return obj7;
     }
     function parseRawHeaders(headers) {
       const ret = [];
@@ -2514,7 +2514,7 @@ var require_parseParams = __commonJS({
     var STATE_VALUE = 1;
     var STATE_CHARSET = 2;
     var STATE_LANG = 3;
-    function parseParams(str2) {
+    function parseParams(str3) {
       const res = [];
       let state = STATE_KEY;
       let charset = "";
@@ -2522,9 +2522,9 @@ var require_parseParams = __commonJS({
       let escaping = false;
       let p = 0;
       let tmp = "";
-      const len = str2.length;
+      const len = str3.length;
       for (var i = 0; i < len; ++i) {
-        const char = str2[i];
+        const char = str3[i];
         if (char === "\\" && inquote) {
           if (escaping) {
             escaping = false;
@@ -3053,29 +3053,29 @@ var require_Decoder = __commonJS({
     function Decoder() {
       this.buffer = void 0;
     }
-    Decoder.prototype.write = function(str2) {
-      str2 = str2.replace(RE_PLUS, " ");
+    Decoder.prototype.write = function(str3) {
+      str3 = str3.replace(RE_PLUS, " ");
       let res = "";
       let i = 0;
       let p = 0;
-      const len = str2.length;
+      const len = str3.length;
       for (; i < len; ++i) {
         if (this.buffer !== void 0) {
-          if (!HEX[str2.charCodeAt(i)]) {
+          if (!HEX[str3.charCodeAt(i)]) {
             res += "%" + this.buffer;
             this.buffer = void 0;
             --i;
           } else {
-            this.buffer += str2[i];
+            this.buffer += str3[i];
             ++p;
             if (this.buffer.length === 2) {
               res += String.fromCharCode(parseInt(this.buffer, 16));
               this.buffer = void 0;
             }
           }
-        } else if (str2[i] === "%") {
+        } else if (str3[i] === "%") {
           if (i > p) {
-            res += str2.substring(p, i);
+            res += str3.substring(p, i);
             p = i;
           }
           this.buffer = "";
@@ -3083,7 +3083,7 @@ var require_Decoder = __commonJS({
         }
       }
       if (p < len && this.buffer === void 0) {
-        res += str2.substring(p);
+        res += str3.substring(p);
       }
       return res;
     };
@@ -4869,30 +4869,30 @@ var require_dataURL = __commonJS({
     function isHTTPWhiteSpace(char) {
       return char === "\r" || char === "\n" || char === "	" || char === " ";
     }
-    function removeHTTPWhitespace(str2, leading = true, trailing = true) {
+    function removeHTTPWhitespace(str3, leading = true, trailing = true) {
       let lead = 0;
-      let trail = str2.length - 1;
+      let trail = str3.length - 1;
       if (leading) {
-        for (; lead < str2.length && isHTTPWhiteSpace(str2[lead]); lead++) ;
+        for (; lead < str3.length && isHTTPWhiteSpace(str3[lead]); lead++) ;
       }
       if (trailing) {
-        for (; trail > 0 && isHTTPWhiteSpace(str2[trail]); trail--) ;
+        for (; trail > 0 && isHTTPWhiteSpace(str3[trail]); trail--) ;
       }
-      return str2.slice(lead, trail + 1);
+      return str3.slice(lead, trail + 1);
     }
     function isASCIIWhitespace(char) {
       return char === "\r" || char === "\n" || char === "	" || char === "\f" || char === " ";
     }
-    function removeASCIIWhitespace(str2, leading = true, trailing = true) {
+    function removeASCIIWhitespace(str3, leading = true, trailing = true) {
       let lead = 0;
-      let trail = str2.length - 1;
+      let trail = str3.length - 1;
       if (leading) {
-        for (; lead < str2.length && isASCIIWhitespace(str2[lead]); lead++) ;
+        for (; lead < str3.length && isASCIIWhitespace(str3[lead]); lead++) ;
       }
       if (trailing) {
-        for (; trail > 0 && isASCIIWhitespace(str2[trail]); trail--) ;
+        for (; trail > 0 && isASCIIWhitespace(str3[trail]); trail--) ;
       }
-      return str2.slice(lead, trail + 1);
+      return str3.slice(lead, trail + 1);
     }
     module2.exports = {
       dataURLProcessor,
@@ -5326,7 +5326,7 @@ var require_body = __commonJS({
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix = `--${boundary}\r
 Content-Disposition: form-data`;
-        const escape = (str2) => str2.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+        const escape = (str3) => str3.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
         const normalizeLinefeeds = (value) => value.replace(/\r?\n|\r/g, "\r\n");
         const blobParts = [];
         const rn = new Uint8Array([13, 10]);
@@ -6342,10 +6342,10 @@ var require_utils2 = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.enumToMap = void 0;
-    function enumToMap(obj3) {
+    function enumToMap(obj7) {
       const res = {};
-      Object.keys(obj3).forEach((key) => {
-        const value = obj3[key];
+      Object.keys(obj7).forEach((key) => {
+        const value = obj7[key];
         if (typeof value === "number") {
           res[key] = value;
         }
@@ -15829,8 +15829,8 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, { header: "setCookie" });
       webidl.brandCheck(headers, Headers, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str2 = stringify(cookie);
-      if (str2) {
+      const str3 = stringify(cookie);
+      if (str3) {
         headers.append("Set-Cookie", stringify(cookie));
       }
     }
@@ -17548,27 +17548,27 @@ var require_lib = __commonJS({
           return this._processResponse(res, this.requestOptions);
         });
       }
-      postJson(requestUrl, obj3, additionalHeaders = {}) {
+      postJson(requestUrl, obj7, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj3, null, 2);
+          const data = JSON.stringify(obj7, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.post(requestUrl, data, additionalHeaders);
           return this._processResponse(res, this.requestOptions);
         });
       }
-      putJson(requestUrl, obj3, additionalHeaders = {}) {
+      putJson(requestUrl, obj7, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj3, null, 2);
+          const data = JSON.stringify(obj7, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.put(requestUrl, data, additionalHeaders);
           return this._processResponse(res, this.requestOptions);
         });
       }
-      patchJson(requestUrl, obj3, additionalHeaders = {}) {
+      patchJson(requestUrl, obj7, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj3, null, 2);
+          const data = JSON.stringify(obj7, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.patch(requestUrl, data, additionalHeaders);
@@ -17869,25 +17869,25 @@ var require_lib = __commonJS({
               }
               return value;
             }
-            let obj3;
+            let obj7;
             let contents;
             try {
               contents = yield res.readBody();
               if (contents && contents.length > 0) {
                 if (options && options.deserializeDates) {
-                  obj3 = JSON.parse(contents, dateTimeDeserializer);
+                  obj7 = JSON.parse(contents, dateTimeDeserializer);
                 } else {
-                  obj3 = JSON.parse(contents);
+                  obj7 = JSON.parse(contents);
                 }
-                response.result = obj3;
+                response.result = obj7;
               }
               response.headers = res.message.headers;
             } catch (err) {
             }
             if (statusCode > 299) {
               let msg;
-              if (obj3 && obj3.message) {
-                msg = obj3.message;
+              if (obj7 && obj7.message) {
+                msg = obj7.message;
               } else if (contents && contents.length > 0) {
                 msg = contents;
               } else {
@@ -17904,7 +17904,7 @@ var require_lib = __commonJS({
       }
     };
     exports2.HttpClient = HttpClient;
-    var lowercaseKeys = (obj3) => Object.keys(obj3).reduce((c, k) => (c[k.toLowerCase()] = obj3[k], c), {});
+    var lowercaseKeys = (obj7) => Object.keys(obj7).reduce((c, k) => (c[k.toLowerCase()] = obj7[k], c), {});
   }
 });
 
@@ -19020,8 +19020,8 @@ var require_toolrunner = __commonJS({
         }
         return this.args;
       }
-      _endsWith(str2, end) {
-        return str2.endsWith(end);
+      _endsWith(str3, end) {
+        return str3.endsWith(end);
       }
       _isCmdFile() {
         const upperToolPath = this.toolPath.toUpperCase();
@@ -20273,7 +20273,7 @@ var require_anchors = __commonJS({
 var require_applyReviver = __commonJS({
   "node_modules/yaml/dist/doc/applyReviver.js"(exports2) {
     "use strict";
-    function applyReviver(reviver, obj3, key, val) {
+    function applyReviver(reviver, obj7, key, val) {
       if (val && typeof val === "object") {
         if (Array.isArray(val)) {
           for (let i = 0, len = val.length; i < len; ++i) {
@@ -20313,7 +20313,7 @@ var require_applyReviver = __commonJS({
           }
         }
       }
-      return reviver.call(obj3, key, val);
+      return reviver.call(obj7, key, val);
     }
     exports2.applyReviver = applyReviver;
   }
@@ -20760,13 +20760,13 @@ var require_Collection = __commonJS({
 var require_stringifyComment = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyComment.js"(exports2) {
     "use strict";
-    var stringifyComment = (str2) => str2.replace(/^(?!$)(?: $)?/gm, "#");
+    var stringifyComment = (str3) => str3.replace(/^(?!$)(?: $)?/gm, "#");
     function indentComment(comment, indent) {
       if (/^\n+$/.test(comment))
         return comment.substring(1);
       return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
     }
-    var lineComment = (str2, indent, comment) => str2.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str2.endsWith(" ") ? "" : " ") + comment;
+    var lineComment = (str3, indent, comment) => str3.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str3.endsWith(" ") ? "" : " ") + comment;
     exports2.indentComment = indentComment;
     exports2.lineComment = lineComment;
     exports2.stringifyComment = stringifyComment;
@@ -20920,16 +20920,16 @@ var require_stringifyString = __commonJS({
       lineWidth: ctx.options.lineWidth,
       minContentWidth: ctx.options.minContentWidth
     });
-    var containsDocumentMarker = (str2) => /^(%|---|\.\.\.)/m.test(str2);
-    function lineLengthOverLimit(str2, lineWidth, indentLength) {
+    var containsDocumentMarker = (str3) => /^(%|---|\.\.\.)/m.test(str3);
+    function lineLengthOverLimit(str3, lineWidth, indentLength) {
       if (!lineWidth || lineWidth < 0)
         return false;
       const limit = lineWidth - indentLength;
-      const strLen = str2.length;
+      const strLen = str3.length;
       if (strLen <= limit)
         return false;
       for (let i = 0, start = 0; i < strLen; ++i) {
-        if (str2[i] === "\n") {
+        if (str3[i] === "\n") {
           if (i - start > limit)
             return true;
           start = i + 1;
@@ -20946,11 +20946,11 @@ var require_stringifyString = __commonJS({
       const { implicitKey } = ctx;
       const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
       const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      let str2 = "";
+      let str3 = "";
       let start = 0;
       for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
         if (ch === " " && json[i + 1] === "\\" && json[i + 2] === "n") {
-          str2 += json.slice(start, i) + "\\ ";
+          str3 += json.slice(start, i) + "\\ ";
           i += 1;
           start = i;
           ch = "\\";
@@ -20959,38 +20959,38 @@ var require_stringifyString = __commonJS({
           switch (json[i + 1]) {
             case "u":
               {
-                str2 += json.slice(start, i);
+                str3 += json.slice(start, i);
                 const code = json.substr(i + 2, 4);
                 switch (code) {
                   case "0000":
-                    str2 += "\\0";
+                    str3 += "\\0";
                     break;
                   case "0007":
-                    str2 += "\\a";
+                    str3 += "\\a";
                     break;
                   case "000b":
-                    str2 += "\\v";
+                    str3 += "\\v";
                     break;
                   case "001b":
-                    str2 += "\\e";
+                    str3 += "\\e";
                     break;
                   case "0085":
-                    str2 += "\\N";
+                    str3 += "\\N";
                     break;
                   case "00a0":
-                    str2 += "\\_";
+                    str3 += "\\_";
                     break;
                   case "2028":
-                    str2 += "\\L";
+                    str3 += "\\L";
                     break;
                   case "2029":
-                    str2 += "\\P";
+                    str3 += "\\P";
                     break;
                   default:
                     if (code.substr(0, 2) === "00")
-                      str2 += "\\x" + code.substr(2);
+                      str3 += "\\x" + code.substr(2);
                     else
-                      str2 += json.substr(i, 6);
+                      str3 += json.substr(i, 6);
                 }
                 i += 5;
                 start = i + 1;
@@ -21000,14 +21000,14 @@ var require_stringifyString = __commonJS({
               if (implicitKey || json[i + 2] === '"' || json.length < minMultiLineLength) {
                 i += 1;
               } else {
-                str2 += json.slice(start, i) + "\n\n";
+                str3 += json.slice(start, i) + "\n\n";
                 while (json[i + 2] === "\\" && json[i + 3] === "n" && json[i + 4] !== '"') {
-                  str2 += "\n";
+                  str3 += "\n";
                   i += 2;
                 }
-                str2 += indent;
+                str3 += indent;
                 if (json[i + 2] === " ")
-                  str2 += "\\";
+                  str3 += "\\";
                 i += 1;
                 start = i + 1;
               }
@@ -21016,8 +21016,8 @@ var require_stringifyString = __commonJS({
               i += 1;
           }
       }
-      str2 = start ? str2 + json.slice(start) : json;
-      return implicitKey ? str2 : foldFlowLines.foldFlowLines(str2, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
+      str3 = start ? str3 + json.slice(start) : json;
+      return implicitKey ? str3 : foldFlowLines.foldFlowLines(str3, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
     }
     function singleQuotedString(value, ctx) {
       if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\n") || /[ \t]\n|\n[ \t]/.test(value))
@@ -21145,15 +21145,15 @@ ${indent}${start}${value}${end}`;
           return quotedString(value, ctx);
         }
       }
-      const str2 = value.replace(/\n+/g, `$&
+      const str3 = value.replace(/\n+/g, `$&
 ${indent}`);
       if (actualString) {
-        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str2);
+        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str3);
         const { compat, tags } = ctx.doc.schema;
         if (tags.some(test) || compat?.some(test))
           return quotedString(value, ctx);
       }
-      return implicitKey ? str2 : foldFlowLines.foldFlowLines(str2, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+      return implicitKey ? str3 : foldFlowLines.foldFlowLines(str3, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
     }
     function stringifyString(item, ctx, onComment, onChompKeep) {
       const { implicitKey, inFlow } = ctx;
@@ -21249,10 +21249,10 @@ var require_stringify = __commonJS({
           return match.find((t) => t.format === item.format) ?? match[0];
       }
       let tagObj = void 0;
-      let obj3;
+      let obj7;
       if (identity.isScalar(item)) {
-        obj3 = item.value;
-        let match = tags.filter((t) => t.identify?.(obj3));
+        obj7 = item.value;
+        let match = tags.filter((t) => t.identify?.(obj7));
         if (match.length > 1) {
           const testMatch = match.filter((t) => t.test);
           if (testMatch.length > 0)
@@ -21260,11 +21260,11 @@ var require_stringify = __commonJS({
         }
         tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
       } else {
-        obj3 = item;
-        tagObj = tags.find((t) => t.nodeClass && obj3 instanceof t.nodeClass);
+        obj7 = item;
+        tagObj = tags.find((t) => t.nodeClass && obj7 instanceof t.nodeClass);
       }
       if (!tagObj) {
-        const name = obj3?.constructor?.name ?? (obj3 === null ? "null" : typeof obj3);
+        const name = obj7?.constructor?.name ?? (obj7 === null ? "null" : typeof obj7);
         throw new Error(`Tag not resolved for ${name} value`);
       }
       return tagObj;
@@ -21305,11 +21305,11 @@ var require_stringify = __commonJS({
       const props = stringifyProps(node, tagObj, ctx);
       if (props.length > 0)
         ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
-      const str2 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      const str3 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
       if (!props)
-        return str2;
-      return identity.isScalar(node) || str2[0] === "{" || str2[0] === "[" ? `${props} ${str2}` : `${props}
-${ctx.indent}${str2}`;
+        return str3;
+      return identity.isScalar(node) || str3[0] === "{" || str3[0] === "[" ? `${props} ${str3}` : `${props}
+${ctx.indent}${str3}`;
     }
     exports2.createStringifyContext = createStringifyContext;
     exports2.stringify = stringify;
@@ -21344,8 +21344,8 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str2 = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
-      if (!explicitKey && !ctx.inFlow && str2.length > 1024) {
+      let str3 = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      if (!explicitKey && !ctx.inFlow && str3.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
         explicitKey = true;
@@ -21354,27 +21354,27 @@ var require_stringifyPair = __commonJS({
         if (allNullValues || value == null) {
           if (keyCommentDone && onComment)
             onComment();
-          return str2 === "" ? "?" : explicitKey ? `? ${str2}` : str2;
+          return str3 === "" ? "?" : explicitKey ? `? ${str3}` : str3;
         }
       } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
-        str2 = `? ${str2}`;
+        str3 = `? ${str3}`;
         if (keyComment && !keyCommentDone) {
-          str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
+          str3 += stringifyComment.lineComment(str3, ctx.indent, commentString(keyComment));
         } else if (chompKeep && onChompKeep)
           onChompKeep();
-        return str2;
+        return str3;
       }
       if (keyCommentDone)
         keyComment = null;
       if (explicitKey) {
         if (keyComment)
-          str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
-        str2 = `? ${str2}
+          str3 += stringifyComment.lineComment(str3, ctx.indent, commentString(keyComment));
+        str3 = `? ${str3}
 ${indent}:`;
       } else {
-        str2 = `${str2}:`;
+        str3 = `${str3}:`;
         if (keyComment)
-          str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(keyComment));
+          str3 += stringifyComment.lineComment(str3, ctx.indent, commentString(keyComment));
       }
       let vsb, vcb, valueComment;
       if (identity.isNode(value)) {
@@ -21390,7 +21390,7 @@ ${indent}:`;
       }
       ctx.implicitKey = false;
       if (!explicitKey && !keyComment && identity.isScalar(value))
-        ctx.indentAtStart = str2.length + 1;
+        ctx.indentAtStart = str3.length + 1;
       chompKeep = false;
       if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
         ctx.indent = ctx.indent.substring(2);
@@ -21434,16 +21434,16 @@ ${ctx.indent}`;
       } else if (valueStr === "" || valueStr[0] === "\n") {
         ws = "";
       }
-      str2 += ws + valueStr;
+      str3 += ws + valueStr;
       if (ctx.inFlow) {
         if (valueCommentDone && onComment)
           onComment();
       } else if (valueComment && !valueCommentDone) {
-        str2 += stringifyComment.lineComment(str2, ctx.indent, commentString(valueComment));
+        str3 += stringifyComment.lineComment(str3, ctx.indent, commentString(valueComment));
       } else if (chompKeep && onChompKeep) {
         onChompKeep();
       }
-      return str2;
+      return str3;
     }
     exports2.stringifyPair = stringifyPair;
   }
@@ -21670,31 +21670,31 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str3 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str4 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
-          str3 += stringifyComment.lineComment(str3, itemIndent, commentString(comment2));
+          str4 += stringifyComment.lineComment(str4, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
           chompKeep = false;
-        lines.push(blockItemPrefix + str3);
+        lines.push(blockItemPrefix + str4);
       }
-      let str2;
+      let str3;
       if (lines.length === 0) {
-        str2 = flowChars.start + flowChars.end;
+        str3 = flowChars.start + flowChars.end;
       } else {
-        str2 = lines[0];
+        str3 = lines[0];
         for (let i = 1; i < lines.length; ++i) {
           const line = lines[i];
-          str2 += line ? `
+          str3 += line ? `
 ${indent}${line}` : "\n";
         }
       }
       if (comment) {
-        str2 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
+        str3 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
         if (onComment)
           onComment();
       } else if (chompKeep && onChompKeep)
         onChompKeep();
-      return str2;
+      return str3;
     }
     function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
       const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
@@ -21737,21 +21737,21 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str2 = stringify.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines.length > linesAtValue || str2.includes("\n"));
+        let str3 = stringify.stringify(item, itemCtx, () => comment = null);
+        reqNewline || (reqNewline = lines.length > linesAtValue || str3.includes("\n"));
         if (i < items.length - 1) {
-          str2 += ",";
+          str3 += ",";
         } else if (ctx.options.trailingComma) {
           if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str2.length + 2) > ctx.options.lineWidth);
+            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str3.length + 2) > ctx.options.lineWidth);
           }
           if (reqNewline) {
-            str2 += ",";
+            str3 += ",";
           }
         }
         if (comment)
-          str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment));
-        lines.push(str2);
+          str3 += stringifyComment.lineComment(str3, itemIndent, commentString(comment));
+        lines.push(str3);
         linesAtValue = lines.length;
       }
       const { start, end } = flowChars;
@@ -21763,11 +21763,11 @@ ${indent}${line}` : "\n";
           reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
         }
         if (reqNewline) {
-          let str2 = start;
+          let str3 = start;
           for (const line of lines)
-            str2 += line ? `
+            str3 += line ? `
 ${indentStep}${indent}${line}` : "\n";
-          return `${str2}
+          return `${str3}
 ${indent}${end}`;
         } else {
           return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;
@@ -21820,23 +21820,23 @@ var require_YAMLMap = __commonJS({
        * A generic collection parsing method that can be extended
        * to other node classes that inherit from YAMLMap
        */
-      static from(schema, obj3, ctx) {
+      static from(schema, obj7, ctx) {
         const { keepUndefined, replacer } = ctx;
         const map = new this(schema);
         const add = (key, value) => {
           if (typeof replacer === "function")
-            value = replacer.call(obj3, key, value);
+            value = replacer.call(obj7, key, value);
           else if (Array.isArray(replacer) && !replacer.includes(key))
             return;
           if (value !== void 0 || keepUndefined)
             map.items.push(Pair.createPair(key, value, ctx));
         };
-        if (obj3 instanceof Map) {
-          for (const [key, value] of obj3)
+        if (obj7 instanceof Map) {
+          for (const [key, value] of obj7)
             add(key, value);
-        } else if (obj3 && typeof obj3 === "object") {
-          for (const key of Object.keys(obj3))
-            add(key, obj3[key]);
+        } else if (obj7 && typeof obj7 === "object") {
+          for (const key of Object.keys(obj7))
+            add(key, obj7[key]);
         }
         if (typeof schema.sortMapEntries === "function") {
           map.items.sort(schema.sortMapEntries);
@@ -21946,7 +21946,7 @@ var require_map = __commonJS({
           onError("Expected a mapping for this tag");
         return map2;
       },
-      createNode: (schema, obj3, ctx) => YAMLMap.YAMLMap.from(schema, obj3, ctx)
+      createNode: (schema, obj7, ctx) => YAMLMap.YAMLMap.from(schema, obj7, ctx)
     };
     exports2.map = map;
   }
@@ -22042,15 +22042,15 @@ var require_YAMLSeq = __commonJS({
           onComment
         });
       }
-      static from(schema, obj3, ctx) {
+      static from(schema, obj7, ctx) {
         const { replacer } = ctx;
         const seq = new this(schema);
-        if (obj3 && Symbol.iterator in Object(obj3)) {
+        if (obj7 && Symbol.iterator in Object(obj7)) {
           let i = 0;
-          for (let it of obj3) {
+          for (let it of obj7) {
             if (typeof replacer === "function") {
-              const key = obj3 instanceof Set ? it : String(i++);
-              it = replacer.call(obj3, key, it);
+              const key = obj7 instanceof Set ? it : String(i++);
+              it = replacer.call(obj7, key, it);
             }
             seq.items.push(createNode.createNode(it, void 0, ctx));
           }
@@ -22084,7 +22084,7 @@ var require_seq = __commonJS({
           onError("Expected a sequence for this tag");
         return seq2;
       },
-      createNode: (schema, obj3, ctx) => YAMLSeq.YAMLSeq.from(schema, obj3, ctx)
+      createNode: (schema, obj7, ctx) => YAMLSeq.YAMLSeq.from(schema, obj7, ctx)
     };
     exports2.seq = seq;
   }
@@ -22099,7 +22099,7 @@ var require_string = __commonJS({
       identify: (value) => typeof value === "string",
       default: true,
       tag: "tag:yaml.org,2002:str",
-      resolve: (str2) => str2,
+      resolve: (str3) => str3,
       stringify(item, ctx, onComment, onChompKeep) {
         ctx = Object.assign({ actualString: true }, ctx);
         return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
@@ -22137,7 +22137,7 @@ var require_bool = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:bool",
       test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
-      resolve: (str2) => new Scalar.Scalar(str2[0] === "t" || str2[0] === "T"),
+      resolve: (str3) => new Scalar.Scalar(str3[0] === "t" || str3[0] === "T"),
       stringify({ source, value }, ctx) {
         if (source && boolTag.test.test(source)) {
           const sv = source[0] === "t" || source[0] === "T";
@@ -22158,9 +22158,9 @@ var require_stringifyNumber = __commonJS({
     function stringifyNumber({ format, minFractionDigits, tag, value }) {
       if (typeof value === "bigint")
         return String(value);
-      const num2 = typeof value === "number" ? value : Number(value);
-      if (!isFinite(num2))
-        return isNaN(num2) ? ".nan" : num2 < 0 ? "-.inf" : ".inf";
+      const num3 = typeof value === "number" ? value : Number(value);
+      if (!isFinite(num3))
+        return isNaN(num3) ? ".nan" : num3 < 0 ? "-.inf" : ".inf";
       let n = Object.is(value, -0) ? "-0" : JSON.stringify(value);
       if (!format && minFractionDigits && (!tag || tag === "tag:yaml.org,2002:float") && /^-?\d/.test(n) && !n.includes("e")) {
         let i = n.indexOf(".");
@@ -22189,7 +22189,7 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str2) => str2.slice(-3).toLowerCase() === "nan" ? NaN : str2[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str3) => str3.slice(-3).toLowerCase() === "nan" ? NaN : str3[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -22198,10 +22198,10 @@ var require_float = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
-      resolve: (str2) => parseFloat(str2),
+      resolve: (str3) => parseFloat(str3),
       stringify(node) {
-        const num2 = Number(node.value);
-        return isFinite(num2) ? num2.toExponential() : stringifyNumber.stringifyNumber(node);
+        const num3 = Number(node.value);
+        return isFinite(num3) ? num3.toExponential() : stringifyNumber.stringifyNumber(node);
       }
     };
     var float = {
@@ -22209,11 +22209,11 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
-      resolve(str2) {
-        const node = new Scalar.Scalar(parseFloat(str2));
-        const dot = str2.indexOf(".");
-        if (dot !== -1 && str2[str2.length - 1] === "0")
-          node.minFractionDigits = str2.length - dot - 1;
+      resolve(str3) {
+        const node = new Scalar.Scalar(parseFloat(str3));
+        const dot = str3.indexOf(".");
+        if (dot !== -1 && str3[str3.length - 1] === "0")
+          node.minFractionDigits = str3.length - dot - 1;
         return node;
       },
       stringify: stringifyNumber.stringifyNumber
@@ -22230,7 +22230,7 @@ var require_int = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    var intResolve = (str2, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str2) : parseInt(str2.substring(offset), radix);
+    var intResolve = (str3, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str3) : parseInt(str3.substring(offset), radix);
     function intStringify(node, radix, prefix) {
       const { value } = node;
       if (intIdentify(value) && value >= 0)
@@ -22243,7 +22243,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^0o[0-7]+$/,
-      resolve: (str2, _onError, opt) => intResolve(str2, 2, 8, opt),
+      resolve: (str3, _onError, opt) => intResolve(str3, 2, 8, opt),
       stringify: (node) => intStringify(node, 8, "0o")
     };
     var int = {
@@ -22251,7 +22251,7 @@ var require_int = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9]+$/,
-      resolve: (str2, _onError, opt) => intResolve(str2, 0, 10, opt),
+      resolve: (str3, _onError, opt) => intResolve(str3, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -22260,7 +22260,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^0x[0-9a-fA-F]+$/,
-      resolve: (str2, _onError, opt) => intResolve(str2, 2, 16, opt),
+      resolve: (str3, _onError, opt) => intResolve(str3, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports2.int = int;
@@ -22313,7 +22313,7 @@ var require_schema2 = __commonJS({
         identify: (value) => typeof value === "string",
         default: true,
         tag: "tag:yaml.org,2002:str",
-        resolve: (str2) => str2,
+        resolve: (str3) => str3,
         stringify: stringifyJSON
       },
       {
@@ -22330,7 +22330,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:bool",
         test: /^true$|^false$/,
-        resolve: (str2) => str2 === "true",
+        resolve: (str3) => str3 === "true",
         stringify: stringifyJSON
       },
       {
@@ -22338,7 +22338,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:int",
         test: /^-?(?:0|[1-9][0-9]*)$/,
-        resolve: (str2, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str2) : parseInt(str2, 10),
+        resolve: (str3, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str3) : parseInt(str3, 10),
         stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
       },
       {
@@ -22346,7 +22346,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:float",
         test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
-        resolve: (str2) => parseFloat(str2),
+        resolve: (str3) => parseFloat(str3),
         stringify: stringifyJSON
       }
     ];
@@ -22354,9 +22354,9 @@ var require_schema2 = __commonJS({
       default: true,
       tag: "",
       test: /^/,
-      resolve(str2, onError) {
-        onError(`Unresolved plain scalar ${JSON.stringify(str2)}`);
-        return str2;
+      resolve(str3, onError) {
+        onError(`Unresolved plain scalar ${JSON.stringify(str3)}`);
+        return str3;
       }
     };
     var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
@@ -22388,10 +22388,10 @@ var require_binary = __commonJS({
         if (typeof node_buffer.Buffer === "function") {
           return node_buffer.Buffer.from(src, "base64");
         } else if (typeof atob === "function") {
-          const str2 = atob(src.replace(/[\n\r]/g, ""));
-          const buffer = new Uint8Array(str2.length);
-          for (let i = 0; i < str2.length; ++i)
-            buffer[i] = str2.charCodeAt(i);
+          const str3 = atob(src.replace(/[\n\r]/g, ""));
+          const buffer = new Uint8Array(str3.length);
+          for (let i = 0; i < str3.length; ++i)
+            buffer[i] = str3.charCodeAt(i);
           return buffer;
         } else {
           onError("This environment does not support reading binary tags; either Buffer or atob is required");
@@ -22402,28 +22402,28 @@ var require_binary = __commonJS({
         if (!value)
           return "";
         const buf = value;
-        let str2;
+        let str3;
         if (typeof node_buffer.Buffer === "function") {
-          str2 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
+          str3 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
         } else if (typeof btoa === "function") {
           let s = "";
           for (let i = 0; i < buf.length; ++i)
             s += String.fromCharCode(buf[i]);
-          str2 = btoa(s);
+          str3 = btoa(s);
         } else {
           throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
         }
         type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
         if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
           const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
-          const n = Math.ceil(str2.length / lineWidth);
+          const n = Math.ceil(str3.length / lineWidth);
           const lines = new Array(n);
           for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines[i] = str2.substr(o, lineWidth);
+            lines[i] = str3.substr(o, lineWidth);
           }
-          str2 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+          str3 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
         }
-        return stringifyString.stringifyString({ comment, type, value: str2 }, ctx, onComment, onChompKeep);
+        return stringifyString.stringifyString({ comment, type, value: str3 }, ctx, onComment, onChompKeep);
       }
     };
     exports2.binary = binary;
@@ -22629,7 +22629,7 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str2) => str2.slice(-3).toLowerCase() === "nan" ? NaN : str2[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str3) => str3.slice(-3).toLowerCase() === "nan" ? NaN : str3[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -22638,10 +22638,10 @@ var require_float2 = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
-      resolve: (str2) => parseFloat(str2.replace(/_/g, "")),
+      resolve: (str3) => parseFloat(str3.replace(/_/g, "")),
       stringify(node) {
-        const num2 = Number(node.value);
-        return isFinite(num2) ? num2.toExponential() : stringifyNumber.stringifyNumber(node);
+        const num3 = Number(node.value);
+        return isFinite(num3) ? num3.toExponential() : stringifyNumber.stringifyNumber(node);
       }
     };
     var float = {
@@ -22649,11 +22649,11 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
-      resolve(str2) {
-        const node = new Scalar.Scalar(parseFloat(str2.replace(/_/g, "")));
-        const dot = str2.indexOf(".");
+      resolve(str3) {
+        const node = new Scalar.Scalar(parseFloat(str3.replace(/_/g, "")));
+        const dot = str3.indexOf(".");
         if (dot !== -1) {
-          const f = str2.substring(dot + 1).replace(/_/g, "");
+          const f = str3.substring(dot + 1).replace(/_/g, "");
           if (f[f.length - 1] === "0")
             node.minFractionDigits = f.length;
         }
@@ -22673,34 +22673,34 @@ var require_int2 = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    function intResolve(str2, offset, radix, { intAsBigInt }) {
-      const sign = str2[0];
+    function intResolve(str3, offset, radix, { intAsBigInt }) {
+      const sign = str3[0];
       if (sign === "-" || sign === "+")
         offset += 1;
-      str2 = str2.substring(offset).replace(/_/g, "");
+      str3 = str3.substring(offset).replace(/_/g, "");
       if (intAsBigInt) {
         switch (radix) {
           case 2:
-            str2 = `0b${str2}`;
+            str3 = `0b${str3}`;
             break;
           case 8:
-            str2 = `0o${str2}`;
+            str3 = `0o${str3}`;
             break;
           case 16:
-            str2 = `0x${str2}`;
+            str3 = `0x${str3}`;
             break;
         }
-        const n2 = BigInt(str2);
+        const n2 = BigInt(str3);
         return sign === "-" ? BigInt(-1) * n2 : n2;
       }
-      const n = parseInt(str2, radix);
+      const n = parseInt(str3, radix);
       return sign === "-" ? -1 * n : n;
     }
     function intStringify(node, radix, prefix) {
       const { value } = node;
       if (intIdentify(value)) {
-        const str2 = value.toString(radix);
-        return value < 0 ? "-" + prefix + str2.substr(1) : prefix + str2;
+        const str3 = value.toString(radix);
+        return value < 0 ? "-" + prefix + str3.substr(1) : prefix + str3;
       }
       return stringifyNumber.stringifyNumber(node);
     }
@@ -22710,7 +22710,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "BIN",
       test: /^[-+]?0b[0-1_]+$/,
-      resolve: (str2, _onError, opt) => intResolve(str2, 2, 2, opt),
+      resolve: (str3, _onError, opt) => intResolve(str3, 2, 2, opt),
       stringify: (node) => intStringify(node, 2, "0b")
     };
     var intOct = {
@@ -22719,7 +22719,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^[-+]?0[0-7_]+$/,
-      resolve: (str2, _onError, opt) => intResolve(str2, 1, 8, opt),
+      resolve: (str3, _onError, opt) => intResolve(str3, 1, 8, opt),
       stringify: (node) => intStringify(node, 8, "0")
     };
     var int = {
@@ -22727,7 +22727,7 @@ var require_int2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9][0-9_]*$/,
-      resolve: (str2, _onError, opt) => intResolve(str2, 0, 10, opt),
+      resolve: (str3, _onError, opt) => intResolve(str3, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -22736,7 +22736,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^[-+]?0x[0-9a-fA-F_]+$/,
-      resolve: (str2, _onError, opt) => intResolve(str2, 2, 16, opt),
+      resolve: (str3, _onError, opt) => intResolve(str3, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports2.int = int;
@@ -22840,26 +22840,26 @@ var require_timestamp = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports2) {
     "use strict";
     var stringifyNumber = require_stringifyNumber();
-    function parseSexagesimal(str2, asBigInt) {
-      const sign = str2[0];
-      const parts = sign === "-" || sign === "+" ? str2.substring(1) : str2;
-      const num2 = (n) => asBigInt ? BigInt(n) : Number(n);
-      const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num2(60) + num2(p), num2(0));
-      return sign === "-" ? num2(-1) * res : res;
+    function parseSexagesimal(str3, asBigInt) {
+      const sign = str3[0];
+      const parts = sign === "-" || sign === "+" ? str3.substring(1) : str3;
+      const num3 = (n) => asBigInt ? BigInt(n) : Number(n);
+      const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num3(60) + num3(p), num3(0));
+      return sign === "-" ? num3(-1) * res : res;
     }
     function stringifySexagesimal(node) {
       let { value } = node;
-      let num2 = (n) => n;
+      let num3 = (n) => n;
       if (typeof value === "bigint")
-        num2 = (n) => BigInt(n);
+        num3 = (n) => BigInt(n);
       else if (isNaN(value) || !isFinite(value))
         return stringifyNumber.stringifyNumber(node);
       let sign = "";
       if (value < 0) {
         sign = "-";
-        value *= num2(-1);
+        value *= num3(-1);
       }
-      const _60 = num2(60);
+      const _60 = num3(60);
       const parts = [value % _60];
       if (value < 60) {
         parts.unshift(0);
@@ -22879,7 +22879,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
-      resolve: (str2, _onError, { intAsBigInt }) => parseSexagesimal(str2, intAsBigInt),
+      resolve: (str3, _onError, { intAsBigInt }) => parseSexagesimal(str3, intAsBigInt),
       stringify: stringifySexagesimal
     };
     var floatTime = {
@@ -22888,7 +22888,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
-      resolve: (str2) => parseSexagesimal(str2, false),
+      resolve: (str3) => parseSexagesimal(str3, false),
       stringify: stringifySexagesimal
     };
     var timestamp = {
@@ -22899,8 +22899,8 @@ var require_timestamp = __commonJS({
       // may be omitted altogether, resulting in a date format. In such a case, the time part is
       // assumed to be 00:00:00Z (start of day, UTC).
       test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
-      resolve(str2) {
-        const match = str2.match(timestamp.test);
+      resolve(str3) {
+        const match = str3.match(timestamp.test);
         if (!match)
           throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
         const [, year, month, day, hour, minute, second] = match.map(Number);
@@ -27275,17 +27275,17 @@ var require_mod = __commonJS({
       return myers_x(a, b);
     };
     exports2.distance = distance2;
-    var closest2 = function(str2, arr3) {
+    var closest2 = function(str3, arr5) {
       var min_distance = Infinity;
       var min_index = 0;
-      for (var i = 0; i < arr3.length; i++) {
-        var dist = distance2(str2, arr3[i]);
+      for (var i = 0; i < arr5.length; i++) {
+        var dist = distance2(str3, arr5[i]);
         if (dist < min_distance) {
           min_distance = dist;
           min_index = i;
         }
       }
-      return arr3[min_index];
+      return arr5[min_index];
     };
     exports2.closest = closest2;
   }
@@ -27296,16 +27296,16 @@ var require_ucs2length = __commonJS({
   "node_modules/ajv/dist/runtime/ucs2length.js"(exports2) {
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
-    function ucs2length(str2) {
-      const len = str2.length;
+    function ucs2length(str3) {
+      const len = str3.length;
       let length = 0;
       let pos = 0;
       let value;
       while (pos < len) {
         length++;
-        value = str2.charCodeAt(pos++);
+        value = str3.charCodeAt(pos++);
         if (value >= 55296 && value <= 56319 && pos < len) {
-          value = str2.charCodeAt(pos);
+          value = str3.charCodeAt(pos);
           if ((value & 64512) === 56320)
             pos++;
         }
@@ -27369,7 +27369,7 @@ var require_environment_validator = __commonJS({
     "use strict";
     module2.exports = validate20;
     module2.exports.default = validate20;
-    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "download": { "description": "How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "download": { "description": "How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.33". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.33". Default 1.33.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 }, "desiredCount": { "description": "The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.", "type": "integer", "minimum": 1 } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "download": { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } }, "resources": { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } }, "extraEnv": { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] } } };
+    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "download": { "description": "How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "download": { "description": "How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.35". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true }, "tuning": { "description": "Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Tune the data volumes down. Default false.", "type": "boolean" }, "delayMinutes": { "description": "Minutes after the node starts running before the volume is lowered. Default 10.", "type": "integer", "minimum": 1, "maximum": 1440 }, "iops": { "description": "Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.", "type": "integer", "minimum": 3e3, "maximum": 16e3 }, "throughput": { "description": "Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.", "type": "integer", "minimum": 125, "maximum": 1e3 } } } } }, "logs": { "description": "Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Ship pod and node logs to CloudWatch Logs. Default true.", "type": "boolean" }, "retentionDays": { "description": "Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.", "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.35": one EKS offers in the region (SDP114), under EKS standard support (SDP112). Default 1.35.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 }, "desiredCount": { "description": "The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.", "type": "integer", "minimum": 1 }, "admins": { "description": "IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).", "type": "array", "items": { "type": "string" }, "uniqueItems": true }, "availabilityZones": { "description": "Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.", "type": "array", "items": { "type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, "minItems": 2, "uniqueItems": true } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } }, "endpointType": { "description": "API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.", "enum": ["regional", "private"] }, "customDomain": { "description": "A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).", "type": "object", "additionalProperties": false, "required": ["domainName", "certificateArn"], "properties": { "domainName": { "description": "Domain name, such as sd.example.cn.", "type": "string", "pattern": "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, "certificateArn": { "description": "ACM certificate ARN for the domain, in the stack's region (regional endpoint).", "type": "string" }, "hostedZone": { "description": "Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).", "type": "object", "additionalProperties": false, "required": ["id", "name"], "properties": { "id": { "description": "Hosted zone id, such as Z0123456789ABCDEFGHIJ.", "type": "string", "pattern": "^Z[A-Z0-9]{1,32}$" }, "name": { "description": "Zone name, such as example.cn.", "type": "string" } } } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "download": { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } }, "resources": { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } }, "extraEnv": { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] } } };
     var schema32 = { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
     var schema34 = { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } };
     var func1 = Object.prototype.hasOwnProperty;
@@ -27385,15 +27385,18 @@ var require_environment_validator = __commonJS({
     var pattern16 = new RegExp("^[0-9a-f]{64}$", "u");
     var pattern17 = new RegExp("^1\\.[0-9]{2}$", "u");
     var pattern18 = new RegExp("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", "u");
-    var pattern21 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
+    var pattern21 = new RegExp("^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", "u");
+    var pattern22 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
+    var pattern23 = new RegExp("^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", "u");
+    var pattern24 = new RegExp("^Z[A-Z0-9]{1,32}$", "u");
     var schema36 = { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } };
     var schema37 = { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } };
     var schema39 = { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } };
     var schema40 = { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } };
     var schema41 = { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } };
     var schema42 = { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] };
-    var pattern22 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
-    var pattern24 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+    var pattern25 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
+    var pattern27 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
     function validate21(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
       let vErrors = null;
       let errors = 0;
@@ -28059,7 +28062,7 @@ var require_environment_validator = __commonJS({
                         if (data44.consolidateAfter !== void 0) {
                           let data45 = data44.consolidateAfter;
                           if (typeof data45 === "string") {
-                            if (!pattern22.test(data45)) {
+                            if (!pattern25.test(data45)) {
                               const err54 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data45 };
                               if (vErrors === null) {
                                 vErrors = [err54];
@@ -28081,7 +28084,7 @@ var require_environment_validator = __commonJS({
                         if (data44.expireAfter !== void 0) {
                           let data46 = data44.expireAfter;
                           if (typeof data46 === "string") {
-                            if (!pattern22.test(data46)) {
+                            if (!pattern25.test(data46)) {
                               const err56 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data46 };
                               if (vErrors === null) {
                                 vErrors = [err56];
@@ -28766,7 +28769,7 @@ var require_environment_validator = __commonJS({
                         if (data79.digest !== void 0) {
                           let data82 = data79.digest;
                           if (typeof data82 === "string") {
-                            if (!pattern24.test(data82)) {
+                            if (!pattern27.test(data82)) {
                               const err115 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema41.properties.digest, data: data82 };
                               if (vErrors === null) {
                                 vErrors = [err115];
@@ -29132,7 +29135,7 @@ var require_environment_validator = __commonJS({
                         if (data98.digest !== void 0) {
                           let data101 = data98.digest;
                           if (typeof data101 === "string") {
-                            if (!pattern24.test(data101)) {
+                            if (!pattern27.test(data101)) {
                               const err144 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema41.properties.digest, data: data101 };
                               if (vErrors === null) {
                                 vErrors = [err144];
@@ -31196,7 +31199,7 @@ var require_environment_validator = __commonJS({
           let data47 = data.snapshot;
           if (data47 && typeof data47 == "object" && !Array.isArray(data47)) {
             for (const key11 in data47) {
-              if (!(key11 === "enabled" || key11 === "kubernetesVersion" || key11 === "volumeSize" || key11 === "instanceType" || key11 === "architectures")) {
+              if (!(key11 === "enabled" || key11 === "kubernetesVersion" || key11 === "volumeSize" || key11 === "instanceType" || key11 === "architectures" || key11 === "tuning")) {
                 const err116 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.snapshot, data: data47 };
                 if (vErrors === null) {
                   vErrors = [err116];
@@ -31348,171 +31351,166 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
+            if (data47.tuning !== void 0) {
+              let data54 = data47.tuning;
+              if (data54 && typeof data54 == "object" && !Array.isArray(data54)) {
+                for (const key12 in data54) {
+                  if (!(key12 === "enabled" || key12 === "delayMinutes" || key12 === "iops" || key12 === "throughput")) {
+                    const err129 = { instancePath: instancePath + "/snapshot/tuning", schemaPath: "#/properties/snapshot/properties/tuning/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.snapshot.properties.tuning, data: data54 };
+                    if (vErrors === null) {
+                      vErrors = [err129];
+                    } else {
+                      vErrors.push(err129);
+                    }
+                    errors++;
+                  }
+                }
+                if (data54.enabled !== void 0) {
+                  let data55 = data54.enabled;
+                  if (typeof data55 !== "boolean") {
+                    const err130 = { instancePath: instancePath + "/snapshot/tuning/enabled", schemaPath: "#/properties/snapshot/properties/tuning/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.snapshot.properties.tuning.properties.enabled.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.enabled, data: data55 };
+                    if (vErrors === null) {
+                      vErrors = [err130];
+                    } else {
+                      vErrors.push(err130);
+                    }
+                    errors++;
+                  }
+                }
+                if (data54.delayMinutes !== void 0) {
+                  let data56 = data54.delayMinutes;
+                  if (!(typeof data56 == "number" && (!(data56 % 1) && !isNaN(data56)) && isFinite(data56))) {
+                    const err131 = { instancePath: instancePath + "/snapshot/tuning/delayMinutes", schemaPath: "#/properties/snapshot/properties/tuning/properties/delayMinutes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes, data: data56 };
+                    if (vErrors === null) {
+                      vErrors = [err131];
+                    } else {
+                      vErrors.push(err131);
+                    }
+                    errors++;
+                  }
+                  if (typeof data56 == "number" && isFinite(data56)) {
+                    if (data56 > 1440 || isNaN(data56)) {
+                      const err132 = { instancePath: instancePath + "/snapshot/tuning/delayMinutes", schemaPath: "#/properties/snapshot/properties/tuning/properties/delayMinutes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1440 }, message: "must be <= 1440", schema: 1440, parentSchema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes, data: data56 };
+                      if (vErrors === null) {
+                        vErrors = [err132];
+                      } else {
+                        vErrors.push(err132);
+                      }
+                      errors++;
+                    }
+                    if (data56 < 1 || isNaN(data56)) {
+                      const err133 = { instancePath: instancePath + "/snapshot/tuning/delayMinutes", schemaPath: "#/properties/snapshot/properties/tuning/properties/delayMinutes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes, data: data56 };
+                      if (vErrors === null) {
+                        vErrors = [err133];
+                      } else {
+                        vErrors.push(err133);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+                if (data54.iops !== void 0) {
+                  let data57 = data54.iops;
+                  if (!(typeof data57 == "number" && (!(data57 % 1) && !isNaN(data57)) && isFinite(data57))) {
+                    const err134 = { instancePath: instancePath + "/snapshot/tuning/iops", schemaPath: "#/properties/snapshot/properties/tuning/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.tuning.properties.iops.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.iops, data: data57 };
+                    if (vErrors === null) {
+                      vErrors = [err134];
+                    } else {
+                      vErrors.push(err134);
+                    }
+                    errors++;
+                  }
+                  if (typeof data57 == "number" && isFinite(data57)) {
+                    if (data57 > 16e3 || isNaN(data57)) {
+                      const err135 = { instancePath: instancePath + "/snapshot/tuning/iops", schemaPath: "#/properties/snapshot/properties/tuning/properties/iops/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16e3 }, message: "must be <= 16000", schema: 16e3, parentSchema: schema31.properties.snapshot.properties.tuning.properties.iops, data: data57 };
+                      if (vErrors === null) {
+                        vErrors = [err135];
+                      } else {
+                        vErrors.push(err135);
+                      }
+                      errors++;
+                    }
+                    if (data57 < 3e3 || isNaN(data57)) {
+                      const err136 = { instancePath: instancePath + "/snapshot/tuning/iops", schemaPath: "#/properties/snapshot/properties/tuning/properties/iops/minimum", keyword: "minimum", params: { comparison: ">=", limit: 3e3 }, message: "must be >= 3000", schema: 3e3, parentSchema: schema31.properties.snapshot.properties.tuning.properties.iops, data: data57 };
+                      if (vErrors === null) {
+                        vErrors = [err136];
+                      } else {
+                        vErrors.push(err136);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+                if (data54.throughput !== void 0) {
+                  let data58 = data54.throughput;
+                  if (!(typeof data58 == "number" && (!(data58 % 1) && !isNaN(data58)) && isFinite(data58))) {
+                    const err137 = { instancePath: instancePath + "/snapshot/tuning/throughput", schemaPath: "#/properties/snapshot/properties/tuning/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.tuning.properties.throughput.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.throughput, data: data58 };
+                    if (vErrors === null) {
+                      vErrors = [err137];
+                    } else {
+                      vErrors.push(err137);
+                    }
+                    errors++;
+                  }
+                  if (typeof data58 == "number" && isFinite(data58)) {
+                    if (data58 > 1e3 || isNaN(data58)) {
+                      const err138 = { instancePath: instancePath + "/snapshot/tuning/throughput", schemaPath: "#/properties/snapshot/properties/tuning/properties/throughput/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e3 }, message: "must be <= 1000", schema: 1e3, parentSchema: schema31.properties.snapshot.properties.tuning.properties.throughput, data: data58 };
+                      if (vErrors === null) {
+                        vErrors = [err138];
+                      } else {
+                        vErrors.push(err138);
+                      }
+                      errors++;
+                    }
+                    if (data58 < 125 || isNaN(data58)) {
+                      const err139 = { instancePath: instancePath + "/snapshot/tuning/throughput", schemaPath: "#/properties/snapshot/properties/tuning/properties/throughput/minimum", keyword: "minimum", params: { comparison: ">=", limit: 125 }, message: "must be >= 125", schema: 125, parentSchema: schema31.properties.snapshot.properties.tuning.properties.throughput, data: data58 };
+                      if (vErrors === null) {
+                        vErrors = [err139];
+                      } else {
+                        vErrors.push(err139);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+              } else {
+                const err140 = { instancePath: instancePath + "/snapshot/tuning", schemaPath: "#/properties/snapshot/properties/tuning/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.snapshot.properties.tuning.type, parentSchema: schema31.properties.snapshot.properties.tuning, data: data54 };
+                if (vErrors === null) {
+                  vErrors = [err140];
+                } else {
+                  vErrors.push(err140);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err129 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.snapshot.type, parentSchema: schema31.properties.snapshot, data: data47 };
+            const err141 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.snapshot.type, parentSchema: schema31.properties.snapshot, data: data47 };
             if (vErrors === null) {
-              vErrors = [err129];
+              vErrors = [err141];
             } else {
-              vErrors.push(err129);
+              vErrors.push(err141);
             }
             errors++;
           }
         }
-        if (data.stackName !== void 0) {
-          let data54 = data.stackName;
-          if (typeof data54 !== "string") {
-            const err130 = { instancePath: instancePath + "/stackName", schemaPath: "#/properties/stackName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.stackName.type, parentSchema: schema31.properties.stackName, data: data54 };
-            if (vErrors === null) {
-              vErrors = [err130];
-            } else {
-              vErrors.push(err130);
-            }
-            errors++;
-          }
-        }
-        if (data.modelBucketArn !== void 0) {
-          let data55 = data.modelBucketArn;
-          if (typeof data55 !== "string") {
-            const err131 = { instancePath: instancePath + "/modelBucketArn", schemaPath: "#/properties/modelBucketArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.modelBucketArn.type, parentSchema: schema31.properties.modelBucketArn, data: data55 };
-            if (vErrors === null) {
-              vErrors = [err131];
-            } else {
-              vErrors.push(err131);
-            }
-            errors++;
-          }
-        }
-        if (data.clusterComponents !== void 0) {
-          let data56 = data.clusterComponents;
-          if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
-            for (const key12 in data56) {
-              if (!(key12 === "kubernetesVersion" || key12 === "instanceType" || key12 === "minSize" || key12 === "maxSize" || key12 === "desiredSize" || key12 === "desiredCount")) {
-                const err132 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.clusterComponents, data: data56 };
+        if (data.logs !== void 0) {
+          let data59 = data.logs;
+          if (data59 && typeof data59 == "object" && !Array.isArray(data59)) {
+            for (const key13 in data59) {
+              if (!(key13 === "enabled" || key13 === "retentionDays")) {
+                const err142 = { instancePath: instancePath + "/logs", schemaPath: "#/properties/logs/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.logs, data: data59 };
                 if (vErrors === null) {
-                  vErrors = [err132];
+                  vErrors = [err142];
                 } else {
-                  vErrors.push(err132);
+                  vErrors.push(err142);
                 }
                 errors++;
               }
             }
-            if (data56.kubernetesVersion !== void 0) {
-              let data57 = data56.kubernetesVersion;
-              if (typeof data57 === "string") {
-                if (!pattern17.test(data57)) {
-                  const err133 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data57 };
-                  if (vErrors === null) {
-                    vErrors = [err133];
-                  } else {
-                    vErrors.push(err133);
-                  }
-                  errors++;
-                }
-              } else {
-                const err134 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.kubernetesVersion.type, parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data57 };
-                if (vErrors === null) {
-                  vErrors = [err134];
-                } else {
-                  vErrors.push(err134);
-                }
-                errors++;
-              }
-            }
-            if (data56.instanceType !== void 0) {
-              let data58 = data56.instanceType;
-              if (typeof data58 === "string") {
-                if (!pattern18.test(data58)) {
-                  const err135 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data58 };
-                  if (vErrors === null) {
-                    vErrors = [err135];
-                  } else {
-                    vErrors.push(err135);
-                  }
-                  errors++;
-                }
-              } else {
-                const err136 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.instanceType.type, parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data58 };
-                if (vErrors === null) {
-                  vErrors = [err136];
-                } else {
-                  vErrors.push(err136);
-                }
-                errors++;
-              }
-            }
-            if (data56.minSize !== void 0) {
-              let data59 = data56.minSize;
-              if (!(typeof data59 == "number" && (!(data59 % 1) && !isNaN(data59)) && isFinite(data59))) {
-                const err137 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.minSize.type, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data59 };
-                if (vErrors === null) {
-                  vErrors = [err137];
-                } else {
-                  vErrors.push(err137);
-                }
-                errors++;
-              }
-              if (typeof data59 == "number" && isFinite(data59)) {
-                if (data59 < 0 || isNaN(data59)) {
-                  const err138 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data59 };
-                  if (vErrors === null) {
-                    vErrors = [err138];
-                  } else {
-                    vErrors.push(err138);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data56.maxSize !== void 0) {
-              let data60 = data56.maxSize;
-              if (!(typeof data60 == "number" && (!(data60 % 1) && !isNaN(data60)) && isFinite(data60))) {
-                const err139 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.maxSize.type, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data60 };
-                if (vErrors === null) {
-                  vErrors = [err139];
-                } else {
-                  vErrors.push(err139);
-                }
-                errors++;
-              }
-              if (typeof data60 == "number" && isFinite(data60)) {
-                if (data60 < 1 || isNaN(data60)) {
-                  const err140 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data60 };
-                  if (vErrors === null) {
-                    vErrors = [err140];
-                  } else {
-                    vErrors.push(err140);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data56.desiredSize !== void 0) {
-              let data61 = data56.desiredSize;
-              if (!(typeof data61 == "number" && (!(data61 % 1) && !isNaN(data61)) && isFinite(data61))) {
-                const err141 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredSize.type, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data61 };
-                if (vErrors === null) {
-                  vErrors = [err141];
-                } else {
-                  vErrors.push(err141);
-                }
-                errors++;
-              }
-              if (typeof data61 == "number" && isFinite(data61)) {
-                if (data61 < 0 || isNaN(data61)) {
-                  const err142 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data61 };
-                  if (vErrors === null) {
-                    vErrors = [err142];
-                  } else {
-                    vErrors.push(err142);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data56.desiredCount !== void 0) {
-              let data62 = data56.desiredCount;
-              if (!(typeof data62 == "number" && (!(data62 % 1) && !isNaN(data62)) && isFinite(data62))) {
-                const err143 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredCount.type, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data62 };
+            if (data59.enabled !== void 0) {
+              let data60 = data59.enabled;
+              if (typeof data60 !== "boolean") {
+                const err143 = { instancePath: instancePath + "/logs/enabled", schemaPath: "#/properties/logs/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.logs.properties.enabled.type, parentSchema: schema31.properties.logs.properties.enabled, data: data60 };
                 if (vErrors === null) {
                   vErrors = [err143];
                 } else {
@@ -31520,20 +31518,21 @@ var require_environment_validator = __commonJS({
                 }
                 errors++;
               }
-              if (typeof data62 == "number" && isFinite(data62)) {
-                if (data62 < 1 || isNaN(data62)) {
-                  const err144 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data62 };
-                  if (vErrors === null) {
-                    vErrors = [err144];
-                  } else {
-                    vErrors.push(err144);
-                  }
-                  errors++;
+            }
+            if (data59.retentionDays !== void 0) {
+              let data61 = data59.retentionDays;
+              if (!(data61 === 1 || data61 === 3 || data61 === 5 || data61 === 7 || data61 === 14 || data61 === 30 || data61 === 60 || data61 === 90 || data61 === 120 || data61 === 150 || data61 === 180 || data61 === 365 || data61 === 400 || data61 === 545 || data61 === 731 || data61 === 1096 || data61 === 1827 || data61 === 2192 || data61 === 2557 || data61 === 2922 || data61 === 3288 || data61 === 3653)) {
+                const err144 = { instancePath: instancePath + "/logs/retentionDays", schemaPath: "#/properties/logs/properties/retentionDays/enum", keyword: "enum", params: { allowedValues: schema31.properties.logs.properties.retentionDays.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.logs.properties.retentionDays.enum, parentSchema: schema31.properties.logs.properties.retentionDays, data: data61 };
+                if (vErrors === null) {
+                  vErrors = [err144];
+                } else {
+                  vErrors.push(err144);
                 }
+                errors++;
               }
             }
           } else {
-            const err145 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data56 };
+            const err145 = { instancePath: instancePath + "/logs", schemaPath: "#/properties/logs/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.logs.type, parentSchema: schema31.properties.logs, data: data59 };
             if (vErrors === null) {
               vErrors = [err145];
             } else {
@@ -31542,34 +31541,36 @@ var require_environment_validator = __commonJS({
             errors++;
           }
         }
-        if (data.APIGW !== void 0) {
-          let data63 = data.APIGW;
-          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
-            for (const key13 in data63) {
-              if (!(key13 === "stageName" || key13 === "throttle")) {
-                const err146 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data63 };
-                if (vErrors === null) {
-                  vErrors = [err146];
-                } else {
-                  vErrors.push(err146);
-                }
-                errors++;
-              }
+        if (data.stackName !== void 0) {
+          let data62 = data.stackName;
+          if (typeof data62 !== "string") {
+            const err146 = { instancePath: instancePath + "/stackName", schemaPath: "#/properties/stackName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.stackName.type, parentSchema: schema31.properties.stackName, data: data62 };
+            if (vErrors === null) {
+              vErrors = [err146];
+            } else {
+              vErrors.push(err146);
             }
-            if (data63.stageName !== void 0) {
-              let data64 = data63.stageName;
-              if (typeof data64 === "string") {
-                if (!pattern21.test(data64)) {
-                  const err147 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data64 };
-                  if (vErrors === null) {
-                    vErrors = [err147];
-                  } else {
-                    vErrors.push(err147);
-                  }
-                  errors++;
-                }
-              } else {
-                const err148 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data64 };
+            errors++;
+          }
+        }
+        if (data.modelBucketArn !== void 0) {
+          let data63 = data.modelBucketArn;
+          if (typeof data63 !== "string") {
+            const err147 = { instancePath: instancePath + "/modelBucketArn", schemaPath: "#/properties/modelBucketArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.modelBucketArn.type, parentSchema: schema31.properties.modelBucketArn, data: data63 };
+            if (vErrors === null) {
+              vErrors = [err147];
+            } else {
+              vErrors.push(err147);
+            }
+            errors++;
+          }
+        }
+        if (data.clusterComponents !== void 0) {
+          let data64 = data.clusterComponents;
+          if (data64 && typeof data64 == "object" && !Array.isArray(data64)) {
+            for (const key14 in data64) {
+              if (!(key14 === "kubernetesVersion" || key14 === "instanceType" || key14 === "minSize" || key14 === "maxSize" || key14 === "desiredSize" || key14 === "desiredCount" || key14 === "admins" || key14 === "availabilityZones")) {
+                const err148 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.clusterComponents, data: data64 };
                 if (vErrors === null) {
                   vErrors = [err148];
                 } else {
@@ -31578,120 +31579,583 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data63.throttle !== void 0) {
-              let data65 = data63.throttle;
-              if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
-                for (const key14 in data65) {
-                  if (!(key14 === "rateLimit" || key14 === "burstLimit")) {
-                    const err149 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data65 };
+            if (data64.kubernetesVersion !== void 0) {
+              let data65 = data64.kubernetesVersion;
+              if (typeof data65 === "string") {
+                if (!pattern17.test(data65)) {
+                  const err149 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data65 };
+                  if (vErrors === null) {
+                    vErrors = [err149];
+                  } else {
+                    vErrors.push(err149);
+                  }
+                  errors++;
+                }
+              } else {
+                const err150 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.kubernetesVersion.type, parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data65 };
+                if (vErrors === null) {
+                  vErrors = [err150];
+                } else {
+                  vErrors.push(err150);
+                }
+                errors++;
+              }
+            }
+            if (data64.instanceType !== void 0) {
+              let data66 = data64.instanceType;
+              if (typeof data66 === "string") {
+                if (!pattern18.test(data66)) {
+                  const err151 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data66 };
+                  if (vErrors === null) {
+                    vErrors = [err151];
+                  } else {
+                    vErrors.push(err151);
+                  }
+                  errors++;
+                }
+              } else {
+                const err152 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.instanceType.type, parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data66 };
+                if (vErrors === null) {
+                  vErrors = [err152];
+                } else {
+                  vErrors.push(err152);
+                }
+                errors++;
+              }
+            }
+            if (data64.minSize !== void 0) {
+              let data67 = data64.minSize;
+              if (!(typeof data67 == "number" && (!(data67 % 1) && !isNaN(data67)) && isFinite(data67))) {
+                const err153 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.minSize.type, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data67 };
+                if (vErrors === null) {
+                  vErrors = [err153];
+                } else {
+                  vErrors.push(err153);
+                }
+                errors++;
+              }
+              if (typeof data67 == "number" && isFinite(data67)) {
+                if (data67 < 0 || isNaN(data67)) {
+                  const err154 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data67 };
+                  if (vErrors === null) {
+                    vErrors = [err154];
+                  } else {
+                    vErrors.push(err154);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data64.maxSize !== void 0) {
+              let data68 = data64.maxSize;
+              if (!(typeof data68 == "number" && (!(data68 % 1) && !isNaN(data68)) && isFinite(data68))) {
+                const err155 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.maxSize.type, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data68 };
+                if (vErrors === null) {
+                  vErrors = [err155];
+                } else {
+                  vErrors.push(err155);
+                }
+                errors++;
+              }
+              if (typeof data68 == "number" && isFinite(data68)) {
+                if (data68 < 1 || isNaN(data68)) {
+                  const err156 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data68 };
+                  if (vErrors === null) {
+                    vErrors = [err156];
+                  } else {
+                    vErrors.push(err156);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data64.desiredSize !== void 0) {
+              let data69 = data64.desiredSize;
+              if (!(typeof data69 == "number" && (!(data69 % 1) && !isNaN(data69)) && isFinite(data69))) {
+                const err157 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredSize.type, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data69 };
+                if (vErrors === null) {
+                  vErrors = [err157];
+                } else {
+                  vErrors.push(err157);
+                }
+                errors++;
+              }
+              if (typeof data69 == "number" && isFinite(data69)) {
+                if (data69 < 0 || isNaN(data69)) {
+                  const err158 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data69 };
+                  if (vErrors === null) {
+                    vErrors = [err158];
+                  } else {
+                    vErrors.push(err158);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data64.desiredCount !== void 0) {
+              let data70 = data64.desiredCount;
+              if (!(typeof data70 == "number" && (!(data70 % 1) && !isNaN(data70)) && isFinite(data70))) {
+                const err159 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredCount.type, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data70 };
+                if (vErrors === null) {
+                  vErrors = [err159];
+                } else {
+                  vErrors.push(err159);
+                }
+                errors++;
+              }
+              if (typeof data70 == "number" && isFinite(data70)) {
+                if (data70 < 1 || isNaN(data70)) {
+                  const err160 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data70 };
+                  if (vErrors === null) {
+                    vErrors = [err160];
+                  } else {
+                    vErrors.push(err160);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data64.admins !== void 0) {
+              let data71 = data64.admins;
+              if (Array.isArray(data71)) {
+                const len7 = data71.length;
+                for (let i10 = 0; i10 < len7; i10++) {
+                  let data72 = data71[i10];
+                  if (typeof data72 !== "string") {
+                    const err161 = { instancePath: instancePath + "/clusterComponents/admins/" + i10, schemaPath: "#/properties/clusterComponents/properties/admins/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.admins.items.type, parentSchema: schema31.properties.clusterComponents.properties.admins.items, data: data72 };
                     if (vErrors === null) {
-                      vErrors = [err149];
+                      vErrors = [err161];
                     } else {
-                      vErrors.push(err149);
+                      vErrors.push(err161);
                     }
                     errors++;
                   }
                 }
-                if (data65.rateLimit !== void 0) {
-                  let data66 = data65.rateLimit;
-                  if (typeof data66 == "number" && isFinite(data66)) {
-                    if (data66 < 0 || isNaN(data66)) {
-                      const err150 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data66 };
+                let i11 = data71.length;
+                let j3;
+                if (i11 > 1) {
+                  const indices2 = {};
+                  for (; i11--; ) {
+                    let item2 = data71[i11];
+                    if (typeof item2 !== "string") {
+                      continue;
+                    }
+                    if (typeof indices2[item2] == "number") {
+                      j3 = indices2[item2];
+                      const err162 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/uniqueItems", keyword: "uniqueItems", params: { i: i11, j: j3 }, message: "must NOT have duplicate items (items ## " + j3 + " and " + i11 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data71 };
                       if (vErrors === null) {
-                        vErrors = [err150];
+                        vErrors = [err162];
                       } else {
-                        vErrors.push(err150);
+                        vErrors.push(err162);
+                      }
+                      errors++;
+                      break;
+                    }
+                    indices2[item2] = i11;
+                  }
+                }
+              } else {
+                const err163 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.admins.type, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data71 };
+                if (vErrors === null) {
+                  vErrors = [err163];
+                } else {
+                  vErrors.push(err163);
+                }
+                errors++;
+              }
+            }
+            if (data64.availabilityZones !== void 0) {
+              let data73 = data64.availabilityZones;
+              if (Array.isArray(data73)) {
+                if (data73.length < 2) {
+                  const err164 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/minItems", keyword: "minItems", params: { limit: 2 }, message: "must NOT have fewer than 2 items", schema: 2, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data73 };
+                  if (vErrors === null) {
+                    vErrors = [err164];
+                  } else {
+                    vErrors.push(err164);
+                  }
+                  errors++;
+                }
+                const len8 = data73.length;
+                for (let i12 = 0; i12 < len8; i12++) {
+                  let data74 = data73[i12];
+                  if (typeof data74 === "string") {
+                    if (!pattern21.test(data74)) {
+                      const err165 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i12, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/pattern", keyword: "pattern", params: { pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, message: 'must match pattern "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"', schema: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data74 };
+                      if (vErrors === null) {
+                        vErrors = [err165];
+                      } else {
+                        vErrors.push(err165);
                       }
                       errors++;
                     }
                   } else {
-                    const err151 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data66 };
+                    const err166 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i12, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.availabilityZones.items.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data74 };
                     if (vErrors === null) {
-                      vErrors = [err151];
+                      vErrors = [err166];
                     } else {
-                      vErrors.push(err151);
+                      vErrors.push(err166);
                     }
                     errors++;
                   }
                 }
-                if (data65.burstLimit !== void 0) {
-                  let data67 = data65.burstLimit;
-                  if (!(typeof data67 == "number" && (!(data67 % 1) && !isNaN(data67)) && isFinite(data67))) {
-                    const err152 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data67 };
-                    if (vErrors === null) {
-                      vErrors = [err152];
-                    } else {
-                      vErrors.push(err152);
+                let i13 = data73.length;
+                let j4;
+                if (i13 > 1) {
+                  const indices3 = {};
+                  for (; i13--; ) {
+                    let item3 = data73[i13];
+                    if (typeof item3 !== "string") {
+                      continue;
                     }
-                    errors++;
-                  }
-                  if (typeof data67 == "number" && isFinite(data67)) {
-                    if (data67 < 0 || isNaN(data67)) {
-                      const err153 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data67 };
+                    if (typeof indices3[item3] == "number") {
+                      j4 = indices3[item3];
+                      const err167 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/uniqueItems", keyword: "uniqueItems", params: { i: i13, j: j4 }, message: "must NOT have duplicate items (items ## " + j4 + " and " + i13 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data73 };
                       if (vErrors === null) {
-                        vErrors = [err153];
+                        vErrors = [err167];
                       } else {
-                        vErrors.push(err153);
+                        vErrors.push(err167);
                       }
                       errors++;
+                      break;
                     }
+                    indices3[item3] = i13;
                   }
                 }
               } else {
-                const err154 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data65 };
+                const err168 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.availabilityZones.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data73 };
                 if (vErrors === null) {
-                  vErrors = [err154];
+                  vErrors = [err168];
                 } else {
-                  vErrors.push(err154);
+                  vErrors.push(err168);
                 }
                 errors++;
               }
             }
           } else {
-            const err155 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data63 };
+            const err169 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data64 };
             if (vErrors === null) {
-              vErrors = [err155];
+              vErrors = [err169];
             } else {
-              vErrors.push(err155);
+              vErrors.push(err169);
+            }
+            errors++;
+          }
+        }
+        if (data.APIGW !== void 0) {
+          let data75 = data.APIGW;
+          if (data75 && typeof data75 == "object" && !Array.isArray(data75)) {
+            for (const key15 in data75) {
+              if (!(key15 === "stageName" || key15 === "throttle" || key15 === "endpointType" || key15 === "customDomain")) {
+                const err170 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data75 };
+                if (vErrors === null) {
+                  vErrors = [err170];
+                } else {
+                  vErrors.push(err170);
+                }
+                errors++;
+              }
+            }
+            if (data75.stageName !== void 0) {
+              let data76 = data75.stageName;
+              if (typeof data76 === "string") {
+                if (!pattern22.test(data76)) {
+                  const err171 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data76 };
+                  if (vErrors === null) {
+                    vErrors = [err171];
+                  } else {
+                    vErrors.push(err171);
+                  }
+                  errors++;
+                }
+              } else {
+                const err172 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data76 };
+                if (vErrors === null) {
+                  vErrors = [err172];
+                } else {
+                  vErrors.push(err172);
+                }
+                errors++;
+              }
+            }
+            if (data75.throttle !== void 0) {
+              let data77 = data75.throttle;
+              if (data77 && typeof data77 == "object" && !Array.isArray(data77)) {
+                for (const key16 in data77) {
+                  if (!(key16 === "rateLimit" || key16 === "burstLimit")) {
+                    const err173 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data77 };
+                    if (vErrors === null) {
+                      vErrors = [err173];
+                    } else {
+                      vErrors.push(err173);
+                    }
+                    errors++;
+                  }
+                }
+                if (data77.rateLimit !== void 0) {
+                  let data78 = data77.rateLimit;
+                  if (typeof data78 == "number" && isFinite(data78)) {
+                    if (data78 < 0 || isNaN(data78)) {
+                      const err174 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data78 };
+                      if (vErrors === null) {
+                        vErrors = [err174];
+                      } else {
+                        vErrors.push(err174);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err175 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data78 };
+                    if (vErrors === null) {
+                      vErrors = [err175];
+                    } else {
+                      vErrors.push(err175);
+                    }
+                    errors++;
+                  }
+                }
+                if (data77.burstLimit !== void 0) {
+                  let data79 = data77.burstLimit;
+                  if (!(typeof data79 == "number" && (!(data79 % 1) && !isNaN(data79)) && isFinite(data79))) {
+                    const err176 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data79 };
+                    if (vErrors === null) {
+                      vErrors = [err176];
+                    } else {
+                      vErrors.push(err176);
+                    }
+                    errors++;
+                  }
+                  if (typeof data79 == "number" && isFinite(data79)) {
+                    if (data79 < 0 || isNaN(data79)) {
+                      const err177 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data79 };
+                      if (vErrors === null) {
+                        vErrors = [err177];
+                      } else {
+                        vErrors.push(err177);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+              } else {
+                const err178 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data77 };
+                if (vErrors === null) {
+                  vErrors = [err178];
+                } else {
+                  vErrors.push(err178);
+                }
+                errors++;
+              }
+            }
+            if (data75.endpointType !== void 0) {
+              let data80 = data75.endpointType;
+              if (!(data80 === "regional" || data80 === "private")) {
+                const err179 = { instancePath: instancePath + "/APIGW/endpointType", schemaPath: "#/properties/APIGW/properties/endpointType/enum", keyword: "enum", params: { allowedValues: schema31.properties.APIGW.properties.endpointType.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.APIGW.properties.endpointType.enum, parentSchema: schema31.properties.APIGW.properties.endpointType, data: data80 };
+                if (vErrors === null) {
+                  vErrors = [err179];
+                } else {
+                  vErrors.push(err179);
+                }
+                errors++;
+              }
+            }
+            if (data75.customDomain !== void 0) {
+              let data81 = data75.customDomain;
+              if (data81 && typeof data81 == "object" && !Array.isArray(data81)) {
+                if (data81.domainName === void 0) {
+                  const err180 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "domainName" }, message: "must have required property 'domainName'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data81 };
+                  if (vErrors === null) {
+                    vErrors = [err180];
+                  } else {
+                    vErrors.push(err180);
+                  }
+                  errors++;
+                }
+                if (data81.certificateArn === void 0) {
+                  const err181 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "certificateArn" }, message: "must have required property 'certificateArn'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data81 };
+                  if (vErrors === null) {
+                    vErrors = [err181];
+                  } else {
+                    vErrors.push(err181);
+                  }
+                  errors++;
+                }
+                for (const key17 in data81) {
+                  if (!(key17 === "domainName" || key17 === "certificateArn" || key17 === "hostedZone")) {
+                    const err182 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data81 };
+                    if (vErrors === null) {
+                      vErrors = [err182];
+                    } else {
+                      vErrors.push(err182);
+                    }
+                    errors++;
+                  }
+                }
+                if (data81.domainName !== void 0) {
+                  let data82 = data81.domainName;
+                  if (typeof data82 === "string") {
+                    if (!pattern23.test(data82)) {
+                      const err183 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/pattern", keyword: "pattern", params: { pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, message: 'must match pattern "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"', schema: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data82 };
+                      if (vErrors === null) {
+                        vErrors = [err183];
+                      } else {
+                        vErrors.push(err183);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err184 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.domainName.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data82 };
+                    if (vErrors === null) {
+                      vErrors = [err184];
+                    } else {
+                      vErrors.push(err184);
+                    }
+                    errors++;
+                  }
+                }
+                if (data81.certificateArn !== void 0) {
+                  let data83 = data81.certificateArn;
+                  if (typeof data83 !== "string") {
+                    const err185 = { instancePath: instancePath + "/APIGW/customDomain/certificateArn", schemaPath: "#/properties/APIGW/properties/customDomain/properties/certificateArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn, data: data83 };
+                    if (vErrors === null) {
+                      vErrors = [err185];
+                    } else {
+                      vErrors.push(err185);
+                    }
+                    errors++;
+                  }
+                }
+                if (data81.hostedZone !== void 0) {
+                  let data84 = data81.hostedZone;
+                  if (data84 && typeof data84 == "object" && !Array.isArray(data84)) {
+                    if (data84.id === void 0) {
+                      const err186 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "id" }, message: "must have required property 'id'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data84 };
+                      if (vErrors === null) {
+                        vErrors = [err186];
+                      } else {
+                        vErrors.push(err186);
+                      }
+                      errors++;
+                    }
+                    if (data84.name === void 0) {
+                      const err187 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data84 };
+                      if (vErrors === null) {
+                        vErrors = [err187];
+                      } else {
+                        vErrors.push(err187);
+                      }
+                      errors++;
+                    }
+                    for (const key18 in data84) {
+                      if (!(key18 === "id" || key18 === "name")) {
+                        const err188 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data84 };
+                        if (vErrors === null) {
+                          vErrors = [err188];
+                        } else {
+                          vErrors.push(err188);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data84.id !== void 0) {
+                      let data85 = data84.id;
+                      if (typeof data85 === "string") {
+                        if (!pattern24.test(data85)) {
+                          const err189 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern", keyword: "pattern", params: { pattern: "^Z[A-Z0-9]{1,32}$" }, message: 'must match pattern "^Z[A-Z0-9]{1,32}$"', schema: "^Z[A-Z0-9]{1,32}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data85 };
+                          if (vErrors === null) {
+                            vErrors = [err189];
+                          } else {
+                            vErrors.push(err189);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err190 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data85 };
+                        if (vErrors === null) {
+                          vErrors = [err190];
+                        } else {
+                          vErrors.push(err190);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data84.name !== void 0) {
+                      let data86 = data84.name;
+                      if (typeof data86 !== "string") {
+                        const err191 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/name", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name, data: data86 };
+                        if (vErrors === null) {
+                          vErrors = [err191];
+                        } else {
+                          vErrors.push(err191);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err192 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data84 };
+                    if (vErrors === null) {
+                      vErrors = [err192];
+                    } else {
+                      vErrors.push(err192);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err193 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.type, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data81 };
+                if (vErrors === null) {
+                  vErrors = [err193];
+                } else {
+                  vErrors.push(err193);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err194 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data75 };
+            if (vErrors === null) {
+              vErrors = [err194];
+            } else {
+              vErrors.push(err194);
             }
             errors++;
           }
         }
         if (data.modelsRuntime !== void 0) {
-          let data68 = data.modelsRuntime;
-          if (Array.isArray(data68)) {
-            if (data68.length < 1) {
-              const err156 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data68 };
+          let data87 = data.modelsRuntime;
+          if (Array.isArray(data87)) {
+            if (data87.length < 1) {
+              const err195 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data87 };
               if (vErrors === null) {
-                vErrors = [err156];
+                vErrors = [err195];
               } else {
-                vErrors.push(err156);
+                vErrors.push(err195);
               }
               errors++;
             }
-            const len7 = data68.length;
-            for (let i10 = 0; i10 < len7; i10++) {
-              if (!validate21(data68[i10], { instancePath: instancePath + "/modelsRuntime/" + i10, parentData: data68, parentDataProperty: i10, rootData, dynamicAnchors })) {
+            const len9 = data87.length;
+            for (let i14 = 0; i14 < len9; i14++) {
+              if (!validate21(data87[i14], { instancePath: instancePath + "/modelsRuntime/" + i14, parentData: data87, parentDataProperty: i14, rootData, dynamicAnchors })) {
                 vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
                 errors = vErrors.length;
               }
             }
           } else {
-            const err157 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data68 };
+            const err196 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data87 };
             if (vErrors === null) {
-              vErrors = [err157];
+              vErrors = [err196];
             } else {
-              vErrors.push(err157);
+              vErrors.push(err196);
             }
             errors++;
           }
         }
       } else {
-        const err158 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
+        const err197 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
         if (vErrors === null) {
-          vErrors = [err158];
+          vErrors = [err197];
         } else {
-          vErrors.push(err158);
+          vErrors.push(err197);
         }
         errors++;
       }
@@ -32130,11 +32594,29 @@ var ENVIRONMENT_DEFAULTS = {
     /** A small general-purpose instance: the bake only pulls images. */
     instanceType: "m5.large",
     /** The GPU instance types of the original solution are x86_64. */
-    architectures: ["x86_64"]
+    architectures: ["x86_64"],
+    /**
+     * The EBS throughput tuner is off: it saves provisioned IOPS and throughput after the cache is
+     * warm (docs/stages.md), but a cold pull after it runs is slower. Its baseline is gp3's own
+     * (3000 IOPS, 125 MiB/s: https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html),
+     * ten minutes after the node runs.
+     */
+    tuning: { enabled: false, delayMinutes: 10, iops: 3e3, throughput: 125 }
+  },
+  logs: {
+    /** Pod and node logs in CloudWatch, as the original ships Container Insights. */
+    enabled: true,
+    /** A month, as the VPC flow logs. */
+    retentionDays: 30
   },
   clusterComponents: {
-    /** The Kubernetes version of the kubectl layer the stack ships (KubectlV33Layer). */
-    kubernetesVersion: "1.33",
+    /**
+     * The newest version EKS offers in every region sdpipe has facts for (config/regions, eksVersions)
+     * that the pinned Karpenter supports (its compatibility matrix) and a shipped kubectl layer matches
+     * (stages/kubectl-versions.ts); under standard support until 2027-03-27 (config/regions/eks-versions.yaml).
+     * The original solution runs 1.35 too (lib/dataPlane.ts at v1.2.0).
+     */
+    kubernetesVersion: "1.35",
     /** The original solution's system node group. */
     instanceType: "m5.large",
     /** Two system nodes, as in the original solution. */
@@ -32148,7 +32630,9 @@ var ENVIRONMENT_DEFAULTS = {
     /** The original solution's stage name. */
     stageName: "prod",
     /** The original solution's usage plan: 10 requests per second, bursts of 2. */
-    throttle: { rateLimit: 10, burstLimit: 2 }
+    throttle: { rateLimit: 10, burstLimit: 2 },
+    /** A regional endpoint, as the original (edge-optimized endpoints are not offered in China). */
+    endpointType: "regional"
   },
   runtime: {
     /** Kubernetes' own default namespace. */
@@ -32178,7 +32662,8 @@ var CLUSTER_IMAGE = {
   csiDriver: "mountpoint-s3-csi-driver",
   csiNodeDriverRegistrar: "csi-node-driver-registrar",
   csiLivenessProbe: "csi-livenessprobe",
-  xrayDaemon: "aws-xray-daemon"
+  xrayDaemon: "aws-xray-daemon",
+  fluentBit: "aws-for-fluent-bit"
 };
 var CLUSTER_IMAGES = Object.values(CLUSTER_IMAGE);
 var CLUSTER_CHART = {
@@ -32407,6 +32892,13 @@ var RULES = {
   SDP105: { severity: "error", title: "key collides with what the chart or the stack sets", hint: "use the dedicated setting (capacityType, instanceType) or another key" },
   SDP106: { severity: "error", title: "scale-down behaviour set twice", hint: "keep one of scaling.scaleDownSpeed and scaling.extraHPAConfig.scaleDown" },
   SDP108: { severity: "error", title: "placeholder to fill in", hint: "replace the FILL-IN value with the real one (sdpipe import leaves these where it cannot know the answer: model sources and sha256, template variables)" },
+  SDP110: { severity: "error", title: "cluster admin is not an IAM role or user of this account", hint: "write arn:<partition>:iam::<this account>:role/<name> (or user/<name>); EKS access entries take IAM principals of the cluster's account" },
+  SDP111: { severity: "warning", title: "API without a custom domain in China", hint: 'in AWS China the default execute-api host cannot serve the public without an ICP licence: set APIGW.customDomain, or publish to the input SNS topic directly (docs/aws-cn.md, "Reaching the API")' },
+  SDP112: { severity: "warning", title: "Kubernetes version past EKS standard support", hint: "upgrade clusterComponents.kubernetesVersion to a version under standard support (config/regions/eks-versions.yaml); extended support is billed per cluster hour" },
+  SDP113: { severity: "error", title: "availability zone not in the region", hint: "use zone names listed in config/regions/<region>.yaml (availabilityZones), at least two" },
+  SDP114: { severity: "error", title: "Kubernetes version not offered in the region", hint: "use a version listed in config/regions/<region>.yaml (eksVersions)" },
+  SDP115: { severity: "error", title: "volume tuning baseline above the provisioned volume", hint: "keep snapshot.tuning.iops and throughput at or below the data volume's iops and throughput: the tuner only lowers them" },
+  SDP116: { severity: "error", title: "API endpoint setting", hint: "give the custom domain an ACM certificate ARN in the stack's region and partition; a private endpoint takes no custom domain here" },
   SDP999: { severity: "error", title: "internal error", hint: "this is a bug in sdpipe; run with --debug and report it" }
 };
 
@@ -32756,92 +33248,6 @@ function placeholderRules(ctx) {
 }
 var ORIGINAL_KEY_RULES = [refusedKeyRules, snapshotSafetyRules, collisionRules, hpaRules, placeholderRules];
 
-// lib/name/s3-bucket.ts
-function isValidBucketName(name) {
-  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
-}
-
-// lib/config/model-key.ts
-var MAX_KEY_BYTES = 1024;
-var RESERVED_KEY_PREFIX = ".sdpipe/";
-var FIX = "write a key such as Stable-diffusion/model.safetensors: folders separated by single /, no . or .. segment";
-function controlChar(key) {
-  const m = /[\u0000-\u001f\u007f]/.exec(key);
-  return m ? `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}` : void 0;
-}
-function checkModelKey(key) {
-  const unknownFolder = !isKnownModelFolder(key);
-  const fail2 = (error2, hint = FIX) => ({ error: error2, hint, unknownFolder });
-  if (key === "") return fail2("is empty");
-  const bytes = Buffer.byteLength(key, "utf8");
-  if (bytes > MAX_KEY_BYTES) return fail2(`is ${bytes} bytes in UTF-8, over S3's limit of ${MAX_KEY_BYTES}`, "shorten the file name (S3 keys are at most 1024 bytes of UTF-8)");
-  const ctl = controlChar(key);
-  if (ctl) return fail2(`contains the control character ${ctl}`, "remove control characters (such as tabs and new lines) from the key");
-  if (key.startsWith("/")) return fail2("starts with /", "drop the leading /: keys are relative to the bucket, such as Stable-diffusion/model.safetensors");
-  if (key.endsWith("/")) return fail2("ends with / (a folder, not a file)", "end the key with the file name, such as Lora/style.safetensors");
-  const segments = key.split("/");
-  if (segments.includes("")) return fail2("has an empty segment (//)");
-  if (segments.includes("..")) return fail2("has a .. segment");
-  if (segments.includes(".")) return fail2("has a . segment");
-  if (key.startsWith(RESERVED_KEY_PREFIX)) return fail2(`lies under ${RESERVED_KEY_PREFIX}, which sdpipe keeps for its upload state`, `choose a key under a model folder, such as ${MODEL_FOLDERS[0]}/`);
-  return { unknownFolder };
-}
-function shownModelKey(key) {
-  return key.length > 80 ? `${key.slice(0, 60)}\u2026` : key;
-}
-function checkModelSource(raw, options = {}) {
-  const parsed = tryParseModelSource(raw, options);
-  if (!parsed.ok) return parsed;
-  const source = parsed.value;
-  if (source.kind === "hf" && !source.raw.slice("hf://".length).includes("@")) {
-    return { ok: false, error: new UsageError(`model source "${raw}" names no revision`, "add @<revision>: a commit (40 hex digits) for a reproducible build, or @main to follow the branch") };
-  }
-  if (source.kind === "s3" && !isValidBucketName(source.bucket)) {
-    return { ok: false, error: new UsageError(`model source "${raw}" names "${source.bucket}", which is not a valid S3 bucket name`, "write s3://<bucket>/<key> with a bucket name of 3 to 63 lowercase letters, digits, dots and hyphens") };
-  }
-  return parsed;
-}
-
-// lib/config/workflow-values.ts
-function rec(v) {
-  return v && typeof v === "object" && !Array.isArray(v) ? v : void 0;
-}
-function workflowValues(root) {
-  const out = [];
-  const add = (at, value) => {
-    if (typeof value === "string") out.push({ at, key: at.map((p, i) => typeof p === "number" ? `[${p}]` : i ? `.${p}` : p).join(""), value });
-  };
-  const doc = rec(root);
-  const env = rec(doc?.environment);
-  for (const k of ["name", "account", "region", "branch"]) add(["environment", k], env?.[k]);
-  add(["stackName"], doc?.stackName);
-  const pipeline = rec(doc?.pipeline);
-  if (Array.isArray(pipeline?.runner)) pipeline.runner.forEach((l, i) => add(["pipeline", "runner", i], l));
-  add(["pipeline", "npmRegistry"], pipeline?.npmRegistry);
-  return out;
-}
-function workflowValueProblem(value) {
-  if (value.includes("${{")) return 'contains "${{", which GitHub evaluates as an expression';
-  if (value.includes("}}")) return 'contains "}}", which closes a GitHub expression';
-  if (/[\r\n\u0085\u2028\u2029]/.test(value)) return "contains a line break";
-  const ctl = /[\u0000-\u001f\u007f-\u009f]/.exec(value);
-  if (ctl) return `contains the control character U+${ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
-  return void 0;
-}
-function workflowValueProblems(config) {
-  return workflowValues(config).flatMap((v) => {
-    const problem = workflowValueProblem(v.value);
-    return problem ? [{ ...v, problem }] : [];
-  });
-}
-
-// lib/name/chart-reference.ts
-var CHART_REPOSITORY_SCHEMES = ["oci", "https", "http"];
-function chartRepositoryScheme(repository) {
-  const scheme = /^([a-z]+):\/\//.exec(repository)?.[1];
-  return CHART_REPOSITORY_SCHEMES.find((s) => s === scheme);
-}
-
 // lib/config/regions.ts
 var fs3 = __toESM(require("node:fs"));
 var path3 = __toESM(require("node:path"));
@@ -32884,6 +33290,20 @@ function regionFacts(region, dir = regionsDir()) {
   cache.set(key, facts);
   return facts;
 }
+var calendars = /* @__PURE__ */ new Map();
+function eksSupportCalendar(dir = regionsDir()) {
+  let c = calendars.get(dir);
+  if (!c) {
+    c = (0, import_yaml2.parse)(fs3.readFileSync(path3.join(dir, "eks-versions.yaml"), "utf8"));
+    calendars.set(dir, c);
+  }
+  return c;
+}
+function compareMinor(a, b) {
+  const [am, an] = a.split(".").map(Number);
+  const [bm, bn] = b.split(".").map(Number);
+  return am - bm || an - bn;
+}
 function instanceOffer(facts, instanceType) {
   const [family, size] = instanceType.split(".", 2);
   const sizes = facts.gpuInstanceFamilies[family];
@@ -32891,6 +33311,106 @@ function instanceOffer(facts, instanceType) {
   if (facts.instanceFamilies.includes(family)) return "general";
   return "unknown-family";
 }
+
+// lib/config/rules-eks.ts
+var obj2 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+function today(ctx) {
+  return ctx.today ?? (/* @__PURE__ */ new Date()).toISOString().slice(0, 10);
+}
+function versions(ctx) {
+  const out = [];
+  const cluster = obj2(ctx.root.clusterComponents)?.kubernetesVersion;
+  if (typeof cluster === "string") out.push([cluster, ["clusterComponents", "kubernetesVersion"]]);
+  const bake = obj2(ctx.root.snapshot)?.kubernetesVersion;
+  if (typeof bake === "string") out.push([bake, ["snapshot", "kubernetesVersion"]]);
+  return out;
+}
+function eksVersionOfferedRules(ctx) {
+  const offered = ctx.facts?.eksVersions;
+  if (!offered?.length) return;
+  for (const [v, at] of versions(ctx)) {
+    if (!/^1\.\d+$/.test(v) || offered.includes(v)) continue;
+    ctx.report("SDP114", at, `Kubernetes ${v} is not offered by EKS in ${ctx.region} (config/regions/${ctx.region}.yaml, as of ${ctx.facts.asOf}: ${offered.join(", ")})`, {
+      hint: `use ${[...offered].sort(compareMinor).pop()}, the newest there`
+    });
+  }
+}
+function eksSupportRules(ctx) {
+  const cluster = versions(ctx).find(([, at2]) => at2[0] === "clusterComponents");
+  if (!cluster) return;
+  const [v, at] = cluster;
+  const calendar = eksSupportCalendar(ctx.regionsDir);
+  const entry = calendar.versions[v];
+  const now = today(ctx);
+  if (!entry || now <= entry.standardSupportEnd) return;
+  const offered = ctx.facts?.eksVersions;
+  const current = Object.keys(calendar.versions).filter((k) => now <= calendar.versions[k].standardSupportEnd && (!offered || offered.includes(k))).sort(compareMinor);
+  const extended = now <= entry.extendedSupportEnd ? `in extended support until ${entry.extendedSupportEnd}, billed per cluster hour` : `past extended support too (${entry.extendedSupportEnd}): EKS upgrades such clusters by itself`;
+  ctx.report("SDP112", at, `Kubernetes ${v} left EKS standard support on ${entry.standardSupportEnd}; it is ${extended} (config/regions/eks-versions.yaml, as of ${calendar.asOf})`, {
+    hint: current.length ? `upgrade to ${current[current.length - 1]} (under standard support until ${calendar.versions[current[current.length - 1]].standardSupportEnd}), one minor version at a time` : "upgrade to a version under standard support; update config/regions/eks-versions.yaml if the calendar is stale"
+  });
+}
+var EKS_RULES = [eksVersionOfferedRules, eksSupportRules];
+
+// lib/config/rules-api.ts
+var obj3 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var str = (v) => typeof v === "string" ? v : void 0;
+function chinaApiReachabilityRules(ctx) {
+  if (ctx.partition !== "aws-cn") return;
+  const api = obj3(ctx.root.APIGW);
+  const endpointType = api?.endpointType ?? "regional";
+  if (endpointType !== "regional" || api?.customDomain !== void 0) return;
+  const at = api === void 0 ? ["environment", "region"] : api.endpointType !== void 0 ? ["APIGW", "endpointType"] : ["APIGW"];
+  ctx.report("SDP111", at, `the request API of ${ctx.region} is served only on its execute-api host, which cannot serve the public in AWS China without an ICP licence`, {
+    key: at.length === 1,
+    hint: 'set APIGW.customDomain (a domain with an ICP filing and an ACM certificate in this region), or have clients publish tasks to the input SNS topic directly (docs/aws-cn.md, "Reaching the API"); APIGW.endpointType private serves callers inside the VPC only'
+  });
+}
+function certificateProblems(value, ctx) {
+  const arn = parseArn(value);
+  if (!arn) return ["it is not an ARN (arn:<partition>:acm:<region>:<account>:certificate/<id>)"];
+  const problems = [];
+  if (arn.service !== "acm") problems.push(`its service is "${arn.service}", not "acm"`);
+  if (!/^certificate\/[A-Za-z0-9-]+$/.test(arn.resource)) problems.push(`its resource "${arn.resource}" is not certificate/<id>`);
+  if (!/^\d{12}$/.test(arn.account)) problems.push(`its account "${arn.account}" is not a 12-digit account id`);
+  if (ctx.partition && arn.partition !== ctx.partition) problems.push(`its partition is "${arn.partition}" but ${ctx.region} is in "${ctx.partition}"`);
+  if (ctx.region && arn.region !== ctx.region) {
+    problems.push(arn.region ? `it is in ${arn.region}, but a regional custom domain takes a certificate of its own region, ${ctx.region}` : `it names no region; the certificate must be in ${ctx.region}`);
+  }
+  return problems;
+}
+function apiEndpointRules(ctx) {
+  const api = obj3(ctx.root.APIGW);
+  const domain = obj3(api?.customDomain);
+  if (!api || !domain) return;
+  const base = ["APIGW", "customDomain"];
+  if (api.endpointType === "private") {
+    ctx.report("SDP116", base, "APIGW.customDomain is set on a private API (APIGW.endpointType: private); sdpipe builds custom domains for regional APIs only", {
+      key: true,
+      hint: "remove customDomain (callers in the VPC use the execute-api host through the interface endpoint), or set endpointType regional; a private custom domain needs a domain name access association, which sdpipe does not build"
+    });
+  }
+  const certificate = str(domain.certificateArn);
+  if (certificate !== void 0) {
+    const problems = certificateProblems(certificate, ctx);
+    if (problems.length) {
+      const where2 = ctx.region && ctx.partition ? `arn:${ctx.partition}:acm:${ctx.region}:<account>:certificate/<id>` : "arn:<partition>:acm:<region>:<account>:certificate/<id>";
+      ctx.report("SDP116", [...base, "certificateArn"], `certificateArn "${certificate}" is not an ACM certificate of this environment: ${problems.join("; ")}`, {
+        hint: `request or import the certificate in ACM in ${ctx.region ?? "the stack's region"} and write its ARN (${where2})`
+      });
+    }
+  }
+  const name = str(domain.domainName)?.toLowerCase();
+  const zone = str(obj3(domain.hostedZone)?.name)?.toLowerCase().replace(/\.$/, "");
+  if (name !== void 0 && zone) {
+    if (name !== zone && !name.endsWith(`.${zone}`)) {
+      ctx.report("SDP116", [...base, "hostedZone", "name"], `domain ${name} is not in the hosted zone ${zone}, so its alias record cannot be written there`, {
+        hint: `name the zone that holds ${name} (its parent domain), or remove hostedZone and point your DNS at the regional domain name the stack outputs`
+      });
+    }
+  }
+}
+var API_RULES = [chinaApiReachabilityRules, apiEndpointRules];
 
 // lib/config/schema.ts
 var import_fastest_levenshtein = __toESM(require_mod());
@@ -33067,19 +33587,234 @@ function toDiagnostic(source, e) {
   }
 }
 
-// lib/config/rules.ts
-var obj2 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+// lib/config/rules-access.ts
+var obj4 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
 var arr2 = (v) => Array.isArray(v) ? v : [];
-var str = (v) => typeof v === "string" ? v : void 0;
+var CFN_EXEC_ROLE = /^role\/cdk-[a-z0-9]+-cfn-exec-role-\d{12}-[a-z0-9-]+$/;
+function adminProblem(value, partition = "<partition>", account = "<account>") {
+  if (!value.startsWith("arn:")) {
+    const name = /^[\w+=,.@-]+$/.test(value) ? value : "<name>";
+    return { message: `"${value}" is not an ARN`, hint: `write the role's ARN, arn:${partition}:iam::${account}:role/${name} (or user/${name} for an IAM user)` };
+  }
+  const arn = parseArn(value);
+  if (!arn || !arn.partition || !arn.service || !arn.resource) return void 0;
+  const acct = arn.account || account;
+  if (arn.service === "sts" && arn.resource.startsWith("assumed-role/")) {
+    const role = arn.resource.split("/")[1] || "<role>";
+    return {
+      message: `"${value}" is an STS session (what \`aws sts get-caller-identity\` prints), not an IAM principal; EKS access entries take the role`,
+      hint: `write arn:${arn.partition}:iam::${acct}:role/${role} (with the role's path, if it has one: aws iam get-role --role-name ${role} --query Role.Arn)`
+    };
+  }
+  if (arn.service !== "iam") {
+    return { message: `"${value}" is an ${arn.service} ARN, not an IAM role or user`, hint: `write arn:${arn.partition}:iam::${acct}:role/<name> (or user/<name>)` };
+  }
+  if (arn.region) {
+    return { message: `"${value}" names region ${arn.region}; IAM ARNs have an empty region field`, hint: `write ${value.replace(/^(arn:[^:]*:iam:)[^:]*:/, "$1:")}` };
+  }
+  if (!arn.account) {
+    return { message: `"${value}" has no account id`, hint: `write ${value.replace(/^(arn:[^:]*:iam::)/, `$1${account}`)}` };
+  }
+  if (arn.resource === "root") {
+    return {
+      message: `"${value}" is the account root; EKS access entries take an IAM role or user, and sdpipe gives cluster-admin only to named ones`,
+      hint: `write the ARN of the role people assume (arn:${arn.partition}:iam::${arn.account}:role/<name>)`
+    };
+  }
+  const [kind, ...rest] = arn.resource.split("/");
+  if (kind === "group") {
+    return {
+      message: `"${value}" is an IAM group; EKS access entries take roles or users, not groups`,
+      hint: `list the group's users (arn:${arn.partition}:iam::${arn.account}:user/<name>), or better a role they assume (role/<name>)`
+    };
+  }
+  if ((kind === "role" || kind === "user") && rest.length > 0 && rest.every((s) => /^[\w+=,.@-]+$/.test(s))) {
+    if (kind === "role" && CFN_EXEC_ROLE.test(arn.resource)) {
+      return {
+        message: `"${value}" is the CDK bootstrap's CloudFormation execution role, which creates the cluster and so already has an access entry; a second entry for it fails the deploy`,
+        hint: "remove it, and list the roles people use (the role you sign in with: aws sts get-caller-identity, then its role ARN)"
+      };
+    }
+    return void 0;
+  }
+  return {
+    message: `"${value}" is not an IAM role or user ARN (its resource is "${arn.resource}")`,
+    hint: `write arn:${arn.partition}:iam::${arn.account}:role/<path/name> or arn:${arn.partition}:iam::${arn.account}:user/<path/name>`
+  };
+}
+function clusterAdminRules(ctx) {
+  arr2(obj4(ctx.root.clusterComponents)?.admins).forEach((v, i) => {
+    if (typeof v !== "string") return;
+    const problem = adminProblem(v, ctx.partition, ctx.account);
+    if (problem) ctx.report("SDP110", ["clusterComponents", "admins", i], problem.message, { hint: problem.hint });
+  });
+}
+function availabilityZoneRules(ctx) {
+  const known = ctx.facts?.availabilityZones;
+  if (!ctx.region || !known || known.length === 0) return;
+  arr2(obj4(ctx.root.clusterComponents)?.availabilityZones).forEach((v, i) => {
+    if (typeof v !== "string" || known.includes(v)) return;
+    const at = ["clusterComponents", "availabilityZones", i];
+    const zoneRegion = v.slice(0, -1);
+    const otherRegion = zoneRegion !== ctx.region ? ` (a zone name of ${zoneRegion}, not of ${ctx.region})` : "";
+    const guess = [didYouMean(v, known)].find((g) => g !== void 0 && g.slice(-1) === v.slice(-1));
+    ctx.report("SDP113", at, `availability zone "${v}" is not one of ${ctx.region}'s zones${otherRegion}: ${known.join(", ")} (config/regions/${ctx.region}.yaml)`, {
+      hint: guess ? `write ${guess}, or leave availabilityZones out to use every zone of the region` : `use zone names of ${ctx.region} (${known.join(", ")}), at least two, or leave availabilityZones out to use them all`
+    });
+  });
+}
+var ACCESS_RULES = [clusterAdminRules, availabilityZoneRules];
+
+// lib/name/s3-bucket.ts
+function isValidBucketName(name) {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
+}
+
+// lib/config/model-key.ts
+var MAX_KEY_BYTES = 1024;
+var RESERVED_KEY_PREFIX = ".sdpipe/";
+var FIX = "write a key such as Stable-diffusion/model.safetensors: folders separated by single /, no . or .. segment";
+function controlChar(key) {
+  const m = /[\u0000-\u001f\u007f]/.exec(key);
+  return m ? `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}` : void 0;
+}
+function checkModelKey(key) {
+  const unknownFolder = !isKnownModelFolder(key);
+  const fail2 = (error2, hint = FIX) => ({ error: error2, hint, unknownFolder });
+  if (key === "") return fail2("is empty");
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes > MAX_KEY_BYTES) return fail2(`is ${bytes} bytes in UTF-8, over S3's limit of ${MAX_KEY_BYTES}`, "shorten the file name (S3 keys are at most 1024 bytes of UTF-8)");
+  const ctl = controlChar(key);
+  if (ctl) return fail2(`contains the control character ${ctl}`, "remove control characters (such as tabs and new lines) from the key");
+  if (key.startsWith("/")) return fail2("starts with /", "drop the leading /: keys are relative to the bucket, such as Stable-diffusion/model.safetensors");
+  if (key.endsWith("/")) return fail2("ends with / (a folder, not a file)", "end the key with the file name, such as Lora/style.safetensors");
+  const segments = key.split("/");
+  if (segments.includes("")) return fail2("has an empty segment (//)");
+  if (segments.includes("..")) return fail2("has a .. segment");
+  if (segments.includes(".")) return fail2("has a . segment");
+  if (key.startsWith(RESERVED_KEY_PREFIX)) return fail2(`lies under ${RESERVED_KEY_PREFIX}, which sdpipe keeps for its upload state`, `choose a key under a model folder, such as ${MODEL_FOLDERS[0]}/`);
+  return { unknownFolder };
+}
+function shownModelKey(key) {
+  return key.length > 80 ? `${key.slice(0, 60)}\u2026` : key;
+}
+function checkModelSource(raw, options = {}) {
+  const parsed = tryParseModelSource(raw, options);
+  if (!parsed.ok) return parsed;
+  const source = parsed.value;
+  if (source.kind === "hf" && !source.raw.slice("hf://".length).includes("@")) {
+    return { ok: false, error: new UsageError(`model source "${raw}" names no revision`, "add @<revision>: a commit (40 hex digits) for a reproducible build, or @main to follow the branch") };
+  }
+  if (source.kind === "s3" && !isValidBucketName(source.bucket)) {
+    return { ok: false, error: new UsageError(`model source "${raw}" names "${source.bucket}", which is not a valid S3 bucket name`, "write s3://<bucket>/<key> with a bucket name of 3 to 63 lowercase letters, digits, dots and hyphens") };
+  }
+  return parsed;
+}
+
+// lib/config/workflow-values.ts
+function rec(v) {
+  return v && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+}
+function workflowValues(root) {
+  const out = [];
+  const add = (at, value) => {
+    if (typeof value === "string") out.push({ at, key: at.map((p, i) => typeof p === "number" ? `[${p}]` : i ? `.${p}` : p).join(""), value });
+  };
+  const doc = rec(root);
+  const env = rec(doc?.environment);
+  for (const k of ["name", "account", "region", "branch"]) add(["environment", k], env?.[k]);
+  add(["stackName"], doc?.stackName);
+  const pipeline = rec(doc?.pipeline);
+  if (Array.isArray(pipeline?.runner)) pipeline.runner.forEach((l, i) => add(["pipeline", "runner", i], l));
+  add(["pipeline", "npmRegistry"], pipeline?.npmRegistry);
+  return out;
+}
+function workflowValueProblem(value) {
+  if (value.includes("${{")) return 'contains "${{", which GitHub evaluates as an expression';
+  if (value.includes("}}")) return 'contains "}}", which closes a GitHub expression';
+  if (/[\r\n\u0085\u2028\u2029]/.test(value)) return "contains a line break";
+  const ctl = /[\u0000-\u001f\u007f-\u009f]/.exec(value);
+  if (ctl) return `contains the control character U+${ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+  return void 0;
+}
+function workflowValueProblems(config) {
+  return workflowValues(config).flatMap((v) => {
+    const problem = workflowValueProblem(v.value);
+    return problem ? [{ ...v, problem }] : [];
+  });
+}
+
+// lib/name/chart-reference.ts
+var CHART_REPOSITORY_SCHEMES = ["oci", "https", "http"];
+function chartRepositoryScheme(repository) {
+  const scheme = /^([a-z]+):\/\//.exec(repository)?.[1];
+  return CHART_REPOSITORY_SCHEMES.find((s) => s === scheme);
+}
+
+// lib/config/rules-tuning.ts
+var obj5 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr3 = (v) => Array.isArray(v) ? v : [];
 var num = (v) => typeof v === "number" && Number.isFinite(v) ? v : void 0;
+var GP3_BASELINE = { iops: 3e3, throughput: 125 };
+var TUNING_DEFAULTS = ENVIRONMENT_DEFAULTS.snapshot.tuning;
+function dataVolumeOf(rt) {
+  const nt = obj5(obj5(obj5(rt.extraValues)?.karpenter)?.nodeTemplate);
+  const bottlerocket = nt?.amiFamily === void 0 || nt.amiFamily === "Bottlerocket";
+  const data = obj5(nt?.dataVolume) ?? {};
+  const v = bottlerocket ? data : { ...obj5(nt?.osVolume) ?? {}, ...data };
+  return {
+    at: ["extraValues", "karpenter", "nodeTemplate", "dataVolume"],
+    type: typeof v.volumeType === "string" ? v.volumeType : "gp3",
+    iops: num(v.iops) ?? GP3_BASELINE.iops,
+    throughput: num(v.throughput) ?? GP3_BASELINE.throughput
+  };
+}
+function tuningRules(ctx) {
+  const tuning = obj5(obj5(ctx.root.snapshot)?.tuning);
+  if (!tuning || tuning.enabled !== true) return;
+  const at = ["snapshot", "tuning"];
+  const iops = num(tuning.iops) ?? TUNING_DEFAULTS.iops;
+  const throughput = num(tuning.throughput) ?? TUNING_DEFAULTS.throughput;
+  const where2 = (key) => tuning[key] !== void 0 ? [...at, key] : [...at, "enabled"];
+  if (throughput > iops / 4) {
+    ctx.report("SDP061", where2("throughput"), `snapshot.tuning throughput ${throughput} MiB/s is above iops/4 = ${iops / 4} (tuning iops ${iops}); gp3 allows at most 0.25 MiB/s per IOPS, so EBS would refuse the modification`, {
+      hint: `lower snapshot.tuning.throughput to ${Math.floor(iops / 4)} or less, or raise snapshot.tuning.iops to ${throughput * 4}`
+    });
+  }
+  arr3(ctx.root.modelsRuntime).forEach((r, i) => {
+    const rt = obj5(r);
+    if (!rt) return;
+    const vol = dataVolumeOf(rt);
+    if (vol.type !== "gp3") return;
+    const name = typeof rt.name === "string" ? `"${rt.name}"` : `#${i + 1}`;
+    const path7 = `modelsRuntime[${i}].${vol.at.join(".")}`;
+    if (iops > vol.iops) {
+      ctx.report("SDP115", where2("iops"), `snapshot.tuning.iops ${iops} is above the ${vol.iops} IOPS of runtime ${name}'s data volume (${path7}); the tuner only lowers volumes, so this baseline would never apply there`, {
+        hint: `set snapshot.tuning.iops to ${vol.iops} or less, or provision the data volume with at least ${iops} IOPS`
+      });
+    }
+    if (throughput > vol.throughput) {
+      ctx.report("SDP115", where2("throughput"), `snapshot.tuning.throughput ${throughput} MiB/s is above the ${vol.throughput} MiB/s of runtime ${name}'s data volume (${path7}); the tuner only lowers volumes, so this baseline would never apply there`, {
+        hint: `set snapshot.tuning.throughput to ${vol.throughput} or less, or provision the data volume with at least ${throughput} MiB/s`
+      });
+    }
+  });
+}
+var TUNING_RULES = [tuningRules];
+
+// lib/config/rules.ts
+var obj6 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr4 = (v) => Array.isArray(v) ? v : [];
+var str2 = (v) => typeof v === "string" ? v : void 0;
+var num2 = (v) => typeof v === "number" && Number.isFinite(v) ? v : void 0;
 function checkRules(source, options = {}) {
-  const root = obj2(source.value);
+  const root = obj6(source.value);
   if (!root) return [];
   const out = [];
-  const env = obj2(root.environment);
-  const region = str(env?.region);
+  const env = obj6(root.environment);
+  const region = str2(env?.region);
   const regionOk = region !== void 0 && REGION_PATTERN.test(region);
-  const accountRaw = str(env?.account);
+  const accountRaw = str2(env?.account);
   const ctx = {
     source,
     root,
@@ -33087,6 +33822,8 @@ function checkRules(source, options = {}) {
     account: accountRaw && /^\d{12}$/.test(accountRaw) ? accountRaw : void 0,
     partition: regionOk ? partitionOf(region) : void 0,
     facts: regionOk ? regionFacts(region, options.regionsDir) : void 0,
+    regionsDir: options.regionsDir,
+    today: options.today,
     report(rule, at, message, o = {}) {
       if (rule !== "SDP108" && isPlaceholder(valueAt(root, at))) return;
       out.push(diag(source.file, rule, source.positionOf(at, { key: o.key }), message, o.severity, o.hint, at));
@@ -33124,19 +33861,19 @@ function isDeployTime(p) {
   return p[0] === "modelsRuntime" || p[0] === "clusterComponents" || p[0] === "modelBucketArn";
 }
 function runtimes(ctx) {
-  return arr2(ctx.root.modelsRuntime).map((r, i) => [obj2(r) ?? {}, i]);
+  return arr4(ctx.root.modelsRuntime).map((r, i) => [obj6(r) ?? {}, i]);
 }
 function environmentRules(ctx) {
-  const env = obj2(ctx.root.environment);
+  const env = obj6(ctx.root.environment);
   if (!env) return;
-  const name = str(env.name);
+  const name = str2(env.name);
   const base = path4.basename(ctx.source.file).replace(/\.ya?ml$/, "");
   if (name !== void 0 && name !== base) {
     ctx.report("SDP020", ["environment", "name"], `environment.name is "${name}" but the file is ${path4.basename(ctx.source.file)}`, {
       hint: `set environment.name to "${base}", or rename the file to ${name}.yaml`
     });
   }
-  const region = str(env.region);
+  const region = str2(env.region);
   if (region !== void 0 && !(REGION_PATTERN.test(region) && KNOWN_REGIONS.includes(region))) {
     const guess = didYouMean(region, KNOWN_REGIONS);
     if (!REGION_PATTERN.test(region)) {
@@ -33164,7 +33901,7 @@ function arnRules(ctx) {
       ctx.report("SDP032", at, `ARN names account ${arn.account} but environment.account is ${ctx.account}`);
     }
   }
-  const bucketArn = str(ctx.root.modelBucketArn);
+  const bucketArn = str2(ctx.root.modelBucketArn);
   if (bucketArn !== void 0) {
     const arn = bucketArn.startsWith("arn:") ? parseArn(bucketArn) : void 0;
     if (!bucketArn.startsWith("arn:")) {
@@ -33231,7 +33968,7 @@ function chinaReachabilityRules(ctx) {
 }
 function chartRepositoryRules(ctx) {
   for (const [rt, i] of runtimes(ctx)) {
-    const repo = str(rt.chartRepository);
+    const repo = str2(rt.chartRepository);
     if (repo === void 0) continue;
     const at = ["modelsRuntime", i, "chartRepository"];
     const scheme = chartRepositoryScheme(repo);
@@ -33251,19 +33988,19 @@ function chartRepositoryRules(ctx) {
   }
 }
 function runtimeImages(rt, i) {
-  const values = obj2(obj2(rt.extraValues)?.runtime);
+  const values = obj6(obj6(rt.extraValues)?.runtime);
   const out = [];
-  for (const [key, name] of [["inferenceApi", str(rt.type) ?? "runtime"], ["queueAgent", RUNTIME_IMAGE.queueAgent]]) {
-    const image = obj2(obj2(values?.[key])?.image);
+  for (const [key, name] of [["inferenceApi", str2(rt.type) ?? "runtime"], ["queueAgent", RUNTIME_IMAGE.queueAgent]]) {
+    const image = obj6(obj6(values?.[key])?.image);
     if (image) out.push([image, ["modelsRuntime", i, "extraValues", "runtime", key, "image"], name]);
   }
   return out;
 }
 function imageReferenceRules(ctx) {
-  const mirrored = new Set(arr2(obj2(ctx.root.mirror)?.images).map((e) => str(obj2(e)?.repository)).filter(Boolean));
+  const mirrored = new Set(arr4(obj6(ctx.root.mirror)?.images).map((e) => str2(obj6(e)?.repository)).filter(Boolean));
   for (const [rt, i] of runtimes(ctx)) {
     for (const [image, at, name] of runtimeImages(rt, i)) {
-      const repository = str(image.repository);
+      const repository = str2(image.repository);
       if (repository === void 0) continue;
       const parsed = tryParseReference(repository, null);
       if (!parsed.ok) {
@@ -33284,9 +34021,9 @@ function imageReferenceRules(ctx) {
           hint: `add a mirror.images entry with repository: ${ref.repository}, or leave the image out so the pipeline pins the mirrored digest`
         });
       }
-      if (!str(image.digest)) {
-        const tag = str(image.tag) ?? "latest";
-        ctx.report("SDP045", [...at, str(image.tag) ? "tag" : "repository"], `the ${name} image is pulled by tag "${tag}", not by digest: a push to that tag changes what runs`);
+      if (!str2(image.digest)) {
+        const tag = str2(image.tag) ?? "latest";
+        ctx.report("SDP045", [...at, str2(image.tag) ? "tag" : "repository"], `the ${name} image is pulled by tag "${tag}", not by digest: a push to that tag changes what runs`);
       }
     }
   }
@@ -33294,11 +34031,11 @@ function imageReferenceRules(ctx) {
 function instanceTypeRules(ctx) {
   const facts = ctx.facts;
   for (const [rt, i] of runtimes(ctx)) {
-    const prov = obj2(obj2(obj2(rt.extraValues)?.karpenter)?.provisioner);
+    const prov = obj6(obj6(obj6(rt.extraValues)?.karpenter)?.provisioner);
     if (!prov) continue;
     if (facts) {
-      arr2(prov.instanceType).forEach((t, j) => {
-        const type = str(t);
+      arr4(prov.instanceType).forEach((t, j) => {
+        const type = str2(t);
         if (type === void 0) return;
         const offer = instanceOffer(facts, type);
         if (offer !== "gpu") {
@@ -33311,14 +34048,14 @@ function instanceTypeRules(ctx) {
         }
       });
     }
-    const cap = obj2(prov.capacityType);
+    const cap = obj6(prov.capacityType);
     if (cap && cap.onDemand !== true && cap.spot !== true) {
       ctx.report("SDP052", ["modelsRuntime", i, "extraValues", "karpenter", "provisioner", "capacityType"], "neither onDemand nor spot is enabled, so Karpenter can launch no GPU node");
     }
   }
   if (facts) {
     for (const at of [["clusterComponents", "instanceType"], ["snapshot", "instanceType"]]) {
-      const type = str(obj2(ctx.root[at[0]])?.[at[1]]);
+      const type = str2(obj6(ctx.root[at[0]])?.[at[1]]);
       if (type === void 0) continue;
       const offer = instanceOffer(facts, type);
       if (offer === "not-offered" || offer === "unknown-family") {
@@ -33332,8 +34069,8 @@ function instanceTypeRules(ctx) {
 function serviceRules(ctx) {
   const facts = ctx.facts;
   if (!facts) return;
-  const pipeline = obj2(ctx.root.pipeline);
-  const engine = str(pipeline?.engine) ?? defaultEngine(ctx.partition ?? "aws");
+  const pipeline = obj6(ctx.root.pipeline);
+  const engine = str2(pipeline?.engine) ?? defaultEngine(ctx.partition ?? "aws");
   if (engine === "codepipeline" && !facts.services.codepipeline) {
     ctx.report(
       "SDP053",
@@ -33341,21 +34078,21 @@ function serviceRules(ctx) {
       `pipeline.engine is codepipeline, but CodePipeline is not offered in ${facts.region} (facts as of ${facts.asOf})`
     );
   }
-  if (engine === "codepipeline" && str(obj2(pipeline?.source)?.type) === "codeconnections" && !facts.services.codeconnections) {
+  if (engine === "codepipeline" && str2(obj6(pipeline?.source)?.type) === "codeconnections" && !facts.services.codeconnections) {
     ctx.report("SDP053", ["pipeline", "source", "type"], `CodeConnections is not offered in ${facts.region} (facts as of ${facts.asOf})`);
   }
 }
 function volumeRules(ctx) {
-  const snapshotEnabled = obj2(ctx.root.snapshot)?.enabled === true;
+  const snapshotEnabled = obj6(ctx.root.snapshot)?.enabled === true;
   for (const [rt, i] of runtimes(ctx)) {
-    const tmpl = obj2(obj2(obj2(rt.extraValues)?.karpenter)?.nodeTemplate);
+    const tmpl = obj6(obj6(obj6(rt.extraValues)?.karpenter)?.nodeTemplate);
     for (const which of ["dataVolume", "osVolume"]) {
-      const v = obj2(tmpl?.[which]);
+      const v = obj6(tmpl?.[which]);
       if (!v) continue;
       const at = ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", which];
-      const type = str(v.volumeType) ?? "gp3";
-      const iops = num(v.iops);
-      const throughput = num(v.throughput);
+      const type = str2(v.volumeType) ?? "gp3";
+      const iops = num2(v.iops);
+      const throughput = num2(v.throughput);
       if (type === "gp3") {
         if (iops !== void 0 && (iops < 3e3 || iops > 16e3)) {
           ctx.report("SDP060", [...at, "iops"], `gp3 iops ${iops} is outside 3000-16000`);
@@ -33391,25 +34128,25 @@ function volumeRules(ctx) {
 }
 function scalingRules(ctx) {
   for (const [rt, i] of runtimes(ctx)) {
-    const ev = obj2(rt.extraValues);
+    const ev = obj6(rt.extraValues);
     for (const at of [["runtime", "scaling"]]) {
-      const s = obj2(obj2(ev?.[at[0]])?.[at[1]]);
-      const min = num(s?.minReplicaCount);
-      const max = num(s?.maxReplicaCount);
+      const s = obj6(obj6(ev?.[at[0]])?.[at[1]]);
+      const min = num2(s?.minReplicaCount);
+      const max = num2(s?.maxReplicaCount);
       if (min !== void 0 && max !== void 0 && min > max) {
         ctx.report("SDP070", ["modelsRuntime", i, "extraValues", ...at, "minReplicaCount"], `minReplicaCount ${min} is above maxReplicaCount ${max}`);
       }
     }
   }
-  const throttle = obj2(obj2(ctx.root.APIGW)?.throttle);
-  const rate = num(throttle?.rateLimit);
-  const burst = num(throttle?.burstLimit);
+  const throttle = obj6(obj6(ctx.root.APIGW)?.throttle);
+  const rate = num2(throttle?.rateLimit);
+  const burst = num2(throttle?.burstLimit);
   if (rate !== void 0 && burst !== void 0 && burst < rate) {
     ctx.report("SDP071", ["APIGW", "throttle", "burstLimit"], `burstLimit ${burst} is below rateLimit ${rate}`);
   }
-  const cc = obj2(ctx.root.clusterComponents);
+  const cc = obj6(ctx.root.clusterComponents);
   const D = ENVIRONMENT_DEFAULTS.clusterComponents;
-  const written = [num(cc?.minSize), num(cc?.maxSize), num(cc?.desiredSize)];
+  const written = [num2(cc?.minSize), num2(cc?.maxSize), num2(cc?.desiredSize)];
   if (cc && written.some((v) => v !== void 0)) {
     const [mn, mx, want] = [written[0] ?? D.minSize, written[1] ?? D.maxSize, written[2] ?? D.desiredSize];
     if (mn > mx || want < mn || want > mx) {
@@ -33422,7 +34159,7 @@ var DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 function nameRules(ctx) {
   const seen = /* @__PURE__ */ new Map();
   for (const [rt, i] of runtimes(ctx)) {
-    const name = str(rt.name);
+    const name = str2(rt.name);
     if (name !== void 0) {
       if (!DNS1123.test(name) || name.length > 63) {
         ctx.report("SDP072", ["modelsRuntime", i, "name"], `runtime name "${name}" is not a DNS-1123 label`, {
@@ -33433,19 +34170,19 @@ function nameRules(ctx) {
       }
       seen.set(name, i);
     }
-    const ns = str(rt.namespace);
+    const ns = str2(rt.namespace);
     if (ns !== void 0 && (!DNS1123.test(ns) || ns.length > 63)) {
       ctx.report("SDP073", ["modelsRuntime", i, "namespace"], `namespace "${ns}" is not a DNS-1123 label`);
     }
   }
-  const stack = str(ctx.root.stackName);
+  const stack = str2(ctx.root.stackName);
   if (stack !== void 0 && !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stack)) {
     ctx.report("SDP075", ["stackName"], `stackName "${stack}" is not a valid CloudFormation stack name`);
   }
   for (const list of ["images", "charts"]) {
     const names = /* @__PURE__ */ new Map();
-    arr2(obj2(ctx.root.mirror)?.[list]).forEach((e, j) => {
-      const n = str(obj2(e)?.name);
+    arr4(obj6(ctx.root.mirror)?.[list]).forEach((e, j) => {
+      const n = str2(obj6(e)?.name);
       if (n === void 0) return;
       if (names.has(n)) ctx.report("SDP084", ["mirror", list, j, "name"], `mirror.${list} name "${n}" is used twice (also entry ${names.get(n)})`);
       names.set(n, j);
@@ -33454,8 +34191,8 @@ function nameRules(ctx) {
 }
 function mirrorEntryRules(ctx) {
   for (const list of ["images", "charts"]) {
-    arr2(obj2(ctx.root.mirror)?.[list]).forEach((e, j) => {
-      const source = str(obj2(e)?.source);
+    arr4(obj6(ctx.root.mirror)?.[list]).forEach((e, j) => {
+      const source = str2(obj6(e)?.source);
       if (source !== void 0 && !tryParseReference(source).ok) {
         ctx.report("SDP086", ["mirror", list, j, "source"], `"${source}" is not a ${list === "charts" ? "chart" : "image"} reference`);
       }
@@ -33463,15 +34200,15 @@ function mirrorEntryRules(ctx) {
   }
 }
 function modelRules(ctx) {
-  const models = obj2(ctx.root.models);
+  const models = obj6(ctx.root.models);
   const targets = /* @__PURE__ */ new Map();
-  arr2(models?.files).forEach((f, j) => {
-    const file = obj2(f);
-    const source = str(file?.source);
+  arr4(models?.files).forEach((f, j) => {
+    const file = obj6(f);
+    const source = str2(file?.source);
     if (source !== void 0 && !checkModelSource(source).ok) {
       ctx.report("SDP087", ["models", "files", j, "source"], `"${source}" is not a model source`);
     }
-    const target = str(file?.target);
+    const target = str2(file?.target);
     if (target === void 0) return;
     if (targets.has(target)) ctx.report("SDP084", ["models", "files", j, "target"], `target "${target}" is used twice (also models.files[${targets.get(target)}])`);
     targets.set(target, j);
@@ -33487,9 +34224,9 @@ function modelRules(ctx) {
   });
   for (const [rt, i] of runtimes(ctx)) {
     if (rt.type !== "sdwebui" || rt.dynamicModel === true) continue;
-    const filename = str(rt.modelFilename);
+    const filename = str2(rt.modelFilename);
     if (filename === void 0 || filename === "") {
-      ctx.report("SDP080", ["modelsRuntime", i], `runtime "${str(rt.name) ?? i}" has no modelFilename and dynamicModel is false`, { key: false });
+      ctx.report("SDP080", ["modelsRuntime", i], `runtime "${str2(rt.name) ?? i}" has no modelFilename and dynamicModel is false`, { key: false });
       continue;
     }
     const want = `${CHECKPOINT_FOLDER}/${filename}`;
@@ -33500,9 +34237,9 @@ function modelRules(ctx) {
 }
 function mirrorCoverageRules(ctx) {
   if (!ctx.partition) return;
-  const mirror = obj2(ctx.root.mirror);
-  const imageNames = new Set(arr2(mirror?.images).map((e) => str(obj2(e)?.name)));
-  const chartNames = new Set(arr2(mirror?.charts).map((e) => str(obj2(e)?.name)));
+  const mirror = obj6(ctx.root.mirror);
+  const imageNames = new Set(arr4(mirror?.images).map((e) => str2(obj6(e)?.name)));
+  const chartNames = new Set(arr4(mirror?.charts).map((e) => str2(obj6(e)?.name)));
   const types = runtimes(ctx).map(([rt]) => rt.type).filter((t) => t === "sdwebui" || t === "comfyui");
   const typeAt = /* @__PURE__ */ new Map();
   runtimes(ctx).forEach(([rt, i]) => {
@@ -33511,8 +34248,10 @@ function mirrorCoverageRules(ctx) {
   const written = new Set(runtimes(ctx).flatMap(([rt, i]) => runtimeImages(rt, i).filter(([img]) => img.repository !== void 0).map(([, , name]) => name)));
   const listAt = (list) => mirror?.[list] ? ["mirror", list] : mirror ? ["mirror"] : ["environment", "region"];
   const grouped = /* @__PURE__ */ new Map();
+  const logsOff = obj6(ctx.root.logs)?.enabled === false;
   for (const name of requiredImages(ctx.partition, types)) {
     if (imageNames.has(name) || written.has(name)) continue;
+    if (logsOff && name === CLUSTER_IMAGE.fluentBit) continue;
     const own = typeAt.get(name);
     if (own) {
       ctx.report("SDP081", own, `image "${name}" is not in mirror.images (runtime type ${name} needs it)`);
@@ -33546,20 +34285,20 @@ function quantityBytes(q) {
   return Number(m[1]) * unit[m[2] ?? ""];
 }
 function snapshotSizeRules(ctx) {
-  const snapshot = obj2(ctx.root.snapshot);
+  const snapshot = obj6(ctx.root.snapshot);
   if (snapshot?.enabled !== true) return;
-  const written = num(snapshot.volumeSize);
+  const written = num2(snapshot.volumeSize);
   const snapshotGiB = written ?? 80;
   for (const [rt, i] of runtimes(ctx)) {
-    const tmpl = obj2(obj2(obj2(rt.extraValues)?.karpenter)?.nodeTemplate);
-    if ((str(tmpl?.amiFamily) ?? "Bottlerocket") !== "Bottlerocket") continue;
-    const dataVolume = obj2(tmpl?.dataVolume);
+    const tmpl = obj6(obj6(obj6(rt.extraValues)?.karpenter)?.nodeTemplate);
+    if ((str2(tmpl?.amiFamily) ?? "Bottlerocket") !== "Bottlerocket") continue;
+    const dataVolume = obj6(tmpl?.dataVolume);
     const size = dataVolume?.volumeSize;
     const bytes = size === void 0 ? 80 * 2 ** 30 : typeof size === "string" ? quantityBytes(size) : void 0;
     if (bytes === void 0) continue;
     const gib = Math.ceil(bytes / 2 ** 30);
     if (gib >= snapshotGiB) continue;
-    const name = str(rt.name) ?? `#${i + 1}`;
+    const name = str2(rt.name) ?? `#${i + 1}`;
     const source = written === void 0 ? "the default 80" : `${snapshotGiB}`;
     const at = size === void 0 ? written === void 0 ? ["snapshot"] : ["snapshot", "volumeSize"] : ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", "dataVolume", "volumeSize"];
     ctx.report(
@@ -33587,7 +34326,11 @@ var ALL_RULES = [
   mirrorCoverageRules,
   snapshotSizeRules,
   workflowValueRules,
-  ...ORIGINAL_KEY_RULES
+  ...ORIGINAL_KEY_RULES,
+  ...EKS_RULES,
+  ...API_RULES,
+  ...ACCESS_RULES,
+  ...TUNING_RULES
 ];
 function workflowValueRules(ctx) {
   for (const v of workflowValueProblems(ctx.root)) {
