@@ -19,6 +19,7 @@ import { workflowValueProblems } from './workflow-values';
 import { chartRepositoryScheme } from '../name/chart-reference';
 import { hostOf } from '../name/host';
 import { displayHost, tryParseReference } from '../name/image-reference';
+import { SNAPSHOT_ID_PATTERN } from '../name/ec2';
 import { isValidBucketName } from '../name/s3-bucket';
 import { instanceOffer, regionFacts } from './regions';
 import type { RegionFacts } from './regions';
@@ -402,7 +403,7 @@ function volumeRules(ctx: RuleContext): void {
       }
       const snap = v.snapshotID;
       if (snap !== undefined && snap !== null) {
-        if (typeof snap !== 'string' || !/^snap-([0-9a-f]{8}|[0-9a-f]{17})$/.test(snap)) {
+        if (typeof snap !== 'string' || !SNAPSHOT_ID_PATTERN.test(snap)) {
           const digits = typeof snap === 'string' ? snap.replace(/^snap-/, '') : '';
           ctx.report('SDP063', [...at, 'snapshotID'], `snapshotID ${JSON.stringify(snap)} is not a snapshot id${digits && /^[0-9a-f]+$/.test(digits) ? ` (${digits.length} hex digits; ids have 8 or 17)` : ''}`);
         } else if (snapshotEnabled) {

@@ -5,6 +5,7 @@
  * owns the record type, the path, the writer and the reader; lib/snapshot/stage.ts maps a bake's
  * result into it.
  */
+import { SNAPSHOT_ID_PATTERN } from '../name/ec2';
 import * as path from 'node:path';
 import { UsageError } from '../errors';
 import { writeFileAtomic } from '../fs-atomic';
@@ -61,8 +62,6 @@ export function writeSnapshotRecord(outDir: string, record: SnapshotRecord): str
   return file;
 }
 
-const SNAPSHOT_ID = /^snap-([0-9a-f]{8}|[0-9a-f]{17})$/;
-
 /**
  * Check a parsed record and return it (the known keys only, in the writer's order).
  * @param source the file name, for messages
@@ -80,7 +79,7 @@ export function parseSnapshotRecord(doc: unknown, source: string): SnapshotRecor
   if (d.enabled === false) return { version: 1, environment, enabled: false };
   if (d.enabled !== true) bad(`"enabled" must be true or false, got ${JSON.stringify(d.enabled)}`);
   const snapshotId = text('snapshotId');
-  if (!SNAPSHOT_ID.test(snapshotId)) bad(`"snapshotId" must be an EBS snapshot id (snap-…), got ${JSON.stringify(snapshotId)}`);
+  if (!SNAPSHOT_ID_PATTERN.test(snapshotId)) bad(`"snapshotId" must be an EBS snapshot id (snap-…), got ${JSON.stringify(snapshotId)}`);
   const strings = (field: string): string[] => {
     const v = d[field];
     return Array.isArray(v) && v.every((x) => typeof x === 'string') ? [...(v as string[])] : bad(`"${field}" must be an array of strings`);

@@ -20,6 +20,8 @@ import { validateText } from '../config/validate';
 import type { ValidationResult } from '../config/validate';
 import { MAX_FILE_BYTES } from '../config/yaml-source';
 import { UsageError } from '../errors';
+import { formatPath } from '../config/yaml-source';
+import { isGravitonInstanceType, SNAPSHOT_ID_PATTERN } from '../name/ec2';
 import { hostOf } from '../name/host';
 import { CHART_SOURCES, chartSourceOf, imageSource, KNOWN_MODELS, withoutTag } from './sources';
 import { stripShellLines } from './template';
@@ -94,16 +96,8 @@ export const CHINA_RUNNER: readonly string[] = ['self-hosted', 'linux', 'x64', '
 export const SNAPSHOT_INSTANCE_TYPE = 'm5.large';
 
 const ENV_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const SNAPSHOT_ID = /^snap-([0-9a-f]{8}|[0-9a-f]{17})$/;
 
 type Path = readonly (string | number)[];
-
-/** Render a path as `a.b[0].c`. */
-function formatPath(path: Path): string {
-  let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : seg;
-  return out;
-}
 
 function keyOf(p: Pair): string | undefined {
   const k = p.key;
@@ -423,7 +417,7 @@ function runtimeValues(im: Importer, rt: RuntimeInfo): void {
   const snap = pairOf(dataVolume, 'snapshotID');
   if (dataVolume && snap && rt.bottlerocket && im.snapshot) {
     const id = scalarString(snap.value) ?? String((snap.value as Scalar | null)?.value ?? '');
-    const why = templated(id) ? ' (a template variable, never filled in here)' : SNAPSHOT_ID.test(id) ? '' : ` (and "${id}" is malformed: a snapshot id is snap- followed by 8 or 17 hex digits)`;
+    const why = templated(id) ? ' (a template variable, never filled in here)' : SNAPSHOT_ID_PATTERN.test(id) ? '' : ` (and "${id}" is malformed: a snapshot id is snap- followed by 8 or 17 hex digits)`;
     im.change(at('extraValues', 'karpenter', 'nodeTemplate', 'dataVolume', 'snapshotID'), `${id} removed${why}: with snapshot.enabled the pipeline bakes the image-cache snapshot from the mirrored images and supplies its id`, snap.key);
     removePair(dataVolume, snap);
     dropIfEmpty(nodeTemplate, 'dataVolume');
@@ -554,7 +548,6 @@ function node(doc: Document, value: unknown, flow = false): Node {
   return n;
 }
 
-const GRAVITON = /^[a-z]+[0-9]+g[a-z]*\./;
 
 /** Put sdpipe's sections in front of the original keys. */
 function addSections(im: Importer, runtimes: readonly RuntimeInfo[]): void {
@@ -610,7 +603,7 @@ function addSections(im: Importer, runtimes: readonly RuntimeInfo[]): void {
     }
   }
   const systemType = scalarString(mapAt(im.root, 'clusterComponents')?.get('instanceType', true)) ?? '';
-  const arm = GRAVITON.test(systemType);
+  const arm = isGravitonInstanceType(systemType);
   const runtimeNames = new Set<string>([RUNTIME_IMAGE.sdwebui, RUNTIME_IMAGE.comfyui, RUNTIME_IMAGE.queueAgent]);
   // China needs every cluster image and chart mirrored. Global regions could pull them publicly, but
   // the shipped global environments mirror them too, so that every pod runs a pinned digest

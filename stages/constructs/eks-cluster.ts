@@ -11,6 +11,7 @@ import { workerNodeRole } from './node-role';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { isGravitonInstanceType } from '../../lib/name/ec2';
 
 /** Size and type of the system node group. */
 export interface SystemNodes {
@@ -51,12 +52,6 @@ export function adminEntryId(arn: string): string {
   return `Admin${createHash('sha256').update(arn).digest('hex').slice(0, 8)}`;
 }
 
-/** True for Graviton instance families (`m6g`, `c7gn`, `t4g`). */
-export function isArmInstanceType(instanceType: string): boolean {
-  const family = instanceType.split('.')[0];
-  return /^[a-z]+\d+g[a-z]*$/.test(family);
-}
-
 /** The EKS cluster, its add-ons and its system node group. */
 export class EksCluster extends Construct {
   /** The cluster. */
@@ -92,7 +87,7 @@ export class EksCluster extends Construct {
     const n = props.systemNodes;
     this.systemNodegroup = this.cluster.addNodegroupCapacity('System', {
       instanceTypes: [new ec2.InstanceType(n.instanceType)],
-      amiType: isArmInstanceType(n.instanceType) ? eks.NodegroupAmiType.AL2023_ARM_64_STANDARD : eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
+      amiType: isGravitonInstanceType(n.instanceType) ? eks.NodegroupAmiType.AL2023_ARM_64_STANDARD : eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
       minSize: n.minSize,
       maxSize: n.maxSize,
       desiredSize: n.desiredSize,

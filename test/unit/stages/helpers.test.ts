@@ -1,7 +1,7 @@
 /** The stage's pure helpers: source tags, value merging, expression rendering, image discovery, filter policies, report sections. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isArmInstanceType } from '../../../stages/constructs/eks-cluster';
+import { isGravitonInstanceType } from '../../../lib/name/ec2';
 import { csiDriverValues } from '../../../stages/constructs/s3-csi-driver';
 import { runtimeFilterPolicy } from '../../../stages/constructs/messaging';
 import { gpuInstanceTypesFor, PINNED_FIELDS, runtimeValues } from '../../../stages/constructs/sd-runtime';
@@ -179,8 +179,8 @@ describe('small facts', () => {
     expect(() => bucketNameOfArn('models')).toThrow(/not an S3 bucket ARN/);
   });
   it('knows Graviton families', () => {
-    expect(['m6g.large', 'c7gn.xlarge', 't4g.small'].map(isArmInstanceType)).toEqual([true, true, true]);
-    expect(['m5.large', 'g4dn.xlarge', 'm6i.large'].map(isArmInstanceType)).toEqual([false, false, false]);
+    expect(['m6g.large', 'c7gn.xlarge', 't4g.small'].map(isGravitonInstanceType)).toEqual([true, true, true]);
+    expect(['m5.large', 'g4dn.xlarge', 'm6i.large'].map(isGravitonInstanceType)).toEqual([false, false, false]);
   });
   it('puts the synth section into a plan report once, replacing an older one', () => {
     const once = withSynthSection('# plan\n', '## Synthesized stacks\nA\n');
