@@ -73,11 +73,21 @@ export const CLUSTER_CHART = {
 /** The names of {@link CLUSTER_CHART}, in its order. */
 export const CLUSTER_CHARTS: readonly string[] = Object.values(CLUSTER_CHART);
 
+/** What decides whether the deploy runs the mirrored Fluent Bit. */
+export interface RequiredImagesOptions {
+  /**
+   * The stack ships logs with the mirrored Fluent Bit ({@link CLUSTER_IMAGE}.fluentBit): logs are on
+   * and the region has no {@link LOGS_EKS_ADDON} (see {@link logsThroughAddon}).
+   * @default true
+   */
+  readonly fluentBit?: boolean;
+}
+
 /** Image names the deploy needs for a set of runtime types in a partition. */
-export function requiredImages(partition: Partition, runtimeTypes: readonly RuntimeType[]): string[] {
+export function requiredImages(partition: Partition, runtimeTypes: readonly RuntimeType[], options: RequiredImagesOptions = {}): string[] {
   const names = new Set<string>();
   for (const t of runtimeTypes) for (const n of RUNTIME_IMAGES[t] ?? []) names.add(n);
-  if (partition === 'aws-cn') for (const n of CLUSTER_IMAGES) names.add(n);
+  if (partition === 'aws-cn') for (const n of CLUSTER_IMAGES) if (n !== CLUSTER_IMAGE.fluentBit || options.fluentBit !== false) names.add(n);
   return [...names];
 }
 

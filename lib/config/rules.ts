@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ecrHost, isPublicHost, KNOWN_REGIONS, parseArn, parseEcrHost, partitionOf, REGION_PATTERN, dnsSuffixOf } from '../aws/partition';
 import type { Partition } from '../aws/partition';
 import type { Diagnostic, Severity } from './diagnostics';
-import { CHECKPOINT_FOLDER, CLUSTER_IMAGE, MODEL_FOLDERS, requiredCharts, requiredImages, RUNTIME_IMAGE } from './deploy-needs';
+import { CHECKPOINT_FOLDER, logsThroughAddon, MODEL_FOLDERS, requiredCharts, requiredImages, RUNTIME_IMAGE } from './deploy-needs';
 import { ORIGINAL_KEY_RULES } from './original-keys';
 import { EKS_RULES } from './rules-eks';
 import { API_RULES } from './rules-api';
@@ -551,11 +551,10 @@ function mirrorCoverageRules(ctx: RuleContext): void {
   const listAt = (list: 'images' | 'charts'): ValuePath => (mirror?.[list] ? ['mirror', list] : mirror ? ['mirror'] : ['environment', 'region']);
   // One finding per reason: a runtime's own image at its type, the rest grouped.
   const grouped = new Map<string, { at: ValuePath; names: string[] }>();
-  // With logs off (logs.enabled: false), nothing runs the Fluent Bit image.
-  const logsOff = obj(ctx.root.logs)?.enabled === false;
-  for (const name of requiredImages(ctx.partition, types)) {
+  // The mirrored Fluent Bit runs only while logs are on and the region has no logs add-on.
+  const fluentBit = obj(ctx.root.logs)?.enabled !== false && !logsThroughAddon(ctx.partition, ctx.facts?.eksAddons);
+  for (const name of requiredImages(ctx.partition, types, { fluentBit })) {
     if (imageNames.has(name) || written.has(name)) continue;
-    if (logsOff && name === CLUSTER_IMAGE.fluentBit) continue;
     const own = typeAt.get(name);
     if (own) {
       ctx.report('SDP081', own, `image "${name}" is not in mirror.images (runtime type ${name} needs it)`);

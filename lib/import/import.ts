@@ -11,7 +11,7 @@ import { Document, isMap, isScalar, isSeq, LineCounter, Pair, parseDocument, Sca
 import type { Node } from 'yaml';
 import { parseEcrHost, partitionOf, isPublicHost, KNOWN_REGIONS, REGION_PATTERN } from '../aws/partition';
 import type { Partition } from '../aws/partition';
-import { CHECKPOINT_FOLDER, CLUSTER_IMAGE, logsThroughAddon, requiredCharts, requiredImages, RUNTIME_IMAGE } from '../config/deploy-needs';
+import { CHECKPOINT_FOLDER, logsThroughAddon, requiredCharts, requiredImages, RUNTIME_IMAGE } from '../config/deploy-needs';
 import { MIGRATION } from '../config/migration';
 import { hasTemplateVariable, placeholder } from '../config/placeholders';
 import { gpuInstanceTypes, instanceOffer, regionFacts } from '../config/regions';
@@ -611,7 +611,7 @@ function addSections(im: Importer, runtimes: readonly RuntimeInfo[]): void {
   // chart, which has no OCI copy upstream, comes from its public https repository there.
   // Where the logs EKS add-on ships the logs, the stack runs no Fluent Bit image of its own.
   const addonLogs = logsThroughAddon(partition, regionFacts(o.region)?.eksAddons);
-  const imageNames = requiredImages('aws-cn', [...types]).filter((n) => n !== CLUSTER_IMAGE.fluentBit || !addonLogs);
+  const imageNames = requiredImages('aws-cn', [...types], { fluentBit: !addonLogs });
   const images = new YAMLSeq();
   let firstCluster = true;
   for (const name of imageNames) {
