@@ -32665,6 +32665,10 @@ var CLUSTER_IMAGE = {
   xrayDaemon: "aws-xray-daemon",
   fluentBit: "aws-for-fluent-bit"
 };
+var LOGS_EKS_ADDON = "amazon-cloudwatch-observability";
+function logsThroughAddon(partition, eksAddons) {
+  return eksAddons ? eksAddons.includes(LOGS_EKS_ADDON) : partition === "aws";
+}
 var CLUSTER_IMAGES = Object.values(CLUSTER_IMAGE);
 var CLUSTER_CHART = {
   runtime: "sd-on-eks",
@@ -32673,10 +32677,12 @@ var CLUSTER_CHART = {
   csiDriver: "mountpoint-s3-csi-driver"
 };
 var CLUSTER_CHARTS = Object.values(CLUSTER_CHART);
-function requiredImages(partition, runtimeTypes) {
+function requiredImages(partition, runtimeTypes, options = {}) {
   const names = /* @__PURE__ */ new Set();
   for (const t of runtimeTypes) for (const n of RUNTIME_IMAGES[t] ?? []) names.add(n);
-  if (partition === "aws-cn") for (const n of CLUSTER_IMAGES) names.add(n);
+  if (partition === "aws-cn") {
+    for (const n of CLUSTER_IMAGES) if (n !== CLUSTER_IMAGE.fluentBit || options.fluentBit !== false) names.add(n);
+  }
   return [...names];
 }
 function requiredCharts(partition, needsRuntimeChart) {
@@ -33751,6 +33757,9 @@ function chartRepositoryScheme(repository) {
   return CHART_REPOSITORY_SCHEMES.find((s) => s === scheme);
 }
 
+// lib/name/ec2.ts
+var SNAPSHOT_ID_PATTERN = /^snap-([0-9a-f]{8}|[0-9a-f]{17})$/;
+
 // lib/config/rules-tuning.ts
 var obj5 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
 var arr3 = (v) => Array.isArray(v) ? v : [];
@@ -34116,7 +34125,7 @@ function volumeRules(ctx) {
       }
       const snap = v.snapshotID;
       if (snap !== void 0 && snap !== null) {
-        if (typeof snap !== "string" || !/^snap-([0-9a-f]{8}|[0-9a-f]{17})$/.test(snap)) {
+        if (typeof snap !== "string" || !SNAPSHOT_ID_PATTERN.test(snap)) {
           const digits = typeof snap === "string" ? snap.replace(/^snap-/, "") : "";
           ctx.report("SDP063", [...at, "snapshotID"], `snapshotID ${JSON.stringify(snap)} is not a snapshot id${digits && /^[0-9a-f]+$/.test(digits) ? ` (${digits.length} hex digits; ids have 8 or 17)` : ""}`);
         } else if (snapshotEnabled) {
@@ -34248,10 +34257,9 @@ function mirrorCoverageRules(ctx) {
   const written = new Set(runtimes(ctx).flatMap(([rt, i]) => runtimeImages(rt, i).filter(([img]) => img.repository !== void 0).map(([, , name]) => name)));
   const listAt = (list) => mirror?.[list] ? ["mirror", list] : mirror ? ["mirror"] : ["environment", "region"];
   const grouped = /* @__PURE__ */ new Map();
-  const logsOff = obj6(ctx.root.logs)?.enabled === false;
-  for (const name of requiredImages(ctx.partition, types)) {
+  const fluentBit = obj6(ctx.root.logs)?.enabled !== false && !logsThroughAddon(ctx.partition, ctx.facts?.eksAddons);
+  for (const name of requiredImages(ctx.partition, types, { fluentBit })) {
     if (imageNames.has(name) || written.has(name)) continue;
-    if (logsOff && name === CLUSTER_IMAGE.fluentBit) continue;
     const own = typeAt.get(name);
     if (own) {
       ctx.report("SDP081", own, `image "${name}" is not in mirror.images (runtime type ${name} needs it)`);
