@@ -1,8 +1,9 @@
 /**
- * The resumable streaming copy of one blob from a source registry into an upload session of a
- * destination registry. The source is read into a chunk buffer while the previous chunk is
- * PATCHed (two buffers, so download and upload overlap); sha256 is computed as bytes arrive;
- * nothing touches the disk and no more than two chunks are held per blob.
+ * The resumable streaming copy of one blob from a source (a registry, or an OCI image layout on
+ * disk: lib/oci/oci-layout.ts) into an upload session of a destination registry. The source is
+ * read into a chunk buffer while the previous chunk is PATCHed (two buffers, so download and
+ * upload overlap); sha256 is computed as bytes arrive; nothing touches the disk and no more than
+ * two chunks are held per blob.
  *
  * Recovery (docs/mirror.md, "Real service behaviour"):
  * - a broken or stalled source download is reopened with `Range: bytes=<next byte>-`, so no
@@ -28,7 +29,7 @@ import { TransferError } from '../errors';
 import { backoffDelay, realSleep, retryDelay } from '../transfer/retry';
 import { openSegmented, segmentsApply, type SegmentBudget, type SegmentedDownload, type SegmentSettings } from '../transfer/segmented';
 import type { Descriptor } from './manifest';
-import { rateLimitFailure, type BlobDownload, type RegistryClient, type UploadSession } from './registry-client';
+import { rateLimitFailure, type BlobDownload, type RegistryClient, type SourceRegistry, type UploadSession } from './registry-client';
 import { DigestMismatchError, RegistryError, classifyRegistryError, describeError } from './registry-error';
 
 /** Smallest chunk size the CLI accepts: ECR's minimum layer part (5 MiB; LayerPartTooSmallException). */
@@ -137,7 +138,7 @@ const freshBuffers: BufferSource = { take: (n) => Buffer.allocUnsafe(n), give: (
  * @throws RegistryError for permanent refusals (denied, unsupported)
  */
 export async function uploadBlob(
-  source: RegistryClient,
+  source: SourceRegistry,
   sourceRepo: string,
   dest: RegistryClient,
   destRepo: string,
@@ -191,7 +192,7 @@ async function openSession(dest: RegistryClient, repo: string): Promise<UploadSe
 }
 
 /** Wait before the next attempt, honouring Retry-After; throws a TransferError when attempts ran out. */
-async function backoff(client: RegistryClient, failures: number, err: unknown, limit: number, describe: () => string, signal?: AbortSignal): Promise<void> {
+async function backoff(client: Pick<SourceRegistry, 'registry' | 'retryPolicy'>, failures: number, err: unknown, limit: number, describe: () => string, signal?: AbortSignal): Promise<void> {
   if (failures >= limit) {
     const limited = rateLimitFailure(err instanceof RegistryError && err.registry ? err.registry : client.registry, describe(), err);
     if (limited) throw limited;
@@ -228,7 +229,7 @@ class SourceReader {
   private readonly hash = createHash('sha256');
 
   constructor(
-    private readonly client: RegistryClient,
+    private readonly client: SourceRegistry,
     private readonly repo: string,
     private readonly desc: Descriptor,
     private readonly stats: UploadBlobStats,
@@ -385,7 +386,7 @@ class SourceReader {
 
 /** One attempt in one session: read, PATCH chunk by chunk, complete. */
 async function copyInto(
-  source: RegistryClient,
+  source: SourceRegistry,
   sourceRepo: string,
   dest: RegistryClient,
   start: UploadSession,

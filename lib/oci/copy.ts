@@ -32,7 +32,7 @@ import {
   type RawManifest,
 } from './manifest';
 import { formatReference, manifestReference, type ImageReference } from '../name/image-reference';
-import type { RegistryClient } from './registry-client';
+import type { RegistryClient, SourceRegistry } from './registry-client';
 import { SegmentBudget, type SegmentSettings } from '../transfer/segmented';
 import { RegistryError } from './registry-error';
 
@@ -219,7 +219,7 @@ export class CopyEngine {
   }
 
   /** Resolve what a copy involves: the manifests to push and the blobs they need. */
-  async plan(source: RegistryClient, ref: ImageReference, platforms: readonly string[] | 'all' = 'all'): Promise<CopyPlan> {
+  async plan(source: SourceRegistry, ref: ImageReference, platforms: readonly string[] | 'all' = 'all'): Promise<CopyPlan> {
     const where = formatReference(ref);
     const resolved = await source.getManifest(ref.repository, manifestReference(ref));
     const parsed = parseManifest(resolved.bytes, resolved.mediaType, where);
@@ -268,12 +268,12 @@ export class CopyEngine {
   }
 
   /**
-   * Copy one reference. `source` and `dest` are the clients of the source and destination
-   * registries (the destination one with push access).
+   * Copy one reference. `source` is the client of the source registry, or an OCI image layout on
+   * disk (lib/oci/oci-layout.ts); `dest` the client of the destination registry, with push access.
    * @throws TransferError when a transfer fails after its retries (exit 3)
    * @throws SdpipeError for anything else that stops the copy (missing platform, refused tag)
    */
-  async copy(source: RegistryClient, dest: RegistryClient, request: CopyRequest): Promise<CopyResult> {
+  async copy(source: SourceRegistry, dest: RegistryClient, request: CopyRequest): Promise<CopyResult> {
     const started = Date.now();
     const unchanged = await this.unchangedSincePrevious(source, dest, request, started);
     if (unchanged) return unchanged;
@@ -402,7 +402,7 @@ export class CopyEngine {
    * run's source digest while the destination tag holds the previous digest; undefined when
    * anything differs or is unknown (then the copy fetches the source manifest).
    */
-  private async unchangedSincePrevious(source: RegistryClient, dest: RegistryClient, request: CopyRequest, started: number): Promise<CopyResult | undefined> {
+  private async unchangedSincePrevious(source: SourceRegistry, dest: RegistryClient, request: CopyRequest, started: number): Promise<CopyResult | undefined> {
     const prev = request.previous;
     const tag = request.target.tag;
     if (!prev || !tag || request.source.digest || !request.source.tag) return undefined;
@@ -439,7 +439,7 @@ export class CopyEngine {
   }
 
   /** Settle one blob at the destination: skip, mount, or upload. */
-  private ensureBlob(source: RegistryClient, sourceRepo: string, dest: RegistryClient, repo: string, desc: Descriptor): Promise<{ action: BlobAction; stats?: UploadBlobStats; mountSkip?: MountSkip }> {
+  private ensureBlob(source: SourceRegistry, sourceRepo: string, dest: RegistryClient, repo: string, desc: Descriptor): Promise<{ action: BlobAction; stats?: UploadBlobStats; mountSkip?: MountSkip }> {
     const ledger = this.ledger(dest.registry);
     return ledger.exclusive(desc.digest, async () => {
       if (ledger.has(desc.digest, repo)) return { action: 'skipped' as const };

@@ -74,6 +74,19 @@ export interface BlobDownload {
   abort(): void;
 }
 
+/**
+ * What the copy engine reads from a SOURCE (lib/oci/copy.ts, lib/oci/blob-upload.ts): a
+ * {@link RegistryClient}, or an OCI image layout on disk (lib/oci/oci-layout.ts
+ * `OciLayoutSource`). `transport.origin` tells whether source and destination are the same
+ * registry (then blobs may be mounted from the source repository); `registry` names the source in
+ * messages; `retryPolicy` paces the retries of source downloads. Destinations stay
+ * {@link RegistryClient}s.
+ */
+export type SourceRegistry = Pick<RegistryClient, 'registry' | 'retryPolicy' | 'getManifest' | 'headManifest' | 'openBlob'> & {
+  /** Where the source lives; only `origin.origin` is compared with the destination's. */
+  readonly transport: { readonly origin: URL };
+};
+
 /** A repository the destination registry does not have (ECR refuses pushes into it). */
 export class RepositoryMissingError extends SdpipeError {
   constructor(registry: string, repository: string, how: string, cause?: unknown) {
