@@ -12,6 +12,7 @@ import { DEFAULT_HF_ENDPOINT } from '../name/model-source';
 import type {
   ApiGatewayConfig,
   ApprovalMode,
+  BuildEntry,
   ClusterComponents,
   DownloadSettings,
   EnvironmentConfig,
@@ -54,6 +55,12 @@ export const ENVIRONMENT_DEFAULTS = {
     /** Keep the whole index, so the mirrored digest is the source's digest. */
     platforms: 'all',
     /** Immutable tags: a mirrored tag can never point to other content. */
+    tagMutability: 'IMMUTABLE',
+  },
+  buildEntry: {
+    /** The platform of GitHub's and CodeBuild's standard runners; other platforms need emulation (docs/build.md). */
+    platforms: ['linux/amd64'],
+    /** Built images are tagged with their content key, which never points at other content. */
     tagMutability: 'IMMUTABLE',
   },
   models: {
@@ -145,6 +152,20 @@ export interface ResolvedImageEntry extends ResolvedMirrorEntry {
   readonly platforms: readonly string[] | 'all';
 }
 
+/** A build entry with its defaults: every optional key but `target` is set. */
+export interface ResolvedBuildEntry extends BuildEntry {
+  readonly file: string;
+  readonly args: Readonly<Record<string, string>>;
+  readonly platforms: readonly string[];
+  readonly tagMutability: 'MUTABLE' | 'IMMUTABLE';
+}
+
+/** The Dockerfile of a build entry that writes none: `<context>/Dockerfile`, repository-relative with `/`. */
+export function buildFileDefault(context: string): string {
+  const c = context.replace(/\/+$/, '');
+  return c === '' || c === '.' ? 'Dockerfile' : `${c}/Dockerfile`;
+}
+
 /** A runtime with its defaults. */
 export interface ResolvedRuntime extends ModelRuntime {
   /** DNS-1123 namespace. */
@@ -176,6 +197,7 @@ export interface ResolvedEnvironment extends EnvironmentConfig {
   readonly environment: EnvironmentSection & { readonly approval: ApprovalMode };
   readonly pipeline: PipelineSection & { readonly engine: PipelineEngine; readonly runner: readonly string[]; readonly source: PipelineSource };
   readonly mirror: { readonly images: readonly ResolvedImageEntry[]; readonly charts: readonly ResolvedMirrorEntry[]; readonly download: Required<DownloadSettings> };
+  readonly build: { readonly images: readonly ResolvedBuildEntry[] };
   readonly models: { readonly endpoint: string; readonly files: readonly ModelFile[]; readonly download: Required<DownloadSettings> };
   readonly snapshot: ResolvedSnapshot;
   readonly logs: Required<LogsSection>;
@@ -228,6 +250,16 @@ export function resolveEnvironment(config: EnvironmentConfig): ResolvedEnvironme
       images: (config.mirror?.images ?? []).map((e) => ({ ...entry(e), platforms: e.platforms ?? D.mirrorEntry.platforms })),
       charts: (config.mirror?.charts ?? []).map(entry),
       download: { ...D.mirror.download, ...definedOnly(config.mirror?.download ?? {}) },
+    },
+    build: {
+      ...config.build,
+      images: (config.build?.images ?? []).map((e) => ({
+        ...e,
+        file: e.file ?? buildFileDefault(e.context),
+        args: e.args ?? {},
+        platforms: e.platforms && e.platforms.length > 0 ? e.platforms : D.buildEntry.platforms,
+        tagMutability: e.tagMutability ?? D.buildEntry.tagMutability,
+      })),
     },
     models: {
       ...config.models,

@@ -13,6 +13,7 @@ import { ORIGINAL_KEY_RULES } from './original-keys';
 import { EKS_RULES } from './rules-eks';
 import { API_RULES } from './rules-api';
 import { ACCESS_RULES } from './rules-access';
+import { BUILD_RULES } from './rules-build';
 import { isPlaceholder } from './placeholders';
 import { checkModelKey, checkModelSource, shownModelKey } from './model-key';
 import { workflowValueProblems } from './workflow-values';
@@ -29,7 +30,7 @@ import { defaultEngine, ENVIRONMENT_DEFAULTS } from './resolve';
 import { didYouMean } from './schema';
 import type { RuntimeType } from './types';
 import { diag } from './yaml-source';
-import type { ValuePath, YamlSource } from './yaml-source';
+import type { Position, ValuePath, YamlSource } from './yaml-source';
 
 type Obj = Record<string, unknown>;
 
@@ -51,8 +52,12 @@ export interface RuleContext {
   readonly regionsDir?: string;
   /** Today (YYYY-MM-DD) for date-bound rules. @default the current UTC date */
   readonly today?: string;
+  /** The repository root (absolute) that build.images paths are relative to; see {@link CheckRulesOptions.repositoryRoot}. */
+  readonly repositoryRoot: string;
   /** Report a finding at `path` (`key: true` points at the key rather than the value). */
   report(rule: RuleId, at: ValuePath, message: string, options?: { key?: boolean; severity?: Severity; hint?: string }): void;
+  /** Report a finding in another file of the repository (a Dockerfile), given by its absolute path, shown like the environment file. */
+  reportFile(rule: RuleId, file: string, at: Position, message: string, options?: { severity?: Severity; hint?: string }): void;
 }
 
 /** Options of {@link checkRules}. */
@@ -61,6 +66,45 @@ export interface CheckRulesOptions {
   readonly regionsDir?: string;
   /** Today (YYYY-MM-DD) for date-bound rules (EKS standard support). @default the current UTC date */
   readonly today?: string;
+  /**
+   * The repository root that build.images paths (context, file) are relative to.
+   * @default `<root>` when the environment file is `<root>/config/environments/<f>.yaml`, else the working directory
+   */
+  readonly repositoryRoot?: string;
+  /** The environment file's path on disk when `source.file` is only its display name. @default source.file */
+  readonly environmentPath?: string;
+}
+
+/** `<root>` of a path `<root>/config/environments/<f>.yaml` (`''` for a relative path with no root part), else undefined. */
+export function environmentRootOf(file: string): string | undefined {
+  const m = /^(?:(.*)[\\/])?config[\\/]environments[\\/][^\\/]+\.ya?ml$/.exec(file);
+  if (!m) return undefined;
+  return m[1] || (path.isAbsolute(file) ? path.parse(file).root : '');
+}
+
+/**
+ * The repository root and how files under it are shown. Files are shown like the environment file: when
+ * that is shown as `<p>/config/environments/<f>.yaml` and the root is its root, as `<p>/<path in the
+ * repository>` (`images/x/Dockerfile` when the environment file is shown as `config/environments/<f>.yaml`);
+ * otherwise relative to the working directory when inside it, else absolute (lib/config/load.ts displayPath).
+ */
+function repositoryFiles(source: YamlSource, options: CheckRulesOptions): { root: string; show: (abs: string) => string } {
+  const cwd = process.cwd();
+  const envRoot = environmentRootOf(path.resolve(options.environmentPath ?? source.file));
+  const root = path.resolve(options.repositoryRoot ?? envRoot ?? cwd);
+  const shownRoot = environmentRootOf(source.file);
+  const sameRoot = envRoot !== undefined && path.resolve(envRoot) === root;
+  return {
+    root,
+    show(abs) {
+      if (sameRoot && shownRoot !== undefined) {
+        const rel = path.relative(root, abs).split(path.sep).join('/');
+        return shownRoot === '' ? rel : `${shownRoot}/${rel}`;
+      }
+      const rel = path.relative(cwd, abs);
+      return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+    },
+  };
 }
 
 /** Run every rule over a parsed mapping. */
@@ -72,6 +116,7 @@ export function checkRules(source: YamlSource, options: CheckRulesOptions = {}):
   const region = str(env?.region);
   const regionOk = region !== undefined && REGION_PATTERN.test(region);
   const accountRaw = str(env?.account);
+  const files = repositoryFiles(source, options);
   const ctx: RuleContext = {
     source,
     root,
@@ -81,10 +126,14 @@ export function checkRules(source: YamlSource, options: CheckRulesOptions = {}):
     facts: regionOk ? regionFacts(region, options.regionsDir) : undefined,
     regionsDir: options.regionsDir,
     today: options.today,
+    repositoryRoot: files.root,
     report(rule, at, message, o = {}) {
       // A placeholder left by `sdpipe import` is reported once, as SDP108, not as the value it stands for.
       if (rule !== 'SDP108' && isPlaceholder(valueAt(root, at))) return;
       out.push(diag(source.file, rule, source.positionOf(at, { key: o.key }), message, o.severity, o.hint, at));
+    },
+    reportFile(rule, file, at, message, o = {}) {
+      out.push(diag(files.show(file), rule, at, message, o.severity, o.hint));
     },
   };
   for (const rule of ALL_RULES) {
@@ -280,7 +329,7 @@ function runtimeImages(rt: Obj, i: number): Array<[Obj, ValuePath, string]> {
 }
 
 function imageReferenceRules(ctx: RuleContext): void {
-  const mirrored = new Set(arr(obj(ctx.root.mirror)?.images).map((e) => str(obj(e)?.repository)).filter(Boolean));
+  const mirrored = new Set([...arr(obj(ctx.root.mirror)?.images), ...arr(obj(ctx.root.build)?.images)].map((e) => str(obj(e)?.repository)).filter(Boolean));
   for (const [rt, i] of runtimes(ctx)) {
     for (const [image, at, name] of runtimeImages(rt, i)) {
       const repository = str(image.repository);
@@ -300,8 +349,8 @@ function imageReferenceRules(ctx: RuleContext): void {
           });
         }
       } else if (!mirrored.has(ref.repository)) {
-        ctx.report('SDP085', [...at, 'repository'], `repository ${ref.repository} is not in mirror.images, so nothing puts the ${name} image there`, {
-          hint: `add a mirror.images entry with repository: ${ref.repository}, or leave the image out so the pipeline pins the mirrored digest`,
+        ctx.report('SDP085', [...at, 'repository'], `repository ${ref.repository} is not in mirror.images or build.images, so nothing puts the ${name} image there`, {
+          hint: `add a mirror.images (or build.images) entry with repository: ${ref.repository}, or leave the image out so the pipeline pins the mirrored digest`,
         });
       }
       if (!str(image.digest)) {
@@ -539,7 +588,7 @@ function modelRules(ctx: RuleContext): void {
 function mirrorCoverageRules(ctx: RuleContext): void {
   if (!ctx.partition) return;
   const mirror = obj(ctx.root.mirror);
-  const imageNames = new Set(arr(mirror?.images).map((e) => str(obj(e)?.name)));
+  const imageNames = new Set([...arr(mirror?.images), ...arr(obj(ctx.root.build)?.images)].map((e) => str(obj(e)?.name)));
   const chartNames = new Set(arr(mirror?.charts).map((e) => str(obj(e)?.name)));
   const types = runtimes(ctx).map(([rt]) => rt.type).filter((t): t is RuntimeType => t === 'sdwebui' || t === 'comfyui');
   const typeAt = new Map<string, ValuePath>();
@@ -557,7 +606,7 @@ function mirrorCoverageRules(ctx: RuleContext): void {
     if (imageNames.has(name) || written.has(name)) continue;
     const own = typeAt.get(name);
     if (own) {
-      ctx.report('SDP081', own, `image "${name}" is not in mirror.images (runtime type ${name} needs it)`);
+      ctx.report('SDP081', own, `image "${name}" is not in mirror.images or build.images (runtime type ${name} needs it)`);
       continue;
     }
     const why = name === RUNTIME_IMAGE.queueAgent ? 'every runtime runs it' : `the cluster's charts run them and ${ctx.region} cannot pull them from public registries`;
@@ -566,9 +615,9 @@ function mirrorCoverageRules(ctx: RuleContext): void {
     grouped.set(why, g);
   }
   for (const [why, g] of grouped) {
-    ctx.report('SDP081', g.at, `image${g.names.length > 1 ? 's' : ''} ${g.names.map((n) => `"${n}"`).join(', ')} ${g.names.length > 1 ? 'are' : 'is'} not in mirror.images (${why})`, {
+    ctx.report('SDP081', g.at, `image${g.names.length > 1 ? 's' : ''} ${g.names.map((n) => `"${n}"`).join(', ')} ${g.names.length > 1 ? 'are' : 'is'} not in mirror.images or build.images (${why})`, {
       key: g.at[0] === 'mirror',
-      hint: `add ${g.names.length > 1 ? 'them' : 'it'} to mirror.images under ${g.names.length > 1 ? 'these names' : 'this name'}`,
+      hint: `add ${g.names.length > 1 ? 'them' : 'it'} to mirror.images (or build.images) under ${g.names.length > 1 ? 'these names' : 'this name'}`,
     });
   }
   const needsRuntimeChart = runtimes(ctx).some(([rt]) => rt.chartRepository === undefined);
@@ -651,6 +700,7 @@ const ALL_RULES: ReadonlyArray<(ctx: RuleContext) => void> = [
   ...API_RULES,
   ...ACCESS_RULES,
   ...TUNING_RULES,
+  ...BUILD_RULES,
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -89,6 +89,36 @@ export interface MirrorSection {
   readonly download?: DownloadSettings;
 }
 
+/**
+ * One image the pipeline builds itself (`build.images[]`, docs/build.md): built daemonless with
+ * buildah from a Dockerfile in this repository, pushed into the environment's ECR, and from then on
+ * treated like a mirrored image (its `name` shares the namespace of `mirror.images`).
+ */
+export interface BuildEntry {
+  /** Name used by the deploy stage and the lock, unique across `mirror.images` and `build.images`. */
+  readonly name: string;
+  /** Build context: a folder, relative to the repository root. */
+  readonly context: string;
+  /** The Dockerfile, relative to the repository root. @default <context>/Dockerfile */
+  readonly file?: string;
+  /** Stage to build (`--target`). @default none: the last stage */
+  readonly target?: string;
+  /** Build arguments (`--build-arg NAME=value`). @default {} (none) */
+  readonly args?: Readonly<Record<string, string>>;
+  /** Platforms to build, such as [linux/amd64]. @default [linux/amd64] */
+  readonly platforms?: readonly string[];
+  /** Repository in this environment's ECR. */
+  readonly repository: string;
+  /** ECR tag mutability of the target repository. @default IMMUTABLE */
+  readonly tagMutability?: 'MUTABLE' | 'IMMUTABLE';
+}
+
+/** Images the pipeline builds (docs/build.md). */
+export interface BuildSection {
+  /** Images to build. @default [] (none) */
+  readonly images?: readonly BuildEntry[];
+}
+
 /** One model file to sync into the model bucket. */
 export interface ModelFile {
   /** `hf://org/repo/path@revision`, `https://...`, `s3://bucket/key`, `file://...` or a bare path. */
@@ -462,6 +492,8 @@ export interface EnvironmentConfig {
   readonly pipeline?: PipelineSection;
   /** Images and charts to mirror. @default {} (nothing to mirror) */
   readonly mirror?: MirrorSection;
+  /** Images built from Dockerfiles in this repository. @default {} (nothing to build) */
+  readonly build?: BuildSection;
   /** Model files to sync. @default {} (nothing to sync) */
   readonly models?: ModelsSection;
   /** The image-cache EBS snapshot. @default {} (disabled) */

@@ -51,7 +51,8 @@ export function validateText(file: string, input: string | Buffer, options: Vali
 
 /** Validate a file on disk. Throws only when the file cannot be read (the caller maps that to exit 2). */
 export function validateFile(file: string, options: ValidateOptions & { displayName?: string } = {}): ValidationResult {
-  return validateSource(YamlSource.readFile(file, options.displayName ?? file), options);
+  // The real path, not the display name, locates the repository root for build.images (rules.ts repositoryFiles).
+  return validateSource(YamlSource.readFile(file, options.displayName ?? file), { ...options, environmentPath: options.environmentPath ?? file });
 }
 
 /**

@@ -5,9 +5,10 @@
 "use strict";
 module.exports = validate20;
 module.exports.default = validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sdpipe.dev/schema/environment.schema.json","title":"sdpipe environment file","description":"One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.","type":"object","additionalProperties":false,"required":["environment","stackName","modelBucketArn","modelsRuntime"],"properties":{"environment":{"description":"Where the environment lives and which branch deploys it.","type":"object","additionalProperties":false,"required":["name","account","region","branch"],"properties":{"name":{"description":"Environment name; must equal the file name without .yaml.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","maxLength":40},"account":{"description":"12-digit AWS account id, quoted so YAML keeps leading zeros.","type":"string","pattern":"^[0-9]{12}$"},"region":{"description":"AWS region; the partition (aws or aws-cn) follows from it.","type":"string"},"branch":{"description":"Git branch whose pushes deploy this environment, such as env/prod-cn.","type":"string","minLength":1},"approval":{"description":"manual: a person approves before deploy; auto: no gate. Default manual.","enum":["manual","auto"]}}},"pipeline":{"description":"How the environment's pipeline runs.","type":"object","additionalProperties":false,"properties":{"engine":{"description":"codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.","enum":["codepipeline","github-actions"]},"runner":{"description":"github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].","type":"array","items":{"type":"string","minLength":1},"minItems":1},"source":{"description":"codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.","enum":["s3","codeconnections"]},"connectionArn":{"description":"ARN of the CodeConnections connection (codeconnections only).","type":"string"},"repository":{"description":"owner/repo of the repository (codeconnections only).","type":"string","pattern":"^[^/\\s]+/[^/\\s]+$"}}},"npmRegistry":{"description":"npm registry used by build steps, for example a mirror reachable from China.","type":"string","pattern":"^https?://"}}},"mirror":{"description":"Images and Helm charts copied into this environment's ECR before deploy.","type":"object","additionalProperties":false,"properties":{"images":{"description":"Container images to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"charts":{"description":"Helm charts (OCI artifacts) to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"download":{"description":"How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"models":{"description":"Model files synced into the model bucket.","type":"object","additionalProperties":false,"properties":{"endpoint":{"description":"A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.","type":"string","pattern":"^https?://"},"files":{"description":"Files to sync.","type":"array","items":{"type":"object","additionalProperties":false,"required":["source","target","sha256"],"properties":{"source":{"description":"hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.","type":"string","minLength":1},"target":{"description":"Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).","type":"string","pattern":"^[^/].*[^/]$"},"sha256":{"description":"Pinned sha256 of the file: 64 lowercase hex digits.","type":"string","pattern":"^[0-9a-f]{64}$"}}}},"download":{"description":"How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"snapshot":{"description":"The image-cache EBS snapshot baked from the mirrored images.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Bake or reuse a snapshot and give it to the GPU nodes. Default false.","type":"boolean"},"kubernetesVersion":{"description":"Kubernetes version of the Bottlerocket AMI used to bake, such as \"1.35\". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.","type":"string","pattern":"^1\\.[0-9]{2}$"},"volumeSize":{"description":"Data volume size in GiB. Default 80.","type":"integer","minimum":20,"maximum":16384},"instanceType":{"description":"Instance type of the bake instance. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"architectures":{"description":"Architectures to bake for. Default [x86_64].","type":"array","items":{"enum":["x86_64","arm64"]},"minItems":1,"uniqueItems":true},"tuning":{"description":"Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Tune the data volumes down. Default false.","type":"boolean"},"delayMinutes":{"description":"Minutes after the node starts running before the volume is lowered. Default 10.","type":"integer","minimum":1,"maximum":1440},"iops":{"description":"Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.","type":"integer","minimum":3000,"maximum":16000},"throughput":{"description":"Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.","type":"integer","minimum":125,"maximum":1000}}}}},"logs":{"description":"Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Ship pod and node logs to CloudWatch Logs. Default true.","type":"boolean"},"retentionDays":{"description":"Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.","enum":[1,3,5,7,14,30,60,90,120,150,180,365,400,545,731,1096,1827,2192,2557,2922,3288,3653]}}},"stackName":{"description":"CloudFormation stack name of the deployed stack.","type":"string"},"modelBucketArn":{"description":"ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.","type":"string"},"clusterComponents":{"description":"The managed node group that runs system components.","type":"object","additionalProperties":false,"properties":{"kubernetesVersion":{"description":"Kubernetes version of the cluster, such as \"1.35\": one EKS offers in the region (SDP114), under EKS standard support (SDP112). Default 1.35.","type":"string","pattern":"^1\\.[0-9]{2}$"},"instanceType":{"description":"Instance type of the system node group. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"minSize":{"description":"Minimum node count. Default 2.","type":"integer","minimum":0},"maxSize":{"description":"Maximum node count. Default 2.","type":"integer","minimum":1},"desiredSize":{"description":"Desired node count. Default 2.","type":"integer","minimum":0},"desiredCount":{"description":"The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.","type":"integer","minimum":1},"admins":{"description":"IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).","type":"array","items":{"type":"string"},"uniqueItems":true},"availabilityZones":{"description":"Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.","type":"array","items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},"minItems":2,"uniqueItems":true}}},"APIGW":{"description":"API Gateway stage and throttling.","type":"object","additionalProperties":false,"properties":{"stageName":{"description":"Stage name of the REST API. Default prod.","type":"string","pattern":"^[A-Za-z0-9_]{1,128}$"},"throttle":{"description":"Usage plan throttle.","type":"object","additionalProperties":false,"properties":{"rateLimit":{"description":"Steady-state requests per second. Default 10.","type":"number","minimum":0},"burstLimit":{"description":"Burst requests; must be at least rateLimit. Default 2.","type":"integer","minimum":0}}},"endpointType":{"description":"API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.","enum":["regional","private"]},"customDomain":{"description":"A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).","type":"object","additionalProperties":false,"required":["domainName","certificateArn"],"properties":{"domainName":{"description":"Domain name, such as sd.example.cn.","type":"string","pattern":"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},"certificateArn":{"description":"ACM certificate ARN for the domain, in the stack's region (regional endpoint).","type":"string"},"hostedZone":{"description":"Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).","type":"object","additionalProperties":false,"required":["id","name"],"properties":{"id":{"description":"Hosted zone id, such as Z0123456789ABCDEFGHIJ.","type":"string","pattern":"^Z[A-Z0-9]{1,32}$"},"name":{"description":"Zone name, such as example.cn.","type":"string"}}}}}}},"modelsRuntime":{"description":"Inference runtimes, one SQS queue and one Helm release each.","type":"array","minItems":1,"items":{"$ref":"#/$defs/runtime"}}},"$defs":{"mirrorEntry":{"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}},"download":{"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}},"image":{"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}},"volume":{"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}},"scaling":{"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}},"runtime":{"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}},"resources":{"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}},"extraEnv":{"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sdpipe.dev/schema/environment.schema.json","title":"sdpipe environment file","description":"One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.","type":"object","additionalProperties":false,"required":["environment","stackName","modelBucketArn","modelsRuntime"],"properties":{"environment":{"description":"Where the environment lives and which branch deploys it.","type":"object","additionalProperties":false,"required":["name","account","region","branch"],"properties":{"name":{"description":"Environment name; must equal the file name without .yaml.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","maxLength":40},"account":{"description":"12-digit AWS account id, quoted so YAML keeps leading zeros.","type":"string","pattern":"^[0-9]{12}$"},"region":{"description":"AWS region; the partition (aws or aws-cn) follows from it.","type":"string"},"branch":{"description":"Git branch whose pushes deploy this environment, such as env/prod-cn.","type":"string","minLength":1},"approval":{"description":"manual: a person approves before deploy; auto: no gate. Default manual.","enum":["manual","auto"]}}},"pipeline":{"description":"How the environment's pipeline runs.","type":"object","additionalProperties":false,"properties":{"engine":{"description":"codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.","enum":["codepipeline","github-actions"]},"runner":{"description":"github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].","type":"array","items":{"type":"string","minLength":1},"minItems":1},"source":{"description":"codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.","enum":["s3","codeconnections"]},"connectionArn":{"description":"ARN of the CodeConnections connection (codeconnections only).","type":"string"},"repository":{"description":"owner/repo of the repository (codeconnections only).","type":"string","pattern":"^[^/\\s]+/[^/\\s]+$"}}},"npmRegistry":{"description":"npm registry used by build steps, for example a mirror reachable from China.","type":"string","pattern":"^https?://"}}},"mirror":{"description":"Images and Helm charts copied into this environment's ECR before deploy.","type":"object","additionalProperties":false,"properties":{"images":{"description":"Container images to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"charts":{"description":"Helm charts (OCI artifacts) to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"download":{"description":"How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"build":{"description":"Images built from Dockerfiles in this repository with buildah and pushed into this environment's ECR, then deployed like mirrored images (docs/build.md).","type":"object","additionalProperties":false,"properties":{"images":{"description":"Images to build.","type":"array","items":{"$ref":"#/$defs/buildEntry"}}}},"models":{"description":"Model files synced into the model bucket.","type":"object","additionalProperties":false,"properties":{"endpoint":{"description":"A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.","type":"string","pattern":"^https?://"},"files":{"description":"Files to sync.","type":"array","items":{"type":"object","additionalProperties":false,"required":["source","target","sha256"],"properties":{"source":{"description":"hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.","type":"string","minLength":1},"target":{"description":"Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).","type":"string","pattern":"^[^/].*[^/]$"},"sha256":{"description":"Pinned sha256 of the file: 64 lowercase hex digits.","type":"string","pattern":"^[0-9a-f]{64}$"}}}},"download":{"description":"How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"snapshot":{"description":"The image-cache EBS snapshot baked from the mirrored images.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Bake or reuse a snapshot and give it to the GPU nodes. Default false.","type":"boolean"},"kubernetesVersion":{"description":"Kubernetes version of the Bottlerocket AMI used to bake, such as \"1.35\". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.","type":"string","pattern":"^1\\.[0-9]{2}$"},"volumeSize":{"description":"Data volume size in GiB. Default 80.","type":"integer","minimum":20,"maximum":16384},"instanceType":{"description":"Instance type of the bake instance. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"architectures":{"description":"Architectures to bake for. Default [x86_64].","type":"array","items":{"enum":["x86_64","arm64"]},"minItems":1,"uniqueItems":true},"tuning":{"description":"Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Tune the data volumes down. Default false.","type":"boolean"},"delayMinutes":{"description":"Minutes after the node starts running before the volume is lowered. Default 10.","type":"integer","minimum":1,"maximum":1440},"iops":{"description":"Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.","type":"integer","minimum":3000,"maximum":16000},"throughput":{"description":"Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.","type":"integer","minimum":125,"maximum":1000}}}}},"logs":{"description":"Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Ship pod and node logs to CloudWatch Logs. Default true.","type":"boolean"},"retentionDays":{"description":"Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.","enum":[1,3,5,7,14,30,60,90,120,150,180,365,400,545,731,1096,1827,2192,2557,2922,3288,3653]}}},"stackName":{"description":"CloudFormation stack name of the deployed stack.","type":"string"},"modelBucketArn":{"description":"ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.","type":"string"},"clusterComponents":{"description":"The managed node group that runs system components.","type":"object","additionalProperties":false,"properties":{"kubernetesVersion":{"description":"Kubernetes version of the cluster, such as \"1.35\": one EKS offers in the region (SDP114), under EKS standard support (SDP112). Default 1.35.","type":"string","pattern":"^1\\.[0-9]{2}$"},"instanceType":{"description":"Instance type of the system node group. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"minSize":{"description":"Minimum node count. Default 2.","type":"integer","minimum":0},"maxSize":{"description":"Maximum node count. Default 2.","type":"integer","minimum":1},"desiredSize":{"description":"Desired node count. Default 2.","type":"integer","minimum":0},"desiredCount":{"description":"The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.","type":"integer","minimum":1},"admins":{"description":"IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).","type":"array","items":{"type":"string"},"uniqueItems":true},"availabilityZones":{"description":"Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.","type":"array","items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},"minItems":2,"uniqueItems":true}}},"APIGW":{"description":"API Gateway stage and throttling.","type":"object","additionalProperties":false,"properties":{"stageName":{"description":"Stage name of the REST API. Default prod.","type":"string","pattern":"^[A-Za-z0-9_]{1,128}$"},"throttle":{"description":"Usage plan throttle.","type":"object","additionalProperties":false,"properties":{"rateLimit":{"description":"Steady-state requests per second. Default 10.","type":"number","minimum":0},"burstLimit":{"description":"Burst requests; must be at least rateLimit. Default 2.","type":"integer","minimum":0}}},"endpointType":{"description":"API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.","enum":["regional","private"]},"customDomain":{"description":"A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).","type":"object","additionalProperties":false,"required":["domainName","certificateArn"],"properties":{"domainName":{"description":"Domain name, such as sd.example.cn.","type":"string","pattern":"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},"certificateArn":{"description":"ACM certificate ARN for the domain, in the stack's region (regional endpoint).","type":"string"},"hostedZone":{"description":"Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).","type":"object","additionalProperties":false,"required":["id","name"],"properties":{"id":{"description":"Hosted zone id, such as Z0123456789ABCDEFGHIJ.","type":"string","pattern":"^Z[A-Z0-9]{1,32}$"},"name":{"description":"Zone name, such as example.cn.","type":"string"}}}}}}},"modelsRuntime":{"description":"Inference runtimes, one SQS queue and one Helm release each.","type":"array","minItems":1,"items":{"$ref":"#/$defs/runtime"}}},"$defs":{"mirrorEntry":{"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}},"download":{"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}},"image":{"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}},"volume":{"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}},"scaling":{"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}},"runtime":{"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}},"resources":{"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}},"extraEnv":{"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]},"buildEntry":{"type":"object","additionalProperties":false,"required":["name","context","repository"],"properties":{"name":{"description":"Name the deploy stage and the lock refer to; unique across mirror.images and build.images.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"context":{"description":"Build context: a folder relative to the repository root.","type":"string","minLength":1},"file":{"description":"The Dockerfile, relative to the repository root. Default <context>/Dockerfile.","type":"string","minLength":1},"target":{"description":"Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.","type":"string","minLength":1},"args":{"description":"Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"platforms":{"description":"Platforms to build, such as [linux/amd64]. Default [linux/amd64].","type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}}}};
 const schema32 = {"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}};
 const schema34 = {"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}};
+const schema35 = {"type":"object","additionalProperties":false,"required":["name","context","repository"],"properties":{"name":{"description":"Name the deploy stage and the lock refer to; unique across mirror.images and build.images.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"context":{"description":"Build context: a folder relative to the repository root.","type":"string","minLength":1},"file":{"description":"The Dockerfile, relative to the repository root. Default <context>/Dockerfile.","type":"string","minLength":1},"target":{"description":"Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.","type":"string","minLength":1},"args":{"description":"Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"platforms":{"description":"Platforms to build, such as [linux/amd64]. Default [linux/amd64].","type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}};
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const func0 = require("ajv/dist/runtime/equal").default;
@@ -17,22 +18,23 @@ const pattern6 = new RegExp("^[^/\\s]+/[^/\\s]+$", "u");
 const pattern7 = new RegExp("^https?://", "u");
 const pattern9 = new RegExp("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "u");
 const pattern10 = new RegExp("^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$", "u");
-const pattern15 = new RegExp("^[^/].*[^/]$", "u");
-const pattern16 = new RegExp("^[0-9a-f]{64}$", "u");
-const pattern17 = new RegExp("^1\\.[0-9]{2}$", "u");
-const pattern18 = new RegExp("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", "u");
-const pattern21 = new RegExp("^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", "u");
-const pattern22 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
-const pattern23 = new RegExp("^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", "u");
-const pattern24 = new RegExp("^Z[A-Z0-9]{1,32}$", "u");
-const schema36 = {"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}};
-const schema37 = {"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}};
-const schema39 = {"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}};
-const schema40 = {"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}};
-const schema41 = {"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}};
-const schema42 = {"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]};
-const pattern25 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
-const pattern27 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern15 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern19 = new RegExp("^[^/].*[^/]$", "u");
+const pattern20 = new RegExp("^[0-9a-f]{64}$", "u");
+const pattern21 = new RegExp("^1\\.[0-9]{2}$", "u");
+const pattern22 = new RegExp("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", "u");
+const pattern25 = new RegExp("^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", "u");
+const pattern26 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
+const pattern27 = new RegExp("^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", "u");
+const pattern28 = new RegExp("^Z[A-Z0-9]{1,32}$", "u");
+const schema37 = {"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}};
+const schema38 = {"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}};
+const schema40 = {"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}};
+const schema41 = {"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}};
+const schema42 = {"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}};
+const schema43 = {"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]};
+const pattern29 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
+const pattern31 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -46,7 +48,7 @@ evaluated0.items = undefined;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.name === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema36.required,parentSchema:schema36,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema37.required,parentSchema:schema37,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -56,7 +58,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.type === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema36.required,parentSchema:schema36,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'",schema:schema37.required,parentSchema:schema37,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -67,7 +69,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((((((key0 === "name") || (key0 === "namespace")) || (key0 === "type")) || (key0 === "modelFilename")) || (key0 === "dynamicModel")) || (key0 === "chartRepository")) || (key0 === "chartVersion")) || (key0 === "extraValues"))){
-const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema36,data};
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema37,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -80,7 +82,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 !== "string"){
-const err3 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.name.type,parentSchema:schema36.properties.name,data:data0};
+const err3 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.name.type,parentSchema:schema37.properties.name,data:data0};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -93,7 +95,7 @@ errors++;
 if(data.namespace !== undefined){
 let data1 = data.namespace;
 if(typeof data1 !== "string"){
-const err4 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.namespace.type,parentSchema:schema36.properties.namespace,data:data1};
+const err4 = {instancePath:instancePath+"/namespace",schemaPath:"#/properties/namespace/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.namespace.type,parentSchema:schema37.properties.namespace,data:data1};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -106,7 +108,7 @@ errors++;
 if(data.type !== undefined){
 let data2 = data.type;
 if(!((data2 === "sdwebui") || (data2 === "comfyui"))){
-const err5 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema36.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.type.enum,parentSchema:schema36.properties.type,data:data2};
+const err5 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema37.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema37.properties.type.enum,parentSchema:schema37.properties.type,data:data2};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -119,7 +121,7 @@ errors++;
 if(data.modelFilename !== undefined){
 let data3 = data.modelFilename;
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/modelFilename",schemaPath:"#/properties/modelFilename/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.modelFilename.type,parentSchema:schema36.properties.modelFilename,data:data3};
+const err6 = {instancePath:instancePath+"/modelFilename",schemaPath:"#/properties/modelFilename/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.modelFilename.type,parentSchema:schema37.properties.modelFilename,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -132,7 +134,7 @@ errors++;
 if(data.dynamicModel !== undefined){
 let data4 = data.dynamicModel;
 if(typeof data4 !== "boolean"){
-const err7 = {instancePath:instancePath+"/dynamicModel",schemaPath:"#/properties/dynamicModel/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.dynamicModel.type,parentSchema:schema36.properties.dynamicModel,data:data4};
+const err7 = {instancePath:instancePath+"/dynamicModel",schemaPath:"#/properties/dynamicModel/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema37.properties.dynamicModel.type,parentSchema:schema37.properties.dynamicModel,data:data4};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -145,7 +147,7 @@ errors++;
 if(data.chartRepository !== undefined){
 let data5 = data.chartRepository;
 if(typeof data5 !== "string"){
-const err8 = {instancePath:instancePath+"/chartRepository",schemaPath:"#/properties/chartRepository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.chartRepository.type,parentSchema:schema36.properties.chartRepository,data:data5};
+const err8 = {instancePath:instancePath+"/chartRepository",schemaPath:"#/properties/chartRepository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.chartRepository.type,parentSchema:schema37.properties.chartRepository,data:data5};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -158,7 +160,7 @@ errors++;
 if(data.chartVersion !== undefined){
 let data6 = data.chartVersion;
 if(typeof data6 !== "string"){
-const err9 = {instancePath:instancePath+"/chartVersion",schemaPath:"#/properties/chartVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.chartVersion.type,parentSchema:schema36.properties.chartVersion,data:data6};
+const err9 = {instancePath:instancePath+"/chartVersion",schemaPath:"#/properties/chartVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.chartVersion.type,parentSchema:schema37.properties.chartVersion,data:data6};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -176,7 +178,7 @@ let data8 = data7.karpenter;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 for(const key1 in data8){
 if(!(((key1 === "nodeTemplate") || (key1 === "provisioner")) || (key1 === "scaling"))){
-const err10 = {instancePath:instancePath+"/extraValues/karpenter",schemaPath:"#/properties/extraValues/properties/karpenter/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter,data:data8};
+const err10 = {instancePath:instancePath+"/extraValues/karpenter",schemaPath:"#/properties/extraValues/properties/karpenter/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.karpenter,data:data8};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -191,7 +193,7 @@ let data9 = data8.nodeTemplate;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 for(const key2 in data9){
 if(!((((((((key2 === "amiFamily") || (key2 === "dataVolume")) || (key2 === "osVolume")) || (key2 === "tags")) || (key2 === "userData")) || (key2 === "instanceStorePolicy")) || (key2 === "securityGroupSelector")) || (key2 === "subnetSelector"))){
-const err11 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate,data:data9};
+const err11 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate,data:data9};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -204,7 +206,7 @@ errors++;
 if(data9.amiFamily !== undefined){
 let data10 = data9.amiFamily;
 if(!((data10 === "Bottlerocket") || (data10 === "AL2023"))){
-const err12 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/amiFamily",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/amiFamily/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily,data:data10};
+const err12 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/amiFamily",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/amiFamily/enum",keyword:"enum",params:{allowedValues: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum},message:"must be equal to one of the allowed values",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily,data:data10};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -219,7 +221,7 @@ let data11 = data9.dataVolume;
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 for(const key3 in data11){
 if(!((((((key3 === "volumeSize") || (key3 === "volumeType")) || (key3 === "deleteOnTermination")) || (key3 === "iops")) || (key3 === "throughput")) || (key3 === "snapshotID"))){
-const err13 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume",schemaPath:"#/$defs/volume/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema37,data:data11};
+const err13 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume",schemaPath:"#/$defs/volume/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema38,data:data11};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -232,7 +234,7 @@ errors++;
 if(data11.volumeSize !== undefined){
 let data12 = data11.volumeSize;
 if(typeof data12 !== "string"){
-const err14 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/volumeSize",schemaPath:"#/$defs/volume/properties/volumeSize/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.volumeSize.type,parentSchema:schema37.properties.volumeSize,data:data12};
+const err14 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/volumeSize",schemaPath:"#/$defs/volume/properties/volumeSize/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema38.properties.volumeSize.type,parentSchema:schema38.properties.volumeSize,data:data12};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -245,7 +247,7 @@ errors++;
 if(data11.volumeType !== undefined){
 let data13 = data11.volumeType;
 if(!((((data13 === "gp3") || (data13 === "gp2")) || (data13 === "io1")) || (data13 === "io2"))){
-const err15 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/volumeType",schemaPath:"#/$defs/volume/properties/volumeType/enum",keyword:"enum",params:{allowedValues: schema37.properties.volumeType.enum},message:"must be equal to one of the allowed values",schema:schema37.properties.volumeType.enum,parentSchema:schema37.properties.volumeType,data:data13};
+const err15 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/volumeType",schemaPath:"#/$defs/volume/properties/volumeType/enum",keyword:"enum",params:{allowedValues: schema38.properties.volumeType.enum},message:"must be equal to one of the allowed values",schema:schema38.properties.volumeType.enum,parentSchema:schema38.properties.volumeType,data:data13};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -258,7 +260,7 @@ errors++;
 if(data11.deleteOnTermination !== undefined){
 let data14 = data11.deleteOnTermination;
 if(typeof data14 !== "boolean"){
-const err16 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/deleteOnTermination",schemaPath:"#/$defs/volume/properties/deleteOnTermination/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema37.properties.deleteOnTermination.type,parentSchema:schema37.properties.deleteOnTermination,data:data14};
+const err16 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/deleteOnTermination",schemaPath:"#/$defs/volume/properties/deleteOnTermination/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema38.properties.deleteOnTermination.type,parentSchema:schema38.properties.deleteOnTermination,data:data14};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -271,7 +273,7 @@ errors++;
 if(data11.iops !== undefined){
 let data15 = data11.iops;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-const err17 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/iops",schemaPath:"#/$defs/volume/properties/iops/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema37.properties.iops.type,parentSchema:schema37.properties.iops,data:data15};
+const err17 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/iops",schemaPath:"#/$defs/volume/properties/iops/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema38.properties.iops.type,parentSchema:schema38.properties.iops,data:data15};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -284,7 +286,7 @@ errors++;
 if(data11.throughput !== undefined){
 let data16 = data11.throughput;
 if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
-const err18 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/throughput",schemaPath:"#/$defs/volume/properties/throughput/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema37.properties.throughput.type,parentSchema:schema37.properties.throughput,data:data16};
+const err18 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/throughput",schemaPath:"#/$defs/volume/properties/throughput/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema38.properties.throughput.type,parentSchema:schema38.properties.throughput,data:data16};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -297,7 +299,7 @@ errors++;
 if(data11.snapshotID !== undefined){
 let data17 = data11.snapshotID;
 if(typeof data17 !== "string"){
-const err19 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/snapshotID",schemaPath:"#/$defs/volume/properties/snapshotID/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.snapshotID.type,parentSchema:schema37.properties.snapshotID,data:data17};
+const err19 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume/snapshotID",schemaPath:"#/$defs/volume/properties/snapshotID/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema38.properties.snapshotID.type,parentSchema:schema38.properties.snapshotID,data:data17};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -309,7 +311,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume",schemaPath:"#/$defs/volume/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.type,parentSchema:schema37,data:data11};
+const err20 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/dataVolume",schemaPath:"#/$defs/volume/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema38.type,parentSchema:schema38,data:data11};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -324,7 +326,7 @@ let data18 = data9.osVolume;
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
 for(const key4 in data18){
 if(!((((((key4 === "volumeSize") || (key4 === "volumeType")) || (key4 === "deleteOnTermination")) || (key4 === "iops")) || (key4 === "throughput")) || (key4 === "snapshotID"))){
-const err21 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume",schemaPath:"#/$defs/volume/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema37,data:data18};
+const err21 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume",schemaPath:"#/$defs/volume/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema38,data:data18};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -337,7 +339,7 @@ errors++;
 if(data18.volumeSize !== undefined){
 let data19 = data18.volumeSize;
 if(typeof data19 !== "string"){
-const err22 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/volumeSize",schemaPath:"#/$defs/volume/properties/volumeSize/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.volumeSize.type,parentSchema:schema37.properties.volumeSize,data:data19};
+const err22 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/volumeSize",schemaPath:"#/$defs/volume/properties/volumeSize/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema38.properties.volumeSize.type,parentSchema:schema38.properties.volumeSize,data:data19};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -350,7 +352,7 @@ errors++;
 if(data18.volumeType !== undefined){
 let data20 = data18.volumeType;
 if(!((((data20 === "gp3") || (data20 === "gp2")) || (data20 === "io1")) || (data20 === "io2"))){
-const err23 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/volumeType",schemaPath:"#/$defs/volume/properties/volumeType/enum",keyword:"enum",params:{allowedValues: schema37.properties.volumeType.enum},message:"must be equal to one of the allowed values",schema:schema37.properties.volumeType.enum,parentSchema:schema37.properties.volumeType,data:data20};
+const err23 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/volumeType",schemaPath:"#/$defs/volume/properties/volumeType/enum",keyword:"enum",params:{allowedValues: schema38.properties.volumeType.enum},message:"must be equal to one of the allowed values",schema:schema38.properties.volumeType.enum,parentSchema:schema38.properties.volumeType,data:data20};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -363,7 +365,7 @@ errors++;
 if(data18.deleteOnTermination !== undefined){
 let data21 = data18.deleteOnTermination;
 if(typeof data21 !== "boolean"){
-const err24 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/deleteOnTermination",schemaPath:"#/$defs/volume/properties/deleteOnTermination/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema37.properties.deleteOnTermination.type,parentSchema:schema37.properties.deleteOnTermination,data:data21};
+const err24 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/deleteOnTermination",schemaPath:"#/$defs/volume/properties/deleteOnTermination/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema38.properties.deleteOnTermination.type,parentSchema:schema38.properties.deleteOnTermination,data:data21};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -376,7 +378,7 @@ errors++;
 if(data18.iops !== undefined){
 let data22 = data18.iops;
 if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err25 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/iops",schemaPath:"#/$defs/volume/properties/iops/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema37.properties.iops.type,parentSchema:schema37.properties.iops,data:data22};
+const err25 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/iops",schemaPath:"#/$defs/volume/properties/iops/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema38.properties.iops.type,parentSchema:schema38.properties.iops,data:data22};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -389,7 +391,7 @@ errors++;
 if(data18.throughput !== undefined){
 let data23 = data18.throughput;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err26 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/throughput",schemaPath:"#/$defs/volume/properties/throughput/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema37.properties.throughput.type,parentSchema:schema37.properties.throughput,data:data23};
+const err26 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/throughput",schemaPath:"#/$defs/volume/properties/throughput/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema38.properties.throughput.type,parentSchema:schema38.properties.throughput,data:data23};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -402,7 +404,7 @@ errors++;
 if(data18.snapshotID !== undefined){
 let data24 = data18.snapshotID;
 if(typeof data24 !== "string"){
-const err27 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/snapshotID",schemaPath:"#/$defs/volume/properties/snapshotID/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.snapshotID.type,parentSchema:schema37.properties.snapshotID,data:data24};
+const err27 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume/snapshotID",schemaPath:"#/$defs/volume/properties/snapshotID/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema38.properties.snapshotID.type,parentSchema:schema38.properties.snapshotID,data:data24};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -414,7 +416,7 @@ errors++;
 }
 }
 else {
-const err28 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume",schemaPath:"#/$defs/volume/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.type,parentSchema:schema37,data:data18};
+const err28 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/osVolume",schemaPath:"#/$defs/volume/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema38.type,parentSchema:schema38,data:data18};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -430,7 +432,7 @@ if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
 for(const key5 in data25){
 let data26 = data25[key5];
 if(typeof data26 !== "string"){
-const err29 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/tags/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties,data:data26};
+const err29 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/tags/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties,data:data26};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -442,7 +444,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/tags",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags,data:data25};
+const err30 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/tags",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags,data:data25};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -455,7 +457,7 @@ errors++;
 if(data9.userData !== undefined){
 let data27 = data9.userData;
 if(typeof data27 !== "string"){
-const err31 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/userData",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/userData/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData,data:data27};
+const err31 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/userData",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/userData/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData,data:data27};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -468,7 +470,7 @@ errors++;
 if(data9.instanceStorePolicy !== undefined){
 let data28 = data9.instanceStorePolicy;
 if(!(data28 === "RAID0")){
-const err32 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/instanceStorePolicy",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/instanceStorePolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy,data:data28};
+const err32 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/instanceStorePolicy",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/instanceStorePolicy/enum",keyword:"enum",params:{allowedValues: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum},message:"must be equal to one of the allowed values",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy,data:data28};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -484,7 +486,7 @@ if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
 for(const key6 in data29){
 let data30 = data29[key6];
 if(typeof data30 !== "string"){
-const err33 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/securityGroupSelector/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties,data:data30};
+const err33 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/securityGroupSelector/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties,data:data30};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -496,7 +498,7 @@ errors++;
 }
 }
 else {
-const err34 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/securityGroupSelector",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector,data:data29};
+const err34 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/securityGroupSelector",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector,data:data29};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -512,7 +514,7 @@ if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
 for(const key7 in data31){
 let data32 = data31[key7];
 if(typeof data32 !== "string"){
-const err35 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/subnetSelector/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties,data:data32};
+const err35 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/subnetSelector/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties,data:data32};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -524,7 +526,7 @@ errors++;
 }
 }
 else {
-const err36 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/subnetSelector",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector,data:data31};
+const err36 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate/subnetSelector",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector,data:data31};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -536,7 +538,7 @@ errors++;
 }
 }
 else {
-const err37 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate,data:data9};
+const err37 = {instancePath:instancePath+"/extraValues/karpenter/nodeTemplate",schemaPath:"#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate,data:data9};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -550,8 +552,8 @@ if(data8.provisioner !== undefined){
 let data33 = data8.provisioner;
 if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
 for(const key8 in data33){
-if(!(func1.call(schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties, key8))){
-const err38 = {instancePath:instancePath+"/extraValues/karpenter/provisioner",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner,data:data33};
+if(!(func1.call(schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties, key8))){
+const err38 = {instancePath:instancePath+"/extraValues/karpenter/provisioner",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner,data:data33};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -565,7 +567,7 @@ if(data33.instanceType !== undefined){
 let data34 = data33.instanceType;
 if(Array.isArray(data34)){
 if(data34.length < 1){
-const err39 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType,data:data34};
+const err39 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType,data:data34};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -578,7 +580,7 @@ const len0 = data34.length;
 for(let i0=0; i0<len0; i0++){
 let data35 = data34[i0];
 if(typeof data35 !== "string"){
-const err40 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType/" + i0,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items,data:data35};
+const err40 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType/" + i0,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items,data:data35};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -590,7 +592,7 @@ errors++;
 }
 }
 else {
-const err41 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType,data:data34};
+const err41 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/instanceType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType,data:data34};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -605,7 +607,7 @@ let data36 = data33.capacityType;
 if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
 for(const key9 in data36){
 if(!((key9 === "onDemand") || (key9 === "spot"))){
-const err42 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType,data:data36};
+const err42 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType,data:data36};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -618,7 +620,7 @@ errors++;
 if(data36.onDemand !== undefined){
 let data37 = data36.onDemand;
 if(typeof data37 !== "boolean"){
-const err43 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType/onDemand",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand,data:data37};
+const err43 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType/onDemand",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand,data:data37};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -631,7 +633,7 @@ errors++;
 if(data36.spot !== undefined){
 let data38 = data36.spot;
 if(typeof data38 !== "boolean"){
-const err44 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType/spot",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot,data:data38};
+const err44 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType/spot",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot,data:data38};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -643,7 +645,7 @@ errors++;
 }
 }
 else {
-const err45 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType,data:data36};
+const err45 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/capacityType",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType,data:data36};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -658,7 +660,7 @@ let data39 = data33.limits;
 if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
 for(const key10 in data39){
 if(!(((key10 === "cpu") || (key10 === "memory")) || (key10 === "nvidia.com/gpu"))){
-const err46 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits,data:data39};
+const err46 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits,data:data39};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -671,7 +673,7 @@ errors++;
 if(data39.cpu !== undefined){
 let data40 = data39.cpu;
 if((!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))) && (typeof data40 !== "string")){
-const err47 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/cpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu,data:data40};
+const err47 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/cpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type",keyword:"type",params:{type: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type},message:"must be integer,string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu,data:data40};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -684,7 +686,7 @@ errors++;
 if(data39.memory !== undefined){
 let data41 = data39.memory;
 if(typeof data41 !== "string"){
-const err48 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/memory",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory,data:data41};
+const err48 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/memory",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory,data:data41};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -697,7 +699,7 @@ errors++;
 if(data39["nvidia.com/gpu"] !== undefined){
 let data42 = data39["nvidia.com/gpu"];
 if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err49 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"],data:data42};
+const err49 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"],data:data42};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -708,7 +710,7 @@ errors++;
 }
 if((typeof data42 == "number") && (isFinite(data42))){
 if(data42 < 0 || isNaN(data42)){
-const err50 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"],data:data42};
+const err50 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"],data:data42};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -721,7 +723,7 @@ errors++;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits,data:data39};
+const err51 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/limits",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits,data:data39};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -734,7 +736,7 @@ errors++;
 if(data33.consolidation !== undefined){
 let data43 = data33.consolidation;
 if(typeof data43 !== "boolean"){
-const err52 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/consolidation",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation,data:data43};
+const err52 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/consolidation",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation,data:data43};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -749,7 +751,7 @@ let data44 = data33.disruption;
 if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
 for(const key11 in data44){
 if(!((key11 === "consolidateAfter") || (key11 === "expireAfter"))){
-const err53 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption,data:data44};
+const err53 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption,data:data44};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -762,8 +764,8 @@ errors++;
 if(data44.consolidateAfter !== undefined){
 let data45 = data44.consolidateAfter;
 if(typeof data45 === "string"){
-if(!pattern25.test(data45)){
-const err54 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/consolidateAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter,data:data45};
+if(!pattern29.test(data45)){
+const err54 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/consolidateAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter,data:data45};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -774,7 +776,7 @@ errors++;
 }
 }
 else {
-const err55 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/consolidateAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter,data:data45};
+const err55 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/consolidateAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter,data:data45};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -787,8 +789,8 @@ errors++;
 if(data44.expireAfter !== undefined){
 let data46 = data44.expireAfter;
 if(typeof data46 === "string"){
-if(!pattern25.test(data46)){
-const err56 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/expireAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter,data:data46};
+if(!pattern29.test(data46)){
+const err56 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/expireAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern",keyword:"pattern",params:{pattern: "^([0-9]+(s|m|h))+$|^Never$"},message:"must match pattern \""+"^([0-9]+(s|m|h))+$|^Never$"+"\"",schema:"^([0-9]+(s|m|h))+$|^Never$",parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter,data:data46};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -799,7 +801,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/expireAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter,data:data46};
+const err57 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption/expireAfter",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter,data:data46};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -811,7 +813,7 @@ errors++;
 }
 }
 else {
-const err58 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption,data:data44};
+const err58 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/disruption",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption,data:data44};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -827,7 +829,7 @@ if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
 for(const key12 in data47){
 let data48 = data47[key12];
 if(typeof data48 !== "string"){
-const err59 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/labels/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties,data:data48};
+const err59 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/labels/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties,data:data48};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -839,7 +841,7 @@ errors++;
 }
 }
 else {
-const err60 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/labels",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels,data:data47};
+const err60 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/labels",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels,data:data47};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -857,7 +859,7 @@ for(let i1=0; i1<len1; i1++){
 let data50 = data49[i1];
 if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
 if(data50.key === undefined){
-const err61 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
+const err61 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -867,7 +869,7 @@ vErrors.push(err61);
 errors++;
 }
 if(data50.operator === undefined){
-const err62 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required",keyword:"required",params:{missingProperty: "operator"},message:"must have required property '"+"operator"+"'",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
+const err62 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required",keyword:"required",params:{missingProperty: "operator"},message:"must have required property '"+"operator"+"'",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -878,7 +880,7 @@ errors++;
 }
 for(const key13 in data50){
 if(!((((key13 === "key") || (key13 === "operator")) || (key13 === "values")) || (key13 === "minValues"))){
-const err63 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
+const err63 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -892,7 +894,7 @@ if(data50.key !== undefined){
 let data51 = data50.key;
 if(typeof data51 === "string"){
 if(func2(data51) < 1){
-const err64 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key,data:data51};
+const err64 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key,data:data51};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -903,7 +905,7 @@ errors++;
 }
 }
 else {
-const err65 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key,data:data51};
+const err65 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key,data:data51};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -916,7 +918,7 @@ errors++;
 if(data50.operator !== undefined){
 let data52 = data50.operator;
 if(!((((((data52 === "In") || (data52 === "NotIn")) || (data52 === "Exists")) || (data52 === "DoesNotExist")) || (data52 === "Gt")) || (data52 === "Lt"))){
-const err66 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/operator",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/operator/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator,data:data52};
+const err66 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/operator",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/operator/enum",keyword:"enum",params:{allowedValues: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum},message:"must be equal to one of the allowed values",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator,data:data52};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -933,7 +935,7 @@ const len2 = data53.length;
 for(let i2=0; i2<len2; i2++){
 let data54 = data53[i2];
 if(typeof data54 !== "string"){
-const err67 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/values/" + i2,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items,data:data54};
+const err67 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/values/" + i2,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items,data:data54};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -945,7 +947,7 @@ errors++;
 }
 }
 else {
-const err68 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/values",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values,data:data53};
+const err68 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/values",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values,data:data53};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -958,7 +960,7 @@ errors++;
 if(data50.minValues !== undefined){
 let data55 = data50.minValues;
 if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err69 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/minValues",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues,data:data55};
+const err69 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/minValues",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues,data:data55};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -969,7 +971,7 @@ errors++;
 }
 if((typeof data55 == "number") && (isFinite(data55))){
 if(data55 > 50 || isNaN(data55)){
-const err70 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/minValues",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues,data:data55};
+const err70 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/minValues",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues,data:data55};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -979,7 +981,7 @@ vErrors.push(err70);
 errors++;
 }
 if(data55 < 1 || isNaN(data55)){
-const err71 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/minValues",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues,data:data55};
+const err71 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1+"/minValues",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues,data:data55};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -992,7 +994,7 @@ errors++;
 }
 }
 else {
-const err72 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
+const err72 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements/" + i1,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items,data:data50};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1004,7 +1006,7 @@ errors++;
 }
 }
 else {
-const err73 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements,data:data49};
+const err73 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraRequirements",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements,data:data49};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1022,7 +1024,7 @@ for(let i3=0; i3<len3; i3++){
 let data57 = data56[i3];
 if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
 if(data57.key === undefined){
-const err74 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
+const err74 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1032,7 +1034,7 @@ vErrors.push(err74);
 errors++;
 }
 if(data57.effect === undefined){
-const err75 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required",keyword:"required",params:{missingProperty: "effect"},message:"must have required property '"+"effect"+"'",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
+const err75 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required",keyword:"required",params:{missingProperty: "effect"},message:"must have required property '"+"effect"+"'",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1043,7 +1045,7 @@ errors++;
 }
 for(const key14 in data57){
 if(!(((key14 === "key") || (key14 === "value")) || (key14 === "effect"))){
-const err76 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
+const err76 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1057,7 +1059,7 @@ if(data57.key !== undefined){
 let data58 = data57.key;
 if(typeof data58 === "string"){
 if(func2(data58) < 1){
-const err77 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key,data:data58};
+const err77 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key,data:data58};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1068,7 +1070,7 @@ errors++;
 }
 }
 else {
-const err78 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key,data:data58};
+const err78 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/key",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key,data:data58};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1081,7 +1083,7 @@ errors++;
 if(data57.value !== undefined){
 let data59 = data57.value;
 if(typeof data59 !== "string"){
-const err79 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/value",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value,data:data59};
+const err79 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/value",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value,data:data59};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1094,7 +1096,7 @@ errors++;
 if(data57.effect !== undefined){
 let data60 = data57.effect;
 if(!(((data60 === "NoSchedule") || (data60 === "PreferNoSchedule")) || (data60 === "NoExecute"))){
-const err80 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/effect",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect,data:data60};
+const err80 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3+"/effect",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum},message:"must be equal to one of the allowed values",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect,data:data60};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1106,7 +1108,7 @@ errors++;
 }
 }
 else {
-const err81 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
+const err81 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints/" + i3,schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items,data:data57};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1118,7 +1120,7 @@ errors++;
 }
 }
 else {
-const err82 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints,data:data56};
+const err82 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/extraTaints",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints,data:data56};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1133,7 +1135,7 @@ let data61 = data33.resourceLimits;
 if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
 for(const key15 in data61){
 if(!(((key15 === "cpu") || (key15 === "memory")) || (key15 === "nvidia.com/gpu"))){
-const err83 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits",schemaPath:"#/$defs/resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema39,data:data61};
+const err83 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits",schemaPath:"#/$defs/resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema40,data:data61};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1146,7 +1148,7 @@ errors++;
 if(data61.cpu !== undefined){
 let data62 = data61.cpu;
 if((!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))) && (typeof data62 !== "string")){
-const err84 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits/cpu",schemaPath:"#/$defs/resources/properties/cpu/type",keyword:"type",params:{type: schema39.properties.cpu.type},message:"must be integer,string",schema:schema39.properties.cpu.type,parentSchema:schema39.properties.cpu,data:data62};
+const err84 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits/cpu",schemaPath:"#/$defs/resources/properties/cpu/type",keyword:"type",params:{type: schema40.properties.cpu.type},message:"must be integer,string",schema:schema40.properties.cpu.type,parentSchema:schema40.properties.cpu,data:data62};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1159,7 +1161,7 @@ errors++;
 if(data61.memory !== undefined){
 let data63 = data61.memory;
 if((!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))) && (typeof data63 !== "string")){
-const err85 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits/memory",schemaPath:"#/$defs/resources/properties/memory/type",keyword:"type",params:{type: schema39.properties.memory.type},message:"must be integer,string",schema:schema39.properties.memory.type,parentSchema:schema39.properties.memory,data:data63};
+const err85 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits/memory",schemaPath:"#/$defs/resources/properties/memory/type",keyword:"type",params:{type: schema40.properties.memory.type},message:"must be integer,string",schema:schema40.properties.memory.type,parentSchema:schema40.properties.memory,data:data63};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1172,7 +1174,7 @@ errors++;
 if(data61["nvidia.com/gpu"] !== undefined){
 let data64 = data61["nvidia.com/gpu"];
 if((!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))) && (typeof data64 !== "string")){
-const err86 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits/nvidia.com~1gpu",schemaPath:"#/$defs/resources/properties/nvidia.com~1gpu/type",keyword:"type",params:{type: schema39.properties["nvidia.com/gpu"].type},message:"must be integer,string",schema:schema39.properties["nvidia.com/gpu"].type,parentSchema:schema39.properties["nvidia.com/gpu"],data:data64};
+const err86 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits/nvidia.com~1gpu",schemaPath:"#/$defs/resources/properties/nvidia.com~1gpu/type",keyword:"type",params:{type: schema40.properties["nvidia.com/gpu"].type},message:"must be integer,string",schema:schema40.properties["nvidia.com/gpu"].type,parentSchema:schema40.properties["nvidia.com/gpu"],data:data64};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1184,7 +1186,7 @@ errors++;
 }
 }
 else {
-const err87 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits",schemaPath:"#/$defs/resources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema39.type,parentSchema:schema39,data:data61};
+const err87 = {instancePath:instancePath+"/extraValues/karpenter/provisioner/resourceLimits",schemaPath:"#/$defs/resources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.type,parentSchema:schema40,data:data61};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1196,7 +1198,7 @@ errors++;
 }
 }
 else {
-const err88 = {instancePath:instancePath+"/extraValues/karpenter/provisioner",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.properties.provisioner.type,parentSchema:schema36.properties.extraValues.properties.karpenter.properties.provisioner,data:data33};
+const err88 = {instancePath:instancePath+"/extraValues/karpenter/provisioner",schemaPath:"#/properties/extraValues/properties/karpenter/properties/provisioner/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.properties.provisioner.type,parentSchema:schema37.properties.extraValues.properties.karpenter.properties.provisioner,data:data33};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1210,8 +1212,8 @@ if(data8.scaling !== undefined){
 let data65 = data8.scaling;
 if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
 for(const key16 in data65){
-if(!(func1.call(schema40.properties, key16))){
-const err89 = {instancePath:instancePath+"/extraValues/karpenter/scaling",schemaPath:"#/$defs/scaling/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema40,data:data65};
+if(!(func1.call(schema41.properties, key16))){
+const err89 = {instancePath:instancePath+"/extraValues/karpenter/scaling",schemaPath:"#/$defs/scaling/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema41,data:data65};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1224,7 +1226,7 @@ errors++;
 if(data65.queueLength !== undefined){
 let data66 = data65.queueLength;
 if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
-const err90 = {instancePath:instancePath+"/extraValues/karpenter/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.queueLength.type,parentSchema:schema40.properties.queueLength,data:data66};
+const err90 = {instancePath:instancePath+"/extraValues/karpenter/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.queueLength.type,parentSchema:schema41.properties.queueLength,data:data66};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1235,7 +1237,7 @@ errors++;
 }
 if((typeof data66 == "number") && (isFinite(data66))){
 if(data66 < 1 || isNaN(data66)){
-const err91 = {instancePath:instancePath+"/extraValues/karpenter/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.queueLength,data:data66};
+const err91 = {instancePath:instancePath+"/extraValues/karpenter/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.queueLength,data:data66};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1249,7 +1251,7 @@ errors++;
 if(data65.minReplicaCount !== undefined){
 let data67 = data65.minReplicaCount;
 if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err92 = {instancePath:instancePath+"/extraValues/karpenter/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.minReplicaCount.type,parentSchema:schema40.properties.minReplicaCount,data:data67};
+const err92 = {instancePath:instancePath+"/extraValues/karpenter/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.minReplicaCount.type,parentSchema:schema41.properties.minReplicaCount,data:data67};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1260,7 +1262,7 @@ errors++;
 }
 if((typeof data67 == "number") && (isFinite(data67))){
 if(data67 < 0 || isNaN(data67)){
-const err93 = {instancePath:instancePath+"/extraValues/karpenter/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema40.properties.minReplicaCount,data:data67};
+const err93 = {instancePath:instancePath+"/extraValues/karpenter/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema41.properties.minReplicaCount,data:data67};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1274,7 +1276,7 @@ errors++;
 if(data65.maxReplicaCount !== undefined){
 let data68 = data65.maxReplicaCount;
 if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err94 = {instancePath:instancePath+"/extraValues/karpenter/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.maxReplicaCount.type,parentSchema:schema40.properties.maxReplicaCount,data:data68};
+const err94 = {instancePath:instancePath+"/extraValues/karpenter/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.maxReplicaCount.type,parentSchema:schema41.properties.maxReplicaCount,data:data68};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1285,7 +1287,7 @@ errors++;
 }
 if((typeof data68 == "number") && (isFinite(data68))){
 if(data68 < 1 || isNaN(data68)){
-const err95 = {instancePath:instancePath+"/extraValues/karpenter/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.maxReplicaCount,data:data68};
+const err95 = {instancePath:instancePath+"/extraValues/karpenter/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.maxReplicaCount,data:data68};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1299,7 +1301,7 @@ errors++;
 if(data65.cooldownPeriod !== undefined){
 let data69 = data65.cooldownPeriod;
 if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
-const err96 = {instancePath:instancePath+"/extraValues/karpenter/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.cooldownPeriod.type,parentSchema:schema40.properties.cooldownPeriod,data:data69};
+const err96 = {instancePath:instancePath+"/extraValues/karpenter/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.cooldownPeriod.type,parentSchema:schema41.properties.cooldownPeriod,data:data69};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1310,7 +1312,7 @@ errors++;
 }
 if((typeof data69 == "number") && (isFinite(data69))){
 if(data69 < 0 || isNaN(data69)){
-const err97 = {instancePath:instancePath+"/extraValues/karpenter/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema40.properties.cooldownPeriod,data:data69};
+const err97 = {instancePath:instancePath+"/extraValues/karpenter/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema41.properties.cooldownPeriod,data:data69};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1324,7 +1326,7 @@ errors++;
 if(data65.pollingInterval !== undefined){
 let data70 = data65.pollingInterval;
 if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err98 = {instancePath:instancePath+"/extraValues/karpenter/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.pollingInterval.type,parentSchema:schema40.properties.pollingInterval,data:data70};
+const err98 = {instancePath:instancePath+"/extraValues/karpenter/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.pollingInterval.type,parentSchema:schema41.properties.pollingInterval,data:data70};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1335,7 +1337,7 @@ errors++;
 }
 if((typeof data70 == "number") && (isFinite(data70))){
 if(data70 < 1 || isNaN(data70)){
-const err99 = {instancePath:instancePath+"/extraValues/karpenter/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.pollingInterval,data:data70};
+const err99 = {instancePath:instancePath+"/extraValues/karpenter/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.pollingInterval,data:data70};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1349,7 +1351,7 @@ errors++;
 if(data65.scaleDownSpeed !== undefined){
 let data71 = data65.scaleDownSpeed;
 if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err100 = {instancePath:instancePath+"/extraValues/karpenter/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.scaleDownSpeed.type,parentSchema:schema40.properties.scaleDownSpeed,data:data71};
+const err100 = {instancePath:instancePath+"/extraValues/karpenter/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.scaleDownSpeed.type,parentSchema:schema41.properties.scaleDownSpeed,data:data71};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1360,7 +1362,7 @@ errors++;
 }
 if((typeof data71 == "number") && (isFinite(data71))){
 if(data71 < 1 || isNaN(data71)){
-const err101 = {instancePath:instancePath+"/extraValues/karpenter/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.scaleDownSpeed,data:data71};
+const err101 = {instancePath:instancePath+"/extraValues/karpenter/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.scaleDownSpeed,data:data71};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1374,7 +1376,7 @@ errors++;
 if(data65.enabled !== undefined){
 let data72 = data65.enabled;
 if(typeof data72 !== "boolean"){
-const err102 = {instancePath:instancePath+"/extraValues/karpenter/scaling/enabled",schemaPath:"#/$defs/scaling/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema40.properties.enabled.type,parentSchema:schema40.properties.enabled,data:data72};
+const err102 = {instancePath:instancePath+"/extraValues/karpenter/scaling/enabled",schemaPath:"#/$defs/scaling/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema41.properties.enabled.type,parentSchema:schema41.properties.enabled,data:data72};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1387,7 +1389,7 @@ errors++;
 if(data65.scaleOnInFlight !== undefined){
 let data73 = data65.scaleOnInFlight;
 if(typeof data73 !== "boolean"){
-const err103 = {instancePath:instancePath+"/extraValues/karpenter/scaling/scaleOnInFlight",schemaPath:"#/$defs/scaling/properties/scaleOnInFlight/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema40.properties.scaleOnInFlight.type,parentSchema:schema40.properties.scaleOnInFlight,data:data73};
+const err103 = {instancePath:instancePath+"/extraValues/karpenter/scaling/scaleOnInFlight",schemaPath:"#/$defs/scaling/properties/scaleOnInFlight/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema41.properties.scaleOnInFlight.type,parentSchema:schema41.properties.scaleOnInFlight,data:data73};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1402,7 +1404,7 @@ let data74 = data65.extraHPAConfig;
 if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
 for(const key17 in data74){
 if(!((key17 === "scaleUp") || (key17 === "scaleDown"))){
-const err104 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema40.properties.extraHPAConfig,data:data74};
+const err104 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema41.properties.extraHPAConfig,data:data74};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1415,7 +1417,7 @@ errors++;
 if(data74.scaleUp !== undefined){
 let data75 = data74.scaleUp;
 if(!(data75 && typeof data75 == "object" && !Array.isArray(data75))){
-const err105 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig/scaleUp",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.properties.scaleUp.type,parentSchema:schema40.properties.extraHPAConfig.properties.scaleUp,data:data75};
+const err105 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig/scaleUp",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.properties.extraHPAConfig.properties.scaleUp.type,parentSchema:schema41.properties.extraHPAConfig.properties.scaleUp,data:data75};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1428,7 +1430,7 @@ errors++;
 if(data74.scaleDown !== undefined){
 let data76 = data74.scaleDown;
 if(!(data76 && typeof data76 == "object" && !Array.isArray(data76))){
-const err106 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig/scaleDown",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.properties.scaleDown.type,parentSchema:schema40.properties.extraHPAConfig.properties.scaleDown,data:data76};
+const err106 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig/scaleDown",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.properties.extraHPAConfig.properties.scaleDown.type,parentSchema:schema41.properties.extraHPAConfig.properties.scaleDown,data:data76};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1440,7 +1442,7 @@ errors++;
 }
 }
 else {
-const err107 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.type,parentSchema:schema40.properties.extraHPAConfig,data:data74};
+const err107 = {instancePath:instancePath+"/extraValues/karpenter/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.properties.extraHPAConfig.type,parentSchema:schema41.properties.extraHPAConfig,data:data74};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1452,7 +1454,7 @@ errors++;
 }
 }
 else {
-const err108 = {instancePath:instancePath+"/extraValues/karpenter/scaling",schemaPath:"#/$defs/scaling/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.type,parentSchema:schema40,data:data65};
+const err108 = {instancePath:instancePath+"/extraValues/karpenter/scaling",schemaPath:"#/$defs/scaling/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.type,parentSchema:schema41,data:data65};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1464,7 +1466,7 @@ errors++;
 }
 }
 else {
-const err109 = {instancePath:instancePath+"/extraValues/karpenter",schemaPath:"#/properties/extraValues/properties/karpenter/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.karpenter.type,parentSchema:schema36.properties.extraValues.properties.karpenter,data:data8};
+const err109 = {instancePath:instancePath+"/extraValues/karpenter",schemaPath:"#/properties/extraValues/properties/karpenter/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.karpenter.type,parentSchema:schema37.properties.extraValues.properties.karpenter,data:data8};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1485,7 +1487,7 @@ let data79 = data78.image;
 if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
 for(const key18 in data79){
 if(!(((key18 === "repository") || (key18 === "tag")) || (key18 === "digest"))){
-const err110 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image",schemaPath:"#/$defs/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema41,data:data79};
+const err110 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image",schemaPath:"#/$defs/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema42,data:data79};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1499,7 +1501,7 @@ if(data79.repository !== undefined){
 let data80 = data79.repository;
 if(typeof data80 === "string"){
 if(func2(data80) < 1){
-const err111 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/repository",schemaPath:"#/$defs/image/properties/repository/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema41.properties.repository,data:data80};
+const err111 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/repository",schemaPath:"#/$defs/image/properties/repository/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema42.properties.repository,data:data80};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1510,7 +1512,7 @@ errors++;
 }
 }
 else {
-const err112 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/repository",schemaPath:"#/$defs/image/properties/repository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.repository.type,parentSchema:schema41.properties.repository,data:data80};
+const err112 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/repository",schemaPath:"#/$defs/image/properties/repository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.repository.type,parentSchema:schema42.properties.repository,data:data80};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1524,7 +1526,7 @@ if(data79.tag !== undefined){
 let data81 = data79.tag;
 if(typeof data81 === "string"){
 if(func2(data81) < 1){
-const err113 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/tag",schemaPath:"#/$defs/image/properties/tag/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema41.properties.tag,data:data81};
+const err113 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/tag",schemaPath:"#/$defs/image/properties/tag/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema42.properties.tag,data:data81};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1535,7 +1537,7 @@ errors++;
 }
 }
 else {
-const err114 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/tag",schemaPath:"#/$defs/image/properties/tag/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.tag.type,parentSchema:schema41.properties.tag,data:data81};
+const err114 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/tag",schemaPath:"#/$defs/image/properties/tag/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.tag.type,parentSchema:schema42.properties.tag,data:data81};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1548,8 +1550,8 @@ errors++;
 if(data79.digest !== undefined){
 let data82 = data79.digest;
 if(typeof data82 === "string"){
-if(!pattern27.test(data82)){
-const err115 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema41.properties.digest,data:data82};
+if(!pattern31.test(data82)){
+const err115 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema42.properties.digest,data:data82};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1560,7 +1562,7 @@ errors++;
 }
 }
 else {
-const err116 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/digest",schemaPath:"#/$defs/image/properties/digest/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.digest.type,parentSchema:schema41.properties.digest,data:data82};
+const err116 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image/digest",schemaPath:"#/$defs/image/properties/digest/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.digest.type,parentSchema:schema42.properties.digest,data:data82};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1572,7 +1574,7 @@ errors++;
 }
 }
 else {
-const err117 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image",schemaPath:"#/$defs/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.type,parentSchema:schema41,data:data79};
+const err117 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/image",schemaPath:"#/$defs/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.type,parentSchema:schema42,data:data79};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1592,7 +1594,7 @@ if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
 for(const key19 in data83){
 let data84 = data83[key19];
 if(typeof data84 !== "string"){
-const err118 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/extraEnv/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[0].additionalProperties.type,parentSchema:schema42.oneOf[0].additionalProperties,data:data84};
+const err118 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/extraEnv/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.oneOf[0].additionalProperties.type,parentSchema:schema43.oneOf[0].additionalProperties,data:data84};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1604,7 +1606,7 @@ errors++;
 }
 }
 else {
-const err119 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[0].type,parentSchema:schema42.oneOf[0],data:data83};
+const err119 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.oneOf[0].type,parentSchema:schema43.oneOf[0],data:data83};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1625,7 +1627,7 @@ for(let i4=0; i4<len4; i4++){
 let data85 = data83[i4];
 if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
 if(data85.name === undefined){
-const err120 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4,schemaPath:"#/$defs/extraEnv/oneOf/1/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema42.oneOf[1].items.required,parentSchema:schema42.oneOf[1].items,data:data85};
+const err120 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4,schemaPath:"#/$defs/extraEnv/oneOf/1/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema43.oneOf[1].items.required,parentSchema:schema43.oneOf[1].items,data:data85};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1636,7 +1638,7 @@ errors++;
 }
 for(const key20 in data85){
 if(!(((key20 === "name") || (key20 === "value")) || (key20 === "valueFrom"))){
-const err121 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4,schemaPath:"#/$defs/extraEnv/oneOf/1/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema42.oneOf[1].items,data:data85};
+const err121 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4,schemaPath:"#/$defs/extraEnv/oneOf/1/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema43.oneOf[1].items,data:data85};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1650,7 +1652,7 @@ if(data85.name !== undefined){
 let data86 = data85.name;
 if(typeof data86 === "string"){
 if(func2(data86) < 1){
-const err122 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema42.oneOf[1].items.properties.name,data:data86};
+const err122 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema43.oneOf[1].items.properties.name,data:data86};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1661,7 +1663,7 @@ errors++;
 }
 }
 else {
-const err123 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[1].items.properties.name.type,parentSchema:schema42.oneOf[1].items.properties.name,data:data86};
+const err123 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.oneOf[1].items.properties.name.type,parentSchema:schema43.oneOf[1].items.properties.name,data:data86};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1674,7 +1676,7 @@ errors++;
 if(data85.value !== undefined){
 let data87 = data85.value;
 if(typeof data87 !== "string"){
-const err124 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/value",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[1].items.properties.value.type,parentSchema:schema42.oneOf[1].items.properties.value,data:data87};
+const err124 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/value",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.oneOf[1].items.properties.value.type,parentSchema:schema43.oneOf[1].items.properties.value,data:data87};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1687,7 +1689,7 @@ errors++;
 if(data85.valueFrom !== undefined){
 let data88 = data85.valueFrom;
 if(!(data88 && typeof data88 == "object" && !Array.isArray(data88))){
-const err125 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/valueFrom",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[1].items.properties.valueFrom.type,parentSchema:schema42.oneOf[1].items.properties.valueFrom,data:data88};
+const err125 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4+"/valueFrom",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.oneOf[1].items.properties.valueFrom.type,parentSchema:schema43.oneOf[1].items.properties.valueFrom,data:data88};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1699,7 +1701,7 @@ errors++;
 }
 }
 else {
-const err126 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4,schemaPath:"#/$defs/extraEnv/oneOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[1].items.type,parentSchema:schema42.oneOf[1].items,data:data85};
+const err126 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv/" + i4,schemaPath:"#/$defs/extraEnv/oneOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.oneOf[1].items.type,parentSchema:schema43.oneOf[1].items,data:data85};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1711,7 +1713,7 @@ errors++;
 }
 }
 else {
-const err127 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema42.oneOf[1].type,parentSchema:schema42.oneOf[1],data:data83};
+const err127 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema43.oneOf[1].type,parentSchema:schema43.oneOf[1],data:data83};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1732,7 +1734,7 @@ passing0 = 1;
 }
 }
 if(!valid36){
-const err128 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema42.oneOf,parentSchema:schema42,data:data83};
+const err128 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema43.oneOf,parentSchema:schema43,data:data83};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1756,7 +1758,7 @@ vErrors = null;
 if(data78.imagePullPolicy !== undefined){
 let data89 = data78.imagePullPolicy;
 if(!(((data89 === "Always") || (data89 === "IfNotPresent")) || (data89 === "Never"))){
-const err129 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/imagePullPolicy",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy,data:data89};
+const err129 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/imagePullPolicy",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values",schema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy,data:data89};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1771,7 +1773,7 @@ let data90 = data78.resources;
 if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
 for(const key21 in data90){
 if(!((key21 === "limits") || (key21 === "requests"))){
-const err130 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources,data:data90};
+const err130 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources,data:data90};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1787,7 +1789,7 @@ if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
 for(const key22 in data91){
 let data92 = data91[key22];
 if((!(((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92))) && (isFinite(data92)))) && (typeof data92 !== "string")){
-const err131 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/limits/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties,data:data92};
+const err131 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/limits/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type},message:"must be integer,string",schema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties,data:data92};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1799,7 +1801,7 @@ errors++;
 }
 }
 else {
-const err132 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/limits",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits,data:data91};
+const err132 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/limits",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits,data:data91};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1815,7 +1817,7 @@ if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
 for(const key23 in data93){
 let data94 = data93[key23];
 if((!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))) && (typeof data94 !== "string")){
-const err133 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/requests/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties,data:data94};
+const err133 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/requests/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type},message:"must be integer,string",schema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties,data:data94};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1827,7 +1829,7 @@ errors++;
 }
 }
 else {
-const err134 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/requests",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests,data:data93};
+const err134 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources/requests",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests,data:data93};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1839,7 +1841,7 @@ errors++;
 }
 }
 else {
-const err135 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources,data:data90};
+const err135 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources,data:data90};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1852,7 +1854,7 @@ errors++;
 if(data78.commandArguments !== undefined){
 let data95 = data78.commandArguments;
 if(typeof data95 !== "string"){
-const err136 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/commandArguments",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/commandArguments/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments,data:data95};
+const err136 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/commandArguments",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/commandArguments/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments,data:data95};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1865,7 +1867,7 @@ errors++;
 if(data78.modelMountPath !== undefined){
 let data96 = data78.modelMountPath;
 if(typeof data96 !== "string"){
-const err137 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/modelMountPath",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/modelMountPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath,data:data96};
+const err137 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi/modelMountPath",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/modelMountPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath,data:data96};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1877,7 +1879,7 @@ errors++;
 }
 }
 else {
-const err138 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.inferenceApi,data:data78};
+const err138 = {instancePath:instancePath+"/extraValues/runtime/inferenceApi",schemaPath:"#/properties/extraValues/properties/runtime/properties/inferenceApi/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.inferenceApi,data:data78};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1895,7 +1897,7 @@ let data98 = data97.image;
 if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
 for(const key24 in data98){
 if(!(((key24 === "repository") || (key24 === "tag")) || (key24 === "digest"))){
-const err139 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image",schemaPath:"#/$defs/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema41,data:data98};
+const err139 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image",schemaPath:"#/$defs/image/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema42,data:data98};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1909,7 +1911,7 @@ if(data98.repository !== undefined){
 let data99 = data98.repository;
 if(typeof data99 === "string"){
 if(func2(data99) < 1){
-const err140 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/repository",schemaPath:"#/$defs/image/properties/repository/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema41.properties.repository,data:data99};
+const err140 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/repository",schemaPath:"#/$defs/image/properties/repository/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema42.properties.repository,data:data99};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1920,7 +1922,7 @@ errors++;
 }
 }
 else {
-const err141 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/repository",schemaPath:"#/$defs/image/properties/repository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.repository.type,parentSchema:schema41.properties.repository,data:data99};
+const err141 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/repository",schemaPath:"#/$defs/image/properties/repository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.repository.type,parentSchema:schema42.properties.repository,data:data99};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1934,7 +1936,7 @@ if(data98.tag !== undefined){
 let data100 = data98.tag;
 if(typeof data100 === "string"){
 if(func2(data100) < 1){
-const err142 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/tag",schemaPath:"#/$defs/image/properties/tag/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema41.properties.tag,data:data100};
+const err142 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/tag",schemaPath:"#/$defs/image/properties/tag/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema42.properties.tag,data:data100};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1945,7 +1947,7 @@ errors++;
 }
 }
 else {
-const err143 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/tag",schemaPath:"#/$defs/image/properties/tag/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.tag.type,parentSchema:schema41.properties.tag,data:data100};
+const err143 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/tag",schemaPath:"#/$defs/image/properties/tag/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.tag.type,parentSchema:schema42.properties.tag,data:data100};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1958,8 +1960,8 @@ errors++;
 if(data98.digest !== undefined){
 let data101 = data98.digest;
 if(typeof data101 === "string"){
-if(!pattern27.test(data101)){
-const err144 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema41.properties.digest,data:data101};
+if(!pattern31.test(data101)){
+const err144 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/digest",schemaPath:"#/$defs/image/properties/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\"",schema:"^sha256:[0-9a-f]{64}$",parentSchema:schema42.properties.digest,data:data101};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1970,7 +1972,7 @@ errors++;
 }
 }
 else {
-const err145 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/digest",schemaPath:"#/$defs/image/properties/digest/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema41.properties.digest.type,parentSchema:schema41.properties.digest,data:data101};
+const err145 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image/digest",schemaPath:"#/$defs/image/properties/digest/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.digest.type,parentSchema:schema42.properties.digest,data:data101};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1982,7 +1984,7 @@ errors++;
 }
 }
 else {
-const err146 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image",schemaPath:"#/$defs/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.type,parentSchema:schema41,data:data98};
+const err146 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/image",schemaPath:"#/$defs/image/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.type,parentSchema:schema42,data:data98};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -2002,7 +2004,7 @@ if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
 for(const key25 in data102){
 let data103 = data102[key25];
 if(typeof data103 !== "string"){
-const err147 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/extraEnv/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[0].additionalProperties.type,parentSchema:schema42.oneOf[0].additionalProperties,data:data103};
+const err147 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/extraEnv/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.oneOf[0].additionalProperties.type,parentSchema:schema43.oneOf[0].additionalProperties,data:data103};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -2014,7 +2016,7 @@ errors++;
 }
 }
 else {
-const err148 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[0].type,parentSchema:schema42.oneOf[0],data:data102};
+const err148 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.oneOf[0].type,parentSchema:schema43.oneOf[0],data:data102};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -2035,7 +2037,7 @@ for(let i5=0; i5<len5; i5++){
 let data104 = data102[i5];
 if(data104 && typeof data104 == "object" && !Array.isArray(data104)){
 if(data104.name === undefined){
-const err149 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5,schemaPath:"#/$defs/extraEnv/oneOf/1/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema42.oneOf[1].items.required,parentSchema:schema42.oneOf[1].items,data:data104};
+const err149 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5,schemaPath:"#/$defs/extraEnv/oneOf/1/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema43.oneOf[1].items.required,parentSchema:schema43.oneOf[1].items,data:data104};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -2046,7 +2048,7 @@ errors++;
 }
 for(const key26 in data104){
 if(!(((key26 === "name") || (key26 === "value")) || (key26 === "valueFrom"))){
-const err150 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5,schemaPath:"#/$defs/extraEnv/oneOf/1/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema42.oneOf[1].items,data:data104};
+const err150 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5,schemaPath:"#/$defs/extraEnv/oneOf/1/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema43.oneOf[1].items,data:data104};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -2060,7 +2062,7 @@ if(data104.name !== undefined){
 let data105 = data104.name;
 if(typeof data105 === "string"){
 if(func2(data105) < 1){
-const err151 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema42.oneOf[1].items.properties.name,data:data105};
+const err151 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema43.oneOf[1].items.properties.name,data:data105};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -2071,7 +2073,7 @@ errors++;
 }
 }
 else {
-const err152 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[1].items.properties.name.type,parentSchema:schema42.oneOf[1].items.properties.name,data:data105};
+const err152 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/name",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.oneOf[1].items.properties.name.type,parentSchema:schema43.oneOf[1].items.properties.name,data:data105};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -2084,7 +2086,7 @@ errors++;
 if(data104.value !== undefined){
 let data106 = data104.value;
 if(typeof data106 !== "string"){
-const err153 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/value",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.oneOf[1].items.properties.value.type,parentSchema:schema42.oneOf[1].items.properties.value,data:data106};
+const err153 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/value",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema43.oneOf[1].items.properties.value.type,parentSchema:schema43.oneOf[1].items.properties.value,data:data106};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2097,7 +2099,7 @@ errors++;
 if(data104.valueFrom !== undefined){
 let data107 = data104.valueFrom;
 if(!(data107 && typeof data107 == "object" && !Array.isArray(data107))){
-const err154 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/valueFrom",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[1].items.properties.valueFrom.type,parentSchema:schema42.oneOf[1].items.properties.valueFrom,data:data107};
+const err154 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5+"/valueFrom",schemaPath:"#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.oneOf[1].items.properties.valueFrom.type,parentSchema:schema43.oneOf[1].items.properties.valueFrom,data:data107};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2109,7 +2111,7 @@ errors++;
 }
 }
 else {
-const err155 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5,schemaPath:"#/$defs/extraEnv/oneOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.oneOf[1].items.type,parentSchema:schema42.oneOf[1].items,data:data104};
+const err155 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv/" + i5,schemaPath:"#/$defs/extraEnv/oneOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema43.oneOf[1].items.type,parentSchema:schema43.oneOf[1].items,data:data104};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2121,7 +2123,7 @@ errors++;
 }
 }
 else {
-const err156 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema42.oneOf[1].type,parentSchema:schema42.oneOf[1],data:data102};
+const err156 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema43.oneOf[1].type,parentSchema:schema43.oneOf[1],data:data102};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2142,7 +2144,7 @@ passing1 = 1;
 }
 }
 if(!valid48){
-const err157 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema42.oneOf,parentSchema:schema42,data:data102};
+const err157 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/extraEnv",schemaPath:"#/$defs/extraEnv/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema43.oneOf,parentSchema:schema43,data:data102};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2168,7 +2170,7 @@ let data108 = data97.XRay;
 if(data108 && typeof data108 == "object" && !Array.isArray(data108)){
 for(const key27 in data108){
 if(!(key27 === "enabled")){
-const err158 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/XRay",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay,data:data108};
+const err158 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/XRay",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay,data:data108};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2181,7 +2183,7 @@ errors++;
 if(data108.enabled !== undefined){
 let data109 = data108.enabled;
 if(typeof data109 !== "boolean"){
-const err159 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/XRay/enabled",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled,data:data109};
+const err159 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/XRay/enabled",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled,data:data109};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2193,7 +2195,7 @@ errors++;
 }
 }
 else {
-const err160 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/XRay",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay,data:data108};
+const err160 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/XRay",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay,data:data108};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2206,7 +2208,7 @@ errors++;
 if(data97.imagePullPolicy !== undefined){
 let data110 = data97.imagePullPolicy;
 if(!(((data110 === "Always") || (data110 === "IfNotPresent")) || (data110 === "Never"))){
-const err161 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/imagePullPolicy",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy,data:data110};
+const err161 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/imagePullPolicy",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/imagePullPolicy/enum",keyword:"enum",params:{allowedValues: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum},message:"must be equal to one of the allowed values",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy,data:data110};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2221,7 +2223,7 @@ let data111 = data97.resources;
 if(data111 && typeof data111 == "object" && !Array.isArray(data111)){
 for(const key28 in data111){
 if(!((key28 === "limits") || (key28 === "requests"))){
-const err162 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources,data:data111};
+const err162 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources,data:data111};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2237,7 +2239,7 @@ if(data112 && typeof data112 == "object" && !Array.isArray(data112)){
 for(const key29 in data112){
 let data113 = data112[key29];
 if((!(((typeof data113 == "number") && (!(data113 % 1) && !isNaN(data113))) && (isFinite(data113)))) && (typeof data113 !== "string")){
-const err163 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/limits/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties,data:data113};
+const err163 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/limits/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/additionalProperties/type",keyword:"type",params:{type: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type},message:"must be integer,string",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties,data:data113};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2249,7 +2251,7 @@ errors++;
 }
 }
 else {
-const err164 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/limits",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits,data:data112};
+const err164 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/limits",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits,data:data112};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2265,7 +2267,7 @@ if(data114 && typeof data114 == "object" && !Array.isArray(data114)){
 for(const key30 in data114){
 let data115 = data114[key30];
 if((!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))) && (typeof data115 !== "string")){
-const err165 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/requests/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type},message:"must be integer,string",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties,data:data115};
+const err165 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/requests/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/additionalProperties/type",keyword:"type",params:{type: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type},message:"must be integer,string",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties,data:data115};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2277,7 +2279,7 @@ errors++;
 }
 }
 else {
-const err166 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/requests",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests,data:data114};
+const err166 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources/requests",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests,data:data114};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2289,7 +2291,7 @@ errors++;
 }
 }
 else {
-const err167 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources,data:data111};
+const err167 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/resources",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources,data:data111};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2302,7 +2304,7 @@ errors++;
 if(data97.commandArguments !== undefined){
 let data116 = data97.commandArguments;
 if(typeof data116 !== "string"){
-const err168 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/commandArguments",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/commandArguments/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments,data:data116};
+const err168 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/commandArguments",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/commandArguments/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments,data:data116};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2315,7 +2317,7 @@ errors++;
 if(data97.modelMountPath !== undefined){
 let data117 = data97.modelMountPath;
 if(typeof data117 !== "string"){
-const err169 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/modelMountPath",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/modelMountPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath,data:data117};
+const err169 = {instancePath:instancePath+"/extraValues/runtime/queueAgent/modelMountPath",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/properties/modelMountPath/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath,data:data117};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2327,7 +2329,7 @@ errors++;
 }
 }
 else {
-const err170 = {instancePath:instancePath+"/extraValues/runtime/queueAgent",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.queueAgent.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.queueAgent,data:data97};
+const err170 = {instancePath:instancePath+"/extraValues/runtime/queueAgent",schemaPath:"#/properties/extraValues/properties/runtime/properties/queueAgent/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.queueAgent.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.queueAgent,data:data97};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2341,8 +2343,8 @@ if(data77.scaling !== undefined){
 let data118 = data77.scaling;
 if(data118 && typeof data118 == "object" && !Array.isArray(data118)){
 for(const key31 in data118){
-if(!(func1.call(schema40.properties, key31))){
-const err171 = {instancePath:instancePath+"/extraValues/runtime/scaling",schemaPath:"#/$defs/scaling/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties",schema:false,parentSchema:schema40,data:data118};
+if(!(func1.call(schema41.properties, key31))){
+const err171 = {instancePath:instancePath+"/extraValues/runtime/scaling",schemaPath:"#/$defs/scaling/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key31},message:"must NOT have additional properties",schema:false,parentSchema:schema41,data:data118};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2355,7 +2357,7 @@ errors++;
 if(data118.queueLength !== undefined){
 let data119 = data118.queueLength;
 if(!(((typeof data119 == "number") && (!(data119 % 1) && !isNaN(data119))) && (isFinite(data119)))){
-const err172 = {instancePath:instancePath+"/extraValues/runtime/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.queueLength.type,parentSchema:schema40.properties.queueLength,data:data119};
+const err172 = {instancePath:instancePath+"/extraValues/runtime/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.queueLength.type,parentSchema:schema41.properties.queueLength,data:data119};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2366,7 +2368,7 @@ errors++;
 }
 if((typeof data119 == "number") && (isFinite(data119))){
 if(data119 < 1 || isNaN(data119)){
-const err173 = {instancePath:instancePath+"/extraValues/runtime/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.queueLength,data:data119};
+const err173 = {instancePath:instancePath+"/extraValues/runtime/scaling/queueLength",schemaPath:"#/$defs/scaling/properties/queueLength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.queueLength,data:data119};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2380,7 +2382,7 @@ errors++;
 if(data118.minReplicaCount !== undefined){
 let data120 = data118.minReplicaCount;
 if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
-const err174 = {instancePath:instancePath+"/extraValues/runtime/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.minReplicaCount.type,parentSchema:schema40.properties.minReplicaCount,data:data120};
+const err174 = {instancePath:instancePath+"/extraValues/runtime/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.minReplicaCount.type,parentSchema:schema41.properties.minReplicaCount,data:data120};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2391,7 +2393,7 @@ errors++;
 }
 if((typeof data120 == "number") && (isFinite(data120))){
 if(data120 < 0 || isNaN(data120)){
-const err175 = {instancePath:instancePath+"/extraValues/runtime/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema40.properties.minReplicaCount,data:data120};
+const err175 = {instancePath:instancePath+"/extraValues/runtime/scaling/minReplicaCount",schemaPath:"#/$defs/scaling/properties/minReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema41.properties.minReplicaCount,data:data120};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2405,7 +2407,7 @@ errors++;
 if(data118.maxReplicaCount !== undefined){
 let data121 = data118.maxReplicaCount;
 if(!(((typeof data121 == "number") && (!(data121 % 1) && !isNaN(data121))) && (isFinite(data121)))){
-const err176 = {instancePath:instancePath+"/extraValues/runtime/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.maxReplicaCount.type,parentSchema:schema40.properties.maxReplicaCount,data:data121};
+const err176 = {instancePath:instancePath+"/extraValues/runtime/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.maxReplicaCount.type,parentSchema:schema41.properties.maxReplicaCount,data:data121};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2416,7 +2418,7 @@ errors++;
 }
 if((typeof data121 == "number") && (isFinite(data121))){
 if(data121 < 1 || isNaN(data121)){
-const err177 = {instancePath:instancePath+"/extraValues/runtime/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.maxReplicaCount,data:data121};
+const err177 = {instancePath:instancePath+"/extraValues/runtime/scaling/maxReplicaCount",schemaPath:"#/$defs/scaling/properties/maxReplicaCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.maxReplicaCount,data:data121};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2430,7 +2432,7 @@ errors++;
 if(data118.cooldownPeriod !== undefined){
 let data122 = data118.cooldownPeriod;
 if(!(((typeof data122 == "number") && (!(data122 % 1) && !isNaN(data122))) && (isFinite(data122)))){
-const err178 = {instancePath:instancePath+"/extraValues/runtime/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.cooldownPeriod.type,parentSchema:schema40.properties.cooldownPeriod,data:data122};
+const err178 = {instancePath:instancePath+"/extraValues/runtime/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.cooldownPeriod.type,parentSchema:schema41.properties.cooldownPeriod,data:data122};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2441,7 +2443,7 @@ errors++;
 }
 if((typeof data122 == "number") && (isFinite(data122))){
 if(data122 < 0 || isNaN(data122)){
-const err179 = {instancePath:instancePath+"/extraValues/runtime/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema40.properties.cooldownPeriod,data:data122};
+const err179 = {instancePath:instancePath+"/extraValues/runtime/scaling/cooldownPeriod",schemaPath:"#/$defs/scaling/properties/cooldownPeriod/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema41.properties.cooldownPeriod,data:data122};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2455,7 +2457,7 @@ errors++;
 if(data118.pollingInterval !== undefined){
 let data123 = data118.pollingInterval;
 if(!(((typeof data123 == "number") && (!(data123 % 1) && !isNaN(data123))) && (isFinite(data123)))){
-const err180 = {instancePath:instancePath+"/extraValues/runtime/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.pollingInterval.type,parentSchema:schema40.properties.pollingInterval,data:data123};
+const err180 = {instancePath:instancePath+"/extraValues/runtime/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.pollingInterval.type,parentSchema:schema41.properties.pollingInterval,data:data123};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2466,7 +2468,7 @@ errors++;
 }
 if((typeof data123 == "number") && (isFinite(data123))){
 if(data123 < 1 || isNaN(data123)){
-const err181 = {instancePath:instancePath+"/extraValues/runtime/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.pollingInterval,data:data123};
+const err181 = {instancePath:instancePath+"/extraValues/runtime/scaling/pollingInterval",schemaPath:"#/$defs/scaling/properties/pollingInterval/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.pollingInterval,data:data123};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2480,7 +2482,7 @@ errors++;
 if(data118.scaleDownSpeed !== undefined){
 let data124 = data118.scaleDownSpeed;
 if(!(((typeof data124 == "number") && (!(data124 % 1) && !isNaN(data124))) && (isFinite(data124)))){
-const err182 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema40.properties.scaleDownSpeed.type,parentSchema:schema40.properties.scaleDownSpeed,data:data124};
+const err182 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema41.properties.scaleDownSpeed.type,parentSchema:schema41.properties.scaleDownSpeed,data:data124};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2491,7 +2493,7 @@ errors++;
 }
 if((typeof data124 == "number") && (isFinite(data124))){
 if(data124 < 1 || isNaN(data124)){
-const err183 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema40.properties.scaleDownSpeed,data:data124};
+const err183 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleDownSpeed",schemaPath:"#/$defs/scaling/properties/scaleDownSpeed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema41.properties.scaleDownSpeed,data:data124};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2505,7 +2507,7 @@ errors++;
 if(data118.enabled !== undefined){
 let data125 = data118.enabled;
 if(typeof data125 !== "boolean"){
-const err184 = {instancePath:instancePath+"/extraValues/runtime/scaling/enabled",schemaPath:"#/$defs/scaling/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema40.properties.enabled.type,parentSchema:schema40.properties.enabled,data:data125};
+const err184 = {instancePath:instancePath+"/extraValues/runtime/scaling/enabled",schemaPath:"#/$defs/scaling/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema41.properties.enabled.type,parentSchema:schema41.properties.enabled,data:data125};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2518,7 +2520,7 @@ errors++;
 if(data118.scaleOnInFlight !== undefined){
 let data126 = data118.scaleOnInFlight;
 if(typeof data126 !== "boolean"){
-const err185 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleOnInFlight",schemaPath:"#/$defs/scaling/properties/scaleOnInFlight/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema40.properties.scaleOnInFlight.type,parentSchema:schema40.properties.scaleOnInFlight,data:data126};
+const err185 = {instancePath:instancePath+"/extraValues/runtime/scaling/scaleOnInFlight",schemaPath:"#/$defs/scaling/properties/scaleOnInFlight/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema41.properties.scaleOnInFlight.type,parentSchema:schema41.properties.scaleOnInFlight,data:data126};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2533,7 +2535,7 @@ let data127 = data118.extraHPAConfig;
 if(data127 && typeof data127 == "object" && !Array.isArray(data127)){
 for(const key32 in data127){
 if(!((key32 === "scaleUp") || (key32 === "scaleDown"))){
-const err186 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties",schema:false,parentSchema:schema40.properties.extraHPAConfig,data:data127};
+const err186 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key32},message:"must NOT have additional properties",schema:false,parentSchema:schema41.properties.extraHPAConfig,data:data127};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2546,7 +2548,7 @@ errors++;
 if(data127.scaleUp !== undefined){
 let data128 = data127.scaleUp;
 if(!(data128 && typeof data128 == "object" && !Array.isArray(data128))){
-const err187 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig/scaleUp",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.properties.scaleUp.type,parentSchema:schema40.properties.extraHPAConfig.properties.scaleUp,data:data128};
+const err187 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig/scaleUp",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.properties.extraHPAConfig.properties.scaleUp.type,parentSchema:schema41.properties.extraHPAConfig.properties.scaleUp,data:data128};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2559,7 +2561,7 @@ errors++;
 if(data127.scaleDown !== undefined){
 let data129 = data127.scaleDown;
 if(!(data129 && typeof data129 == "object" && !Array.isArray(data129))){
-const err188 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig/scaleDown",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.properties.scaleDown.type,parentSchema:schema40.properties.extraHPAConfig.properties.scaleDown,data:data129};
+const err188 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig/scaleDown",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.properties.extraHPAConfig.properties.scaleDown.type,parentSchema:schema41.properties.extraHPAConfig.properties.scaleDown,data:data129};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2571,7 +2573,7 @@ errors++;
 }
 }
 else {
-const err189 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.properties.extraHPAConfig.type,parentSchema:schema40.properties.extraHPAConfig,data:data127};
+const err189 = {instancePath:instancePath+"/extraValues/runtime/scaling/extraHPAConfig",schemaPath:"#/$defs/scaling/properties/extraHPAConfig/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.properties.extraHPAConfig.type,parentSchema:schema41.properties.extraHPAConfig,data:data127};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2583,7 +2585,7 @@ errors++;
 }
 }
 else {
-const err190 = {instancePath:instancePath+"/extraValues/runtime/scaling",schemaPath:"#/$defs/scaling/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema40.type,parentSchema:schema40,data:data118};
+const err190 = {instancePath:instancePath+"/extraValues/runtime/scaling",schemaPath:"#/$defs/scaling/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema41.type,parentSchema:schema41,data:data118};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2598,7 +2600,7 @@ let data130 = data77.persistence;
 if(data130 && typeof data130 == "object" && !Array.isArray(data130)){
 for(const key33 in data130){
 if(!((key33 === "enabled") || (key33 === "existingClaim"))){
-const err191 = {instancePath:instancePath+"/extraValues/runtime/persistence",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties",schema:false,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence,data:data130};
+const err191 = {instancePath:instancePath+"/extraValues/runtime/persistence",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key33},message:"must NOT have additional properties",schema:false,parentSchema:schema37.properties.extraValues.properties.runtime.properties.persistence,data:data130};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2611,7 +2613,7 @@ errors++;
 if(data130.enabled !== undefined){
 let data131 = data130.enabled;
 if(typeof data131 !== "boolean"){
-const err192 = {instancePath:instancePath+"/extraValues/runtime/persistence/enabled",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled,data:data131};
+const err192 = {instancePath:instancePath+"/extraValues/runtime/persistence/enabled",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema37.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.persistence.properties.enabled,data:data131};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2624,7 +2626,7 @@ errors++;
 if(data130.existingClaim !== undefined){
 let data132 = data130.existingClaim;
 if(typeof data132 !== "string"){
-const err193 = {instancePath:instancePath+"/extraValues/runtime/persistence/existingClaim",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim,data:data132};
+const err193 = {instancePath:instancePath+"/extraValues/runtime/persistence/existingClaim",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim,data:data132};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2636,7 +2638,7 @@ errors++;
 }
 }
 else {
-const err194 = {instancePath:instancePath+"/extraValues/runtime/persistence",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.persistence.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.persistence,data:data130};
+const err194 = {instancePath:instancePath+"/extraValues/runtime/persistence",schemaPath:"#/properties/extraValues/properties/runtime/properties/persistence/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.persistence.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.persistence,data:data130};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2652,7 +2654,7 @@ if(data133 && typeof data133 == "object" && !Array.isArray(data133)){
 for(const key34 in data133){
 let data134 = data133[key34];
 if(typeof data134 !== "string"){
-const err195 = {instancePath:instancePath+"/extraValues/runtime/labels/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.labels.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.labels.additionalProperties,data:data134};
+const err195 = {instancePath:instancePath+"/extraValues/runtime/labels/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/labels/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.runtime.properties.labels.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.labels.additionalProperties,data:data134};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2664,7 +2666,7 @@ errors++;
 }
 }
 else {
-const err196 = {instancePath:instancePath+"/extraValues/runtime/labels",schemaPath:"#/properties/extraValues/properties/runtime/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.labels.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.labels,data:data133};
+const err196 = {instancePath:instancePath+"/extraValues/runtime/labels",schemaPath:"#/properties/extraValues/properties/runtime/properties/labels/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.labels.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.labels,data:data133};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2680,7 +2682,7 @@ if(data135 && typeof data135 == "object" && !Array.isArray(data135)){
 for(const key35 in data135){
 let data136 = data135[key35];
 if(typeof data136 !== "string"){
-const err197 = {instancePath:instancePath+"/extraValues/runtime/annotations/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/annotations/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema36.properties.extraValues.properties.runtime.properties.annotations.additionalProperties.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.annotations.additionalProperties,data:data136};
+const err197 = {instancePath:instancePath+"/extraValues/runtime/annotations/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/extraValues/properties/runtime/properties/annotations/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema37.properties.extraValues.properties.runtime.properties.annotations.additionalProperties.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.annotations.additionalProperties,data:data136};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2692,7 +2694,7 @@ errors++;
 }
 }
 else {
-const err198 = {instancePath:instancePath+"/extraValues/runtime/annotations",schemaPath:"#/properties/extraValues/properties/runtime/properties/annotations/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.properties.annotations.type,parentSchema:schema36.properties.extraValues.properties.runtime.properties.annotations,data:data135};
+const err198 = {instancePath:instancePath+"/extraValues/runtime/annotations",schemaPath:"#/properties/extraValues/properties/runtime/properties/annotations/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.properties.annotations.type,parentSchema:schema37.properties.extraValues.properties.runtime.properties.annotations,data:data135};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2704,7 +2706,7 @@ errors++;
 }
 }
 else {
-const err199 = {instancePath:instancePath+"/extraValues/runtime",schemaPath:"#/properties/extraValues/properties/runtime/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.properties.runtime.type,parentSchema:schema36.properties.extraValues.properties.runtime,data:data77};
+const err199 = {instancePath:instancePath+"/extraValues/runtime",schemaPath:"#/properties/extraValues/properties/runtime/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.properties.runtime.type,parentSchema:schema37.properties.extraValues.properties.runtime,data:data77};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2716,7 +2718,7 @@ errors++;
 }
 }
 else {
-const err200 = {instancePath:instancePath+"/extraValues",schemaPath:"#/properties/extraValues/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.properties.extraValues.type,parentSchema:schema36.properties.extraValues,data:data7};
+const err200 = {instancePath:instancePath+"/extraValues",schemaPath:"#/properties/extraValues/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.properties.extraValues.type,parentSchema:schema37.properties.extraValues,data:data7};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2728,7 +2730,7 @@ errors++;
 }
 }
 else {
-const err201 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema36.type,parentSchema:schema36,data};
+const err201 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema37.type,parentSchema:schema37,data};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -3934,12 +3936,12 @@ vErrors.push(err89);
 errors++;
 }
 }
-if(data.models !== undefined){
-let data36 = data.models;
+if(data.build !== undefined){
+let data36 = data.build;
 if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
 for(const key8 in data36){
-if(!(((key8 === "endpoint") || (key8 === "files")) || (key8 === "download"))){
-const err90 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.models,data:data36};
+if(!(key8 === "images")){
+const err90 = {instancePath:instancePath+"/build",schemaPath:"#/properties/build/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.build,data:data36};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -3949,11 +3951,15 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data36.endpoint !== undefined){
-let data37 = data36.endpoint;
-if(typeof data37 === "string"){
-if(!pattern7.test(data37)){
-const err91 = {instancePath:instancePath+"/models/endpoint",schemaPath:"#/properties/models/properties/endpoint/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\"",schema:"^https?://",parentSchema:schema31.properties.models.properties.endpoint,data:data37};
+if(data36.images !== undefined){
+let data37 = data36.images;
+if(Array.isArray(data37)){
+const len5 = data37.length;
+for(let i7=0; i7<len5; i7++){
+let data38 = data37[i7];
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+if(data38.name === undefined){
+const err91 = {instancePath:instancePath+"/build/images/" + i7,schemaPath:"#/$defs/buildEntry/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema35.required,parentSchema:schema35,data:data38};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -3962,9 +3968,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-else {
-const err92 = {instancePath:instancePath+"/models/endpoint",schemaPath:"#/properties/models/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.models.properties.endpoint.type,parentSchema:schema31.properties.models.properties.endpoint,data:data37};
+if(data38.context === undefined){
+const err92 = {instancePath:instancePath+"/build/images/" + i7,schemaPath:"#/$defs/buildEntry/required",keyword:"required",params:{missingProperty: "context"},message:"must have required property '"+"context"+"'",schema:schema35.required,parentSchema:schema35,data:data38};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -3973,16 +3978,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-if(data36.files !== undefined){
-let data38 = data36.files;
-if(Array.isArray(data38)){
-const len5 = data38.length;
-for(let i7=0; i7<len5; i7++){
-let data39 = data38[i7];
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.source === undefined){
-const err93 = {instancePath:instancePath+"/models/files/" + i7,schemaPath:"#/properties/models/properties/files/items/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema31.properties.models.properties.files.items.required,parentSchema:schema31.properties.models.properties.files.items,data:data39};
+if(data38.repository === undefined){
+const err93 = {instancePath:instancePath+"/build/images/" + i7,schemaPath:"#/$defs/buildEntry/required",keyword:"required",params:{missingProperty: "repository"},message:"must have required property '"+"repository"+"'",schema:schema35.required,parentSchema:schema35,data:data38};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -3991,8 +3988,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-if(data39.target === undefined){
-const err94 = {instancePath:instancePath+"/models/files/" + i7,schemaPath:"#/properties/models/properties/files/items/required",keyword:"required",params:{missingProperty: "target"},message:"must have required property '"+"target"+"'",schema:schema31.properties.models.properties.files.items.required,parentSchema:schema31.properties.models.properties.files.items,data:data39};
+for(const key9 in data38){
+if(!((((((((key9 === "name") || (key9 === "context")) || (key9 === "file")) || (key9 === "target")) || (key9 === "args")) || (key9 === "platforms")) || (key9 === "repository")) || (key9 === "tagMutability"))){
+const err94 = {instancePath:instancePath+"/build/images/" + i7,schemaPath:"#/$defs/buildEntry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema35,data:data38};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -4001,8 +3999,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(data39.sha256 === undefined){
-const err95 = {instancePath:instancePath+"/models/files/" + i7,schemaPath:"#/properties/models/properties/files/items/required",keyword:"required",params:{missingProperty: "sha256"},message:"must have required property '"+"sha256"+"'",schema:schema31.properties.models.properties.files.items.required,parentSchema:schema31.properties.models.properties.files.items,data:data39};
+}
+if(data38.name !== undefined){
+let data39 = data38.name;
+if(typeof data39 === "string"){
+if(!pattern4.test(data39)){
+const err95 = {instancePath:instancePath+"/build/images/" + i7+"/name",schemaPath:"#/$defs/buildEntry/properties/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",parentSchema:schema35.properties.name,data:data39};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -4011,9 +4013,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-for(const key9 in data39){
-if(!(((key9 === "source") || (key9 === "target")) || (key9 === "sha256"))){
-const err96 = {instancePath:instancePath+"/models/files/" + i7,schemaPath:"#/properties/models/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.models.properties.files.items,data:data39};
+}
+else {
+const err96 = {instancePath:instancePath+"/build/images/" + i7+"/name",schemaPath:"#/$defs/buildEntry/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.name.type,parentSchema:schema35.properties.name,data:data39};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -4023,11 +4025,11 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data39.source !== undefined){
-let data40 = data39.source;
+if(data38.context !== undefined){
+let data40 = data38.context;
 if(typeof data40 === "string"){
 if(func2(data40) < 1){
-const err97 = {instancePath:instancePath+"/models/files/" + i7+"/source",schemaPath:"#/properties/models/properties/files/items/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.models.properties.files.items.properties.source,data:data40};
+const err97 = {instancePath:instancePath+"/build/images/" + i7+"/context",schemaPath:"#/$defs/buildEntry/properties/context/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema35.properties.context,data:data40};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -4038,7 +4040,7 @@ errors++;
 }
 }
 else {
-const err98 = {instancePath:instancePath+"/models/files/" + i7+"/source",schemaPath:"#/properties/models/properties/files/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.models.properties.files.items.properties.source.type,parentSchema:schema31.properties.models.properties.files.items.properties.source,data:data40};
+const err98 = {instancePath:instancePath+"/build/images/" + i7+"/context",schemaPath:"#/$defs/buildEntry/properties/context/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.context.type,parentSchema:schema35.properties.context,data:data40};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -4048,11 +4050,11 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data39.target !== undefined){
-let data41 = data39.target;
+if(data38.file !== undefined){
+let data41 = data38.file;
 if(typeof data41 === "string"){
-if(!pattern15.test(data41)){
-const err99 = {instancePath:instancePath+"/models/files/" + i7+"/target",schemaPath:"#/properties/models/properties/files/items/properties/target/pattern",keyword:"pattern",params:{pattern: "^[^/].*[^/]$"},message:"must match pattern \""+"^[^/].*[^/]$"+"\"",schema:"^[^/].*[^/]$",parentSchema:schema31.properties.models.properties.files.items.properties.target,data:data41};
+if(func2(data41) < 1){
+const err99 = {instancePath:instancePath+"/build/images/" + i7+"/file",schemaPath:"#/$defs/buildEntry/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema35.properties.file,data:data41};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -4063,7 +4065,7 @@ errors++;
 }
 }
 else {
-const err100 = {instancePath:instancePath+"/models/files/" + i7+"/target",schemaPath:"#/properties/models/properties/files/items/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.models.properties.files.items.properties.target.type,parentSchema:schema31.properties.models.properties.files.items.properties.target,data:data41};
+const err100 = {instancePath:instancePath+"/build/images/" + i7+"/file",schemaPath:"#/$defs/buildEntry/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.file.type,parentSchema:schema35.properties.file,data:data41};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -4073,11 +4075,11 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data39.sha256 !== undefined){
-let data42 = data39.sha256;
+if(data38.target !== undefined){
+let data42 = data38.target;
 if(typeof data42 === "string"){
-if(!pattern16.test(data42)){
-const err101 = {instancePath:instancePath+"/models/files/" + i7+"/sha256",schemaPath:"#/properties/models/properties/files/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\"",schema:"^[0-9a-f]{64}$",parentSchema:schema31.properties.models.properties.files.items.properties.sha256,data:data42};
+if(func2(data42) < 1){
+const err101 = {instancePath:instancePath+"/build/images/" + i7+"/target",schemaPath:"#/$defs/buildEntry/properties/target/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema35.properties.target,data:data42};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -4088,7 +4090,7 @@ errors++;
 }
 }
 else {
-const err102 = {instancePath:instancePath+"/models/files/" + i7+"/sha256",schemaPath:"#/properties/models/properties/files/items/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.models.properties.files.items.properties.sha256.type,parentSchema:schema31.properties.models.properties.files.items.properties.sha256,data:data42};
+const err102 = {instancePath:instancePath+"/build/images/" + i7+"/target",schemaPath:"#/$defs/buildEntry/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.target.type,parentSchema:schema35.properties.target,data:data42};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -4098,9 +4100,14 @@ vErrors.push(err102);
 errors++;
 }
 }
-}
-else {
-const err103 = {instancePath:instancePath+"/models/files/" + i7,schemaPath:"#/properties/models/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.models.properties.files.items.type,parentSchema:schema31.properties.models.properties.files.items,data:data39};
+if(data38.args !== undefined){
+let data43 = data38.args;
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+for(const key10 in data43){
+const _errs104 = errors;
+if(typeof key10 === "string"){
+if(!pattern15.test(key10)){
+const err103 = {instancePath:instancePath+"/build/images/" + i7+"/args",schemaPath:"#/$defs/buildEntry/properties/args/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema35.properties.args.propertyNames,data:key10,propertyName:key10};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -4110,9 +4117,9 @@ vErrors.push(err103);
 errors++;
 }
 }
-}
-else {
-const err104 = {instancePath:instancePath+"/models/files",schemaPath:"#/properties/models/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.models.properties.files.type,parentSchema:schema31.properties.models.properties.files,data:data38};
+var valid30 = _errs104 === errors;
+if(!valid30){
+const err104 = {instancePath:instancePath+"/build/images/" + i7+"/args",schemaPath:"#/$defs/buildEntry/properties/args/propertyNames",keyword:"propertyNames",params:{propertyName: key10},message:"property name must be valid",schema:schema35.properties.args.propertyNames,parentSchema:schema35.properties.args,data:data43};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -4122,12 +4129,10 @@ vErrors.push(err104);
 errors++;
 }
 }
-if(data36.download !== undefined){
-let data43 = data36.download;
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-for(const key10 in data43){
-if(!(((key10 === "connections") || (key10 === "segmentSizeMiB")) || (key10 === "thresholdMiB"))){
-const err105 = {instancePath:instancePath+"/models/download",schemaPath:"#/$defs/download/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema34,data:data43};
+for(const key11 in data43){
+let data44 = data43[key11];
+if(typeof data44 !== "string"){
+const err105 = {instancePath:instancePath+"/build/images/" + i7+"/args/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/buildEntry/properties/args/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.args.additionalProperties.type,parentSchema:schema35.properties.args.additionalProperties,data:data44};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -4137,10 +4142,9 @@ vErrors.push(err105);
 errors++;
 }
 }
-if(data43.connections !== undefined){
-let data44 = data43.connections;
-if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
-const err106 = {instancePath:instancePath+"/models/download/connections",schemaPath:"#/$defs/download/properties/connections/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema34.properties.connections.type,parentSchema:schema34.properties.connections,data:data44};
+}
+else {
+const err106 = {instancePath:instancePath+"/build/images/" + i7+"/args",schemaPath:"#/$defs/buildEntry/properties/args/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema35.properties.args.type,parentSchema:schema35.properties.args,data:data43};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -4149,9 +4153,12 @@ vErrors.push(err106);
 }
 errors++;
 }
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 > 32 || isNaN(data44)){
-const err107 = {instancePath:instancePath+"/models/download/connections",schemaPath:"#/$defs/download/properties/connections/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32",schema:32,parentSchema:schema34.properties.connections,data:data44};
+}
+if(data38.platforms !== undefined){
+let data45 = data38.platforms;
+if(Array.isArray(data45)){
+if(data45.length < 1){
+const err107 = {instancePath:instancePath+"/build/images/" + i7+"/platforms",schemaPath:"#/$defs/buildEntry/properties/platforms/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema35.properties.platforms,data:data45};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -4160,8 +4167,12 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(data44 < 1 || isNaN(data44)){
-const err108 = {instancePath:instancePath+"/models/download/connections",schemaPath:"#/$defs/download/properties/connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema34.properties.connections,data:data44};
+const len6 = data45.length;
+for(let i8=0; i8<len6; i8++){
+let data46 = data45[i8];
+if(typeof data46 === "string"){
+if(!pattern10.test(data46)){
+const err108 = {instancePath:instancePath+"/build/images/" + i7+"/platforms/" + i8,schemaPath:"#/$defs/buildEntry/properties/platforms/items/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},message:"must match pattern \""+"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"+"\"",schema:"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$",parentSchema:schema35.properties.platforms.items,data:data46};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -4171,11 +4182,8 @@ vErrors.push(err108);
 errors++;
 }
 }
-}
-if(data43.segmentSizeMiB !== undefined){
-let data45 = data43.segmentSizeMiB;
-if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
-const err109 = {instancePath:instancePath+"/models/download/segmentSizeMiB",schemaPath:"#/$defs/download/properties/segmentSizeMiB/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema34.properties.segmentSizeMiB.type,parentSchema:schema34.properties.segmentSizeMiB,data:data45};
+else {
+const err109 = {instancePath:instancePath+"/build/images/" + i7+"/platforms/" + i8,schemaPath:"#/$defs/buildEntry/properties/platforms/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.platforms.items.type,parentSchema:schema35.properties.platforms.items,data:data46};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -4184,9 +4192,19 @@ vErrors.push(err109);
 }
 errors++;
 }
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 > 64 || isNaN(data45)){
-const err110 = {instancePath:instancePath+"/models/download/segmentSizeMiB",schemaPath:"#/$defs/download/properties/segmentSizeMiB/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64",schema:64,parentSchema:schema34.properties.segmentSizeMiB,data:data45};
+}
+let i9 = data45.length;
+let j2;
+if(i9 > 1){
+const indices2 = {};
+for(;i9--;){
+let item2 = data45[i9];
+if(typeof item2 !== "string"){
+continue;
+}
+if(typeof indices2[item2] == "number"){
+j2 = indices2[item2];
+const err110 = {instancePath:instancePath+"/build/images/" + i7+"/platforms",schemaPath:"#/$defs/buildEntry/properties/platforms/uniqueItems",keyword:"uniqueItems",params:{i: i9, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i9+" are identical)",schema:true,parentSchema:schema35.properties.platforms,data:data45};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -4194,9 +4212,14 @@ else {
 vErrors.push(err110);
 }
 errors++;
+break;
 }
-if(data45 < 1 || isNaN(data45)){
-const err111 = {instancePath:instancePath+"/models/download/segmentSizeMiB",schemaPath:"#/$defs/download/properties/segmentSizeMiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema34.properties.segmentSizeMiB,data:data45};
+indices2[item2] = i9;
+}
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/build/images/" + i7+"/platforms",schemaPath:"#/$defs/buildEntry/properties/platforms/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema35.properties.platforms.type,parentSchema:schema35.properties.platforms,data:data45};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -4206,11 +4229,11 @@ vErrors.push(err111);
 errors++;
 }
 }
-}
-if(data43.thresholdMiB !== undefined){
-let data46 = data43.thresholdMiB;
-if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
-const err112 = {instancePath:instancePath+"/models/download/thresholdMiB",schemaPath:"#/$defs/download/properties/thresholdMiB/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema34.properties.thresholdMiB.type,parentSchema:schema34.properties.thresholdMiB,data:data46};
+if(data38.repository !== undefined){
+let data47 = data38.repository;
+if(typeof data47 === "string"){
+if(func2(data47) > 256){
+const err112 = {instancePath:instancePath+"/build/images/" + i7+"/repository",schemaPath:"#/$defs/buildEntry/properties/repository/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters",schema:256,parentSchema:schema35.properties.repository,data:data47};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -4219,9 +4242,8 @@ vErrors.push(err112);
 }
 errors++;
 }
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 < 1 || isNaN(data46)){
-const err113 = {instancePath:instancePath+"/models/download/thresholdMiB",schemaPath:"#/$defs/download/properties/thresholdMiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema34.properties.thresholdMiB,data:data46};
+if(!pattern9.test(data47)){
+const err113 = {instancePath:instancePath+"/build/images/" + i7+"/repository",schemaPath:"#/$defs/buildEntry/properties/repository/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"},message:"must match pattern \""+"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"+"\"",schema:"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",parentSchema:schema35.properties.repository,data:data47};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -4231,10 +4253,8 @@ vErrors.push(err113);
 errors++;
 }
 }
-}
-}
 else {
-const err114 = {instancePath:instancePath+"/models/download",schemaPath:"#/$defs/download/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema34.type,parentSchema:schema34,data:data43};
+const err114 = {instancePath:instancePath+"/build/images/" + i7+"/repository",schemaPath:"#/$defs/buildEntry/properties/repository/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema35.properties.repository.type,parentSchema:schema35.properties.repository,data:data47};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -4244,9 +4264,10 @@ vErrors.push(err114);
 errors++;
 }
 }
-}
-else {
-const err115 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.models.type,parentSchema:schema31.properties.models,data:data36};
+if(data38.tagMutability !== undefined){
+let data48 = data38.tagMutability;
+if(!((data48 === "MUTABLE") || (data48 === "IMMUTABLE"))){
+const err115 = {instancePath:instancePath+"/build/images/" + i7+"/tagMutability",schemaPath:"#/$defs/buildEntry/properties/tagMutability/enum",keyword:"enum",params:{allowedValues: schema35.properties.tagMutability.enum},message:"must be equal to one of the allowed values",schema:schema35.properties.tagMutability.enum,parentSchema:schema35.properties.tagMutability,data:data48};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -4256,12 +4277,9 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data.snapshot !== undefined){
-let data47 = data.snapshot;
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-for(const key11 in data47){
-if(!((((((key11 === "enabled") || (key11 === "kubernetesVersion")) || (key11 === "volumeSize")) || (key11 === "instanceType")) || (key11 === "architectures")) || (key11 === "tuning"))){
-const err116 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.snapshot,data:data47};
+}
+else {
+const err116 = {instancePath:instancePath+"/build/images/" + i7,schemaPath:"#/$defs/buildEntry/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema35.type,parentSchema:schema35,data:data38};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -4271,10 +4289,9 @@ vErrors.push(err116);
 errors++;
 }
 }
-if(data47.enabled !== undefined){
-let data48 = data47.enabled;
-if(typeof data48 !== "boolean"){
-const err117 = {instancePath:instancePath+"/snapshot/enabled",schemaPath:"#/properties/snapshot/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.snapshot.properties.enabled.type,parentSchema:schema31.properties.snapshot.properties.enabled,data:data48};
+}
+else {
+const err117 = {instancePath:instancePath+"/build/images",schemaPath:"#/properties/build/properties/images/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.build.properties.images.type,parentSchema:schema31.properties.build.properties.images,data:data37};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -4284,11 +4301,9 @@ vErrors.push(err117);
 errors++;
 }
 }
-if(data47.kubernetesVersion !== undefined){
-let data49 = data47.kubernetesVersion;
-if(typeof data49 === "string"){
-if(!pattern17.test(data49)){
-const err118 = {instancePath:instancePath+"/snapshot/kubernetesVersion",schemaPath:"#/properties/snapshot/properties/kubernetesVersion/pattern",keyword:"pattern",params:{pattern: "^1\\.[0-9]{2}$"},message:"must match pattern \""+"^1\\.[0-9]{2}$"+"\"",schema:"^1\\.[0-9]{2}$",parentSchema:schema31.properties.snapshot.properties.kubernetesVersion,data:data49};
+}
+else {
+const err118 = {instancePath:instancePath+"/build",schemaPath:"#/properties/build/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.build.type,parentSchema:schema31.properties.build,data:data36};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -4298,8 +4313,12 @@ vErrors.push(err118);
 errors++;
 }
 }
-else {
-const err119 = {instancePath:instancePath+"/snapshot/kubernetesVersion",schemaPath:"#/properties/snapshot/properties/kubernetesVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.snapshot.properties.kubernetesVersion.type,parentSchema:schema31.properties.snapshot.properties.kubernetesVersion,data:data49};
+if(data.models !== undefined){
+let data49 = data.models;
+if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
+for(const key12 in data49){
+if(!(((key12 === "endpoint") || (key12 === "files")) || (key12 === "download"))){
+const err119 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.models,data:data49};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -4309,10 +4328,11 @@ vErrors.push(err119);
 errors++;
 }
 }
-if(data47.volumeSize !== undefined){
-let data50 = data47.volumeSize;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err120 = {instancePath:instancePath+"/snapshot/volumeSize",schemaPath:"#/properties/snapshot/properties/volumeSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.volumeSize.type,parentSchema:schema31.properties.snapshot.properties.volumeSize,data:data50};
+if(data49.endpoint !== undefined){
+let data50 = data49.endpoint;
+if(typeof data50 === "string"){
+if(!pattern7.test(data50)){
+const err120 = {instancePath:instancePath+"/models/endpoint",schemaPath:"#/properties/models/properties/endpoint/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\"",schema:"^https?://",parentSchema:schema31.properties.models.properties.endpoint,data:data50};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -4321,9 +4341,9 @@ vErrors.push(err120);
 }
 errors++;
 }
-if((typeof data50 == "number") && (isFinite(data50))){
-if(data50 > 16384 || isNaN(data50)){
-const err121 = {instancePath:instancePath+"/snapshot/volumeSize",schemaPath:"#/properties/snapshot/properties/volumeSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384",schema:16384,parentSchema:schema31.properties.snapshot.properties.volumeSize,data:data50};
+}
+else {
+const err121 = {instancePath:instancePath+"/models/endpoint",schemaPath:"#/properties/models/properties/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.models.properties.endpoint.type,parentSchema:schema31.properties.models.properties.endpoint,data:data50};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -4332,8 +4352,16 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data50 < 20 || isNaN(data50)){
-const err122 = {instancePath:instancePath+"/snapshot/volumeSize",schemaPath:"#/properties/snapshot/properties/volumeSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 20},message:"must be >= 20",schema:20,parentSchema:schema31.properties.snapshot.properties.volumeSize,data:data50};
+}
+if(data49.files !== undefined){
+let data51 = data49.files;
+if(Array.isArray(data51)){
+const len7 = data51.length;
+for(let i10=0; i10<len7; i10++){
+let data52 = data51[i10];
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.source === undefined){
+const err122 = {instancePath:instancePath+"/models/files/" + i10,schemaPath:"#/properties/models/properties/files/items/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'",schema:schema31.properties.models.properties.files.items.required,parentSchema:schema31.properties.models.properties.files.items,data:data52};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -4342,13 +4370,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-}
-if(data47.instanceType !== undefined){
-let data51 = data47.instanceType;
-if(typeof data51 === "string"){
-if(!pattern18.test(data51)){
-const err123 = {instancePath:instancePath+"/snapshot/instanceType",schemaPath:"#/properties/snapshot/properties/instanceType/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"+"\"",schema:"^[a-z][a-z0-9-]*\\.[a-z0-9]+$",parentSchema:schema31.properties.snapshot.properties.instanceType,data:data51};
+if(data52.target === undefined){
+const err123 = {instancePath:instancePath+"/models/files/" + i10,schemaPath:"#/properties/models/properties/files/items/required",keyword:"required",params:{missingProperty: "target"},message:"must have required property '"+"target"+"'",schema:schema31.properties.models.properties.files.items.required,parentSchema:schema31.properties.models.properties.files.items,data:data52};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -4357,9 +4380,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-else {
-const err124 = {instancePath:instancePath+"/snapshot/instanceType",schemaPath:"#/properties/snapshot/properties/instanceType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.snapshot.properties.instanceType.type,parentSchema:schema31.properties.snapshot.properties.instanceType,data:data51};
+if(data52.sha256 === undefined){
+const err124 = {instancePath:instancePath+"/models/files/" + i10,schemaPath:"#/properties/models/properties/files/items/required",keyword:"required",params:{missingProperty: "sha256"},message:"must have required property '"+"sha256"+"'",schema:schema31.properties.models.properties.files.items.required,parentSchema:schema31.properties.models.properties.files.items,data:data52};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -4368,12 +4390,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-if(data47.architectures !== undefined){
-let data52 = data47.architectures;
-if(Array.isArray(data52)){
-if(data52.length < 1){
-const err125 = {instancePath:instancePath+"/snapshot/architectures",schemaPath:"#/properties/snapshot/properties/architectures/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.snapshot.properties.architectures,data:data52};
+for(const key13 in data52){
+if(!(((key13 === "source") || (key13 === "target")) || (key13 === "sha256"))){
+const err125 = {instancePath:instancePath+"/models/files/" + i10,schemaPath:"#/properties/models/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.models.properties.files.items,data:data52};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -4382,11 +4401,12 @@ vErrors.push(err125);
 }
 errors++;
 }
-const len6 = data52.length;
-for(let i8=0; i8<len6; i8++){
-let data53 = data52[i8];
-if(!((data53 === "x86_64") || (data53 === "arm64"))){
-const err126 = {instancePath:instancePath+"/snapshot/architectures/" + i8,schemaPath:"#/properties/snapshot/properties/architectures/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.snapshot.properties.architectures.items.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.snapshot.properties.architectures.items.enum,parentSchema:schema31.properties.snapshot.properties.architectures.items,data:data53};
+}
+if(data52.source !== undefined){
+let data53 = data52.source;
+if(typeof data53 === "string"){
+if(func2(data53) < 1){
+const err126 = {instancePath:instancePath+"/models/files/" + i10+"/source",schemaPath:"#/properties/models/properties/files/items/properties/source/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.models.properties.files.items.properties.source,data:data53};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -4396,14 +4416,8 @@ vErrors.push(err126);
 errors++;
 }
 }
-let i9 = data52.length;
-let j2;
-if(i9 > 1){
-outer0:
-for(;i9--;){
-for(j2 = i9; j2--;){
-if(func0(data52[i9], data52[j2])){
-const err127 = {instancePath:instancePath+"/snapshot/architectures",schemaPath:"#/properties/snapshot/properties/architectures/uniqueItems",keyword:"uniqueItems",params:{i: i9, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i9+" are identical)",schema:true,parentSchema:schema31.properties.snapshot.properties.architectures,data:data52};
+else {
+const err127 = {instancePath:instancePath+"/models/files/" + i10+"/source",schemaPath:"#/properties/models/properties/files/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.models.properties.files.items.properties.source.type,parentSchema:schema31.properties.models.properties.files.items.properties.source,data:data53};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -4411,14 +4425,13 @@ else {
 vErrors.push(err127);
 }
 errors++;
-break outer0;
 }
 }
-}
-}
-}
-else {
-const err128 = {instancePath:instancePath+"/snapshot/architectures",schemaPath:"#/properties/snapshot/properties/architectures/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.snapshot.properties.architectures.type,parentSchema:schema31.properties.snapshot.properties.architectures,data:data52};
+if(data52.target !== undefined){
+let data54 = data52.target;
+if(typeof data54 === "string"){
+if(!pattern19.test(data54)){
+const err128 = {instancePath:instancePath+"/models/files/" + i10+"/target",schemaPath:"#/properties/models/properties/files/items/properties/target/pattern",keyword:"pattern",params:{pattern: "^[^/].*[^/]$"},message:"must match pattern \""+"^[^/].*[^/]$"+"\"",schema:"^[^/].*[^/]$",parentSchema:schema31.properties.models.properties.files.items.properties.target,data:data54};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -4428,12 +4441,8 @@ vErrors.push(err128);
 errors++;
 }
 }
-if(data47.tuning !== undefined){
-let data54 = data47.tuning;
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-for(const key12 in data54){
-if(!((((key12 === "enabled") || (key12 === "delayMinutes")) || (key12 === "iops")) || (key12 === "throughput"))){
-const err129 = {instancePath:instancePath+"/snapshot/tuning",schemaPath:"#/properties/snapshot/properties/tuning/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.snapshot.properties.tuning,data:data54};
+else {
+const err129 = {instancePath:instancePath+"/models/files/" + i10+"/target",schemaPath:"#/properties/models/properties/files/items/properties/target/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.models.properties.files.items.properties.target.type,parentSchema:schema31.properties.models.properties.files.items.properties.target,data:data54};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -4443,10 +4452,11 @@ vErrors.push(err129);
 errors++;
 }
 }
-if(data54.enabled !== undefined){
-let data55 = data54.enabled;
-if(typeof data55 !== "boolean"){
-const err130 = {instancePath:instancePath+"/snapshot/tuning/enabled",schemaPath:"#/properties/snapshot/properties/tuning/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.snapshot.properties.tuning.properties.enabled.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.enabled,data:data55};
+if(data52.sha256 !== undefined){
+let data55 = data52.sha256;
+if(typeof data55 === "string"){
+if(!pattern20.test(data55)){
+const err130 = {instancePath:instancePath+"/models/files/" + i10+"/sha256",schemaPath:"#/properties/models/properties/files/items/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\"",schema:"^[0-9a-f]{64}$",parentSchema:schema31.properties.models.properties.files.items.properties.sha256,data:data55};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -4456,10 +4466,8 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data54.delayMinutes !== undefined){
-let data56 = data54.delayMinutes;
-if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
-const err131 = {instancePath:instancePath+"/snapshot/tuning/delayMinutes",schemaPath:"#/properties/snapshot/properties/tuning/properties/delayMinutes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes,data:data56};
+else {
+const err131 = {instancePath:instancePath+"/models/files/" + i10+"/sha256",schemaPath:"#/properties/models/properties/files/items/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.models.properties.files.items.properties.sha256.type,parentSchema:schema31.properties.models.properties.files.items.properties.sha256,data:data55};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -4468,9 +4476,10 @@ vErrors.push(err131);
 }
 errors++;
 }
-if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 > 1440 || isNaN(data56)){
-const err132 = {instancePath:instancePath+"/snapshot/tuning/delayMinutes",schemaPath:"#/properties/snapshot/properties/tuning/properties/delayMinutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes,data:data56};
+}
+}
+else {
+const err132 = {instancePath:instancePath+"/models/files/" + i10,schemaPath:"#/properties/models/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.models.properties.files.items.type,parentSchema:schema31.properties.models.properties.files.items,data:data52};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -4479,8 +4488,10 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(data56 < 1 || isNaN(data56)){
-const err133 = {instancePath:instancePath+"/snapshot/tuning/delayMinutes",schemaPath:"#/properties/snapshot/properties/tuning/properties/delayMinutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes,data:data56};
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/models/files",schemaPath:"#/properties/models/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.models.properties.files.type,parentSchema:schema31.properties.models.properties.files,data:data51};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -4490,11 +4501,12 @@ vErrors.push(err133);
 errors++;
 }
 }
-}
-if(data54.iops !== undefined){
-let data57 = data54.iops;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err134 = {instancePath:instancePath+"/snapshot/tuning/iops",schemaPath:"#/properties/snapshot/properties/tuning/properties/iops/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.tuning.properties.iops.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.iops,data:data57};
+if(data49.download !== undefined){
+let data56 = data49.download;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+for(const key14 in data56){
+if(!(((key14 === "connections") || (key14 === "segmentSizeMiB")) || (key14 === "thresholdMiB"))){
+const err134 = {instancePath:instancePath+"/models/download",schemaPath:"#/$defs/download/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema34,data:data56};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -4503,9 +4515,11 @@ vErrors.push(err134);
 }
 errors++;
 }
-if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 > 16000 || isNaN(data57)){
-const err135 = {instancePath:instancePath+"/snapshot/tuning/iops",schemaPath:"#/properties/snapshot/properties/tuning/properties/iops/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16000},message:"must be <= 16000",schema:16000,parentSchema:schema31.properties.snapshot.properties.tuning.properties.iops,data:data57};
+}
+if(data56.connections !== undefined){
+let data57 = data56.connections;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err135 = {instancePath:instancePath+"/models/download/connections",schemaPath:"#/$defs/download/properties/connections/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema34.properties.connections.type,parentSchema:schema34.properties.connections,data:data57};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -4514,8 +4528,9 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(data57 < 3000 || isNaN(data57)){
-const err136 = {instancePath:instancePath+"/snapshot/tuning/iops",schemaPath:"#/properties/snapshot/properties/tuning/properties/iops/minimum",keyword:"minimum",params:{comparison: ">=", limit: 3000},message:"must be >= 3000",schema:3000,parentSchema:schema31.properties.snapshot.properties.tuning.properties.iops,data:data57};
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 > 32 || isNaN(data57)){
+const err136 = {instancePath:instancePath+"/models/download/connections",schemaPath:"#/$defs/download/properties/connections/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32",schema:32,parentSchema:schema34.properties.connections,data:data57};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -4524,12 +4539,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-}
-if(data54.throughput !== undefined){
-let data58 = data54.throughput;
-if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err137 = {instancePath:instancePath+"/snapshot/tuning/throughput",schemaPath:"#/properties/snapshot/properties/tuning/properties/throughput/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.tuning.properties.throughput.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.throughput,data:data58};
+if(data57 < 1 || isNaN(data57)){
+const err137 = {instancePath:instancePath+"/models/download/connections",schemaPath:"#/$defs/download/properties/connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema34.properties.connections,data:data57};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -4538,9 +4549,12 @@ vErrors.push(err137);
 }
 errors++;
 }
-if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 > 1000 || isNaN(data58)){
-const err138 = {instancePath:instancePath+"/snapshot/tuning/throughput",schemaPath:"#/properties/snapshot/properties/tuning/properties/throughput/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema31.properties.snapshot.properties.tuning.properties.throughput,data:data58};
+}
+}
+if(data56.segmentSizeMiB !== undefined){
+let data58 = data56.segmentSizeMiB;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err138 = {instancePath:instancePath+"/models/download/segmentSizeMiB",schemaPath:"#/$defs/download/properties/segmentSizeMiB/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema34.properties.segmentSizeMiB.type,parentSchema:schema34.properties.segmentSizeMiB,data:data58};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -4549,8 +4563,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-if(data58 < 125 || isNaN(data58)){
-const err139 = {instancePath:instancePath+"/snapshot/tuning/throughput",schemaPath:"#/properties/snapshot/properties/tuning/properties/throughput/minimum",keyword:"minimum",params:{comparison: ">=", limit: 125},message:"must be >= 125",schema:125,parentSchema:schema31.properties.snapshot.properties.tuning.properties.throughput,data:data58};
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 > 64 || isNaN(data58)){
+const err139 = {instancePath:instancePath+"/models/download/segmentSizeMiB",schemaPath:"#/$defs/download/properties/segmentSizeMiB/maximum",keyword:"maximum",params:{comparison: "<=", limit: 64},message:"must be <= 64",schema:64,parentSchema:schema34.properties.segmentSizeMiB,data:data58};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -4559,11 +4574,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err140 = {instancePath:instancePath+"/snapshot/tuning",schemaPath:"#/properties/snapshot/properties/tuning/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.snapshot.properties.tuning.type,parentSchema:schema31.properties.snapshot.properties.tuning,data:data54};
+if(data58 < 1 || isNaN(data58)){
+const err140 = {instancePath:instancePath+"/models/download/segmentSizeMiB",schemaPath:"#/$defs/download/properties/segmentSizeMiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema34.properties.segmentSizeMiB,data:data58};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -4574,8 +4586,10 @@ errors++;
 }
 }
 }
-else {
-const err141 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.snapshot.type,parentSchema:schema31.properties.snapshot,data:data47};
+if(data56.thresholdMiB !== undefined){
+let data59 = data56.thresholdMiB;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err141 = {instancePath:instancePath+"/models/download/thresholdMiB",schemaPath:"#/$defs/download/properties/thresholdMiB/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema34.properties.thresholdMiB.type,parentSchema:schema34.properties.thresholdMiB,data:data59};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -4584,13 +4598,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-if(data.logs !== undefined){
-let data59 = data.logs;
-if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
-for(const key13 in data59){
-if(!((key13 === "enabled") || (key13 === "retentionDays"))){
-const err142 = {instancePath:instancePath+"/logs",schemaPath:"#/properties/logs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.logs,data:data59};
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 1 || isNaN(data59)){
+const err142 = {instancePath:instancePath+"/models/download/thresholdMiB",schemaPath:"#/$defs/download/properties/thresholdMiB/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema34.properties.thresholdMiB,data:data59};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -4600,10 +4610,10 @@ vErrors.push(err142);
 errors++;
 }
 }
-if(data59.enabled !== undefined){
-let data60 = data59.enabled;
-if(typeof data60 !== "boolean"){
-const err143 = {instancePath:instancePath+"/logs/enabled",schemaPath:"#/properties/logs/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.logs.properties.enabled.type,parentSchema:schema31.properties.logs.properties.enabled,data:data60};
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/models/download",schemaPath:"#/$defs/download/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema34.type,parentSchema:schema34,data:data56};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -4613,10 +4623,9 @@ vErrors.push(err143);
 errors++;
 }
 }
-if(data59.retentionDays !== undefined){
-let data61 = data59.retentionDays;
-if(!((((((((((((((((((((((data61 === 1) || (data61 === 3)) || (data61 === 5)) || (data61 === 7)) || (data61 === 14)) || (data61 === 30)) || (data61 === 60)) || (data61 === 90)) || (data61 === 120)) || (data61 === 150)) || (data61 === 180)) || (data61 === 365)) || (data61 === 400)) || (data61 === 545)) || (data61 === 731)) || (data61 === 1096)) || (data61 === 1827)) || (data61 === 2192)) || (data61 === 2557)) || (data61 === 2922)) || (data61 === 3288)) || (data61 === 3653))){
-const err144 = {instancePath:instancePath+"/logs/retentionDays",schemaPath:"#/properties/logs/properties/retentionDays/enum",keyword:"enum",params:{allowedValues: schema31.properties.logs.properties.retentionDays.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.logs.properties.retentionDays.enum,parentSchema:schema31.properties.logs.properties.retentionDays,data:data61};
+}
+else {
+const err144 = {instancePath:instancePath+"/models",schemaPath:"#/properties/models/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.models.type,parentSchema:schema31.properties.models,data:data49};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -4626,9 +4635,12 @@ vErrors.push(err144);
 errors++;
 }
 }
-}
-else {
-const err145 = {instancePath:instancePath+"/logs",schemaPath:"#/properties/logs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.logs.type,parentSchema:schema31.properties.logs,data:data59};
+if(data.snapshot !== undefined){
+let data60 = data.snapshot;
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+for(const key15 in data60){
+if(!((((((key15 === "enabled") || (key15 === "kubernetesVersion")) || (key15 === "volumeSize")) || (key15 === "instanceType")) || (key15 === "architectures")) || (key15 === "tuning"))){
+const err145 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.snapshot,data:data60};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -4638,10 +4650,10 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data.stackName !== undefined){
-let data62 = data.stackName;
-if(typeof data62 !== "string"){
-const err146 = {instancePath:instancePath+"/stackName",schemaPath:"#/properties/stackName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.stackName.type,parentSchema:schema31.properties.stackName,data:data62};
+if(data60.enabled !== undefined){
+let data61 = data60.enabled;
+if(typeof data61 !== "boolean"){
+const err146 = {instancePath:instancePath+"/snapshot/enabled",schemaPath:"#/properties/snapshot/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.snapshot.properties.enabled.type,parentSchema:schema31.properties.snapshot.properties.enabled,data:data61};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -4651,10 +4663,11 @@ vErrors.push(err146);
 errors++;
 }
 }
-if(data.modelBucketArn !== undefined){
-let data63 = data.modelBucketArn;
-if(typeof data63 !== "string"){
-const err147 = {instancePath:instancePath+"/modelBucketArn",schemaPath:"#/properties/modelBucketArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.modelBucketArn.type,parentSchema:schema31.properties.modelBucketArn,data:data63};
+if(data60.kubernetesVersion !== undefined){
+let data62 = data60.kubernetesVersion;
+if(typeof data62 === "string"){
+if(!pattern21.test(data62)){
+const err147 = {instancePath:instancePath+"/snapshot/kubernetesVersion",schemaPath:"#/properties/snapshot/properties/kubernetesVersion/pattern",keyword:"pattern",params:{pattern: "^1\\.[0-9]{2}$"},message:"must match pattern \""+"^1\\.[0-9]{2}$"+"\"",schema:"^1\\.[0-9]{2}$",parentSchema:schema31.properties.snapshot.properties.kubernetesVersion,data:data62};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -4664,12 +4677,8 @@ vErrors.push(err147);
 errors++;
 }
 }
-if(data.clusterComponents !== undefined){
-let data64 = data.clusterComponents;
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
-for(const key14 in data64){
-if(!((((((((key14 === "kubernetesVersion") || (key14 === "instanceType")) || (key14 === "minSize")) || (key14 === "maxSize")) || (key14 === "desiredSize")) || (key14 === "desiredCount")) || (key14 === "admins")) || (key14 === "availabilityZones"))){
-const err148 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.clusterComponents,data:data64};
+else {
+const err148 = {instancePath:instancePath+"/snapshot/kubernetesVersion",schemaPath:"#/properties/snapshot/properties/kubernetesVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.snapshot.properties.kubernetesVersion.type,parentSchema:schema31.properties.snapshot.properties.kubernetesVersion,data:data62};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -4679,11 +4688,10 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data64.kubernetesVersion !== undefined){
-let data65 = data64.kubernetesVersion;
-if(typeof data65 === "string"){
-if(!pattern17.test(data65)){
-const err149 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/pattern",keyword:"pattern",params:{pattern: "^1\\.[0-9]{2}$"},message:"must match pattern \""+"^1\\.[0-9]{2}$"+"\"",schema:"^1\\.[0-9]{2}$",parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data65};
+if(data60.volumeSize !== undefined){
+let data63 = data60.volumeSize;
+if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
+const err149 = {instancePath:instancePath+"/snapshot/volumeSize",schemaPath:"#/properties/snapshot/properties/volumeSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.volumeSize.type,parentSchema:schema31.properties.snapshot.properties.volumeSize,data:data63};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -4692,9 +4700,9 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-else {
-const err150 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.kubernetesVersion.type,parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data65};
+if((typeof data63 == "number") && (isFinite(data63))){
+if(data63 > 16384 || isNaN(data63)){
+const err150 = {instancePath:instancePath+"/snapshot/volumeSize",schemaPath:"#/properties/snapshot/properties/volumeSize/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384",schema:16384,parentSchema:schema31.properties.snapshot.properties.volumeSize,data:data63};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -4703,12 +4711,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-if(data64.instanceType !== undefined){
-let data66 = data64.instanceType;
-if(typeof data66 === "string"){
-if(!pattern18.test(data66)){
-const err151 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"+"\"",schema:"^[a-z][a-z0-9-]*\\.[a-z0-9]+$",parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data66};
+if(data63 < 20 || isNaN(data63)){
+const err151 = {instancePath:instancePath+"/snapshot/volumeSize",schemaPath:"#/properties/snapshot/properties/volumeSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 20},message:"must be >= 20",schema:20,parentSchema:schema31.properties.snapshot.properties.volumeSize,data:data63};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -4718,8 +4722,12 @@ vErrors.push(err151);
 errors++;
 }
 }
-else {
-const err152 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.instanceType.type,parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data66};
+}
+if(data60.instanceType !== undefined){
+let data64 = data60.instanceType;
+if(typeof data64 === "string"){
+if(!pattern22.test(data64)){
+const err152 = {instancePath:instancePath+"/snapshot/instanceType",schemaPath:"#/properties/snapshot/properties/instanceType/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"+"\"",schema:"^[a-z][a-z0-9-]*\\.[a-z0-9]+$",parentSchema:schema31.properties.snapshot.properties.instanceType,data:data64};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -4729,10 +4737,8 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data64.minSize !== undefined){
-let data67 = data64.minSize;
-if(!(((typeof data67 == "number") && (!(data67 % 1) && !isNaN(data67))) && (isFinite(data67)))){
-const err153 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.minSize.type,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data67};
+else {
+const err153 = {instancePath:instancePath+"/snapshot/instanceType",schemaPath:"#/properties/snapshot/properties/instanceType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.snapshot.properties.instanceType.type,parentSchema:schema31.properties.snapshot.properties.instanceType,data:data64};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -4741,9 +4747,12 @@ vErrors.push(err153);
 }
 errors++;
 }
-if((typeof data67 == "number") && (isFinite(data67))){
-if(data67 < 0 || isNaN(data67)){
-const err154 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data67};
+}
+if(data60.architectures !== undefined){
+let data65 = data60.architectures;
+if(Array.isArray(data65)){
+if(data65.length < 1){
+const err154 = {instancePath:instancePath+"/snapshot/architectures",schemaPath:"#/properties/snapshot/properties/architectures/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.snapshot.properties.architectures,data:data65};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -4752,12 +4761,11 @@ vErrors.push(err154);
 }
 errors++;
 }
-}
-}
-if(data64.maxSize !== undefined){
-let data68 = data64.maxSize;
-if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err155 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.maxSize.type,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data68};
+const len8 = data65.length;
+for(let i11=0; i11<len8; i11++){
+let data66 = data65[i11];
+if(!((data66 === "x86_64") || (data66 === "arm64"))){
+const err155 = {instancePath:instancePath+"/snapshot/architectures/" + i11,schemaPath:"#/properties/snapshot/properties/architectures/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.snapshot.properties.architectures.items.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.snapshot.properties.architectures.items.enum,parentSchema:schema31.properties.snapshot.properties.architectures.items,data:data66};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -4766,9 +4774,15 @@ vErrors.push(err155);
 }
 errors++;
 }
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 < 1 || isNaN(data68)){
-const err156 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data68};
+}
+let i12 = data65.length;
+let j3;
+if(i12 > 1){
+outer0:
+for(;i12--;){
+for(j3 = i12; j3--;){
+if(func0(data65[i12], data65[j3])){
+const err156 = {instancePath:instancePath+"/snapshot/architectures",schemaPath:"#/properties/snapshot/properties/architectures/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i12+" are identical)",schema:true,parentSchema:schema31.properties.snapshot.properties.architectures,data:data65};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -4776,13 +4790,14 @@ else {
 vErrors.push(err156);
 }
 errors++;
+break outer0;
 }
 }
 }
-if(data64.desiredSize !== undefined){
-let data69 = data64.desiredSize;
-if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
-const err157 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredSize.type,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data69};
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/snapshot/architectures",schemaPath:"#/properties/snapshot/properties/architectures/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.snapshot.properties.architectures.type,parentSchema:schema31.properties.snapshot.properties.architectures,data:data65};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -4791,9 +4806,13 @@ vErrors.push(err157);
 }
 errors++;
 }
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 < 0 || isNaN(data69)){
-const err158 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data69};
+}
+if(data60.tuning !== undefined){
+let data67 = data60.tuning;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+for(const key16 in data67){
+if(!((((key16 === "enabled") || (key16 === "delayMinutes")) || (key16 === "iops")) || (key16 === "throughput"))){
+const err158 = {instancePath:instancePath+"/snapshot/tuning",schemaPath:"#/properties/snapshot/properties/tuning/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.snapshot.properties.tuning,data:data67};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -4803,11 +4822,10 @@ vErrors.push(err158);
 errors++;
 }
 }
-}
-if(data64.desiredCount !== undefined){
-let data70 = data64.desiredCount;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err159 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredCount.type,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data70};
+if(data67.enabled !== undefined){
+let data68 = data67.enabled;
+if(typeof data68 !== "boolean"){
+const err159 = {instancePath:instancePath+"/snapshot/tuning/enabled",schemaPath:"#/properties/snapshot/properties/tuning/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.snapshot.properties.tuning.properties.enabled.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.enabled,data:data68};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -4816,9 +4834,11 @@ vErrors.push(err159);
 }
 errors++;
 }
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 < 1 || isNaN(data70)){
-const err160 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data70};
+}
+if(data67.delayMinutes !== undefined){
+let data69 = data67.delayMinutes;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err160 = {instancePath:instancePath+"/snapshot/tuning/delayMinutes",schemaPath:"#/properties/snapshot/properties/tuning/properties/delayMinutes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes,data:data69};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -4827,16 +4847,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-}
-if(data64.admins !== undefined){
-let data71 = data64.admins;
-if(Array.isArray(data71)){
-const len7 = data71.length;
-for(let i10=0; i10<len7; i10++){
-let data72 = data71[i10];
-if(typeof data72 !== "string"){
-const err161 = {instancePath:instancePath+"/clusterComponents/admins/" + i10,schemaPath:"#/properties/clusterComponents/properties/admins/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.admins.items.type,parentSchema:schema31.properties.clusterComponents.properties.admins.items,data:data72};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 1440 || isNaN(data69)){
+const err161 = {instancePath:instancePath+"/snapshot/tuning/delayMinutes",schemaPath:"#/properties/snapshot/properties/tuning/properties/delayMinutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1440},message:"must be <= 1440",schema:1440,parentSchema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes,data:data69};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -4845,19 +4858,8 @@ vErrors.push(err161);
 }
 errors++;
 }
-}
-let i11 = data71.length;
-let j3;
-if(i11 > 1){
-const indices2 = {};
-for(;i11--;){
-let item2 = data71[i11];
-if(typeof item2 !== "string"){
-continue;
-}
-if(typeof indices2[item2] == "number"){
-j3 = indices2[item2];
-const err162 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/uniqueItems",keyword:"uniqueItems",params:{i: i11, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i11+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data71};
+if(data69 < 1 || isNaN(data69)){
+const err162 = {instancePath:instancePath+"/snapshot/tuning/delayMinutes",schemaPath:"#/properties/snapshot/properties/tuning/properties/delayMinutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.snapshot.properties.tuning.properties.delayMinutes,data:data69};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -4865,14 +4867,13 @@ else {
 vErrors.push(err162);
 }
 errors++;
-break;
-}
-indices2[item2] = i11;
 }
 }
 }
-else {
-const err163 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.admins.type,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data71};
+if(data67.iops !== undefined){
+let data70 = data67.iops;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err163 = {instancePath:instancePath+"/snapshot/tuning/iops",schemaPath:"#/properties/snapshot/properties/tuning/properties/iops/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.tuning.properties.iops.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.iops,data:data70};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -4881,12 +4882,9 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-if(data64.availabilityZones !== undefined){
-let data73 = data64.availabilityZones;
-if(Array.isArray(data73)){
-if(data73.length < 2){
-const err164 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data73};
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 16000 || isNaN(data70)){
+const err164 = {instancePath:instancePath+"/snapshot/tuning/iops",schemaPath:"#/properties/snapshot/properties/tuning/properties/iops/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16000},message:"must be <= 16000",schema:16000,parentSchema:schema31.properties.snapshot.properties.tuning.properties.iops,data:data70};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -4895,12 +4893,8 @@ vErrors.push(err164);
 }
 errors++;
 }
-const len8 = data73.length;
-for(let i12=0; i12<len8; i12++){
-let data74 = data73[i12];
-if(typeof data74 === "string"){
-if(!pattern21.test(data74)){
-const err165 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i12,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},message:"must match pattern \""+"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"+"\"",schema:"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$",parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data74};
+if(data70 < 3000 || isNaN(data70)){
+const err165 = {instancePath:instancePath+"/snapshot/tuning/iops",schemaPath:"#/properties/snapshot/properties/tuning/properties/iops/minimum",keyword:"minimum",params:{comparison: ">=", limit: 3000},message:"must be >= 3000",schema:3000,parentSchema:schema31.properties.snapshot.properties.tuning.properties.iops,data:data70};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -4910,8 +4904,11 @@ vErrors.push(err165);
 errors++;
 }
 }
-else {
-const err166 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i12,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.availabilityZones.items.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data74};
+}
+if(data67.throughput !== undefined){
+let data71 = data67.throughput;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err166 = {instancePath:instancePath+"/snapshot/tuning/throughput",schemaPath:"#/properties/snapshot/properties/tuning/properties/throughput/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.snapshot.properties.tuning.properties.throughput.type,parentSchema:schema31.properties.snapshot.properties.tuning.properties.throughput,data:data71};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -4920,19 +4917,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-let i13 = data73.length;
-let j4;
-if(i13 > 1){
-const indices3 = {};
-for(;i13--;){
-let item3 = data73[i13];
-if(typeof item3 !== "string"){
-continue;
-}
-if(typeof indices3[item3] == "number"){
-j4 = indices3[item3];
-const err167 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/uniqueItems",keyword:"uniqueItems",params:{i: i13, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i13+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data73};
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 > 1000 || isNaN(data71)){
+const err167 = {instancePath:instancePath+"/snapshot/tuning/throughput",schemaPath:"#/properties/snapshot/properties/tuning/properties/throughput/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema31.properties.snapshot.properties.tuning.properties.throughput,data:data71};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -4940,14 +4927,9 @@ else {
 vErrors.push(err167);
 }
 errors++;
-break;
 }
-indices3[item3] = i13;
-}
-}
-}
-else {
-const err168 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.availabilityZones.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data73};
+if(data71 < 125 || isNaN(data71)){
+const err168 = {instancePath:instancePath+"/snapshot/tuning/throughput",schemaPath:"#/properties/snapshot/properties/tuning/properties/throughput/minimum",keyword:"minimum",params:{comparison: ">=", limit: 125},message:"must be >= 125",schema:125,parentSchema:schema31.properties.snapshot.properties.tuning.properties.throughput,data:data71};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -4958,8 +4940,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err169 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clusterComponents.type,parentSchema:schema31.properties.clusterComponents,data:data64};
+const err169 = {instancePath:instancePath+"/snapshot/tuning",schemaPath:"#/properties/snapshot/properties/tuning/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.snapshot.properties.tuning.type,parentSchema:schema31.properties.snapshot.properties.tuning,data:data67};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -4969,12 +4952,9 @@ vErrors.push(err169);
 errors++;
 }
 }
-if(data.APIGW !== undefined){
-let data75 = data.APIGW;
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-for(const key15 in data75){
-if(!((((key15 === "stageName") || (key15 === "throttle")) || (key15 === "endpointType")) || (key15 === "customDomain"))){
-const err170 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW,data:data75};
+}
+else {
+const err170 = {instancePath:instancePath+"/snapshot",schemaPath:"#/properties/snapshot/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.snapshot.type,parentSchema:schema31.properties.snapshot,data:data60};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -4984,11 +4964,12 @@ vErrors.push(err170);
 errors++;
 }
 }
-if(data75.stageName !== undefined){
-let data76 = data75.stageName;
-if(typeof data76 === "string"){
-if(!pattern22.test(data76)){
-const err171 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,128}$"+"\"",schema:"^[A-Za-z0-9_]{1,128}$",parentSchema:schema31.properties.APIGW.properties.stageName,data:data76};
+if(data.logs !== undefined){
+let data72 = data.logs;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+for(const key17 in data72){
+if(!((key17 === "enabled") || (key17 === "retentionDays"))){
+const err171 = {instancePath:instancePath+"/logs",schemaPath:"#/properties/logs/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.logs,data:data72};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -4998,8 +4979,10 @@ vErrors.push(err171);
 errors++;
 }
 }
-else {
-const err172 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.stageName.type,parentSchema:schema31.properties.APIGW.properties.stageName,data:data76};
+if(data72.enabled !== undefined){
+let data73 = data72.enabled;
+if(typeof data73 !== "boolean"){
+const err172 = {instancePath:instancePath+"/logs/enabled",schemaPath:"#/properties/logs/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.logs.properties.enabled.type,parentSchema:schema31.properties.logs.properties.enabled,data:data73};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -5009,12 +4992,10 @@ vErrors.push(err172);
 errors++;
 }
 }
-if(data75.throttle !== undefined){
-let data77 = data75.throttle;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-for(const key16 in data77){
-if(!((key16 === "rateLimit") || (key16 === "burstLimit"))){
-const err173 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.throttle,data:data77};
+if(data72.retentionDays !== undefined){
+let data74 = data72.retentionDays;
+if(!((((((((((((((((((((((data74 === 1) || (data74 === 3)) || (data74 === 5)) || (data74 === 7)) || (data74 === 14)) || (data74 === 30)) || (data74 === 60)) || (data74 === 90)) || (data74 === 120)) || (data74 === 150)) || (data74 === 180)) || (data74 === 365)) || (data74 === 400)) || (data74 === 545)) || (data74 === 731)) || (data74 === 1096)) || (data74 === 1827)) || (data74 === 2192)) || (data74 === 2557)) || (data74 === 2922)) || (data74 === 3288)) || (data74 === 3653))){
+const err173 = {instancePath:instancePath+"/logs/retentionDays",schemaPath:"#/properties/logs/properties/retentionDays/enum",keyword:"enum",params:{allowedValues: schema31.properties.logs.properties.retentionDays.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.logs.properties.retentionDays.enum,parentSchema:schema31.properties.logs.properties.retentionDays,data:data74};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -5024,11 +5005,9 @@ vErrors.push(err173);
 errors++;
 }
 }
-if(data77.rateLimit !== undefined){
-let data78 = data77.rateLimit;
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 < 0 || isNaN(data78)){
-const err174 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data78};
+}
+else {
+const err174 = {instancePath:instancePath+"/logs",schemaPath:"#/properties/logs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.logs.type,parentSchema:schema31.properties.logs,data:data72};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -5038,8 +5017,10 @@ vErrors.push(err174);
 errors++;
 }
 }
-else {
-const err175 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.APIGW.properties.throttle.properties.rateLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data78};
+if(data.stackName !== undefined){
+let data75 = data.stackName;
+if(typeof data75 !== "string"){
+const err175 = {instancePath:instancePath+"/stackName",schemaPath:"#/properties/stackName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.stackName.type,parentSchema:schema31.properties.stackName,data:data75};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -5049,10 +5030,10 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data77.burstLimit !== undefined){
-let data79 = data77.burstLimit;
-if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
-const err176 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.APIGW.properties.throttle.properties.burstLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data79};
+if(data.modelBucketArn !== undefined){
+let data76 = data.modelBucketArn;
+if(typeof data76 !== "string"){
+const err176 = {instancePath:instancePath+"/modelBucketArn",schemaPath:"#/properties/modelBucketArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.modelBucketArn.type,parentSchema:schema31.properties.modelBucketArn,data:data76};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -5061,9 +5042,13 @@ vErrors.push(err176);
 }
 errors++;
 }
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 < 0 || isNaN(data79)){
-const err177 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data79};
+}
+if(data.clusterComponents !== undefined){
+let data77 = data.clusterComponents;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+for(const key18 in data77){
+if(!((((((((key18 === "kubernetesVersion") || (key18 === "instanceType")) || (key18 === "minSize")) || (key18 === "maxSize")) || (key18 === "desiredSize")) || (key18 === "desiredCount")) || (key18 === "admins")) || (key18 === "availabilityZones"))){
+const err177 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.clusterComponents,data:data77};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -5073,10 +5058,11 @@ vErrors.push(err177);
 errors++;
 }
 }
-}
-}
-else {
-const err178 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.throttle.type,parentSchema:schema31.properties.APIGW.properties.throttle,data:data77};
+if(data77.kubernetesVersion !== undefined){
+let data78 = data77.kubernetesVersion;
+if(typeof data78 === "string"){
+if(!pattern21.test(data78)){
+const err178 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/pattern",keyword:"pattern",params:{pattern: "^1\\.[0-9]{2}$"},message:"must match pattern \""+"^1\\.[0-9]{2}$"+"\"",schema:"^1\\.[0-9]{2}$",parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data78};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -5086,10 +5072,8 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data75.endpointType !== undefined){
-let data80 = data75.endpointType;
-if(!((data80 === "regional") || (data80 === "private"))){
-const err179 = {instancePath:instancePath+"/APIGW/endpointType",schemaPath:"#/properties/APIGW/properties/endpointType/enum",keyword:"enum",params:{allowedValues: schema31.properties.APIGW.properties.endpointType.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.APIGW.properties.endpointType.enum,parentSchema:schema31.properties.APIGW.properties.endpointType,data:data80};
+else {
+const err179 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.kubernetesVersion.type,parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data78};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -5099,11 +5083,11 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data75.customDomain !== undefined){
-let data81 = data75.customDomain;
-if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
-if(data81.domainName === undefined){
-const err180 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "domainName"},message:"must have required property '"+"domainName"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data81};
+if(data77.instanceType !== undefined){
+let data79 = data77.instanceType;
+if(typeof data79 === "string"){
+if(!pattern22.test(data79)){
+const err180 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"+"\"",schema:"^[a-z][a-z0-9-]*\\.[a-z0-9]+$",parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data79};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -5112,8 +5096,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-if(data81.certificateArn === undefined){
-const err181 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "certificateArn"},message:"must have required property '"+"certificateArn"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data81};
+}
+else {
+const err181 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.instanceType.type,parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data79};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -5122,9 +5107,11 @@ vErrors.push(err181);
 }
 errors++;
 }
-for(const key17 in data81){
-if(!(((key17 === "domainName") || (key17 === "certificateArn")) || (key17 === "hostedZone"))){
-const err182 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data81};
+}
+if(data77.minSize !== undefined){
+let data80 = data77.minSize;
+if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+const err182 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.minSize.type,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data80};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -5133,12 +5120,9 @@ vErrors.push(err182);
 }
 errors++;
 }
-}
-if(data81.domainName !== undefined){
-let data82 = data81.domainName;
-if(typeof data82 === "string"){
-if(!pattern23.test(data82)){
-const err183 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/pattern",keyword:"pattern",params:{pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},message:"must match pattern \""+"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"+"\"",schema:"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data82};
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 < 0 || isNaN(data80)){
+const err183 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data80};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -5148,8 +5132,11 @@ vErrors.push(err183);
 errors++;
 }
 }
-else {
-const err184 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.domainName.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data82};
+}
+if(data77.maxSize !== undefined){
+let data81 = data77.maxSize;
+if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
+const err184 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.maxSize.type,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data81};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -5158,11 +5145,9 @@ vErrors.push(err184);
 }
 errors++;
 }
-}
-if(data81.certificateArn !== undefined){
-let data83 = data81.certificateArn;
-if(typeof data83 !== "string"){
-const err185 = {instancePath:instancePath+"/APIGW/customDomain/certificateArn",schemaPath:"#/properties/APIGW/properties/customDomain/properties/certificateArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn,data:data83};
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 < 1 || isNaN(data81)){
+const err185 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data81};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -5172,11 +5157,11 @@ vErrors.push(err185);
 errors++;
 }
 }
-if(data81.hostedZone !== undefined){
-let data84 = data81.hostedZone;
-if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
-if(data84.id === undefined){
-const err186 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data84};
+}
+if(data77.desiredSize !== undefined){
+let data82 = data77.desiredSize;
+if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
+const err186 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredSize.type,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data82};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -5185,8 +5170,9 @@ vErrors.push(err186);
 }
 errors++;
 }
-if(data84.name === undefined){
-const err187 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data84};
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 < 0 || isNaN(data82)){
+const err187 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data82};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -5195,9 +5181,12 @@ vErrors.push(err187);
 }
 errors++;
 }
-for(const key18 in data84){
-if(!((key18 === "id") || (key18 === "name"))){
-const err188 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data84};
+}
+}
+if(data77.desiredCount !== undefined){
+let data83 = data77.desiredCount;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err188 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredCount.type,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data83};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -5206,12 +5195,9 @@ vErrors.push(err188);
 }
 errors++;
 }
-}
-if(data84.id !== undefined){
-let data85 = data84.id;
-if(typeof data85 === "string"){
-if(!pattern24.test(data85)){
-const err189 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern",keyword:"pattern",params:{pattern: "^Z[A-Z0-9]{1,32}$"},message:"must match pattern \""+"^Z[A-Z0-9]{1,32}$"+"\"",schema:"^Z[A-Z0-9]{1,32}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data85};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 < 1 || isNaN(data83)){
+const err189 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data83};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -5221,8 +5207,15 @@ vErrors.push(err189);
 errors++;
 }
 }
-else {
-const err190 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data85};
+}
+if(data77.admins !== undefined){
+let data84 = data77.admins;
+if(Array.isArray(data84)){
+const len9 = data84.length;
+for(let i13=0; i13<len9; i13++){
+let data85 = data84[i13];
+if(typeof data85 !== "string"){
+const err190 = {instancePath:instancePath+"/clusterComponents/admins/" + i13,schemaPath:"#/properties/clusterComponents/properties/admins/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.admins.items.type,parentSchema:schema31.properties.clusterComponents.properties.admins.items,data:data85};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -5232,10 +5225,18 @@ vErrors.push(err190);
 errors++;
 }
 }
-if(data84.name !== undefined){
-let data86 = data84.name;
-if(typeof data86 !== "string"){
-const err191 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/name",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name,data:data86};
+let i14 = data84.length;
+let j4;
+if(i14 > 1){
+const indices3 = {};
+for(;i14--;){
+let item3 = data84[i14];
+if(typeof item3 !== "string"){
+continue;
+}
+if(typeof indices3[item3] == "number"){
+j4 = indices3[item3];
+const err191 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i14+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data84};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -5243,11 +5244,14 @@ else {
 vErrors.push(err191);
 }
 errors++;
+break;
+}
+indices3[item3] = i14;
 }
 }
 }
 else {
-const err192 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data84};
+const err192 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.admins.type,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data84};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -5257,9 +5261,11 @@ vErrors.push(err192);
 errors++;
 }
 }
-}
-else {
-const err193 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.type,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data81};
+if(data77.availabilityZones !== undefined){
+let data86 = data77.availabilityZones;
+if(Array.isArray(data86)){
+if(data86.length < 2){
+const err193 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data86};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -5268,10 +5274,12 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-}
-else {
-const err194 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.type,parentSchema:schema31.properties.APIGW,data:data75};
+const len10 = data86.length;
+for(let i15=0; i15<len10; i15++){
+let data87 = data86[i15];
+if(typeof data87 === "string"){
+if(!pattern25.test(data87)){
+const err194 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i15,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},message:"must match pattern \""+"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"+"\"",schema:"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$",parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data87};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -5281,11 +5289,8 @@ vErrors.push(err194);
 errors++;
 }
 }
-if(data.modelsRuntime !== undefined){
-let data87 = data.modelsRuntime;
-if(Array.isArray(data87)){
-if(data87.length < 1){
-const err195 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.modelsRuntime,data:data87};
+else {
+const err195 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i15,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.availabilityZones.items.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data87};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -5294,16 +5299,19 @@ vErrors.push(err195);
 }
 errors++;
 }
-const len9 = data87.length;
-for(let i14=0; i14<len9; i14++){
-if(!(validate21(data87[i14], {instancePath:instancePath+"/modelsRuntime/" + i14,parentData:data87,parentDataProperty:i14,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
-errors = vErrors.length;
 }
+let i16 = data86.length;
+let j5;
+if(i16 > 1){
+const indices4 = {};
+for(;i16--;){
+let item4 = data86[i16];
+if(typeof item4 !== "string"){
+continue;
 }
-}
-else {
-const err196 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.modelsRuntime.type,parentSchema:schema31.properties.modelsRuntime,data:data87};
+if(typeof indices4[item4] == "number"){
+j5 = indices4[item4];
+const err196 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/uniqueItems",keyword:"uniqueItems",params:{i: i16, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i16+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data86};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -5311,16 +5319,387 @@ else {
 vErrors.push(err196);
 }
 errors++;
+break;
+}
+indices4[item4] = i16;
 }
 }
 }
 else {
-const err197 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+const err197 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.availabilityZones.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data86};
 if(vErrors === null){
 vErrors = [err197];
 }
 else {
 vErrors.push(err197);
+}
+errors++;
+}
+}
+}
+else {
+const err198 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clusterComponents.type,parentSchema:schema31.properties.clusterComponents,data:data77};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+if(data.APIGW !== undefined){
+let data88 = data.APIGW;
+if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+for(const key19 in data88){
+if(!((((key19 === "stageName") || (key19 === "throttle")) || (key19 === "endpointType")) || (key19 === "customDomain"))){
+const err199 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW,data:data88};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+if(data88.stageName !== undefined){
+let data89 = data88.stageName;
+if(typeof data89 === "string"){
+if(!pattern26.test(data89)){
+const err200 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,128}$"+"\"",schema:"^[A-Za-z0-9_]{1,128}$",parentSchema:schema31.properties.APIGW.properties.stageName,data:data89};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+}
+else {
+const err201 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.stageName.type,parentSchema:schema31.properties.APIGW.properties.stageName,data:data89};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+}
+if(data88.throttle !== undefined){
+let data90 = data88.throttle;
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+for(const key20 in data90){
+if(!((key20 === "rateLimit") || (key20 === "burstLimit"))){
+const err202 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.throttle,data:data90};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+}
+if(data90.rateLimit !== undefined){
+let data91 = data90.rateLimit;
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 < 0 || isNaN(data91)){
+const err203 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data91};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+}
+else {
+const err204 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.APIGW.properties.throttle.properties.rateLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data91};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+}
+if(data90.burstLimit !== undefined){
+let data92 = data90.burstLimit;
+if(!(((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92))) && (isFinite(data92)))){
+const err205 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.APIGW.properties.throttle.properties.burstLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data92};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+if((typeof data92 == "number") && (isFinite(data92))){
+if(data92 < 0 || isNaN(data92)){
+const err206 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data92};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err207 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.throttle.type,parentSchema:schema31.properties.APIGW.properties.throttle,data:data90};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+}
+if(data88.endpointType !== undefined){
+let data93 = data88.endpointType;
+if(!((data93 === "regional") || (data93 === "private"))){
+const err208 = {instancePath:instancePath+"/APIGW/endpointType",schemaPath:"#/properties/APIGW/properties/endpointType/enum",keyword:"enum",params:{allowedValues: schema31.properties.APIGW.properties.endpointType.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.APIGW.properties.endpointType.enum,parentSchema:schema31.properties.APIGW.properties.endpointType,data:data93};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+}
+if(data88.customDomain !== undefined){
+let data94 = data88.customDomain;
+if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
+if(data94.domainName === undefined){
+const err209 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "domainName"},message:"must have required property '"+"domainName"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data94};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+if(data94.certificateArn === undefined){
+const err210 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "certificateArn"},message:"must have required property '"+"certificateArn"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data94};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
+}
+errors++;
+}
+for(const key21 in data94){
+if(!(((key21 === "domainName") || (key21 === "certificateArn")) || (key21 === "hostedZone"))){
+const err211 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data94};
+if(vErrors === null){
+vErrors = [err211];
+}
+else {
+vErrors.push(err211);
+}
+errors++;
+}
+}
+if(data94.domainName !== undefined){
+let data95 = data94.domainName;
+if(typeof data95 === "string"){
+if(!pattern27.test(data95)){
+const err212 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/pattern",keyword:"pattern",params:{pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},message:"must match pattern \""+"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"+"\"",schema:"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data95};
+if(vErrors === null){
+vErrors = [err212];
+}
+else {
+vErrors.push(err212);
+}
+errors++;
+}
+}
+else {
+const err213 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.domainName.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data95};
+if(vErrors === null){
+vErrors = [err213];
+}
+else {
+vErrors.push(err213);
+}
+errors++;
+}
+}
+if(data94.certificateArn !== undefined){
+let data96 = data94.certificateArn;
+if(typeof data96 !== "string"){
+const err214 = {instancePath:instancePath+"/APIGW/customDomain/certificateArn",schemaPath:"#/properties/APIGW/properties/customDomain/properties/certificateArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn,data:data96};
+if(vErrors === null){
+vErrors = [err214];
+}
+else {
+vErrors.push(err214);
+}
+errors++;
+}
+}
+if(data94.hostedZone !== undefined){
+let data97 = data94.hostedZone;
+if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
+if(data97.id === undefined){
+const err215 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data97};
+if(vErrors === null){
+vErrors = [err215];
+}
+else {
+vErrors.push(err215);
+}
+errors++;
+}
+if(data97.name === undefined){
+const err216 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data97};
+if(vErrors === null){
+vErrors = [err216];
+}
+else {
+vErrors.push(err216);
+}
+errors++;
+}
+for(const key22 in data97){
+if(!((key22 === "id") || (key22 === "name"))){
+const err217 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data97};
+if(vErrors === null){
+vErrors = [err217];
+}
+else {
+vErrors.push(err217);
+}
+errors++;
+}
+}
+if(data97.id !== undefined){
+let data98 = data97.id;
+if(typeof data98 === "string"){
+if(!pattern28.test(data98)){
+const err218 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern",keyword:"pattern",params:{pattern: "^Z[A-Z0-9]{1,32}$"},message:"must match pattern \""+"^Z[A-Z0-9]{1,32}$"+"\"",schema:"^Z[A-Z0-9]{1,32}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data98};
+if(vErrors === null){
+vErrors = [err218];
+}
+else {
+vErrors.push(err218);
+}
+errors++;
+}
+}
+else {
+const err219 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data98};
+if(vErrors === null){
+vErrors = [err219];
+}
+else {
+vErrors.push(err219);
+}
+errors++;
+}
+}
+if(data97.name !== undefined){
+let data99 = data97.name;
+if(typeof data99 !== "string"){
+const err220 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/name",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name,data:data99};
+if(vErrors === null){
+vErrors = [err220];
+}
+else {
+vErrors.push(err220);
+}
+errors++;
+}
+}
+}
+else {
+const err221 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data97};
+if(vErrors === null){
+vErrors = [err221];
+}
+else {
+vErrors.push(err221);
+}
+errors++;
+}
+}
+}
+else {
+const err222 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.type,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data94};
+if(vErrors === null){
+vErrors = [err222];
+}
+else {
+vErrors.push(err222);
+}
+errors++;
+}
+}
+}
+else {
+const err223 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.type,parentSchema:schema31.properties.APIGW,data:data88};
+if(vErrors === null){
+vErrors = [err223];
+}
+else {
+vErrors.push(err223);
+}
+errors++;
+}
+}
+if(data.modelsRuntime !== undefined){
+let data100 = data.modelsRuntime;
+if(Array.isArray(data100)){
+if(data100.length < 1){
+const err224 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.modelsRuntime,data:data100};
+if(vErrors === null){
+vErrors = [err224];
+}
+else {
+vErrors.push(err224);
+}
+errors++;
+}
+const len11 = data100.length;
+for(let i17=0; i17<len11; i17++){
+if(!(validate21(data100[i17], {instancePath:instancePath+"/modelsRuntime/" + i17,parentData:data100,parentDataProperty:i17,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err225 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.modelsRuntime.type,parentSchema:schema31.properties.modelsRuntime,data:data100};
+if(vErrors === null){
+vErrors = [err225];
+}
+else {
+vErrors.push(err225);
+}
+errors++;
+}
+}
+}
+else {
+const err226 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(vErrors === null){
+vErrors = [err226];
+}
+else {
+vErrors.push(err226);
 }
 errors++;
 }

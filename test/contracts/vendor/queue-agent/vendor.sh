@@ -26,4 +26,7 @@ extract test/v1alpha2 requests/v1alpha2
 extract src/frontend/input_function/v1alpha1 input_function/v1alpha1
 extract src/frontend/input_function/v1alpha2 input_function/v1alpha2
 git --git-dir="$gitdir" show "$commit:LICENSE" >"$here/LICENSE"
+# The agent's build: its Dockerfile and requirements.txt; with src/ this folder is its upstream build context.
+git --git-dir="$gitdir" show "$commit:src/backend/queue_agent/Dockerfile" >"$here/Dockerfile"
+git --git-dir="$gitdir" show "$commit:src/backend/queue_agent/requirements.txt" >"$here/requirements.txt"
 echo "vendor.sh: queue agent re-extracted under $here"
