@@ -86,7 +86,11 @@ export class DeployParameters extends Construct {
   }
 
   private entry(kind: 'images' | 'charts', name: string): MirrorEntry | undefined {
-    return (this.config.mirror?.[kind] ?? []).find((e) => e.name === name);
+    const mirrored = (this.config.mirror?.[kind] ?? []).find((e) => e.name === name);
+    if (mirrored || kind === 'charts') return mirrored;
+    // A built image (build.images, lib/build/build.ts) shares the namespace and the SSM parameter of mirrored ones.
+    const built = (this.config.build?.images ?? []).find((e) => e.name === name);
+    return built ? { name, source: `build:${built.context}`, repository: built.repository } : undefined;
   }
 
   /** Whether the environment mirrors an image of this name. */
@@ -114,12 +118,13 @@ export class DeployParameters extends Construct {
     const e = this.entry('images', name);
     if (!e) {
       throw new SdpipeError(`environment ${this.env} does not mirror image "${name}", which the deploy stage needs`, {
-        hint: `add it to mirror.images in config/environments/${this.env}.yaml (see lib/config/deploy-needs.ts for the names)`,
+        hint: `add it to mirror.images (or build.images) in config/environments/${this.env}.yaml (see lib/config/deploy-needs.ts for the names)`,
       });
     }
     const parameterName = mirrorParameterName(this.env, 'images', name);
     const digest = this.digestOf(parameterName);
-    const tag = referenceTag(e.source) ?? 'pinned';
+    // A built image's tag is its content key, known only after the Build step: `built` stands for it (the digest pulls).
+    const tag = e.source.startsWith('build:') ? 'built' : (referenceTag(e.source) ?? 'pinned');
     const fullRepository = `${this.registry}/${e.repository}`;
     const image: PinnedImage = {
       name,

@@ -148,7 +148,7 @@ export async function addRenders(summaries: readonly StackSummary[], stages: rea
   return Promise.all(summaries.map(async (s): Promise<StackSummary> => {
     const config = stages.find((st) => st.stack.config.environment.name === s.environment)?.stack.config;
     const repositories: Record<string, string> = {};
-    for (const e of [...(config?.mirror?.images ?? []), ...(config?.mirror?.charts ?? [])]) repositories[e.name] = e.repository;
+    for (const e of [...(config?.mirror?.images ?? []), ...(config?.mirror?.charts ?? []), ...(config?.build?.images ?? [])]) repositories[e.name] = e.repository;
     const template = JSON.parse(fs.readFileSync(path.join(assemblyDir, s.template), 'utf8')) as TemplateJson;
     const r = await renderStack(template, {
       env: { account: s.account, region: s.region, partition: s.partition as 'aws' | 'aws-cn', stackName: s.stackName, repositories },

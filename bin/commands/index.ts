@@ -11,9 +11,10 @@ import { register as changes } from './changes';
 import { register as review } from './review';
 import { register as models } from './models';
 import { register as mirror } from './mirror';
+import { register as build } from './build';
 import { register as snapshot } from './snapshot';
 import { register as synth } from './synth';
 import { register as pipeline } from './pipeline';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, importCommand, plan, changes, review, models, mirror, snapshot, synth, pipeline];
+export const COMMANDS: readonly Register[] = [validate, importCommand, plan, changes, review, models, mirror, build, snapshot, synth, pipeline];

@@ -171,6 +171,15 @@ async function previousLock(outDir: string, environment: string): Promise<LockEn
   }
 }
 
+/** The previous lock's entries of images the build step made (`build.images` names), in the file's order. */
+function builtEntries(config: EnvironmentConfig, previous: readonly LockEntry[]): LockEntry[] {
+  const mirrored = new Set((config.mirror?.images ?? []).map((e) => e.name));
+  return (config.build?.images ?? []).flatMap((b) => {
+    const e = !mirrored.has(b.name) ? previous.find((p) => p.name === b.name) : undefined;
+    return e ? [e] : [];
+  });
+}
+
 /** Whether a lock entry was made for the platforms an entry asks for now. */
 function samePlatforms(recorded: LockEntry, p: { kind: 'image' | 'chart'; entry: MirrorEntry }): boolean {
   const asked = p.kind === 'chart' ? 'all' : (p.entry.platforms ?? ENVIRONMENT_DEFAULTS.mirrorEntry.platforms);
@@ -237,6 +246,90 @@ export async function ecrBlobMounting(client: ECRClient | undefined, region: str
   }
 }
 
+/** The environment's ECR as a copy destination (see {@link environmentRegistry}). */
+export interface EnvironmentRegistry {
+  /** The ECR host, `<account>.dkr.ecr.<region>.<suffix>`. */
+  readonly registry: string;
+  /** Registry host → endpoint it is reached at (SDPIPE_REGISTRY_OVERRIDE, `registryEndpoint`, the ECR endpoint variables). */
+  readonly overrides: Map<string, string>;
+  /** The ECR host itself is reached elsewhere through SDPIPE_REGISTRY_OVERRIDE or `registryEndpoint` (no AWS call for authorization). */
+  readonly overridden: boolean;
+  /** Endpoint rules for a registry pool. */
+  readonly endpoints: { readonly overrides: Map<string, string>; readonly insecureRegistries?: readonly string[] };
+  /** Credentials of the destination. */
+  readonly destinationCredentials: CredentialProvider;
+}
+
+/** What {@link environmentRegistry} and {@link ensureEnvironmentRepositories} read of a step's options. */
+export type EnvironmentRegistryOptions = Pick<
+  MirrorEnvironmentOptions,
+  'config' | 'registryEndpoint' | 'insecureRegistries' | 'ecr' | 'destinationCredentials' | 'onSecret'
+>;
+
+/**
+ * Where and how a step reaches the environment's ECR: the mirror and build steps share it. The ECR
+ * host is built from the environment's account and region; `registryEndpoint` or
+ * SDPIPE_REGISTRY_OVERRIDE point it elsewhere (then Basic credentials from SDPIPE_REGISTRY_USERNAME /
+ * SDPIPE_REGISTRY_PASSWORD, or none); else the SDK's ECR endpoint variables may (their proxyEndpoint),
+ * and credentials come from ECR GetAuthorizationToken.
+ */
+export async function environmentRegistry(options: EnvironmentRegistryOptions, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<EnvironmentRegistry> {
+  const { config } = options;
+  const region = config.environment.region;
+  const registry = ecrHost(config.environment.account, region);
+  const overrides = parseRegistryOverrides(env[REGISTRY_OVERRIDE_ENV]);
+  if (options.registryEndpoint) overrides.set(registry, options.registryEndpoint);
+  const overridden = overrides.has(registry);
+  if (!overridden) {
+    const endpoint = await ecrControlPlaneRegistryEndpoint(options.ecr, env, region, config.environment.account, registry);
+    if (endpoint) {
+      overrides.set(registry, endpoint);
+      log(`registry ${registry}: reached at ${endpoint}, the proxyEndpoint of the ECR endpoint set by AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL`);
+    }
+  }
+  let destinationCredentials = options.destinationCredentials;
+  if (!destinationCredentials) {
+    const username = env[REGISTRY_USERNAME_ENV];
+    destinationCredentials = overridden
+      ? credentialsForHost(registry, staticCredentials(username ? { username, password: env[REGISTRY_PASSWORD_ENV] ?? '' } : undefined))
+      : ecrCredentials({ onSecret: options.onSecret });
+  }
+  return { registry, overrides, overridden, endpoints: { overrides, insecureRegistries: options.insecureRegistries }, destinationCredentials };
+}
+
+/**
+ * Create or update the environment's ECR repositories (each once, four at a time), logging what
+ * changed and every warning.
+ * @throws SdpipeError when a repository cannot be created
+ */
+export async function ensureEnvironmentRepositories(
+  options: EnvironmentRegistryOptions,
+  wanted: readonly { readonly repository: string; readonly tagMutability: 'MUTABLE' | 'IMMUTABLE' }[],
+  log: (line: string) => void,
+): Promise<{ repository: string; result: EnsureRepositoryResult }[]> {
+  const { config } = options;
+  const { ensureRepository } = await import('../aws/ecr');
+  let ecr = options.ecr;
+  if (!ecr) {
+    const { createEcrClient } = await import('../aws/clients');
+    ecr = createEcrClient({ region: config.environment.region });
+  }
+  const unique = new Map<string, 'MUTABLE' | 'IMMUTABLE'>();
+  for (const w of wanted) if (!unique.has(w.repository)) unique.set(w.repository, w.tagMutability);
+  const made = await mapLimit([...unique], 4, ([repositoryName, tagMutability]) =>
+    ensureRepository(ecr!, { repositoryName, environment: config.environment.name, registryId: config.environment.account, tagMutability }),
+  );
+  const repositories: { repository: string; result: EnsureRepositoryResult }[] = [];
+  [...unique.keys()].forEach((repository, i) => {
+    const m = made[i];
+    if (m.status === 'rejected') throw m.reason;
+    repositories.push({ repository, result: m.value });
+    if (m.value.action !== 'unchanged') log(`repository ${repository}: ${m.value.action}${m.value.changes.length ? ` (${m.value.changes.join(', ')})` : ''}`);
+    for (const w of m.value.warnings) log(`warning: ${w}`);
+  });
+  return repositories;
+}
+
 /**
  * Mirror an environment's images and charts into its ECR. Entries are copied in parallel; an
  * entry that fails does not stop the others (whatever they copied is skipped on the next
@@ -253,17 +346,7 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
   const registry = ecrHost(config.environment.account, region);
   const log = options.log ?? (() => {});
 
-  const overrides = parseRegistryOverrides(env[REGISTRY_OVERRIDE_ENV]);
-  if (options.registryEndpoint) overrides.set(registry, options.registryEndpoint);
-  const overridden = overrides.has(registry);
-  if (!overridden) {
-    const endpoint = await ecrControlPlaneRegistryEndpoint(options.ecr, env, region, config.environment.account, registry);
-    if (endpoint) {
-      overrides.set(registry, endpoint);
-      log(`registry ${registry}: reached at ${endpoint}, the proxyEndpoint of the ECR endpoint set by AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL`);
-    }
-  }
-  const endpoints = { overrides, insecureRegistries: options.insecureRegistries };
+  const { overridden, endpoints, destinationCredentials } = await environmentRegistry(options, env, log);
 
   const entries = [
     ...(config.mirror?.images ?? []).map((entry) => ({ kind: 'image' as const, entry })),
@@ -275,44 +358,15 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
     return { kind, entry, source, target: { ...target, ...(source.tag ? { tag: source.tag } : {}) } };
   });
 
-  let destinationCredentials = options.destinationCredentials;
-  if (!destinationCredentials) {
-    const username = env[REGISTRY_USERNAME_ENV];
-    destinationCredentials = overridden
-      ? credentialsForHost(registry, staticCredentials(username ? { username, password: env[REGISTRY_PASSWORD_ENV] ?? '' } : undefined))
-      : ecrCredentials({ onSecret: options.onSecret });
-  }
   const sourceCredentials =
     options.sourceCredentials ?? chainCredentials(ecrCredentials({ onSecret: options.onSecret }), dockerConfigCredentials(env, { warn: (m) => log(`warning: ${m}`) }));
   const pool = openRegistryPool(options, env, { endpoints, sourceCredentials, destinationCredentials });
 
   try {
-    const repositories: { repository: string; result: EnsureRepositoryResult }[] = [];
-    if (!options.dryRun && (options.createRepositories ?? !overridden)) {
-      const { ensureRepository } = await import('../aws/ecr');
-      let ecr = options.ecr;
-      if (!ecr) {
-        const { createEcrClient } = await import('../aws/clients');
-        ecr = createEcrClient({ region });
-      }
-      const unique = new Map<string, MirrorEntry>();
-      for (const { entry } of entries) if (!unique.has(entry.repository)) unique.set(entry.repository, entry);
-      const made = await mapLimit([...unique.values()], 4, (entry) =>
-        ensureRepository(ecr!, {
-          repositoryName: entry.repository,
-          environment,
-          registryId: config.environment.account,
-          tagMutability: entry.tagMutability ?? ENVIRONMENT_DEFAULTS.mirrorEntry.tagMutability,
-        }),
-      );
-      [...unique.keys()].forEach((repository, i) => {
-        const m = made[i];
-        if (m.status === 'rejected') throw m.reason;
-        repositories.push({ repository, result: m.value });
-        if (m.value.action !== 'unchanged') log(`repository ${repository}: ${m.value.action}${m.value.changes.length ? ` (${m.value.changes.join(', ')})` : ''}`);
-        for (const w of m.value.warnings) log(`warning: ${w}`);
-      });
-    }
+    const repositories =
+      !options.dryRun && (options.createRepositories ?? !overridden)
+        ? await ensureEnvironmentRepositories(options, entries.map((e) => ({ repository: e.entry.repository, tagMutability: e.entry.tagMutability ?? ENVIRONMENT_DEFAULTS.mirrorEntry.tagMutability })), log)
+        : [];
 
     let blobMounting = options.blobMounting;
     if (!blobMounting && !overridden && !options.dryRun) {
@@ -346,7 +400,11 @@ export async function mirrorEnvironment(options: MirrorEnvironmentOptions): Prom
       lock = {
         version: 1,
         environment,
-        images: items.filter((i) => i.kind === 'image').map((i) => lockEntry(i.entry, i.result!)),
+        images: [
+          ...items.filter((i) => i.kind === 'image').map((i) => lockEntry(i.entry, i.result!)),
+          // The build step's entries (lib/build/build.ts) stay: it runs after this step and adds them to this same lock.
+          ...builtEntries(config, previous),
+        ],
         charts: items.filter((i) => i.kind === 'chart').map((i) => lockEntry(i.entry, i.result!)),
       };
       if (!options.dryRun) {

@@ -9,6 +9,8 @@ const fs = require('node:fs');
 const NEEDED = {
   'docker-registry': '/usr/bin/docker-registry',
   curl: '/usr/bin/curl',
+  buildah: '/usr/bin/buildah',
+  'busybox-static': '/bin/busybox',
 };
 
 module.exports = async function globalSetup() {

@@ -28,6 +28,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   'lib/oci': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/transfer', 'lib/workflow-commands', 'lib/redact'],
   'lib/models': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/transfer', 'lib/workflow-commands', 'lib/redact'],
   'lib/snapshot': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/transfer', 'lib/workflow-commands'],
+  'lib/build': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/oci', 'lib/transfer', 'lib/workflow-commands', 'lib/redact'],
   'lib/plan': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/redact', 'lib/review'],
   'lib/review': ['lib/config', 'lib/errors', 'lib/name', 'lib/redact'],
   'lib/import': ['lib/aws', 'lib/config', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/redact'],
