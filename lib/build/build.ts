@@ -470,7 +470,8 @@ export async function buildEnvironment(options: BuildEnvironmentOptions): Promis
           const { createSsmClient } = await import('../aws/clients');
           ssm = createSsmClient({ region: config.environment.region });
         }
-        published = await publishLock(ssm, lock);
+        // Only the built images: the Mirror step published its own, and the Build role may touch only these names.
+        published = await publishLock(ssm, { ...lock, images: lock.images.filter((e) => builtNames.has(e.name)), charts: [] });
         for (const p of published) if (p.changed) log(`parameter ${p.name} = ${p.value}`);
       }
     }

@@ -42,7 +42,7 @@
  * passed with buildah's global `--registries-conf`, which survives `sudo` (an environment variable
  * would not).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -398,10 +398,41 @@ export async function pushToLayout(name: string, layoutDir: string, tag: string,
     await runBuildah(args, opts, { context: `writing ${name} to the OCI layout ${layoutDir}` });
     const digest = (await fsp.readFile(digestFile, 'utf8')).trim();
     if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new SdpipeError(`buildah wrote no digest for ${name} (got "${digest}")`, { hint: 'Check the buildah version (sdpipe needs --digestfile, buildah 1.28 or later).' });
+    await reclaimOwnership(layoutDir, opts);
     return digest;
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The arguments of the `sudo` call that gives `dir` to `uid:gid` (sudo's own flags from the buildah
+ * command, then `chown -R`), or undefined when buildah does not run through sudo or this user is root.
+ */
+export function sudoChownArgs(cmd: BuildahCommand, dir: string, uid: number, gid: number): string[] | undefined {
+  if (path.basename(cmd.program) !== 'sudo' || uid === 0) return undefined;
+  const at = cmd.leadingArgs.findIndex((a) => !a.startsWith('-'));
+  const sudoFlags = at < 0 ? [...cmd.leadingArgs] : cmd.leadingArgs.slice(0, at);
+  return [...sudoFlags, 'chown', '-R', `${uid}:${gid}`, dir];
+}
+
+/**
+ * When buildah runs through sudo (`sudo -n buildah`, GitHub-hosted runners), the layout it wrote is
+ * root's: give it back to this process's user (`sudo <its flags> chown -R uid:gid <dir>`), so that the
+ * build step can mark it complete and remove it after its upload. Nothing to do as root or without sudo.
+ */
+async function reclaimOwnership(dir: string, opts: BuildahOptions): Promise<void> {
+  const cmd = buildahCommand(opts.binary, opts.env ?? process.env);
+  if (typeof process.getuid !== 'function') return;
+  const args = sudoChownArgs(cmd, dir, process.getuid(), process.getgid?.() ?? process.getuid());
+  if (!args) return;
+  await new Promise<void>((resolve, reject) => {
+    execFile(cmd.program, args, (err, _stdout, stderr) =>
+      err
+        ? reject(new SdpipeError(`giving the OCI layout ${dir} back to this user failed: ${cmd.program} ${args.join(' ')}: ${String(stderr).trim() || err.message}`, { hint: 'The build runs buildah through sudo; the user needs passwordless sudo for chown too, or run the step as root.' }))
+        : resolve(),
+    );
+  });
 }
 
 /**

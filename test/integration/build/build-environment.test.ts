@@ -10,10 +10,12 @@
  * Dockerfile line of a FROM that is not mirrored.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
 import { stringify } from 'yaml';
 import { buildEnvironment, buildExitCode, buildTag, type BuildEnvironmentOptions } from '../../../lib/build/build';
 import { validateEnvironmentFile } from '../../../lib/config/load';
@@ -191,6 +193,17 @@ test('re-run with nothing changed: up to date from one HEAD each, buildah never 
   expect(readFileSync(join(work, 'out', 'build-it', 'images.lock.json'), 'utf8')).toBe(before);
 });
 
+test('--publish writes the built images\' parameters only (the Mirror step published its own)', async () => {
+  const ssm = mockClient(SSMClient);
+  ssm.on(GetParameterCommand).rejects(Object.assign(new Error('not found'), { name: 'ParameterNotFound' }));
+  ssm.on(PutParameterCommand).resolves({});
+  const report = await buildEnvironment(options({ publish: true, ssm: ssm as unknown as SSMClient, buildah: { binary: join(work, 'no-such-buildah') } }));
+  expect(report.items.map((i) => i.action)).toEqual(['up to date', 'up to date']);
+  const written = ssm.commandCalls(PutParameterCommand).map((c) => [c.args[0].input.Name, c.args[0].input.Value]);
+  expect(written).toEqual(report.lock!.images.filter((e) => e.name !== 'busybox').map((e) => [`/sdpipe/build-it/images/${e.name}`, `${ECR}/sd/${e.name}@${e.digest}`]));
+  ssm.restore();
+});
+
 test('one byte changed: a dry run says what would be built and why, writes nothing; the real run rebuilds both', async () => {
   writeFileSync(join(repo, 'images', 'app', 'app.txt'), 'version 2\n');
   const lockFile = join(work, 'out', 'build-it', 'images.lock.json');
@@ -235,14 +248,19 @@ describe('through a fault proxy in front of the destination', () => {
   });
 
   test('a connection reset in the middle of an upload is resumed, and the bytes that landed are right', async () => {
-    writeFileSync(join(repo, 'images', 'app', 'big.bin'), Buffer.alloc(3 * CHUNK + 1234, 7));
-    // The first PATCH breaks after 512 bytes of its body (every blob of this image is larger: a config, tar layers).
-    proxy.addFault({ method: 'PATCH', fault: { kind: 'reset', afterBytes: 512, direction: 'request' } });
+    // Incompressible and copied into the image, so that its layer (buildah commits one layer per build) is
+    // several chunks after gzip.
+    writeFileSync(join(repo, 'images', 'app', 'big.bin'), randomBytes(3 * CHUNK + 1234));
+    writeFileSync(join(repo, 'images', 'app', 'Dockerfile'), `FROM ${baseSource}\nARG GREETING\nCOPY app.txt big.bin /\nRUN echo "$GREETING" > /greeting\n`);
+    // One blob at a time, in manifest order: the config's PATCH first (skipped), then the COPY layer's first
+    // chunk, which breaks halfway through its body (the base's layers are present: no PATCH).
+    proxy.addFault({ method: 'PATCH', skip: 1, fault: { kind: 'reset', afterBytes: CHUNK / 2, direction: 'request' } });
     const events: string[] = [];
-    const report = await buildEnvironment(options({ registryEndpoint: proxy.host, only: ['app'], onEvent: (e) => events.push(e.kind) }));
+    const report = await buildEnvironment(options({ registryEndpoint: proxy.host, only: ['app'], concurrency: 1, onEvent: (e) => events.push(e.kind) }));
     expect(report.items.map((i) => [i.action, i.error])).toEqual([['built', undefined]]);
     expect(proxy.stats.faultsFired).toBeGreaterThanOrEqual(1);
     expect(events).toContain('chunk-retry');
+    expect(report.items[0].copy!.bytesCopied).toBeGreaterThan(3 * CHUNK);
     // Every layer in the registry hashes to its digest (a fetch verifies it), and the manifest is the one pushed.
     const digest = report.items[0].digest!;
     for (const layer of await layers('sd/app', digest)) {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   buildahCommand,
+  sudoChownArgs,
   buildahVersion,
   buildImage,
   globalArgs,
@@ -233,5 +234,14 @@ describe('files for buildah', () => {
 
   test('registriesConf marks each host insecure', () => {
     expect(registriesConf(['127.0.0.1:5000', 'r.test'])).toBe('[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n\n[[registry]]\nlocation = "r.test"\ninsecure = true\n');
+  });
+});
+
+describe('a layout written through sudo is given back to the user', () => {
+  test('sudo -n buildah: sudo -n chown -R uid:gid <dir>; no call as root or without sudo', () => {
+    expect(sudoChownArgs(buildahCommand('sudo -n buildah', {}), '/w/layout', 1001, 118)).toEqual(['-n', 'chown', '-R', '1001:118', '/w/layout']);
+    expect(sudoChownArgs(buildahCommand('/usr/bin/sudo buildah', {}), '/w/layout', 1001, 118)).toEqual(['chown', '-R', '1001:118', '/w/layout']);
+    expect(sudoChownArgs(buildahCommand('sudo -n buildah', {}), '/w/layout', 0, 0)).toBeUndefined();
+    expect(sudoChownArgs(buildahCommand('buildah', {}), '/w/layout', 1001, 118)).toBeUndefined();
   });
 });
