@@ -11,8 +11,13 @@
  * Mirror for every mirror source not pinned by digest (a tag may have moved upstream); then
  * Snapshot runs whenever Mirror does (the digests it bakes may change) and Mirror whenever
  * Snapshot does (Snapshot reads the images lock Mirror writes), between the steps present.
- * Validate always runs and is not decided here; neither is Deploy (its change set is empty when
- * nothing changed).
+ * With a Build step (`build.images`), Snapshot and Mirror always run: Build is not change-aware
+ * (it runs on every push: its inputs are the repository's files, which the record does not hold,
+ * so a built digest can change with no change to the environment file), it reads the images lock
+ * Mirror writes, and Snapshot bakes Build's lock (cheap when nothing changed: the bake reuses the
+ * snapshot whose `sdpipe:images-digest` tag matches).
+ * Validate and Build always run and are not decided here; neither is Deploy (its change set is
+ * empty when nothing changed).
  */
 import type { DeploymentRecord, ParsedRecord, SkippableStep } from '../contracts/deployment-record';
 import { recordConfig } from '../contracts/deployment-record';
@@ -24,6 +29,9 @@ import type { Stage } from '../review/impact';
 
 /** The steps decided here, in pipeline order. */
 export const DECIDED_STEPS: readonly SkippableStep[] = ['Mirror', 'Models', 'Snapshot'];
+
+/** The data steps that are never skipped, in pipeline order: Build (see the module comment). */
+export const ALWAYS_RUN_STEPS: readonly string[] = ['Build'];
 
 /** The step each review stage stands for (`deploy` is not decided here). */
 const STEP_OF_STAGE: Readonly<Partial<Record<Stage, SkippableStep>>> = { mirror: 'Mirror', models: 'Models', snapshot: 'Snapshot' };
@@ -72,6 +80,8 @@ export interface ChangesDecision {
   readonly changedKeys: readonly string[];
   /** One decision per data step of the pipeline, in pipeline order (absent steps are left out). */
   readonly steps: Readonly<Partial<Record<SkippableStep, StepDecision>>>;
+  /** The pipeline's data steps that always run ({@link ALWAYS_RUN_STEPS} present: `Build`), in pipeline order. @default [] */
+  readonly alwaysRun?: readonly string[];
 }
 
 /** True when the environment asks for every step to run: `SDPIPE_FORCE=true` (set by the workflow_dispatch input). */
@@ -100,31 +110,39 @@ function everyStep(present: readonly SkippableStep[], reason: string): Partial<R
   return Object.fromEntries(present.map((s) => [s, { run: true, reasons: [reason] }]));
 }
 
-function decision(environment: string, present: readonly SkippableStep[], reason: string): ChangesDecision {
-  return { environment, compared: false, changedKeys: [], steps: everyStep(present, reason) };
+function decisionOf(environment: string, present: readonly SkippableStep[], reason: string, alwaysRun: readonly string[]): ChangesDecision {
+  return { environment, compared: false, changedKeys: [], steps: everyStep(present, reason), ...(alwaysRun.length ? { alwaysRun } : {}) };
 }
+
+/** Why Mirror and Snapshot run whenever the pipeline has a Build step. */
+export const BUILD_REASONS = {
+  Mirror: 'Build runs on every push and reads the images lock Mirror writes',
+  Snapshot: 'Build runs on every push: a built digest can change without a change to the environment file (the bake reuses the snapshot of unchanged digests)',
+} as const;
 
 /** Decide which data steps run (see the module comment for the rules). */
 export function decideChanges(input: ChangesInput): ChangesDecision {
   const { environment } = input;
   const present = DECIDED_STEPS.filter((s) => input.steps.includes(s));
+  const alwaysRun = ALWAYS_RUN_STEPS.filter((s) => input.steps.includes(s));
+  const decision = (why: string) => decisionOf(environment, present, why, alwaysRun);
   const parameter = deployedParameterName(environment);
-  if (input.force) return decision(environment, present, 'forced (--force or SDPIPE_FORCE=true): every step runs');
-  if (!input.record) return decision(environment, present, `no deployment recorded at ${parameter}: first deploy through sdpipe`);
-  if (!input.record.ok) return decision(environment, present, input.record.reason);
+  if (input.force) return decision('forced (--force or SDPIPE_FORCE=true): every step runs');
+  if (!input.record) return decision(`no deployment recorded at ${parameter}: first deploy through sdpipe`);
+  if (!input.record.ok) return decision(input.record.reason);
   const record: DeploymentRecord = input.record.record;
   const since: Since = { commit: record.commit, recordedAt: record.recordedAt };
   if (record.environment !== environment) {
-    return { ...decision(environment, present, `the record at ${parameter} is of environment ${record.environment}, not ${environment}: every step runs`), since };
+    return { ...decision(`the record at ${parameter} is of environment ${record.environment}, not ${environment}: every step runs`), since };
   }
   if (record.sdpipe !== input.sdpipeVersion) {
-    return { ...decision(environment, present, `sdpipe ${record.sdpipe} → ${input.sdpipeVersion}: every step runs`), since };
+    return { ...decision(`sdpipe ${record.sdpipe} → ${input.sdpipeVersion}: every step runs`), since };
   }
   let recorded: unknown;
   try {
     recorded = recordConfig(record);
   } catch (err) {
-    return decision(environment, present, `unreadable record at ${parameter}: its config does not decode (${(err as Error).message}); every step runs`);
+    return decision(`unreadable record at ${parameter}: its config does not decode (${(err as Error).message}); every step runs`);
   }
 
   const changes = diffValues(recorded, input.document);
@@ -138,6 +156,9 @@ export function decideChanges(input: ChangesInput): ChangesDecision {
   }
   if (why.has('Mirror')) {
     for (const u of unpinnedSources(input.document)) why.get('Mirror')!.push(`source ${u.source} is tag :${u.tag}, which may have moved upstream`);
+  }
+  if (alwaysRun.includes('Build')) {
+    for (const s of ['Mirror', 'Snapshot'] as const) why.get(s)?.push(BUILD_REASONS[s]);
   }
   // Mirror and Snapshot run together: a fixed point of the two couplings, between the steps present.
   for (let changed = true; changed; ) {
@@ -163,7 +184,7 @@ export function decideChanges(input: ChangesInput): ChangesDecision {
       return [s, { run: false, reasons: keys.length ? [`${unchanged}; what changed does not touch it (${keys.join(', ')})`] : [unchanged] }];
     }),
   );
-  return { environment, since, compared: true, changedKeys: keys, steps };
+  return { environment, since, compared: true, changedKeys: keys, steps, ...(alwaysRun.length ? { alwaysRun } : {}) };
 }
 
 /** `abc1234` for a 40-hex commit, the text otherwise. */
@@ -177,14 +198,23 @@ export function renderChangesText(d: ChangesDecision): string {
   lines.push(d.since ? `${d.environment}: compared with the deploy of ${shortCommit(d.since.commit)} (recorded ${d.since.recordedAt})` : `${d.environment}: nothing to compare with`);
   if (d.compared) lines.push(d.changedKeys.length ? `  changed: ${d.changedKeys.join(', ')}` : '  changed: nothing');
   const present = DECIDED_STEPS.filter((s) => d.steps[s]);
-  if (present.length === 0) lines.push('  no data step in this pipeline (Validate and Deploy always run)');
-  for (const s of present) {
-    const step = d.steps[s]!;
+  const always = d.alwaysRun ?? [];
+  if (present.length === 0 && always.length === 0) lines.push('  no data step in this pipeline (Validate and Deploy always run)');
+  for (const s of PIPELINE_ORDER) {
+    if (always.includes(s)) lines.push(`  ${s.padEnd(8)} runs     ${ALWAYS_RUNS}`);
+    const step = d.steps[s as SkippableStep];
+    if (!step) continue;
     lines.push(`  ${s.padEnd(8)} ${step.run ? 'runs   ' : 'skipped'}  ${step.reasons[0] ?? ''}`);
     for (const r of step.reasons.slice(1)) lines.push(`  ${''.padEnd(8)} ${''.padEnd(7)}  ${r}`);
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** The data steps in pipeline order, as the renderings list them. */
+const PIPELINE_ORDER: readonly string[] = ['Mirror', 'Build', 'Models', 'Snapshot'];
+
+/** Why an always-run step runs, as the renderings say it. */
+const ALWAYS_RUNS = 'always: not change-aware (it looks each image up in ECR by its content key and builds only what is missing)';
 
 /** Escape a table cell of GitHub Markdown. */
 function cell(s: string): string {
@@ -197,8 +227,10 @@ export function renderChangesMarkdown(d: ChangesDecision): string {
   lines.push(d.since ? `Compared with the deploy of \`${shortCommit(d.since.commit)}\` (recorded ${d.since.recordedAt}).` : 'Nothing to compare with: every step runs.');
   if (d.compared) lines.push('', d.changedKeys.length ? `Changed: ${d.changedKeys.map((k) => `\`${k}\``).join(', ')}` : 'Changed: nothing.');
   lines.push('', '| step | runs | why |', '| --- | --- | --- |');
-  for (const s of DECIDED_STEPS) {
-    const step = d.steps[s];
+  for (const s of PIPELINE_ORDER) {
+    if (d.alwaysRun?.includes(s)) lines.push(`| ${s} | yes | ${cell(ALWAYS_RUNS)} |`);
+    if (!(DECIDED_STEPS as readonly string[]).includes(s)) continue;
+    const step = d.steps[s as SkippableStep];
     lines.push(step ? `| ${s} | ${step.run ? 'yes' : 'skipped'} | ${cell(step.reasons.join('; '))} |` : `| ${s} | — | not a step of this pipeline |`);
   }
   return `${lines.join('\n')}\n`;

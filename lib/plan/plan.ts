@@ -20,6 +20,21 @@ export interface PlannedCopy {
   readonly platforms: string;
 }
 
+/** One image the Build step builds from a Dockerfile in the repository (`build.images`). */
+export interface PlannedBuild {
+  readonly name: string;
+  /** The build context, repository-relative. */
+  readonly context: string;
+  /** The Dockerfile, repository-relative (resolved: `<context>/Dockerfile` unless set). */
+  readonly file: string;
+  /** The Dockerfile stage built (`--target`), when set; undefined: the last stage. */
+  readonly stage?: string;
+  /** `<registry>/<repository>` in the environment's ECR. */
+  readonly target: string;
+  /** The platforms, comma-separated (`linux/amd64`). */
+  readonly platforms: string;
+}
+
 /** One model file sync. */
 export interface PlannedModel {
   /** The source, with presigned and userinfo secrets redacted (lib/redact.ts): the plan is printed and committed to reports. */
@@ -59,6 +74,8 @@ export interface EnvironmentPlan {
   readonly registry: string;
   readonly images: readonly PlannedCopy[];
   readonly charts: readonly PlannedCopy[];
+  /** Images the Build step builds, in file order (empty: no Build step). */
+  readonly builds: readonly PlannedBuild[];
   readonly models: readonly PlannedModel[];
   readonly snapshot: { readonly enabled: boolean; readonly kubernetesVersion?: string; readonly volumeSize: number; readonly instanceType: string };
   readonly approval: 'manual' | 'auto';
@@ -103,6 +120,14 @@ export function buildPlan(environment: EnvironmentConfig, file: string): Environ
     registry,
     images: config.mirror.images.map((e) => copy(e, e.platforms === 'all' ? 'all' : e.platforms.join(', '))),
     charts: config.mirror.charts.map((c) => copy(c, '-')),
+    builds: config.build.images.map((b) => ({
+      name: b.name,
+      context: b.context,
+      file: b.file,
+      ...(b.target ? { stage: b.target } : {}),
+      target: `${registry}/${b.repository}`,
+      platforms: b.platforms.join(', '),
+    })),
     models: config.models.files.map((f) => ({ source: redactUrl(f.source), target: `s3://${bucket}/${f.target}`, sha256: f.sha256 })),
     snapshot: {
       enabled: config.snapshot.enabled,
@@ -151,6 +176,7 @@ export function operationsText(o: PlannedOperations): Array<[label: string, text
 export function plannedStages(plan: EnvironmentPlan): string[] {
   const stages = ['Validate'];
   if (plan.images.length || plan.charts.length) stages.push('Mirror');
+  if (plan.builds.length) stages.push('Build');
   if (plan.models.length) stages.push('Models');
   if (plan.snapshot.enabled) stages.push('Snapshot');
   if (plan.approval === 'manual') stages.push('Approve');
@@ -159,39 +185,46 @@ export function plannedStages(plan: EnvironmentPlan): string[] {
 }
 
 /** The data steps between Validate and the approval. */
-const DATA_STAGES = ['Mirror', 'Models', 'Snapshot'];
+const DATA_STAGES = ['Mirror', 'Build', 'Models', 'Snapshot'];
+
+/** The image branch of the DAG, in order: Mirror → Build → Snapshot (each present one waits for the one before). */
+const IMAGE_CHAIN = ['Mirror', 'Build', 'Snapshot'];
 
 /**
- * What each planned stage waits for: the pipeline is a DAG, not a line. Validate first; Mirror and
- * Models after it, side by side (Models depends on neither Mirror nor Snapshot); Snapshot after
- * Mirror, whose digests it bakes (after Validate when there is no Mirror); Approve after every data
- * step, so that the reviewer sees all their results; Deploy after Approve, or after every data step.
- * Both engines render these edges (pipeline/blueprint/blueprint.ts).
+ * What each planned stage waits for: the pipeline is a DAG, not a line. Validate first; the image
+ * branch Mirror → Build → Snapshot and Models after it, side by side (Models depends on none of
+ * them): Build after Mirror, whose mirrored bases it builds from (its lock carries their digests);
+ * Snapshot after Build, whose lock holds every image it bakes (mirrored and built), else after
+ * Mirror; each after Validate when nothing before it in the branch is present. Approve after every
+ * data step, so that the reviewer sees all their results; Deploy after Approve, or after every data
+ * step. Both engines render these edges (pipeline/blueprint/blueprint.ts).
  */
 export function stageNeeds(stages: readonly string[]): Record<string, string[]> {
-  const has = (s: string) => stages.includes(s);
   const data = stages.filter((s) => DATA_STAGES.includes(s));
+  const chain = IMAGE_CHAIN.filter((s) => stages.includes(s));
   const needs: Record<string, string[]> = {};
   for (const stage of stages) {
+    const inChain = chain.indexOf(stage);
     if (stage === 'Validate') needs[stage] = [];
-    else if (stage === 'Mirror' || stage === 'Models') needs[stage] = ['Validate'];
-    else if (stage === 'Snapshot') needs[stage] = [has('Mirror') ? 'Mirror' : 'Validate'];
+    else if (stage === 'Models') needs[stage] = ['Validate'];
+    else if (inChain >= 0) needs[stage] = [inChain > 0 ? chain[inChain - 1] : 'Validate'];
     else if (stage === 'Approve') needs[stage] = data.length ? sinks(data, stages) : ['Validate'];
-    else if (stage === 'Deploy') needs[stage] = has('Approve') ? ['Approve'] : data.length ? sinks(data, stages) : ['Validate'];
+    else if (stage === 'Deploy') needs[stage] = stages.includes('Approve') ? ['Approve'] : data.length ? sinks(data, stages) : ['Validate'];
   }
   return needs;
 }
 
-/** The data stages no other data stage waits for (the ends of the branches). */
+/** The data stages no other data stage waits for (the ends of the branches): Models, and the last of the image branch. */
 function sinks(data: readonly string[], stages: readonly string[]): string[] {
-  return data.filter((d) => !(d === 'Mirror' && stages.includes('Snapshot')));
+  const chain = IMAGE_CHAIN.filter((s) => stages.includes(s));
+  return data.filter((d) => !chain.includes(d) || d === chain[chain.length - 1]);
 }
 
-/** The planned stages as one line of text, the branches in parentheses: `Validate → (Mirror → Snapshot) ∥ Models → Approve → Deploy`. */
+/** The planned stages as one line of text, the branches in parentheses: `Validate → (Mirror → Build → Snapshot) ∥ Models → Approve → Deploy`. */
 export function stageGraphText(stages: readonly string[]): string {
   const branches: string[] = [];
-  if (stages.includes('Mirror')) branches.push(stages.includes('Snapshot') ? 'Mirror → Snapshot' : 'Mirror');
-  else if (stages.includes('Snapshot')) branches.push('Snapshot');
+  const chain = IMAGE_CHAIN.filter((s) => stages.includes(s));
+  if (chain.length) branches.push(chain.join(' → '));
   if (stages.includes('Models')) branches.push('Models');
   const middle = branches.length > 1 ? branches.map((b) => (b.includes('→') ? `(${b})` : b)).join(' ∥ ') : branches[0];
   return ['Validate', ...(middle ? [middle] : []), ...stages.filter((s) => s === 'Approve' || s === 'Deploy')].join(' → ');
@@ -205,6 +238,10 @@ export function renderPlanText(plan: EnvironmentPlan): string {
   lines.push(`  engine ${plan.engine}${plan.runner ? ` on [${plan.runner.join(', ')}]` : ''}; stages: ${stageGraphText(plannedStages(plan))}`);
   lines.push(`  mirror ${plan.images.length} image(s), ${plan.charts.length} chart(s) into ${plan.registry}:`);
   for (const c of [...plan.images, ...plan.charts]) lines.push(`    ${c.name}: ${c.source} → ${c.target}${c.platforms !== '-' ? ` [${c.platforms}]` : ''}`);
+  if (plan.builds.length) {
+    lines.push(`  build ${plan.builds.length} image(s) with buildah into ${plan.registry}:`);
+    for (const b of plan.builds) lines.push(`    ${b.name}: ${buildSourceText(b)} → ${b.target} [${b.platforms}]`);
+  }
   lines.push(`  models ${plan.models.length}:`);
   for (const m of plan.models) lines.push(`    ${m.source} → ${m.target} (sha256 ${m.sha256.slice(0, 12)}…)`);
   lines.push(plan.snapshot.enabled
@@ -214,6 +251,11 @@ export function renderPlanText(plan: EnvironmentPlan): string {
   lines.push(`  deploy: stack ${plan.stackName}; runtimes ${plan.runtimes.map((r) => `${r.name} (${r.type}, ns ${r.namespace}, ${r.instanceTypes.join('/') || 'default types'})`).join(', ')}`);
   for (const [label, text] of operationsText(plan.operations)) lines.push(`    ${label}: ${text}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Where a build comes from, in one line: `context (Dockerfile file, target stage)`. */
+function buildSourceText(b: PlannedBuild): string {
+  return `${b.context} (${b.file}${b.stage ? `, target ${b.stage}` : ''})`;
 }
 
 /** Text of a Mermaid node label: quotes and angle brackets as entities. */
@@ -240,6 +282,9 @@ export function renderStageGraphMermaid(plan: EnvironmentPlan): string {
         break;
       case 'Mirror':
         nodes.push(['mirror', `Mirror: ${plan.images.length} images, ${plan.charts.length} charts → ECR`]);
+        break;
+      case 'Build':
+        nodes.push(['build', `Build: ${plan.builds.length} image(s), buildah → ECR`]);
         break;
       case 'Models':
         nodes.push(['models', `Models: ${plan.models.length} file(s) → S3`]);
@@ -287,6 +332,12 @@ export function renderPlanMarkdown(plan: EnvironmentPlan): string {
   out.push('### Stage graph', '', '```mermaid', renderStageGraphMermaid(plan).trimEnd(), '```', '');
   out.push('### Mirror', '', '| name | source | target | platforms |', '| --- | --- | --- | --- |');
   for (const c of [...plan.images, ...plan.charts]) out.push(`| ${c.name} | \`${mdEscape(c.source)}\` | \`${mdEscape(c.target)}\` | ${c.platforms} |`);
+  if (plan.builds.length) {
+    out.push('', '### Build', '', '| name | context | Dockerfile | target stage | repository | platforms |', '| --- | --- | --- | --- | --- | --- |');
+    for (const b of plan.builds) {
+      out.push(`| ${b.name} | \`${mdEscape(b.context)}\` | \`${mdEscape(b.file)}\` | ${b.stage ? `\`${mdEscape(b.stage)}\`` : '(last)'} | \`${mdEscape(b.target)}\` | ${b.platforms} |`);
+    }
+  }
   out.push('', '### Models', '', '| source | target | sha256 |', '| --- | --- | --- |');
   for (const m of plan.models) out.push(`| \`${mdEscape(m.source)}\` | \`${mdEscape(m.target)}\` | \`${m.sha256}\` |`);
   out.push('', '### Runtimes', '', '| name | type | namespace | GPU instance types |', '| --- | --- | --- | --- |');

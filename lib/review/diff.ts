@@ -1,6 +1,6 @@
 /**
  * The semantic diff of two environment files: added, removed and changed keys with old and new
- * values. Lists of named entries (runtimes, mirror entries, model files) are compared by name,
+ * values. Lists of named entries (runtimes, mirror and build entries, model files) are compared by name,
  * not by position, so inserting an entry shows as one addition rather than a cascade of changes.
  */
 import diff from 'microdiff';
@@ -21,6 +21,7 @@ const LIST_KEYS: Readonly<Record<string, string>> = {
   modelsRuntime: 'name',
   'mirror.images': 'name',
   'mirror.charts': 'name',
+  'build.images': 'name',
   'models.files': 'target',
 };
 

@@ -6,10 +6,10 @@
 import type { KeyChange } from './diff';
 
 /** Stages that do work on data (the review's `stages` list). */
-export type Stage = 'mirror' | 'models' | 'snapshot' | 'deploy';
+export type Stage = 'mirror' | 'build' | 'models' | 'snapshot' | 'deploy';
 
-/** The order stages run in. */
-export const STAGE_ORDER: readonly Stage[] = ['mirror', 'models', 'snapshot', 'deploy'];
+/** The order stages run in (Build after Mirror, whose bases it builds from; Models beside them). */
+export const STAGE_ORDER: readonly Stage[] = ['mirror', 'build', 'models', 'snapshot', 'deploy'];
 
 /** One rule of the impact table. */
 export interface ImpactRule {
@@ -29,6 +29,8 @@ export const IMPACT_RULES: readonly ImpactRule[] = [
   { pattern: /^pipeline(\.|$)/, stages: [], pipeline: true, why: 'the pipeline definition changes (self-mutation)' },
   { pattern: /^mirror\.images(\[\*\])?(\.(source|repository|platforms)|$)/, stages: ['mirror', 'snapshot', 'deploy'], why: 'an image changes: copy it, rebake the image cache, redeploy pinned to the new digest' },
   { pattern: /^mirror\.images\[\*\]\.tagMutability$/, stages: ['mirror'], why: 'an ECR repository setting changes' },
+  { pattern: /^build\.images\[\*\]\.tagMutability$/, stages: ['build'], why: 'an ECR repository setting of a built image changes' },
+  { pattern: /^build(\.|$)/, stages: ['build', 'snapshot', 'deploy'], why: 'an image built from this repository changes: build it, rebake the image cache, redeploy pinned to the new digest' },
   { pattern: /^mirror\.charts/, stages: ['mirror', 'deploy'], why: 'a chart changes: copy it and redeploy the release' },
   { pattern: /^(mirror|models)\.download(\.|$)/, stages: [], why: 'how large blobs and model files are downloaded changes: nothing is copied again for it; the next run downloads that way' },
   { pattern: /^mirror$/, stages: ['mirror', 'snapshot', 'deploy'], why: 'the mirror set changes' },

@@ -22,7 +22,7 @@ export interface RenderOptions {
   readonly fullReportAt?: string;
 }
 
-const STAGE_LABEL: Record<string, string> = { mirror: 'Mirror', models: 'Models', snapshot: 'Snapshot', deploy: 'Deploy' };
+const STAGE_LABEL: Record<string, string> = { mirror: 'Mirror', build: 'Build', models: 'Models', snapshot: 'Snapshot', deploy: 'Deploy' };
 
 function cell(v: unknown): string {
   if (v === undefined) return '—';
@@ -119,7 +119,7 @@ export function renderMarkdown(review: Review, options: RenderOptions = {}): str
   return out + note;
 }
 
-/** Render the review as JSON (each environment's `stages` is the subset of mirror, models, snapshot, deploy that will do work). */
+/** Render the review as JSON (each environment's `stages` is the subset of mirror, build, models, snapshot, deploy that will do work). */
 export function renderJson(review: Review): string {
   return redactUrls(`${JSON.stringify({
     version: 1,

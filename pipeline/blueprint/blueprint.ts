@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { partitionOf } from '../../lib/aws/partition';
 import type { Partition } from '../../lib/aws/partition';
-import { engineOf, resolveEnvironment } from '../../lib/config/resolve';
+import { buildFileDefault, engineOf, resolveEnvironment } from '../../lib/config/resolve';
 import type { EnvironmentConfig, PipelineEngine, PipelineSource } from '../../lib/config/types';
 import { workflowValueProblems } from '../../lib/config/workflow-values';
 import { parseModelSource } from '../../lib/name/model-source';
@@ -42,15 +42,23 @@ export interface BlueprintStep {
   /** Shell commands, run from the repository root with the step artifact at {@link STEP_DIR} (nothing installed). */
   readonly commands: readonly string[];
   /**
-   * The steps that must finish first: the DAG Validate → (Mirror → Snapshot) ∥ Models. Models
-   * depends on neither Mirror nor Snapshot, so it runs beside them.
+   * The steps that must finish first: the DAG Validate → (Mirror → Build → Snapshot) ∥ Models.
+   * Models depends on none of the image steps, so it runs beside them.
    */
   readonly needs: readonly StepId[];
   /**
    * The step is skipped when its inputs are unchanged since the last recorded deployment
-   * (`sdpipe changes`, lib/plan/changes.ts): Mirror, Models and Snapshot. Validate always runs.
+   * (`sdpipe changes`, lib/plan/changes.ts): Mirror, Models and Snapshot. Validate and Build always
+   * run (Build's inputs are the repository's files, which the record does not hold; it looks its
+   * content key up in ECR and builds nothing when the image is there).
    */
   readonly changeAware: boolean;
+  /**
+   * The step runs buildah (Build): the runner needs buildah and root for it. The engines provide
+   * them: CodeBuild in privileged mode with buildah installed by the step; on a GitHub-hosted
+   * runner `SDPIPE_BUILDAH="sudo -n buildah"`; a self-hosted runner brings both itself (docs/pipeline.md).
+   */
+  readonly buildah: boolean;
   /** Folder the step writes (kept as the step's artifact), or undefined when it writes nothing to keep. */
   readonly outputDirectory?: string;
   /** Files inside the output folder that later steps and people read. */
@@ -86,7 +94,7 @@ export interface PipelineBlueprint {
   /**
    * The folders of the repository the steps after Synth read ({@link checkoutPaths}): a GitHub job
    * checks out only these (sparse), so that a runner in China fetches the environment files, not the
-   * whole repository, through github.com.
+   * whole repository, through github.com. Empty: the whole repository (a build context at its root).
    */
   readonly checkoutPaths: readonly string[];
   /** Environment variables of every build step (the npm registry). */
@@ -164,10 +172,26 @@ export interface MirrorGrant {
   readonly repository: string;
 }
 
+/** One image the Build step builds and pushes. */
+export interface BuildGrant {
+  /** The entry's name: its digest is published at `/sdpipe/<env>/images/<name>`. */
+  readonly name: string;
+  /** The ECR repository it is pushed into (created and configured like a Mirror target). */
+  readonly repository: string;
+}
+
 /** What the steps' roles may touch, as data; pipeline/roles/step-policies.ts turns it into IAM statements. */
 export interface BlueprintGrants {
   /** Mirror: the images, then the charts, in file order. */
   readonly mirror: readonly MirrorGrant[];
+  /** Build: the built images, in file order (empty: no Build step). */
+  readonly build: readonly BuildGrant[];
+  /**
+   * Build: the repositories of the mirrored images, sorted, which it may pull from (its bases are
+   * mirrored images, pinned by the digests of Mirror's lock; which ones a Dockerfile names is read
+   * at build time, so every mirrored image's repository is readable, never written).
+   */
+  readonly buildBases: readonly string[];
   /** Models: name of the model bucket (`modelBucketArn`). */
   readonly modelBucket: string;
   /** Models: the folders of the model targets (`Stable-diffusion/`), sorted: the only prefixes it writes. */
@@ -211,6 +235,8 @@ export function grantsOf(config: EnvironmentConfig): BlueprintGrants {
       ...(config.mirror?.images ?? []).map((e): MirrorGrant => ({ kind: 'images', name: e.name, repository: e.repository })),
       ...(config.mirror?.charts ?? []).map((e): MirrorGrant => ({ kind: 'charts', name: e.name, repository: e.repository })),
     ],
+    build: (config.build?.images ?? []).map((e): BuildGrant => ({ name: e.name, repository: e.repository })),
+    buildBases: (config.build?.images ?? []).length ? [...new Set((config.mirror?.images ?? []).map((e) => e.repository))].sort() : [],
     modelBucket: bucketOfArn(config.modelBucketArn),
     modelPrefixes: modelPrefixes(config),
     modelSources: s3SourcesReadByRole(config),
@@ -219,8 +245,14 @@ export function grantsOf(config: EnvironmentConfig): BlueprintGrants {
 
 /**
  * What the steps after Synth read from the checkout: `config/` (the environment file; the step
- * artifact carries sdpipe's own data) and the top folder of every model source that is a relative
- * path in the repository. Sorted, without duplicates.
+ * artifact carries sdpipe's own data), the top folder of every model source that is a relative
+ * path in the repository, and every build context and the folder of every Dockerfile of
+ * `build.images` (the folders themselves, not their top folders: a sparse checkout in cone mode
+ * takes a folder with everything under it, and the files, not the folders, of its parents:
+ * git-sparse-checkout(1), "INTERNALS — CONE PATTERN SET"). Sorted, without duplicates, without
+ * a folder inside another listed one. Empty when a build context is the repository root: a cone
+ * set of `.` alone takes the root's files only (tried with git 2.39), so the whole repository is
+ * checked out.
  */
 export function checkoutPaths(config: EnvironmentConfig): string[] {
   const paths = new Set(['config']);
@@ -230,7 +262,21 @@ export function checkoutPaths(config: EnvironmentConfig): string[] {
     const top = path.normalize(source).split(/[\\/]/)[0];
     if (top && top !== '..' && top !== '.') paths.add(top);
   }
-  return [...paths].sort();
+  for (const b of config.build?.images ?? []) {
+    const context = repositoryFolder(b.context);
+    if (context === '.') return [];
+    for (const folder of [context, repositoryFolder(path.posix.dirname((b.file ?? buildFileDefault(b.context)).replace(/\\/g, '/')))]) {
+      // The root's files are in every cone; a path out of the repository is rule SDP120's to report.
+      if (folder !== '.' && folder !== '..' && !folder.startsWith('../') && !path.posix.isAbsolute(folder)) paths.add(folder);
+    }
+  }
+  const sorted = [...paths].sort();
+  return sorted.filter((p) => !sorted.some((q) => q !== p && p.startsWith(`${q}/`)));
+}
+
+/** A repository-relative folder, normalized with `/` and without a trailing `/` (`.` for the root). */
+function repositoryFolder(folder: string): string {
+  return path.posix.normalize(folder.trim().replace(/\\/g, '/')).replace(/\/+$/, '') || '.';
 }
 
 /** The engine an environment uses (lib/config/resolve.ts, where every default is decided). */
@@ -250,8 +296,11 @@ export function shellArg(value: string): string {
   return /^[A-Za-z0-9@%+=:,./_-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Where the Snapshot step finds the Mirror step's output. */
+/** Where the Build step, and the Snapshot step when there is no Build, find the Mirror step's output. */
 export const MIRROR_LOCKS_DIR = 'locks/mirror';
+
+/** Where the Snapshot step finds the Build step's output (its lock: the mirrored entries and the built ones). */
+export const BUILD_LOCKS_DIR = 'locks/build';
 
 /** Build the blueprint of a valid environment. */
 export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprint {
@@ -265,6 +314,12 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
   const npmRegistry = config.pipeline.npmRegistry;
   const dag = stageNeeds(stages);
   const needsOf = (step: StepId): StepId[] => (dag[step] ?? []) as StepId[];
+  // The lock Snapshot bakes from: Build's (mirrored and built images) when there is a Build, else Mirror's.
+  const imagesFrom: BlueprintInput | undefined = stages.includes('Build')
+    ? { from: 'Build', directory: BUILD_LOCKS_DIR }
+    : stages.includes('Mirror') ? { from: 'Mirror', directory: MIRROR_LOCKS_DIR } : undefined;
+  const lockArg = (input: BlueprintInput | undefined) => (input ? ` --lock ${shellArg(imagesLockPath(input.directory, name))}` : '');
+  const mirrorInput: BlueprintInput | undefined = stages.includes('Mirror') ? { from: 'Mirror', directory: MIRROR_LOCKS_DIR } : undefined;
   const all: Record<StepId, BlueprintStep> = {
     Validate: {
       id: 'Validate',
@@ -277,6 +332,7 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
       timeoutMinutes: 15,
       roleName: stepRoleName('Validate', name),
       secrets: {},
+      buildah: false,
     },
     Mirror: {
       id: 'Mirror',
@@ -290,6 +346,22 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
       timeoutMinutes: 120,
       roleName: stepRoleName('Mirror', name),
       secrets: {},
+      buildah: false,
+    },
+    Build: {
+      id: 'Build',
+      title: "build the images of build.images with buildah from their mirrored bases, push them to the environment's ECR and publish their digests to SSM",
+      // The Mirror lock is handed over from the Mirror step's output; `sdpipe build` carries its entries into its own lock.
+      commands: [`${STEP_CLI} build --env ${arg} --publish --out ${OUT_DIR}${lockArg(mirrorInput)}`],
+      needs: needsOf('Build'),
+      changeAware: false,
+      outputDirectory: OUT_DIR,
+      lockFiles: [imagesLockPath(OUT_DIR, name)],
+      inputs: mirrorInput ? [mirrorInput] : [],
+      timeoutMinutes: 90,
+      roleName: stepRoleName('Build', name),
+      secrets: {},
+      buildah: true,
     },
     Models: {
       id: 'Models',
@@ -303,21 +375,21 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
       timeoutMinutes: 180,
       roleName: stepRoleName('Models', name),
       secrets: { HF_TOKEN: 'HF_TOKEN' },
+      buildah: false,
     },
     Snapshot: {
       id: 'Snapshot',
-      title: 'bake (or reuse) the image-cache EBS snapshot of the mirrored digests and publish its id to SSM',
-      commands: [
-        `${STEP_CLI} snapshot bake --env ${arg} --publish --out ${OUT_DIR}${stages.includes('Mirror') ? ` --lock ${shellArg(imagesLockPath(MIRROR_LOCKS_DIR, name))}` : ''}`,
-      ],
+      title: 'bake (or reuse) the image-cache EBS snapshot of the mirrored and built digests and publish its id to SSM',
+      commands: [`${STEP_CLI} snapshot bake --env ${arg} --publish --out ${OUT_DIR}${lockArg(imagesFrom)}`],
       needs: needsOf('Snapshot'),
       changeAware: true,
       outputDirectory: OUT_DIR,
       lockFiles: [snapshotRecordPath(OUT_DIR, name)],
-      inputs: stages.includes('Mirror') ? [{ from: 'Mirror', directory: MIRROR_LOCKS_DIR }] : [],
+      inputs: imagesFrom ? [imagesFrom] : [],
       timeoutMinutes: 150,
       roleName: stepRoleName('Snapshot', name),
       secrets: {},
+      buildah: false,
     },
   };
   const steps = stages.filter((s): s is StepId => s in all).map((s) => all[s]);

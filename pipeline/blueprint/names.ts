@@ -5,7 +5,7 @@
  */
 
 /** The steps of the blueprint that run a sdpipe command (Approve and Deploy are the engines' own). */
-export type StepId = 'Validate' | 'Mirror' | 'Models' | 'Snapshot';
+export type StepId = 'Validate' | 'Mirror' | 'Build' | 'Models' | 'Snapshot';
 
 /** Id (and CloudFormation name) of the CodePipeline engine's pipeline stack of an environment. */
 export function pipelineStackId(environment: string): string {
@@ -92,7 +92,7 @@ export function approvalEnvironmentName(environment: string): string {
 }
 
 /**
- * The GitHub environment of the jobs before the approval (Validate, Mirror, Models, Snapshot and
+ * The GitHub environment of the jobs before the approval (Validate, Mirror, Build, Models, Snapshot and
  * asset publishing): `<env>-prepare`, with no reviewers and its deployment branch restricted to
  * the environment's branch. Their roles trust it, never the approval environment.
  */

@@ -2,7 +2,7 @@
  * The CodePipeline engine: one self-mutating `pipelines.CodePipeline` (pipeline type V2) per
  * environment, in that environment's account and region, rendering the blueprint
  * (pipeline/blueprint/blueprint.ts, its only input besides the stage factory): Source → Build (Synth) → UpdatePipeline (SelfMutate) → Assets →
- * Deploy [Validate → (Mirror → Snapshot) ∥ Models → Approve → the stage's change set → Record]. Synth
+ * Deploy [Validate → (Mirror → Build → Snapshot) ∥ Models → Approve → the stage's change set → Record]. Synth
  * installs once and builds the step artifact; every later action runs it (CDK Pipelines' own asset
  * and self-mutation actions included, {@link useArtifactTools}).
  *
@@ -59,6 +59,18 @@ export interface CodePipelineStackProps extends StackProps {
 
 /** Buildspec fragment: Node.js 20 on the region's standard CodeBuild image. */
 const NODE_RUNTIME = codebuild.BuildSpec.fromObject({ phases: { install: { 'runtime-versions': { nodejs: '20' } } } });
+
+/**
+ * Install command of a step that runs buildah (Build): the standard image 7.0 is Ubuntu 22.04
+ * without buildah (aws/aws-codebuild-docker-images, ubuntu/standard/7.0/Dockerfile: `FROM
+ * public.ecr.aws/ubuntu/ubuntu:22.04`, no buildah among its apt packages), so it is installed from
+ * Ubuntu's own archive (the `buildah` package of 22.04's universe: an assumption about the image's
+ * apt sources, which include universe). Commands run as root in CodeBuild unless the buildspec
+ * sets `run-as` (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html, `run-as`),
+ * which CDK Pipelines does not set. Skipped when buildah is there already (a custom image).
+ */
+export const BUILDAH_INSTALL_COMMAND =
+  'command -v buildah >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah; }';
 
 /** The CodePipeline engine's stack of one environment. */
 export class CodePipelineStack extends Stack {
@@ -150,16 +162,20 @@ export class CodePipelineStack extends Stack {
         const from = steps.get(input.from);
         if (from?.primaryOutput) additionalInputs[input.directory] = from.primaryOutput;
       }
+      // A buildah step runs in privileged mode: buildah needs the mounts and namespaces a container is
+      // denied otherwise (CodeBuild's `privilegedMode`, "required to build Docker images":
+      // https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ProjectEnvironment.html).
       steps.set(step.id, new pipelines.CodeBuildStep(step.id, {
         input: source,
         additionalInputs,
+        ...(step.buildah ? { installCommands: [BUILDAH_INSTALL_COMMAND], buildEnvironment: { privileged: true } } : {}),
         commands: stepCommands(bp, step),
         primaryOutputDirectory: step.outputDirectory,
         role: stepRoles[step.id],
         timeout: Duration.minutes(step.timeoutMinutes),
       }));
     }
-    // The blueprint's DAG: Validate → (Mirror → Snapshot) ∥ Models, then the approval after all of them.
+    // The blueprint's DAG: Validate → (Mirror → Build → Snapshot) ∥ Models, then the approval after all of them.
     for (const step of bp.steps) {
       for (const need of step.needs) {
         const before = steps.get(need);

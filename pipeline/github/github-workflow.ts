@@ -3,8 +3,9 @@
  * besides the stage factory) rendered with cdk-pipelines-github's `GitHubWorkflow` as
  * `.github/workflows/deploy-<env>.yml`, running on the environment's runner labels. Jobs: Synth
  * (the one `npm ci`; fails when the committed workflow is stale; builds the step artifact and
- * publishes the assets) → Validate → (Mirror → Snapshot) ∥ Models, each skipped when Validate's
- * `sdpipe changes` finds its inputs unchanged, all in the GitHub environment `<env>-prepare` →
+ * publishes the assets) → Validate → (Mirror → Build → Snapshot) ∥ Models, Mirror, Models and
+ * Snapshot each skipped when Validate's `sdpipe changes` finds its inputs unchanged (Build, when
+ * `build.images` has entries, always runs), all in the GitHub environment `<env>-prepare` →
  * Deploy, in the GitHub environment `<env>` whose required reviewers are the manual gate, which
  * records the deployment. Each job assumes its own role
  * through GitHub OIDC with the partition's audience; the roles trust the environment's `sub`
@@ -168,6 +169,24 @@ function setupNodeSteps(): JobStep[] {
   ];
 }
 
+/**
+ * How the Build step runs buildah on a GitHub-hosted runner: through sudo. Jobs there run as a user
+ * with passwordless sudo ("Administrative privileges",
+ * https://docs.github.com/en/actions/using-github-hosted-runners/using-github-hosted-runners/about-github-hosted-runners#administrative-privileges),
+ * and the Ubuntu images ship buildah (actions/runner-images, images/ubuntu/Ubuntu2404-Readme.md,
+ * "Tools": Buildah 1.33.7 in image 20250202.1). `sudo -n` fails at once instead of asking for a password.
+ */
+export const GITHUB_HOSTED_BUILDAH = 'sudo -n buildah';
+
+/**
+ * The `SDPIPE_BUILDAH` of a buildah step on these runner labels: {@link GITHUB_HOSTED_BUILDAH} on a
+ * GitHub-hosted Ubuntu runner (an `ubuntu-*` label, no `self-hosted`), else undefined: a self-hosted
+ * runner runs buildah as its own user (root, or a user set up for rootless buildah; docs/pipeline.md).
+ */
+export function buildahCommandFor(labels: readonly string[]): string | undefined {
+  return !labels.includes('self-hosted') && labels.some((l) => /^ubuntu-/.test(l)) ? GITHUB_HOSTED_BUILDAH : undefined;
+}
+
 /** The GitHub output of Validate's `changes` step that says whether a change-aware step runs (`run-mirror`). */
 export function runOutputName(step: StepId): string {
   return `run-${step.toLowerCase()}`;
@@ -190,8 +209,10 @@ function jobStepsOf(bp: PipelineBlueprint, step: BlueprintStep): JobStep[] {
   // Only the folders the step reads (sparse, cone mode: with the files at the top): actions/checkout then
   // fetches with `--filter=blob:none` (src/git-source-provider.ts lines 166-170 at the pinned commit), so
   // the other files' contents never cross to the runner.
+  // No paths: the whole repository (a build context at its root, blueprint `checkoutPaths`).
+  const sparse = bp.checkoutPaths.length ? { 'sparse-checkout': bp.checkoutPaths.join('\n') } : {};
   const steps: JobStep[] = [
-    { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false, 'sparse-checkout': bp.checkoutPaths.join('\n') } },
+    { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false, ...sparse } },
     ...setupNodeSteps(),
     { name: 'Download the step artifact', uses: pinnedUses('actions/download-artifact'), with: { name: artifact.name, path: artifact.placedAt } },
     oidcCredentialStep({
@@ -207,7 +228,9 @@ function jobStepsOf(bp: PipelineBlueprint, step: BlueprintStep): JobStep[] {
   }
   // Secrets go to the one step that needs them, not to the job: the install step's package scripts never see them.
   const secrets = Object.fromEntries(Object.entries(step.secrets).map(([k, secret]) => [k, `\${{ secrets.${secret} }}`]));
-  steps.push({ name: step.id, run: step.commands.join('\n'), ...(Object.keys(secrets).length ? { env: secrets } : {}) });
+  const buildah = step.buildah ? buildahCommandFor(bp.runner) : undefined;
+  const env: Record<string, string> = { ...secrets, ...(buildah ? { SDPIPE_BUILDAH: buildah } : {}) };
+  steps.push({ name: step.id, run: step.commands.join('\n'), ...(Object.keys(env).length ? { env } : {}) });
   if (step.id === 'Validate') {
     steps.push({
       id: CHANGES_STEP_ID,

@@ -1,7 +1,8 @@
 /**
  * Least-privilege IAM statements of each pipeline step, the same for both engines: a CodeBuild
  * project role (codepipeline) or a role assumed through GitHub OIDC (github-actions) gets exactly
- * these. Mirror may push to the configured repositories only; Models may write the model
+ * these. Mirror may push to the configured repositories only; Build may pull from the mirrored
+ * images' repositories and push to its own repositories only; Models may write the model
  * bucket's configured prefixes only; Snapshot uses EC2 under the `sdpipe:bake` tag (the policy of
  * lib/snapshot/policy.ts, with the bake instance role as the only role it may pass); Validate
  * only reads. Every ARN is built with `Aws.PARTITION` and every service host with `Aws.URL_SUFFIX`.
@@ -40,6 +41,23 @@ export const MIRROR_REPOSITORY_ACTIONS: readonly string[] = [
   'ecr:GetDownloadUrlForLayer',
 ];
 
+/**
+ * The ECR actions the Build step uses on a repository it pushes to: the Mirror step's (create and
+ * configure it the same way, lib/oci/mirror.ts ensureEnvironmentRepositories; push; read back). Whether
+ * the content key's tag is there already is a manifest HEAD, which is ecr:BatchGetImage.
+ */
+export const BUILD_REPOSITORY_ACTIONS: readonly string[] = [...MIRROR_REPOSITORY_ACTIONS];
+
+/**
+ * The ECR actions the Build step uses on the repositories of its bases (mirrored images), reads
+ * only: buildah pulls a base by digest, its manifest (BatchGetImage) and its layers
+ * (GetDownloadUrlForLayer), the repository actions of the AWS managed policy
+ * AmazonEC2ContainerRegistryPullOnly
+ * (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonEC2ContainerRegistryPullOnly.html);
+ * BatchCheckLayerAvailability, also a read, for a client that checks layers before fetching them.
+ */
+export const PULL_REPOSITORY_ACTIONS: readonly string[] = ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'];
+
 function arn(service: string, region: string, account: string, resource: string): string {
   return `arn:${Aws.PARTITION}:${service}:${region}:${account}:${resource}`;
 }
@@ -75,6 +93,35 @@ export function mirrorStatements(scope: Construct, input: StepPolicyInput): iam.
       sid: 'PublishDigests',
       actions: ['ssm:GetParameter', 'ssm:PutParameter'],
       resources: entries.map((e) => arn('ssm', stack.region, stack.account, parameterArnResource(mirrorParameterName(env, e.kind, e.name)))),
+    }));
+  }
+  return statements;
+}
+
+/**
+ * Statements of the Build step: an ECR token; pull from the mirrored images' repositories (its
+ * bases); create, configure and push its own repositories; publish the built images' digests at
+ * `/sdpipe/<env>/images/<name>`. Every ARN is exact (no wildcard): the repositories and the
+ * parameters of the blueprint's `grants.build` and `grants.buildBases`.
+ */
+export function buildStatements(scope: Construct, input: StepPolicyInput): iam.PolicyStatement[] {
+  const stack = Stack.of(scope);
+  const env = input.environment;
+  const builds = input.grants.build;
+  const repositoryArn = (r: string) => arn('ecr', stack.region, stack.account, `repository/${r}`);
+  const targets = [...new Set(builds.map((e) => e.repository))].sort();
+  // A repository that is both a base and a target is covered by the push statement, which reads too.
+  const bases = input.grants.buildBases.filter((r) => !targets.includes(r));
+  const statements = [new iam.PolicyStatement({ sid: 'EcrToken', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] })];
+  if (bases.length) {
+    statements.push(new iam.PolicyStatement({ sid: 'PullMirroredBases', actions: [...PULL_REPOSITORY_ACTIONS], resources: bases.map(repositoryArn) }));
+  }
+  if (targets.length) {
+    statements.push(new iam.PolicyStatement({ sid: 'PushBuiltRepositories', actions: [...BUILD_REPOSITORY_ACTIONS], resources: targets.map(repositoryArn) }));
+    statements.push(new iam.PolicyStatement({
+      sid: 'PublishBuiltDigests',
+      actions: ['ssm:GetParameter', 'ssm:PutParameter'],
+      resources: builds.map((e) => arn('ssm', stack.region, stack.account, parameterArnResource(mirrorParameterName(env, 'images', e.name)))),
     }));
   }
   return statements;
@@ -215,15 +262,21 @@ export function writeRecordStatement(scope: Construct, environment: string): iam
   return recordStatement(scope, environment, 'RecordDeployment', 'ssm:PutParameter');
 }
 
-/** The statements of a step. */
+/**
+ * The statements of a step. Validate reads the deployment record in both engines; in CodePipeline
+ * the change-aware steps (Mirror, Models, Snapshot) read it too, to skip themselves. Build is not
+ * change-aware and never reads it.
+ */
 export function stepStatements(scope: Construct, step: StepId, input: StepPolicyInput, bakeInstanceRoleArn: string): iam.PolicyStatement[] {
-  const readsRecord = step === 'Validate' || input.engine === 'codepipeline';
+  const readsRecord = step === 'Validate' || (input.engine === 'codepipeline' && step !== 'Build');
   const record = readsRecord ? [readRecordStatement(scope, input.environment)] : [];
   switch (step) {
     case 'Validate':
       return [...validateStatements(scope), ...record];
     case 'Mirror':
       return [...mirrorStatements(scope, input), ...record];
+    case 'Build':
+      return [...buildStatements(scope, input), ...record];
     case 'Models':
       return [...modelsStatements(input), ...record];
     case 'Snapshot':

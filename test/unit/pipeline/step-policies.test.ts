@@ -1,7 +1,7 @@
 import { Stack, Token } from 'aws-cdk-lib';
 import type { EnvironmentConfig, ModelFile } from '../../../lib/config/types';
 import { grantsOf, s3SourcesReadByRole } from '../../../pipeline/blueprint/blueprint';
-import { mirrorStatements, s3ObjectArn } from '../../../pipeline/roles/step-policies';
+import { buildStatements, MIRROR_REPOSITORY_ACTIONS, mirrorStatements, s3ObjectArn, stepStatements } from '../../../pipeline/roles/step-policies';
 
 function env(region: string, files: ModelFile[]): EnvironmentConfig {
   const partition = region.startsWith('cn-') ? 'aws-cn' : 'aws';
@@ -52,5 +52,50 @@ describe('Mirror step: the account setting that decides blob mounts', () => {
     const setting = statements.filter((s) => [s.Action].flat().includes('ecr:GetAccountSetting'));
     expect(setting).toHaveLength(1);
     expect(setting[0].Resource).toBe('*');
+  });
+});
+
+describe('Build step: pull the mirrored bases, push its own repositories, publish its digests', () => {
+  type Json = { Sid?: string; Action: string | string[]; Resource: unknown };
+  const flatArn = (v: unknown) => JSON.stringify(v).replace(/\{"Ref":"AWS::Partition"\}/g, '<partition>');
+  const statementsIn = (region: string, config: EnvironmentConfig, engine: 'codepipeline' | 'github-actions' = 'github-actions') => {
+    const stack = new Stack(undefined, 'S', { env: { account: '123456789012', region } });
+    return stepStatements(stack, 'Build', { environment: config.environment.name, grants: grantsOf(config), engine }, '').map((s) => stack.resolve(s.toStatementJson()) as Json);
+  };
+  const withBuilds = (region: string) => ({
+    ...env(region, []),
+    mirror: { images: [{ name: 'python', source: 'public.ecr.aws/docker/library/python:3.12-slim', repository: 'mirror/python' }, { name: 'sdwebui', source: 'public.ecr.aws/a/sdwebui:1', repository: 'sd/sdwebui' }] },
+    build: { images: [{ name: 'queue-agent', context: 'agent', repository: 'sd/queue-agent' }, { name: 'tool', context: 'tool', repository: 'sd/sdwebui' }] },
+  }) as unknown as EnvironmentConfig;
+
+  it.each(['us-west-2', 'cn-northwest-1'])('in %s: exact repository and parameter ARNs, with the stack\'s partition', (region) => {
+    const statements = statementsIn(region, withBuilds(region));
+    const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+    expect(Object.keys(bySid)).toEqual(['EcrToken', 'PullMirroredBases', 'PushBuiltRepositories', 'PublishBuiltDigests']);
+    expect(bySid.EcrToken).toMatchObject({ Action: 'ecr:GetAuthorizationToken', Resource: '*' });
+    // sd/sdwebui is a base and a target: the push statement covers its reads, the pull statement leaves it out.
+    expect(flatArn(bySid.PullMirroredBases.Resource)).toBe(flatArn({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ecr:${region}:123456789012:repository/mirror/python`]] }));
+    expect(bySid.PullMirroredBases.Action).toEqual(['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer']);
+    const push = [bySid.PushBuiltRepositories.Resource].flat().map(flatArn);
+    expect(push).toEqual(['sd/queue-agent', 'sd/sdwebui'].map((r) => flatArn({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ecr:${region}:123456789012:repository/${r}`]] })));
+    expect(bySid.PushBuiltRepositories.Action).toEqual(expect.arrayContaining([...MIRROR_REPOSITORY_ACTIONS, 'ecr:PutImage', 'ecr:CreateRepository']));
+    const params = [bySid.PublishBuiltDigests.Resource].flat().map(flatArn);
+    expect(params).toEqual(['queue-agent', 'tool'].map((n) => flatArn({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ssm:${region}:123456789012:parameter/sdpipe/dev/images/${n}`]] })));
+    expect(bySid.PublishBuiltDigests.Action).toEqual(['ssm:GetParameter', 'ssm:PutParameter']);
+    expect(JSON.stringify(statements)).not.toMatch(/arn:aws(-cn)?:/);
+    expect(JSON.stringify(statements)).not.toMatch(/repository\/\*|parameter\/sdpipe\/dev\/\*/);
+  });
+
+  it('never reads the deployment record (Build is not change-aware), in either engine; Mirror does in CodePipeline', () => {
+    for (const engine of ['codepipeline', 'github-actions'] as const) {
+      expect(statementsIn('us-west-2', withBuilds('us-west-2'), engine).map((s) => s.Sid)).not.toContain('ReadDeploymentRecord');
+    }
+    const stack = new Stack(undefined, 'S', { env: { account: '123456789012', region: 'us-west-2' } });
+    const config = withBuilds('us-west-2');
+    expect(stepStatements(stack, 'Mirror', { environment: 'dev', grants: grantsOf(config), engine: 'codepipeline' }, '').map((s) => s.sid)).toContain('ReadDeploymentRecord');
+  });
+
+  it('needs only the token when nothing is built', () => {
+    expect(buildStatements(new Stack(), { environment: 'dev', grants: grantsOf(env('us-west-2', [])) }).map((s) => s.sid)).toEqual(['EcrToken']);
   });
 });

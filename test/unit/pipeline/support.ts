@@ -7,7 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { loadValidEnvironment } from '../../../lib/config/load';
+import { formatText } from '../../../lib/config/diagnostics';
 import type { EnvironmentConfig } from '../../../lib/config/types';
+import { validateFile } from '../../../lib/config/validate';
 import { stageFactory } from '../../../pipeline/app';
 import type { ConfigStageFactory } from '../../../pipeline/app';
 import { buildBlueprint } from '../../../pipeline/blueprint/blueprint';
@@ -24,6 +26,22 @@ export const REPO = 'example-org/sd-on-eks-deploy';
 export async function loadConfig(name: string): Promise<EnvironmentConfig> {
   const { config } = await loadValidEnvironment(name, { root: ROOT });
   return JSON.parse(JSON.stringify(config)) as EnvironmentConfig;
+}
+
+/** The environment fixtures with `build.images` (the queue agent built from test/contracts/vendor/queue-agent). */
+export const BUILD_FIXTURES = path.join(ROOT, 'test', 'fixtures', 'config', 'build');
+
+/**
+ * A build fixture, validated like an environment file: `build-cn` (prod-cn with the queue agent
+ * built: aws-cn, github-actions on a self-hosted runner) or `build-dev` (dev with it built: aws,
+ * codepipeline). Throws when the fixture does not validate.
+ */
+export function loadBuildFixture(name: 'build-cn' | 'build-dev'): EnvironmentConfig {
+  const result = validateFile(path.join(BUILD_FIXTURES, `${name}.yaml`), { displayName: `test/fixtures/config/build/${name}.yaml` });
+  const value = result.source.value as EnvironmentConfig;
+  const errors = result.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) throw new Error(`the fixture ${name} is not valid:\n${formatText(errors)}`);
+  return JSON.parse(JSON.stringify(value)) as EnvironmentConfig;
 }
 
 /** A config with another engine (and, for codepipeline, an s3 source). */

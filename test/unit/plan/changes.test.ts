@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { YamlSource } from '../../../lib/config/yaml-source';
 import { buildRecord, parseRecord, type ParsedRecord } from '../../../lib/contracts/deployment-record';
-import { decideChanges, forcedByEnvironment, githubOutputs, renderChangesMarkdown, renderChangesText, unpinnedSources, type ChangesInput } from '../../../lib/plan/changes';
+import { BUILD_REASONS, decideChanges, forcedByEnvironment, githubOutputs, renderChangesMarkdown, renderChangesText, unpinnedSources, type ChangesInput } from '../../../lib/plan/changes';
 import { recordValue } from '../../../lib/plan/changes-run';
 import { createHash } from 'node:crypto';
 import { ROOT } from '../config/helpers';
@@ -219,5 +219,69 @@ describe('recordValue', () => {
     const d = decide(big, parseRecord(over.value, '/sdpipe/prod-cn/deployed'));
     expect(running(d)).toEqual(['Mirror', 'Models', 'Snapshot']);
     expect(d.steps.Models!.reasons[0]).toMatch(/^unreadable record at \/sdpipe\/prod-cn\/deployed: the deploy of c0ffee could not be recorded/);
+  });
+});
+
+describe('with a Build step (build.images)', () => {
+  const BUILD_STEPS = ['Validate', 'Mirror', 'Build', 'Models', 'Snapshot', 'Approve', 'Deploy'];
+
+  /** The document with the queue agent built instead of mirrored (the build-cn fixture's change, on the pinned prod-cn). */
+  function builtDoc(): Doc {
+    const doc = pinnedDoc();
+    doc.mirror.images = doc.mirror.images.filter((e) => e.name !== 'queue-agent');
+    doc.build = { images: [{ name: 'queue-agent', context: 'test/contracts/vendor/queue-agent', repository: 'sd-on-eks/queue-agent' }] };
+    return doc;
+  }
+
+  test('nothing changed: Build always runs, and Mirror (its lock) and Snapshot (a built digest may have changed) are never skipped; Models is', () => {
+    const doc = builtDoc();
+    const d = decide(doc, recordOf(doc), { steps: BUILD_STEPS });
+    expect(d.changedKeys).toEqual([]);
+    expect(d.alwaysRun).toEqual(['Build']);
+    expect(running(d)).toEqual(['Mirror', 'Snapshot']);
+    expect(d.steps.Snapshot!.reasons).toEqual([BUILD_REASONS.Snapshot]);
+    expect(d.steps.Mirror!.reasons).toEqual([BUILD_REASONS.Mirror]);
+    expect(d.steps.Models!.run).toBe(false);
+    expect(githubOutputs(d, '{}')).toBe('run-mirror=true\nrun-models=false\nrun-snapshot=true\nrecord={}\n');
+  });
+
+  test('without a snapshot: Mirror still runs for Build', () => {
+    const doc = builtDoc();
+    const d = decide(doc, recordOf(doc), { steps: ['Validate', 'Mirror', 'Build', 'Models', 'Deploy'] });
+    expect(running(d)).toEqual(['Mirror']);
+    expect(Object.keys(d.steps)).toEqual(['Mirror', 'Models']);
+  });
+
+  test('forced or first deploy: every decided step runs, Build is listed as always running', () => {
+    const doc = builtDoc();
+    for (const d of [decide(doc, undefined, { steps: BUILD_STEPS }), decide(doc, recordOf(doc), { steps: BUILD_STEPS, force: true })]) {
+      expect(running(d)).toEqual(['Mirror', 'Models', 'Snapshot']);
+      expect(d.alwaysRun).toEqual(['Build']);
+    }
+  });
+
+  test('a build entry change reaches Snapshot through the impact table too', () => {
+    const doc = builtDoc();
+    const record = recordOf(doc);
+    (doc.build as { images: Array<Record<string, unknown>> }).images[0].args = { PIP_INDEX_URL: 'https://mirrors.aliyun.com/pypi/simple/' };
+    const d = decide(doc, record, { steps: BUILD_STEPS });
+    expect(d.changedKeys).toEqual(['build.images[queue-agent].args']);
+    expect(d.steps.Snapshot!.reasons[0]).toMatch(/^an image built from this repository changes: .*\(build\.images\[queue-agent\]\.args\)$/);
+  });
+
+  test('text and Markdown list Build in pipeline order, as always running', () => {
+    const doc = builtDoc();
+    const d = decide(doc, recordOf(doc), { steps: BUILD_STEPS });
+    const text = renderChangesText(d);
+    expect(text.split('\n').map((l) => l.trim().split(/\s+/)[0]).slice(2, 6)).toEqual(['Mirror', 'Build', 'Models', 'Snapshot']);
+    expect(text).toMatch(/^ {2}Build +runs +always: not change-aware/m);
+    const md = renderChangesMarkdown(d);
+    expect(md).toMatch(/\| Mirror \| yes \|[^\n]*\n\| Build \| yes \| always: not change-aware[^\n]*\n\| Models \| skipped \|/);
+    // Without Build the reports say nothing of it.
+    const plain = pinnedDoc();
+    const without = decide(plain, recordOf(plain));
+    expect(without.alwaysRun).toBeUndefined();
+    expect(renderChangesText(without)).not.toContain('Build');
+    expect(renderChangesMarkdown(without)).not.toContain('Build');
   });
 });

@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runPlan } from '../../../lib/plan/run';
-import { operationsText, stageGraphText, stageNeeds } from '../../../lib/plan/plan';
+import { buildPlan, operationsText, plannedStages, renderPlanMarkdown, renderPlanText, renderStageGraphMermaid, stageGraphText, stageNeeds } from '../../../lib/plan/plan';
+import type { EnvironmentConfig } from '../../../lib/config/types';
+import { YamlSource } from '../../../lib/config/yaml-source';
 import { runCli } from '../cli/run-cli';
 import { ROOT, FIXTURES } from '../config/helpers';
 
@@ -182,5 +184,68 @@ describe('stage DAG', () => {
     expect(stageNeeds(['Validate', 'Mirror', 'Models', 'Deploy'])).toMatchObject({ Deploy: ['Mirror', 'Models'] });
     expect(stageGraphText(['Validate', 'Mirror', 'Models', 'Deploy'])).toBe('Validate → Mirror ∥ Models → Deploy');
     expect(stageNeeds(['Validate', 'Approve', 'Deploy'])).toEqual({ Validate: [], Approve: ['Validate'], Deploy: ['Approve'] });
+  });
+});
+
+describe('the Build step in the plan', () => {
+  const fixture = (name: string) => YamlSource.parse(`${name}.yaml`, fs.readFileSync(path.join(ROOT, 'test', 'fixtures', 'config', 'build', `${name}.yaml`))).value as EnvironmentConfig;
+
+  it('puts Build after Mirror and before Snapshot in the DAG, beside Models', () => {
+    const full = ['Validate', 'Mirror', 'Build', 'Models', 'Snapshot', 'Approve', 'Deploy'];
+    expect(stageNeeds(full)).toEqual({
+      Validate: [],
+      Mirror: ['Validate'],
+      Build: ['Mirror'],
+      Models: ['Validate'],
+      Snapshot: ['Build'],
+      Approve: ['Models', 'Snapshot'],
+      Deploy: ['Approve'],
+    });
+    expect(stageGraphText(full)).toBe('Validate → (Mirror → Build → Snapshot) ∥ Models → Approve → Deploy');
+    // No Mirror: Build after Validate. No Snapshot: the deploy waits for Build.
+    expect(stageNeeds(['Validate', 'Build', 'Snapshot', 'Deploy'])).toEqual({ Validate: [], Build: ['Validate'], Snapshot: ['Build'], Deploy: ['Snapshot'] });
+    expect(stageNeeds(['Validate', 'Mirror', 'Build', 'Models', 'Deploy'])).toMatchObject({ Build: ['Mirror'], Deploy: ['Build', 'Models'] });
+    expect(stageGraphText(['Validate', 'Mirror', 'Build', 'Deploy'])).toBe('Validate → Mirror → Build → Deploy');
+  });
+
+  it.each([
+    ['build-dev', '123456789012.dkr.ecr.us-west-2.amazonaws.com'],
+    ['build-cn', '123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn'],
+  ])('%s: lists the builds (context, Dockerfile, repository, platforms) in text, Markdown, JSON and the stage graph', (name, registry) => {
+    const plan = buildPlan(fixture(name), `test/fixtures/config/build/${name}.yaml`);
+    expect(plannedStages(plan).slice(0, 3)).toEqual(['Validate', 'Mirror', 'Build']);
+    expect(plan.builds).toEqual([{
+      name: 'queue-agent',
+      context: 'test/contracts/vendor/queue-agent',
+      file: 'test/contracts/vendor/queue-agent/Dockerfile',
+      target: `${registry}/sd-on-eks/queue-agent`,
+      platforms: 'linux/amd64',
+    }]);
+    expect(JSON.parse(JSON.stringify(plan)).builds[0].target).toBe(`${registry}/sd-on-eks/queue-agent`);
+    const text = renderPlanText(plan);
+    expect(text).toContain('stages: Validate → (Mirror → Build → Snapshot) ∥ Models → ');
+    expect(text).toContain(`  build 1 image(s) with buildah into ${registry}:\n    queue-agent: test/contracts/vendor/queue-agent (test/contracts/vendor/queue-agent/Dockerfile) → ${registry}/sd-on-eks/queue-agent [linux/amd64]\n`);
+    const md = renderPlanMarkdown(plan);
+    expect(md).toContain('### Build\n\n| name | context | Dockerfile | target stage | repository | platforms |\n| --- | --- | --- | --- | --- | --- |\n');
+    expect(md).toContain(`| queue-agent | \`test/contracts/vendor/queue-agent\` | \`test/contracts/vendor/queue-agent/Dockerfile\` | (last) | \`${registry}/sd-on-eks/queue-agent\` | linux/amd64 |`);
+    const graph = renderStageGraphMermaid(plan);
+    expect(graph).toContain('  build["Build: 1 image(s), buildah → ECR"]\n');
+    expect(graph).toContain('  mirror --> build\n');
+    expect(graph).toContain('  build --> snapshot\n');
+    expect(graph).not.toContain('mirror --> snapshot');
+  });
+
+  it('shows a target stage and several platforms; leaves the Build section out when nothing is built', () => {
+    const doc = fixture('build-dev');
+    const images = [{ name: 'agent', context: 'images/agent', file: 'images/Dockerfile.agent', target: 'runtime', platforms: ['linux/amd64', 'linux/arm64'], repository: 'sd/agent' }];
+    const plan = buildPlan({ ...doc, build: { images } }, 'x.yaml');
+    expect(plan.builds[0]).toMatchObject({ stage: 'runtime', platforms: 'linux/amd64, linux/arm64', file: 'images/Dockerfile.agent' });
+    expect(renderPlanText(plan)).toContain('    agent: images/agent (images/Dockerfile.agent, target runtime) → ');
+    expect(renderPlanMarkdown(plan)).toContain('| agent | `images/agent` | `images/Dockerfile.agent` | `runtime` |');
+    const none = buildPlan({ ...doc, build: undefined }, 'x.yaml');
+    expect(none.builds).toEqual([]);
+    expect(plannedStages(none)).not.toContain('Build');
+    expect(renderPlanMarkdown(none)).not.toContain('### Build');
+    expect(renderPlanText(none)).not.toContain('buildah');
   });
 });

@@ -42,7 +42,7 @@ describe.each(cases)('review fixture %s', (name) => {
     const json = JSON.parse(renderJson(review));
     for (const e of json.environments) {
       expect(e.stages).toEqual(expected.environments[e.name].stages);
-      for (const s of e.stages) expect(['mirror', 'models', 'snapshot', 'deploy']).toContain(s);
+      for (const s of e.stages) expect(['mirror', 'build', 'models', 'snapshot', 'deploy']).toContain(s);
     }
   });
 });
@@ -91,6 +91,31 @@ describe('review details', () => {
     const a = { modelsRuntime: [{ name: 'a', type: 'sdwebui' }, { name: 'b', type: 'comfyui' }] };
     const b = { modelsRuntime: [{ name: 'new', type: 'comfyui' }, ...a.modelsRuntime] };
     expect(diffValues(a, b).map((c) => `${c.kind} ${c.key}`)).toEqual(['added modelsRuntime[new]']);
+  });
+
+  it('keys build entries by name, and sends a build change to Build, Snapshot and Deploy', () => {
+    const agent = { name: 'queue-agent', context: 'images/agent', repository: 'sd/queue-agent' };
+    const base = { build: { images: [agent] } };
+    const head = { build: { images: [{ name: 'tool', context: 'images/tool', repository: 'sd/tool' }, { ...agent, args: { PIP_INDEX_URL: 'https://mirrors.aliyun.com/pypi/simple/' } }] } };
+    const changes = diffValues(base, head);
+    expect(changes.map((c) => `${c.kind} ${c.key}`).sort()).toEqual(['added build.images[queue-agent].args', 'added build.images[tool]']);
+    const impact = classify(changes);
+    expect(impact.stages).toEqual(['build', 'snapshot', 'deploy']);
+    expect(impact.reasons[0].why).toMatch(/^an image built from this repository changes/);
+    for (const key of ['build.images[queue-agent].context', 'build.images[queue-agent].file', 'build.images[queue-agent].platforms[0]', 'build', 'build.images']) {
+      expect([key, classify([{ kind: 'changed', path: key.split('.'), key }]).stages]).toEqual([key, ['build', 'snapshot', 'deploy']]);
+    }
+    // The repository's tag mutability changes no digest: Build alone applies it.
+    expect(classify([{ kind: 'changed', path: ['build', 'images', '[queue-agent]', 'tagMutability'], key: 'build.images[queue-agent].tagMutability' }]).stages).toEqual(['build']);
+  });
+
+  it('renders Build between Mirror and Snapshot in the stages line and the graph', () => {
+    const review = load('image-tag-bump');
+    const env = review.environments.find((e) => e.status === 'changed')!;
+    const withBuild = { ...review, environments: [{ ...env, stages: ['mirror', 'build', 'snapshot', 'deploy'] as const }] };
+    const md = renderMarkdown(withBuild as unknown as typeof review);
+    expect(md).toContain('Mirror → Build → Snapshot → Deploy');
+    expect(md).toMatch(/mirror\[Mirror\] --> build\[Build\] --> snapshot\[Snapshot\]/);
   });
 
   it('every impact rule is reachable (none is shadowed by an earlier one)', () => {
