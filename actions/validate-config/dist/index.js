@@ -6,12 +6,24 @@ var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
 var __getOwnPropNames = Object.getOwnPropertyNames;
 var __getProtoOf = Object.getPrototypeOf;
 var __hasOwnProp = Object.prototype.hasOwnProperty;
+var __esm = (fn, res, err) => function __init() {
+  if (err) throw err[0];
+  try {
+    return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
+  } catch (e) {
+    throw err = [e], e;
+  }
+};
 var __commonJS = (cb, mod) => function __require() {
   try {
     return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
   } catch (e) {
     throw mod = 0, e;
   }
+};
+var __export = (target, all) => {
+  for (var name in all)
+    __defProp(target, name, { get: all[name], enumerable: true });
 };
 var __copyProps = (to, from, except, desc) => {
   if (from && typeof from === "object" || typeof from === "function") {
@@ -29,6 +41,7 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   isNodeMode || !mod || !mod.__esModule ? __defProp(target, "default", { value: mod, enumerable: true }) : target,
   mod
 ));
+var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: true }), mod);
 
 // node_modules/@actions/core/lib/utils.js
 var require_utils = __commonJS({
@@ -98,7 +111,7 @@ var require_command = __commonJS({
     var os = __importStar(require("os"));
     var utils_1 = require_utils();
     function issueCommand(command, properties, message) {
-      const cmd = new Command(command, properties, message);
+      const cmd = new Command2(command, properties, message);
       process.stdout.write(cmd.toString() + os.EOL);
     }
     exports2.issueCommand = issueCommand;
@@ -107,7 +120,7 @@ var require_command = __commonJS({
     }
     exports2.issue = issue;
     var CMD_STRING = "::";
-    var Command = class {
+    var Command2 = class {
       constructor(command, properties, message) {
         if (!command) {
           command = "missing.command";
@@ -182,7 +195,7 @@ var require_file_command = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.prepareKeyValueMessage = exports2.issueFileCommand = void 0;
     var crypto = __importStar(require("crypto"));
-    var fs5 = __importStar(require("fs"));
+    var fs6 = __importStar(require("fs"));
     var os = __importStar(require("os"));
     var utils_1 = require_utils();
     function issueFileCommand(command, message) {
@@ -190,10 +203,10 @@ var require_file_command = __commonJS({
       if (!filePath) {
         throw new Error(`Unable to find environment variable for file command ${command}`);
       }
-      if (!fs5.existsSync(filePath)) {
+      if (!fs6.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
       }
-      fs5.appendFileSync(filePath, `${(0, utils_1.toCommandValue)(message)}${os.EOL}`, {
+      fs6.appendFileSync(filePath, `${(0, utils_1.toCommandValue)(message)}${os.EOL}`, {
         encoding: "utf8"
       });
     }
@@ -948,8 +961,8 @@ var require_util = __commonJS({
     var [nodeMajor, nodeMinor] = process.versions.node.split(".").map((v) => Number(v));
     function nop() {
     }
-    function isStream(obj7) {
-      return obj7 && typeof obj7 === "object" && typeof obj7.pipe === "function" && typeof obj7.on === "function";
+    function isStream(obj8) {
+      return obj8 && typeof obj8 === "object" && typeof obj8.pipe === "function" && typeof obj8.on === "function";
     }
     function isBlobLike(object) {
       return Blob2 && object instanceof Blob2 || object && typeof object === "object" && (typeof object.stream === "function" || typeof object.arrayBuffer === "function") && /^(Blob|File)$/.test(object[Symbol.toStringTag]);
@@ -996,14 +1009,14 @@ var require_util = __commonJS({
         }
         const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
         let origin = url.origin != null ? url.origin : `${url.protocol}//${url.hostname}:${port}`;
-        let path7 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        let path8 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
         if (origin.endsWith("/")) {
           origin = origin.substring(0, origin.length - 1);
         }
-        if (path7 && !path7.startsWith("/")) {
-          path7 = `/${path7}`;
+        if (path8 && !path8.startsWith("/")) {
+          path8 = `/${path8}`;
         }
-        url = new URL(origin + path7);
+        url = new URL(origin + path8);
       }
       return url;
     }
@@ -1035,14 +1048,14 @@ var require_util = __commonJS({
       }
       return servername;
     }
-    function deepClone(obj7) {
-      return JSON.parse(JSON.stringify(obj7));
+    function deepClone(obj8) {
+      return JSON.parse(JSON.stringify(obj8));
     }
-    function isAsyncIterable(obj7) {
-      return !!(obj7 != null && typeof obj7[Symbol.asyncIterator] === "function");
+    function isAsyncIterable(obj8) {
+      return !!(obj8 != null && typeof obj8[Symbol.asyncIterator] === "function");
     }
-    function isIterable(obj7) {
-      return !!(obj7 != null && (typeof obj7[Symbol.iterator] === "function" || typeof obj7[Symbol.asyncIterator] === "function"));
+    function isIterable(obj8) {
+      return !!(obj8 != null && (typeof obj8[Symbol.iterator] === "function" || typeof obj8[Symbol.asyncIterator] === "function"));
     }
     function bodyLength(body) {
       if (body == null) {
@@ -1090,29 +1103,29 @@ var require_util = __commonJS({
     function headerNameToString(value) {
       return headerNameLowerCasedRecord[value] || value.toLowerCase();
     }
-    function parseHeaders(headers, obj7 = {}) {
+    function parseHeaders(headers, obj8 = {}) {
       if (!Array.isArray(headers)) return headers;
       for (let i = 0; i < headers.length; i += 2) {
         const key = headers[i].toString().toLowerCase();
-        let val = obj7[key];
+        let val = obj8[key];
         if (!val) {
           if (Array.isArray(headers[i + 1])) {
-            obj7[key] = headers[i + 1].map((x) => x.toString("utf8"));
+            obj8[key] = headers[i + 1].map((x) => x.toString("utf8"));
           } else {
-            obj7[key] = headers[i + 1].toString("utf8");
+            obj8[key] = headers[i + 1].toString("utf8");
           }
         } else {
           if (!Array.isArray(val)) {
             val = [val];
-            obj7[key] = val;
+            obj8[key] = val;
           }
           val.push(headers[i + 1].toString("utf8"));
         }
       }
-      if ("content-length" in obj7 && "content-disposition" in obj7) {
-        obj7["content-disposition"] = Buffer.from(obj7["content-disposition"]).toString("latin1");
+      if ("content-length" in obj8 && "content-disposition" in obj8) {
+        obj8["content-disposition"] = Buffer.from(obj8["content-disposition"]).toString("latin1");
       }
-      return obj7;
+      return obj8;
     }
     function parseRawHeaders(headers) {
       const ret = [];
@@ -2514,7 +2527,7 @@ var require_parseParams = __commonJS({
     var STATE_VALUE = 1;
     var STATE_CHARSET = 2;
     var STATE_LANG = 3;
-    function parseParams(str3) {
+    function parseParams(str4) {
       const res = [];
       let state = STATE_KEY;
       let charset = "";
@@ -2522,9 +2535,9 @@ var require_parseParams = __commonJS({
       let escaping = false;
       let p = 0;
       let tmp = "";
-      const len = str3.length;
+      const len = str4.length;
       for (var i = 0; i < len; ++i) {
-        const char = str3[i];
+        const char = str4[i];
         if (char === "\\" && inquote) {
           if (escaping) {
             escaping = false;
@@ -2617,20 +2630,20 @@ var require_parseParams = __commonJS({
 var require_basename = __commonJS({
   "node_modules/@fastify/busboy/lib/utils/basename.js"(exports2, module2) {
     "use strict";
-    module2.exports = function basename2(path7) {
-      if (typeof path7 !== "string") {
+    module2.exports = function basename2(path8) {
+      if (typeof path8 !== "string") {
         return "";
       }
-      for (var i = path7.length - 1; i >= 0; --i) {
-        switch (path7.charCodeAt(i)) {
+      for (var i = path8.length - 1; i >= 0; --i) {
+        switch (path8.charCodeAt(i)) {
           case 47:
           // '/'
           case 92:
-            path7 = path7.slice(i + 1);
-            return path7 === ".." || path7 === "." ? "" : path7;
+            path8 = path8.slice(i + 1);
+            return path8 === ".." || path8 === "." ? "" : path8;
         }
       }
-      return path7 === ".." || path7 === "." ? "" : path7;
+      return path8 === ".." || path8 === "." ? "" : path8;
     };
   }
 });
@@ -3053,29 +3066,29 @@ var require_Decoder = __commonJS({
     function Decoder() {
       this.buffer = void 0;
     }
-    Decoder.prototype.write = function(str3) {
-      str3 = str3.replace(RE_PLUS, " ");
+    Decoder.prototype.write = function(str4) {
+      str4 = str4.replace(RE_PLUS, " ");
       let res = "";
       let i = 0;
       let p = 0;
-      const len = str3.length;
+      const len = str4.length;
       for (; i < len; ++i) {
         if (this.buffer !== void 0) {
-          if (!HEX[str3.charCodeAt(i)]) {
+          if (!HEX[str4.charCodeAt(i)]) {
             res += "%" + this.buffer;
             this.buffer = void 0;
             --i;
           } else {
-            this.buffer += str3[i];
+            this.buffer += str4[i];
             ++p;
             if (this.buffer.length === 2) {
               res += String.fromCharCode(parseInt(this.buffer, 16));
               this.buffer = void 0;
             }
           }
-        } else if (str3[i] === "%") {
+        } else if (str4[i] === "%") {
           if (i > p) {
-            res += str3.substring(p, i);
+            res += str4.substring(p, i);
             p = i;
           }
           this.buffer = "";
@@ -3083,7 +3096,7 @@ var require_Decoder = __commonJS({
         }
       }
       if (p < len && this.buffer === void 0) {
-        res += str3.substring(p);
+        res += str4.substring(p);
       }
       return res;
     };
@@ -4023,8 +4036,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve4, reject) => {
-        res = resolve4;
+      const promise = new Promise((resolve6, reject) => {
+        res = resolve6;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -4869,30 +4882,30 @@ var require_dataURL = __commonJS({
     function isHTTPWhiteSpace(char) {
       return char === "\r" || char === "\n" || char === "	" || char === " ";
     }
-    function removeHTTPWhitespace(str3, leading = true, trailing = true) {
+    function removeHTTPWhitespace(str4, leading = true, trailing = true) {
       let lead = 0;
-      let trail = str3.length - 1;
+      let trail = str4.length - 1;
       if (leading) {
-        for (; lead < str3.length && isHTTPWhiteSpace(str3[lead]); lead++) ;
+        for (; lead < str4.length && isHTTPWhiteSpace(str4[lead]); lead++) ;
       }
       if (trailing) {
-        for (; trail > 0 && isHTTPWhiteSpace(str3[trail]); trail--) ;
+        for (; trail > 0 && isHTTPWhiteSpace(str4[trail]); trail--) ;
       }
-      return str3.slice(lead, trail + 1);
+      return str4.slice(lead, trail + 1);
     }
     function isASCIIWhitespace(char) {
       return char === "\r" || char === "\n" || char === "	" || char === "\f" || char === " ";
     }
-    function removeASCIIWhitespace(str3, leading = true, trailing = true) {
+    function removeASCIIWhitespace(str4, leading = true, trailing = true) {
       let lead = 0;
-      let trail = str3.length - 1;
+      let trail = str4.length - 1;
       if (leading) {
-        for (; lead < str3.length && isASCIIWhitespace(str3[lead]); lead++) ;
+        for (; lead < str4.length && isASCIIWhitespace(str4[lead]); lead++) ;
       }
       if (trailing) {
-        for (; trail > 0 && isASCIIWhitespace(str3[trail]); trail--) ;
+        for (; trail > 0 && isASCIIWhitespace(str4[trail]); trail--) ;
       }
-      return str3.slice(lead, trail + 1);
+      return str4.slice(lead, trail + 1);
     }
     module2.exports = {
       dataURLProcessor,
@@ -5326,7 +5339,7 @@ var require_body = __commonJS({
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix = `--${boundary}\r
 Content-Disposition: form-data`;
-        const escape = (str3) => str3.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+        const escape = (str4) => str4.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
         const normalizeLinefeeds = (value) => value.replace(/\r?\n|\r/g, "\r\n");
         const blobParts = [];
         const rn = new Uint8Array([13, 10]);
@@ -5528,8 +5541,8 @@ Content-Type: ${value.type || "application/octet-stream"}\r
                 });
               }
             });
-            const busboyResolve = new Promise((resolve4, reject) => {
-              busboy.on("finish", resolve4);
+            const busboyResolve = new Promise((resolve6, reject) => {
+              busboy.on("finish", resolve6);
               busboy.on("error", (err) => reject(new TypeError(err)));
             });
             if (this.body !== null) for await (const chunk of consumeBody(this[kState].body)) busboy.write(chunk);
@@ -5537,7 +5550,7 @@ Content-Type: ${value.type || "application/octet-stream"}\r
             await busboyResolve;
             return responseFormData;
           } else if (/application\/x-www-form-urlencoded/.test(contentType)) {
-            let entries;
+            let entries2;
             try {
               let text = "";
               const streamingDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -5548,12 +5561,12 @@ Content-Type: ${value.type || "application/octet-stream"}\r
                 text += streamingDecoder.decode(chunk, { stream: true });
               }
               text += streamingDecoder.decode();
-              entries = new URLSearchParams(text);
+              entries2 = new URLSearchParams(text);
             } catch (err) {
               throw Object.assign(new TypeError(), { cause: err });
             }
             const formData = new FormData();
-            for (const [name, value] of entries) {
+            for (const [name, value] of entries2) {
               formData.append(name, value);
             }
             return formData;
@@ -5660,7 +5673,7 @@ var require_request = __commonJS({
     }
     var Request = class _Request {
       constructor(origin, {
-        path: path7,
+        path: path8,
         method,
         body,
         headers,
@@ -5674,11 +5687,11 @@ var require_request = __commonJS({
         throwOnError,
         expectContinue
       }, handler) {
-        if (typeof path7 !== "string") {
+        if (typeof path8 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path7[0] !== "/" && !(path7.startsWith("http://") || path7.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path8[0] !== "/" && !(path8.startsWith("http://") || path8.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.exec(path7) !== null) {
+        } else if (invalidPathRegex.exec(path8) !== null) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -5741,7 +5754,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? util.buildURL(path7, query) : path7;
+        this.path = query ? util.buildURL(path8, query) : path8;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6063,9 +6076,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve4, reject) => {
+          return new Promise((resolve6, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve4(data);
+              return err ? reject(err) : resolve6(data);
             });
           });
         }
@@ -6103,12 +6116,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve4, reject) => {
+          return new Promise((resolve6, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve4(data);
+              ) : resolve6(data);
             });
           });
         }
@@ -6342,10 +6355,10 @@ var require_utils2 = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.enumToMap = void 0;
-    function enumToMap(obj7) {
+    function enumToMap(obj8) {
       const res = {};
-      Object.keys(obj7).forEach((key) => {
-        const value = obj7[key];
+      Object.keys(obj8).forEach((key) => {
+        const value = obj8[key];
         if (typeof value === "number") {
           res[key] = value;
         }
@@ -6749,9 +6762,9 @@ var require_RedirectHandler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path7 = search ? `${pathname}${search}` : pathname;
+        const path8 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path7;
+        this.opts.path = path8;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -7168,16 +7181,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve4) => {
+        return new Promise((resolve6) => {
           if (!this[kSize]) {
-            resolve4(null);
+            resolve6(null);
           } else {
-            this[kClosedResolve] = resolve4;
+            this[kClosedResolve] = resolve6;
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve4) => {
+        return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request = requests[i];
@@ -7188,7 +7201,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve4();
+            resolve6();
           };
           if (this[kHTTP2Session] != null) {
             util.destroy(this[kHTTP2Session], err);
@@ -7261,35 +7274,35 @@ var require_client = __commonJS({
       return await WebAssembly.instantiate(mod, {
         env: {
           /* eslint-disable camelcase */
-          wasm_on_url: (p, at, len) => {
+          wasm_on_url: (p, at2, len) => {
             return 0;
           },
-          wasm_on_status: (p, at, len) => {
+          wasm_on_status: (p, at2, len) => {
             assert.strictEqual(currentParser.ptr, p);
-            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
+            const start = at2 - currentBufferPtr + currentBufferRef.byteOffset;
             return currentParser.onStatus(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
           },
           wasm_on_message_begin: (p) => {
             assert.strictEqual(currentParser.ptr, p);
             return currentParser.onMessageBegin() || 0;
           },
-          wasm_on_header_field: (p, at, len) => {
+          wasm_on_header_field: (p, at2, len) => {
             assert.strictEqual(currentParser.ptr, p);
-            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
+            const start = at2 - currentBufferPtr + currentBufferRef.byteOffset;
             return currentParser.onHeaderField(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
           },
-          wasm_on_header_value: (p, at, len) => {
+          wasm_on_header_value: (p, at2, len) => {
             assert.strictEqual(currentParser.ptr, p);
-            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
+            const start = at2 - currentBufferPtr + currentBufferRef.byteOffset;
             return currentParser.onHeaderValue(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
           },
           wasm_on_headers_complete: (p, statusCode, upgrade, shouldKeepAlive) => {
             assert.strictEqual(currentParser.ptr, p);
             return currentParser.onHeadersComplete(statusCode, Boolean(upgrade), Boolean(shouldKeepAlive)) || 0;
           },
-          wasm_on_body: (p, at, len) => {
+          wasm_on_body: (p, at2, len) => {
             assert.strictEqual(currentParser.ptr, p);
-            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
+            const start = at2 - currentBufferPtr + currentBufferRef.byteOffset;
             return currentParser.onBody(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
           },
           wasm_on_message_complete: (p) => {
@@ -7768,7 +7781,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve4, reject) => {
+        const socket = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7780,7 +7793,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve4(socket2);
+              resolve6(socket2);
             }
           });
         });
@@ -7991,7 +8004,7 @@ var require_client = __commonJS({
         writeH2(client, client[kHTTP2Session], request);
         return;
       }
-      const { body, method, path: path7, host, upgrade, headers, blocking, reset } = request;
+      const { body, method, path: path8, host, upgrade, headers, blocking, reset } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
         body.read(0);
@@ -8041,7 +8054,7 @@ var require_client = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path7} HTTP/1.1\r
+      let header = `${method} ${path8} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -8104,7 +8117,7 @@ upgrade: ${upgrade}\r
       return true;
     }
     function writeH2(client, session, request) {
-      const { body, method, path: path7, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
+      const { body, method, path: path8, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
       let headers;
       if (typeof reqHeaders === "string") headers = Request[kHTTP2CopyHeaders](reqHeaders.trim());
       else headers = reqHeaders;
@@ -8147,7 +8160,7 @@ upgrade: ${upgrade}\r
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path7;
+      headers[HTTP2_HEADER_PATH] = path8;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body && typeof body.read === "function") {
@@ -8404,12 +8417,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve4, reject) => {
+      const waitForDrain = () => new Promise((resolve6, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve4;
+          callback = resolve6;
         }
       });
       if (client[kHTTPConnVersion] === "h2") {
@@ -8754,8 +8767,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           return Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          return new Promise((resolve4) => {
-            this[kClosedResolve] = resolve4;
+          return new Promise((resolve6) => {
+            this[kClosedResolve] = resolve6;
           });
         }
       }
@@ -9333,7 +9346,7 @@ var require_readable = __commonJS({
         if (this.closed) {
           return Promise.resolve(null);
         }
-        return new Promise((resolve4, reject) => {
+        return new Promise((resolve6, reject) => {
           const signalListenerCleanup = signal ? util.addAbortListener(signal, () => {
             this.destroy();
           }) : noop;
@@ -9342,7 +9355,7 @@ var require_readable = __commonJS({
             if (signal && signal.aborted) {
               reject(signal.reason || Object.assign(new Error("The operation was aborted"), { name: "AbortError" }));
             } else {
-              resolve4(null);
+              resolve6(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9364,11 +9377,11 @@ var require_readable = __commonJS({
         throw new TypeError("unusable");
       }
       assert(!stream[kConsume]);
-      return new Promise((resolve4, reject) => {
+      return new Promise((resolve6, reject) => {
         stream[kConsume] = {
           type,
           stream,
-          resolve: resolve4,
+          resolve: resolve6,
           reject,
           length: 0,
           body: []
@@ -9403,12 +9416,12 @@ var require_readable = __commonJS({
       }
     }
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve4, stream, length } = consume2;
+      const { type, body, resolve: resolve6, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve4(toUSVString(Buffer.concat(body)));
+          resolve6(toUSVString(Buffer.concat(body)));
         } else if (type === "json") {
-          resolve4(JSON.parse(Buffer.concat(body)));
+          resolve6(JSON.parse(Buffer.concat(body)));
         } else if (type === "arrayBuffer") {
           const dst = new Uint8Array(length);
           let pos = 0;
@@ -9416,12 +9429,12 @@ var require_readable = __commonJS({
             dst.set(buf, pos);
             pos += buf.byteLength;
           }
-          resolve4(dst.buffer);
+          resolve6(dst.buffer);
         } else if (type === "blob") {
           if (!Blob2) {
             Blob2 = require("buffer").Blob;
           }
-          resolve4(new Blob2(body, { type: stream[kContentType] }));
+          resolve6(new Blob2(body, { type: stream[kContentType] }));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9676,9 +9689,9 @@ var require_api_request = __commonJS({
     };
     function request(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject) => {
+        return new Promise((resolve6, reject) => {
           request.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve4(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -9851,9 +9864,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject) => {
+        return new Promise((resolve6, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve4(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10134,9 +10147,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject) => {
+        return new Promise((resolve6, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve4(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10225,9 +10238,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve4, reject) => {
+        return new Promise((resolve6, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve4(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10360,11 +10373,11 @@ var require_mock_utils = __commonJS({
     }
     function buildHeadersFromArray(headers) {
       const clone = headers.slice();
-      const entries = [];
+      const entries2 = [];
       for (let index = 0; index < clone.length; index += 2) {
-        entries.push([clone[index], clone[index + 1]]);
+        entries2.push([clone[index], clone[index + 1]]);
       }
-      return Object.fromEntries(entries);
+      return Object.fromEntries(entries2);
     }
     function matchHeaders(mockDispatch2, headers) {
       if (typeof mockDispatch2.headers === "function") {
@@ -10387,20 +10400,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path7) {
-      if (typeof path7 !== "string") {
-        return path7;
+    function safeUrl(path8) {
+      if (typeof path8 !== "string") {
+        return path8;
       }
-      const pathSegments = path7.split("?");
+      const pathSegments = path8.split("?");
       if (pathSegments.length !== 2) {
-        return path7;
+        return path8;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path7, method, body, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path7);
+    function matchKey(mockDispatch2, { path: path8, method, body, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path8);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10418,7 +10431,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path7 }) => matchValue(safeUrl(path7), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path8 }) => matchValue(safeUrl(path8), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10455,9 +10468,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path7, method, body, headers, query } = opts;
+      const { path: path8, method, body, headers, query } = opts;
       return {
-        path: path7,
+        path: path8,
         method,
         body,
         headers,
@@ -10906,10 +10919,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path7, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path8, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path7,
+            Path: path8,
             "Status code": statusCode,
             Persistent: persist ? "\u2705" : "\u274C",
             Invocations: timesInvoked,
@@ -13849,7 +13862,7 @@ var require_fetch = __commonJS({
       async function dispatch({ body }) {
         const url = requestCurrentURL(request);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve4, reject) => agent.dispatch(
+        return new Promise((resolve6, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -13925,7 +13938,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              resolve4({
+              resolve6({
                 status,
                 statusText,
                 headersList: headers[kHeadersList],
@@ -13968,7 +13981,7 @@ var require_fetch = __commonJS({
                 const val = headersList[n + 1].toString("latin1");
                 headers[kHeadersList].append(key, val);
               }
-              resolve4({
+              resolve6({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList: headers[kHeadersList],
@@ -14076,11 +14089,11 @@ var require_progressevent = __commonJS({
 var require_encoding = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/fileapi/encoding.js"(exports2, module2) {
     "use strict";
-    function getEncoding(label) {
-      if (!label) {
+    function getEncoding(label2) {
+      if (!label2) {
         return "failure";
       }
-      switch (label.trim().toLowerCase()) {
+      switch (label2.trim().toLowerCase()) {
         case "unicode-1-1-utf-8":
         case "unicode11utf8":
         case "unicode20utf8":
@@ -15529,8 +15542,8 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path7) {
-      for (const char of path7) {
+    function validateCookiePath(path8) {
+      for (const char of path8) {
         const code = char.charCodeAt(0);
         if (code < 33 || char === ";") {
           throw new Error("Invalid cookie path");
@@ -15829,8 +15842,8 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, { header: "setCookie" });
       webidl.brandCheck(headers, Headers, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str3 = stringify(cookie);
-      if (str3) {
+      const str4 = stringify(cookie);
+      if (str4) {
         headers.append("Set-Cookie", stringify(cookie));
       }
     }
@@ -17210,11 +17223,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path7 = opts.path;
+          let path8 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path7 = `/${path7}`;
+            path8 = `/${path8}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path7);
+          url = new URL(util.parseOrigin(url).origin + path8);
         } else {
           if (!opts) {
             opts = typeof url === "object" ? url : {};
@@ -17322,11 +17335,11 @@ var require_lib = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -17342,7 +17355,7 @@ var require_lib = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -17428,26 +17441,26 @@ var require_lib = __commonJS({
       }
       readBody() {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve4) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve6) => __awaiter(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
             this.message.on("data", (chunk) => {
               output = Buffer.concat([output, chunk]);
             });
             this.message.on("end", () => {
-              resolve4(output.toString());
+              resolve6(output.toString());
             });
           }));
         });
       }
       readBodyBuffer() {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve4) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve6) => __awaiter(this, void 0, void 0, function* () {
             const chunks = [];
             this.message.on("data", (chunk) => {
               chunks.push(chunk);
             });
             this.message.on("end", () => {
-              resolve4(Buffer.concat(chunks));
+              resolve6(Buffer.concat(chunks));
             });
           }));
         });
@@ -17548,27 +17561,27 @@ var require_lib = __commonJS({
           return this._processResponse(res, this.requestOptions);
         });
       }
-      postJson(requestUrl, obj7, additionalHeaders = {}) {
+      postJson(requestUrl, obj8, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj7, null, 2);
+          const data = JSON.stringify(obj8, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.post(requestUrl, data, additionalHeaders);
           return this._processResponse(res, this.requestOptions);
         });
       }
-      putJson(requestUrl, obj7, additionalHeaders = {}) {
+      putJson(requestUrl, obj8, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj7, null, 2);
+          const data = JSON.stringify(obj8, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.put(requestUrl, data, additionalHeaders);
           return this._processResponse(res, this.requestOptions);
         });
       }
-      patchJson(requestUrl, obj7, additionalHeaders = {}) {
+      patchJson(requestUrl, obj8, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj7, null, 2);
+          const data = JSON.stringify(obj8, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.patch(requestUrl, data, additionalHeaders);
@@ -17656,14 +17669,14 @@ var require_lib = __commonJS({
        */
       requestRaw(info2, data) {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve4, reject) => {
+          return new Promise((resolve6, reject) => {
             function callbackForResult(err, res) {
               if (err) {
                 reject(err);
               } else if (!res) {
                 reject(new Error("Unknown error"));
               } else {
-                resolve4(res);
+                resolve6(res);
               }
             }
             this.requestRawWithCallback(info2, data, callbackForResult);
@@ -17845,12 +17858,12 @@ var require_lib = __commonJS({
         return __awaiter(this, void 0, void 0, function* () {
           retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
           const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-          return new Promise((resolve4) => setTimeout(() => resolve4(), ms));
+          return new Promise((resolve6) => setTimeout(() => resolve6(), ms));
         });
       }
       _processResponse(res, options) {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve4, reject) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve6, reject) => __awaiter(this, void 0, void 0, function* () {
             const statusCode = res.message.statusCode || 0;
             const response = {
               statusCode,
@@ -17858,7 +17871,7 @@ var require_lib = __commonJS({
               headers: {}
             };
             if (statusCode === HttpCodes.NotFound) {
-              resolve4(response);
+              resolve6(response);
             }
             function dateTimeDeserializer(key, value) {
               if (typeof value === "string") {
@@ -17869,25 +17882,25 @@ var require_lib = __commonJS({
               }
               return value;
             }
-            let obj7;
+            let obj8;
             let contents;
             try {
               contents = yield res.readBody();
               if (contents && contents.length > 0) {
                 if (options && options.deserializeDates) {
-                  obj7 = JSON.parse(contents, dateTimeDeserializer);
+                  obj8 = JSON.parse(contents, dateTimeDeserializer);
                 } else {
-                  obj7 = JSON.parse(contents);
+                  obj8 = JSON.parse(contents);
                 }
-                response.result = obj7;
+                response.result = obj8;
               }
               response.headers = res.message.headers;
             } catch (err) {
             }
             if (statusCode > 299) {
               let msg;
-              if (obj7 && obj7.message) {
-                msg = obj7.message;
+              if (obj8 && obj8.message) {
+                msg = obj8.message;
               } else if (contents && contents.length > 0) {
                 msg = contents;
               } else {
@@ -17897,14 +17910,14 @@ var require_lib = __commonJS({
               err.result = response.result;
               reject(err);
             } else {
-              resolve4(response);
+              resolve6(response);
             }
           }));
         });
       }
     };
     exports2.HttpClient = HttpClient;
-    var lowercaseKeys = (obj7) => Object.keys(obj7).reduce((c, k) => (c[k.toLowerCase()] = obj7[k], c), {});
+    var lowercaseKeys = (obj8) => Object.keys(obj8).reduce((c, k) => (c[k.toLowerCase()] = obj8[k], c), {});
   }
 });
 
@@ -17914,11 +17927,11 @@ var require_auth = __commonJS({
     "use strict";
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -17934,7 +17947,7 @@ var require_auth = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18018,11 +18031,11 @@ var require_oidc_utils = __commonJS({
     "use strict";
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18038,7 +18051,7 @@ var require_oidc_utils = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18116,11 +18129,11 @@ var require_summary = __commonJS({
     "use strict";
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18136,7 +18149,7 @@ var require_summary = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18321,8 +18334,8 @@ var require_summary = __commonJS({
        *
        * @returns {Summary} summary instance
        */
-      addDetails(label, content) {
-        const element = this.wrap("details", this.wrap("summary", label) + content);
+      addDetails(label2, content) {
+        const element = this.wrap("details", this.wrap("summary", label2) + content);
         return this.addRaw(element).addEOL();
       }
       /**
@@ -18437,7 +18450,7 @@ var require_path_utils = __commonJS({
     };
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.toPlatformPath = exports2.toWin32Path = exports2.toPosixPath = void 0;
-    var path7 = __importStar(require("path"));
+    var path8 = __importStar(require("path"));
     function toPosixPath(pth) {
       return pth.replace(/[\\]/g, "/");
     }
@@ -18447,7 +18460,7 @@ var require_path_utils = __commonJS({
     }
     exports2.toWin32Path = toWin32Path;
     function toPlatformPath(pth) {
-      return pth.replace(/[/\\]/g, path7.sep);
+      return pth.replace(/[/\\]/g, path8.sep);
     }
     exports2.toPlatformPath = toPlatformPath;
   }
@@ -18482,11 +18495,11 @@ var require_io_util = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18502,7 +18515,7 @@ var require_io_util = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18510,12 +18523,12 @@ var require_io_util = __commonJS({
     var _a;
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.getCmdPath = exports2.tryGetExecutablePath = exports2.isRooted = exports2.isDirectory = exports2.exists = exports2.READONLY = exports2.UV_FS_O_EXLOCK = exports2.IS_WINDOWS = exports2.unlink = exports2.symlink = exports2.stat = exports2.rmdir = exports2.rm = exports2.rename = exports2.readlink = exports2.readdir = exports2.open = exports2.mkdir = exports2.lstat = exports2.copyFile = exports2.chmod = void 0;
-    var fs5 = __importStar(require("fs"));
-    var path7 = __importStar(require("path"));
-    _a = fs5.promises, exports2.chmod = _a.chmod, exports2.copyFile = _a.copyFile, exports2.lstat = _a.lstat, exports2.mkdir = _a.mkdir, exports2.open = _a.open, exports2.readdir = _a.readdir, exports2.readlink = _a.readlink, exports2.rename = _a.rename, exports2.rm = _a.rm, exports2.rmdir = _a.rmdir, exports2.stat = _a.stat, exports2.symlink = _a.symlink, exports2.unlink = _a.unlink;
+    var fs6 = __importStar(require("fs"));
+    var path8 = __importStar(require("path"));
+    _a = fs6.promises, exports2.chmod = _a.chmod, exports2.copyFile = _a.copyFile, exports2.lstat = _a.lstat, exports2.mkdir = _a.mkdir, exports2.open = _a.open, exports2.readdir = _a.readdir, exports2.readlink = _a.readlink, exports2.rename = _a.rename, exports2.rm = _a.rm, exports2.rmdir = _a.rmdir, exports2.stat = _a.stat, exports2.symlink = _a.symlink, exports2.unlink = _a.unlink;
     exports2.IS_WINDOWS = process.platform === "win32";
     exports2.UV_FS_O_EXLOCK = 268435456;
-    exports2.READONLY = fs5.constants.O_RDONLY;
+    exports2.READONLY = fs6.constants.O_RDONLY;
     function exists(fsPath) {
       return __awaiter(this, void 0, void 0, function* () {
         try {
@@ -18560,7 +18573,7 @@ var require_io_util = __commonJS({
         }
         if (stats && stats.isFile()) {
           if (exports2.IS_WINDOWS) {
-            const upperExt = path7.extname(filePath).toUpperCase();
+            const upperExt = path8.extname(filePath).toUpperCase();
             if (extensions.some((validExt) => validExt.toUpperCase() === upperExt)) {
               return filePath;
             }
@@ -18584,11 +18597,11 @@ var require_io_util = __commonJS({
           if (stats && stats.isFile()) {
             if (exports2.IS_WINDOWS) {
               try {
-                const directory = path7.dirname(filePath);
-                const upperName = path7.basename(filePath).toUpperCase();
+                const directory = path8.dirname(filePath);
+                const upperName = path8.basename(filePath).toUpperCase();
                 for (const actualName of yield exports2.readdir(directory)) {
                   if (upperName === actualName.toUpperCase()) {
-                    filePath = path7.join(directory, actualName);
+                    filePath = path8.join(directory, actualName);
                     break;
                   }
                 }
@@ -18655,11 +18668,11 @@ var require_io = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18675,7 +18688,7 @@ var require_io = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18683,7 +18696,7 @@ var require_io = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.findInPath = exports2.which = exports2.mkdirP = exports2.rmRF = exports2.mv = exports2.cp = void 0;
     var assert_1 = require("assert");
-    var path7 = __importStar(require("path"));
+    var path8 = __importStar(require("path"));
     var ioUtil = __importStar(require_io_util());
     function cp(source, dest, options = {}) {
       return __awaiter(this, void 0, void 0, function* () {
@@ -18692,7 +18705,7 @@ var require_io = __commonJS({
         if (destStat && destStat.isFile() && !force) {
           return;
         }
-        const newDest = destStat && destStat.isDirectory() && copySourceDirectory ? path7.join(dest, path7.basename(source)) : dest;
+        const newDest = destStat && destStat.isDirectory() && copySourceDirectory ? path8.join(dest, path8.basename(source)) : dest;
         if (!(yield ioUtil.exists(source))) {
           throw new Error(`no such file or directory: ${source}`);
         }
@@ -18704,7 +18717,7 @@ var require_io = __commonJS({
             yield cpDirRecursive(source, newDest, 0, force);
           }
         } else {
-          if (path7.relative(source, newDest) === "") {
+          if (path8.relative(source, newDest) === "") {
             throw new Error(`'${newDest}' and '${source}' are the same file`);
           }
           yield copyFile(source, newDest, force);
@@ -18717,7 +18730,7 @@ var require_io = __commonJS({
         if (yield ioUtil.exists(dest)) {
           let destExists = true;
           if (yield ioUtil.isDirectory(dest)) {
-            dest = path7.join(dest, path7.basename(source));
+            dest = path8.join(dest, path8.basename(source));
             destExists = yield ioUtil.exists(dest);
           }
           if (destExists) {
@@ -18728,7 +18741,7 @@ var require_io = __commonJS({
             }
           }
         }
-        yield mkdirP(path7.dirname(dest));
+        yield mkdirP(path8.dirname(dest));
         yield ioUtil.rename(source, dest);
       });
     }
@@ -18791,7 +18804,7 @@ var require_io = __commonJS({
         }
         const extensions = [];
         if (ioUtil.IS_WINDOWS && process.env["PATHEXT"]) {
-          for (const extension of process.env["PATHEXT"].split(path7.delimiter)) {
+          for (const extension of process.env["PATHEXT"].split(path8.delimiter)) {
             if (extension) {
               extensions.push(extension);
             }
@@ -18804,12 +18817,12 @@ var require_io = __commonJS({
           }
           return [];
         }
-        if (tool.includes(path7.sep)) {
+        if (tool.includes(path8.sep)) {
           return [];
         }
         const directories = [];
         if (process.env.PATH) {
-          for (const p of process.env.PATH.split(path7.delimiter)) {
+          for (const p of process.env.PATH.split(path8.delimiter)) {
             if (p) {
               directories.push(p);
             }
@@ -18817,7 +18830,7 @@ var require_io = __commonJS({
         }
         const matches = [];
         for (const directory of directories) {
-          const filePath = yield ioUtil.tryGetExecutablePath(path7.join(directory, tool), extensions);
+          const filePath = yield ioUtil.tryGetExecutablePath(path8.join(directory, tool), extensions);
           if (filePath) {
             matches.push(filePath);
           }
@@ -18903,11 +18916,11 @@ var require_toolrunner = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -18923,7 +18936,7 @@ var require_toolrunner = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -18933,7 +18946,7 @@ var require_toolrunner = __commonJS({
     var os = __importStar(require("os"));
     var events = __importStar(require("events"));
     var child = __importStar(require("child_process"));
-    var path7 = __importStar(require("path"));
+    var path8 = __importStar(require("path"));
     var io = __importStar(require_io());
     var ioUtil = __importStar(require_io_util());
     var timers_1 = require("timers");
@@ -19020,8 +19033,8 @@ var require_toolrunner = __commonJS({
         }
         return this.args;
       }
-      _endsWith(str3, end) {
-        return str3.endsWith(end);
+      _endsWith(str4, end) {
+        return str4.endsWith(end);
       }
       _isCmdFile() {
         const upperToolPath = this.toolPath.toUpperCase();
@@ -19148,10 +19161,10 @@ var require_toolrunner = __commonJS({
       exec() {
         return __awaiter(this, void 0, void 0, function* () {
           if (!ioUtil.isRooted(this.toolPath) && (this.toolPath.includes("/") || IS_WINDOWS && this.toolPath.includes("\\"))) {
-            this.toolPath = path7.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+            this.toolPath = path8.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
           }
           this.toolPath = yield io.which(this.toolPath, true);
-          return new Promise((resolve4, reject) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve6, reject) => __awaiter(this, void 0, void 0, function* () {
             this._debug(`exec tool: ${this.toolPath}`);
             this._debug("arguments:");
             for (const arg of this.args) {
@@ -19234,7 +19247,7 @@ var require_toolrunner = __commonJS({
               if (error2) {
                 reject(error2);
               } else {
-                resolve4(exitCode);
+                resolve6(exitCode);
               }
             });
             if (this.options.input) {
@@ -19387,11 +19400,11 @@ var require_exec = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -19407,7 +19420,7 @@ var require_exec = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -19498,11 +19511,11 @@ var require_platform = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -19518,7 +19531,7 @@ var require_platform = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -19617,11 +19630,11 @@ var require_core = __commonJS({
     };
     var __awaiter = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve4) {
-          resolve4(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
-      return new (P || (P = Promise))(function(resolve4, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -19637,7 +19650,7 @@ var require_core = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve4(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -19648,7 +19661,7 @@ var require_core = __commonJS({
     var file_command_1 = require_file_command();
     var utils_1 = require_utils();
     var os = __importStar(require("os"));
-    var path7 = __importStar(require("path"));
+    var path8 = __importStar(require("path"));
     var oidc_utils_1 = require_oidc_utils();
     var ExitCode2;
     (function(ExitCode3) {
@@ -19676,7 +19689,7 @@ var require_core = __commonJS({
       } else {
         (0, command_1.issueCommand)("add-path", {}, inputPath);
       }
-      process.env["PATH"] = `${inputPath}${path7.delimiter}${process.env["PATH"]}`;
+      process.env["PATH"] = `${inputPath}${path8.delimiter}${process.env["PATH"]}`;
     }
     exports2.addPath = addPath;
     function getInput2(name, options) {
@@ -19890,17 +19903,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path7) {
-      const ctrl = callVisitor(key, node, visitor, path7);
+    function visit_(key, node, visitor, path8) {
+      const ctrl = callVisitor(key, node, visitor, path8);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path7, ctrl);
-        return visit_(key, ctrl, visitor, path7);
+        replaceNode(key, path8, ctrl);
+        return visit_(key, ctrl, visitor, path8);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path7 = Object.freeze(path7.concat(node));
+          path8 = Object.freeze(path8.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = visit_(i, node.items[i], visitor, path7);
+            const ci = visit_(i, node.items[i], visitor, path8);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19911,13 +19924,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path7 = Object.freeze(path7.concat(node));
-          const ck = visit_("key", node.key, visitor, path7);
+          path8 = Object.freeze(path8.concat(node));
+          const ck = visit_("key", node.key, visitor, path8);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path7);
+          const cv = visit_("value", node.value, visitor, path8);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19938,17 +19951,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path7) {
-      const ctrl = await callVisitor(key, node, visitor, path7);
+    async function visitAsync_(key, node, visitor, path8) {
+      const ctrl = await callVisitor(key, node, visitor, path8);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path7, ctrl);
-        return visitAsync_(key, ctrl, visitor, path7);
+        replaceNode(key, path8, ctrl);
+        return visitAsync_(key, ctrl, visitor, path8);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path7 = Object.freeze(path7.concat(node));
+          path8 = Object.freeze(path8.concat(node));
           for (let i = 0; i < node.items.length; ++i) {
-            const ci = await visitAsync_(i, node.items[i], visitor, path7);
+            const ci = await visitAsync_(i, node.items[i], visitor, path8);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -19959,13 +19972,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path7 = Object.freeze(path7.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path7);
+          path8 = Object.freeze(path8.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path8);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path7);
+          const cv = await visitAsync_("value", node.value, visitor, path8);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -19992,23 +20005,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path7) {
+    function callVisitor(key, node, visitor, path8) {
       if (typeof visitor === "function")
-        return visitor(key, node, path7);
+        return visitor(key, node, path8);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path7);
+        return visitor.Map?.(key, node, path8);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path7);
+        return visitor.Seq?.(key, node, path8);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path7);
+        return visitor.Pair?.(key, node, path8);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path7);
+        return visitor.Scalar?.(key, node, path8);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path7);
+        return visitor.Alias?.(key, node, path8);
       return void 0;
     }
-    function replaceNode(key, path7, node) {
-      const parent = path7[path7.length - 1];
+    function replaceNode(key, path8, node) {
+      const parent = path8[path8.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -20273,7 +20286,7 @@ var require_anchors = __commonJS({
 var require_applyReviver = __commonJS({
   "node_modules/yaml/dist/doc/applyReviver.js"(exports2) {
     "use strict";
-    function applyReviver(reviver, obj7, key, val) {
+    function applyReviver(reviver, obj8, key, val) {
       if (val && typeof val === "object") {
         if (Array.isArray(val)) {
           for (let i = 0, len = val.length; i < len; ++i) {
@@ -20313,7 +20326,7 @@ var require_applyReviver = __commonJS({
           }
         }
       }
-      return reviver.call(obj7, key, val);
+      return reviver.call(obj8, key, val);
     }
     exports2.applyReviver = applyReviver;
   }
@@ -20620,10 +20633,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path7, value) {
+    function collectionFromPath(schema, path8, value) {
       let v = value;
-      for (let i = path7.length - 1; i >= 0; --i) {
-        const k = path7[i];
+      for (let i = path8.length - 1; i >= 0; --i) {
+        const k = path8[i];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -20642,7 +20655,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path7) => path7 == null || typeof path7 === "object" && !!path7[Symbol.iterator]().next().done;
+    var isEmptyPath = (path8) => path8 == null || typeof path8 === "object" && !!path8[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -20672,11 +20685,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path7, value) {
-        if (isEmptyPath(path7))
+      addIn(path8, value) {
+        if (isEmptyPath(path8))
           this.add(value);
         else {
-          const [key, ...rest] = path7;
+          const [key, ...rest] = path8;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -20690,8 +20703,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path7) {
-        const [key, ...rest] = path7;
+      deleteIn(path8) {
+        const [key, ...rest] = path8;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -20705,8 +20718,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path7, keepScalar) {
-        const [key, ...rest] = path7;
+      getIn(path8, keepScalar) {
+        const [key, ...rest] = path8;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -20724,8 +20737,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path7) {
-        const [key, ...rest] = path7;
+      hasIn(path8) {
+        const [key, ...rest] = path8;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -20735,8 +20748,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path7, value) {
-        const [key, ...rest] = path7;
+      setIn(path8, value) {
+        const [key, ...rest] = path8;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -20760,13 +20773,13 @@ var require_Collection = __commonJS({
 var require_stringifyComment = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyComment.js"(exports2) {
     "use strict";
-    var stringifyComment = (str3) => str3.replace(/^(?!$)(?: $)?/gm, "#");
+    var stringifyComment = (str4) => str4.replace(/^(?!$)(?: $)?/gm, "#");
     function indentComment(comment, indent) {
       if (/^\n+$/.test(comment))
         return comment.substring(1);
       return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
     }
-    var lineComment = (str3, indent, comment) => str3.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str3.endsWith(" ") ? "" : " ") + comment;
+    var lineComment = (str4, indent, comment) => str4.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str4.endsWith(" ") ? "" : " ") + comment;
     exports2.indentComment = indentComment;
     exports2.lineComment = lineComment;
     exports2.stringifyComment = stringifyComment;
@@ -20920,16 +20933,16 @@ var require_stringifyString = __commonJS({
       lineWidth: ctx.options.lineWidth,
       minContentWidth: ctx.options.minContentWidth
     });
-    var containsDocumentMarker = (str3) => /^(%|---|\.\.\.)/m.test(str3);
-    function lineLengthOverLimit(str3, lineWidth, indentLength) {
+    var containsDocumentMarker = (str4) => /^(%|---|\.\.\.)/m.test(str4);
+    function lineLengthOverLimit(str4, lineWidth, indentLength) {
       if (!lineWidth || lineWidth < 0)
         return false;
       const limit = lineWidth - indentLength;
-      const strLen = str3.length;
+      const strLen = str4.length;
       if (strLen <= limit)
         return false;
       for (let i = 0, start = 0; i < strLen; ++i) {
-        if (str3[i] === "\n") {
+        if (str4[i] === "\n") {
           if (i - start > limit)
             return true;
           start = i + 1;
@@ -20946,11 +20959,11 @@ var require_stringifyString = __commonJS({
       const { implicitKey } = ctx;
       const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
       const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      let str3 = "";
+      let str4 = "";
       let start = 0;
       for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
         if (ch === " " && json[i + 1] === "\\" && json[i + 2] === "n") {
-          str3 += json.slice(start, i) + "\\ ";
+          str4 += json.slice(start, i) + "\\ ";
           i += 1;
           start = i;
           ch = "\\";
@@ -20959,38 +20972,38 @@ var require_stringifyString = __commonJS({
           switch (json[i + 1]) {
             case "u":
               {
-                str3 += json.slice(start, i);
+                str4 += json.slice(start, i);
                 const code = json.substr(i + 2, 4);
                 switch (code) {
                   case "0000":
-                    str3 += "\\0";
+                    str4 += "\\0";
                     break;
                   case "0007":
-                    str3 += "\\a";
+                    str4 += "\\a";
                     break;
                   case "000b":
-                    str3 += "\\v";
+                    str4 += "\\v";
                     break;
                   case "001b":
-                    str3 += "\\e";
+                    str4 += "\\e";
                     break;
                   case "0085":
-                    str3 += "\\N";
+                    str4 += "\\N";
                     break;
                   case "00a0":
-                    str3 += "\\_";
+                    str4 += "\\_";
                     break;
                   case "2028":
-                    str3 += "\\L";
+                    str4 += "\\L";
                     break;
                   case "2029":
-                    str3 += "\\P";
+                    str4 += "\\P";
                     break;
                   default:
                     if (code.substr(0, 2) === "00")
-                      str3 += "\\x" + code.substr(2);
+                      str4 += "\\x" + code.substr(2);
                     else
-                      str3 += json.substr(i, 6);
+                      str4 += json.substr(i, 6);
                 }
                 i += 5;
                 start = i + 1;
@@ -21000,14 +21013,14 @@ var require_stringifyString = __commonJS({
               if (implicitKey || json[i + 2] === '"' || json.length < minMultiLineLength) {
                 i += 1;
               } else {
-                str3 += json.slice(start, i) + "\n\n";
+                str4 += json.slice(start, i) + "\n\n";
                 while (json[i + 2] === "\\" && json[i + 3] === "n" && json[i + 4] !== '"') {
-                  str3 += "\n";
+                  str4 += "\n";
                   i += 2;
                 }
-                str3 += indent;
+                str4 += indent;
                 if (json[i + 2] === " ")
-                  str3 += "\\";
+                  str4 += "\\";
                 i += 1;
                 start = i + 1;
               }
@@ -21016,8 +21029,8 @@ var require_stringifyString = __commonJS({
               i += 1;
           }
       }
-      str3 = start ? str3 + json.slice(start) : json;
-      return implicitKey ? str3 : foldFlowLines.foldFlowLines(str3, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
+      str4 = start ? str4 + json.slice(start) : json;
+      return implicitKey ? str4 : foldFlowLines.foldFlowLines(str4, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
     }
     function singleQuotedString(value, ctx) {
       if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\n") || /[ \t]\n|\n[ \t]/.test(value))
@@ -21145,15 +21158,15 @@ ${indent}${start}${value}${end}`;
           return quotedString(value, ctx);
         }
       }
-      const str3 = value.replace(/\n+/g, `$&
+      const str4 = value.replace(/\n+/g, `$&
 ${indent}`);
       if (actualString) {
-        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str3);
+        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str4);
         const { compat, tags } = ctx.doc.schema;
         if (tags.some(test) || compat?.some(test))
           return quotedString(value, ctx);
       }
-      return implicitKey ? str3 : foldFlowLines.foldFlowLines(str3, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+      return implicitKey ? str4 : foldFlowLines.foldFlowLines(str4, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
     }
     function stringifyString(item, ctx, onComment, onChompKeep) {
       const { implicitKey, inFlow } = ctx;
@@ -21249,10 +21262,10 @@ var require_stringify = __commonJS({
           return match.find((t) => t.format === item.format) ?? match[0];
       }
       let tagObj = void 0;
-      let obj7;
+      let obj8;
       if (identity.isScalar(item)) {
-        obj7 = item.value;
-        let match = tags.filter((t) => t.identify?.(obj7));
+        obj8 = item.value;
+        let match = tags.filter((t) => t.identify?.(obj8));
         if (match.length > 1) {
           const testMatch = match.filter((t) => t.test);
           if (testMatch.length > 0)
@@ -21260,11 +21273,11 @@ var require_stringify = __commonJS({
         }
         tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
       } else {
-        obj7 = item;
-        tagObj = tags.find((t) => t.nodeClass && obj7 instanceof t.nodeClass);
+        obj8 = item;
+        tagObj = tags.find((t) => t.nodeClass && obj8 instanceof t.nodeClass);
       }
       if (!tagObj) {
-        const name = obj7?.constructor?.name ?? (obj7 === null ? "null" : typeof obj7);
+        const name = obj8?.constructor?.name ?? (obj8 === null ? "null" : typeof obj8);
         throw new Error(`Tag not resolved for ${name} value`);
       }
       return tagObj;
@@ -21305,11 +21318,11 @@ var require_stringify = __commonJS({
       const props = stringifyProps(node, tagObj, ctx);
       if (props.length > 0)
         ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
-      const str3 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      const str4 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
       if (!props)
-        return str3;
-      return identity.isScalar(node) || str3[0] === "{" || str3[0] === "[" ? `${props} ${str3}` : `${props}
-${ctx.indent}${str3}`;
+        return str4;
+      return identity.isScalar(node) || str4[0] === "{" || str4[0] === "[" ? `${props} ${str4}` : `${props}
+${ctx.indent}${str4}`;
     }
     exports2.createStringifyContext = createStringifyContext;
     exports2.stringify = stringify;
@@ -21344,8 +21357,8 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str3 = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
-      if (!explicitKey && !ctx.inFlow && str3.length > 1024) {
+      let str4 = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      if (!explicitKey && !ctx.inFlow && str4.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
         explicitKey = true;
@@ -21354,27 +21367,27 @@ var require_stringifyPair = __commonJS({
         if (allNullValues || value == null) {
           if (keyCommentDone && onComment)
             onComment();
-          return str3 === "" ? "?" : explicitKey ? `? ${str3}` : str3;
+          return str4 === "" ? "?" : explicitKey ? `? ${str4}` : str4;
         }
       } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
-        str3 = `? ${str3}`;
+        str4 = `? ${str4}`;
         if (keyComment && !keyCommentDone) {
-          str3 += stringifyComment.lineComment(str3, ctx.indent, commentString(keyComment));
+          str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(keyComment));
         } else if (chompKeep && onChompKeep)
           onChompKeep();
-        return str3;
+        return str4;
       }
       if (keyCommentDone)
         keyComment = null;
       if (explicitKey) {
         if (keyComment)
-          str3 += stringifyComment.lineComment(str3, ctx.indent, commentString(keyComment));
-        str3 = `? ${str3}
+          str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(keyComment));
+        str4 = `? ${str4}
 ${indent}:`;
       } else {
-        str3 = `${str3}:`;
+        str4 = `${str4}:`;
         if (keyComment)
-          str3 += stringifyComment.lineComment(str3, ctx.indent, commentString(keyComment));
+          str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(keyComment));
       }
       let vsb, vcb, valueComment;
       if (identity.isNode(value)) {
@@ -21390,7 +21403,7 @@ ${indent}:`;
       }
       ctx.implicitKey = false;
       if (!explicitKey && !keyComment && identity.isScalar(value))
-        ctx.indentAtStart = str3.length + 1;
+        ctx.indentAtStart = str4.length + 1;
       chompKeep = false;
       if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
         ctx.indent = ctx.indent.substring(2);
@@ -21434,16 +21447,16 @@ ${ctx.indent}`;
       } else if (valueStr === "" || valueStr[0] === "\n") {
         ws = "";
       }
-      str3 += ws + valueStr;
+      str4 += ws + valueStr;
       if (ctx.inFlow) {
         if (valueCommentDone && onComment)
           onComment();
       } else if (valueComment && !valueCommentDone) {
-        str3 += stringifyComment.lineComment(str3, ctx.indent, commentString(valueComment));
+        str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(valueComment));
       } else if (chompKeep && onChompKeep) {
         onChompKeep();
       }
-      return str3;
+      return str4;
     }
     exports2.stringifyPair = stringifyPair;
   }
@@ -21670,31 +21683,31 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str4 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str5 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
-          str4 += stringifyComment.lineComment(str4, itemIndent, commentString(comment2));
+          str5 += stringifyComment.lineComment(str5, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
           chompKeep = false;
-        lines.push(blockItemPrefix + str4);
+        lines.push(blockItemPrefix + str5);
       }
-      let str3;
+      let str4;
       if (lines.length === 0) {
-        str3 = flowChars.start + flowChars.end;
+        str4 = flowChars.start + flowChars.end;
       } else {
-        str3 = lines[0];
+        str4 = lines[0];
         for (let i = 1; i < lines.length; ++i) {
           const line = lines[i];
-          str3 += line ? `
+          str4 += line ? `
 ${indent}${line}` : "\n";
         }
       }
       if (comment) {
-        str3 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
+        str4 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
         if (onComment)
           onComment();
       } else if (chompKeep && onChompKeep)
         onChompKeep();
-      return str3;
+      return str4;
     }
     function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
       const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
@@ -21737,21 +21750,21 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str3 = stringify.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines.length > linesAtValue || str3.includes("\n"));
+        let str4 = stringify.stringify(item, itemCtx, () => comment = null);
+        reqNewline || (reqNewline = lines.length > linesAtValue || str4.includes("\n"));
         if (i < items.length - 1) {
-          str3 += ",";
+          str4 += ",";
         } else if (ctx.options.trailingComma) {
           if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str3.length + 2) > ctx.options.lineWidth);
+            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str4.length + 2) > ctx.options.lineWidth);
           }
           if (reqNewline) {
-            str3 += ",";
+            str4 += ",";
           }
         }
         if (comment)
-          str3 += stringifyComment.lineComment(str3, itemIndent, commentString(comment));
-        lines.push(str3);
+          str4 += stringifyComment.lineComment(str4, itemIndent, commentString(comment));
+        lines.push(str4);
         linesAtValue = lines.length;
       }
       const { start, end } = flowChars;
@@ -21763,11 +21776,11 @@ ${indent}${line}` : "\n";
           reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
         }
         if (reqNewline) {
-          let str3 = start;
+          let str4 = start;
           for (const line of lines)
-            str3 += line ? `
+            str4 += line ? `
 ${indentStep}${indent}${line}` : "\n";
-          return `${str3}
+          return `${str4}
 ${indent}${end}`;
         } else {
           return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;
@@ -21820,23 +21833,23 @@ var require_YAMLMap = __commonJS({
        * A generic collection parsing method that can be extended
        * to other node classes that inherit from YAMLMap
        */
-      static from(schema, obj7, ctx) {
+      static from(schema, obj8, ctx) {
         const { keepUndefined, replacer } = ctx;
         const map = new this(schema);
         const add = (key, value) => {
           if (typeof replacer === "function")
-            value = replacer.call(obj7, key, value);
+            value = replacer.call(obj8, key, value);
           else if (Array.isArray(replacer) && !replacer.includes(key))
             return;
           if (value !== void 0 || keepUndefined)
             map.items.push(Pair.createPair(key, value, ctx));
         };
-        if (obj7 instanceof Map) {
-          for (const [key, value] of obj7)
+        if (obj8 instanceof Map) {
+          for (const [key, value] of obj8)
             add(key, value);
-        } else if (obj7 && typeof obj7 === "object") {
-          for (const key of Object.keys(obj7))
-            add(key, obj7[key]);
+        } else if (obj8 && typeof obj8 === "object") {
+          for (const key of Object.keys(obj8))
+            add(key, obj8[key]);
         }
         if (typeof schema.sortMapEntries === "function") {
           map.items.sort(schema.sortMapEntries);
@@ -21946,7 +21959,7 @@ var require_map = __commonJS({
           onError("Expected a mapping for this tag");
         return map2;
       },
-      createNode: (schema, obj7, ctx) => YAMLMap.YAMLMap.from(schema, obj7, ctx)
+      createNode: (schema, obj8, ctx) => YAMLMap.YAMLMap.from(schema, obj8, ctx)
     };
     exports2.map = map;
   }
@@ -22042,15 +22055,15 @@ var require_YAMLSeq = __commonJS({
           onComment
         });
       }
-      static from(schema, obj7, ctx) {
+      static from(schema, obj8, ctx) {
         const { replacer } = ctx;
         const seq = new this(schema);
-        if (obj7 && Symbol.iterator in Object(obj7)) {
+        if (obj8 && Symbol.iterator in Object(obj8)) {
           let i = 0;
-          for (let it of obj7) {
+          for (let it of obj8) {
             if (typeof replacer === "function") {
-              const key = obj7 instanceof Set ? it : String(i++);
-              it = replacer.call(obj7, key, it);
+              const key = obj8 instanceof Set ? it : String(i++);
+              it = replacer.call(obj8, key, it);
             }
             seq.items.push(createNode.createNode(it, void 0, ctx));
           }
@@ -22084,7 +22097,7 @@ var require_seq = __commonJS({
           onError("Expected a sequence for this tag");
         return seq2;
       },
-      createNode: (schema, obj7, ctx) => YAMLSeq.YAMLSeq.from(schema, obj7, ctx)
+      createNode: (schema, obj8, ctx) => YAMLSeq.YAMLSeq.from(schema, obj8, ctx)
     };
     exports2.seq = seq;
   }
@@ -22099,7 +22112,7 @@ var require_string = __commonJS({
       identify: (value) => typeof value === "string",
       default: true,
       tag: "tag:yaml.org,2002:str",
-      resolve: (str3) => str3,
+      resolve: (str4) => str4,
       stringify(item, ctx, onComment, onChompKeep) {
         ctx = Object.assign({ actualString: true }, ctx);
         return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
@@ -22137,7 +22150,7 @@ var require_bool = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:bool",
       test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
-      resolve: (str3) => new Scalar.Scalar(str3[0] === "t" || str3[0] === "T"),
+      resolve: (str4) => new Scalar.Scalar(str4[0] === "t" || str4[0] === "T"),
       stringify({ source, value }, ctx) {
         if (source && boolTag.test.test(source)) {
           const sv = source[0] === "t" || source[0] === "T";
@@ -22189,7 +22202,7 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str3) => str3.slice(-3).toLowerCase() === "nan" ? NaN : str3[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str4) => str4.slice(-3).toLowerCase() === "nan" ? NaN : str4[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -22198,7 +22211,7 @@ var require_float = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
-      resolve: (str3) => parseFloat(str3),
+      resolve: (str4) => parseFloat(str4),
       stringify(node) {
         const num3 = Number(node.value);
         return isFinite(num3) ? num3.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -22209,11 +22222,11 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
-      resolve(str3) {
-        const node = new Scalar.Scalar(parseFloat(str3));
-        const dot = str3.indexOf(".");
-        if (dot !== -1 && str3[str3.length - 1] === "0")
-          node.minFractionDigits = str3.length - dot - 1;
+      resolve(str4) {
+        const node = new Scalar.Scalar(parseFloat(str4));
+        const dot = str4.indexOf(".");
+        if (dot !== -1 && str4[str4.length - 1] === "0")
+          node.minFractionDigits = str4.length - dot - 1;
         return node;
       },
       stringify: stringifyNumber.stringifyNumber
@@ -22230,7 +22243,7 @@ var require_int = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    var intResolve = (str3, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str3) : parseInt(str3.substring(offset), radix);
+    var intResolve = (str4, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str4) : parseInt(str4.substring(offset), radix);
     function intStringify(node, radix, prefix) {
       const { value } = node;
       if (intIdentify(value) && value >= 0)
@@ -22243,7 +22256,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^0o[0-7]+$/,
-      resolve: (str3, _onError, opt) => intResolve(str3, 2, 8, opt),
+      resolve: (str4, _onError, opt) => intResolve(str4, 2, 8, opt),
       stringify: (node) => intStringify(node, 8, "0o")
     };
     var int = {
@@ -22251,7 +22264,7 @@ var require_int = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9]+$/,
-      resolve: (str3, _onError, opt) => intResolve(str3, 0, 10, opt),
+      resolve: (str4, _onError, opt) => intResolve(str4, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -22260,7 +22273,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^0x[0-9a-fA-F]+$/,
-      resolve: (str3, _onError, opt) => intResolve(str3, 2, 16, opt),
+      resolve: (str4, _onError, opt) => intResolve(str4, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports2.int = int;
@@ -22313,7 +22326,7 @@ var require_schema2 = __commonJS({
         identify: (value) => typeof value === "string",
         default: true,
         tag: "tag:yaml.org,2002:str",
-        resolve: (str3) => str3,
+        resolve: (str4) => str4,
         stringify: stringifyJSON
       },
       {
@@ -22330,7 +22343,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:bool",
         test: /^true$|^false$/,
-        resolve: (str3) => str3 === "true",
+        resolve: (str4) => str4 === "true",
         stringify: stringifyJSON
       },
       {
@@ -22338,7 +22351,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:int",
         test: /^-?(?:0|[1-9][0-9]*)$/,
-        resolve: (str3, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str3) : parseInt(str3, 10),
+        resolve: (str4, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str4) : parseInt(str4, 10),
         stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
       },
       {
@@ -22346,7 +22359,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:float",
         test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
-        resolve: (str3) => parseFloat(str3),
+        resolve: (str4) => parseFloat(str4),
         stringify: stringifyJSON
       }
     ];
@@ -22354,9 +22367,9 @@ var require_schema2 = __commonJS({
       default: true,
       tag: "",
       test: /^/,
-      resolve(str3, onError) {
-        onError(`Unresolved plain scalar ${JSON.stringify(str3)}`);
-        return str3;
+      resolve(str4, onError) {
+        onError(`Unresolved plain scalar ${JSON.stringify(str4)}`);
+        return str4;
       }
     };
     var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
@@ -22388,10 +22401,10 @@ var require_binary = __commonJS({
         if (typeof node_buffer.Buffer === "function") {
           return node_buffer.Buffer.from(src, "base64");
         } else if (typeof atob === "function") {
-          const str3 = atob(src.replace(/[\n\r]/g, ""));
-          const buffer = new Uint8Array(str3.length);
-          for (let i = 0; i < str3.length; ++i)
-            buffer[i] = str3.charCodeAt(i);
+          const str4 = atob(src.replace(/[\n\r]/g, ""));
+          const buffer = new Uint8Array(str4.length);
+          for (let i = 0; i < str4.length; ++i)
+            buffer[i] = str4.charCodeAt(i);
           return buffer;
         } else {
           onError("This environment does not support reading binary tags; either Buffer or atob is required");
@@ -22402,28 +22415,28 @@ var require_binary = __commonJS({
         if (!value)
           return "";
         const buf = value;
-        let str3;
+        let str4;
         if (typeof node_buffer.Buffer === "function") {
-          str3 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
+          str4 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
         } else if (typeof btoa === "function") {
           let s = "";
           for (let i = 0; i < buf.length; ++i)
             s += String.fromCharCode(buf[i]);
-          str3 = btoa(s);
+          str4 = btoa(s);
         } else {
           throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
         }
         type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
         if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
           const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
-          const n = Math.ceil(str3.length / lineWidth);
+          const n = Math.ceil(str4.length / lineWidth);
           const lines = new Array(n);
           for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines[i] = str3.substr(o, lineWidth);
+            lines[i] = str4.substr(o, lineWidth);
           }
-          str3 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+          str4 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
         }
-        return stringifyString.stringifyString({ comment, type, value: str3 }, ctx, onComment, onChompKeep);
+        return stringifyString.stringifyString({ comment, type, value: str4 }, ctx, onComment, onChompKeep);
       }
     };
     exports2.binary = binary;
@@ -22629,7 +22642,7 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str3) => str3.slice(-3).toLowerCase() === "nan" ? NaN : str3[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str4) => str4.slice(-3).toLowerCase() === "nan" ? NaN : str4[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -22638,7 +22651,7 @@ var require_float2 = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
-      resolve: (str3) => parseFloat(str3.replace(/_/g, "")),
+      resolve: (str4) => parseFloat(str4.replace(/_/g, "")),
       stringify(node) {
         const num3 = Number(node.value);
         return isFinite(num3) ? num3.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -22649,11 +22662,11 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
-      resolve(str3) {
-        const node = new Scalar.Scalar(parseFloat(str3.replace(/_/g, "")));
-        const dot = str3.indexOf(".");
+      resolve(str4) {
+        const node = new Scalar.Scalar(parseFloat(str4.replace(/_/g, "")));
+        const dot = str4.indexOf(".");
         if (dot !== -1) {
-          const f = str3.substring(dot + 1).replace(/_/g, "");
+          const f = str4.substring(dot + 1).replace(/_/g, "");
           if (f[f.length - 1] === "0")
             node.minFractionDigits = f.length;
         }
@@ -22673,34 +22686,34 @@ var require_int2 = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    function intResolve(str3, offset, radix, { intAsBigInt }) {
-      const sign = str3[0];
+    function intResolve(str4, offset, radix, { intAsBigInt }) {
+      const sign = str4[0];
       if (sign === "-" || sign === "+")
         offset += 1;
-      str3 = str3.substring(offset).replace(/_/g, "");
+      str4 = str4.substring(offset).replace(/_/g, "");
       if (intAsBigInt) {
         switch (radix) {
           case 2:
-            str3 = `0b${str3}`;
+            str4 = `0b${str4}`;
             break;
           case 8:
-            str3 = `0o${str3}`;
+            str4 = `0o${str4}`;
             break;
           case 16:
-            str3 = `0x${str3}`;
+            str4 = `0x${str4}`;
             break;
         }
-        const n2 = BigInt(str3);
+        const n2 = BigInt(str4);
         return sign === "-" ? BigInt(-1) * n2 : n2;
       }
-      const n = parseInt(str3, radix);
+      const n = parseInt(str4, radix);
       return sign === "-" ? -1 * n : n;
     }
     function intStringify(node, radix, prefix) {
       const { value } = node;
       if (intIdentify(value)) {
-        const str3 = value.toString(radix);
-        return value < 0 ? "-" + prefix + str3.substr(1) : prefix + str3;
+        const str4 = value.toString(radix);
+        return value < 0 ? "-" + prefix + str4.substr(1) : prefix + str4;
       }
       return stringifyNumber.stringifyNumber(node);
     }
@@ -22710,7 +22723,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "BIN",
       test: /^[-+]?0b[0-1_]+$/,
-      resolve: (str3, _onError, opt) => intResolve(str3, 2, 2, opt),
+      resolve: (str4, _onError, opt) => intResolve(str4, 2, 2, opt),
       stringify: (node) => intStringify(node, 2, "0b")
     };
     var intOct = {
@@ -22719,7 +22732,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^[-+]?0[0-7_]+$/,
-      resolve: (str3, _onError, opt) => intResolve(str3, 1, 8, opt),
+      resolve: (str4, _onError, opt) => intResolve(str4, 1, 8, opt),
       stringify: (node) => intStringify(node, 8, "0")
     };
     var int = {
@@ -22727,7 +22740,7 @@ var require_int2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9][0-9_]*$/,
-      resolve: (str3, _onError, opt) => intResolve(str3, 0, 10, opt),
+      resolve: (str4, _onError, opt) => intResolve(str4, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -22736,7 +22749,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^[-+]?0x[0-9a-fA-F_]+$/,
-      resolve: (str3, _onError, opt) => intResolve(str3, 2, 16, opt),
+      resolve: (str4, _onError, opt) => intResolve(str4, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports2.int = int;
@@ -22840,9 +22853,9 @@ var require_timestamp = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports2) {
     "use strict";
     var stringifyNumber = require_stringifyNumber();
-    function parseSexagesimal(str3, asBigInt) {
-      const sign = str3[0];
-      const parts = sign === "-" || sign === "+" ? str3.substring(1) : str3;
+    function parseSexagesimal(str4, asBigInt) {
+      const sign = str4[0];
+      const parts = sign === "-" || sign === "+" ? str4.substring(1) : str4;
       const num3 = (n) => asBigInt ? BigInt(n) : Number(n);
       const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num3(60) + num3(p), num3(0));
       return sign === "-" ? num3(-1) * res : res;
@@ -22879,7 +22892,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
-      resolve: (str3, _onError, { intAsBigInt }) => parseSexagesimal(str3, intAsBigInt),
+      resolve: (str4, _onError, { intAsBigInt }) => parseSexagesimal(str4, intAsBigInt),
       stringify: stringifySexagesimal
     };
     var floatTime = {
@@ -22888,7 +22901,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
-      resolve: (str3) => parseSexagesimal(str3, false),
+      resolve: (str4) => parseSexagesimal(str4, false),
       stringify: stringifySexagesimal
     };
     var timestamp = {
@@ -22899,8 +22912,8 @@ var require_timestamp = __commonJS({
       // may be omitted altogether, resulting in a date format. In such a case, the time part is
       // assumed to be 00:00:00Z (start of day, UTC).
       test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
-      resolve(str3) {
-        const match = str3.match(timestamp.test);
+      resolve(str4) {
+        const match = str4.match(timestamp.test);
         if (!match)
           throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
         const [, year, month, day, hour, minute, second] = match.map(Number);
@@ -23251,9 +23264,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path7, value) {
+      addIn(path8, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path7, value);
+          this.contents.addIn(path8, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -23328,14 +23341,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path7) {
-        if (Collection.isEmptyPath(path7)) {
+      deleteIn(path8) {
+        if (Collection.isEmptyPath(path8)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path7) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path8) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -23350,10 +23363,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path7, keepScalar) {
-        if (Collection.isEmptyPath(path7))
+      getIn(path8, keepScalar) {
+        if (Collection.isEmptyPath(path8))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path7, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path8, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -23364,10 +23377,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path7) {
-        if (Collection.isEmptyPath(path7))
+      hasIn(path8) {
+        if (Collection.isEmptyPath(path8))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path7) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path8) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -23384,13 +23397,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path7, value) {
-        if (Collection.isEmptyPath(path7)) {
+      setIn(path8, value) {
+        if (Collection.isEmptyPath(path8)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path7), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path8), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path7, value);
+          this.contents.setIn(path8, value);
         }
       }
       /**
@@ -23776,10 +23789,10 @@ var require_resolve_block_map = __commonJS({
       let offset = bm.offset;
       let commentEnd = null;
       for (const collItem of bm.items) {
-        const { start, key, sep: sep2, value } = collItem;
+        const { start, key, sep: sep3, value } = collItem;
         const keyProps = resolveProps.resolveProps(start, {
           indicator: "explicit-key-ind",
-          next: key ?? sep2?.[0],
+          next: key ?? sep3?.[0],
           offset,
           onError,
           parentIndent: bm.indent,
@@ -23793,7 +23806,7 @@ var require_resolve_block_map = __commonJS({
             else if ("indent" in key && key.indent !== bm.indent)
               onError(offset, "BAD_INDENT", startColMsg);
           }
-          if (!keyProps.anchor && !keyProps.tag && !sep2) {
+          if (!keyProps.anchor && !keyProps.tag && !sep3) {
             commentEnd = keyProps.end;
             if (keyProps.comment) {
               if (map.comment)
@@ -23817,7 +23830,7 @@ var require_resolve_block_map = __commonJS({
         ctx.atKey = false;
         if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
           onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep2 ?? [], {
+        const valueProps = resolveProps.resolveProps(sep3 ?? [], {
           indicator: "map-value-ind",
           next: value,
           offset: keyNode.range[2],
@@ -23833,7 +23846,7 @@ var require_resolve_block_map = __commonJS({
             if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
               onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep2, null, valueProps, onError);
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep3, null, valueProps, onError);
           if (ctx.schema.compat)
             utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
           offset = valueNode.range[2];
@@ -23924,7 +23937,7 @@ var require_resolve_end = __commonJS({
       let comment = "";
       if (end) {
         let hasSpace = false;
-        let sep2 = "";
+        let sep3 = "";
         for (const token of end) {
           const { source, type } = token;
           switch (type) {
@@ -23938,13 +23951,13 @@ var require_resolve_end = __commonJS({
               if (!comment)
                 comment = cb;
               else
-                comment += sep2 + cb;
-              sep2 = "";
+                comment += sep3 + cb;
+              sep3 = "";
               break;
             }
             case "newline":
               if (comment)
-                sep2 += source;
+                sep3 += source;
               hasSpace = true;
               break;
             default:
@@ -23987,18 +24000,18 @@ var require_resolve_flow_collection = __commonJS({
       let offset = fc.offset + fc.start.source.length;
       for (let i = 0; i < fc.items.length; ++i) {
         const collItem = fc.items[i];
-        const { start, key, sep: sep2, value } = collItem;
+        const { start, key, sep: sep3, value } = collItem;
         const props = resolveProps.resolveProps(start, {
           flow: fcName,
           indicator: "explicit-key-ind",
-          next: key ?? sep2?.[0],
+          next: key ?? sep3?.[0],
           offset,
           onError,
           parentIndent: fc.indent,
           startOnNewline: false
         });
         if (!props.found) {
-          if (!props.anchor && !props.tag && !sep2 && !value) {
+          if (!props.anchor && !props.tag && !sep3 && !value) {
             if (i === 0 && props.comma)
               onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
             else if (i < fc.items.length - 1)
@@ -24052,8 +24065,8 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap2 && !sep2 && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep2, null, props, onError);
+        if (!isMap2 && !sep3 && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep3, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
           if (isBlock(value))
@@ -24065,7 +24078,7 @@ var require_resolve_flow_collection = __commonJS({
           if (isBlock(key))
             onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
           ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep2 ?? [], {
+          const valueProps = resolveProps.resolveProps(sep3 ?? [], {
             flow: fcName,
             indicator: "map-value-ind",
             next: value,
@@ -24076,8 +24089,8 @@ var require_resolve_flow_collection = __commonJS({
           });
           if (valueProps.found) {
             if (!isMap2 && !props.found && ctx.options.strict) {
-              if (sep2)
-                for (const st of sep2) {
+              if (sep3)
+                for (const st of sep3) {
                   if (st === valueProps.found)
                     break;
                   if (st.type === "newline") {
@@ -24094,7 +24107,7 @@ var require_resolve_flow_collection = __commonJS({
             else
               onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep2, null, valueProps, onError) : null;
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep3, null, valueProps, onError) : null;
           if (valueNode) {
             if (isBlock(value))
               onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
@@ -24274,7 +24287,7 @@ var require_resolve_block_scalar = __commonJS({
           chompStart = i + 1;
       }
       let value = "";
-      let sep2 = "";
+      let sep3 = "";
       let prevMoreIndented = false;
       for (let i = 0; i < contentStart; ++i)
         value += lines[i][0].slice(trimIndent) + "\n";
@@ -24291,24 +24304,24 @@ var require_resolve_block_scalar = __commonJS({
           indent = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep2 + indent.slice(trimIndent) + content;
-          sep2 = "\n";
+          value += sep3 + indent.slice(trimIndent) + content;
+          sep3 = "\n";
         } else if (indent.length > trimIndent || content[0] === "	") {
-          if (sep2 === " ")
-            sep2 = "\n";
-          else if (!prevMoreIndented && sep2 === "\n")
-            sep2 = "\n\n";
-          value += sep2 + indent.slice(trimIndent) + content;
-          sep2 = "\n";
+          if (sep3 === " ")
+            sep3 = "\n";
+          else if (!prevMoreIndented && sep3 === "\n")
+            sep3 = "\n\n";
+          value += sep3 + indent.slice(trimIndent) + content;
+          sep3 = "\n";
           prevMoreIndented = true;
         } else if (content === "") {
-          if (sep2 === "\n")
+          if (sep3 === "\n")
             value += "\n";
           else
-            sep2 = "\n";
+            sep3 = "\n";
         } else {
-          value += sep2 + content;
-          sep2 = " ";
+          value += sep3 + content;
+          sep3 = " ";
           prevMoreIndented = false;
         }
       }
@@ -24491,25 +24504,25 @@ var require_resolve_flow_scalar = __commonJS({
         trimBoth = /^[ \t]+|[ \t]+$/g;
       }
       let res = match[1].replace(trimEnd, "");
-      let sep2 = " ";
+      let sep3 = " ";
       let pos = line.lastIndex;
       while (match = line.exec(source)) {
         const lm = match[1].replace(trimBoth, "");
         if (lm === "") {
-          if (sep2 === "\n")
-            res += sep2;
+          if (sep3 === "\n")
+            res += sep3;
           else
-            sep2 = "\n";
+            sep3 = "\n";
         } else {
-          res += sep2 + lm;
-          sep2 = " ";
+          res += sep3 + lm;
+          sep3 = " ";
         }
         pos = line.lastIndex;
       }
       const last = /[ \t]*(.*)/sy;
       last.lastIndex = pos;
       match = last.exec(source);
-      return res + sep2 + (match?.[1] ?? "");
+      return res + sep3 + (match?.[1] ?? "");
     }
     function doubleQuotedValue(source, onError) {
       let res = "";
@@ -25319,14 +25332,14 @@ var require_cst_stringify = __commonJS({
         }
       }
     }
-    function stringifyItem({ start, key, sep: sep2, value }) {
+    function stringifyItem({ start, key, sep: sep3, value }) {
       let res = "";
       for (const st of start)
         res += st.source;
       if (key)
         res += stringifyToken(key);
-      if (sep2)
-        for (const st of sep2)
+      if (sep3)
+        for (const st of sep3)
           res += st.source;
       if (value)
         res += stringifyToken(value);
@@ -25351,9 +25364,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path7) => {
+    visit2.itemAtPath = (cst, path8) => {
       let item = cst;
-      for (const [field, index] of path7) {
+      for (const [field, index] of path8) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -25362,23 +25375,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path7) => {
-      const parent = visit2.itemAtPath(cst, path7.slice(0, -1));
-      const field = path7[path7.length - 1][0];
+    visit2.parentCollection = (cst, path8) => {
+      const parent = visit2.itemAtPath(cst, path8.slice(0, -1));
+      const field = path8[path8.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path7, item, visitor) {
-      let ctrl = visitor(item, path7);
+    function _visit(path8, item, visitor) {
+      let ctrl = visitor(item, path8);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i = 0; i < token.items.length; ++i) {
-            const ci = _visit(Object.freeze(path7.concat([[field, i]])), token.items[i], visitor);
+            const ci = _visit(Object.freeze(path8.concat([[field, i]])), token.items[i], visitor);
             if (typeof ci === "number")
               i = ci - 1;
             else if (ci === BREAK)
@@ -25389,10 +25402,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path7);
+            ctrl = ctrl(item, path8);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path7) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path8) : ctrl;
     }
     exports2.visit = visit2;
   }
@@ -26493,18 +26506,18 @@ var require_parser = __commonJS({
         if (this.type === "map-value-ind") {
           const prev = getPrevProps(this.peek(2));
           const start = getFirstKeyStartProps(prev);
-          let sep2;
+          let sep3;
           if (scalar.end) {
-            sep2 = scalar.end;
-            sep2.push(this.sourceToken);
+            sep3 = scalar.end;
+            sep3.push(this.sourceToken);
             delete scalar.end;
           } else
-            sep2 = [this.sourceToken];
+            sep3 = [this.sourceToken];
           const map = {
             type: "block-map",
             offset: scalar.offset,
             indent: scalar.indent,
-            items: [{ start, key: scalar, sep: sep2 }]
+            items: [{ start, key: scalar, sep: sep3 }]
           };
           this.onKeyLine = true;
           this.stack[this.stack.length - 1] = map;
@@ -26657,15 +26670,15 @@ var require_parser = __commonJS({
                 } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
                   const start2 = getFirstKeyStartProps(it.start);
                   const key = it.key;
-                  const sep2 = it.sep;
-                  sep2.push(this.sourceToken);
+                  const sep3 = it.sep;
+                  sep3.push(this.sourceToken);
                   delete it.key;
                   delete it.sep;
                   this.stack.push({
                     type: "block-map",
                     offset: this.offset,
                     indent: this.indent,
-                    items: [{ start: start2, key, sep: sep2 }]
+                    items: [{ start: start2, key, sep: sep3 }]
                   });
                 } else if (start.length > 0) {
                   it.sep = it.sep.concat(start, this.sourceToken);
@@ -26694,14 +26707,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs5 = this.flowScalar(this.type);
+              const fs6 = this.flowScalar(this.type);
               if (atNextItem || it.value) {
-                map.items.push({ start, key: fs5, sep: [] });
+                map.items.push({ start, key: fs6, sep: [] });
                 this.onKeyLine = true;
               } else if (it.sep) {
-                this.stack.push(fs5);
+                this.stack.push(fs6);
               } else {
-                Object.assign(it, { key: fs5, sep: [] });
+                Object.assign(it, { key: fs6, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -26829,13 +26842,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs5 = this.flowScalar(this.type);
+              const fs6 = this.flowScalar(this.type);
               if (!it || it.value)
-                fc.items.push({ start: [], key: fs5, sep: [] });
+                fc.items.push({ start: [], key: fs6, sep: [] });
               else if (it.sep)
-                this.stack.push(fs5);
+                this.stack.push(fs6);
               else
-                Object.assign(it, { key: fs5, sep: [] });
+                Object.assign(it, { key: fs6, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -26859,13 +26872,13 @@ var require_parser = __commonJS({
             const prev = getPrevProps(parent);
             const start = getFirstKeyStartProps(prev);
             fixFlowSeqItems(fc);
-            const sep2 = fc.end.splice(1, fc.end.length);
-            sep2.push(this.sourceToken);
+            const sep3 = fc.end.splice(1, fc.end.length);
+            sep3.push(this.sourceToken);
             const map = {
               type: "block-map",
               offset: fc.offset,
               indent: fc.indent,
-              items: [{ start, key: fc, sep: sep2 }]
+              items: [{ start, key: fc, sep: sep3 }]
             };
             this.onKeyLine = true;
             this.stack[this.stack.length - 1] = map;
@@ -27043,7 +27056,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse2(src, reviver, options) {
+    function parse3(src, reviver, options) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -27084,7 +27097,7 @@ var require_public_api = __commonJS({
         return value.toString(options);
       return new Document2.Document(value, _replacer, options).toString(options);
     }
-    exports2.parse = parse2;
+    exports2.parse = parse3;
     exports2.parseAllDocuments = parseAllDocuments;
     exports2.parseDocument = parseDocument2;
     exports2.stringify = stringify;
@@ -27275,17 +27288,17 @@ var require_mod = __commonJS({
       return myers_x(a, b);
     };
     exports2.distance = distance2;
-    var closest2 = function(str3, arr5) {
+    var closest2 = function(str4, arr6) {
       var min_distance = Infinity;
       var min_index = 0;
-      for (var i = 0; i < arr5.length; i++) {
-        var dist = distance2(str3, arr5[i]);
+      for (var i = 0; i < arr6.length; i++) {
+        var dist = distance2(str4, arr6[i]);
         if (dist < min_distance) {
           min_distance = dist;
           min_index = i;
         }
       }
-      return arr5[min_index];
+      return arr6[min_index];
     };
     exports2.closest = closest2;
   }
@@ -27296,16 +27309,16 @@ var require_ucs2length = __commonJS({
   "node_modules/ajv/dist/runtime/ucs2length.js"(exports2) {
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
-    function ucs2length(str3) {
-      const len = str3.length;
+    function ucs2length(str4) {
+      const len = str4.length;
       let length = 0;
       let pos = 0;
       let value;
       while (pos < len) {
         length++;
-        value = str3.charCodeAt(pos++);
+        value = str4.charCodeAt(pos++);
         if (value >= 55296 && value <= 56319 && pos < len) {
-          value = str3.charCodeAt(pos);
+          value = str4.charCodeAt(pos);
           if ((value & 64512) === 56320)
             pos++;
         }
@@ -27369,9 +27382,10 @@ var require_environment_validator = __commonJS({
     "use strict";
     module2.exports = validate20;
     module2.exports.default = validate20;
-    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "download": { "description": "How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "download": { "description": "How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.35". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true }, "tuning": { "description": "Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Tune the data volumes down. Default false.", "type": "boolean" }, "delayMinutes": { "description": "Minutes after the node starts running before the volume is lowered. Default 10.", "type": "integer", "minimum": 1, "maximum": 1440 }, "iops": { "description": "Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.", "type": "integer", "minimum": 3e3, "maximum": 16e3 }, "throughput": { "description": "Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.", "type": "integer", "minimum": 125, "maximum": 1e3 } } } } }, "logs": { "description": "Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Ship pod and node logs to CloudWatch Logs. Default true.", "type": "boolean" }, "retentionDays": { "description": "Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.", "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.35": one EKS offers in the region (SDP114), under EKS standard support (SDP112). Default 1.35.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 }, "desiredCount": { "description": "The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.", "type": "integer", "minimum": 1 }, "admins": { "description": "IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).", "type": "array", "items": { "type": "string" }, "uniqueItems": true }, "availabilityZones": { "description": "Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.", "type": "array", "items": { "type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, "minItems": 2, "uniqueItems": true } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } }, "endpointType": { "description": "API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.", "enum": ["regional", "private"] }, "customDomain": { "description": "A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).", "type": "object", "additionalProperties": false, "required": ["domainName", "certificateArn"], "properties": { "domainName": { "description": "Domain name, such as sd.example.cn.", "type": "string", "pattern": "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, "certificateArn": { "description": "ACM certificate ARN for the domain, in the stack's region (regional endpoint).", "type": "string" }, "hostedZone": { "description": "Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).", "type": "object", "additionalProperties": false, "required": ["id", "name"], "properties": { "id": { "description": "Hosted zone id, such as Z0123456789ABCDEFGHIJ.", "type": "string", "pattern": "^Z[A-Z0-9]{1,32}$" }, "name": { "description": "Zone name, such as example.cn.", "type": "string" } } } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "download": { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } }, "resources": { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } }, "extraEnv": { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] } } };
+    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "download": { "description": "How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "build": { "description": "Images built from Dockerfiles in this repository with buildah and pushed into this environment's ECR, then deployed like mirrored images (docs/build.md).", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Images to build.", "type": "array", "items": { "$ref": "#/$defs/buildEntry" } } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "download": { "description": "How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.35". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true }, "tuning": { "description": "Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Tune the data volumes down. Default false.", "type": "boolean" }, "delayMinutes": { "description": "Minutes after the node starts running before the volume is lowered. Default 10.", "type": "integer", "minimum": 1, "maximum": 1440 }, "iops": { "description": "Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.", "type": "integer", "minimum": 3e3, "maximum": 16e3 }, "throughput": { "description": "Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.", "type": "integer", "minimum": 125, "maximum": 1e3 } } } } }, "logs": { "description": "Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Ship pod and node logs to CloudWatch Logs. Default true.", "type": "boolean" }, "retentionDays": { "description": "Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.", "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.35": one EKS offers in the region (SDP114), under EKS standard support (SDP112). Default 1.35.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 }, "desiredCount": { "description": "The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.", "type": "integer", "minimum": 1 }, "admins": { "description": "IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).", "type": "array", "items": { "type": "string" }, "uniqueItems": true }, "availabilityZones": { "description": "Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.", "type": "array", "items": { "type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, "minItems": 2, "uniqueItems": true } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } }, "endpointType": { "description": "API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.", "enum": ["regional", "private"] }, "customDomain": { "description": "A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).", "type": "object", "additionalProperties": false, "required": ["domainName", "certificateArn"], "properties": { "domainName": { "description": "Domain name, such as sd.example.cn.", "type": "string", "pattern": "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, "certificateArn": { "description": "ACM certificate ARN for the domain, in the stack's region (regional endpoint).", "type": "string" }, "hostedZone": { "description": "Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).", "type": "object", "additionalProperties": false, "required": ["id", "name"], "properties": { "id": { "description": "Hosted zone id, such as Z0123456789ABCDEFGHIJ.", "type": "string", "pattern": "^Z[A-Z0-9]{1,32}$" }, "name": { "description": "Zone name, such as example.cn.", "type": "string" } } } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "download": { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } }, "resources": { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } }, "extraEnv": { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] }, "buildEntry": { "type": "object", "additionalProperties": false, "required": ["name", "context", "repository"], "properties": { "name": { "description": "Name the deploy stage and the lock refer to; unique across mirror.images and build.images.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "context": { "description": "Build context: a folder relative to the repository root.", "type": "string", "minLength": 1 }, "file": { "description": "The Dockerfile, relative to the repository root. Default <context>/Dockerfile.", "type": "string", "minLength": 1 }, "target": { "description": "Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.", "type": "string", "minLength": 1 }, "args": { "description": "Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).", "type": "object", "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }, "additionalProperties": { "type": "string" } }, "platforms": { "description": "Platforms to build, such as [linux/amd64]. Default [linux/amd64].", "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } } } };
     var schema32 = { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
     var schema34 = { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } };
+    var schema35 = { "type": "object", "additionalProperties": false, "required": ["name", "context", "repository"], "properties": { "name": { "description": "Name the deploy stage and the lock refer to; unique across mirror.images and build.images.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "context": { "description": "Build context: a folder relative to the repository root.", "type": "string", "minLength": 1 }, "file": { "description": "The Dockerfile, relative to the repository root. Default <context>/Dockerfile.", "type": "string", "minLength": 1 }, "target": { "description": "Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.", "type": "string", "minLength": 1 }, "args": { "description": "Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).", "type": "object", "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }, "additionalProperties": { "type": "string" } }, "platforms": { "description": "Platforms to build, such as [linux/amd64]. Default [linux/amd64].", "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
     var func1 = Object.prototype.hasOwnProperty;
     var func2 = require_ucs2length().default;
     var func0 = require_equal().default;
@@ -27381,22 +27395,23 @@ var require_environment_validator = __commonJS({
     var pattern7 = new RegExp("^https?://", "u");
     var pattern9 = new RegExp("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "u");
     var pattern10 = new RegExp("^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$", "u");
-    var pattern15 = new RegExp("^[^/].*[^/]$", "u");
-    var pattern16 = new RegExp("^[0-9a-f]{64}$", "u");
-    var pattern17 = new RegExp("^1\\.[0-9]{2}$", "u");
-    var pattern18 = new RegExp("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", "u");
-    var pattern21 = new RegExp("^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", "u");
-    var pattern22 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
-    var pattern23 = new RegExp("^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", "u");
-    var pattern24 = new RegExp("^Z[A-Z0-9]{1,32}$", "u");
-    var schema36 = { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } };
-    var schema37 = { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } };
-    var schema39 = { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } };
-    var schema40 = { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } };
-    var schema41 = { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } };
-    var schema42 = { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] };
-    var pattern25 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
-    var pattern27 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+    var pattern15 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+    var pattern19 = new RegExp("^[^/].*[^/]$", "u");
+    var pattern20 = new RegExp("^[0-9a-f]{64}$", "u");
+    var pattern21 = new RegExp("^1\\.[0-9]{2}$", "u");
+    var pattern22 = new RegExp("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", "u");
+    var pattern25 = new RegExp("^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", "u");
+    var pattern26 = new RegExp("^[A-Za-z0-9_]{1,128}$", "u");
+    var pattern27 = new RegExp("^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", "u");
+    var pattern28 = new RegExp("^Z[A-Z0-9]{1,32}$", "u");
+    var schema37 = { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } };
+    var schema38 = { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } };
+    var schema40 = { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } };
+    var schema41 = { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } };
+    var schema42 = { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } };
+    var schema43 = { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] };
+    var pattern29 = new RegExp("^([0-9]+(s|m|h))+$|^Never$", "u");
+    var pattern31 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
     function validate21(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) {
       let vErrors = null;
       let errors = 0;
@@ -27409,7 +27424,7 @@ var require_environment_validator = __commonJS({
       }
       if (data && typeof data == "object" && !Array.isArray(data)) {
         if (data.name === void 0) {
-          const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema36.required, parentSchema: schema36, data };
+          const err0 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema37.required, parentSchema: schema37, data };
           if (vErrors === null) {
             vErrors = [err0];
           } else {
@@ -27418,7 +27433,7 @@ var require_environment_validator = __commonJS({
           errors++;
         }
         if (data.type === void 0) {
-          const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "type" }, message: "must have required property 'type'", schema: schema36.required, parentSchema: schema36, data };
+          const err1 = { instancePath, schemaPath: "#/required", keyword: "required", params: { missingProperty: "type" }, message: "must have required property 'type'", schema: schema37.required, parentSchema: schema37, data };
           if (vErrors === null) {
             vErrors = [err1];
           } else {
@@ -27428,7 +27443,7 @@ var require_environment_validator = __commonJS({
         }
         for (const key0 in data) {
           if (!(key0 === "name" || key0 === "namespace" || key0 === "type" || key0 === "modelFilename" || key0 === "dynamicModel" || key0 === "chartRepository" || key0 === "chartVersion" || key0 === "extraValues")) {
-            const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36, data };
+            const err2 = { instancePath, schemaPath: "#/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key0 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37, data };
             if (vErrors === null) {
               vErrors = [err2];
             } else {
@@ -27440,7 +27455,7 @@ var require_environment_validator = __commonJS({
         if (data.name !== void 0) {
           let data0 = data.name;
           if (typeof data0 !== "string") {
-            const err3 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.name.type, parentSchema: schema36.properties.name, data: data0 };
+            const err3 = { instancePath: instancePath + "/name", schemaPath: "#/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.name.type, parentSchema: schema37.properties.name, data: data0 };
             if (vErrors === null) {
               vErrors = [err3];
             } else {
@@ -27452,7 +27467,7 @@ var require_environment_validator = __commonJS({
         if (data.namespace !== void 0) {
           let data1 = data.namespace;
           if (typeof data1 !== "string") {
-            const err4 = { instancePath: instancePath + "/namespace", schemaPath: "#/properties/namespace/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.namespace.type, parentSchema: schema36.properties.namespace, data: data1 };
+            const err4 = { instancePath: instancePath + "/namespace", schemaPath: "#/properties/namespace/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.namespace.type, parentSchema: schema37.properties.namespace, data: data1 };
             if (vErrors === null) {
               vErrors = [err4];
             } else {
@@ -27464,7 +27479,7 @@ var require_environment_validator = __commonJS({
         if (data.type !== void 0) {
           let data2 = data.type;
           if (!(data2 === "sdwebui" || data2 === "comfyui")) {
-            const err5 = { instancePath: instancePath + "/type", schemaPath: "#/properties/type/enum", keyword: "enum", params: { allowedValues: schema36.properties.type.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.type.enum, parentSchema: schema36.properties.type, data: data2 };
+            const err5 = { instancePath: instancePath + "/type", schemaPath: "#/properties/type/enum", keyword: "enum", params: { allowedValues: schema37.properties.type.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.type.enum, parentSchema: schema37.properties.type, data: data2 };
             if (vErrors === null) {
               vErrors = [err5];
             } else {
@@ -27476,7 +27491,7 @@ var require_environment_validator = __commonJS({
         if (data.modelFilename !== void 0) {
           let data3 = data.modelFilename;
           if (typeof data3 !== "string") {
-            const err6 = { instancePath: instancePath + "/modelFilename", schemaPath: "#/properties/modelFilename/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.modelFilename.type, parentSchema: schema36.properties.modelFilename, data: data3 };
+            const err6 = { instancePath: instancePath + "/modelFilename", schemaPath: "#/properties/modelFilename/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.modelFilename.type, parentSchema: schema37.properties.modelFilename, data: data3 };
             if (vErrors === null) {
               vErrors = [err6];
             } else {
@@ -27488,7 +27503,7 @@ var require_environment_validator = __commonJS({
         if (data.dynamicModel !== void 0) {
           let data4 = data.dynamicModel;
           if (typeof data4 !== "boolean") {
-            const err7 = { instancePath: instancePath + "/dynamicModel", schemaPath: "#/properties/dynamicModel/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.dynamicModel.type, parentSchema: schema36.properties.dynamicModel, data: data4 };
+            const err7 = { instancePath: instancePath + "/dynamicModel", schemaPath: "#/properties/dynamicModel/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.dynamicModel.type, parentSchema: schema37.properties.dynamicModel, data: data4 };
             if (vErrors === null) {
               vErrors = [err7];
             } else {
@@ -27500,7 +27515,7 @@ var require_environment_validator = __commonJS({
         if (data.chartRepository !== void 0) {
           let data5 = data.chartRepository;
           if (typeof data5 !== "string") {
-            const err8 = { instancePath: instancePath + "/chartRepository", schemaPath: "#/properties/chartRepository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.chartRepository.type, parentSchema: schema36.properties.chartRepository, data: data5 };
+            const err8 = { instancePath: instancePath + "/chartRepository", schemaPath: "#/properties/chartRepository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.chartRepository.type, parentSchema: schema37.properties.chartRepository, data: data5 };
             if (vErrors === null) {
               vErrors = [err8];
             } else {
@@ -27512,7 +27527,7 @@ var require_environment_validator = __commonJS({
         if (data.chartVersion !== void 0) {
           let data6 = data.chartVersion;
           if (typeof data6 !== "string") {
-            const err9 = { instancePath: instancePath + "/chartVersion", schemaPath: "#/properties/chartVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.chartVersion.type, parentSchema: schema36.properties.chartVersion, data: data6 };
+            const err9 = { instancePath: instancePath + "/chartVersion", schemaPath: "#/properties/chartVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.chartVersion.type, parentSchema: schema37.properties.chartVersion, data: data6 };
             if (vErrors === null) {
               vErrors = [err9];
             } else {
@@ -27529,7 +27544,7 @@ var require_environment_validator = __commonJS({
               if (data8 && typeof data8 == "object" && !Array.isArray(data8)) {
                 for (const key1 in data8) {
                   if (!(key1 === "nodeTemplate" || key1 === "provisioner" || key1 === "scaling")) {
-                    const err10 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter, data: data8 };
+                    const err10 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key1 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.karpenter, data: data8 };
                     if (vErrors === null) {
                       vErrors = [err10];
                     } else {
@@ -27543,7 +27558,7 @@ var require_environment_validator = __commonJS({
                   if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
                     for (const key2 in data9) {
                       if (!(key2 === "amiFamily" || key2 === "dataVolume" || key2 === "osVolume" || key2 === "tags" || key2 === "userData" || key2 === "instanceStorePolicy" || key2 === "securityGroupSelector" || key2 === "subnetSelector")) {
-                        const err11 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
+                        const err11 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key2 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
                         if (vErrors === null) {
                           vErrors = [err11];
                         } else {
@@ -27555,7 +27570,7 @@ var require_environment_validator = __commonJS({
                     if (data9.amiFamily !== void 0) {
                       let data10 = data9.amiFamily;
                       if (!(data10 === "Bottlerocket" || data10 === "AL2023")) {
-                        const err12 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/amiFamily", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/amiFamily/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily, data: data10 };
+                        const err12 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/amiFamily", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/amiFamily/enum", keyword: "enum", params: { allowedValues: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily.enum, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.amiFamily, data: data10 };
                         if (vErrors === null) {
                           vErrors = [err12];
                         } else {
@@ -27569,7 +27584,7 @@ var require_environment_validator = __commonJS({
                       if (data11 && typeof data11 == "object" && !Array.isArray(data11)) {
                         for (const key3 in data11) {
                           if (!(key3 === "volumeSize" || key3 === "volumeType" || key3 === "deleteOnTermination" || key3 === "iops" || key3 === "throughput" || key3 === "snapshotID")) {
-                            const err13 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume", schemaPath: "#/$defs/volume/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37, data: data11 };
+                            const err13 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume", schemaPath: "#/$defs/volume/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key3 }, message: "must NOT have additional properties", schema: false, parentSchema: schema38, data: data11 };
                             if (vErrors === null) {
                               vErrors = [err13];
                             } else {
@@ -27581,7 +27596,7 @@ var require_environment_validator = __commonJS({
                         if (data11.volumeSize !== void 0) {
                           let data12 = data11.volumeSize;
                           if (typeof data12 !== "string") {
-                            const err14 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/volumeSize", schemaPath: "#/$defs/volume/properties/volumeSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.volumeSize.type, parentSchema: schema37.properties.volumeSize, data: data12 };
+                            const err14 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/volumeSize", schemaPath: "#/$defs/volume/properties/volumeSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema38.properties.volumeSize.type, parentSchema: schema38.properties.volumeSize, data: data12 };
                             if (vErrors === null) {
                               vErrors = [err14];
                             } else {
@@ -27593,7 +27608,7 @@ var require_environment_validator = __commonJS({
                         if (data11.volumeType !== void 0) {
                           let data13 = data11.volumeType;
                           if (!(data13 === "gp3" || data13 === "gp2" || data13 === "io1" || data13 === "io2")) {
-                            const err15 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/volumeType", schemaPath: "#/$defs/volume/properties/volumeType/enum", keyword: "enum", params: { allowedValues: schema37.properties.volumeType.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.volumeType.enum, parentSchema: schema37.properties.volumeType, data: data13 };
+                            const err15 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/volumeType", schemaPath: "#/$defs/volume/properties/volumeType/enum", keyword: "enum", params: { allowedValues: schema38.properties.volumeType.enum }, message: "must be equal to one of the allowed values", schema: schema38.properties.volumeType.enum, parentSchema: schema38.properties.volumeType, data: data13 };
                             if (vErrors === null) {
                               vErrors = [err15];
                             } else {
@@ -27605,7 +27620,7 @@ var require_environment_validator = __commonJS({
                         if (data11.deleteOnTermination !== void 0) {
                           let data14 = data11.deleteOnTermination;
                           if (typeof data14 !== "boolean") {
-                            const err16 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/deleteOnTermination", schemaPath: "#/$defs/volume/properties/deleteOnTermination/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.deleteOnTermination.type, parentSchema: schema37.properties.deleteOnTermination, data: data14 };
+                            const err16 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/deleteOnTermination", schemaPath: "#/$defs/volume/properties/deleteOnTermination/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema38.properties.deleteOnTermination.type, parentSchema: schema38.properties.deleteOnTermination, data: data14 };
                             if (vErrors === null) {
                               vErrors = [err16];
                             } else {
@@ -27617,7 +27632,7 @@ var require_environment_validator = __commonJS({
                         if (data11.iops !== void 0) {
                           let data15 = data11.iops;
                           if (!(typeof data15 == "number" && (!(data15 % 1) && !isNaN(data15)) && isFinite(data15))) {
-                            const err17 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/iops", schemaPath: "#/$defs/volume/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.iops.type, parentSchema: schema37.properties.iops, data: data15 };
+                            const err17 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/iops", schemaPath: "#/$defs/volume/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema38.properties.iops.type, parentSchema: schema38.properties.iops, data: data15 };
                             if (vErrors === null) {
                               vErrors = [err17];
                             } else {
@@ -27629,7 +27644,7 @@ var require_environment_validator = __commonJS({
                         if (data11.throughput !== void 0) {
                           let data16 = data11.throughput;
                           if (!(typeof data16 == "number" && (!(data16 % 1) && !isNaN(data16)) && isFinite(data16))) {
-                            const err18 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/throughput", schemaPath: "#/$defs/volume/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.throughput.type, parentSchema: schema37.properties.throughput, data: data16 };
+                            const err18 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/throughput", schemaPath: "#/$defs/volume/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema38.properties.throughput.type, parentSchema: schema38.properties.throughput, data: data16 };
                             if (vErrors === null) {
                               vErrors = [err18];
                             } else {
@@ -27641,7 +27656,7 @@ var require_environment_validator = __commonJS({
                         if (data11.snapshotID !== void 0) {
                           let data17 = data11.snapshotID;
                           if (typeof data17 !== "string") {
-                            const err19 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/snapshotID", schemaPath: "#/$defs/volume/properties/snapshotID/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.snapshotID.type, parentSchema: schema37.properties.snapshotID, data: data17 };
+                            const err19 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume/snapshotID", schemaPath: "#/$defs/volume/properties/snapshotID/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema38.properties.snapshotID.type, parentSchema: schema38.properties.snapshotID, data: data17 };
                             if (vErrors === null) {
                               vErrors = [err19];
                             } else {
@@ -27651,7 +27666,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err20 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume", schemaPath: "#/$defs/volume/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.type, parentSchema: schema37, data: data11 };
+                        const err20 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/dataVolume", schemaPath: "#/$defs/volume/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema38.type, parentSchema: schema38, data: data11 };
                         if (vErrors === null) {
                           vErrors = [err20];
                         } else {
@@ -27665,7 +27680,7 @@ var require_environment_validator = __commonJS({
                       if (data18 && typeof data18 == "object" && !Array.isArray(data18)) {
                         for (const key4 in data18) {
                           if (!(key4 === "volumeSize" || key4 === "volumeType" || key4 === "deleteOnTermination" || key4 === "iops" || key4 === "throughput" || key4 === "snapshotID")) {
-                            const err21 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume", schemaPath: "#/$defs/volume/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37, data: data18 };
+                            const err21 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume", schemaPath: "#/$defs/volume/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key4 }, message: "must NOT have additional properties", schema: false, parentSchema: schema38, data: data18 };
                             if (vErrors === null) {
                               vErrors = [err21];
                             } else {
@@ -27677,7 +27692,7 @@ var require_environment_validator = __commonJS({
                         if (data18.volumeSize !== void 0) {
                           let data19 = data18.volumeSize;
                           if (typeof data19 !== "string") {
-                            const err22 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/volumeSize", schemaPath: "#/$defs/volume/properties/volumeSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.volumeSize.type, parentSchema: schema37.properties.volumeSize, data: data19 };
+                            const err22 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/volumeSize", schemaPath: "#/$defs/volume/properties/volumeSize/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema38.properties.volumeSize.type, parentSchema: schema38.properties.volumeSize, data: data19 };
                             if (vErrors === null) {
                               vErrors = [err22];
                             } else {
@@ -27689,7 +27704,7 @@ var require_environment_validator = __commonJS({
                         if (data18.volumeType !== void 0) {
                           let data20 = data18.volumeType;
                           if (!(data20 === "gp3" || data20 === "gp2" || data20 === "io1" || data20 === "io2")) {
-                            const err23 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/volumeType", schemaPath: "#/$defs/volume/properties/volumeType/enum", keyword: "enum", params: { allowedValues: schema37.properties.volumeType.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.volumeType.enum, parentSchema: schema37.properties.volumeType, data: data20 };
+                            const err23 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/volumeType", schemaPath: "#/$defs/volume/properties/volumeType/enum", keyword: "enum", params: { allowedValues: schema38.properties.volumeType.enum }, message: "must be equal to one of the allowed values", schema: schema38.properties.volumeType.enum, parentSchema: schema38.properties.volumeType, data: data20 };
                             if (vErrors === null) {
                               vErrors = [err23];
                             } else {
@@ -27701,7 +27716,7 @@ var require_environment_validator = __commonJS({
                         if (data18.deleteOnTermination !== void 0) {
                           let data21 = data18.deleteOnTermination;
                           if (typeof data21 !== "boolean") {
-                            const err24 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/deleteOnTermination", schemaPath: "#/$defs/volume/properties/deleteOnTermination/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.deleteOnTermination.type, parentSchema: schema37.properties.deleteOnTermination, data: data21 };
+                            const err24 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/deleteOnTermination", schemaPath: "#/$defs/volume/properties/deleteOnTermination/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema38.properties.deleteOnTermination.type, parentSchema: schema38.properties.deleteOnTermination, data: data21 };
                             if (vErrors === null) {
                               vErrors = [err24];
                             } else {
@@ -27713,7 +27728,7 @@ var require_environment_validator = __commonJS({
                         if (data18.iops !== void 0) {
                           let data22 = data18.iops;
                           if (!(typeof data22 == "number" && (!(data22 % 1) && !isNaN(data22)) && isFinite(data22))) {
-                            const err25 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/iops", schemaPath: "#/$defs/volume/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.iops.type, parentSchema: schema37.properties.iops, data: data22 };
+                            const err25 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/iops", schemaPath: "#/$defs/volume/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema38.properties.iops.type, parentSchema: schema38.properties.iops, data: data22 };
                             if (vErrors === null) {
                               vErrors = [err25];
                             } else {
@@ -27725,7 +27740,7 @@ var require_environment_validator = __commonJS({
                         if (data18.throughput !== void 0) {
                           let data23 = data18.throughput;
                           if (!(typeof data23 == "number" && (!(data23 % 1) && !isNaN(data23)) && isFinite(data23))) {
-                            const err26 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/throughput", schemaPath: "#/$defs/volume/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.throughput.type, parentSchema: schema37.properties.throughput, data: data23 };
+                            const err26 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/throughput", schemaPath: "#/$defs/volume/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema38.properties.throughput.type, parentSchema: schema38.properties.throughput, data: data23 };
                             if (vErrors === null) {
                               vErrors = [err26];
                             } else {
@@ -27737,7 +27752,7 @@ var require_environment_validator = __commonJS({
                         if (data18.snapshotID !== void 0) {
                           let data24 = data18.snapshotID;
                           if (typeof data24 !== "string") {
-                            const err27 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/snapshotID", schemaPath: "#/$defs/volume/properties/snapshotID/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.snapshotID.type, parentSchema: schema37.properties.snapshotID, data: data24 };
+                            const err27 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume/snapshotID", schemaPath: "#/$defs/volume/properties/snapshotID/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema38.properties.snapshotID.type, parentSchema: schema38.properties.snapshotID, data: data24 };
                             if (vErrors === null) {
                               vErrors = [err27];
                             } else {
@@ -27747,7 +27762,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err28 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume", schemaPath: "#/$defs/volume/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.type, parentSchema: schema37, data: data18 };
+                        const err28 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/osVolume", schemaPath: "#/$defs/volume/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema38.type, parentSchema: schema38, data: data18 };
                         if (vErrors === null) {
                           vErrors = [err28];
                         } else {
@@ -27762,7 +27777,7 @@ var require_environment_validator = __commonJS({
                         for (const key5 in data25) {
                           let data26 = data25[key5];
                           if (typeof data26 !== "string") {
-                            const err29 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/tags/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties, data: data26 };
+                            const err29 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/tags/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.additionalProperties, data: data26 };
                             if (vErrors === null) {
                               vErrors = [err29];
                             } else {
@@ -27772,7 +27787,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err30 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/tags", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags, data: data25 };
+                        const err30 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/tags", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/tags/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.tags, data: data25 };
                         if (vErrors === null) {
                           vErrors = [err30];
                         } else {
@@ -27784,7 +27799,7 @@ var require_environment_validator = __commonJS({
                     if (data9.userData !== void 0) {
                       let data27 = data9.userData;
                       if (typeof data27 !== "string") {
-                        const err31 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/userData", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/userData/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData, data: data27 };
+                        const err31 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/userData", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/userData/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.userData, data: data27 };
                         if (vErrors === null) {
                           vErrors = [err31];
                         } else {
@@ -27796,7 +27811,7 @@ var require_environment_validator = __commonJS({
                     if (data9.instanceStorePolicy !== void 0) {
                       let data28 = data9.instanceStorePolicy;
                       if (!(data28 === "RAID0")) {
-                        const err32 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/instanceStorePolicy", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/instanceStorePolicy/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy, data: data28 };
+                        const err32 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/instanceStorePolicy", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/instanceStorePolicy/enum", keyword: "enum", params: { allowedValues: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy.enum, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.instanceStorePolicy, data: data28 };
                         if (vErrors === null) {
                           vErrors = [err32];
                         } else {
@@ -27811,7 +27826,7 @@ var require_environment_validator = __commonJS({
                         for (const key6 in data29) {
                           let data30 = data29[key6];
                           if (typeof data30 !== "string") {
-                            const err33 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/securityGroupSelector/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties, data: data30 };
+                            const err33 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/securityGroupSelector/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.additionalProperties, data: data30 };
                             if (vErrors === null) {
                               vErrors = [err33];
                             } else {
@@ -27821,7 +27836,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err34 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/securityGroupSelector", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector, data: data29 };
+                        const err34 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/securityGroupSelector", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/securityGroupSelector/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.securityGroupSelector, data: data29 };
                         if (vErrors === null) {
                           vErrors = [err34];
                         } else {
@@ -27836,7 +27851,7 @@ var require_environment_validator = __commonJS({
                         for (const key7 in data31) {
                           let data32 = data31[key7];
                           if (typeof data32 !== "string") {
-                            const err35 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/subnetSelector/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties, data: data32 };
+                            const err35 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/subnetSelector/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.additionalProperties, data: data32 };
                             if (vErrors === null) {
                               vErrors = [err35];
                             } else {
@@ -27846,7 +27861,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err36 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/subnetSelector", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector, data: data31 };
+                        const err36 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate/subnetSelector", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/properties/subnetSelector/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.properties.subnetSelector, data: data31 };
                         if (vErrors === null) {
                           vErrors = [err36];
                         } else {
@@ -27856,7 +27871,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err37 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
+                    const err37 = { instancePath: instancePath + "/extraValues/karpenter/nodeTemplate", schemaPath: "#/properties/extraValues/properties/karpenter/properties/nodeTemplate/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.nodeTemplate, data: data9 };
                     if (vErrors === null) {
                       vErrors = [err37];
                     } else {
@@ -27869,8 +27884,8 @@ var require_environment_validator = __commonJS({
                   let data33 = data8.provisioner;
                   if (data33 && typeof data33 == "object" && !Array.isArray(data33)) {
                     for (const key8 in data33) {
-                      if (!func1.call(schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties, key8)) {
-                        const err38 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner, data: data33 };
+                      if (!func1.call(schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties, key8)) {
+                        const err38 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner, data: data33 };
                         if (vErrors === null) {
                           vErrors = [err38];
                         } else {
@@ -27883,7 +27898,7 @@ var require_environment_validator = __commonJS({
                       let data34 = data33.instanceType;
                       if (Array.isArray(data34)) {
                         if (data34.length < 1) {
-                          const err39 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data34 };
+                          const err39 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data34 };
                           if (vErrors === null) {
                             vErrors = [err39];
                           } else {
@@ -27895,7 +27910,7 @@ var require_environment_validator = __commonJS({
                         for (let i0 = 0; i0 < len0; i0++) {
                           let data35 = data34[i0];
                           if (typeof data35 !== "string") {
-                            const err40 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType/" + i0, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items, data: data35 };
+                            const err40 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType/" + i0, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.items, data: data35 };
                             if (vErrors === null) {
                               vErrors = [err40];
                             } else {
@@ -27905,7 +27920,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err41 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data34 };
+                        const err41 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/instanceType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/instanceType/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.instanceType, data: data34 };
                         if (vErrors === null) {
                           vErrors = [err41];
                         } else {
@@ -27919,7 +27934,7 @@ var require_environment_validator = __commonJS({
                       if (data36 && typeof data36 == "object" && !Array.isArray(data36)) {
                         for (const key9 in data36) {
                           if (!(key9 === "onDemand" || key9 === "spot")) {
-                            const err42 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data36 };
+                            const err42 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data36 };
                             if (vErrors === null) {
                               vErrors = [err42];
                             } else {
@@ -27931,7 +27946,7 @@ var require_environment_validator = __commonJS({
                         if (data36.onDemand !== void 0) {
                           let data37 = data36.onDemand;
                           if (typeof data37 !== "boolean") {
-                            const err43 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/onDemand", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand, data: data37 };
+                            const err43 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/onDemand", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/onDemand/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.onDemand, data: data37 };
                             if (vErrors === null) {
                               vErrors = [err43];
                             } else {
@@ -27943,7 +27958,7 @@ var require_environment_validator = __commonJS({
                         if (data36.spot !== void 0) {
                           let data38 = data36.spot;
                           if (typeof data38 !== "boolean") {
-                            const err44 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/spot", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot, data: data38 };
+                            const err44 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType/spot", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/properties/spot/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.properties.spot, data: data38 };
                             if (vErrors === null) {
                               vErrors = [err44];
                             } else {
@@ -27953,7 +27968,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err45 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data36 };
+                        const err45 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/capacityType", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/capacityType/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.capacityType, data: data36 };
                         if (vErrors === null) {
                           vErrors = [err45];
                         } else {
@@ -27967,7 +27982,7 @@ var require_environment_validator = __commonJS({
                       if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
                         for (const key10 in data39) {
                           if (!(key10 === "cpu" || key10 === "memory" || key10 === "nvidia.com/gpu")) {
-                            const err46 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data39 };
+                            const err46 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data39 };
                             if (vErrors === null) {
                               vErrors = [err46];
                             } else {
@@ -27979,7 +27994,7 @@ var require_environment_validator = __commonJS({
                         if (data39.cpu !== void 0) {
                           let data40 = data39.cpu;
                           if (!(typeof data40 == "number" && (!(data40 % 1) && !isNaN(data40)) && isFinite(data40)) && typeof data40 !== "string") {
-                            const err47 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/cpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu, data: data40 };
+                            const err47 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/cpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/cpu/type", keyword: "type", params: { type: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type }, message: "must be integer,string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.cpu, data: data40 };
                             if (vErrors === null) {
                               vErrors = [err47];
                             } else {
@@ -27991,7 +28006,7 @@ var require_environment_validator = __commonJS({
                         if (data39.memory !== void 0) {
                           let data41 = data39.memory;
                           if (typeof data41 !== "string") {
-                            const err48 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/memory", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory, data: data41 };
+                            const err48 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/memory", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/memory/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties.memory, data: data41 };
                             if (vErrors === null) {
                               vErrors = [err48];
                             } else {
@@ -28003,7 +28018,7 @@ var require_environment_validator = __commonJS({
                         if (data39["nvidia.com/gpu"] !== void 0) {
                           let data42 = data39["nvidia.com/gpu"];
                           if (!(typeof data42 == "number" && (!(data42 % 1) && !isNaN(data42)) && isFinite(data42))) {
-                            const err49 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data42 };
+                            const err49 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"].type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data42 };
                             if (vErrors === null) {
                               vErrors = [err49];
                             } else {
@@ -28013,7 +28028,7 @@ var require_environment_validator = __commonJS({
                           }
                           if (typeof data42 == "number" && isFinite(data42)) {
                             if (data42 < 0 || isNaN(data42)) {
-                              const err50 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data42 };
+                              const err50 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits/nvidia.com~1gpu", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/properties/nvidia.com~1gpu/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.properties["nvidia.com/gpu"], data: data42 };
                               if (vErrors === null) {
                                 vErrors = [err50];
                               } else {
@@ -28024,7 +28039,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err51 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data39 };
+                        const err51 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/limits", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.limits, data: data39 };
                         if (vErrors === null) {
                           vErrors = [err51];
                         } else {
@@ -28036,7 +28051,7 @@ var require_environment_validator = __commonJS({
                     if (data33.consolidation !== void 0) {
                       let data43 = data33.consolidation;
                       if (typeof data43 !== "boolean") {
-                        const err52 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/consolidation", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation, data: data43 };
+                        const err52 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/consolidation", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/consolidation/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.consolidation, data: data43 };
                         if (vErrors === null) {
                           vErrors = [err52];
                         } else {
@@ -28050,7 +28065,7 @@ var require_environment_validator = __commonJS({
                       if (data44 && typeof data44 == "object" && !Array.isArray(data44)) {
                         for (const key11 in data44) {
                           if (!(key11 === "consolidateAfter" || key11 === "expireAfter")) {
-                            const err53 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data44 };
+                            const err53 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data44 };
                             if (vErrors === null) {
                               vErrors = [err53];
                             } else {
@@ -28062,8 +28077,8 @@ var require_environment_validator = __commonJS({
                         if (data44.consolidateAfter !== void 0) {
                           let data45 = data44.consolidateAfter;
                           if (typeof data45 === "string") {
-                            if (!pattern25.test(data45)) {
-                              const err54 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data45 };
+                            if (!pattern29.test(data45)) {
+                              const err54 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data45 };
                               if (vErrors === null) {
                                 vErrors = [err54];
                               } else {
@@ -28072,7 +28087,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err55 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data45 };
+                            const err55 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/consolidateAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/consolidateAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.consolidateAfter, data: data45 };
                             if (vErrors === null) {
                               vErrors = [err55];
                             } else {
@@ -28084,8 +28099,8 @@ var require_environment_validator = __commonJS({
                         if (data44.expireAfter !== void 0) {
                           let data46 = data44.expireAfter;
                           if (typeof data46 === "string") {
-                            if (!pattern25.test(data46)) {
-                              const err56 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data46 };
+                            if (!pattern29.test(data46)) {
+                              const err56 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/pattern", keyword: "pattern", params: { pattern: "^([0-9]+(s|m|h))+$|^Never$" }, message: 'must match pattern "^([0-9]+(s|m|h))+$|^Never$"', schema: "^([0-9]+(s|m|h))+$|^Never$", parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data46 };
                               if (vErrors === null) {
                                 vErrors = [err56];
                               } else {
@@ -28094,7 +28109,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err57 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data46 };
+                            const err57 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption/expireAfter", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/properties/expireAfter/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.properties.expireAfter, data: data46 };
                             if (vErrors === null) {
                               vErrors = [err57];
                             } else {
@@ -28104,7 +28119,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err58 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data44 };
+                        const err58 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/disruption", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/disruption/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.disruption, data: data44 };
                         if (vErrors === null) {
                           vErrors = [err58];
                         } else {
@@ -28119,7 +28134,7 @@ var require_environment_validator = __commonJS({
                         for (const key12 in data47) {
                           let data48 = data47[key12];
                           if (typeof data48 !== "string") {
-                            const err59 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/labels/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties, data: data48 };
+                            const err59 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/labels/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.additionalProperties, data: data48 };
                             if (vErrors === null) {
                               vErrors = [err59];
                             } else {
@@ -28129,7 +28144,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err60 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/labels", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels, data: data47 };
+                        const err60 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/labels", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/labels/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.labels, data: data47 };
                         if (vErrors === null) {
                           vErrors = [err60];
                         } else {
@@ -28146,7 +28161,7 @@ var require_environment_validator = __commonJS({
                           let data50 = data49[i1];
                           if (data50 && typeof data50 == "object" && !Array.isArray(data50)) {
                             if (data50.key === void 0) {
-                              const err61 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required", keyword: "required", params: { missingProperty: "key" }, message: "must have required property 'key'", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
+                              const err61 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required", keyword: "required", params: { missingProperty: "key" }, message: "must have required property 'key'", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
                               if (vErrors === null) {
                                 vErrors = [err61];
                               } else {
@@ -28155,7 +28170,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                             if (data50.operator === void 0) {
-                              const err62 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required", keyword: "required", params: { missingProperty: "operator" }, message: "must have required property 'operator'", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
+                              const err62 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/required", keyword: "required", params: { missingProperty: "operator" }, message: "must have required property 'operator'", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.required, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
                               if (vErrors === null) {
                                 vErrors = [err62];
                               } else {
@@ -28165,7 +28180,7 @@ var require_environment_validator = __commonJS({
                             }
                             for (const key13 in data50) {
                               if (!(key13 === "key" || key13 === "operator" || key13 === "values" || key13 === "minValues")) {
-                                const err63 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
+                                const err63 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
                                 if (vErrors === null) {
                                   vErrors = [err63];
                                 } else {
@@ -28178,7 +28193,7 @@ var require_environment_validator = __commonJS({
                               let data51 = data50.key;
                               if (typeof data51 === "string") {
                                 if (func2(data51) < 1) {
-                                  const err64 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key, data: data51 };
+                                  const err64 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key, data: data51 };
                                   if (vErrors === null) {
                                     vErrors = [err64];
                                   } else {
@@ -28187,7 +28202,7 @@ var require_environment_validator = __commonJS({
                                   errors++;
                                 }
                               } else {
-                                const err65 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key, data: data51 };
+                                const err65 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.key, data: data51 };
                                 if (vErrors === null) {
                                   vErrors = [err65];
                                 } else {
@@ -28199,7 +28214,7 @@ var require_environment_validator = __commonJS({
                             if (data50.operator !== void 0) {
                               let data52 = data50.operator;
                               if (!(data52 === "In" || data52 === "NotIn" || data52 === "Exists" || data52 === "DoesNotExist" || data52 === "Gt" || data52 === "Lt")) {
-                                const err66 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/operator", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/operator/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator, data: data52 };
+                                const err66 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/operator", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/operator/enum", keyword: "enum", params: { allowedValues: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator.enum, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.operator, data: data52 };
                                 if (vErrors === null) {
                                   vErrors = [err66];
                                 } else {
@@ -28215,7 +28230,7 @@ var require_environment_validator = __commonJS({
                                 for (let i2 = 0; i2 < len2; i2++) {
                                   let data54 = data53[i2];
                                   if (typeof data54 !== "string") {
-                                    const err67 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/values/" + i2, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items, data: data54 };
+                                    const err67 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/values/" + i2, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.items, data: data54 };
                                     if (vErrors === null) {
                                       vErrors = [err67];
                                     } else {
@@ -28225,7 +28240,7 @@ var require_environment_validator = __commonJS({
                                   }
                                 }
                               } else {
-                                const err68 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/values", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values, data: data53 };
+                                const err68 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/values", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/values/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.values, data: data53 };
                                 if (vErrors === null) {
                                   vErrors = [err68];
                                 } else {
@@ -28237,7 +28252,7 @@ var require_environment_validator = __commonJS({
                             if (data50.minValues !== void 0) {
                               let data55 = data50.minValues;
                               if (!(typeof data55 == "number" && (!(data55 % 1) && !isNaN(data55)) && isFinite(data55))) {
-                                const err69 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/minValues", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues, data: data55 };
+                                const err69 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/minValues", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues, data: data55 };
                                 if (vErrors === null) {
                                   vErrors = [err69];
                                 } else {
@@ -28247,7 +28262,7 @@ var require_environment_validator = __commonJS({
                               }
                               if (typeof data55 == "number" && isFinite(data55)) {
                                 if (data55 > 50 || isNaN(data55)) {
-                                  const err70 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/minValues", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/maximum", keyword: "maximum", params: { comparison: "<=", limit: 50 }, message: "must be <= 50", schema: 50, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues, data: data55 };
+                                  const err70 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/minValues", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/maximum", keyword: "maximum", params: { comparison: "<=", limit: 50 }, message: "must be <= 50", schema: 50, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues, data: data55 };
                                   if (vErrors === null) {
                                     vErrors = [err70];
                                   } else {
@@ -28256,7 +28271,7 @@ var require_environment_validator = __commonJS({
                                   errors++;
                                 }
                                 if (data55 < 1 || isNaN(data55)) {
-                                  const err71 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/minValues", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues, data: data55 };
+                                  const err71 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1 + "/minValues", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/properties/minValues/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.properties.minValues, data: data55 };
                                   if (vErrors === null) {
                                     vErrors = [err71];
                                   } else {
@@ -28267,7 +28282,7 @@ var require_environment_validator = __commonJS({
                               }
                             }
                           } else {
-                            const err72 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
+                            const err72 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements/" + i1, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.items, data: data50 };
                             if (vErrors === null) {
                               vErrors = [err72];
                             } else {
@@ -28277,7 +28292,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err73 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements, data: data49 };
+                        const err73 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraRequirements", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraRequirements/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraRequirements, data: data49 };
                         if (vErrors === null) {
                           vErrors = [err73];
                         } else {
@@ -28294,7 +28309,7 @@ var require_environment_validator = __commonJS({
                           let data57 = data56[i3];
                           if (data57 && typeof data57 == "object" && !Array.isArray(data57)) {
                             if (data57.key === void 0) {
-                              const err74 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required", keyword: "required", params: { missingProperty: "key" }, message: "must have required property 'key'", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
+                              const err74 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required", keyword: "required", params: { missingProperty: "key" }, message: "must have required property 'key'", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
                               if (vErrors === null) {
                                 vErrors = [err74];
                               } else {
@@ -28303,7 +28318,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                             if (data57.effect === void 0) {
-                              const err75 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required", keyword: "required", params: { missingProperty: "effect" }, message: "must have required property 'effect'", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
+                              const err75 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/required", keyword: "required", params: { missingProperty: "effect" }, message: "must have required property 'effect'", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.required, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
                               if (vErrors === null) {
                                 vErrors = [err75];
                               } else {
@@ -28313,7 +28328,7 @@ var require_environment_validator = __commonJS({
                             }
                             for (const key14 in data57) {
                               if (!(key14 === "key" || key14 === "value" || key14 === "effect")) {
-                                const err76 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
+                                const err76 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
                                 if (vErrors === null) {
                                   vErrors = [err76];
                                 } else {
@@ -28326,7 +28341,7 @@ var require_environment_validator = __commonJS({
                               let data58 = data57.key;
                               if (typeof data58 === "string") {
                                 if (func2(data58) < 1) {
-                                  const err77 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key, data: data58 };
+                                  const err77 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key, data: data58 };
                                   if (vErrors === null) {
                                     vErrors = [err77];
                                   } else {
@@ -28335,7 +28350,7 @@ var require_environment_validator = __commonJS({
                                   errors++;
                                 }
                               } else {
-                                const err78 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key, data: data58 };
+                                const err78 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/key", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.key, data: data58 };
                                 if (vErrors === null) {
                                   vErrors = [err78];
                                 } else {
@@ -28347,7 +28362,7 @@ var require_environment_validator = __commonJS({
                             if (data57.value !== void 0) {
                               let data59 = data57.value;
                               if (typeof data59 !== "string") {
-                                const err79 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/value", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value, data: data59 };
+                                const err79 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/value", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.value, data: data59 };
                                 if (vErrors === null) {
                                   vErrors = [err79];
                                 } else {
@@ -28359,7 +28374,7 @@ var require_environment_validator = __commonJS({
                             if (data57.effect !== void 0) {
                               let data60 = data57.effect;
                               if (!(data60 === "NoSchedule" || data60 === "PreferNoSchedule" || data60 === "NoExecute")) {
-                                const err80 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/effect", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/effect/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect, data: data60 };
+                                const err80 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3 + "/effect", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/properties/effect/enum", keyword: "enum", params: { allowedValues: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect.enum, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.properties.effect, data: data60 };
                                 if (vErrors === null) {
                                   vErrors = [err80];
                                 } else {
@@ -28369,7 +28384,7 @@ var require_environment_validator = __commonJS({
                               }
                             }
                           } else {
-                            const err81 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
+                            const err81 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints/" + i3, schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.items, data: data57 };
                             if (vErrors === null) {
                               vErrors = [err81];
                             } else {
@@ -28379,7 +28394,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err82 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints, data: data56 };
+                        const err82 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/extraTaints", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/properties/extraTaints/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.properties.extraTaints, data: data56 };
                         if (vErrors === null) {
                           vErrors = [err82];
                         } else {
@@ -28393,7 +28408,7 @@ var require_environment_validator = __commonJS({
                       if (data61 && typeof data61 == "object" && !Array.isArray(data61)) {
                         for (const key15 in data61) {
                           if (!(key15 === "cpu" || key15 === "memory" || key15 === "nvidia.com/gpu")) {
-                            const err83 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits", schemaPath: "#/$defs/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema39, data: data61 };
+                            const err83 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits", schemaPath: "#/$defs/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema40, data: data61 };
                             if (vErrors === null) {
                               vErrors = [err83];
                             } else {
@@ -28405,7 +28420,7 @@ var require_environment_validator = __commonJS({
                         if (data61.cpu !== void 0) {
                           let data62 = data61.cpu;
                           if (!(typeof data62 == "number" && (!(data62 % 1) && !isNaN(data62)) && isFinite(data62)) && typeof data62 !== "string") {
-                            const err84 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits/cpu", schemaPath: "#/$defs/resources/properties/cpu/type", keyword: "type", params: { type: schema39.properties.cpu.type }, message: "must be integer,string", schema: schema39.properties.cpu.type, parentSchema: schema39.properties.cpu, data: data62 };
+                            const err84 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits/cpu", schemaPath: "#/$defs/resources/properties/cpu/type", keyword: "type", params: { type: schema40.properties.cpu.type }, message: "must be integer,string", schema: schema40.properties.cpu.type, parentSchema: schema40.properties.cpu, data: data62 };
                             if (vErrors === null) {
                               vErrors = [err84];
                             } else {
@@ -28417,7 +28432,7 @@ var require_environment_validator = __commonJS({
                         if (data61.memory !== void 0) {
                           let data63 = data61.memory;
                           if (!(typeof data63 == "number" && (!(data63 % 1) && !isNaN(data63)) && isFinite(data63)) && typeof data63 !== "string") {
-                            const err85 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits/memory", schemaPath: "#/$defs/resources/properties/memory/type", keyword: "type", params: { type: schema39.properties.memory.type }, message: "must be integer,string", schema: schema39.properties.memory.type, parentSchema: schema39.properties.memory, data: data63 };
+                            const err85 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits/memory", schemaPath: "#/$defs/resources/properties/memory/type", keyword: "type", params: { type: schema40.properties.memory.type }, message: "must be integer,string", schema: schema40.properties.memory.type, parentSchema: schema40.properties.memory, data: data63 };
                             if (vErrors === null) {
                               vErrors = [err85];
                             } else {
@@ -28429,7 +28444,7 @@ var require_environment_validator = __commonJS({
                         if (data61["nvidia.com/gpu"] !== void 0) {
                           let data64 = data61["nvidia.com/gpu"];
                           if (!(typeof data64 == "number" && (!(data64 % 1) && !isNaN(data64)) && isFinite(data64)) && typeof data64 !== "string") {
-                            const err86 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits/nvidia.com~1gpu", schemaPath: "#/$defs/resources/properties/nvidia.com~1gpu/type", keyword: "type", params: { type: schema39.properties["nvidia.com/gpu"].type }, message: "must be integer,string", schema: schema39.properties["nvidia.com/gpu"].type, parentSchema: schema39.properties["nvidia.com/gpu"], data: data64 };
+                            const err86 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits/nvidia.com~1gpu", schemaPath: "#/$defs/resources/properties/nvidia.com~1gpu/type", keyword: "type", params: { type: schema40.properties["nvidia.com/gpu"].type }, message: "must be integer,string", schema: schema40.properties["nvidia.com/gpu"].type, parentSchema: schema40.properties["nvidia.com/gpu"], data: data64 };
                             if (vErrors === null) {
                               vErrors = [err86];
                             } else {
@@ -28439,7 +28454,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err87 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits", schemaPath: "#/$defs/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema39.type, parentSchema: schema39, data: data61 };
+                        const err87 = { instancePath: instancePath + "/extraValues/karpenter/provisioner/resourceLimits", schemaPath: "#/$defs/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.type, parentSchema: schema40, data: data61 };
                         if (vErrors === null) {
                           vErrors = [err87];
                         } else {
@@ -28449,7 +28464,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err88 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.properties.provisioner.type, parentSchema: schema36.properties.extraValues.properties.karpenter.properties.provisioner, data: data33 };
+                    const err88 = { instancePath: instancePath + "/extraValues/karpenter/provisioner", schemaPath: "#/properties/extraValues/properties/karpenter/properties/provisioner/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.properties.provisioner.type, parentSchema: schema37.properties.extraValues.properties.karpenter.properties.provisioner, data: data33 };
                     if (vErrors === null) {
                       vErrors = [err88];
                     } else {
@@ -28462,8 +28477,8 @@ var require_environment_validator = __commonJS({
                   let data65 = data8.scaling;
                   if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
                     for (const key16 in data65) {
-                      if (!func1.call(schema40.properties, key16)) {
-                        const err89 = { instancePath: instancePath + "/extraValues/karpenter/scaling", schemaPath: "#/$defs/scaling/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema40, data: data65 };
+                      if (!func1.call(schema41.properties, key16)) {
+                        const err89 = { instancePath: instancePath + "/extraValues/karpenter/scaling", schemaPath: "#/$defs/scaling/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41, data: data65 };
                         if (vErrors === null) {
                           vErrors = [err89];
                         } else {
@@ -28475,7 +28490,7 @@ var require_environment_validator = __commonJS({
                     if (data65.queueLength !== void 0) {
                       let data66 = data65.queueLength;
                       if (!(typeof data66 == "number" && (!(data66 % 1) && !isNaN(data66)) && isFinite(data66))) {
-                        const err90 = { instancePath: instancePath + "/extraValues/karpenter/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.queueLength.type, parentSchema: schema40.properties.queueLength, data: data66 };
+                        const err90 = { instancePath: instancePath + "/extraValues/karpenter/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.queueLength.type, parentSchema: schema41.properties.queueLength, data: data66 };
                         if (vErrors === null) {
                           vErrors = [err90];
                         } else {
@@ -28485,7 +28500,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data66 == "number" && isFinite(data66)) {
                         if (data66 < 1 || isNaN(data66)) {
-                          const err91 = { instancePath: instancePath + "/extraValues/karpenter/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.queueLength, data: data66 };
+                          const err91 = { instancePath: instancePath + "/extraValues/karpenter/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.queueLength, data: data66 };
                           if (vErrors === null) {
                             vErrors = [err91];
                           } else {
@@ -28498,7 +28513,7 @@ var require_environment_validator = __commonJS({
                     if (data65.minReplicaCount !== void 0) {
                       let data67 = data65.minReplicaCount;
                       if (!(typeof data67 == "number" && (!(data67 % 1) && !isNaN(data67)) && isFinite(data67))) {
-                        const err92 = { instancePath: instancePath + "/extraValues/karpenter/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.minReplicaCount.type, parentSchema: schema40.properties.minReplicaCount, data: data67 };
+                        const err92 = { instancePath: instancePath + "/extraValues/karpenter/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.minReplicaCount.type, parentSchema: schema41.properties.minReplicaCount, data: data67 };
                         if (vErrors === null) {
                           vErrors = [err92];
                         } else {
@@ -28508,7 +28523,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data67 == "number" && isFinite(data67)) {
                         if (data67 < 0 || isNaN(data67)) {
-                          const err93 = { instancePath: instancePath + "/extraValues/karpenter/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema40.properties.minReplicaCount, data: data67 };
+                          const err93 = { instancePath: instancePath + "/extraValues/karpenter/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema41.properties.minReplicaCount, data: data67 };
                           if (vErrors === null) {
                             vErrors = [err93];
                           } else {
@@ -28521,7 +28536,7 @@ var require_environment_validator = __commonJS({
                     if (data65.maxReplicaCount !== void 0) {
                       let data68 = data65.maxReplicaCount;
                       if (!(typeof data68 == "number" && (!(data68 % 1) && !isNaN(data68)) && isFinite(data68))) {
-                        const err94 = { instancePath: instancePath + "/extraValues/karpenter/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.maxReplicaCount.type, parentSchema: schema40.properties.maxReplicaCount, data: data68 };
+                        const err94 = { instancePath: instancePath + "/extraValues/karpenter/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.maxReplicaCount.type, parentSchema: schema41.properties.maxReplicaCount, data: data68 };
                         if (vErrors === null) {
                           vErrors = [err94];
                         } else {
@@ -28531,7 +28546,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data68 == "number" && isFinite(data68)) {
                         if (data68 < 1 || isNaN(data68)) {
-                          const err95 = { instancePath: instancePath + "/extraValues/karpenter/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.maxReplicaCount, data: data68 };
+                          const err95 = { instancePath: instancePath + "/extraValues/karpenter/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.maxReplicaCount, data: data68 };
                           if (vErrors === null) {
                             vErrors = [err95];
                           } else {
@@ -28544,7 +28559,7 @@ var require_environment_validator = __commonJS({
                     if (data65.cooldownPeriod !== void 0) {
                       let data69 = data65.cooldownPeriod;
                       if (!(typeof data69 == "number" && (!(data69 % 1) && !isNaN(data69)) && isFinite(data69))) {
-                        const err96 = { instancePath: instancePath + "/extraValues/karpenter/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.cooldownPeriod.type, parentSchema: schema40.properties.cooldownPeriod, data: data69 };
+                        const err96 = { instancePath: instancePath + "/extraValues/karpenter/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.cooldownPeriod.type, parentSchema: schema41.properties.cooldownPeriod, data: data69 };
                         if (vErrors === null) {
                           vErrors = [err96];
                         } else {
@@ -28554,7 +28569,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data69 == "number" && isFinite(data69)) {
                         if (data69 < 0 || isNaN(data69)) {
-                          const err97 = { instancePath: instancePath + "/extraValues/karpenter/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema40.properties.cooldownPeriod, data: data69 };
+                          const err97 = { instancePath: instancePath + "/extraValues/karpenter/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema41.properties.cooldownPeriod, data: data69 };
                           if (vErrors === null) {
                             vErrors = [err97];
                           } else {
@@ -28567,7 +28582,7 @@ var require_environment_validator = __commonJS({
                     if (data65.pollingInterval !== void 0) {
                       let data70 = data65.pollingInterval;
                       if (!(typeof data70 == "number" && (!(data70 % 1) && !isNaN(data70)) && isFinite(data70))) {
-                        const err98 = { instancePath: instancePath + "/extraValues/karpenter/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.pollingInterval.type, parentSchema: schema40.properties.pollingInterval, data: data70 };
+                        const err98 = { instancePath: instancePath + "/extraValues/karpenter/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.pollingInterval.type, parentSchema: schema41.properties.pollingInterval, data: data70 };
                         if (vErrors === null) {
                           vErrors = [err98];
                         } else {
@@ -28577,7 +28592,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data70 == "number" && isFinite(data70)) {
                         if (data70 < 1 || isNaN(data70)) {
-                          const err99 = { instancePath: instancePath + "/extraValues/karpenter/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.pollingInterval, data: data70 };
+                          const err99 = { instancePath: instancePath + "/extraValues/karpenter/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.pollingInterval, data: data70 };
                           if (vErrors === null) {
                             vErrors = [err99];
                           } else {
@@ -28590,7 +28605,7 @@ var require_environment_validator = __commonJS({
                     if (data65.scaleDownSpeed !== void 0) {
                       let data71 = data65.scaleDownSpeed;
                       if (!(typeof data71 == "number" && (!(data71 % 1) && !isNaN(data71)) && isFinite(data71))) {
-                        const err100 = { instancePath: instancePath + "/extraValues/karpenter/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.scaleDownSpeed.type, parentSchema: schema40.properties.scaleDownSpeed, data: data71 };
+                        const err100 = { instancePath: instancePath + "/extraValues/karpenter/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.scaleDownSpeed.type, parentSchema: schema41.properties.scaleDownSpeed, data: data71 };
                         if (vErrors === null) {
                           vErrors = [err100];
                         } else {
@@ -28600,7 +28615,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data71 == "number" && isFinite(data71)) {
                         if (data71 < 1 || isNaN(data71)) {
-                          const err101 = { instancePath: instancePath + "/extraValues/karpenter/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.scaleDownSpeed, data: data71 };
+                          const err101 = { instancePath: instancePath + "/extraValues/karpenter/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.scaleDownSpeed, data: data71 };
                           if (vErrors === null) {
                             vErrors = [err101];
                           } else {
@@ -28613,7 +28628,7 @@ var require_environment_validator = __commonJS({
                     if (data65.enabled !== void 0) {
                       let data72 = data65.enabled;
                       if (typeof data72 !== "boolean") {
-                        const err102 = { instancePath: instancePath + "/extraValues/karpenter/scaling/enabled", schemaPath: "#/$defs/scaling/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema40.properties.enabled.type, parentSchema: schema40.properties.enabled, data: data72 };
+                        const err102 = { instancePath: instancePath + "/extraValues/karpenter/scaling/enabled", schemaPath: "#/$defs/scaling/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema41.properties.enabled.type, parentSchema: schema41.properties.enabled, data: data72 };
                         if (vErrors === null) {
                           vErrors = [err102];
                         } else {
@@ -28625,7 +28640,7 @@ var require_environment_validator = __commonJS({
                     if (data65.scaleOnInFlight !== void 0) {
                       let data73 = data65.scaleOnInFlight;
                       if (typeof data73 !== "boolean") {
-                        const err103 = { instancePath: instancePath + "/extraValues/karpenter/scaling/scaleOnInFlight", schemaPath: "#/$defs/scaling/properties/scaleOnInFlight/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema40.properties.scaleOnInFlight.type, parentSchema: schema40.properties.scaleOnInFlight, data: data73 };
+                        const err103 = { instancePath: instancePath + "/extraValues/karpenter/scaling/scaleOnInFlight", schemaPath: "#/$defs/scaling/properties/scaleOnInFlight/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema41.properties.scaleOnInFlight.type, parentSchema: schema41.properties.scaleOnInFlight, data: data73 };
                         if (vErrors === null) {
                           vErrors = [err103];
                         } else {
@@ -28639,7 +28654,7 @@ var require_environment_validator = __commonJS({
                       if (data74 && typeof data74 == "object" && !Array.isArray(data74)) {
                         for (const key17 in data74) {
                           if (!(key17 === "scaleUp" || key17 === "scaleDown")) {
-                            const err104 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema40.properties.extraHPAConfig, data: data74 };
+                            const err104 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41.properties.extraHPAConfig, data: data74 };
                             if (vErrors === null) {
                               vErrors = [err104];
                             } else {
@@ -28651,7 +28666,7 @@ var require_environment_validator = __commonJS({
                         if (data74.scaleUp !== void 0) {
                           let data75 = data74.scaleUp;
                           if (!(data75 && typeof data75 == "object" && !Array.isArray(data75))) {
-                            const err105 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig/scaleUp", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.properties.scaleUp.type, parentSchema: schema40.properties.extraHPAConfig.properties.scaleUp, data: data75 };
+                            const err105 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig/scaleUp", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.properties.extraHPAConfig.properties.scaleUp.type, parentSchema: schema41.properties.extraHPAConfig.properties.scaleUp, data: data75 };
                             if (vErrors === null) {
                               vErrors = [err105];
                             } else {
@@ -28663,7 +28678,7 @@ var require_environment_validator = __commonJS({
                         if (data74.scaleDown !== void 0) {
                           let data76 = data74.scaleDown;
                           if (!(data76 && typeof data76 == "object" && !Array.isArray(data76))) {
-                            const err106 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig/scaleDown", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.properties.scaleDown.type, parentSchema: schema40.properties.extraHPAConfig.properties.scaleDown, data: data76 };
+                            const err106 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig/scaleDown", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.properties.extraHPAConfig.properties.scaleDown.type, parentSchema: schema41.properties.extraHPAConfig.properties.scaleDown, data: data76 };
                             if (vErrors === null) {
                               vErrors = [err106];
                             } else {
@@ -28673,7 +28688,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err107 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.type, parentSchema: schema40.properties.extraHPAConfig, data: data74 };
+                        const err107 = { instancePath: instancePath + "/extraValues/karpenter/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.properties.extraHPAConfig.type, parentSchema: schema41.properties.extraHPAConfig, data: data74 };
                         if (vErrors === null) {
                           vErrors = [err107];
                         } else {
@@ -28683,7 +28698,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err108 = { instancePath: instancePath + "/extraValues/karpenter/scaling", schemaPath: "#/$defs/scaling/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.type, parentSchema: schema40, data: data65 };
+                    const err108 = { instancePath: instancePath + "/extraValues/karpenter/scaling", schemaPath: "#/$defs/scaling/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data: data65 };
                     if (vErrors === null) {
                       vErrors = [err108];
                     } else {
@@ -28693,7 +28708,7 @@ var require_environment_validator = __commonJS({
                   }
                 }
               } else {
-                const err109 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.karpenter.type, parentSchema: schema36.properties.extraValues.properties.karpenter, data: data8 };
+                const err109 = { instancePath: instancePath + "/extraValues/karpenter", schemaPath: "#/properties/extraValues/properties/karpenter/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.karpenter.type, parentSchema: schema37.properties.extraValues.properties.karpenter, data: data8 };
                 if (vErrors === null) {
                   vErrors = [err109];
                 } else {
@@ -28713,7 +28728,7 @@ var require_environment_validator = __commonJS({
                       if (data79 && typeof data79 == "object" && !Array.isArray(data79)) {
                         for (const key18 in data79) {
                           if (!(key18 === "repository" || key18 === "tag" || key18 === "digest")) {
-                            const err110 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41, data: data79 };
+                            const err110 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema42, data: data79 };
                             if (vErrors === null) {
                               vErrors = [err110];
                             } else {
@@ -28726,7 +28741,7 @@ var require_environment_validator = __commonJS({
                           let data80 = data79.repository;
                           if (typeof data80 === "string") {
                             if (func2(data80) < 1) {
-                              const err111 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema41.properties.repository, data: data80 };
+                              const err111 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.properties.repository, data: data80 };
                               if (vErrors === null) {
                                 vErrors = [err111];
                               } else {
@@ -28735,7 +28750,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err112 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.repository.type, parentSchema: schema41.properties.repository, data: data80 };
+                            const err112 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.repository.type, parentSchema: schema42.properties.repository, data: data80 };
                             if (vErrors === null) {
                               vErrors = [err112];
                             } else {
@@ -28748,7 +28763,7 @@ var require_environment_validator = __commonJS({
                           let data81 = data79.tag;
                           if (typeof data81 === "string") {
                             if (func2(data81) < 1) {
-                              const err113 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema41.properties.tag, data: data81 };
+                              const err113 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.properties.tag, data: data81 };
                               if (vErrors === null) {
                                 vErrors = [err113];
                               } else {
@@ -28757,7 +28772,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err114 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.tag.type, parentSchema: schema41.properties.tag, data: data81 };
+                            const err114 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.tag.type, parentSchema: schema42.properties.tag, data: data81 };
                             if (vErrors === null) {
                               vErrors = [err114];
                             } else {
@@ -28769,8 +28784,8 @@ var require_environment_validator = __commonJS({
                         if (data79.digest !== void 0) {
                           let data82 = data79.digest;
                           if (typeof data82 === "string") {
-                            if (!pattern27.test(data82)) {
-                              const err115 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema41.properties.digest, data: data82 };
+                            if (!pattern31.test(data82)) {
+                              const err115 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema42.properties.digest, data: data82 };
                               if (vErrors === null) {
                                 vErrors = [err115];
                               } else {
@@ -28779,7 +28794,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err116 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.digest.type, parentSchema: schema41.properties.digest, data: data82 };
+                            const err116 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.digest.type, parentSchema: schema42.properties.digest, data: data82 };
                             if (vErrors === null) {
                               vErrors = [err116];
                             } else {
@@ -28789,7 +28804,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err117 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data: data79 };
+                        const err117 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.type, parentSchema: schema42, data: data79 };
                         if (vErrors === null) {
                           vErrors = [err117];
                         } else {
@@ -28808,7 +28823,7 @@ var require_environment_validator = __commonJS({
                         for (const key19 in data83) {
                           let data84 = data83[key19];
                           if (typeof data84 !== "string") {
-                            const err118 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/extraEnv/oneOf/0/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[0].additionalProperties.type, parentSchema: schema42.oneOf[0].additionalProperties, data: data84 };
+                            const err118 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/extraEnv/oneOf/0/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema43.oneOf[0].additionalProperties.type, parentSchema: schema43.oneOf[0].additionalProperties, data: data84 };
                             if (vErrors === null) {
                               vErrors = [err118];
                             } else {
@@ -28818,7 +28833,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err119 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[0].type, parentSchema: schema42.oneOf[0], data: data83 };
+                        const err119 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema43.oneOf[0].type, parentSchema: schema43.oneOf[0], data: data83 };
                         if (vErrors === null) {
                           vErrors = [err119];
                         } else {
@@ -28838,7 +28853,7 @@ var require_environment_validator = __commonJS({
                           let data85 = data83[i4];
                           if (data85 && typeof data85 == "object" && !Array.isArray(data85)) {
                             if (data85.name === void 0) {
-                              const err120 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4, schemaPath: "#/$defs/extraEnv/oneOf/1/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema42.oneOf[1].items.required, parentSchema: schema42.oneOf[1].items, data: data85 };
+                              const err120 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4, schemaPath: "#/$defs/extraEnv/oneOf/1/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema43.oneOf[1].items.required, parentSchema: schema43.oneOf[1].items, data: data85 };
                               if (vErrors === null) {
                                 vErrors = [err120];
                               } else {
@@ -28848,7 +28863,7 @@ var require_environment_validator = __commonJS({
                             }
                             for (const key20 in data85) {
                               if (!(key20 === "name" || key20 === "value" || key20 === "valueFrom")) {
-                                const err121 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4, schemaPath: "#/$defs/extraEnv/oneOf/1/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties", schema: false, parentSchema: schema42.oneOf[1].items, data: data85 };
+                                const err121 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4, schemaPath: "#/$defs/extraEnv/oneOf/1/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties", schema: false, parentSchema: schema43.oneOf[1].items, data: data85 };
                                 if (vErrors === null) {
                                   vErrors = [err121];
                                 } else {
@@ -28861,7 +28876,7 @@ var require_environment_validator = __commonJS({
                               let data86 = data85.name;
                               if (typeof data86 === "string") {
                                 if (func2(data86) < 1) {
-                                  const err122 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.oneOf[1].items.properties.name, data: data86 };
+                                  const err122 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema43.oneOf[1].items.properties.name, data: data86 };
                                   if (vErrors === null) {
                                     vErrors = [err122];
                                   } else {
@@ -28870,7 +28885,7 @@ var require_environment_validator = __commonJS({
                                   errors++;
                                 }
                               } else {
-                                const err123 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[1].items.properties.name.type, parentSchema: schema42.oneOf[1].items.properties.name, data: data86 };
+                                const err123 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema43.oneOf[1].items.properties.name.type, parentSchema: schema43.oneOf[1].items.properties.name, data: data86 };
                                 if (vErrors === null) {
                                   vErrors = [err123];
                                 } else {
@@ -28882,7 +28897,7 @@ var require_environment_validator = __commonJS({
                             if (data85.value !== void 0) {
                               let data87 = data85.value;
                               if (typeof data87 !== "string") {
-                                const err124 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/value", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[1].items.properties.value.type, parentSchema: schema42.oneOf[1].items.properties.value, data: data87 };
+                                const err124 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/value", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema43.oneOf[1].items.properties.value.type, parentSchema: schema43.oneOf[1].items.properties.value, data: data87 };
                                 if (vErrors === null) {
                                   vErrors = [err124];
                                 } else {
@@ -28894,7 +28909,7 @@ var require_environment_validator = __commonJS({
                             if (data85.valueFrom !== void 0) {
                               let data88 = data85.valueFrom;
                               if (!(data88 && typeof data88 == "object" && !Array.isArray(data88))) {
-                                const err125 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/valueFrom", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[1].items.properties.valueFrom.type, parentSchema: schema42.oneOf[1].items.properties.valueFrom, data: data88 };
+                                const err125 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4 + "/valueFrom", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema43.oneOf[1].items.properties.valueFrom.type, parentSchema: schema43.oneOf[1].items.properties.valueFrom, data: data88 };
                                 if (vErrors === null) {
                                   vErrors = [err125];
                                 } else {
@@ -28904,7 +28919,7 @@ var require_environment_validator = __commonJS({
                               }
                             }
                           } else {
-                            const err126 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4, schemaPath: "#/$defs/extraEnv/oneOf/1/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[1].items.type, parentSchema: schema42.oneOf[1].items, data: data85 };
+                            const err126 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv/" + i4, schemaPath: "#/$defs/extraEnv/oneOf/1/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema43.oneOf[1].items.type, parentSchema: schema43.oneOf[1].items, data: data85 };
                             if (vErrors === null) {
                               vErrors = [err126];
                             } else {
@@ -28914,7 +28929,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err127 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/1/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.oneOf[1].type, parentSchema: schema42.oneOf[1], data: data83 };
+                        const err127 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/1/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema43.oneOf[1].type, parentSchema: schema43.oneOf[1], data: data83 };
                         if (vErrors === null) {
                           vErrors = [err127];
                         } else {
@@ -28933,7 +28948,7 @@ var require_environment_validator = __commonJS({
                         }
                       }
                       if (!valid36) {
-                        const err128 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema42.oneOf, parentSchema: schema42, data: data83 };
+                        const err128 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf", keyword: "oneOf", params: { passingSchemas: passing0 }, message: "must match exactly one schema in oneOf", schema: schema43.oneOf, parentSchema: schema43, data: data83 };
                         if (vErrors === null) {
                           vErrors = [err128];
                         } else {
@@ -28954,7 +28969,7 @@ var require_environment_validator = __commonJS({
                     if (data78.imagePullPolicy !== void 0) {
                       let data89 = data78.imagePullPolicy;
                       if (!(data89 === "Always" || data89 === "IfNotPresent" || data89 === "Never")) {
-                        const err129 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/imagePullPolicy", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/imagePullPolicy/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy, data: data89 };
+                        const err129 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/imagePullPolicy", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/imagePullPolicy/enum", keyword: "enum", params: { allowedValues: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy.enum, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.imagePullPolicy, data: data89 };
                         if (vErrors === null) {
                           vErrors = [err129];
                         } else {
@@ -28968,7 +28983,7 @@ var require_environment_validator = __commonJS({
                       if (data90 && typeof data90 == "object" && !Array.isArray(data90)) {
                         for (const key21 in data90) {
                           if (!(key21 === "limits" || key21 === "requests")) {
-                            const err130 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources, data: data90 };
+                            const err130 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources, data: data90 };
                             if (vErrors === null) {
                               vErrors = [err130];
                             } else {
@@ -28983,7 +28998,7 @@ var require_environment_validator = __commonJS({
                             for (const key22 in data91) {
                               let data92 = data91[key22];
                               if (!(typeof data92 == "number" && (!(data92 % 1) && !isNaN(data92)) && isFinite(data92)) && typeof data92 !== "string") {
-                                const err131 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/limits/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/additionalProperties/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties, data: data92 };
+                                const err131 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/limits/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/additionalProperties/type", keyword: "type", params: { type: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type }, message: "must be integer,string", schema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.additionalProperties, data: data92 };
                                 if (vErrors === null) {
                                   vErrors = [err131];
                                 } else {
@@ -28993,7 +29008,7 @@ var require_environment_validator = __commonJS({
                               }
                             }
                           } else {
-                            const err132 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/limits", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits, data: data91 };
+                            const err132 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/limits", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.limits, data: data91 };
                             if (vErrors === null) {
                               vErrors = [err132];
                             } else {
@@ -29008,7 +29023,7 @@ var require_environment_validator = __commonJS({
                             for (const key23 in data93) {
                               let data94 = data93[key23];
                               if (!(typeof data94 == "number" && (!(data94 % 1) && !isNaN(data94)) && isFinite(data94)) && typeof data94 !== "string") {
-                                const err133 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/requests/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/additionalProperties/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties, data: data94 };
+                                const err133 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/requests/" + key23.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/additionalProperties/type", keyword: "type", params: { type: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type }, message: "must be integer,string", schema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.additionalProperties, data: data94 };
                                 if (vErrors === null) {
                                   vErrors = [err133];
                                 } else {
@@ -29018,7 +29033,7 @@ var require_environment_validator = __commonJS({
                               }
                             }
                           } else {
-                            const err134 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/requests", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests, data: data93 };
+                            const err134 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources/requests", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/properties/requests/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.properties.requests, data: data93 };
                             if (vErrors === null) {
                               vErrors = [err134];
                             } else {
@@ -29028,7 +29043,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err135 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources, data: data90 };
+                        const err135 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.resources, data: data90 };
                         if (vErrors === null) {
                           vErrors = [err135];
                         } else {
@@ -29040,7 +29055,7 @@ var require_environment_validator = __commonJS({
                     if (data78.commandArguments !== void 0) {
                       let data95 = data78.commandArguments;
                       if (typeof data95 !== "string") {
-                        const err136 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/commandArguments", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/commandArguments/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments, data: data95 };
+                        const err136 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/commandArguments", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/commandArguments/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.commandArguments, data: data95 };
                         if (vErrors === null) {
                           vErrors = [err136];
                         } else {
@@ -29052,7 +29067,7 @@ var require_environment_validator = __commonJS({
                     if (data78.modelMountPath !== void 0) {
                       let data96 = data78.modelMountPath;
                       if (typeof data96 !== "string") {
-                        const err137 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/modelMountPath", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/modelMountPath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath, data: data96 };
+                        const err137 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi/modelMountPath", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/properties/modelMountPath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.properties.modelMountPath, data: data96 };
                         if (vErrors === null) {
                           vErrors = [err137];
                         } else {
@@ -29062,7 +29077,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err138 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.inferenceApi, data: data78 };
+                    const err138 = { instancePath: instancePath + "/extraValues/runtime/inferenceApi", schemaPath: "#/properties/extraValues/properties/runtime/properties/inferenceApi/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.inferenceApi, data: data78 };
                     if (vErrors === null) {
                       vErrors = [err138];
                     } else {
@@ -29079,7 +29094,7 @@ var require_environment_validator = __commonJS({
                       if (data98 && typeof data98 == "object" && !Array.isArray(data98)) {
                         for (const key24 in data98) {
                           if (!(key24 === "repository" || key24 === "tag" || key24 === "digest")) {
-                            const err139 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41, data: data98 };
+                            const err139 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties", schema: false, parentSchema: schema42, data: data98 };
                             if (vErrors === null) {
                               vErrors = [err139];
                             } else {
@@ -29092,7 +29107,7 @@ var require_environment_validator = __commonJS({
                           let data99 = data98.repository;
                           if (typeof data99 === "string") {
                             if (func2(data99) < 1) {
-                              const err140 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema41.properties.repository, data: data99 };
+                              const err140 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.properties.repository, data: data99 };
                               if (vErrors === null) {
                                 vErrors = [err140];
                               } else {
@@ -29101,7 +29116,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err141 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.repository.type, parentSchema: schema41.properties.repository, data: data99 };
+                            const err141 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/repository", schemaPath: "#/$defs/image/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.repository.type, parentSchema: schema42.properties.repository, data: data99 };
                             if (vErrors === null) {
                               vErrors = [err141];
                             } else {
@@ -29114,7 +29129,7 @@ var require_environment_validator = __commonJS({
                           let data100 = data98.tag;
                           if (typeof data100 === "string") {
                             if (func2(data100) < 1) {
-                              const err142 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema41.properties.tag, data: data100 };
+                              const err142 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.properties.tag, data: data100 };
                               if (vErrors === null) {
                                 vErrors = [err142];
                               } else {
@@ -29123,7 +29138,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err143 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.tag.type, parentSchema: schema41.properties.tag, data: data100 };
+                            const err143 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/tag", schemaPath: "#/$defs/image/properties/tag/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.tag.type, parentSchema: schema42.properties.tag, data: data100 };
                             if (vErrors === null) {
                               vErrors = [err143];
                             } else {
@@ -29135,8 +29150,8 @@ var require_environment_validator = __commonJS({
                         if (data98.digest !== void 0) {
                           let data101 = data98.digest;
                           if (typeof data101 === "string") {
-                            if (!pattern27.test(data101)) {
-                              const err144 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema41.properties.digest, data: data101 };
+                            if (!pattern31.test(data101)) {
+                              const err144 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/pattern", keyword: "pattern", params: { pattern: "^sha256:[0-9a-f]{64}$" }, message: 'must match pattern "^sha256:[0-9a-f]{64}$"', schema: "^sha256:[0-9a-f]{64}$", parentSchema: schema42.properties.digest, data: data101 };
                               if (vErrors === null) {
                                 vErrors = [err144];
                               } else {
@@ -29145,7 +29160,7 @@ var require_environment_validator = __commonJS({
                               errors++;
                             }
                           } else {
-                            const err145 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema41.properties.digest.type, parentSchema: schema41.properties.digest, data: data101 };
+                            const err145 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image/digest", schemaPath: "#/$defs/image/properties/digest/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.properties.digest.type, parentSchema: schema42.properties.digest, data: data101 };
                             if (vErrors === null) {
                               vErrors = [err145];
                             } else {
@@ -29155,7 +29170,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err146 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data: data98 };
+                        const err146 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/image", schemaPath: "#/$defs/image/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.type, parentSchema: schema42, data: data98 };
                         if (vErrors === null) {
                           vErrors = [err146];
                         } else {
@@ -29174,7 +29189,7 @@ var require_environment_validator = __commonJS({
                         for (const key25 in data102) {
                           let data103 = data102[key25];
                           if (typeof data103 !== "string") {
-                            const err147 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/extraEnv/oneOf/0/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[0].additionalProperties.type, parentSchema: schema42.oneOf[0].additionalProperties, data: data103 };
+                            const err147 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/extraEnv/oneOf/0/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema43.oneOf[0].additionalProperties.type, parentSchema: schema43.oneOf[0].additionalProperties, data: data103 };
                             if (vErrors === null) {
                               vErrors = [err147];
                             } else {
@@ -29184,7 +29199,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err148 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[0].type, parentSchema: schema42.oneOf[0], data: data102 };
+                        const err148 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema43.oneOf[0].type, parentSchema: schema43.oneOf[0], data: data102 };
                         if (vErrors === null) {
                           vErrors = [err148];
                         } else {
@@ -29204,7 +29219,7 @@ var require_environment_validator = __commonJS({
                           let data104 = data102[i5];
                           if (data104 && typeof data104 == "object" && !Array.isArray(data104)) {
                             if (data104.name === void 0) {
-                              const err149 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5, schemaPath: "#/$defs/extraEnv/oneOf/1/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema42.oneOf[1].items.required, parentSchema: schema42.oneOf[1].items, data: data104 };
+                              const err149 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5, schemaPath: "#/$defs/extraEnv/oneOf/1/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema43.oneOf[1].items.required, parentSchema: schema43.oneOf[1].items, data: data104 };
                               if (vErrors === null) {
                                 vErrors = [err149];
                               } else {
@@ -29214,7 +29229,7 @@ var require_environment_validator = __commonJS({
                             }
                             for (const key26 in data104) {
                               if (!(key26 === "name" || key26 === "value" || key26 === "valueFrom")) {
-                                const err150 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5, schemaPath: "#/$defs/extraEnv/oneOf/1/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties", schema: false, parentSchema: schema42.oneOf[1].items, data: data104 };
+                                const err150 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5, schemaPath: "#/$defs/extraEnv/oneOf/1/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties", schema: false, parentSchema: schema43.oneOf[1].items, data: data104 };
                                 if (vErrors === null) {
                                   vErrors = [err150];
                                 } else {
@@ -29227,7 +29242,7 @@ var require_environment_validator = __commonJS({
                               let data105 = data104.name;
                               if (typeof data105 === "string") {
                                 if (func2(data105) < 1) {
-                                  const err151 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema42.oneOf[1].items.properties.name, data: data105 };
+                                  const err151 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema43.oneOf[1].items.properties.name, data: data105 };
                                   if (vErrors === null) {
                                     vErrors = [err151];
                                   } else {
@@ -29236,7 +29251,7 @@ var require_environment_validator = __commonJS({
                                   errors++;
                                 }
                               } else {
-                                const err152 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[1].items.properties.name.type, parentSchema: schema42.oneOf[1].items.properties.name, data: data105 };
+                                const err152 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/name", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema43.oneOf[1].items.properties.name.type, parentSchema: schema43.oneOf[1].items.properties.name, data: data105 };
                                 if (vErrors === null) {
                                   vErrors = [err152];
                                 } else {
@@ -29248,7 +29263,7 @@ var require_environment_validator = __commonJS({
                             if (data104.value !== void 0) {
                               let data106 = data104.value;
                               if (typeof data106 !== "string") {
-                                const err153 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/value", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema42.oneOf[1].items.properties.value.type, parentSchema: schema42.oneOf[1].items.properties.value, data: data106 };
+                                const err153 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/value", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/value/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema43.oneOf[1].items.properties.value.type, parentSchema: schema43.oneOf[1].items.properties.value, data: data106 };
                                 if (vErrors === null) {
                                   vErrors = [err153];
                                 } else {
@@ -29260,7 +29275,7 @@ var require_environment_validator = __commonJS({
                             if (data104.valueFrom !== void 0) {
                               let data107 = data104.valueFrom;
                               if (!(data107 && typeof data107 == "object" && !Array.isArray(data107))) {
-                                const err154 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/valueFrom", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[1].items.properties.valueFrom.type, parentSchema: schema42.oneOf[1].items.properties.valueFrom, data: data107 };
+                                const err154 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5 + "/valueFrom", schemaPath: "#/$defs/extraEnv/oneOf/1/items/properties/valueFrom/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema43.oneOf[1].items.properties.valueFrom.type, parentSchema: schema43.oneOf[1].items.properties.valueFrom, data: data107 };
                                 if (vErrors === null) {
                                   vErrors = [err154];
                                 } else {
@@ -29270,7 +29285,7 @@ var require_environment_validator = __commonJS({
                               }
                             }
                           } else {
-                            const err155 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5, schemaPath: "#/$defs/extraEnv/oneOf/1/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema42.oneOf[1].items.type, parentSchema: schema42.oneOf[1].items, data: data104 };
+                            const err155 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv/" + i5, schemaPath: "#/$defs/extraEnv/oneOf/1/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema43.oneOf[1].items.type, parentSchema: schema43.oneOf[1].items, data: data104 };
                             if (vErrors === null) {
                               vErrors = [err155];
                             } else {
@@ -29280,7 +29295,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err156 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/1/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema42.oneOf[1].type, parentSchema: schema42.oneOf[1], data: data102 };
+                        const err156 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf/1/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema43.oneOf[1].type, parentSchema: schema43.oneOf[1], data: data102 };
                         if (vErrors === null) {
                           vErrors = [err156];
                         } else {
@@ -29299,7 +29314,7 @@ var require_environment_validator = __commonJS({
                         }
                       }
                       if (!valid48) {
-                        const err157 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf", keyword: "oneOf", params: { passingSchemas: passing1 }, message: "must match exactly one schema in oneOf", schema: schema42.oneOf, parentSchema: schema42, data: data102 };
+                        const err157 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/extraEnv", schemaPath: "#/$defs/extraEnv/oneOf", keyword: "oneOf", params: { passingSchemas: passing1 }, message: "must match exactly one schema in oneOf", schema: schema43.oneOf, parentSchema: schema43, data: data102 };
                         if (vErrors === null) {
                           vErrors = [err157];
                         } else {
@@ -29322,7 +29337,7 @@ var require_environment_validator = __commonJS({
                       if (data108 && typeof data108 == "object" && !Array.isArray(data108)) {
                         for (const key27 in data108) {
                           if (!(key27 === "enabled")) {
-                            const err158 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/XRay", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay, data: data108 };
+                            const err158 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/XRay", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay, data: data108 };
                             if (vErrors === null) {
                               vErrors = [err158];
                             } else {
@@ -29334,7 +29349,7 @@ var require_environment_validator = __commonJS({
                         if (data108.enabled !== void 0) {
                           let data109 = data108.enabled;
                           if (typeof data109 !== "boolean") {
-                            const err159 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/XRay/enabled", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled, data: data109 };
+                            const err159 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/XRay/enabled", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.properties.enabled, data: data109 };
                             if (vErrors === null) {
                               vErrors = [err159];
                             } else {
@@ -29344,7 +29359,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err160 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/XRay", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay, data: data108 };
+                        const err160 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/XRay", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/XRay/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.XRay, data: data108 };
                         if (vErrors === null) {
                           vErrors = [err160];
                         } else {
@@ -29356,7 +29371,7 @@ var require_environment_validator = __commonJS({
                     if (data97.imagePullPolicy !== void 0) {
                       let data110 = data97.imagePullPolicy;
                       if (!(data110 === "Always" || data110 === "IfNotPresent" || data110 === "Never")) {
-                        const err161 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/imagePullPolicy", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/imagePullPolicy/enum", keyword: "enum", params: { allowedValues: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum }, message: "must be equal to one of the allowed values", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy, data: data110 };
+                        const err161 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/imagePullPolicy", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/imagePullPolicy/enum", keyword: "enum", params: { allowedValues: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum }, message: "must be equal to one of the allowed values", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy.enum, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.imagePullPolicy, data: data110 };
                         if (vErrors === null) {
                           vErrors = [err161];
                         } else {
@@ -29370,7 +29385,7 @@ var require_environment_validator = __commonJS({
                       if (data111 && typeof data111 == "object" && !Array.isArray(data111)) {
                         for (const key28 in data111) {
                           if (!(key28 === "limits" || key28 === "requests")) {
-                            const err162 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources, data: data111 };
+                            const err162 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources, data: data111 };
                             if (vErrors === null) {
                               vErrors = [err162];
                             } else {
@@ -29385,7 +29400,7 @@ var require_environment_validator = __commonJS({
                             for (const key29 in data112) {
                               let data113 = data112[key29];
                               if (!(typeof data113 == "number" && (!(data113 % 1) && !isNaN(data113)) && isFinite(data113)) && typeof data113 !== "string") {
-                                const err163 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/limits/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/additionalProperties/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties, data: data113 };
+                                const err163 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/limits/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/additionalProperties/type", keyword: "type", params: { type: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type }, message: "must be integer,string", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.additionalProperties, data: data113 };
                                 if (vErrors === null) {
                                   vErrors = [err163];
                                 } else {
@@ -29395,7 +29410,7 @@ var require_environment_validator = __commonJS({
                               }
                             }
                           } else {
-                            const err164 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/limits", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits, data: data112 };
+                            const err164 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/limits", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/limits/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.limits, data: data112 };
                             if (vErrors === null) {
                               vErrors = [err164];
                             } else {
@@ -29410,7 +29425,7 @@ var require_environment_validator = __commonJS({
                             for (const key30 in data114) {
                               let data115 = data114[key30];
                               if (!(typeof data115 == "number" && (!(data115 % 1) && !isNaN(data115)) && isFinite(data115)) && typeof data115 !== "string") {
-                                const err165 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/requests/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/additionalProperties/type", keyword: "type", params: { type: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type }, message: "must be integer,string", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties, data: data115 };
+                                const err165 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/requests/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/additionalProperties/type", keyword: "type", params: { type: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type }, message: "must be integer,string", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.additionalProperties, data: data115 };
                                 if (vErrors === null) {
                                   vErrors = [err165];
                                 } else {
@@ -29420,7 +29435,7 @@ var require_environment_validator = __commonJS({
                               }
                             }
                           } else {
-                            const err166 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/requests", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests, data: data114 };
+                            const err166 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources/requests", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/properties/requests/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.properties.requests, data: data114 };
                             if (vErrors === null) {
                               vErrors = [err166];
                             } else {
@@ -29430,7 +29445,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err167 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources, data: data111 };
+                        const err167 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/resources", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/resources/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.resources, data: data111 };
                         if (vErrors === null) {
                           vErrors = [err167];
                         } else {
@@ -29442,7 +29457,7 @@ var require_environment_validator = __commonJS({
                     if (data97.commandArguments !== void 0) {
                       let data116 = data97.commandArguments;
                       if (typeof data116 !== "string") {
-                        const err168 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/commandArguments", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/commandArguments/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments, data: data116 };
+                        const err168 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/commandArguments", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/commandArguments/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.commandArguments, data: data116 };
                         if (vErrors === null) {
                           vErrors = [err168];
                         } else {
@@ -29454,7 +29469,7 @@ var require_environment_validator = __commonJS({
                     if (data97.modelMountPath !== void 0) {
                       let data117 = data97.modelMountPath;
                       if (typeof data117 !== "string") {
-                        const err169 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/modelMountPath", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/modelMountPath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath, data: data117 };
+                        const err169 = { instancePath: instancePath + "/extraValues/runtime/queueAgent/modelMountPath", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/properties/modelMountPath/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.properties.modelMountPath, data: data117 };
                         if (vErrors === null) {
                           vErrors = [err169];
                         } else {
@@ -29464,7 +29479,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err170 = { instancePath: instancePath + "/extraValues/runtime/queueAgent", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.queueAgent.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.queueAgent, data: data97 };
+                    const err170 = { instancePath: instancePath + "/extraValues/runtime/queueAgent", schemaPath: "#/properties/extraValues/properties/runtime/properties/queueAgent/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.queueAgent.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.queueAgent, data: data97 };
                     if (vErrors === null) {
                       vErrors = [err170];
                     } else {
@@ -29477,8 +29492,8 @@ var require_environment_validator = __commonJS({
                   let data118 = data77.scaling;
                   if (data118 && typeof data118 == "object" && !Array.isArray(data118)) {
                     for (const key31 in data118) {
-                      if (!func1.call(schema40.properties, key31)) {
-                        const err171 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key31 }, message: "must NOT have additional properties", schema: false, parentSchema: schema40, data: data118 };
+                      if (!func1.call(schema41.properties, key31)) {
+                        const err171 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key31 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41, data: data118 };
                         if (vErrors === null) {
                           vErrors = [err171];
                         } else {
@@ -29490,7 +29505,7 @@ var require_environment_validator = __commonJS({
                     if (data118.queueLength !== void 0) {
                       let data119 = data118.queueLength;
                       if (!(typeof data119 == "number" && (!(data119 % 1) && !isNaN(data119)) && isFinite(data119))) {
-                        const err172 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.queueLength.type, parentSchema: schema40.properties.queueLength, data: data119 };
+                        const err172 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.queueLength.type, parentSchema: schema41.properties.queueLength, data: data119 };
                         if (vErrors === null) {
                           vErrors = [err172];
                         } else {
@@ -29500,7 +29515,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data119 == "number" && isFinite(data119)) {
                         if (data119 < 1 || isNaN(data119)) {
-                          const err173 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.queueLength, data: data119 };
+                          const err173 = { instancePath: instancePath + "/extraValues/runtime/scaling/queueLength", schemaPath: "#/$defs/scaling/properties/queueLength/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.queueLength, data: data119 };
                           if (vErrors === null) {
                             vErrors = [err173];
                           } else {
@@ -29513,7 +29528,7 @@ var require_environment_validator = __commonJS({
                     if (data118.minReplicaCount !== void 0) {
                       let data120 = data118.minReplicaCount;
                       if (!(typeof data120 == "number" && (!(data120 % 1) && !isNaN(data120)) && isFinite(data120))) {
-                        const err174 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.minReplicaCount.type, parentSchema: schema40.properties.minReplicaCount, data: data120 };
+                        const err174 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.minReplicaCount.type, parentSchema: schema41.properties.minReplicaCount, data: data120 };
                         if (vErrors === null) {
                           vErrors = [err174];
                         } else {
@@ -29523,7 +29538,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data120 == "number" && isFinite(data120)) {
                         if (data120 < 0 || isNaN(data120)) {
-                          const err175 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema40.properties.minReplicaCount, data: data120 };
+                          const err175 = { instancePath: instancePath + "/extraValues/runtime/scaling/minReplicaCount", schemaPath: "#/$defs/scaling/properties/minReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema41.properties.minReplicaCount, data: data120 };
                           if (vErrors === null) {
                             vErrors = [err175];
                           } else {
@@ -29536,7 +29551,7 @@ var require_environment_validator = __commonJS({
                     if (data118.maxReplicaCount !== void 0) {
                       let data121 = data118.maxReplicaCount;
                       if (!(typeof data121 == "number" && (!(data121 % 1) && !isNaN(data121)) && isFinite(data121))) {
-                        const err176 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.maxReplicaCount.type, parentSchema: schema40.properties.maxReplicaCount, data: data121 };
+                        const err176 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.maxReplicaCount.type, parentSchema: schema41.properties.maxReplicaCount, data: data121 };
                         if (vErrors === null) {
                           vErrors = [err176];
                         } else {
@@ -29546,7 +29561,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data121 == "number" && isFinite(data121)) {
                         if (data121 < 1 || isNaN(data121)) {
-                          const err177 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.maxReplicaCount, data: data121 };
+                          const err177 = { instancePath: instancePath + "/extraValues/runtime/scaling/maxReplicaCount", schemaPath: "#/$defs/scaling/properties/maxReplicaCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.maxReplicaCount, data: data121 };
                           if (vErrors === null) {
                             vErrors = [err177];
                           } else {
@@ -29559,7 +29574,7 @@ var require_environment_validator = __commonJS({
                     if (data118.cooldownPeriod !== void 0) {
                       let data122 = data118.cooldownPeriod;
                       if (!(typeof data122 == "number" && (!(data122 % 1) && !isNaN(data122)) && isFinite(data122))) {
-                        const err178 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.cooldownPeriod.type, parentSchema: schema40.properties.cooldownPeriod, data: data122 };
+                        const err178 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.cooldownPeriod.type, parentSchema: schema41.properties.cooldownPeriod, data: data122 };
                         if (vErrors === null) {
                           vErrors = [err178];
                         } else {
@@ -29569,7 +29584,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data122 == "number" && isFinite(data122)) {
                         if (data122 < 0 || isNaN(data122)) {
-                          const err179 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema40.properties.cooldownPeriod, data: data122 };
+                          const err179 = { instancePath: instancePath + "/extraValues/runtime/scaling/cooldownPeriod", schemaPath: "#/$defs/scaling/properties/cooldownPeriod/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema41.properties.cooldownPeriod, data: data122 };
                           if (vErrors === null) {
                             vErrors = [err179];
                           } else {
@@ -29582,7 +29597,7 @@ var require_environment_validator = __commonJS({
                     if (data118.pollingInterval !== void 0) {
                       let data123 = data118.pollingInterval;
                       if (!(typeof data123 == "number" && (!(data123 % 1) && !isNaN(data123)) && isFinite(data123))) {
-                        const err180 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.pollingInterval.type, parentSchema: schema40.properties.pollingInterval, data: data123 };
+                        const err180 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.pollingInterval.type, parentSchema: schema41.properties.pollingInterval, data: data123 };
                         if (vErrors === null) {
                           vErrors = [err180];
                         } else {
@@ -29592,7 +29607,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data123 == "number" && isFinite(data123)) {
                         if (data123 < 1 || isNaN(data123)) {
-                          const err181 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.pollingInterval, data: data123 };
+                          const err181 = { instancePath: instancePath + "/extraValues/runtime/scaling/pollingInterval", schemaPath: "#/$defs/scaling/properties/pollingInterval/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.pollingInterval, data: data123 };
                           if (vErrors === null) {
                             vErrors = [err181];
                           } else {
@@ -29605,7 +29620,7 @@ var require_environment_validator = __commonJS({
                     if (data118.scaleDownSpeed !== void 0) {
                       let data124 = data118.scaleDownSpeed;
                       if (!(typeof data124 == "number" && (!(data124 % 1) && !isNaN(data124)) && isFinite(data124))) {
-                        const err182 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema40.properties.scaleDownSpeed.type, parentSchema: schema40.properties.scaleDownSpeed, data: data124 };
+                        const err182 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema41.properties.scaleDownSpeed.type, parentSchema: schema41.properties.scaleDownSpeed, data: data124 };
                         if (vErrors === null) {
                           vErrors = [err182];
                         } else {
@@ -29615,7 +29630,7 @@ var require_environment_validator = __commonJS({
                       }
                       if (typeof data124 == "number" && isFinite(data124)) {
                         if (data124 < 1 || isNaN(data124)) {
-                          const err183 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema40.properties.scaleDownSpeed, data: data124 };
+                          const err183 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleDownSpeed", schemaPath: "#/$defs/scaling/properties/scaleDownSpeed/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema41.properties.scaleDownSpeed, data: data124 };
                           if (vErrors === null) {
                             vErrors = [err183];
                           } else {
@@ -29628,7 +29643,7 @@ var require_environment_validator = __commonJS({
                     if (data118.enabled !== void 0) {
                       let data125 = data118.enabled;
                       if (typeof data125 !== "boolean") {
-                        const err184 = { instancePath: instancePath + "/extraValues/runtime/scaling/enabled", schemaPath: "#/$defs/scaling/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema40.properties.enabled.type, parentSchema: schema40.properties.enabled, data: data125 };
+                        const err184 = { instancePath: instancePath + "/extraValues/runtime/scaling/enabled", schemaPath: "#/$defs/scaling/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema41.properties.enabled.type, parentSchema: schema41.properties.enabled, data: data125 };
                         if (vErrors === null) {
                           vErrors = [err184];
                         } else {
@@ -29640,7 +29655,7 @@ var require_environment_validator = __commonJS({
                     if (data118.scaleOnInFlight !== void 0) {
                       let data126 = data118.scaleOnInFlight;
                       if (typeof data126 !== "boolean") {
-                        const err185 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleOnInFlight", schemaPath: "#/$defs/scaling/properties/scaleOnInFlight/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema40.properties.scaleOnInFlight.type, parentSchema: schema40.properties.scaleOnInFlight, data: data126 };
+                        const err185 = { instancePath: instancePath + "/extraValues/runtime/scaling/scaleOnInFlight", schemaPath: "#/$defs/scaling/properties/scaleOnInFlight/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema41.properties.scaleOnInFlight.type, parentSchema: schema41.properties.scaleOnInFlight, data: data126 };
                         if (vErrors === null) {
                           vErrors = [err185];
                         } else {
@@ -29654,7 +29669,7 @@ var require_environment_validator = __commonJS({
                       if (data127 && typeof data127 == "object" && !Array.isArray(data127)) {
                         for (const key32 in data127) {
                           if (!(key32 === "scaleUp" || key32 === "scaleDown")) {
-                            const err186 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key32 }, message: "must NOT have additional properties", schema: false, parentSchema: schema40.properties.extraHPAConfig, data: data127 };
+                            const err186 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key32 }, message: "must NOT have additional properties", schema: false, parentSchema: schema41.properties.extraHPAConfig, data: data127 };
                             if (vErrors === null) {
                               vErrors = [err186];
                             } else {
@@ -29666,7 +29681,7 @@ var require_environment_validator = __commonJS({
                         if (data127.scaleUp !== void 0) {
                           let data128 = data127.scaleUp;
                           if (!(data128 && typeof data128 == "object" && !Array.isArray(data128))) {
-                            const err187 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig/scaleUp", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.properties.scaleUp.type, parentSchema: schema40.properties.extraHPAConfig.properties.scaleUp, data: data128 };
+                            const err187 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig/scaleUp", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleUp/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.properties.extraHPAConfig.properties.scaleUp.type, parentSchema: schema41.properties.extraHPAConfig.properties.scaleUp, data: data128 };
                             if (vErrors === null) {
                               vErrors = [err187];
                             } else {
@@ -29678,7 +29693,7 @@ var require_environment_validator = __commonJS({
                         if (data127.scaleDown !== void 0) {
                           let data129 = data127.scaleDown;
                           if (!(data129 && typeof data129 == "object" && !Array.isArray(data129))) {
-                            const err188 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig/scaleDown", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.properties.scaleDown.type, parentSchema: schema40.properties.extraHPAConfig.properties.scaleDown, data: data129 };
+                            const err188 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig/scaleDown", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/properties/scaleDown/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.properties.extraHPAConfig.properties.scaleDown.type, parentSchema: schema41.properties.extraHPAConfig.properties.scaleDown, data: data129 };
                             if (vErrors === null) {
                               vErrors = [err188];
                             } else {
@@ -29688,7 +29703,7 @@ var require_environment_validator = __commonJS({
                           }
                         }
                       } else {
-                        const err189 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.properties.extraHPAConfig.type, parentSchema: schema40.properties.extraHPAConfig, data: data127 };
+                        const err189 = { instancePath: instancePath + "/extraValues/runtime/scaling/extraHPAConfig", schemaPath: "#/$defs/scaling/properties/extraHPAConfig/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.properties.extraHPAConfig.type, parentSchema: schema41.properties.extraHPAConfig, data: data127 };
                         if (vErrors === null) {
                           vErrors = [err189];
                         } else {
@@ -29698,7 +29713,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err190 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema40.type, parentSchema: schema40, data: data118 };
+                    const err190 = { instancePath: instancePath + "/extraValues/runtime/scaling", schemaPath: "#/$defs/scaling/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema41.type, parentSchema: schema41, data: data118 };
                     if (vErrors === null) {
                       vErrors = [err190];
                     } else {
@@ -29712,7 +29727,7 @@ var require_environment_validator = __commonJS({
                   if (data130 && typeof data130 == "object" && !Array.isArray(data130)) {
                     for (const key33 in data130) {
                       if (!(key33 === "enabled" || key33 === "existingClaim")) {
-                        const err191 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key33 }, message: "must NOT have additional properties", schema: false, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence, data: data130 };
+                        const err191 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key33 }, message: "must NOT have additional properties", schema: false, parentSchema: schema37.properties.extraValues.properties.runtime.properties.persistence, data: data130 };
                         if (vErrors === null) {
                           vErrors = [err191];
                         } else {
@@ -29724,7 +29739,7 @@ var require_environment_validator = __commonJS({
                     if (data130.enabled !== void 0) {
                       let data131 = data130.enabled;
                       if (typeof data131 !== "boolean") {
-                        const err192 = { instancePath: instancePath + "/extraValues/runtime/persistence/enabled", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.enabled, data: data131 };
+                        const err192 = { instancePath: instancePath + "/extraValues/runtime/persistence/enabled", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema37.properties.extraValues.properties.runtime.properties.persistence.properties.enabled.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.persistence.properties.enabled, data: data131 };
                         if (vErrors === null) {
                           vErrors = [err192];
                         } else {
@@ -29736,7 +29751,7 @@ var require_environment_validator = __commonJS({
                     if (data130.existingClaim !== void 0) {
                       let data132 = data130.existingClaim;
                       if (typeof data132 !== "string") {
-                        const err193 = { instancePath: instancePath + "/extraValues/runtime/persistence/existingClaim", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim, data: data132 };
+                        const err193 = { instancePath: instancePath + "/extraValues/runtime/persistence/existingClaim", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/properties/existingClaim/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.persistence.properties.existingClaim, data: data132 };
                         if (vErrors === null) {
                           vErrors = [err193];
                         } else {
@@ -29746,7 +29761,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err194 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.persistence.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.persistence, data: data130 };
+                    const err194 = { instancePath: instancePath + "/extraValues/runtime/persistence", schemaPath: "#/properties/extraValues/properties/runtime/properties/persistence/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.persistence.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.persistence, data: data130 };
                     if (vErrors === null) {
                       vErrors = [err194];
                     } else {
@@ -29761,7 +29776,7 @@ var require_environment_validator = __commonJS({
                     for (const key34 in data133) {
                       let data134 = data133[key34];
                       if (typeof data134 !== "string") {
-                        const err195 = { instancePath: instancePath + "/extraValues/runtime/labels/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/labels/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.labels.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.labels.additionalProperties, data: data134 };
+                        const err195 = { instancePath: instancePath + "/extraValues/runtime/labels/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/labels/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.runtime.properties.labels.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.labels.additionalProperties, data: data134 };
                         if (vErrors === null) {
                           vErrors = [err195];
                         } else {
@@ -29771,7 +29786,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err196 = { instancePath: instancePath + "/extraValues/runtime/labels", schemaPath: "#/properties/extraValues/properties/runtime/properties/labels/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.labels.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.labels, data: data133 };
+                    const err196 = { instancePath: instancePath + "/extraValues/runtime/labels", schemaPath: "#/properties/extraValues/properties/runtime/properties/labels/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.labels.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.labels, data: data133 };
                     if (vErrors === null) {
                       vErrors = [err196];
                     } else {
@@ -29786,7 +29801,7 @@ var require_environment_validator = __commonJS({
                     for (const key35 in data135) {
                       let data136 = data135[key35];
                       if (typeof data136 !== "string") {
-                        const err197 = { instancePath: instancePath + "/extraValues/runtime/annotations/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/annotations/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema36.properties.extraValues.properties.runtime.properties.annotations.additionalProperties.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.annotations.additionalProperties, data: data136 };
+                        const err197 = { instancePath: instancePath + "/extraValues/runtime/annotations/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/extraValues/properties/runtime/properties/annotations/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema37.properties.extraValues.properties.runtime.properties.annotations.additionalProperties.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.annotations.additionalProperties, data: data136 };
                         if (vErrors === null) {
                           vErrors = [err197];
                         } else {
@@ -29796,7 +29811,7 @@ var require_environment_validator = __commonJS({
                       }
                     }
                   } else {
-                    const err198 = { instancePath: instancePath + "/extraValues/runtime/annotations", schemaPath: "#/properties/extraValues/properties/runtime/properties/annotations/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.properties.annotations.type, parentSchema: schema36.properties.extraValues.properties.runtime.properties.annotations, data: data135 };
+                    const err198 = { instancePath: instancePath + "/extraValues/runtime/annotations", schemaPath: "#/properties/extraValues/properties/runtime/properties/annotations/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.properties.annotations.type, parentSchema: schema37.properties.extraValues.properties.runtime.properties.annotations, data: data135 };
                     if (vErrors === null) {
                       vErrors = [err198];
                     } else {
@@ -29806,7 +29821,7 @@ var require_environment_validator = __commonJS({
                   }
                 }
               } else {
-                const err199 = { instancePath: instancePath + "/extraValues/runtime", schemaPath: "#/properties/extraValues/properties/runtime/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.properties.runtime.type, parentSchema: schema36.properties.extraValues.properties.runtime, data: data77 };
+                const err199 = { instancePath: instancePath + "/extraValues/runtime", schemaPath: "#/properties/extraValues/properties/runtime/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.properties.runtime.type, parentSchema: schema37.properties.extraValues.properties.runtime, data: data77 };
                 if (vErrors === null) {
                   vErrors = [err199];
                 } else {
@@ -29816,7 +29831,7 @@ var require_environment_validator = __commonJS({
               }
             }
           } else {
-            const err200 = { instancePath: instancePath + "/extraValues", schemaPath: "#/properties/extraValues/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.properties.extraValues.type, parentSchema: schema36.properties.extraValues, data: data7 };
+            const err200 = { instancePath: instancePath + "/extraValues", schemaPath: "#/properties/extraValues/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.properties.extraValues.type, parentSchema: schema37.properties.extraValues, data: data7 };
             if (vErrors === null) {
               vErrors = [err200];
             } else {
@@ -29826,7 +29841,7 @@ var require_environment_validator = __commonJS({
           }
         }
       } else {
-        const err201 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema36.type, parentSchema: schema36, data };
+        const err201 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema37.type, parentSchema: schema37, data };
         if (vErrors === null) {
           vErrors = [err201];
         } else {
@@ -30907,12 +30922,12 @@ var require_environment_validator = __commonJS({
             errors++;
           }
         }
-        if (data.models !== void 0) {
-          let data36 = data.models;
+        if (data.build !== void 0) {
+          let data36 = data.build;
           if (data36 && typeof data36 == "object" && !Array.isArray(data36)) {
             for (const key8 in data36) {
-              if (!(key8 === "endpoint" || key8 === "files" || key8 === "download")) {
-                const err90 = { instancePath: instancePath + "/models", schemaPath: "#/properties/models/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.models, data: data36 };
+              if (!(key8 === "images")) {
+                const err90 = { instancePath: instancePath + "/build", schemaPath: "#/properties/build/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.build, data: data36 };
                 if (vErrors === null) {
                   vErrors = [err90];
                 } else {
@@ -30921,37 +30936,33 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data36.endpoint !== void 0) {
-              let data37 = data36.endpoint;
-              if (typeof data37 === "string") {
-                if (!pattern7.test(data37)) {
-                  const err91 = { instancePath: instancePath + "/models/endpoint", schemaPath: "#/properties/models/properties/endpoint/pattern", keyword: "pattern", params: { pattern: "^https?://" }, message: 'must match pattern "^https?://"', schema: "^https?://", parentSchema: schema31.properties.models.properties.endpoint, data: data37 };
-                  if (vErrors === null) {
-                    vErrors = [err91];
-                  } else {
-                    vErrors.push(err91);
-                  }
-                  errors++;
-                }
-              } else {
-                const err92 = { instancePath: instancePath + "/models/endpoint", schemaPath: "#/properties/models/properties/endpoint/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.endpoint.type, parentSchema: schema31.properties.models.properties.endpoint, data: data37 };
-                if (vErrors === null) {
-                  vErrors = [err92];
-                } else {
-                  vErrors.push(err92);
-                }
-                errors++;
-              }
-            }
-            if (data36.files !== void 0) {
-              let data38 = data36.files;
-              if (Array.isArray(data38)) {
-                const len5 = data38.length;
+            if (data36.images !== void 0) {
+              let data37 = data36.images;
+              if (Array.isArray(data37)) {
+                const len5 = data37.length;
                 for (let i7 = 0; i7 < len5; i7++) {
-                  let data39 = data38[i7];
-                  if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
-                    if (data39.source === void 0) {
-                      const err93 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "source" }, message: "must have required property 'source'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
+                  let data38 = data37[i7];
+                  if (data38 && typeof data38 == "object" && !Array.isArray(data38)) {
+                    if (data38.name === void 0) {
+                      const err91 = { instancePath: instancePath + "/build/images/" + i7, schemaPath: "#/$defs/buildEntry/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema35.required, parentSchema: schema35, data: data38 };
+                      if (vErrors === null) {
+                        vErrors = [err91];
+                      } else {
+                        vErrors.push(err91);
+                      }
+                      errors++;
+                    }
+                    if (data38.context === void 0) {
+                      const err92 = { instancePath: instancePath + "/build/images/" + i7, schemaPath: "#/$defs/buildEntry/required", keyword: "required", params: { missingProperty: "context" }, message: "must have required property 'context'", schema: schema35.required, parentSchema: schema35, data: data38 };
+                      if (vErrors === null) {
+                        vErrors = [err92];
+                      } else {
+                        vErrors.push(err92);
+                      }
+                      errors++;
+                    }
+                    if (data38.repository === void 0) {
+                      const err93 = { instancePath: instancePath + "/build/images/" + i7, schemaPath: "#/$defs/buildEntry/required", keyword: "required", params: { missingProperty: "repository" }, message: "must have required property 'repository'", schema: schema35.required, parentSchema: schema35, data: data38 };
                       if (vErrors === null) {
                         vErrors = [err93];
                       } else {
@@ -30959,27 +30970,31 @@ var require_environment_validator = __commonJS({
                       }
                       errors++;
                     }
-                    if (data39.target === void 0) {
-                      const err94 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "target" }, message: "must have required property 'target'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
-                      if (vErrors === null) {
-                        vErrors = [err94];
-                      } else {
-                        vErrors.push(err94);
+                    for (const key9 in data38) {
+                      if (!(key9 === "name" || key9 === "context" || key9 === "file" || key9 === "target" || key9 === "args" || key9 === "platforms" || key9 === "repository" || key9 === "tagMutability")) {
+                        const err94 = { instancePath: instancePath + "/build/images/" + i7, schemaPath: "#/$defs/buildEntry/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema35, data: data38 };
+                        if (vErrors === null) {
+                          vErrors = [err94];
+                        } else {
+                          vErrors.push(err94);
+                        }
+                        errors++;
                       }
-                      errors++;
                     }
-                    if (data39.sha256 === void 0) {
-                      const err95 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
-                      if (vErrors === null) {
-                        vErrors = [err95];
+                    if (data38.name !== void 0) {
+                      let data39 = data38.name;
+                      if (typeof data39 === "string") {
+                        if (!pattern4.test(data39)) {
+                          const err95 = { instancePath: instancePath + "/build/images/" + i7 + "/name", schemaPath: "#/$defs/buildEntry/properties/name/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, message: 'must match pattern "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"', schema: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", parentSchema: schema35.properties.name, data: data39 };
+                          if (vErrors === null) {
+                            vErrors = [err95];
+                          } else {
+                            vErrors.push(err95);
+                          }
+                          errors++;
+                        }
                       } else {
-                        vErrors.push(err95);
-                      }
-                      errors++;
-                    }
-                    for (const key9 in data39) {
-                      if (!(key9 === "source" || key9 === "target" || key9 === "sha256")) {
-                        const err96 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
+                        const err96 = { instancePath: instancePath + "/build/images/" + i7 + "/name", schemaPath: "#/$defs/buildEntry/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.name.type, parentSchema: schema35.properties.name, data: data39 };
                         if (vErrors === null) {
                           vErrors = [err96];
                         } else {
@@ -30988,11 +31003,11 @@ var require_environment_validator = __commonJS({
                         errors++;
                       }
                     }
-                    if (data39.source !== void 0) {
-                      let data40 = data39.source;
+                    if (data38.context !== void 0) {
+                      let data40 = data38.context;
                       if (typeof data40 === "string") {
                         if (func2(data40) < 1) {
-                          const err97 = { instancePath: instancePath + "/models/files/" + i7 + "/source", schemaPath: "#/properties/models/properties/files/items/properties/source/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.models.properties.files.items.properties.source, data: data40 };
+                          const err97 = { instancePath: instancePath + "/build/images/" + i7 + "/context", schemaPath: "#/$defs/buildEntry/properties/context/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema35.properties.context, data: data40 };
                           if (vErrors === null) {
                             vErrors = [err97];
                           } else {
@@ -31001,7 +31016,7 @@ var require_environment_validator = __commonJS({
                           errors++;
                         }
                       } else {
-                        const err98 = { instancePath: instancePath + "/models/files/" + i7 + "/source", schemaPath: "#/properties/models/properties/files/items/properties/source/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.source.type, parentSchema: schema31.properties.models.properties.files.items.properties.source, data: data40 };
+                        const err98 = { instancePath: instancePath + "/build/images/" + i7 + "/context", schemaPath: "#/$defs/buildEntry/properties/context/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.context.type, parentSchema: schema35.properties.context, data: data40 };
                         if (vErrors === null) {
                           vErrors = [err98];
                         } else {
@@ -31010,11 +31025,11 @@ var require_environment_validator = __commonJS({
                         errors++;
                       }
                     }
-                    if (data39.target !== void 0) {
-                      let data41 = data39.target;
+                    if (data38.file !== void 0) {
+                      let data41 = data38.file;
                       if (typeof data41 === "string") {
-                        if (!pattern15.test(data41)) {
-                          const err99 = { instancePath: instancePath + "/models/files/" + i7 + "/target", schemaPath: "#/properties/models/properties/files/items/properties/target/pattern", keyword: "pattern", params: { pattern: "^[^/].*[^/]$" }, message: 'must match pattern "^[^/].*[^/]$"', schema: "^[^/].*[^/]$", parentSchema: schema31.properties.models.properties.files.items.properties.target, data: data41 };
+                        if (func2(data41) < 1) {
+                          const err99 = { instancePath: instancePath + "/build/images/" + i7 + "/file", schemaPath: "#/$defs/buildEntry/properties/file/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema35.properties.file, data: data41 };
                           if (vErrors === null) {
                             vErrors = [err99];
                           } else {
@@ -31023,7 +31038,7 @@ var require_environment_validator = __commonJS({
                           errors++;
                         }
                       } else {
-                        const err100 = { instancePath: instancePath + "/models/files/" + i7 + "/target", schemaPath: "#/properties/models/properties/files/items/properties/target/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.target.type, parentSchema: schema31.properties.models.properties.files.items.properties.target, data: data41 };
+                        const err100 = { instancePath: instancePath + "/build/images/" + i7 + "/file", schemaPath: "#/$defs/buildEntry/properties/file/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.file.type, parentSchema: schema35.properties.file, data: data41 };
                         if (vErrors === null) {
                           vErrors = [err100];
                         } else {
@@ -31032,11 +31047,11 @@ var require_environment_validator = __commonJS({
                         errors++;
                       }
                     }
-                    if (data39.sha256 !== void 0) {
-                      let data42 = data39.sha256;
+                    if (data38.target !== void 0) {
+                      let data42 = data38.target;
                       if (typeof data42 === "string") {
-                        if (!pattern16.test(data42)) {
-                          const err101 = { instancePath: instancePath + "/models/files/" + i7 + "/sha256", schemaPath: "#/properties/models/properties/files/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema31.properties.models.properties.files.items.properties.sha256, data: data42 };
+                        if (func2(data42) < 1) {
+                          const err101 = { instancePath: instancePath + "/build/images/" + i7 + "/target", schemaPath: "#/$defs/buildEntry/properties/target/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema35.properties.target, data: data42 };
                           if (vErrors === null) {
                             vErrors = [err101];
                           } else {
@@ -31045,7 +31060,7 @@ var require_environment_validator = __commonJS({
                           errors++;
                         }
                       } else {
-                        const err102 = { instancePath: instancePath + "/models/files/" + i7 + "/sha256", schemaPath: "#/properties/models/properties/files/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.sha256.type, parentSchema: schema31.properties.models.properties.files.items.properties.sha256, data: data42 };
+                        const err102 = { instancePath: instancePath + "/build/images/" + i7 + "/target", schemaPath: "#/$defs/buildEntry/properties/target/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.target.type, parentSchema: schema35.properties.target, data: data42 };
                         if (vErrors === null) {
                           vErrors = [err102];
                         } else {
@@ -31054,165 +31069,178 @@ var require_environment_validator = __commonJS({
                         errors++;
                       }
                     }
+                    if (data38.args !== void 0) {
+                      let data43 = data38.args;
+                      if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
+                        for (const key10 in data43) {
+                          const _errs104 = errors;
+                          if (typeof key10 === "string") {
+                            if (!pattern15.test(key10)) {
+                              const err103 = { instancePath: instancePath + "/build/images/" + i7 + "/args", schemaPath: "#/$defs/buildEntry/properties/args/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }, message: 'must match pattern "^[A-Za-z_][A-Za-z0-9_]*$"', schema: "^[A-Za-z_][A-Za-z0-9_]*$", parentSchema: schema35.properties.args.propertyNames, data: key10, propertyName: key10 };
+                              if (vErrors === null) {
+                                vErrors = [err103];
+                              } else {
+                                vErrors.push(err103);
+                              }
+                              errors++;
+                            }
+                          }
+                          var valid30 = _errs104 === errors;
+                          if (!valid30) {
+                            const err104 = { instancePath: instancePath + "/build/images/" + i7 + "/args", schemaPath: "#/$defs/buildEntry/properties/args/propertyNames", keyword: "propertyNames", params: { propertyName: key10 }, message: "property name must be valid", schema: schema35.properties.args.propertyNames, parentSchema: schema35.properties.args, data: data43 };
+                            if (vErrors === null) {
+                              vErrors = [err104];
+                            } else {
+                              vErrors.push(err104);
+                            }
+                            errors++;
+                          }
+                        }
+                        for (const key11 in data43) {
+                          let data44 = data43[key11];
+                          if (typeof data44 !== "string") {
+                            const err105 = { instancePath: instancePath + "/build/images/" + i7 + "/args/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/$defs/buildEntry/properties/args/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.args.additionalProperties.type, parentSchema: schema35.properties.args.additionalProperties, data: data44 };
+                            if (vErrors === null) {
+                              vErrors = [err105];
+                            } else {
+                              vErrors.push(err105);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err106 = { instancePath: instancePath + "/build/images/" + i7 + "/args", schemaPath: "#/$defs/buildEntry/properties/args/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema35.properties.args.type, parentSchema: schema35.properties.args, data: data43 };
+                        if (vErrors === null) {
+                          vErrors = [err106];
+                        } else {
+                          vErrors.push(err106);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data38.platforms !== void 0) {
+                      let data45 = data38.platforms;
+                      if (Array.isArray(data45)) {
+                        if (data45.length < 1) {
+                          const err107 = { instancePath: instancePath + "/build/images/" + i7 + "/platforms", schemaPath: "#/$defs/buildEntry/properties/platforms/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema35.properties.platforms, data: data45 };
+                          if (vErrors === null) {
+                            vErrors = [err107];
+                          } else {
+                            vErrors.push(err107);
+                          }
+                          errors++;
+                        }
+                        const len6 = data45.length;
+                        for (let i8 = 0; i8 < len6; i8++) {
+                          let data46 = data45[i8];
+                          if (typeof data46 === "string") {
+                            if (!pattern10.test(data46)) {
+                              const err108 = { instancePath: instancePath + "/build/images/" + i7 + "/platforms/" + i8, schemaPath: "#/$defs/buildEntry/properties/platforms/items/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, message: 'must match pattern "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"', schema: "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$", parentSchema: schema35.properties.platforms.items, data: data46 };
+                              if (vErrors === null) {
+                                vErrors = [err108];
+                              } else {
+                                vErrors.push(err108);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err109 = { instancePath: instancePath + "/build/images/" + i7 + "/platforms/" + i8, schemaPath: "#/$defs/buildEntry/properties/platforms/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.platforms.items.type, parentSchema: schema35.properties.platforms.items, data: data46 };
+                            if (vErrors === null) {
+                              vErrors = [err109];
+                            } else {
+                              vErrors.push(err109);
+                            }
+                            errors++;
+                          }
+                        }
+                        let i9 = data45.length;
+                        let j2;
+                        if (i9 > 1) {
+                          const indices2 = {};
+                          for (; i9--; ) {
+                            let item2 = data45[i9];
+                            if (typeof item2 !== "string") {
+                              continue;
+                            }
+                            if (typeof indices2[item2] == "number") {
+                              j2 = indices2[item2];
+                              const err110 = { instancePath: instancePath + "/build/images/" + i7 + "/platforms", schemaPath: "#/$defs/buildEntry/properties/platforms/uniqueItems", keyword: "uniqueItems", params: { i: i9, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i9 + " are identical)", schema: true, parentSchema: schema35.properties.platforms, data: data45 };
+                              if (vErrors === null) {
+                                vErrors = [err110];
+                              } else {
+                                vErrors.push(err110);
+                              }
+                              errors++;
+                              break;
+                            }
+                            indices2[item2] = i9;
+                          }
+                        }
+                      } else {
+                        const err111 = { instancePath: instancePath + "/build/images/" + i7 + "/platforms", schemaPath: "#/$defs/buildEntry/properties/platforms/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema35.properties.platforms.type, parentSchema: schema35.properties.platforms, data: data45 };
+                        if (vErrors === null) {
+                          vErrors = [err111];
+                        } else {
+                          vErrors.push(err111);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data38.repository !== void 0) {
+                      let data47 = data38.repository;
+                      if (typeof data47 === "string") {
+                        if (func2(data47) > 256) {
+                          const err112 = { instancePath: instancePath + "/build/images/" + i7 + "/repository", schemaPath: "#/$defs/buildEntry/properties/repository/maxLength", keyword: "maxLength", params: { limit: 256 }, message: "must NOT have more than 256 characters", schema: 256, parentSchema: schema35.properties.repository, data: data47 };
+                          if (vErrors === null) {
+                            vErrors = [err112];
+                          } else {
+                            vErrors.push(err112);
+                          }
+                          errors++;
+                        }
+                        if (!pattern9.test(data47)) {
+                          const err113 = { instancePath: instancePath + "/build/images/" + i7 + "/repository", schemaPath: "#/$defs/buildEntry/properties/repository/pattern", keyword: "pattern", params: { pattern: "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$" }, message: 'must match pattern "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"', schema: "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", parentSchema: schema35.properties.repository, data: data47 };
+                          if (vErrors === null) {
+                            vErrors = [err113];
+                          } else {
+                            vErrors.push(err113);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err114 = { instancePath: instancePath + "/build/images/" + i7 + "/repository", schemaPath: "#/$defs/buildEntry/properties/repository/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema35.properties.repository.type, parentSchema: schema35.properties.repository, data: data47 };
+                        if (vErrors === null) {
+                          vErrors = [err114];
+                        } else {
+                          vErrors.push(err114);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data38.tagMutability !== void 0) {
+                      let data48 = data38.tagMutability;
+                      if (!(data48 === "MUTABLE" || data48 === "IMMUTABLE")) {
+                        const err115 = { instancePath: instancePath + "/build/images/" + i7 + "/tagMutability", schemaPath: "#/$defs/buildEntry/properties/tagMutability/enum", keyword: "enum", params: { allowedValues: schema35.properties.tagMutability.enum }, message: "must be equal to one of the allowed values", schema: schema35.properties.tagMutability.enum, parentSchema: schema35.properties.tagMutability, data: data48 };
+                        if (vErrors === null) {
+                          vErrors = [err115];
+                        } else {
+                          vErrors.push(err115);
+                        }
+                        errors++;
+                      }
+                    }
                   } else {
-                    const err103 = { instancePath: instancePath + "/models/files/" + i7, schemaPath: "#/properties/models/properties/files/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.models.properties.files.items.type, parentSchema: schema31.properties.models.properties.files.items, data: data39 };
+                    const err116 = { instancePath: instancePath + "/build/images/" + i7, schemaPath: "#/$defs/buildEntry/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema35.type, parentSchema: schema35, data: data38 };
                     if (vErrors === null) {
-                      vErrors = [err103];
+                      vErrors = [err116];
                     } else {
-                      vErrors.push(err103);
+                      vErrors.push(err116);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err104 = { instancePath: instancePath + "/models/files", schemaPath: "#/properties/models/properties/files/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.models.properties.files.type, parentSchema: schema31.properties.models.properties.files, data: data38 };
-                if (vErrors === null) {
-                  vErrors = [err104];
-                } else {
-                  vErrors.push(err104);
-                }
-                errors++;
-              }
-            }
-            if (data36.download !== void 0) {
-              let data43 = data36.download;
-              if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
-                for (const key10 in data43) {
-                  if (!(key10 === "connections" || key10 === "segmentSizeMiB" || key10 === "thresholdMiB")) {
-                    const err105 = { instancePath: instancePath + "/models/download", schemaPath: "#/$defs/download/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34, data: data43 };
-                    if (vErrors === null) {
-                      vErrors = [err105];
-                    } else {
-                      vErrors.push(err105);
-                    }
-                    errors++;
-                  }
-                }
-                if (data43.connections !== void 0) {
-                  let data44 = data43.connections;
-                  if (!(typeof data44 == "number" && (!(data44 % 1) && !isNaN(data44)) && isFinite(data44))) {
-                    const err106 = { instancePath: instancePath + "/models/download/connections", schemaPath: "#/$defs/download/properties/connections/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.connections.type, parentSchema: schema34.properties.connections, data: data44 };
-                    if (vErrors === null) {
-                      vErrors = [err106];
-                    } else {
-                      vErrors.push(err106);
-                    }
-                    errors++;
-                  }
-                  if (typeof data44 == "number" && isFinite(data44)) {
-                    if (data44 > 32 || isNaN(data44)) {
-                      const err107 = { instancePath: instancePath + "/models/download/connections", schemaPath: "#/$defs/download/properties/connections/maximum", keyword: "maximum", params: { comparison: "<=", limit: 32 }, message: "must be <= 32", schema: 32, parentSchema: schema34.properties.connections, data: data44 };
-                      if (vErrors === null) {
-                        vErrors = [err107];
-                      } else {
-                        vErrors.push(err107);
-                      }
-                      errors++;
-                    }
-                    if (data44 < 1 || isNaN(data44)) {
-                      const err108 = { instancePath: instancePath + "/models/download/connections", schemaPath: "#/$defs/download/properties/connections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.connections, data: data44 };
-                      if (vErrors === null) {
-                        vErrors = [err108];
-                      } else {
-                        vErrors.push(err108);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-                if (data43.segmentSizeMiB !== void 0) {
-                  let data45 = data43.segmentSizeMiB;
-                  if (!(typeof data45 == "number" && (!(data45 % 1) && !isNaN(data45)) && isFinite(data45))) {
-                    const err109 = { instancePath: instancePath + "/models/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.segmentSizeMiB.type, parentSchema: schema34.properties.segmentSizeMiB, data: data45 };
-                    if (vErrors === null) {
-                      vErrors = [err109];
-                    } else {
-                      vErrors.push(err109);
-                    }
-                    errors++;
-                  }
-                  if (typeof data45 == "number" && isFinite(data45)) {
-                    if (data45 > 64 || isNaN(data45)) {
-                      const err110 = { instancePath: instancePath + "/models/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64", schema: 64, parentSchema: schema34.properties.segmentSizeMiB, data: data45 };
-                      if (vErrors === null) {
-                        vErrors = [err110];
-                      } else {
-                        vErrors.push(err110);
-                      }
-                      errors++;
-                    }
-                    if (data45 < 1 || isNaN(data45)) {
-                      const err111 = { instancePath: instancePath + "/models/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.segmentSizeMiB, data: data45 };
-                      if (vErrors === null) {
-                        vErrors = [err111];
-                      } else {
-                        vErrors.push(err111);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-                if (data43.thresholdMiB !== void 0) {
-                  let data46 = data43.thresholdMiB;
-                  if (!(typeof data46 == "number" && (!(data46 % 1) && !isNaN(data46)) && isFinite(data46))) {
-                    const err112 = { instancePath: instancePath + "/models/download/thresholdMiB", schemaPath: "#/$defs/download/properties/thresholdMiB/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.thresholdMiB.type, parentSchema: schema34.properties.thresholdMiB, data: data46 };
-                    if (vErrors === null) {
-                      vErrors = [err112];
-                    } else {
-                      vErrors.push(err112);
-                    }
-                    errors++;
-                  }
-                  if (typeof data46 == "number" && isFinite(data46)) {
-                    if (data46 < 1 || isNaN(data46)) {
-                      const err113 = { instancePath: instancePath + "/models/download/thresholdMiB", schemaPath: "#/$defs/download/properties/thresholdMiB/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.thresholdMiB, data: data46 };
-                      if (vErrors === null) {
-                        vErrors = [err113];
-                      } else {
-                        vErrors.push(err113);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-              } else {
-                const err114 = { instancePath: instancePath + "/models/download", schemaPath: "#/$defs/download/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.type, parentSchema: schema34, data: data43 };
-                if (vErrors === null) {
-                  vErrors = [err114];
-                } else {
-                  vErrors.push(err114);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err115 = { instancePath: instancePath + "/models", schemaPath: "#/properties/models/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.models.type, parentSchema: schema31.properties.models, data: data36 };
-            if (vErrors === null) {
-              vErrors = [err115];
-            } else {
-              vErrors.push(err115);
-            }
-            errors++;
-          }
-        }
-        if (data.snapshot !== void 0) {
-          let data47 = data.snapshot;
-          if (data47 && typeof data47 == "object" && !Array.isArray(data47)) {
-            for (const key11 in data47) {
-              if (!(key11 === "enabled" || key11 === "kubernetesVersion" || key11 === "volumeSize" || key11 === "instanceType" || key11 === "architectures" || key11 === "tuning")) {
-                const err116 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.snapshot, data: data47 };
-                if (vErrors === null) {
-                  vErrors = [err116];
-                } else {
-                  vErrors.push(err116);
-                }
-                errors++;
-              }
-            }
-            if (data47.enabled !== void 0) {
-              let data48 = data47.enabled;
-              if (typeof data48 !== "boolean") {
-                const err117 = { instancePath: instancePath + "/snapshot/enabled", schemaPath: "#/properties/snapshot/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.snapshot.properties.enabled.type, parentSchema: schema31.properties.snapshot.properties.enabled, data: data48 };
+                const err117 = { instancePath: instancePath + "/build/images", schemaPath: "#/properties/build/properties/images/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.build.properties.images.type, parentSchema: schema31.properties.build.properties.images, data: data37 };
                 if (vErrors === null) {
                   vErrors = [err117];
                 } else {
@@ -31221,20 +31249,22 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data47.kubernetesVersion !== void 0) {
-              let data49 = data47.kubernetesVersion;
-              if (typeof data49 === "string") {
-                if (!pattern17.test(data49)) {
-                  const err118 = { instancePath: instancePath + "/snapshot/kubernetesVersion", schemaPath: "#/properties/snapshot/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.snapshot.properties.kubernetesVersion, data: data49 };
-                  if (vErrors === null) {
-                    vErrors = [err118];
-                  } else {
-                    vErrors.push(err118);
-                  }
-                  errors++;
-                }
-              } else {
-                const err119 = { instancePath: instancePath + "/snapshot/kubernetesVersion", schemaPath: "#/properties/snapshot/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.snapshot.properties.kubernetesVersion.type, parentSchema: schema31.properties.snapshot.properties.kubernetesVersion, data: data49 };
+          } else {
+            const err118 = { instancePath: instancePath + "/build", schemaPath: "#/properties/build/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.build.type, parentSchema: schema31.properties.build, data: data36 };
+            if (vErrors === null) {
+              vErrors = [err118];
+            } else {
+              vErrors.push(err118);
+            }
+            errors++;
+          }
+        }
+        if (data.models !== void 0) {
+          let data49 = data.models;
+          if (data49 && typeof data49 == "object" && !Array.isArray(data49)) {
+            for (const key12 in data49) {
+              if (!(key12 === "endpoint" || key12 === "files" || key12 === "download")) {
+                const err119 = { instancePath: instancePath + "/models", schemaPath: "#/properties/models/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.models, data: data49 };
                 if (vErrors === null) {
                   vErrors = [err119];
                 } else {
@@ -31243,176 +31273,165 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data47.volumeSize !== void 0) {
-              let data50 = data47.volumeSize;
-              if (!(typeof data50 == "number" && (!(data50 % 1) && !isNaN(data50)) && isFinite(data50))) {
-                const err120 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.volumeSize.type, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data50 };
-                if (vErrors === null) {
-                  vErrors = [err120];
-                } else {
-                  vErrors.push(err120);
-                }
-                errors++;
-              }
-              if (typeof data50 == "number" && isFinite(data50)) {
-                if (data50 > 16384 || isNaN(data50)) {
-                  const err121 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16384 }, message: "must be <= 16384", schema: 16384, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data50 };
+            if (data49.endpoint !== void 0) {
+              let data50 = data49.endpoint;
+              if (typeof data50 === "string") {
+                if (!pattern7.test(data50)) {
+                  const err120 = { instancePath: instancePath + "/models/endpoint", schemaPath: "#/properties/models/properties/endpoint/pattern", keyword: "pattern", params: { pattern: "^https?://" }, message: 'must match pattern "^https?://"', schema: "^https?://", parentSchema: schema31.properties.models.properties.endpoint, data: data50 };
                   if (vErrors === null) {
-                    vErrors = [err121];
+                    vErrors = [err120];
                   } else {
-                    vErrors.push(err121);
-                  }
-                  errors++;
-                }
-                if (data50 < 20 || isNaN(data50)) {
-                  const err122 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 20 }, message: "must be >= 20", schema: 20, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data50 };
-                  if (vErrors === null) {
-                    vErrors = [err122];
-                  } else {
-                    vErrors.push(err122);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data47.instanceType !== void 0) {
-              let data51 = data47.instanceType;
-              if (typeof data51 === "string") {
-                if (!pattern18.test(data51)) {
-                  const err123 = { instancePath: instancePath + "/snapshot/instanceType", schemaPath: "#/properties/snapshot/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.snapshot.properties.instanceType, data: data51 };
-                  if (vErrors === null) {
-                    vErrors = [err123];
-                  } else {
-                    vErrors.push(err123);
+                    vErrors.push(err120);
                   }
                   errors++;
                 }
               } else {
-                const err124 = { instancePath: instancePath + "/snapshot/instanceType", schemaPath: "#/properties/snapshot/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.snapshot.properties.instanceType.type, parentSchema: schema31.properties.snapshot.properties.instanceType, data: data51 };
+                const err121 = { instancePath: instancePath + "/models/endpoint", schemaPath: "#/properties/models/properties/endpoint/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.endpoint.type, parentSchema: schema31.properties.models.properties.endpoint, data: data50 };
                 if (vErrors === null) {
-                  vErrors = [err124];
+                  vErrors = [err121];
                 } else {
-                  vErrors.push(err124);
+                  vErrors.push(err121);
                 }
                 errors++;
               }
             }
-            if (data47.architectures !== void 0) {
-              let data52 = data47.architectures;
-              if (Array.isArray(data52)) {
-                if (data52.length < 1) {
-                  const err125 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.snapshot.properties.architectures, data: data52 };
-                  if (vErrors === null) {
-                    vErrors = [err125];
-                  } else {
-                    vErrors.push(err125);
-                  }
-                  errors++;
-                }
-                const len6 = data52.length;
-                for (let i8 = 0; i8 < len6; i8++) {
-                  let data53 = data52[i8];
-                  if (!(data53 === "x86_64" || data53 === "arm64")) {
-                    const err126 = { instancePath: instancePath + "/snapshot/architectures/" + i8, schemaPath: "#/properties/snapshot/properties/architectures/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.snapshot.properties.architectures.items.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.snapshot.properties.architectures.items.enum, parentSchema: schema31.properties.snapshot.properties.architectures.items, data: data53 };
-                    if (vErrors === null) {
-                      vErrors = [err126];
-                    } else {
-                      vErrors.push(err126);
+            if (data49.files !== void 0) {
+              let data51 = data49.files;
+              if (Array.isArray(data51)) {
+                const len7 = data51.length;
+                for (let i10 = 0; i10 < len7; i10++) {
+                  let data52 = data51[i10];
+                  if (data52 && typeof data52 == "object" && !Array.isArray(data52)) {
+                    if (data52.source === void 0) {
+                      const err122 = { instancePath: instancePath + "/models/files/" + i10, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "source" }, message: "must have required property 'source'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data52 };
+                      if (vErrors === null) {
+                        vErrors = [err122];
+                      } else {
+                        vErrors.push(err122);
+                      }
+                      errors++;
                     }
-                    errors++;
-                  }
-                }
-                let i9 = data52.length;
-                let j2;
-                if (i9 > 1) {
-                  outer0:
-                    for (; i9--; ) {
-                      for (j2 = i9; j2--; ) {
-                        if (func0(data52[i9], data52[j2])) {
-                          const err127 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/uniqueItems", keyword: "uniqueItems", params: { i: i9, j: j2 }, message: "must NOT have duplicate items (items ## " + j2 + " and " + i9 + " are identical)", schema: true, parentSchema: schema31.properties.snapshot.properties.architectures, data: data52 };
+                    if (data52.target === void 0) {
+                      const err123 = { instancePath: instancePath + "/models/files/" + i10, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "target" }, message: "must have required property 'target'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data52 };
+                      if (vErrors === null) {
+                        vErrors = [err123];
+                      } else {
+                        vErrors.push(err123);
+                      }
+                      errors++;
+                    }
+                    if (data52.sha256 === void 0) {
+                      const err124 = { instancePath: instancePath + "/models/files/" + i10, schemaPath: "#/properties/models/properties/files/items/required", keyword: "required", params: { missingProperty: "sha256" }, message: "must have required property 'sha256'", schema: schema31.properties.models.properties.files.items.required, parentSchema: schema31.properties.models.properties.files.items, data: data52 };
+                      if (vErrors === null) {
+                        vErrors = [err124];
+                      } else {
+                        vErrors.push(err124);
+                      }
+                      errors++;
+                    }
+                    for (const key13 in data52) {
+                      if (!(key13 === "source" || key13 === "target" || key13 === "sha256")) {
+                        const err125 = { instancePath: instancePath + "/models/files/" + i10, schemaPath: "#/properties/models/properties/files/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.models.properties.files.items, data: data52 };
+                        if (vErrors === null) {
+                          vErrors = [err125];
+                        } else {
+                          vErrors.push(err125);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data52.source !== void 0) {
+                      let data53 = data52.source;
+                      if (typeof data53 === "string") {
+                        if (func2(data53) < 1) {
+                          const err126 = { instancePath: instancePath + "/models/files/" + i10 + "/source", schemaPath: "#/properties/models/properties/files/items/properties/source/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.models.properties.files.items.properties.source, data: data53 };
                           if (vErrors === null) {
-                            vErrors = [err127];
+                            vErrors = [err126];
                           } else {
-                            vErrors.push(err127);
+                            vErrors.push(err126);
                           }
                           errors++;
-                          break outer0;
                         }
+                      } else {
+                        const err127 = { instancePath: instancePath + "/models/files/" + i10 + "/source", schemaPath: "#/properties/models/properties/files/items/properties/source/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.source.type, parentSchema: schema31.properties.models.properties.files.items.properties.source, data: data53 };
+                        if (vErrors === null) {
+                          vErrors = [err127];
+                        } else {
+                          vErrors.push(err127);
+                        }
+                        errors++;
                       }
                     }
+                    if (data52.target !== void 0) {
+                      let data54 = data52.target;
+                      if (typeof data54 === "string") {
+                        if (!pattern19.test(data54)) {
+                          const err128 = { instancePath: instancePath + "/models/files/" + i10 + "/target", schemaPath: "#/properties/models/properties/files/items/properties/target/pattern", keyword: "pattern", params: { pattern: "^[^/].*[^/]$" }, message: 'must match pattern "^[^/].*[^/]$"', schema: "^[^/].*[^/]$", parentSchema: schema31.properties.models.properties.files.items.properties.target, data: data54 };
+                          if (vErrors === null) {
+                            vErrors = [err128];
+                          } else {
+                            vErrors.push(err128);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err129 = { instancePath: instancePath + "/models/files/" + i10 + "/target", schemaPath: "#/properties/models/properties/files/items/properties/target/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.target.type, parentSchema: schema31.properties.models.properties.files.items.properties.target, data: data54 };
+                        if (vErrors === null) {
+                          vErrors = [err129];
+                        } else {
+                          vErrors.push(err129);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data52.sha256 !== void 0) {
+                      let data55 = data52.sha256;
+                      if (typeof data55 === "string") {
+                        if (!pattern20.test(data55)) {
+                          const err130 = { instancePath: instancePath + "/models/files/" + i10 + "/sha256", schemaPath: "#/properties/models/properties/files/items/properties/sha256/pattern", keyword: "pattern", params: { pattern: "^[0-9a-f]{64}$" }, message: 'must match pattern "^[0-9a-f]{64}$"', schema: "^[0-9a-f]{64}$", parentSchema: schema31.properties.models.properties.files.items.properties.sha256, data: data55 };
+                          if (vErrors === null) {
+                            vErrors = [err130];
+                          } else {
+                            vErrors.push(err130);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err131 = { instancePath: instancePath + "/models/files/" + i10 + "/sha256", schemaPath: "#/properties/models/properties/files/items/properties/sha256/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.models.properties.files.items.properties.sha256.type, parentSchema: schema31.properties.models.properties.files.items.properties.sha256, data: data55 };
+                        if (vErrors === null) {
+                          vErrors = [err131];
+                        } else {
+                          vErrors.push(err131);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err132 = { instancePath: instancePath + "/models/files/" + i10, schemaPath: "#/properties/models/properties/files/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.models.properties.files.items.type, parentSchema: schema31.properties.models.properties.files.items, data: data52 };
+                    if (vErrors === null) {
+                      vErrors = [err132];
+                    } else {
+                      vErrors.push(err132);
+                    }
+                    errors++;
+                  }
                 }
               } else {
-                const err128 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.snapshot.properties.architectures.type, parentSchema: schema31.properties.snapshot.properties.architectures, data: data52 };
+                const err133 = { instancePath: instancePath + "/models/files", schemaPath: "#/properties/models/properties/files/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.models.properties.files.type, parentSchema: schema31.properties.models.properties.files, data: data51 };
                 if (vErrors === null) {
-                  vErrors = [err128];
+                  vErrors = [err133];
                 } else {
-                  vErrors.push(err128);
+                  vErrors.push(err133);
                 }
                 errors++;
               }
             }
-            if (data47.tuning !== void 0) {
-              let data54 = data47.tuning;
-              if (data54 && typeof data54 == "object" && !Array.isArray(data54)) {
-                for (const key12 in data54) {
-                  if (!(key12 === "enabled" || key12 === "delayMinutes" || key12 === "iops" || key12 === "throughput")) {
-                    const err129 = { instancePath: instancePath + "/snapshot/tuning", schemaPath: "#/properties/snapshot/properties/tuning/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.snapshot.properties.tuning, data: data54 };
-                    if (vErrors === null) {
-                      vErrors = [err129];
-                    } else {
-                      vErrors.push(err129);
-                    }
-                    errors++;
-                  }
-                }
-                if (data54.enabled !== void 0) {
-                  let data55 = data54.enabled;
-                  if (typeof data55 !== "boolean") {
-                    const err130 = { instancePath: instancePath + "/snapshot/tuning/enabled", schemaPath: "#/properties/snapshot/properties/tuning/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.snapshot.properties.tuning.properties.enabled.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.enabled, data: data55 };
-                    if (vErrors === null) {
-                      vErrors = [err130];
-                    } else {
-                      vErrors.push(err130);
-                    }
-                    errors++;
-                  }
-                }
-                if (data54.delayMinutes !== void 0) {
-                  let data56 = data54.delayMinutes;
-                  if (!(typeof data56 == "number" && (!(data56 % 1) && !isNaN(data56)) && isFinite(data56))) {
-                    const err131 = { instancePath: instancePath + "/snapshot/tuning/delayMinutes", schemaPath: "#/properties/snapshot/properties/tuning/properties/delayMinutes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes, data: data56 };
-                    if (vErrors === null) {
-                      vErrors = [err131];
-                    } else {
-                      vErrors.push(err131);
-                    }
-                    errors++;
-                  }
-                  if (typeof data56 == "number" && isFinite(data56)) {
-                    if (data56 > 1440 || isNaN(data56)) {
-                      const err132 = { instancePath: instancePath + "/snapshot/tuning/delayMinutes", schemaPath: "#/properties/snapshot/properties/tuning/properties/delayMinutes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1440 }, message: "must be <= 1440", schema: 1440, parentSchema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes, data: data56 };
-                      if (vErrors === null) {
-                        vErrors = [err132];
-                      } else {
-                        vErrors.push(err132);
-                      }
-                      errors++;
-                    }
-                    if (data56 < 1 || isNaN(data56)) {
-                      const err133 = { instancePath: instancePath + "/snapshot/tuning/delayMinutes", schemaPath: "#/properties/snapshot/properties/tuning/properties/delayMinutes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes, data: data56 };
-                      if (vErrors === null) {
-                        vErrors = [err133];
-                      } else {
-                        vErrors.push(err133);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-                if (data54.iops !== void 0) {
-                  let data57 = data54.iops;
-                  if (!(typeof data57 == "number" && (!(data57 % 1) && !isNaN(data57)) && isFinite(data57))) {
-                    const err134 = { instancePath: instancePath + "/snapshot/tuning/iops", schemaPath: "#/properties/snapshot/properties/tuning/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.tuning.properties.iops.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.iops, data: data57 };
+            if (data49.download !== void 0) {
+              let data56 = data49.download;
+              if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
+                for (const key14 in data56) {
+                  if (!(key14 === "connections" || key14 === "segmentSizeMiB" || key14 === "thresholdMiB")) {
+                    const err134 = { instancePath: instancePath + "/models/download", schemaPath: "#/$defs/download/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema34, data: data56 };
                     if (vErrors === null) {
                       vErrors = [err134];
                     } else {
@@ -31420,18 +31439,21 @@ var require_environment_validator = __commonJS({
                     }
                     errors++;
                   }
-                  if (typeof data57 == "number" && isFinite(data57)) {
-                    if (data57 > 16e3 || isNaN(data57)) {
-                      const err135 = { instancePath: instancePath + "/snapshot/tuning/iops", schemaPath: "#/properties/snapshot/properties/tuning/properties/iops/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16e3 }, message: "must be <= 16000", schema: 16e3, parentSchema: schema31.properties.snapshot.properties.tuning.properties.iops, data: data57 };
-                      if (vErrors === null) {
-                        vErrors = [err135];
-                      } else {
-                        vErrors.push(err135);
-                      }
-                      errors++;
+                }
+                if (data56.connections !== void 0) {
+                  let data57 = data56.connections;
+                  if (!(typeof data57 == "number" && (!(data57 % 1) && !isNaN(data57)) && isFinite(data57))) {
+                    const err135 = { instancePath: instancePath + "/models/download/connections", schemaPath: "#/$defs/download/properties/connections/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.connections.type, parentSchema: schema34.properties.connections, data: data57 };
+                    if (vErrors === null) {
+                      vErrors = [err135];
+                    } else {
+                      vErrors.push(err135);
                     }
-                    if (data57 < 3e3 || isNaN(data57)) {
-                      const err136 = { instancePath: instancePath + "/snapshot/tuning/iops", schemaPath: "#/properties/snapshot/properties/tuning/properties/iops/minimum", keyword: "minimum", params: { comparison: ">=", limit: 3e3 }, message: "must be >= 3000", schema: 3e3, parentSchema: schema31.properties.snapshot.properties.tuning.properties.iops, data: data57 };
+                    errors++;
+                  }
+                  if (typeof data57 == "number" && isFinite(data57)) {
+                    if (data57 > 32 || isNaN(data57)) {
+                      const err136 = { instancePath: instancePath + "/models/download/connections", schemaPath: "#/$defs/download/properties/connections/maximum", keyword: "maximum", params: { comparison: "<=", limit: 32 }, message: "must be <= 32", schema: 32, parentSchema: schema34.properties.connections, data: data57 };
                       if (vErrors === null) {
                         vErrors = [err136];
                       } else {
@@ -31439,31 +31461,31 @@ var require_environment_validator = __commonJS({
                       }
                       errors++;
                     }
+                    if (data57 < 1 || isNaN(data57)) {
+                      const err137 = { instancePath: instancePath + "/models/download/connections", schemaPath: "#/$defs/download/properties/connections/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.connections, data: data57 };
+                      if (vErrors === null) {
+                        vErrors = [err137];
+                      } else {
+                        vErrors.push(err137);
+                      }
+                      errors++;
+                    }
                   }
                 }
-                if (data54.throughput !== void 0) {
-                  let data58 = data54.throughput;
+                if (data56.segmentSizeMiB !== void 0) {
+                  let data58 = data56.segmentSizeMiB;
                   if (!(typeof data58 == "number" && (!(data58 % 1) && !isNaN(data58)) && isFinite(data58))) {
-                    const err137 = { instancePath: instancePath + "/snapshot/tuning/throughput", schemaPath: "#/properties/snapshot/properties/tuning/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.tuning.properties.throughput.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.throughput, data: data58 };
+                    const err138 = { instancePath: instancePath + "/models/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.segmentSizeMiB.type, parentSchema: schema34.properties.segmentSizeMiB, data: data58 };
                     if (vErrors === null) {
-                      vErrors = [err137];
+                      vErrors = [err138];
                     } else {
-                      vErrors.push(err137);
+                      vErrors.push(err138);
                     }
                     errors++;
                   }
                   if (typeof data58 == "number" && isFinite(data58)) {
-                    if (data58 > 1e3 || isNaN(data58)) {
-                      const err138 = { instancePath: instancePath + "/snapshot/tuning/throughput", schemaPath: "#/properties/snapshot/properties/tuning/properties/throughput/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e3 }, message: "must be <= 1000", schema: 1e3, parentSchema: schema31.properties.snapshot.properties.tuning.properties.throughput, data: data58 };
-                      if (vErrors === null) {
-                        vErrors = [err138];
-                      } else {
-                        vErrors.push(err138);
-                      }
-                      errors++;
-                    }
-                    if (data58 < 125 || isNaN(data58)) {
-                      const err139 = { instancePath: instancePath + "/snapshot/tuning/throughput", schemaPath: "#/properties/snapshot/properties/tuning/properties/throughput/minimum", keyword: "minimum", params: { comparison: ">=", limit: 125 }, message: "must be >= 125", schema: 125, parentSchema: schema31.properties.snapshot.properties.tuning.properties.throughput, data: data58 };
+                    if (data58 > 64 || isNaN(data58)) {
+                      const err139 = { instancePath: instancePath + "/models/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/maximum", keyword: "maximum", params: { comparison: "<=", limit: 64 }, message: "must be <= 64", schema: 64, parentSchema: schema34.properties.segmentSizeMiB, data: data58 };
                       if (vErrors === null) {
                         vErrors = [err139];
                       } else {
@@ -31471,46 +31493,42 @@ var require_environment_validator = __commonJS({
                       }
                       errors++;
                     }
+                    if (data58 < 1 || isNaN(data58)) {
+                      const err140 = { instancePath: instancePath + "/models/download/segmentSizeMiB", schemaPath: "#/$defs/download/properties/segmentSizeMiB/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.segmentSizeMiB, data: data58 };
+                      if (vErrors === null) {
+                        vErrors = [err140];
+                      } else {
+                        vErrors.push(err140);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+                if (data56.thresholdMiB !== void 0) {
+                  let data59 = data56.thresholdMiB;
+                  if (!(typeof data59 == "number" && (!(data59 % 1) && !isNaN(data59)) && isFinite(data59))) {
+                    const err141 = { instancePath: instancePath + "/models/download/thresholdMiB", schemaPath: "#/$defs/download/properties/thresholdMiB/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema34.properties.thresholdMiB.type, parentSchema: schema34.properties.thresholdMiB, data: data59 };
+                    if (vErrors === null) {
+                      vErrors = [err141];
+                    } else {
+                      vErrors.push(err141);
+                    }
+                    errors++;
+                  }
+                  if (typeof data59 == "number" && isFinite(data59)) {
+                    if (data59 < 1 || isNaN(data59)) {
+                      const err142 = { instancePath: instancePath + "/models/download/thresholdMiB", schemaPath: "#/$defs/download/properties/thresholdMiB/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema34.properties.thresholdMiB, data: data59 };
+                      if (vErrors === null) {
+                        vErrors = [err142];
+                      } else {
+                        vErrors.push(err142);
+                      }
+                      errors++;
+                    }
                   }
                 }
               } else {
-                const err140 = { instancePath: instancePath + "/snapshot/tuning", schemaPath: "#/properties/snapshot/properties/tuning/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.snapshot.properties.tuning.type, parentSchema: schema31.properties.snapshot.properties.tuning, data: data54 };
-                if (vErrors === null) {
-                  vErrors = [err140];
-                } else {
-                  vErrors.push(err140);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err141 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.snapshot.type, parentSchema: schema31.properties.snapshot, data: data47 };
-            if (vErrors === null) {
-              vErrors = [err141];
-            } else {
-              vErrors.push(err141);
-            }
-            errors++;
-          }
-        }
-        if (data.logs !== void 0) {
-          let data59 = data.logs;
-          if (data59 && typeof data59 == "object" && !Array.isArray(data59)) {
-            for (const key13 in data59) {
-              if (!(key13 === "enabled" || key13 === "retentionDays")) {
-                const err142 = { instancePath: instancePath + "/logs", schemaPath: "#/properties/logs/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.logs, data: data59 };
-                if (vErrors === null) {
-                  vErrors = [err142];
-                } else {
-                  vErrors.push(err142);
-                }
-                errors++;
-              }
-            }
-            if (data59.enabled !== void 0) {
-              let data60 = data59.enabled;
-              if (typeof data60 !== "boolean") {
-                const err143 = { instancePath: instancePath + "/logs/enabled", schemaPath: "#/properties/logs/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.logs.properties.enabled.type, parentSchema: schema31.properties.logs.properties.enabled, data: data60 };
+                const err143 = { instancePath: instancePath + "/models/download", schemaPath: "#/$defs/download/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema34.type, parentSchema: schema34, data: data56 };
                 if (vErrors === null) {
                   vErrors = [err143];
                 } else {
@@ -31519,58 +31537,56 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data59.retentionDays !== void 0) {
-              let data61 = data59.retentionDays;
-              if (!(data61 === 1 || data61 === 3 || data61 === 5 || data61 === 7 || data61 === 14 || data61 === 30 || data61 === 60 || data61 === 90 || data61 === 120 || data61 === 150 || data61 === 180 || data61 === 365 || data61 === 400 || data61 === 545 || data61 === 731 || data61 === 1096 || data61 === 1827 || data61 === 2192 || data61 === 2557 || data61 === 2922 || data61 === 3288 || data61 === 3653)) {
-                const err144 = { instancePath: instancePath + "/logs/retentionDays", schemaPath: "#/properties/logs/properties/retentionDays/enum", keyword: "enum", params: { allowedValues: schema31.properties.logs.properties.retentionDays.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.logs.properties.retentionDays.enum, parentSchema: schema31.properties.logs.properties.retentionDays, data: data61 };
+          } else {
+            const err144 = { instancePath: instancePath + "/models", schemaPath: "#/properties/models/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.models.type, parentSchema: schema31.properties.models, data: data49 };
+            if (vErrors === null) {
+              vErrors = [err144];
+            } else {
+              vErrors.push(err144);
+            }
+            errors++;
+          }
+        }
+        if (data.snapshot !== void 0) {
+          let data60 = data.snapshot;
+          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
+            for (const key15 in data60) {
+              if (!(key15 === "enabled" || key15 === "kubernetesVersion" || key15 === "volumeSize" || key15 === "instanceType" || key15 === "architectures" || key15 === "tuning")) {
+                const err145 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.snapshot, data: data60 };
                 if (vErrors === null) {
-                  vErrors = [err144];
+                  vErrors = [err145];
                 } else {
-                  vErrors.push(err144);
+                  vErrors.push(err145);
                 }
                 errors++;
               }
             }
-          } else {
-            const err145 = { instancePath: instancePath + "/logs", schemaPath: "#/properties/logs/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.logs.type, parentSchema: schema31.properties.logs, data: data59 };
-            if (vErrors === null) {
-              vErrors = [err145];
-            } else {
-              vErrors.push(err145);
+            if (data60.enabled !== void 0) {
+              let data61 = data60.enabled;
+              if (typeof data61 !== "boolean") {
+                const err146 = { instancePath: instancePath + "/snapshot/enabled", schemaPath: "#/properties/snapshot/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.snapshot.properties.enabled.type, parentSchema: schema31.properties.snapshot.properties.enabled, data: data61 };
+                if (vErrors === null) {
+                  vErrors = [err146];
+                } else {
+                  vErrors.push(err146);
+                }
+                errors++;
+              }
             }
-            errors++;
-          }
-        }
-        if (data.stackName !== void 0) {
-          let data62 = data.stackName;
-          if (typeof data62 !== "string") {
-            const err146 = { instancePath: instancePath + "/stackName", schemaPath: "#/properties/stackName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.stackName.type, parentSchema: schema31.properties.stackName, data: data62 };
-            if (vErrors === null) {
-              vErrors = [err146];
-            } else {
-              vErrors.push(err146);
-            }
-            errors++;
-          }
-        }
-        if (data.modelBucketArn !== void 0) {
-          let data63 = data.modelBucketArn;
-          if (typeof data63 !== "string") {
-            const err147 = { instancePath: instancePath + "/modelBucketArn", schemaPath: "#/properties/modelBucketArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.modelBucketArn.type, parentSchema: schema31.properties.modelBucketArn, data: data63 };
-            if (vErrors === null) {
-              vErrors = [err147];
-            } else {
-              vErrors.push(err147);
-            }
-            errors++;
-          }
-        }
-        if (data.clusterComponents !== void 0) {
-          let data64 = data.clusterComponents;
-          if (data64 && typeof data64 == "object" && !Array.isArray(data64)) {
-            for (const key14 in data64) {
-              if (!(key14 === "kubernetesVersion" || key14 === "instanceType" || key14 === "minSize" || key14 === "maxSize" || key14 === "desiredSize" || key14 === "desiredCount" || key14 === "admins" || key14 === "availabilityZones")) {
-                const err148 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.clusterComponents, data: data64 };
+            if (data60.kubernetesVersion !== void 0) {
+              let data62 = data60.kubernetesVersion;
+              if (typeof data62 === "string") {
+                if (!pattern21.test(data62)) {
+                  const err147 = { instancePath: instancePath + "/snapshot/kubernetesVersion", schemaPath: "#/properties/snapshot/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.snapshot.properties.kubernetesVersion, data: data62 };
+                  if (vErrors === null) {
+                    vErrors = [err147];
+                  } else {
+                    vErrors.push(err147);
+                  }
+                  errors++;
+                }
+              } else {
+                const err148 = { instancePath: instancePath + "/snapshot/kubernetesVersion", schemaPath: "#/properties/snapshot/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.snapshot.properties.kubernetesVersion.type, parentSchema: schema31.properties.snapshot.properties.kubernetesVersion, data: data62 };
                 if (vErrors === null) {
                   vErrors = [err148];
                 } else {
@@ -31579,33 +31595,29 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data64.kubernetesVersion !== void 0) {
-              let data65 = data64.kubernetesVersion;
-              if (typeof data65 === "string") {
-                if (!pattern17.test(data65)) {
-                  const err149 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data65 };
-                  if (vErrors === null) {
-                    vErrors = [err149];
-                  } else {
-                    vErrors.push(err149);
-                  }
-                  errors++;
-                }
-              } else {
-                const err150 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.kubernetesVersion.type, parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data65 };
+            if (data60.volumeSize !== void 0) {
+              let data63 = data60.volumeSize;
+              if (!(typeof data63 == "number" && (!(data63 % 1) && !isNaN(data63)) && isFinite(data63))) {
+                const err149 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.volumeSize.type, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data63 };
                 if (vErrors === null) {
-                  vErrors = [err150];
+                  vErrors = [err149];
                 } else {
-                  vErrors.push(err150);
+                  vErrors.push(err149);
                 }
                 errors++;
               }
-            }
-            if (data64.instanceType !== void 0) {
-              let data66 = data64.instanceType;
-              if (typeof data66 === "string") {
-                if (!pattern18.test(data66)) {
-                  const err151 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data66 };
+              if (typeof data63 == "number" && isFinite(data63)) {
+                if (data63 > 16384 || isNaN(data63)) {
+                  const err150 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16384 }, message: "must be <= 16384", schema: 16384, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data63 };
+                  if (vErrors === null) {
+                    vErrors = [err150];
+                  } else {
+                    vErrors.push(err150);
+                  }
+                  errors++;
+                }
+                if (data63 < 20 || isNaN(data63)) {
+                  const err151 = { instancePath: instancePath + "/snapshot/volumeSize", schemaPath: "#/properties/snapshot/properties/volumeSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 20 }, message: "must be >= 20", schema: 20, parentSchema: schema31.properties.snapshot.properties.volumeSize, data: data63 };
                   if (vErrors === null) {
                     vErrors = [err151];
                   } else {
@@ -31613,20 +31625,22 @@ var require_environment_validator = __commonJS({
                   }
                   errors++;
                 }
-              } else {
-                const err152 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.instanceType.type, parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data66 };
-                if (vErrors === null) {
-                  vErrors = [err152];
-                } else {
-                  vErrors.push(err152);
-                }
-                errors++;
               }
             }
-            if (data64.minSize !== void 0) {
-              let data67 = data64.minSize;
-              if (!(typeof data67 == "number" && (!(data67 % 1) && !isNaN(data67)) && isFinite(data67))) {
-                const err153 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.minSize.type, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data67 };
+            if (data60.instanceType !== void 0) {
+              let data64 = data60.instanceType;
+              if (typeof data64 === "string") {
+                if (!pattern22.test(data64)) {
+                  const err152 = { instancePath: instancePath + "/snapshot/instanceType", schemaPath: "#/properties/snapshot/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.snapshot.properties.instanceType, data: data64 };
+                  if (vErrors === null) {
+                    vErrors = [err152];
+                  } else {
+                    vErrors.push(err152);
+                  }
+                  errors++;
+                }
+              } else {
+                const err153 = { instancePath: instancePath + "/snapshot/instanceType", schemaPath: "#/properties/snapshot/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.snapshot.properties.instanceType.type, parentSchema: schema31.properties.snapshot.properties.instanceType, data: data64 };
                 if (vErrors === null) {
                   vErrors = [err153];
                 } else {
@@ -31634,9 +31648,12 @@ var require_environment_validator = __commonJS({
                 }
                 errors++;
               }
-              if (typeof data67 == "number" && isFinite(data67)) {
-                if (data67 < 0 || isNaN(data67)) {
-                  const err154 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data67 };
+            }
+            if (data60.architectures !== void 0) {
+              let data65 = data60.architectures;
+              if (Array.isArray(data65)) {
+                if (data65.length < 1) {
+                  const err154 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.snapshot.properties.architectures, data: data65 };
                   if (vErrors === null) {
                     vErrors = [err154];
                   } else {
@@ -31644,35 +31661,40 @@ var require_environment_validator = __commonJS({
                   }
                   errors++;
                 }
-              }
-            }
-            if (data64.maxSize !== void 0) {
-              let data68 = data64.maxSize;
-              if (!(typeof data68 == "number" && (!(data68 % 1) && !isNaN(data68)) && isFinite(data68))) {
-                const err155 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.maxSize.type, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data68 };
-                if (vErrors === null) {
-                  vErrors = [err155];
-                } else {
-                  vErrors.push(err155);
-                }
-                errors++;
-              }
-              if (typeof data68 == "number" && isFinite(data68)) {
-                if (data68 < 1 || isNaN(data68)) {
-                  const err156 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data68 };
-                  if (vErrors === null) {
-                    vErrors = [err156];
-                  } else {
-                    vErrors.push(err156);
+                const len8 = data65.length;
+                for (let i11 = 0; i11 < len8; i11++) {
+                  let data66 = data65[i11];
+                  if (!(data66 === "x86_64" || data66 === "arm64")) {
+                    const err155 = { instancePath: instancePath + "/snapshot/architectures/" + i11, schemaPath: "#/properties/snapshot/properties/architectures/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.snapshot.properties.architectures.items.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.snapshot.properties.architectures.items.enum, parentSchema: schema31.properties.snapshot.properties.architectures.items, data: data66 };
+                    if (vErrors === null) {
+                      vErrors = [err155];
+                    } else {
+                      vErrors.push(err155);
+                    }
+                    errors++;
                   }
-                  errors++;
                 }
-              }
-            }
-            if (data64.desiredSize !== void 0) {
-              let data69 = data64.desiredSize;
-              if (!(typeof data69 == "number" && (!(data69 % 1) && !isNaN(data69)) && isFinite(data69))) {
-                const err157 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredSize.type, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data69 };
+                let i12 = data65.length;
+                let j3;
+                if (i12 > 1) {
+                  outer0:
+                    for (; i12--; ) {
+                      for (j3 = i12; j3--; ) {
+                        if (func0(data65[i12], data65[j3])) {
+                          const err156 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/uniqueItems", keyword: "uniqueItems", params: { i: i12, j: j3 }, message: "must NOT have duplicate items (items ## " + j3 + " and " + i12 + " are identical)", schema: true, parentSchema: schema31.properties.snapshot.properties.architectures, data: data65 };
+                          if (vErrors === null) {
+                            vErrors = [err156];
+                          } else {
+                            vErrors.push(err156);
+                          }
+                          errors++;
+                          break outer0;
+                        }
+                      }
+                    }
+                }
+              } else {
+                const err157 = { instancePath: instancePath + "/snapshot/architectures", schemaPath: "#/properties/snapshot/properties/architectures/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.snapshot.properties.architectures.type, parentSchema: schema31.properties.snapshot.properties.architectures, data: data65 };
                 if (vErrors === null) {
                   vErrors = [err157];
                 } else {
@@ -31680,108 +31702,88 @@ var require_environment_validator = __commonJS({
                 }
                 errors++;
               }
-              if (typeof data69 == "number" && isFinite(data69)) {
-                if (data69 < 0 || isNaN(data69)) {
-                  const err158 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data69 };
-                  if (vErrors === null) {
-                    vErrors = [err158];
-                  } else {
-                    vErrors.push(err158);
-                  }
-                  errors++;
-                }
-              }
             }
-            if (data64.desiredCount !== void 0) {
-              let data70 = data64.desiredCount;
-              if (!(typeof data70 == "number" && (!(data70 % 1) && !isNaN(data70)) && isFinite(data70))) {
-                const err159 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredCount.type, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data70 };
-                if (vErrors === null) {
-                  vErrors = [err159];
-                } else {
-                  vErrors.push(err159);
-                }
-                errors++;
-              }
-              if (typeof data70 == "number" && isFinite(data70)) {
-                if (data70 < 1 || isNaN(data70)) {
-                  const err160 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data70 };
-                  if (vErrors === null) {
-                    vErrors = [err160];
-                  } else {
-                    vErrors.push(err160);
-                  }
-                  errors++;
-                }
-              }
-            }
-            if (data64.admins !== void 0) {
-              let data71 = data64.admins;
-              if (Array.isArray(data71)) {
-                const len7 = data71.length;
-                for (let i10 = 0; i10 < len7; i10++) {
-                  let data72 = data71[i10];
-                  if (typeof data72 !== "string") {
-                    const err161 = { instancePath: instancePath + "/clusterComponents/admins/" + i10, schemaPath: "#/properties/clusterComponents/properties/admins/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.admins.items.type, parentSchema: schema31.properties.clusterComponents.properties.admins.items, data: data72 };
+            if (data60.tuning !== void 0) {
+              let data67 = data60.tuning;
+              if (data67 && typeof data67 == "object" && !Array.isArray(data67)) {
+                for (const key16 in data67) {
+                  if (!(key16 === "enabled" || key16 === "delayMinutes" || key16 === "iops" || key16 === "throughput")) {
+                    const err158 = { instancePath: instancePath + "/snapshot/tuning", schemaPath: "#/properties/snapshot/properties/tuning/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.snapshot.properties.tuning, data: data67 };
                     if (vErrors === null) {
-                      vErrors = [err161];
+                      vErrors = [err158];
                     } else {
-                      vErrors.push(err161);
+                      vErrors.push(err158);
                     }
                     errors++;
                   }
                 }
-                let i11 = data71.length;
-                let j3;
-                if (i11 > 1) {
-                  const indices2 = {};
-                  for (; i11--; ) {
-                    let item2 = data71[i11];
-                    if (typeof item2 !== "string") {
-                      continue;
+                if (data67.enabled !== void 0) {
+                  let data68 = data67.enabled;
+                  if (typeof data68 !== "boolean") {
+                    const err159 = { instancePath: instancePath + "/snapshot/tuning/enabled", schemaPath: "#/properties/snapshot/properties/tuning/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.snapshot.properties.tuning.properties.enabled.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.enabled, data: data68 };
+                    if (vErrors === null) {
+                      vErrors = [err159];
+                    } else {
+                      vErrors.push(err159);
                     }
-                    if (typeof indices2[item2] == "number") {
-                      j3 = indices2[item2];
-                      const err162 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/uniqueItems", keyword: "uniqueItems", params: { i: i11, j: j3 }, message: "must NOT have duplicate items (items ## " + j3 + " and " + i11 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data71 };
+                    errors++;
+                  }
+                }
+                if (data67.delayMinutes !== void 0) {
+                  let data69 = data67.delayMinutes;
+                  if (!(typeof data69 == "number" && (!(data69 % 1) && !isNaN(data69)) && isFinite(data69))) {
+                    const err160 = { instancePath: instancePath + "/snapshot/tuning/delayMinutes", schemaPath: "#/properties/snapshot/properties/tuning/properties/delayMinutes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes, data: data69 };
+                    if (vErrors === null) {
+                      vErrors = [err160];
+                    } else {
+                      vErrors.push(err160);
+                    }
+                    errors++;
+                  }
+                  if (typeof data69 == "number" && isFinite(data69)) {
+                    if (data69 > 1440 || isNaN(data69)) {
+                      const err161 = { instancePath: instancePath + "/snapshot/tuning/delayMinutes", schemaPath: "#/properties/snapshot/properties/tuning/properties/delayMinutes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1440 }, message: "must be <= 1440", schema: 1440, parentSchema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes, data: data69 };
+                      if (vErrors === null) {
+                        vErrors = [err161];
+                      } else {
+                        vErrors.push(err161);
+                      }
+                      errors++;
+                    }
+                    if (data69 < 1 || isNaN(data69)) {
+                      const err162 = { instancePath: instancePath + "/snapshot/tuning/delayMinutes", schemaPath: "#/properties/snapshot/properties/tuning/properties/delayMinutes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.snapshot.properties.tuning.properties.delayMinutes, data: data69 };
                       if (vErrors === null) {
                         vErrors = [err162];
                       } else {
                         vErrors.push(err162);
                       }
                       errors++;
-                      break;
                     }
-                    indices2[item2] = i11;
                   }
                 }
-              } else {
-                const err163 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.admins.type, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data71 };
-                if (vErrors === null) {
-                  vErrors = [err163];
-                } else {
-                  vErrors.push(err163);
-                }
-                errors++;
-              }
-            }
-            if (data64.availabilityZones !== void 0) {
-              let data73 = data64.availabilityZones;
-              if (Array.isArray(data73)) {
-                if (data73.length < 2) {
-                  const err164 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/minItems", keyword: "minItems", params: { limit: 2 }, message: "must NOT have fewer than 2 items", schema: 2, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data73 };
-                  if (vErrors === null) {
-                    vErrors = [err164];
-                  } else {
-                    vErrors.push(err164);
+                if (data67.iops !== void 0) {
+                  let data70 = data67.iops;
+                  if (!(typeof data70 == "number" && (!(data70 % 1) && !isNaN(data70)) && isFinite(data70))) {
+                    const err163 = { instancePath: instancePath + "/snapshot/tuning/iops", schemaPath: "#/properties/snapshot/properties/tuning/properties/iops/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.tuning.properties.iops.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.iops, data: data70 };
+                    if (vErrors === null) {
+                      vErrors = [err163];
+                    } else {
+                      vErrors.push(err163);
+                    }
+                    errors++;
                   }
-                  errors++;
-                }
-                const len8 = data73.length;
-                for (let i12 = 0; i12 < len8; i12++) {
-                  let data74 = data73[i12];
-                  if (typeof data74 === "string") {
-                    if (!pattern21.test(data74)) {
-                      const err165 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i12, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/pattern", keyword: "pattern", params: { pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, message: 'must match pattern "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"', schema: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data74 };
+                  if (typeof data70 == "number" && isFinite(data70)) {
+                    if (data70 > 16e3 || isNaN(data70)) {
+                      const err164 = { instancePath: instancePath + "/snapshot/tuning/iops", schemaPath: "#/properties/snapshot/properties/tuning/properties/iops/maximum", keyword: "maximum", params: { comparison: "<=", limit: 16e3 }, message: "must be <= 16000", schema: 16e3, parentSchema: schema31.properties.snapshot.properties.tuning.properties.iops, data: data70 };
+                      if (vErrors === null) {
+                        vErrors = [err164];
+                      } else {
+                        vErrors.push(err164);
+                      }
+                      errors++;
+                    }
+                    if (data70 < 3e3 || isNaN(data70)) {
+                      const err165 = { instancePath: instancePath + "/snapshot/tuning/iops", schemaPath: "#/properties/snapshot/properties/tuning/properties/iops/minimum", keyword: "minimum", params: { comparison: ">=", limit: 3e3 }, message: "must be >= 3000", schema: 3e3, parentSchema: schema31.properties.snapshot.properties.tuning.properties.iops, data: data70 };
                       if (vErrors === null) {
                         vErrors = [err165];
                       } else {
@@ -31789,8 +31791,12 @@ var require_environment_validator = __commonJS({
                       }
                       errors++;
                     }
-                  } else {
-                    const err166 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i12, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.availabilityZones.items.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data74 };
+                  }
+                }
+                if (data67.throughput !== void 0) {
+                  let data71 = data67.throughput;
+                  if (!(typeof data71 == "number" && (!(data71 % 1) && !isNaN(data71)) && isFinite(data71))) {
+                    const err166 = { instancePath: instancePath + "/snapshot/tuning/throughput", schemaPath: "#/properties/snapshot/properties/tuning/properties/throughput/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.snapshot.properties.tuning.properties.throughput.type, parentSchema: schema31.properties.snapshot.properties.tuning.properties.throughput, data: data71 };
                     if (vErrors === null) {
                       vErrors = [err166];
                     } else {
@@ -31798,78 +31804,65 @@ var require_environment_validator = __commonJS({
                     }
                     errors++;
                   }
-                }
-                let i13 = data73.length;
-                let j4;
-                if (i13 > 1) {
-                  const indices3 = {};
-                  for (; i13--; ) {
-                    let item3 = data73[i13];
-                    if (typeof item3 !== "string") {
-                      continue;
-                    }
-                    if (typeof indices3[item3] == "number") {
-                      j4 = indices3[item3];
-                      const err167 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/uniqueItems", keyword: "uniqueItems", params: { i: i13, j: j4 }, message: "must NOT have duplicate items (items ## " + j4 + " and " + i13 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data73 };
+                  if (typeof data71 == "number" && isFinite(data71)) {
+                    if (data71 > 1e3 || isNaN(data71)) {
+                      const err167 = { instancePath: instancePath + "/snapshot/tuning/throughput", schemaPath: "#/properties/snapshot/properties/tuning/properties/throughput/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1e3 }, message: "must be <= 1000", schema: 1e3, parentSchema: schema31.properties.snapshot.properties.tuning.properties.throughput, data: data71 };
                       if (vErrors === null) {
                         vErrors = [err167];
                       } else {
                         vErrors.push(err167);
                       }
                       errors++;
-                      break;
                     }
-                    indices3[item3] = i13;
+                    if (data71 < 125 || isNaN(data71)) {
+                      const err168 = { instancePath: instancePath + "/snapshot/tuning/throughput", schemaPath: "#/properties/snapshot/properties/tuning/properties/throughput/minimum", keyword: "minimum", params: { comparison: ">=", limit: 125 }, message: "must be >= 125", schema: 125, parentSchema: schema31.properties.snapshot.properties.tuning.properties.throughput, data: data71 };
+                      if (vErrors === null) {
+                        vErrors = [err168];
+                      } else {
+                        vErrors.push(err168);
+                      }
+                      errors++;
+                    }
                   }
                 }
               } else {
-                const err168 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.availabilityZones.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data73 };
+                const err169 = { instancePath: instancePath + "/snapshot/tuning", schemaPath: "#/properties/snapshot/properties/tuning/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.snapshot.properties.tuning.type, parentSchema: schema31.properties.snapshot.properties.tuning, data: data67 };
                 if (vErrors === null) {
-                  vErrors = [err168];
+                  vErrors = [err169];
                 } else {
-                  vErrors.push(err168);
+                  vErrors.push(err169);
                 }
                 errors++;
               }
             }
           } else {
-            const err169 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data64 };
+            const err170 = { instancePath: instancePath + "/snapshot", schemaPath: "#/properties/snapshot/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.snapshot.type, parentSchema: schema31.properties.snapshot, data: data60 };
             if (vErrors === null) {
-              vErrors = [err169];
+              vErrors = [err170];
             } else {
-              vErrors.push(err169);
+              vErrors.push(err170);
             }
             errors++;
           }
         }
-        if (data.APIGW !== void 0) {
-          let data75 = data.APIGW;
-          if (data75 && typeof data75 == "object" && !Array.isArray(data75)) {
-            for (const key15 in data75) {
-              if (!(key15 === "stageName" || key15 === "throttle" || key15 === "endpointType" || key15 === "customDomain")) {
-                const err170 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data75 };
+        if (data.logs !== void 0) {
+          let data72 = data.logs;
+          if (data72 && typeof data72 == "object" && !Array.isArray(data72)) {
+            for (const key17 in data72) {
+              if (!(key17 === "enabled" || key17 === "retentionDays")) {
+                const err171 = { instancePath: instancePath + "/logs", schemaPath: "#/properties/logs/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.logs, data: data72 };
                 if (vErrors === null) {
-                  vErrors = [err170];
+                  vErrors = [err171];
                 } else {
-                  vErrors.push(err170);
+                  vErrors.push(err171);
                 }
                 errors++;
               }
             }
-            if (data75.stageName !== void 0) {
-              let data76 = data75.stageName;
-              if (typeof data76 === "string") {
-                if (!pattern22.test(data76)) {
-                  const err171 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data76 };
-                  if (vErrors === null) {
-                    vErrors = [err171];
-                  } else {
-                    vErrors.push(err171);
-                  }
-                  errors++;
-                }
-              } else {
-                const err172 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data76 };
+            if (data72.enabled !== void 0) {
+              let data73 = data72.enabled;
+              if (typeof data73 !== "boolean") {
+                const err172 = { instancePath: instancePath + "/logs/enabled", schemaPath: "#/properties/logs/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.logs.properties.enabled.type, parentSchema: schema31.properties.logs.properties.enabled, data: data73 };
                 if (vErrors === null) {
                   vErrors = [err172];
                 } else {
@@ -31878,79 +31871,80 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data75.throttle !== void 0) {
-              let data77 = data75.throttle;
-              if (data77 && typeof data77 == "object" && !Array.isArray(data77)) {
-                for (const key16 in data77) {
-                  if (!(key16 === "rateLimit" || key16 === "burstLimit")) {
-                    const err173 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data77 };
-                    if (vErrors === null) {
-                      vErrors = [err173];
-                    } else {
-                      vErrors.push(err173);
-                    }
-                    errors++;
-                  }
-                }
-                if (data77.rateLimit !== void 0) {
-                  let data78 = data77.rateLimit;
-                  if (typeof data78 == "number" && isFinite(data78)) {
-                    if (data78 < 0 || isNaN(data78)) {
-                      const err174 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data78 };
-                      if (vErrors === null) {
-                        vErrors = [err174];
-                      } else {
-                        vErrors.push(err174);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err175 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data78 };
-                    if (vErrors === null) {
-                      vErrors = [err175];
-                    } else {
-                      vErrors.push(err175);
-                    }
-                    errors++;
-                  }
-                }
-                if (data77.burstLimit !== void 0) {
-                  let data79 = data77.burstLimit;
-                  if (!(typeof data79 == "number" && (!(data79 % 1) && !isNaN(data79)) && isFinite(data79))) {
-                    const err176 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data79 };
-                    if (vErrors === null) {
-                      vErrors = [err176];
-                    } else {
-                      vErrors.push(err176);
-                    }
-                    errors++;
-                  }
-                  if (typeof data79 == "number" && isFinite(data79)) {
-                    if (data79 < 0 || isNaN(data79)) {
-                      const err177 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data79 };
-                      if (vErrors === null) {
-                        vErrors = [err177];
-                      } else {
-                        vErrors.push(err177);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-              } else {
-                const err178 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data77 };
+            if (data72.retentionDays !== void 0) {
+              let data74 = data72.retentionDays;
+              if (!(data74 === 1 || data74 === 3 || data74 === 5 || data74 === 7 || data74 === 14 || data74 === 30 || data74 === 60 || data74 === 90 || data74 === 120 || data74 === 150 || data74 === 180 || data74 === 365 || data74 === 400 || data74 === 545 || data74 === 731 || data74 === 1096 || data74 === 1827 || data74 === 2192 || data74 === 2557 || data74 === 2922 || data74 === 3288 || data74 === 3653)) {
+                const err173 = { instancePath: instancePath + "/logs/retentionDays", schemaPath: "#/properties/logs/properties/retentionDays/enum", keyword: "enum", params: { allowedValues: schema31.properties.logs.properties.retentionDays.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.logs.properties.retentionDays.enum, parentSchema: schema31.properties.logs.properties.retentionDays, data: data74 };
                 if (vErrors === null) {
-                  vErrors = [err178];
+                  vErrors = [err173];
                 } else {
-                  vErrors.push(err178);
+                  vErrors.push(err173);
                 }
                 errors++;
               }
             }
-            if (data75.endpointType !== void 0) {
-              let data80 = data75.endpointType;
-              if (!(data80 === "regional" || data80 === "private")) {
-                const err179 = { instancePath: instancePath + "/APIGW/endpointType", schemaPath: "#/properties/APIGW/properties/endpointType/enum", keyword: "enum", params: { allowedValues: schema31.properties.APIGW.properties.endpointType.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.APIGW.properties.endpointType.enum, parentSchema: schema31.properties.APIGW.properties.endpointType, data: data80 };
+          } else {
+            const err174 = { instancePath: instancePath + "/logs", schemaPath: "#/properties/logs/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.logs.type, parentSchema: schema31.properties.logs, data: data72 };
+            if (vErrors === null) {
+              vErrors = [err174];
+            } else {
+              vErrors.push(err174);
+            }
+            errors++;
+          }
+        }
+        if (data.stackName !== void 0) {
+          let data75 = data.stackName;
+          if (typeof data75 !== "string") {
+            const err175 = { instancePath: instancePath + "/stackName", schemaPath: "#/properties/stackName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.stackName.type, parentSchema: schema31.properties.stackName, data: data75 };
+            if (vErrors === null) {
+              vErrors = [err175];
+            } else {
+              vErrors.push(err175);
+            }
+            errors++;
+          }
+        }
+        if (data.modelBucketArn !== void 0) {
+          let data76 = data.modelBucketArn;
+          if (typeof data76 !== "string") {
+            const err176 = { instancePath: instancePath + "/modelBucketArn", schemaPath: "#/properties/modelBucketArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.modelBucketArn.type, parentSchema: schema31.properties.modelBucketArn, data: data76 };
+            if (vErrors === null) {
+              vErrors = [err176];
+            } else {
+              vErrors.push(err176);
+            }
+            errors++;
+          }
+        }
+        if (data.clusterComponents !== void 0) {
+          let data77 = data.clusterComponents;
+          if (data77 && typeof data77 == "object" && !Array.isArray(data77)) {
+            for (const key18 in data77) {
+              if (!(key18 === "kubernetesVersion" || key18 === "instanceType" || key18 === "minSize" || key18 === "maxSize" || key18 === "desiredSize" || key18 === "desiredCount" || key18 === "admins" || key18 === "availabilityZones")) {
+                const err177 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.clusterComponents, data: data77 };
+                if (vErrors === null) {
+                  vErrors = [err177];
+                } else {
+                  vErrors.push(err177);
+                }
+                errors++;
+              }
+            }
+            if (data77.kubernetesVersion !== void 0) {
+              let data78 = data77.kubernetesVersion;
+              if (typeof data78 === "string") {
+                if (!pattern21.test(data78)) {
+                  const err178 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data78 };
+                  if (vErrors === null) {
+                    vErrors = [err178];
+                  } else {
+                    vErrors.push(err178);
+                  }
+                  errors++;
+                }
+              } else {
+                const err179 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.kubernetesVersion.type, parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data78 };
                 if (vErrors === null) {
                   vErrors = [err179];
                 } else {
@@ -31959,11 +31953,11 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data75.customDomain !== void 0) {
-              let data81 = data75.customDomain;
-              if (data81 && typeof data81 == "object" && !Array.isArray(data81)) {
-                if (data81.domainName === void 0) {
-                  const err180 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "domainName" }, message: "must have required property 'domainName'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data81 };
+            if (data77.instanceType !== void 0) {
+              let data79 = data77.instanceType;
+              if (typeof data79 === "string") {
+                if (!pattern22.test(data79)) {
+                  const err180 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data79 };
                   if (vErrors === null) {
                     vErrors = [err180];
                   } else {
@@ -31971,191 +31965,549 @@ var require_environment_validator = __commonJS({
                   }
                   errors++;
                 }
-                if (data81.certificateArn === void 0) {
-                  const err181 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "certificateArn" }, message: "must have required property 'certificateArn'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data81 };
+              } else {
+                const err181 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.instanceType.type, parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data79 };
+                if (vErrors === null) {
+                  vErrors = [err181];
+                } else {
+                  vErrors.push(err181);
+                }
+                errors++;
+              }
+            }
+            if (data77.minSize !== void 0) {
+              let data80 = data77.minSize;
+              if (!(typeof data80 == "number" && (!(data80 % 1) && !isNaN(data80)) && isFinite(data80))) {
+                const err182 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.minSize.type, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data80 };
+                if (vErrors === null) {
+                  vErrors = [err182];
+                } else {
+                  vErrors.push(err182);
+                }
+                errors++;
+              }
+              if (typeof data80 == "number" && isFinite(data80)) {
+                if (data80 < 0 || isNaN(data80)) {
+                  const err183 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data80 };
                   if (vErrors === null) {
-                    vErrors = [err181];
+                    vErrors = [err183];
                   } else {
-                    vErrors.push(err181);
+                    vErrors.push(err183);
                   }
                   errors++;
                 }
-                for (const key17 in data81) {
-                  if (!(key17 === "domainName" || key17 === "certificateArn" || key17 === "hostedZone")) {
-                    const err182 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data81 };
-                    if (vErrors === null) {
-                      vErrors = [err182];
-                    } else {
-                      vErrors.push(err182);
-                    }
-                    errors++;
-                  }
+              }
+            }
+            if (data77.maxSize !== void 0) {
+              let data81 = data77.maxSize;
+              if (!(typeof data81 == "number" && (!(data81 % 1) && !isNaN(data81)) && isFinite(data81))) {
+                const err184 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.maxSize.type, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data81 };
+                if (vErrors === null) {
+                  vErrors = [err184];
+                } else {
+                  vErrors.push(err184);
                 }
-                if (data81.domainName !== void 0) {
-                  let data82 = data81.domainName;
-                  if (typeof data82 === "string") {
-                    if (!pattern23.test(data82)) {
-                      const err183 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/pattern", keyword: "pattern", params: { pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, message: 'must match pattern "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"', schema: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data82 };
-                      if (vErrors === null) {
-                        vErrors = [err183];
-                      } else {
-                        vErrors.push(err183);
-                      }
-                      errors++;
-                    }
+                errors++;
+              }
+              if (typeof data81 == "number" && isFinite(data81)) {
+                if (data81 < 1 || isNaN(data81)) {
+                  const err185 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data81 };
+                  if (vErrors === null) {
+                    vErrors = [err185];
                   } else {
-                    const err184 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.domainName.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data82 };
-                    if (vErrors === null) {
-                      vErrors = [err184];
-                    } else {
-                      vErrors.push(err184);
-                    }
-                    errors++;
+                    vErrors.push(err185);
                   }
+                  errors++;
                 }
-                if (data81.certificateArn !== void 0) {
-                  let data83 = data81.certificateArn;
-                  if (typeof data83 !== "string") {
-                    const err185 = { instancePath: instancePath + "/APIGW/customDomain/certificateArn", schemaPath: "#/properties/APIGW/properties/customDomain/properties/certificateArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn, data: data83 };
-                    if (vErrors === null) {
-                      vErrors = [err185];
-                    } else {
-                      vErrors.push(err185);
-                    }
-                    errors++;
-                  }
+              }
+            }
+            if (data77.desiredSize !== void 0) {
+              let data82 = data77.desiredSize;
+              if (!(typeof data82 == "number" && (!(data82 % 1) && !isNaN(data82)) && isFinite(data82))) {
+                const err186 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredSize.type, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data82 };
+                if (vErrors === null) {
+                  vErrors = [err186];
+                } else {
+                  vErrors.push(err186);
                 }
-                if (data81.hostedZone !== void 0) {
-                  let data84 = data81.hostedZone;
-                  if (data84 && typeof data84 == "object" && !Array.isArray(data84)) {
-                    if (data84.id === void 0) {
-                      const err186 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "id" }, message: "must have required property 'id'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data84 };
-                      if (vErrors === null) {
-                        vErrors = [err186];
-                      } else {
-                        vErrors.push(err186);
-                      }
-                      errors++;
-                    }
-                    if (data84.name === void 0) {
-                      const err187 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data84 };
-                      if (vErrors === null) {
-                        vErrors = [err187];
-                      } else {
-                        vErrors.push(err187);
-                      }
-                      errors++;
-                    }
-                    for (const key18 in data84) {
-                      if (!(key18 === "id" || key18 === "name")) {
-                        const err188 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data84 };
-                        if (vErrors === null) {
-                          vErrors = [err188];
-                        } else {
-                          vErrors.push(err188);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data84.id !== void 0) {
-                      let data85 = data84.id;
-                      if (typeof data85 === "string") {
-                        if (!pattern24.test(data85)) {
-                          const err189 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern", keyword: "pattern", params: { pattern: "^Z[A-Z0-9]{1,32}$" }, message: 'must match pattern "^Z[A-Z0-9]{1,32}$"', schema: "^Z[A-Z0-9]{1,32}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data85 };
-                          if (vErrors === null) {
-                            vErrors = [err189];
-                          } else {
-                            vErrors.push(err189);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err190 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data85 };
-                        if (vErrors === null) {
-                          vErrors = [err190];
-                        } else {
-                          vErrors.push(err190);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data84.name !== void 0) {
-                      let data86 = data84.name;
-                      if (typeof data86 !== "string") {
-                        const err191 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/name", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name, data: data86 };
-                        if (vErrors === null) {
-                          vErrors = [err191];
-                        } else {
-                          vErrors.push(err191);
-                        }
-                        errors++;
-                      }
-                    }
+                errors++;
+              }
+              if (typeof data82 == "number" && isFinite(data82)) {
+                if (data82 < 0 || isNaN(data82)) {
+                  const err187 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data82 };
+                  if (vErrors === null) {
+                    vErrors = [err187];
                   } else {
-                    const err192 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data84 };
+                    vErrors.push(err187);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data77.desiredCount !== void 0) {
+              let data83 = data77.desiredCount;
+              if (!(typeof data83 == "number" && (!(data83 % 1) && !isNaN(data83)) && isFinite(data83))) {
+                const err188 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredCount.type, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data83 };
+                if (vErrors === null) {
+                  vErrors = [err188];
+                } else {
+                  vErrors.push(err188);
+                }
+                errors++;
+              }
+              if (typeof data83 == "number" && isFinite(data83)) {
+                if (data83 < 1 || isNaN(data83)) {
+                  const err189 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data83 };
+                  if (vErrors === null) {
+                    vErrors = [err189];
+                  } else {
+                    vErrors.push(err189);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data77.admins !== void 0) {
+              let data84 = data77.admins;
+              if (Array.isArray(data84)) {
+                const len9 = data84.length;
+                for (let i13 = 0; i13 < len9; i13++) {
+                  let data85 = data84[i13];
+                  if (typeof data85 !== "string") {
+                    const err190 = { instancePath: instancePath + "/clusterComponents/admins/" + i13, schemaPath: "#/properties/clusterComponents/properties/admins/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.admins.items.type, parentSchema: schema31.properties.clusterComponents.properties.admins.items, data: data85 };
                     if (vErrors === null) {
-                      vErrors = [err192];
+                      vErrors = [err190];
                     } else {
-                      vErrors.push(err192);
+                      vErrors.push(err190);
                     }
                     errors++;
+                  }
+                }
+                let i14 = data84.length;
+                let j4;
+                if (i14 > 1) {
+                  const indices3 = {};
+                  for (; i14--; ) {
+                    let item3 = data84[i14];
+                    if (typeof item3 !== "string") {
+                      continue;
+                    }
+                    if (typeof indices3[item3] == "number") {
+                      j4 = indices3[item3];
+                      const err191 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/uniqueItems", keyword: "uniqueItems", params: { i: i14, j: j4 }, message: "must NOT have duplicate items (items ## " + j4 + " and " + i14 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data84 };
+                      if (vErrors === null) {
+                        vErrors = [err191];
+                      } else {
+                        vErrors.push(err191);
+                      }
+                      errors++;
+                      break;
+                    }
+                    indices3[item3] = i14;
                   }
                 }
               } else {
-                const err193 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.type, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data81 };
+                const err192 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.admins.type, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data84 };
                 if (vErrors === null) {
-                  vErrors = [err193];
+                  vErrors = [err192];
                 } else {
-                  vErrors.push(err193);
+                  vErrors.push(err192);
+                }
+                errors++;
+              }
+            }
+            if (data77.availabilityZones !== void 0) {
+              let data86 = data77.availabilityZones;
+              if (Array.isArray(data86)) {
+                if (data86.length < 2) {
+                  const err193 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/minItems", keyword: "minItems", params: { limit: 2 }, message: "must NOT have fewer than 2 items", schema: 2, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data86 };
+                  if (vErrors === null) {
+                    vErrors = [err193];
+                  } else {
+                    vErrors.push(err193);
+                  }
+                  errors++;
+                }
+                const len10 = data86.length;
+                for (let i15 = 0; i15 < len10; i15++) {
+                  let data87 = data86[i15];
+                  if (typeof data87 === "string") {
+                    if (!pattern25.test(data87)) {
+                      const err194 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i15, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/pattern", keyword: "pattern", params: { pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, message: 'must match pattern "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"', schema: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data87 };
+                      if (vErrors === null) {
+                        vErrors = [err194];
+                      } else {
+                        vErrors.push(err194);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err195 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i15, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.availabilityZones.items.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data87 };
+                    if (vErrors === null) {
+                      vErrors = [err195];
+                    } else {
+                      vErrors.push(err195);
+                    }
+                    errors++;
+                  }
+                }
+                let i16 = data86.length;
+                let j5;
+                if (i16 > 1) {
+                  const indices4 = {};
+                  for (; i16--; ) {
+                    let item4 = data86[i16];
+                    if (typeof item4 !== "string") {
+                      continue;
+                    }
+                    if (typeof indices4[item4] == "number") {
+                      j5 = indices4[item4];
+                      const err196 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/uniqueItems", keyword: "uniqueItems", params: { i: i16, j: j5 }, message: "must NOT have duplicate items (items ## " + j5 + " and " + i16 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data86 };
+                      if (vErrors === null) {
+                        vErrors = [err196];
+                      } else {
+                        vErrors.push(err196);
+                      }
+                      errors++;
+                      break;
+                    }
+                    indices4[item4] = i16;
+                  }
+                }
+              } else {
+                const err197 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.availabilityZones.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data86 };
+                if (vErrors === null) {
+                  vErrors = [err197];
+                } else {
+                  vErrors.push(err197);
                 }
                 errors++;
               }
             }
           } else {
-            const err194 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data75 };
+            const err198 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data77 };
             if (vErrors === null) {
-              vErrors = [err194];
+              vErrors = [err198];
             } else {
-              vErrors.push(err194);
+              vErrors.push(err198);
+            }
+            errors++;
+          }
+        }
+        if (data.APIGW !== void 0) {
+          let data88 = data.APIGW;
+          if (data88 && typeof data88 == "object" && !Array.isArray(data88)) {
+            for (const key19 in data88) {
+              if (!(key19 === "stageName" || key19 === "throttle" || key19 === "endpointType" || key19 === "customDomain")) {
+                const err199 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key19 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data88 };
+                if (vErrors === null) {
+                  vErrors = [err199];
+                } else {
+                  vErrors.push(err199);
+                }
+                errors++;
+              }
+            }
+            if (data88.stageName !== void 0) {
+              let data89 = data88.stageName;
+              if (typeof data89 === "string") {
+                if (!pattern26.test(data89)) {
+                  const err200 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data89 };
+                  if (vErrors === null) {
+                    vErrors = [err200];
+                  } else {
+                    vErrors.push(err200);
+                  }
+                  errors++;
+                }
+              } else {
+                const err201 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data89 };
+                if (vErrors === null) {
+                  vErrors = [err201];
+                } else {
+                  vErrors.push(err201);
+                }
+                errors++;
+              }
+            }
+            if (data88.throttle !== void 0) {
+              let data90 = data88.throttle;
+              if (data90 && typeof data90 == "object" && !Array.isArray(data90)) {
+                for (const key20 in data90) {
+                  if (!(key20 === "rateLimit" || key20 === "burstLimit")) {
+                    const err202 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data90 };
+                    if (vErrors === null) {
+                      vErrors = [err202];
+                    } else {
+                      vErrors.push(err202);
+                    }
+                    errors++;
+                  }
+                }
+                if (data90.rateLimit !== void 0) {
+                  let data91 = data90.rateLimit;
+                  if (typeof data91 == "number" && isFinite(data91)) {
+                    if (data91 < 0 || isNaN(data91)) {
+                      const err203 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data91 };
+                      if (vErrors === null) {
+                        vErrors = [err203];
+                      } else {
+                        vErrors.push(err203);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err204 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data91 };
+                    if (vErrors === null) {
+                      vErrors = [err204];
+                    } else {
+                      vErrors.push(err204);
+                    }
+                    errors++;
+                  }
+                }
+                if (data90.burstLimit !== void 0) {
+                  let data92 = data90.burstLimit;
+                  if (!(typeof data92 == "number" && (!(data92 % 1) && !isNaN(data92)) && isFinite(data92))) {
+                    const err205 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data92 };
+                    if (vErrors === null) {
+                      vErrors = [err205];
+                    } else {
+                      vErrors.push(err205);
+                    }
+                    errors++;
+                  }
+                  if (typeof data92 == "number" && isFinite(data92)) {
+                    if (data92 < 0 || isNaN(data92)) {
+                      const err206 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data92 };
+                      if (vErrors === null) {
+                        vErrors = [err206];
+                      } else {
+                        vErrors.push(err206);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+              } else {
+                const err207 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data90 };
+                if (vErrors === null) {
+                  vErrors = [err207];
+                } else {
+                  vErrors.push(err207);
+                }
+                errors++;
+              }
+            }
+            if (data88.endpointType !== void 0) {
+              let data93 = data88.endpointType;
+              if (!(data93 === "regional" || data93 === "private")) {
+                const err208 = { instancePath: instancePath + "/APIGW/endpointType", schemaPath: "#/properties/APIGW/properties/endpointType/enum", keyword: "enum", params: { allowedValues: schema31.properties.APIGW.properties.endpointType.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.APIGW.properties.endpointType.enum, parentSchema: schema31.properties.APIGW.properties.endpointType, data: data93 };
+                if (vErrors === null) {
+                  vErrors = [err208];
+                } else {
+                  vErrors.push(err208);
+                }
+                errors++;
+              }
+            }
+            if (data88.customDomain !== void 0) {
+              let data94 = data88.customDomain;
+              if (data94 && typeof data94 == "object" && !Array.isArray(data94)) {
+                if (data94.domainName === void 0) {
+                  const err209 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "domainName" }, message: "must have required property 'domainName'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data94 };
+                  if (vErrors === null) {
+                    vErrors = [err209];
+                  } else {
+                    vErrors.push(err209);
+                  }
+                  errors++;
+                }
+                if (data94.certificateArn === void 0) {
+                  const err210 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "certificateArn" }, message: "must have required property 'certificateArn'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data94 };
+                  if (vErrors === null) {
+                    vErrors = [err210];
+                  } else {
+                    vErrors.push(err210);
+                  }
+                  errors++;
+                }
+                for (const key21 in data94) {
+                  if (!(key21 === "domainName" || key21 === "certificateArn" || key21 === "hostedZone")) {
+                    const err211 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data94 };
+                    if (vErrors === null) {
+                      vErrors = [err211];
+                    } else {
+                      vErrors.push(err211);
+                    }
+                    errors++;
+                  }
+                }
+                if (data94.domainName !== void 0) {
+                  let data95 = data94.domainName;
+                  if (typeof data95 === "string") {
+                    if (!pattern27.test(data95)) {
+                      const err212 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/pattern", keyword: "pattern", params: { pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, message: 'must match pattern "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"', schema: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data95 };
+                      if (vErrors === null) {
+                        vErrors = [err212];
+                      } else {
+                        vErrors.push(err212);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err213 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.domainName.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data95 };
+                    if (vErrors === null) {
+                      vErrors = [err213];
+                    } else {
+                      vErrors.push(err213);
+                    }
+                    errors++;
+                  }
+                }
+                if (data94.certificateArn !== void 0) {
+                  let data96 = data94.certificateArn;
+                  if (typeof data96 !== "string") {
+                    const err214 = { instancePath: instancePath + "/APIGW/customDomain/certificateArn", schemaPath: "#/properties/APIGW/properties/customDomain/properties/certificateArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn, data: data96 };
+                    if (vErrors === null) {
+                      vErrors = [err214];
+                    } else {
+                      vErrors.push(err214);
+                    }
+                    errors++;
+                  }
+                }
+                if (data94.hostedZone !== void 0) {
+                  let data97 = data94.hostedZone;
+                  if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
+                    if (data97.id === void 0) {
+                      const err215 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "id" }, message: "must have required property 'id'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data97 };
+                      if (vErrors === null) {
+                        vErrors = [err215];
+                      } else {
+                        vErrors.push(err215);
+                      }
+                      errors++;
+                    }
+                    if (data97.name === void 0) {
+                      const err216 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data97 };
+                      if (vErrors === null) {
+                        vErrors = [err216];
+                      } else {
+                        vErrors.push(err216);
+                      }
+                      errors++;
+                    }
+                    for (const key22 in data97) {
+                      if (!(key22 === "id" || key22 === "name")) {
+                        const err217 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data97 };
+                        if (vErrors === null) {
+                          vErrors = [err217];
+                        } else {
+                          vErrors.push(err217);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data97.id !== void 0) {
+                      let data98 = data97.id;
+                      if (typeof data98 === "string") {
+                        if (!pattern28.test(data98)) {
+                          const err218 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern", keyword: "pattern", params: { pattern: "^Z[A-Z0-9]{1,32}$" }, message: 'must match pattern "^Z[A-Z0-9]{1,32}$"', schema: "^Z[A-Z0-9]{1,32}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data98 };
+                          if (vErrors === null) {
+                            vErrors = [err218];
+                          } else {
+                            vErrors.push(err218);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err219 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data98 };
+                        if (vErrors === null) {
+                          vErrors = [err219];
+                        } else {
+                          vErrors.push(err219);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data97.name !== void 0) {
+                      let data99 = data97.name;
+                      if (typeof data99 !== "string") {
+                        const err220 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/name", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name, data: data99 };
+                        if (vErrors === null) {
+                          vErrors = [err220];
+                        } else {
+                          vErrors.push(err220);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err221 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data97 };
+                    if (vErrors === null) {
+                      vErrors = [err221];
+                    } else {
+                      vErrors.push(err221);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err222 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.type, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data94 };
+                if (vErrors === null) {
+                  vErrors = [err222];
+                } else {
+                  vErrors.push(err222);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err223 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data88 };
+            if (vErrors === null) {
+              vErrors = [err223];
+            } else {
+              vErrors.push(err223);
             }
             errors++;
           }
         }
         if (data.modelsRuntime !== void 0) {
-          let data87 = data.modelsRuntime;
-          if (Array.isArray(data87)) {
-            if (data87.length < 1) {
-              const err195 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data87 };
+          let data100 = data.modelsRuntime;
+          if (Array.isArray(data100)) {
+            if (data100.length < 1) {
+              const err224 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data100 };
               if (vErrors === null) {
-                vErrors = [err195];
+                vErrors = [err224];
               } else {
-                vErrors.push(err195);
+                vErrors.push(err224);
               }
               errors++;
             }
-            const len9 = data87.length;
-            for (let i14 = 0; i14 < len9; i14++) {
-              if (!validate21(data87[i14], { instancePath: instancePath + "/modelsRuntime/" + i14, parentData: data87, parentDataProperty: i14, rootData, dynamicAnchors })) {
+            const len11 = data100.length;
+            for (let i17 = 0; i17 < len11; i17++) {
+              if (!validate21(data100[i17], { instancePath: instancePath + "/modelsRuntime/" + i17, parentData: data100, parentDataProperty: i17, rootData, dynamicAnchors })) {
                 vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
                 errors = vErrors.length;
               }
             }
           } else {
-            const err196 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data87 };
+            const err225 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data100 };
             if (vErrors === null) {
-              vErrors = [err196];
+              vErrors = [err225];
             } else {
-              vErrors.push(err196);
+              vErrors.push(err225);
             }
             errors++;
           }
         }
       } else {
-        const err197 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
+        const err226 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
         if (vErrors === null) {
-          vErrors = [err197];
+          vErrors = [err226];
         } else {
-          vErrors.push(err197);
+          vErrors.push(err226);
         }
         errors++;
       }
@@ -32166,12 +32518,5828 @@ var require_environment_validator = __commonJS({
   }
 });
 
+// node_modules/dockerfile-ast/lib/argument.js
+var require_argument = __commonJS({
+  "node_modules/dockerfile-ast/lib/argument.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Argument = void 0;
+    var Argument = class {
+      constructor(value, range) {
+        this.value = value;
+        this.range = range;
+      }
+      toString() {
+        return this.value;
+      }
+      getRange() {
+        return this.range;
+      }
+      getValue() {
+        return this.value;
+      }
+      isAfter(position) {
+        if (this.range.end.line < position.line) {
+          return false;
+        }
+        return this.range.start.line > position.line ? true : this.range.start.character > position.character;
+      }
+      isBefore(position) {
+        if (this.range.start.line < position.line) {
+          return true;
+        }
+        return this.range.end.line > position.line ? false : this.range.end.character < position.character;
+      }
+    };
+    exports2.Argument = Argument;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/jsonArgument.js
+var require_jsonArgument = __commonJS({
+  "node_modules/dockerfile-ast/lib/jsonArgument.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.JSONArgument = void 0;
+    var argument_1 = require_argument();
+    var JSONArgument = class extends argument_1.Argument {
+      constructor(value, range, jsonRange) {
+        super(value, range);
+        this.jsonRange = jsonRange;
+      }
+      getJSONRange() {
+        return this.jsonRange;
+      }
+      getJSONValue() {
+        let value = super.getValue();
+        value = value.substring(1, value.length - 1);
+        return value;
+      }
+    };
+    exports2.JSONArgument = JSONArgument;
+  }
+});
+
+// node_modules/vscode-languageserver-types/lib/esm/main.js
+var main_exports = {};
+__export(main_exports, {
+  AnnotatedTextEdit: () => AnnotatedTextEdit,
+  ApplyKind: () => ApplyKind,
+  ChangeAnnotation: () => ChangeAnnotation,
+  ChangeAnnotationIdentifier: () => ChangeAnnotationIdentifier,
+  CodeAction: () => CodeAction,
+  CodeActionContext: () => CodeActionContext,
+  CodeActionKind: () => CodeActionKind,
+  CodeActionTag: () => CodeActionTag,
+  CodeActionTriggerKind: () => CodeActionTriggerKind,
+  CodeDescription: () => CodeDescription,
+  CodeLens: () => CodeLens,
+  Color: () => Color,
+  ColorInformation: () => ColorInformation,
+  ColorPresentation: () => ColorPresentation,
+  Command: () => Command,
+  CompletionItem: () => CompletionItem,
+  CompletionItemKind: () => CompletionItemKind,
+  CompletionItemLabelDetails: () => CompletionItemLabelDetails,
+  CompletionItemTag: () => CompletionItemTag,
+  CompletionList: () => CompletionList,
+  CreateFile: () => CreateFile,
+  DeleteFile: () => DeleteFile,
+  Diagnostic: () => Diagnostic,
+  DiagnosticRelatedInformation: () => DiagnosticRelatedInformation,
+  DiagnosticSeverity: () => DiagnosticSeverity,
+  DiagnosticTag: () => DiagnosticTag,
+  DocumentHighlight: () => DocumentHighlight,
+  DocumentHighlightKind: () => DocumentHighlightKind,
+  DocumentLink: () => DocumentLink,
+  DocumentSymbol: () => DocumentSymbol,
+  DocumentUri: () => DocumentUri,
+  EOL: () => EOL,
+  FoldingRange: () => FoldingRange,
+  FoldingRangeKind: () => FoldingRangeKind,
+  FormattingOptions: () => FormattingOptions,
+  Hover: () => Hover,
+  InlayHint: () => InlayHint,
+  InlayHintKind: () => InlayHintKind,
+  InlayHintLabelPart: () => InlayHintLabelPart,
+  InlineCompletionContext: () => InlineCompletionContext,
+  InlineCompletionItem: () => InlineCompletionItem,
+  InlineCompletionList: () => InlineCompletionList,
+  InlineCompletionTriggerKind: () => InlineCompletionTriggerKind,
+  InlineValueContext: () => InlineValueContext,
+  InlineValueEvaluatableExpression: () => InlineValueEvaluatableExpression,
+  InlineValueText: () => InlineValueText,
+  InlineValueVariableLookup: () => InlineValueVariableLookup,
+  InsertReplaceEdit: () => InsertReplaceEdit,
+  InsertTextFormat: () => InsertTextFormat,
+  InsertTextMode: () => InsertTextMode,
+  LanguageKind: () => LanguageKind,
+  Location: () => Location,
+  LocationLink: () => LocationLink,
+  MarkedString: () => MarkedString,
+  MarkupContent: () => MarkupContent,
+  MarkupKind: () => MarkupKind,
+  OptionalVersionedTextDocumentIdentifier: () => OptionalVersionedTextDocumentIdentifier,
+  ParameterInformation: () => ParameterInformation,
+  Position: () => Position,
+  Range: () => Range,
+  RenameFile: () => RenameFile,
+  SelectedCompletionInfo: () => SelectedCompletionInfo,
+  SelectionRange: () => SelectionRange,
+  SemanticTokenModifiers: () => SemanticTokenModifiers,
+  SemanticTokenTypes: () => SemanticTokenTypes,
+  SemanticTokens: () => SemanticTokens,
+  SignatureInformation: () => SignatureInformation,
+  SnippetTextEdit: () => SnippetTextEdit,
+  StringValue: () => StringValue,
+  SymbolInformation: () => SymbolInformation,
+  SymbolKind: () => SymbolKind,
+  SymbolTag: () => SymbolTag,
+  TextDocument: () => TextDocument,
+  TextDocumentEdit: () => TextDocumentEdit,
+  TextDocumentIdentifier: () => TextDocumentIdentifier,
+  TextDocumentItem: () => TextDocumentItem,
+  TextEdit: () => TextEdit,
+  URI: () => URI,
+  VersionedTextDocumentIdentifier: () => VersionedTextDocumentIdentifier,
+  WorkspaceChange: () => WorkspaceChange,
+  WorkspaceEdit: () => WorkspaceEdit,
+  WorkspaceFolder: () => WorkspaceFolder,
+  WorkspaceSymbol: () => WorkspaceSymbol,
+  integer: () => integer,
+  uinteger: () => uinteger
+});
+var DocumentUri, URI, integer, uinteger, Position, Range, Location, LocationLink, Color, ColorInformation, ColorPresentation, FoldingRangeKind, FoldingRange, DiagnosticRelatedInformation, DiagnosticSeverity, DiagnosticTag, CodeDescription, Diagnostic, Command, TextEdit, ChangeAnnotation, ChangeAnnotationIdentifier, AnnotatedTextEdit, TextDocumentEdit, CreateFile, RenameFile, DeleteFile, WorkspaceEdit, TextEditChangeImpl, SnippetTextEdit, ChangeAnnotations, WorkspaceChange, TextDocumentIdentifier, VersionedTextDocumentIdentifier, OptionalVersionedTextDocumentIdentifier, LanguageKind, TextDocumentItem, MarkupKind, MarkupContent, CompletionItemKind, InsertTextFormat, CompletionItemTag, InsertReplaceEdit, InsertTextMode, ApplyKind, CompletionItemLabelDetails, CompletionItem, CompletionList, MarkedString, Hover, ParameterInformation, SignatureInformation, DocumentHighlightKind, DocumentHighlight, SymbolKind, SymbolTag, SymbolInformation, WorkspaceSymbol, DocumentSymbol, CodeActionKind, CodeActionTriggerKind, CodeActionContext, CodeActionTag, CodeAction, CodeLens, FormattingOptions, DocumentLink, SelectionRange, SemanticTokenTypes, SemanticTokenModifiers, SemanticTokens, InlineValueText, InlineValueVariableLookup, InlineValueEvaluatableExpression, InlineValueContext, InlayHintKind, InlayHintLabelPart, InlayHint, StringValue, InlineCompletionItem, InlineCompletionList, InlineCompletionTriggerKind, SelectedCompletionInfo, InlineCompletionContext, WorkspaceFolder, EOL, TextDocument, FullTextDocument, Is;
+var init_main = __esm({
+  "node_modules/vscode-languageserver-types/lib/esm/main.js"() {
+    "use strict";
+    (function(DocumentUri2) {
+      function is(value) {
+        return typeof value === "string";
+      }
+      DocumentUri2.is = is;
+    })(DocumentUri || (DocumentUri = {}));
+    (function(URI2) {
+      function is(value) {
+        return typeof value === "string";
+      }
+      URI2.is = is;
+    })(URI || (URI = {}));
+    (function(integer2) {
+      integer2.MIN_VALUE = -2147483648;
+      integer2.MAX_VALUE = 2147483647;
+      function is(value) {
+        return typeof value === "number" && integer2.MIN_VALUE <= value && value <= integer2.MAX_VALUE;
+      }
+      integer2.is = is;
+    })(integer || (integer = {}));
+    (function(uinteger2) {
+      uinteger2.MIN_VALUE = 0;
+      uinteger2.MAX_VALUE = 2147483647;
+      function is(value) {
+        return typeof value === "number" && uinteger2.MIN_VALUE <= value && value <= uinteger2.MAX_VALUE;
+      }
+      uinteger2.is = is;
+    })(uinteger || (uinteger = {}));
+    (function(Position2) {
+      function create(line, character) {
+        if (line === Number.MAX_VALUE) {
+          line = uinteger.MAX_VALUE;
+        }
+        if (character === Number.MAX_VALUE) {
+          character = uinteger.MAX_VALUE;
+        }
+        return { line, character };
+      }
+      Position2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Is.uinteger(candidate.line) && Is.uinteger(candidate.character);
+      }
+      Position2.is = is;
+    })(Position || (Position = {}));
+    (function(Range2) {
+      function create(one, two, three, four) {
+        if (Is.uinteger(one) && Is.uinteger(two) && Is.uinteger(three) && Is.uinteger(four)) {
+          return { start: Position.create(one, two), end: Position.create(three, four) };
+        } else if (Position.is(one) && Position.is(two)) {
+          return { start: one, end: two };
+        } else {
+          throw new Error(`Range#create called with invalid arguments[${one}, ${two}, ${three}, ${four}]`);
+        }
+      }
+      Range2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Position.is(candidate.start) && Position.is(candidate.end);
+      }
+      Range2.is = is;
+    })(Range || (Range = {}));
+    (function(Location2) {
+      function create(uri, range) {
+        return { uri, range };
+      }
+      Location2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Range.is(candidate.range) && (Is.string(candidate.uri) || Is.undefined(candidate.uri));
+      }
+      Location2.is = is;
+    })(Location || (Location = {}));
+    (function(LocationLink2) {
+      function create(targetUri, targetRange, targetSelectionRange, originSelectionRange) {
+        return { targetUri, targetRange, targetSelectionRange, originSelectionRange };
+      }
+      LocationLink2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Range.is(candidate.targetRange) && Is.string(candidate.targetUri) && Range.is(candidate.targetSelectionRange) && (Range.is(candidate.originSelectionRange) || Is.undefined(candidate.originSelectionRange));
+      }
+      LocationLink2.is = is;
+    })(LocationLink || (LocationLink = {}));
+    (function(Color2) {
+      function create(red, green, blue, alpha) {
+        return {
+          red,
+          green,
+          blue,
+          alpha
+        };
+      }
+      Color2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Is.numberRange(candidate.red, 0, 1) && Is.numberRange(candidate.green, 0, 1) && Is.numberRange(candidate.blue, 0, 1) && Is.numberRange(candidate.alpha, 0, 1);
+      }
+      Color2.is = is;
+    })(Color || (Color = {}));
+    (function(ColorInformation2) {
+      function create(range, color) {
+        return {
+          range,
+          color
+        };
+      }
+      ColorInformation2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Range.is(candidate.range) && Color.is(candidate.color);
+      }
+      ColorInformation2.is = is;
+    })(ColorInformation || (ColorInformation = {}));
+    (function(ColorPresentation2) {
+      function create(label2, textEdit, additionalTextEdits) {
+        return {
+          label: label2,
+          textEdit,
+          additionalTextEdits
+        };
+      }
+      ColorPresentation2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Is.string(candidate.label) && (Is.undefined(candidate.textEdit) || TextEdit.is(candidate.textEdit)) && (Is.undefined(candidate.additionalTextEdits) || Is.typedArray(candidate.additionalTextEdits, TextEdit.is));
+      }
+      ColorPresentation2.is = is;
+    })(ColorPresentation || (ColorPresentation = {}));
+    (function(FoldingRangeKind2) {
+      FoldingRangeKind2.Comment = "comment";
+      FoldingRangeKind2.Imports = "imports";
+      FoldingRangeKind2.Region = "region";
+    })(FoldingRangeKind || (FoldingRangeKind = {}));
+    (function(FoldingRange2) {
+      function create(startLine, endLine, startCharacter, endCharacter, kind, collapsedText) {
+        const result = {
+          startLine,
+          endLine
+        };
+        if (Is.defined(startCharacter)) {
+          result.startCharacter = startCharacter;
+        }
+        if (Is.defined(endCharacter)) {
+          result.endCharacter = endCharacter;
+        }
+        if (Is.defined(kind)) {
+          result.kind = kind;
+        }
+        if (Is.defined(collapsedText)) {
+          result.collapsedText = collapsedText;
+        }
+        return result;
+      }
+      FoldingRange2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Is.uinteger(candidate.startLine) && Is.uinteger(candidate.endLine) && (Is.undefined(candidate.startCharacter) || Is.uinteger(candidate.startCharacter)) && (Is.undefined(candidate.endCharacter) || Is.uinteger(candidate.endCharacter)) && (Is.undefined(candidate.kind) || Is.string(candidate.kind));
+      }
+      FoldingRange2.is = is;
+    })(FoldingRange || (FoldingRange = {}));
+    (function(DiagnosticRelatedInformation2) {
+      function create(location, message) {
+        return {
+          location,
+          message
+        };
+      }
+      DiagnosticRelatedInformation2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Location.is(candidate.location) && Is.string(candidate.message);
+      }
+      DiagnosticRelatedInformation2.is = is;
+    })(DiagnosticRelatedInformation || (DiagnosticRelatedInformation = {}));
+    (function(DiagnosticSeverity2) {
+      DiagnosticSeverity2.Error = 1;
+      DiagnosticSeverity2.Warning = 2;
+      DiagnosticSeverity2.Information = 3;
+      DiagnosticSeverity2.Hint = 4;
+    })(DiagnosticSeverity || (DiagnosticSeverity = {}));
+    (function(DiagnosticTag2) {
+      DiagnosticTag2.Unnecessary = 1;
+      DiagnosticTag2.Deprecated = 2;
+    })(DiagnosticTag || (DiagnosticTag = {}));
+    (function(CodeDescription2) {
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Is.string(candidate.href);
+      }
+      CodeDescription2.is = is;
+    })(CodeDescription || (CodeDescription = {}));
+    (function(Diagnostic2) {
+      function create(range, message, severity, code, source, relatedInformation) {
+        const result = { range, message };
+        if (Is.defined(severity)) {
+          result.severity = severity;
+        }
+        if (Is.defined(code)) {
+          result.code = code;
+        }
+        if (Is.defined(source)) {
+          result.source = source;
+        }
+        if (Is.defined(relatedInformation)) {
+          result.relatedInformation = relatedInformation;
+        }
+        return result;
+      }
+      Diagnostic2.create = create;
+      function is(value) {
+        var _a;
+        const candidate = value;
+        return Is.defined(candidate) && Range.is(candidate.range) && (Is.string(candidate.message) || MarkupContent.is(candidate.message)) && (Is.number(candidate.severity) || Is.undefined(candidate.severity)) && (Is.integer(candidate.code) || Is.string(candidate.code) || Is.undefined(candidate.code)) && (Is.undefined(candidate.codeDescription) || Is.string((_a = candidate.codeDescription) === null || _a === void 0 ? void 0 : _a.href)) && (Is.string(candidate.source) || Is.undefined(candidate.source)) && (Is.undefined(candidate.relatedInformation) || Is.typedArray(candidate.relatedInformation, DiagnosticRelatedInformation.is));
+      }
+      Diagnostic2.is = is;
+      function is3_17(value) {
+        return Is.string(value.message);
+      }
+      Diagnostic2.is3_17 = is3_17;
+      function getMessageString(diagnostic) {
+        if (Is.string(diagnostic.message)) {
+          return diagnostic.message;
+        } else if (MarkupContent.is(diagnostic.message)) {
+          return diagnostic.message.value;
+        } else {
+          throw new Error(`Unknown message type ${typeof diagnostic.message}`);
+        }
+      }
+      Diagnostic2.getMessageString = getMessageString;
+    })(Diagnostic || (Diagnostic = {}));
+    (function(Command2) {
+      function create(title, command, ...args) {
+        const result = { title, command };
+        if (Is.defined(args) && args.length > 0) {
+          result.arguments = args;
+        }
+        return result;
+      }
+      Command2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Is.string(candidate.title) && (candidate.tooltip === void 0 || Is.string(candidate.tooltip)) && Is.string(candidate.command);
+      }
+      Command2.is = is;
+    })(Command || (Command = {}));
+    (function(TextEdit2) {
+      function replace(range, newText) {
+        return { range, newText };
+      }
+      TextEdit2.replace = replace;
+      function insert(position, newText) {
+        return { range: { start: position, end: position }, newText };
+      }
+      TextEdit2.insert = insert;
+      function del(range) {
+        return { range, newText: "" };
+      }
+      TextEdit2.del = del;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Is.string(candidate.newText) && Range.is(candidate.range);
+      }
+      TextEdit2.is = is;
+    })(TextEdit || (TextEdit = {}));
+    (function(ChangeAnnotation2) {
+      function create(label2, needsConfirmation, description) {
+        const result = { label: label2 };
+        if (needsConfirmation !== void 0) {
+          result.needsConfirmation = needsConfirmation;
+        }
+        if (description !== void 0) {
+          result.description = description;
+        }
+        return result;
+      }
+      ChangeAnnotation2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Is.string(candidate.label) && (Is.boolean(candidate.needsConfirmation) || candidate.needsConfirmation === void 0) && (Is.string(candidate.description) || candidate.description === void 0);
+      }
+      ChangeAnnotation2.is = is;
+    })(ChangeAnnotation || (ChangeAnnotation = {}));
+    (function(ChangeAnnotationIdentifier2) {
+      function is(value) {
+        const candidate = value;
+        return Is.string(candidate);
+      }
+      ChangeAnnotationIdentifier2.is = is;
+    })(ChangeAnnotationIdentifier || (ChangeAnnotationIdentifier = {}));
+    (function(AnnotatedTextEdit2) {
+      function replace(range, newText, annotation) {
+        return { range, newText, annotationId: annotation };
+      }
+      AnnotatedTextEdit2.replace = replace;
+      function insert(position, newText, annotation) {
+        return { range: { start: position, end: position }, newText, annotationId: annotation };
+      }
+      AnnotatedTextEdit2.insert = insert;
+      function del(range, annotation) {
+        return { range, newText: "", annotationId: annotation };
+      }
+      AnnotatedTextEdit2.del = del;
+      function is(value) {
+        const candidate = value;
+        return TextEdit.is(candidate) && (ChangeAnnotation.is(candidate.annotationId) || ChangeAnnotationIdentifier.is(candidate.annotationId));
+      }
+      AnnotatedTextEdit2.is = is;
+    })(AnnotatedTextEdit || (AnnotatedTextEdit = {}));
+    (function(TextDocumentEdit2) {
+      function create(textDocument, edits) {
+        return { textDocument, edits };
+      }
+      TextDocumentEdit2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && OptionalVersionedTextDocumentIdentifier.is(candidate.textDocument) && Array.isArray(candidate.edits);
+      }
+      TextDocumentEdit2.is = is;
+    })(TextDocumentEdit || (TextDocumentEdit = {}));
+    (function(CreateFile2) {
+      function create(uri, options, annotation) {
+        const result = {
+          kind: "create",
+          uri
+        };
+        if (options !== void 0 && (options.overwrite !== void 0 || options.ignoreIfExists !== void 0)) {
+          result.options = options;
+        }
+        if (annotation !== void 0) {
+          result.annotationId = annotation;
+        }
+        return result;
+      }
+      CreateFile2.create = create;
+      function is(value) {
+        const candidate = value;
+        return candidate && candidate.kind === "create" && Is.string(candidate.uri) && (candidate.options === void 0 || (candidate.options.overwrite === void 0 || Is.boolean(candidate.options.overwrite)) && (candidate.options.ignoreIfExists === void 0 || Is.boolean(candidate.options.ignoreIfExists))) && (candidate.annotationId === void 0 || ChangeAnnotationIdentifier.is(candidate.annotationId));
+      }
+      CreateFile2.is = is;
+    })(CreateFile || (CreateFile = {}));
+    (function(RenameFile2) {
+      function create(oldUri, newUri, options, annotation) {
+        const result = {
+          kind: "rename",
+          oldUri,
+          newUri
+        };
+        if (options !== void 0 && (options.overwrite !== void 0 || options.ignoreIfExists !== void 0)) {
+          result.options = options;
+        }
+        if (annotation !== void 0) {
+          result.annotationId = annotation;
+        }
+        return result;
+      }
+      RenameFile2.create = create;
+      function is(value) {
+        const candidate = value;
+        return candidate && candidate.kind === "rename" && Is.string(candidate.oldUri) && Is.string(candidate.newUri) && (candidate.options === void 0 || (candidate.options.overwrite === void 0 || Is.boolean(candidate.options.overwrite)) && (candidate.options.ignoreIfExists === void 0 || Is.boolean(candidate.options.ignoreIfExists))) && (candidate.annotationId === void 0 || ChangeAnnotationIdentifier.is(candidate.annotationId));
+      }
+      RenameFile2.is = is;
+    })(RenameFile || (RenameFile = {}));
+    (function(DeleteFile2) {
+      function create(uri, options, annotation) {
+        const result = {
+          kind: "delete",
+          uri
+        };
+        if (options !== void 0 && (options.recursive !== void 0 || options.ignoreIfNotExists !== void 0)) {
+          result.options = options;
+        }
+        if (annotation !== void 0) {
+          result.annotationId = annotation;
+        }
+        return result;
+      }
+      DeleteFile2.create = create;
+      function is(value) {
+        const candidate = value;
+        return candidate && candidate.kind === "delete" && Is.string(candidate.uri) && (candidate.options === void 0 || (candidate.options.recursive === void 0 || Is.boolean(candidate.options.recursive)) && (candidate.options.ignoreIfNotExists === void 0 || Is.boolean(candidate.options.ignoreIfNotExists))) && (candidate.annotationId === void 0 || ChangeAnnotationIdentifier.is(candidate.annotationId));
+      }
+      DeleteFile2.is = is;
+    })(DeleteFile || (DeleteFile = {}));
+    (function(WorkspaceEdit2) {
+      function is(value) {
+        const candidate = value;
+        return candidate && (candidate.changes !== void 0 || candidate.documentChanges !== void 0) && (candidate.documentChanges === void 0 || candidate.documentChanges.every((change) => {
+          if (Is.string(change.kind)) {
+            return CreateFile.is(change) || RenameFile.is(change) || DeleteFile.is(change);
+          } else {
+            return TextDocumentEdit.is(change);
+          }
+        }));
+      }
+      WorkspaceEdit2.is = is;
+    })(WorkspaceEdit || (WorkspaceEdit = {}));
+    TextEditChangeImpl = class {
+      constructor(edits, changeAnnotations) {
+        this.edits = edits;
+        this.changeAnnotations = changeAnnotations;
+      }
+      insert(position, newText, annotation) {
+        let edit;
+        let id;
+        if (annotation === void 0) {
+          edit = TextEdit.insert(position, newText);
+        } else if (ChangeAnnotationIdentifier.is(annotation)) {
+          id = annotation;
+          edit = AnnotatedTextEdit.insert(position, newText, annotation);
+        } else {
+          this.assertChangeAnnotations(this.changeAnnotations);
+          id = this.changeAnnotations.manage(annotation);
+          edit = AnnotatedTextEdit.insert(position, newText, id);
+        }
+        this.edits.push(edit);
+        if (id !== void 0) {
+          return id;
+        }
+      }
+      replace(range, newText, annotation) {
+        let edit;
+        let id;
+        if (annotation === void 0) {
+          edit = TextEdit.replace(range, newText);
+        } else if (ChangeAnnotationIdentifier.is(annotation)) {
+          id = annotation;
+          edit = AnnotatedTextEdit.replace(range, newText, annotation);
+        } else {
+          this.assertChangeAnnotations(this.changeAnnotations);
+          id = this.changeAnnotations.manage(annotation);
+          edit = AnnotatedTextEdit.replace(range, newText, id);
+        }
+        this.edits.push(edit);
+        if (id !== void 0) {
+          return id;
+        }
+      }
+      delete(range, annotation) {
+        let edit;
+        let id;
+        if (annotation === void 0) {
+          edit = TextEdit.del(range);
+        } else if (ChangeAnnotationIdentifier.is(annotation)) {
+          id = annotation;
+          edit = AnnotatedTextEdit.del(range, annotation);
+        } else {
+          this.assertChangeAnnotations(this.changeAnnotations);
+          id = this.changeAnnotations.manage(annotation);
+          edit = AnnotatedTextEdit.del(range, id);
+        }
+        this.edits.push(edit);
+        if (id !== void 0) {
+          return id;
+        }
+      }
+      add(edit) {
+        this.edits.push(edit);
+      }
+      all() {
+        return this.edits;
+      }
+      clear() {
+        this.edits.splice(0, this.edits.length);
+      }
+      assertChangeAnnotations(value) {
+        if (value === void 0) {
+          throw new Error(`Text edit change is not configured to manage change annotations.`);
+        }
+      }
+    };
+    (function(SnippetTextEdit2) {
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Range.is(candidate.range) && StringValue.isSnippet(candidate.snippet) && (candidate.annotationId === void 0 || (ChangeAnnotation.is(candidate.annotationId) || ChangeAnnotationIdentifier.is(candidate.annotationId)));
+      }
+      SnippetTextEdit2.is = is;
+    })(SnippetTextEdit || (SnippetTextEdit = {}));
+    ChangeAnnotations = class {
+      constructor(annotations) {
+        this._annotations = annotations === void 0 ? /* @__PURE__ */ Object.create(null) : annotations;
+        this._counter = 0;
+        this._size = 0;
+      }
+      all() {
+        return this._annotations;
+      }
+      get size() {
+        return this._size;
+      }
+      manage(idOrAnnotation, annotation) {
+        let id;
+        if (ChangeAnnotationIdentifier.is(idOrAnnotation)) {
+          id = idOrAnnotation;
+        } else {
+          id = this.nextId();
+          annotation = idOrAnnotation;
+        }
+        if (this._annotations[id] !== void 0) {
+          throw new Error(`Id ${id} is already in use.`);
+        }
+        if (annotation === void 0) {
+          throw new Error(`No annotation provided for id ${id}`);
+        }
+        this._annotations[id] = annotation;
+        this._size++;
+        return id;
+      }
+      nextId() {
+        this._counter++;
+        return this._counter.toString();
+      }
+    };
+    WorkspaceChange = class {
+      constructor(workspaceEdit) {
+        this._textEditChanges = /* @__PURE__ */ Object.create(null);
+        if (workspaceEdit !== void 0) {
+          this._workspaceEdit = workspaceEdit;
+          if (workspaceEdit.documentChanges) {
+            this._changeAnnotations = new ChangeAnnotations(workspaceEdit.changeAnnotations);
+            workspaceEdit.changeAnnotations = this._changeAnnotations.all();
+            workspaceEdit.documentChanges.forEach((change) => {
+              if (TextDocumentEdit.is(change)) {
+                const textEditChange = new TextEditChangeImpl(change.edits, this._changeAnnotations);
+                this._textEditChanges[change.textDocument.uri] = textEditChange;
+              }
+            });
+          } else if (workspaceEdit.changes) {
+            Object.keys(workspaceEdit.changes).forEach((key) => {
+              const textEditChange = new TextEditChangeImpl(workspaceEdit.changes[key]);
+              this._textEditChanges[key] = textEditChange;
+            });
+          }
+        } else {
+          this._workspaceEdit = {};
+        }
+      }
+      /**
+       * Returns the underlying {@link WorkspaceEdit} literal
+       * use to be returned from a workspace edit operation like rename.
+       */
+      get edit() {
+        this.initDocumentChanges();
+        if (this._changeAnnotations !== void 0) {
+          if (this._changeAnnotations.size === 0) {
+            this._workspaceEdit.changeAnnotations = void 0;
+          } else {
+            this._workspaceEdit.changeAnnotations = this._changeAnnotations.all();
+          }
+        }
+        return this._workspaceEdit;
+      }
+      getTextEditChange(key) {
+        if (OptionalVersionedTextDocumentIdentifier.is(key)) {
+          this.initDocumentChanges();
+          if (this._workspaceEdit.documentChanges === void 0) {
+            throw new Error("Workspace edit is not configured for document changes.");
+          }
+          const textDocument = { uri: key.uri, version: key.version };
+          let result = this._textEditChanges[textDocument.uri];
+          if (!result) {
+            const edits = [];
+            const textDocumentEdit = {
+              textDocument,
+              edits
+            };
+            this._workspaceEdit.documentChanges.push(textDocumentEdit);
+            result = new TextEditChangeImpl(edits, this._changeAnnotations);
+            this._textEditChanges[textDocument.uri] = result;
+          }
+          return result;
+        } else {
+          this.initChanges();
+          if (this._workspaceEdit.changes === void 0) {
+            throw new Error("Workspace edit is not configured for normal text edit changes.");
+          }
+          let result = this._textEditChanges[key];
+          if (!result) {
+            const edits = [];
+            this._workspaceEdit.changes[key] = edits;
+            result = new TextEditChangeImpl(edits);
+            this._textEditChanges[key] = result;
+          }
+          return result;
+        }
+      }
+      initDocumentChanges() {
+        if (this._workspaceEdit.documentChanges === void 0 && this._workspaceEdit.changes === void 0) {
+          this._changeAnnotations = new ChangeAnnotations();
+          this._workspaceEdit.documentChanges = [];
+          this._workspaceEdit.changeAnnotations = this._changeAnnotations.all();
+        }
+      }
+      initChanges() {
+        if (this._workspaceEdit.documentChanges === void 0 && this._workspaceEdit.changes === void 0) {
+          this._workspaceEdit.changes = /* @__PURE__ */ Object.create(null);
+        }
+      }
+      createFile(uri, optionsOrAnnotation, options) {
+        this.initDocumentChanges();
+        if (this._workspaceEdit.documentChanges === void 0) {
+          throw new Error("Workspace edit is not configured for document changes.");
+        }
+        let annotation;
+        if (ChangeAnnotation.is(optionsOrAnnotation) || ChangeAnnotationIdentifier.is(optionsOrAnnotation)) {
+          annotation = optionsOrAnnotation;
+        } else {
+          options = optionsOrAnnotation;
+        }
+        let operation;
+        let id;
+        if (annotation === void 0) {
+          operation = CreateFile.create(uri, options);
+        } else {
+          id = ChangeAnnotationIdentifier.is(annotation) ? annotation : this._changeAnnotations.manage(annotation);
+          operation = CreateFile.create(uri, options, id);
+        }
+        this._workspaceEdit.documentChanges.push(operation);
+        if (id !== void 0) {
+          return id;
+        }
+      }
+      renameFile(oldUri, newUri, optionsOrAnnotation, options) {
+        this.initDocumentChanges();
+        if (this._workspaceEdit.documentChanges === void 0) {
+          throw new Error("Workspace edit is not configured for document changes.");
+        }
+        let annotation;
+        if (ChangeAnnotation.is(optionsOrAnnotation) || ChangeAnnotationIdentifier.is(optionsOrAnnotation)) {
+          annotation = optionsOrAnnotation;
+        } else {
+          options = optionsOrAnnotation;
+        }
+        let operation;
+        let id;
+        if (annotation === void 0) {
+          operation = RenameFile.create(oldUri, newUri, options);
+        } else {
+          id = ChangeAnnotationIdentifier.is(annotation) ? annotation : this._changeAnnotations.manage(annotation);
+          operation = RenameFile.create(oldUri, newUri, options, id);
+        }
+        this._workspaceEdit.documentChanges.push(operation);
+        if (id !== void 0) {
+          return id;
+        }
+      }
+      deleteFile(uri, optionsOrAnnotation, options) {
+        this.initDocumentChanges();
+        if (this._workspaceEdit.documentChanges === void 0) {
+          throw new Error("Workspace edit is not configured for document changes.");
+        }
+        let annotation;
+        if (ChangeAnnotation.is(optionsOrAnnotation) || ChangeAnnotationIdentifier.is(optionsOrAnnotation)) {
+          annotation = optionsOrAnnotation;
+        } else {
+          options = optionsOrAnnotation;
+        }
+        let operation;
+        let id;
+        if (annotation === void 0) {
+          operation = DeleteFile.create(uri, options);
+        } else {
+          id = ChangeAnnotationIdentifier.is(annotation) ? annotation : this._changeAnnotations.manage(annotation);
+          operation = DeleteFile.create(uri, options, id);
+        }
+        this._workspaceEdit.documentChanges.push(operation);
+        if (id !== void 0) {
+          return id;
+        }
+      }
+    };
+    (function(TextDocumentIdentifier2) {
+      function create(uri) {
+        return { uri };
+      }
+      TextDocumentIdentifier2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Is.string(candidate.uri);
+      }
+      TextDocumentIdentifier2.is = is;
+    })(TextDocumentIdentifier || (TextDocumentIdentifier = {}));
+    (function(VersionedTextDocumentIdentifier2) {
+      function create(uri, version) {
+        return { uri, version };
+      }
+      VersionedTextDocumentIdentifier2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Is.string(candidate.uri) && Is.integer(candidate.version);
+      }
+      VersionedTextDocumentIdentifier2.is = is;
+    })(VersionedTextDocumentIdentifier || (VersionedTextDocumentIdentifier = {}));
+    (function(OptionalVersionedTextDocumentIdentifier2) {
+      function create(uri, version) {
+        return { uri, version };
+      }
+      OptionalVersionedTextDocumentIdentifier2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Is.string(candidate.uri) && (candidate.version === null || Is.integer(candidate.version));
+      }
+      OptionalVersionedTextDocumentIdentifier2.is = is;
+    })(OptionalVersionedTextDocumentIdentifier || (OptionalVersionedTextDocumentIdentifier = {}));
+    (function(LanguageKind2) {
+      LanguageKind2.ABAP = "abap";
+      LanguageKind2.WindowsBat = "bat";
+      LanguageKind2.BibTeX = "bibtex";
+      LanguageKind2.Clojure = "clojure";
+      LanguageKind2.Coffeescript = "coffeescript";
+      LanguageKind2.C = "c";
+      LanguageKind2.CPP = "cpp";
+      LanguageKind2.CSharp = "csharp";
+      LanguageKind2.CSS = "css";
+      LanguageKind2.D = "d";
+      LanguageKind2.Delphi = "pascal";
+      LanguageKind2.Diff = "diff";
+      LanguageKind2.Dart = "dart";
+      LanguageKind2.Dockerfile = "dockerfile";
+      LanguageKind2.Elixir = "elixir";
+      LanguageKind2.Erlang = "erlang";
+      LanguageKind2.FSharp = "fsharp";
+      LanguageKind2.GitCommit = "git-commit";
+      LanguageKind2.GitRebase = "git-rebase";
+      LanguageKind2.Go = "go";
+      LanguageKind2.Groovy = "groovy";
+      LanguageKind2.Handlebars = "handlebars";
+      LanguageKind2.Haskell = "haskell";
+      LanguageKind2.HTML = "html";
+      LanguageKind2.Ini = "ini";
+      LanguageKind2.Java = "java";
+      LanguageKind2.JavaScript = "javascript";
+      LanguageKind2.JavaScriptReact = "javascriptreact";
+      LanguageKind2.JSON = "json";
+      LanguageKind2.LaTeX = "latex";
+      LanguageKind2.Less = "less";
+      LanguageKind2.Lua = "lua";
+      LanguageKind2.Makefile = "makefile";
+      LanguageKind2.Markdown = "markdown";
+      LanguageKind2.ObjectiveC = "objective-c";
+      LanguageKind2.ObjectiveCPP = "objective-cpp";
+      LanguageKind2.Pascal = "pascal";
+      LanguageKind2.Perl = "perl";
+      LanguageKind2.Perl6 = "perl6";
+      LanguageKind2.PHP = "php";
+      LanguageKind2.Plaintext = "plaintext";
+      LanguageKind2.Powershell = "powershell";
+      LanguageKind2.Pug = "jade";
+      LanguageKind2.Python = "python";
+      LanguageKind2.R = "r";
+      LanguageKind2.Razor = "razor";
+      LanguageKind2.Ruby = "ruby";
+      LanguageKind2.Rust = "rust";
+      LanguageKind2.SCSS = "scss";
+      LanguageKind2.SASS = "sass";
+      LanguageKind2.Scala = "scala";
+      LanguageKind2.ShaderLab = "shaderlab";
+      LanguageKind2.ShellScript = "shellscript";
+      LanguageKind2.SQL = "sql";
+      LanguageKind2.Swift = "swift";
+      LanguageKind2.TypeScript = "typescript";
+      LanguageKind2.TypeScriptReact = "typescriptreact";
+      LanguageKind2.TeX = "tex";
+      LanguageKind2.VisualBasic = "vb";
+      LanguageKind2.XML = "xml";
+      LanguageKind2.XSL = "xsl";
+      LanguageKind2.YAML = "yaml";
+    })(LanguageKind || (LanguageKind = {}));
+    (function(TextDocumentItem2) {
+      function create(uri, languageId, version, text) {
+        return { uri, languageId, version, text };
+      }
+      TextDocumentItem2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Is.string(candidate.uri) && Is.string(candidate.languageId) && Is.integer(candidate.version) && Is.string(candidate.text);
+      }
+      TextDocumentItem2.is = is;
+    })(TextDocumentItem || (TextDocumentItem = {}));
+    (function(MarkupKind2) {
+      MarkupKind2.PlainText = "plaintext";
+      MarkupKind2.Markdown = "markdown";
+      function is(value) {
+        const candidate = value;
+        return candidate === MarkupKind2.PlainText || candidate === MarkupKind2.Markdown;
+      }
+      MarkupKind2.is = is;
+    })(MarkupKind || (MarkupKind = {}));
+    (function(MarkupContent2) {
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(value) && MarkupKind.is(candidate.kind) && Is.string(candidate.value);
+      }
+      MarkupContent2.is = is;
+    })(MarkupContent || (MarkupContent = {}));
+    (function(CompletionItemKind2) {
+      CompletionItemKind2.Text = 1;
+      CompletionItemKind2.Method = 2;
+      CompletionItemKind2.Function = 3;
+      CompletionItemKind2.Constructor = 4;
+      CompletionItemKind2.Field = 5;
+      CompletionItemKind2.Variable = 6;
+      CompletionItemKind2.Class = 7;
+      CompletionItemKind2.Interface = 8;
+      CompletionItemKind2.Module = 9;
+      CompletionItemKind2.Property = 10;
+      CompletionItemKind2.Unit = 11;
+      CompletionItemKind2.Value = 12;
+      CompletionItemKind2.Enum = 13;
+      CompletionItemKind2.Keyword = 14;
+      CompletionItemKind2.Snippet = 15;
+      CompletionItemKind2.Color = 16;
+      CompletionItemKind2.File = 17;
+      CompletionItemKind2.Reference = 18;
+      CompletionItemKind2.Folder = 19;
+      CompletionItemKind2.EnumMember = 20;
+      CompletionItemKind2.Constant = 21;
+      CompletionItemKind2.Struct = 22;
+      CompletionItemKind2.Event = 23;
+      CompletionItemKind2.Operator = 24;
+      CompletionItemKind2.TypeParameter = 25;
+    })(CompletionItemKind || (CompletionItemKind = {}));
+    (function(InsertTextFormat2) {
+      InsertTextFormat2.PlainText = 1;
+      InsertTextFormat2.Snippet = 2;
+    })(InsertTextFormat || (InsertTextFormat = {}));
+    (function(CompletionItemTag2) {
+      CompletionItemTag2.Deprecated = 1;
+    })(CompletionItemTag || (CompletionItemTag = {}));
+    (function(InsertReplaceEdit2) {
+      function create(newText, insert, replace) {
+        return { newText, insert, replace };
+      }
+      InsertReplaceEdit2.create = create;
+      function is(value) {
+        const candidate = value;
+        return candidate && Is.string(candidate.newText) && Range.is(candidate.insert) && Range.is(candidate.replace);
+      }
+      InsertReplaceEdit2.is = is;
+    })(InsertReplaceEdit || (InsertReplaceEdit = {}));
+    (function(InsertTextMode2) {
+      InsertTextMode2.asIs = 1;
+      InsertTextMode2.adjustIndentation = 2;
+    })(InsertTextMode || (InsertTextMode = {}));
+    (function(ApplyKind2) {
+      ApplyKind2.Replace = 1;
+      ApplyKind2.Merge = 2;
+    })(ApplyKind || (ApplyKind = {}));
+    (function(CompletionItemLabelDetails2) {
+      function is(value) {
+        const candidate = value;
+        return candidate && (Is.string(candidate.detail) || candidate.detail === void 0) && (Is.string(candidate.description) || candidate.description === void 0);
+      }
+      CompletionItemLabelDetails2.is = is;
+    })(CompletionItemLabelDetails || (CompletionItemLabelDetails = {}));
+    (function(CompletionItem2) {
+      function create(label2) {
+        return { label: label2 };
+      }
+      CompletionItem2.create = create;
+    })(CompletionItem || (CompletionItem = {}));
+    (function(CompletionList2) {
+      function create(items, isIncomplete) {
+        return { items: items ? items : [], isIncomplete: !!isIncomplete };
+      }
+      CompletionList2.create = create;
+    })(CompletionList || (CompletionList = {}));
+    (function(MarkedString2) {
+      function fromPlainText(plainText) {
+        return plainText.replace(/[\\`*_{}[\]()#+\-.!]/g, "\\$&");
+      }
+      MarkedString2.fromPlainText = fromPlainText;
+      function is(value) {
+        const candidate = value;
+        return Is.string(candidate) || Is.objectLiteral(candidate) && Is.string(candidate.language) && Is.string(candidate.value);
+      }
+      MarkedString2.is = is;
+    })(MarkedString || (MarkedString = {}));
+    (function(Hover2) {
+      function is(value) {
+        const candidate = value;
+        return !!candidate && Is.objectLiteral(candidate) && (MarkupContent.is(candidate.contents) || MarkedString.is(candidate.contents) || Is.typedArray(candidate.contents, MarkedString.is)) && (value.range === void 0 || Range.is(value.range));
+      }
+      Hover2.is = is;
+    })(Hover || (Hover = {}));
+    (function(ParameterInformation2) {
+      function create(label2, documentation) {
+        return documentation ? { label: label2, documentation } : { label: label2 };
+      }
+      ParameterInformation2.create = create;
+    })(ParameterInformation || (ParameterInformation = {}));
+    (function(SignatureInformation2) {
+      function create(label2, documentation, ...parameters) {
+        const result = { label: label2 };
+        if (Is.defined(documentation)) {
+          result.documentation = documentation;
+        }
+        if (Is.defined(parameters)) {
+          result.parameters = parameters;
+        } else {
+          result.parameters = [];
+        }
+        return result;
+      }
+      SignatureInformation2.create = create;
+    })(SignatureInformation || (SignatureInformation = {}));
+    (function(DocumentHighlightKind2) {
+      DocumentHighlightKind2.Text = 1;
+      DocumentHighlightKind2.Read = 2;
+      DocumentHighlightKind2.Write = 3;
+    })(DocumentHighlightKind || (DocumentHighlightKind = {}));
+    (function(DocumentHighlight2) {
+      function create(range, kind) {
+        const result = { range };
+        if (Is.number(kind)) {
+          result.kind = kind;
+        }
+        return result;
+      }
+      DocumentHighlight2.create = create;
+    })(DocumentHighlight || (DocumentHighlight = {}));
+    (function(SymbolKind2) {
+      SymbolKind2.File = 1;
+      SymbolKind2.Module = 2;
+      SymbolKind2.Namespace = 3;
+      SymbolKind2.Package = 4;
+      SymbolKind2.Class = 5;
+      SymbolKind2.Method = 6;
+      SymbolKind2.Property = 7;
+      SymbolKind2.Field = 8;
+      SymbolKind2.Constructor = 9;
+      SymbolKind2.Enum = 10;
+      SymbolKind2.Interface = 11;
+      SymbolKind2.Function = 12;
+      SymbolKind2.Variable = 13;
+      SymbolKind2.Constant = 14;
+      SymbolKind2.String = 15;
+      SymbolKind2.Number = 16;
+      SymbolKind2.Boolean = 17;
+      SymbolKind2.Array = 18;
+      SymbolKind2.Object = 19;
+      SymbolKind2.Key = 20;
+      SymbolKind2.Null = 21;
+      SymbolKind2.EnumMember = 22;
+      SymbolKind2.Struct = 23;
+      SymbolKind2.Event = 24;
+      SymbolKind2.Operator = 25;
+      SymbolKind2.TypeParameter = 26;
+    })(SymbolKind || (SymbolKind = {}));
+    (function(SymbolTag2) {
+      SymbolTag2.Deprecated = 1;
+    })(SymbolTag || (SymbolTag = {}));
+    (function(SymbolInformation2) {
+      function create(name, kind, range, uri, containerName) {
+        const result = {
+          name,
+          kind,
+          location: { uri, range }
+        };
+        if (containerName) {
+          result.containerName = containerName;
+        }
+        return result;
+      }
+      SymbolInformation2.create = create;
+    })(SymbolInformation || (SymbolInformation = {}));
+    (function(WorkspaceSymbol2) {
+      function create(name, kind, uri, range) {
+        return range !== void 0 ? { name, kind, location: { uri, range } } : { name, kind, location: { uri } };
+      }
+      WorkspaceSymbol2.create = create;
+    })(WorkspaceSymbol || (WorkspaceSymbol = {}));
+    (function(DocumentSymbol2) {
+      function create(name, detail, kind, range, selectionRange, children) {
+        const result = {
+          name,
+          detail,
+          kind,
+          range,
+          selectionRange
+        };
+        if (children !== void 0) {
+          result.children = children;
+        }
+        return result;
+      }
+      DocumentSymbol2.create = create;
+      function is(value) {
+        const candidate = value;
+        return candidate && Is.string(candidate.name) && Is.number(candidate.kind) && Range.is(candidate.range) && Range.is(candidate.selectionRange) && (candidate.detail === void 0 || Is.string(candidate.detail)) && (candidate.deprecated === void 0 || Is.boolean(candidate.deprecated)) && (candidate.children === void 0 || Array.isArray(candidate.children)) && (candidate.tags === void 0 || Array.isArray(candidate.tags));
+      }
+      DocumentSymbol2.is = is;
+    })(DocumentSymbol || (DocumentSymbol = {}));
+    (function(CodeActionKind2) {
+      CodeActionKind2.Empty = "";
+      CodeActionKind2.QuickFix = "quickfix";
+      CodeActionKind2.Refactor = "refactor";
+      CodeActionKind2.RefactorExtract = "refactor.extract";
+      CodeActionKind2.RefactorInline = "refactor.inline";
+      CodeActionKind2.RefactorMove = "refactor.move";
+      CodeActionKind2.RefactorRewrite = "refactor.rewrite";
+      CodeActionKind2.Source = "source";
+      CodeActionKind2.SourceOrganizeImports = "source.organizeImports";
+      CodeActionKind2.SourceFixAll = "source.fixAll";
+      CodeActionKind2.Notebook = "notebook";
+    })(CodeActionKind || (CodeActionKind = {}));
+    (function(CodeActionTriggerKind2) {
+      CodeActionTriggerKind2.Invoked = 1;
+      CodeActionTriggerKind2.Automatic = 2;
+    })(CodeActionTriggerKind || (CodeActionTriggerKind = {}));
+    (function(CodeActionContext2) {
+      function create(diagnostics, only, triggerKind) {
+        const result = { diagnostics };
+        if (only !== void 0 && only !== null) {
+          result.only = only;
+        }
+        if (triggerKind !== void 0 && triggerKind !== null) {
+          result.triggerKind = triggerKind;
+        }
+        return result;
+      }
+      CodeActionContext2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Is.typedArray(candidate.diagnostics, Diagnostic.is) && (candidate.only === void 0 || Is.typedArray(candidate.only, Is.string)) && (candidate.triggerKind === void 0 || candidate.triggerKind === CodeActionTriggerKind.Invoked || candidate.triggerKind === CodeActionTriggerKind.Automatic);
+      }
+      CodeActionContext2.is = is;
+    })(CodeActionContext || (CodeActionContext = {}));
+    (function(CodeActionTag2) {
+      CodeActionTag2.LLMGenerated = 1;
+      function is(value) {
+        return Is.defined(value) && value === CodeActionTag2.LLMGenerated;
+      }
+      CodeActionTag2.is = is;
+    })(CodeActionTag || (CodeActionTag = {}));
+    (function(CodeAction2) {
+      function create(title, kindOrCommandOrEdit, kind) {
+        const result = { title };
+        let checkKind = true;
+        if (typeof kindOrCommandOrEdit === "string") {
+          checkKind = false;
+          result.kind = kindOrCommandOrEdit;
+        } else if (Command.is(kindOrCommandOrEdit)) {
+          result.command = kindOrCommandOrEdit;
+        } else {
+          result.edit = kindOrCommandOrEdit;
+        }
+        if (checkKind && kind !== void 0) {
+          result.kind = kind;
+        }
+        return result;
+      }
+      CodeAction2.create = create;
+      function is(value) {
+        const candidate = value;
+        return candidate && Is.string(candidate.title) && (candidate.diagnostics === void 0 || Is.typedArray(candidate.diagnostics, Diagnostic.is)) && (candidate.kind === void 0 || Is.string(candidate.kind)) && (candidate.edit !== void 0 || candidate.command !== void 0) && (candidate.command === void 0 || Command.is(candidate.command)) && (candidate.isPreferred === void 0 || Is.boolean(candidate.isPreferred)) && (candidate.edit === void 0 || WorkspaceEdit.is(candidate.edit)) && (candidate.tags === void 0 || Is.typedArray(candidate.tags, CodeActionTag.is));
+      }
+      CodeAction2.is = is;
+    })(CodeAction || (CodeAction = {}));
+    (function(CodeLens2) {
+      function create(range, data) {
+        const result = { range };
+        if (Is.defined(data)) {
+          result.data = data;
+        }
+        return result;
+      }
+      CodeLens2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Range.is(candidate.range) && (Is.undefined(candidate.command) || Command.is(candidate.command));
+      }
+      CodeLens2.is = is;
+    })(CodeLens || (CodeLens = {}));
+    (function(FormattingOptions2) {
+      function create(tabSize, insertSpaces) {
+        return { tabSize, insertSpaces };
+      }
+      FormattingOptions2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Is.uinteger(candidate.tabSize) && Is.boolean(candidate.insertSpaces);
+      }
+      FormattingOptions2.is = is;
+    })(FormattingOptions || (FormattingOptions = {}));
+    (function(DocumentLink2) {
+      function create(range, target, data) {
+        return { range, target, data };
+      }
+      DocumentLink2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Range.is(candidate.range) && (Is.undefined(candidate.target) || Is.string(candidate.target));
+      }
+      DocumentLink2.is = is;
+    })(DocumentLink || (DocumentLink = {}));
+    (function(SelectionRange2) {
+      function create(range, parent) {
+        return { range, parent };
+      }
+      SelectionRange2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Range.is(candidate.range) && (candidate.parent === void 0 || SelectionRange2.is(candidate.parent));
+      }
+      SelectionRange2.is = is;
+    })(SelectionRange || (SelectionRange = {}));
+    (function(SemanticTokenTypes2) {
+      SemanticTokenTypes2["namespace"] = "namespace";
+      SemanticTokenTypes2["type"] = "type";
+      SemanticTokenTypes2["class"] = "class";
+      SemanticTokenTypes2["enum"] = "enum";
+      SemanticTokenTypes2["interface"] = "interface";
+      SemanticTokenTypes2["struct"] = "struct";
+      SemanticTokenTypes2["typeParameter"] = "typeParameter";
+      SemanticTokenTypes2["parameter"] = "parameter";
+      SemanticTokenTypes2["variable"] = "variable";
+      SemanticTokenTypes2["property"] = "property";
+      SemanticTokenTypes2["enumMember"] = "enumMember";
+      SemanticTokenTypes2["event"] = "event";
+      SemanticTokenTypes2["function"] = "function";
+      SemanticTokenTypes2["method"] = "method";
+      SemanticTokenTypes2["macro"] = "macro";
+      SemanticTokenTypes2["keyword"] = "keyword";
+      SemanticTokenTypes2["modifier"] = "modifier";
+      SemanticTokenTypes2["comment"] = "comment";
+      SemanticTokenTypes2["string"] = "string";
+      SemanticTokenTypes2["number"] = "number";
+      SemanticTokenTypes2["regexp"] = "regexp";
+      SemanticTokenTypes2["operator"] = "operator";
+      SemanticTokenTypes2["decorator"] = "decorator";
+      SemanticTokenTypes2["label"] = "label";
+    })(SemanticTokenTypes || (SemanticTokenTypes = {}));
+    (function(SemanticTokenModifiers2) {
+      SemanticTokenModifiers2["declaration"] = "declaration";
+      SemanticTokenModifiers2["definition"] = "definition";
+      SemanticTokenModifiers2["readonly"] = "readonly";
+      SemanticTokenModifiers2["static"] = "static";
+      SemanticTokenModifiers2["deprecated"] = "deprecated";
+      SemanticTokenModifiers2["abstract"] = "abstract";
+      SemanticTokenModifiers2["async"] = "async";
+      SemanticTokenModifiers2["modification"] = "modification";
+      SemanticTokenModifiers2["documentation"] = "documentation";
+      SemanticTokenModifiers2["defaultLibrary"] = "defaultLibrary";
+    })(SemanticTokenModifiers || (SemanticTokenModifiers = {}));
+    (function(SemanticTokens2) {
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && (candidate.resultId === void 0 || typeof candidate.resultId === "string") && Array.isArray(candidate.data) && (candidate.data.length === 0 || typeof candidate.data[0] === "number");
+      }
+      SemanticTokens2.is = is;
+    })(SemanticTokens || (SemanticTokens = {}));
+    (function(InlineValueText2) {
+      function create(range, text) {
+        return { range, text };
+      }
+      InlineValueText2.create = create;
+      function is(value) {
+        const candidate = value;
+        return candidate !== void 0 && candidate !== null && Range.is(candidate.range) && Is.string(candidate.text);
+      }
+      InlineValueText2.is = is;
+    })(InlineValueText || (InlineValueText = {}));
+    (function(InlineValueVariableLookup2) {
+      function create(range, variableName, caseSensitiveLookup) {
+        return { range, variableName, caseSensitiveLookup };
+      }
+      InlineValueVariableLookup2.create = create;
+      function is(value) {
+        const candidate = value;
+        return candidate !== void 0 && candidate !== null && Range.is(candidate.range) && Is.boolean(candidate.caseSensitiveLookup) && (Is.string(candidate.variableName) || candidate.variableName === void 0);
+      }
+      InlineValueVariableLookup2.is = is;
+    })(InlineValueVariableLookup || (InlineValueVariableLookup = {}));
+    (function(InlineValueEvaluatableExpression2) {
+      function create(range, expression) {
+        return { range, expression };
+      }
+      InlineValueEvaluatableExpression2.create = create;
+      function is(value) {
+        const candidate = value;
+        return candidate !== void 0 && candidate !== null && Range.is(candidate.range) && (Is.string(candidate.expression) || candidate.expression === void 0);
+      }
+      InlineValueEvaluatableExpression2.is = is;
+    })(InlineValueEvaluatableExpression || (InlineValueEvaluatableExpression = {}));
+    (function(InlineValueContext2) {
+      function create(frameId, stoppedLocation) {
+        return { frameId, stoppedLocation };
+      }
+      InlineValueContext2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Range.is(value.stoppedLocation);
+      }
+      InlineValueContext2.is = is;
+    })(InlineValueContext || (InlineValueContext = {}));
+    (function(InlayHintKind2) {
+      InlayHintKind2.Type = 1;
+      InlayHintKind2.Parameter = 2;
+      function is(value) {
+        return value === 1 || value === 2;
+      }
+      InlayHintKind2.is = is;
+    })(InlayHintKind || (InlayHintKind = {}));
+    (function(InlayHintLabelPart2) {
+      function create(value) {
+        return { value };
+      }
+      InlayHintLabelPart2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && (candidate.tooltip === void 0 || Is.string(candidate.tooltip) || MarkupContent.is(candidate.tooltip)) && (candidate.location === void 0 || Location.is(candidate.location)) && (candidate.command === void 0 || Command.is(candidate.command));
+      }
+      InlayHintLabelPart2.is = is;
+    })(InlayHintLabelPart || (InlayHintLabelPart = {}));
+    (function(InlayHint2) {
+      function create(position, label2, kind) {
+        const result = { position, label: label2 };
+        if (kind !== void 0) {
+          result.kind = kind;
+        }
+        return result;
+      }
+      InlayHint2.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && Position.is(candidate.position) && (Is.string(candidate.label) || Is.typedArray(candidate.label, InlayHintLabelPart.is)) && (candidate.kind === void 0 || InlayHintKind.is(candidate.kind)) && candidate.textEdits === void 0 || Is.typedArray(candidate.textEdits, TextEdit.is) && (candidate.tooltip === void 0 || Is.string(candidate.tooltip) || MarkupContent.is(candidate.tooltip)) && (candidate.paddingLeft === void 0 || Is.boolean(candidate.paddingLeft)) && (candidate.paddingRight === void 0 || Is.boolean(candidate.paddingRight));
+      }
+      InlayHint2.is = is;
+    })(InlayHint || (InlayHint = {}));
+    (function(StringValue2) {
+      function createSnippet(value) {
+        return { kind: "snippet", value };
+      }
+      StringValue2.createSnippet = createSnippet;
+      function isSnippet(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && candidate.kind === "snippet" && Is.string(candidate.value);
+      }
+      StringValue2.isSnippet = isSnippet;
+    })(StringValue || (StringValue = {}));
+    (function(InlineCompletionItem2) {
+      function create(insertText, filterText, range, command) {
+        return { insertText, filterText, range, command };
+      }
+      InlineCompletionItem2.create = create;
+    })(InlineCompletionItem || (InlineCompletionItem = {}));
+    (function(InlineCompletionList2) {
+      function create(items) {
+        return { items };
+      }
+      InlineCompletionList2.create = create;
+    })(InlineCompletionList || (InlineCompletionList = {}));
+    (function(InlineCompletionTriggerKind2) {
+      InlineCompletionTriggerKind2.Invoked = 1;
+      InlineCompletionTriggerKind2.Automatic = 2;
+    })(InlineCompletionTriggerKind || (InlineCompletionTriggerKind = {}));
+    (function(SelectedCompletionInfo2) {
+      function create(range, text) {
+        return { range, text };
+      }
+      SelectedCompletionInfo2.create = create;
+    })(SelectedCompletionInfo || (SelectedCompletionInfo = {}));
+    (function(InlineCompletionContext2) {
+      function create(triggerKind, selectedCompletionInfo) {
+        return { triggerKind, selectedCompletionInfo };
+      }
+      InlineCompletionContext2.create = create;
+    })(InlineCompletionContext || (InlineCompletionContext = {}));
+    (function(WorkspaceFolder2) {
+      function is(value) {
+        const candidate = value;
+        return Is.objectLiteral(candidate) && URI.is(candidate.uri) && Is.string(candidate.name);
+      }
+      WorkspaceFolder2.is = is;
+    })(WorkspaceFolder || (WorkspaceFolder = {}));
+    EOL = ["\n", "\r\n", "\r"];
+    (function(TextDocument3) {
+      function create(uri, languageId, version, content) {
+        return new FullTextDocument(uri, languageId, version, content);
+      }
+      TextDocument3.create = create;
+      function is(value) {
+        const candidate = value;
+        return Is.defined(candidate) && Is.string(candidate.uri) && (Is.undefined(candidate.languageId) || Is.string(candidate.languageId)) && Is.uinteger(candidate.lineCount) && Is.func(candidate.getText) && Is.func(candidate.positionAt) && Is.func(candidate.offsetAt) ? true : false;
+      }
+      TextDocument3.is = is;
+      function applyEdits(document, edits) {
+        let text = document.getText();
+        const sortedEdits = mergeSort2(edits, (a, b) => {
+          const diff = a.range.start.line - b.range.start.line;
+          if (diff === 0) {
+            return a.range.start.character - b.range.start.character;
+          }
+          return diff;
+        });
+        let lastModifiedOffset = text.length;
+        for (let i = sortedEdits.length - 1; i >= 0; i--) {
+          const e = sortedEdits[i];
+          const startOffset = document.offsetAt(e.range.start);
+          const endOffset = document.offsetAt(e.range.end);
+          if (endOffset <= lastModifiedOffset) {
+            text = text.substring(0, startOffset) + e.newText + text.substring(endOffset, text.length);
+          } else {
+            throw new Error("Overlapping edit");
+          }
+          lastModifiedOffset = startOffset;
+        }
+        return text;
+      }
+      TextDocument3.applyEdits = applyEdits;
+      function mergeSort2(data, compare) {
+        if (data.length <= 1) {
+          return data;
+        }
+        const p = data.length / 2 | 0;
+        const left = data.slice(0, p);
+        const right = data.slice(p);
+        mergeSort2(left, compare);
+        mergeSort2(right, compare);
+        let leftIdx = 0;
+        let rightIdx = 0;
+        let i = 0;
+        while (leftIdx < left.length && rightIdx < right.length) {
+          const ret = compare(left[leftIdx], right[rightIdx]);
+          if (ret <= 0) {
+            data[i++] = left[leftIdx++];
+          } else {
+            data[i++] = right[rightIdx++];
+          }
+        }
+        while (leftIdx < left.length) {
+          data[i++] = left[leftIdx++];
+        }
+        while (rightIdx < right.length) {
+          data[i++] = right[rightIdx++];
+        }
+        return data;
+      }
+    })(TextDocument || (TextDocument = {}));
+    FullTextDocument = class {
+      constructor(uri, languageId, version, content) {
+        this._uri = uri;
+        this._languageId = languageId;
+        this._version = version;
+        this._content = content;
+        this._lineOffsets = void 0;
+      }
+      get uri() {
+        return this._uri;
+      }
+      get languageId() {
+        return this._languageId;
+      }
+      get version() {
+        return this._version;
+      }
+      getText(range) {
+        if (range) {
+          const start = this.offsetAt(range.start);
+          const end = this.offsetAt(range.end);
+          return this._content.substring(start, end);
+        }
+        return this._content;
+      }
+      update(event, version) {
+        this._content = event.text;
+        this._version = version;
+        this._lineOffsets = void 0;
+      }
+      getLineOffsets() {
+        if (this._lineOffsets === void 0) {
+          const lineOffsets = [];
+          const text = this._content;
+          let isLineStart = true;
+          for (let i = 0; i < text.length; i++) {
+            if (isLineStart) {
+              lineOffsets.push(i);
+              isLineStart = false;
+            }
+            const ch = text.charAt(i);
+            isLineStart = ch === "\r" || ch === "\n";
+            if (ch === "\r" && i + 1 < text.length && text.charAt(i + 1) === "\n") {
+              i++;
+            }
+          }
+          if (isLineStart && text.length > 0) {
+            lineOffsets.push(text.length);
+          }
+          this._lineOffsets = lineOffsets;
+        }
+        return this._lineOffsets;
+      }
+      positionAt(offset) {
+        offset = Math.max(Math.min(offset, this._content.length), 0);
+        const lineOffsets = this.getLineOffsets();
+        let low = 0, high = lineOffsets.length;
+        if (high === 0) {
+          return Position.create(0, offset);
+        }
+        while (low < high) {
+          const mid = Math.floor((low + high) / 2);
+          if (lineOffsets[mid] > offset) {
+            high = mid;
+          } else {
+            low = mid + 1;
+          }
+        }
+        const line = low - 1;
+        return Position.create(line, offset - lineOffsets[line]);
+      }
+      offsetAt(position) {
+        const lineOffsets = this.getLineOffsets();
+        if (position.line >= lineOffsets.length) {
+          return this._content.length;
+        } else if (position.line < 0) {
+          return 0;
+        }
+        const lineOffset = lineOffsets[position.line];
+        const nextLineOffset = position.line + 1 < lineOffsets.length ? lineOffsets[position.line + 1] : this._content.length;
+        return Math.max(Math.min(lineOffset + position.character, nextLineOffset), lineOffset);
+      }
+      get lineCount() {
+        return this.getLineOffsets().length;
+      }
+    };
+    (function(Is2) {
+      const toString = Object.prototype.toString;
+      function defined(value) {
+        return typeof value !== "undefined";
+      }
+      Is2.defined = defined;
+      function undefined2(value) {
+        return typeof value === "undefined";
+      }
+      Is2.undefined = undefined2;
+      function boolean(value) {
+        return value === true || value === false;
+      }
+      Is2.boolean = boolean;
+      function string(value) {
+        return toString.call(value) === "[object String]";
+      }
+      Is2.string = string;
+      function number(value) {
+        return toString.call(value) === "[object Number]";
+      }
+      Is2.number = number;
+      function numberRange(value, min, max) {
+        return toString.call(value) === "[object Number]" && min <= value && value <= max;
+      }
+      Is2.numberRange = numberRange;
+      function integer2(value) {
+        return toString.call(value) === "[object Number]" && -2147483648 <= value && value <= 2147483647;
+      }
+      Is2.integer = integer2;
+      function uinteger2(value) {
+        return toString.call(value) === "[object Number]" && 0 <= value && value <= 2147483647;
+      }
+      Is2.uinteger = uinteger2;
+      function func(value) {
+        return toString.call(value) === "[object Function]";
+      }
+      Is2.func = func;
+      function objectLiteral(value) {
+        return value !== null && typeof value === "object";
+      }
+      Is2.objectLiteral = objectLiteral;
+      function typedArray(value, check) {
+        return Array.isArray(value) && value.every(check);
+      }
+      Is2.typedArray = typedArray;
+    })(Is || (Is = {}));
+  }
+});
+
+// node_modules/dockerfile-ast/lib/line.js
+var require_line = __commonJS({
+  "node_modules/dockerfile-ast/lib/line.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Line = void 0;
+    var Line = class {
+      constructor(document, range) {
+        this.document = document;
+        this.range = range;
+      }
+      getRange() {
+        return this.range;
+      }
+      getTextContent() {
+        return this.document.getText().substring(this.document.offsetAt(this.range.start), this.document.offsetAt(this.range.end));
+      }
+      isAfter(line) {
+        return this.range.start.line > line.range.start.line;
+      }
+      isBefore(line) {
+        return this.range.start.line < line;
+      }
+    };
+    exports2.Line = Line;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/util.js
+var require_util8 = __commonJS({
+  "node_modules/dockerfile-ast/lib/util.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Util = void 0;
+    var Util = class _Util {
+      static isUTF8BOM(char) {
+        const uintArray = Uint8Array.from(Buffer.from(char, "UTF-8"));
+        return uintArray[0] === 239 && uintArray[1] == 187 && uintArray[2] == 191;
+      }
+      static isWhitespace(char) {
+        return char === " " || char === "	" || _Util.isNewline(char);
+      }
+      static isNewline(char) {
+        return char === "\r" || char === "\n";
+      }
+      static findLeadingNonWhitespace(content, escapeChar) {
+        whitespaceCheck: for (let i = 0; i < content.length; i++) {
+          switch (content.charAt(i)) {
+            case " ":
+            case "	":
+              continue;
+            case escapeChar:
+              escapeCheck: for (let j = i + 1; j < content.length; j++) {
+                switch (content.charAt(j)) {
+                  case " ":
+                  case "	":
+                    continue;
+                  case "\r":
+                    i = j + 1;
+                    continue whitespaceCheck;
+                  case "\n":
+                    i = j;
+                    continue whitespaceCheck;
+                  default:
+                    break escapeCheck;
+                }
+              }
+              return -1;
+            default:
+              return i;
+          }
+        }
+        return -1;
+      }
+      /**
+       * Determines if the given position is contained within the given range.
+       *
+       * @param position the position to check
+       * @param range the range to see if the position is inside of
+       */
+      static isInsideRange(position, range) {
+        if (range.start.line === range.end.line) {
+          return range.start.line === position.line && range.start.character <= position.character && position.character <= range.end.character;
+        } else if (range.start.line === position.line) {
+          return range.start.character <= position.character;
+        } else if (range.end.line === position.line) {
+          return position.character <= range.end.character;
+        }
+        return range.start.line < position.line && position.line < range.end.line;
+      }
+      static parseHeredocName(value) {
+        value = value.substring(2);
+        if (value.charAt(0) === "-") {
+          value = value.substring(1);
+        }
+        if (value.charAt(0) === '"') {
+          if (value.charAt(value.length - 1) !== '"') {
+            return null;
+          }
+          value = value.substring(1, value.length - 1);
+        }
+        if (value.charAt(0) === "'") {
+          if (value.charAt(value.length - 1) !== "'") {
+            return null;
+          }
+          value = value.substring(1, value.length - 1);
+        }
+        if (value.charAt(0) === "<") {
+          return null;
+        }
+        return value;
+      }
+    };
+    exports2.Util = Util;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/comment.js
+var require_comment = __commonJS({
+  "node_modules/dockerfile-ast/lib/comment.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Comment = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var line_1 = require_line();
+    var util_1 = require_util8();
+    var Comment = class extends line_1.Line {
+      constructor(document, range) {
+        super(document, range);
+      }
+      toString() {
+        const content = this.getContent();
+        if (content) {
+          return "# " + content;
+        }
+        return "#";
+      }
+      /**
+       * Returns the content of this comment. This excludes leading and
+       * trailing whitespace as well as the # symbol. If the comment only
+       * consists of whitespace, the empty string will be returned.
+       */
+      getContent() {
+        let range = this.getContentRange();
+        if (range === null) {
+          return "";
+        }
+        return this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
+      }
+      /**
+       * Returns a range that includes the content of the comment
+       * excluding any leading and trailing whitespace as well as the #
+       * symbol. May return null if the comment only consists of whitespace
+       * characters.
+       */
+      getContentRange() {
+        let range = this.getRange();
+        const startOffset = this.document.offsetAt(range.start);
+        let raw = this.document.getText().substring(startOffset, this.document.offsetAt(range.end));
+        let start = -1;
+        let end = -1;
+        for (let i = 1; i < raw.length; i++) {
+          if (!util_1.Util.isWhitespace(raw.charAt(i))) {
+            start = i;
+            break;
+          }
+        }
+        if (start === -1) {
+          return null;
+        }
+        for (let i = raw.length - 1; i >= 1; i--) {
+          if (!util_1.Util.isWhitespace(raw.charAt(i))) {
+            end = i + 1;
+            break;
+          }
+        }
+        return vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + start), this.document.positionAt(startOffset + end));
+      }
+    };
+    exports2.Comment = Comment;
+  }
+});
+
+// node_modules/vscode-languageserver-textdocument/lib/esm/main.js
+var main_exports2 = {};
+__export(main_exports2, {
+  TextDocument: () => TextDocument2
+});
+function mergeSort(data, compare) {
+  if (data.length <= 1) {
+    return data;
+  }
+  const p = data.length / 2 | 0;
+  const left = data.slice(0, p);
+  const right = data.slice(p);
+  mergeSort(left, compare);
+  mergeSort(right, compare);
+  let leftIdx = 0;
+  let rightIdx = 0;
+  let i = 0;
+  while (leftIdx < left.length && rightIdx < right.length) {
+    const ret = compare(left[leftIdx], right[rightIdx]);
+    if (ret <= 0) {
+      data[i++] = left[leftIdx++];
+    } else {
+      data[i++] = right[rightIdx++];
+    }
+  }
+  while (leftIdx < left.length) {
+    data[i++] = left[leftIdx++];
+  }
+  while (rightIdx < right.length) {
+    data[i++] = right[rightIdx++];
+  }
+  return data;
+}
+function computeLineOffsets(text, isAtLineStart, textOffset = 0) {
+  const result = isAtLineStart ? [textOffset] : [];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (isEOL(ch)) {
+      if (ch === 13 && i + 1 < text.length && text.charCodeAt(i + 1) === 10) {
+        i++;
+      }
+      result.push(textOffset + i + 1);
+    }
+  }
+  return result;
+}
+function isEOL(char) {
+  return char === 13 || char === 10;
+}
+function getWellformedRange(range) {
+  const start = range.start;
+  const end = range.end;
+  if (start.line > end.line || start.line === end.line && start.character > end.character) {
+    return { start: end, end: start };
+  }
+  return range;
+}
+function getWellformedEdit(textEdit) {
+  const range = getWellformedRange(textEdit.range);
+  if (range !== textEdit.range) {
+    return { newText: textEdit.newText, range };
+  }
+  return textEdit;
+}
+var FullTextDocument2, TextDocument2;
+var init_main2 = __esm({
+  "node_modules/vscode-languageserver-textdocument/lib/esm/main.js"() {
+    "use strict";
+    FullTextDocument2 = class _FullTextDocument {
+      constructor(uri, languageId, version, content) {
+        this._uri = uri;
+        this._languageId = languageId;
+        this._version = version;
+        this._content = content;
+        this._lineOffsets = void 0;
+      }
+      get uri() {
+        return this._uri;
+      }
+      get languageId() {
+        return this._languageId;
+      }
+      get version() {
+        return this._version;
+      }
+      getText(range) {
+        if (range) {
+          const start = this.offsetAt(range.start);
+          const end = this.offsetAt(range.end);
+          return this._content.substring(start, end);
+        }
+        return this._content;
+      }
+      update(changes, version) {
+        for (const change of changes) {
+          if (_FullTextDocument.isIncremental(change)) {
+            const range = getWellformedRange(change.range);
+            const startOffset = this.offsetAt(range.start);
+            const endOffset = this.offsetAt(range.end);
+            this._content = this._content.substring(0, startOffset) + change.text + this._content.substring(endOffset, this._content.length);
+            const insertedEndOffset = startOffset + change.text.length;
+            const crlfAtStart = this._content.charCodeAt(startOffset - 1) === 13 && this._content.charCodeAt(startOffset) === 10;
+            const crlfAtEnd = this._content.charCodeAt(insertedEndOffset - 1) === 13 && this._content.charCodeAt(insertedEndOffset) === 10;
+            if (crlfAtStart || crlfAtEnd) {
+              this._lineOffsets = void 0;
+              continue;
+            }
+            const startLine = Math.max(range.start.line, 0);
+            const endLine = Math.max(range.end.line, 0);
+            let lineOffsets = this._lineOffsets;
+            const addedLineOffsets = computeLineOffsets(change.text, false, startOffset);
+            if (endLine - startLine === addedLineOffsets.length) {
+              for (let i = 0, len = addedLineOffsets.length; i < len; i++) {
+                lineOffsets[i + startLine + 1] = addedLineOffsets[i];
+              }
+            } else {
+              if (addedLineOffsets.length < 1e4) {
+                lineOffsets.splice(startLine + 1, endLine - startLine, ...addedLineOffsets);
+              } else {
+                this._lineOffsets = lineOffsets = lineOffsets.slice(0, startLine + 1).concat(addedLineOffsets, lineOffsets.slice(endLine + 1));
+              }
+            }
+            const diff = change.text.length - (endOffset - startOffset);
+            if (diff !== 0) {
+              for (let i = startLine + 1 + addedLineOffsets.length, len = lineOffsets.length; i < len; i++) {
+                lineOffsets[i] = lineOffsets[i] + diff;
+              }
+            }
+          } else if (_FullTextDocument.isFull(change)) {
+            this._content = change.text;
+            this._lineOffsets = void 0;
+          } else {
+            throw new Error("Unknown change event received");
+          }
+        }
+        this._version = version;
+      }
+      getLineOffsets() {
+        if (this._lineOffsets === void 0) {
+          this._lineOffsets = computeLineOffsets(this._content, true);
+        }
+        return this._lineOffsets;
+      }
+      positionAt(offset) {
+        offset = Math.max(Math.min(offset, this._content.length), 0);
+        const lineOffsets = this.getLineOffsets();
+        let low = 0, high = lineOffsets.length;
+        if (high === 0) {
+          return { line: 0, character: offset };
+        }
+        while (low < high) {
+          const mid = Math.floor((low + high) / 2);
+          if (lineOffsets[mid] > offset) {
+            high = mid;
+          } else {
+            low = mid + 1;
+          }
+        }
+        const line = low - 1;
+        offset = this.ensureBeforeEOL(offset, lineOffsets[line]);
+        return { line, character: offset - lineOffsets[line] };
+      }
+      offsetAt(position) {
+        const lineOffsets = this.getLineOffsets();
+        if (position.line >= lineOffsets.length) {
+          return this._content.length;
+        } else if (position.line < 0) {
+          return 0;
+        }
+        const lineOffset = lineOffsets[position.line];
+        if (position.character <= 0) {
+          return lineOffset;
+        }
+        const nextLineOffset = position.line + 1 < lineOffsets.length ? lineOffsets[position.line + 1] : this._content.length;
+        const offset = Math.min(lineOffset + position.character, nextLineOffset);
+        return this.ensureBeforeEOL(offset, lineOffset);
+      }
+      getLineRange(line) {
+        const lineOffsets = this.getLineOffsets();
+        if (line >= lineOffsets.length) {
+          const lastLine = lineOffsets.length - 1;
+          return { start: { line: lastLine, character: 0 }, end: { line: lastLine, character: this._content.length - lineOffsets[lastLine] } };
+        } else if (line < 0) {
+          return { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+        }
+        const startOffset = lineOffsets[line];
+        const nextLineOffset = line + 1 < lineOffsets.length ? lineOffsets[line + 1] : this._content.length;
+        const endOffset = this.ensureBeforeEOL(nextLineOffset, startOffset);
+        return { start: { line, character: 0 }, end: { line, character: endOffset - startOffset } };
+      }
+      getEOLCharacters(line) {
+        const lineOffsets = this.getLineOffsets();
+        if (line >= lineOffsets.length) {
+          return "";
+        } else if (line < 0) {
+          return "";
+        }
+        const nextLineOffset = line + 1 < lineOffsets.length ? lineOffsets[line + 1] : this._content.length;
+        const eolOffset = this.ensureBeforeEOL(nextLineOffset, lineOffsets[line]);
+        return this._content.substring(eolOffset, nextLineOffset);
+      }
+      ensureBeforeEOL(offset, lineOffset) {
+        while (offset > lineOffset && isEOL(this._content.charCodeAt(offset - 1))) {
+          offset--;
+        }
+        return offset;
+      }
+      get lineCount() {
+        return this.getLineOffsets().length;
+      }
+      static isIncremental(event) {
+        const candidate = event;
+        return candidate !== void 0 && candidate !== null && typeof candidate.text === "string" && candidate.range !== void 0 && (candidate.rangeLength === void 0 || typeof candidate.rangeLength === "number");
+      }
+      static isFull(event) {
+        const candidate = event;
+        return candidate !== void 0 && candidate !== null && typeof candidate.text === "string" && candidate.range === void 0 && candidate.rangeLength === void 0;
+      }
+    };
+    (function(TextDocument3) {
+      function create(uri, languageId, version, content) {
+        return new FullTextDocument2(uri, languageId, version, content);
+      }
+      TextDocument3.create = create;
+      function update(document, changes, version) {
+        if (document instanceof FullTextDocument2) {
+          document.update(changes, version);
+          return document;
+        } else {
+          throw new Error("TextDocument.update: document must be created by TextDocument.create");
+        }
+      }
+      TextDocument3.update = update;
+      function applyEdits(document, edits) {
+        const text = document.getText();
+        const sortedEdits = mergeSort(edits.map(getWellformedEdit), (a, b) => {
+          const diff = a.range.start.line - b.range.start.line;
+          if (diff === 0) {
+            return a.range.start.character - b.range.start.character;
+          }
+          return diff;
+        });
+        let lastModifiedOffset = 0;
+        const spans = [];
+        for (const e of sortedEdits) {
+          const startOffset = document.offsetAt(e.range.start);
+          if (startOffset < lastModifiedOffset) {
+            throw new Error("Overlapping edit");
+          } else if (startOffset > lastModifiedOffset) {
+            spans.push(text.substring(lastModifiedOffset, startOffset));
+          }
+          if (e.newText.length) {
+            spans.push(e.newText);
+          }
+          lastModifiedOffset = document.offsetAt(e.range.end);
+        }
+        spans.push(text.substr(lastModifiedOffset));
+        return spans.join("");
+      }
+      TextDocument3.applyEdits = applyEdits;
+    })(TextDocument2 || (TextDocument2 = {}));
+  }
+});
+
+// node_modules/dockerfile-ast/lib/parserDirective.js
+var require_parserDirective = __commonJS({
+  "node_modules/dockerfile-ast/lib/parserDirective.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.ParserDirective = void 0;
+    var main_1 = require_main2();
+    var line_1 = require_line();
+    var ParserDirective = class extends line_1.Line {
+      constructor(document, range, nameRange, valueRange) {
+        super(document, range);
+        this.nameRange = nameRange;
+        this.valueRange = valueRange;
+      }
+      toString() {
+        return "# " + this.getName() + "=" + this.getValue();
+      }
+      getNameRange() {
+        return this.nameRange;
+      }
+      getValueRange() {
+        return this.valueRange;
+      }
+      getName() {
+        return this.document.getText().substring(this.document.offsetAt(this.nameRange.start), this.document.offsetAt(this.nameRange.end));
+      }
+      getValue() {
+        return this.document.getText().substring(this.document.offsetAt(this.valueRange.start), this.document.offsetAt(this.valueRange.end));
+      }
+      getDirective() {
+        const directive = main_1.Directive[this.getName().toLowerCase()];
+        return directive === void 0 ? null : directive;
+      }
+    };
+    exports2.ParserDirective = ParserDirective;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/heredoc.js
+var require_heredoc = __commonJS({
+  "node_modules/dockerfile-ast/lib/heredoc.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Heredoc = void 0;
+    var Heredoc = class {
+      constructor(startRange, name, nameRange, contentRange, endRange) {
+        this.startRange = startRange;
+        this.name = name;
+        this.nameRange = nameRange;
+        this.contentRange = contentRange;
+        this.endRange = endRange;
+      }
+      /**
+       * Returns the name of the here-document.
+       *
+       * This API is experimental and subject to change.
+       */
+      getName() {
+        return this.name;
+      }
+      /**
+       * Returns the range of the start operator and the name. If the
+       * here-document is initialized with <<EOT then the start range would
+       * encompass all five characters.
+       *
+       * This API is experimental and subject to change.
+       */
+      getStartRange() {
+        return this.startRange;
+      }
+      /**
+       * Returns the range of this here-document's name that is declared at
+       * the beginning of the here-document with the operator. If the
+       * here-document is initialized with <<EOT then the name range would
+       * encompass the latter three "EOT" characters.
+       *
+       * This API is experimental and subject to change.
+       */
+      getNameRange() {
+        return this.nameRange;
+      }
+      /**
+       * Returns the range of the content of this here-document. This may
+       * be null if the here-document has no content because:
+       * - the start range is the only thing that was declared
+       * - the end range was declared immediately and there is no content
+       *
+       * This API is experimental and subject to change.
+       */
+      getContentRange() {
+        return this.contentRange;
+      }
+      /**
+       * Returns the range of the here-document's name on a line that
+       * represents the end of the here-document.
+       *
+       * This API is experimental and subject to change.
+       */
+      getDelimiterRange() {
+        return this.endRange;
+      }
+    };
+    exports2.Heredoc = Heredoc;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/variable.js
+var require_variable = __commonJS({
+  "node_modules/dockerfile-ast/lib/variable.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Variable = void 0;
+    var Variable = class {
+      constructor(name, nameRange, range, modifier, modifierRange, substitutionParameter, substitutionRange, defined, buildVariable, stringValue) {
+        this.name = name;
+        this.nameRange = nameRange;
+        this.range = range;
+        this.modifier = modifier;
+        this.modifierRange = modifierRange;
+        this.substitutionParameter = substitutionParameter;
+        this.substitutionRange = substitutionRange;
+        this.defined = defined;
+        this.buildVariable = buildVariable;
+        this.stringValue = stringValue;
+      }
+      toString() {
+        return this.stringValue;
+      }
+      getName() {
+        return this.name;
+      }
+      getNameRange() {
+        return this.nameRange;
+      }
+      /**
+       * Returns the range of the entire variable. This includes the symbols for
+       * the declaration of the variable such as the $, {, and } symbols.
+       *
+       * @return the range in the document that this variable encompasses in its
+       *         entirety
+       */
+      getRange() {
+        return this.range;
+      }
+      /**
+       * Returns the modifier character that has been set for
+       * specifying how this variable should be expanded and resolved.
+       * If this variable is ${variable:+value} then the modifier
+       * character is '+'. Will be the empty string if the variable is
+       * declared as ${variable:}. Otherwise, will be null if this
+       * variable will not use variable substitution at all (such as
+       * ${variable} or $variable).
+       *
+       * @return this variable's modifier character, or the empty
+       *         string if it does not have one, or null if this
+       *         variable will not use variable substitution
+       */
+      getModifier() {
+        return this.modifier;
+      }
+      getModifierRange() {
+        return this.modifierRange;
+      }
+      /**
+       * Returns the parameter that will be used for substitution if
+       * this variable uses modifiers to define how its value should be
+       * resolved. If this variable is ${variable:+value} then the
+       * substitution value will be 'value'. Will be the empty string
+       * if the variable is declared as ${variable:+} or some other
+       * variant where the only thing that follows the modifier
+       * character (excluding considerations of escape characters and
+       * so on) is the variable's closing bracket. May be null if this
+       * variable does not have a modifier character defined (such as
+       * ${variable} or $variable).
+       *
+       * @return this variable's substitution parameter, or the empty
+       *         string if it does not have one, or null if there is
+       *         not one defined
+       */
+      getSubstitutionParameter() {
+        return this.substitutionParameter;
+      }
+      getSubstitutionRange() {
+        return this.substitutionRange;
+      }
+      /**
+       * Returns whether this variable has been defined or not.
+       *
+       * @return true if this variable has been defined, false otherwise
+       */
+      isDefined() {
+        return this.defined;
+      }
+      isBuildVariable() {
+        return this.buildVariable === true;
+      }
+      isEnvironmentVariable() {
+        return this.buildVariable === false;
+      }
+    };
+    exports2.Variable = Variable;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instruction.js
+var require_instruction = __commonJS({
+  "node_modules/dockerfile-ast/lib/instruction.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Instruction = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var util_1 = require_util8();
+    var line_1 = require_line();
+    var argument_1 = require_argument();
+    var heredoc_1 = require_heredoc();
+    var variable_1 = require_variable();
+    var main_1 = require_main2();
+    var Instruction = class extends line_1.Line {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range);
+        this.dockerfile = dockerfile;
+        this.escapeChar = escapeChar;
+        this.instruction = instruction;
+        this.instructionRange = instructionRange;
+      }
+      toString() {
+        let value = this.getKeyword();
+        for (let arg of this.getRawArguments()) {
+          value += " ";
+          value += arg.getValue();
+        }
+        return value;
+      }
+      getRangeContent(range) {
+        if (range === null) {
+          return null;
+        }
+        return this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
+      }
+      getInstructionRange() {
+        return this.instructionRange;
+      }
+      getInstruction() {
+        return this.instruction;
+      }
+      getKeyword() {
+        return this.getInstruction().toUpperCase();
+      }
+      getArgumentsRange() {
+        let args = this.getArguments();
+        if (args.length === 0) {
+          return null;
+        }
+        return vscode_languageserver_types_1.Range.create(args[0].getRange().start, args[args.length - 1].getRange().end);
+      }
+      getArgumentsRanges() {
+        let args = this.getArguments();
+        if (args.length === 0) {
+          return [];
+        }
+        if (args[0].getRange().start.line === args[args.length - 1].getRange().end.line) {
+          return [vscode_languageserver_types_1.Range.create(args[0].getRange().start, args[args.length - 1].getRange().end)];
+        }
+        let ranges = [];
+        let end = -1;
+        let startPosition = args[0].getRange().start;
+        let range = this.getInstructionRange();
+        let extra = this.document.offsetAt(startPosition) - this.document.offsetAt(range.start);
+        let content = this.getTextContent();
+        let fullArgs = content.substring(extra, this.document.offsetAt(args[args.length - 1].getRange().end) - this.document.offsetAt(range.start));
+        let offset = this.document.offsetAt(range.start) + extra;
+        let start = false;
+        let comment = false;
+        for (let i = 0; i < fullArgs.length; i++) {
+          let char = fullArgs.charAt(i);
+          if (char === this.escapeChar) {
+            let next = fullArgs.charAt(i + 1);
+            if (next === " " || next === "	") {
+              whitespaceCheck: for (let j = i + 2; j < fullArgs.length; j++) {
+                switch (fullArgs.charAt(j)) {
+                  case " ":
+                  case "	":
+                    continue;
+                  case "\r":
+                    j++;
+                  case "\n":
+                    if (startPosition !== null) {
+                      ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
+                    }
+                    startPosition = null;
+                    start = true;
+                    comment = false;
+                    i = j;
+                    break whitespaceCheck;
+                  default:
+                    break whitespaceCheck;
+                }
+              }
+            } else if (next === "\r") {
+              if (startPosition !== null) {
+                ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
+                startPosition = null;
+              }
+              start = true;
+              comment = false;
+              i += 2;
+            } else if (next === "\n") {
+              if (startPosition !== null) {
+                ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
+              }
+              startPosition = null;
+              start = true;
+              comment = false;
+              i++;
+            } else {
+              i++;
+            }
+          } else if (util_1.Util.isNewline(char)) {
+            if (comment) {
+              startPosition = null;
+              start = true;
+              comment = false;
+            }
+          } else {
+            if (!comment) {
+              if (startPosition === null) {
+                if (char === "#") {
+                  comment = true;
+                  continue;
+                }
+                let position = this.document.positionAt(offset + i);
+                if (position.character !== 0) {
+                  startPosition = vscode_languageserver_types_1.Position.create(position.line, 0);
+                }
+              }
+              end = i;
+            }
+          }
+        }
+        if (startPosition === null) {
+          ranges.push(vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + end), this.document.positionAt(offset + end + 1)));
+        } else {
+          ranges.push(vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(offset + end + 1)));
+        }
+        return ranges;
+      }
+      getRawArgumentsContent() {
+        let args = this.getArguments();
+        if (args.length === 0) {
+          return null;
+        }
+        return this.getRangeContent(vscode_languageserver_types_1.Range.create(args[0].getRange().start, args[args.length - 1].getRange().end));
+      }
+      getArgumentsContent() {
+        let args = this.getArguments();
+        if (args.length === 0) {
+          return null;
+        }
+        let content = "";
+        let ranges = this.getArgumentsRanges();
+        let documentText = this.document.getText();
+        for (let range of ranges) {
+          content += documentText.substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
+        }
+        return content;
+      }
+      getArguments() {
+        return this.getRawArguments();
+      }
+      getRawArguments() {
+        let args = [];
+        let range = this.getInstructionRange();
+        let extra = this.document.offsetAt(range.end) - this.document.offsetAt(range.start);
+        let content = this.getTextContent();
+        let fullArgs = content.substring(extra);
+        let offset = this.document.offsetAt(range.start) + extra;
+        let start = false;
+        let comment = false;
+        let found = -1;
+        let escapedWhitespaceDetected = false;
+        let escaping = false;
+        let escapeMarker = -1;
+        let escapedArg = "";
+        for (let i = 0; i < fullArgs.length; i++) {
+          let char = fullArgs.charAt(i);
+          if (util_1.Util.isWhitespace(char)) {
+            if (escaping) {
+              escapedWhitespaceDetected = true;
+              if (util_1.Util.isNewline(char)) {
+                escapedWhitespaceDetected = false;
+                if (comment) {
+                  comment = false;
+                  start = true;
+                }
+              }
+              continue;
+            } else if (found !== -1) {
+              if (escapeMarker === -1) {
+                args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + i))));
+              } else {
+                args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
+              }
+              escapeMarker = -1;
+              escapedArg = "";
+              found = -1;
+            }
+          } else if (char === this.escapeChar) {
+            let next = fullArgs.charAt(i + 1);
+            if (next === " " || next === "	") {
+              whitespaceCheck: for (let j = i + 2; j < fullArgs.length; j++) {
+                let newlineCheck = fullArgs.charAt(j);
+                switch (newlineCheck) {
+                  case " ":
+                  case "	":
+                    continue;
+                  case "\r":
+                    j++;
+                  case "\n":
+                    comment = false;
+                    escaping = true;
+                    start = true;
+                    if (found !== -1) {
+                      escapeMarker = i;
+                    }
+                    i = j;
+                    break whitespaceCheck;
+                  default:
+                    escapeMarker = i;
+                    if (found === -1) {
+                      i = j - 1;
+                    }
+                    break whitespaceCheck;
+                }
+              }
+            } else if (next === "\r") {
+              comment = false;
+              escaping = true;
+              start = true;
+              if (found !== -1 && escapeMarker === -1) {
+                escapeMarker = i;
+              }
+              i += 2;
+            } else if (next === "\n") {
+              comment = false;
+              escaping = true;
+              start = true;
+              if (found !== -1 && escapeMarker === -1) {
+                escapeMarker = i;
+              }
+              i++;
+            } else {
+              if (escapedWhitespaceDetected && escapeMarker !== -1) {
+                args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
+                escapedArg = "";
+                found = -1;
+              }
+              escapeMarker = -1;
+              escapedWhitespaceDetected = false;
+              escaping = false;
+              if (next === "$") {
+                escapedArg = escapedArg + char + next;
+              } else if (next === "") {
+                break;
+              } else {
+                escapedArg = escapedArg + next;
+              }
+              if (found === -1) {
+                found = i;
+              }
+              i++;
+            }
+          } else if (!comment) {
+            if (start && char === "#") {
+              comment = true;
+            } else {
+              if (escapedWhitespaceDetected && escapeMarker !== -1) {
+                args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
+                escapedArg = "";
+                found = -1;
+              }
+              escapedWhitespaceDetected = false;
+              escaping = false;
+              escapeMarker = -1;
+              escapedArg = escapedArg + char;
+              if (found === -1) {
+                found = i;
+              }
+            }
+            start = false;
+          }
+        }
+        if (found !== -1) {
+          if (escapeMarker === -1) {
+            args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + fullArgs.length))));
+          } else {
+            args.push(new argument_1.Argument(escapedArg, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + found), this.document.positionAt(offset + escapeMarker))));
+          }
+        }
+        return args;
+      }
+      getExpandedArguments() {
+        let args = this.getArguments();
+        for (let i = 0; i < args.length; i++) {
+          const argRange = args[i].getRange();
+          let offset = this.document.offsetAt(argRange.start);
+          const variables = this.parseVariables(offset, args[i].getValue());
+          const swaps = [];
+          let requiresExpansion = false;
+          for (let variable of variables) {
+            const value = this.dockerfile.resolveVariable(variable.getName(), variable.getNameRange().start.line);
+            swaps.push(value);
+            requiresExpansion = requiresExpansion || value !== void 0;
+          }
+          if (requiresExpansion) {
+            let expanded = "";
+            for (let j = 0; j < swaps.length; j++) {
+              const variableRange = variables[j].getRange();
+              const start = this.document.offsetAt(variableRange.start);
+              const end = this.document.offsetAt(variableRange.end);
+              if (swaps[j]) {
+                expanded += this.document.getText().substring(offset, start);
+                expanded += swaps[j];
+                offset = end;
+              } else {
+                expanded += this.document.getText().substring(offset, end);
+                offset = end;
+              }
+            }
+            const argEnd = this.document.offsetAt(argRange.end);
+            if (argEnd !== offset) {
+              expanded += this.document.getText().substring(offset, argEnd);
+            }
+            args[i] = new argument_1.Argument(expanded, argRange);
+          }
+        }
+        return args;
+      }
+      getVariables() {
+        const variables = [];
+        const args = this.getRawArguments();
+        for (const arg of args) {
+          let range = arg.getRange();
+          let rawValue = this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
+          const parsedVariables = this.parseVariables(this.document.offsetAt(arg.getRange().start), rawValue);
+          for (const parsedVariable of parsedVariables) {
+            variables.push(parsedVariable);
+          }
+        }
+        return variables;
+      }
+      parseVariables(offset, arg) {
+        let variables = [];
+        variableLoop: for (let i = 0; i < arg.length; i++) {
+          switch (arg.charAt(i)) {
+            case this.escapeChar:
+              if (arg.charAt(i + 1) === "$") {
+                i++;
+              }
+              break;
+            case "$":
+              if (arg.charAt(i + 1) === "{") {
+                let escapedString = "${";
+                let escapedName = "";
+                let nameEnd = -1;
+                let escapedSubstitutionParameter = "";
+                let substitutionStart = -1;
+                let substitutionEnd = -1;
+                let modifierRead = -1;
+                nameLoop: for (let j = i + 2; j < arg.length; j++) {
+                  let char = arg.charAt(j);
+                  switch (char) {
+                    case this.escapeChar:
+                      for (let k = j + 1; k < arg.length; k++) {
+                        switch (arg.charAt(k)) {
+                          case " ":
+                          case "	":
+                          case "\r":
+                            continue;
+                          case "\n":
+                            j = k;
+                            continue nameLoop;
+                        }
+                      }
+                      break;
+                    case "}":
+                      escapedString += "}";
+                      let modifier = null;
+                      let modifierRange = null;
+                      let substitutionParameter = modifierRead !== -1 ? escapedSubstitutionParameter : null;
+                      let substitutionRange = null;
+                      if (nameEnd === -1) {
+                        nameEnd = j;
+                      } else if (nameEnd + 1 === j) {
+                        modifier = "";
+                        modifierRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + nameEnd + 1), this.document.positionAt(offset + nameEnd + 1));
+                      } else {
+                        if (substitutionStart === -1) {
+                          substitutionStart = modifierRead + 1;
+                          substitutionEnd = modifierRead + 1;
+                        } else {
+                          substitutionEnd = substitutionEnd + 1;
+                        }
+                        modifier = arg.substring(modifierRead, modifierRead + 1);
+                        modifierRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + modifierRead), this.document.positionAt(offset + modifierRead + 1));
+                        substitutionRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + substitutionStart), this.document.positionAt(offset + substitutionEnd));
+                      }
+                      let start = this.document.positionAt(offset + i);
+                      variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 2), this.document.positionAt(offset + nameEnd)), vscode_languageserver_types_1.Range.create(start, this.document.positionAt(offset + j + 1)), modifier, modifierRange, substitutionParameter, substitutionRange, this.dockerfile.resolveVariable(escapedName, start.line) !== void 0, this.isBuildVariable(escapedName, start.line), escapedString));
+                      i = j;
+                      continue variableLoop;
+                    case ":":
+                      if (nameEnd === -1) {
+                        nameEnd = j;
+                      } else if (modifierRead !== -1) {
+                        if (substitutionStart === -1) {
+                          substitutionStart = j;
+                          substitutionEnd = j;
+                        } else {
+                          substitutionEnd = j;
+                        }
+                        escapedSubstitutionParameter += ":";
+                      } else {
+                        modifierRead = j;
+                      }
+                      escapedString += ":";
+                      break;
+                    case "\n":
+                    case "\r":
+                    case " ":
+                    case "	":
+                      break;
+                    default:
+                      if (nameEnd === -1) {
+                        escapedName += char;
+                      } else if (modifierRead !== -1) {
+                        if (substitutionStart === -1) {
+                          substitutionStart = j;
+                          substitutionEnd = j;
+                        } else {
+                          substitutionEnd = j;
+                        }
+                        escapedSubstitutionParameter += char;
+                      } else {
+                        modifierRead = j;
+                      }
+                      escapedString += char;
+                      break;
+                  }
+                }
+                break variableLoop;
+              } else if (util_1.Util.isWhitespace(arg.charAt(i + 1)) || i === arg.length - 1) {
+                continue;
+              } else {
+                let escapedName = "";
+                nameLoop: for (let j = i + 1; j < arg.length; j++) {
+                  let char = arg.charAt(j);
+                  switch (char) {
+                    case "\r":
+                    case "\n":
+                    case " ":
+                    case "	":
+                      continue;
+                    case "$":
+                    case "'":
+                    case '"':
+                      let varStart = this.document.positionAt(offset + i);
+                      variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + j)), vscode_languageserver_types_1.Range.create(varStart, this.document.positionAt(offset + j)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, varStart.line) !== void 0, this.isBuildVariable(escapedName, varStart.line), "$" + escapedName));
+                      i = j - 1;
+                      continue variableLoop;
+                    case this.escapeChar:
+                      for (let k = j + 1; k < arg.length; k++) {
+                        switch (arg.charAt(k)) {
+                          case " ":
+                          case "	":
+                          case "\r":
+                            continue;
+                          case "\n":
+                            j = k;
+                            continue nameLoop;
+                        }
+                      }
+                      let start2 = this.document.positionAt(offset + i);
+                      variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + j)), vscode_languageserver_types_1.Range.create(start2, this.document.positionAt(offset + j)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, start2.line) !== void 0, this.isBuildVariable(escapedName, start2.line), "$" + escapedName));
+                      break variableLoop;
+                  }
+                  if (char.match(/^[a-z0-9_]+$/i) === null) {
+                    let varStart = this.document.positionAt(offset + i);
+                    variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + j)), vscode_languageserver_types_1.Range.create(varStart, this.document.positionAt(offset + j)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, varStart.line) !== void 0, this.isBuildVariable(escapedName, varStart.line), "$" + escapedName));
+                    i = j - 1;
+                    continue variableLoop;
+                  }
+                  escapedName += char;
+                }
+                let start = this.document.positionAt(offset + i);
+                variables.push(new variable_1.Variable(escapedName, vscode_languageserver_types_1.Range.create(this.document.positionAt(offset + i + 1), this.document.positionAt(offset + arg.length)), vscode_languageserver_types_1.Range.create(start, this.document.positionAt(offset + arg.length)), null, null, null, null, this.dockerfile.resolveVariable(escapedName, start.line) !== void 0, this.isBuildVariable(escapedName, start.line), "$" + escapedName));
+              }
+              break variableLoop;
+          }
+        }
+        return variables;
+      }
+      isBuildVariable(variable, line) {
+        if (this.getKeyword() === main_1.Keyword.FROM) {
+          for (const initialArg of this.dockerfile.getInitialARGs()) {
+            const arg = initialArg;
+            const property = arg.getProperty();
+            if (property && variable === property.getName()) {
+              return true;
+            }
+          }
+          return void 0;
+        }
+        let image = this.dockerfile.getContainingImage(vscode_languageserver_types_1.Position.create(line, 0));
+        let envs = image.getENVs();
+        for (let i = envs.length - 1; i >= 0; i--) {
+          if (envs[i].isBefore(line)) {
+            for (let property of envs[i].getProperties()) {
+              if (property.getName() === variable) {
+                return false;
+              }
+            }
+          }
+        }
+        let args = image.getARGs();
+        for (let i = args.length - 1; i >= 0; i--) {
+          if (args[i].isBefore(line)) {
+            let property = args[i].getProperty();
+            if (property && property.getName() === variable) {
+              return true;
+            }
+          }
+        }
+        return void 0;
+      }
+      createSingleLineHeredocs(args) {
+        const heredocs = [];
+        for (const arg of args) {
+          const value = arg.getValue();
+          if (value.startsWith("<<") && util_1.Util.parseHeredocName(value) !== null) {
+            const startRange = arg.getRange();
+            const nameRange = this.getNameRange(startRange);
+            const name = this.getName(nameRange);
+            heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, null, null));
+          }
+        }
+        return heredocs;
+      }
+      getName(nameRange) {
+        const content = this.document.getText(nameRange);
+        let escaping = false;
+        let name = "";
+        nameLoop: for (let i = 0; i < content.length; i++) {
+          const ch = content.charAt(i);
+          switch (ch) {
+            case this.escapeChar:
+              escaping = true;
+              for (let j = i + 1; j < content.length; j++) {
+                switch (content.charAt(j)) {
+                  case " ":
+                  case "	":
+                    break;
+                  case "\r":
+                    i = j + 1;
+                    continue nameLoop;
+                  case "\n":
+                    i = j;
+                    continue nameLoop;
+                  default:
+                    name += content.charAt(j);
+                    i = j;
+                    continue nameLoop;
+                }
+              }
+              break;
+            case "#":
+              if (escaping) {
+                for (let j = i + 1; j < content.length; j++) {
+                  switch (content.charAt(j)) {
+                    case "\n":
+                      i = j;
+                      continue nameLoop;
+                  }
+                }
+              }
+            case " ":
+            case "	":
+            case "\r":
+            case "\n":
+              if (escaping) {
+                break;
+              }
+            default:
+              name += ch;
+              break;
+          }
+        }
+        return name;
+      }
+      getNameRange(startRange) {
+        const content = this.document.getText(startRange);
+        let endFound = false;
+        let searchHyphen = false;
+        let start = -1;
+        let end = -1;
+        let escaping = false;
+        let quote = null;
+        contentLoop: for (let i = 0; i < content.length; i++) {
+          const ch = content.charAt(i);
+          switch (ch) {
+            case '"':
+            case "'":
+              if (quote === ch) {
+                break contentLoop;
+              }
+              quote = ch;
+              continue;
+            case this.escapeChar:
+              for (let j = i + 1; j < content.length; j++) {
+                switch (content.charAt(j)) {
+                  case "\n":
+                    escaping = true;
+                    j = i;
+                    continue contentLoop;
+                }
+              }
+              break;
+            case " ":
+            case "	":
+            case "\r":
+            case "\n":
+              break;
+            case "<":
+              if (endFound) {
+                searchHyphen = true;
+              } else {
+                endFound = true;
+              }
+              break;
+            case "-":
+              if (searchHyphen) {
+                searchHyphen = false;
+                break;
+              }
+            case "#":
+              if (escaping) {
+                for (let j = i + 1; j < content.length; j++) {
+                  switch (content.charAt(j)) {
+                    case "\n":
+                      i = j;
+                      continue contentLoop;
+                  }
+                }
+              }
+            default:
+              if (start === -1) {
+                start = i;
+              }
+              if (quote !== null) {
+                end = i + 1;
+                break;
+              }
+              break contentLoop;
+          }
+        }
+        if (start === -1) {
+          return vscode_languageserver_types_1.Range.create(startRange.end, startRange.end);
+        }
+        const nameStart = this.document.positionAt(this.document.offsetAt(startRange.start) + start);
+        const nameEnd = quote !== null ? this.document.positionAt(this.document.offsetAt(startRange.start) + end) : startRange.end;
+        return vscode_languageserver_types_1.Range.create(nameStart, nameEnd);
+      }
+      getHeredocs() {
+        const args = this.getArguments();
+        if (args.length === 0) {
+          return [];
+        }
+        const heredocs = [];
+        const range = this.getRange();
+        if (range.start.line === range.end.line) {
+          return this.createSingleLineHeredocs(args);
+        }
+        const heredocDefinitions = [];
+        let heredocsProcessed = false;
+        let escaping = false;
+        let contentStart = -1;
+        let contentEnd = -1;
+        let lineStart = -1;
+        let currentHeredoc = 0;
+        const startOffset = this.document.offsetAt(args[0].getRange().start);
+        const content = this.getRangeContent(vscode_languageserver_types_1.Range.create(args[0].getRange().start, this.getRange().end));
+        contentLoop: for (let i = 0; i < content.length; i++) {
+          switch (content.charAt(i)) {
+            case this.escapeChar:
+              escaping = true;
+              for (let j = i + 1; j < content.length; j++) {
+                switch (content.charAt(j)) {
+                  case " ":
+                  case "	":
+                    break;
+                  case "\r":
+                    j++;
+                  case "\n":
+                    i = j;
+                    continue contentLoop;
+                  default:
+                    i = j;
+                    continue contentLoop;
+                }
+              }
+              break;
+            case "\r":
+              break;
+            case "\n":
+              if (escaping) {
+                break;
+              }
+              if (heredocsProcessed) {
+                if (contentStart === -1) {
+                  contentStart = i;
+                }
+                contentEnd = i;
+                const arg = heredocDefinitions[currentHeredoc];
+                const startRange = arg.getRange();
+                const nameRange = this.getNameRange(startRange);
+                const name = this.getName(nameRange);
+                const delimiterRange = this.getDelimiterRange(arg, name, vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + lineStart), this.document.positionAt(startOffset + i)));
+                if (delimiterRange !== null) {
+                  const contentRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + contentStart), this.document.positionAt(startOffset + lineStart - 1));
+                  heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, contentRange, delimiterRange));
+                  contentStart = -1;
+                  currentHeredoc++;
+                }
+                lineStart = -1;
+              } else {
+                const offsetLimit = startOffset + i;
+                for (const arg of args) {
+                  if (this.document.offsetAt(arg.getRange().start) < offsetLimit) {
+                    if (arg.getValue().startsWith("<<")) {
+                      heredocDefinitions.push(arg);
+                    }
+                  } else {
+                    break;
+                  }
+                }
+                heredocsProcessed = true;
+                lineStart = -1;
+                continue contentLoop;
+              }
+              break;
+            case " ":
+            case "	":
+              if (escaping) {
+                break;
+              }
+            case "#":
+              if (escaping) {
+                for (let j = i + 1; j < content.length; j++) {
+                  switch (content.charAt(j)) {
+                    case "\n":
+                      i = j;
+                      continue contentLoop;
+                  }
+                }
+              }
+            default:
+              if (escaping) {
+                escaping = false;
+              }
+              if (heredocsProcessed) {
+                if (contentStart === -1) {
+                  contentStart = i;
+                }
+                if (lineStart === -1) {
+                  lineStart = i;
+                }
+              }
+              break;
+          }
+        }
+        if (heredocsProcessed) {
+          const arg = heredocDefinitions[currentHeredoc];
+          const startRange = arg.getRange();
+          const nameRange = this.getNameRange(startRange);
+          const name = this.getName(nameRange);
+          let contentRange = null;
+          const delimiterRange = this.getDelimiterRange(arg, name, vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + lineStart), range.end));
+          if (delimiterRange === null) {
+            contentRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + contentStart), range.end);
+          } else if (contentEnd !== -1) {
+            contentRange = vscode_languageserver_types_1.Range.create(this.document.positionAt(startOffset + contentStart), this.document.positionAt(startOffset + contentEnd));
+          }
+          heredocs.push(new heredoc_1.Heredoc(startRange, name, nameRange, contentRange, delimiterRange));
+          currentHeredoc++;
+          for (let i = currentHeredoc; i < heredocDefinitions.length; i++) {
+            const arg2 = heredocDefinitions[currentHeredoc];
+            const startRange2 = arg2.getRange();
+            const nameRange2 = this.getNameRange(startRange2);
+            const name2 = this.getName(nameRange2);
+            heredocs.push(new heredoc_1.Heredoc(startRange2, name2, nameRange2, null, null));
+            currentHeredoc++;
+          }
+        } else {
+          return this.createSingleLineHeredocs(args);
+        }
+        return heredocs;
+      }
+      getDelimiterRange(startArg, name, candidateRange) {
+        const text = this.document.getText(candidateRange);
+        if (startArg.getValue().startsWith("<<-")) {
+          let index = 0;
+          while (text.charAt(index) === "	") {
+            index++;
+          }
+          if (text.substring(index) === name) {
+            return vscode_languageserver_types_1.Range.create(vscode_languageserver_types_1.Position.create(candidateRange.start.line, index), candidateRange.end);
+          }
+          return null;
+        }
+        return text === name ? candidateRange : null;
+      }
+    };
+    exports2.Instruction = Instruction;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/flagOption.js
+var require_flagOption = __commonJS({
+  "node_modules/dockerfile-ast/lib/flagOption.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.FlagOption = void 0;
+    var FlagOption = class {
+      constructor(range, name, nameRange, value, valueRange) {
+        this.range = range;
+        this.name = name;
+        this.nameRange = nameRange;
+        this.value = value;
+        this.valueRange = valueRange;
+      }
+      toString() {
+        if (this.valueRange !== null) {
+          return this.name + "=" + this.value;
+        }
+        return this.name;
+      }
+      getRange() {
+        return this.range;
+      }
+      getName() {
+        return this.name;
+      }
+      getNameRange() {
+        return this.nameRange;
+      }
+      getValue() {
+        return this.value;
+      }
+      getValueRange() {
+        return this.valueRange;
+      }
+    };
+    exports2.FlagOption = FlagOption;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/flag.js
+var require_flag = __commonJS({
+  "node_modules/dockerfile-ast/lib/flag.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Flag = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var flagOption_1 = require_flagOption();
+    var Flag = class {
+      constructor(document, range, name, nameRange, value, valueRange) {
+        this.options = [];
+        this.range = range;
+        this.name = name;
+        this.nameRange = nameRange;
+        this.value = value;
+        this.valueRange = valueRange;
+        if (this.value !== null) {
+          let offset = document.offsetAt(valueRange.start);
+          let nameStart = -1;
+          let valueStart = -1;
+          let hasOptions = false;
+          for (let i = 0; i < value.length; i++) {
+            switch (value.charAt(i)) {
+              case "=":
+                hasOptions = true;
+                if (valueStart === -1) {
+                  valueStart = i + 1;
+                  break;
+                }
+                break;
+              case ",":
+                this.options.push(this.createFlagOption(document, value, offset, nameStart, valueStart, i));
+                nameStart = -1;
+                valueStart = -1;
+                break;
+              default:
+                if (nameStart === -1) {
+                  nameStart = i;
+                }
+                break;
+            }
+          }
+          if (hasOptions && nameStart !== -1) {
+            this.options.push(this.createFlagOption(document, value, offset, nameStart, valueStart, value.length));
+          }
+        }
+      }
+      createFlagOption(document, content, documentOffset, nameStart, valueStart, valueEnd) {
+        const optionRange = vscode_languageserver_types_1.Range.create(document.positionAt(documentOffset + nameStart), document.positionAt(documentOffset + valueEnd));
+        if (valueStart === -1) {
+          return new flagOption_1.FlagOption(optionRange, content.substring(nameStart, valueEnd), optionRange, null, null);
+        }
+        return new flagOption_1.FlagOption(optionRange, content.substring(nameStart, valueStart - 1), vscode_languageserver_types_1.Range.create(document.positionAt(documentOffset + nameStart), document.positionAt(documentOffset + valueStart - 1)), content.substring(valueStart, valueEnd), vscode_languageserver_types_1.Range.create(document.positionAt(documentOffset + valueStart), document.positionAt(documentOffset + valueEnd)));
+      }
+      toString() {
+        if (this.valueRange) {
+          return "--" + this.name + "=" + this.value;
+        }
+        return "--" + this.name;
+      }
+      /**
+       * Returns the range that encompasses this entire flag. This includes the
+       * -- prefix in the beginning to the last character of the flag's value (if
+       * it has been defined).
+       *
+       * @return the entire range of this flag
+       */
+      getRange() {
+        return this.range;
+      }
+      /**
+       * Returns the name of this flag. The name does not include the -- prefix.
+       * Thus, for HEALTHCHECK's --interval flag, interval is the flag's name and
+       * not --interval.
+       *
+       * @return this flag's name
+       */
+      getName() {
+        return this.name;
+      }
+      /**
+       * Returns the range that encompasses the flag's name
+       *
+       * @return the range containing the flag's name
+       */
+      getNameRange() {
+        return this.nameRange;
+      }
+      /**
+       * Returns the value that has been set to this flag. May be null if the
+       * flag is invalid and has no value set like a --start-period. If the flag
+       * is instead a --start-period= with an equals sign then the flag's value
+       * is the empty string.
+       *
+       * @return this flag's value if it has been defined, null otherwise
+       */
+      getValue() {
+        return this.value;
+      }
+      /**
+       * Returns the range that encompasses this flag's value. If no value has
+       * been set then null will be returned.
+       *
+       * @return the range containing this flag's value, or null if the flag
+       *         has no value defined
+       */
+      getValueRange() {
+        return this.valueRange;
+      }
+      getOption(name) {
+        for (const option of this.options) {
+          if (option.getName() === name) {
+            return option;
+          }
+        }
+        return null;
+      }
+      getOptions() {
+        return this.options;
+      }
+      hasOptions() {
+        return this.options.length > 0;
+      }
+    };
+    exports2.Flag = Flag;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/modifiableInstruction.js
+var require_modifiableInstruction = __commonJS({
+  "node_modules/dockerfile-ast/lib/modifiableInstruction.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.ModifiableInstruction = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var flag_1 = require_flag();
+    var instruction_1 = require_instruction();
+    var ModifiableInstruction = class extends instruction_1.Instruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      getFlags() {
+        if (!this.flags) {
+          this.flags = [];
+          for (let arg of this.getArguments()) {
+            let value = arg.getValue();
+            if (this.stopSearchingForFlags(value)) {
+              return this.flags;
+            } else if (value.indexOf("--") === 0) {
+              let range = arg.getRange();
+              let rawValue = this.document.getText().substring(this.document.offsetAt(range.start), this.document.offsetAt(range.end));
+              let nameIndex = value.indexOf("=");
+              let index = rawValue.indexOf("=");
+              let firstMatch = false;
+              let secondMatch = false;
+              let startIndex = -1;
+              nameSearchLoop: for (let i = 0; i < rawValue.length; i++) {
+                switch (rawValue.charAt(i)) {
+                  case "\\":
+                  case " ":
+                  case "	":
+                  case "\r":
+                  case "\n":
+                    break;
+                  case "-":
+                    if (secondMatch) {
+                      startIndex = i;
+                      break nameSearchLoop;
+                    } else if (firstMatch) {
+                      secondMatch = true;
+                    } else {
+                      firstMatch = true;
+                    }
+                    break;
+                  default:
+                    startIndex = i;
+                    break nameSearchLoop;
+                }
+              }
+              let nameStart = this.document.positionAt(this.document.offsetAt(range.start) + startIndex);
+              if (index === -1) {
+                this.flags.push(new flag_1.Flag(this.document, range, value.substring(2), vscode_languageserver_types_1.Range.create(nameStart, range.end), null, null));
+              } else if (index === value.length - 1) {
+                let nameEnd = this.document.positionAt(this.document.offsetAt(range.start) + index);
+                this.flags.push(new flag_1.Flag(this.document, range, value.substring(2, index), vscode_languageserver_types_1.Range.create(nameStart, nameEnd), "", vscode_languageserver_types_1.Range.create(range.end, range.end)));
+              } else {
+                let nameEnd = this.document.positionAt(this.document.offsetAt(range.start) + index);
+                this.flags.push(new flag_1.Flag(this.document, range, value.substring(2, nameIndex), vscode_languageserver_types_1.Range.create(nameStart, nameEnd), value.substring(nameIndex + 1), vscode_languageserver_types_1.Range.create(this.document.positionAt(this.document.offsetAt(range.start) + index + 1), range.end)));
+              }
+            }
+          }
+        }
+        return this.flags;
+      }
+      getArguments() {
+        const args = super.getArguments();
+        const flags = this.getFlags();
+        if (flags.length === 0) {
+          return args;
+        }
+        for (let i = 0; i < flags.length; i++) {
+          args.shift();
+        }
+        return args;
+      }
+    };
+    exports2.ModifiableInstruction = ModifiableInstruction;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/jsonInstruction.js
+var require_jsonInstruction = __commonJS({
+  "node_modules/dockerfile-ast/lib/jsonInstruction.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.JSONInstruction = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var argument_1 = require_argument();
+    var jsonArgument_1 = require_jsonArgument();
+    var modifiableInstruction_1 = require_modifiableInstruction();
+    var JSONInstruction = class extends modifiableInstruction_1.ModifiableInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+        this.openingBracket = null;
+        this.closingBracket = null;
+        this.jsonStrings = [];
+        const argsContent = this.getRawArgumentsContent();
+        if (argsContent === null) {
+          return;
+        }
+        const args = this.getArguments();
+        if (args.length === 1 && args[0].getValue() === "[]") {
+          let argRange = args[0].getRange();
+          this.openingBracket = new argument_1.Argument("[", vscode_languageserver_types_1.Range.create(argRange.start.line, argRange.start.character, argRange.start.line, argRange.start.character + 1));
+          this.closingBracket = new argument_1.Argument("]", vscode_languageserver_types_1.Range.create(argRange.start.line, argRange.start.character + 1, argRange.end.line, argRange.end.character));
+          return;
+        } else if (args.length === 2 && args[0].getValue() === "[" && args[1].getValue() === "]") {
+          this.openingBracket = args[0];
+          this.closingBracket = args[1];
+          return;
+        }
+        const argsOffset = document.offsetAt(this.getArgumentsRange().start);
+        let start = -1;
+        let last = "";
+        let quoted = false;
+        let escapedArg = "";
+        argsCheck: for (let i = 0; i < argsContent.length; i++) {
+          let char = argsContent.charAt(i);
+          switch (char) {
+            case "[":
+              if (last === "") {
+                this.openingBracket = new argument_1.Argument("[", vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + i), document.positionAt(argsOffset + i + 1)));
+                last = "[";
+              } else if (quoted) {
+                escapedArg = escapedArg + char;
+              } else {
+                break argsCheck;
+              }
+              break;
+            case '"':
+              if (last === "[" || last === ",") {
+                start = i;
+                quoted = true;
+                last = '"';
+                escapedArg = escapedArg + char;
+                continue;
+              } else if (last === '"') {
+                if (quoted) {
+                  escapedArg = escapedArg + char;
+                  quoted = false;
+                  this.jsonStrings.push(new jsonArgument_1.JSONArgument(escapedArg, vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + start), document.positionAt(argsOffset + i + 1)), vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + start + 1), document.positionAt(argsOffset + i))));
+                  escapedArg = "";
+                } else {
+                  break argsCheck;
+                }
+              } else {
+                break argsCheck;
+              }
+              break;
+            case ",":
+              if (quoted) {
+                escapedArg = escapedArg + char;
+              } else {
+                if (last === '"') {
+                  last = ",";
+                } else {
+                  break argsCheck;
+                }
+              }
+              break;
+            case "]":
+              if (quoted) {
+                escapedArg = escapedArg + char;
+              } else if (last !== "") {
+                this.closingBracket = new argument_1.Argument("]", vscode_languageserver_types_1.Range.create(document.positionAt(argsOffset + i), document.positionAt(argsOffset + i + 1)));
+                break argsCheck;
+              }
+              break;
+            case " ":
+            case "	":
+              break;
+            case "\\":
+              if (quoted) {
+                switch (argsContent.charAt(i + 1)) {
+                  case '"':
+                  case "\\":
+                    escapedArg = escapedArg + argsContent.charAt(i + 1);
+                    i++;
+                    continue;
+                  case " ":
+                  case "	":
+                    escapeCheck: for (let j = i + 2; j < argsContent.length; j++) {
+                      switch (argsContent.charAt(j)) {
+                        case "\r":
+                          j++;
+                        case "\n":
+                          i = j;
+                          continue argsCheck;
+                        case " ":
+                        case "	":
+                          break;
+                        default:
+                          break escapeCheck;
+                      }
+                    }
+                    break;
+                  case "\r":
+                    i++;
+                  default:
+                    i++;
+                    continue;
+                }
+              } else {
+                escapeCheck: for (let j = i + 1; j < argsContent.length; j++) {
+                  switch (argsContent.charAt(j)) {
+                    case "\r":
+                      j++;
+                    case "\n":
+                      i = j;
+                      continue argsCheck;
+                    case " ":
+                    case "	":
+                      break;
+                    default:
+                      break escapeCheck;
+                  }
+                }
+              }
+              break argsCheck;
+            default:
+              if (!quoted) {
+                break argsCheck;
+              }
+              escapedArg = escapedArg + char;
+              break;
+          }
+        }
+      }
+      stopSearchingForFlags(_value) {
+        return true;
+      }
+      getOpeningBracket() {
+        return this.openingBracket;
+      }
+      getJSONStrings() {
+        return this.jsonStrings;
+      }
+      getClosingBracket() {
+        return this.closingBracket;
+      }
+    };
+    exports2.JSONInstruction = JSONInstruction;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/add.js
+var require_add = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/add.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Add = void 0;
+    var jsonInstruction_1 = require_jsonInstruction();
+    var Add = class extends jsonInstruction_1.JSONInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      stopSearchingForFlags(argument) {
+        return argument.indexOf("--") === -1;
+      }
+    };
+    exports2.Add = Add;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/property.js
+var require_property = __commonJS({
+  "node_modules/dockerfile-ast/lib/property.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Property = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var util_1 = require_util8();
+    var Property = class _Property {
+      constructor(document, escapeChar, arg, arg2) {
+        this.assignmentOperatorRange = null;
+        this.assignmentOperator = null;
+        this.valueRange = null;
+        this.value = null;
+        this.document = document;
+        this.escapeChar = escapeChar;
+        this.nameRange = _Property.getNameRange(document, arg);
+        let value = document.getText().substring(document.offsetAt(this.nameRange.start), document.offsetAt(this.nameRange.end));
+        this.name = _Property.getValue(value, escapeChar);
+        if (arg2) {
+          this.valueRange = arg2.getRange();
+          value = document.getText().substring(document.offsetAt(this.valueRange.start), document.offsetAt(this.valueRange.end));
+          this.value = _Property.getValue(value, escapeChar);
+          this.range = vscode_languageserver_types_1.Range.create(this.nameRange.start, this.valueRange.end);
+        } else {
+          let argRange = arg.getRange();
+          if (this.nameRange.start.line === argRange.start.line && this.nameRange.start.character === argRange.start.character && this.nameRange.end.line === argRange.end.line && this.nameRange.end.character === argRange.end.character) {
+          } else {
+            this.valueRange = _Property.getValueRange(document, arg);
+            value = document.getText().substring(document.offsetAt(this.valueRange.start), document.offsetAt(this.valueRange.end));
+            this.value = _Property.getValue(value, escapeChar);
+            this.assignmentOperatorRange = vscode_languageserver_types_1.Range.create(this.nameRange.end, this.valueRange.start);
+            this.assignmentOperator = "=";
+          }
+          this.range = argRange;
+        }
+      }
+      getRange() {
+        return this.range;
+      }
+      getName() {
+        return this.name;
+      }
+      getNameRange() {
+        return this.nameRange;
+      }
+      getValue() {
+        return this.value;
+      }
+      getValueRange() {
+        return this.valueRange;
+      }
+      /**
+       * Retrieves the operator used for delimiting between the name and
+       * value of this property. This will either be the "=" character
+       * or null if a character was not used or if this property has no
+       * value defined.
+       */
+      getAssignmentOperator() {
+        return this.assignmentOperator;
+      }
+      getAssignmentOperatorRange() {
+        return this.assignmentOperatorRange;
+      }
+      /**
+       * Returns the value of this property including any enclosing
+       * single or double quotes and relevant escape characters.
+       * Escaped newlines and its associated contiguous whitespace
+       * characters however will not be returned as they are deemed to
+       * be uninteresting to clients trying to return a Dockerfile.
+       *
+       * @return the unescaped value of this property or null if this
+       *         property has no associated value
+       */
+      getUnescapedValue() {
+        if (this.valueRange === null) {
+          return null;
+        }
+        let escaped = false;
+        let rawValue = "";
+        let value = this.document.getText().substring(this.document.offsetAt(this.valueRange.start), this.document.offsetAt(this.valueRange.end));
+        rawLoop: for (let i = 0; i < value.length; i++) {
+          let char = value.charAt(i);
+          switch (char) {
+            case this.escapeChar:
+              for (let j = i + 1; j < value.length; j++) {
+                switch (value.charAt(j)) {
+                  case "\r":
+                    j++;
+                  case "\n":
+                    escaped = true;
+                    i = j;
+                    continue rawLoop;
+                  case " ":
+                  case "	":
+                    break;
+                  default:
+                    rawValue = rawValue + char;
+                    continue rawLoop;
+                }
+              }
+              rawValue = rawValue + char;
+              break;
+            case "\r":
+            case "\n":
+              break;
+            case " ":
+            case "	":
+              if (!escaped) {
+                rawValue = rawValue + char;
+              }
+              break;
+            case "#":
+              if (escaped) {
+                for (let j = i + 1; j < value.length; j++) {
+                  switch (value.charAt(j)) {
+                    case "\r":
+                      j++;
+                    case "\n":
+                      i = j;
+                      continue rawLoop;
+                  }
+                }
+              } else {
+                rawValue = rawValue + char;
+              }
+              break;
+            default:
+              rawValue = rawValue + char;
+              escaped = false;
+              break;
+          }
+        }
+        return rawValue;
+      }
+      static getNameRange(document, arg) {
+        let value = arg.getValue();
+        let index = value.indexOf("=");
+        if (index !== -1) {
+          let initial = value.charAt(0);
+          let before = value.charAt(index - 1);
+          if (initial === '"' && before === '"' || initial === "'" && before === "'" || initial !== '"' && initial !== "'") {
+            return vscode_languageserver_types_1.Range.create(arg.getRange().start, document.positionAt(document.offsetAt(arg.getRange().start) + index));
+          }
+        }
+        return arg.getRange();
+      }
+      static getValueRange(document, arg) {
+        return vscode_languageserver_types_1.Range.create(document.positionAt(document.offsetAt(arg.getRange().start) + arg.getValue().indexOf("=") + 1), document.positionAt(document.offsetAt(arg.getRange().end)));
+      }
+      /**
+       * Returns the actual value of this key-value pair. The value will
+       * have its escape characters removed if applicable. If the value
+       * spans multiple lines and there are comments nested within the
+       * lines, they too will be removed.
+       *
+       * @return the value that this key-value pair will actually be, may
+       *         be null if no value is defined, may be the empty string
+       *         if the value only consists of whitespace
+       */
+      static getValue(value, escapeChar) {
+        let escaped = false;
+        const skip = util_1.Util.findLeadingNonWhitespace(value, escapeChar);
+        if (skip !== 0 && value.charAt(skip) === "#") {
+          escaped = true;
+        }
+        value = value.substring(skip);
+        let first = value.charAt(0);
+        let last = value.charAt(value.length - 1);
+        let literal = first === "'" || first === '"';
+        let inSingle = first === "'" && last === "'";
+        let inDouble = false;
+        if (first === '"') {
+          for (let i = 1; i < value.length; i++) {
+            if (value.charAt(i) === escapeChar) {
+              i++;
+            } else if (value.charAt(i) === '"' && i === value.length - 1) {
+              inDouble = true;
+            }
+          }
+        }
+        if (inSingle || inDouble) {
+          value = value.substring(1, value.length - 1);
+        }
+        let commentCheck = -1;
+        let escapedValue = "";
+        let start = 0;
+        parseValue: for (let i = 0; i < value.length; i++) {
+          let char = value.charAt(i);
+          switch (char) {
+            case escapeChar:
+              if (i + 1 === value.length) {
+                escapedValue = escapedValue + escapeChar;
+                break parseValue;
+              }
+              char = value.charAt(i + 1);
+              if (char === " " || char === "	") {
+                whitespaceCheck: for (let j = i + 2; j < value.length; j++) {
+                  let char2 = value.charAt(j);
+                  switch (char2) {
+                    case " ":
+                    case "	":
+                      break;
+                    case "\r":
+                      j++;
+                    case "\n":
+                      escaped = true;
+                      i = j;
+                      continue parseValue;
+                    default:
+                      if (!inDouble && !inSingle && !literal) {
+                        if (char2 === escapeChar) {
+                          escapedValue = escapedValue + char;
+                          i = i + 1;
+                        } else {
+                          escapedValue = escapedValue + char + char2;
+                          i = j;
+                        }
+                        continue parseValue;
+                      }
+                      break whitespaceCheck;
+                  }
+                }
+              }
+              if (inDouble) {
+                if (char === "\r") {
+                  escaped = true;
+                  i = i + 2;
+                } else if (char === "\n") {
+                  escaped = true;
+                  i++;
+                } else if (char !== '"') {
+                  if (char === escapeChar) {
+                    i++;
+                  }
+                  escapedValue = escapedValue + escapeChar;
+                }
+                continue parseValue;
+              } else if (inSingle || literal) {
+                if (char === "\r") {
+                  escaped = true;
+                  i = i + 2;
+                } else if (char === "\n") {
+                  escaped = true;
+                  i++;
+                } else {
+                  escapedValue = escapedValue + escapeChar;
+                }
+                continue parseValue;
+              } else if (char === escapeChar) {
+                escapedValue = escapedValue + escapeChar;
+                i++;
+              } else if (char === "\r") {
+                escaped = true;
+                i = i + 2;
+              } else if (char === "\n") {
+                escaped = true;
+                i++;
+                start = i;
+              } else {
+                escapedValue = escapedValue + char;
+                i++;
+              }
+              break;
+            case " ":
+            case "	":
+              if (escaped && commentCheck === -1) {
+                commentCheck = i;
+              }
+              escapedValue = escapedValue + char;
+              break;
+            case "\r":
+              i++;
+            case "\n":
+              if (escaped && commentCheck !== -1) {
+                escapedValue = escapedValue.substring(0, escapedValue.length - (i - commentCheck - 1));
+                commentCheck = -1;
+              }
+              break;
+            case "#":
+              if (escaped) {
+                if (commentCheck !== -1) {
+                  escapedValue = escapedValue.substring(0, escapedValue.length - (i - commentCheck));
+                  commentCheck = -1;
+                }
+                newlineCheck: for (let j = i + 1; j < value.length; j++) {
+                  switch (value.charAt(j)) {
+                    case "\r":
+                      j++;
+                    case "\n":
+                      i = j;
+                      break newlineCheck;
+                  }
+                }
+                continue parseValue;
+              }
+            default:
+              if (escaped) {
+                escaped = false;
+                commentCheck = -1;
+              }
+              escapedValue = escapedValue + char;
+              break;
+          }
+        }
+        return escapedValue;
+      }
+    };
+    exports2.Property = Property;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/propertyInstruction.js
+var require_propertyInstruction = __commonJS({
+  "node_modules/dockerfile-ast/lib/propertyInstruction.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.PropertyInstruction = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var instruction_1 = require_instruction();
+    var property_1 = require_property();
+    var argument_1 = require_argument();
+    var util_1 = require_util8();
+    var PropertyInstruction = class extends instruction_1.Instruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+        this.properties = void 0;
+      }
+      getProperties() {
+        if (this.properties === void 0) {
+          let args = this.getPropertyArguments();
+          if (args.length === 0) {
+            this.properties = [];
+          } else if (args.length === 1) {
+            this.properties = [new property_1.Property(this.document, this.escapeChar, args[0])];
+          } else if (args.length === 2) {
+            if (args[0].getValue().indexOf("=") === -1) {
+              this.properties = [new property_1.Property(this.document, this.escapeChar, args[0], args[1])];
+            } else {
+              this.properties = [
+                new property_1.Property(this.document, this.escapeChar, args[0]),
+                new property_1.Property(this.document, this.escapeChar, args[1])
+              ];
+            }
+          } else if (args[0].getValue().indexOf("=") === -1) {
+            let text = this.document.getText();
+            let start = args[1].getRange().start;
+            let end = args[args.length - 1].getRange().end;
+            text = text.substring(this.document.offsetAt(start), this.document.offsetAt(end));
+            this.properties = [new property_1.Property(this.document, this.escapeChar, args[0], new argument_1.Argument(text, vscode_languageserver_types_1.Range.create(args[1].getRange().start, args[args.length - 1].getRange().end)))];
+          } else {
+            this.properties = [];
+            for (let i = 0; i < args.length; i++) {
+              this.properties.push(new property_1.Property(this.document, this.escapeChar, args[i]));
+            }
+          }
+        }
+        return this.properties;
+      }
+      /**
+       * Goes from the back of the string and returns the first
+       * non-whitespace character that is found. If an escape character
+       * is found with newline characters, the escape character will
+       * not be considered a non-whitespace character and its index in
+       * the string will not be returned.
+       *
+       * @param content the string to search through
+       * @return the index in the string for the first non-whitespace
+       *         character when searching from the end of the string
+       */
+      findTrailingNonWhitespace(content) {
+        let index = content.length;
+        whitespaceCheck: for (let i = content.length - 1; i >= 0; i--) {
+          switch (content.charAt(i)) {
+            case " ":
+            case "	":
+              continue;
+            case "\n":
+              if (content.charAt(i - 1) === "\r") {
+                i = i - 1;
+              }
+            case "\r":
+              newlineCheck: for (let j = i - 1; j >= 0; j--) {
+                switch (content.charAt(j)) {
+                  case " ":
+                  case "	":
+                  case "\r":
+                  case "\n":
+                  case this.escapeChar:
+                    continue;
+                  default:
+                    index = j;
+                    break newlineCheck;
+                }
+              }
+              break whitespaceCheck;
+            default:
+              index = i;
+              break whitespaceCheck;
+          }
+        }
+        return index;
+      }
+      getPropertyArguments() {
+        const args = [];
+        let range = this.getInstructionRange();
+        let instructionNameEndOffset = this.document.offsetAt(range.end);
+        let extra = instructionNameEndOffset - this.document.offsetAt(range.start);
+        let content = this.getTextContent();
+        let fullArgs = content.substring(extra);
+        let start = util_1.Util.findLeadingNonWhitespace(fullArgs, this.escapeChar);
+        if (start === -1) {
+          return [];
+        }
+        const startPosition = this.document.positionAt(instructionNameEndOffset + start);
+        let escaped = range.start.line !== startPosition.line;
+        let endingEscape = false;
+        let mark = -1;
+        let end = this.findTrailingNonWhitespace(fullArgs);
+        content = fullArgs.substring(start, end + 1);
+        let argStart = escaped ? -1 : 0;
+        let spaced = false;
+        argumentLoop: for (let i = 0; i < content.length; i++) {
+          let char = content.charAt(i);
+          switch (char) {
+            case this.escapeChar:
+              if (i + 1 === content.length) {
+                endingEscape = true;
+                break argumentLoop;
+              }
+              if (!escaped) {
+                mark = i;
+              }
+              switch (content.charAt(i + 1)) {
+                case " ":
+                case "	":
+                  if (!util_1.Util.isWhitespace(content.charAt(i + 2))) {
+                    i = i + 1;
+                    continue argumentLoop;
+                  }
+                  whitespaceCheck: for (let j = i + 2; j < content.length; j++) {
+                    switch (content.charAt(j)) {
+                      case "\r":
+                        j++;
+                      case "\n":
+                        escaped = true;
+                        i = j;
+                        continue argumentLoop;
+                      case " ":
+                      case "	":
+                        break;
+                      default:
+                        args.push(new argument_1.Argument(content.substring(argStart, i), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + i + 2))));
+                        argStart = j;
+                        break whitespaceCheck;
+                    }
+                  }
+                  i = argStart - 1;
+                  continue argumentLoop;
+                case "\r":
+                  i++;
+                case "\n":
+                  escaped = true;
+                  i = i + 1;
+                  continue argumentLoop;
+                case this.escapeChar:
+                  if (argStart === -1) {
+                    argStart = i;
+                  }
+                  i = i + 1;
+                  continue argumentLoop;
+                default:
+                  if (argStart === -1) {
+                    argStart = i;
+                  }
+                  continue argumentLoop;
+              }
+            case "'":
+            case '"':
+              if (spaced) {
+                this.createSpacedArgument(argStart, args, content, mark, instructionNameEndOffset, start);
+                argStart = i;
+                spaced = false;
+              }
+              if (argStart === -1) {
+                argStart = i;
+              }
+              for (let j = i + 1; j < content.length; j++) {
+                switch (content.charAt(j)) {
+                  case char:
+                    if (content.charAt(j + 1) !== " " && content.charAt(j + 1) !== "") {
+                      i = j;
+                      continue argumentLoop;
+                    }
+                    args.push(new argument_1.Argument(content.substring(argStart, j + 1), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + j + 1))));
+                    i = j;
+                    argStart = -1;
+                    continue argumentLoop;
+                  case this.escapeChar:
+                    j++;
+                    break;
+                }
+              }
+              break argumentLoop;
+            case " ":
+            case "	":
+              if (escaped) {
+                if (argStart !== -1) {
+                  spaced = true;
+                }
+              } else if (argStart !== -1) {
+                args.push(new argument_1.Argument(content.substring(argStart, i), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + i))));
+                argStart = -1;
+              }
+              break;
+            case "\r":
+              i++;
+            case "\n":
+              spaced = false;
+              break;
+            case "#":
+              if (escaped) {
+                for (let j = i + 1; j < content.length; j++) {
+                  switch (content.charAt(j)) {
+                    case "\r":
+                      j++;
+                    case "\n":
+                      i = j;
+                      spaced = false;
+                      continue argumentLoop;
+                  }
+                }
+                if (argStart !== -1) {
+                  let value = content.substring(argStart, mark);
+                  args.push(new argument_1.Argument(value, vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + mark))));
+                  argStart = -1;
+                }
+                break argumentLoop;
+              } else if (argStart === -1) {
+                argStart = i;
+              }
+              break;
+            default:
+              if (spaced) {
+                this.createSpacedArgument(argStart, args, content, mark, instructionNameEndOffset, start);
+                argStart = i;
+                spaced = false;
+              }
+              escaped = false;
+              if (argStart === -1) {
+                argStart = i;
+              }
+              if (char === "$" && content.charAt(i + 1) === "{") {
+                let singleQuotes = false;
+                let doubleQuotes = false;
+                let escaped2 = false;
+                for (let j = i + 1; j < content.length; j++) {
+                  switch (content.charAt(j)) {
+                    case this.escapeChar:
+                      escaped2 = true;
+                      break;
+                    case "\r":
+                    case "\n":
+                      break;
+                    case "'":
+                      singleQuotes = !singleQuotes;
+                      escaped2 = false;
+                      break;
+                    case '"':
+                      doubleQuotes = !doubleQuotes;
+                      escaped2 = false;
+                      break;
+                    case " ":
+                    case "	":
+                      if (escaped2 || singleQuotes || doubleQuotes) {
+                        break;
+                      }
+                      i = j - 1;
+                      continue argumentLoop;
+                    case "}":
+                      i = j;
+                      continue argumentLoop;
+                    default:
+                      escaped2 = false;
+                      break;
+                  }
+                }
+                break argumentLoop;
+              }
+              break;
+          }
+        }
+        if (argStart !== -1 && argStart !== content.length) {
+          let end2 = endingEscape ? content.length - 1 : content.length;
+          let value = content.substring(argStart, end2);
+          args.push(new argument_1.Argument(value, vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + end2))));
+        }
+        return args;
+      }
+      createSpacedArgument(argStart, args, content, mark, instructionNameEndOffset, start) {
+        if (argStart !== -1) {
+          args.push(new argument_1.Argument(content.substring(argStart, mark), vscode_languageserver_types_1.Range.create(this.document.positionAt(instructionNameEndOffset + start + argStart), this.document.positionAt(instructionNameEndOffset + start + mark))));
+        }
+      }
+    };
+    exports2.PropertyInstruction = PropertyInstruction;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/arg.js
+var require_arg = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/arg.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Arg = void 0;
+    var property_1 = require_property();
+    var propertyInstruction_1 = require_propertyInstruction();
+    var Arg = class extends propertyInstruction_1.PropertyInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+        this.property = null;
+        const args = this.getPropertyArguments();
+        if (args.length === 1) {
+          this.property = new property_1.Property(this.document, this.escapeChar, args[0]);
+        } else {
+          this.property = null;
+        }
+      }
+      /**
+       * Returns the variable defined by this ARG. This may be null if
+       * this ARG instruction is malformed and has no variable
+       * declaration.
+       */
+      getProperty() {
+        return this.property;
+      }
+    };
+    exports2.Arg = Arg;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/cmd.js
+var require_cmd = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/cmd.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Cmd = void 0;
+    var jsonInstruction_1 = require_jsonInstruction();
+    var Cmd = class extends jsonInstruction_1.JSONInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+    };
+    exports2.Cmd = Cmd;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/copy.js
+var require_copy = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/copy.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Copy = void 0;
+    var jsonInstruction_1 = require_jsonInstruction();
+    var Copy = class extends jsonInstruction_1.JSONInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      stopSearchingForFlags(argument) {
+        return argument.indexOf("--") === -1;
+      }
+      getFromFlag() {
+        let flags = super.getFlags();
+        return flags.length === 1 && flags[0].getName() === "from" ? flags[0] : null;
+      }
+      /**
+       * Returns there here-documents that are defined in this RUN
+       * instruction.
+       *
+       * This API is experimental and subject to change.
+       */
+      getHeredocs() {
+        return super.getHeredocs();
+      }
+    };
+    exports2.Copy = Copy;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/env.js
+var require_env = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/env.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Env = void 0;
+    var propertyInstruction_1 = require_propertyInstruction();
+    var Env = class extends propertyInstruction_1.PropertyInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      getProperties() {
+        return super.getProperties();
+      }
+    };
+    exports2.Env = Env;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/entrypoint.js
+var require_entrypoint = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/entrypoint.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Entrypoint = void 0;
+    var jsonInstruction_1 = require_jsonInstruction();
+    var Entrypoint = class extends jsonInstruction_1.JSONInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+    };
+    exports2.Entrypoint = Entrypoint;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/from.js
+var require_from = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/from.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.From = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var modifiableInstruction_1 = require_modifiableInstruction();
+    var From = class extends modifiableInstruction_1.ModifiableInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      stopSearchingForFlags(argument) {
+        return argument.indexOf("--") === -1;
+      }
+      getImage() {
+        const args = this.getArguments();
+        return args.length > 0 ? args[0].getValue() : null;
+      }
+      /**
+       * Returns the name of the image that will be used as the base image.
+       *
+       * @return the base image's name, or null if unspecified
+       */
+      getImageName() {
+        const imageName = this.getRangeContent(this.getImageNameRange());
+        if (imageName === null) {
+          return null;
+        }
+        let commented = false;
+        let escaped = false;
+        let name = "";
+        for (let i = 0; i < imageName.length; i++) {
+          const ch = imageName.charAt(i);
+          switch (ch) {
+            case this.escapeChar:
+              escaped = true;
+              break;
+            case "\r":
+              continue;
+            case "\n":
+              commented = false;
+              break;
+            case " ":
+            case "	":
+              break;
+            case "#":
+              if (escaped) {
+                commented = true;
+              } else {
+                name = name + ch;
+                escaped = false;
+              }
+              break;
+            default:
+              if (!commented) {
+                name = name + ch;
+                escaped = false;
+              }
+              break;
+          }
+        }
+        return name;
+      }
+      /**
+       * Returns the range that covers the name of the image used by
+       * this instruction.
+       *
+       * @return the range of the name of this instruction's argument,
+       *         or null if no image has been specified
+       */
+      getImageNameRange() {
+        let range = this.getImageRange();
+        if (range) {
+          let registryRange = this.getRegistryRange();
+          if (registryRange) {
+            range.start = this.document.positionAt(this.document.offsetAt(registryRange.end) + 1);
+          }
+          let tagRange = this.getImageTagRange();
+          let digestRange = this.getImageDigestRange();
+          if (tagRange === null) {
+            if (digestRange !== null) {
+              range.end = this.document.positionAt(this.document.offsetAt(digestRange.start) - 1);
+            }
+          } else {
+            range.end = this.document.positionAt(this.document.offsetAt(tagRange.start) - 1);
+          }
+          return range;
+        }
+        return null;
+      }
+      /**
+       * Returns the range that covers the image argument of this
+       * instruction. This includes the tag or digest of the image if
+       * it has been specified by the instruction.
+       *
+       * @return the range of the image argument, or null if no image
+       *         has been specified
+       */
+      getImageRange() {
+        let args = this.getArguments();
+        return args.length !== 0 ? args[0].getRange() : null;
+      }
+      getImageTag() {
+        return this.getRangeContent(this.getImageTagRange());
+      }
+      /**
+       * Returns the range in the document that the tag of the base
+       * image encompasses.
+       *
+       * @return the base image's tag's range in the document, or null
+       *         if no tag has been specified
+       */
+      getImageTagRange() {
+        const range = this.getImageRange();
+        if (range) {
+          const rangeStartOffset = this.document.offsetAt(range.start);
+          const content = this.getRangeContent(range);
+          const atIndex = this.indexOf(rangeStartOffset, content, "@");
+          const slashIndex = content.indexOf("/");
+          if (atIndex === -1) {
+            const colonIndex = this.lastIndexOf(rangeStartOffset, content, ":");
+            if (colonIndex > slashIndex) {
+              return vscode_languageserver_types_1.Range.create(this.document.positionAt(rangeStartOffset + colonIndex + 1), range.end);
+            }
+          }
+          const subcontent = content.substring(0, atIndex);
+          const subcolonIndex = subcontent.indexOf(":");
+          if (subcolonIndex === -1) {
+            return null;
+          }
+          if (slashIndex === -1) {
+            return vscode_languageserver_types_1.Range.create(this.document.positionAt(rangeStartOffset + subcolonIndex + 1), this.document.positionAt(rangeStartOffset + atIndex));
+          }
+          if (subcolonIndex < slashIndex) {
+            return null;
+          }
+          return vscode_languageserver_types_1.Range.create(this.document.positionAt(rangeStartOffset + subcolonIndex + 1), this.document.positionAt(rangeStartOffset + subcontent.length));
+        }
+        return null;
+      }
+      getImageDigest() {
+        return this.getRangeContent(this.getImageDigestRange());
+      }
+      /**
+       * Returns the range in the document that the digest of the base
+       * image encompasses.
+       *
+       * @return the base image's digest's range in the document, or null
+       *         if no digest has been specified
+       */
+      getImageDigestRange() {
+        let range = this.getImageRange();
+        if (range) {
+          let content = this.getRangeContent(range);
+          let index = this.lastIndexOf(this.document.offsetAt(range.start), content, "@");
+          if (index !== -1) {
+            return vscode_languageserver_types_1.Range.create(range.start.line, range.start.character + index + 1, range.end.line, range.end.character);
+          }
+        }
+        return null;
+      }
+      indexOf(documentOffset, content, searchString) {
+        let index = content.indexOf(searchString);
+        const variables = this.getVariables();
+        for (let i = 0; i < variables.length; i++) {
+          const position = documentOffset + index;
+          const variableRange = variables[i].getRange();
+          if (this.document.offsetAt(variableRange.start) < position && position < this.document.offsetAt(variableRange.end)) {
+            const offset = this.document.offsetAt(variableRange.end) - documentOffset;
+            const substring = content.substring(offset);
+            const subIndex = substring.indexOf(searchString);
+            if (subIndex === -1) {
+              return -1;
+            }
+            index = subIndex + offset;
+            i = -1;
+            continue;
+          }
+        }
+        return index;
+      }
+      lastIndexOf(documentOffset, content, searchString) {
+        let index = content.lastIndexOf(searchString);
+        const variables = this.getVariables();
+        for (let i = 0; i < variables.length; i++) {
+          const position = documentOffset + index;
+          const variableRange = variables[i].getRange();
+          if (this.document.offsetAt(variableRange.start) < position && position < this.document.offsetAt(variableRange.end)) {
+            index = content.substring(0, index).lastIndexOf(searchString);
+            if (index === -1) {
+              return -1;
+            }
+            i = -1;
+            continue;
+          }
+        }
+        return index;
+      }
+      getRegistry() {
+        return this.getRangeContent(this.getRegistryRange());
+      }
+      getRegistryRange() {
+        const range = this.getImageRange();
+        if (range) {
+          const tagRange = this.getImageTagRange();
+          const digestRange = this.getImageDigestRange();
+          if (tagRange === null) {
+            if (digestRange !== null) {
+              range.end = this.document.positionAt(this.document.offsetAt(digestRange.start) - 1);
+            }
+          } else {
+            range.end = this.document.positionAt(this.document.offsetAt(tagRange.start) - 1);
+          }
+          const content = this.getRangeContent(range);
+          const rangeStart2 = this.document.offsetAt(range.start);
+          const startingSlashIndex = this.indexOf(rangeStart2, content, "/");
+          if (startingSlashIndex === -1) {
+            return null;
+          }
+          const portIndex = this.indexOf(rangeStart2, content, ":");
+          const dotIndex = this.indexOf(rangeStart2, content, ".");
+          if (portIndex !== -1 || dotIndex !== -1) {
+            return vscode_languageserver_types_1.Range.create(range.start, this.document.positionAt(rangeStart2 + startingSlashIndex));
+          }
+          const registry = content.substring(0, startingSlashIndex);
+          if (registry === "localhost") {
+            return vscode_languageserver_types_1.Range.create(range.start, this.document.positionAt(rangeStart2 + startingSlashIndex));
+          }
+        }
+        return null;
+      }
+      getBuildStage() {
+        let range = this.getBuildStageRange();
+        return range === null ? null : this.getRangeContent(range);
+      }
+      getBuildStageRange() {
+        let args = this.getArguments();
+        if (args.length > 2 && args[1].getValue().toUpperCase() === "AS") {
+          return args[2].getRange();
+        }
+        return null;
+      }
+      getPlatformFlag() {
+        let flags = super.getFlags();
+        return flags.length === 1 && flags[0].getName() === "platform" ? flags[0] : null;
+      }
+    };
+    exports2.From = From;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/healthcheck.js
+var require_healthcheck = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/healthcheck.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Healthcheck = void 0;
+    var modifiableInstruction_1 = require_modifiableInstruction();
+    var Healthcheck = class extends modifiableInstruction_1.ModifiableInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      stopSearchingForFlags(argument) {
+        argument = argument.toUpperCase();
+        return argument === "CMD" || argument === "NONE";
+      }
+      getSubcommand() {
+        let args = this.getArguments();
+        return args.length !== 0 ? args[0] : null;
+      }
+    };
+    exports2.Healthcheck = Healthcheck;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/label.js
+var require_label = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/label.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Label = void 0;
+    var propertyInstruction_1 = require_propertyInstruction();
+    var util_1 = require_util8();
+    var Label = class extends propertyInstruction_1.PropertyInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      getVariables() {
+        const variables = super.getVariables();
+        const properties = this.getProperties();
+        for (const property of properties) {
+          const value = property.getUnescapedValue();
+          if (value !== null && value.length > 2 && value.charAt(0) === "'" && value.charAt(value.length - 1) === "'") {
+            const range = property.getValueRange();
+            for (let i = 0; i < variables.length; i++) {
+              if (util_1.Util.isInsideRange(variables[i].getRange().start, range)) {
+                variables.splice(i, 1);
+                i--;
+              }
+            }
+          }
+        }
+        return variables;
+      }
+      getProperties() {
+        return super.getProperties();
+      }
+    };
+    exports2.Label = Label;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/onbuild.js
+var require_onbuild = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/onbuild.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Onbuild = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var parser_1 = require_parser2();
+    var instruction_1 = require_instruction();
+    var Onbuild = class extends instruction_1.Instruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      getTrigger() {
+        let trigger = this.getTriggerWord();
+        return trigger === null ? null : trigger.toUpperCase();
+      }
+      getTriggerWord() {
+        return this.getRangeContent(this.getTriggerRange());
+      }
+      getTriggerRange() {
+        let args = this.getArguments();
+        return args.length > 0 ? args[0].getRange() : null;
+      }
+      getTriggerInstruction() {
+        let triggerRange = this.getTriggerRange();
+        if (triggerRange === null) {
+          return null;
+        }
+        let args = this.getArguments();
+        return parser_1.Parser.createInstruction(this.document, this.dockerfile, this.escapeChar, vscode_languageserver_types_1.Range.create(args[0].getRange().start, this.getRange().end), this.getTriggerWord(), triggerRange);
+      }
+    };
+    exports2.Onbuild = Onbuild;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/run.js
+var require_run = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/run.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Run = void 0;
+    var jsonInstruction_1 = require_jsonInstruction();
+    var Run = class extends jsonInstruction_1.JSONInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      stopSearchingForFlags(argument) {
+        return argument.indexOf("--") === -1;
+      }
+      /**
+       * Returns there here-documents that are defined in this RUN
+       * instruction.
+       *
+       * This API is experimental and subject to change.
+       */
+      getHeredocs() {
+        return super.getHeredocs();
+      }
+    };
+    exports2.Run = Run;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/shell.js
+var require_shell = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/shell.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Shell = void 0;
+    var jsonInstruction_1 = require_jsonInstruction();
+    var Shell = class extends jsonInstruction_1.JSONInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+    };
+    exports2.Shell = Shell;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/stopsignal.js
+var require_stopsignal = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/stopsignal.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Stopsignal = void 0;
+    var instruction_1 = require_instruction();
+    var Stopsignal = class extends instruction_1.Instruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+    };
+    exports2.Stopsignal = Stopsignal;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/workdir.js
+var require_workdir = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/workdir.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Workdir = void 0;
+    var instruction_1 = require_instruction();
+    var Workdir = class extends instruction_1.Instruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      /**
+       * Returns the path that has been defined. Note that this path may
+       * be absolute or relative depending on what was written in the
+       * instruction.
+       *
+       * @return the working directory's path, or null if this
+       *         instruction has no arguments
+       */
+      getPath() {
+        return this.getArgumentsContent();
+      }
+      /**
+       * Returns the absolute path that this instruction resolves to. The
+       * function will inspect prior WORKDIR instructions in the current
+       * image or another build stage in the Dockerfile to try to
+       * determine this.
+       *
+       * @return the absolute path of the working directory, or null if
+       *         this instruction has no arguments, or undefined if it
+       *         cannot be determined because only relative paths could be
+       *         found
+       */
+      getAbsolutePath() {
+        const path8 = this.getPath();
+        if (path8 === null || path8.startsWith("/")) {
+          return path8;
+        }
+        const startLine = this.getRange().start.line;
+        const hierarchy = this.dockerfile.getStageHierarchy(startLine);
+        for (let i = hierarchy.length - 1; i >= 0; i--) {
+          const workdirs = hierarchy[i].getWORKDIRs();
+          for (let j = workdirs.length - 1; j >= 0; j--) {
+            if (workdirs[j].getRange().start.line < startLine) {
+              const parent = workdirs[j].getAbsolutePath();
+              if (parent === void 0 || parent === null) {
+                return void 0;
+              }
+              return parent.endsWith("/") ? parent + path8 : parent + "/" + path8;
+            }
+          }
+        }
+        return void 0;
+      }
+    };
+    exports2.Workdir = Workdir;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/user.js
+var require_user = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/user.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.User = void 0;
+    var instruction_1 = require_instruction();
+    var User = class extends instruction_1.Instruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+    };
+    exports2.User = User;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/instructions/volume.js
+var require_volume = __commonJS({
+  "node_modules/dockerfile-ast/lib/instructions/volume.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Volume = void 0;
+    var jsonInstruction_1 = require_jsonInstruction();
+    var Volume = class extends jsonInstruction_1.JSONInstruction {
+      constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
+        super(document, range, dockerfile, escapeChar, instruction, instructionRange);
+      }
+    };
+    exports2.Volume = Volume;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/imageTemplate.js
+var require_imageTemplate = __commonJS({
+  "node_modules/dockerfile-ast/lib/imageTemplate.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.ImageTemplate = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var arg_1 = require_arg();
+    var cmd_1 = require_cmd();
+    var copy_1 = require_copy();
+    var env_1 = require_env();
+    var entrypoint_1 = require_entrypoint();
+    var from_1 = require_from();
+    var healthcheck_1 = require_healthcheck();
+    var onbuild_1 = require_onbuild();
+    var util_1 = require_util8();
+    var workdir_1 = require_workdir();
+    var ImageTemplate = class {
+      constructor() {
+        this.comments = [];
+        this.instructions = [];
+      }
+      addComment(comment) {
+        this.comments.push(comment);
+      }
+      getComments() {
+        return this.comments;
+      }
+      addInstruction(instruction) {
+        this.instructions.push(instruction);
+      }
+      getInstructions() {
+        return this.instructions;
+      }
+      getInstructionAt(line) {
+        for (let instruction of this.instructions) {
+          if (util_1.Util.isInsideRange(vscode_languageserver_types_1.Position.create(line, 0), instruction.getRange())) {
+            return instruction;
+          }
+        }
+        return null;
+      }
+      /**
+       * Gets all the ARG instructions that are defined in this image.
+       */
+      getARGs() {
+        let args = [];
+        for (let instruction of this.instructions) {
+          if (instruction instanceof arg_1.Arg) {
+            args.push(instruction);
+          }
+        }
+        return args;
+      }
+      /**
+       * Gets all the CMD instructions that are defined in this image.
+       */
+      getCMDs() {
+        let cmds = [];
+        for (let instruction of this.instructions) {
+          if (instruction instanceof cmd_1.Cmd) {
+            cmds.push(instruction);
+          }
+        }
+        return cmds;
+      }
+      /**
+       * Gets all the COPY instructions that are defined in this image.
+       */
+      getCOPYs() {
+        let copies = [];
+        for (let instruction of this.instructions) {
+          if (instruction instanceof copy_1.Copy) {
+            copies.push(instruction);
+          }
+        }
+        return copies;
+      }
+      /**
+       * Gets all the ENTRYPOINT instructions that are defined in this image.
+       */
+      getENTRYPOINTs() {
+        let froms = [];
+        for (let instruction of this.instructions) {
+          if (instruction instanceof entrypoint_1.Entrypoint) {
+            froms.push(instruction);
+          }
+        }
+        return froms;
+      }
+      /**
+       * Gets all the ENV instructions that are defined in this image.
+       */
+      getENVs() {
+        let args = [];
+        for (let instruction of this.instructions) {
+          if (instruction instanceof env_1.Env) {
+            args.push(instruction);
+          }
+        }
+        return args;
+      }
+      getFROM() {
+        for (const instruction of this.instructions) {
+          if (instruction instanceof from_1.From) {
+            return instruction;
+          }
+        }
+        return null;
+      }
+      /**
+       * Gets all the FROM instructions that are defined in this image.
+       */
+      getFROMs() {
+        let froms = [];
+        for (let instruction of this.instructions) {
+          if (instruction instanceof from_1.From) {
+            froms.push(instruction);
+          }
+        }
+        return froms;
+      }
+      /**
+       * Gets all the HEALTHCHECK instructions that are defined in this image.
+       */
+      getHEALTHCHECKs() {
+        let froms = [];
+        for (let instruction of this.instructions) {
+          if (instruction instanceof healthcheck_1.Healthcheck) {
+            froms.push(instruction);
+          }
+        }
+        return froms;
+      }
+      getWORKDIRs() {
+        const workdirs = [];
+        for (const instruction of this.instructions) {
+          if (instruction instanceof workdir_1.Workdir) {
+            workdirs.push(instruction);
+          }
+        }
+        return workdirs;
+      }
+      getOnbuildTriggers() {
+        let triggers = [];
+        for (let instruction of this.instructions) {
+          if (instruction instanceof onbuild_1.Onbuild) {
+            let trigger = instruction.getTriggerInstruction();
+            if (trigger) {
+              triggers.push(trigger);
+            }
+          }
+        }
+        return triggers;
+      }
+      getAvailableVariables(currentLine) {
+        const variables = [];
+        for (const arg of this.getARGs()) {
+          if (arg.isBefore(currentLine)) {
+            const property = arg.getProperty();
+            if (property) {
+              const variable = property.getName();
+              if (variables.indexOf(variable) === -1) {
+                variables.push(variable);
+              }
+            }
+          }
+        }
+        for (const env of this.getENVs()) {
+          if (env.isBefore(currentLine)) {
+            for (const property of env.getProperties()) {
+              const variable = property.getName();
+              if (variables.indexOf(variable) === -1) {
+                variables.push(variable);
+              }
+            }
+          }
+        }
+        return variables;
+      }
+      /**
+       * Resolves a variable with the given name at the specified line
+       * to its value. If null is returned, then the variable has been
+       * defined but no value was given. If undefined is returned, then
+       * a variable with the given name has not been defined yet as of
+       * the given line.
+       *
+       * @param variable the name of the variable to resolve
+       * @param line the line number that the variable is on, zero-based
+       * @return the value of the variable as defined by an ARG or ENV
+       *         instruction, or null if no value has been specified, or
+       *         undefined if a variable with the given name has not
+       *         been defined
+       */
+      resolveVariable(variable, line) {
+        let envs = this.getENVs();
+        for (let i = envs.length - 1; i >= 0; i--) {
+          if (envs[i].isBefore(line)) {
+            for (let property of envs[i].getProperties()) {
+              if (property.getName() === variable) {
+                return property.getValue();
+              }
+            }
+          }
+        }
+        let args = this.getARGs();
+        for (let i = args.length - 1; i >= 0; i--) {
+          if (args[i].isBefore(line)) {
+            let property = args[i].getProperty();
+            if (property && property.getName() === variable) {
+              return property.getValue();
+            }
+          }
+        }
+        return void 0;
+      }
+      getRange() {
+        const instructions = this.getInstructions();
+        if (instructions.length === 0) {
+          return vscode_languageserver_types_1.Range.create(0, 0, 0, 0);
+        }
+        const instructionStart = instructions[0].getRange().start;
+        const instructionEnd = instructions[instructions.length - 1].getRange().end;
+        return vscode_languageserver_types_1.Range.create(instructionStart, instructionEnd);
+      }
+      contains(position) {
+        const range = this.getRange();
+        if (range === null) {
+          return false;
+        }
+        return util_1.Util.isInsideRange(position, range);
+      }
+    };
+    exports2.ImageTemplate = ImageTemplate;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/dockerfile.js
+var require_dockerfile = __commonJS({
+  "node_modules/dockerfile-ast/lib/dockerfile.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Dockerfile = void 0;
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var ast = require_main2();
+    var imageTemplate_1 = require_imageTemplate();
+    var from_1 = require_from();
+    var util_1 = require_util8();
+    var main_1 = require_main2();
+    var Dockerfile = class extends imageTemplate_1.ImageTemplate {
+      constructor(document) {
+        super();
+        this.initialInstructions = new imageTemplate_1.ImageTemplate();
+        this.buildStages = [];
+        this.directives = [];
+        this.foundFrom = false;
+        this.document = document;
+      }
+      getEscapeCharacter() {
+        for (const directive of this.directives) {
+          if (directive.getDirective() === ast.Directive.escape) {
+            const value = directive.getValue();
+            if (value === "\\" || value === "`") {
+              return value;
+            }
+          }
+        }
+        return "\\";
+      }
+      getInitialARGs() {
+        return this.initialInstructions.getARGs();
+      }
+      getContainingImage(position) {
+        let range = vscode_languageserver_types_1.Range.create(vscode_languageserver_types_1.Position.create(0, 0), this.document.positionAt(this.document.getText().length));
+        if (!util_1.Util.isInsideRange(position, range)) {
+          return null;
+        }
+        if (this.initialInstructions.getComments().length > 0 || this.initialInstructions.getInstructions().length > 0) {
+          if (util_1.Util.isInsideRange(position, this.initialInstructions.getRange())) {
+            return this.initialInstructions;
+          }
+        }
+        for (const buildStage of this.buildStages) {
+          if (util_1.Util.isInsideRange(position, buildStage.getRange())) {
+            return buildStage;
+          }
+        }
+        return this;
+      }
+      addInstruction(instruction) {
+        if (instruction.getKeyword() === main_1.Keyword.FROM) {
+          this.currentBuildStage = new imageTemplate_1.ImageTemplate();
+          this.buildStages.push(this.currentBuildStage);
+          this.foundFrom = true;
+        } else if (!this.foundFrom) {
+          this.initialInstructions.addInstruction(instruction);
+        }
+        if (this.foundFrom) {
+          this.currentBuildStage.addInstruction(instruction);
+        }
+        super.addInstruction(instruction);
+      }
+      setDirectives(directives) {
+        this.directives = directives;
+      }
+      getDirective() {
+        return this.directives.length === 0 ? null : this.directives[0];
+      }
+      getDirectives() {
+        return this.directives;
+      }
+      resolveVariable(variable, line) {
+        for (let from of this.getFROMs()) {
+          let range = from.getRange();
+          if (range.start.line <= line && line <= range.end.line) {
+            let initialARGs = new imageTemplate_1.ImageTemplate();
+            for (let instruction of this.initialInstructions.getARGs()) {
+              initialARGs.addInstruction(instruction);
+            }
+            return initialARGs.resolveVariable(variable, line);
+          }
+        }
+        let image = this.getContainingImage(vscode_languageserver_types_1.Position.create(line, 0));
+        if (image === null) {
+          return void 0;
+        }
+        let resolvedVariable = image.resolveVariable(variable, line);
+        if (resolvedVariable === null) {
+          let initialARGs = new imageTemplate_1.ImageTemplate();
+          for (let instruction of this.initialInstructions.getARGs()) {
+            initialARGs.addInstruction(instruction);
+          }
+          return initialARGs.resolveVariable(variable, line);
+        }
+        return resolvedVariable;
+      }
+      getAvailableVariables(currentLine) {
+        if (this.getInstructionAt(currentLine) instanceof from_1.From) {
+          let variables = [];
+          for (let arg of this.getInitialARGs()) {
+            let property = arg.getProperty();
+            if (property) {
+              variables.push(property.getName());
+            }
+          }
+          return variables;
+        }
+        let image = this.getContainingImage(vscode_languageserver_types_1.Position.create(currentLine, 0));
+        return image ? image.getAvailableVariables(currentLine) : [];
+      }
+      getParentStage(image) {
+        const templateFrom = image.getFROM();
+        const imageName = templateFrom === null ? null : templateFrom.getImageName();
+        if (imageName === null) {
+          return null;
+        }
+        for (const from of this.getFROMs()) {
+          if (from.getBuildStage() === imageName) {
+            const range = from.getRange();
+            if (range.start.line === templateFrom.getRange().start.line) {
+              return null;
+            }
+            return this.getContainingImage(range.start);
+          }
+        }
+        return null;
+      }
+      getStageHierarchy(line) {
+        const image = this.getContainingImage(vscode_languageserver_types_1.Position.create(line, 0));
+        if (image === null) {
+          return [];
+        }
+        const stages = [image];
+        let stage = this.getParentStage(image);
+        while (stage !== null) {
+          stages.splice(0, 0, stage);
+          stage = this.getParentStage(stage);
+        }
+        return stages;
+      }
+      getAvailableWorkingDirectories(line) {
+        const availableDirectories = /* @__PURE__ */ new Set();
+        for (const image of this.getStageHierarchy(line)) {
+          for (const workdir of image.getWORKDIRs()) {
+            if (workdir.getRange().end.line < line) {
+              let directory = workdir.getAbsolutePath();
+              if (directory !== void 0 && directory !== null) {
+                if (!directory.endsWith("/")) {
+                  directory += "/";
+                }
+                availableDirectories.add(directory);
+              }
+            }
+          }
+        }
+        return Array.from(availableDirectories);
+      }
+      /**
+       * Internally reorganize the comments in the Dockerfile and allocate
+       * them to the relevant build stages that they belong to.
+       */
+      organizeComments() {
+        const comments = this.getComments();
+        for (let i = 0; i < comments.length; i++) {
+          if (util_1.Util.isInsideRange(comments[i].getRange().end, this.initialInstructions.getRange())) {
+            this.initialInstructions.addComment(comments[i]);
+          } else {
+            for (const buildStage of this.buildStages) {
+              if (util_1.Util.isInsideRange(comments[i].getRange().start, buildStage.getRange())) {
+                buildStage.addComment(comments[i]);
+              }
+            }
+          }
+        }
+      }
+      getRange() {
+        const comments = this.getComments();
+        const instructions = this.getInstructions();
+        let range = null;
+        if (comments.length === 0) {
+          if (instructions.length > 0) {
+            range = vscode_languageserver_types_1.Range.create(instructions[0].getRange().start, instructions[instructions.length - 1].getRange().end);
+          }
+        } else if (instructions.length === 0) {
+          range = vscode_languageserver_types_1.Range.create(comments[0].getRange().start, comments[comments.length - 1].getRange().end);
+        } else {
+          const commentStart = comments[0].getRange().start;
+          const commentEnd = comments[comments.length - 1].getRange().end;
+          const instructionStart = instructions[0].getRange().start;
+          const instructionEnd = instructions[instructions.length - 1].getRange().end;
+          if (commentStart.line < instructionStart.line) {
+            if (commentEnd.line < instructionEnd.line) {
+              range = vscode_languageserver_types_1.Range.create(commentStart, instructionEnd);
+            }
+            range = vscode_languageserver_types_1.Range.create(commentStart, commentEnd);
+          } else if (commentEnd.line < instructionEnd.line) {
+            range = vscode_languageserver_types_1.Range.create(instructionStart, instructionEnd);
+          } else {
+            range = vscode_languageserver_types_1.Range.create(instructionStart, commentEnd);
+          }
+        }
+        if (range === null) {
+          if (this.directives.length === 0) {
+            return null;
+          }
+          return this.directives[0].getRange();
+        } else if (this.directives.length === 0) {
+          return range;
+        }
+        return vscode_languageserver_types_1.Range.create(this.directives[0].getRange().start, range.end);
+      }
+    };
+    exports2.Dockerfile = Dockerfile;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/parser.js
+var require_parser2 = __commonJS({
+  "node_modules/dockerfile-ast/lib/parser.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.Parser = void 0;
+    var vscode_languageserver_textdocument_1 = (init_main2(), __toCommonJS(main_exports2));
+    var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
+    var comment_1 = require_comment();
+    var parserDirective_1 = require_parserDirective();
+    var instruction_1 = require_instruction();
+    var add_1 = require_add();
+    var arg_1 = require_arg();
+    var cmd_1 = require_cmd();
+    var copy_1 = require_copy();
+    var env_1 = require_env();
+    var entrypoint_1 = require_entrypoint();
+    var from_1 = require_from();
+    var healthcheck_1 = require_healthcheck();
+    var label_1 = require_label();
+    var onbuild_1 = require_onbuild();
+    var run_1 = require_run();
+    var shell_1 = require_shell();
+    var stopsignal_1 = require_stopsignal();
+    var workdir_1 = require_workdir();
+    var user_1 = require_user();
+    var volume_1 = require_volume();
+    var dockerfile_1 = require_dockerfile();
+    var util_1 = require_util8();
+    var main_1 = require_main2();
+    var Parser = class _Parser {
+      constructor() {
+        this.escapeChar = null;
+      }
+      static createInstruction(document, dockerfile, escapeChar, lineRange, instruction, instructionRange) {
+        switch (instruction.toUpperCase()) {
+          case "ADD":
+            return new add_1.Add(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "ARG":
+            return new arg_1.Arg(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "CMD":
+            return new cmd_1.Cmd(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "COPY":
+            return new copy_1.Copy(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "ENTRYPOINT":
+            return new entrypoint_1.Entrypoint(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "ENV":
+            return new env_1.Env(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "FROM":
+            return new from_1.From(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "HEALTHCHECK":
+            return new healthcheck_1.Healthcheck(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "LABEL":
+            return new label_1.Label(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "ONBUILD":
+            return new onbuild_1.Onbuild(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "RUN":
+            return new run_1.Run(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "SHELL":
+            return new shell_1.Shell(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "STOPSIGNAL":
+            return new stopsignal_1.Stopsignal(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "WORKDIR":
+            return new workdir_1.Workdir(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "USER":
+            return new user_1.User(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+          case "VOLUME":
+            return new volume_1.Volume(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+        }
+        return new instruction_1.Instruction(document, lineRange, dockerfile, escapeChar, instruction, instructionRange);
+      }
+      getParserDirectives(document, buffer) {
+        const directives = [];
+        this.escapeChar = "";
+        const offset = util_1.Util.isUTF8BOM(buffer.substring(0, 1)) ? 1 : 0;
+        directiveCheck: for (let i = offset; i < buffer.length; i++) {
+          switch (buffer.charAt(i)) {
+            case " ":
+            case "	":
+              break;
+            case "\r":
+            case "\n":
+              break directiveCheck;
+            case "#":
+              let directiveStart = -1;
+              let directiveEnd = -1;
+              for (let j = i + 1; j < buffer.length; j++) {
+                let char = buffer.charAt(j);
+                switch (char) {
+                  case " ":
+                  case "	":
+                    if (directiveStart !== -1 && directiveEnd === -1) {
+                      directiveEnd = j;
+                    }
+                    break;
+                  case "\r":
+                  case "\n":
+                    break directiveCheck;
+                  case "=":
+                    let valueStart = -1;
+                    let valueEnd = -1;
+                    if (directiveEnd === -1) {
+                      directiveEnd = j;
+                    }
+                    let lineEnd = buffer.length;
+                    directiveValue: for (let k = j + 1; k < buffer.length; k++) {
+                      char = buffer.charAt(k);
+                      switch (char) {
+                        case "\r":
+                        case "\n":
+                          if (valueStart !== -1 && valueEnd === -1) {
+                            valueEnd = k;
+                          }
+                          lineEnd = k;
+                          break directiveValue;
+                        case "	":
+                        case " ":
+                          if (valueStart !== -1 && valueEnd === -1) {
+                            valueEnd = k;
+                          }
+                          continue;
+                        default:
+                          if (valueStart === -1) {
+                            valueStart = k;
+                          }
+                          break;
+                      }
+                    }
+                    if (directiveStart === -1) {
+                      break directiveCheck;
+                    }
+                    if (valueStart === -1) {
+                      valueStart = j + 1;
+                      valueEnd = lineEnd;
+                    } else if (valueEnd === -1) {
+                      valueEnd = buffer.length;
+                    }
+                    const lineRange = vscode_languageserver_types_1.Range.create(document.positionAt(i), document.positionAt(lineEnd));
+                    const nameRange = vscode_languageserver_types_1.Range.create(document.positionAt(directiveStart), document.positionAt(directiveEnd));
+                    const valueRange = vscode_languageserver_types_1.Range.create(document.positionAt(valueStart), document.positionAt(valueEnd));
+                    directives.push(new parserDirective_1.ParserDirective(document, lineRange, nameRange, valueRange));
+                    directiveStart = -1;
+                    if (buffer.charAt(valueEnd) === "\r") {
+                      i = valueEnd + 1;
+                    } else {
+                      i = valueEnd;
+                    }
+                    continue directiveCheck;
+                  default:
+                    if (directiveStart === -1) {
+                      directiveStart = j;
+                    }
+                    break;
+                }
+              }
+              break;
+            default:
+              break directiveCheck;
+          }
+        }
+        return directives;
+      }
+      parse(buffer) {
+        this.document = vscode_languageserver_textdocument_1.TextDocument.create("", "", 0, buffer);
+        this.buffer = buffer;
+        let dockerfile = new dockerfile_1.Dockerfile(this.document);
+        let directives = this.getParserDirectives(this.document, this.buffer);
+        let offset = 0;
+        this.escapeChar = "\\";
+        if (directives.length > 0) {
+          dockerfile.setDirectives(directives);
+          this.escapeChar = dockerfile.getEscapeCharacter();
+          offset = this.document.offsetAt(vscode_languageserver_types_1.Position.create(directives.length, 0));
+        } else if (util_1.Util.isUTF8BOM(buffer.substring(0, 1))) {
+          offset = 1;
+        }
+        for (let i = offset; i < this.buffer.length; i++) {
+          const char = this.buffer.charAt(i);
+          switch (char) {
+            case " ":
+            case "	":
+            case "\r":
+            case "\n":
+              break;
+            case "#":
+              i = this.processComment(dockerfile, i);
+              break;
+            default:
+              i = this.processInstruction(dockerfile, char, i);
+              break;
+          }
+        }
+        dockerfile.organizeComments();
+        return dockerfile;
+      }
+      processInstruction(dockerfile, char, start) {
+        let instruction = char;
+        let instructionEnd = -1;
+        let escapedInstruction = false;
+        instructionCheck: for (let i = start + 1; i < this.buffer.length; i++) {
+          char = this.buffer.charAt(i);
+          switch (char) {
+            case this.escapeChar:
+              escapedInstruction = true;
+              char = this.buffer.charAt(i + 1);
+              if (char === "\r" || char === "\n") {
+                if (instructionEnd === -1) {
+                  instructionEnd = i;
+                }
+                i++;
+              } else if (char === " " || char === "	") {
+                for (let j = i + 2; j < this.buffer.length; j++) {
+                  switch (this.buffer.charAt(j)) {
+                    case " ":
+                    case "	":
+                      break;
+                    case "\r":
+                    case "\n":
+                      i = j;
+                      continue instructionCheck;
+                    default:
+                      instructionEnd = i + 1;
+                      instruction = instruction + this.escapeChar;
+                      i = j - 2;
+                      continue instructionCheck;
+                  }
+                }
+                instructionEnd = i + 1;
+                instruction = instruction + this.escapeChar;
+                break instructionCheck;
+              } else {
+                instructionEnd = i + 1;
+                instruction = instruction + this.escapeChar;
+                escapedInstruction = false;
+              }
+              break;
+            case " ":
+            case "	":
+              if (escapedInstruction) {
+                escapeCheck: for (let j = i + 1; j < this.buffer.length; j++) {
+                  switch (this.buffer.charAt(j)) {
+                    case " ":
+                    case "	":
+                      break;
+                    case "\r":
+                    case "\n":
+                      i = j;
+                      continue instructionCheck;
+                    default:
+                      break escapeCheck;
+                  }
+                }
+                escapedInstruction = false;
+              }
+              if (instructionEnd === -1) {
+                instructionEnd = i;
+              }
+              i = this.processArguments(dockerfile, instruction, instructionEnd, start, i);
+              dockerfile.addInstruction(this.createInstruction(dockerfile, instruction, start, instructionEnd, i));
+              return i;
+            case "\r":
+            case "\n":
+              if (escapedInstruction) {
+                continue;
+              }
+              if (instructionEnd === -1) {
+                instructionEnd = i;
+              }
+              dockerfile.addInstruction(this.createInstruction(dockerfile, instruction, start, i, i));
+              return i;
+            case "#":
+              if (escapedInstruction) {
+                continue;
+              }
+            default:
+              instructionEnd = i + 1;
+              instruction = instruction + char;
+              escapedInstruction = false;
+              break;
+          }
+        }
+        if (instructionEnd === -1) {
+          instructionEnd = this.buffer.length;
+        }
+        dockerfile.addInstruction(this.createInstruction(dockerfile, instruction, start, instructionEnd, this.buffer.length));
+        return this.buffer.length;
+      }
+      processHeredocs(instruction, offset) {
+        let keyword = instruction.getKeyword();
+        if (keyword === main_1.Keyword.ONBUILD) {
+          instruction = instruction.getTriggerInstruction();
+          if (instruction === null) {
+            return offset;
+          }
+          keyword = instruction.getKeyword();
+        }
+        if (keyword !== main_1.Keyword.ADD && keyword !== main_1.Keyword.COPY && keyword !== main_1.Keyword.RUN) {
+          return offset;
+        }
+        const heredocs = [];
+        let tabbed = false;
+        for (const arg of instruction.getArguments()) {
+          const value = arg.getValue();
+          if (value.startsWith("<<") && value.length > 2) {
+            if (value.startsWith("<<-")) {
+              tabbed = true;
+            }
+            const name = util_1.Util.parseHeredocName(value);
+            if (name !== null) {
+              heredocs.push(name);
+            }
+          }
+        }
+        if (heredocs.length > 0) {
+          for (const heredoc of heredocs) {
+            offset = this.parseHeredoc(heredoc, offset, tabbed);
+          }
+        }
+        return offset;
+      }
+      processArguments(dockerfile, instruction, instructionEnd, start, offset) {
+        let escaped = false;
+        argumentsCheck: for (let i = offset + 1; i < this.buffer.length; i++) {
+          switch (this.buffer.charAt(i)) {
+            case "\r":
+            case "\n":
+              if (escaped) {
+                continue;
+              }
+              return this.processHeredocs(this.createInstruction(dockerfile, instruction, start, instructionEnd, i), i);
+            case this.escapeChar:
+              const next = this.buffer.charAt(i + 1);
+              if (next === "\n" || next === "\r") {
+                escaped = true;
+                i++;
+              } else if (next === " " || next === "	") {
+                for (let j = i + 2; j < this.buffer.length; j++) {
+                  switch (this.buffer.charAt(j)) {
+                    case " ":
+                    case "	":
+                      break;
+                    case "\r":
+                    case "\n":
+                      escaped = true;
+                    default:
+                      i = j;
+                      continue argumentsCheck;
+                  }
+                }
+                return this.buffer.length;
+              }
+              continue;
+            case "#":
+              if (escaped) {
+                i = this.processComment(dockerfile, i);
+                continue argumentsCheck;
+              }
+              break;
+            case " ":
+            case "	":
+              break;
+            default:
+              if (escaped) {
+                escaped = false;
+              }
+              break;
+          }
+        }
+        return this.buffer.length;
+      }
+      processComment(dockerfile, start) {
+        let end = this.buffer.length;
+        commentLoop: for (let i = start + 1; i < this.buffer.length; i++) {
+          switch (this.buffer.charAt(i)) {
+            case "\r":
+            case "\n":
+              end = i;
+              break commentLoop;
+          }
+        }
+        const range = vscode_languageserver_types_1.Range.create(this.document.positionAt(start), this.document.positionAt(end));
+        dockerfile.addComment(new comment_1.Comment(this.document, range));
+        return end;
+      }
+      parseHeredoc(heredocName, offset, tabbed) {
+        let startWord = -1;
+        let lineStart = true;
+        for (let i = offset; i < this.buffer.length; i++) {
+          switch (this.buffer.charAt(i)) {
+            case " ":
+              lineStart = false;
+              break;
+            case "	":
+              if (!tabbed) {
+                lineStart = false;
+              }
+              break;
+            case "\r":
+            case "\n":
+              if (startWord !== -1 && heredocName === this.buffer.substring(startWord, i)) {
+                return i;
+              }
+              startWord = -1;
+              lineStart = true;
+              break;
+            default:
+              if (lineStart) {
+                startWord = i;
+                lineStart = false;
+              }
+              break;
+          }
+        }
+        return this.buffer.length;
+      }
+      createInstruction(dockerfile, instruction, start, instructionEnd, end) {
+        const startPosition = this.document.positionAt(start);
+        const instructionRange = vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(instructionEnd));
+        const lineRange = vscode_languageserver_types_1.Range.create(startPosition, this.document.positionAt(end));
+        return _Parser.createInstruction(this.document, dockerfile, this.escapeChar, lineRange, instruction, instructionRange);
+      }
+    };
+    exports2.Parser = Parser;
+  }
+});
+
+// node_modules/dockerfile-ast/lib/main.js
+var require_main2 = __commonJS({
+  "node_modules/dockerfile-ast/lib/main.js"(exports2) {
+    "use strict";
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.DockerfileParser = exports2.DefaultVariables = exports2.Directive = exports2.Keyword = exports2.Workdir = exports2.Volume = exports2.User = exports2.Stopsignal = exports2.Shell = exports2.Run = exports2.PropertyInstruction = exports2.Onbuild = exports2.ModifiableInstruction = exports2.Label = exports2.JSONInstruction = exports2.Heredoc = exports2.Healthcheck = exports2.From = exports2.Env = exports2.Entrypoint = exports2.Copy = exports2.Cmd = exports2.Arg = exports2.Add = exports2.Variable = exports2.Property = exports2.ParserDirective = exports2.Line = exports2.Instruction = exports2.Flag = exports2.Comment = exports2.JSONArgument = exports2.Argument = void 0;
+    var argument_1 = require_argument();
+    Object.defineProperty(exports2, "Argument", { enumerable: true, get: function() {
+      return argument_1.Argument;
+    } });
+    var jsonArgument_1 = require_jsonArgument();
+    Object.defineProperty(exports2, "JSONArgument", { enumerable: true, get: function() {
+      return jsonArgument_1.JSONArgument;
+    } });
+    var comment_1 = require_comment();
+    Object.defineProperty(exports2, "Comment", { enumerable: true, get: function() {
+      return comment_1.Comment;
+    } });
+    var parser_1 = require_parser2();
+    var flag_1 = require_flag();
+    Object.defineProperty(exports2, "Flag", { enumerable: true, get: function() {
+      return flag_1.Flag;
+    } });
+    var instruction_1 = require_instruction();
+    Object.defineProperty(exports2, "Instruction", { enumerable: true, get: function() {
+      return instruction_1.Instruction;
+    } });
+    var line_1 = require_line();
+    Object.defineProperty(exports2, "Line", { enumerable: true, get: function() {
+      return line_1.Line;
+    } });
+    var parserDirective_1 = require_parserDirective();
+    Object.defineProperty(exports2, "ParserDirective", { enumerable: true, get: function() {
+      return parserDirective_1.ParserDirective;
+    } });
+    var property_1 = require_property();
+    Object.defineProperty(exports2, "Property", { enumerable: true, get: function() {
+      return property_1.Property;
+    } });
+    var variable_1 = require_variable();
+    Object.defineProperty(exports2, "Variable", { enumerable: true, get: function() {
+      return variable_1.Variable;
+    } });
+    var add_1 = require_add();
+    Object.defineProperty(exports2, "Add", { enumerable: true, get: function() {
+      return add_1.Add;
+    } });
+    var arg_1 = require_arg();
+    Object.defineProperty(exports2, "Arg", { enumerable: true, get: function() {
+      return arg_1.Arg;
+    } });
+    var cmd_1 = require_cmd();
+    Object.defineProperty(exports2, "Cmd", { enumerable: true, get: function() {
+      return cmd_1.Cmd;
+    } });
+    var copy_1 = require_copy();
+    Object.defineProperty(exports2, "Copy", { enumerable: true, get: function() {
+      return copy_1.Copy;
+    } });
+    var entrypoint_1 = require_entrypoint();
+    Object.defineProperty(exports2, "Entrypoint", { enumerable: true, get: function() {
+      return entrypoint_1.Entrypoint;
+    } });
+    var env_1 = require_env();
+    Object.defineProperty(exports2, "Env", { enumerable: true, get: function() {
+      return env_1.Env;
+    } });
+    var from_1 = require_from();
+    Object.defineProperty(exports2, "From", { enumerable: true, get: function() {
+      return from_1.From;
+    } });
+    var healthcheck_1 = require_healthcheck();
+    Object.defineProperty(exports2, "Healthcheck", { enumerable: true, get: function() {
+      return healthcheck_1.Healthcheck;
+    } });
+    var heredoc_1 = require_heredoc();
+    Object.defineProperty(exports2, "Heredoc", { enumerable: true, get: function() {
+      return heredoc_1.Heredoc;
+    } });
+    var jsonInstruction_1 = require_jsonInstruction();
+    Object.defineProperty(exports2, "JSONInstruction", { enumerable: true, get: function() {
+      return jsonInstruction_1.JSONInstruction;
+    } });
+    var label_1 = require_label();
+    Object.defineProperty(exports2, "Label", { enumerable: true, get: function() {
+      return label_1.Label;
+    } });
+    var modifiableInstruction_1 = require_modifiableInstruction();
+    Object.defineProperty(exports2, "ModifiableInstruction", { enumerable: true, get: function() {
+      return modifiableInstruction_1.ModifiableInstruction;
+    } });
+    var onbuild_1 = require_onbuild();
+    Object.defineProperty(exports2, "Onbuild", { enumerable: true, get: function() {
+      return onbuild_1.Onbuild;
+    } });
+    var propertyInstruction_1 = require_propertyInstruction();
+    Object.defineProperty(exports2, "PropertyInstruction", { enumerable: true, get: function() {
+      return propertyInstruction_1.PropertyInstruction;
+    } });
+    var run_1 = require_run();
+    Object.defineProperty(exports2, "Run", { enumerable: true, get: function() {
+      return run_1.Run;
+    } });
+    var shell_1 = require_shell();
+    Object.defineProperty(exports2, "Shell", { enumerable: true, get: function() {
+      return shell_1.Shell;
+    } });
+    var stopsignal_1 = require_stopsignal();
+    Object.defineProperty(exports2, "Stopsignal", { enumerable: true, get: function() {
+      return stopsignal_1.Stopsignal;
+    } });
+    var user_1 = require_user();
+    Object.defineProperty(exports2, "User", { enumerable: true, get: function() {
+      return user_1.User;
+    } });
+    var volume_1 = require_volume();
+    Object.defineProperty(exports2, "Volume", { enumerable: true, get: function() {
+      return volume_1.Volume;
+    } });
+    var workdir_1 = require_workdir();
+    Object.defineProperty(exports2, "Workdir", { enumerable: true, get: function() {
+      return workdir_1.Workdir;
+    } });
+    var Keyword;
+    (function(Keyword2) {
+      Keyword2["ADD"] = "ADD";
+      Keyword2["ARG"] = "ARG";
+      Keyword2["CMD"] = "CMD";
+      Keyword2["COPY"] = "COPY";
+      Keyword2["ENTRYPOINT"] = "ENTRYPOINT";
+      Keyword2["ENV"] = "ENV";
+      Keyword2["EXPOSE"] = "EXPOSE";
+      Keyword2["FROM"] = "FROM";
+      Keyword2["HEALTHCHECK"] = "HEALTHCHECK";
+      Keyword2["LABEL"] = "LABEL";
+      Keyword2["MAINTAINER"] = "MAINTAINER";
+      Keyword2["ONBUILD"] = "ONBUILD";
+      Keyword2["RUN"] = "RUN";
+      Keyword2["SHELL"] = "SHELL";
+      Keyword2["STOPSIGNAL"] = "STOPSIGNAL";
+      Keyword2["USER"] = "USER";
+      Keyword2["VOLUME"] = "VOLUME";
+      Keyword2["WORKDIR"] = "WORKDIR";
+    })(Keyword || (exports2.Keyword = Keyword = {}));
+    var Directive;
+    (function(Directive2) {
+      Directive2["escape"] = "escape";
+      Directive2["syntax"] = "syntax";
+    })(Directive || (exports2.Directive = Directive = {}));
+    exports2.DefaultVariables = [
+      "ALL_PROXY",
+      "all_proxy",
+      "FTP_PROXY",
+      "ftp_proxy",
+      "HTTP_PROXY",
+      "http_proxy",
+      "HTTPS_PROXY",
+      "https_proxy",
+      "NO_PROXY",
+      "no_proxy"
+    ];
+    var DockerfileParser2;
+    (function(DockerfileParser3) {
+      function parse3(content) {
+        let parser = new parser_1.Parser();
+        return parser.parse(content);
+      }
+      DockerfileParser3.parse = parse3;
+    })(DockerfileParser2 || (exports2.DockerfileParser = DockerfileParser2 = {}));
+  }
+});
+
 // actions/validate-config/src/main.ts
 var core3 = __toESM(require_core());
 
 // lib/config/load.ts
-var fs4 = __toESM(require("node:fs"));
-var path5 = __toESM(require("node:path"));
+var fs5 = __toESM(require("node:fs"));
+var path6 = __toESM(require("node:path"));
 
 // lib/errors.ts
 var ExitCode = {
@@ -32250,9 +38418,9 @@ function looksLikeRegistryHost(component) {
 }
 
 // lib/name/parsed.ts
-function attempt(parse2) {
+function attempt(parse3) {
   try {
-    return { ok: true, value: parse2() };
+    return { ok: true, value: parse3() };
   } catch (err) {
     if (err instanceof UsageError) return { ok: false, error: err };
     throw err;
@@ -32279,10 +38447,10 @@ function splitReference(input) {
   let s = input.trim();
   if (s.startsWith("oci://")) s = s.slice("oci://".length);
   let digest;
-  const at = s.indexOf("@");
-  if (at >= 0) {
-    digest = s.slice(at + 1);
-    s = s.slice(0, at);
+  const at2 = s.indexOf("@");
+  if (at2 >= 0) {
+    digest = s.slice(at2 + 1);
+    s = s.slice(0, at2);
   }
   let host;
   const slash = s.indexOf("/");
@@ -32297,6 +38465,10 @@ function splitReference(input) {
     s = s.slice(0, colon);
   }
   return { ...host !== void 0 ? { host } : {}, path: s, ...tag !== void 0 ? { tag } : {}, ...digest !== void 0 ? { digest } : {} };
+}
+function referenceHost(reference) {
+  const host = splitReference(reference).host;
+  return host === void 0 ? DOCKER_HUB_HOST : displayHost(host);
 }
 function parseReference(input, defaultTag = "latest") {
   const original = input.trim();
@@ -32471,9 +38643,9 @@ function hfResolveUrl(endpoint, repo, revision, filePath) {
 }
 function parseHf(raw, endpoint) {
   const rest = raw.slice("hf://".length);
-  const at = rest.lastIndexOf("@");
-  const spec = at >= 0 ? rest.slice(0, at) : rest;
-  const revision = at >= 0 ? rest.slice(at + 1) : "main";
+  const at2 = rest.lastIndexOf("@");
+  const spec = at2 >= 0 ? rest.slice(0, at2) : rest;
+  const revision = at2 >= 0 ? rest.slice(at2 + 1) : "main";
   const segments = spec.split("/");
   if (segments.length < 3 || segments.some((s) => s === "" || s === "." || s === "..") || revision === "") {
     throw new UsageError(`model source "${raw}" is not a valid hf:// reference`, `write hf://<org>/<repo>/<path in repo>@<revision>, for example hf://stable-diffusion-v1-5/stable-diffusion-v1-5/v1-5-pruned-emaonly.safetensors@main`);
@@ -32580,6 +38752,12 @@ var ENVIRONMENT_DEFAULTS = {
     /** Immutable tags: a mirrored tag can never point to other content. */
     tagMutability: "IMMUTABLE"
   },
+  buildEntry: {
+    /** The platform of GitHub's and CodeBuild's standard runners; other platforms need emulation (docs/build.md). */
+    platforms: ["linux/amd64"],
+    /** Built images are tagged with their content key, which never points at other content. */
+    tagMutability: "IMMUTABLE"
+  },
   models: {
     /** Hugging Face itself; a mirror such as hf-mirror.com is an explicit choice. */
     endpoint: DEFAULT_HF_ENDPOINT,
@@ -32644,9 +38822,13 @@ var ENVIRONMENT_DEFAULTS = {
 function defaultEngine(partition) {
   return partition === "aws-cn" ? "github-actions" : "codepipeline";
 }
+function buildFileDefault(context) {
+  const c = context.replace(/\/+$/, "");
+  return c === "" || c === "." ? "Dockerfile" : `${c}/Dockerfile`;
+}
 
 // lib/config/rules.ts
-var path4 = __toESM(require("node:path"));
+var path5 = __toESM(require("node:path"));
 
 // lib/config/deploy-needs.ts
 var RUNTIME_IMAGE = { sdwebui: "sdwebui", comfyui: "comfyui", queueAgent: "queue-agent" };
@@ -32878,11 +39060,11 @@ var RULES = {
   SDP075: { severity: "error", title: "stack name", hint: "a CloudFormation stack name starts with a letter and has only letters, digits and -, at most 128" },
   SDP076: { severity: "error", title: "node group sizes", hint: "keep minSize <= desiredSize <= maxSize" },
   SDP080: { severity: "error", title: "model file not synced", hint: "add the file to models.files with target Stable-diffusion/<modelFilename>, or set dynamicModel: true" },
-  SDP081: { severity: "error", title: "image needed by the deploy is not mirrored", hint: "add it to mirror.images with this name" },
+  SDP081: { severity: "error", title: "image needed by the deploy is not mirrored", hint: "add it to mirror.images with this name, or build it in build.images under this name" },
   SDP082: { severity: "warning", title: "unknown model folder", hint: "use a folder the runtimes read: Stable-diffusion/, Lora/, VAE/, ControlNet/, embeddings/, ..." },
   SDP083: { severity: "error", title: "chart needed by the deploy is not mirrored", hint: "add it to mirror.charts with this name" },
   SDP084: { severity: "error", title: "duplicate name", hint: "names and targets must be unique within their list" },
-  SDP085: { severity: "error", title: "image reference not in the mirror set", hint: "refer to a repository listed in mirror.images, or leave the image out so the pipeline pins the mirrored digest" },
+  SDP085: { severity: "error", title: "image reference not in the mirror set", hint: "refer to a repository listed in mirror.images or build.images, or leave the image out so the pipeline pins the mirrored digest" },
   SDP086: { severity: "error", title: "malformed reference", hint: "write host/repository[:tag|@sha256:digest]; charts may start with oci://" },
   SDP087: { severity: "error", title: "model source", hint: "write hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a path" },
   SDP088: { severity: "error", title: "data volume smaller than the image-cache snapshot", hint: "EC2 cannot create a volume smaller than its snapshot: raise dataVolume.volumeSize to at least snapshot.volumeSize GiB, or lower snapshot.volumeSize" },
@@ -32905,6 +39087,12 @@ var RULES = {
   SDP114: { severity: "error", title: "Kubernetes version not offered in the region", hint: "use a version listed in config/regions/<region>.yaml (eksVersions)" },
   SDP115: { severity: "error", title: "volume tuning baseline above the provisioned volume", hint: "keep snapshot.tuning.iops and throughput at or below the data volume's iops and throughput: the tuner only lowers them" },
   SDP116: { severity: "error", title: "API endpoint setting", hint: "give the custom domain an ACM certificate ARN in the stack's region and partition; a private endpoint takes no custom domain here" },
+  SDP120: { severity: "error", title: "build context or Dockerfile missing", hint: "build.images paths are relative to the repository root: point context at a folder and file at a Dockerfile that are committed" },
+  SDP121: { severity: "error", title: "FROM names an image that is neither built nor mirrored", hint: "add the base to mirror.images (its source exactly as FROM writes it, or FROM its name) so it is copied and pinned by digest, or build it in build.images" },
+  SDP122: { severity: "error", title: "FROM names a public registry in China", hint: "a build in AWS China cannot pull from public registries: add the base to mirror.images with this source, and the build uses the mirrored copy by digest (docs/build.md)" },
+  SDP123: { severity: "error", title: "build name or repository taken", hint: "build.images names share one namespace with mirror.images, and each image needs an ECR repository of its own: rename one of them, or remove the mirror entry the build replaces" },
+  SDP124: { severity: "warning", title: "package install without a package mirror in China", hint: 'set a build arg for a mirror reachable from China (PIP_INDEX_URL, APT_MIRROR, APK_MIRROR, NPM_CONFIG_REGISTRY) and use it in the Dockerfile (docs/build.md, "Package mirrors in China")' },
+  SDP125: { severity: "error", title: "Dockerfile cannot be built as written", hint: "fix the Dockerfile: every FROM needs an image (ARG values resolved), the target stage must exist, and build.images may not depend on each other in a cycle" },
   SDP999: { severity: "error", title: "internal error", hint: "this is a bug in sdpipe; run with --debug and report it" }
 };
 
@@ -32912,9 +39100,9 @@ var RULES = {
 var MAX_FILE_BYTES = 1024 * 1024;
 var MAX_ALIAS_COUNT = 100;
 var MAX_YAML_DEPTH = 64;
-function formatPath(path7) {
+function formatPath(path8) {
   let out = "";
-  for (const seg of path7) {
+  for (const seg of path8) {
     if (typeof seg === "number") out += `[${seg}]`;
     else out += out ? `.${seg}` : seg;
   }
@@ -32962,10 +39150,10 @@ var YamlSource = class _YamlSource {
         if (nul >= 0) throw new Error("NUL byte");
         text = new TextDecoder("utf-8", { fatal: true }).decode(input);
       } catch {
-        const at2 = nul >= 0 ? nul : firstInvalidUtf8(input);
-        const pos = positionOfByte(input, at2);
+        const at3 = nul >= 0 ? nul : firstInvalidUtf8(input);
+        const pos = positionOfByte(input, at3);
         return new _YamlSource(file, void 0, [
-          diag(file, "SDP006", pos, `file is not UTF-8 text (${nul >= 0 ? "NUL byte" : "invalid UTF-8 sequence"} at byte ${at2})`)
+          diag(file, "SDP006", pos, `file is not UTF-8 text (${nul >= 0 ? "NUL byte" : "invalid UTF-8 sequence"} at byte ${at3})`)
         ]);
       }
     }
@@ -32981,20 +39169,20 @@ var YamlSource = class _YamlSource {
         diag(file, "SDP001", { line: 1, column: 1 }, `YAML could not be parsed: ${err.message}`)
       ]);
     }
-    const at = (offset) => {
+    const at2 = (offset) => {
       const p = lines.linePos(offset);
       return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
     };
     const overflow = doc.errors.find((e) => isStackOverflow(e));
-    if (overflow) return new _YamlSource(file, void 0, [tooDeep(file, at(overflow.pos[0]))], doc, lines);
+    if (overflow) return new _YamlSource(file, void 0, [tooDeep(file, at2(overflow.pos[0]))], doc, lines);
     const deep = firstTooDeep(doc.contents);
-    if (deep !== void 0) return new _YamlSource(file, void 0, [tooDeep(file, at(deep))], doc, lines);
+    if (deep !== void 0) return new _YamlSource(file, void 0, [tooDeep(file, at2(deep))], doc, lines);
     for (const err of doc.errors) {
       const rule = err.code === "DUPLICATE_KEY" ? "SDP002" : "SDP001";
-      diagnostics.push(diag(file, rule, at(err.pos[0]), firstLine(err.message)));
+      diagnostics.push(diag(file, rule, at2(err.pos[0]), firstLine(err.message)));
     }
     for (const warn of doc.warnings) {
-      diagnostics.push(diag(file, "SDP001", at(warn.pos[0]), firstLine(warn.message), "warning"));
+      diagnostics.push(diag(file, "SDP001", at2(warn.pos[0]), firstLine(warn.message), "warning"));
     }
     if (diagnostics.some((d) => d.severity === "error")) return new _YamlSource(file, void 0, diagnostics, doc, lines);
     let aliases = 0;
@@ -33012,13 +39200,13 @@ var YamlSource = class _YamlSource {
       const msg = err.message;
       const alias = /alias/i.test(msg);
       return new _YamlSource(file, void 0, [
-        diag(file, alias ? "SDP003" : "SDP001", at(firstAlias ?? 0), alias ? `YAML aliases expand too far (${aliases} aliases; ${firstLine(msg)})` : firstLine(msg))
+        diag(file, alias ? "SDP003" : "SDP001", at2(firstAlias ?? 0), alias ? `YAML aliases expand too far (${aliases} aliases; ${firstLine(msg)})` : firstLine(msg))
       ], doc, lines);
     }
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
       const kind = value === null || value === void 0 ? "empty" : Array.isArray(value) ? "a list" : `a ${typeof value}`;
       return new _YamlSource(file, void 0, [
-        diag(file, "SDP004", at(doc.contents?.range?.[0] ?? 0), `the document root is ${kind}, not a mapping of keys`)
+        diag(file, "SDP004", at2(doc.contents?.range?.[0] ?? 0), `the document root is ${kind}, not a mapping of keys`)
       ], doc, lines);
     }
     return new _YamlSource(file, value, diagnostics, doc, lines);
@@ -33027,12 +39215,12 @@ var YamlSource = class _YamlSource {
    * Position of the node at `path`; `key: true` gives the position of the mapping key instead
    * of its value. Falls back to the nearest existing ancestor (line ≥ 1 always).
    */
-  positionOf(path7, options = {}) {
+  positionOf(path8, options = {}) {
     if (!this.doc || !this.lines) return { line: 1, column: 1 };
     let node = this.doc.contents;
     let best = rangeStart(node) ?? 0;
-    for (let i = 0; i < path7.length; i++) {
-      const seg = path7[i];
+    for (let i = 0; i < path8.length; i++) {
+      const seg = path8[i];
       while ((0, import_yaml.isAlias)(node)) node = node.resolve(this.doc);
       let next;
       let keyNode;
@@ -33040,7 +39228,7 @@ var YamlSource = class _YamlSource {
         const pair = node.items.find((p2) => keyOf(p2) === String(seg));
         keyNode = pair?.key;
         next = pair?.value;
-        if (pair && i === path7.length - 1 && options.key) {
+        if (pair && i === path8.length - 1 && options.key) {
           best = rangeStart(keyNode) ?? best;
           break;
         }
@@ -33056,8 +39244,8 @@ var YamlSource = class _YamlSource {
     return { line: Math.max(1, p.line), column: Math.max(1, p.col) };
   }
   /** True when the key at `path` is written in the file (not just defaulted). */
-  has(path7) {
-    return this.doc ? this.doc.hasIn(path7) : false;
+  has(path8) {
+    return this.doc ? this.doc.hasIn(path8) : false;
   }
 };
 function isStackOverflow(err) {
@@ -33109,18 +39297,18 @@ function firstInvalidUtf8(buf) {
   }
   return lo;
 }
-function positionOfByte(buf, at) {
+function positionOfByte(buf, at2) {
   let line = 1;
   let lineStart = 0;
-  for (let i = 0; i < at && i < buf.length; i++) {
+  for (let i = 0; i < at2 && i < buf.length; i++) {
     if (buf[i] === 10) {
       line++;
       lineStart = i + 1;
     }
   }
-  return { line, column: at - lineStart + 1 };
+  return { line, column: at2 - lineStart + 1 };
 }
-function diag(file, rule, pos, message, severity, hint, path7) {
+function diag(file, rule, pos, message, severity, hint, path8) {
   const r = RULES[rule];
   return {
     file,
@@ -33130,7 +39318,7 @@ function diag(file, rule, pos, message, severity, hint, path7) {
     severity: severity ?? r.severity,
     message,
     hint: hint ?? r.hint,
-    ...path7 && path7.length ? { path: formatPath(path7) } : {}
+    ...path8 && path8.length ? { path: formatPath(path8) } : {}
   };
 }
 
@@ -33166,9 +39354,9 @@ function refusedMessage(e, where2) {
 }
 function refusedKeyRules(ctx) {
   for (const e of refusedEntries()) {
-    for (const at of occurrences(ctx.root, e.original)) {
-      const { message, hint } = refusedMessage(e, formatPath(at));
-      ctx.report(e.rule, at, message, { key: true, hint });
+    for (const at2 of occurrences(ctx.root, e.original)) {
+      const { message, hint } = refusedMessage(e, formatPath(at2));
+      ctx.report(e.rule, at2, message, { key: true, hint });
     }
   }
 }
@@ -33181,15 +39369,15 @@ function snapshotSafetyRules(ctx) {
     const bottlerocket = nt.amiFamily === void 0 || nt.amiFamily === "Bottlerocket";
     const snapshot = bottlerocket && (snapshotEnabled || typeof obj(nt.dataVolume)?.snapshotID === "string");
     if (!snapshot) return;
-    const at = ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate"];
+    const at2 = ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate"];
     const why = snapshotEnabled ? "snapshot.enabled" : "dataVolume.snapshotID";
     if (nt.instanceStorePolicy !== void 0) {
-      ctx.report("SDP102", [...at, "instanceStorePolicy"], `instanceStorePolicy ${String(nt.instanceStorePolicy)} puts containerd on instance store, so the GPU nodes would not use the image-cache snapshot (${why})`, {
+      ctx.report("SDP102", [...at2, "instanceStorePolicy"], `instanceStorePolicy ${String(nt.instanceStorePolicy)} puts containerd on instance store, so the GPU nodes would not use the image-cache snapshot (${why})`, {
         hint: "remove instanceStorePolicy while the snapshot is used, or turn the snapshot off (snapshot.enabled: false) to use instance store instead"
       });
     }
     if (typeof nt.userData === "string" && SNAPSHOT_BYPASS.test(nt.userData)) {
-      ctx.report("SDP102", [...at, "userData"], `userData switches to the SOCI snapshotter or binds containerd to ephemeral storage, so the GPU nodes would not use the image-cache snapshot (${why})`, {
+      ctx.report("SDP102", [...at2, "userData"], `userData switches to the SOCI snapshotter or binds containerd to ephemeral storage, so the GPU nodes would not use the image-cache snapshot (${why})`, {
         hint: "remove the soci and ephemeral-storage settings from userData while the snapshot is used"
       });
     }
@@ -33226,9 +39414,9 @@ function collisionRules(ctx) {
     }
     const tags = obj(obj(karpenter?.nodeTemplate)?.tags);
     for (const key of Object.keys(tags ?? {})) {
-      const at = [...base, "nodeTemplate", "tags", key];
-      if (OWNED_TAGS.includes(key)) ctx.report("SDP105", at, `tag ${key} is already set by the chart's EC2NodeClass (templates/nodeclass.yaml); a second one makes the rendered YAML invalid`, { key: true, hint: "use another tag key" });
-      else if (RESERVED_TAG.test(key)) ctx.report("SDP105", at, `tag ${key} is reserved by Karpenter (the EC2NodeClass schema refuses it)`, { key: true, hint: "use another tag key" });
+      const at2 = [...base, "nodeTemplate", "tags", key];
+      if (OWNED_TAGS.includes(key)) ctx.report("SDP105", at2, `tag ${key} is already set by the chart's EC2NodeClass (templates/nodeclass.yaml); a second one makes the rendered YAML invalid`, { key: true, hint: "use another tag key" });
+      else if (RESERVED_TAG.test(key)) ctx.report("SDP105", at2, `tag ${key} is reserved by Karpenter (the EC2NodeClass schema refuses it)`, { key: true, hint: "use another tag key" });
     }
   });
 }
@@ -33244,11 +39432,11 @@ function hpaRules(ctx) {
   });
 }
 function placeholderRules(ctx) {
-  const walk = (v, at, depth) => {
+  const walk = (v, at2, depth) => {
     if (depth > 64) return;
-    if (isPlaceholder(v)) ctx.report("SDP108", at, `still to be filled in: ${v.replace(/^FILL-IN\s*/, "")}`);
-    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at, i], depth + 1));
-    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, [...at, k], depth + 1);
+    if (isPlaceholder(v)) ctx.report("SDP108", at2, `still to be filled in: ${v.replace(/^FILL-IN\s*/, "")}`);
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...at2, i], depth + 1));
+    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, [...at2, k], depth + 1);
   };
   walk(ctx.root, [], 0);
 }
@@ -33334,17 +39522,17 @@ function versions(ctx) {
 function eksVersionOfferedRules(ctx) {
   const offered = ctx.facts?.eksVersions;
   if (!offered?.length) return;
-  for (const [v, at] of versions(ctx)) {
+  for (const [v, at2] of versions(ctx)) {
     if (!/^1\.\d+$/.test(v) || offered.includes(v)) continue;
-    ctx.report("SDP114", at, `Kubernetes ${v} is not offered by EKS in ${ctx.region} (config/regions/${ctx.region}.yaml, as of ${ctx.facts.asOf}: ${offered.join(", ")})`, {
+    ctx.report("SDP114", at2, `Kubernetes ${v} is not offered by EKS in ${ctx.region} (config/regions/${ctx.region}.yaml, as of ${ctx.facts.asOf}: ${offered.join(", ")})`, {
       hint: `use ${[...offered].sort(compareMinor).pop()}, the newest there`
     });
   }
 }
 function eksSupportRules(ctx) {
-  const cluster = versions(ctx).find(([, at2]) => at2[0] === "clusterComponents");
+  const cluster = versions(ctx).find(([, at3]) => at3[0] === "clusterComponents");
   if (!cluster) return;
-  const [v, at] = cluster;
+  const [v, at2] = cluster;
   const calendar = eksSupportCalendar(ctx.regionsDir);
   const entry = calendar.versions[v];
   const now = today(ctx);
@@ -33352,7 +39540,7 @@ function eksSupportRules(ctx) {
   const offered = ctx.facts?.eksVersions;
   const current = Object.keys(calendar.versions).filter((k) => now <= calendar.versions[k].standardSupportEnd && (!offered || offered.includes(k))).sort(compareMinor);
   const extended = now <= entry.extendedSupportEnd ? `in extended support until ${entry.extendedSupportEnd}, billed per cluster hour` : `past extended support too (${entry.extendedSupportEnd}): EKS upgrades such clusters by itself`;
-  ctx.report("SDP112", at, `Kubernetes ${v} left EKS standard support on ${entry.standardSupportEnd}; it is ${extended} (config/regions/eks-versions.yaml, as of ${calendar.asOf})`, {
+  ctx.report("SDP112", at2, `Kubernetes ${v} left EKS standard support on ${entry.standardSupportEnd}; it is ${extended} (config/regions/eks-versions.yaml, as of ${calendar.asOf})`, {
     hint: current.length ? `upgrade to ${current[current.length - 1]} (under standard support until ${calendar.versions[current[current.length - 1]].standardSupportEnd}), one minor version at a time` : "upgrade to a version under standard support; update config/regions/eks-versions.yaml if the calendar is stale"
   });
 }
@@ -33366,9 +39554,9 @@ function chinaApiReachabilityRules(ctx) {
   const api = obj3(ctx.root.APIGW);
   const endpointType = api?.endpointType ?? "regional";
   if (endpointType !== "regional" || api?.customDomain !== void 0) return;
-  const at = api === void 0 ? ["environment", "region"] : api.endpointType !== void 0 ? ["APIGW", "endpointType"] : ["APIGW"];
-  ctx.report("SDP111", at, `the request API of ${ctx.region} is served only on its execute-api host, which cannot serve the public in AWS China without an ICP licence`, {
-    key: at.length === 1,
+  const at2 = api === void 0 ? ["environment", "region"] : api.endpointType !== void 0 ? ["APIGW", "endpointType"] : ["APIGW"];
+  ctx.report("SDP111", at2, `the request API of ${ctx.region} is served only on its execute-api host, which cannot serve the public in AWS China without an ICP licence`, {
+    key: at2.length === 1,
     hint: 'set APIGW.customDomain (a domain with an ICP filing and an ACM certificate in this region), or have clients publish tasks to the input SNS topic directly (docs/aws-cn.md, "Reaching the API"); APIGW.endpointType private serves callers inside the VPC only'
   });
 }
@@ -33449,8 +39637,8 @@ function describe(value) {
   if (typeof value === "string") return `the string "${value.length > 40 ? `${value.slice(0, 40)}\u2026` : value}"`;
   return `${typeof value} ${String(value)}`;
 }
-function where(path7) {
-  return path7.length ? `\`${formatPath(path7)}\`` : "the top level";
+function where(path8) {
+  return path8.length ? `\`${formatPath(path8)}\`` : "the top level";
 }
 function checkSchema(source) {
   const validate = schemaValidator();
@@ -33473,14 +39661,14 @@ function checkSchema(source) {
   return out;
 }
 function toDiagnostic(source, e) {
-  const path7 = pathOf(e.instancePath);
+  const path8 = pathOf(e.instancePath);
   const file = source.file;
   const description = e.parentSchema?.description;
   switch (e.keyword) {
     case "additionalProperties": {
       const key = e.params.additionalProperty;
       const allowed = Object.keys(e.parentSchema.properties ?? {});
-      const full = [...path7, key];
+      const full = [...path8, key];
       const dotted = full.filter((s) => typeof s === "string").join(".");
       const moved = MOVED.find(([from]) => dotted.endsWith(from));
       if (moved) {
@@ -33488,7 +39676,7 @@ function toDiagnostic(source, e) {
           file,
           "SDP010",
           source.positionOf(full, { key: true }),
-          `key \`${key}\` is not allowed in ${where(path7)}; it belongs at \`${moved[1]}\` (${moved[2]})`,
+          `key \`${key}\` is not allowed in ${where(path8)}; it belongs at \`${moved[1]}\` (${moved[2]})`,
           void 0,
           `move \`${key}:\` and its values to \`${moved[1]}\``,
           full
@@ -33499,7 +39687,7 @@ function toDiagnostic(source, e) {
         file,
         "SDP010",
         source.positionOf(full, { key: true }),
-        `unknown key \`${key}\` in ${where(path7)}${guess ? `; did you mean \`${guess}\`?` : ""}`,
+        `unknown key \`${key}\` in ${where(path8)}${guess ? `; did you mean \`${guess}\`?` : ""}`,
         void 0,
         guess ? `rename \`${key}\` to \`${guess}\`` : `remove \`${key}\`; allowed here: ${allowed.join(", ")}`,
         full
@@ -33511,11 +39699,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP011",
-        source.positionOf(path7, { key: path7.length > 0 }),
-        `missing required key \`${key}\` in ${where(path7)}`,
+        source.positionOf(path8, { key: path8.length > 0 }),
+        `missing required key \`${key}\` in ${where(path8)}`,
         void 0,
         `add \`${key}:\`${child?.description ? ` (${child.description})` : ""}`,
-        [...path7, key]
+        [...path8, key]
       );
     }
     case "type": {
@@ -33523,11 +39711,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP012",
-        source.positionOf(path7),
-        `\`${formatPath(path7)}\` must be ${Array.isArray(expected) ? expected.join(" or ") : expected}, not ${describe(e.data)}`,
+        source.positionOf(path8),
+        `\`${formatPath(path8)}\` must be ${Array.isArray(expected) ? expected.join(" or ") : expected}, not ${describe(e.data)}`,
         void 0,
         void 0,
-        path7
+        path8
       );
     }
     case "enum": {
@@ -33536,11 +39724,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP013",
-        source.positionOf(path7),
-        `\`${formatPath(path7)}\` is ${describe(e.data)}; allowed: ${allowed.join(", ")}`,
+        source.positionOf(path8),
+        `\`${formatPath(path8)}\` is ${describe(e.data)}; allowed: ${allowed.join(", ")}`,
         void 0,
         guess ? `write \`${guess}\`` : `use one of: ${allowed.join(", ")}`,
-        path7
+        path8
       );
     }
     case "oneOf":
@@ -33548,11 +39736,11 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP014",
-        source.positionOf(path7),
-        `\`${formatPath(path7)}\` is ${describe(e.data)}, which matches none of its allowed forms`,
+        source.positionOf(path8),
+        `\`${formatPath(path8)}\` is ${describe(e.data)}, which matches none of its allowed forms`,
         void 0,
         description ? `expected: ${description}` : void 0,
-        path7
+        path8
       );
     case "minimum":
     case "maximum": {
@@ -33563,32 +39751,32 @@ function toDiagnostic(source, e) {
       return diag(
         file,
         "SDP014",
-        source.positionOf(path7),
-        `\`${formatPath(path7)}\` is ${describe(e.data)}, ${e.keyword === "minimum" ? "below the smallest" : "above the largest"} allowed value, ${limit}`,
+        source.positionOf(path8),
+        `\`${formatPath(path8)}\` is ${describe(e.data)}, ${e.keyword === "minimum" ? "below the smallest" : "above the largest"} allowed value, ${limit}`,
         void 0,
         `write ${kind} ${range}${description ? `; expected: ${description}` : ""}`,
-        path7
+        path8
       );
     }
     case "pattern":
       return diag(
         file,
         "SDP014",
-        source.positionOf(path7),
-        `\`${formatPath(path7)}\` is ${describe(e.data)}, which is not of the expected form`,
+        source.positionOf(path8),
+        `\`${formatPath(path8)}\` is ${describe(e.data)}, which is not of the expected form`,
         void 0,
         description ? `expected: ${description}` : void 0,
-        path7
+        path8
       );
     default:
       return diag(
         file,
         "SDP014",
-        source.positionOf(path7),
-        `\`${formatPath(path7) || "(root)"}\` ${e.message ?? "is invalid"}${e.data !== void 0 && typeof e.data !== "object" ? ` (got ${describe(e.data)})` : ""}`,
+        source.positionOf(path8),
+        `\`${formatPath(path8) || "(root)"}\` ${e.message ?? "is invalid"}${e.data !== void 0 && typeof e.data !== "object" ? ` (got ${describe(e.data)})` : ""}`,
         void 0,
         description ? `expected: ${description}` : void 0,
-        path7
+        path8
       );
   }
 }
@@ -33660,16 +39848,478 @@ function availabilityZoneRules(ctx) {
   if (!ctx.region || !known || known.length === 0) return;
   arr2(obj4(ctx.root.clusterComponents)?.availabilityZones).forEach((v, i) => {
     if (typeof v !== "string" || known.includes(v)) return;
-    const at = ["clusterComponents", "availabilityZones", i];
+    const at2 = ["clusterComponents", "availabilityZones", i];
     const zoneRegion = v.slice(0, -1);
     const otherRegion = zoneRegion !== ctx.region ? ` (a zone name of ${zoneRegion}, not of ${ctx.region})` : "";
     const guess = [didYouMean(v, known)].find((g) => g !== void 0 && g.slice(-1) === v.slice(-1));
-    ctx.report("SDP113", at, `availability zone "${v}" is not one of ${ctx.region}'s zones${otherRegion}: ${known.join(", ")} (config/regions/${ctx.region}.yaml)`, {
+    ctx.report("SDP113", at2, `availability zone "${v}" is not one of ${ctx.region}'s zones${otherRegion}: ${known.join(", ")} (config/regions/${ctx.region}.yaml)`, {
       hint: guess ? `write ${guess}, or leave availabilityZones out to use every zone of the region` : `use zone names of ${ctx.region} (${known.join(", ")}), at least two, or leave availabilityZones out to use them all`
     });
   });
 }
 var ACCESS_RULES = [clusterAdminRules, availabilityZoneRules];
+
+// lib/config/rules-build.ts
+var fs4 = __toESM(require("node:fs"));
+var path4 = __toESM(require("node:path"));
+
+// lib/config/dockerfile.ts
+var import_dockerfile_ast = __toESM(require_main2());
+var PLATFORM_ARGS = ["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT"];
+function platformArgs(platform) {
+  const [os = "", arch = "", variant = ""] = platform.split("/");
+  return {
+    TARGETPLATFORM: platform,
+    TARGETOS: os,
+    TARGETARCH: arch,
+    TARGETVARIANT: variant,
+    BUILDPLATFORM: platform,
+    BUILDOS: os,
+    BUILDARCH: arch,
+    BUILDVARIANT: variant
+  };
+}
+var KEYWORDS = /* @__PURE__ */ new Set(["ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"]);
+function substituteArgs(text, vars) {
+  let missing = false;
+  const value = (name) => vars.has(name) ? vars.get(name) : void 0;
+  const out = text.replace(/\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced, op, word, bare) => {
+    if (m === "\\$") return "$";
+    const name = braced ?? bare;
+    const v = value(name);
+    const set = op?.startsWith(":") ? v !== void 0 && v !== "" : v !== void 0;
+    if (op?.endsWith("-")) return set ? v : substituteArgs(word ?? "", vars) ?? (missing = true, "");
+    if (op?.endsWith("+")) return set ? substituteArgs(word ?? "", vars) ?? (missing = true, "") : "";
+    if (v === void 0 || v === "") missing = true;
+    return v ?? "";
+  });
+  return missing ? void 0 : out;
+}
+function runText(raw, escape) {
+  let out = "";
+  let continued = false;
+  for (const line of raw.split(/\r?\n/)) {
+    if (continued && /^\s*(#.*)?$/.test(line)) continue;
+    const trimmed = line.replace(/\s+$/, "");
+    continued = trimmed.endsWith(escape);
+    out += continued ? trimmed.slice(0, -escape.length) : `${line}
+`;
+  }
+  return out.trim();
+}
+var at = (r) => ({ line: r.start.line + 1, column: r.start.character + 1 });
+function argProperty(raw) {
+  const eq = raw.indexOf("=");
+  if (eq < 0) return [raw, void 0];
+  let v = raw.slice(eq + 1);
+  if (v.length >= 2 && (v[0] === '"' || v[0] === "'") && v[v.length - 1] === v[0]) v = v.slice(1, -1);
+  return [raw.slice(0, eq), v];
+}
+function readDockerfile(text, buildArgs = {}) {
+  const df = import_dockerfile_ast.DockerfileParser.parse(text);
+  const problems = [];
+  const argNames = [];
+  const declare = (name) => {
+    if (!argNames.includes(name)) argNames.push(name);
+  };
+  const vars = /* @__PURE__ */ new Map();
+  for (const p of PLATFORM_ARGS) vars.set(p, Object.prototype.hasOwnProperty.call(buildArgs, p) ? buildArgs[p] : void 0);
+  const froms = [];
+  const copies = [];
+  const runs = [];
+  const stages = [];
+  const stageIndex = /* @__PURE__ */ new Map();
+  const ref = (image, stage) => {
+    if (image === void 0) return { kind: "image" };
+    if (image.toLowerCase() === "scratch") return { kind: "scratch" };
+    const s = stageIndex.get(image.toLowerCase());
+    return s !== void 0 && s < stage ? { kind: "stage", stageRef: s } : { kind: "image" };
+  };
+  const checkImage = (image, line, column, what) => {
+    if (image === void 0 || image.toLowerCase() === "scratch" || stageIndex.has(image.toLowerCase())) return;
+    const parsed = tryParseReference(image, null);
+    if (!parsed.ok) problems.push({ line, column, message: `${what} "${image}" is not an image reference: ${parsed.error.message}` });
+  };
+  for (const ins of df.getInstructions()) {
+    const keyword = ins.getKeyword().toUpperCase();
+    const pos = at(ins.getInstructionRange());
+    const stage = froms.length - 1;
+    if (!KEYWORDS.has(keyword)) {
+      problems.push({ ...pos, message: `unknown instruction "${ins.getInstruction()}"` });
+      continue;
+    }
+    if (keyword === "ARG") {
+      for (const a of ins.getArguments()) {
+        const [name, def] = argProperty(a.getValue());
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+          problems.push({ ...at(a.getRange()), message: `ARG "${a.getValue()}" does not declare a valid name` });
+          continue;
+        }
+        declare(name);
+        if (stage < 0) {
+          const given = Object.prototype.hasOwnProperty.call(buildArgs, name) ? buildArgs[name] : void 0;
+          vars.set(name, given ?? (def === void 0 ? void 0 : substituteArgs(def, vars)));
+        }
+      }
+      continue;
+    }
+    if (stage < 0 && keyword !== "FROM") {
+      problems.push({ ...pos, message: `${keyword} before the first FROM: only ARG may come before it` });
+      continue;
+    }
+    if (keyword === "FROM") {
+      fromInstruction(ins, froms.length);
+      continue;
+    }
+    if (keyword === "COPY") {
+      const flag = ins.getFlags().find((f) => f.getName() === "from");
+      const value = flag?.getValue();
+      if (flag && value) copyRef(value, at(flag.getValueRange() ?? flag.getRange()), "COPY", stage);
+      else if (flag) problems.push({ ...at(flag.getRange()), message: "COPY --from names nothing" });
+    }
+    if (keyword === "RUN") {
+      const run2 = ins;
+      runs.push({ ...pos, text: runText(run2.getRawArgumentsContent() ?? "", df.getEscapeCharacter()), stage });
+      for (const flag of run2.getFlags()) {
+        if (flag.getName() !== "mount") continue;
+        const from = flag.getOptions().find((o) => o.getName() === "from");
+        const value = from?.getValue();
+        if (from && value) copyRef(value, at(from.getValueRange() ?? from.getRange()), "RUN", stage);
+      }
+    }
+  }
+  if (froms.length === 0) problems.push({ line: 1, column: 1, message: "the Dockerfile has no FROM instruction" });
+  return { froms, copies, runs, stages, problems, argNames };
+  function fromInstruction(from, index) {
+    const args = from.getArguments();
+    const pos = at(from.getInstructionRange());
+    const platform = from.getPlatformFlag()?.getValue() ?? void 0;
+    if (args.length === 0) {
+      problems.push({ ...pos, message: "FROM names no image" });
+      froms.push({ ...pos, written: "", image: void 0, kind: "image", instruction: "FROM", stage: index, ...platform ? { platform } : {} });
+      return;
+    }
+    const token = args[0];
+    const written = token.getValue();
+    let alias;
+    if (args.length === 3 && args[1].getValue().toUpperCase() === "AS") {
+      alias = args[2].getValue();
+      if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(alias)) problems.push({ ...at(args[2].getRange()), message: `stage name "${alias}" is not valid (letters, digits, _, . and -, starting with a letter)` });
+    } else if (args.length > 1) {
+      problems.push({ ...at(args[1].getRange()), message: `FROM takes an image and optionally "AS <name>", not "${args.slice(1).map((a) => a.getValue()).join(" ")}"` });
+    }
+    const image = substituteArgs(written, vars);
+    const p = at(token.getRange());
+    checkImage(image, p.line, p.column, "FROM");
+    froms.push({ ...p, written, image, ...ref(image, index), instruction: "FROM", stage: index, ...alias ? { alias } : {}, ...platform ? { platform } : {} });
+    if (alias) {
+      if (stageIndex.has(alias.toLowerCase())) problems.push({ ...at(args[2].getRange()), message: `stage name "${alias}" is used twice` });
+      else stageIndex.set(alias.toLowerCase(), index);
+      stages.push(alias);
+    }
+  }
+  function copyRef(written, p, instruction, stage) {
+    if (/^\d+$/.test(written)) {
+      const n = Number(written);
+      if (n >= stage) problems.push({ ...p, message: `${instruction} --from=${written} names stage ${n}, not an earlier one` });
+      copies.push({ ...p, written, image: written, kind: "stage", stageRef: n, instruction, stage });
+      return;
+    }
+    const image = substituteArgs(written, vars);
+    checkImage(image, p.line, p.column, `${instruction} --from`);
+    copies.push({ ...p, written, image, ...ref(image, stage), instruction, stage });
+  }
+}
+function neededStages(info2, target) {
+  if (info2.froms.length === 0) return [];
+  let start = info2.froms.length - 1;
+  if (target !== void 0) {
+    start = info2.froms.findIndex((f) => f.alias !== void 0 && f.alias.toLowerCase() === target.toLowerCase());
+    if (start < 0) {
+      throw new UsageError(`target "${target}" is not a stage of the Dockerfile`, info2.stages.length ? `name one of its stages: ${info2.stages.join(", ")}` : "the Dockerfile names no stages (FROM <image> AS <name>); leave target out");
+    }
+  }
+  const seen = /* @__PURE__ */ new Set();
+  const queue = [start];
+  while (queue.length) {
+    const s = queue.pop();
+    if (seen.has(s) || s < 0 || s >= info2.froms.length) continue;
+    seen.add(s);
+    for (const f of [info2.froms[s], ...info2.copies.filter((c) => c.stage === s)]) {
+      if (f.kind === "stage" && f.stageRef !== void 0) queue.push(f.stageRef);
+    }
+  }
+  return [...seen].sort((a, b) => a - b);
+}
+function neededFroms(info2, target) {
+  const stages = new Set(neededStages(info2, target));
+  return [...info2.froms, ...info2.copies].filter((f) => stages.has(f.stage)).sort((a, b) => a.line - b.line || a.column - b.column);
+}
+function sameImage(written, source) {
+  if (written.registry !== source.registry || written.repository !== source.repository) return false;
+  if (written.digest !== void 0) return written.digest === source.digest && (written.tag === void 0 || written.tag === source.tag);
+  return written.tag === source.tag;
+}
+function matchBase(image, config) {
+  const name = image.trim();
+  const build = config.build?.images?.find((e) => e?.name === name);
+  if (build) return { kind: "build", name: build.name };
+  const mirrors = config.mirror?.images ?? [];
+  const byName = mirrors.find((e) => e?.name === name);
+  if (byName) return { kind: "mirror", name: byName.name };
+  const written = tryParseReference(name);
+  if (!written.ok) return void 0;
+  for (const e of mirrors) {
+    if (typeof e?.source !== "string") continue;
+    const source = tryParseReference(e.source);
+    if (source.ok && sameImage(written.value, source.value)) return { kind: "mirror", name: e.name };
+  }
+  return void 0;
+}
+
+// lib/config/rules-build.ts
+var obj5 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr3 = (v) => Array.isArray(v) ? v : [];
+var str2 = (v) => typeof v === "string" ? v : void 0;
+var MAX_DOCKERFILE_BYTES = 1024 * 1024;
+var BUILD_PUBLIC_HOSTS = ["nvcr.io", "mcr.microsoft.com"];
+function isPublicBuildHost(host) {
+  const h = host.toLowerCase();
+  return isPublicHost(h) || BUILD_PUBLIC_HOSTS.some((p) => h === p || h.endsWith(`.${p}`));
+}
+var PACKAGE_MIRROR_ARGS = [
+  { manager: "pip", pattern: /\bpip[0-9.]*\s+(?:-\S+\s+)*install\b/, args: ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"] },
+  { manager: "apt", pattern: /\bapt(?:-get)?\s+(?:-\S+\s+)*install\b/, args: ["APT_MIRROR"] },
+  { manager: "apk", pattern: /\bapk\s+(?:-\S+\s+)*add\b/, args: ["APK_MIRROR"] },
+  { manager: "npm", pattern: /\bnpm\s+(?:-\S+\s+)*(?:install|i|ci|add)\b/, args: ["NPM_CONFIG_REGISTRY"] },
+  { manager: "yarn", pattern: /\byarn\b(?!\s+(?:-\S+\s+)*(?:run|build|test|start|config|cache)\b)/, args: ["NPM_CONFIG_REGISTRY"] }
+];
+function entries(ctx) {
+  return arr3(obj5(ctx.root.build)?.images).map((raw, i) => {
+    const e = obj5(raw) ?? {};
+    const context = str2(e.context);
+    const file = str2(e.file);
+    const args = {};
+    for (const [k, v] of Object.entries(obj5(e.args) ?? {})) if (typeof v === "string") args[k] = v;
+    return {
+      i,
+      at: ["build", "images", i],
+      name: str2(e.name),
+      context,
+      file: file ?? (context !== void 0 ? buildFileDefault(context) : void 0),
+      fileWritten: file !== void 0,
+      target: str2(e.target),
+      args,
+      platform: str2(arr3(e.platforms)[0]) ?? "linux/amd64",
+      repository: str2(e.repository)
+    };
+  });
+}
+var label = (e) => e.name ? `build "${e.name}" (build.images[${e.i}])` : `build.images[${e.i}]`;
+function takenRules(ctx, list) {
+  const mirror = obj5(ctx.root.mirror);
+  const mirrorNames = /* @__PURE__ */ new Map();
+  arr3(mirror?.images).forEach((m, j) => {
+    const n = str2(obj5(m)?.name);
+    if (n !== void 0 && !mirrorNames.has(n)) mirrorNames.set(n, j);
+  });
+  const repositories = /* @__PURE__ */ new Map();
+  for (const kind of ["images", "charts"]) {
+    arr3(mirror?.[kind]).forEach((m, j) => {
+      const r = str2(obj5(m)?.repository);
+      if (r !== void 0 && !repositories.has(r)) repositories.set(r, `mirror.${kind}[${j}]`);
+    });
+  }
+  const buildNames = /* @__PURE__ */ new Map();
+  for (const e of list) {
+    if (e.name !== void 0) {
+      const j = mirrorNames.get(e.name);
+      if (j !== void 0) {
+        ctx.report("SDP123", [...e.at, "name"], `build name "${e.name}" is also the name of mirror.images[${j}]: the deploy could not tell which image to run`, {
+          hint: `build.images and mirror.images share one namespace: rename one, or remove mirror.images[${j}] if this build replaces it`
+        });
+      } else if (buildNames.has(e.name)) {
+        ctx.report("SDP123", [...e.at, "name"], `build name "${e.name}" is used twice (also build.images[${buildNames.get(e.name)}])`, {
+          hint: "give each build.images entry its own name"
+        });
+      }
+      if (!buildNames.has(e.name)) buildNames.set(e.name, e.i);
+    }
+    if (e.repository !== void 0) {
+      const other = repositories.get(e.repository);
+      if (other !== void 0) {
+        ctx.report("SDP123", [...e.at, "repository"], `repository ${e.repository} is also the repository of ${other}: the two would overwrite each other's tags`, {
+          hint: `give ${label(e)} a repository of its own, such as ${e.repository}-build`
+        });
+      } else {
+        repositories.set(e.repository, `build.images[${e.i}]`);
+      }
+    }
+  }
+}
+function kindOf(abs) {
+  try {
+    const s = fs4.statSync(abs);
+    return s.isDirectory() ? "folder" : s.isFile() ? "file" : "other";
+  } catch {
+    return void 0;
+  }
+}
+function inside(root, written) {
+  if (path4.isAbsolute(written)) return { problem: "is an absolute path; build.images paths are relative to the repository root" };
+  const abs = path4.resolve(root, written);
+  const rel = path4.relative(root, abs);
+  if (rel.startsWith("..") || path4.isAbsolute(rel)) return { problem: "leaves the repository" };
+  return { abs };
+}
+function readEntry(ctx, e) {
+  if (e.context === void 0 || e.file === void 0) return void 0;
+  const root = ctx.repositoryRoot;
+  const context = inside(root, e.context);
+  if ("problem" in context) {
+    ctx.report("SDP120", [...e.at, "context"], `context "${e.context}" ${context.problem}`);
+  } else {
+    const kind2 = kindOf(context.abs);
+    if (kind2 !== "folder") {
+      ctx.report("SDP120", [...e.at, "context"], `context "${e.context}" ${kind2 ? "is not a folder" : "does not exist"} (looked for ${context.abs})`);
+    }
+  }
+  const fileAt = [...e.at, e.fileWritten ? "file" : "context"];
+  const what = e.fileWritten ? `file "${e.file}"` : `the Dockerfile ${e.file} (file defaults to <context>/Dockerfile)`;
+  const file = inside(root, e.file);
+  if ("problem" in file) {
+    ctx.report("SDP120", fileAt, `${what} ${file.problem}`);
+    return void 0;
+  }
+  const kind = kindOf(file.abs);
+  if (kind !== "file") {
+    if (!e.fileWritten && "abs" in context && kindOf(context.abs) !== "folder") return void 0;
+    ctx.report("SDP120", fileAt, `${what} ${kind ? "is not a file" : "does not exist"} (looked for ${file.abs})`, e.fileWritten ? void 0 : { hint: "add a Dockerfile to the context, or set file to the Dockerfile's path relative to the repository root" });
+    return void 0;
+  }
+  const size = fs4.statSync(file.abs).size;
+  if (size > MAX_DOCKERFILE_BYTES) {
+    ctx.reportFile("SDP125", file.abs, { line: 1, column: 1 }, `the Dockerfile of ${label(e)} is ${size} bytes; Dockerfiles are read up to ${MAX_DOCKERFILE_BYTES} bytes (1 MiB)`, { hint: "point file at the Dockerfile itself" });
+    return void 0;
+  }
+  return { abs: file.abs, text: fs4.readFileSync(file.abs, "utf8") };
+}
+function dockerfileRules(ctx, e, abs, text, config) {
+  const info2 = readDockerfile(text, { ...platformArgs(e.platform), ...e.args });
+  for (const p of info2.problems) {
+    ctx.reportFile("SDP125", abs, p, `${p.message} (the Dockerfile of ${label(e)})`, { hint: "correct the Dockerfile (https://docs.docker.com/reference/dockerfile/)" });
+  }
+  if (info2.froms.length === 0) return void 0;
+  if (e.target !== void 0 && !info2.stages.some((s) => s.toLowerCase() === e.target.toLowerCase())) {
+    ctx.report("SDP125", [...e.at, "target"], `target "${e.target}" is not a stage of ${e.file}${info2.stages.length ? ` (its stages: ${info2.stages.join(", ")})` : " (it names no stage: FROM <image> AS <name>)"}`, {
+      hint: info2.stages.length ? `write one of ${info2.stages.join(", ")}, or leave target out to build the last stage` : "leave target out to build the last stage"
+    });
+    return void 0;
+  }
+  const needed = neededFroms(info2, e.target);
+  for (const f of needed) {
+    if (f.kind !== "image") continue;
+    const instr = f.instruction === "FROM" ? "FROM" : f.instruction === "COPY" ? "COPY --from" : "RUN --mount from";
+    if (f.image === void 0) {
+      const vars = [...f.written.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
+      const missing = vars.filter((v) => !(v in e.args));
+      ctx.reportFile("SDP125", abs, f, `${instr} ${f.written} has no value in ${label(e)}: ${missing.length ? missing.map((v) => `ARG ${v}`).join(", ") : "an ARG it uses"} has no default before the first FROM and its args give none`, {
+        hint: `give ${missing[0] ?? "the ARG"} a default in an ARG before the first FROM, or set it in build.images[${e.i}].args`
+      });
+      continue;
+    }
+    if (!tryParseReference(f.image).ok) continue;
+    if (matchBase(f.image, config)) continue;
+    const host = referenceHost(f.image);
+    if (ctx.partition === "aws-cn" && isPublicBuildHost(host)) {
+      ctx.reportFile("SDP122", abs, f, `${label(e)} needs ${f.image} (${instr}) from ${host}, a public registry that a build in ${ctx.region} cannot pull from, and no mirror.images entry has it as source`, {
+        hint: `add a mirror.images entry with source: ${f.image}; the build then uses the mirrored copy by digest (docs/build.md)`
+      });
+    } else {
+      ctx.reportFile("SDP121", abs, f, `${label(e)} needs ${f.image} (${instr}), which is neither built (build.images) nor mirrored (mirror.images)`, {
+        hint: `add a mirror.images entry with source: ${f.image} so the base is copied and pinned by digest, or build it in build.images and write FROM <its name>`
+      });
+    }
+  }
+  return { entry: e, abs, info: info2, needed };
+}
+function packageMirrorRules(ctx, r) {
+  if (ctx.partition !== "aws-cn") return;
+  const stages = new Set(neededStages(r.info, r.entry.target));
+  for (const run2 of r.info.runs) {
+    if (!stages.has(run2.stage)) continue;
+    const lacking = PACKAGE_MIRROR_ARGS.filter((m) => m.pattern.test(run2.text) && !m.args.some((a) => a in r.entry.args));
+    if (!lacking.length) continue;
+    const args = [...new Set(lacking.map((m) => m.args[0]))];
+    ctx.reportFile("SDP124", r.abs, run2, `RUN installs packages with ${lacking.map((m) => m.manager).join(" and ")}, but ${label(r.entry)} sets no ${args.join(" or ")} in its args: from ${ctx.region} the public package indexes are slow or unreachable`, {
+      severity: "warning",
+      hint: `set ${args.join(" and ")} in build.images[${r.entry.i}].args to a mirror reachable from China, and declare ARG ${args.join(", ARG ")} in the Dockerfile so the RUN sees it (docs/build.md)`
+    });
+  }
+}
+function cycleRules(ctx, list, reads) {
+  const byName = new Map(list.filter((e) => e.name !== void 0).map((e) => [e.name, e.i]));
+  const edges = /* @__PURE__ */ new Map();
+  const config = { build: { images: list.filter((e) => e.name !== void 0).map((e) => ({ name: e.name })) } };
+  for (const r of reads) {
+    const to = [];
+    for (const f of r.needed) {
+      if (f.kind !== "image" || f.image === void 0) continue;
+      const m = matchBase(f.image, config);
+      const j = m ? byName.get(m.name) : void 0;
+      if (j !== void 0 && !to.includes(j)) to.push(j);
+    }
+    edges.set(r.entry.i, to);
+  }
+  const state = /* @__PURE__ */ new Map();
+  const stack = [];
+  const reported = /* @__PURE__ */ new Set();
+  const visit2 = (i) => {
+    state.set(i, "open");
+    stack.push(i);
+    for (const j of edges.get(i) ?? []) {
+      if (state.get(j) === "open") {
+        const cycle = stack.slice(stack.indexOf(j));
+        const key = [...cycle].sort((a, b) => a - b).join(",");
+        if (!reported.has(key)) {
+          reported.add(key);
+          const first = Math.min(...cycle);
+          const rot = [...cycle.slice(cycle.indexOf(first)), ...cycle.slice(0, cycle.indexOf(first)), first];
+          ctx.report("SDP125", ["build", "images", first, "name"], `build.images build FROM each other in a cycle: ${rot.map((k) => list[k].name).join(" \u2192 ")}; none of them can be built first`, {
+            hint: "break the cycle: one of them must start FROM a mirrored or public image, not from another build"
+          });
+        }
+      } else if (state.get(j) === void 0) {
+        visit2(j);
+      }
+    }
+    stack.pop();
+    state.set(i, "done");
+  };
+  for (const i of edges.keys()) if (state.get(i) === void 0) visit2(i);
+}
+function buildRules(ctx) {
+  const list = entries(ctx);
+  if (list.length === 0) return;
+  takenRules(ctx, list);
+  const config = {
+    build: { images: list.filter((e) => e.name !== void 0).map((e) => ({ name: e.name })) },
+    mirror: {
+      images: arr3(obj5(ctx.root.mirror)?.images).map((m) => ({ name: str2(obj5(m)?.name), source: str2(obj5(m)?.source) })).filter((m) => m.name !== void 0 && m.source !== void 0)
+    }
+  };
+  const reads = [];
+  for (const e of list) {
+    const file = readEntry(ctx, e);
+    if (!file) continue;
+    const r = dockerfileRules(ctx, e, file.abs, file.text, config);
+    if (!r) continue;
+    reads.push(r);
+    packageMirrorRules(ctx, r);
+  }
+  cycleRules(ctx, list, reads);
+}
+var BUILD_RULES = [buildRules];
 
 // lib/name/s3-bucket.ts
 function isValidBucketName(name) {
@@ -33723,8 +40373,8 @@ function rec(v) {
 }
 function workflowValues(root) {
   const out = [];
-  const add = (at, value) => {
-    if (typeof value === "string") out.push({ at, key: at.map((p, i) => typeof p === "number" ? `[${p}]` : i ? `.${p}` : p).join(""), value });
+  const add = (at2, value) => {
+    if (typeof value === "string") out.push({ at: at2, key: at2.map((p, i) => typeof p === "number" ? `[${p}]` : i ? `.${p}` : p).join(""), value });
   };
   const doc = rec(root);
   const env = rec(doc?.environment);
@@ -33761,16 +40411,16 @@ function chartRepositoryScheme(repository) {
 var SNAPSHOT_ID_PATTERN = /^snap-([0-9a-f]{8}|[0-9a-f]{17})$/;
 
 // lib/config/rules-tuning.ts
-var obj5 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
-var arr3 = (v) => Array.isArray(v) ? v : [];
+var obj6 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr4 = (v) => Array.isArray(v) ? v : [];
 var num = (v) => typeof v === "number" && Number.isFinite(v) ? v : void 0;
 var GP3_BASELINE = { iops: 3e3, throughput: 125 };
 var TUNING_DEFAULTS = ENVIRONMENT_DEFAULTS.snapshot.tuning;
 function dataVolumeOf(rt) {
-  const nt = obj5(obj5(obj5(rt.extraValues)?.karpenter)?.nodeTemplate);
+  const nt = obj6(obj6(obj6(rt.extraValues)?.karpenter)?.nodeTemplate);
   const bottlerocket = nt?.amiFamily === void 0 || nt.amiFamily === "Bottlerocket";
-  const data = obj5(nt?.dataVolume) ?? {};
-  const v = bottlerocket ? data : { ...obj5(nt?.osVolume) ?? {}, ...data };
+  const data = obj6(nt?.dataVolume) ?? {};
+  const v = bottlerocket ? data : { ...obj6(nt?.osVolume) ?? {}, ...data };
   return {
     at: ["extraValues", "karpenter", "nodeTemplate", "dataVolume"],
     type: typeof v.volumeType === "string" ? v.volumeType : "gp3",
@@ -33779,31 +40429,31 @@ function dataVolumeOf(rt) {
   };
 }
 function tuningRules(ctx) {
-  const tuning = obj5(obj5(ctx.root.snapshot)?.tuning);
+  const tuning = obj6(obj6(ctx.root.snapshot)?.tuning);
   if (!tuning || tuning.enabled !== true) return;
-  const at = ["snapshot", "tuning"];
+  const at2 = ["snapshot", "tuning"];
   const iops = num(tuning.iops) ?? TUNING_DEFAULTS.iops;
   const throughput = num(tuning.throughput) ?? TUNING_DEFAULTS.throughput;
-  const where2 = (key) => tuning[key] !== void 0 ? [...at, key] : [...at, "enabled"];
+  const where2 = (key) => tuning[key] !== void 0 ? [...at2, key] : [...at2, "enabled"];
   if (throughput > iops / 4) {
     ctx.report("SDP061", where2("throughput"), `snapshot.tuning throughput ${throughput} MiB/s is above iops/4 = ${iops / 4} (tuning iops ${iops}); gp3 allows at most 0.25 MiB/s per IOPS, so EBS would refuse the modification`, {
       hint: `lower snapshot.tuning.throughput to ${Math.floor(iops / 4)} or less, or raise snapshot.tuning.iops to ${throughput * 4}`
     });
   }
-  arr3(ctx.root.modelsRuntime).forEach((r, i) => {
-    const rt = obj5(r);
+  arr4(ctx.root.modelsRuntime).forEach((r, i) => {
+    const rt = obj6(r);
     if (!rt) return;
     const vol = dataVolumeOf(rt);
     if (vol.type !== "gp3") return;
     const name = typeof rt.name === "string" ? `"${rt.name}"` : `#${i + 1}`;
-    const path7 = `modelsRuntime[${i}].${vol.at.join(".")}`;
+    const path8 = `modelsRuntime[${i}].${vol.at.join(".")}`;
     if (iops > vol.iops) {
-      ctx.report("SDP115", where2("iops"), `snapshot.tuning.iops ${iops} is above the ${vol.iops} IOPS of runtime ${name}'s data volume (${path7}); the tuner only lowers volumes, so this baseline would never apply there`, {
+      ctx.report("SDP115", where2("iops"), `snapshot.tuning.iops ${iops} is above the ${vol.iops} IOPS of runtime ${name}'s data volume (${path8}); the tuner only lowers volumes, so this baseline would never apply there`, {
         hint: `set snapshot.tuning.iops to ${vol.iops} or less, or provision the data volume with at least ${iops} IOPS`
       });
     }
     if (throughput > vol.throughput) {
-      ctx.report("SDP115", where2("throughput"), `snapshot.tuning.throughput ${throughput} MiB/s is above the ${vol.throughput} MiB/s of runtime ${name}'s data volume (${path7}); the tuner only lowers volumes, so this baseline would never apply there`, {
+      ctx.report("SDP115", where2("throughput"), `snapshot.tuning.throughput ${throughput} MiB/s is above the ${vol.throughput} MiB/s of runtime ${name}'s data volume (${path8}); the tuner only lowers volumes, so this baseline would never apply there`, {
         hint: `set snapshot.tuning.throughput to ${vol.throughput} or less, or provision the data volume with at least ${throughput} MiB/s`
       });
     }
@@ -33812,18 +40462,42 @@ function tuningRules(ctx) {
 var TUNING_RULES = [tuningRules];
 
 // lib/config/rules.ts
-var obj6 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
-var arr4 = (v) => Array.isArray(v) ? v : [];
-var str2 = (v) => typeof v === "string" ? v : void 0;
+var obj7 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr5 = (v) => Array.isArray(v) ? v : [];
+var str3 = (v) => typeof v === "string" ? v : void 0;
 var num2 = (v) => typeof v === "number" && Number.isFinite(v) ? v : void 0;
+function environmentRootOf(file) {
+  const m = /^(?:(.*)[\\/])?config[\\/]environments[\\/][^\\/]+\.ya?ml$/.exec(file);
+  if (!m) return void 0;
+  return m[1] || (path5.isAbsolute(file) ? path5.parse(file).root : "");
+}
+function repositoryFiles(source, options) {
+  const cwd = process.cwd();
+  const envRoot = environmentRootOf(path5.resolve(options.environmentPath ?? source.file));
+  const root = path5.resolve(options.repositoryRoot ?? envRoot ?? cwd);
+  const shownRoot = environmentRootOf(source.file);
+  const sameRoot = envRoot !== void 0 && path5.resolve(envRoot) === root;
+  return {
+    root,
+    show(abs) {
+      if (sameRoot && shownRoot !== void 0) {
+        const rel2 = path5.relative(root, abs).split(path5.sep).join("/");
+        return shownRoot === "" ? rel2 : `${shownRoot}/${rel2}`;
+      }
+      const rel = path5.relative(cwd, abs);
+      return rel && !rel.startsWith("..") && !path5.isAbsolute(rel) ? rel : abs;
+    }
+  };
+}
 function checkRules(source, options = {}) {
-  const root = obj6(source.value);
+  const root = obj7(source.value);
   if (!root) return [];
   const out = [];
-  const env = obj6(root.environment);
-  const region = str2(env?.region);
+  const env = obj7(root.environment);
+  const region = str3(env?.region);
   const regionOk = region !== void 0 && REGION_PATTERN.test(region);
-  const accountRaw = str2(env?.account);
+  const accountRaw = str3(env?.account);
+  const files = repositoryFiles(source, options);
   const ctx = {
     source,
     root,
@@ -33833,9 +40507,13 @@ function checkRules(source, options = {}) {
     facts: regionOk ? regionFacts(region, options.regionsDir) : void 0,
     regionsDir: options.regionsDir,
     today: options.today,
-    report(rule, at, message, o = {}) {
-      if (rule !== "SDP108" && isPlaceholder(valueAt(root, at))) return;
-      out.push(diag(source.file, rule, source.positionOf(at, { key: o.key }), message, o.severity, o.hint, at));
+    repositoryRoot: files.root,
+    report(rule, at2, message, o = {}) {
+      if (rule !== "SDP108" && isPlaceholder(valueAt(root, at2))) return;
+      out.push(diag(source.file, rule, source.positionOf(at2, { key: o.key }), message, o.severity, o.hint, at2));
+    },
+    reportFile(rule, file, at2, message, o = {}) {
+      out.push(diag(files.show(file), rule, at2, message, o.severity, o.hint));
     }
   };
   for (const rule of ALL_RULES) {
@@ -33847,15 +40525,15 @@ function checkRules(source, options = {}) {
   }
   return out;
 }
-function valueAt(root, at) {
+function valueAt(root, at2) {
   let v = root;
-  for (const seg of at) {
+  for (const seg of at2) {
     if (v === null || typeof v !== "object") return void 0;
     v = v[seg];
   }
   return v;
 }
-function strings(value, at = []) {
+function strings(value, at2 = []) {
   const out = [];
   const walk = (v, p, depth) => {
     if (depth > 64) return;
@@ -33863,26 +40541,26 @@ function strings(value, at = []) {
     else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...p, i], depth + 1));
     else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, [...p, k], depth + 1);
   };
-  walk(value, at, 0);
+  walk(value, at2, 0);
   return out;
 }
 function isDeployTime(p) {
   return p[0] === "modelsRuntime" || p[0] === "clusterComponents" || p[0] === "modelBucketArn";
 }
 function runtimes(ctx) {
-  return arr4(ctx.root.modelsRuntime).map((r, i) => [obj6(r) ?? {}, i]);
+  return arr5(ctx.root.modelsRuntime).map((r, i) => [obj7(r) ?? {}, i]);
 }
 function environmentRules(ctx) {
-  const env = obj6(ctx.root.environment);
+  const env = obj7(ctx.root.environment);
   if (!env) return;
-  const name = str2(env.name);
-  const base = path4.basename(ctx.source.file).replace(/\.ya?ml$/, "");
+  const name = str3(env.name);
+  const base = path5.basename(ctx.source.file).replace(/\.ya?ml$/, "");
   if (name !== void 0 && name !== base) {
-    ctx.report("SDP020", ["environment", "name"], `environment.name is "${name}" but the file is ${path4.basename(ctx.source.file)}`, {
+    ctx.report("SDP020", ["environment", "name"], `environment.name is "${name}" but the file is ${path5.basename(ctx.source.file)}`, {
       hint: `set environment.name to "${base}", or rename the file to ${name}.yaml`
     });
   }
-  const region = str2(env.region);
+  const region = str3(env.region);
   if (region !== void 0 && !(REGION_PATTERN.test(region) && KNOWN_REGIONS.includes(region))) {
     const guess = didYouMean(region, KNOWN_REGIONS);
     if (!REGION_PATTERN.test(region)) {
@@ -33894,23 +40572,23 @@ function environmentRules(ctx) {
   }
 }
 function arnRules(ctx) {
-  for (const [value, at] of strings(ctx.root)) {
+  for (const [value, at2] of strings(ctx.root)) {
     if (!value.startsWith("arn:")) continue;
     const arn = parseArn(value);
     if (!arn || !arn.partition || !arn.service || !arn.resource) {
-      ctx.report("SDP033", at, `"${value}" is not a well-formed ARN`);
+      ctx.report("SDP033", at2, `"${value}" is not a well-formed ARN`);
       continue;
     }
     if (ctx.partition && arn.partition !== ctx.partition) {
-      ctx.report("SDP030", at, `ARN partition is "${arn.partition}" but ${ctx.region} is in partition "${ctx.partition}"`, {
+      ctx.report("SDP030", at2, `ARN partition is "${arn.partition}" but ${ctx.region} is in partition "${ctx.partition}"`, {
         hint: `write ${value.replace(/^arn:[^:]*:/, `arn:${ctx.partition}:`)}`
       });
     }
     if (arn.account && ctx.account && arn.account !== ctx.account) {
-      ctx.report("SDP032", at, `ARN names account ${arn.account} but environment.account is ${ctx.account}`);
+      ctx.report("SDP032", at2, `ARN names account ${arn.account} but environment.account is ${ctx.account}`);
     }
   }
-  const bucketArn = str2(ctx.root.modelBucketArn);
+  const bucketArn = str3(ctx.root.modelBucketArn);
   if (bucketArn !== void 0) {
     const arn = bucketArn.startsWith("arn:") ? parseArn(bucketArn) : void 0;
     if (!bucketArn.startsWith("arn:")) {
@@ -33934,20 +40612,20 @@ function arnRules(ctx) {
   }
 }
 function ecrRules(ctx) {
-  for (const [value, at] of strings(ctx.root)) {
+  for (const [value, at2] of strings(ctx.root)) {
     const host = hostOf(value);
     if (!host || !host.includes(".dkr.ecr")) continue;
     const parts = parseEcrHost(host);
     if (!parts) continue;
-    const deploy = isDeployTime(at);
+    const deploy = isDeployTime(at2);
     const regionKnown = REGION_PATTERN.test(parts.region) && KNOWN_REGIONS.includes(parts.region);
     if (!regionKnown) {
       const guess = ctx.region && ctx.region.startsWith(parts.region) ? ctx.region : didYouMean(parts.region, KNOWN_REGIONS);
-      ctx.report("SDP040", at, `ECR host ${host} names region "${parts.region}", which is not a region${guess ? `; did you mean ${guess}?` : ""}`, {
+      ctx.report("SDP040", at2, `ECR host ${host} names region "${parts.region}", which is not a region${guess ? `; did you mean ${guess}?` : ""}`, {
         hint: guess ? `write ${parts.account}.dkr.ecr.${guess}.${dnsSuffixOf(guess)}` : void 0
       });
     } else if (deploy && ctx.region && parts.region !== ctx.region) {
-      ctx.report("SDP040", at, `ECR host ${host} is in ${parts.region} but the environment deploys to ${ctx.region}`, {
+      ctx.report("SDP040", at2, `ECR host ${host} is in ${parts.region} but the environment deploys to ${ctx.region}`, {
         hint: ctx.account ? `use ${ecrHost(ctx.account, ctx.region)}` : void 0
       });
     }
@@ -33955,65 +40633,65 @@ function ecrRules(ctx) {
     if (suffixRegion) {
       const want = dnsSuffixOf(suffixRegion);
       if (parts.suffix !== want) {
-        ctx.report("SDP041", at, `ECR host ${host} ends in .${parts.suffix}; hosts in ${suffixRegion} end in .${want}`, {
+        ctx.report("SDP041", at2, `ECR host ${host} ends in .${parts.suffix}; hosts in ${suffixRegion} end in .${want}`, {
           hint: `write ${parts.account}.dkr.ecr.${suffixRegion}.${want}`
         });
       }
     }
     if (deploy && ctx.account && parts.account !== ctx.account) {
-      ctx.report("SDP042", at, `ECR host ${host} is account ${parts.account}'s registry, not this environment's (${ctx.account})`);
+      ctx.report("SDP042", at2, `ECR host ${host} is account ${parts.account}'s registry, not this environment's (${ctx.account})`);
     }
   }
 }
 function chinaReachabilityRules(ctx) {
   if (ctx.partition !== "aws-cn") return;
-  for (const [value, at] of strings(ctx.root)) {
-    if (!isDeployTime(at) || at[at.length - 1] === "chartRepository") continue;
+  for (const [value, at2] of strings(ctx.root)) {
+    if (!isDeployTime(at2) || at2[at2.length - 1] === "chartRepository") continue;
     const host = hostOf(value);
     if (host && isPublicHost(host)) {
-      ctx.report("SDP043", at, `${host} is used at deploy time, but ${ctx.region} cannot pull from it reliably`);
+      ctx.report("SDP043", at2, `${host} is used at deploy time, but ${ctx.region} cannot pull from it reliably`);
     }
   }
 }
 function chartRepositoryRules(ctx) {
   for (const [rt, i] of runtimes(ctx)) {
-    const repo = str2(rt.chartRepository);
+    const repo = str3(rt.chartRepository);
     if (repo === void 0) continue;
-    const at = ["modelsRuntime", i, "chartRepository"];
+    const at2 = ["modelsRuntime", i, "chartRepository"];
     const scheme = chartRepositoryScheme(repo);
     if (scheme === void 0) {
-      ctx.report("SDP044", at, `chartRepository "${repo}" must start with oci://, https:// or http://`);
+      ctx.report("SDP044", at2, `chartRepository "${repo}" must start with oci://, https:// or http://`);
       continue;
     }
     if (ctx.partition !== "aws-cn") continue;
     const host = hostOf(repo);
     if (scheme === "oci") {
       if (!host || !parseEcrHost(host)) {
-        ctx.report("SDP044", at, `chartRepository ${repo} is not this environment's ECR; ${ctx.region} deploys charts only from its own ECR or a host you run`);
+        ctx.report("SDP044", at2, `chartRepository ${repo} is not this environment's ECR; ${ctx.region} deploys charts only from its own ECR or a host you run`);
       }
     } else if (host && isPublicHost(host)) {
-      ctx.report("SDP044", at, `chartRepository ${repo} is on ${host}, which ${ctx.region} cannot reach reliably`);
+      ctx.report("SDP044", at2, `chartRepository ${repo} is on ${host}, which ${ctx.region} cannot reach reliably`);
     }
   }
 }
 function runtimeImages(rt, i) {
-  const values = obj6(obj6(rt.extraValues)?.runtime);
+  const values = obj7(obj7(rt.extraValues)?.runtime);
   const out = [];
-  for (const [key, name] of [["inferenceApi", str2(rt.type) ?? "runtime"], ["queueAgent", RUNTIME_IMAGE.queueAgent]]) {
-    const image = obj6(obj6(values?.[key])?.image);
+  for (const [key, name] of [["inferenceApi", str3(rt.type) ?? "runtime"], ["queueAgent", RUNTIME_IMAGE.queueAgent]]) {
+    const image = obj7(obj7(values?.[key])?.image);
     if (image) out.push([image, ["modelsRuntime", i, "extraValues", "runtime", key, "image"], name]);
   }
   return out;
 }
 function imageReferenceRules(ctx) {
-  const mirrored = new Set(arr4(obj6(ctx.root.mirror)?.images).map((e) => str2(obj6(e)?.repository)).filter(Boolean));
+  const mirrored = new Set([...arr5(obj7(ctx.root.mirror)?.images), ...arr5(obj7(ctx.root.build)?.images)].map((e) => str3(obj7(e)?.repository)).filter(Boolean));
   for (const [rt, i] of runtimes(ctx)) {
-    for (const [image, at, name] of runtimeImages(rt, i)) {
-      const repository = str2(image.repository);
+    for (const [image, at2, name] of runtimeImages(rt, i)) {
+      const repository = str3(image.repository);
       if (repository === void 0) continue;
       const parsed = tryParseReference(repository, null);
       if (!parsed.ok) {
-        ctx.report("SDP086", [...at, "repository"], `"${repository}" is not an image repository reference`);
+        ctx.report("SDP086", [...at2, "repository"], `"${repository}" is not an image repository reference`);
         continue;
       }
       const ref = parsed.value;
@@ -34021,18 +40699,18 @@ function imageReferenceRules(ctx) {
       const parts = parseEcrHost(host);
       if (!parts) {
         if (!(ctx.partition === "aws-cn" && isPublicHost(host))) {
-          ctx.report("SDP042", [...at, "repository"], `the ${name} image comes from ${host}, not from this environment's ECR`, {
+          ctx.report("SDP042", [...at2, "repository"], `the ${name} image comes from ${host}, not from this environment's ECR`, {
             hint: "leave the image out so the pipeline uses the mirrored copy pinned by digest, or point it at this environment's ECR"
           });
         }
       } else if (!mirrored.has(ref.repository)) {
-        ctx.report("SDP085", [...at, "repository"], `repository ${ref.repository} is not in mirror.images, so nothing puts the ${name} image there`, {
-          hint: `add a mirror.images entry with repository: ${ref.repository}, or leave the image out so the pipeline pins the mirrored digest`
+        ctx.report("SDP085", [...at2, "repository"], `repository ${ref.repository} is not in mirror.images or build.images, so nothing puts the ${name} image there`, {
+          hint: `add a mirror.images (or build.images) entry with repository: ${ref.repository}, or leave the image out so the pipeline pins the mirrored digest`
         });
       }
-      if (!str2(image.digest)) {
-        const tag = str2(image.tag) ?? "latest";
-        ctx.report("SDP045", [...at, str2(image.tag) ? "tag" : "repository"], `the ${name} image is pulled by tag "${tag}", not by digest: a push to that tag changes what runs`);
+      if (!str3(image.digest)) {
+        const tag = str3(image.tag) ?? "latest";
+        ctx.report("SDP045", [...at2, str3(image.tag) ? "tag" : "repository"], `the ${name} image is pulled by tag "${tag}", not by digest: a push to that tag changes what runs`);
       }
     }
   }
@@ -34040,11 +40718,11 @@ function imageReferenceRules(ctx) {
 function instanceTypeRules(ctx) {
   const facts = ctx.facts;
   for (const [rt, i] of runtimes(ctx)) {
-    const prov = obj6(obj6(obj6(rt.extraValues)?.karpenter)?.provisioner);
+    const prov = obj7(obj7(obj7(rt.extraValues)?.karpenter)?.provisioner);
     if (!prov) continue;
     if (facts) {
-      arr4(prov.instanceType).forEach((t, j) => {
-        const type = str2(t);
+      arr5(prov.instanceType).forEach((t, j) => {
+        const type = str3(t);
         if (type === void 0) return;
         const offer = instanceOffer(facts, type);
         if (offer !== "gpu") {
@@ -34057,18 +40735,18 @@ function instanceTypeRules(ctx) {
         }
       });
     }
-    const cap = obj6(prov.capacityType);
+    const cap = obj7(prov.capacityType);
     if (cap && cap.onDemand !== true && cap.spot !== true) {
       ctx.report("SDP052", ["modelsRuntime", i, "extraValues", "karpenter", "provisioner", "capacityType"], "neither onDemand nor spot is enabled, so Karpenter can launch no GPU node");
     }
   }
   if (facts) {
-    for (const at of [["clusterComponents", "instanceType"], ["snapshot", "instanceType"]]) {
-      const type = str2(obj6(ctx.root[at[0]])?.[at[1]]);
+    for (const at2 of [["clusterComponents", "instanceType"], ["snapshot", "instanceType"]]) {
+      const type = str3(obj7(ctx.root[at2[0]])?.[at2[1]]);
       if (type === void 0) continue;
       const offer = instanceOffer(facts, type);
       if (offer === "not-offered" || offer === "unknown-family") {
-        ctx.report("SDP050", at, `${type} is not in the instance families listed for ${facts.region} (facts as of ${facts.asOf})`, {
+        ctx.report("SDP050", at2, `${type} is not in the instance families listed for ${facts.region} (facts as of ${facts.asOf})`, {
           severity: offer === "unknown-family" ? "warning" : "error"
         });
       }
@@ -34078,8 +40756,8 @@ function instanceTypeRules(ctx) {
 function serviceRules(ctx) {
   const facts = ctx.facts;
   if (!facts) return;
-  const pipeline = obj6(ctx.root.pipeline);
-  const engine = str2(pipeline?.engine) ?? defaultEngine(ctx.partition ?? "aws");
+  const pipeline = obj7(ctx.root.pipeline);
+  const engine = str3(pipeline?.engine) ?? defaultEngine(ctx.partition ?? "aws");
   if (engine === "codepipeline" && !facts.services.codepipeline) {
     ctx.report(
       "SDP053",
@@ -34087,31 +40765,31 @@ function serviceRules(ctx) {
       `pipeline.engine is codepipeline, but CodePipeline is not offered in ${facts.region} (facts as of ${facts.asOf})`
     );
   }
-  if (engine === "codepipeline" && str2(obj6(pipeline?.source)?.type) === "codeconnections" && !facts.services.codeconnections) {
+  if (engine === "codepipeline" && str3(obj7(pipeline?.source)?.type) === "codeconnections" && !facts.services.codeconnections) {
     ctx.report("SDP053", ["pipeline", "source", "type"], `CodeConnections is not offered in ${facts.region} (facts as of ${facts.asOf})`);
   }
 }
 function volumeRules(ctx) {
-  const snapshotEnabled = obj6(ctx.root.snapshot)?.enabled === true;
+  const snapshotEnabled = obj7(ctx.root.snapshot)?.enabled === true;
   for (const [rt, i] of runtimes(ctx)) {
-    const tmpl = obj6(obj6(obj6(rt.extraValues)?.karpenter)?.nodeTemplate);
+    const tmpl = obj7(obj7(obj7(rt.extraValues)?.karpenter)?.nodeTemplate);
     for (const which of ["dataVolume", "osVolume"]) {
-      const v = obj6(tmpl?.[which]);
+      const v = obj7(tmpl?.[which]);
       if (!v) continue;
-      const at = ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", which];
-      const type = str2(v.volumeType) ?? "gp3";
+      const at2 = ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", which];
+      const type = str3(v.volumeType) ?? "gp3";
       const iops = num2(v.iops);
       const throughput = num2(v.throughput);
       if (type === "gp3") {
         if (iops !== void 0 && (iops < 3e3 || iops > 16e3)) {
-          ctx.report("SDP060", [...at, "iops"], `gp3 iops ${iops} is outside 3000-16000`);
+          ctx.report("SDP060", [...at2, "iops"], `gp3 iops ${iops} is outside 3000-16000`);
         }
         if (throughput !== void 0) {
           const cap = (iops ?? 3e3) / 4;
           if (throughput < 125 || throughput > 1e3) {
-            ctx.report("SDP061", [...at, "throughput"], `gp3 throughput ${throughput} MiB/s is outside 125-1000`);
+            ctx.report("SDP061", [...at2, "throughput"], `gp3 throughput ${throughput} MiB/s is outside 125-1000`);
           } else if (throughput > cap) {
-            ctx.report("SDP061", [...at, "throughput"], `gp3 throughput ${throughput} MiB/s is above iops/4 = ${cap} (iops ${iops ?? "3000 by default"})`, {
+            ctx.report("SDP061", [...at2, "throughput"], `gp3 throughput ${throughput} MiB/s is above iops/4 = ${cap} (iops ${iops ?? "3000 by default"})`, {
               hint: `raise iops to at least ${throughput * 4}, or lower throughput to ${cap}`
             });
           }
@@ -34119,7 +40797,7 @@ function volumeRules(ctx) {
       }
       const size = v.volumeSize;
       if (size !== void 0 && !(typeof size === "string" && /^[1-9][0-9]*(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.test(size))) {
-        ctx.report("SDP062", [...at, "volumeSize"], `volumeSize ${JSON.stringify(size)} is not a Kubernetes quantity`, {
+        ctx.report("SDP062", [...at2, "volumeSize"], `volumeSize ${JSON.stringify(size)} is not a Kubernetes quantity`, {
           hint: typeof size === "number" ? `write "${size}Gi"` : void 0
         });
       }
@@ -34127,9 +40805,9 @@ function volumeRules(ctx) {
       if (snap !== void 0 && snap !== null) {
         if (typeof snap !== "string" || !SNAPSHOT_ID_PATTERN.test(snap)) {
           const digits = typeof snap === "string" ? snap.replace(/^snap-/, "") : "";
-          ctx.report("SDP063", [...at, "snapshotID"], `snapshotID ${JSON.stringify(snap)} is not a snapshot id${digits && /^[0-9a-f]+$/.test(digits) ? ` (${digits.length} hex digits; ids have 8 or 17)` : ""}`);
+          ctx.report("SDP063", [...at2, "snapshotID"], `snapshotID ${JSON.stringify(snap)} is not a snapshot id${digits && /^[0-9a-f]+$/.test(digits) ? ` (${digits.length} hex digits; ids have 8 or 17)` : ""}`);
         } else if (snapshotEnabled) {
-          ctx.report("SDP064", [...at, "snapshotID"], `snapshotID ${snap} is written while snapshot.enabled is true`);
+          ctx.report("SDP064", [...at2, "snapshotID"], `snapshotID ${snap} is written while snapshot.enabled is true`);
         }
       }
     }
@@ -34137,23 +40815,23 @@ function volumeRules(ctx) {
 }
 function scalingRules(ctx) {
   for (const [rt, i] of runtimes(ctx)) {
-    const ev = obj6(rt.extraValues);
-    for (const at of [["runtime", "scaling"]]) {
-      const s = obj6(obj6(ev?.[at[0]])?.[at[1]]);
+    const ev = obj7(rt.extraValues);
+    for (const at2 of [["runtime", "scaling"]]) {
+      const s = obj7(obj7(ev?.[at2[0]])?.[at2[1]]);
       const min = num2(s?.minReplicaCount);
       const max = num2(s?.maxReplicaCount);
       if (min !== void 0 && max !== void 0 && min > max) {
-        ctx.report("SDP070", ["modelsRuntime", i, "extraValues", ...at, "minReplicaCount"], `minReplicaCount ${min} is above maxReplicaCount ${max}`);
+        ctx.report("SDP070", ["modelsRuntime", i, "extraValues", ...at2, "minReplicaCount"], `minReplicaCount ${min} is above maxReplicaCount ${max}`);
       }
     }
   }
-  const throttle = obj6(obj6(ctx.root.APIGW)?.throttle);
+  const throttle = obj7(obj7(ctx.root.APIGW)?.throttle);
   const rate = num2(throttle?.rateLimit);
   const burst = num2(throttle?.burstLimit);
   if (rate !== void 0 && burst !== void 0 && burst < rate) {
     ctx.report("SDP071", ["APIGW", "throttle", "burstLimit"], `burstLimit ${burst} is below rateLimit ${rate}`);
   }
-  const cc = obj6(ctx.root.clusterComponents);
+  const cc = obj7(ctx.root.clusterComponents);
   const D = ENVIRONMENT_DEFAULTS.clusterComponents;
   const written = [num2(cc?.minSize), num2(cc?.maxSize), num2(cc?.desiredSize)];
   if (cc && written.some((v) => v !== void 0)) {
@@ -34168,7 +40846,7 @@ var DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 function nameRules(ctx) {
   const seen = /* @__PURE__ */ new Map();
   for (const [rt, i] of runtimes(ctx)) {
-    const name = str2(rt.name);
+    const name = str3(rt.name);
     if (name !== void 0) {
       if (!DNS1123.test(name) || name.length > 63) {
         ctx.report("SDP072", ["modelsRuntime", i, "name"], `runtime name "${name}" is not a DNS-1123 label`, {
@@ -34179,19 +40857,19 @@ function nameRules(ctx) {
       }
       seen.set(name, i);
     }
-    const ns = str2(rt.namespace);
+    const ns = str3(rt.namespace);
     if (ns !== void 0 && (!DNS1123.test(ns) || ns.length > 63)) {
       ctx.report("SDP073", ["modelsRuntime", i, "namespace"], `namespace "${ns}" is not a DNS-1123 label`);
     }
   }
-  const stack = str2(ctx.root.stackName);
+  const stack = str3(ctx.root.stackName);
   if (stack !== void 0 && !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stack)) {
     ctx.report("SDP075", ["stackName"], `stackName "${stack}" is not a valid CloudFormation stack name`);
   }
   for (const list of ["images", "charts"]) {
     const names = /* @__PURE__ */ new Map();
-    arr4(obj6(ctx.root.mirror)?.[list]).forEach((e, j) => {
-      const n = str2(obj6(e)?.name);
+    arr5(obj7(ctx.root.mirror)?.[list]).forEach((e, j) => {
+      const n = str3(obj7(e)?.name);
       if (n === void 0) return;
       if (names.has(n)) ctx.report("SDP084", ["mirror", list, j, "name"], `mirror.${list} name "${n}" is used twice (also entry ${names.get(n)})`);
       names.set(n, j);
@@ -34200,8 +40878,8 @@ function nameRules(ctx) {
 }
 function mirrorEntryRules(ctx) {
   for (const list of ["images", "charts"]) {
-    arr4(obj6(ctx.root.mirror)?.[list]).forEach((e, j) => {
-      const source = str2(obj6(e)?.source);
+    arr5(obj7(ctx.root.mirror)?.[list]).forEach((e, j) => {
+      const source = str3(obj7(e)?.source);
       if (source !== void 0 && !tryParseReference(source).ok) {
         ctx.report("SDP086", ["mirror", list, j, "source"], `"${source}" is not a ${list === "charts" ? "chart" : "image"} reference`);
       }
@@ -34209,15 +40887,15 @@ function mirrorEntryRules(ctx) {
   }
 }
 function modelRules(ctx) {
-  const models = obj6(ctx.root.models);
+  const models = obj7(ctx.root.models);
   const targets = /* @__PURE__ */ new Map();
-  arr4(models?.files).forEach((f, j) => {
-    const file = obj6(f);
-    const source = str2(file?.source);
+  arr5(models?.files).forEach((f, j) => {
+    const file = obj7(f);
+    const source = str3(file?.source);
     if (source !== void 0 && !checkModelSource(source).ok) {
       ctx.report("SDP087", ["models", "files", j, "source"], `"${source}" is not a model source`);
     }
-    const target = str2(file?.target);
+    const target = str3(file?.target);
     if (target === void 0) return;
     if (targets.has(target)) ctx.report("SDP084", ["models", "files", j, "target"], `target "${target}" is used twice (also models.files[${targets.get(target)}])`);
     targets.set(target, j);
@@ -34233,9 +40911,9 @@ function modelRules(ctx) {
   });
   for (const [rt, i] of runtimes(ctx)) {
     if (rt.type !== "sdwebui" || rt.dynamicModel === true) continue;
-    const filename = str2(rt.modelFilename);
+    const filename = str3(rt.modelFilename);
     if (filename === void 0 || filename === "") {
-      ctx.report("SDP080", ["modelsRuntime", i], `runtime "${str2(rt.name) ?? i}" has no modelFilename and dynamicModel is false`, { key: false });
+      ctx.report("SDP080", ["modelsRuntime", i], `runtime "${str3(rt.name) ?? i}" has no modelFilename and dynamicModel is false`, { key: false });
       continue;
     }
     const want = `${CHECKPOINT_FOLDER}/${filename}`;
@@ -34246,9 +40924,9 @@ function modelRules(ctx) {
 }
 function mirrorCoverageRules(ctx) {
   if (!ctx.partition) return;
-  const mirror = obj6(ctx.root.mirror);
-  const imageNames = new Set(arr4(mirror?.images).map((e) => str2(obj6(e)?.name)));
-  const chartNames = new Set(arr4(mirror?.charts).map((e) => str2(obj6(e)?.name)));
+  const mirror = obj7(ctx.root.mirror);
+  const imageNames = new Set([...arr5(mirror?.images), ...arr5(obj7(ctx.root.build)?.images)].map((e) => str3(obj7(e)?.name)));
+  const chartNames = new Set(arr5(mirror?.charts).map((e) => str3(obj7(e)?.name)));
   const types = runtimes(ctx).map(([rt]) => rt.type).filter((t) => t === "sdwebui" || t === "comfyui");
   const typeAt = /* @__PURE__ */ new Map();
   runtimes(ctx).forEach(([rt, i]) => {
@@ -34257,12 +40935,12 @@ function mirrorCoverageRules(ctx) {
   const written = new Set(runtimes(ctx).flatMap(([rt, i]) => runtimeImages(rt, i).filter(([img]) => img.repository !== void 0).map(([, , name]) => name)));
   const listAt = (list) => mirror?.[list] ? ["mirror", list] : mirror ? ["mirror"] : ["environment", "region"];
   const grouped = /* @__PURE__ */ new Map();
-  const fluentBit = obj6(ctx.root.logs)?.enabled !== false && !logsThroughAddon(ctx.partition, ctx.facts?.eksAddons);
+  const fluentBit = obj7(ctx.root.logs)?.enabled !== false && !logsThroughAddon(ctx.partition, ctx.facts?.eksAddons);
   for (const name of requiredImages(ctx.partition, types, { fluentBit })) {
     if (imageNames.has(name) || written.has(name)) continue;
     const own = typeAt.get(name);
     if (own) {
-      ctx.report("SDP081", own, `image "${name}" is not in mirror.images (runtime type ${name} needs it)`);
+      ctx.report("SDP081", own, `image "${name}" is not in mirror.images or build.images (runtime type ${name} needs it)`);
       continue;
     }
     const why = name === RUNTIME_IMAGE.queueAgent ? "every runtime runs it" : `the cluster's charts run them and ${ctx.region} cannot pull them from public registries`;
@@ -34271,17 +40949,17 @@ function mirrorCoverageRules(ctx) {
     grouped.set(why, g);
   }
   for (const [why, g] of grouped) {
-    ctx.report("SDP081", g.at, `image${g.names.length > 1 ? "s" : ""} ${g.names.map((n) => `"${n}"`).join(", ")} ${g.names.length > 1 ? "are" : "is"} not in mirror.images (${why})`, {
+    ctx.report("SDP081", g.at, `image${g.names.length > 1 ? "s" : ""} ${g.names.map((n) => `"${n}"`).join(", ")} ${g.names.length > 1 ? "are" : "is"} not in mirror.images or build.images (${why})`, {
       key: g.at[0] === "mirror",
-      hint: `add ${g.names.length > 1 ? "them" : "it"} to mirror.images under ${g.names.length > 1 ? "these names" : "this name"}`
+      hint: `add ${g.names.length > 1 ? "them" : "it"} to mirror.images (or build.images) under ${g.names.length > 1 ? "these names" : "this name"}`
     });
   }
   const needsRuntimeChart = runtimes(ctx).some(([rt]) => rt.chartRepository === void 0);
   const missingCharts = requiredCharts(ctx.partition, needsRuntimeChart).filter((n) => !chartNames.has(n));
   if (missingCharts.length) {
-    const at = listAt("charts");
-    ctx.report("SDP083", at, `chart${missingCharts.length > 1 ? "s" : ""} ${missingCharts.map((n) => `"${n}"`).join(", ")} not in mirror.charts (${ctx.region} cannot fetch charts from GitHub or public registries at deploy time)`, {
-      key: at[0] === "mirror",
+    const at2 = listAt("charts");
+    ctx.report("SDP083", at2, `chart${missingCharts.length > 1 ? "s" : ""} ${missingCharts.map((n) => `"${n}"`).join(", ")} not in mirror.charts (${ctx.region} cannot fetch charts from GitHub or public registries at deploy time)`, {
+      key: at2[0] === "mirror",
       hint: `add ${missingCharts.length > 1 ? "them" : "it"} to mirror.charts under ${missingCharts.length > 1 ? "these names" : "this name"}`
     });
   }
@@ -34293,25 +40971,25 @@ function quantityBytes(q) {
   return Number(m[1]) * unit[m[2] ?? ""];
 }
 function snapshotSizeRules(ctx) {
-  const snapshot = obj6(ctx.root.snapshot);
+  const snapshot = obj7(ctx.root.snapshot);
   if (snapshot?.enabled !== true) return;
   const written = num2(snapshot.volumeSize);
   const snapshotGiB = written ?? 80;
   for (const [rt, i] of runtimes(ctx)) {
-    const tmpl = obj6(obj6(obj6(rt.extraValues)?.karpenter)?.nodeTemplate);
-    if ((str2(tmpl?.amiFamily) ?? "Bottlerocket") !== "Bottlerocket") continue;
-    const dataVolume = obj6(tmpl?.dataVolume);
+    const tmpl = obj7(obj7(obj7(rt.extraValues)?.karpenter)?.nodeTemplate);
+    if ((str3(tmpl?.amiFamily) ?? "Bottlerocket") !== "Bottlerocket") continue;
+    const dataVolume = obj7(tmpl?.dataVolume);
     const size = dataVolume?.volumeSize;
     const bytes = size === void 0 ? 80 * 2 ** 30 : typeof size === "string" ? quantityBytes(size) : void 0;
     if (bytes === void 0) continue;
     const gib = Math.ceil(bytes / 2 ** 30);
     if (gib >= snapshotGiB) continue;
-    const name = str2(rt.name) ?? `#${i + 1}`;
+    const name = str3(rt.name) ?? `#${i + 1}`;
     const source = written === void 0 ? "the default 80" : `${snapshotGiB}`;
-    const at = size === void 0 ? written === void 0 ? ["snapshot"] : ["snapshot", "volumeSize"] : ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", "dataVolume", "volumeSize"];
+    const at2 = size === void 0 ? written === void 0 ? ["snapshot"] : ["snapshot", "volumeSize"] : ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", "dataVolume", "volumeSize"];
     ctx.report(
       "SDP088",
-      at,
+      at2,
       `runtime ${name}: its data volume is ${gib} GiB (${size === void 0 ? "the default 80Gi" : JSON.stringify(size)}), smaller than the image-cache snapshot (snapshot.volumeSize ${source} GiB); EC2 would refuse to create the GPU nodes' volume`,
       { hint: size === void 0 ? `set modelsRuntime[${i}].extraValues.karpenter.nodeTemplate.dataVolume.volumeSize to "${snapshotGiB}Gi" or more, or lower snapshot.volumeSize to at most 80` : `write volumeSize: "${snapshotGiB}Gi" or more, or lower snapshot.volumeSize to at most ${gib}` }
     );
@@ -34338,7 +41016,8 @@ var ALL_RULES = [
   ...EKS_RULES,
   ...API_RULES,
   ...ACCESS_RULES,
-  ...TUNING_RULES
+  ...TUNING_RULES,
+  ...BUILD_RULES
 ];
 function workflowValueRules(ctx) {
   for (const v of workflowValueProblems(ctx.root)) {
@@ -34365,7 +41044,7 @@ function validateSource(source, options = {}) {
   };
 }
 function validateFile(file, options = {}) {
-  return validateSource(YamlSource.readFile(file, options.displayName ?? file), options);
+  return validateSource(YamlSource.readFile(file, options.displayName ?? file), { ...options, environmentPath: options.environmentPath ?? file });
 }
 function checkAcrossFiles(results) {
   const out = [];
@@ -34384,34 +41063,34 @@ function checkAcrossFiles(results) {
 }
 
 // lib/config/load.ts
-var ENVIRONMENTS_DIR = path5.join("config", "environments");
+var ENVIRONMENTS_DIR = path6.join("config", "environments");
 function resolveEnvironmentPath(nameOrPath, root = process.cwd()) {
-  if (nameOrPath.includes("/") || nameOrPath.includes(path5.sep) || /\.ya?ml$/.test(nameOrPath)) {
-    return path5.resolve(root, nameOrPath);
+  if (nameOrPath.includes("/") || nameOrPath.includes(path6.sep) || /\.ya?ml$/.test(nameOrPath)) {
+    return path6.resolve(root, nameOrPath);
   }
-  return path5.join(root, ENVIRONMENTS_DIR, `${nameOrPath}.yaml`);
+  return path6.join(root, ENVIRONMENTS_DIR, `${nameOrPath}.yaml`);
 }
 function listEnvironmentFiles(root = process.cwd()) {
-  const dir = path5.join(root, ENVIRONMENTS_DIR);
-  if (!fs4.existsSync(dir)) {
+  const dir = path6.join(root, ENVIRONMENTS_DIR);
+  if (!fs5.existsSync(dir)) {
     throw new UsageError(`no environments folder at ${dir}`, "run sdpipe from the repository root, or create config/environments/<name>.yaml");
   }
-  return fs4.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path5.join(dir, f));
+  return fs5.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path6.join(dir, f));
 }
 function displayPath(file, cwd = process.cwd()) {
-  const rel = path5.relative(cwd, file);
-  return rel && !rel.startsWith("..") && !path5.isAbsolute(rel) ? rel : file;
+  const rel = path6.relative(cwd, file);
+  return rel && !rel.startsWith("..") && !path6.isAbsolute(rel) ? rel : file;
 }
 function validateEnvironmentFile(file, cwd = process.cwd()) {
   let stat;
   try {
-    stat = fs4.statSync(file);
+    stat = fs5.statSync(file);
   } catch {
     throw new UsageError(`environment file not found: ${displayPath(file, cwd)}`, "pass an environment name (config/environments/<name>.yaml) or a path to a file");
   }
   if (!stat.isFile()) throw new UsageError(`${displayPath(file, cwd)} is not a file`, "pass a path to an environment YAML file");
   try {
-    fs4.accessSync(file, fs4.constants.R_OK);
+    fs5.accessSync(file, fs5.constants.R_OK);
   } catch {
     throw new UsageError(`cannot read ${displayPath(file, cwd)}`, "check the file permissions");
   }
@@ -34466,14 +41145,14 @@ function annotate(diagnostics) {
 }
 
 // actions/common/inputs.ts
-var path6 = __toESM(require("node:path"));
+var path7 = __toESM(require("node:path"));
 var core2 = __toESM(require_core());
 function stringInput(name, fallback) {
   const raw = core2.getInput(name).trim();
   return raw === "" ? fallback : raw;
 }
 function workingDirectoryInput() {
-  return path6.resolve(stringInput("working-directory", "."));
+  return path7.resolve(stringInput("working-directory", "."));
 }
 function listInput(name) {
   return core2.getInput(name).split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
