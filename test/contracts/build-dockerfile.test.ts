@@ -76,14 +76,25 @@ describe('the upstream queue agent Dockerfile as build.images', () => {
       expect(d.message).toContain('my-queue-agent');
     });
 
-    it('warns SDP124 at the pip RUN (line 12) without PIP_INDEX_URL, and not with it', () => {
+    it('warns SDP124 at the pip RUN (line 12) without PIP_INDEX_URL; given but undeclared still warns; declared and given, not', () => {
       const without = validate('prod-cn', { mirrored: true });
       expect(at(without.diagnostics, 'SDP124')).toContain(`${DOCKERFILE}:12:1`);
       expect(without.diagnostics.find((d) => d.rule === 'SDP124' && d.line === 12)!.severity).toBe('warning');
-      const withIndex = validate('prod-cn', { mirrored: true, args: { PIP_INDEX_URL: 'https://mirrors.aliyun.com/pypi/simple/' } });
-      expect(at(withIndex.diagnostics, 'SDP124')).not.toContain(`${DOCKERFILE}:12:1`);
-      // The apt-get install on line 3 still wants APT_MIRROR.
-      expect(at(withIndex.diagnostics, 'SDP124')).toEqual([`${DOCKERFILE}:3:1`]);
+      // The upstream file declares no ARG: a build arg alone never reaches its RUN steps.
+      const given = validate('prod-cn', { mirrored: true, args: { PIP_INDEX_URL: 'https://mirrors.aliyun.com/pypi/simple/' } });
+      expect(at(given.diagnostics, 'SDP124')).toEqual([`${DOCKERFILE}:3:1`, `${DOCKERFILE}:12:1`]);
+      expect(given.diagnostics.find((d) => d.rule === 'SDP124' && d.line === 12)!.message).toContain('never declares it with ARG');
+      // Patched as docs/build.md shows: ARG PIP_INDEX_URL after the FROM (the RUN steps move down one line).
+      const file = path.join(repo, DOCKERFILE);
+      const upstream = fs.readFileSync(file, 'utf8');
+      fs.writeFileSync(file, upstream.replace(`FROM ${BASE}\n`, `FROM ${BASE}\nARG PIP_INDEX_URL\n`));
+      try {
+        const patched = validate('prod-cn', { mirrored: true, args: { PIP_INDEX_URL: 'https://mirrors.aliyun.com/pypi/simple/' } });
+        // Only the apt-get install (now line 4) still wants APT_MIRROR.
+        expect(at(patched.diagnostics, 'SDP124')).toEqual([`${DOCKERFILE}:4:1`]);
+      } finally {
+        fs.writeFileSync(file, upstream);
+      }
     });
   });
 

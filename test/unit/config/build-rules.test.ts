@@ -156,10 +156,18 @@ describe('build.images rules', () => {
     const run = (args: string, name: 'prod' | 'prod-cn' = 'prod-cn') => check(root, `${mirrored(env(name))}${build(`    - { name: app, context: app, repository: x/app${args} }\n`)}`, name).filter((d) => d.rule === 'SDP124');
     const none = run('');
     expect(none.map((d) => `${d.line} ${d.severity} ${d.message.split(',')[0]}`)).toEqual(['4 warning RUN installs packages with pip and apt', '5 warning RUN installs packages with apk']);
-    expect(run(', args: { PIP_INDEX_URL: "https://mirrors.aliyun.com/pypi/simple/" }').map((d) => `${d.line} ${d.message.split(',')[0]}`)).toEqual(['4 RUN installs packages with apt', '5 RUN installs packages with apk']);
-    expect(run(', args: { PIP_EXTRA_INDEX_URL: "x", APT_MIRROR: "y", APK_MIRROR: "z" }')).toEqual([]);
+    // Given but never declared with ARG: the RUN does not see it, so it still warns, saying so.
+    const undeclared = run(', args: { PIP_INDEX_URL: "https://mirrors.aliyun.com/pypi/simple/" }');
+    expect(undeclared.map((d) => `${d.line} ${d.message.split(',')[0]}`)).toEqual(['4 RUN installs packages with pip and apt', '5 RUN installs packages with apk']);
+    expect(undeclared[0].message).toContain('gives PIP_INDEX_URL in its args, but the Dockerfile never declares it with ARG');
     expect(run('', 'prod')).toEqual([]);
     expect(run(', target: tools').map((d) => d.line)).toEqual([2]);
+
+    // Declared in the stage (one ARG line before the RUNs: they move down one line) and given.
+    const declaredRoot = repo({ 'app/Dockerfile': dockerfile.replace('RUN apt-get', 'ARG PIP_INDEX_URL PIP_EXTRA_INDEX_URL APT_MIRROR APK_MIRROR\nRUN apt-get') });
+    const runDeclared = (args: string) => check(declaredRoot, `${mirrored(env('prod-cn'))}${build(`    - { name: app, context: app, repository: x/app${args} }\n`)}`, 'prod-cn').filter((d) => d.rule === 'SDP124');
+    expect(runDeclared(', args: { PIP_INDEX_URL: "https://mirrors.aliyun.com/pypi/simple/" }').map((d) => `${d.line} ${d.message.split(',')[0]}`)).toEqual(['5 RUN installs packages with apt', '6 RUN installs packages with apk']);
+    expect(runDeclared(', args: { PIP_EXTRA_INDEX_URL: "x", APT_MIRROR: "y", APK_MIRROR: "z" }')).toEqual([]);
   });
 
   it('SDP125: problems of the Dockerfile, an ARG without value, a target that is no stage', () => {

@@ -150,6 +150,8 @@ const DOCUMENTED_AT: Record<string, string> = {
   'models.download': 'ModelsSection.download',
   'mirrorEntry.platforms': 'MirrorEntry.platforms',
   'mirrorEntry.tagMutability': 'MirrorEntry.tagMutability',
+  'buildEntry.platforms': 'BuildEntry.platforms',
+  'buildEntry.tagMutability': 'BuildEntry.tagMutability',
   'models.endpoint': 'ModelsSection.endpoint',
   'snapshot.enabled': 'SnapshotSection.enabled',
   'snapshot.tuning': 'SnapshotSection.tuning',
@@ -204,6 +206,8 @@ describe('@default of the environment file', () => {
     const schemaPath: Record<string, string[]> = {
       'mirrorEntry.platforms': ['mirror', 'images', '[]', 'platforms'],
       'mirrorEntry.tagMutability': ['mirror', 'images', '[]', 'tagMutability'],
+      'buildEntry.platforms': ['build', 'images', '[]', 'platforms'],
+      'buildEntry.tagMutability': ['build', 'images', '[]', 'tagMutability'],
       'runtime.namespace': ['modelsRuntime', '[]', 'namespace'],
       'runtime.dynamicModel': ['modelsRuntime', '[]', 'dynamicModel'],
     };
