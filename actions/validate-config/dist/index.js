@@ -40248,10 +40248,13 @@ function packageMirrorRules(ctx, r) {
   const stages = new Set(neededStages(r.info, r.entry.target));
   for (const run2 of r.info.runs) {
     if (!stages.has(run2.stage)) continue;
-    const lacking = PACKAGE_MIRROR_ARGS.filter((m) => m.pattern.test(run2.text) && !m.args.some((a) => a in r.entry.args));
+    const usable = (a) => a in r.entry.args && r.info.argNames.includes(a);
+    const lacking = PACKAGE_MIRROR_ARGS.filter((m) => m.pattern.test(run2.text) && !m.args.some(usable));
     if (!lacking.length) continue;
     const args = [...new Set(lacking.map((m) => m.args[0]))];
-    ctx.reportFile("SDP124", r.abs, run2, `RUN installs packages with ${lacking.map((m) => m.manager).join(" and ")}, but ${label(r.entry)} sets no ${args.join(" or ")} in its args: from ${ctx.region} the public package indexes are slow or unreachable`, {
+    const given = args.filter((a) => a in r.entry.args);
+    const why = given.length ? `${label(r.entry)} gives ${given.join(" and ")} in its args, but the Dockerfile never declares ${given.length > 1 ? "them" : "it"} with ARG, so the RUN does not see ${given.length > 1 ? "them" : "it"}` : `${label(r.entry)} sets no ${args.join(" or ")} in its args`;
+    ctx.reportFile("SDP124", r.abs, run2, `RUN installs packages with ${lacking.map((m) => m.manager).join(" and ")}, but ${why}: from ${ctx.region} the public package indexes are slow or unreachable`, {
       severity: "warning",
       hint: `set ${args.join(" and ")} in build.images[${r.entry.i}].args to a mirror reachable from China, and declare ARG ${args.join(", ARG ")} in the Dockerfile so the RUN sees it (docs/build.md)`
     });
