@@ -4,19 +4,19 @@
  */
 import * as path from 'node:path';
 import * as core from '@actions/core';
-import { boolInput, choiceInput, environmentInput, fail, intInput, listInput, pathInput, stringInput, workingDirectoryInput } from '../../common/inputs';
+import { boolInput, environmentInput, fail, intInput, listInput, pathInput, stringInput, workingDirectoryInput } from '../../common/inputs';
 import { buildEnvironment, buildExitCode } from '../../../lib/build/build';
 import { formatBuildMarkdown, formatBuildText } from '../../../lib/build/report';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { pinnedReference } from '../../../lib/contracts/images-lock';
-import { addStepSummary, withLogProgress } from '../../common/report';
+import { addStepSummary, registryStepInputs, withLogProgress } from '../../common/report';
 
 /** Run the action. */
 export async function run(): Promise<void> {
   try {
     const root = workingDirectoryInput();
     const environment = environmentInput();
-    const create = choiceInput('create-repositories', ['auto', 'true', 'false'], 'auto');
+    const registry = registryStepInputs();
     const { config } = await loadValidEnvironment(environment, { root });
     const outDir = pathInput('out-dir', root, 'out');
     const lock = pathInput('lock', root);
@@ -34,12 +34,7 @@ export async function run(): Promise<void> {
         publish: boolInput('publish'),
         buildah: buildah ? { binary: buildah } : undefined,
         chunkSize: intInput('chunk-size', 5, 16) * 1024 * 1024,
-        registryEndpoint: stringInput('registry-endpoint'),
-        insecureRegistries: listInput('insecure-registries'),
-        createRepositories: create === 'auto' ? undefined : create === 'true',
-        onSecret: (secret) => core.setSecret(secret),
-        log: (line) => core.info(line),
-        onEvent: (e) => core.info(`${e.kind} ${e.digest.slice(0, 19)}: ${e.message}`),
+        ...registry,
         progress,
       }),
     );

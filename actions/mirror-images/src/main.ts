@@ -3,12 +3,12 @@
  * registry tokens) are masked the moment they exist; any failure ends in `core.setFailed`.
  */
 import * as core from '@actions/core';
-import { boolInput, choiceInput, environmentInput, fail, intInput, listInput, pathInput, stringInput, workingDirectoryInput } from '../../common/inputs';
+import { boolInput, environmentInput, fail, intInput, pathInput, workingDirectoryInput } from '../../common/inputs';
 import { loadValidEnvironment } from '../../../lib/config/load';
 import { pinnedReference } from '../../../lib/contracts/images-lock';
 import { mirrorEnvironment, mirrorExitCode } from '../../../lib/oci/mirror';
 import { formatMirrorMarkdown, formatMirrorText } from '../../../lib/oci/mirror-report';
-import { addStepSummary, withLogProgress } from '../../common/report';
+import { addStepSummary, registryStepInputs, withLogProgress } from '../../common/report';
 import { downloadInputs } from '../../common/download';
 import { skipIfUnchangedInput } from '../../common/skip';
 
@@ -17,7 +17,7 @@ export async function run(): Promise<void> {
   try {
     const root = workingDirectoryInput();
     const environment = environmentInput();
-    const create = choiceInput('create-repositories', ['auto', 'true', 'false'], 'auto');
+    const registry = registryStepInputs();
     const validated = await loadValidEnvironment(environment, { root });
     const { config } = validated;
     const outDir = pathInput('out-dir', root, 'out');
@@ -33,12 +33,7 @@ export async function run(): Promise<void> {
         chunkSize: intInput('chunk-size', 5, 16) * 1024 * 1024,
         stallTimeoutMs: intInput('stall-timeout', 1, 60) * 1000,
         download,
-        registryEndpoint: stringInput('registry-endpoint'),
-        insecureRegistries: listInput('insecure-registries'),
-        createRepositories: create === 'auto' ? undefined : create === 'true',
-        onSecret: (secret) => core.setSecret(secret),
-        log: (line) => core.info(line),
-        onEvent: (e) => core.info(`${e.kind} ${e.digest.slice(0, 19)}: ${e.message}`),
+        ...registry,
         progress,
       }),
     );

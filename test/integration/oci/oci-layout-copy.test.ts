@@ -25,7 +25,7 @@ import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy';
 import { fetchBlob, getManifest, pushAuth, type RegistryAuth } from '../../support/oci-fixtures';
 import { startRegistry, type RegistryHandle } from '../../support/registry';
 import { startProfileRegistry, type ProfileRegistry } from '../../support/registry-profiles';
-import { writeImage, writeIndex, writeLayoutIndex, type WrittenImage, type WrittenBlob } from '../../unit/oci/layout-fixtures';
+import { writeSampleLayout, type WrittenImage, type WrittenBlob } from '../../unit/oci/layout-fixtures';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -34,23 +34,12 @@ const CHUNK = 256 * 1024;
 
 let layoutDir: string;
 let image: WrittenImage;
-let amd64: WrittenImage;
 let arm64: WrittenImage;
 let index: WrittenBlob;
 
 beforeAll(() => {
   layoutDir = mkdtempSync(join(tmpdir(), 'sdpipe-layout-copy-'));
-  image = writeImage(layoutDir, [3 * MiB + 12_345, 4000]);
-  amd64 = writeImage(layoutDir, [MiB + 1], { platform: { os: 'linux', architecture: 'amd64' } });
-  arm64 = writeImage(layoutDir, [MiB + 2], { platform: { os: 'linux', architecture: 'arm64' } });
-  index = writeIndex(layoutDir, [
-    { image: amd64, platform: { os: 'linux', architecture: 'amd64' } },
-    { image: arm64, platform: { os: 'linux', architecture: 'arm64' } },
-  ]);
-  writeLayoutIndex(layoutDir, [
-    { blob: image.manifest, tag: 'v1' },
-    { blob: index, tag: 'multi' },
-  ]);
+  ({ single: image, arm64, index } = writeSampleLayout(layoutDir, { single: [3 * MiB + 12_345, 4000], amd64: MiB + 1, arm64: MiB + 2 }));
 });
 
 afterAll(() => rmSync(layoutDir, { recursive: true, force: true }));

@@ -81,3 +81,27 @@ export function writeLayoutIndex(dir: string, entries: readonly { blob: WrittenB
   const manifests = entries.map(({ blob, tag }) => ({ ...descriptor(blob), ...(tag ? { annotations: { [REF_NAME_ANNOTATION]: tag } } : {}) }));
   writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests }));
 }
+
+/** A layout of a single-platform image tagged `v1` and a two-platform index tagged `multi` (linux/amd64, linux/arm64). */
+export interface SampleLayout {
+  readonly single: WrittenImage;
+  readonly amd64: WrittenImage;
+  readonly arm64: WrittenImage;
+  readonly index: WrittenBlob;
+}
+
+/** Write {@link SampleLayout} into `dir`: `single` with layers of `sizes.single`, each platform with one layer. */
+export function writeSampleLayout(dir: string, sizes: { single: readonly number[]; amd64: number; arm64: number }, options: { omitArm64MediaType?: boolean } = {}): SampleLayout {
+  const single = writeImage(dir, sizes.single);
+  const amd64 = writeImage(dir, [sizes.amd64], { platform: { os: 'linux', architecture: 'amd64' } });
+  const arm64 = writeImage(dir, [sizes.arm64], { platform: { os: 'linux', architecture: 'arm64' }, omitMediaType: options.omitArm64MediaType });
+  const index = writeIndex(dir, [
+    { image: amd64, platform: { os: 'linux', architecture: 'amd64' } },
+    { image: arm64, platform: { os: 'linux', architecture: 'arm64' } },
+  ]);
+  writeLayoutIndex(dir, [
+    { blob: single.manifest, tag: 'v1' },
+    { blob: index, tag: 'multi' },
+  ]);
+  return { single, amd64, arm64, index };
+}

@@ -14,7 +14,7 @@ import { OciLayoutSource } from '../../../lib/oci/oci-layout';
 import type { BlobDownload, SourceRegistry } from '../../../lib/oci/registry-client';
 import { RegistryPool } from '../../../lib/oci/registry-pool';
 import { startFakeRegistry } from './fake-registry';
-import { blobFile, writeBlob, writeImage, writeIndex, writeLayoutIndex, type WrittenBlob, type WrittenImage } from './layout-fixtures';
+import { blobFile, writeBlob, writeImage, writeLayoutIndex, writeSampleLayout, type WrittenBlob, type WrittenImage } from './layout-fixtures';
 
 let dir: string;
 let single: WrittenImage;
@@ -24,17 +24,7 @@ let index: WrittenBlob;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sdpipe-layout-'));
-  single = writeImage(dir, [300_000, 1000]);
-  amd64 = writeImage(dir, [20_000], { platform: { os: 'linux', architecture: 'amd64' } });
-  arm64 = writeImage(dir, [30_000], { platform: { os: 'linux', architecture: 'arm64' }, omitMediaType: true });
-  index = writeIndex(dir, [
-    { image: amd64, platform: { os: 'linux', architecture: 'amd64' } },
-    { image: arm64, platform: { os: 'linux', architecture: 'arm64' } },
-  ]);
-  writeLayoutIndex(dir, [
-    { blob: single.manifest, tag: 'v1' },
-    { blob: index, tag: 'multi' },
-  ]);
+  ({ single, amd64, arm64, index } = writeSampleLayout(dir, { single: [300_000, 1000], amd64: 20_000, arm64: 30_000 }, { omitArm64MediaType: true }));
 });
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
