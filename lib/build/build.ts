@@ -315,8 +315,12 @@ export async function buildEnvironment(options: BuildEnvironmentOptions): Promis
         ...fields,
         durationMs: Date.now() - t0,
       });
-      const wanted = selected.includes(entry);
       const prev = previous.get(entry.name);
+      if (!selected.includes(entry)) {
+        // Not asked for (--only): its last lock entry stands, for the entries built FROM it.
+        if (prev) pinned.set(entry.name, pinnedReference(prev));
+        continue;
+      }
       try {
         // The base of each FROM, pinned: ECR-host form for the key, the reachable endpoint for buildah.
         const keyBases: Record<string, string> = {};
@@ -337,10 +341,6 @@ export async function buildEnvironment(options: BuildEnvironmentOptions): Promis
           }
           keyBases[b.image] = ref;
           pullBases[b.image] = ref.startsWith(`${registry}/`) ? `${pullHost}/${ref.slice(registry.length + 1)}` : ref;
-        }
-        if (!wanted) {
-          if (prev) pinned.set(entry.name, pinnedReference(prev));
-          continue;
         }
         const ck = await contentKey({
           repositoryRoot: root,
@@ -422,7 +422,7 @@ export async function buildEnvironment(options: BuildEnvironmentOptions): Promis
         items.set(entry.name, item({ action: resumed ? 'pushed' : 'built', reason, key, context, target, digest: copy.digest, mediaType: copy.mediaType, bases: keyBases, copy, buildMs, pushMs }));
       } catch (error) {
         if (error instanceof WouldBuild) {
-          if (wanted) items.set(entry.name, item({ action: 'would build', reason: error.message }));
+          items.set(entry.name, item({ action: 'would build', reason: error.message }));
           continue;
         }
         if (!(error instanceof SdpipeError) && !(error instanceof Error && 'code' in error)) throw error;
