@@ -275,7 +275,7 @@ export class CopyEngine {
    */
   async copy(source: SourceRegistry, dest: RegistryClient, request: CopyRequest): Promise<CopyResult> {
     const started = Date.now();
-    const unchanged = await this.unchangedSincePrevious(source, dest, request, started);
+    const unchanged = (await this.pinnedAlreadyThere(dest, request, started)) ?? (await this.unchangedSincePrevious(source, dest, request, started));
     if (unchanged) return unchanged;
     const plan = await this.plan(source, request.source, request.platforms ?? 'all');
     const { top } = plan;
@@ -393,6 +393,49 @@ export class CopyEngine {
       bytesSent,
       bytesFetched,
       upToDate: false,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  /**
+   * The up-to-date result of a copy whose source is pinned by digest when the destination already holds
+   * what that digest copies to, found WITHOUT contacting the source: a rollback (re-running an old commit)
+   * then works with every source registry unreachable (docs/pipeline.md, "Rolling back"). What the pin
+   * copies to is the digest itself when the whole manifest is kept (`platforms: all`, charts), else the
+   * previous run's pushed digest when that run copied the same source digest. Undefined when unknown or
+   * absent (then the copy goes to the source as usual).
+   */
+  private async pinnedAlreadyThere(dest: RegistryClient, request: CopyRequest, started: number): Promise<CopyResult | undefined> {
+    const pinned = request.source.digest;
+    if (!pinned) return undefined;
+    const prev = request.previous?.sourceDigest === pinned ? request.previous : undefined;
+    const expected = (request.platforms ?? 'all') === 'all' ? pinned : prev?.digest;
+    if (!expected) return undefined;
+    const tag = request.target.tag;
+    const head = await dest.headManifest(request.target.repository, tag ?? expected);
+    if (head?.digest !== expected) return undefined;
+    // The platforms of an index come from the copy in the destination (the environment's own registry).
+    let platforms = [...(prev?.platforms ?? [])];
+    if (!prev) {
+      const m = await dest.getManifest(request.target.repository, expected);
+      const parsed = parseManifest(m.bytes, m.mediaType, formatReference(request.target));
+      if (parsed.kind === 'index') platforms = parsed.manifests.filter((d) => d.platform).map((d) => formatPlatform(d.platform!));
+    }
+    return {
+      source: formatReference(request.source),
+      sourceDigest: pinned,
+      target: tag ? formatReference({ registry: request.target.registry, repository: request.target.repository, tag }) : formatReference({ ...request.target, tag: undefined, digest: expected }),
+      digest: expected,
+      mediaType: head.mediaType || prev?.mediaType || '',
+      platforms,
+      dryRun: request.dryRun ?? false,
+      blobs: { copied: 0, mounted: 0, skipped: 0 },
+      mountsSkipped: noSkips(),
+      bytesCopied: 0,
+      bytesSkipped: prev ? prev.bytesCopied + prev.bytesSkipped : 0,
+      bytesSent: 0,
+      bytesFetched: 0,
+      upToDate: true,
       durationMs: Date.now() - started,
     };
   }
