@@ -5,6 +5,7 @@
  */
 import type { Register } from '../cli';
 import { register as validate } from './validate';
+import { register as doctor } from './doctor';
 import { register as importCommand } from './import';
 import { register as plan } from './plan';
 import { register as changes } from './changes';
@@ -17,4 +18,4 @@ import { register as synth } from './synth';
 import { register as pipeline } from './pipeline';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, importCommand, plan, changes, review, models, mirror, build, snapshot, synth, pipeline];
+export const COMMANDS: readonly Register[] = [validate, doctor, importCommand, plan, changes, review, models, mirror, build, snapshot, synth, pipeline];
