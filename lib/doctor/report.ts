@@ -16,7 +16,7 @@ function summaryLine(report: DoctorReport): string {
 
 /** Text: the checklist by group, each non-passing item with its fix. */
 export function formatDoctorText(report: DoctorReport): string {
-  let out = `sdpipe doctor: ${report.environment}\n`;
+  let out = `doctor of ${report.environment} (live, read-only)\n`;
   let group: string | undefined;
   for (const r of report.results) {
     if (r.group !== group) {
