@@ -16,6 +16,8 @@ import { register as build } from './build';
 import { register as snapshot } from './snapshot';
 import { register as synth } from './synth';
 import { register as pipeline } from './pipeline';
+import { register as smoke } from './smoke';
+import { register as pin } from './pin';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, doctor, importCommand, plan, changes, review, models, mirror, build, snapshot, synth, pipeline];
+export const COMMANDS: readonly Register[] = [validate, doctor, importCommand, plan, changes, review, models, mirror, build, snapshot, synth, pipeline, smoke, pin];

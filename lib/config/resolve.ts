@@ -57,6 +57,10 @@ export const ENVIRONMENT_DEFAULTS = {
     /** Immutable tags: a mirrored tag can never point to other content. */
     tagMutability: 'IMMUTABLE',
   },
+  smokeTest: {
+    /** Minutes for a task on a cold cluster: Karpenter launches a GPU node, the images start (about 10 minutes with the image-cache snapshot), the task runs. */
+    timeoutMinutes: 20,
+  },
   buildEntry: {
     /** The platform of GitHub's and CodeBuild's standard runners; other platforms need emulation (docs/build.md). */
     platforms: ['linux/amd64'],
@@ -198,6 +202,7 @@ export interface ResolvedEnvironment extends EnvironmentConfig {
   readonly pipeline: PipelineSection & { readonly engine: PipelineEngine; readonly runner: readonly string[]; readonly source: PipelineSource };
   readonly mirror: { readonly images: readonly ResolvedImageEntry[]; readonly charts: readonly ResolvedMirrorEntry[]; readonly download: Required<DownloadSettings> };
   readonly build: { readonly images: readonly ResolvedBuildEntry[] };
+  readonly smokeTest: { readonly enabled: boolean; readonly runtime?: string; readonly via: 'api' | 'sns'; readonly timeoutMinutes: number };
   readonly models: { readonly endpoint: string; readonly files: readonly ModelFile[]; readonly download: Required<DownloadSettings> };
   readonly snapshot: ResolvedSnapshot;
   readonly logs: Required<LogsSection>;
@@ -260,6 +265,12 @@ export function resolveEnvironment(config: EnvironmentConfig): ResolvedEnvironme
         platforms: e.platforms && e.platforms.length > 0 ? e.platforms : D.buildEntry.platforms,
         tagMutability: e.tagMutability ?? D.buildEntry.tagMutability,
       })),
+    },
+    smokeTest: {
+      ...config.smokeTest,
+      enabled: config.smokeTest?.enabled ?? (config.environment.approval ?? D.environment.approval) === 'manual',
+      via: config.smokeTest?.via ?? (config.APIGW?.endpointType === 'private' ? 'sns' : 'api'),
+      timeoutMinutes: config.smokeTest?.timeoutMinutes ?? D.smokeTest.timeoutMinutes,
     },
     models: {
       ...config.models,

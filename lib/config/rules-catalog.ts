@@ -88,6 +88,7 @@ export const RULES = {
   SDP123: { severity: 'error', title: 'build name or repository taken', hint: 'build.images names share one namespace with mirror.images, and each image needs an ECR repository of its own: rename one of them, or remove the mirror entry the build replaces' },
   SDP124: { severity: 'warning', title: 'package install without a package mirror in China', hint: 'set a build arg for a mirror reachable from China (PIP_INDEX_URL, APT_MIRROR, APK_MIRROR, NPM_CONFIG_REGISTRY) and use it in the Dockerfile (docs/build.md, "Package mirrors in China")' },
   SDP125: { severity: 'error', title: 'Dockerfile cannot be built as written', hint: 'fix the Dockerfile: every FROM needs an image (ARG values resolved), the target stage must exist, and build.images may not depend on each other in a cycle' },
+  SDP126: { severity: 'warning', title: 'mirror source with a mutable tag', hint: 'run `sdpipe pin --env <name>`: it resolves the tag to its digest and writes host/repo:tag@sha256:<digest> into the file (docs/pin.md)' },
   SDP999: { severity: 'error', title: 'internal error', hint: 'this is a bug in sdpipe; run with --debug and report it' },
 } as const satisfies Record<string, RuleInfo>;
 

@@ -14,6 +14,7 @@ import { EKS_RULES } from './rules-eks';
 import { API_RULES } from './rules-api';
 import { ACCESS_RULES } from './rules-access';
 import { BUILD_RULES } from './rules-build';
+import { PIN_RULES } from './rules-pins';
 import { isPlaceholder } from './placeholders';
 import { checkModelKey, checkModelSource, shownModelKey } from './model-key';
 import { workflowValueProblems } from './workflow-values';
@@ -701,6 +702,7 @@ const ALL_RULES: ReadonlyArray<(ctx: RuleContext) => void> = [
   ...ACCESS_RULES,
   ...TUNING_RULES,
   ...BUILD_RULES,
+  ...PIN_RULES,
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -485,6 +485,21 @@ export interface ModelRuntime {
   readonly extraValues?: RuntimeExtraValues;
 }
 
+/**
+ * The smoke test after Deploy (docs/smoke-test.md): one small v1alpha2 task, submitted through the API (or
+ * the input SNS topic), waited for until its result object and notification arrive.
+ */
+export interface SmokeTestSection {
+  /** Run it after every deploy. @default true where environment.approval is manual, else false */
+  readonly enabled?: boolean;
+  /** The runtime the task goes to (a modelsRuntime name). @default the first runtime */
+  readonly runtime?: string;
+  /** How the task is submitted: api (POST /v1alpha2) or sns (publish to the input topic). @default api, or sns when APIGW.endpointType is private */
+  readonly via?: 'api' | 'sns';
+  /** Minutes to wait for the result, a GPU node's scale-from-zero included. @default 20 */
+  readonly timeoutMinutes?: number;
+}
+
 /** A whole environment file. */
 export interface EnvironmentConfig {
   readonly environment: EnvironmentSection;
@@ -500,6 +515,8 @@ export interface EnvironmentConfig {
   readonly snapshot?: SnapshotSection;
   /** Pod and node logs in CloudWatch Logs. @default { enabled: true, retentionDays: 30 } */
   readonly logs?: LogsSection;
+  /** The smoke test after Deploy. @default {} (every key's default) */
+  readonly smokeTest?: SmokeTestSection;
   /** CloudFormation stack name of the deployed stack. */
   readonly stackName: string;
   /** ARN of the S3 bucket holding the models. */

@@ -5,7 +5,7 @@
 "use strict";
 module.exports = validate20;
 module.exports.default = validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sdpipe.dev/schema/environment.schema.json","title":"sdpipe environment file","description":"One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.","type":"object","additionalProperties":false,"required":["environment","stackName","modelBucketArn","modelsRuntime"],"properties":{"environment":{"description":"Where the environment lives and which branch deploys it.","type":"object","additionalProperties":false,"required":["name","account","region","branch"],"properties":{"name":{"description":"Environment name; must equal the file name without .yaml.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","maxLength":40},"account":{"description":"12-digit AWS account id, quoted so YAML keeps leading zeros.","type":"string","pattern":"^[0-9]{12}$"},"region":{"description":"AWS region; the partition (aws or aws-cn) follows from it.","type":"string"},"branch":{"description":"Git branch whose pushes deploy this environment, such as env/prod-cn.","type":"string","minLength":1},"approval":{"description":"manual: a person approves before deploy; auto: no gate. Default manual.","enum":["manual","auto"]}}},"pipeline":{"description":"How the environment's pipeline runs.","type":"object","additionalProperties":false,"properties":{"engine":{"description":"codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.","enum":["codepipeline","github-actions"]},"runner":{"description":"github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].","type":"array","items":{"type":"string","minLength":1},"minItems":1},"source":{"description":"codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.","enum":["s3","codeconnections"]},"connectionArn":{"description":"ARN of the CodeConnections connection (codeconnections only).","type":"string"},"repository":{"description":"owner/repo of the repository (codeconnections only).","type":"string","pattern":"^[^/\\s]+/[^/\\s]+$"}}},"npmRegistry":{"description":"npm registry used by build steps, for example a mirror reachable from China.","type":"string","pattern":"^https?://"}}},"mirror":{"description":"Images and Helm charts copied into this environment's ECR before deploy.","type":"object","additionalProperties":false,"properties":{"images":{"description":"Container images to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"charts":{"description":"Helm charts (OCI artifacts) to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"download":{"description":"How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"build":{"description":"Images built from Dockerfiles in this repository with buildah and pushed into this environment's ECR, then deployed like mirrored images (docs/build.md).","type":"object","additionalProperties":false,"properties":{"images":{"description":"Images to build.","type":"array","items":{"$ref":"#/$defs/buildEntry"}}}},"models":{"description":"Model files synced into the model bucket.","type":"object","additionalProperties":false,"properties":{"endpoint":{"description":"A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.","type":"string","pattern":"^https?://"},"files":{"description":"Files to sync.","type":"array","items":{"type":"object","additionalProperties":false,"required":["source","target","sha256"],"properties":{"source":{"description":"hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.","type":"string","minLength":1},"target":{"description":"Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).","type":"string","pattern":"^[^/].*[^/]$"},"sha256":{"description":"Pinned sha256 of the file: 64 lowercase hex digits.","type":"string","pattern":"^[0-9a-f]{64}$"}}}},"download":{"description":"How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"snapshot":{"description":"The image-cache EBS snapshot baked from the mirrored images.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Bake or reuse a snapshot and give it to the GPU nodes. Default false.","type":"boolean"},"kubernetesVersion":{"description":"Kubernetes version of the Bottlerocket AMI used to bake, such as \"1.35\". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.","type":"string","pattern":"^1\\.[0-9]{2}$"},"volumeSize":{"description":"Data volume size in GiB. Default 80.","type":"integer","minimum":20,"maximum":16384},"instanceType":{"description":"Instance type of the bake instance. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"architectures":{"description":"Architectures to bake for. Default [x86_64].","type":"array","items":{"enum":["x86_64","arm64"]},"minItems":1,"uniqueItems":true},"tuning":{"description":"Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Tune the data volumes down. Default false.","type":"boolean"},"delayMinutes":{"description":"Minutes after the node starts running before the volume is lowered. Default 10.","type":"integer","minimum":1,"maximum":1440},"iops":{"description":"Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.","type":"integer","minimum":3000,"maximum":16000},"throughput":{"description":"Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.","type":"integer","minimum":125,"maximum":1000}}}}},"logs":{"description":"Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Ship pod and node logs to CloudWatch Logs. Default true.","type":"boolean"},"retentionDays":{"description":"Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.","enum":[1,3,5,7,14,30,60,90,120,150,180,365,400,545,731,1096,1827,2192,2557,2922,3288,3653]}}},"stackName":{"description":"CloudFormation stack name of the deployed stack.","type":"string"},"modelBucketArn":{"description":"ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.","type":"string"},"clusterComponents":{"description":"The managed node group that runs system components.","type":"object","additionalProperties":false,"properties":{"kubernetesVersion":{"description":"Kubernetes version of the cluster, such as \"1.35\": one EKS offers in the region (SDP114), under EKS standard support (SDP112). Default 1.35.","type":"string","pattern":"^1\\.[0-9]{2}$"},"instanceType":{"description":"Instance type of the system node group. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"minSize":{"description":"Minimum node count. Default 2.","type":"integer","minimum":0},"maxSize":{"description":"Maximum node count. Default 2.","type":"integer","minimum":1},"desiredSize":{"description":"Desired node count. Default 2.","type":"integer","minimum":0},"desiredCount":{"description":"The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.","type":"integer","minimum":1},"admins":{"description":"IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).","type":"array","items":{"type":"string"},"uniqueItems":true},"availabilityZones":{"description":"Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.","type":"array","items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},"minItems":2,"uniqueItems":true}}},"APIGW":{"description":"API Gateway stage and throttling.","type":"object","additionalProperties":false,"properties":{"stageName":{"description":"Stage name of the REST API. Default prod.","type":"string","pattern":"^[A-Za-z0-9_]{1,128}$"},"throttle":{"description":"Usage plan throttle.","type":"object","additionalProperties":false,"properties":{"rateLimit":{"description":"Steady-state requests per second. Default 10.","type":"number","minimum":0},"burstLimit":{"description":"Burst requests; must be at least rateLimit. Default 2.","type":"integer","minimum":0}}},"endpointType":{"description":"API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.","enum":["regional","private"]},"customDomain":{"description":"A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).","type":"object","additionalProperties":false,"required":["domainName","certificateArn"],"properties":{"domainName":{"description":"Domain name, such as sd.example.cn.","type":"string","pattern":"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},"certificateArn":{"description":"ACM certificate ARN for the domain, in the stack's region (regional endpoint).","type":"string"},"hostedZone":{"description":"Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).","type":"object","additionalProperties":false,"required":["id","name"],"properties":{"id":{"description":"Hosted zone id, such as Z0123456789ABCDEFGHIJ.","type":"string","pattern":"^Z[A-Z0-9]{1,32}$"},"name":{"description":"Zone name, such as example.cn.","type":"string"}}}}}}},"modelsRuntime":{"description":"Inference runtimes, one SQS queue and one Helm release each.","type":"array","minItems":1,"items":{"$ref":"#/$defs/runtime"}}},"$defs":{"mirrorEntry":{"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}},"download":{"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}},"image":{"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}},"volume":{"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}},"scaling":{"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}},"runtime":{"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}},"resources":{"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}},"extraEnv":{"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]},"buildEntry":{"type":"object","additionalProperties":false,"required":["name","context","repository"],"properties":{"name":{"description":"Name the deploy stage and the lock refer to; unique across mirror.images and build.images.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"context":{"description":"Build context: a folder relative to the repository root.","type":"string","minLength":1},"file":{"description":"The Dockerfile, relative to the repository root. Default <context>/Dockerfile.","type":"string","minLength":1},"target":{"description":"Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.","type":"string","minLength":1},"args":{"description":"Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"platforms":{"description":"Platforms to build, such as [linux/amd64]. Default [linux/amd64].","type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://sdpipe.dev/schema/environment.schema.json","title":"sdpipe environment file","description":"One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.","type":"object","additionalProperties":false,"required":["environment","stackName","modelBucketArn","modelsRuntime"],"properties":{"environment":{"description":"Where the environment lives and which branch deploys it.","type":"object","additionalProperties":false,"required":["name","account","region","branch"],"properties":{"name":{"description":"Environment name; must equal the file name without .yaml.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$","maxLength":40},"account":{"description":"12-digit AWS account id, quoted so YAML keeps leading zeros.","type":"string","pattern":"^[0-9]{12}$"},"region":{"description":"AWS region; the partition (aws or aws-cn) follows from it.","type":"string"},"branch":{"description":"Git branch whose pushes deploy this environment, such as env/prod-cn.","type":"string","minLength":1},"approval":{"description":"manual: a person approves before deploy; auto: no gate. Default manual.","enum":["manual","auto"]}}},"pipeline":{"description":"How the environment's pipeline runs.","type":"object","additionalProperties":false,"properties":{"engine":{"description":"codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.","enum":["codepipeline","github-actions"]},"runner":{"description":"github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].","type":"array","items":{"type":"string","minLength":1},"minItems":1},"source":{"description":"codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.","type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.","enum":["s3","codeconnections"]},"connectionArn":{"description":"ARN of the CodeConnections connection (codeconnections only).","type":"string"},"repository":{"description":"owner/repo of the repository (codeconnections only).","type":"string","pattern":"^[^/\\s]+/[^/\\s]+$"}}},"npmRegistry":{"description":"npm registry used by build steps, for example a mirror reachable from China.","type":"string","pattern":"^https?://"}}},"mirror":{"description":"Images and Helm charts copied into this environment's ECR before deploy.","type":"object","additionalProperties":false,"properties":{"images":{"description":"Container images to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"charts":{"description":"Helm charts (OCI artifacts) to mirror.","type":"array","items":{"$ref":"#/$defs/mirrorEntry"}},"download":{"description":"How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"build":{"description":"Images built from Dockerfiles in this repository with buildah and pushed into this environment's ECR, then deployed like mirrored images (docs/build.md).","type":"object","additionalProperties":false,"properties":{"images":{"description":"Images to build.","type":"array","items":{"$ref":"#/$defs/buildEntry"}}}},"models":{"description":"Model files synced into the model bucket.","type":"object","additionalProperties":false,"properties":{"endpoint":{"description":"A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.","type":"string","pattern":"^https?://"},"files":{"description":"Files to sync.","type":"array","items":{"type":"object","additionalProperties":false,"required":["source","target","sha256"],"properties":{"source":{"description":"hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.","type":"string","minLength":1},"target":{"description":"Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).","type":"string","pattern":"^[^/].*[^/]$"},"sha256":{"description":"Pinned sha256 of the file: 64 lowercase hex digits.","type":"string","pattern":"^[0-9a-f]{64}$"}}}},"download":{"description":"How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","$ref":"#/$defs/download"}}},"snapshot":{"description":"The image-cache EBS snapshot baked from the mirrored images.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Bake or reuse a snapshot and give it to the GPU nodes. Default false.","type":"boolean"},"kubernetesVersion":{"description":"Kubernetes version of the Bottlerocket AMI used to bake, such as \"1.35\". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.","type":"string","pattern":"^1\\.[0-9]{2}$"},"volumeSize":{"description":"Data volume size in GiB. Default 80.","type":"integer","minimum":20,"maximum":16384},"instanceType":{"description":"Instance type of the bake instance. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"architectures":{"description":"Architectures to bake for. Default [x86_64].","type":"array","items":{"enum":["x86_64","arm64"]},"minItems":1,"uniqueItems":true},"tuning":{"description":"Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Tune the data volumes down. Default false.","type":"boolean"},"delayMinutes":{"description":"Minutes after the node starts running before the volume is lowered. Default 10.","type":"integer","minimum":1,"maximum":1440},"iops":{"description":"Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.","type":"integer","minimum":3000,"maximum":16000},"throughput":{"description":"Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.","type":"integer","minimum":125,"maximum":1000}}}}},"logs":{"description":"Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Ship pod and node logs to CloudWatch Logs. Default true.","type":"boolean"},"retentionDays":{"description":"Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.","enum":[1,3,5,7,14,30,60,90,120,150,180,365,400,545,731,1096,1827,2192,2557,2922,3288,3653]}}},"smokeTest":{"description":"A small v1alpha2 task sent after every deploy, waited for until its result arrives (docs/smoke-test.md). Default: enabled where environment.approval is manual, via api (sns with a private API), timeoutMinutes 20.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Run the smoke test after Deploy. Default true where environment.approval is manual, else false.","type":"boolean"},"runtime":{"description":"The modelsRuntime name the task goes to. Default the first runtime.","type":"string","minLength":1},"via":{"description":"api: POST /v1alpha2 through API Gateway; sns: publish to the input topic. Default api, or sns when APIGW.endpointType is private.","enum":["api","sns"]},"timeoutMinutes":{"description":"Minutes to wait for the result, a GPU node's scale-from-zero included. Default 20.","type":"integer","minimum":1,"maximum":120}}},"stackName":{"description":"CloudFormation stack name of the deployed stack.","type":"string"},"modelBucketArn":{"description":"ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.","type":"string"},"clusterComponents":{"description":"The managed node group that runs system components.","type":"object","additionalProperties":false,"properties":{"kubernetesVersion":{"description":"Kubernetes version of the cluster, such as \"1.35\": one EKS offers in the region (SDP114), under EKS standard support (SDP112). Default 1.35.","type":"string","pattern":"^1\\.[0-9]{2}$"},"instanceType":{"description":"Instance type of the system node group. Default m5.large.","type":"string","pattern":"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},"minSize":{"description":"Minimum node count. Default 2.","type":"integer","minimum":0},"maxSize":{"description":"Maximum node count. Default 2.","type":"integer","minimum":1},"desiredSize":{"description":"Desired node count. Default 2.","type":"integer","minimum":0},"desiredCount":{"description":"The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.","type":"integer","minimum":1},"admins":{"description":"IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).","type":"array","items":{"type":"string"},"uniqueItems":true},"availabilityZones":{"description":"Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.","type":"array","items":{"type":"string","pattern":"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},"minItems":2,"uniqueItems":true}}},"APIGW":{"description":"API Gateway stage and throttling.","type":"object","additionalProperties":false,"properties":{"stageName":{"description":"Stage name of the REST API. Default prod.","type":"string","pattern":"^[A-Za-z0-9_]{1,128}$"},"throttle":{"description":"Usage plan throttle.","type":"object","additionalProperties":false,"properties":{"rateLimit":{"description":"Steady-state requests per second. Default 10.","type":"number","minimum":0},"burstLimit":{"description":"Burst requests; must be at least rateLimit. Default 2.","type":"integer","minimum":0}}},"endpointType":{"description":"API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.","enum":["regional","private"]},"customDomain":{"description":"A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).","type":"object","additionalProperties":false,"required":["domainName","certificateArn"],"properties":{"domainName":{"description":"Domain name, such as sd.example.cn.","type":"string","pattern":"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},"certificateArn":{"description":"ACM certificate ARN for the domain, in the stack's region (regional endpoint).","type":"string"},"hostedZone":{"description":"Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).","type":"object","additionalProperties":false,"required":["id","name"],"properties":{"id":{"description":"Hosted zone id, such as Z0123456789ABCDEFGHIJ.","type":"string","pattern":"^Z[A-Z0-9]{1,32}$"},"name":{"description":"Zone name, such as example.cn.","type":"string"}}}}}}},"modelsRuntime":{"description":"Inference runtimes, one SQS queue and one Helm release each.","type":"array","minItems":1,"items":{"$ref":"#/$defs/runtime"}}},"$defs":{"mirrorEntry":{"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}},"download":{"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}},"image":{"description":"An image reference as the chart takes it.","type":"object","additionalProperties":false,"properties":{"repository":{"description":"Repository, including the registry host.","type":"string","minLength":1},"tag":{"description":"Tag; prefer leaving the image out so the pipeline pins the mirrored digest.","type":"string","minLength":1},"digest":{"description":"Digest sha256:<64 hex>.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"}}},"volume":{"type":"object","additionalProperties":false,"properties":{"volumeSize":{"description":"Kubernetes quantity, such as 80Gi.","type":"string"},"volumeType":{"description":"EBS volume type.","enum":["gp3","gp2","io1","io2"]},"deleteOnTermination":{"description":"Delete the volume with the node.","type":"boolean"},"iops":{"description":"Provisioned IOPS (gp3: 3000 to 16000).","type":"integer"},"throughput":{"description":"Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).","type":"integer"},"snapshotID":{"description":"EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.","type":"string"}}},"scaling":{"description":"KEDA scaling on the runtime's SQS queue length.","type":"object","additionalProperties":false,"properties":{"queueLength":{"description":"Target messages per replica.","type":"integer","minimum":1},"minReplicaCount":{"description":"Minimum replicas.","type":"integer","minimum":0},"maxReplicaCount":{"description":"Maximum replicas.","type":"integer","minimum":1},"cooldownPeriod":{"description":"Seconds after the last message before scaling to the minimum.","type":"integer","minimum":0},"pollingInterval":{"description":"Seconds between queue length checks.","type":"integer","minimum":1},"scaleDownSpeed":{"description":"Replicas removed per scale-down step.","type":"integer","minimum":1},"enabled":{"description":"Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.","type":"boolean"},"scaleOnInFlight":{"description":"Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.","type":"boolean"},"extraHPAConfig":{"description":"HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).","type":"object","additionalProperties":false,"properties":{"scaleUp":{"description":"HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"},"scaleDown":{"description":"HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).","type":"object"}}}}},"runtime":{"type":"object","additionalProperties":false,"required":["name","type"],"properties":{"name":{"description":"Unique runtime name, a DNS-1123 label.","type":"string"},"namespace":{"description":"Kubernetes namespace, a DNS-1123 label. Default default.","type":"string"},"type":{"description":"Runtime kind: sdwebui or comfyui.","enum":["sdwebui","comfyui"]},"modelFilename":{"description":"Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).","type":"string"},"dynamicModel":{"description":"Load the model named by each request instead of a fixed one. Default false.","type":"boolean"},"chartRepository":{"description":"Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.","type":"string"},"chartVersion":{"description":"Helm chart version.","type":"string"},"extraValues":{"description":"Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.","type":"object","additionalProperties":true,"properties":{"karpenter":{"description":"Karpenter node template, node pool and scaling for this runtime.","type":"object","additionalProperties":false,"properties":{"nodeTemplate":{"description":"EC2NodeClass settings.","type":"object","additionalProperties":false,"properties":{"amiFamily":{"description":"AMI family of GPU nodes.","enum":["Bottlerocket","AL2023"]},"dataVolume":{"$ref":"#/$defs/volume","description":"Data volume (container images)."},"osVolume":{"$ref":"#/$defs/volume","description":"OS volume."},"tags":{"description":"Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.","type":"object","additionalProperties":{"type":"string"}},"userData":{"description":"Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.","type":"string"},"instanceStorePolicy":{"description":"RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.","enum":["RAID0"]},"securityGroupSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}},"subnetSelector":{"description":"Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.","type":"object","additionalProperties":{"type":"string"}}}},"provisioner":{"description":"NodePool settings.","type":"object","additionalProperties":false,"properties":{"instanceType":{"description":"GPU instance types Karpenter may launch; each must be offered in the region.","type":"array","items":{"type":"string"},"minItems":1},"capacityType":{"description":"Purchase options; at least one must be true.","type":"object","additionalProperties":false,"properties":{"onDemand":{"description":"Allow On-Demand instances.","type":"boolean"},"spot":{"description":"Allow Spot instances.","type":"boolean"}}},"limits":{"description":"NodePool resource limits.","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU limit.","type":["integer","string"]},"memory":{"description":"Memory limit, a Kubernetes quantity.","type":"string"},"nvidia.com/gpu":{"description":"GPU limit.","type":"integer","minimum":0}}},"consolidation":{"description":"Consolidate underused nodes.","type":"boolean"},"disruption":{"description":"NodePool disruption settings.","type":"object","additionalProperties":false,"properties":{"consolidateAfter":{"description":"Duration such as 30s or 5m.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"},"expireAfter":{"description":"Duration such as 720h, or Never.","type":"string","pattern":"^([0-9]+(s|m|h))+$|^Never$"}}},"labels":{"description":"Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.","type":"object","additionalProperties":{"type":"string"}},"extraRequirements":{"description":"Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).","type":"array","items":{"type":"object","required":["key","operator"],"additionalProperties":false,"properties":{"key":{"description":"Node label key.","type":"string","minLength":1},"operator":{"description":"In, NotIn, Exists, DoesNotExist, Gt or Lt.","enum":["In","NotIn","Exists","DoesNotExist","Gt","Lt"]},"values":{"description":"Values (In, NotIn: at least one; Gt, Lt: one integer).","type":"array","items":{"type":"string"}},"minValues":{"description":"Least number of distinct values Karpenter must be able to choose from.","type":"integer","minimum":1,"maximum":50}}}},"extraTaints":{"description":"Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).","type":"array","items":{"type":"object","required":["key","effect"],"additionalProperties":false,"properties":{"key":{"description":"Taint key.","type":"string","minLength":1},"value":{"description":"Taint value.","type":"string"},"effect":{"description":"NoSchedule, PreferNoSchedule or NoExecute.","enum":["NoSchedule","PreferNoSchedule","NoExecute"]}}}},"resourceLimits":{"$ref":"#/$defs/resources","description":"The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100."}}},"scaling":{"$ref":"#/$defs/scaling","description":"Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling."}}},"runtime":{"description":"Values of the runtime chart.","type":"object","additionalProperties":true,"properties":{"inferenceApi":{"description":"The SD WebUI or ComfyUI container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the inference container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted.","type":"string"}}},"queueAgent":{"description":"The queue agent container.","type":"object","additionalProperties":true,"properties":{"image":{"$ref":"#/$defs/image"},"extraEnv":{"$ref":"#/$defs/extraEnv"},"XRay":{"description":"Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"The original's X-Ray switch (no effect).","type":"boolean"}}},"imagePullPolicy":{"description":"Image pull policy.","enum":["Always","IfNotPresent","Never"]},"resources":{"description":"Kubernetes resources of the queue agent container.","type":"object","additionalProperties":false,"properties":{"limits":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource limits, such as nvidia.com/gpu: \"1\"."},"requests":{"type":"object","additionalProperties":{"type":["integer","string"]},"description":"Resource requests, such as cpu: 2500m."}}},"commandArguments":{"description":"Extra command-line arguments of the container (chart value).","type":"string"},"modelMountPath":{"description":"Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.","type":"string"}}},"scaling":{"$ref":"#/$defs/scaling"},"persistence":{"description":"Model storage through the S3 persistent volume claim.","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Mount the model bucket.","type":"boolean"},"existingClaim":{"description":"Name of an existing claim.","type":"string"}}},"labels":{"description":"Labels of the release's objects (chart value runtime.labels).","type":"object","additionalProperties":{"type":"string"}},"annotations":{"description":"Annotations of the release's deployments (chart value runtime.annotations).","type":"object","additionalProperties":{"type":"string"}}}}}}}},"resources":{"description":"Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).","type":"object","additionalProperties":false,"properties":{"cpu":{"description":"CPU quantity, such as 1000 or \"2500m\".","type":["integer","string"]},"memory":{"description":"Memory quantity, such as \"1000Gi\".","type":["integer","string"]},"nvidia.com/gpu":{"description":"GPU count.","type":["integer","string"]}}},"extraEnv":{"description":"Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.","oneOf":[{"type":"object","additionalProperties":{"type":"string"}},{"type":"array","items":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"description":"Variable name.","type":"string","minLength":1},"value":{"description":"Literal value.","type":"string"},"valueFrom":{"description":"Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).","type":"object"}}}}]},"buildEntry":{"type":"object","additionalProperties":false,"required":["name","context","repository"],"properties":{"name":{"description":"Name the deploy stage and the lock refer to; unique across mirror.images and build.images.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"context":{"description":"Build context: a folder relative to the repository root.","type":"string","minLength":1},"file":{"description":"The Dockerfile, relative to the repository root. Default <context>/Dockerfile.","type":"string","minLength":1},"target":{"description":"Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.","type":"string","minLength":1},"args":{"description":"Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"platforms":{"description":"Platforms to build, such as [linux/amd64]. Default [linux/amd64].","type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}}}};
 const schema32 = {"type":"object","additionalProperties":false,"required":["name","source","repository"],"properties":{"name":{"description":"Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"source":{"description":"Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.","type":"string","minLength":1},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"platforms":{"description":"Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.","oneOf":[{"const":"all"},{"type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true}]},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}};
 const schema34 = {"description":"How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, \"Segmented downloads\"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.","type":"object","additionalProperties":false,"properties":{"connections":{"description":"Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.","type":"integer","minimum":1,"maximum":32},"segmentSizeMiB":{"description":"Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.","type":"integer","minimum":1,"maximum":64},"thresholdMiB":{"description":"Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.","type":"integer","minimum":1}}};
 const schema35 = {"type":"object","additionalProperties":false,"required":["name","context","repository"],"properties":{"name":{"description":"Name the deploy stage and the lock refer to; unique across mirror.images and build.images.","type":"string","pattern":"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},"context":{"description":"Build context: a folder relative to the repository root.","type":"string","minLength":1},"file":{"description":"The Dockerfile, relative to the repository root. Default <context>/Dockerfile.","type":"string","minLength":1},"target":{"description":"Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.","type":"string","minLength":1},"args":{"description":"Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"platforms":{"description":"Platforms to build, such as [linux/amd64]. Default [linux/amd64].","type":"array","items":{"type":"string","pattern":"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"},"minItems":1,"uniqueItems":true},"repository":{"description":"Repository in this environment's ECR.","type":"string","pattern":"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$","maxLength":256},"tagMutability":{"description":"Tag mutability of the ECR repository. Default IMMUTABLE.","enum":["MUTABLE","IMMUTABLE"]}}};
@@ -5017,10 +5017,12 @@ vErrors.push(err174);
 errors++;
 }
 }
-if(data.stackName !== undefined){
-let data75 = data.stackName;
-if(typeof data75 !== "string"){
-const err175 = {instancePath:instancePath+"/stackName",schemaPath:"#/properties/stackName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.stackName.type,parentSchema:schema31.properties.stackName,data:data75};
+if(data.smokeTest !== undefined){
+let data75 = data.smokeTest;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key18 in data75){
+if(!((((key18 === "enabled") || (key18 === "runtime")) || (key18 === "via")) || (key18 === "timeoutMinutes"))){
+const err175 = {instancePath:instancePath+"/smokeTest",schemaPath:"#/properties/smokeTest/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.smokeTest,data:data75};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -5030,10 +5032,10 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data.modelBucketArn !== undefined){
-let data76 = data.modelBucketArn;
-if(typeof data76 !== "string"){
-const err176 = {instancePath:instancePath+"/modelBucketArn",schemaPath:"#/properties/modelBucketArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.modelBucketArn.type,parentSchema:schema31.properties.modelBucketArn,data:data76};
+if(data75.enabled !== undefined){
+let data76 = data75.enabled;
+if(typeof data76 !== "boolean"){
+const err176 = {instancePath:instancePath+"/smokeTest/enabled",schemaPath:"#/properties/smokeTest/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema31.properties.smokeTest.properties.enabled.type,parentSchema:schema31.properties.smokeTest.properties.enabled,data:data76};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -5043,12 +5045,11 @@ vErrors.push(err176);
 errors++;
 }
 }
-if(data.clusterComponents !== undefined){
-let data77 = data.clusterComponents;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-for(const key18 in data77){
-if(!((((((((key18 === "kubernetesVersion") || (key18 === "instanceType")) || (key18 === "minSize")) || (key18 === "maxSize")) || (key18 === "desiredSize")) || (key18 === "desiredCount")) || (key18 === "admins")) || (key18 === "availabilityZones"))){
-const err177 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.clusterComponents,data:data77};
+if(data75.runtime !== undefined){
+let data77 = data75.runtime;
+if(typeof data77 === "string"){
+if(func2(data77) < 1){
+const err177 = {instancePath:instancePath+"/smokeTest/runtime",schemaPath:"#/properties/smokeTest/properties/runtime/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema31.properties.smokeTest.properties.runtime,data:data77};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -5058,11 +5059,8 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data77.kubernetesVersion !== undefined){
-let data78 = data77.kubernetesVersion;
-if(typeof data78 === "string"){
-if(!pattern21.test(data78)){
-const err178 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/pattern",keyword:"pattern",params:{pattern: "^1\\.[0-9]{2}$"},message:"must match pattern \""+"^1\\.[0-9]{2}$"+"\"",schema:"^1\\.[0-9]{2}$",parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data78};
+else {
+const err178 = {instancePath:instancePath+"/smokeTest/runtime",schemaPath:"#/properties/smokeTest/properties/runtime/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.smokeTest.properties.runtime.type,parentSchema:schema31.properties.smokeTest.properties.runtime,data:data77};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -5072,8 +5070,10 @@ vErrors.push(err178);
 errors++;
 }
 }
-else {
-const err179 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.kubernetesVersion.type,parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data78};
+if(data75.via !== undefined){
+let data78 = data75.via;
+if(!((data78 === "api") || (data78 === "sns"))){
+const err179 = {instancePath:instancePath+"/smokeTest/via",schemaPath:"#/properties/smokeTest/properties/via/enum",keyword:"enum",params:{allowedValues: schema31.properties.smokeTest.properties.via.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.smokeTest.properties.via.enum,parentSchema:schema31.properties.smokeTest.properties.via,data:data78};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -5083,11 +5083,10 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data77.instanceType !== undefined){
-let data79 = data77.instanceType;
-if(typeof data79 === "string"){
-if(!pattern22.test(data79)){
-const err180 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"+"\"",schema:"^[a-z][a-z0-9-]*\\.[a-z0-9]+$",parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data79};
+if(data75.timeoutMinutes !== undefined){
+let data79 = data75.timeoutMinutes;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err180 = {instancePath:instancePath+"/smokeTest/timeoutMinutes",schemaPath:"#/properties/smokeTest/properties/timeoutMinutes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.smokeTest.properties.timeoutMinutes.type,parentSchema:schema31.properties.smokeTest.properties.timeoutMinutes,data:data79};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -5096,9 +5095,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-}
-else {
-const err181 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.instanceType.type,parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data79};
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 > 120 || isNaN(data79)){
+const err181 = {instancePath:instancePath+"/smokeTest/timeoutMinutes",schemaPath:"#/properties/smokeTest/properties/timeoutMinutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 120},message:"must be <= 120",schema:120,parentSchema:schema31.properties.smokeTest.properties.timeoutMinutes,data:data79};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -5107,11 +5106,8 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-if(data77.minSize !== undefined){
-let data80 = data77.minSize;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err182 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.minSize.type,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data80};
+if(data79 < 1 || isNaN(data79)){
+const err182 = {instancePath:instancePath+"/smokeTest/timeoutMinutes",schemaPath:"#/properties/smokeTest/properties/timeoutMinutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.smokeTest.properties.timeoutMinutes,data:data79};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -5120,9 +5116,11 @@ vErrors.push(err182);
 }
 errors++;
 }
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 < 0 || isNaN(data80)){
-const err183 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data80};
+}
+}
+}
+else {
+const err183 = {instancePath:instancePath+"/smokeTest",schemaPath:"#/properties/smokeTest/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.smokeTest.type,parentSchema:schema31.properties.smokeTest,data:data75};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -5132,11 +5130,10 @@ vErrors.push(err183);
 errors++;
 }
 }
-}
-if(data77.maxSize !== undefined){
-let data81 = data77.maxSize;
-if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
-const err184 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.maxSize.type,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data81};
+if(data.stackName !== undefined){
+let data80 = data.stackName;
+if(typeof data80 !== "string"){
+const err184 = {instancePath:instancePath+"/stackName",schemaPath:"#/properties/stackName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.stackName.type,parentSchema:schema31.properties.stackName,data:data80};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -5145,9 +5142,11 @@ vErrors.push(err184);
 }
 errors++;
 }
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 < 1 || isNaN(data81)){
-const err185 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data81};
+}
+if(data.modelBucketArn !== undefined){
+let data81 = data.modelBucketArn;
+if(typeof data81 !== "string"){
+const err185 = {instancePath:instancePath+"/modelBucketArn",schemaPath:"#/properties/modelBucketArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.modelBucketArn.type,parentSchema:schema31.properties.modelBucketArn,data:data81};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -5157,11 +5156,12 @@ vErrors.push(err185);
 errors++;
 }
 }
-}
-if(data77.desiredSize !== undefined){
-let data82 = data77.desiredSize;
-if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
-const err186 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredSize.type,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data82};
+if(data.clusterComponents !== undefined){
+let data82 = data.clusterComponents;
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+for(const key19 in data82){
+if(!((((((((key19 === "kubernetesVersion") || (key19 === "instanceType")) || (key19 === "minSize")) || (key19 === "maxSize")) || (key19 === "desiredSize")) || (key19 === "desiredCount")) || (key19 === "admins")) || (key19 === "availabilityZones"))){
+const err186 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.clusterComponents,data:data82};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -5170,9 +5170,12 @@ vErrors.push(err186);
 }
 errors++;
 }
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 < 0 || isNaN(data82)){
-const err187 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data82};
+}
+if(data82.kubernetesVersion !== undefined){
+let data83 = data82.kubernetesVersion;
+if(typeof data83 === "string"){
+if(!pattern21.test(data83)){
+const err187 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/pattern",keyword:"pattern",params:{pattern: "^1\\.[0-9]{2}$"},message:"must match pattern \""+"^1\\.[0-9]{2}$"+"\"",schema:"^1\\.[0-9]{2}$",parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data83};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -5182,11 +5185,8 @@ vErrors.push(err187);
 errors++;
 }
 }
-}
-if(data77.desiredCount !== undefined){
-let data83 = data77.desiredCount;
-if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
-const err188 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredCount.type,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data83};
+else {
+const err188 = {instancePath:instancePath+"/clusterComponents/kubernetesVersion",schemaPath:"#/properties/clusterComponents/properties/kubernetesVersion/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.kubernetesVersion.type,parentSchema:schema31.properties.clusterComponents.properties.kubernetesVersion,data:data83};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -5195,9 +5195,12 @@ vErrors.push(err188);
 }
 errors++;
 }
-if((typeof data83 == "number") && (isFinite(data83))){
-if(data83 < 1 || isNaN(data83)){
-const err189 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data83};
+}
+if(data82.instanceType !== undefined){
+let data84 = data82.instanceType;
+if(typeof data84 === "string"){
+if(!pattern22.test(data84)){
+const err189 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*\\.[a-z0-9]+$"+"\"",schema:"^[a-z][a-z0-9-]*\\.[a-z0-9]+$",parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data84};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -5207,15 +5210,8 @@ vErrors.push(err189);
 errors++;
 }
 }
-}
-if(data77.admins !== undefined){
-let data84 = data77.admins;
-if(Array.isArray(data84)){
-const len9 = data84.length;
-for(let i13=0; i13<len9; i13++){
-let data85 = data84[i13];
-if(typeof data85 !== "string"){
-const err190 = {instancePath:instancePath+"/clusterComponents/admins/" + i13,schemaPath:"#/properties/clusterComponents/properties/admins/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.admins.items.type,parentSchema:schema31.properties.clusterComponents.properties.admins.items,data:data85};
+else {
+const err190 = {instancePath:instancePath+"/clusterComponents/instanceType",schemaPath:"#/properties/clusterComponents/properties/instanceType/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.instanceType.type,parentSchema:schema31.properties.clusterComponents.properties.instanceType,data:data84};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -5225,18 +5221,10 @@ vErrors.push(err190);
 errors++;
 }
 }
-let i14 = data84.length;
-let j4;
-if(i14 > 1){
-const indices3 = {};
-for(;i14--;){
-let item3 = data84[i14];
-if(typeof item3 !== "string"){
-continue;
-}
-if(typeof indices3[item3] == "number"){
-j4 = indices3[item3];
-const err191 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i14+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data84};
+if(data82.minSize !== undefined){
+let data85 = data82.minSize;
+if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
+const err191 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.minSize.type,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data85};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -5244,14 +5232,10 @@ else {
 vErrors.push(err191);
 }
 errors++;
-break;
 }
-indices3[item3] = i14;
-}
-}
-}
-else {
-const err192 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.admins.type,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data84};
+if((typeof data85 == "number") && (isFinite(data85))){
+if(data85 < 0 || isNaN(data85)){
+const err192 = {instancePath:instancePath+"/clusterComponents/minSize",schemaPath:"#/properties/clusterComponents/properties/minSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.minSize,data:data85};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -5261,11 +5245,11 @@ vErrors.push(err192);
 errors++;
 }
 }
-if(data77.availabilityZones !== undefined){
-let data86 = data77.availabilityZones;
-if(Array.isArray(data86)){
-if(data86.length < 2){
-const err193 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data86};
+}
+if(data82.maxSize !== undefined){
+let data86 = data82.maxSize;
+if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
+const err193 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.maxSize.type,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data86};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -5274,12 +5258,9 @@ vErrors.push(err193);
 }
 errors++;
 }
-const len10 = data86.length;
-for(let i15=0; i15<len10; i15++){
-let data87 = data86[i15];
-if(typeof data87 === "string"){
-if(!pattern25.test(data87)){
-const err194 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i15,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},message:"must match pattern \""+"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"+"\"",schema:"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$",parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data87};
+if((typeof data86 == "number") && (isFinite(data86))){
+if(data86 < 1 || isNaN(data86)){
+const err194 = {instancePath:instancePath+"/clusterComponents/maxSize",schemaPath:"#/properties/clusterComponents/properties/maxSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.maxSize,data:data86};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -5289,8 +5270,11 @@ vErrors.push(err194);
 errors++;
 }
 }
-else {
-const err195 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i15,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.availabilityZones.items.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data87};
+}
+if(data82.desiredSize !== undefined){
+let data87 = data82.desiredSize;
+if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
+const err195 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredSize.type,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data87};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -5299,19 +5283,9 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-let i16 = data86.length;
-let j5;
-if(i16 > 1){
-const indices4 = {};
-for(;i16--;){
-let item4 = data86[i16];
-if(typeof item4 !== "string"){
-continue;
-}
-if(typeof indices4[item4] == "number"){
-j5 = indices4[item4];
-const err196 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/uniqueItems",keyword:"uniqueItems",params:{i: i16, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i16+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data86};
+if((typeof data87 == "number") && (isFinite(data87))){
+if(data87 < 0 || isNaN(data87)){
+const err196 = {instancePath:instancePath+"/clusterComponents/desiredSize",schemaPath:"#/properties/clusterComponents/properties/desiredSize/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.clusterComponents.properties.desiredSize,data:data87};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -5319,14 +5293,13 @@ else {
 vErrors.push(err196);
 }
 errors++;
-break;
-}
-indices4[item4] = i16;
 }
 }
 }
-else {
-const err197 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.availabilityZones.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data86};
+if(data82.desiredCount !== undefined){
+let data88 = data82.desiredCount;
+if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
+const err197 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.clusterComponents.properties.desiredCount.type,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data88};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -5335,10 +5308,9 @@ vErrors.push(err197);
 }
 errors++;
 }
-}
-}
-else {
-const err198 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clusterComponents.type,parentSchema:schema31.properties.clusterComponents,data:data77};
+if((typeof data88 == "number") && (isFinite(data88))){
+if(data88 < 1 || isNaN(data88)){
+const err198 = {instancePath:instancePath+"/clusterComponents/desiredCount",schemaPath:"#/properties/clusterComponents/properties/desiredCount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema31.properties.clusterComponents.properties.desiredCount,data:data88};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -5348,12 +5320,15 @@ vErrors.push(err198);
 errors++;
 }
 }
-if(data.APIGW !== undefined){
-let data88 = data.APIGW;
-if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
-for(const key19 in data88){
-if(!((((key19 === "stageName") || (key19 === "throttle")) || (key19 === "endpointType")) || (key19 === "customDomain"))){
-const err199 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW,data:data88};
+}
+if(data82.admins !== undefined){
+let data89 = data82.admins;
+if(Array.isArray(data89)){
+const len9 = data89.length;
+for(let i13=0; i13<len9; i13++){
+let data90 = data89[i13];
+if(typeof data90 !== "string"){
+const err199 = {instancePath:instancePath+"/clusterComponents/admins/" + i13,schemaPath:"#/properties/clusterComponents/properties/admins/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.admins.items.type,parentSchema:schema31.properties.clusterComponents.properties.admins.items,data:data90};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -5363,11 +5338,18 @@ vErrors.push(err199);
 errors++;
 }
 }
-if(data88.stageName !== undefined){
-let data89 = data88.stageName;
-if(typeof data89 === "string"){
-if(!pattern26.test(data89)){
-const err200 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,128}$"+"\"",schema:"^[A-Za-z0-9_]{1,128}$",parentSchema:schema31.properties.APIGW.properties.stageName,data:data89};
+let i14 = data89.length;
+let j4;
+if(i14 > 1){
+const indices3 = {};
+for(;i14--;){
+let item3 = data89[i14];
+if(typeof item3 !== "string"){
+continue;
+}
+if(typeof indices3[item3] == "number"){
+j4 = indices3[item3];
+const err200 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i14+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data89};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -5375,10 +5357,14 @@ else {
 vErrors.push(err200);
 }
 errors++;
+break;
+}
+indices3[item3] = i14;
+}
 }
 }
 else {
-const err201 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.stageName.type,parentSchema:schema31.properties.APIGW.properties.stageName,data:data89};
+const err201 = {instancePath:instancePath+"/clusterComponents/admins",schemaPath:"#/properties/clusterComponents/properties/admins/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.admins.type,parentSchema:schema31.properties.clusterComponents.properties.admins,data:data89};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -5388,12 +5374,11 @@ vErrors.push(err201);
 errors++;
 }
 }
-if(data88.throttle !== undefined){
-let data90 = data88.throttle;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-for(const key20 in data90){
-if(!((key20 === "rateLimit") || (key20 === "burstLimit"))){
-const err202 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.throttle,data:data90};
+if(data82.availabilityZones !== undefined){
+let data91 = data82.availabilityZones;
+if(Array.isArray(data91)){
+if(data91.length < 2){
+const err202 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items",schema:2,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data91};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -5402,12 +5387,12 @@ vErrors.push(err202);
 }
 errors++;
 }
-}
-if(data90.rateLimit !== undefined){
-let data91 = data90.rateLimit;
-if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 < 0 || isNaN(data91)){
-const err203 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data91};
+const len10 = data91.length;
+for(let i15=0; i15<len10; i15++){
+let data92 = data91[i15];
+if(typeof data92 === "string"){
+if(!pattern25.test(data92)){
+const err203 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i15,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"},message:"must match pattern \""+"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"+"\"",schema:"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$",parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data92};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -5418,7 +5403,7 @@ errors++;
 }
 }
 else {
-const err204 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.APIGW.properties.throttle.properties.rateLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data91};
+const err204 = {instancePath:instancePath+"/clusterComponents/availabilityZones/" + i15,schemaPath:"#/properties/clusterComponents/properties/availabilityZones/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.clusterComponents.properties.availabilityZones.items.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones.items,data:data92};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -5428,10 +5413,18 @@ vErrors.push(err204);
 errors++;
 }
 }
-if(data90.burstLimit !== undefined){
-let data92 = data90.burstLimit;
-if(!(((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92))) && (isFinite(data92)))){
-const err205 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.APIGW.properties.throttle.properties.burstLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data92};
+let i16 = data91.length;
+let j5;
+if(i16 > 1){
+const indices4 = {};
+for(;i16--;){
+let item4 = data91[i16];
+if(typeof item4 !== "string"){
+continue;
+}
+if(typeof indices4[item4] == "number"){
+j5 = indices4[item4];
+const err205 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/uniqueItems",keyword:"uniqueItems",params:{i: i16, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i16+" are identical)",schema:true,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data91};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -5439,10 +5432,14 @@ else {
 vErrors.push(err205);
 }
 errors++;
+break;
 }
-if((typeof data92 == "number") && (isFinite(data92))){
-if(data92 < 0 || isNaN(data92)){
-const err206 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data92};
+indices4[item4] = i16;
+}
+}
+}
+else {
+const err206 = {instancePath:instancePath+"/clusterComponents/availabilityZones",schemaPath:"#/properties/clusterComponents/properties/availabilityZones/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.clusterComponents.properties.availabilityZones.type,parentSchema:schema31.properties.clusterComponents.properties.availabilityZones,data:data91};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -5453,9 +5450,8 @@ errors++;
 }
 }
 }
-}
 else {
-const err207 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.throttle.type,parentSchema:schema31.properties.APIGW.properties.throttle,data:data90};
+const err207 = {instancePath:instancePath+"/clusterComponents",schemaPath:"#/properties/clusterComponents/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.clusterComponents.type,parentSchema:schema31.properties.clusterComponents,data:data82};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -5465,10 +5461,12 @@ vErrors.push(err207);
 errors++;
 }
 }
-if(data88.endpointType !== undefined){
-let data93 = data88.endpointType;
-if(!((data93 === "regional") || (data93 === "private"))){
-const err208 = {instancePath:instancePath+"/APIGW/endpointType",schemaPath:"#/properties/APIGW/properties/endpointType/enum",keyword:"enum",params:{allowedValues: schema31.properties.APIGW.properties.endpointType.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.APIGW.properties.endpointType.enum,parentSchema:schema31.properties.APIGW.properties.endpointType,data:data93};
+if(data.APIGW !== undefined){
+let data93 = data.APIGW;
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
+for(const key20 in data93){
+if(!((((key20 === "stageName") || (key20 === "throttle")) || (key20 === "endpointType")) || (key20 === "customDomain"))){
+const err208 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW,data:data93};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -5478,11 +5476,11 @@ vErrors.push(err208);
 errors++;
 }
 }
-if(data88.customDomain !== undefined){
-let data94 = data88.customDomain;
-if(data94 && typeof data94 == "object" && !Array.isArray(data94)){
-if(data94.domainName === undefined){
-const err209 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "domainName"},message:"must have required property '"+"domainName"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data94};
+if(data93.stageName !== undefined){
+let data94 = data93.stageName;
+if(typeof data94 === "string"){
+if(!pattern26.test(data94)){
+const err209 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_]{1,128}$"},message:"must match pattern \""+"^[A-Za-z0-9_]{1,128}$"+"\"",schema:"^[A-Za-z0-9_]{1,128}$",parentSchema:schema31.properties.APIGW.properties.stageName,data:data94};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -5491,8 +5489,9 @@ vErrors.push(err209);
 }
 errors++;
 }
-if(data94.certificateArn === undefined){
-const err210 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "certificateArn"},message:"must have required property '"+"certificateArn"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data94};
+}
+else {
+const err210 = {instancePath:instancePath+"/APIGW/stageName",schemaPath:"#/properties/APIGW/properties/stageName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.stageName.type,parentSchema:schema31.properties.APIGW.properties.stageName,data:data94};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -5501,9 +5500,13 @@ vErrors.push(err210);
 }
 errors++;
 }
-for(const key21 in data94){
-if(!(((key21 === "domainName") || (key21 === "certificateArn")) || (key21 === "hostedZone"))){
-const err211 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data94};
+}
+if(data93.throttle !== undefined){
+let data95 = data93.throttle;
+if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
+for(const key21 in data95){
+if(!((key21 === "rateLimit") || (key21 === "burstLimit"))){
+const err211 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.throttle,data:data95};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -5513,11 +5516,11 @@ vErrors.push(err211);
 errors++;
 }
 }
-if(data94.domainName !== undefined){
-let data95 = data94.domainName;
-if(typeof data95 === "string"){
-if(!pattern27.test(data95)){
-const err212 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/pattern",keyword:"pattern",params:{pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},message:"must match pattern \""+"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"+"\"",schema:"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data95};
+if(data95.rateLimit !== undefined){
+let data96 = data95.rateLimit;
+if((typeof data96 == "number") && (isFinite(data96))){
+if(data96 < 0 || isNaN(data96)){
+const err212 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data96};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -5528,7 +5531,7 @@ errors++;
 }
 }
 else {
-const err213 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.domainName.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data95};
+const err213 = {instancePath:instancePath+"/APIGW/throttle/rateLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/rateLimit/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema31.properties.APIGW.properties.throttle.properties.rateLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.rateLimit,data:data96};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -5538,10 +5541,10 @@ vErrors.push(err213);
 errors++;
 }
 }
-if(data94.certificateArn !== undefined){
-let data96 = data94.certificateArn;
-if(typeof data96 !== "string"){
-const err214 = {instancePath:instancePath+"/APIGW/customDomain/certificateArn",schemaPath:"#/properties/APIGW/properties/customDomain/properties/certificateArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn,data:data96};
+if(data95.burstLimit !== undefined){
+let data97 = data95.burstLimit;
+if(!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))){
+const err214 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema31.properties.APIGW.properties.throttle.properties.burstLimit.type,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data97};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -5550,12 +5553,9 @@ vErrors.push(err214);
 }
 errors++;
 }
-}
-if(data94.hostedZone !== undefined){
-let data97 = data94.hostedZone;
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-if(data97.id === undefined){
-const err215 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data97};
+if((typeof data97 == "number") && (isFinite(data97))){
+if(data97 < 0 || isNaN(data97)){
+const err215 = {instancePath:instancePath+"/APIGW/throttle/burstLimit",schemaPath:"#/properties/APIGW/properties/throttle/properties/burstLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema31.properties.APIGW.properties.throttle.properties.burstLimit,data:data97};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -5564,8 +5564,11 @@ vErrors.push(err215);
 }
 errors++;
 }
-if(data97.name === undefined){
-const err216 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data97};
+}
+}
+}
+else {
+const err216 = {instancePath:instancePath+"/APIGW/throttle",schemaPath:"#/properties/APIGW/properties/throttle/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.throttle.type,parentSchema:schema31.properties.APIGW.properties.throttle,data:data95};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -5574,9 +5577,11 @@ vErrors.push(err216);
 }
 errors++;
 }
-for(const key22 in data97){
-if(!((key22 === "id") || (key22 === "name"))){
-const err217 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data97};
+}
+if(data93.endpointType !== undefined){
+let data98 = data93.endpointType;
+if(!((data98 === "regional") || (data98 === "private"))){
+const err217 = {instancePath:instancePath+"/APIGW/endpointType",schemaPath:"#/properties/APIGW/properties/endpointType/enum",keyword:"enum",params:{allowedValues: schema31.properties.APIGW.properties.endpointType.enum},message:"must be equal to one of the allowed values",schema:schema31.properties.APIGW.properties.endpointType.enum,parentSchema:schema31.properties.APIGW.properties.endpointType,data:data98};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -5586,11 +5591,11 @@ vErrors.push(err217);
 errors++;
 }
 }
-if(data97.id !== undefined){
-let data98 = data97.id;
-if(typeof data98 === "string"){
-if(!pattern28.test(data98)){
-const err218 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern",keyword:"pattern",params:{pattern: "^Z[A-Z0-9]{1,32}$"},message:"must match pattern \""+"^Z[A-Z0-9]{1,32}$"+"\"",schema:"^Z[A-Z0-9]{1,32}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data98};
+if(data93.customDomain !== undefined){
+let data99 = data93.customDomain;
+if(data99 && typeof data99 == "object" && !Array.isArray(data99)){
+if(data99.domainName === undefined){
+const err218 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "domainName"},message:"must have required property '"+"domainName"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data99};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -5599,9 +5604,8 @@ vErrors.push(err218);
 }
 errors++;
 }
-}
-else {
-const err219 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data98};
+if(data99.certificateArn === undefined){
+const err219 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/required",keyword:"required",params:{missingProperty: "certificateArn"},message:"must have required property '"+"certificateArn"+"'",schema:schema31.properties.APIGW.properties.customDomain.required,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data99};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -5610,11 +5614,9 @@ vErrors.push(err219);
 }
 errors++;
 }
-}
-if(data97.name !== undefined){
-let data99 = data97.name;
-if(typeof data99 !== "string"){
-const err220 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/name",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name,data:data99};
+for(const key22 in data99){
+if(!(((key22 === "domainName") || (key22 === "certificateArn")) || (key22 === "hostedZone"))){
+const err220 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data99};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -5624,9 +5626,11 @@ vErrors.push(err220);
 errors++;
 }
 }
-}
-else {
-const err221 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data97};
+if(data99.domainName !== undefined){
+let data100 = data99.domainName;
+if(typeof data100 === "string"){
+if(!pattern27.test(data100)){
+const err221 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/pattern",keyword:"pattern",params:{pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"},message:"must match pattern \""+"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"+"\"",schema:"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data100};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -5636,9 +5640,8 @@ vErrors.push(err221);
 errors++;
 }
 }
-}
 else {
-const err222 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.type,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data94};
+const err222 = {instancePath:instancePath+"/APIGW/customDomain/domainName",schemaPath:"#/properties/APIGW/properties/customDomain/properties/domainName/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.domainName.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.domainName,data:data100};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -5648,9 +5651,10 @@ vErrors.push(err222);
 errors++;
 }
 }
-}
-else {
-const err223 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.type,parentSchema:schema31.properties.APIGW,data:data88};
+if(data99.certificateArn !== undefined){
+let data101 = data99.certificateArn;
+if(typeof data101 !== "string"){
+const err223 = {instancePath:instancePath+"/APIGW/customDomain/certificateArn",schemaPath:"#/properties/APIGW/properties/customDomain/properties/certificateArn/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.certificateArn,data:data101};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -5660,11 +5664,11 @@ vErrors.push(err223);
 errors++;
 }
 }
-if(data.modelsRuntime !== undefined){
-let data100 = data.modelsRuntime;
-if(Array.isArray(data100)){
-if(data100.length < 1){
-const err224 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.modelsRuntime,data:data100};
+if(data99.hostedZone !== undefined){
+let data102 = data99.hostedZone;
+if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
+if(data102.id === undefined){
+const err224 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data102};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -5673,16 +5677,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-const len11 = data100.length;
-for(let i17=0; i17<len11; i17++){
-if(!(validate21(data100[i17], {instancePath:instancePath+"/modelsRuntime/" + i17,parentData:data100,parentDataProperty:i17,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err225 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.modelsRuntime.type,parentSchema:schema31.properties.modelsRuntime,data:data100};
+if(data102.name === undefined){
+const err225 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data102};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -5691,15 +5687,132 @@ vErrors.push(err225);
 }
 errors++;
 }
-}
-}
-else {
-const err226 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+for(const key23 in data102){
+if(!((key23 === "id") || (key23 === "name"))){
+const err226 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data102};
 if(vErrors === null){
 vErrors = [err226];
 }
 else {
 vErrors.push(err226);
+}
+errors++;
+}
+}
+if(data102.id !== undefined){
+let data103 = data102.id;
+if(typeof data103 === "string"){
+if(!pattern28.test(data103)){
+const err227 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern",keyword:"pattern",params:{pattern: "^Z[A-Z0-9]{1,32}$"},message:"must match pattern \""+"^Z[A-Z0-9]{1,32}$"+"\"",schema:"^Z[A-Z0-9]{1,32}$",parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data103};
+if(vErrors === null){
+vErrors = [err227];
+}
+else {
+vErrors.push(err227);
+}
+errors++;
+}
+}
+else {
+const err228 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/id",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id,data:data103};
+if(vErrors === null){
+vErrors = [err228];
+}
+else {
+vErrors.push(err228);
+}
+errors++;
+}
+}
+if(data102.name !== undefined){
+let data104 = data102.name;
+if(typeof data104 !== "string"){
+const err229 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone/name",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name,data:data104};
+if(vErrors === null){
+vErrors = [err229];
+}
+else {
+vErrors.push(err229);
+}
+errors++;
+}
+}
+}
+else {
+const err230 = {instancePath:instancePath+"/APIGW/customDomain/hostedZone",schemaPath:"#/properties/APIGW/properties/customDomain/properties/hostedZone/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type,parentSchema:schema31.properties.APIGW.properties.customDomain.properties.hostedZone,data:data102};
+if(vErrors === null){
+vErrors = [err230];
+}
+else {
+vErrors.push(err230);
+}
+errors++;
+}
+}
+}
+else {
+const err231 = {instancePath:instancePath+"/APIGW/customDomain",schemaPath:"#/properties/APIGW/properties/customDomain/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.properties.customDomain.type,parentSchema:schema31.properties.APIGW.properties.customDomain,data:data99};
+if(vErrors === null){
+vErrors = [err231];
+}
+else {
+vErrors.push(err231);
+}
+errors++;
+}
+}
+}
+else {
+const err232 = {instancePath:instancePath+"/APIGW",schemaPath:"#/properties/APIGW/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.APIGW.type,parentSchema:schema31.properties.APIGW,data:data93};
+if(vErrors === null){
+vErrors = [err232];
+}
+else {
+vErrors.push(err232);
+}
+errors++;
+}
+}
+if(data.modelsRuntime !== undefined){
+let data105 = data.modelsRuntime;
+if(Array.isArray(data105)){
+if(data105.length < 1){
+const err233 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema31.properties.modelsRuntime,data:data105};
+if(vErrors === null){
+vErrors = [err233];
+}
+else {
+vErrors.push(err233);
+}
+errors++;
+}
+const len11 = data105.length;
+for(let i17=0; i17<len11; i17++){
+if(!(validate21(data105[i17], {instancePath:instancePath+"/modelsRuntime/" + i17,parentData:data105,parentDataProperty:i17,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err234 = {instancePath:instancePath+"/modelsRuntime",schemaPath:"#/properties/modelsRuntime/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.modelsRuntime.type,parentSchema:schema31.properties.modelsRuntime,data:data105};
+if(vErrors === null){
+vErrors = [err234];
+}
+else {
+vErrors.push(err234);
+}
+errors++;
+}
+}
+}
+else {
+const err235 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data};
+if(vErrors === null){
+vErrors = [err235];
+}
+else {
+vErrors.push(err235);
 }
 errors++;
 }

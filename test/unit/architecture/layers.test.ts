@@ -30,6 +30,8 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   'lib/snapshot': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/transfer', 'lib/workflow-commands'],
   'lib/build': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/oci', 'lib/transfer', 'lib/workflow-commands', 'lib/redact'],
   'lib/doctor': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/name', 'lib/oci', 'lib/plan', 'lib/redact', 'lib/transfer', 'lib/workflow-commands'],
+  'lib/pin': ['lib/aws', 'lib/config', 'lib/errors', 'lib/fs-atomic', 'lib/models', 'lib/name', 'lib/oci', 'lib/transfer'],
+  'lib/smoke': ['lib/config', 'lib/errors', 'lib/transfer', 'lib/workflow-commands'],
   'lib/plan': ['lib/aws', 'lib/config', 'lib/contracts', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/redact', 'lib/review'],
   'lib/review': ['lib/config', 'lib/errors', 'lib/name', 'lib/redact'],
   'lib/import': ['lib/aws', 'lib/config', 'lib/errors', 'lib/fs-atomic', 'lib/name', 'lib/redact'],

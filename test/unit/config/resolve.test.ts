@@ -151,6 +151,7 @@ const DOCUMENTED_AT: Record<string, string> = {
   'mirrorEntry.platforms': 'MirrorEntry.platforms',
   'mirrorEntry.tagMutability': 'MirrorEntry.tagMutability',
   'buildEntry.platforms': 'BuildEntry.platforms',
+  'smokeTest.timeoutMinutes': 'SmokeTestSection.timeoutMinutes',
   'buildEntry.tagMutability': 'BuildEntry.tagMutability',
   'models.endpoint': 'ModelsSection.endpoint',
   'snapshot.enabled': 'SnapshotSection.enabled',

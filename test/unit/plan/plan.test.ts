@@ -52,7 +52,7 @@ describe('plan', () => {
       expect(r.valid).toBe(false);
       expect(r.plans.map((p) => p.environment)).toEqual(['dev']);
       const out = JSON.parse(r.output);
-      expect(out.diagnostics.map((d: { rule: string }) => d.rule)).toEqual(['SDP071']);
+      expect(out.diagnostics.map((d: { rule: string }) => d.rule)).toEqual([...Array(6).fill('SDP126'), 'SDP071']);
       expect(r.written).toBeUndefined();
       expect(fs.existsSync(path.join(dir, 'out'))).toBe(false);
     } finally {
@@ -125,7 +125,7 @@ describe('plan of day-2 operations', () => {
     try {
       const r = runPlan({ root: dir, out: 'out/plan.md' });
       expect(r.valid).toBe(true);
-      expect(r.output).toContain("0 error(s), 0 warning(s)");
+      expect(r.output).toContain("0 error(s), 3 warning(s)");
       const [cn] = r.plans;
       expect(cn.operations).toEqual({
         admins: ['arn:aws-cn:iam::123456789012:role/sd-operators', 'arn:aws-cn:iam::123456789012:user/alice'],
