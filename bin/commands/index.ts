@@ -10,6 +10,7 @@ import { register as importCommand } from './import';
 import { register as plan } from './plan';
 import { register as changes } from './changes';
 import { register as review } from './review';
+import { register as changeset } from './changeset';
 import { register as models } from './models';
 import { register as mirror } from './mirror';
 import { register as build } from './build';
@@ -20,4 +21,4 @@ import { register as smoke } from './smoke';
 import { register as pin } from './pin';
 
 /** Every command registrar, in `--help` order. */
-export const COMMANDS: readonly Register[] = [validate, doctor, importCommand, plan, changes, review, models, mirror, build, snapshot, synth, pipeline, smoke, pin];
+export const COMMANDS: readonly Register[] = [validate, doctor, importCommand, plan, changes, review, changeset, models, mirror, build, snapshot, synth, pipeline, smoke, pin];

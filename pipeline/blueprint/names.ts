@@ -122,3 +122,31 @@ export function githubEnvironmentSubject(repository: string, githubEnvironment: 
 export function recordRoleName(environment: string): string {
   return `sdpipe-record-${environment}`;
 }
+
+/**
+ * The change set name CDK Pipelines' CodePipeline gives the Prepare (CreateReplaceChangeSet) and
+ * Deploy (ExecuteChangeSet) actions of every stack (node_modules/aws-cdk-lib/pipelines/lib/codepipeline/codepipeline.js,
+ * `createChangeSetAction` and `executeChangeSetAction`: `changeSetName="PipelineChange"`).
+ */
+export const CDK_PIPELINES_CHANGE_SET = 'PipelineChange';
+
+/** Name of the CodePipeline engine's RenderChangeSet step role, which reads the prepared change set. */
+export function changeSetRoleName(environment: string): string {
+  return `sdpipe-changeset-${environment}`;
+}
+
+/**
+ * Name of the role the generated workflow's Prepare job assumes (in `<env>-prepare`): it may assume the
+ * CDK bootstrap deploy role, to create and read the change set, nothing else.
+ */
+export function prepareRoleName(environment: string): string {
+  return `sdpipe-prepare-${environment}`;
+}
+
+/**
+ * The command that renders a prepared change set (`sdpipe changeset render`), from the step artifact.
+ * Arguments are shell words already (quoted by the caller, or `"$VARIABLE"`).
+ */
+export function changeSetRenderCommand(stack: string, changeSet: string, region: string): string {
+  return `${STEP_CLI} changeset render --stack ${stack} --change-set ${changeSet} --region ${region}`;
+}

@@ -2,7 +2,8 @@
  * The CodePipeline engine: one self-mutating `pipelines.CodePipeline` (pipeline type V2) per
  * environment, in that environment's account and region, rendering the blueprint
  * (pipeline/blueprint/blueprint.ts, its only input besides the stage factory): Source → Build (Synth) → UpdatePipeline (SelfMutate) → Assets →
- * Deploy [Validate → (Mirror → Build → Snapshot) ∥ Models → Approve → the stage's change set → Record]. Synth
+ * Deploy [Validate → (Mirror → Build → Snapshot) ∥ Models → the stage's change set (Prepare → RenderChangeSet →
+ * Approve → Deploy, which executes the prepared change set) → Record]. Synth
  * installs once and builds the step artifact; every later action runs it (CDK Pipelines' own asset
  * and self-mutation actions included, {@link useArtifactTools}).
  *
@@ -30,11 +31,12 @@ import type { Construct } from 'constructs';
 import { SdpipeError } from '../../lib/errors';
 import type { PipelineBlueprint } from '../blueprint/blueprint';
 import { parameterArnResource, pipelineParameterNames } from '../../lib/contracts/parameters';
-import { approvalEnvironmentName, ASSEMBLY_DIR, deployRoleName, githubEnvironmentSubject, pipelineName, recordRoleName, SOURCE_OBJECT_KEY } from '../blueprint/names';
+import { approvalEnvironmentName, ASSEMBLY_DIR, CDK_PIPELINES_CHANGE_SET, changeSetRoleName, changeSetRenderCommand, deployRoleName, githubEnvironmentSubject, pipelineName, recordRoleName, SOURCE_OBJECT_KEY } from '../blueprint/names';
 import type { StepId } from '../blueprint/names';
 import { createStepRoles, GitHubOidc } from '../roles/support';
-import { writeRecordStatement } from '../roles/step-policies';
+import { readChangeSetStatements, writeRecordStatement } from '../roles/step-policies';
 import type { BlueprintStep } from '../blueprint/blueprint';
+import { shellArg } from '../blueprint/blueprint';
 
 /**
  * Makes the stage an engine deploys, in `scope` with construct id `id`. The stage is the deploy,
@@ -88,6 +90,8 @@ export class CodePipelineStack extends Stack {
   readonly stepRoles: Readonly<Partial<Record<StepId, iam.Role>>>;
   /** The role of the Record step, which writes the deployment record after a successful deploy. */
   readonly recordRole: iam.Role;
+  /** The role of the RenderChangeSet step, which reads the prepared change set of the stage stack. */
+  readonly changeSetRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: CodePipelineStackProps) {
     const bp = props.blueprint;
@@ -183,11 +187,6 @@ export class CodePipelineStack extends Stack {
       }
     }
     const pre: pipelines.Step[] = [...steps.values()];
-    if (bp.approval) {
-      const approve = new pipelines.ManualApprovalStep('Approve', { comment: `Deploy ${bp.stackName} to ${name} (${bp.account}, ${bp.region})?` });
-      for (const step of steps.values()) approve.addStepDependency(step);
-      pre.push(approve);
-    }
 
     this.recordRole = new iam.Role(this, 'RecordRole', {
       roleName: recordRoleName(name),
@@ -204,7 +203,20 @@ export class CodePipelineStack extends Stack {
     });
 
     this.stage = props.stage(this, 'Deploy');
-    this.pipeline.addStage(this.stage, { pre, post: [record] });
+    const stageStack = this.stage.node.children.find((c): c is Stack => Stack.isStack(c) && c.stackName === bp.stackName);
+    if (!stageStack) {
+      throw new SdpipeError(`the deploy stage of ${name} has no stack named ${bp.stackName}`, { hint: 'the stage factory (pipeline/app.ts stageFactory) must make the stack named by the environment\'s stackName' });
+    }
+    // Between CDK Pipelines' Prepare (CreateChangeSet) and Deploy (ExecuteChangeSet) of the stage stack
+    // (`stackSteps[].changeSet`): render the prepared change set, then the approval that links to the render.
+    this.changeSetRole = new iam.Role(this, 'ChangeSetRole', {
+      roleName: changeSetRoleName(name),
+      description: `sdpipe ${name}: renders the change set ${CDK_PIPELINES_CHANGE_SET} of ${bp.stackName} for the approval (read only)`,
+      assumedBy: codebuildPrincipal,
+      inlinePolicies: { ReadChangeSet: new iam.PolicyDocument({ statements: readChangeSetStatements(this, bp.stackName) }) },
+    });
+    const changeSet = changeSetSteps(bp, source, artifact, this.changeSetRole);
+    this.pipeline.addStage(this.stage, { pre, post: [record], stackSteps: [{ stack: stageStack, changeSet }] });
     this.pipeline.buildPipeline();
     useArtifactTools(this, this.pipeline, bp);
 
@@ -261,6 +273,57 @@ export class CodePipelineStack extends Stack {
       });
     }
   }
+}
+
+/**
+ * A manual approval whose review URL may be another step's output: CDK Pipelines assigns a step's
+ * variable namespace only for outputs a consuming step has discovered (pipelines/lib/blueprint/step.js
+ * `discoverReferencedOutputs`, which ManualApprovalStep does not call for `reviewUrl`), so this does.
+ */
+export class LinkedApprovalStep extends pipelines.ManualApprovalStep {
+  constructor(id: string, props: pipelines.ManualApprovalStepProps) {
+    super(id, props);
+    this.discoverReferencedOutputs(props.reviewUrl);
+  }
+}
+
+/** The exported variable of the RenderChangeSet step holding its build's console URL (the approval's review URL). */
+export const CHANGESET_URL_VARIABLE = 'CHANGESET_URL';
+
+/** Where the RenderChangeSet step writes the Markdown render (its output artifact, in the pipeline's artifact bucket). */
+export const CHANGESET_RENDER_DIR = 'changeset';
+
+/**
+ * The steps between the stage stack's Prepare and Deploy: RenderChangeSet prints the change set CDK
+ * Pipelines prepared ({@link CDK_PIPELINES_CHANGE_SET}) to its build log and keeps its Markdown as its output
+ * artifact (CodePipeline stores output artifacts in the pipeline's artifact bucket:
+ * https://docs.aws.amazon.com/codepipeline/latest/userguide/concepts.html#concepts-artifacts); then, when
+ * the environment's approval is manual, Approve, whose review URL (the approval action's
+ * `ExternalEntityLink`) is RenderChangeSet's build page: `CODEBUILD_BUILD_URL`, "the URL of the build
+ * results for this build" (https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-env-vars.html),
+ * passed on as an exported variable (`#{<namespace>.CHANGESET_URL}`; CodePipeline resolves variables in
+ * action configuration: https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html).
+ * Deploy is CDK Pipelines' ExecuteChangeSet of that same change set.
+ */
+export function changeSetSteps(bp: PipelineBlueprint, source: pipelines.IFileSetProducer, artifact: pipelines.FileSet, role: iam.IRole): pipelines.Step[] {
+  const render = new pipelines.CodeBuildStep('RenderChangeSet', {
+    input: source,
+    additionalInputs: { [bp.stepArtifact.placedAt]: artifact },
+    commands: [
+      `${changeSetRenderCommand(shellArg(bp.stackName), CDK_PIPELINES_CHANGE_SET, shellArg(bp.region))} --format text --out ${CHANGESET_RENDER_DIR}/${bp.stackName}.md`,
+      `export ${CHANGESET_URL_VARIABLE}="$CODEBUILD_BUILD_URL"`,
+    ],
+    primaryOutputDirectory: CHANGESET_RENDER_DIR,
+    role,
+    timeout: Duration.minutes(15),
+  });
+  if (!bp.approval) return [render];
+  const approve = new LinkedApprovalStep('Approve', {
+    comment: `Deploy change set ${CDK_PIPELINES_CHANGE_SET} of ${bp.stackName} to ${bp.environment} (${bp.account}, ${bp.region})? Review it first: the link opens the RenderChangeSet build, whose log shows it (replacements first, IAM and security groups, GPU node and chart/image drift warnings).`,
+    reviewUrl: render.exportedVariable(CHANGESET_URL_VARIABLE),
+  });
+  approve.addStepDependency(render);
+  return [render, approve];
 }
 
 /**

@@ -7,6 +7,9 @@
  *
  * - `sdpipe-deploy-<env>` (the CDK bootstrap deploy role only) trusts the approval environment
  *   `<env>`, whose required reviewers gate the deploy job: AWS refuses the role to any other job;
+ * - `sdpipe-prepare-<env>` trusts `<env>-prepare`: the Prepare job creates and renders the change set
+ *   that the deploy job executes after the approval; it can pass the CDK execution role to a change
+ *   set but cannot execute one, nor assume the CDK deploy role (pipeline/roles/step-policies.ts);
  * - `sdpipe-assets-<env>` (the CDK file and image publishing roles only) and one
  *   `sdpipe-<step>-<env>` per step (pipeline/roles/step-policies.ts) trust `<env>-prepare`, the
  *   environment of the jobs before the approval.
@@ -21,9 +24,9 @@ import type { Construct } from 'constructs';
 import { SdpipeError } from '../../lib/errors';
 import { sessionSeconds } from '../blueprint/blueprint';
 import type { PipelineBlueprint } from '../blueprint/blueprint';
-import { approvalEnvironmentName, assetsRoleName, deployRoleName, githubEnvironmentSubject, prepareEnvironmentName } from '../blueprint/names';
+import { approvalEnvironmentName, assetsRoleName, deployRoleName, githubEnvironmentSubject, prepareEnvironmentName, prepareRoleName } from '../blueprint/names';
 import type { StepId } from '../blueprint/names';
-import { assetsStatements, deployStatements } from '../roles/step-policies';
+import { assetsStatements, deployStatements, prepareChangeSetStatements } from '../roles/step-policies';
 import { createStepRoles, GitHubOidc } from '../roles/support';
 
 /** Properties of {@link GitHubSupportStack}. */
@@ -44,6 +47,8 @@ export class GitHubSupportStack extends Stack {
   readonly oidc: GitHubOidc;
   /** `sdpipe-deploy-<env>`: the deploy job, in the approval environment. */
   readonly deployRole: iam.Role;
+  /** `sdpipe-prepare-<env>`: the Prepare job (creates and renders the change set), in the prepare environment. */
+  readonly prepareRole: iam.Role;
   /** `sdpipe-assets-<env>`: the asset-publishing jobs, in the prepare environment. */
   readonly assetsRole: iam.Role;
   /** The role of each step. */
@@ -65,6 +70,12 @@ export class GitHubSupportStack extends Stack {
       description: `sdpipe ${name}: the deploy job of the generated workflow, in GitHub environment ${approvalEnvironmentName(name)} (CDK bootstrap deploy role, then the deployment record)`,
       assumedBy: approval,
       inlinePolicies: { Deploy: new iam.PolicyDocument({ statements: deployStatements(this, name) }) },
+    });
+    this.prepareRole = new iam.Role(this, 'PrepareRole', {
+      roleName: prepareRoleName(name),
+      description: `sdpipe ${name}: the Prepare job of the generated workflow, in GitHub environment ${prepareEnvironmentName(name)} (creates and renders the change set of ${bp.stackName}; never executes it)`,
+      assumedBy: principal,
+      inlinePolicies: { PrepareChangeSet: new iam.PolicyDocument({ statements: prepareChangeSetStatements(this, bp.stackName) }) },
     });
     this.assetsRole = new iam.Role(this, 'AssetsRole', {
       roleName: assetsRoleName(name),

@@ -5,9 +5,10 @@
  * (the one `npm ci`; fails when the committed workflow is stale; builds the step artifact and
  * publishes the assets) → Validate → (Mirror → Build → Snapshot) ∥ Models, Mirror, Models and
  * Snapshot each skipped when Validate's `sdpipe changes` finds its inputs unchanged (Build, when
- * `build.images` has entries, always runs), all in the GitHub environment `<env>-prepare` →
- * Deploy, in the GitHub environment `<env>` whose required reviewers are the manual gate, which
- * records the deployment. Each job assumes its own role
+ * `build.images` has entries, always runs) → Prepare (creates the stage stack's change set and renders
+ * it into the job summary), all in the GitHub environment `<env>-prepare` → Deploy, in the GitHub
+ * environment `<env>` whose required reviewers are the manual gate, which executes exactly that change
+ * set and records the deployment. Each job assumes its own role
  * through GitHub OIDC with the partition's audience; the roles trust the environment's `sub`
  * (pipeline/github/github-support-stack.ts), so AWS itself refuses the deploy role to any job
  * that did not pass the reviewers.
@@ -34,9 +35,9 @@ import { SdpipeError } from '../../lib/errors';
 import { pinnedUses, pinOf } from './action-pins';
 import { sessionSeconds } from '../blueprint/blueprint';
 import type { BlueprintStep, PipelineBlueprint } from '../blueprint/blueprint';
-import { DEPLOY_STACK_SCRIPT } from './deploy-stack-script';
+import { EXECUTE_CHANGE_SET_SCRIPT, PREPARE_CHANGE_SET_SCRIPT } from './deploy-stack-script';
 import { GitHubOidcCredentials, oidcCredentialStep } from './github-credentials';
-import { approvalEnvironmentName, ASSEMBLY_DIR, assetsRoleName, deployRoleName, prepareEnvironmentName, workflowId, workflowName, workflowPath } from '../blueprint/names';
+import { approvalEnvironmentName, ASSEMBLY_DIR, assetsRoleName, changeSetRenderCommand, deployRoleName, prepareEnvironmentName, prepareRoleName, workflowId, workflowName, workflowPath } from '../blueprint/names';
 import type { StepId } from '../blueprint/names';
 import { generatedHeader, renderWorkflowYaml } from './workflow-render';
 
@@ -128,6 +129,7 @@ export interface GitHubEngine {
 /** Job timeouts that are not a blueprint step's. */
 const SYNTH_JOB_TIMEOUT = 30;
 const DEPLOY_JOB_TIMEOUT = 180;
+const PREPARE_JOB_TIMEOUT = 30;
 
 /** The command that regenerates the committed workflows. */
 export const GENERATE_COMMAND = 'npx sdpipe pipeline generate';
@@ -383,18 +385,93 @@ export function assetOutputName(asset: string): string {
   return `asset-hash-${asset}`;
 }
 
-/** The deploy job's CloudFormation step, from the library's `aws-cloudformation-github-deploy` step (its `with`: pipeline.js lines 380-391). */
-function deployStep(w: Record<string, unknown>): WorkflowStep {
+/** The Prepare job's step id, whose outputs (`change-set`, `changes`) the job passes on to Deploy. */
+const PREPARE_STEP_ID = 'prepare';
+
+/** Where the Prepare job writes the change set's render (uploaded as the artifact `<env>-changeset`). */
+export const CHANGESET_RENDER_DIR = 'changeset';
+
+/** The id of the Prepare job of a deploy job (`Deploy-<stack>-Deploy` → `Deploy-<stack>-Prepare`). */
+export function prepareJobIdOf(deployJobId: string): string {
+  return /-Deploy$/.test(deployJobId) ? deployJobId.replace(/-Deploy$/, '-Prepare') : `${deployJobId}-Prepare`;
+}
+
+/**
+ * The Prepare job's change set step, from the library's `aws-cloudformation-github-deploy` step (its
+ * `with`: pipeline.js lines 380-391): the template URL, execution role and capabilities go here, not
+ * to the Deploy job, which only executes.
+ */
+function prepareStep(w: Record<string, unknown>): WorkflowStep {
   return {
-    id: 'Deploy',
-    name: `Deploy ${String(w.name)} through a CloudFormation change set`,
+    id: PREPARE_STEP_ID,
+    name: `Prepare the change set of ${String(w.name)}`,
     env: {
       STACK_NAME: String(w.name),
       TEMPLATE_URL: String(w.template),
       CFN_EXECUTION_ROLE_ARN: String(w['role-arn']),
       CAPABILITIES: String(w.capabilities ?? 'CAPABILITY_IAM').split(',').join(' '),
     },
-    run: DEPLOY_STACK_SCRIPT.join('\n'),
+    run: PREPARE_CHANGE_SET_SCRIPT.join('\n'),
+  };
+}
+
+/** The Deploy job's step: execute the change set the Prepare job prepared (its outputs), nothing else. */
+function executeStep(stackName: string, prepareId: string): WorkflowStep {
+  return {
+    id: 'Deploy',
+    name: `Deploy ${stackName}: execute the approved change set`,
+    env: {
+      STACK_NAME: stackName,
+      CHANGE_SET: `\${{ needs.${prepareId}.outputs.change-set }}`,
+      CHANGES: `\${{ needs.${prepareId}.outputs.changes }}`,
+    },
+    run: EXECUTE_CHANGE_SET_SCRIPT.join('\n'),
+  };
+}
+
+/**
+ * The Prepare job of a deploy job: in `<env>-prepare`, it assumes `sdpipe-prepare-<env>`, which may
+ * create and read change sets of the stage stack but never execute one (the CDK deploy role could: only
+ * the Deploy job, after the approval, assumes it), creates the change set, renders it with `sdpipe changeset render` into the job summary and keeps the render as
+ * the artifact `<env>-changeset`. The approval (the Deploy job's environment) comes after it.
+ */
+function prepareJob(bp: PipelineBlueprint, libraryWith: Record<string, unknown>, synthId: string): WorkflowJob {
+  const stackName = String(libraryWith.name);
+  const prepare = prepareStep(libraryWith);
+  const out = `${CHANGESET_RENDER_DIR}/${stackName}.md`;
+  const steps: WorkflowStep[] = [
+    ...(setupNodeSteps() as WorkflowStep[]),
+    { name: 'Download the step artifact', uses: pinnedUses('actions/download-artifact'), with: { name: bp.stepArtifact.name, path: bp.stepArtifact.placedAt } },
+    oidcCredentialStep({
+      roleArn: roleArn(bp, prepareRoleName(bp.environment)),
+      audience: partitionFacts(bp.partition).oidcAudience,
+      region: bp.region,
+      name: `Assume ${prepareRoleName(bp.environment)} through GitHub OIDC`,
+    }) as WorkflowStep,
+    { ...prepare, env: mapValues(prepare.env ?? {}, (v) => templateHashFromSynth(v, synthId)) },
+    {
+      name: 'Render the change set into the job summary',
+      if: `steps.${PREPARE_STEP_ID}.outputs.changes == 'true'`,
+      env: { STACK_NAME: stackName },
+      run: [
+        'set -euo pipefail',
+        `${changeSetRenderCommand('"$STACK_NAME"', '"$CHANGE_SET"', bp.region)} --format markdown --out ${out} >> "$GITHUB_STEP_SUMMARY"`,
+      ].join('\n'),
+    },
+    {
+      name: 'Keep the change set render',
+      if: `steps.${PREPARE_STEP_ID}.outputs.changes == 'true'`,
+      uses: pinnedUses('actions/upload-artifact'),
+      with: { name: `${bp.environment}-changeset`, path: CHANGESET_RENDER_DIR, 'if-no-files-found': 'error' },
+    },
+  ];
+  return {
+    name: 'Prepare',
+    outputs: {
+      'change-set': `\${{ steps.${PREPARE_STEP_ID}.outputs.change-set }}`,
+      changes: `\${{ steps.${PREPARE_STEP_ID}.outputs.changes }}`,
+    },
+    steps,
   };
 }
 
@@ -452,7 +529,7 @@ export function postProcess(raw: LibraryWorkflow, bp: PipelineBlueprint, kinds: 
     const deploy = kind.kind === 'deploy';
     const isSynth = kind.kind === 'synth';
     // The deploy job's CloudFormation step has the id `Deploy` (pipeline.js line 409).
-    let steps = (job.steps ?? []).map((s) => (deploy && s.id === 'Deploy' ? deployStep((s.with ?? {}) as Record<string, unknown>) : pinStep(s)));
+    let steps = (job.steps ?? []).map((s) => (deploy && s.id === 'Deploy' ? s : pinStep(s)));
     let needs = [...new Set(job.needs ?? [])].filter((n) => !assetIds.has(n));
     let condition: string | undefined;
     let outputs: Record<string, string> | undefined;
@@ -470,8 +547,27 @@ export function postProcess(raw: LibraryWorkflow, bp: PipelineBlueprint, kinds: 
         ]);
       }
     } else if (deploy) {
+      // The deploy is split: the Prepare job creates and renders the change set before the approval
+      // (this job's environment); this job executes that change set only.
       condition = `\${{ ${notFailed} }}`;
-      steps = [...steps.map((s) => (s.id === 'Deploy' ? { ...s, env: mapValues(s.env ?? {}, (v) => templateHashFromSynth(v, synthId)) } : s)), ...(validateId ? recordSteps(bp, validateId) : [])];
+      const library = (job.steps ?? []).find((s) => s.id === 'Deploy');
+      if (!library) throw new SdpipeError(`the deploy job ${id} has no Deploy step`, { hint: 'the cdk-pipelines-github deploy job changed: check pipeline/github/github-workflow.ts postProcess against node_modules/cdk-pipelines-github/lib/pipeline.js' });
+      const libraryWith = (library.with ?? {}) as Record<string, unknown>;
+      const prepareId = prepareJobIdOf(id);
+      const prep = prepareJob(bp, libraryWith, synthId);
+      jobs[prepareId] = {
+        name: prep.name,
+        ...(needs.length ? { needs: [...needs] } : {}),
+        if: condition,
+        outputs: prep.outputs,
+        environment: prepareEnvironmentName(bp.environment),
+        permissions: { contents: 'read', 'id-token': 'write' },
+        'runs-on': runsOn,
+        'timeout-minutes': PREPARE_JOB_TIMEOUT,
+        steps: prep.steps!,
+      };
+      needs = [...needs, prepareId];
+      steps = [...steps.map((s) => (s.id === 'Deploy' ? executeStep(String(libraryWith.name), prepareId) : s)), ...(validateId ? recordSteps(bp, validateId) : [])];
     }
     const timeout = kind.kind === 'step' ? kind.step.timeoutMinutes : isSynth ? SYNTH_JOB_TIMEOUT : DEPLOY_JOB_TIMEOUT;
     const env = isSynth ? { ...bp.buildEnv, ...(job.env ?? {}) } : kind.kind === 'step' ? withoutNpmRegistry(job.env) : job.env;
@@ -587,6 +683,8 @@ const GENERATED_EXPRESSIONS: readonly RegExp[] = [
   /^\$\{\{ steps\.changes\.outputs\.(run-(mirror|models|snapshot)|record) \}\}$/, // Validate's `sdpipe changes` outputs
   /^\$\{\{ needs\.[A-Za-z0-9-]+\.outputs\.record \}\}$/, // ... the record the deploy job writes
   /^\$\{\{ !failure\(\) && !cancelled\(\) \}\}$/, // the deploy job: no job failed (skipped steps are fine)
+  /^\$\{\{ steps\.prepare\.outputs\.(change-set|changes) \}\}$/, // the Prepare job's change set
+  /^\$\{\{ needs\.[A-Za-z0-9-]+\.outputs\.(change-set|changes) \}\}$/, // ... which the Deploy job executes
   /^\$\{\{ !failure\(\) && !cancelled\(\) && needs\.[A-Za-z0-9-]+\.outputs\.run-(mirror|models|snapshot) == 'true' \}\}$/, // a change-aware step's job
 ];
 

@@ -283,3 +283,59 @@ export function stepStatements(scope: Construct, step: StepId, input: StepPolicy
       return [...snapshotStatements(scope, input.environment, bakeInstanceRoleArn), ...record];
   }
 }
+
+/**
+ * Statements of the CodePipeline engine's RenderChangeSet step: read the stage stack, its change sets and
+ * templates, nothing else. DescribeStacks, DescribeChangeSet and GetTemplate are authorized on the stack
+ * resource (Service Authorization Reference, AWS CloudFormation, "Actions defined":
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html); the
+ * change set ARN is listed too, for DescribeChangeSet's `changeset` resource type.
+ */
+export function readChangeSetStatements(scope: Construct, stackName: string): iam.PolicyStatement[] {
+  const stack = Stack.of(scope);
+  return [new iam.PolicyStatement({
+    sid: 'ReadChangeSet',
+    actions: ['cloudformation:DescribeChangeSet', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplate'],
+    resources: [
+      arn('cloudformation', stack.region, stack.account, `stack/${stackName}/*`),
+      arn('cloudformation', stack.region, stack.account, 'changeSet/*'),
+    ],
+  })];
+}
+
+/**
+ * Statements of the github-actions engine's Prepare job (`sdpipe-prepare-<env>`, trusted by
+ * `<env>-prepare`, no reviewers): create, read and delete change sets of the stage stack, pass the CDK
+ * execution role to CloudFormation for them, and read the template the Synth job published to the
+ * bootstrap assets bucket. Never ExecuteChangeSet, and never the CDK deploy role (which may execute):
+ * only the Deploy job, after the approval, can deploy. Action and resource names: Service Authorization
+ * Reference, AWS CloudFormation (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html);
+ * CreateChangeSet with a RoleARN needs iam:PassRole of that role
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html). That
+ * CloudFormation reads a TemplateURL with the caller's credentials (hence s3:GetObject) is an assumption.
+ */
+export function prepareChangeSetStatements(scope: Construct, stackName: string): iam.PolicyStatement[] {
+  const stack = Stack.of(scope);
+  const q = DefaultStackSynthesizer.DEFAULT_QUALIFIER;
+  return [
+    new iam.PolicyStatement({
+      sid: 'PrepareChangeSet',
+      actions: ['cloudformation:CreateChangeSet', 'cloudformation:DeleteChangeSet', 'cloudformation:DescribeChangeSet', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplate'],
+      resources: [
+        arn('cloudformation', stack.region, stack.account, `stack/${stackName}/*`),
+        arn('cloudformation', stack.region, stack.account, 'changeSet/*'),
+      ],
+    }),
+    new iam.PolicyStatement({
+      sid: 'PassCdkExecutionRole',
+      actions: ['iam:PassRole'],
+      resources: [`arn:${Aws.PARTITION}:iam::${stack.account}:role/cdk-${q}-cfn-exec-role-${stack.account}-${stack.region}`],
+      conditions: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'ReadPublishedTemplate',
+      actions: ['s3:GetObject'],
+      resources: [`arn:${Aws.PARTITION}:s3:::cdk-${q}-assets-${stack.account}-${stack.region}/*`],
+    }),
+  ];
+}

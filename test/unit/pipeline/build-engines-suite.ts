@@ -66,10 +66,11 @@ export function describeBuildEngines(load: () => EnvironmentConfig, expected: Bu
         Models: 2,
         Build: 3,
         Snapshot: 4,
-        ...(expected.approval ? { Approve: 5 } : {}),
-        [`${s.config.stackName}.Prepare`]: 5 + approve,
-        [`${s.config.stackName}.Deploy`]: 6 + approve,
-        Record: 7 + approve,
+        [`${s.config.stackName}.Prepare`]: 5,
+        [`${s.config.stackName}.RenderChangeSet`]: 6,
+        ...(expected.approval ? { [`${s.config.stackName}.Approve`]: 7 } : {}),
+        [`${s.config.stackName}.Deploy`]: 7 + approve,
+        Record: 8 + approve,
       });
     });
 
@@ -132,7 +133,8 @@ export function describeBuildEngines(load: () => EnvironmentConfig, expected: Bu
         Build: ['Mirror', 'Synthesize'],
         Models: ['Synthesize', 'Validate'],
         Snapshot: ['Build', 'Synthesize', 'Validate'],
-        Deploy: ['Build', 'Mirror', 'Models', 'Snapshot', 'Synthesize', 'Validate'],
+        Prepare: ['Build', 'Mirror', 'Models', 'Snapshot', 'Synthesize', 'Validate'],
+        Deploy: ['Build', 'Mirror', 'Models', 'Prepare', 'Snapshot', 'Synthesize', 'Validate'],
       });
     });
 

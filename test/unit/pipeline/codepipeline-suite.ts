@@ -89,19 +89,56 @@ export function describeCodePipelineEngine(load: () => Promise<EnvironmentConfig
     const stack = s.config.stackName;
     const approve = expected.approval ? 1 : 0;
     // CodePipeline runs actions of one stage by runOrder; equal runOrders run in parallel.
+    // The approval sits between the stage stack's Prepare and Deploy, after the change set's render.
     expect(order).toEqual({
       Validate: 1,
       Mirror: 2,
       Models: 2,
       Snapshot: 3,
-      ...(expected.approval ? { Approve: 4 } : {}),
-      [`${stack}.Prepare`]: 4 + approve,
-      [`${stack}.Deploy`]: 5 + approve,
-      Record: 6 + approve,
+      [`${stack}.Prepare`]: 4,
+      [`${stack}.RenderChangeSet`]: 5,
+      ...(expected.approval ? { [`${stack}.Approve`]: 6 } : {}),
+      [`${stack}.Deploy`]: 6 + approve,
+      Record: 7 + approve,
     });
     const provider = Object.fromEntries(deploy.map((a) => [a.name, a.provider]));
-    expect(provider).toMatchObject({ Validate: 'CodeBuild', Mirror: 'CodeBuild', Models: 'CodeBuild', Snapshot: 'CodeBuild', Record: 'CodeBuild', [`${stack}.Deploy`]: 'CloudFormation' });
-    if (expected.approval) expect(provider.Approve).toBe('Manual');
+    expect(provider).toMatchObject({ Validate: 'CodeBuild', Mirror: 'CodeBuild', Models: 'CodeBuild', Snapshot: 'CodeBuild', Record: 'CodeBuild', [`${stack}.RenderChangeSet`]: 'CodeBuild', [`${stack}.Deploy`]: 'CloudFormation' });
+    if (expected.approval) expect(provider[`${stack}.Approve`]).toBe('Manual');
+  });
+
+  it('shows the approval the change set that Deploy executes: Prepare creates it, RenderChangeSet renders it by that name, Deploy executes that name', () => {
+    const stack = s.config.stackName;
+    const action = (n: string) => s.actions.find((a) => a.stage === 'Deploy' && a.name === `${stack}.${n}`)!;
+    const prepare = action('Prepare');
+    const deploy = action('Deploy');
+    const render = action('RenderChangeSet');
+    expect(prepare.configuration).toMatchObject({ ActionMode: 'CHANGE_SET_REPLACE', StackName: stack });
+    // Deploy executes the prepared change set: no fresh create/update of the stack.
+    expect(deploy.configuration).toMatchObject({ ActionMode: 'CHANGE_SET_EXECUTE', StackName: stack, ChangeSetName: prepare.configuration.ChangeSetName });
+    const commands = s.buildSpec(`${stack}.RenderChangeSet`).phases.build.commands.join('\n');
+    expect(commands).toContain(`changeset render --stack ${stack} --change-set ${deploy.configuration.ChangeSetName} --region ${s.config.environment.region}`);
+    expect(render.runOrder).toBeGreaterThan(prepare.runOrder);
+    expect(render.runOrder).toBeLessThan(deploy.runOrder);
+    if (expected.approval) {
+      const approve = action('Approve');
+      expect(approve.runOrder).toBeGreaterThan(render.runOrder);
+      expect(approve.runOrder).toBeLessThan(deploy.runOrder);
+      const pipeline = Object.values(s.json.Resources).find((r) => r.Type === 'AWS::CodePipeline::Pipeline')!;
+      const raw = (pipeline.Properties.Stages as Array<{ Name: string; Actions: Array<Record<string, any>> }>).find((x) => x.Name === 'Deploy')!.Actions;
+      const namespace = raw.find((a) => a.Name === `${stack}.RenderChangeSet`)!.Namespace as string;
+      expect(namespace).toBeTruthy();
+      // The approval links to the render: the RenderChangeSet build's page, an exported variable of that action.
+      expect(approve.configuration.ExternalEntityLink).toBe(`#{${namespace}.CHANGESET_URL}`);
+      expect(approve.configuration.CustomData).toContain(`change set ${deploy.configuration.ChangeSetName} of ${stack}`);
+    }
+  });
+
+  it('renders the change set with a role that may only read the stage stack', () => {
+    const role = s.stack.changeSetRole;
+    const doc = (s.json.Resources[s.stack.getLogicalId(role.node.defaultChild as any)].Properties.Policies as Array<{ PolicyDocument: { Statement: Array<Record<string, any>> } }>)[0].PolicyDocument;
+    expect(doc.Statement).toHaveLength(1);
+    expect(doc.Statement[0].Action).toEqual(['cloudformation:DescribeChangeSet', 'cloudformation:DescribeStacks', 'cloudformation:GetTemplate']);
+    expect(JSON.stringify(doc.Statement[0].Resource)).toContain(`stack/${s.config.stackName}/*`);
   });
 
   it(expected.approval ? 'has a manual approval before the deploy' : 'has no manual approval', () => {

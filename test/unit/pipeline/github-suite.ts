@@ -48,7 +48,8 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
       Mirror: ['Synthesize', 'Validate'],
       Models: ['Synthesize', 'Validate'],
       Snapshot: ['Mirror', 'Synthesize', 'Validate'],
-      Deploy: ['Mirror', 'Models', 'Snapshot', 'Synthesize', 'Validate'],
+      Prepare: ['Mirror', 'Models', 'Snapshot', 'Synthesize', 'Validate'],
+      Deploy: ['Mirror', 'Models', 'Prepare', 'Snapshot', 'Synthesize', 'Validate'],
     });
     expect(engine.blueprint.stages).toEqual(['Validate', 'Mirror', 'Models', 'Snapshot', ...(expected.approval ? ['Approve'] : []), 'Deploy']);
     expect(Object.fromEntries(engine.blueprint.steps.map((st) => [st.id, st.needs]))).toEqual({ Validate: [], Mirror: ['Validate'], Models: ['Validate'], Snapshot: ['Mirror'] });
@@ -58,13 +59,17 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
     try {
       const cp = new CodePipelineStack(t.app, 'cp', { ...engineInputs(withEngine(config, 'codepipeline')), repository: REPO });
       const deploy = cp.pipeline.pipeline.stages.find((st) => st.stageName === 'Deploy')!.actions;
-      const order = (n: string) => deploy.find((a) => (n === 'Deploy' ? a.actionProperties.actionName.endsWith('.Prepare') : a.actionProperties.actionName === n))!.actionProperties.runOrder ?? 0;
+      // The stage stack's actions: Prepare (the Prepare job), RenderChangeSet, Approve, Deploy (the Deploy job).
+      const order = (n: string) => deploy.find((a) => (['Prepare', 'Deploy', 'Approve'].includes(n) ? a.actionProperties.actionName.endsWith(`.${n}`) : a.actionProperties.actionName === n))!.actionProperties.runOrder ?? 0;
       for (const [job, before] of Object.entries(needs)) {
         if (job === 'Synthesize') continue;
         for (const b of before.filter((x) => x !== 'Synthesize')) expect([job, b, order(b) < order(job)]).toEqual([job, b, true]);
       }
       expect(order('Mirror')).toBe(order('Models'));
-      if (expected.approval) expect(order('Approve')).toBe(Math.max(...['Mirror', 'Models', 'Snapshot'].map(order)) + 1);
+      if (expected.approval) {
+        expect(order('Approve')).toBeGreaterThan(order('Prepare'));
+        expect(order('Approve')).toBeLessThan(order('Deploy'));
+      }
     } finally {
       t.cleanup();
     }
@@ -115,6 +120,11 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
       expect(steps[find + 1]).toMatchObject({ name: 'Set up Node.js', if: "steps.node.outputs.found != 'true'" });
       if (j.name === 'Synthesize') continue;
       expect(steps.find((st) => st.name === 'Download the step artifact')?.with).toEqual({ name: 'sdpipe-step', path: '.sdpipe-step' });
+      // Prepare reads nothing from the repository: the change set's template was published by Synth.
+      if (j.name === 'Prepare') {
+        expect(steps.find((st) => st.name === 'Check out')).toBeUndefined();
+        continue;
+      }
       // Only config/ crosses to the runner (sparse checkout; the artifact carries sdpipe's own data).
       expect(steps.find((st) => st.name === 'Check out')?.with).toEqual({ 'persist-credentials': false, 'sparse-checkout': 'config' });
     }
@@ -191,9 +201,9 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
     expect(engine.generated.text).not.toContain(other);
   });
 
-  it('deploys the stage from the published template through a change set, with the CDK execution role', () => {
-    const [, deploy] = byName('Deploy');
-    const step = deploy.steps!.find((s) => s.id === 'Deploy')!;
+  it('prepares the change set from the published template with the CDK execution role, in the Prepare job', () => {
+    const [, prepare] = byName('Prepare');
+    const step = prepare.steps!.find((s) => s.id === 'prepare')!;
     const suffix = expected.partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
     const { account, region } = config.environment;
     expect(step.env).toEqual({
@@ -203,7 +213,47 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
       CAPABILITIES: 'CAPABILITY_IAM CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND',
     });
     expect(step.run).toContain('aws cloudformation create-change-set');
+    expect(step.run).not.toContain('execute-change-set');
     expect(step.uses).toBeUndefined();
+    // Its own role, which cannot execute a change set; never the CDK deploy role.
+    const roles = prepare.steps!.filter((s) => String(s.uses).startsWith('aws-actions/configure-aws-credentials@')).map((s) => (s.with as Record<string, unknown>)['role-to-assume']);
+    expect(roles).toEqual([`arn:${expected.partition}:iam::${account}:role/sdpipe-prepare-${config.environment.name}`]);
+    expect(prepare.environment).toBe(`${config.environment.name}-prepare`);
+  });
+
+  it('shows the change set at the approval, and Deploy executes exactly that change set (no fresh deploy)', () => {
+    const env = config.environment.name;
+    const [prepareId, prepare] = byName('Prepare');
+    const [, deploy] = byName('Deploy');
+    const steps = prepare.steps!;
+    const at = (pred: (s: { id?: string; name?: string; run?: string; uses?: string }) => boolean) => steps.findIndex(pred);
+    const prep = at((s) => s.id === 'prepare');
+    const render = at((s) => String(s.run).includes('changeset render'));
+    const keep = at((s) => String(s.uses).startsWith('actions/upload-artifact@'));
+    // The render runs after the change set is prepared, with the name the prepare step wrote to the job's env,
+    // into the job summary, and is kept as an artifact.
+    expect(prep).toBeGreaterThan(-1);
+    expect(render).toBeGreaterThan(prep);
+    expect(keep).toBeGreaterThan(render);
+    expect(steps[prep].run).toContain('echo "CHANGE_SET=$change_set" >> "$GITHUB_ENV"');
+    expect(steps[prep].run).toContain('echo "change-set=$change_set" >> "$GITHUB_OUTPUT"');
+    expect(steps[render].run).toContain(`node .sdpipe-step/sdpipe.js changeset render --stack "$STACK_NAME" --change-set "$CHANGE_SET" --region ${config.environment.region} --format markdown --out changeset/${config.stackName}.md >> "$GITHUB_STEP_SUMMARY"`);
+    expect(steps[render].env).toEqual({ STACK_NAME: config.stackName });
+    expect(steps[keep].with).toEqual({ name: `${env}-changeset`, path: 'changeset', 'if-no-files-found': 'error' });
+    expect(prepare.outputs).toEqual({ 'change-set': '${{ steps.prepare.outputs.change-set }}', changes: '${{ steps.prepare.outputs.changes }}' });
+    // The approval is the Deploy job's environment: it comes after Prepare (a need), so the reviewer sees the render.
+    expect(deploy.needs).toContain(prepareId);
+    expect(deploy.environment).toBe(env);
+    const execute = deploy.steps!.find((s) => s.id === 'Deploy')!;
+    expect(execute.env).toEqual({
+      STACK_NAME: config.stackName,
+      CHANGE_SET: `\${{ needs.${prepareId}.outputs.change-set }}`,
+      CHANGES: `\${{ needs.${prepareId}.outputs.changes }}`,
+    });
+    expect(execute.run).toContain('aws cloudformation execute-change-set --stack-name "$STACK_NAME" --change-set-name "$CHANGE_SET"');
+    // Never a new change set, template or synth in the Deploy job.
+    const runs = deploy.steps!.map((s) => String(s.run ?? '')).join('\n');
+    expect(runs).not.toMatch(/create-change-set|cdk (deploy|synth)|TEMPLATE_URL/);
   });
 
   it('runs each step\'s sdpipe command and keeps the lock files as artifacts; Snapshot reads Mirror\'s', () => {

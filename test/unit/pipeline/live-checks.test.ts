@@ -104,7 +104,8 @@ describe('live checks', () => {
     });
     expect(regions).toEqual(['cn-northwest-1']);
     expect(reports[0]).toMatchObject({ valid: false, errors: 1 });
-    expect(reports[0].diagnostics.map((d) => d.rule)).toEqual(['SDP050']);
+    // Besides the live finding, the shipped file's SDP126 warnings (its `:latest` tags, docs/pin.md).
+    expect(reports[0].diagnostics.map((d) => d.rule)).toEqual(['SDP126', 'SDP126', 'SDP126', 'SDP050']);
     expect(reports[1].valid).toBe(false);
   });
 
@@ -112,7 +113,7 @@ describe('live checks', () => {
     fakeRegion(['m5.large', 'g4dn.xlarge'], CN_PARAMS);
     const live = await runCli(['validate', '--env', 'prod-cn', '--live', '--format', 'json'], ROOT);
     expect(live.code).toBe(1);
-    expect((JSON.parse(live.stdout) as { files: Array<{ diagnostics: Array<{ rule: string; message: string }> }> }).files[0].diagnostics.map((d) => d.rule)).toEqual(['SDP050']);
+    expect((JSON.parse(live.stdout) as { files: Array<{ diagnostics: Array<{ rule: string; message: string }> }> }).files[0].diagnostics.map((d) => d.rule)).toEqual(['SDP126', 'SDP126', 'SDP126', 'SDP050']);
     ec2.resetHistory();
     const plain = await runCli(['validate', '--env', 'prod-cn'], ROOT);
     expect(plain.code).toBe(0);

@@ -53,7 +53,7 @@ export function describeSupportStack(load: () => Promise<EnvironmentConfig>, exp
       },
     }];
     expect(role(`sdpipe-deploy-${env}`).Properties.AssumeRolePolicyDocument.Statement).toEqual(trustOf(`repo:${REPO}:environment:${env}`));
-    const prepare = ['assets', 'validate', 'mirror', 'models', 'snapshot'].map((s) => `sdpipe-${s}-${env}`);
+    const prepare = ['assets', 'prepare', 'validate', 'mirror', 'models', 'snapshot'].map((s) => `sdpipe-${s}-${env}`);
     for (const name of prepare) expect([name, role(name).Properties.AssumeRolePolicyDocument.Statement]).toEqual([name, trustOf(`repo:${REPO}:environment:${env}-prepare`)]);
     // The bake instance role is EC2's, not GitHub's; there are no other roles.
     expect(roles().map((r) => r.Properties.RoleName).sort()).toEqual([`sdpipe-deploy-${env}`, ...prepare, `sdpipe-bake-instance-${env}`].sort());
@@ -76,6 +76,20 @@ export function describeSupportStack(load: () => Promise<EnvironmentConfig>, exp
     expect(assets).toHaveLength(1);
     expect(assets[0].Action).toBe('sts:AssumeRole');
     expect(([] as unknown[]).concat(assets[0].Resource).map(flat)).toEqual([arn('file-publishing-role'), arn('image-publishing-role')]);
+  });
+
+  it('lets the Prepare job\'s role create and read change sets of the stage stack, never execute one nor assume the CDK deploy role', () => {
+    const env = config.environment.name;
+    const { account, region } = config.environment;
+    const statements = role(`sdpipe-prepare-${env}`).Properties.Policies[0].PolicyDocument.Statement as Array<{ Sid: string; Action: string | string[]; Resource: unknown; Condition?: unknown }>;
+    const actions = statements.flatMap((st) => ([] as string[]).concat(st.Action));
+    expect(actions).toEqual(expect.arrayContaining(['cloudformation:CreateChangeSet', 'cloudformation:DescribeChangeSet', 'cloudformation:GetTemplate', 'iam:PassRole', 's3:GetObject']));
+    expect(actions).not.toContain('cloudformation:ExecuteChangeSet');
+    expect(actions).not.toContain('sts:AssumeRole');
+    const byId = Object.fromEntries(statements.map((st) => [st.Sid, ([] as unknown[]).concat(st.Resource).map(flat)]));
+    expect(byId.PrepareChangeSet).toContain(`arn:<AWS::Partition>:cloudformation:${region}:${account}:stack/${config.stackName}/*`);
+    expect(byId.PassCdkExecutionRole).toEqual([`arn:<AWS::Partition>:iam::${account}:role/cdk-hnb659fds-cfn-exec-role-${account}-${region}`]);
+    expect(byId.ReadPublishedTemplate).toEqual([`arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-${account}-${region}/*`]);
   });
 
   it('gives the step roles sessions as long as the steps may run', () => {
