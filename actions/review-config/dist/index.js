@@ -961,8 +961,8 @@ var require_util = __commonJS({
     var [nodeMajor, nodeMinor] = process.versions.node.split(".").map((v) => Number(v));
     function nop() {
     }
-    function isStream(obj8) {
-      return obj8 && typeof obj8 === "object" && typeof obj8.pipe === "function" && typeof obj8.on === "function";
+    function isStream(obj9) {
+      return obj9 && typeof obj9 === "object" && typeof obj9.pipe === "function" && typeof obj9.on === "function";
     }
     function isBlobLike(object) {
       return Blob2 && object instanceof Blob2 || object && typeof object === "object" && (typeof object.stream === "function" || typeof object.arrayBuffer === "function") && /^(Blob|File)$/.test(object[Symbol.toStringTag]);
@@ -1048,14 +1048,14 @@ var require_util = __commonJS({
       }
       return servername;
     }
-    function deepClone(obj8) {
-      return JSON.parse(JSON.stringify(obj8));
+    function deepClone(obj9) {
+      return JSON.parse(JSON.stringify(obj9));
     }
-    function isAsyncIterable(obj8) {
-      return !!(obj8 != null && typeof obj8[Symbol.asyncIterator] === "function");
+    function isAsyncIterable(obj9) {
+      return !!(obj9 != null && typeof obj9[Symbol.asyncIterator] === "function");
     }
-    function isIterable(obj8) {
-      return !!(obj8 != null && (typeof obj8[Symbol.iterator] === "function" || typeof obj8[Symbol.asyncIterator] === "function"));
+    function isIterable(obj9) {
+      return !!(obj9 != null && (typeof obj9[Symbol.iterator] === "function" || typeof obj9[Symbol.asyncIterator] === "function"));
     }
     function bodyLength(body) {
       if (body == null) {
@@ -1103,29 +1103,29 @@ var require_util = __commonJS({
     function headerNameToString(value) {
       return headerNameLowerCasedRecord[value] || value.toLowerCase();
     }
-    function parseHeaders(headers, obj8 = {}) {
+    function parseHeaders(headers, obj9 = {}) {
       if (!Array.isArray(headers)) return headers;
       for (let i = 0; i < headers.length; i += 2) {
         const key = headers[i].toString().toLowerCase();
-        let val = obj8[key];
+        let val = obj9[key];
         if (!val) {
           if (Array.isArray(headers[i + 1])) {
-            obj8[key] = headers[i + 1].map((x) => x.toString("utf8"));
+            obj9[key] = headers[i + 1].map((x) => x.toString("utf8"));
           } else {
-            obj8[key] = headers[i + 1].toString("utf8");
+            obj9[key] = headers[i + 1].toString("utf8");
           }
         } else {
           if (!Array.isArray(val)) {
             val = [val];
-            obj8[key] = val;
+            obj9[key] = val;
           }
           val.push(headers[i + 1].toString("utf8"));
         }
       }
-      if ("content-length" in obj8 && "content-disposition" in obj8) {
-        obj8["content-disposition"] = Buffer.from(obj8["content-disposition"]).toString("latin1");
+      if ("content-length" in obj9 && "content-disposition" in obj9) {
+        obj9["content-disposition"] = Buffer.from(obj9["content-disposition"]).toString("latin1");
       }
-      return obj8;
+      return obj9;
     }
     function parseRawHeaders(headers) {
       const ret = [];
@@ -2527,7 +2527,7 @@ var require_parseParams = __commonJS({
     var STATE_VALUE = 1;
     var STATE_CHARSET = 2;
     var STATE_LANG = 3;
-    function parseParams(str4) {
+    function parseParams(str5) {
       const res = [];
       let state = STATE_KEY;
       let charset = "";
@@ -2535,9 +2535,9 @@ var require_parseParams = __commonJS({
       let escaping = false;
       let p = 0;
       let tmp = "";
-      const len = str4.length;
+      const len = str5.length;
       for (var i = 0; i < len; ++i) {
-        const char = str4[i];
+        const char = str5[i];
         if (char === "\\" && inquote) {
           if (escaping) {
             escaping = false;
@@ -3066,29 +3066,29 @@ var require_Decoder = __commonJS({
     function Decoder() {
       this.buffer = void 0;
     }
-    Decoder.prototype.write = function(str4) {
-      str4 = str4.replace(RE_PLUS, " ");
+    Decoder.prototype.write = function(str5) {
+      str5 = str5.replace(RE_PLUS, " ");
       let res = "";
       let i = 0;
       let p = 0;
-      const len = str4.length;
+      const len = str5.length;
       for (; i < len; ++i) {
         if (this.buffer !== void 0) {
-          if (!HEX[str4.charCodeAt(i)]) {
+          if (!HEX[str5.charCodeAt(i)]) {
             res += "%" + this.buffer;
             this.buffer = void 0;
             --i;
           } else {
-            this.buffer += str4[i];
+            this.buffer += str5[i];
             ++p;
             if (this.buffer.length === 2) {
               res += String.fromCharCode(parseInt(this.buffer, 16));
               this.buffer = void 0;
             }
           }
-        } else if (str4[i] === "%") {
+        } else if (str5[i] === "%") {
           if (i > p) {
-            res += str4.substring(p, i);
+            res += str5.substring(p, i);
             p = i;
           }
           this.buffer = "";
@@ -3096,7 +3096,7 @@ var require_Decoder = __commonJS({
         }
       }
       if (p < len && this.buffer === void 0) {
-        res += str4.substring(p);
+        res += str5.substring(p);
       }
       return res;
     };
@@ -4882,30 +4882,30 @@ var require_dataURL = __commonJS({
     function isHTTPWhiteSpace(char) {
       return char === "\r" || char === "\n" || char === "	" || char === " ";
     }
-    function removeHTTPWhitespace(str4, leading = true, trailing = true) {
+    function removeHTTPWhitespace(str5, leading = true, trailing = true) {
       let lead = 0;
-      let trail = str4.length - 1;
+      let trail = str5.length - 1;
       if (leading) {
-        for (; lead < str4.length && isHTTPWhiteSpace(str4[lead]); lead++) ;
+        for (; lead < str5.length && isHTTPWhiteSpace(str5[lead]); lead++) ;
       }
       if (trailing) {
-        for (; trail > 0 && isHTTPWhiteSpace(str4[trail]); trail--) ;
+        for (; trail > 0 && isHTTPWhiteSpace(str5[trail]); trail--) ;
       }
-      return str4.slice(lead, trail + 1);
+      return str5.slice(lead, trail + 1);
     }
     function isASCIIWhitespace(char) {
       return char === "\r" || char === "\n" || char === "	" || char === "\f" || char === " ";
     }
-    function removeASCIIWhitespace(str4, leading = true, trailing = true) {
+    function removeASCIIWhitespace(str5, leading = true, trailing = true) {
       let lead = 0;
-      let trail = str4.length - 1;
+      let trail = str5.length - 1;
       if (leading) {
-        for (; lead < str4.length && isASCIIWhitespace(str4[lead]); lead++) ;
+        for (; lead < str5.length && isASCIIWhitespace(str5[lead]); lead++) ;
       }
       if (trailing) {
-        for (; trail > 0 && isASCIIWhitespace(str4[trail]); trail--) ;
+        for (; trail > 0 && isASCIIWhitespace(str5[trail]); trail--) ;
       }
-      return str4.slice(lead, trail + 1);
+      return str5.slice(lead, trail + 1);
     }
     module2.exports = {
       dataURLProcessor,
@@ -5339,7 +5339,7 @@ var require_body = __commonJS({
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix = `--${boundary}\r
 Content-Disposition: form-data`;
-        const escape = (str4) => str4.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+        const escape = (str5) => str5.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
         const normalizeLinefeeds = (value) => value.replace(/\r?\n|\r/g, "\r\n");
         const blobParts = [];
         const rn = new Uint8Array([13, 10]);
@@ -6355,10 +6355,10 @@ var require_utils2 = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.enumToMap = void 0;
-    function enumToMap(obj8) {
+    function enumToMap(obj9) {
       const res = {};
-      Object.keys(obj8).forEach((key) => {
-        const value = obj8[key];
+      Object.keys(obj9).forEach((key) => {
+        const value = obj9[key];
         if (typeof value === "number") {
           res[key] = value;
         }
@@ -15842,8 +15842,8 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, { header: "setCookie" });
       webidl.brandCheck(headers, Headers, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str4 = stringify(cookie);
-      if (str4) {
+      const str5 = stringify(cookie);
+      if (str5) {
         headers.append("Set-Cookie", stringify(cookie));
       }
     }
@@ -17561,27 +17561,27 @@ var require_lib = __commonJS({
           return this._processResponse(res, this.requestOptions);
         });
       }
-      postJson(requestUrl, obj8, additionalHeaders = {}) {
+      postJson(requestUrl, obj9, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj8, null, 2);
+          const data = JSON.stringify(obj9, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.post(requestUrl, data, additionalHeaders);
           return this._processResponse(res, this.requestOptions);
         });
       }
-      putJson(requestUrl, obj8, additionalHeaders = {}) {
+      putJson(requestUrl, obj9, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj8, null, 2);
+          const data = JSON.stringify(obj9, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.put(requestUrl, data, additionalHeaders);
           return this._processResponse(res, this.requestOptions);
         });
       }
-      patchJson(requestUrl, obj8, additionalHeaders = {}) {
+      patchJson(requestUrl, obj9, additionalHeaders = {}) {
         return __awaiter(this, void 0, void 0, function* () {
-          const data = JSON.stringify(obj8, null, 2);
+          const data = JSON.stringify(obj9, null, 2);
           additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
           additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.ContentType, MediaTypes.ApplicationJson);
           const res = yield this.patch(requestUrl, data, additionalHeaders);
@@ -17882,25 +17882,25 @@ var require_lib = __commonJS({
               }
               return value;
             }
-            let obj8;
+            let obj9;
             let contents;
             try {
               contents = yield res.readBody();
               if (contents && contents.length > 0) {
                 if (options && options.deserializeDates) {
-                  obj8 = JSON.parse(contents, dateTimeDeserializer);
+                  obj9 = JSON.parse(contents, dateTimeDeserializer);
                 } else {
-                  obj8 = JSON.parse(contents);
+                  obj9 = JSON.parse(contents);
                 }
-                response.result = obj8;
+                response.result = obj9;
               }
               response.headers = res.message.headers;
             } catch (err) {
             }
             if (statusCode > 299) {
               let msg;
-              if (obj8 && obj8.message) {
-                msg = obj8.message;
+              if (obj9 && obj9.message) {
+                msg = obj9.message;
               } else if (contents && contents.length > 0) {
                 msg = contents;
               } else {
@@ -17917,7 +17917,7 @@ var require_lib = __commonJS({
       }
     };
     exports2.HttpClient = HttpClient;
-    var lowercaseKeys = (obj8) => Object.keys(obj8).reduce((c, k) => (c[k.toLowerCase()] = obj8[k], c), {});
+    var lowercaseKeys = (obj9) => Object.keys(obj9).reduce((c, k) => (c[k.toLowerCase()] = obj9[k], c), {});
   }
 });
 
@@ -19033,8 +19033,8 @@ var require_toolrunner = __commonJS({
         }
         return this.args;
       }
-      _endsWith(str4, end) {
-        return str4.endsWith(end);
+      _endsWith(str5, end) {
+        return str5.endsWith(end);
       }
       _isCmdFile() {
         const upperToolPath = this.toolPath.toUpperCase();
@@ -20301,8 +20301,8 @@ var require_util8 = __commonJS({
     var [nodeMajor, nodeMinor] = process.versions.node.split(".").map((v) => Number(v));
     function nop() {
     }
-    function isStream(obj8) {
-      return obj8 && typeof obj8 === "object" && typeof obj8.pipe === "function" && typeof obj8.on === "function";
+    function isStream(obj9) {
+      return obj9 && typeof obj9 === "object" && typeof obj9.pipe === "function" && typeof obj9.on === "function";
     }
     function isBlobLike(object) {
       return Blob2 && object instanceof Blob2 || object && typeof object === "object" && (typeof object.stream === "function" || typeof object.arrayBuffer === "function") && /^(Blob|File)$/.test(object[Symbol.toStringTag]);
@@ -20388,14 +20388,14 @@ var require_util8 = __commonJS({
       }
       return servername;
     }
-    function deepClone(obj8) {
-      return JSON.parse(JSON.stringify(obj8));
+    function deepClone(obj9) {
+      return JSON.parse(JSON.stringify(obj9));
     }
-    function isAsyncIterable(obj8) {
-      return !!(obj8 != null && typeof obj8[Symbol.asyncIterator] === "function");
+    function isAsyncIterable(obj9) {
+      return !!(obj9 != null && typeof obj9[Symbol.asyncIterator] === "function");
     }
-    function isIterable(obj8) {
-      return !!(obj8 != null && (typeof obj8[Symbol.iterator] === "function" || typeof obj8[Symbol.asyncIterator] === "function"));
+    function isIterable(obj9) {
+      return !!(obj9 != null && (typeof obj9[Symbol.iterator] === "function" || typeof obj9[Symbol.asyncIterator] === "function"));
     }
     function bodyLength(body) {
       if (body == null) {
@@ -20443,29 +20443,29 @@ var require_util8 = __commonJS({
     function headerNameToString(value) {
       return headerNameLowerCasedRecord[value] || value.toLowerCase();
     }
-    function parseHeaders(headers, obj8 = {}) {
+    function parseHeaders(headers, obj9 = {}) {
       if (!Array.isArray(headers)) return headers;
       for (let i = 0; i < headers.length; i += 2) {
         const key = headers[i].toString().toLowerCase();
-        let val = obj8[key];
+        let val = obj9[key];
         if (!val) {
           if (Array.isArray(headers[i + 1])) {
-            obj8[key] = headers[i + 1].map((x) => x.toString("utf8"));
+            obj9[key] = headers[i + 1].map((x) => x.toString("utf8"));
           } else {
-            obj8[key] = headers[i + 1].toString("utf8");
+            obj9[key] = headers[i + 1].toString("utf8");
           }
         } else {
           if (!Array.isArray(val)) {
             val = [val];
-            obj8[key] = val;
+            obj9[key] = val;
           }
           val.push(headers[i + 1].toString("utf8"));
         }
       }
-      if ("content-length" in obj8 && "content-disposition" in obj8) {
-        obj8["content-disposition"] = Buffer.from(obj8["content-disposition"]).toString("latin1");
+      if ("content-length" in obj9 && "content-disposition" in obj9) {
+        obj9["content-disposition"] = Buffer.from(obj9["content-disposition"]).toString("latin1");
       }
-      return obj8;
+      return obj9;
     }
     function parseRawHeaders(headers) {
       const ret = [];
@@ -22231,30 +22231,30 @@ var require_dataURL2 = __commonJS({
     function isHTTPWhiteSpace(char) {
       return char === "\r" || char === "\n" || char === "	" || char === " ";
     }
-    function removeHTTPWhitespace(str4, leading = true, trailing = true) {
+    function removeHTTPWhitespace(str5, leading = true, trailing = true) {
       let lead = 0;
-      let trail = str4.length - 1;
+      let trail = str5.length - 1;
       if (leading) {
-        for (; lead < str4.length && isHTTPWhiteSpace(str4[lead]); lead++) ;
+        for (; lead < str5.length && isHTTPWhiteSpace(str5[lead]); lead++) ;
       }
       if (trailing) {
-        for (; trail > 0 && isHTTPWhiteSpace(str4[trail]); trail--) ;
+        for (; trail > 0 && isHTTPWhiteSpace(str5[trail]); trail--) ;
       }
-      return str4.slice(lead, trail + 1);
+      return str5.slice(lead, trail + 1);
     }
     function isASCIIWhitespace(char) {
       return char === "\r" || char === "\n" || char === "	" || char === "\f" || char === " ";
     }
-    function removeASCIIWhitespace(str4, leading = true, trailing = true) {
+    function removeASCIIWhitespace(str5, leading = true, trailing = true) {
       let lead = 0;
-      let trail = str4.length - 1;
+      let trail = str5.length - 1;
       if (leading) {
-        for (; lead < str4.length && isASCIIWhitespace(str4[lead]); lead++) ;
+        for (; lead < str5.length && isASCIIWhitespace(str5[lead]); lead++) ;
       }
       if (trailing) {
-        for (; trail > 0 && isASCIIWhitespace(str4[trail]); trail--) ;
+        for (; trail > 0 && isASCIIWhitespace(str5[trail]); trail--) ;
       }
-      return str4.slice(lead, trail + 1);
+      return str5.slice(lead, trail + 1);
     }
     module2.exports = {
       dataURLProcessor,
@@ -22688,7 +22688,7 @@ var require_body2 = __commonJS({
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix = `--${boundary}\r
 Content-Disposition: form-data`;
-        const escape = (str4) => str4.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+        const escape = (str5) => str5.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
         const normalizeLinefeeds = (value) => value.replace(/\r?\n|\r/g, "\r\n");
         const blobParts = [];
         const rn = new Uint8Array([13, 10]);
@@ -23704,10 +23704,10 @@ var require_utils3 = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.enumToMap = void 0;
-    function enumToMap(obj8) {
+    function enumToMap(obj9) {
       const res = {};
-      Object.keys(obj8).forEach((key) => {
-        const value = obj8[key];
+      Object.keys(obj9).forEach((key) => {
+        const value = obj9[key];
         if (typeof value === "number") {
           res[key] = value;
         }
@@ -33191,8 +33191,8 @@ var require_cookies2 = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, { header: "setCookie" });
       webidl.brandCheck(headers, Headers, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str4 = stringify(cookie);
-      if (str4) {
+      const str5 = stringify(cookie);
+      if (str5) {
         headers.append("Set-Cookie", stringify(cookie));
       }
     }
@@ -34982,13 +34982,13 @@ var require_dist_node2 = __commonJS({
       });
       return result;
     }
-    function removeUndefinedProperties(obj8) {
-      for (const key in obj8) {
-        if (obj8[key] === void 0) {
-          delete obj8[key];
+    function removeUndefinedProperties(obj9) {
+      for (const key in obj9) {
+        if (obj9[key] === void 0) {
+          delete obj9[key];
         }
       }
-      return obj8;
+      return obj9;
     }
     function merge(defaults, route, options) {
       if (typeof route === "string") {
@@ -35044,16 +35044,16 @@ var require_dist_node2 = __commonJS({
       }
       return result;
     }
-    function encodeReserved(str4) {
-      return str4.split(/(%[0-9A-Fa-f]{2})/g).map(function(part) {
+    function encodeReserved(str5) {
+      return str5.split(/(%[0-9A-Fa-f]{2})/g).map(function(part) {
         if (!/%[0-9A-Fa-f]/.test(part)) {
           part = encodeURI(part).replace(/%5B/g, "[").replace(/%5D/g, "]");
         }
         return part;
       }).join("");
     }
-    function encodeUnreserved(str4) {
-      return encodeURIComponent(str4).replace(/[!'()*]/g, function(c) {
+    function encodeUnreserved(str5) {
+      return encodeURIComponent(str5).replace(/[!'()*]/g, function(c) {
         return "%" + c.charCodeAt(0).toString(16).toUpperCase();
       });
     }
@@ -39121,7 +39121,7 @@ var require_anchors = __commonJS({
 var require_applyReviver = __commonJS({
   "node_modules/yaml/dist/doc/applyReviver.js"(exports2) {
     "use strict";
-    function applyReviver(reviver, obj8, key, val) {
+    function applyReviver(reviver, obj9, key, val) {
       if (val && typeof val === "object") {
         if (Array.isArray(val)) {
           for (let i = 0, len = val.length; i < len; ++i) {
@@ -39161,7 +39161,7 @@ var require_applyReviver = __commonJS({
           }
         }
       }
-      return reviver.call(obj8, key, val);
+      return reviver.call(obj9, key, val);
     }
     exports2.applyReviver = applyReviver;
   }
@@ -39608,13 +39608,13 @@ var require_Collection = __commonJS({
 var require_stringifyComment = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyComment.js"(exports2) {
     "use strict";
-    var stringifyComment = (str4) => str4.replace(/^(?!$)(?: $)?/gm, "#");
+    var stringifyComment = (str5) => str5.replace(/^(?!$)(?: $)?/gm, "#");
     function indentComment(comment, indent) {
       if (/^\n+$/.test(comment))
         return comment.substring(1);
       return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
     }
-    var lineComment = (str4, indent, comment) => str4.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str4.endsWith(" ") ? "" : " ") + comment;
+    var lineComment = (str5, indent, comment) => str5.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str5.endsWith(" ") ? "" : " ") + comment;
     exports2.indentComment = indentComment;
     exports2.lineComment = lineComment;
     exports2.stringifyComment = stringifyComment;
@@ -39768,16 +39768,16 @@ var require_stringifyString = __commonJS({
       lineWidth: ctx.options.lineWidth,
       minContentWidth: ctx.options.minContentWidth
     });
-    var containsDocumentMarker = (str4) => /^(%|---|\.\.\.)/m.test(str4);
-    function lineLengthOverLimit(str4, lineWidth, indentLength) {
+    var containsDocumentMarker = (str5) => /^(%|---|\.\.\.)/m.test(str5);
+    function lineLengthOverLimit(str5, lineWidth, indentLength) {
       if (!lineWidth || lineWidth < 0)
         return false;
       const limit = lineWidth - indentLength;
-      const strLen = str4.length;
+      const strLen = str5.length;
       if (strLen <= limit)
         return false;
       for (let i = 0, start = 0; i < strLen; ++i) {
-        if (str4[i] === "\n") {
+        if (str5[i] === "\n") {
           if (i - start > limit)
             return true;
           start = i + 1;
@@ -39794,11 +39794,11 @@ var require_stringifyString = __commonJS({
       const { implicitKey } = ctx;
       const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
       const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      let str4 = "";
+      let str5 = "";
       let start = 0;
       for (let i = 0, ch = json[i]; ch; ch = json[++i]) {
         if (ch === " " && json[i + 1] === "\\" && json[i + 2] === "n") {
-          str4 += json.slice(start, i) + "\\ ";
+          str5 += json.slice(start, i) + "\\ ";
           i += 1;
           start = i;
           ch = "\\";
@@ -39807,38 +39807,38 @@ var require_stringifyString = __commonJS({
           switch (json[i + 1]) {
             case "u":
               {
-                str4 += json.slice(start, i);
+                str5 += json.slice(start, i);
                 const code = json.substr(i + 2, 4);
                 switch (code) {
                   case "0000":
-                    str4 += "\\0";
+                    str5 += "\\0";
                     break;
                   case "0007":
-                    str4 += "\\a";
+                    str5 += "\\a";
                     break;
                   case "000b":
-                    str4 += "\\v";
+                    str5 += "\\v";
                     break;
                   case "001b":
-                    str4 += "\\e";
+                    str5 += "\\e";
                     break;
                   case "0085":
-                    str4 += "\\N";
+                    str5 += "\\N";
                     break;
                   case "00a0":
-                    str4 += "\\_";
+                    str5 += "\\_";
                     break;
                   case "2028":
-                    str4 += "\\L";
+                    str5 += "\\L";
                     break;
                   case "2029":
-                    str4 += "\\P";
+                    str5 += "\\P";
                     break;
                   default:
                     if (code.substr(0, 2) === "00")
-                      str4 += "\\x" + code.substr(2);
+                      str5 += "\\x" + code.substr(2);
                     else
-                      str4 += json.substr(i, 6);
+                      str5 += json.substr(i, 6);
                 }
                 i += 5;
                 start = i + 1;
@@ -39848,14 +39848,14 @@ var require_stringifyString = __commonJS({
               if (implicitKey || json[i + 2] === '"' || json.length < minMultiLineLength) {
                 i += 1;
               } else {
-                str4 += json.slice(start, i) + "\n\n";
+                str5 += json.slice(start, i) + "\n\n";
                 while (json[i + 2] === "\\" && json[i + 3] === "n" && json[i + 4] !== '"') {
-                  str4 += "\n";
+                  str5 += "\n";
                   i += 2;
                 }
-                str4 += indent;
+                str5 += indent;
                 if (json[i + 2] === " ")
-                  str4 += "\\";
+                  str5 += "\\";
                 i += 1;
                 start = i + 1;
               }
@@ -39864,8 +39864,8 @@ var require_stringifyString = __commonJS({
               i += 1;
           }
       }
-      str4 = start ? str4 + json.slice(start) : json;
-      return implicitKey ? str4 : foldFlowLines.foldFlowLines(str4, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
+      str5 = start ? str5 + json.slice(start) : json;
+      return implicitKey ? str5 : foldFlowLines.foldFlowLines(str5, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
     }
     function singleQuotedString(value, ctx) {
       if (ctx.options.singleQuote === false || ctx.implicitKey && value.includes("\n") || /[ \t]\n|\n[ \t]/.test(value))
@@ -39993,15 +39993,15 @@ ${indent}${start}${value}${end}`;
           return quotedString(value, ctx);
         }
       }
-      const str4 = value.replace(/\n+/g, `$&
+      const str5 = value.replace(/\n+/g, `$&
 ${indent}`);
       if (actualString) {
-        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str4);
+        const test = (tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str5);
         const { compat, tags } = ctx.doc.schema;
         if (tags.some(test) || compat?.some(test))
           return quotedString(value, ctx);
       }
-      return implicitKey ? str4 : foldFlowLines.foldFlowLines(str4, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+      return implicitKey ? str5 : foldFlowLines.foldFlowLines(str5, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
     }
     function stringifyString(item, ctx, onComment, onChompKeep) {
       const { implicitKey, inFlow } = ctx;
@@ -40097,10 +40097,10 @@ var require_stringify = __commonJS({
           return match.find((t) => t.format === item.format) ?? match[0];
       }
       let tagObj = void 0;
-      let obj8;
+      let obj9;
       if (identity.isScalar(item)) {
-        obj8 = item.value;
-        let match = tags.filter((t) => t.identify?.(obj8));
+        obj9 = item.value;
+        let match = tags.filter((t) => t.identify?.(obj9));
         if (match.length > 1) {
           const testMatch = match.filter((t) => t.test);
           if (testMatch.length > 0)
@@ -40108,11 +40108,11 @@ var require_stringify = __commonJS({
         }
         tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
       } else {
-        obj8 = item;
-        tagObj = tags.find((t) => t.nodeClass && obj8 instanceof t.nodeClass);
+        obj9 = item;
+        tagObj = tags.find((t) => t.nodeClass && obj9 instanceof t.nodeClass);
       }
       if (!tagObj) {
-        const name = obj8?.constructor?.name ?? (obj8 === null ? "null" : typeof obj8);
+        const name = obj9?.constructor?.name ?? (obj9 === null ? "null" : typeof obj9);
         throw new Error(`Tag not resolved for ${name} value`);
       }
       return tagObj;
@@ -40153,11 +40153,11 @@ var require_stringify = __commonJS({
       const props = stringifyProps(node, tagObj, ctx);
       if (props.length > 0)
         ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
-      const str4 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      const str5 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
       if (!props)
-        return str4;
-      return identity.isScalar(node) || str4[0] === "{" || str4[0] === "[" ? `${props} ${str4}` : `${props}
-${ctx.indent}${str4}`;
+        return str5;
+      return identity.isScalar(node) || str5[0] === "{" || str5[0] === "[" ? `${props} ${str5}` : `${props}
+${ctx.indent}${str5}`;
     }
     exports2.createStringifyContext = createStringifyContext;
     exports2.stringify = stringify;
@@ -40192,8 +40192,8 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str4 = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
-      if (!explicitKey && !ctx.inFlow && str4.length > 1024) {
+      let str5 = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      if (!explicitKey && !ctx.inFlow && str5.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
         explicitKey = true;
@@ -40202,27 +40202,27 @@ var require_stringifyPair = __commonJS({
         if (allNullValues || value == null) {
           if (keyCommentDone && onComment)
             onComment();
-          return str4 === "" ? "?" : explicitKey ? `? ${str4}` : str4;
+          return str5 === "" ? "?" : explicitKey ? `? ${str5}` : str5;
         }
       } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
-        str4 = `? ${str4}`;
+        str5 = `? ${str5}`;
         if (keyComment && !keyCommentDone) {
-          str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(keyComment));
+          str5 += stringifyComment.lineComment(str5, ctx.indent, commentString(keyComment));
         } else if (chompKeep && onChompKeep)
           onChompKeep();
-        return str4;
+        return str5;
       }
       if (keyCommentDone)
         keyComment = null;
       if (explicitKey) {
         if (keyComment)
-          str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(keyComment));
-        str4 = `? ${str4}
+          str5 += stringifyComment.lineComment(str5, ctx.indent, commentString(keyComment));
+        str5 = `? ${str5}
 ${indent}:`;
       } else {
-        str4 = `${str4}:`;
+        str5 = `${str5}:`;
         if (keyComment)
-          str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(keyComment));
+          str5 += stringifyComment.lineComment(str5, ctx.indent, commentString(keyComment));
       }
       let vsb, vcb, valueComment;
       if (identity.isNode(value)) {
@@ -40238,7 +40238,7 @@ ${indent}:`;
       }
       ctx.implicitKey = false;
       if (!explicitKey && !keyComment && identity.isScalar(value))
-        ctx.indentAtStart = str4.length + 1;
+        ctx.indentAtStart = str5.length + 1;
       chompKeep = false;
       if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
         ctx.indent = ctx.indent.substring(2);
@@ -40282,16 +40282,16 @@ ${ctx.indent}`;
       } else if (valueStr === "" || valueStr[0] === "\n") {
         ws = "";
       }
-      str4 += ws + valueStr;
+      str5 += ws + valueStr;
       if (ctx.inFlow) {
         if (valueCommentDone && onComment)
           onComment();
       } else if (valueComment && !valueCommentDone) {
-        str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(valueComment));
+        str5 += stringifyComment.lineComment(str5, ctx.indent, commentString(valueComment));
       } else if (chompKeep && onChompKeep) {
         onChompKeep();
       }
-      return str4;
+      return str5;
     }
     exports2.stringifyPair = stringifyPair;
   }
@@ -40518,31 +40518,31 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str5 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str6 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
-          str5 += stringifyComment.lineComment(str5, itemIndent, commentString(comment2));
+          str6 += stringifyComment.lineComment(str6, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
           chompKeep = false;
-        lines.push(blockItemPrefix + str5);
+        lines.push(blockItemPrefix + str6);
       }
-      let str4;
+      let str5;
       if (lines.length === 0) {
-        str4 = flowChars.start + flowChars.end;
+        str5 = flowChars.start + flowChars.end;
       } else {
-        str4 = lines[0];
+        str5 = lines[0];
         for (let i = 1; i < lines.length; ++i) {
           const line = lines[i];
-          str4 += line ? `
+          str5 += line ? `
 ${indent}${line}` : "\n";
         }
       }
       if (comment) {
-        str4 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
+        str5 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
         if (onComment)
           onComment();
       } else if (chompKeep && onChompKeep)
         onChompKeep();
-      return str4;
+      return str5;
     }
     function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
       const { indent, indentStep, flowCollectionPadding: fcPadding, options: { commentString } } = ctx;
@@ -40585,21 +40585,21 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str4 = stringify.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines.length > linesAtValue || str4.includes("\n"));
+        let str5 = stringify.stringify(item, itemCtx, () => comment = null);
+        reqNewline || (reqNewline = lines.length > linesAtValue || str5.includes("\n"));
         if (i < items.length - 1) {
-          str4 += ",";
+          str5 += ",";
         } else if (ctx.options.trailingComma) {
           if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str4.length + 2) > ctx.options.lineWidth);
+            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str5.length + 2) > ctx.options.lineWidth);
           }
           if (reqNewline) {
-            str4 += ",";
+            str5 += ",";
           }
         }
         if (comment)
-          str4 += stringifyComment.lineComment(str4, itemIndent, commentString(comment));
-        lines.push(str4);
+          str5 += stringifyComment.lineComment(str5, itemIndent, commentString(comment));
+        lines.push(str5);
         linesAtValue = lines.length;
       }
       const { start, end } = flowChars;
@@ -40611,11 +40611,11 @@ ${indent}${line}` : "\n";
           reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
         }
         if (reqNewline) {
-          let str4 = start;
+          let str5 = start;
           for (const line of lines)
-            str4 += line ? `
+            str5 += line ? `
 ${indentStep}${indent}${line}` : "\n";
-          return `${str4}
+          return `${str5}
 ${indent}${end}`;
         } else {
           return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;
@@ -40668,23 +40668,23 @@ var require_YAMLMap = __commonJS({
        * A generic collection parsing method that can be extended
        * to other node classes that inherit from YAMLMap
        */
-      static from(schema, obj8, ctx) {
+      static from(schema, obj9, ctx) {
         const { keepUndefined, replacer } = ctx;
         const map = new this(schema);
         const add = (key, value) => {
           if (typeof replacer === "function")
-            value = replacer.call(obj8, key, value);
+            value = replacer.call(obj9, key, value);
           else if (Array.isArray(replacer) && !replacer.includes(key))
             return;
           if (value !== void 0 || keepUndefined)
             map.items.push(Pair.createPair(key, value, ctx));
         };
-        if (obj8 instanceof Map) {
-          for (const [key, value] of obj8)
+        if (obj9 instanceof Map) {
+          for (const [key, value] of obj9)
             add(key, value);
-        } else if (obj8 && typeof obj8 === "object") {
-          for (const key of Object.keys(obj8))
-            add(key, obj8[key]);
+        } else if (obj9 && typeof obj9 === "object") {
+          for (const key of Object.keys(obj9))
+            add(key, obj9[key]);
         }
         if (typeof schema.sortMapEntries === "function") {
           map.items.sort(schema.sortMapEntries);
@@ -40794,7 +40794,7 @@ var require_map = __commonJS({
           onError("Expected a mapping for this tag");
         return map2;
       },
-      createNode: (schema, obj8, ctx) => YAMLMap.YAMLMap.from(schema, obj8, ctx)
+      createNode: (schema, obj9, ctx) => YAMLMap.YAMLMap.from(schema, obj9, ctx)
     };
     exports2.map = map;
   }
@@ -40890,15 +40890,15 @@ var require_YAMLSeq = __commonJS({
           onComment
         });
       }
-      static from(schema, obj8, ctx) {
+      static from(schema, obj9, ctx) {
         const { replacer } = ctx;
         const seq = new this(schema);
-        if (obj8 && Symbol.iterator in Object(obj8)) {
+        if (obj9 && Symbol.iterator in Object(obj9)) {
           let i = 0;
-          for (let it of obj8) {
+          for (let it of obj9) {
             if (typeof replacer === "function") {
-              const key = obj8 instanceof Set ? it : String(i++);
-              it = replacer.call(obj8, key, it);
+              const key = obj9 instanceof Set ? it : String(i++);
+              it = replacer.call(obj9, key, it);
             }
             seq.items.push(createNode.createNode(it, void 0, ctx));
           }
@@ -40932,7 +40932,7 @@ var require_seq = __commonJS({
           onError("Expected a sequence for this tag");
         return seq2;
       },
-      createNode: (schema, obj8, ctx) => YAMLSeq.YAMLSeq.from(schema, obj8, ctx)
+      createNode: (schema, obj9, ctx) => YAMLSeq.YAMLSeq.from(schema, obj9, ctx)
     };
     exports2.seq = seq;
   }
@@ -40947,7 +40947,7 @@ var require_string = __commonJS({
       identify: (value) => typeof value === "string",
       default: true,
       tag: "tag:yaml.org,2002:str",
-      resolve: (str4) => str4,
+      resolve: (str5) => str5,
       stringify(item, ctx, onComment, onChompKeep) {
         ctx = Object.assign({ actualString: true }, ctx);
         return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
@@ -40985,7 +40985,7 @@ var require_bool = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:bool",
       test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
-      resolve: (str4) => new Scalar.Scalar(str4[0] === "t" || str4[0] === "T"),
+      resolve: (str5) => new Scalar.Scalar(str5[0] === "t" || str5[0] === "T"),
       stringify({ source, value }, ctx) {
         if (source && boolTag.test.test(source)) {
           const sv = source[0] === "t" || source[0] === "T";
@@ -41037,7 +41037,7 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str4) => str4.slice(-3).toLowerCase() === "nan" ? NaN : str4[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str5) => str5.slice(-3).toLowerCase() === "nan" ? NaN : str5[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -41046,7 +41046,7 @@ var require_float = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
-      resolve: (str4) => parseFloat(str4),
+      resolve: (str5) => parseFloat(str5),
       stringify(node) {
         const num3 = Number(node.value);
         return isFinite(num3) ? num3.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -41057,11 +41057,11 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
-      resolve(str4) {
-        const node = new Scalar.Scalar(parseFloat(str4));
-        const dot = str4.indexOf(".");
-        if (dot !== -1 && str4[str4.length - 1] === "0")
-          node.minFractionDigits = str4.length - dot - 1;
+      resolve(str5) {
+        const node = new Scalar.Scalar(parseFloat(str5));
+        const dot = str5.indexOf(".");
+        if (dot !== -1 && str5[str5.length - 1] === "0")
+          node.minFractionDigits = str5.length - dot - 1;
         return node;
       },
       stringify: stringifyNumber.stringifyNumber
@@ -41078,7 +41078,7 @@ var require_int = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    var intResolve = (str4, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str4) : parseInt(str4.substring(offset), radix);
+    var intResolve = (str5, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str5) : parseInt(str5.substring(offset), radix);
     function intStringify(node, radix, prefix) {
       const { value } = node;
       if (intIdentify(value) && value >= 0)
@@ -41091,7 +41091,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^0o[0-7]+$/,
-      resolve: (str4, _onError, opt) => intResolve(str4, 2, 8, opt),
+      resolve: (str5, _onError, opt) => intResolve(str5, 2, 8, opt),
       stringify: (node) => intStringify(node, 8, "0o")
     };
     var int = {
@@ -41099,7 +41099,7 @@ var require_int = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9]+$/,
-      resolve: (str4, _onError, opt) => intResolve(str4, 0, 10, opt),
+      resolve: (str5, _onError, opt) => intResolve(str5, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -41108,7 +41108,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^0x[0-9a-fA-F]+$/,
-      resolve: (str4, _onError, opt) => intResolve(str4, 2, 16, opt),
+      resolve: (str5, _onError, opt) => intResolve(str5, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports2.int = int;
@@ -41161,7 +41161,7 @@ var require_schema2 = __commonJS({
         identify: (value) => typeof value === "string",
         default: true,
         tag: "tag:yaml.org,2002:str",
-        resolve: (str4) => str4,
+        resolve: (str5) => str5,
         stringify: stringifyJSON
       },
       {
@@ -41178,7 +41178,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:bool",
         test: /^true$|^false$/,
-        resolve: (str4) => str4 === "true",
+        resolve: (str5) => str5 === "true",
         stringify: stringifyJSON
       },
       {
@@ -41186,7 +41186,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:int",
         test: /^-?(?:0|[1-9][0-9]*)$/,
-        resolve: (str4, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str4) : parseInt(str4, 10),
+        resolve: (str5, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str5) : parseInt(str5, 10),
         stringify: ({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value)
       },
       {
@@ -41194,7 +41194,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:float",
         test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
-        resolve: (str4) => parseFloat(str4),
+        resolve: (str5) => parseFloat(str5),
         stringify: stringifyJSON
       }
     ];
@@ -41202,9 +41202,9 @@ var require_schema2 = __commonJS({
       default: true,
       tag: "",
       test: /^/,
-      resolve(str4, onError) {
-        onError(`Unresolved plain scalar ${JSON.stringify(str4)}`);
-        return str4;
+      resolve(str5, onError) {
+        onError(`Unresolved plain scalar ${JSON.stringify(str5)}`);
+        return str5;
       }
     };
     var schema = [map.map, seq.seq].concat(jsonScalars, jsonError);
@@ -41236,10 +41236,10 @@ var require_binary = __commonJS({
         if (typeof node_buffer.Buffer === "function") {
           return node_buffer.Buffer.from(src, "base64");
         } else if (typeof atob === "function") {
-          const str4 = atob(src.replace(/[\n\r]/g, ""));
-          const buffer = new Uint8Array(str4.length);
-          for (let i = 0; i < str4.length; ++i)
-            buffer[i] = str4.charCodeAt(i);
+          const str5 = atob(src.replace(/[\n\r]/g, ""));
+          const buffer = new Uint8Array(str5.length);
+          for (let i = 0; i < str5.length; ++i)
+            buffer[i] = str5.charCodeAt(i);
           return buffer;
         } else {
           onError("This environment does not support reading binary tags; either Buffer or atob is required");
@@ -41250,28 +41250,28 @@ var require_binary = __commonJS({
         if (!value)
           return "";
         const buf = value;
-        let str4;
+        let str5;
         if (typeof node_buffer.Buffer === "function") {
-          str4 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
+          str5 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
         } else if (typeof btoa === "function") {
           let s = "";
           for (let i = 0; i < buf.length; ++i)
             s += String.fromCharCode(buf[i]);
-          str4 = btoa(s);
+          str5 = btoa(s);
         } else {
           throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
         }
         type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
         if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
           const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
-          const n = Math.ceil(str4.length / lineWidth);
+          const n = Math.ceil(str5.length / lineWidth);
           const lines = new Array(n);
           for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines[i] = str4.substr(o, lineWidth);
+            lines[i] = str5.substr(o, lineWidth);
           }
-          str4 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+          str5 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
         }
-        return stringifyString.stringifyString({ comment, type, value: str4 }, ctx, onComment, onChompKeep);
+        return stringifyString.stringifyString({ comment, type, value: str5 }, ctx, onComment, onChompKeep);
       }
     };
     exports2.binary = binary;
@@ -41477,7 +41477,7 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: (str4) => str4.slice(-3).toLowerCase() === "nan" ? NaN : str4[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      resolve: (str5) => str5.slice(-3).toLowerCase() === "nan" ? NaN : str5[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -41486,7 +41486,7 @@ var require_float2 = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
-      resolve: (str4) => parseFloat(str4.replace(/_/g, "")),
+      resolve: (str5) => parseFloat(str5.replace(/_/g, "")),
       stringify(node) {
         const num3 = Number(node.value);
         return isFinite(num3) ? num3.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -41497,11 +41497,11 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
-      resolve(str4) {
-        const node = new Scalar.Scalar(parseFloat(str4.replace(/_/g, "")));
-        const dot = str4.indexOf(".");
+      resolve(str5) {
+        const node = new Scalar.Scalar(parseFloat(str5.replace(/_/g, "")));
+        const dot = str5.indexOf(".");
         if (dot !== -1) {
-          const f = str4.substring(dot + 1).replace(/_/g, "");
+          const f = str5.substring(dot + 1).replace(/_/g, "");
           if (f[f.length - 1] === "0")
             node.minFractionDigits = f.length;
         }
@@ -41521,34 +41521,34 @@ var require_int2 = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = (value) => typeof value === "bigint" || Number.isInteger(value);
-    function intResolve(str4, offset, radix, { intAsBigInt }) {
-      const sign = str4[0];
+    function intResolve(str5, offset, radix, { intAsBigInt }) {
+      const sign = str5[0];
       if (sign === "-" || sign === "+")
         offset += 1;
-      str4 = str4.substring(offset).replace(/_/g, "");
+      str5 = str5.substring(offset).replace(/_/g, "");
       if (intAsBigInt) {
         switch (radix) {
           case 2:
-            str4 = `0b${str4}`;
+            str5 = `0b${str5}`;
             break;
           case 8:
-            str4 = `0o${str4}`;
+            str5 = `0o${str5}`;
             break;
           case 16:
-            str4 = `0x${str4}`;
+            str5 = `0x${str5}`;
             break;
         }
-        const n2 = BigInt(str4);
+        const n2 = BigInt(str5);
         return sign === "-" ? BigInt(-1) * n2 : n2;
       }
-      const n = parseInt(str4, radix);
+      const n = parseInt(str5, radix);
       return sign === "-" ? -1 * n : n;
     }
     function intStringify(node, radix, prefix) {
       const { value } = node;
       if (intIdentify(value)) {
-        const str4 = value.toString(radix);
-        return value < 0 ? "-" + prefix + str4.substr(1) : prefix + str4;
+        const str5 = value.toString(radix);
+        return value < 0 ? "-" + prefix + str5.substr(1) : prefix + str5;
       }
       return stringifyNumber.stringifyNumber(node);
     }
@@ -41558,7 +41558,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "BIN",
       test: /^[-+]?0b[0-1_]+$/,
-      resolve: (str4, _onError, opt) => intResolve(str4, 2, 2, opt),
+      resolve: (str5, _onError, opt) => intResolve(str5, 2, 2, opt),
       stringify: (node) => intStringify(node, 2, "0b")
     };
     var intOct = {
@@ -41567,7 +41567,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^[-+]?0[0-7_]+$/,
-      resolve: (str4, _onError, opt) => intResolve(str4, 1, 8, opt),
+      resolve: (str5, _onError, opt) => intResolve(str5, 1, 8, opt),
       stringify: (node) => intStringify(node, 8, "0")
     };
     var int = {
@@ -41575,7 +41575,7 @@ var require_int2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9][0-9_]*$/,
-      resolve: (str4, _onError, opt) => intResolve(str4, 0, 10, opt),
+      resolve: (str5, _onError, opt) => intResolve(str5, 0, 10, opt),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -41584,7 +41584,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^[-+]?0x[0-9a-fA-F_]+$/,
-      resolve: (str4, _onError, opt) => intResolve(str4, 2, 16, opt),
+      resolve: (str5, _onError, opt) => intResolve(str5, 2, 16, opt),
       stringify: (node) => intStringify(node, 16, "0x")
     };
     exports2.int = int;
@@ -41688,9 +41688,9 @@ var require_timestamp = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports2) {
     "use strict";
     var stringifyNumber = require_stringifyNumber();
-    function parseSexagesimal(str4, asBigInt) {
-      const sign = str4[0];
-      const parts = sign === "-" || sign === "+" ? str4.substring(1) : str4;
+    function parseSexagesimal(str5, asBigInt) {
+      const sign = str5[0];
+      const parts = sign === "-" || sign === "+" ? str5.substring(1) : str5;
       const num3 = (n) => asBigInt ? BigInt(n) : Number(n);
       const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num3(60) + num3(p), num3(0));
       return sign === "-" ? num3(-1) * res : res;
@@ -41727,7 +41727,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
-      resolve: (str4, _onError, { intAsBigInt }) => parseSexagesimal(str4, intAsBigInt),
+      resolve: (str5, _onError, { intAsBigInt }) => parseSexagesimal(str5, intAsBigInt),
       stringify: stringifySexagesimal
     };
     var floatTime = {
@@ -41736,7 +41736,7 @@ var require_timestamp = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
-      resolve: (str4) => parseSexagesimal(str4, false),
+      resolve: (str5) => parseSexagesimal(str5, false),
       stringify: stringifySexagesimal
     };
     var timestamp = {
@@ -41747,8 +41747,8 @@ var require_timestamp = __commonJS({
       // may be omitted altogether, resulting in a date format. In such a case, the time part is
       // assumed to be 00:00:00Z (start of day, UTC).
       test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
-      resolve(str4) {
-        const match = str4.match(timestamp.test);
+      resolve(str5) {
+        const match = str5.match(timestamp.test);
         if (!match)
           throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
         const [, year, month, day, hour, minute, second] = match.map(Number);
@@ -46123,17 +46123,17 @@ var require_mod = __commonJS({
       return myers_x(a, b);
     };
     exports2.distance = distance2;
-    var closest2 = function(str4, arr6) {
+    var closest2 = function(str5, arr7) {
       var min_distance = Infinity;
       var min_index = 0;
-      for (var i = 0; i < arr6.length; i++) {
-        var dist = distance2(str4, arr6[i]);
+      for (var i = 0; i < arr7.length; i++) {
+        var dist = distance2(str5, arr7[i]);
         if (dist < min_distance) {
           min_distance = dist;
           min_index = i;
         }
       }
-      return arr6[min_index];
+      return arr7[min_index];
     };
     exports2.closest = closest2;
   }
@@ -46144,16 +46144,16 @@ var require_ucs2length = __commonJS({
   "node_modules/ajv/dist/runtime/ucs2length.js"(exports2) {
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
-    function ucs2length(str4) {
-      const len = str4.length;
+    function ucs2length(str5) {
+      const len = str5.length;
       let length = 0;
       let pos = 0;
       let value;
       while (pos < len) {
         length++;
-        value = str4.charCodeAt(pos++);
+        value = str5.charCodeAt(pos++);
         if (value >= 55296 && value <= 56319 && pos < len) {
-          value = str4.charCodeAt(pos);
+          value = str5.charCodeAt(pos);
           if ((value & 64512) === 56320)
             pos++;
         }
@@ -46217,7 +46217,7 @@ var require_environment_validator = __commonJS({
     "use strict";
     module2.exports = validate20;
     module2.exports.default = validate20;
-    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "download": { "description": "How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "build": { "description": "Images built from Dockerfiles in this repository with buildah and pushed into this environment's ECR, then deployed like mirrored images (docs/build.md).", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Images to build.", "type": "array", "items": { "$ref": "#/$defs/buildEntry" } } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "download": { "description": "How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.35". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true }, "tuning": { "description": "Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Tune the data volumes down. Default false.", "type": "boolean" }, "delayMinutes": { "description": "Minutes after the node starts running before the volume is lowered. Default 10.", "type": "integer", "minimum": 1, "maximum": 1440 }, "iops": { "description": "Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.", "type": "integer", "minimum": 3e3, "maximum": 16e3 }, "throughput": { "description": "Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.", "type": "integer", "minimum": 125, "maximum": 1e3 } } } } }, "logs": { "description": "Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Ship pod and node logs to CloudWatch Logs. Default true.", "type": "boolean" }, "retentionDays": { "description": "Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.", "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.35": one EKS offers in the region (SDP114), under EKS standard support (SDP112). Default 1.35.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 }, "desiredCount": { "description": "The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.", "type": "integer", "minimum": 1 }, "admins": { "description": "IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).", "type": "array", "items": { "type": "string" }, "uniqueItems": true }, "availabilityZones": { "description": "Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.", "type": "array", "items": { "type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, "minItems": 2, "uniqueItems": true } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } }, "endpointType": { "description": "API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.", "enum": ["regional", "private"] }, "customDomain": { "description": "A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).", "type": "object", "additionalProperties": false, "required": ["domainName", "certificateArn"], "properties": { "domainName": { "description": "Domain name, such as sd.example.cn.", "type": "string", "pattern": "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, "certificateArn": { "description": "ACM certificate ARN for the domain, in the stack's region (regional endpoint).", "type": "string" }, "hostedZone": { "description": "Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).", "type": "object", "additionalProperties": false, "required": ["id", "name"], "properties": { "id": { "description": "Hosted zone id, such as Z0123456789ABCDEFGHIJ.", "type": "string", "pattern": "^Z[A-Z0-9]{1,32}$" }, "name": { "description": "Zone name, such as example.cn.", "type": "string" } } } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "download": { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } }, "resources": { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } }, "extraEnv": { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] }, "buildEntry": { "type": "object", "additionalProperties": false, "required": ["name", "context", "repository"], "properties": { "name": { "description": "Name the deploy stage and the lock refer to; unique across mirror.images and build.images.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "context": { "description": "Build context: a folder relative to the repository root.", "type": "string", "minLength": 1 }, "file": { "description": "The Dockerfile, relative to the repository root. Default <context>/Dockerfile.", "type": "string", "minLength": 1 }, "target": { "description": "Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.", "type": "string", "minLength": 1 }, "args": { "description": "Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).", "type": "object", "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }, "additionalProperties": { "type": "string" } }, "platforms": { "description": "Platforms to build, such as [linux/amd64]. Default [linux/amd64].", "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } } } };
+    var schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://sdpipe.dev/schema/environment.schema.json", "title": "sdpipe environment file", "description": "One deployment of Stable Diffusion on EKS: the original solution's config.yaml keys plus where and how sdpipe delivers it.", "type": "object", "additionalProperties": false, "required": ["environment", "stackName", "modelBucketArn", "modelsRuntime"], "properties": { "environment": { "description": "Where the environment lives and which branch deploys it.", "type": "object", "additionalProperties": false, "required": ["name", "account", "region", "branch"], "properties": { "name": { "description": "Environment name; must equal the file name without .yaml.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 40 }, "account": { "description": "12-digit AWS account id, quoted so YAML keeps leading zeros.", "type": "string", "pattern": "^[0-9]{12}$" }, "region": { "description": "AWS region; the partition (aws or aws-cn) follows from it.", "type": "string" }, "branch": { "description": "Git branch whose pushes deploy this environment, such as env/prod-cn.", "type": "string", "minLength": 1 }, "approval": { "description": "manual: a person approves before deploy; auto: no gate. Default manual.", "enum": ["manual", "auto"] } } }, "pipeline": { "description": "How the environment's pipeline runs.", "type": "object", "additionalProperties": false, "properties": { "engine": { "description": "codepipeline or github-actions. Default: codepipeline in aws, github-actions in aws-cn.", "enum": ["codepipeline", "github-actions"] }, "runner": { "description": "github-actions engine: runner labels, such as [self-hosted, cn]. Default [ubuntu-latest].", "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 }, "source": { "description": "codepipeline engine: where the pipeline gets the repository. Default { type: s3 }.", "type": "object", "additionalProperties": false, "required": ["type"], "properties": { "type": { "description": "s3: a source bucket the deploy workflow uploads to; codeconnections: a CodeConnections connection.", "enum": ["s3", "codeconnections"] }, "connectionArn": { "description": "ARN of the CodeConnections connection (codeconnections only).", "type": "string" }, "repository": { "description": "owner/repo of the repository (codeconnections only).", "type": "string", "pattern": "^[^/\\s]+/[^/\\s]+$" } } }, "npmRegistry": { "description": "npm registry used by build steps, for example a mirror reachable from China.", "type": "string", "pattern": "^https?://" } } }, "mirror": { "description": "Images and Helm charts copied into this environment's ECR before deploy.", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Container images to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "charts": { "description": "Helm charts (OCI artifacts) to mirror.", "type": "array", "items": { "$ref": "#/$defs/mirrorEntry" } }, "download": { "description": "How blobs of the images and charts are downloaded from their source registries: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "build": { "description": "Images built from Dockerfiles in this repository with buildah and pushed into this environment's ECR, then deployed like mirrored images (docs/build.md).", "type": "object", "additionalProperties": false, "properties": { "images": { "description": "Images to build.", "type": "array", "items": { "$ref": "#/$defs/buildEntry" } } } }, "models": { "description": "Model files synced into the model bucket.", "type": "object", "additionalProperties": false, "properties": { "endpoint": { "description": "A Hugging Face compatible endpoint for hf:// sources. Default https://huggingface.co.", "type": "string", "pattern": "^https?://" }, "files": { "description": "Files to sync.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["source", "target", "sha256"], "properties": { "source": { "description": "hf://<org>/<repo>/<path>@<revision>, https://..., s3://<bucket>/<key>, file://... or a bare path.", "type": "string", "minLength": 1 }, "target": { "description": "Key in the model bucket, in the runtimes' layout (Stable-diffusion/, Lora/, VAE/, ...).", "type": "string", "pattern": "^[^/].*[^/]$" }, "sha256": { "description": "Pinned sha256 of the file: 64 lowercase hex digits.", "type": "string", "pattern": "^[0-9a-f]{64}$" } } } }, "download": { "description": "How http(s), hf:// and s3:// model files are downloaded: large ones as concurrent Range segments. Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.", "$ref": "#/$defs/download" } } }, "snapshot": { "description": "The image-cache EBS snapshot baked from the mirrored images.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Bake or reuse a snapshot and give it to the GPU nodes. Default false.", "type": "boolean" }, "kubernetesVersion": { "description": 'Kubernetes version of the Bottlerocket AMI used to bake, such as "1.35". Default: clusterComponents.kubernetesVersion as written; the bake stops when neither is written.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "volumeSize": { "description": "Data volume size in GiB. Default 80.", "type": "integer", "minimum": 20, "maximum": 16384 }, "instanceType": { "description": "Instance type of the bake instance. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "architectures": { "description": "Architectures to bake for. Default [x86_64].", "type": "array", "items": { "enum": ["x86_64", "arm64"] }, "minItems": 1, "uniqueItems": true }, "tuning": { "description": "Lower each GPU node's data volume to a baseline once its image cache is warm (the original's EBS throughput tuner: EventBridge, Step Functions, Lambda); see docs/stages.md for the cost. Default: enabled false, delayMinutes 10, iops 3000, throughput 125.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Tune the data volumes down. Default false.", "type": "boolean" }, "delayMinutes": { "description": "Minutes after the node starts running before the volume is lowered. Default 10.", "type": "integer", "minimum": 1, "maximum": 1440 }, "iops": { "description": "Baseline IOPS of the data volume (gp3: 3000 to 16000). Default 3000.", "type": "integer", "minimum": 3e3, "maximum": 16e3 }, "throughput": { "description": "Baseline throughput in MiB/s (gp3: 125 to 1000). Default 125.", "type": "integer", "minimum": 125, "maximum": 1e3 } } } } }, "logs": { "description": "Pod and node logs in CloudWatch Logs (Container Insights log groups /aws/containerinsights/<stack>/application, dataplane and host).", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Ship pod and node logs to CloudWatch Logs. Default true.", "type": "boolean" }, "retentionDays": { "description": "Days CloudWatch Logs keeps them, one of the values CloudWatch Logs accepts. Default 30.", "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] } } }, "smokeTest": { "description": "A small v1alpha2 task sent after every deploy, waited for until its result arrives (docs/smoke-test.md). Default: enabled where environment.approval is manual, via api (sns with a private API), timeoutMinutes 20.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Run the smoke test after Deploy. Default true where environment.approval is manual, else false.", "type": "boolean" }, "runtime": { "description": "The modelsRuntime name the task goes to. Default the first runtime.", "type": "string", "minLength": 1 }, "via": { "description": "api: POST /v1alpha2 through API Gateway; sns: publish to the input topic. Default api, or sns when APIGW.endpointType is private.", "enum": ["api", "sns"] }, "timeoutMinutes": { "description": "Minutes to wait for the result, a GPU node's scale-from-zero included. Default 20.", "type": "integer", "minimum": 1, "maximum": 120 } } }, "stackName": { "description": "CloudFormation stack name of the deployed stack.", "type": "string" }, "modelBucketArn": { "description": "ARN of the S3 bucket that holds the models: arn:<partition>:s3:::<bucket>.", "type": "string" }, "clusterComponents": { "description": "The managed node group that runs system components.", "type": "object", "additionalProperties": false, "properties": { "kubernetesVersion": { "description": 'Kubernetes version of the cluster, such as "1.35": one EKS offers in the region (SDP114), under EKS standard support (SDP112). Default 1.35.', "type": "string", "pattern": "^1\\.[0-9]{2}$" }, "instanceType": { "description": "Instance type of the system node group. Default m5.large.", "type": "string", "pattern": "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, "minSize": { "description": "Minimum node count. Default 2.", "type": "integer", "minimum": 0 }, "maxSize": { "description": "Maximum node count. Default 2.", "type": "integer", "minimum": 1 }, "desiredSize": { "description": "Desired node count. Default 2.", "type": "integer", "minimum": 0 }, "desiredCount": { "description": "The original solution's name for desiredSize; refused with SDP100: rename it to desiredSize.", "type": "integer", "minimum": 1 }, "admins": { "description": "IAM roles or users of this account who may run kubectl: each gets an EKS access entry with the AmazonEKSClusterAdminPolicy (cluster scope). ARNs in the region's partition and this environment's account (SDP110).", "type": "array", "items": { "type": "string" }, "uniqueItems": true }, "availabilityZones": { "description": "Availability zones of the VPC, such as [cn-northwest-1a, cn-northwest-1b]. Each must be one of the region's (config/regions/<region>.yaml, SDP113). Default: every zone of the region; the cluster's own subnets use the first three, GPU nodes all of them.", "type": "array", "items": { "type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, "minItems": 2, "uniqueItems": true } } }, "APIGW": { "description": "API Gateway stage and throttling.", "type": "object", "additionalProperties": false, "properties": { "stageName": { "description": "Stage name of the REST API. Default prod.", "type": "string", "pattern": "^[A-Za-z0-9_]{1,128}$" }, "throttle": { "description": "Usage plan throttle.", "type": "object", "additionalProperties": false, "properties": { "rateLimit": { "description": "Steady-state requests per second. Default 10.", "type": "number", "minimum": 0 }, "burstLimit": { "description": "Burst requests; must be at least rateLimit. Default 2.", "type": "integer", "minimum": 0 } } }, "endpointType": { "description": "API Gateway endpoint type: regional, or private (reachable only through an execute-api VPC endpoint the stack creates in its VPC). Default regional.", "enum": ["regional", "private"] }, "customDomain": { "description": "A custom domain for the API (in China the default execute-api host is not usable without an ICP licence; SDP111).", "type": "object", "additionalProperties": false, "required": ["domainName", "certificateArn"], "properties": { "domainName": { "description": "Domain name, such as sd.example.cn.", "type": "string", "pattern": "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, "certificateArn": { "description": "ACM certificate ARN for the domain, in the stack's region (regional endpoint).", "type": "string" }, "hostedZone": { "description": "Route 53 hosted zone to write an alias record in. Default: none (point your DNS at the regional domain name the stack outputs).", "type": "object", "additionalProperties": false, "required": ["id", "name"], "properties": { "id": { "description": "Hosted zone id, such as Z0123456789ABCDEFGHIJ.", "type": "string", "pattern": "^Z[A-Z0-9]{1,32}$" }, "name": { "description": "Zone name, such as example.cn.", "type": "string" } } } } } } }, "modelsRuntime": { "description": "Inference runtimes, one SQS queue and one Helm release each.", "type": "array", "minItems": 1, "items": { "$ref": "#/$defs/runtime" } } }, "$defs": { "mirrorEntry": { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } }, "download": { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } }, "image": { "description": "An image reference as the chart takes it.", "type": "object", "additionalProperties": false, "properties": { "repository": { "description": "Repository, including the registry host.", "type": "string", "minLength": 1 }, "tag": { "description": "Tag; prefer leaving the image out so the pipeline pins the mirrored digest.", "type": "string", "minLength": 1 }, "digest": { "description": "Digest sha256:<64 hex>.", "type": "string", "pattern": "^sha256:[0-9a-f]{64}$" } } }, "volume": { "type": "object", "additionalProperties": false, "properties": { "volumeSize": { "description": "Kubernetes quantity, such as 80Gi.", "type": "string" }, "volumeType": { "description": "EBS volume type.", "enum": ["gp3", "gp2", "io1", "io2"] }, "deleteOnTermination": { "description": "Delete the volume with the node.", "type": "boolean" }, "iops": { "description": "Provisioned IOPS (gp3: 3000 to 16000).", "type": "integer" }, "throughput": { "description": "Throughput in MiB/s (gp3: 125 to 1000, at most iops/4).", "type": "integer" }, "snapshotID": { "description": "EBS snapshot with the images pre-pulled: snap- and 8 or 17 hex digits. Leave out when snapshot.enabled.", "type": "string" } } }, "scaling": { "description": "KEDA scaling on the runtime's SQS queue length.", "type": "object", "additionalProperties": false, "properties": { "queueLength": { "description": "Target messages per replica.", "type": "integer", "minimum": 1 }, "minReplicaCount": { "description": "Minimum replicas.", "type": "integer", "minimum": 0 }, "maxReplicaCount": { "description": "Maximum replicas.", "type": "integer", "minimum": 1 }, "cooldownPeriod": { "description": "Seconds after the last message before scaling to the minimum.", "type": "integer", "minimum": 0 }, "pollingInterval": { "description": "Seconds between queue length checks.", "type": "integer", "minimum": 1 }, "scaleDownSpeed": { "description": "Replicas removed per scale-down step.", "type": "integer", "minimum": 1 }, "enabled": { "description": "Scale the runtime on its queue length with KEDA. false: no ScaledObject; the deployment keeps the chart's one replica. Default true.", "type": "boolean" }, "scaleOnInFlight": { "description": "Count in-flight (received, not yet deleted) messages in the queue length (KEDA aws-sqs-queue trigger metadata scaleOnInFlight). Default: KEDA's, true.", "type": "boolean" }, "extraHPAConfig": { "description": "HorizontalPodAutoscaler behavior (scaleUp, scaleDown) for the runtime (ScaledObject spec.advanced.horizontalPodAutoscalerConfig.behavior). Its scaleDown may not be set with scaleDownSpeed (SDP106).", "type": "object", "additionalProperties": false, "properties": { "scaleUp": { "description": "HPAScalingRules for scaling up (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" }, "scaleDown": { "description": "HPAScalingRules for scaling down (policies, selectPolicy, stabilizationWindowSeconds).", "type": "object" } } } } }, "runtime": { "type": "object", "additionalProperties": false, "required": ["name", "type"], "properties": { "name": { "description": "Unique runtime name, a DNS-1123 label.", "type": "string" }, "namespace": { "description": "Kubernetes namespace, a DNS-1123 label. Default default.", "type": "string" }, "type": { "description": "Runtime kind: sdwebui or comfyui.", "enum": ["sdwebui", "comfyui"] }, "modelFilename": { "description": "Checkpoint under Stable-diffusion/ loaded at start (sdwebui with dynamicModel false).", "type": "string" }, "dynamicModel": { "description": "Load the model named by each request instead of a fixed one. Default false.", "type": "boolean" }, "chartRepository": { "description": "Helm chart repository (oci:// or https://). Default: the mirrored sd-on-eks chart.", "type": "string" }, "chartVersion": { "description": "Helm chart version.", "type": "string" }, "extraValues": { "description": "Helm values for the runtime chart; karpenter and runtime image keys are checked, the rest passes through.", "type": "object", "additionalProperties": true, "properties": { "karpenter": { "description": "Karpenter node template, node pool and scaling for this runtime.", "type": "object", "additionalProperties": false, "properties": { "nodeTemplate": { "description": "EC2NodeClass settings.", "type": "object", "additionalProperties": false, "properties": { "amiFamily": { "description": "AMI family of GPU nodes.", "enum": ["Bottlerocket", "AL2023"] }, "dataVolume": { "$ref": "#/$defs/volume", "description": "Data volume (container images)." }, "osVolume": { "$ref": "#/$defs/volume", "description": "OS volume." }, "tags": { "description": "Extra tags of the GPU instances and their volumes (EC2NodeClass spec.tags). Not stack or runtime, which the chart sets, nor a tag key Karpenter reserves.", "type": "object", "additionalProperties": { "type": "string" } }, "userData": { "description": "Bottlerocket TOML settings Karpenter merges into the node's user data (EC2NodeClass spec.userData). With an image-cache snapshot it must not switch to the SOCI snapshotter or bind containerd to ephemeral storage (SDP102). Default: none with a snapshot or on AL2023, else the chart's SOCI settings.", "type": "string" }, "instanceStorePolicy": { "description": "RAID0: Karpenter puts containerd and kubelet state on the instance-store volumes (EC2NodeClass spec.instanceStorePolicy). Refused with an image-cache snapshot (SDP102): the baked images are on the data volume. Default: none with a snapshot or on AL2023, else the chart's RAID0.", "enum": ["RAID0"] }, "securityGroupSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the cluster security group by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } }, "subnetSelector": { "description": "Accepted from the original config but has no effect (SDP101): the chart's EC2NodeClass selects the stack's private subnets by tag. Remove it.", "type": "object", "additionalProperties": { "type": "string" } } } }, "provisioner": { "description": "NodePool settings.", "type": "object", "additionalProperties": false, "properties": { "instanceType": { "description": "GPU instance types Karpenter may launch; each must be offered in the region.", "type": "array", "items": { "type": "string" }, "minItems": 1 }, "capacityType": { "description": "Purchase options; at least one must be true.", "type": "object", "additionalProperties": false, "properties": { "onDemand": { "description": "Allow On-Demand instances.", "type": "boolean" }, "spot": { "description": "Allow Spot instances.", "type": "boolean" } } }, "limits": { "description": "NodePool resource limits.", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": "CPU limit.", "type": ["integer", "string"] }, "memory": { "description": "Memory limit, a Kubernetes quantity.", "type": "string" }, "nvidia.com/gpu": { "description": "GPU limit.", "type": "integer", "minimum": 0 } } }, "consolidation": { "description": "Consolidate underused nodes.", "type": "boolean" }, "disruption": { "description": "NodePool disruption settings.", "type": "object", "additionalProperties": false, "properties": { "consolidateAfter": { "description": "Duration such as 30s or 5m.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" }, "expireAfter": { "description": "Duration such as 720h, or Never.", "type": "string", "pattern": "^([0-9]+(s|m|h))+$|^Never$" } } }, "labels": { "description": "Labels of the GPU nodes (NodePool spec.template.metadata.labels), besides sdpipe.io/runtime.", "type": "object", "additionalProperties": { "type": "string" } }, "extraRequirements": { "description": "Extra node requirements (NodePool spec.template.spec.requirements), such as a karpenter.k8s.aws/instance-gpu-memory bound. Not capacity type or instance type: use capacityType and instanceType (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "operator"], "additionalProperties": false, "properties": { "key": { "description": "Node label key.", "type": "string", "minLength": 1 }, "operator": { "description": "In, NotIn, Exists, DoesNotExist, Gt or Lt.", "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }, "values": { "description": "Values (In, NotIn: at least one; Gt, Lt: one integer).", "type": "array", "items": { "type": "string" } }, "minValues": { "description": "Least number of distinct values Karpenter must be able to choose from.", "type": "integer", "minimum": 1, "maximum": 50 } } } }, "extraTaints": { "description": "Extra taints of the GPU nodes (NodePool spec.template.spec.taints). Not nvidia.com/gpu or runtime, which the chart sets (SDP105).", "type": "array", "items": { "type": "object", "required": ["key", "effect"], "additionalProperties": false, "properties": { "key": { "description": "Taint key.", "type": "string", "minLength": 1 }, "value": { "description": "Taint value.", "type": "string" }, "effect": { "description": "NoSchedule, PreferNoSchedule or NoExecute.", "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"] } } } }, "resourceLimits": { "$ref": "#/$defs/resources", "description": "The original's name for the NodePool's resource limits (NodePool spec.limits); the same as limits, which may not be set with it (SDP104). Default: the chart's nvidia.com/gpu: 100." } } }, "scaling": { "$ref": "#/$defs/scaling", "description": "Where the older aws-samples format put scaling; nothing reads it there. Refused with SDP103: move it to extraValues.runtime.scaling." } } }, "runtime": { "description": "Values of the runtime chart.", "type": "object", "additionalProperties": true, "properties": { "inferenceApi": { "description": "The SD WebUI or ComfyUI container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the inference container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted.", "type": "string" } } }, "queueAgent": { "description": "The queue agent container.", "type": "object", "additionalProperties": true, "properties": { "image": { "$ref": "#/$defs/image" }, "extraEnv": { "$ref": "#/$defs/extraEnv" }, "XRay": { "description": "Accepted from the original config but has no effect (SDP101): the chart reads xray.enabled, and sdpipe always runs the X-Ray sidecar.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "The original's X-Ray switch (no effect).", "type": "boolean" } } }, "imagePullPolicy": { "description": "Image pull policy.", "enum": ["Always", "IfNotPresent", "Never"] }, "resources": { "description": "Kubernetes resources of the queue agent container.", "type": "object", "additionalProperties": false, "properties": { "limits": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": 'Resource limits, such as nvidia.com/gpu: "1".' }, "requests": { "type": "object", "additionalProperties": { "type": ["integer", "string"] }, "description": "Resource requests, such as cpu: 2500m." } } }, "commandArguments": { "description": "Extra command-line arguments of the container (chart value).", "type": "string" }, "modelMountPath": { "description": "Where the models are mounted. No effect for the queue agent (SDP101): the chart mounts the models into the inference container only.", "type": "string" } } }, "scaling": { "$ref": "#/$defs/scaling" }, "persistence": { "description": "Model storage through the S3 persistent volume claim.", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Mount the model bucket.", "type": "boolean" }, "existingClaim": { "description": "Name of an existing claim.", "type": "string" } } }, "labels": { "description": "Labels of the release's objects (chart value runtime.labels).", "type": "object", "additionalProperties": { "type": "string" } }, "annotations": { "description": "Annotations of the release's deployments (chart value runtime.annotations).", "type": "object", "additionalProperties": { "type": "string" } } } } } } } }, "resources": { "description": "Kubernetes resource quantities (nvidia.com/gpu, cpu, memory).", "type": "object", "additionalProperties": false, "properties": { "cpu": { "description": 'CPU quantity, such as 1000 or "2500m".', "type": ["integer", "string"] }, "memory": { "description": 'Memory quantity, such as "1000Gi".', "type": ["integer", "string"] }, "nvidia.com/gpu": { "description": "GPU count.", "type": ["integer", "string"] } } }, "extraEnv": { "description": "Extra environment variables: a mapping NAME: value (the original schema's form) or a list of Kubernetes EnvVar objects ({name, value} or {name, valueFrom}); sdpipe passes a list to the chart.", "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "array", "items": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "description": "Variable name.", "type": "string", "minLength": 1 }, "value": { "description": "Literal value.", "type": "string" }, "valueFrom": { "description": "Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef).", "type": "object" } } } }] }, "buildEntry": { "type": "object", "additionalProperties": false, "required": ["name", "context", "repository"], "properties": { "name": { "description": "Name the deploy stage and the lock refer to; unique across mirror.images and build.images.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "context": { "description": "Build context: a folder relative to the repository root.", "type": "string", "minLength": 1 }, "file": { "description": "The Dockerfile, relative to the repository root. Default <context>/Dockerfile.", "type": "string", "minLength": 1 }, "target": { "description": "Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.", "type": "string", "minLength": 1 }, "args": { "description": "Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).", "type": "object", "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }, "additionalProperties": { "type": "string" } }, "platforms": { "description": "Platforms to build, such as [linux/amd64]. Default [linux/amd64].", "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } } } };
     var schema32 = { "type": "object", "additionalProperties": false, "required": ["name", "source", "repository"], "properties": { "name": { "description": "Name the deploy stage refers to (sdwebui, comfyui, queue-agent, karpenter, ...).", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "source": { "description": "Source reference host/repository[:tag|@digest]; charts may carry an oci:// prefix.", "type": "string", "minLength": 1 }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "platforms": { "description": "Platforms to keep, such as [linux/amd64], or all to keep the whole index and its digest. Images only. Default all.", "oneOf": [{ "const": "all" }, { "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }] }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
     var schema34 = { "description": 'How a large object is downloaded: as concurrent Range segments, each resumable on its own, hashed in order (docs/mirror.md and docs/models.md, "Segmented downloads"). Default: connections 8, segmentSizeMiB 4, thresholdMiB 64.', "type": "object", "additionalProperties": false, "properties": { "connections": { "description": "Concurrent Range requests per large object; 1 reads every object as one stream (turns segmented downloads off). Default 8.", "type": "integer", "minimum": 1, "maximum": 32 }, "segmentSizeMiB": { "description": "Size of each Range segment in MiB; larger segments cost fewer round trips on high-latency paths, and memory is about (connections + 2) x segment size. Default 4.", "type": "integer", "minimum": 1, "maximum": 64 }, "thresholdMiB": { "description": "Objects of at least this many MiB (still to download) are fetched in segments; smaller ones as one stream. Default 64.", "type": "integer", "minimum": 1 } } };
     var schema35 = { "type": "object", "additionalProperties": false, "required": ["name", "context", "repository"], "properties": { "name": { "description": "Name the deploy stage and the lock refer to; unique across mirror.images and build.images.", "type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }, "context": { "description": "Build context: a folder relative to the repository root.", "type": "string", "minLength": 1 }, "file": { "description": "The Dockerfile, relative to the repository root. Default <context>/Dockerfile.", "type": "string", "minLength": 1 }, "target": { "description": "Stage of a multi-stage Dockerfile to build (--target). Default: the last stage.", "type": "string", "minLength": 1 }, "args": { "description": "Build arguments (--build-arg NAME=value), such as PIP_INDEX_URL for a package mirror in China (docs/build.md).", "type": "object", "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" }, "additionalProperties": { "type": "string" } }, "platforms": { "description": "Platforms to build, such as [linux/amd64]. Default [linux/amd64].", "type": "array", "items": { "type": "string", "pattern": "^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$" }, "minItems": 1, "uniqueItems": true }, "repository": { "description": "Repository in this environment's ECR.", "type": "string", "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", "maxLength": 256 }, "tagMutability": { "description": "Tag mutability of the ECR repository. Default IMMUTABLE.", "enum": ["MUTABLE", "IMMUTABLE"] } } };
@@ -50728,58 +50728,58 @@ var require_environment_validator = __commonJS({
             errors++;
           }
         }
-        if (data.stackName !== void 0) {
-          let data75 = data.stackName;
-          if (typeof data75 !== "string") {
-            const err175 = { instancePath: instancePath + "/stackName", schemaPath: "#/properties/stackName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.stackName.type, parentSchema: schema31.properties.stackName, data: data75 };
-            if (vErrors === null) {
-              vErrors = [err175];
-            } else {
-              vErrors.push(err175);
-            }
-            errors++;
-          }
-        }
-        if (data.modelBucketArn !== void 0) {
-          let data76 = data.modelBucketArn;
-          if (typeof data76 !== "string") {
-            const err176 = { instancePath: instancePath + "/modelBucketArn", schemaPath: "#/properties/modelBucketArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.modelBucketArn.type, parentSchema: schema31.properties.modelBucketArn, data: data76 };
-            if (vErrors === null) {
-              vErrors = [err176];
-            } else {
-              vErrors.push(err176);
-            }
-            errors++;
-          }
-        }
-        if (data.clusterComponents !== void 0) {
-          let data77 = data.clusterComponents;
-          if (data77 && typeof data77 == "object" && !Array.isArray(data77)) {
-            for (const key18 in data77) {
-              if (!(key18 === "kubernetesVersion" || key18 === "instanceType" || key18 === "minSize" || key18 === "maxSize" || key18 === "desiredSize" || key18 === "desiredCount" || key18 === "admins" || key18 === "availabilityZones")) {
-                const err177 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.clusterComponents, data: data77 };
+        if (data.smokeTest !== void 0) {
+          let data75 = data.smokeTest;
+          if (data75 && typeof data75 == "object" && !Array.isArray(data75)) {
+            for (const key18 in data75) {
+              if (!(key18 === "enabled" || key18 === "runtime" || key18 === "via" || key18 === "timeoutMinutes")) {
+                const err175 = { instancePath: instancePath + "/smokeTest", schemaPath: "#/properties/smokeTest/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.smokeTest, data: data75 };
                 if (vErrors === null) {
-                  vErrors = [err177];
+                  vErrors = [err175];
                 } else {
-                  vErrors.push(err177);
+                  vErrors.push(err175);
                 }
                 errors++;
               }
             }
-            if (data77.kubernetesVersion !== void 0) {
-              let data78 = data77.kubernetesVersion;
-              if (typeof data78 === "string") {
-                if (!pattern21.test(data78)) {
-                  const err178 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data78 };
+            if (data75.enabled !== void 0) {
+              let data76 = data75.enabled;
+              if (typeof data76 !== "boolean") {
+                const err176 = { instancePath: instancePath + "/smokeTest/enabled", schemaPath: "#/properties/smokeTest/properties/enabled/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema31.properties.smokeTest.properties.enabled.type, parentSchema: schema31.properties.smokeTest.properties.enabled, data: data76 };
+                if (vErrors === null) {
+                  vErrors = [err176];
+                } else {
+                  vErrors.push(err176);
+                }
+                errors++;
+              }
+            }
+            if (data75.runtime !== void 0) {
+              let data77 = data75.runtime;
+              if (typeof data77 === "string") {
+                if (func2(data77) < 1) {
+                  const err177 = { instancePath: instancePath + "/smokeTest/runtime", schemaPath: "#/properties/smokeTest/properties/runtime/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema31.properties.smokeTest.properties.runtime, data: data77 };
                   if (vErrors === null) {
-                    vErrors = [err178];
+                    vErrors = [err177];
                   } else {
-                    vErrors.push(err178);
+                    vErrors.push(err177);
                   }
                   errors++;
                 }
               } else {
-                const err179 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.kubernetesVersion.type, parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data78 };
+                const err178 = { instancePath: instancePath + "/smokeTest/runtime", schemaPath: "#/properties/smokeTest/properties/runtime/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.smokeTest.properties.runtime.type, parentSchema: schema31.properties.smokeTest.properties.runtime, data: data77 };
+                if (vErrors === null) {
+                  vErrors = [err178];
+                } else {
+                  vErrors.push(err178);
+                }
+                errors++;
+              }
+            }
+            if (data75.via !== void 0) {
+              let data78 = data75.via;
+              if (!(data78 === "api" || data78 === "sns")) {
+                const err179 = { instancePath: instancePath + "/smokeTest/via", schemaPath: "#/properties/smokeTest/properties/via/enum", keyword: "enum", params: { allowedValues: schema31.properties.smokeTest.properties.via.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.smokeTest.properties.via.enum, parentSchema: schema31.properties.smokeTest.properties.via, data: data78 };
                 if (vErrors === null) {
                   vErrors = [err179];
                 } else {
@@ -50788,78 +50788,78 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data77.instanceType !== void 0) {
-              let data79 = data77.instanceType;
-              if (typeof data79 === "string") {
-                if (!pattern22.test(data79)) {
-                  const err180 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data79 };
+            if (data75.timeoutMinutes !== void 0) {
+              let data79 = data75.timeoutMinutes;
+              if (!(typeof data79 == "number" && (!(data79 % 1) && !isNaN(data79)) && isFinite(data79))) {
+                const err180 = { instancePath: instancePath + "/smokeTest/timeoutMinutes", schemaPath: "#/properties/smokeTest/properties/timeoutMinutes/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.smokeTest.properties.timeoutMinutes.type, parentSchema: schema31.properties.smokeTest.properties.timeoutMinutes, data: data79 };
+                if (vErrors === null) {
+                  vErrors = [err180];
+                } else {
+                  vErrors.push(err180);
+                }
+                errors++;
+              }
+              if (typeof data79 == "number" && isFinite(data79)) {
+                if (data79 > 120 || isNaN(data79)) {
+                  const err181 = { instancePath: instancePath + "/smokeTest/timeoutMinutes", schemaPath: "#/properties/smokeTest/properties/timeoutMinutes/maximum", keyword: "maximum", params: { comparison: "<=", limit: 120 }, message: "must be <= 120", schema: 120, parentSchema: schema31.properties.smokeTest.properties.timeoutMinutes, data: data79 };
                   if (vErrors === null) {
-                    vErrors = [err180];
+                    vErrors = [err181];
                   } else {
-                    vErrors.push(err180);
+                    vErrors.push(err181);
                   }
                   errors++;
                 }
-              } else {
-                const err181 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.instanceType.type, parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data79 };
-                if (vErrors === null) {
-                  vErrors = [err181];
-                } else {
-                  vErrors.push(err181);
-                }
-                errors++;
-              }
-            }
-            if (data77.minSize !== void 0) {
-              let data80 = data77.minSize;
-              if (!(typeof data80 == "number" && (!(data80 % 1) && !isNaN(data80)) && isFinite(data80))) {
-                const err182 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.minSize.type, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data80 };
-                if (vErrors === null) {
-                  vErrors = [err182];
-                } else {
-                  vErrors.push(err182);
-                }
-                errors++;
-              }
-              if (typeof data80 == "number" && isFinite(data80)) {
-                if (data80 < 0 || isNaN(data80)) {
-                  const err183 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data80 };
+                if (data79 < 1 || isNaN(data79)) {
+                  const err182 = { instancePath: instancePath + "/smokeTest/timeoutMinutes", schemaPath: "#/properties/smokeTest/properties/timeoutMinutes/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.smokeTest.properties.timeoutMinutes, data: data79 };
                   if (vErrors === null) {
-                    vErrors = [err183];
+                    vErrors = [err182];
                   } else {
-                    vErrors.push(err183);
+                    vErrors.push(err182);
                   }
                   errors++;
                 }
               }
             }
-            if (data77.maxSize !== void 0) {
-              let data81 = data77.maxSize;
-              if (!(typeof data81 == "number" && (!(data81 % 1) && !isNaN(data81)) && isFinite(data81))) {
-                const err184 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.maxSize.type, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data81 };
-                if (vErrors === null) {
-                  vErrors = [err184];
-                } else {
-                  vErrors.push(err184);
-                }
-                errors++;
-              }
-              if (typeof data81 == "number" && isFinite(data81)) {
-                if (data81 < 1 || isNaN(data81)) {
-                  const err185 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data81 };
-                  if (vErrors === null) {
-                    vErrors = [err185];
-                  } else {
-                    vErrors.push(err185);
-                  }
-                  errors++;
-                }
-              }
+          } else {
+            const err183 = { instancePath: instancePath + "/smokeTest", schemaPath: "#/properties/smokeTest/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.smokeTest.type, parentSchema: schema31.properties.smokeTest, data: data75 };
+            if (vErrors === null) {
+              vErrors = [err183];
+            } else {
+              vErrors.push(err183);
             }
-            if (data77.desiredSize !== void 0) {
-              let data82 = data77.desiredSize;
-              if (!(typeof data82 == "number" && (!(data82 % 1) && !isNaN(data82)) && isFinite(data82))) {
-                const err186 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredSize.type, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data82 };
+            errors++;
+          }
+        }
+        if (data.stackName !== void 0) {
+          let data80 = data.stackName;
+          if (typeof data80 !== "string") {
+            const err184 = { instancePath: instancePath + "/stackName", schemaPath: "#/properties/stackName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.stackName.type, parentSchema: schema31.properties.stackName, data: data80 };
+            if (vErrors === null) {
+              vErrors = [err184];
+            } else {
+              vErrors.push(err184);
+            }
+            errors++;
+          }
+        }
+        if (data.modelBucketArn !== void 0) {
+          let data81 = data.modelBucketArn;
+          if (typeof data81 !== "string") {
+            const err185 = { instancePath: instancePath + "/modelBucketArn", schemaPath: "#/properties/modelBucketArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.modelBucketArn.type, parentSchema: schema31.properties.modelBucketArn, data: data81 };
+            if (vErrors === null) {
+              vErrors = [err185];
+            } else {
+              vErrors.push(err185);
+            }
+            errors++;
+          }
+        }
+        if (data.clusterComponents !== void 0) {
+          let data82 = data.clusterComponents;
+          if (data82 && typeof data82 == "object" && !Array.isArray(data82)) {
+            for (const key19 in data82) {
+              if (!(key19 === "kubernetesVersion" || key19 === "instanceType" || key19 === "minSize" || key19 === "maxSize" || key19 === "desiredSize" || key19 === "desiredCount" || key19 === "admins" || key19 === "availabilityZones")) {
+                const err186 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key19 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.clusterComponents, data: data82 };
                 if (vErrors === null) {
                   vErrors = [err186];
                 } else {
@@ -50867,9 +50867,12 @@ var require_environment_validator = __commonJS({
                 }
                 errors++;
               }
-              if (typeof data82 == "number" && isFinite(data82)) {
-                if (data82 < 0 || isNaN(data82)) {
-                  const err187 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data82 };
+            }
+            if (data82.kubernetesVersion !== void 0) {
+              let data83 = data82.kubernetesVersion;
+              if (typeof data83 === "string") {
+                if (!pattern21.test(data83)) {
+                  const err187 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/pattern", keyword: "pattern", params: { pattern: "^1\\.[0-9]{2}$" }, message: 'must match pattern "^1\\.[0-9]{2}$"', schema: "^1\\.[0-9]{2}$", parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data83 };
                   if (vErrors === null) {
                     vErrors = [err187];
                   } else {
@@ -50877,12 +50880,8 @@ var require_environment_validator = __commonJS({
                   }
                   errors++;
                 }
-              }
-            }
-            if (data77.desiredCount !== void 0) {
-              let data83 = data77.desiredCount;
-              if (!(typeof data83 == "number" && (!(data83 % 1) && !isNaN(data83)) && isFinite(data83))) {
-                const err188 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredCount.type, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data83 };
+              } else {
+                const err188 = { instancePath: instancePath + "/clusterComponents/kubernetesVersion", schemaPath: "#/properties/clusterComponents/properties/kubernetesVersion/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.kubernetesVersion.type, parentSchema: schema31.properties.clusterComponents.properties.kubernetesVersion, data: data83 };
                 if (vErrors === null) {
                   vErrors = [err188];
                 } else {
@@ -50890,9 +50889,12 @@ var require_environment_validator = __commonJS({
                 }
                 errors++;
               }
-              if (typeof data83 == "number" && isFinite(data83)) {
-                if (data83 < 1 || isNaN(data83)) {
-                  const err189 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data83 };
+            }
+            if (data82.instanceType !== void 0) {
+              let data84 = data82.instanceType;
+              if (typeof data84 === "string") {
+                if (!pattern22.test(data84)) {
+                  const err189 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/pattern", keyword: "pattern", params: { pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" }, message: 'must match pattern "^[a-z][a-z0-9-]*\\.[a-z0-9]+$"', schema: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$", parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data84 };
                   if (vErrors === null) {
                     vErrors = [err189];
                   } else {
@@ -50900,40 +50902,140 @@ var require_environment_validator = __commonJS({
                   }
                   errors++;
                 }
+              } else {
+                const err190 = { instancePath: instancePath + "/clusterComponents/instanceType", schemaPath: "#/properties/clusterComponents/properties/instanceType/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.instanceType.type, parentSchema: schema31.properties.clusterComponents.properties.instanceType, data: data84 };
+                if (vErrors === null) {
+                  vErrors = [err190];
+                } else {
+                  vErrors.push(err190);
+                }
+                errors++;
               }
             }
-            if (data77.admins !== void 0) {
-              let data84 = data77.admins;
-              if (Array.isArray(data84)) {
-                const len9 = data84.length;
+            if (data82.minSize !== void 0) {
+              let data85 = data82.minSize;
+              if (!(typeof data85 == "number" && (!(data85 % 1) && !isNaN(data85)) && isFinite(data85))) {
+                const err191 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.minSize.type, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data85 };
+                if (vErrors === null) {
+                  vErrors = [err191];
+                } else {
+                  vErrors.push(err191);
+                }
+                errors++;
+              }
+              if (typeof data85 == "number" && isFinite(data85)) {
+                if (data85 < 0 || isNaN(data85)) {
+                  const err192 = { instancePath: instancePath + "/clusterComponents/minSize", schemaPath: "#/properties/clusterComponents/properties/minSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.minSize, data: data85 };
+                  if (vErrors === null) {
+                    vErrors = [err192];
+                  } else {
+                    vErrors.push(err192);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data82.maxSize !== void 0) {
+              let data86 = data82.maxSize;
+              if (!(typeof data86 == "number" && (!(data86 % 1) && !isNaN(data86)) && isFinite(data86))) {
+                const err193 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.maxSize.type, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data86 };
+                if (vErrors === null) {
+                  vErrors = [err193];
+                } else {
+                  vErrors.push(err193);
+                }
+                errors++;
+              }
+              if (typeof data86 == "number" && isFinite(data86)) {
+                if (data86 < 1 || isNaN(data86)) {
+                  const err194 = { instancePath: instancePath + "/clusterComponents/maxSize", schemaPath: "#/properties/clusterComponents/properties/maxSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.maxSize, data: data86 };
+                  if (vErrors === null) {
+                    vErrors = [err194];
+                  } else {
+                    vErrors.push(err194);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data82.desiredSize !== void 0) {
+              let data87 = data82.desiredSize;
+              if (!(typeof data87 == "number" && (!(data87 % 1) && !isNaN(data87)) && isFinite(data87))) {
+                const err195 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredSize.type, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data87 };
+                if (vErrors === null) {
+                  vErrors = [err195];
+                } else {
+                  vErrors.push(err195);
+                }
+                errors++;
+              }
+              if (typeof data87 == "number" && isFinite(data87)) {
+                if (data87 < 0 || isNaN(data87)) {
+                  const err196 = { instancePath: instancePath + "/clusterComponents/desiredSize", schemaPath: "#/properties/clusterComponents/properties/desiredSize/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.clusterComponents.properties.desiredSize, data: data87 };
+                  if (vErrors === null) {
+                    vErrors = [err196];
+                  } else {
+                    vErrors.push(err196);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data82.desiredCount !== void 0) {
+              let data88 = data82.desiredCount;
+              if (!(typeof data88 == "number" && (!(data88 % 1) && !isNaN(data88)) && isFinite(data88))) {
+                const err197 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.clusterComponents.properties.desiredCount.type, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data88 };
+                if (vErrors === null) {
+                  vErrors = [err197];
+                } else {
+                  vErrors.push(err197);
+                }
+                errors++;
+              }
+              if (typeof data88 == "number" && isFinite(data88)) {
+                if (data88 < 1 || isNaN(data88)) {
+                  const err198 = { instancePath: instancePath + "/clusterComponents/desiredCount", schemaPath: "#/properties/clusterComponents/properties/desiredCount/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema31.properties.clusterComponents.properties.desiredCount, data: data88 };
+                  if (vErrors === null) {
+                    vErrors = [err198];
+                  } else {
+                    vErrors.push(err198);
+                  }
+                  errors++;
+                }
+              }
+            }
+            if (data82.admins !== void 0) {
+              let data89 = data82.admins;
+              if (Array.isArray(data89)) {
+                const len9 = data89.length;
                 for (let i13 = 0; i13 < len9; i13++) {
-                  let data85 = data84[i13];
-                  if (typeof data85 !== "string") {
-                    const err190 = { instancePath: instancePath + "/clusterComponents/admins/" + i13, schemaPath: "#/properties/clusterComponents/properties/admins/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.admins.items.type, parentSchema: schema31.properties.clusterComponents.properties.admins.items, data: data85 };
+                  let data90 = data89[i13];
+                  if (typeof data90 !== "string") {
+                    const err199 = { instancePath: instancePath + "/clusterComponents/admins/" + i13, schemaPath: "#/properties/clusterComponents/properties/admins/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.admins.items.type, parentSchema: schema31.properties.clusterComponents.properties.admins.items, data: data90 };
                     if (vErrors === null) {
-                      vErrors = [err190];
+                      vErrors = [err199];
                     } else {
-                      vErrors.push(err190);
+                      vErrors.push(err199);
                     }
                     errors++;
                   }
                 }
-                let i14 = data84.length;
+                let i14 = data89.length;
                 let j4;
                 if (i14 > 1) {
                   const indices3 = {};
                   for (; i14--; ) {
-                    let item3 = data84[i14];
+                    let item3 = data89[i14];
                     if (typeof item3 !== "string") {
                       continue;
                     }
                     if (typeof indices3[item3] == "number") {
                       j4 = indices3[item3];
-                      const err191 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/uniqueItems", keyword: "uniqueItems", params: { i: i14, j: j4 }, message: "must NOT have duplicate items (items ## " + j4 + " and " + i14 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data84 };
+                      const err200 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/uniqueItems", keyword: "uniqueItems", params: { i: i14, j: j4 }, message: "must NOT have duplicate items (items ## " + j4 + " and " + i14 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data89 };
                       if (vErrors === null) {
-                        vErrors = [err191];
+                        vErrors = [err200];
                       } else {
-                        vErrors.push(err191);
+                        vErrors.push(err200);
                       }
                       errors++;
                       break;
@@ -50942,121 +51044,7 @@ var require_environment_validator = __commonJS({
                   }
                 }
               } else {
-                const err192 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.admins.type, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data84 };
-                if (vErrors === null) {
-                  vErrors = [err192];
-                } else {
-                  vErrors.push(err192);
-                }
-                errors++;
-              }
-            }
-            if (data77.availabilityZones !== void 0) {
-              let data86 = data77.availabilityZones;
-              if (Array.isArray(data86)) {
-                if (data86.length < 2) {
-                  const err193 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/minItems", keyword: "minItems", params: { limit: 2 }, message: "must NOT have fewer than 2 items", schema: 2, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data86 };
-                  if (vErrors === null) {
-                    vErrors = [err193];
-                  } else {
-                    vErrors.push(err193);
-                  }
-                  errors++;
-                }
-                const len10 = data86.length;
-                for (let i15 = 0; i15 < len10; i15++) {
-                  let data87 = data86[i15];
-                  if (typeof data87 === "string") {
-                    if (!pattern25.test(data87)) {
-                      const err194 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i15, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/pattern", keyword: "pattern", params: { pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, message: 'must match pattern "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"', schema: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data87 };
-                      if (vErrors === null) {
-                        vErrors = [err194];
-                      } else {
-                        vErrors.push(err194);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err195 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i15, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.availabilityZones.items.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data87 };
-                    if (vErrors === null) {
-                      vErrors = [err195];
-                    } else {
-                      vErrors.push(err195);
-                    }
-                    errors++;
-                  }
-                }
-                let i16 = data86.length;
-                let j5;
-                if (i16 > 1) {
-                  const indices4 = {};
-                  for (; i16--; ) {
-                    let item4 = data86[i16];
-                    if (typeof item4 !== "string") {
-                      continue;
-                    }
-                    if (typeof indices4[item4] == "number") {
-                      j5 = indices4[item4];
-                      const err196 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/uniqueItems", keyword: "uniqueItems", params: { i: i16, j: j5 }, message: "must NOT have duplicate items (items ## " + j5 + " and " + i16 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data86 };
-                      if (vErrors === null) {
-                        vErrors = [err196];
-                      } else {
-                        vErrors.push(err196);
-                      }
-                      errors++;
-                      break;
-                    }
-                    indices4[item4] = i16;
-                  }
-                }
-              } else {
-                const err197 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.availabilityZones.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data86 };
-                if (vErrors === null) {
-                  vErrors = [err197];
-                } else {
-                  vErrors.push(err197);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err198 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data77 };
-            if (vErrors === null) {
-              vErrors = [err198];
-            } else {
-              vErrors.push(err198);
-            }
-            errors++;
-          }
-        }
-        if (data.APIGW !== void 0) {
-          let data88 = data.APIGW;
-          if (data88 && typeof data88 == "object" && !Array.isArray(data88)) {
-            for (const key19 in data88) {
-              if (!(key19 === "stageName" || key19 === "throttle" || key19 === "endpointType" || key19 === "customDomain")) {
-                const err199 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key19 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data88 };
-                if (vErrors === null) {
-                  vErrors = [err199];
-                } else {
-                  vErrors.push(err199);
-                }
-                errors++;
-              }
-            }
-            if (data88.stageName !== void 0) {
-              let data89 = data88.stageName;
-              if (typeof data89 === "string") {
-                if (!pattern26.test(data89)) {
-                  const err200 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data89 };
-                  if (vErrors === null) {
-                    vErrors = [err200];
-                  } else {
-                    vErrors.push(err200);
-                  }
-                  errors++;
-                }
-              } else {
-                const err201 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data89 };
+                const err201 = { instancePath: instancePath + "/clusterComponents/admins", schemaPath: "#/properties/clusterComponents/properties/admins/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.admins.type, parentSchema: schema31.properties.clusterComponents.properties.admins, data: data89 };
                 if (vErrors === null) {
                   vErrors = [err201];
                 } else {
@@ -51065,25 +51053,24 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data88.throttle !== void 0) {
-              let data90 = data88.throttle;
-              if (data90 && typeof data90 == "object" && !Array.isArray(data90)) {
-                for (const key20 in data90) {
-                  if (!(key20 === "rateLimit" || key20 === "burstLimit")) {
-                    const err202 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data90 };
-                    if (vErrors === null) {
-                      vErrors = [err202];
-                    } else {
-                      vErrors.push(err202);
-                    }
-                    errors++;
+            if (data82.availabilityZones !== void 0) {
+              let data91 = data82.availabilityZones;
+              if (Array.isArray(data91)) {
+                if (data91.length < 2) {
+                  const err202 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/minItems", keyword: "minItems", params: { limit: 2 }, message: "must NOT have fewer than 2 items", schema: 2, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data91 };
+                  if (vErrors === null) {
+                    vErrors = [err202];
+                  } else {
+                    vErrors.push(err202);
                   }
+                  errors++;
                 }
-                if (data90.rateLimit !== void 0) {
-                  let data91 = data90.rateLimit;
-                  if (typeof data91 == "number" && isFinite(data91)) {
-                    if (data91 < 0 || isNaN(data91)) {
-                      const err203 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data91 };
+                const len10 = data91.length;
+                for (let i15 = 0; i15 < len10; i15++) {
+                  let data92 = data91[i15];
+                  if (typeof data92 === "string") {
+                    if (!pattern25.test(data92)) {
+                      const err203 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i15, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/pattern", keyword: "pattern", params: { pattern: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$" }, message: 'must match pattern "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"', schema: "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$", parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data92 };
                       if (vErrors === null) {
                         vErrors = [err203];
                       } else {
@@ -51092,7 +51079,7 @@ var require_environment_validator = __commonJS({
                       errors++;
                     }
                   } else {
-                    const err204 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data91 };
+                    const err204 = { instancePath: instancePath + "/clusterComponents/availabilityZones/" + i15, schemaPath: "#/properties/clusterComponents/properties/availabilityZones/items/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.clusterComponents.properties.availabilityZones.items.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones.items, data: data92 };
                     if (vErrors === null) {
                       vErrors = [err204];
                     } else {
@@ -51101,43 +51088,55 @@ var require_environment_validator = __commonJS({
                     errors++;
                   }
                 }
-                if (data90.burstLimit !== void 0) {
-                  let data92 = data90.burstLimit;
-                  if (!(typeof data92 == "number" && (!(data92 % 1) && !isNaN(data92)) && isFinite(data92))) {
-                    const err205 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data92 };
-                    if (vErrors === null) {
-                      vErrors = [err205];
-                    } else {
-                      vErrors.push(err205);
+                let i16 = data91.length;
+                let j5;
+                if (i16 > 1) {
+                  const indices4 = {};
+                  for (; i16--; ) {
+                    let item4 = data91[i16];
+                    if (typeof item4 !== "string") {
+                      continue;
                     }
-                    errors++;
-                  }
-                  if (typeof data92 == "number" && isFinite(data92)) {
-                    if (data92 < 0 || isNaN(data92)) {
-                      const err206 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data92 };
+                    if (typeof indices4[item4] == "number") {
+                      j5 = indices4[item4];
+                      const err205 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/uniqueItems", keyword: "uniqueItems", params: { i: i16, j: j5 }, message: "must NOT have duplicate items (items ## " + j5 + " and " + i16 + " are identical)", schema: true, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data91 };
                       if (vErrors === null) {
-                        vErrors = [err206];
+                        vErrors = [err205];
                       } else {
-                        vErrors.push(err206);
+                        vErrors.push(err205);
                       }
                       errors++;
+                      break;
                     }
+                    indices4[item4] = i16;
                   }
                 }
               } else {
-                const err207 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data90 };
+                const err206 = { instancePath: instancePath + "/clusterComponents/availabilityZones", schemaPath: "#/properties/clusterComponents/properties/availabilityZones/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.clusterComponents.properties.availabilityZones.type, parentSchema: schema31.properties.clusterComponents.properties.availabilityZones, data: data91 };
                 if (vErrors === null) {
-                  vErrors = [err207];
+                  vErrors = [err206];
                 } else {
-                  vErrors.push(err207);
+                  vErrors.push(err206);
                 }
                 errors++;
               }
             }
-            if (data88.endpointType !== void 0) {
-              let data93 = data88.endpointType;
-              if (!(data93 === "regional" || data93 === "private")) {
-                const err208 = { instancePath: instancePath + "/APIGW/endpointType", schemaPath: "#/properties/APIGW/properties/endpointType/enum", keyword: "enum", params: { allowedValues: schema31.properties.APIGW.properties.endpointType.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.APIGW.properties.endpointType.enum, parentSchema: schema31.properties.APIGW.properties.endpointType, data: data93 };
+          } else {
+            const err207 = { instancePath: instancePath + "/clusterComponents", schemaPath: "#/properties/clusterComponents/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.clusterComponents.type, parentSchema: schema31.properties.clusterComponents, data: data82 };
+            if (vErrors === null) {
+              vErrors = [err207];
+            } else {
+              vErrors.push(err207);
+            }
+            errors++;
+          }
+        }
+        if (data.APIGW !== void 0) {
+          let data93 = data.APIGW;
+          if (data93 && typeof data93 == "object" && !Array.isArray(data93)) {
+            for (const key20 in data93) {
+              if (!(key20 === "stageName" || key20 === "throttle" || key20 === "endpointType" || key20 === "customDomain")) {
+                const err208 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW, data: data93 };
                 if (vErrors === null) {
                   vErrors = [err208];
                 } else {
@@ -51146,11 +51145,11 @@ var require_environment_validator = __commonJS({
                 errors++;
               }
             }
-            if (data88.customDomain !== void 0) {
-              let data94 = data88.customDomain;
-              if (data94 && typeof data94 == "object" && !Array.isArray(data94)) {
-                if (data94.domainName === void 0) {
-                  const err209 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "domainName" }, message: "must have required property 'domainName'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data94 };
+            if (data93.stageName !== void 0) {
+              let data94 = data93.stageName;
+              if (typeof data94 === "string") {
+                if (!pattern26.test(data94)) {
+                  const err209 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9_]{1,128}$" }, message: 'must match pattern "^[A-Za-z0-9_]{1,128}$"', schema: "^[A-Za-z0-9_]{1,128}$", parentSchema: schema31.properties.APIGW.properties.stageName, data: data94 };
                   if (vErrors === null) {
                     vErrors = [err209];
                   } else {
@@ -51158,18 +51157,22 @@ var require_environment_validator = __commonJS({
                   }
                   errors++;
                 }
-                if (data94.certificateArn === void 0) {
-                  const err210 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "certificateArn" }, message: "must have required property 'certificateArn'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data94 };
-                  if (vErrors === null) {
-                    vErrors = [err210];
-                  } else {
-                    vErrors.push(err210);
-                  }
-                  errors++;
+              } else {
+                const err210 = { instancePath: instancePath + "/APIGW/stageName", schemaPath: "#/properties/APIGW/properties/stageName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.stageName.type, parentSchema: schema31.properties.APIGW.properties.stageName, data: data94 };
+                if (vErrors === null) {
+                  vErrors = [err210];
+                } else {
+                  vErrors.push(err210);
                 }
-                for (const key21 in data94) {
-                  if (!(key21 === "domainName" || key21 === "certificateArn" || key21 === "hostedZone")) {
-                    const err211 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data94 };
+                errors++;
+              }
+            }
+            if (data93.throttle !== void 0) {
+              let data95 = data93.throttle;
+              if (data95 && typeof data95 == "object" && !Array.isArray(data95)) {
+                for (const key21 in data95) {
+                  if (!(key21 === "rateLimit" || key21 === "burstLimit")) {
+                    const err211 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.throttle, data: data95 };
                     if (vErrors === null) {
                       vErrors = [err211];
                     } else {
@@ -51178,11 +51181,11 @@ var require_environment_validator = __commonJS({
                     errors++;
                   }
                 }
-                if (data94.domainName !== void 0) {
-                  let data95 = data94.domainName;
-                  if (typeof data95 === "string") {
-                    if (!pattern27.test(data95)) {
-                      const err212 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/pattern", keyword: "pattern", params: { pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, message: 'must match pattern "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"', schema: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data95 };
+                if (data95.rateLimit !== void 0) {
+                  let data96 = data95.rateLimit;
+                  if (typeof data96 == "number" && isFinite(data96)) {
+                    if (data96 < 0 || isNaN(data96)) {
+                      const err212 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data96 };
                       if (vErrors === null) {
                         vErrors = [err212];
                       } else {
@@ -51191,7 +51194,7 @@ var require_environment_validator = __commonJS({
                       errors++;
                     }
                   } else {
-                    const err213 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.domainName.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data95 };
+                    const err213 = { instancePath: instancePath + "/APIGW/throttle/rateLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/rateLimit/type", keyword: "type", params: { type: "number" }, message: "must be number", schema: schema31.properties.APIGW.properties.throttle.properties.rateLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.rateLimit, data: data96 };
                     if (vErrors === null) {
                       vErrors = [err213];
                     } else {
@@ -51200,10 +51203,10 @@ var require_environment_validator = __commonJS({
                     errors++;
                   }
                 }
-                if (data94.certificateArn !== void 0) {
-                  let data96 = data94.certificateArn;
-                  if (typeof data96 !== "string") {
-                    const err214 = { instancePath: instancePath + "/APIGW/customDomain/certificateArn", schemaPath: "#/properties/APIGW/properties/customDomain/properties/certificateArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn, data: data96 };
+                if (data95.burstLimit !== void 0) {
+                  let data97 = data95.burstLimit;
+                  if (!(typeof data97 == "number" && (!(data97 % 1) && !isNaN(data97)) && isFinite(data97))) {
+                    const err214 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema31.properties.APIGW.properties.throttle.properties.burstLimit.type, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data97 };
                     if (vErrors === null) {
                       vErrors = [err214];
                     } else {
@@ -51211,12 +51214,9 @@ var require_environment_validator = __commonJS({
                     }
                     errors++;
                   }
-                }
-                if (data94.hostedZone !== void 0) {
-                  let data97 = data94.hostedZone;
-                  if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
-                    if (data97.id === void 0) {
-                      const err215 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "id" }, message: "must have required property 'id'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data97 };
+                  if (typeof data97 == "number" && isFinite(data97)) {
+                    if (data97 < 0 || isNaN(data97)) {
+                      const err215 = { instancePath: instancePath + "/APIGW/throttle/burstLimit", schemaPath: "#/properties/APIGW/properties/throttle/properties/burstLimit/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0", schema: 0, parentSchema: schema31.properties.APIGW.properties.throttle.properties.burstLimit, data: data97 };
                       if (vErrors === null) {
                         vErrors = [err215];
                       } else {
@@ -51224,125 +51224,227 @@ var require_environment_validator = __commonJS({
                       }
                       errors++;
                     }
-                    if (data97.name === void 0) {
-                      const err216 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data97 };
+                  }
+                }
+              } else {
+                const err216 = { instancePath: instancePath + "/APIGW/throttle", schemaPath: "#/properties/APIGW/properties/throttle/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.throttle.type, parentSchema: schema31.properties.APIGW.properties.throttle, data: data95 };
+                if (vErrors === null) {
+                  vErrors = [err216];
+                } else {
+                  vErrors.push(err216);
+                }
+                errors++;
+              }
+            }
+            if (data93.endpointType !== void 0) {
+              let data98 = data93.endpointType;
+              if (!(data98 === "regional" || data98 === "private")) {
+                const err217 = { instancePath: instancePath + "/APIGW/endpointType", schemaPath: "#/properties/APIGW/properties/endpointType/enum", keyword: "enum", params: { allowedValues: schema31.properties.APIGW.properties.endpointType.enum }, message: "must be equal to one of the allowed values", schema: schema31.properties.APIGW.properties.endpointType.enum, parentSchema: schema31.properties.APIGW.properties.endpointType, data: data98 };
+                if (vErrors === null) {
+                  vErrors = [err217];
+                } else {
+                  vErrors.push(err217);
+                }
+                errors++;
+              }
+            }
+            if (data93.customDomain !== void 0) {
+              let data99 = data93.customDomain;
+              if (data99 && typeof data99 == "object" && !Array.isArray(data99)) {
+                if (data99.domainName === void 0) {
+                  const err218 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "domainName" }, message: "must have required property 'domainName'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data99 };
+                  if (vErrors === null) {
+                    vErrors = [err218];
+                  } else {
+                    vErrors.push(err218);
+                  }
+                  errors++;
+                }
+                if (data99.certificateArn === void 0) {
+                  const err219 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/required", keyword: "required", params: { missingProperty: "certificateArn" }, message: "must have required property 'certificateArn'", schema: schema31.properties.APIGW.properties.customDomain.required, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data99 };
+                  if (vErrors === null) {
+                    vErrors = [err219];
+                  } else {
+                    vErrors.push(err219);
+                  }
+                  errors++;
+                }
+                for (const key22 in data99) {
+                  if (!(key22 === "domainName" || key22 === "certificateArn" || key22 === "hostedZone")) {
+                    const err220 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data99 };
+                    if (vErrors === null) {
+                      vErrors = [err220];
+                    } else {
+                      vErrors.push(err220);
+                    }
+                    errors++;
+                  }
+                }
+                if (data99.domainName !== void 0) {
+                  let data100 = data99.domainName;
+                  if (typeof data100 === "string") {
+                    if (!pattern27.test(data100)) {
+                      const err221 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/pattern", keyword: "pattern", params: { pattern: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$" }, message: 'must match pattern "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$"', schema: "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data100 };
                       if (vErrors === null) {
-                        vErrors = [err216];
+                        vErrors = [err221];
                       } else {
-                        vErrors.push(err216);
+                        vErrors.push(err221);
                       }
                       errors++;
                     }
-                    for (const key22 in data97) {
-                      if (!(key22 === "id" || key22 === "name")) {
-                        const err217 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data97 };
+                  } else {
+                    const err222 = { instancePath: instancePath + "/APIGW/customDomain/domainName", schemaPath: "#/properties/APIGW/properties/customDomain/properties/domainName/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.domainName.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.domainName, data: data100 };
+                    if (vErrors === null) {
+                      vErrors = [err222];
+                    } else {
+                      vErrors.push(err222);
+                    }
+                    errors++;
+                  }
+                }
+                if (data99.certificateArn !== void 0) {
+                  let data101 = data99.certificateArn;
+                  if (typeof data101 !== "string") {
+                    const err223 = { instancePath: instancePath + "/APIGW/customDomain/certificateArn", schemaPath: "#/properties/APIGW/properties/customDomain/properties/certificateArn/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.certificateArn, data: data101 };
+                    if (vErrors === null) {
+                      vErrors = [err223];
+                    } else {
+                      vErrors.push(err223);
+                    }
+                    errors++;
+                  }
+                }
+                if (data99.hostedZone !== void 0) {
+                  let data102 = data99.hostedZone;
+                  if (data102 && typeof data102 == "object" && !Array.isArray(data102)) {
+                    if (data102.id === void 0) {
+                      const err224 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "id" }, message: "must have required property 'id'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data102 };
+                      if (vErrors === null) {
+                        vErrors = [err224];
+                      } else {
+                        vErrors.push(err224);
+                      }
+                      errors++;
+                    }
+                    if (data102.name === void 0) {
+                      const err225 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property 'name'", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.required, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data102 };
+                      if (vErrors === null) {
+                        vErrors = [err225];
+                      } else {
+                        vErrors.push(err225);
+                      }
+                      errors++;
+                    }
+                    for (const key23 in data102) {
+                      if (!(key23 === "id" || key23 === "name")) {
+                        const err226 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties", schema: false, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data102 };
                         if (vErrors === null) {
-                          vErrors = [err217];
+                          vErrors = [err226];
                         } else {
-                          vErrors.push(err217);
+                          vErrors.push(err226);
                         }
                         errors++;
                       }
                     }
-                    if (data97.id !== void 0) {
-                      let data98 = data97.id;
-                      if (typeof data98 === "string") {
-                        if (!pattern28.test(data98)) {
-                          const err218 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern", keyword: "pattern", params: { pattern: "^Z[A-Z0-9]{1,32}$" }, message: 'must match pattern "^Z[A-Z0-9]{1,32}$"', schema: "^Z[A-Z0-9]{1,32}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data98 };
+                    if (data102.id !== void 0) {
+                      let data103 = data102.id;
+                      if (typeof data103 === "string") {
+                        if (!pattern28.test(data103)) {
+                          const err227 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/pattern", keyword: "pattern", params: { pattern: "^Z[A-Z0-9]{1,32}$" }, message: 'must match pattern "^Z[A-Z0-9]{1,32}$"', schema: "^Z[A-Z0-9]{1,32}$", parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data103 };
                           if (vErrors === null) {
-                            vErrors = [err218];
+                            vErrors = [err227];
                           } else {
-                            vErrors.push(err218);
+                            vErrors.push(err227);
                           }
                           errors++;
                         }
                       } else {
-                        const err219 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data98 };
+                        const err228 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/id", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/id/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.id, data: data103 };
                         if (vErrors === null) {
-                          vErrors = [err219];
+                          vErrors = [err228];
                         } else {
-                          vErrors.push(err219);
+                          vErrors.push(err228);
                         }
                         errors++;
                       }
                     }
-                    if (data97.name !== void 0) {
-                      let data99 = data97.name;
-                      if (typeof data99 !== "string") {
-                        const err220 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/name", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name, data: data99 };
+                    if (data102.name !== void 0) {
+                      let data104 = data102.name;
+                      if (typeof data104 !== "string") {
+                        const err229 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone/name", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.properties.name, data: data104 };
                         if (vErrors === null) {
-                          vErrors = [err220];
+                          vErrors = [err229];
                         } else {
-                          vErrors.push(err220);
+                          vErrors.push(err229);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err221 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data97 };
+                    const err230 = { instancePath: instancePath + "/APIGW/customDomain/hostedZone", schemaPath: "#/properties/APIGW/properties/customDomain/properties/hostedZone/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone.type, parentSchema: schema31.properties.APIGW.properties.customDomain.properties.hostedZone, data: data102 };
                     if (vErrors === null) {
-                      vErrors = [err221];
+                      vErrors = [err230];
                     } else {
-                      vErrors.push(err221);
+                      vErrors.push(err230);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err222 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.type, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data94 };
+                const err231 = { instancePath: instancePath + "/APIGW/customDomain", schemaPath: "#/properties/APIGW/properties/customDomain/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.properties.customDomain.type, parentSchema: schema31.properties.APIGW.properties.customDomain, data: data99 };
                 if (vErrors === null) {
-                  vErrors = [err222];
+                  vErrors = [err231];
                 } else {
-                  vErrors.push(err222);
+                  vErrors.push(err231);
                 }
                 errors++;
               }
             }
           } else {
-            const err223 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data88 };
+            const err232 = { instancePath: instancePath + "/APIGW", schemaPath: "#/properties/APIGW/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.properties.APIGW.type, parentSchema: schema31.properties.APIGW, data: data93 };
             if (vErrors === null) {
-              vErrors = [err223];
+              vErrors = [err232];
             } else {
-              vErrors.push(err223);
+              vErrors.push(err232);
             }
             errors++;
           }
         }
         if (data.modelsRuntime !== void 0) {
-          let data100 = data.modelsRuntime;
-          if (Array.isArray(data100)) {
-            if (data100.length < 1) {
-              const err224 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data100 };
+          let data105 = data.modelsRuntime;
+          if (Array.isArray(data105)) {
+            if (data105.length < 1) {
+              const err233 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items", schema: 1, parentSchema: schema31.properties.modelsRuntime, data: data105 };
               if (vErrors === null) {
-                vErrors = [err224];
+                vErrors = [err233];
               } else {
-                vErrors.push(err224);
+                vErrors.push(err233);
               }
               errors++;
             }
-            const len11 = data100.length;
+            const len11 = data105.length;
             for (let i17 = 0; i17 < len11; i17++) {
-              if (!validate21(data100[i17], { instancePath: instancePath + "/modelsRuntime/" + i17, parentData: data100, parentDataProperty: i17, rootData, dynamicAnchors })) {
+              if (!validate21(data105[i17], { instancePath: instancePath + "/modelsRuntime/" + i17, parentData: data105, parentDataProperty: i17, rootData, dynamicAnchors })) {
                 vErrors = vErrors === null ? validate21.errors : vErrors.concat(validate21.errors);
                 errors = vErrors.length;
               }
             }
           } else {
-            const err225 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data100 };
+            const err234 = { instancePath: instancePath + "/modelsRuntime", schemaPath: "#/properties/modelsRuntime/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema31.properties.modelsRuntime.type, parentSchema: schema31.properties.modelsRuntime, data: data105 };
             if (vErrors === null) {
-              vErrors = [err225];
+              vErrors = [err234];
             } else {
-              vErrors.push(err225);
+              vErrors.push(err234);
             }
             errors++;
           }
         }
       } else {
-        const err226 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
+        const err235 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema31.type, parentSchema: schema31, data };
         if (vErrors === null) {
-          vErrors = [err226];
+          vErrors = [err235];
         } else {
-          vErrors.push(err226);
+          vErrors.push(err235);
         }
         errors++;
       }
@@ -57604,6 +57706,10 @@ var ENVIRONMENT_DEFAULTS = {
     /** Immutable tags: a mirrored tag can never point to other content. */
     tagMutability: "IMMUTABLE"
   },
+  smokeTest: {
+    /** Minutes for a task on a cold cluster: Karpenter launches a GPU node, the images start (about 10 minutes with the image-cache snapshot), the task runs. */
+    timeoutMinutes: 20
+  },
   buildEntry: {
     /** The platform of GitHub's and CodeBuild's standard runners; other platforms need emulation (docs/build.md). */
     platforms: ["linux/amd64"],
@@ -57945,6 +58051,7 @@ var RULES = {
   SDP123: { severity: "error", title: "build name or repository taken", hint: "build.images names share one namespace with mirror.images, and each image needs an ECR repository of its own: rename one of them, or remove the mirror entry the build replaces" },
   SDP124: { severity: "warning", title: "package install without a package mirror in China", hint: 'set a build arg for a mirror reachable from China (PIP_INDEX_URL, APT_MIRROR, APK_MIRROR, NPM_CONFIG_REGISTRY) and use it in the Dockerfile (docs/build.md, "Package mirrors in China")' },
   SDP125: { severity: "error", title: "Dockerfile cannot be built as written", hint: "fix the Dockerfile: every FROM needs an image (ARG values resolved), the target stage must exist, and build.images may not depend on each other in a cycle" },
+  SDP126: { severity: "warning", title: "mirror source with a mutable tag", hint: "run `sdpipe pin --env <name>`: it resolves the tag to its digest and writes host/repo:tag@sha256:<digest> into the file (docs/pin.md)" },
   SDP999: { severity: "error", title: "internal error", hint: "this is a bug in sdpipe; run with --debug and report it" }
 };
 
@@ -59176,6 +59283,32 @@ function buildRules(ctx) {
 }
 var BUILD_RULES = [buildRules];
 
+// lib/config/rules-pins.ts
+var obj6 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr4 = (v) => Array.isArray(v) ? v : [];
+var str3 = (v) => typeof v === "string" ? v : void 0;
+function isMovingTag(tag) {
+  return tag === void 0 || tag === "latest" || !/\d/.test(tag);
+}
+function mutableTagRules(ctx) {
+  const mirror = obj6(ctx.root.mirror);
+  const env = str3(obj6(ctx.root.environment)?.name) ?? "<name>";
+  for (const section2 of ["images", "charts"]) {
+    arr4(mirror?.[section2]).forEach((e, i) => {
+      const source = str3(obj6(e)?.source);
+      if (source === void 0 || !tryParseReference(source).ok) return;
+      const parts = splitReference(source);
+      if (parts.digest !== void 0 || !isMovingTag(parts.tag)) return;
+      const name = str3(obj6(e)?.name);
+      const what = parts.tag === void 0 ? "names no tag, so the mirror reads the mutable tag `latest`" : parts.tag === "latest" ? "names the tag `latest`, which moves with every upstream release" : `names the tag \`${parts.tag}\`, which moves with upstream releases`;
+      ctx.report("SDP126", ["mirror", section2, i, "source"], `mirror.${section2}[${i}]${name ? ` (${name})` : ""}: ${source} ${what}: another run may copy other bytes, and an IMMUTABLE target repository refuses the moved tag`, {
+        hint: `run \`sdpipe pin --env ${env}\`: it writes the digest next to the tag (docs/pin.md)`
+      });
+    });
+  }
+}
+var PIN_RULES = [mutableTagRules];
+
 // lib/name/s3-bucket.ts
 function isValidBucketName(name) {
   return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) && !name.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
@@ -59266,16 +59399,16 @@ function chartRepositoryScheme(repository) {
 var SNAPSHOT_ID_PATTERN = /^snap-([0-9a-f]{8}|[0-9a-f]{17})$/;
 
 // lib/config/rules-tuning.ts
-var obj6 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
-var arr4 = (v) => Array.isArray(v) ? v : [];
+var obj7 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr5 = (v) => Array.isArray(v) ? v : [];
 var num = (v) => typeof v === "number" && Number.isFinite(v) ? v : void 0;
 var GP3_BASELINE = { iops: 3e3, throughput: 125 };
 var TUNING_DEFAULTS = ENVIRONMENT_DEFAULTS.snapshot.tuning;
 function dataVolumeOf(rt) {
-  const nt = obj6(obj6(obj6(rt.extraValues)?.karpenter)?.nodeTemplate);
+  const nt = obj7(obj7(obj7(rt.extraValues)?.karpenter)?.nodeTemplate);
   const bottlerocket = nt?.amiFamily === void 0 || nt.amiFamily === "Bottlerocket";
-  const data = obj6(nt?.dataVolume) ?? {};
-  const v = bottlerocket ? data : { ...obj6(nt?.osVolume) ?? {}, ...data };
+  const data = obj7(nt?.dataVolume) ?? {};
+  const v = bottlerocket ? data : { ...obj7(nt?.osVolume) ?? {}, ...data };
   return {
     at: ["extraValues", "karpenter", "nodeTemplate", "dataVolume"],
     type: typeof v.volumeType === "string" ? v.volumeType : "gp3",
@@ -59284,7 +59417,7 @@ function dataVolumeOf(rt) {
   };
 }
 function tuningRules(ctx) {
-  const tuning = obj6(obj6(ctx.root.snapshot)?.tuning);
+  const tuning = obj7(obj7(ctx.root.snapshot)?.tuning);
   if (!tuning || tuning.enabled !== true) return;
   const at2 = ["snapshot", "tuning"];
   const iops = num(tuning.iops) ?? TUNING_DEFAULTS.iops;
@@ -59295,8 +59428,8 @@ function tuningRules(ctx) {
       hint: `lower snapshot.tuning.throughput to ${Math.floor(iops / 4)} or less, or raise snapshot.tuning.iops to ${throughput * 4}`
     });
   }
-  arr4(ctx.root.modelsRuntime).forEach((r, i) => {
-    const rt = obj6(r);
+  arr5(ctx.root.modelsRuntime).forEach((r, i) => {
+    const rt = obj7(r);
     if (!rt) return;
     const vol = dataVolumeOf(rt);
     if (vol.type !== "gp3") return;
@@ -59317,9 +59450,9 @@ function tuningRules(ctx) {
 var TUNING_RULES = [tuningRules];
 
 // lib/config/rules.ts
-var obj7 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
-var arr5 = (v) => Array.isArray(v) ? v : [];
-var str3 = (v) => typeof v === "string" ? v : void 0;
+var obj8 = (v) => v !== null && typeof v === "object" && !Array.isArray(v) ? v : void 0;
+var arr6 = (v) => Array.isArray(v) ? v : [];
+var str4 = (v) => typeof v === "string" ? v : void 0;
 var num2 = (v) => typeof v === "number" && Number.isFinite(v) ? v : void 0;
 function environmentRootOf(file) {
   const m = /^(?:(.*)[\\/])?config[\\/]environments[\\/][^\\/]+\.ya?ml$/.exec(file);
@@ -59345,13 +59478,13 @@ function repositoryFiles(source, options) {
   };
 }
 function checkRules(source, options = {}) {
-  const root = obj7(source.value);
+  const root = obj8(source.value);
   if (!root) return [];
   const out = [];
-  const env = obj7(root.environment);
-  const region = str3(env?.region);
+  const env = obj8(root.environment);
+  const region = str4(env?.region);
   const regionOk = region !== void 0 && REGION_PATTERN.test(region);
-  const accountRaw = str3(env?.account);
+  const accountRaw = str4(env?.account);
   const files = repositoryFiles(source, options);
   const ctx = {
     source,
@@ -59403,19 +59536,19 @@ function isDeployTime(p) {
   return p[0] === "modelsRuntime" || p[0] === "clusterComponents" || p[0] === "modelBucketArn";
 }
 function runtimes(ctx) {
-  return arr5(ctx.root.modelsRuntime).map((r, i) => [obj7(r) ?? {}, i]);
+  return arr6(ctx.root.modelsRuntime).map((r, i) => [obj8(r) ?? {}, i]);
 }
 function environmentRules(ctx) {
-  const env = obj7(ctx.root.environment);
+  const env = obj8(ctx.root.environment);
   if (!env) return;
-  const name = str3(env.name);
+  const name = str4(env.name);
   const base = path6.basename(ctx.source.file).replace(/\.ya?ml$/, "");
   if (name !== void 0 && name !== base) {
     ctx.report("SDP020", ["environment", "name"], `environment.name is "${name}" but the file is ${path6.basename(ctx.source.file)}`, {
       hint: `set environment.name to "${base}", or rename the file to ${name}.yaml`
     });
   }
-  const region = str3(env.region);
+  const region = str4(env.region);
   if (region !== void 0 && !(REGION_PATTERN.test(region) && KNOWN_REGIONS.includes(region))) {
     const guess = didYouMean(region, KNOWN_REGIONS);
     if (!REGION_PATTERN.test(region)) {
@@ -59443,7 +59576,7 @@ function arnRules(ctx) {
       ctx.report("SDP032", at2, `ARN names account ${arn.account} but environment.account is ${ctx.account}`);
     }
   }
-  const bucketArn = str3(ctx.root.modelBucketArn);
+  const bucketArn = str4(ctx.root.modelBucketArn);
   if (bucketArn !== void 0) {
     const arn = bucketArn.startsWith("arn:") ? parseArn(bucketArn) : void 0;
     if (!bucketArn.startsWith("arn:")) {
@@ -59510,7 +59643,7 @@ function chinaReachabilityRules(ctx) {
 }
 function chartRepositoryRules(ctx) {
   for (const [rt, i] of runtimes(ctx)) {
-    const repo = str3(rt.chartRepository);
+    const repo = str4(rt.chartRepository);
     if (repo === void 0) continue;
     const at2 = ["modelsRuntime", i, "chartRepository"];
     const scheme = chartRepositoryScheme(repo);
@@ -59530,19 +59663,19 @@ function chartRepositoryRules(ctx) {
   }
 }
 function runtimeImages(rt, i) {
-  const values = obj7(obj7(rt.extraValues)?.runtime);
+  const values = obj8(obj8(rt.extraValues)?.runtime);
   const out = [];
-  for (const [key, name] of [["inferenceApi", str3(rt.type) ?? "runtime"], ["queueAgent", RUNTIME_IMAGE.queueAgent]]) {
-    const image = obj7(obj7(values?.[key])?.image);
+  for (const [key, name] of [["inferenceApi", str4(rt.type) ?? "runtime"], ["queueAgent", RUNTIME_IMAGE.queueAgent]]) {
+    const image = obj8(obj8(values?.[key])?.image);
     if (image) out.push([image, ["modelsRuntime", i, "extraValues", "runtime", key, "image"], name]);
   }
   return out;
 }
 function imageReferenceRules(ctx) {
-  const mirrored = new Set([...arr5(obj7(ctx.root.mirror)?.images), ...arr5(obj7(ctx.root.build)?.images)].map((e) => str3(obj7(e)?.repository)).filter(Boolean));
+  const mirrored = new Set([...arr6(obj8(ctx.root.mirror)?.images), ...arr6(obj8(ctx.root.build)?.images)].map((e) => str4(obj8(e)?.repository)).filter(Boolean));
   for (const [rt, i] of runtimes(ctx)) {
     for (const [image, at2, name] of runtimeImages(rt, i)) {
-      const repository = str3(image.repository);
+      const repository = str4(image.repository);
       if (repository === void 0) continue;
       const parsed = tryParseReference(repository, null);
       if (!parsed.ok) {
@@ -59563,9 +59696,9 @@ function imageReferenceRules(ctx) {
           hint: `add a mirror.images (or build.images) entry with repository: ${ref.repository}, or leave the image out so the pipeline pins the mirrored digest`
         });
       }
-      if (!str3(image.digest)) {
-        const tag = str3(image.tag) ?? "latest";
-        ctx.report("SDP045", [...at2, str3(image.tag) ? "tag" : "repository"], `the ${name} image is pulled by tag "${tag}", not by digest: a push to that tag changes what runs`);
+      if (!str4(image.digest)) {
+        const tag = str4(image.tag) ?? "latest";
+        ctx.report("SDP045", [...at2, str4(image.tag) ? "tag" : "repository"], `the ${name} image is pulled by tag "${tag}", not by digest: a push to that tag changes what runs`);
       }
     }
   }
@@ -59573,11 +59706,11 @@ function imageReferenceRules(ctx) {
 function instanceTypeRules(ctx) {
   const facts = ctx.facts;
   for (const [rt, i] of runtimes(ctx)) {
-    const prov = obj7(obj7(obj7(rt.extraValues)?.karpenter)?.provisioner);
+    const prov = obj8(obj8(obj8(rt.extraValues)?.karpenter)?.provisioner);
     if (!prov) continue;
     if (facts) {
-      arr5(prov.instanceType).forEach((t, j) => {
-        const type = str3(t);
+      arr6(prov.instanceType).forEach((t, j) => {
+        const type = str4(t);
         if (type === void 0) return;
         const offer = instanceOffer(facts, type);
         if (offer !== "gpu") {
@@ -59590,14 +59723,14 @@ function instanceTypeRules(ctx) {
         }
       });
     }
-    const cap = obj7(prov.capacityType);
+    const cap = obj8(prov.capacityType);
     if (cap && cap.onDemand !== true && cap.spot !== true) {
       ctx.report("SDP052", ["modelsRuntime", i, "extraValues", "karpenter", "provisioner", "capacityType"], "neither onDemand nor spot is enabled, so Karpenter can launch no GPU node");
     }
   }
   if (facts) {
     for (const at2 of [["clusterComponents", "instanceType"], ["snapshot", "instanceType"]]) {
-      const type = str3(obj7(ctx.root[at2[0]])?.[at2[1]]);
+      const type = str4(obj8(ctx.root[at2[0]])?.[at2[1]]);
       if (type === void 0) continue;
       const offer = instanceOffer(facts, type);
       if (offer === "not-offered" || offer === "unknown-family") {
@@ -59611,8 +59744,8 @@ function instanceTypeRules(ctx) {
 function serviceRules(ctx) {
   const facts = ctx.facts;
   if (!facts) return;
-  const pipeline = obj7(ctx.root.pipeline);
-  const engine = str3(pipeline?.engine) ?? defaultEngine(ctx.partition ?? "aws");
+  const pipeline = obj8(ctx.root.pipeline);
+  const engine = str4(pipeline?.engine) ?? defaultEngine(ctx.partition ?? "aws");
   if (engine === "codepipeline" && !facts.services.codepipeline) {
     ctx.report(
       "SDP053",
@@ -59620,19 +59753,19 @@ function serviceRules(ctx) {
       `pipeline.engine is codepipeline, but CodePipeline is not offered in ${facts.region} (facts as of ${facts.asOf})`
     );
   }
-  if (engine === "codepipeline" && str3(obj7(pipeline?.source)?.type) === "codeconnections" && !facts.services.codeconnections) {
+  if (engine === "codepipeline" && str4(obj8(pipeline?.source)?.type) === "codeconnections" && !facts.services.codeconnections) {
     ctx.report("SDP053", ["pipeline", "source", "type"], `CodeConnections is not offered in ${facts.region} (facts as of ${facts.asOf})`);
   }
 }
 function volumeRules(ctx) {
-  const snapshotEnabled = obj7(ctx.root.snapshot)?.enabled === true;
+  const snapshotEnabled = obj8(ctx.root.snapshot)?.enabled === true;
   for (const [rt, i] of runtimes(ctx)) {
-    const tmpl = obj7(obj7(obj7(rt.extraValues)?.karpenter)?.nodeTemplate);
+    const tmpl = obj8(obj8(obj8(rt.extraValues)?.karpenter)?.nodeTemplate);
     for (const which of ["dataVolume", "osVolume"]) {
-      const v = obj7(tmpl?.[which]);
+      const v = obj8(tmpl?.[which]);
       if (!v) continue;
       const at2 = ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", which];
-      const type = str3(v.volumeType) ?? "gp3";
+      const type = str4(v.volumeType) ?? "gp3";
       const iops = num2(v.iops);
       const throughput = num2(v.throughput);
       if (type === "gp3") {
@@ -59670,9 +59803,9 @@ function volumeRules(ctx) {
 }
 function scalingRules(ctx) {
   for (const [rt, i] of runtimes(ctx)) {
-    const ev = obj7(rt.extraValues);
+    const ev = obj8(rt.extraValues);
     for (const at2 of [["runtime", "scaling"]]) {
-      const s = obj7(obj7(ev?.[at2[0]])?.[at2[1]]);
+      const s = obj8(obj8(ev?.[at2[0]])?.[at2[1]]);
       const min = num2(s?.minReplicaCount);
       const max = num2(s?.maxReplicaCount);
       if (min !== void 0 && max !== void 0 && min > max) {
@@ -59680,13 +59813,13 @@ function scalingRules(ctx) {
       }
     }
   }
-  const throttle = obj7(obj7(ctx.root.APIGW)?.throttle);
+  const throttle = obj8(obj8(ctx.root.APIGW)?.throttle);
   const rate = num2(throttle?.rateLimit);
   const burst = num2(throttle?.burstLimit);
   if (rate !== void 0 && burst !== void 0 && burst < rate) {
     ctx.report("SDP071", ["APIGW", "throttle", "burstLimit"], `burstLimit ${burst} is below rateLimit ${rate}`);
   }
-  const cc = obj7(ctx.root.clusterComponents);
+  const cc = obj8(ctx.root.clusterComponents);
   const D = ENVIRONMENT_DEFAULTS.clusterComponents;
   const written = [num2(cc?.minSize), num2(cc?.maxSize), num2(cc?.desiredSize)];
   if (cc && written.some((v) => v !== void 0)) {
@@ -59701,7 +59834,7 @@ var DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 function nameRules(ctx) {
   const seen = /* @__PURE__ */ new Map();
   for (const [rt, i] of runtimes(ctx)) {
-    const name = str3(rt.name);
+    const name = str4(rt.name);
     if (name !== void 0) {
       if (!DNS1123.test(name) || name.length > 63) {
         ctx.report("SDP072", ["modelsRuntime", i, "name"], `runtime name "${name}" is not a DNS-1123 label`, {
@@ -59712,19 +59845,19 @@ function nameRules(ctx) {
       }
       seen.set(name, i);
     }
-    const ns = str3(rt.namespace);
+    const ns = str4(rt.namespace);
     if (ns !== void 0 && (!DNS1123.test(ns) || ns.length > 63)) {
       ctx.report("SDP073", ["modelsRuntime", i, "namespace"], `namespace "${ns}" is not a DNS-1123 label`);
     }
   }
-  const stack = str3(ctx.root.stackName);
+  const stack = str4(ctx.root.stackName);
   if (stack !== void 0 && !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stack)) {
     ctx.report("SDP075", ["stackName"], `stackName "${stack}" is not a valid CloudFormation stack name`);
   }
   for (const list of ["images", "charts"]) {
     const names = /* @__PURE__ */ new Map();
-    arr5(obj7(ctx.root.mirror)?.[list]).forEach((e, j) => {
-      const n = str3(obj7(e)?.name);
+    arr6(obj8(ctx.root.mirror)?.[list]).forEach((e, j) => {
+      const n = str4(obj8(e)?.name);
       if (n === void 0) return;
       if (names.has(n)) ctx.report("SDP084", ["mirror", list, j, "name"], `mirror.${list} name "${n}" is used twice (also entry ${names.get(n)})`);
       names.set(n, j);
@@ -59733,8 +59866,8 @@ function nameRules(ctx) {
 }
 function mirrorEntryRules(ctx) {
   for (const list of ["images", "charts"]) {
-    arr5(obj7(ctx.root.mirror)?.[list]).forEach((e, j) => {
-      const source = str3(obj7(e)?.source);
+    arr6(obj8(ctx.root.mirror)?.[list]).forEach((e, j) => {
+      const source = str4(obj8(e)?.source);
       if (source !== void 0 && !tryParseReference(source).ok) {
         ctx.report("SDP086", ["mirror", list, j, "source"], `"${source}" is not a ${list === "charts" ? "chart" : "image"} reference`);
       }
@@ -59742,15 +59875,15 @@ function mirrorEntryRules(ctx) {
   }
 }
 function modelRules(ctx) {
-  const models = obj7(ctx.root.models);
+  const models = obj8(ctx.root.models);
   const targets = /* @__PURE__ */ new Map();
-  arr5(models?.files).forEach((f, j) => {
-    const file = obj7(f);
-    const source = str3(file?.source);
+  arr6(models?.files).forEach((f, j) => {
+    const file = obj8(f);
+    const source = str4(file?.source);
     if (source !== void 0 && !checkModelSource(source).ok) {
       ctx.report("SDP087", ["models", "files", j, "source"], `"${source}" is not a model source`);
     }
-    const target = str3(file?.target);
+    const target = str4(file?.target);
     if (target === void 0) return;
     if (targets.has(target)) ctx.report("SDP084", ["models", "files", j, "target"], `target "${target}" is used twice (also models.files[${targets.get(target)}])`);
     targets.set(target, j);
@@ -59766,9 +59899,9 @@ function modelRules(ctx) {
   });
   for (const [rt, i] of runtimes(ctx)) {
     if (rt.type !== "sdwebui" || rt.dynamicModel === true) continue;
-    const filename = str3(rt.modelFilename);
+    const filename = str4(rt.modelFilename);
     if (filename === void 0 || filename === "") {
-      ctx.report("SDP080", ["modelsRuntime", i], `runtime "${str3(rt.name) ?? i}" has no modelFilename and dynamicModel is false`, { key: false });
+      ctx.report("SDP080", ["modelsRuntime", i], `runtime "${str4(rt.name) ?? i}" has no modelFilename and dynamicModel is false`, { key: false });
       continue;
     }
     const want = `${CHECKPOINT_FOLDER}/${filename}`;
@@ -59779,9 +59912,9 @@ function modelRules(ctx) {
 }
 function mirrorCoverageRules(ctx) {
   if (!ctx.partition) return;
-  const mirror = obj7(ctx.root.mirror);
-  const imageNames = new Set([...arr5(mirror?.images), ...arr5(obj7(ctx.root.build)?.images)].map((e) => str3(obj7(e)?.name)));
-  const chartNames = new Set(arr5(mirror?.charts).map((e) => str3(obj7(e)?.name)));
+  const mirror = obj8(ctx.root.mirror);
+  const imageNames = new Set([...arr6(mirror?.images), ...arr6(obj8(ctx.root.build)?.images)].map((e) => str4(obj8(e)?.name)));
+  const chartNames = new Set(arr6(mirror?.charts).map((e) => str4(obj8(e)?.name)));
   const types = runtimes(ctx).map(([rt]) => rt.type).filter((t) => t === "sdwebui" || t === "comfyui");
   const typeAt = /* @__PURE__ */ new Map();
   runtimes(ctx).forEach(([rt, i]) => {
@@ -59790,7 +59923,7 @@ function mirrorCoverageRules(ctx) {
   const written = new Set(runtimes(ctx).flatMap(([rt, i]) => runtimeImages(rt, i).filter(([img]) => img.repository !== void 0).map(([, , name]) => name)));
   const listAt = (list) => mirror?.[list] ? ["mirror", list] : mirror ? ["mirror"] : ["environment", "region"];
   const grouped = /* @__PURE__ */ new Map();
-  const fluentBit = obj7(ctx.root.logs)?.enabled !== false && !logsThroughAddon(ctx.partition, ctx.facts?.eksAddons);
+  const fluentBit = obj8(ctx.root.logs)?.enabled !== false && !logsThroughAddon(ctx.partition, ctx.facts?.eksAddons);
   for (const name of requiredImages(ctx.partition, types, { fluentBit })) {
     if (imageNames.has(name) || written.has(name)) continue;
     const own = typeAt.get(name);
@@ -59826,20 +59959,20 @@ function quantityBytes(q) {
   return Number(m[1]) * unit[m[2] ?? ""];
 }
 function snapshotSizeRules(ctx) {
-  const snapshot = obj7(ctx.root.snapshot);
+  const snapshot = obj8(ctx.root.snapshot);
   if (snapshot?.enabled !== true) return;
   const written = num2(snapshot.volumeSize);
   const snapshotGiB = written ?? 80;
   for (const [rt, i] of runtimes(ctx)) {
-    const tmpl = obj7(obj7(obj7(rt.extraValues)?.karpenter)?.nodeTemplate);
-    if ((str3(tmpl?.amiFamily) ?? "Bottlerocket") !== "Bottlerocket") continue;
-    const dataVolume = obj7(tmpl?.dataVolume);
+    const tmpl = obj8(obj8(obj8(rt.extraValues)?.karpenter)?.nodeTemplate);
+    if ((str4(tmpl?.amiFamily) ?? "Bottlerocket") !== "Bottlerocket") continue;
+    const dataVolume = obj8(tmpl?.dataVolume);
     const size = dataVolume?.volumeSize;
     const bytes = size === void 0 ? 80 * 2 ** 30 : typeof size === "string" ? quantityBytes(size) : void 0;
     if (bytes === void 0) continue;
     const gib = Math.ceil(bytes / 2 ** 30);
     if (gib >= snapshotGiB) continue;
-    const name = str3(rt.name) ?? `#${i + 1}`;
+    const name = str4(rt.name) ?? `#${i + 1}`;
     const source = written === void 0 ? "the default 80" : `${snapshotGiB}`;
     const at2 = size === void 0 ? written === void 0 ? ["snapshot"] : ["snapshot", "volumeSize"] : ["modelsRuntime", i, "extraValues", "karpenter", "nodeTemplate", "dataVolume", "volumeSize"];
     ctx.report(
@@ -59872,7 +60005,8 @@ var ALL_RULES = [
   ...API_RULES,
   ...ACCESS_RULES,
   ...TUNING_RULES,
-  ...BUILD_RULES
+  ...BUILD_RULES,
+  ...PIN_RULES
 ];
 function workflowValueRules(ctx) {
   for (const v of workflowValueProblems(ctx.root)) {
@@ -59965,11 +60099,11 @@ function loadGitTree(ref, root) {
 // node_modules/microdiff/dist/index.js
 var richTypes = ["Date", "RegExp", "String", "Number"];
 var temporalTypes = Object.getOwnPropertyNames(globalThis.Temporal || {});
-function diff(obj8, newObj, options = { cyclesFix: true }, _stack = []) {
+function diff(obj9, newObj, options = { cyclesFix: true }, _stack = []) {
   let diffs = [];
-  const isObjArray = Array.isArray(obj8);
-  for (const key in obj8) {
-    const value = obj8[key];
+  const isObjArray = Array.isArray(obj9);
+  for (const key in obj9) {
+    const value = obj9[key];
     const path10 = isObjArray ? +key : key;
     if (!(key in newObj)) {
       diffs.push({
@@ -60005,7 +60139,7 @@ function diff(obj8, newObj, options = { cyclesFix: true }, _stack = []) {
   }
   const isNewObjArray = Array.isArray(newObj);
   for (const key in newObj) {
-    if (!(key in obj8)) {
+    if (!(key in obj9)) {
       diffs.push({
         type: "CREATE",
         path: [isNewObjArray ? +key : key],

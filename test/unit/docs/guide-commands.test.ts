@@ -39,6 +39,7 @@ const NOT_RUN: Record<string, string> = {
   'npx sdpipe mirror --env prod-cn': 'needs AWS: ECR in the China account; test/integration/oci/copy.test.ts runs the mirror against the ECR profile',
   'npx sdpipe build --env prod-cn --dry-run': "needs AWS (ECR lookups) and the Mirror step's lock; test/unit/cli/build.test.ts runs it on a repository without the lock (exit 2)",
   'npx sdpipe build --env prod-cn': 'needs AWS and buildah; test/integration/build/build-environment.test.ts runs the build end to end against local registries',
+  'npx sdpipe smoke --env prod-cn': 'needs AWS: the deployed stack; test/integration/smoke/smoke.test.ts runs it against the request Lambda and the queue agent on local stand-ins',
   'npx sdpipe import ../stable-diffusion-on-eks/config.yaml --env prod-cn --account 123456789012 --region cn-northwest-1 --force':
     "reads the user's original config.yaml, outside the repository; test/unit/cli/import.test.ts runs sdpipe import on the vendored originals (test/fixtures/import)",
 };

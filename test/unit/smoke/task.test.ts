@@ -4,6 +4,9 @@
  */
 import { validateRequest } from '../../../stages/lambda/request-handler/validate-request';
 import { buildSmokeTask, resultPrefix, SMOKE_IMAGE, smokeTaskId } from '../../../lib/smoke/task';
+import { APIGatewayClient, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
+import { mockClient } from 'aws-sdk-client-mock';
+import { apiKeyReader } from '../../../lib/smoke/run';
 
 describe('buildSmokeTask', () => {
   it.each([
@@ -50,10 +53,6 @@ describe('smokeTaskId', () => {
 });
 
 describe('apiKeyReader', () => {
-  const { mockClient } = require('aws-sdk-client-mock') as typeof import('aws-sdk-client-mock');
-  const { APIGatewayClient, GetApiKeyCommand } = require('@aws-sdk/client-api-gateway') as typeof import('@aws-sdk/client-api-gateway');
-  const { apiKeyReader } = require('../../../lib/smoke/run') as typeof import('../../../lib/smoke/run');
-
   test('reads the value of the stack key with includeValue, and names the permission when there is none', async () => {
     const api = mockClient(APIGatewayClient);
     try {
