@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Diagnostic } from '../../lib/config/diagnostics';
-import { validateFile } from '../../lib/config/validate';
+import { validateFileNoPins as validateFile } from '../support/no-pins';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const VENDOR = path.join(__dirname, 'vendor', 'queue-agent');

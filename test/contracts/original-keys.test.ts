@@ -12,7 +12,7 @@
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import type { EnvironmentConfig, ModelRuntime } from '../../lib/config/types';
-import { validateFile, validateText } from '../../lib/config/validate';
+import { validateFileNoPins as validateFile, validateTextNoPins as validateText } from '../support/no-pins';
 import { ROOT } from '../unit/stages/support';
 import type { KubernetesObject } from '../../stages/render';
 import { contractSuite } from './support/contract-suite';

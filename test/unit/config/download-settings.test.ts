@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ENVIRONMENT_DEFAULTS, resolveEnvironment } from '../../../lib/config/resolve';
 import type { EnvironmentConfig } from '../../../lib/config/types';
-import { validateText } from '../../../lib/config/validate';
+import { validateTextNoPins as validateText } from '../../support/no-pins';
 import { classify } from '../../../lib/review/impact';
 import { DEFAULT_SEGMENT_SETTINGS, SEGMENT_LIMITS, segmentSettings } from '../../../lib/transfer/segmented';
 import schema from '../../../config/schema/environment.schema.json';

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { adminProblem } from '../../../lib/config/rules-access';
-import { validateText } from '../../../lib/config/validate';
+import { validateTextNoPins as validateText } from '../../support/no-pins';
 import { FIXTURES } from './helpers';
 
 const ADMINS = 'sdp110-admin-not-iam-principal.yaml';

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { validateText } from '../../../lib/config/validate';
+import { validateTextNoPins as validateText } from '../../support/no-pins';
 import { classify } from '../../../lib/review/impact';
 import { ROOT } from './support';
 
