@@ -22,7 +22,7 @@ import { modelsLockPath } from '../../lib/contracts/models-lock';
 import { DEFAULT_OUT_DIR as OUT_DIR } from '../../lib/contracts/out-dir';
 import { snapshotRecordPath } from '../../lib/contracts/snapshot-record';
 import { deployedParameterName } from '../../lib/contracts/parameters';
-import { ASSEMBLY_DIR, STEP_ARTIFACT_DIR, STEP_ARTIFACT_NAME, STEP_CLI, STEP_DIR, stepRoleName } from './names';
+import { ASSEMBLY_DIR, smokeRoleName, STEP_ARTIFACT_DIR, STEP_ARTIFACT_NAME, STEP_CLI, STEP_DIR, stepRoleName } from './names';
 import type { StepId } from './names';
 
 /** A lock file a step reads from an earlier step's output. */
@@ -105,6 +105,8 @@ export interface PipelineBlueprint {
   readonly steps: readonly BlueprintStep[];
   /** A person approves before the deploy (`environment.approval: manual`). */
   readonly approval: boolean;
+  /** The smoke test after Deploy (`smokeTest.enabled`, on by default where approval is manual); undefined when disabled. */
+  readonly smoke?: BlueprintSmoke;
   /** Every stage in order, as `sdpipe plan` shows it (`Validate`, …, `Approve`, `Deploy`). */
   readonly stages: readonly string[];
   /** Name of the deployed stage's CloudFormation stack (`stackName`); the approval names it. */
@@ -127,6 +129,25 @@ export interface PipelineBlueprint {
    */
   readonly workflowValueProblems: readonly WorkflowValueProblem[];
 }
+
+/**
+ * The Smoke step after Deploy (`sdpipe smoke`, docs/smoke-test.md): it submits one small task to the
+ * deployed stack and waits for its result; a timeout or a failed task fails the run. It writes its
+ * report (latency, scale-from-zero included) to the job summary itself when `GITHUB_STEP_SUMMARY` is set.
+ */
+export interface BlueprintSmoke {
+  /** Shell commands, run from the repository root with the step artifact at {@link STEP_DIR}. */
+  readonly commands: readonly string[];
+  /** Longest time the step may run: `smokeTest.timeoutMinutes` + {@link SMOKE_STEP_MARGIN_MINUTES}. */
+  readonly timeoutMinutes: number;
+  /** Name of the IAM role the step runs as (`sdpipe-smoke-<env>`). */
+  readonly roleName: string;
+  /** How the task is submitted (`smokeTest.via`): `api` reads the API key, `sns` publishes to the input topic. */
+  readonly via: 'api' | 'sns';
+}
+
+/** Minutes the Smoke step may run beyond the smoke test's own timeout (reading the stack, submitting, reporting). */
+export const SMOKE_STEP_MARGIN_MINUTES = 10;
 
 /** The step artifact of a pipeline run. */
 export interface StepArtifact {
@@ -420,6 +441,14 @@ export function buildBlueprint(environment: EnvironmentConfig): PipelineBlueprin
     synth: { commands: [synthCommand, bundleCommand], timeoutMinutes: 30 },
     steps,
     approval: stages.includes('Approve'),
+    smoke: config.smokeTest.enabled
+      ? {
+        commands: [`${STEP_CLI} smoke --env ${arg} --format github`],
+        timeoutMinutes: config.smokeTest.timeoutMinutes + SMOKE_STEP_MARGIN_MINUTES,
+        roleName: smokeRoleName(name),
+        via: config.smokeTest.via,
+      }
+      : undefined,
     stages,
     stackName: config.stackName,
     source: config.pipeline.source,

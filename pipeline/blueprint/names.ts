@@ -150,3 +150,11 @@ export function prepareRoleName(environment: string): string {
 export function changeSetRenderCommand(stack: string, changeSet: string, region: string): string {
   return `${STEP_CLI} changeset render --stack ${stack} --change-set ${changeSet} --region ${region}`;
 }
+
+/**
+ * Name of the role of the Smoke step after Deploy (`sdpipe smoke`): reads the stage stack's outputs and the
+ * output bucket's `sdpipe-smoke/` prefix, and either reads the API key or publishes to the input topic.
+ */
+export function smokeRoleName(environment: string): string {
+  return `sdpipe-smoke-${environment}`;
+}

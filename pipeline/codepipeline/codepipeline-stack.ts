@@ -3,7 +3,7 @@
  * environment, in that environment's account and region, rendering the blueprint
  * (pipeline/blueprint/blueprint.ts, its only input besides the stage factory): Source → Build (Synth) → UpdatePipeline (SelfMutate) → Assets →
  * Deploy [Validate → (Mirror → Build → Snapshot) ∥ Models → the stage's change set (Prepare → RenderChangeSet →
- * Approve → Deploy, which executes the prepared change set) → Record]. Synth
+ * Approve → Deploy, which executes the prepared change set) → Record ∥ Smoke (when `smokeTest.enabled`)]. Synth
  * installs once and builds the step artifact; every later action runs it (CDK Pipelines' own asset
  * and self-mutation actions included, {@link useArtifactTools}).
  *
@@ -34,7 +34,7 @@ import { parameterArnResource, pipelineParameterNames } from '../../lib/contract
 import { approvalEnvironmentName, ASSEMBLY_DIR, CDK_PIPELINES_CHANGE_SET, changeSetRoleName, changeSetRenderCommand, deployRoleName, githubEnvironmentSubject, pipelineName, recordRoleName, SOURCE_OBJECT_KEY } from '../blueprint/names';
 import type { StepId } from '../blueprint/names';
 import { createStepRoles, GitHubOidc } from '../roles/support';
-import { readChangeSetStatements, writeRecordStatement } from '../roles/step-policies';
+import { readChangeSetStatements, smokeStatements, writeRecordStatement } from '../roles/step-policies';
 import type { BlueprintStep } from '../blueprint/blueprint';
 import { shellArg } from '../blueprint/blueprint';
 
@@ -90,6 +90,8 @@ export class CodePipelineStack extends Stack {
   readonly stepRoles: Readonly<Partial<Record<StepId, iam.Role>>>;
   /** The role of the Record step, which writes the deployment record after a successful deploy. */
   readonly recordRole: iam.Role;
+  /** The role of the Smoke step after Deploy (`sdpipe smoke`); undefined when the smoke test is off. */
+  readonly smokeRole?: iam.Role;
   /** The role of the RenderChangeSet step, which reads the prepared change set of the stage stack. */
   readonly changeSetRole: iam.Role;
 
@@ -216,7 +218,25 @@ export class CodePipelineStack extends Stack {
       inlinePolicies: { ReadChangeSet: new iam.PolicyDocument({ statements: readChangeSetStatements(this, bp.stackName) }) },
     });
     const changeSet = changeSetSteps(bp, source, artifact, this.changeSetRole);
-    this.pipeline.addStage(this.stage, { pre, post: [record], stackSteps: [{ stack: stageStack, changeSet }] });
+    // The smoke test after Deploy (a `post` step of the stage, beside Record): it fails the run on a
+    // timeout or a failed task, and says where to look (docs/smoke-test.md).
+    const post: pipelines.Step[] = [record];
+    if (bp.smoke) {
+      this.smokeRole = new iam.Role(this, 'SmokeRole', {
+        roleName: bp.smoke.roleName,
+        description: `sdpipe ${name}: the Smoke step after Deploy (sdpipe smoke via ${bp.smoke.via})`,
+        assumedBy: codebuildPrincipal,
+        inlinePolicies: { SmokeStep: new iam.PolicyDocument({ statements: smokeStatements(this, bp.stackName, bp.smoke.via) }) },
+      });
+      post.push(new pipelines.CodeBuildStep('Smoke', {
+        input: source,
+        additionalInputs: { [bp.stepArtifact.placedAt]: artifact },
+        commands: [...bp.smoke.commands],
+        role: this.smokeRole,
+        timeout: Duration.minutes(bp.smoke.timeoutMinutes),
+      }));
+    }
+    this.pipeline.addStage(this.stage, { pre, post, stackSteps: [{ stack: stageStack, changeSet }] });
     this.pipeline.buildPipeline();
     useArtifactTools(this, this.pipeline, bp);
 

@@ -12,7 +12,9 @@
  *   set but cannot execute one, nor assume the CDK deploy role (pipeline/roles/step-policies.ts);
  * - `sdpipe-assets-<env>` (the CDK file and image publishing roles only) and one
  *   `sdpipe-<step>-<env>` per step (pipeline/roles/step-policies.ts) trust `<env>-prepare`, the
- *   environment of the jobs before the approval.
+ *   environment of the jobs before the approval;
+ * - `sdpipe-smoke-<env>` (when the smoke test is on) trusts `<env>-prepare` too: the Smoke job runs
+ *   after Deploy and must not wait for a second approval; it reads the stack and submits one task.
  *
  * Also the snapshot bake instance's role and instance profile. Its only input is the blueprint
  * (pipeline/blueprint/blueprint.ts) and the repository.
@@ -26,7 +28,7 @@ import { sessionSeconds } from '../blueprint/blueprint';
 import type { PipelineBlueprint } from '../blueprint/blueprint';
 import { approvalEnvironmentName, assetsRoleName, deployRoleName, githubEnvironmentSubject, prepareEnvironmentName, prepareRoleName } from '../blueprint/names';
 import type { StepId } from '../blueprint/names';
-import { assetsStatements, deployStatements, prepareChangeSetStatements } from '../roles/step-policies';
+import { assetsStatements, deployStatements, prepareChangeSetStatements, smokeStatements } from '../roles/step-policies';
 import { createStepRoles, GitHubOidc } from '../roles/support';
 
 /** Properties of {@link GitHubSupportStack}. */
@@ -51,6 +53,8 @@ export class GitHubSupportStack extends Stack {
   readonly prepareRole: iam.Role;
   /** `sdpipe-assets-<env>`: the asset-publishing jobs, in the prepare environment. */
   readonly assetsRole: iam.Role;
+  /** `sdpipe-smoke-<env>`: the Smoke job after Deploy, in the prepare environment; undefined when the smoke test is off. */
+  readonly smokeRole?: iam.Role;
   /** The role of each step. */
   readonly stepRoles: Readonly<Partial<Record<StepId, iam.Role>>>;
 
@@ -83,6 +87,15 @@ export class GitHubSupportStack extends Stack {
       assumedBy: principal,
       inlinePolicies: { PublishAssets: new iam.PolicyDocument({ statements: assetsStatements(this) }) },
     });
+    if (bp.smoke) {
+      this.smokeRole = new iam.Role(this, 'SmokeRole', {
+        roleName: bp.smoke.roleName,
+        description: `sdpipe ${name}: the Smoke job after Deploy, in GitHub environment ${prepareEnvironmentName(name)} (sdpipe smoke via ${bp.smoke.via})`,
+        assumedBy: principal,
+        maxSessionDuration: Duration.seconds(sessionSeconds(bp.smoke.timeoutMinutes)),
+        inlinePolicies: { SmokeStep: new iam.PolicyDocument({ statements: smokeStatements(this, bp.stackName, bp.smoke.via) }) },
+      });
+    }
     this.stepRoles = createStepRoles(this, bp, principal, (step) => Duration.seconds(sessionSeconds(step.timeoutMinutes)));
   }
 }

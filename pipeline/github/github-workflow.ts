@@ -8,7 +8,8 @@
  * `build.images` has entries, always runs) → Prepare (creates the stage stack's change set and renders
  * it into the job summary), all in the GitHub environment `<env>-prepare` → Deploy, in the GitHub
  * environment `<env>` whose required reviewers are the manual gate, which executes exactly that change
- * set and records the deployment. Each job assumes its own role
+ * set and records the deployment → Smoke (`sdpipe smoke`, when `smokeTest.enabled`; in `<env>-prepare`, so no
+ * second approval). Each job assumes its own role
  * through GitHub OIDC with the partition's audience; the roles trust the environment's `sub`
  * (pipeline/github/github-support-stack.ts), so AWS itself refuses the deploy role to any job
  * that did not pass the reviewers.
@@ -34,7 +35,7 @@ import { partitionFacts } from '../../lib/aws/partition';
 import { SdpipeError } from '../../lib/errors';
 import { pinnedUses, pinOf } from './action-pins';
 import { sessionSeconds } from '../blueprint/blueprint';
-import type { BlueprintStep, PipelineBlueprint } from '../blueprint/blueprint';
+import type { BlueprintSmoke, BlueprintStep, PipelineBlueprint } from '../blueprint/blueprint';
 import { EXECUTE_CHANGE_SET_SCRIPT, PREPARE_CHANGE_SET_SCRIPT } from './deploy-stack-script';
 import { GitHubOidcCredentials, oidcCredentialStep } from './github-credentials';
 import { approvalEnvironmentName, ASSEMBLY_DIR, assetsRoleName, changeSetRenderCommand, deployRoleName, prepareEnvironmentName, prepareRoleName, workflowId, workflowName, workflowPath } from '../blueprint/names';
@@ -596,12 +597,59 @@ export function postProcess(raw: LibraryWorkflow, bp: PipelineBlueprint, kinds: 
       steps,
     };
   }
+  const deployId = ids.find((id) => kinds.get(id)?.kind === 'deploy');
+  if (bp.smoke && deployId) jobs[SMOKE_JOB_ID] = smokeJob(bp, bp.smoke, deployId, runsOn);
   return {
     name: raw.name,
     on: withForceInput(raw.on),
     permissions: {},
     ...(raw.concurrency ? { concurrency: raw.concurrency } : {}),
     jobs,
+  };
+}
+
+/** Job id of the smoke test after Deploy. */
+export const SMOKE_JOB_ID = 'Smoke';
+
+/**
+ * The Smoke job after Deploy (`sdpipe smoke`, docs/smoke-test.md): it needs the Deploy job, so it runs
+ * only after a successful deploy, and a failure (timeout, failed task) fails the run. It runs in
+ * `<env>-prepare`, not in the approval environment: a job that references an environment with required
+ * reviewers waits for a reviewer again ("Required reviewers",
+ * https://docs.github.com/en/actions/managing-workflow-runs-and-deployments/managing-deployments/managing-environments-for-deployment#required-reviewers),
+ * and its role `sdpipe-smoke-<env>` cannot deploy. Its `if` is the Deploy job's rule plus "Deploy succeeded":
+ * without an `if`, a job is skipped when any job it depends on, even indirectly, was skipped ("Defining
+ * prerequisite jobs": https://docs.github.com/en/actions/using-jobs/using-jobs-in-a-workflow#defining-prerequisite-jobs),
+ * which a change-aware step is on a run with nothing to mirror; assumption, from the simulator of
+ * test/contracts/support/workflow-run.ts agreeing: skipped ancestors reach a job through the whole chain.
+ * The command appends its report (latency,
+ * scale-from-zero included) to the job summary itself (`GITHUB_STEP_SUMMARY`).
+ */
+function smokeJob(bp: PipelineBlueprint, smoke: BlueprintSmoke, deployId: string, runsOn: string | string[]): WorkflowJob {
+  const artifact = bp.stepArtifact;
+  const sparse = bp.checkoutPaths.length ? { 'sparse-checkout': bp.checkoutPaths.join('\n') } : {};
+  const steps: WorkflowStep[] = [
+    { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false, ...sparse } },
+    ...(setupNodeSteps() as WorkflowStep[]),
+    { name: 'Download the step artifact', uses: pinnedUses('actions/download-artifact'), with: { name: artifact.name, path: artifact.placedAt } },
+    oidcCredentialStep({
+      roleArn: roleArn(bp, smoke.roleName),
+      audience: partitionFacts(bp.partition).oidcAudience,
+      region: bp.region,
+      durationSeconds: sessionSeconds(smoke.timeoutMinutes),
+      name: `Assume ${smoke.roleName} through GitHub OIDC`,
+    }) as WorkflowStep,
+    { name: 'Smoke test', run: smoke.commands.join('\n') },
+  ];
+  return {
+    name: 'Smoke',
+    needs: [deployId],
+    if: `\${{ !failure() && !cancelled() && needs.${deployId}.result == 'success' }}`,
+    environment: prepareEnvironmentName(bp.environment),
+    permissions: { contents: 'read', 'id-token': 'write' },
+    'runs-on': runsOn,
+    'timeout-minutes': smoke.timeoutMinutes,
+    steps,
   };
 }
 
@@ -686,6 +734,7 @@ const GENERATED_EXPRESSIONS: readonly RegExp[] = [
   /^\$\{\{ steps\.prepare\.outputs\.(change-set|changes) \}\}$/, // the Prepare job's change set
   /^\$\{\{ needs\.[A-Za-z0-9-]+\.outputs\.(change-set|changes) \}\}$/, // ... which the Deploy job executes
   /^\$\{\{ !failure\(\) && !cancelled\(\) && needs\.[A-Za-z0-9-]+\.outputs\.run-(mirror|models|snapshot) == 'true' \}\}$/, // a change-aware step's job
+  /^\$\{\{ !failure\(\) && !cancelled\(\) && needs\.[A-Za-z0-9-]+\.result == 'success' \}\}$/, // the Smoke job: after a successful Deploy
 ];
 
 /**

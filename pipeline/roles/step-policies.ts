@@ -339,3 +339,52 @@ export function prepareChangeSetStatements(scope: Construct, stackName: string):
     }),
   ];
 }
+
+/** The prefix of the output bucket the smoke test's results go to (docs/smoke-test.md, "Permissions"). */
+export const SMOKE_OUTPUT_PREFIX = 'sdpipe-smoke/';
+
+/**
+ * The output bucket's ARN pattern, for the Smoke step. The bucket has no fixed name: CloudFormation
+ * generates it from the stack name, the logical ID and a random suffix, lowercased
+ * (`<stackname>-outputbucket<hash>-<random>`: the construct `Output` of stages/sd-on-eks-stack.ts,
+ * its bucket `Bucket`; the access-log bucket is `<stackname>-outputaccesslogs…`, which this does not
+ * match). Assumption: CloudFormation's generated-name scheme "stack name, logical ID, random string"
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html) keeps the
+ * whole stack name; a stack name long enough to be truncated (bucket names stop at 63 characters)
+ * would not match, and the Smoke step then fails with AccessDenied on ListBucket.
+ */
+export function smokeOutputBucketArn(stackName: string): string {
+  return `arn:${Aws.PARTITION}:s3:::${stackName.toLowerCase()}-outputbucket*`;
+}
+
+/**
+ * Statements of the Smoke step after Deploy (`sdpipe smoke`, the table of docs/smoke-test.md
+ * "Permissions"): read the stage stack's outputs; list and read the output bucket's `sdpipe-smoke/`
+ * prefix only; with `via: api`, read the API key (apigateway:GET on `/apikeys/*`: the key's id is made by
+ * API Gateway at deploy time, so it is not known here; GetApiKey is authorized as `apigateway:GET` on
+ * `arn:<partition>:apigateway:<region>::/apikeys/<id>`,
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-iam-policy-resource-format-for-managing-api.html);
+ * with `via: sns`, publish to the input topic. No wildcard action.
+ */
+export function smokeStatements(scope: Construct, stackName: string, via: 'api' | 'sns'): iam.PolicyStatement[] {
+  const stack = Stack.of(scope);
+  const bucket = smokeOutputBucketArn(stackName);
+  const statements = [
+    // DescribeStacks is authorized on the stack resource (Service Authorization Reference, AWS CloudFormation:
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html).
+    new iam.PolicyStatement({ sid: 'ReadStackOutputs', actions: ['cloudformation:DescribeStacks'], resources: [arn('cloudformation', stack.region, stack.account, `stack/${stackName}/*`)] }),
+    // ListObjectsV2 needs s3:ListBucket on the bucket; s3:prefix narrows it
+    // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html, "Permissions").
+    new iam.PolicyStatement({ sid: 'ListSmokeResults', actions: ['s3:ListBucket'], resources: [bucket], conditions: { StringLike: { 's3:prefix': `${SMOKE_OUTPUT_PREFIX}*` } } }),
+    new iam.PolicyStatement({ sid: 'ReadSmokeResults', actions: ['s3:GetObject'], resources: [`${bucket}/${SMOKE_OUTPUT_PREFIX}*`] }),
+  ];
+  if (via === 'api') {
+    statements.push(new iam.PolicyStatement({ sid: 'ReadApiKey', actions: ['apigateway:GET'], resources: [`arn:${Aws.PARTITION}:apigateway:${stack.region}::/apikeys/*`] }));
+  } else {
+    // The input topic's generated name: `<stackName>-MessagingInputTopic<hash>-<random>` (the construct
+    // `Messaging` of stages/sd-on-eks-stack.ts, its topic `InputTopic`; same naming assumption as the bucket).
+    // Publish: https://docs.aws.amazon.com/sns/latest/api/API_Publish.html.
+    statements.push(new iam.PolicyStatement({ sid: 'PublishSmokeTask', actions: ['sns:Publish'], resources: [arn('sns', stack.region, stack.account, `${stackName}-MessagingInputTopic*`)] }));
+  }
+  return statements;
+}

@@ -12,7 +12,8 @@
  *   support/workflow-run.ts. Validate's step outputs come from lib/plan/changes.ts `githubOutputs`, the
  *   very lines `sdpipe changes --format github` appends to $GITHUB_OUTPUT;
  * - step values: SDPIPE_FORCE from the workflow_dispatch input, the `Set up Node.js` condition, the
- *   deploy step's TEMPLATE_URL from the Synth job's outputs and the recorded deployment;
+ *   prepare step's TEMPLATE_URL from the Synth job's outputs, the change set Deploy executes, and the
+ *   recorded deployment;
  * - mutations of the workflow (Deploy's `if` removed or made `always()`) change the answers, so the
  *   simulator can fail.
  * The evaluator runs in one child process for the whole file (support/gh-expressions-worker.mjs).
@@ -45,6 +46,10 @@ const MIRROR = 'Deploy-Mirror';
 const MODELS = 'Deploy-Models';
 const SNAPSHOT = 'Deploy-Snapshot';
 const DEPLOY = Object.keys(workflow.jobs).find((id) => workflow.jobs[id]!.name === 'Deploy') ?? 'no job named Deploy';
+/** The job that prepares and renders the change set before the approval (docs/pipeline.md, "The change set at the approval"). */
+const PREPARE = Object.keys(workflow.jobs).find((id) => id.endsWith('-Prepare')) ?? 'no Prepare job';
+/** The smoke test after Deploy (docs/pipeline.md, "The smoke test after Deploy"). */
+const SMOKE = 'Smoke';
 
 /** The record Validate passes to the deploy job (one line, as githubOutputs requires). */
 const RECORD = '{"schema":1,"environment":"prod-cn","commit":"0123456789abcdef0123456789abcdef01234567"}';
@@ -100,14 +105,16 @@ afterAll(async () => {
 describe('deploy-prod-cn.yml read by GitHub\'s expression evaluator', () => {
   test('the DAG is the one these cases assume', () => {
     const needs = (id: string): string[] => needsOf(workflow.jobs[id] as WorkflowJob).sort();
-    expect(Object.keys(workflow.jobs).sort()).toEqual([DEPLOY, SYNTH, MIRROR, MODELS, SNAPSHOT, VALIDATE].sort());
+    expect(Object.keys(workflow.jobs).sort()).toEqual([DEPLOY, PREPARE, SMOKE, SYNTH, MIRROR, MODELS, SNAPSHOT, VALIDATE].sort());
     expect(needs(VALIDATE)).toEqual([SYNTH]);
     expect(needs(MIRROR)).toContain(VALIDATE);
     expect(needs(MODELS)).toContain(VALIDATE);
     expect(needs(MODELS)).not.toContain(MIRROR);
     expect(needs(SNAPSHOT)).toEqual(expect.arrayContaining([MIRROR, VALIDATE]));
     expect(needs(SNAPSHOT)).not.toContain(MODELS);
-    expect(needs(DEPLOY)).toEqual([SYNTH, VALIDATE, MIRROR, MODELS, SNAPSHOT].sort());
+    expect(needs(DEPLOY)).toEqual([SYNTH, VALIDATE, MIRROR, MODELS, SNAPSHOT, PREPARE].sort());
+    expect(needs(PREPARE)).toEqual(expect.arrayContaining([MIRROR, MODELS, SNAPSHOT, VALIDATE]));
+    expect(needs(SMOKE)).toContain(DEPLOY);
   });
 
   test('every ${{ }} and every if parses with GitHub\'s parser, under the contexts its key may use', async () => {
@@ -152,14 +159,14 @@ describe('deploy-prod-cn.yml read by GitHub\'s expression evaluator', () => {
 
   test('push, first deploy (Validate says run all): every job runs, Deploy runs', async () => {
     const run = await simulateRun(gh, workflow, push(ALL));
-    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'success', [MODELS]: 'success', [SNAPSHOT]: 'success', [DEPLOY]: 'success' });
+    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'success', [MODELS]: 'success', [SNAPSHOT]: 'success', [DEPLOY]: 'success', [PREPARE]: 'success', [SMOKE]: 'success' });
     // Validate's job outputs are its step's $GITHUB_OUTPUT lines, through `outputs:`.
     expect(run.jobs[VALIDATE]!.outputs).toEqual({ 'run-mirror': 'true', 'run-models': 'true', 'run-snapshot': 'true', record: RECORD });
   });
 
   test('push, no change (all false): Mirror, Models, Snapshot skipped; Deploy runs', async () => {
     const run = await simulateRun(gh, workflow, push(NONE));
-    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'skipped', [MODELS]: 'skipped', [SNAPSHOT]: 'skipped', [DEPLOY]: 'success' });
+    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'skipped', [MODELS]: 'skipped', [SNAPSHOT]: 'skipped', [DEPLOY]: 'success', [PREPARE]: 'success', [SMOKE]: 'success' });
     expect(run.jobs[DEPLOY]!.needs[MIRROR]).toEqual({ result: 'skipped', outputs: {} });
   });
 
@@ -170,29 +177,29 @@ describe('deploy-prod-cn.yml read by GitHub\'s expression evaluator', () => {
     ['models-only', { mirror: false, models: true, snapshot: false }, 'success'],
   ] as const)('push, %s change: only what Validate decided runs; Deploy runs', async (_name, decided, models) => {
     const run = await simulateRun(gh, workflow, push(decided));
-    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'skipped', [MODELS]: models, [SNAPSHOT]: 'skipped', [DEPLOY]: 'success' });
+    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'skipped', [MODELS]: models, [SNAPSHOT]: 'skipped', [DEPLOY]: 'success', [PREPARE]: 'success', [SMOKE]: 'success' });
   });
 
   test('Models fails: Deploy is skipped, Snapshot still runs (the branches are independent)', async () => {
     const run = await simulateRun(gh, workflow, push(ALL, { outcomes: { [MODELS]: 'failure' } }));
-    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'success', [MODELS]: 'failure', [SNAPSHOT]: 'success', [DEPLOY]: 'skipped' });
+    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'success', [MODELS]: 'failure', [SNAPSHOT]: 'success', [DEPLOY]: 'skipped', [PREPARE]: 'skipped', [SMOKE]: 'skipped' });
     expect(run.jobs[DEPLOY]!.status.failure).toBe(true);
     expect(run.jobs[SNAPSHOT]!.status.failure).toBe(false);
   });
 
   test('Mirror fails: Snapshot and Deploy are skipped, Models runs', async () => {
     const run = await simulateRun(gh, workflow, push(ALL, { outcomes: { [MIRROR]: 'failure' } }));
-    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'failure', [MODELS]: 'success', [SNAPSHOT]: 'skipped', [DEPLOY]: 'skipped' });
+    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'success', [MIRROR]: 'failure', [MODELS]: 'success', [SNAPSHOT]: 'skipped', [DEPLOY]: 'skipped', [PREPARE]: 'skipped', [SMOKE]: 'skipped' });
   });
 
   test('Validate fails: everything after it is skipped', async () => {
     const run = await simulateRun(gh, workflow, push(ALL, { outcomes: { [VALIDATE]: 'failure' } }));
-    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'failure', [MIRROR]: 'skipped', [MODELS]: 'skipped', [SNAPSHOT]: 'skipped', [DEPLOY]: 'skipped' });
+    expect(results(run)).toEqual({ [SYNTH]: 'success', [VALIDATE]: 'failure', [MIRROR]: 'skipped', [MODELS]: 'skipped', [SNAPSHOT]: 'skipped', [DEPLOY]: 'skipped', [PREPARE]: 'skipped', [SMOKE]: 'skipped' });
   });
 
   test('Synth fails: everything after it is skipped', async () => {
     const run = await simulateRun(gh, workflow, push(ALL, { outcomes: { [SYNTH]: 'failure' } }));
-    expect(results(run)).toEqual({ [SYNTH]: 'failure', [VALIDATE]: 'skipped', [MIRROR]: 'skipped', [MODELS]: 'skipped', [SNAPSHOT]: 'skipped', [DEPLOY]: 'skipped' });
+    expect(results(run)).toEqual({ [SYNTH]: 'failure', [VALIDATE]: 'skipped', [MIRROR]: 'skipped', [MODELS]: 'skipped', [SNAPSHOT]: 'skipped', [DEPLOY]: 'skipped', [PREPARE]: 'skipped', [SMOKE]: 'skipped' });
   });
 
   test('SDPIPE_FORCE: true on a workflow_dispatch with force, empty on a push (GitHub casts null to \'\')', async () => {
@@ -234,13 +241,15 @@ describe('deploy-prod-cn.yml read by GitHub\'s expression evaluator', () => {
     expect(answers[0]).toMatchObject({ ok: true, expression: "success() && (steps.node.outputs.found != 'true')" });
   });
 
-  test("the deploy step's TEMPLATE_URL is the published hash of the Synth job; the record step gets Validate's record", async () => {
-    const scenario = push(ALL);
+  test("the prepare step's TEMPLATE_URL is the published hash of the Synth job; Deploy executes the change set Prepare names; the record step gets Validate's record", async () => {
+    const scenario = push(ALL, { stepOutputs: { [PREPARE]: { prepare: { 'change-set': 'sdpipe-42-1', changes: 'true' } } } });
     const run = await simulateRun(gh, workflow, scenario);
     expect(run.jobs[SYNTH]!.outputs['asset-hash-FileAsset1']).toBe(hashOf(1));
+    const prepared = await renderStepEnv(gh, findStep(workflow, PREPARE, 'Prepare the change set of sdoneks-prod-cn'), stepContext(workflow, run, PREPARE, scenario));
+    expect(prepared.TEMPLATE_URL).toMatch(new RegExp(`^https://cdk-[a-z0-9]+-assets-\\d{12}-cn-northwest-1\\.s3\\.cn-northwest-1\\.amazonaws\\.com\\.cn/${hashOf(1)}\\.json$`));
     const ctx = stepContext(workflow, run, DEPLOY, scenario);
-    const env = await renderStepEnv(gh, findStep(workflow, DEPLOY, 'Deploy'), ctx);
-    expect(env.TEMPLATE_URL).toMatch(new RegExp(`^https://cdk-[a-z0-9]+-assets-\\d{12}-cn-northwest-1\\.s3\\.cn-northwest-1\\.amazonaws\\.com\\.cn/${hashOf(1)}\\.json$`));
+    const env = await renderStepEnv(gh, findStep(workflow, DEPLOY, 'Deploy sdoneks-prod-cn: execute the approved change set'), ctx);
+    expect(env).toMatchObject({ CHANGE_SET: 'sdpipe-42-1', CHANGES: 'true' });
     const record = await renderStepEnv(gh, findStep(workflow, DEPLOY, 'Record the deployment'), ctx);
     expect(record.RECORD).toBe(RECORD);
   });

@@ -71,6 +71,8 @@ export function describeBuildEngines(load: () => EnvironmentConfig, expected: Bu
         ...(expected.approval ? { [`${s.config.stackName}.Approve`]: 7 } : {}),
         [`${s.config.stackName}.Deploy`]: 7 + approve,
         Record: 8 + approve,
+        // The smoke test after Deploy, beside Record: on by default where approval is manual (smokeTest.enabled).
+        ...(expected.approval ? { Smoke: 8 + approve } : {}),
       });
     });
 
@@ -135,6 +137,7 @@ export function describeBuildEngines(load: () => EnvironmentConfig, expected: Bu
         Snapshot: ['Build', 'Synthesize', 'Validate'],
         Prepare: ['Build', 'Mirror', 'Models', 'Snapshot', 'Synthesize', 'Validate'],
         Deploy: ['Build', 'Mirror', 'Models', 'Prepare', 'Snapshot', 'Synthesize', 'Validate'],
+        ...(expected.approval ? { Smoke: ['Deploy'] } : {}),
       });
     });
 

@@ -100,6 +100,8 @@ export function describeCodePipelineEngine(load: () => Promise<EnvironmentConfig
       ...(expected.approval ? { [`${stack}.Approve`]: 6 } : {}),
       [`${stack}.Deploy`]: 6 + approve,
       Record: 7 + approve,
+      // The smoke test after Deploy, beside Record: on by default where approval is manual (smokeTest.enabled).
+      ...(expected.approval ? { Smoke: 7 + approve } : {}),
     });
     const provider = Object.fromEntries(deploy.map((a) => [a.name, a.provider]));
     expect(provider).toMatchObject({ Validate: 'CodeBuild', Mirror: 'CodeBuild', Models: 'CodeBuild', Snapshot: 'CodeBuild', Record: 'CodeBuild', [`${stack}.RenderChangeSet`]: 'CodeBuild', [`${stack}.Deploy`]: 'CloudFormation' });

@@ -50,6 +50,8 @@ export function describeGitHubEngine(load: () => Promise<EnvironmentConfig>, exp
       Snapshot: ['Mirror', 'Synthesize', 'Validate'],
       Prepare: ['Mirror', 'Models', 'Snapshot', 'Synthesize', 'Validate'],
       Deploy: ['Mirror', 'Models', 'Prepare', 'Snapshot', 'Synthesize', 'Validate'],
+      // The smoke test after Deploy: on by default where approval is manual (smokeTest.enabled).
+      ...(expected.approval ? { Smoke: ['Deploy'] } : {}),
     });
     expect(engine.blueprint.stages).toEqual(['Validate', 'Mirror', 'Models', 'Snapshot', ...(expected.approval ? ['Approve'] : []), 'Deploy']);
     expect(Object.fromEntries(engine.blueprint.steps.map((st) => [st.id, st.needs]))).toEqual({ Validate: [], Mirror: ['Validate'], Models: ['Validate'], Snapshot: ['Mirror'] });

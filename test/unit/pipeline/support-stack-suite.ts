@@ -53,7 +53,9 @@ export function describeSupportStack(load: () => Promise<EnvironmentConfig>, exp
       },
     }];
     expect(role(`sdpipe-deploy-${env}`).Properties.AssumeRolePolicyDocument.Statement).toEqual(trustOf(`repo:${REPO}:environment:${env}`));
-    const prepare = ['assets', 'prepare', 'validate', 'mirror', 'models', 'snapshot'].map((s) => `sdpipe-${s}-${env}`);
+    // The smoke role (the Smoke job after Deploy) is there when the smoke test is on (approval manual by default).
+    const smoke = buildBlueprint(config).smoke ? ['smoke'] : [];
+    const prepare = ['assets', 'prepare', 'validate', 'mirror', 'models', 'snapshot', ...smoke].map((s) => `sdpipe-${s}-${env}`);
     for (const name of prepare) expect([name, role(name).Properties.AssumeRolePolicyDocument.Statement]).toEqual([name, trustOf(`repo:${REPO}:environment:${env}-prepare`)]);
     // The bake instance role is EC2's, not GitHub's; there are no other roles.
     expect(roles().map((r) => r.Properties.RoleName).sort()).toEqual([`sdpipe-deploy-${env}`, ...prepare, `sdpipe-bake-instance-${env}`].sort());
