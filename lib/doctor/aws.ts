@@ -14,13 +14,14 @@
  * (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html). A call that AWS
  * refuses (AccessDenied) turns its check into a `warn` naming the IAM action it needs.
  *
- * Layering: lib/ may not import pipeline/ or stages/ (they import aws-cdk-lib). A few of their facts
- * are repeated here, each marked "DUPLICATE of ...": the role names (pipeline/blueprint/names.ts),
- * the rule of which engines use GitHub OIDC (pipeline/blueprint/blueprint.ts `githubOidc`), the
+ * Layering: lib/ may not import pipeline/ or stages/ (they import aws-cdk-lib). The stack, role and
+ * GitHub environment names come from lib/contracts/pipeline-names.ts, which the pipeline uses too; a few
+ * other facts are repeated here, each marked "DUPLICATE of ...": the rule of which engines use GitHub OIDC (pipeline/blueprint/blueprint.ts `githubOidc`), the
  * roles each engine trusts to which GitHub environment (pipeline/github/github-support-stack.ts,
  * pipeline/codepipeline/codepipeline-stack.ts) and the default GPU instance types
- * (stages/constructs/sd-runtime.ts `DEFAULT_GPU_INSTANCE_TYPES`). They belong in lib/contracts.
+ * (stages/constructs/sd-runtime.ts `DEFAULT_GPU_INSTANCE_TYPES`).
  */
+import { approvalEnvironmentName, assetsRoleName, deployRoleName, GITHUB_OIDC_HOST, githubEnvironmentSubject, pipelineStackId, prepareEnvironmentName, stepRoleName, supportStackId, type StepId } from '../contracts/pipeline-names';
 import {
   CloudFormationClient,
   DescribeStacksCommand,
@@ -238,8 +239,8 @@ async function bootstrapCheck(ctx: DoctorContext, c: AwsDoctorClients): Promise<
 // ---------------------------------------------------------------------------------------------
 // 2. aws.oidc-audience
 
-/** The GitHub Actions OIDC issuer host (DUPLICATE of pipeline/blueprint/names.ts `GITHUB_OIDC_HOST`). */
-export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+/** The GitHub Actions OIDC issuer host (lib/contracts/pipeline-names.ts). */
+export { GITHUB_OIDC_HOST };
 
 /** ARN of the account's GitHub OIDC provider: IAM names a provider by its URL's host (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html, Response). */
 export function githubOidcProviderArn(partition: Partition, account: string): string {
@@ -256,8 +257,8 @@ export function githubOidcProviderArn(partition: Partition, account: string): st
  */
 export function githubOidcUse(config: ResolvedEnvironment): { readonly stack: string } | undefined {
   const env = config.environment.name;
-  if (config.pipeline.engine === 'github-actions') return { stack: `sdpipe-${env}-support` };
-  if (config.pipeline.source.type === 's3') return { stack: `sdpipe-${env}-pipeline` };
+  if (config.pipeline.engine === 'github-actions') return { stack: supportStackId(env) };
+  if (config.pipeline.source.type === 's3') return { stack: pipelineStackId(env) };
   return undefined;
 }
 
@@ -309,9 +310,8 @@ export interface ExpectedRole {
 
 /**
  * The roles an environment's pipeline assumes through GitHub OIDC, each with the subject it must
- * trust. DUPLICATE (lib/ may not import pipeline/) of the names in pipeline/blueprint/names.ts
- * (`deployRoleName`, `assetsRoleName`, `stepRoleName`, `approvalEnvironmentName`,
- * `prepareEnvironmentName`, `githubEnvironmentSubject`) and of who trusts what:
+ * trust: the names of lib/contracts/pipeline-names.ts, and who trusts what (re-derived here, as lib/ may
+ * not import pipeline/):
  * - github-actions (pipeline/github/github-support-stack.ts): `sdpipe-deploy-<env>` trusts `<env>`;
  *   `sdpipe-assets-<env>` and `sdpipe-<step>-<env>` for each planned step trust `<env>-prepare`;
  * - codepipeline with an s3 source (pipeline/codepipeline/codepipeline-stack.ts): `sdpipe-deploy-<env>`
@@ -320,16 +320,15 @@ export interface ExpectedRole {
  */
 export function expectedRoles(config: ResolvedEnvironment, repository: string): ExpectedRole[] {
   const env = config.environment.name;
-  const subject = (githubEnvironment: string) => `repo:${repository}:environment:${githubEnvironment}`;
-  const deploy = { roleName: `sdpipe-deploy-${env}`, subject: subject(env) };
+  const deploy = { roleName: deployRoleName(env), subject: githubEnvironmentSubject(repository, approvalEnvironmentName(env)) };
   if (config.pipeline.engine !== 'github-actions') return githubOidcUse(config) ? [deploy] : [];
-  const prepare = subject(`${env}-prepare`);
+  const prepare = githubEnvironmentSubject(repository, prepareEnvironmentName(env));
   const steps = plannedStages(buildPlan(config, `config/environments/${env}.yaml`))
-    .filter((s) => ['Validate', 'Mirror', 'Build', 'Models', 'Snapshot'].includes(s));
+    .filter((s): s is StepId => ['Validate', 'Mirror', 'Build', 'Models', 'Snapshot'].includes(s));
   return [
     deploy,
-    { roleName: `sdpipe-assets-${env}`, subject: prepare },
-    ...steps.map((s) => ({ roleName: `sdpipe-${s.toLowerCase()}-${env}`, subject: prepare })),
+    { roleName: assetsRoleName(env), subject: prepare },
+    ...steps.map((s) => ({ roleName: stepRoleName(s, env), subject: prepare })),
   ];
 }
 

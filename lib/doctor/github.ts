@@ -14,6 +14,7 @@
  * Node's global fetch does not read HTTPS_PROXY (Node 20); a caller behind a proxy passes a `fetch`
  * that routes through one.
  */
+import { approvalEnvironmentName, prepareEnvironmentName } from '../contracts/pipeline-names';
 import type { ResolvedEnvironment } from '../config/resolve';
 import { SdpipeError } from '../errors';
 import { runCheck } from './check';
@@ -69,10 +70,10 @@ export interface PipelineGitHubEnvironments {
 }
 
 /**
- * The GitHub environments the pipeline of `config` runs jobs in. Re-derived here because lib/ may
- * not import pipeline/; test/unit/doctor/github.test.ts proves these names equal
- * pipeline/blueprint/names.ts `approvalEnvironmentName` / `prepareEnvironmentName` and the
- * environment of `.github/workflows/deploy.yml`'s `codepipeline` job.
+ * The GitHub environments the pipeline of `config` runs jobs in: the names of
+ * lib/contracts/pipeline-names.ts (`approvalEnvironmentName`, `prepareEnvironmentName`), which the
+ * pipeline uses too; test/unit/doctor/github.test.ts also checks the environment of
+ * `.github/workflows/deploy.yml`'s `codepipeline` job.
  *
  * - github-actions engine: the generated `deploy-<env>.yml` (pipeline/github/github-workflow.ts)
  *   runs Synth, Validate, Mirror, Build, Models, Snapshot and asset publishing in `<env>-prepare`
@@ -87,10 +88,10 @@ export function pipelineGitHubEnvironments(config: ResolvedEnvironment): Pipelin
   if (config.pipeline.engine === 'github-actions') {
     return {
       environments: [
-        { name: `${env}-prepare`, role: 'prepare' },
-        { name: env, role: 'deploy' },
+        { name: prepareEnvironmentName(env), role: 'prepare' },
+        { name: approvalEnvironmentName(env), role: 'deploy' },
       ],
-      deploy: env,
+      deploy: approvalEnvironmentName(env),
       why: `the github-actions engine's workflow .github/workflows/deploy-${env}.yml`,
     };
   }

@@ -3,19 +3,18 @@
  * docs: stack ids, IAM role names and the generated workflow's path (SSM parameter names and the
  * hand-over files are lib/contracts/'s). Pure strings: no CDK.
  */
-
-/** The steps of the blueprint that run a sdpipe command (Approve and Deploy are the engines' own). */
-export type StepId = 'Validate' | 'Mirror' | 'Build' | 'Models' | 'Snapshot';
-
-/** Id (and CloudFormation name) of the CodePipeline engine's pipeline stack of an environment. */
-export function pipelineStackId(environment: string): string {
-  return `sdpipe-${environment}-pipeline`;
-}
-
-/** Id (and CloudFormation name) of the support stack of a github-actions environment. */
-export function supportStackId(environment: string): string {
-  return `sdpipe-${environment}-support`;
-}
+export type { StepId } from '../../lib/contracts/pipeline-names';
+export {
+  pipelineStackId,
+  supportStackId,
+  deployRoleName,
+  stepRoleName,
+  assetsRoleName,
+  approvalEnvironmentName,
+  prepareEnvironmentName,
+  githubEnvironmentSubject,
+  GITHUB_OIDC_HOST,
+} from '../../lib/contracts/pipeline-names';
 
 /** Construct id of the GitHub Actions engine's workflow of an environment. */
 export function workflowId(environment: string): string {
@@ -25,20 +24,6 @@ export function workflowId(environment: string): string {
 /** Name of the CodePipeline pipeline of an environment. */
 export function pipelineName(environment: string): string {
   return `sdpipe-${environment}`;
-}
-
-/**
- * Name of the role that deploys: assumed through GitHub OIDC by `deploy.yml` (codepipeline engine,
- * s3 source: upload the source, follow the pipeline) or by the generated workflow's deploy job
- * (github-actions engine: the CDK bootstrap deploy role only), in the approval environment.
- */
-export function deployRoleName(environment: string): string {
-  return `sdpipe-deploy-${environment}`;
-}
-
-/** Name of the role of one step (`sdpipe-mirror-prod-cn`). */
-export function stepRoleName(step: StepId, environment: string): string {
-  return `sdpipe-${step.toLowerCase()}-${environment}`;
 }
 
 /** Name of the role (and instance profile) of the snapshot bake instance. */
@@ -78,45 +63,6 @@ export const STEP_DIR = '.sdpipe-step';
 
 /** How the steps after Synth run sdpipe: the runner's Node.js on the step artifact, nothing installed. */
 export const STEP_CLI = `node ${STEP_DIR}/sdpipe.js`;
-
-/** The GitHub Actions OIDC issuer host. */
-export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
-
-/**
- * The GitHub environment the deploy job runs in: the sdpipe environment's name (`prod-cn`). With
- * `environment.approval: manual` it carries the required reviewers, so a job in it starts only
- * after a reviewer approves; only roles that deploy trust it.
- */
-export function approvalEnvironmentName(environment: string): string {
-  return environment;
-}
-
-/**
- * The GitHub environment of the jobs before the approval (Validate, Mirror, Build, Models, Snapshot and
- * asset publishing): `<env>-prepare`, with no reviewers and its deployment branch restricted to
- * the environment's branch. Their roles trust it, never the approval environment.
- */
-export function prepareEnvironmentName(environment: string): string {
-  return `${environment}-prepare`;
-}
-
-/** Name of the role the generated workflow's asset-publishing jobs assume (CDK file and image publishing roles only). */
-export function assetsRoleName(environment: string): string {
-  return `sdpipe-assets-${environment}`;
-}
-
-/**
- * The OIDC `sub` claim of a job of this repository that runs in a GitHub environment:
- * `repo:<owner>/<repo>:environment:<name>`. GitHub issues it to every job that references an
- * environment, whatever the branch ("Example subject claims",
- * https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#example-subject-claims);
- * the environment's protection rules (reviewers, deployment branches) decide which jobs get it.
- * Roles never trust a branch `sub` (`ref:refs/heads/...`): any job on that branch gets one,
- * whatever the workflow file says.
- */
-export function githubEnvironmentSubject(repository: string, githubEnvironment: string): string {
-  return `repo:${repository}:environment:${githubEnvironment}`;
-}
 
 /** Name of the CodePipeline engine's Record step role, which writes the deployment record after a deploy. */
 export function recordRoleName(environment: string): string {
