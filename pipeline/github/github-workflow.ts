@@ -203,29 +203,37 @@ const RECORD_OUTPUT = 'record';
 export const FORCE_INPUT = 'force';
 
 /**
+ * The steps every job that runs sdpipe from the step artifact starts with: the checkout of the folders
+ * the steps read (sparse, cone mode: actions/checkout then fetches with `--filter=blob:none`,
+ * src/git-source-provider.ts lines 166-170 at the pinned commit, so the other files' contents never cross
+ * to the runner; no paths: the whole repository, blueprint `checkoutPaths`), unless `checkout` is false;
+ * the runner's Node.js (or setup-node); the step artifact the Synth job built (nothing is installed); and
+ * the job's role through GitHub OIDC.
+ */
+function stepArtifactPrelude(bp: PipelineBlueprint, roleName: string, options: { readonly checkout?: boolean; readonly timeoutMinutes?: number } = {}): WorkflowStep[] {
+  const artifact = bp.stepArtifact;
+  const sparse = bp.checkoutPaths.length ? { 'sparse-checkout': bp.checkoutPaths.join('\n') } : {};
+  return [
+    ...(options.checkout === false ? [] : [{ name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false, ...sparse } }]),
+    ...(setupNodeSteps() as WorkflowStep[]),
+    { name: 'Download the step artifact', uses: pinnedUses('actions/download-artifact'), with: { name: artifact.name, path: artifact.placedAt } },
+    oidcCredentialStep({
+      roleArn: roleArn(bp, roleName),
+      audience: partitionFacts(bp.partition).oidcAudience,
+      region: bp.region,
+      ...(options.timeoutMinutes !== undefined ? { durationSeconds: sessionSeconds(options.timeoutMinutes) } : {}),
+      name: `Assume ${roleName} through GitHub OIDC`,
+    }) as WorkflowStep,
+  ];
+}
+
+/**
  * The job steps of one blueprint step: the checkout, the runner's Node.js (or setup-node), the step
  * artifact the Synth job built (nothing is installed), the step's role, its inputs, its command and
  * its output. Validate then decides which change-aware steps run (`sdpipe changes`).
  */
 function jobStepsOf(bp: PipelineBlueprint, step: BlueprintStep): JobStep[] {
-  const artifact = bp.stepArtifact;
-  // Only the folders the step reads (sparse, cone mode: with the files at the top): actions/checkout then
-  // fetches with `--filter=blob:none` (src/git-source-provider.ts lines 166-170 at the pinned commit), so
-  // the other files' contents never cross to the runner.
-  // No paths: the whole repository (a build context at its root, blueprint `checkoutPaths`).
-  const sparse = bp.checkoutPaths.length ? { 'sparse-checkout': bp.checkoutPaths.join('\n') } : {};
-  const steps: JobStep[] = [
-    { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false, ...sparse } },
-    ...setupNodeSteps(),
-    { name: 'Download the step artifact', uses: pinnedUses('actions/download-artifact'), with: { name: artifact.name, path: artifact.placedAt } },
-    oidcCredentialStep({
-      roleArn: roleArn(bp, step.roleName),
-      audience: partitionFacts(bp.partition).oidcAudience,
-      region: bp.region,
-      durationSeconds: sessionSeconds(step.timeoutMinutes),
-      name: `Assume ${step.roleName} through GitHub OIDC`,
-    }),
-  ];
+  const steps: JobStep[] = stepArtifactPrelude(bp, step.roleName, { timeoutMinutes: step.timeoutMinutes }) as JobStep[];
   for (const input of step.inputs) {
     steps.push({ name: `Download the ${input.from} output`, uses: pinnedUses('actions/download-artifact'), with: { name: artifactName(bp, input.from), path: input.directory } });
   }
@@ -441,14 +449,7 @@ function prepareJob(bp: PipelineBlueprint, libraryWith: Record<string, unknown>,
   const prepare = prepareStep(libraryWith);
   const out = `${CHANGESET_RENDER_DIR}/${stackName}.md`;
   const steps: WorkflowStep[] = [
-    ...(setupNodeSteps() as WorkflowStep[]),
-    { name: 'Download the step artifact', uses: pinnedUses('actions/download-artifact'), with: { name: bp.stepArtifact.name, path: bp.stepArtifact.placedAt } },
-    oidcCredentialStep({
-      roleArn: roleArn(bp, prepareRoleName(bp.environment)),
-      audience: partitionFacts(bp.partition).oidcAudience,
-      region: bp.region,
-      name: `Assume ${prepareRoleName(bp.environment)} through GitHub OIDC`,
-    }) as WorkflowStep,
+    ...stepArtifactPrelude(bp, prepareRoleName(bp.environment), { checkout: false }),
     { ...prepare, env: mapValues(prepare.env ?? {}, (v) => templateHashFromSynth(v, synthId)) },
     {
       name: 'Render the change set into the job summary',
@@ -626,19 +627,8 @@ export const SMOKE_JOB_ID = 'Smoke';
  * scale-from-zero included) to the job summary itself (`GITHUB_STEP_SUMMARY`).
  */
 function smokeJob(bp: PipelineBlueprint, smoke: BlueprintSmoke, deployId: string, runsOn: string | string[]): WorkflowJob {
-  const artifact = bp.stepArtifact;
-  const sparse = bp.checkoutPaths.length ? { 'sparse-checkout': bp.checkoutPaths.join('\n') } : {};
   const steps: WorkflowStep[] = [
-    { name: 'Check out', uses: pinnedUses('actions/checkout'), with: { 'persist-credentials': false, ...sparse } },
-    ...(setupNodeSteps() as WorkflowStep[]),
-    { name: 'Download the step artifact', uses: pinnedUses('actions/download-artifact'), with: { name: artifact.name, path: artifact.placedAt } },
-    oidcCredentialStep({
-      roleArn: roleArn(bp, smoke.roleName),
-      audience: partitionFacts(bp.partition).oidcAudience,
-      region: bp.region,
-      durationSeconds: sessionSeconds(smoke.timeoutMinutes),
-      name: `Assume ${smoke.roleName} through GitHub OIDC`,
-    }) as WorkflowStep,
+    ...stepArtifactPrelude(bp, smoke.roleName, { timeoutMinutes: smoke.timeoutMinutes }),
     { name: 'Smoke test', run: smoke.commands.join('\n') },
   ];
   return {
